@@ -1,0 +1,96 @@
+# crest: one non-recursive Makefile. Generated files live in $(B) only.
+# make            build ./crest
+# make check      install missing deps, unit tests, then test/run
+# make demo       install missing deps, checkpoint and restore a sample tree
+# make V=1        show the commands
+B	?= build
+CC	?= gcc
+V	?= 0
+ifeq ($(V),0)
+Q	:= @
+say	= @printf '  %-7s %s\n' $(1) $(2);
+else
+Q	:=
+say	=
+endif
+
+WARN	 := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS	 ?= -O2 -g
+CFLAGS	 += -std=gnu11 $(WARN) -D_GNU_SOURCE -msse4.2
+CPPFLAGS := -Iinclude -Iarch/x86/include -Isrc -I$(B)/proto -I$(B)/pie
+LDLIBS	 := -lprotobuf-c
+
+PROTOS	:= $(wildcard proto/*.proto)
+PROTO_C	:= $(patsubst proto/%.proto,$(B)/proto/%.pb-c.c,$(PROTOS))
+PROTO_H	:= $(PROTO_C:.c=.h)
+PROTO_O	:= $(PROTO_C:.c=.o)
+
+SRC	:= $(wildcard src/*.c) $(wildcard arch/x86/*.c)
+OBJ	:= $(patsubst %.c,$(B)/%.o,$(SRC))
+LIB_OBJ	:= $(filter-out $(B)/src/main.o,$(OBJ)) $(PROTO_O)
+
+all: crest
+
+# ---- pie blobs ----
+PIE_CFLAGS := -O2 -g0 -std=gnu11 $(WARN) -ffreestanding -fno-builtin -nostdlib \
+	-fpie -fvisibility=hidden -fno-stack-protector -fno-stack-check \
+	-fcf-protection=none -mgeneral-regs-only -msse4.2 -fno-jump-tables \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -mno-red-zone \
+	-fno-exceptions -Iinclude -Iarch/x86/include -I$(B)/pie -Ipie
+
+$(B)/pie/pie-syscalls.h: arch/x86/syscalls.tbl scripts/gen-syscalls.sh
+	$(call say,GEN,$@)mkdir -p $(@D) && scripts/gen-syscalls.sh $< > $@.tmp && mv $@.tmp $@
+
+$(B)/pie/%.o: pie/%.c $(B)/pie/pie-syscalls.h include/pie-abi.h pie/pie-lib.h arch/x86/include/arch-crc.h arch/x86/include/arch-syscall.h
+	$(call say,PIECC,$<)mkdir -p $(@D) && $(CC) $(PIE_CFLAGS) -c $< -o $@
+
+$(B)/pie/entry.o: arch/x86/pie-entry.S
+	$(call say,PIEAS,$<)mkdir -p $(@D) && $(CC) $(PIE_CFLAGS) -c $< -o $@
+
+$(B)/pie/%.elf: $(B)/pie/%.o $(B)/pie/entry.o pie/pie.lds
+	$(call say,PIELD,$@)ld -static -pie --no-dynamic-linker -z text -z noexecstack \
+		--no-undefined --no-warn-rwx-segments -T pie/pie.lds -o $@ $(B)/pie/entry.o $<
+
+$(B)/pie/%-blob.h: $(B)/pie/%.elf scripts/pie-blob.sh
+	$(call say,BLOB,$@)scripts/pie-blob.sh $* $< $@
+
+# ---- protobuf ----
+$(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
+	$(call say,PROTO,$<)mkdir -p $(B)/proto && protoc-c --proto_path=proto --c_out=$(B)/proto $<
+
+$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c
+	$(call say,CC,$<)$(CC) $(CFLAGS) -Wno-unused-parameter $(CPPFLAGS) -c $< -o $@
+
+# ---- crest ----
+$(B)/%.o: %.c $(PROTO_H) $(B)/pie/parasite-blob.h $(B)/pie/restorer-blob.h
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libcrest.a: $(LIB_OBJ)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+crest: $(B)/src/main.o $(B)/libcrest.a
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(OBJ:.o=.d)
+include test/Makefile.inc
+
+deps:
+	$(Q)scripts/deps.sh
+
+lint:
+	$(Q)cppcheck -q --enable=warning,portability --inline-suppr -Iinclude -Isrc -Iarch/x86/include src arch pie
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory crest test-build
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)python3 test/run
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory crest
+	$(Q)scripts/demo.sh
+
+clean:
+	rm -rf $(B) crest
+
+.PHONY: all deps check demo clean lint unit test-build
+.SECONDARY:

@@ -1,0 +1,201 @@
+/*
+ * The contract between crest and its two blobs.
+ *
+ * Both blobs are flat, position-independent code with one entry
+ * (arch pie_entry) that takes the address of an argument block in rdi.
+ * Every pointer inside a block is an address in the *target's* address
+ * space. Layouts are fixed: sizes are asserted below and the version is
+ * bumped on any change.
+ *
+ *   parasite area (shared: memfd-like MAP_SHARED, mapped in crest and target)
+ *   +-----------------+----------------------+---------+-------------+
+ *   | parasite blob   | struct parasite_args | iovs... | stack (grows|
+ *   |                 |                      | crcs... |  downward)  |
+ *   +-----------------+----------------------+---------+-------------+
+ *
+ *   restorer area (private, in the restored task, at a hole of its layout)
+ *   +-----------------+----------------------+--------------+---------+
+ *   | restorer blob   | struct restore_args  | vmas, runs,  | stack   |
+ *   |                 |                      | auxv, fds    |         |
+ *   +-----------------+----------------------+--------------+---------+
+ */
+#ifndef CREST_PIE_ABI_H
+#define CREST_PIE_ABI_H
+
+#include <stdint.h>
+
+#define PIE_ABI_VERSION		1
+#define PIE_STACK_SIZE		(64 * 1024)
+#define CREST_NSIG		64
+
+/* ---- parasite ---- */
+
+enum parasite_cmd {
+	PARASITE_CMD_INFO = 1,	/* fill parasite_info */
+	PARASITE_CMD_OPEN_PIPE,	/* open args->pipe_path for writing */
+	PARASITE_CMD_DUMP_PAGES,/* crc + vmsplice each iov into the pipe */
+	PARASITE_CMD_FINI,	/* close what the parasite opened */
+};
+
+struct pie_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct pie_rlimit {
+	uint64_t cur;
+	uint64_t max;
+};
+
+#define PIE_NR_RLIMITS		16
+
+struct parasite_info {
+	struct pie_sigaction sigactions[CREST_NSIG];	/* index sig - 1 */
+	struct pie_rlimit rlimits[PIE_NR_RLIMITS];
+	uint64_t itimers[3][4];	/* REAL, VIRTUAL, PROF: it_interval, it_value as sec,usec */
+	uint64_t altstack_sp;
+	uint64_t altstack_size;
+	uint32_t altstack_flags;
+	uint32_t umask;
+	uint64_t brk;
+	uint64_t clear_tid_addr;
+};
+
+struct pie_iov {
+	uint64_t base;
+	uint64_t len;
+};
+
+struct parasite_args {
+	uint32_t version;
+	uint32_t cmd;
+	int64_t ret;		/* 0 or -errno, set by the parasite */
+	uint64_t fail_at;	/* where it failed, for messages */
+	int32_t pipe_fd;	/* target-side fd of crest's page pipe */
+	uint32_t nr_iovs;
+	uint64_t iovs;		/* struct pie_iov[nr_iovs] */
+	uint64_t crcs;		/* uint32_t[nr_iovs], written by the parasite */
+	char pipe_path[64];
+	struct parasite_info info;
+};
+
+/* ---- restorer ---- */
+
+struct rst_vma {
+	uint64_t start;
+	uint64_t end;
+	uint64_t pgoff;
+	uint32_t prot;
+	uint32_t flags;		/* MAP_* without MAP_FIXED */
+	int32_t fd;		/* file to map, -1 for anonymous */
+	uint32_t pad;
+};
+
+struct rst_run {
+	uint64_t vaddr;
+	uint32_t nr_pages;
+	uint32_t crc;
+};
+
+struct rst_range {
+	uint64_t start;
+	uint64_t end;
+};
+
+enum rst_special { RST_VVAR, RST_VVAR_VCLOCK, RST_VDSO, RST_NR_SPECIAL };
+
+/* Mirror of the kernel's struct prctl_mm_map (linux/prctl.h). */
+struct rst_mm_map {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;		/* target address of the saved auxv */
+	uint32_t auxv_size;	/* bytes */
+	uint32_t exe_fd;
+};
+
+struct rst_siginfo {
+	uint8_t raw[128];
+	uint32_t shared;
+	uint32_t pad;
+};
+
+/* What went wrong, reported back to crest in the argument block. */
+enum rst_stage {
+	RST_STAGE_START = 0,
+	RST_STAGE_UNMAP,
+	RST_STAGE_VDSO,
+	RST_STAGE_MAP,
+	RST_STAGE_PAGES,
+	RST_STAGE_CRC,
+	RST_STAGE_PROTECT,
+	RST_STAGE_MM,
+	RST_STAGE_SIGNALS,
+	RST_STAGE_TIMERS,
+	RST_STAGE_RLIMITS,
+	RST_STAGE_CREDS,
+	RST_STAGE_DONE,
+};
+
+struct restore_args {
+	uint32_t version;
+	uint32_t stage;		/* last stage reached */
+	int64_t ret;		/* 0 or -errno of the failed step */
+	uint64_t fail_addr;	/* address or index the failure concerns */
+
+	struct rst_range self;	/* this area: kept while unmapping */
+	struct rst_range cur_special[RST_NR_SPECIAL];	/* in this process */
+	struct rst_range tgt_special[RST_NR_SPECIAL];	/* where they were */
+	uint64_t move_via;	/* free scratch address for overlapping moves */
+
+	uint32_t nr_vmas;
+	uint32_t nr_runs;
+	uint64_t vmas;		/* struct rst_vma[] */
+	uint64_t runs;		/* struct rst_run[] */
+	int32_t pages_fd;
+	uint32_t verify_crc;
+	uint64_t pages_off;	/* file offset of the first page */
+
+	struct rst_mm_map mm;
+	uint32_t has_mm;
+	uint32_t nr_close;
+	uint64_t close_fds;	/* int32_t[]: crest's fds, closed at the end */
+
+	struct pie_sigaction sigactions[CREST_NSIG];
+	uint64_t sigaction_set;	/* bit sig-1: restore this one */
+	uint32_t nr_siginfo;
+	uint32_t pad0;
+	uint64_t siginfo;	/* struct rst_siginfo[] */
+
+	uint64_t altstack_sp;
+	uint64_t altstack_size;
+	uint32_t altstack_flags;
+	uint32_t has_rseq;
+	uint64_t rseq_addr;
+	uint32_t rseq_len;
+	uint32_t rseq_sig;
+	uint64_t clear_tid_addr;
+	uint64_t robust_list;
+	uint64_t robust_len;
+	uint64_t itimers[3][4];
+
+	struct pie_rlimit rlimits[PIE_NR_RLIMITS];
+	uint32_t has_rlimits;
+
+	uint32_t has_creds;
+	uint32_t uid, euid, suid, gid, egid, sgid;
+	uint32_t nr_groups;
+	uint32_t groups[64];
+};
+
+_Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
+_Static_assert(sizeof(struct rst_vma) == 40, "rst_vma layout");
+_Static_assert(sizeof(struct rst_run) == 16, "rst_run layout");
+_Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
+_Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
+_Static_assert(sizeof(struct parasite_args) % 8 == 0, "parasite_args align");
+_Static_assert(sizeof(struct restore_args) % 8 == 0, "restore_args align");
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * The parasite: runs inside a stopped target on crest's request, one command
+ * per call, and returns into an int3 (see arch/x86/pie-entry.S). Rules in
+ * pie/README.md.
+ */
+#include "pie-abi.h"
+#include "pie-lib.h"
+
+#define O_WRONLY	01
+#define O_CLOEXEC	02000000
+#define PR_GET_TID_ADDRESS 40
+#define SPLICE_F_GIFT	8
+
+struct k_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct k_stack {
+	uint64_t sp;
+	int32_t flags;
+	int32_t pad;
+	uint64_t size;
+};
+
+static long cmd_info(struct parasite_args *a)
+{
+	struct parasite_info *in = &a->info;
+	struct k_sigaction ka;
+	struct k_stack st;
+	long ret;
+	int i;
+
+	for (i = 1; i <= CREST_NSIG; i++) {
+		struct pie_sigaction *s = &in->sigactions[i - 1];
+
+		if (i == 9 || i == 19) /* SIGKILL, SIGSTOP */
+			continue;
+		ret = sys_rt_sigaction(i, 0, (unsigned long)&ka, 8);
+		if (ret) {
+			a->fail_at = i;
+			return ret;
+		}
+		s->handler = ka.handler;
+		s->flags = ka.flags;
+		s->restorer = ka.restorer;
+		s->mask = ka.mask;
+	}
+
+	for (i = 0; i < PIE_NR_RLIMITS; i++) {
+		ret = sys_prlimit64(0, i, 0, (unsigned long)&in->rlimits[i]);
+		if (ret) {
+			a->fail_at = 100 + i;
+			return ret;
+		}
+	}
+
+	for (i = 0; i < 3; i++) {
+		ret = sys_getitimer(i, (unsigned long)in->itimers[i]);
+		if (ret) {
+			a->fail_at = 200 + i;
+			return ret;
+		}
+	}
+
+	ret = sys_sigaltstack(0, (unsigned long)&st);
+	if (ret) {
+		a->fail_at = 300;
+		return ret;
+	}
+	in->altstack_sp = st.sp;
+	in->altstack_size = st.size;
+	in->altstack_flags = st.flags;
+
+	/* umask can only be read by setting it: put the old one back at once. */
+	in->umask = sys_umask(0);
+	sys_umask(in->umask);
+
+	in->brk = sys_brk(0);
+
+	ret = sys_prctl(PR_GET_TID_ADDRESS, (unsigned long)&in->clear_tid_addr,
+			0, 0, 0);
+	if (ret) {
+		a->fail_at = 400;
+		return ret;
+	}
+	return 0;
+}
+
+static long cmd_open_pipe(struct parasite_args *a)
+{
+	long fd = sys_open((unsigned long)a->pipe_path, O_WRONLY | O_CLOEXEC, 0);
+
+	if (fd < 0)
+		return fd;
+	a->pipe_fd = fd;
+	return 0;
+}
+
+/*
+ * Hand every range to crest through the pipe without copying: vmsplice
+ * only takes references to our pages. crest splices them into the image as
+ * they arrive, so a full pipe just makes us wait. The checksum is taken
+ * here, where the bytes already are, before they leave.
+ */
+static long cmd_dump_pages(struct parasite_args *a)
+{
+	struct pie_iov *iovs = (struct pie_iov *)a->iovs;
+	uint32_t *crcs = (uint32_t *)a->crcs;
+	uint32_t i;
+
+	for (i = 0; i < a->nr_iovs; i++) {
+		struct pie_iov iov = iovs[i];
+		unsigned long spins = 0;
+
+		crcs[i] = pie_crc32c(0, (void *)iov.base, iov.len);
+		while (iov.len) {
+			long n = sys_vmsplice(a->pipe_fd, (unsigned long)&iov,
+					      1, 0);
+
+			if (n < 0) {
+				a->fail_at = iov.base;
+				return n;
+			}
+			if (n == 0 && ++spins > 1000000) {
+				a->fail_at = iov.base;
+				return -5; /* EIO: the pipe never drains */
+			}
+			iov.base += n;
+			iov.len -= n;
+		}
+	}
+	return 0;
+}
+
+long pie_main(struct parasite_args *a)
+{
+	long ret;
+
+	if (a->version != PIE_ABI_VERSION) {
+		a->ret = -22;
+		return a->ret;
+	}
+	a->fail_at = 0;
+	switch (a->cmd) {
+	case PARASITE_CMD_INFO:
+		ret = cmd_info(a);
+		break;
+	case PARASITE_CMD_OPEN_PIPE:
+		ret = cmd_open_pipe(a);
+		break;
+	case PARASITE_CMD_DUMP_PAGES:
+		ret = cmd_dump_pages(a);
+		break;
+	case PARASITE_CMD_FINI:
+		ret = 0;
+		if (a->pipe_fd >= 0)
+			ret = sys_close(a->pipe_fd);
+		a->pipe_fd = -1;
+		break;
+	default:
+		ret = -22;
+	}
+	a->ret = ret;
+	return ret;
+}

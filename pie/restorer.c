@@ -1,0 +1,315 @@
+/*
+ * The restorer: runs inside the new process after crest's child set up its
+ * fds, and turns it into the checkpointed program. It runs from its own
+ * area (a hole in the target's layout), so it can unmap everything else.
+ * Rules in pie/README.md. On success or failure it returns into an int3;
+ * crest reads args->stage and args->ret, then sets the registers.
+ *
+ *   1. unmap crest's memory (all but this area and the vDSO/vvar)
+ *   2. move the vDSO/vvar to where the program had them
+ *   3. map every VMA, writable for now
+ *   4. read the pages straight into place and check their crc
+ *   5. final protections, mm fields (PR_SET_MM_MAP), signals, timers,
+ *      rlimits, creds — creds last, they may take our privileges away.
+ */
+#include "pie-abi.h"
+#include "pie-lib.h"
+
+#define PROT_READ	1
+#define PROT_WRITE	2
+#define MAP_SHARED	0x01
+#define MAP_PRIVATE	0x02
+#define MAP_FIXED	0x10
+#define MAP_ANONYMOUS	0x20
+#define MAP_FIXED_NOREPLACE 0x100000
+#define MREMAP_MAYMOVE	1
+#define MREMAP_FIXED	2
+#define PR_SET_NAME	15
+#define PR_SET_MM	35
+#define PR_SET_MM_MAP	14
+#define TASK_SIZE_MAX	0x7ffffffff000UL
+
+#define fail(a, st, r, where)			\
+	do {					\
+		(a)->stage = (st);		\
+		(a)->ret = (r);			\
+		(a)->fail_addr = (where);	\
+		return (r);			\
+	} while (0)
+
+static int overlaps(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
+{
+	return s1 < e2 && s2 < e1;
+}
+
+/* Unmap [from, to) except the ranges in keep[] (sorted or not). */
+static long unmap_except(uint64_t from, uint64_t to, struct rst_range *keep,
+			 int nr_keep)
+{
+	while (from < to) {
+		uint64_t next = to;
+		int i, inside = 0;
+
+		for (i = 0; i < nr_keep; i++) {
+			if (!keep[i].end)
+				continue;
+			if (keep[i].start <= from && from < keep[i].end) {
+				from = keep[i].end;
+				inside = 1;
+				break;
+			}
+			if (keep[i].start > from && keep[i].start < next)
+				next = keep[i].start;
+		}
+		if (inside)
+			continue;
+		if (next > from) {
+			long ret = sys_munmap(from, next - from);
+
+			if (ret)
+				return ret;
+		}
+		from = next;
+	}
+	return 0;
+}
+
+static long move_special(struct restore_args *a)
+{
+	int i;
+
+	for (i = 0; i < RST_NR_SPECIAL; i++) {
+		struct rst_range *cur = &a->cur_special[i];
+		struct rst_range *tgt = &a->tgt_special[i];
+		uint64_t len = cur->end - cur->start;
+		long ret;
+
+		if (!cur->end || !tgt->end || cur->start == tgt->start)
+			continue;
+		if (tgt->end - tgt->start != len)
+			fail(a, RST_STAGE_VDSO, -22, tgt->start);
+		if (overlaps(cur->start, cur->end, tgt->start, tgt->end)) {
+			/* mremap can't move onto itself: go through scratch. */
+			ret = sys_mremap(cur->start, len, len,
+					 MREMAP_MAYMOVE | MREMAP_FIXED,
+					 a->move_via);
+			if (ret < 0)
+				fail(a, RST_STAGE_VDSO, ret, cur->start);
+			cur->start = a->move_via;
+			cur->end = a->move_via + len;
+		}
+		ret = sys_mremap(cur->start, len, len,
+				 MREMAP_MAYMOVE | MREMAP_FIXED, tgt->start);
+		if (ret < 0)
+			fail(a, RST_STAGE_VDSO, ret, tgt->start);
+	}
+	return 0;
+}
+
+static long map_vmas(struct restore_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+	uint32_t i;
+
+	for (i = 0; i < a->nr_vmas; i++) {
+		unsigned long flags = v[i].flags | MAP_FIXED_NOREPLACE;
+		unsigned long prot = v[i].prot;
+		long ret;
+
+		/* Private mappings get written below; shared ones keep theirs. */
+		if (!(flags & MAP_SHARED) || v[i].fd < 0)
+			prot |= PROT_READ | PROT_WRITE;
+		ret = sys_mmap(v[i].start, v[i].end - v[i].start, prot, flags,
+			       v[i].fd, v[i].pgoff);
+		if (ret < 0)
+			fail(a, RST_STAGE_MAP, ret, v[i].start);
+		if ((uint64_t)ret != v[i].start)
+			fail(a, RST_STAGE_MAP, -17, v[i].start);
+	}
+	return 0;
+}
+
+/* Pages lie back to back in the image, in the order of the runs. */
+static long fill_pages(struct restore_args *a)
+{
+	struct rst_run *r = (struct rst_run *)a->runs;
+	uint64_t off = a->pages_off;
+	uint32_t i;
+
+	for (i = 0; i < a->nr_runs; i++) {
+		uint64_t len = (uint64_t)r[i].nr_pages * PIE_PAGE_SIZE;
+		uint64_t done = 0;
+
+		while (done < len) {
+			long n = sys_pread64(a->pages_fd, r[i].vaddr + done,
+					     len - done, off + done);
+
+			if (n < 0)
+				fail(a, RST_STAGE_PAGES, n, r[i].vaddr + done);
+			if (n == 0) /* truncated behind our back */
+				fail(a, RST_STAGE_PAGES, -5, r[i].vaddr + done);
+			done += n;
+		}
+		if (a->verify_crc &&
+		    pie_crc32c(0, (void *)r[i].vaddr, len) != r[i].crc)
+			fail(a, RST_STAGE_CRC, -74, off); /* EBADMSG */
+		off += len;
+	}
+	return 0;
+}
+
+static long protect_vmas(struct restore_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+	uint32_t i;
+
+	for (i = 0; i < a->nr_vmas; i++) {
+		long ret;
+
+		if ((v[i].flags & MAP_SHARED) && v[i].fd >= 0)
+			continue;
+		ret = sys_mprotect(v[i].start, v[i].end - v[i].start,
+				   v[i].prot);
+		if (ret)
+			fail(a, RST_STAGE_PROTECT, ret, v[i].start);
+	}
+	return 0;
+}
+
+static long restore_signals(struct restore_args *a)
+{
+	struct rst_siginfo *si = (struct rst_siginfo *)a->siginfo;
+	long pid = sys_getpid();
+	uint32_t i;
+	long ret;
+
+	for (i = 1; i <= CREST_NSIG; i++) {
+		if (!(a->sigaction_set & (1ULL << (i - 1))))
+			continue;
+		ret = sys_rt_sigaction(i, (unsigned long)&a->sigactions[i - 1],
+				       0, 8);
+		if (ret)
+			fail(a, RST_STAGE_SIGNALS, ret, i);
+	}
+
+	/* All signals are blocked here; crest sets the real mask last. */
+	for (i = 0; i < a->nr_siginfo; i++) {
+		int sig = *(int32_t *)si[i].raw;
+
+		if (si[i].shared)
+			ret = sys_rt_sigqueueinfo(pid, sig,
+						  (unsigned long)si[i].raw);
+		else
+			ret = sys_rt_tgsigqueueinfo(pid, sys_gettid(), sig,
+						    (unsigned long)si[i].raw);
+		if (ret)
+			fail(a, RST_STAGE_SIGNALS, ret, sig);
+	}
+
+	if (a->altstack_size || a->altstack_flags) {
+		uint64_t st[3] = { a->altstack_sp, a->altstack_flags,
+				   a->altstack_size };
+
+		ret = sys_sigaltstack((unsigned long)st, 0);
+		if (ret)
+			fail(a, RST_STAGE_SIGNALS, ret, a->altstack_sp);
+	}
+	return 0;
+}
+
+static long restore_task(struct restore_args *a)
+{
+	int32_t *close_fds = (int32_t *)a->close_fds;
+	struct rst_range keep[1 + RST_NR_SPECIAL];
+	uint32_t i;
+	long ret;
+
+	a->stage = RST_STAGE_UNMAP;
+	keep[0] = a->self;
+	for (i = 0; i < RST_NR_SPECIAL; i++)
+		keep[1 + i] = a->cur_special[i];
+	ret = unmap_except(0, TASK_SIZE_MAX, keep, 1 + RST_NR_SPECIAL);
+	if (ret)
+		fail(a, RST_STAGE_UNMAP, ret, 0);
+
+	a->stage = RST_STAGE_VDSO;
+	if (move_special(a))
+		return a->ret;
+	a->stage = RST_STAGE_MAP;
+	if (map_vmas(a))
+		return a->ret;
+	a->stage = RST_STAGE_PAGES;
+	if (fill_pages(a))
+		return a->ret;
+	a->stage = RST_STAGE_PROTECT;
+	if (protect_vmas(a))
+		return a->ret;
+
+	a->stage = RST_STAGE_MM;
+	if (a->has_mm) {
+		ret = sys_prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&a->mm,
+				sizeof(a->mm), 0);
+		if (ret)
+			fail(a, RST_STAGE_MM, ret, 0);
+	}
+	if (a->has_rseq) {
+		ret = sys_rseq(a->rseq_addr, a->rseq_len, 0, a->rseq_sig);
+		if (ret)
+			fail(a, RST_STAGE_MM, ret, a->rseq_addr);
+	}
+	sys_set_tid_address(a->clear_tid_addr);
+	if (a->robust_list) {
+		ret = sys_set_robust_list(a->robust_list, a->robust_len);
+		if (ret)
+			fail(a, RST_STAGE_MM, ret, a->robust_list);
+	}
+
+	a->stage = RST_STAGE_SIGNALS;
+	if (restore_signals(a))
+		return a->ret;
+
+	a->stage = RST_STAGE_TIMERS;
+	for (i = 0; i < 3; i++) {
+		if (!a->itimers[i][2] && !a->itimers[i][3])
+			continue;
+		ret = sys_setitimer(i, (unsigned long)a->itimers[i], 0);
+		if (ret)
+			fail(a, RST_STAGE_TIMERS, ret, i);
+	}
+
+	/* Limits after mapping: a low RLIMIT_AS must not stop us above. */
+	a->stage = RST_STAGE_RLIMITS;
+	for (i = 0; a->has_rlimits && i < PIE_NR_RLIMITS; i++) {
+		ret = sys_prlimit64(0, i, (unsigned long)&a->rlimits[i], 0);
+		if (ret == -1) /* EPERM: a hard limit above ours, keep ours */
+			continue;
+		if (ret)
+			fail(a, RST_STAGE_RLIMITS, ret, i);
+	}
+
+	for (i = 0; i < a->nr_close; i++)
+		sys_close(close_fds[i]);
+
+	a->stage = RST_STAGE_CREDS;
+	if (a->has_creds) {
+		ret = sys_setgroups(a->nr_groups, (unsigned long)a->groups);
+		if (!ret)
+			ret = sys_setresgid(a->gid, a->egid, a->sgid);
+		if (!ret)
+			ret = sys_setresuid(a->uid, a->euid, a->suid);
+		if (ret)
+			fail(a, RST_STAGE_CREDS, ret, 0);
+	}
+	a->stage = RST_STAGE_DONE;
+	a->ret = 0;
+	return 0;
+}
+
+long pie_main(struct restore_args *a)
+{
+	if (a->version != PIE_ABI_VERSION) {
+		a->ret = -22;
+		return a->ret;
+	}
+	return restore_task(a);
+}

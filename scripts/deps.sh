@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install what crest needs to build and test, on Debian/Ubuntu.
+# As root it installs the missing packages; otherwise it lists them.
+set -e
+pkgs="gcc make binutils pkg-config protobuf-c-compiler libprotobuf-c-dev
+libnl-3-dev libnl-genl-3-dev libcap-dev libbsd-dev libcmocka-dev python3
+procps"
+missing=
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "crest needs these packages:$missing" >&2
+	echo "run: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,131 @@
+/* crest check: the kernel and CPU features crest relies on. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "check.h"
+#include "log.h"
+#include "opts.h"
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+#define PAGEMAP_SCAN_IOCTL	_IOWR('f', 16, char[96])
+
+static int probe_seize(void)
+{
+	uint64_t rseq[3] = {};
+	int status, ok = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	if (pid < 0)
+		return 0;
+	if (!ptrace(PTRACE_SEIZE, pid, NULL, NULL) &&
+	    !ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) &&
+	    waitpid(pid, &status, __WALL) == pid && WIFSTOPPED(status))
+		ok = 1;
+	if (ok && ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, sizeof(rseq), rseq) >= 0)
+		ok = 2;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, __WALL);
+	return ok;
+}
+
+static int probe_set_tid(void)
+{
+	pid_t me = getpid();
+	struct clone_args ca = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)&me,
+		.set_tid_size = 1,
+	};
+
+	/* Our own PID is taken: EEXIST means set_tid is understood. */
+	return syscall(SYS_clone3, &ca, sizeof(ca)) < 0 && errno == EEXIST;
+}
+
+static int probe_mm_map(void)
+{
+	unsigned int size = 0;
+
+	return !prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &size, 0, 0) && size == 104;
+}
+
+static int probe_uffd(void)
+{
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int probe_pagemap_scan(void)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), ok;
+	char arg[96] = {};
+
+	if (fd < 0)
+		return 0;
+	/* A bad argument: EINVAL if the ioctl exists, ENOTTY if not. */
+	ok = ioctl(fd, PAGEMAP_SCAN_IOCTL, arg) < 0 && errno != ENOTTY;
+	close(fd);
+	return ok;
+}
+
+static int probe_map_files(void)
+{
+	return access("/proc/self/map_files", R_OK) == 0;
+}
+
+int cr_check(const struct options *opts)
+{
+	int seize = probe_seize();
+	struct {
+		const char *name;
+		int ok;
+		int required;
+	} f[] = {
+		{ "ptrace seize and interrupt", seize >= 1, 1 },
+		{ "ptrace rseq configuration", seize >= 2, 1 },
+		{ "clone3 with set_tid", probe_set_tid(), 1 },
+		{ "prctl PR_SET_MM_MAP", probe_mm_map(), 1 },
+		{ "/proc/PID/map_files", probe_map_files(), 1 },
+		{ "crc32c instruction (SSE4.2)", arch_cpu_has_crc32c(), 1 },
+		{ "userfaultfd", probe_uffd(), 0 },
+		{ "pagemap PAGEMAP_SCAN ioctl", probe_pagemap_scan(), 0 },
+	};
+	int missing = 0;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		printf("%-34s %s%s\n", f[i].name, f[i].ok ? "yes" : "NO",
+		       !f[i].ok && !f[i].required ? " (optional)" : "");
+		if (!f[i].ok && f[i].required)
+			missing++;
+	}
+	printf("xstate size: %zu bytes\n", arch_xstate_size());
+	if (missing) {
+		printf("%d required feature%s missing: crest can't work on this system\n",
+		       missing, missing > 1 ? "s" : "");
+		return EXIT_FAIL;
+	}
+	printf("looks good\n");
+	return EXIT_OK;
+}

@@ -1,0 +1,5 @@
+#ifndef CREST_CHECK_H
+#define CREST_CHECK_H
+struct options;
+int cr_check(const struct options *opts);
+#endif

@@ -1,0 +1,364 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "image.h"
+#include "log.h"
+#include "util.h"
+
+#include "inventory.pb-c.h"
+#include "pstree.pb-c.h"
+#include "core.pb-c.h"
+#include "mm.pb-c.h"
+#include "fdinfo.pb-c.h"
+
+const struct img_desc img_descs[IMG_NR_KINDS] = {
+	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
+	[IMG_PSTREE]	= { "pstree.img", 0x50535431, &pstree_entry__descriptor },
+	[IMG_CORE]	= { "core-%d.img", 0x434f5231, &core_entry__descriptor },
+	[IMG_MM]	= { "mm-%d.img", 0x4d4d3031, &mm_entry__descriptor },
+	[IMG_PAGEMAP]	= { "pagemap-%d.img", 0x504d5031, &pagemap_entry__descriptor },
+	[IMG_PAGES]	= { "pages-%d.img", 0x50475331, NULL },
+	[IMG_FDINFO]	= { "fdinfo-%d.img", 0x46444931, &fd_entry__descriptor },
+	[IMG_FILES]	= { "files.img", 0x464c5331, &reg_file_entry__descriptor },
+};
+
+const struct img_desc *img_desc_by_magic(uint32_t magic)
+{
+	for (int i = 0; i < IMG_NR_KINDS; i++)
+		if (img_descs[i].magic == magic)
+			return &img_descs[i];
+	return NULL;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void img_make_header(unsigned char hdr[IMG_HDR_SIZE], uint32_t magic)
+{
+	put32(hdr, IMG_COMMON_MAGIC);
+	put32(hdr + 4, magic);
+	put32(hdr + 8, IMG_VERSION);
+	put32(hdr + 12, arch_crc32c(0, hdr, 12));
+}
+
+int img_check_header(const unsigned char *buf, size_t len, uint32_t *magic,
+		     char *why, size_t whylen)
+{
+	if (len < IMG_HDR_SIZE) {
+		snprintf(why, whylen, "too short for an image header (%zu bytes)", len);
+		return -1;
+	}
+	if (get32(buf) != IMG_COMMON_MAGIC) {
+		snprintf(why, whylen, "not a crest image (bad magic)");
+		return -1;
+	}
+	if (get32(buf + 12) != arch_crc32c(0, buf, 12)) {
+		snprintf(why, whylen, "header checksum mismatch");
+		return -1;
+	}
+	if (get32(buf + 8) != IMG_VERSION) {
+		snprintf(why, whylen, "image version %u, this crest reads version %u",
+			 get32(buf + 8), IMG_VERSION);
+		return -1;
+	}
+	*magic = get32(buf + 4);
+	return 0;
+}
+
+int img_dir_open(struct img_dir *d, const char *path, bool create)
+{
+	memset(d, 0, sizeof(*d));
+	if (create && mkdir(path, 0700) && errno != EEXIST) {
+		pr_perror("can't create image directory '%s'", path);
+		return -1;
+	}
+	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dirfd < 0) {
+		pr_perror("can't open image directory '%s'", path);
+		return -1;
+	}
+	d->path = xstrdup(path);
+	return 0;
+}
+
+void img_dir_close(struct img_dir *d)
+{
+	for (int i = 0; i < d->nr_written; i++)
+		img_close(d->written[i]);
+	free(d->written);
+	d->written = NULL;
+	d->nr_written = 0;
+	if (d->dirfd >= 0)
+		close(d->dirfd);
+	d->dirfd = -1;
+	free(d->path);
+	d->path = NULL;
+}
+
+static char *img_name(enum img_kind kind, pid_t pid)
+{
+	return xsprintf(img_descs[kind].name, pid);
+}
+
+struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid)
+{
+	struct image *img = xzalloc(sizeof(*img));
+	unsigned char hdr[IMG_PAGES_OFF] = {};
+	size_t hlen = IMG_HDR_SIZE;
+
+	img->kind = kind;
+	img->name = img_name(kind, pid);
+	img->tmp_name = xsprintf(".%s.tmp", img->name);
+	img->path = xsprintf("%s/%s", d->path, img->name);
+	img->fd = openat(d->dirfd, img->tmp_name,
+			 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (img->fd < 0) {
+		pr_perror("can't create image '%s/%s'", d->path, img->tmp_name);
+		goto err;
+	}
+	img_make_header(hdr, img_descs[kind].magic);
+	if (kind == IMG_PAGES)
+		hlen = IMG_PAGES_OFF;	/* pages start page-aligned */
+	if (write_all(img->fd, hdr, hlen)) {
+		pr_perror("can't write image '%s'", img->path);
+		close(img->fd);
+		unlinkat(d->dirfd, img->tmp_name, 0);
+		goto err;
+	}
+	img->off = hlen;
+	d->written = xrealloc(d->written, (d->nr_written + 1) * sizeof(img));
+	d->written[d->nr_written++] = img;
+	return img;
+err:
+	free(img->name);
+	free(img->tmp_name);
+	free(img->path);
+	free(img);
+	return NULL;
+}
+
+int img_write_msg(struct image *img, const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	unsigned char *buf = xzalloc(len + 8);
+	int ret = 0;
+
+	protobuf_c_message_pack(msg, buf + 8);
+	put32(buf, len);
+	put32(buf + 4, arch_crc32c(0, buf + 8, len));
+	if (fault("image-write") || write_all(img->fd, buf, len + 8)) {
+		pr_perror("can't write image '%s'", img->path);
+		ret = -1;
+	}
+	img->off += len + 8;
+	free(buf);
+	return ret;
+}
+
+int img_commit_set(struct img_dir *d)
+{
+	struct image *inv = NULL;
+	int i;
+
+	/* Everything but the inventory reaches the disk first... */
+	for (i = 0; i < d->nr_written; i++) {
+		struct image *img = d->written[i];
+
+		if (img->kind == IMG_INVENTORY) {
+			inv = img;
+			continue;
+		}
+		if (fsync(img->fd)) {
+			pr_perror("can't sync image '%s'", img->path);
+			return -1;
+		}
+	}
+	BUG_ON(!inv);
+	/* ...the old set stops being complete, the new files move in... */
+	if (unlinkat(d->dirfd, "inventory.img", 0) && errno != ENOENT) {
+		pr_perror("can't replace '%s/inventory.img'", d->path);
+		return -1;
+	}
+	for (i = 0; i < d->nr_written; i++) {
+		struct image *img = d->written[i];
+
+		if (img == inv)
+			continue;
+		if (renameat(d->dirfd, img->tmp_name, d->dirfd, img->name)) {
+			pr_perror("can't move image '%s' in place", img->path);
+			return -1;
+		}
+	}
+	if (fsync(d->dirfd)) {
+		pr_perror("can't sync image directory '%s'", d->path);
+		return -1;
+	}
+	/* ...and the inventory, last, makes the new set complete. */
+	if (fault("commit-inventory") || fsync(inv->fd) ||
+	    renameat(d->dirfd, inv->tmp_name, d->dirfd, inv->name) ||
+	    fsync(d->dirfd)) {
+		pr_perror("can't put '%s' in place", inv->path);
+		return -1;
+	}
+	for (i = 0; i < d->nr_written; i++) {
+		free(d->written[i]->tmp_name);
+		d->written[i]->tmp_name = NULL;
+	}
+	return 0;
+}
+
+void img_abort_set(struct img_dir *d)
+{
+	for (int i = 0; i < d->nr_written; i++)
+		if (d->written[i]->tmp_name)
+			unlinkat(d->dirfd, d->written[i]->tmp_name, 0);
+}
+
+struct image *img_open_path(int dirfd, const char *dir, const char *name,
+			    enum img_kind expect)
+{
+	struct image *img = xzalloc(sizeof(*img));
+	const struct img_desc *desc;
+	unsigned char hdr[IMG_HDR_SIZE];
+	char why[128];
+	uint32_t magic;
+	struct stat st;
+	ssize_t n;
+
+	img->path = xsprintf("%s/%s", dir, name);
+	img->name = xstrdup(name);
+	img->fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0) {
+		pr_perror("can't open image '%s'", img->path);
+		goto err;
+	}
+	if (fstat(img->fd, &st)) {
+		pr_perror("can't stat image '%s'", img->path);
+		goto err;
+	}
+	n = pread(img->fd, hdr, sizeof(hdr), 0);
+	if (n < 0) {
+		pr_perror("can't read image '%s'", img->path);
+		goto err;
+	}
+	if (img_check_header(hdr, n, &magic, why, sizeof(why))) {
+		pr_err("image '%s' at offset 0: %s", img->path, why);
+		goto err;
+	}
+	desc = img_desc_by_magic(magic);
+	if (!desc || (expect != IMG_NR_KINDS && desc != &img_descs[expect])) {
+		pr_err("image '%s' at offset 4: unexpected kind (magic %#x)",
+		       img->path, magic);
+		goto err;
+	}
+	img->kind = desc - img_descs;
+	img->size = st.st_size;
+	if (img->kind == IMG_PAGES) {
+		if (st.st_size < IMG_PAGES_OFF) {
+			pr_err("image '%s' is truncated: %lld bytes, pages start at %d",
+			       img->path, (long long)st.st_size, IMG_PAGES_OFF);
+			goto err;
+		}
+		img->off = IMG_PAGES_OFF;
+		return img;
+	}
+	img->buf = xzalloc(st.st_size + 1);
+	if (pread(img->fd, img->buf, st.st_size, 0) != st.st_size) {
+		pr_perror("can't read image '%s'", img->path);
+		goto err;
+	}
+	close(img->fd);
+	img->fd = -1;
+	img->off = IMG_HDR_SIZE;
+	return img;
+err:
+	img_close(img);
+	return NULL;
+}
+
+struct image *img_open(struct img_dir *d, enum img_kind kind, pid_t pid)
+{
+	char *name = img_name(kind, pid);
+	struct image *img = img_open_path(d->dirfd, d->path, name, kind);
+
+	free(name);
+	return img;
+}
+
+int img_read_msg(struct image *img, void **msg)
+{
+	const ProtobufCMessageDescriptor *desc = img_descs[img->kind].msg;
+	size_t left = img->size - img->off;
+	uint32_t len;
+
+	*msg = NULL;
+	if (left == 0)
+		return 0;
+	if (left < 8) {
+		pr_err("image '%s' is truncated at offset %zu (a record header needs 8 bytes, %zu left)",
+		       img->path, img->off, left);
+		return -1;
+	}
+	len = get32(img->buf + img->off);
+	if (len > IMG_MAX_RECORD || len > left - 8) {
+		pr_err("image '%s' is truncated or corrupt at offset %zu (record of %u bytes, %zu left)",
+		       img->path, img->off, len, left - 8);
+		return -1;
+	}
+	if (get32(img->buf + img->off + 4) !=
+	    arch_crc32c(0, img->buf + img->off + 8, len)) {
+		pr_err("image '%s' is corrupt at offset %zu: record checksum mismatch",
+		       img->path, img->off);
+		return -1;
+	}
+	*msg = protobuf_c_message_unpack(desc, NULL, len, img->buf + img->off + 8);
+	if (!*msg) {
+		pr_err("image '%s' is corrupt at offset %zu: record does not decode as %s",
+		       img->path, img->off, desc->name);
+		return -1;
+	}
+	img->off += 8 + len;
+	return 1;
+}
+
+void *img_read_one(struct img_dir *d, enum img_kind kind, pid_t pid)
+{
+	struct image *img = img_open(d, kind, pid);
+	void *msg = NULL;
+	int ret;
+
+	if (!img)
+		return NULL;
+	ret = img_read_msg(img, &msg);
+	if (ret == 0)
+		pr_err("image '%s' is empty", img->path);
+	img_close(img);
+	return ret > 0 ? msg : NULL;
+}
+
+void img_close(struct image *img)
+{
+	if (!img)
+		return;
+	if (img->fd >= 0)
+		close(img->fd);
+	free(img->buf);
+	free(img->path);
+	free(img->name);
+	free(img->tmp_name);
+	free(img);
+}

@@ -1,0 +1,93 @@
+/*
+ * Image files: one framing and one API for every kind.
+ *
+ *   file   := header record*            (pages: header, padding, raw pages)
+ *   header := "CRST" u32 kind-magic u32 version u32 crc32c(first 12 bytes)
+ *   record := u32 length u32 crc32c(payload) payload(protobuf)
+ *
+ * All integers little-endian. A new image set is written under temporary
+ * names and put in place by img_set_commit(), inventory.img last: an image
+ * set without an inventory is incomplete and never restored.
+ */
+#ifndef CREST_IMAGE_H
+#define CREST_IMAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <protobuf-c/protobuf-c.h>
+
+#define IMG_COMMON_MAGIC	0x54535243u	/* "CRST" */
+#define IMG_VERSION		1
+#define IMG_HDR_SIZE		16
+#define IMG_PAGES_OFF		4096		/* first page in a pages image */
+#define IMG_MAX_RECORD		(64u << 20)
+
+enum img_kind {
+	IMG_INVENTORY,
+	IMG_PSTREE,
+	IMG_CORE,
+	IMG_MM,
+	IMG_PAGEMAP,
+	IMG_PAGES,
+	IMG_FDINFO,
+	IMG_FILES,
+	IMG_NR_KINDS,
+};
+
+struct img_desc {
+	const char *name;	/* file name; %d is the pid */
+	uint32_t magic;
+	const ProtobufCMessageDescriptor *msg;	/* NULL: raw pages */
+};
+
+extern const struct img_desc img_descs[IMG_NR_KINDS];
+const struct img_desc *img_desc_by_magic(uint32_t magic);
+
+/* An image open for writing (under a temporary name) or for reading. */
+struct image {
+	enum img_kind kind;
+	int fd;
+	char *path;		/* what messages name */
+	char *tmp_name;		/* writing: name inside the directory */
+	char *name;
+	/* reading: the whole file (metadata images are small) */
+	unsigned char *buf;
+	size_t size;
+	size_t off;
+};
+
+/* The directory an image set is written to or read from. */
+struct img_dir {
+	int dirfd;
+	char *path;
+	struct image **written;
+	int nr_written;
+};
+
+int img_dir_open(struct img_dir *d, const char *path, bool create);
+void img_dir_close(struct img_dir *d);
+
+struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid);
+int img_write_msg(struct image *img, const ProtobufCMessage *msg);
+/* Pages: raw bytes at the current end; img_pages_fd() gives the fd. */
+int img_commit_set(struct img_dir *d);
+/* Remove what a failed dump wrote; earlier images stay as they were. */
+void img_abort_set(struct img_dir *d);
+
+struct image *img_open(struct img_dir *d, enum img_kind kind, pid_t pid);
+/* Checks the header; for a pages image also leaves fd open for reading. */
+struct image *img_open_path(int dirfd, const char *dir, const char *name,
+			    enum img_kind expect);
+/* 1: *msg read, 0: end of image, -1: corrupt (reported with path+offset). */
+int img_read_msg(struct image *img, void **msg);
+/* Exactly one record expected. */
+void *img_read_one(struct img_dir *d, enum img_kind kind, pid_t pid);
+void img_close(struct image *img);
+
+/* Pure helpers, unit-tested. */
+void img_make_header(unsigned char hdr[IMG_HDR_SIZE], uint32_t magic);
+int img_check_header(const unsigned char *buf, size_t len, uint32_t *magic,
+		     char *why, size_t whylen);
+
+#endif

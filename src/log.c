@@ -1,0 +1,71 @@
+/* crest's messages: to stderr, or to the -o file, with a level. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int cur_level = LOG_WARN;
+static int log_fd = 2;
+static const char *prefix = "crest";
+static char last_error[512];
+
+int log_init(const char *path, int level)
+{
+	cur_level = level;
+	if (path && strcmp(path, "-")) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			      0644);
+
+		if (fd < 0) {
+			fprintf(stderr, "%s: error: can't open log '%s': %s\n",
+				prefix, path, strerror(errno));
+			return -1;
+		}
+		log_fd = fd;
+	}
+	return 0;
+}
+
+void log_set_prefix(const char *p)
+{
+	prefix = p;
+}
+
+int log_level(void)
+{
+	return cur_level;
+}
+
+const char *log_last_error(void)
+{
+	return last_error;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	char buf[4096];
+	int n, off;
+	va_list ap;
+
+	n = snprintf(buf, sizeof(buf), "%s: ", prefix);
+	off = n;
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (level == LOG_ERROR) {
+		snprintf(last_error, sizeof(last_error), "%s", buf + off);
+		last_error[strcspn(last_error, "\n")] = 0;
+	}
+	if (level > cur_level)
+		return;
+	if (write(log_fd, buf, n) < 0)
+		return;
+	/* Errors also reach the terminal when the log goes to a file. */
+	if (level == LOG_ERROR && log_fd != 2 && write(2, buf, n) < 0)
+		return;
+}

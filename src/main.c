@@ -1,0 +1,38 @@
+/* crest: dispatch on the subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "dump.h"
+#include "log.h"
+#include "opts.h"
+#include "restore.h"
+#include "show.h"
+
+#define CREST_VERSION "0.1"
+
+int main(int argc, char **argv)
+{
+	struct options opts;
+
+	if (opts_parse(argc, argv, &opts))
+		return EXIT_USAGE;
+	if (opts.help) {
+		opts_usage(stdout);
+		return EXIT_OK;
+	}
+	if (opts.version) {
+		printf("crest version %s\n", CREST_VERSION);
+		return EXIT_OK;
+	}
+	if (log_init(opts.log_file, opts.verbosity))
+		return EXIT_USAGE;
+
+	switch (opts.cmd) {
+	case CMD_DUMP:		return cr_dump(&opts);
+	case CMD_RESTORE:	return cr_restore(&opts);
+	case CMD_SHOW:		return cr_show(&opts);
+	case CMD_CHECK:		return cr_check(&opts);
+	default:		return EXIT_USAGE;
+	}
+}

@@ -1,0 +1,342 @@
+/*
+ * Memory: the VMAs of a process and the pages worth saving.
+ *
+ * Pages move from the target to the image without passing through
+ * crest's memory: the parasite vmsplices runs of its pages into a pipe,
+ * crest splices the pipe into pages-PID.img. Only pages that are present
+ * or swapped are taken; in a file-backed private mapping only those the
+ * program wrote (anonymous copies), the rest come back from the file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "image.h"
+#include "log.h"
+#include "mem.h"
+#include "parasite.h"
+#include "proc.h"
+#include "util.h"
+
+#define PME_PRESENT	(1ULL << 63)
+#define PME_SWAP	(1ULL << 62)
+#define PME_FILE	(1ULL << 61)	/* file page or shared anonymous */
+#define MAX_RUN_PAGES	256		/* 1 MiB per crc'd run */
+#define PIPE_BYTES	(1 << 20)
+
+int mem_vma_kind(const char *path, int shared, VmaKind *kind)
+{
+	if (!strcmp(path, "[vdso]"))
+		*kind = VMA_KIND__VMA_VDSO;
+	else if (!strcmp(path, "[vvar]"))
+		*kind = VMA_KIND__VMA_VVAR;
+	else if (!strcmp(path, "[vvar_vclock]"))
+		*kind = VMA_KIND__VMA_VVAR_VCLOCK;
+	else if (!path[0] || !strcmp(path, "[heap]") || !strcmp(path, "[stack]") ||
+		 !strncmp(path, "[anon:", 6))
+		*kind = shared ? VMA_KIND__VMA_ANON_SHARED : VMA_KIND__VMA_ANON_PRIVATE;
+	else if (shared && !strcmp(path, "/dev/zero (deleted)"))
+		*kind = VMA_KIND__VMA_ANON_SHARED;
+	else if (path[0] == '/')
+		*kind = shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
+	else
+		return -1;
+	return 0;
+}
+
+static int is_deleted(const char *path)
+{
+	size_t len = strlen(path);
+
+	return len > 10 && !strcmp(path + len - 10, " (deleted)");
+}
+
+static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
+		   const struct proc_vma *pv)
+{
+	VmaEntry *v;
+	VmaKind kind;
+
+	if (!strcmp(pv->path, "[vsyscall]"))
+		return 0;	/* fixed, the kernel's own */
+	if (mem_vma_kind(pv->path, pv->shared, &kind)) {
+		pr_err("mapping %lx-%lx of process %d is '%s', not supported yet",
+		       (unsigned long)pv->start, (unsigned long)pv->end, pid, pv->path);
+		return -1;
+	}
+	if ((kind == VMA_KIND__VMA_FILE_PRIVATE || kind == VMA_KIND__VMA_FILE_SHARED) &&
+	    (is_deleted(pv->path) || !strncmp(pv->path, "/memfd:", 7) ||
+	     !strncmp(pv->path, "/SYSV", 5))) {
+		pr_err("mapping %lx-%lx of process %d is '%s' (deleted file, memfd or System V memory), not supported yet",
+		       (unsigned long)pv->start, (unsigned long)pv->end, pid, pv->path);
+		return -1;
+	}
+
+	v = xzalloc(sizeof(*v));
+	vma_entry__init(v);
+	v->start = pv->start;
+	v->end = pv->end;
+	v->pgoff = pv->pgoff;
+	v->prot = pv->prot;
+	v->kind = kind;
+	v->flags = pv->shared ? MAP_SHARED : MAP_PRIVATE;
+	if (pv->path[0]) {
+		v->name = xstrdup(pv->path);
+	}
+	switch (kind) {
+	case VMA_KIND__VMA_ANON_PRIVATE:
+	case VMA_KIND__VMA_ANON_SHARED:
+		v->flags |= MAP_ANONYMOUS;
+		v->pgoff = 0;
+		if (!strcmp(pv->path, "[stack]"))
+			v->flags |= MAP_GROWSDOWN;
+		break;
+	case VMA_KIND__VMA_FILE_PRIVATE:
+	case VMA_KIND__VMA_FILE_SHARED: {
+		char mf[128];
+		struct stat st;
+
+		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid,
+			 (unsigned long)pv->start, (unsigned long)pv->end);
+		if (stat(mf, &st)) {
+			pr_perror("can't stat the file mapped at %lx in process %d ('%s')",
+				  (unsigned long)pv->start, pid, pv->path);
+			free(v->name);
+			free(v);
+			return -1;
+		}
+		v->has_file_id = 1;
+		files_add_mapped(df, pv->path, &st, &v->file_id);
+		break;
+	}
+	case VMA_KIND__VMA_VDSO:
+		ml->vdso_start = pv->start;
+		ml->vdso_end = pv->end;
+		break;
+	default:
+		break;
+	}
+	ml->vmas = xrealloc(ml->vmas, (ml->nr_vmas + 1) * sizeof(v));
+	ml->vmas[ml->nr_vmas++] = v;
+	return 0;
+}
+
+int mem_collect(pid_t pid, struct mem_layout *ml, struct dump_files *df)
+{
+	char *maps = read_proc(pid, "maps", NULL), *line, *save = NULL;
+	int ret = 0;
+
+	memset(ml, 0, sizeof(*ml));
+	if (!maps) {
+		pr_perror("can't read /proc/%d/maps", pid);
+		return -1;
+	}
+	for (line = strtok_r(maps, "\n", &save); line && !ret;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct proc_vma pv;
+
+		if (proc_parse_maps_line(line, &pv)) {
+			pr_err("can't parse /proc/%d/maps line '%s'", pid, line);
+			ret = -1;
+			break;
+		}
+		ret = add_vma(pid, ml, df, &pv);
+	}
+	free(maps);
+	return ret;
+}
+
+static int vma_has_data(const VmaEntry *v)
+{
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE ||
+	       v->kind == VMA_KIND__VMA_ANON_SHARED ||
+	       v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+}
+
+/* One batch of runs being handed over by the parasite. */
+struct page_batch {
+	struct pie_iov *iovs;	/* local view of the parasite's data area */
+	uint32_t *crcs;
+	uint32_t max, nr;
+	uint64_t bytes;
+};
+
+/* Drain exactly 'bytes' from the pipe into the pages image. */
+static int drain_pipe(struct parasite_ctl *ctl, int rfd, int out_fd,
+		      uint64_t bytes, const char *img_path)
+{
+	int done = 0;
+
+	while (bytes) {
+		ssize_t n = splice(rfd, NULL, out_fd, NULL,
+				   bytes < PIPE_BYTES ? bytes : PIPE_BYTES,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n > 0) {
+			bytes -= n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			pr_perror("can't write pages to '%s'", img_path);
+			return -1;
+		}
+		/* The pipe is empty: is the parasite still at work? */
+		if (!done && parasite_finish(ctl, &done))
+			return -1;
+		if (done) {
+			struct pollfd p = { rfd, POLLIN, 0 };
+
+			if (poll(&p, 1, 0) <= 0) {
+				pr_err("the parasite in task %d stopped with %llu bytes of pages missing",
+				       ctl->pid, (unsigned long long)bytes);
+				return -1;
+			}
+		} else {
+			struct pollfd p = { rfd, POLLIN, 0 };
+
+			poll(&p, 1, 10);
+		}
+	}
+	if (!done && parasite_finish(ctl, NULL))
+		return -1;
+	return 0;
+}
+
+static int flush_batch(struct parasite_ctl *ctl, struct page_batch *b, int rfd,
+		       struct image *pagemap, struct image *pages)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+
+	if (!b->nr)
+		return 0;
+	ctl->args->nr_iovs = b->nr;
+	ctl->args->iovs = ctl->remote + ((unsigned char *)b->iovs - ctl->local);
+	ctl->args->crcs = ctl->remote + ((unsigned char *)b->crcs - ctl->local);
+	if (parasite_start(ctl, PARASITE_CMD_DUMP_PAGES))
+		return -1;
+	if (drain_pipe(ctl, rfd, pages->fd, b->bytes, pages->path))
+		return -1;
+	for (uint32_t i = 0; i < b->nr; i++) {
+		pe.vaddr = b->iovs[i].base;
+		pe.nr_pages = b->iovs[i].len / PAGE_SIZE;
+		pe.crc = b->crcs[i];
+		if (img_write_msg(pagemap, &pe.base))
+			return -1;
+	}
+	pages->off += b->bytes;
+	b->nr = 0;
+	b->bytes = 0;
+	return 0;
+}
+
+static int add_run(struct parasite_ctl *ctl, struct page_batch *b, int rfd,
+		   struct image *pagemap, struct image *pages,
+		   uint64_t start, uint64_t nr_pages)
+{
+	if (b->nr && b->iovs[b->nr - 1].base + b->iovs[b->nr - 1].len == start &&
+	    b->iovs[b->nr - 1].len / PAGE_SIZE + nr_pages <= MAX_RUN_PAGES) {
+		b->iovs[b->nr - 1].len += nr_pages * PAGE_SIZE;
+		b->bytes += nr_pages * PAGE_SIZE;
+		return 0;
+	}
+	if (b->nr == b->max && flush_batch(ctl, b, rfd, pagemap, pages))
+		return -1;
+	b->iovs[b->nr].base = start;
+	b->iovs[b->nr].len = nr_pages * PAGE_SIZE;
+	b->nr++;
+	b->bytes += nr_pages * PAGE_SIZE;
+	return 0;
+}
+
+static int dump_vma_pages(struct parasite_ctl *ctl, struct page_batch *b,
+			  int pm_fd, int rfd, const VmaEntry *v,
+			  struct image *pagemap, struct image *pages)
+{
+	enum { CHUNK = 4096 };
+	uint64_t pme[CHUNK];
+	uint64_t addr = v->start;
+
+	while (addr < v->end) {
+		uint64_t nr = (v->end - addr) / PAGE_SIZE;
+		ssize_t n;
+
+		if (nr > CHUNK)
+			nr = CHUNK;
+		n = pread(pm_fd, pme, nr * 8, addr / PAGE_SIZE * 8);
+		if (n != (ssize_t)(nr * 8)) {
+			pr_perror("can't read the pagemap at %lx", (unsigned long)addr);
+			return -1;
+		}
+		for (uint64_t i = 0; i < nr; i++) {
+			uint64_t e = pme[i];
+			int take = e & PME_SWAP;
+
+			if (e & PME_PRESENT)
+				take = v->kind != VMA_KIND__VMA_FILE_PRIVATE || !(e & PME_FILE);
+			if (!take)
+				continue;
+			if (!(v->prot & PROT_READ)) {
+				pr_err("mapping %lx-%lx holds data but is not readable; not supported yet",
+				       (unsigned long)v->start, (unsigned long)v->end);
+				return -1;
+			}
+			if (add_run(ctl, b, rfd, pagemap, pages,
+				    addr + i * PAGE_SIZE, 1))
+				return -1;
+		}
+		addr += nr * PAGE_SIZE;
+	}
+	return 0;
+}
+
+int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
+		   struct image *pagemap, struct image *pages)
+{
+	struct page_batch b = {};
+	int pipefd[2], pm_fd, ret = -1;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctl->pid);
+	pm_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pm_fd < 0) {
+		pr_perror("can't open '%s'", path);
+		return -1;
+	}
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		pr_perror("can't create the page pipe");
+		goto out_pm;
+	}
+	if (fcntl(pipefd[1], F_SETPIPE_SZ, PIPE_BYTES) < 0)
+		pr_debug("can't grow the page pipe: %s", strerror(errno));
+	snprintf(ctl->args->pipe_path, sizeof(ctl->args->pipe_path),
+		 "/proc/%d/fd/%d", getpid(), pipefd[1]);
+	if (parasite_cmd(ctl, PARASITE_CMD_OPEN_PIPE))
+		goto out_pipe;
+
+	b.max = ctl->data_size / (sizeof(struct pie_iov) + sizeof(uint32_t));
+	b.iovs = (struct pie_iov *)(ctl->local + ctl->data_off);
+	b.crcs = (uint32_t *)(b.iovs + b.max);
+	for (int i = 0; i < ml->nr_vmas; i++) {
+		if (!vma_has_data(ml->vmas[i]))
+			continue;
+		if (dump_vma_pages(ctl, &b, pm_fd, pipefd[0], ml->vmas[i],
+				   pagemap, pages))
+			goto out_pipe;
+	}
+	if (flush_batch(ctl, &b, pipefd[0], pagemap, pages))
+		goto out_pipe;
+	ret = 0;
+out_pipe:
+	close(pipefd[0]);
+	close(pipefd[1]);
+out_pm:
+	close(pm_fd);
+	return ret;
+}

@@ -1,0 +1,39 @@
+#ifndef CREST_OPTS_H
+#define CREST_OPTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum crest_cmd { CMD_NONE, CMD_DUMP, CMD_RESTORE, CMD_SHOW, CMD_CHECK };
+
+/* Filled once by the front end; read-only afterwards. */
+struct options {
+	enum crest_cmd cmd;
+	pid_t pid;
+	const char *dir;
+	const char *log_file;
+	const char *show_path;
+	int verbosity;
+	bool leave_running;
+	bool detach;
+	bool help;
+	bool version;
+};
+
+/* Exit codes: distinct per class of failure, documented in crest(8). */
+enum crest_exit {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* the operation failed */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_IMAGE = 3,		/* images missing, corrupt or incompatible */
+	EXIT_BUSY = 4,		/* a PID to restore is in use */
+	EXIT_UNSUPPORTED = 5,	/* the target holds something crest can't save */
+	EXIT_FILES = 6,		/* a file the images need is missing or changed */
+};
+
+/* 0 on success, -1 after printing what is wrong. */
+int opts_parse(int argc, char **argv, struct options *o);
+void opts_usage(FILE *f);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * Injecting, driving and removing the parasite (pie/parasite.c).
+ *
+ * Remote syscalls borrow a syscall instruction of the target's vDSO and
+ * stop at the syscall exit (PTRACE_SYSCALL), so no byte of the program's
+ * code is ever changed. The parasite's area is anonymous shared memory
+ * the target maps; crest maps the same pages through map_files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "parasite.h"
+#include "seize.h"
+#include "util.h"
+
+#include "parasite-blob.h"
+
+static int cont_syscall_stop(pid_t pid)
+{
+	int status, sig;
+
+	if (ptrace(PTRACE_SYSCALL, pid, NULL, NULL)) {
+		pr_perror("can't resume task %d", pid);
+		return -1;
+	}
+	sig = wait_stop(pid, &status);
+	if (sig < 0)
+		return -1;
+	if (sig != (SIGTRAP | 0x80) && sig != SIGTRAP) {
+		pr_err("task %d stopped by signal %d during a remote syscall", pid, sig);
+		return -1;
+	}
+	return 0;
+}
+
+long remote_syscall(pid_t pid, const arch_regs_t *base, uint64_t syscall_ip,
+		    long nr, unsigned long a0, unsigned long a1, unsigned long a2,
+		    unsigned long a3, unsigned long a4, unsigned long a5)
+{
+	unsigned long args[6] = { a0, a1, a2, a3, a4, a5 };
+	arch_regs_t regs = *base;
+
+	arch_prep_syscall(&regs, syscall_ip, nr, args);
+	if (arch_set_regs(pid, &regs))
+		return -EIO;
+	/* One stop at the syscall entry, one at its exit. */
+	if (cont_syscall_stop(pid) || cont_syscall_stop(pid))
+		return -EIO;
+	if (arch_get_regs(pid, &regs))
+		return -EIO;
+	return arch_syscall_ret(&regs);
+}
+
+static int find_syscall_insn(pid_t pid, uint64_t start, uint64_t end,
+			     uint64_t *ip)
+{
+	size_t len = end - start;
+	unsigned char *buf = xzalloc(len);
+	struct iovec local = { buf, len }, remote = { (void *)start, len };
+
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)len) {
+		pr_perror("can't read the vDSO of task %d", pid);
+		free(buf);
+		return -1;
+	}
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+			*ip = start + i;
+			free(buf);
+			return 0;
+		}
+	}
+	free(buf);
+	pr_err("no syscall instruction in the vDSO of task %d", pid);
+	return -1;
+}
+
+struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
+				     uint64_t vdso_end, size_t data_size)
+{
+	struct parasite_ctl *ctl = xzalloc(sizeof(*ctl));
+	uint64_t all = ~0ULL;
+	size_t blob = (parasite_blob_size + 63) & ~63UL;
+	char path[128];
+	long ret;
+	int fd;
+
+	ctl->pid = pid;
+	if (!vdso_end) {
+		pr_err("task %d has no vDSO; crest needs one to run syscalls in it", pid);
+		goto err_free;
+	}
+	if (find_syscall_insn(pid, vdso_start, vdso_end, &ctl->syscall_ip))
+		goto err_free;
+	if (arch_get_regs(pid, &ctl->orig_regs))
+		goto err_free;
+	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
+		pr_perror("can't read the signal mask of task %d", pid);
+		goto err_free;
+	}
+	/* Nothing may be delivered while foreign code runs in the task. */
+	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &all)) {
+		pr_perror("can't block signals in task %d", pid);
+		goto err_free;
+	}
+
+	ctl->data_off = blob + sizeof(struct parasite_args);
+	ctl->data_size = data_size;
+	ctl->size = ctl->data_off + data_size + PIE_STACK_SIZE;
+	ctl->size = (ctl->size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	ret = remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip, SYS_mmap, 0,
+			     ctl->size, PROT_READ | PROT_WRITE | PROT_EXEC,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ret < 0 && ret > -4096) {
+		errno = -ret;
+		pr_perror("can't map the parasite in task %d", pid);
+		goto err_regs;
+	}
+	ctl->remote = ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid,
+		 (unsigned long)ctl->remote, (unsigned long)(ctl->remote + ctl->size));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open the parasite area '%s'", path);
+		goto err_unmap;
+	}
+	ctl->local = mmap(NULL, ctl->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  fd, 0);
+	close(fd);
+	if (ctl->local == MAP_FAILED) {
+		pr_perror("can't map the parasite area locally");
+		ctl->local = NULL;
+		goto err_unmap;
+	}
+	memcpy(ctl->local, parasite_blob, parasite_blob_size);
+	ctl->args = (struct parasite_args *)(ctl->local + blob);
+	ctl->args_remote = ctl->remote + blob;
+	ctl->args->version = PIE_ABI_VERSION;
+	ctl->args->pipe_fd = -1;
+	ctl->stack_top = ctl->remote + ctl->size;
+	pr_debug("parasite in task %d at %#lx (%zu bytes)", pid,
+		 (unsigned long)ctl->remote, ctl->size);
+	return ctl;
+
+err_unmap:
+	remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip, SYS_munmap,
+		       ctl->remote, ctl->size, 0, 0, 0, 0);
+err_regs:
+	arch_set_regs(pid, &ctl->orig_regs);
+	ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &ctl->orig_sigmask);
+err_free:
+	free(ctl);
+	return NULL;
+}
+
+void *parasite_local(struct parasite_ctl *ctl, uint64_t remote)
+{
+	BUG_ON(remote < ctl->remote || remote >= ctl->remote + ctl->size);
+	return ctl->local + (remote - ctl->remote);
+}
+
+int parasite_start(struct parasite_ctl *ctl, enum parasite_cmd cmd)
+{
+	arch_regs_t regs = ctl->orig_regs;
+
+	ctl->args->cmd = cmd;
+	ctl->args->ret = -1;
+	arch_prep_pie_call(&regs, ctl->remote, ctl->stack_top, ctl->args_remote);
+	if (arch_set_regs(ctl->pid, &regs))
+		return -1;
+	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+		pr_perror("can't run the parasite in task %d", ctl->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* done: 1 when the parasite reached its int3, 0 if still running (WNOHANG). */
+int parasite_finish(struct parasite_ctl *ctl, int *done)
+{
+	int status, sig;
+
+	if (done) {
+		pid_t r = waitpid(ctl->pid, &status, __WALL | WNOHANG);
+
+		if (r == 0) {
+			*done = 0;
+			return 0;
+		}
+		if (r < 0) {
+			pr_perror("can't wait for task %d", ctl->pid);
+			return -1;
+		}
+		sig = WIFSTOPPED(status) ? WSTOPSIG(status) : -1;
+		if (sig < 0) {
+			pr_err("task %d died while the parasite ran in it", ctl->pid);
+			return -1;
+		}
+		*done = 1;
+	} else {
+		sig = wait_stop(ctl->pid, &status);
+		if (sig < 0)
+			return -1;
+	}
+	if (sig != SIGTRAP) {
+		arch_regs_t regs;
+
+		arch_get_regs(ctl->pid, &regs);
+		pr_err("the parasite in task %d stopped with signal %d at %#llx",
+		       ctl->pid, sig, (unsigned long long)regs.rip);
+		return -1;
+	}
+	if (ctl->args->ret) {
+		errno = -ctl->args->ret;
+		pr_perror("parasite command %u failed in task %d (at %#llx)",
+			  ctl->args->cmd, ctl->pid,
+			  (unsigned long long)ctl->args->fail_at);
+		return -1;
+	}
+	return 0;
+}
+
+int parasite_cmd(struct parasite_ctl *ctl, enum parasite_cmd cmd)
+{
+	if (parasite_start(ctl, cmd))
+		return -1;
+	return parasite_finish(ctl, NULL);
+}
+
+int parasite_cure(struct parasite_ctl *ctl)
+{
+	int ret = 0;
+	long r;
+
+	if (ctl->args->pipe_fd >= 0 && parasite_cmd(ctl, PARASITE_CMD_FINI))
+		ret = -1;
+	r = remote_syscall(ctl->pid, &ctl->orig_regs, ctl->syscall_ip,
+			   SYS_munmap, ctl->remote, ctl->size, 0, 0, 0, 0);
+	if (r) {
+		errno = -r;
+		pr_perror("can't unmap the parasite from task %d", ctl->pid);
+		ret = -1;
+	}
+	if (arch_set_regs(ctl->pid, &ctl->orig_regs))
+		ret = -1;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t),
+		   &ctl->orig_sigmask)) {
+		pr_perror("can't restore the signal mask of task %d", ctl->pid);
+		ret = -1;
+	}
+	munmap(ctl->local, ctl->size);
+	free(ctl);
+	return ret;
+}

@@ -1,0 +1,45 @@
+#ifndef CREST_PARASITE_H
+#define CREST_PARASITE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch.h"
+#include "pie-abi.h"
+
+/*
+ * A parasite injected in one stopped task. While it exists the task runs
+ * only on our request and with every signal blocked; parasite_cure() puts
+ * back registers and mask and unmaps it.
+ */
+struct parasite_ctl {
+	pid_t pid;
+	arch_regs_t orig_regs;
+	uint64_t orig_sigmask;
+	uint64_t syscall_ip;		/* a syscall instruction in the vDSO */
+	uint64_t remote;		/* the shared area in the target */
+	unsigned char *local;		/* the same area in crest */
+	size_t size;
+	struct parasite_args *args;	/* local view */
+	uint64_t args_remote;
+	size_t data_off;		/* iovs and crcs go here */
+	size_t data_size;
+	uint64_t stack_top;
+};
+
+/* Run syscall nr in the stopped task (no parasite needed); -errno on failure. */
+long remote_syscall(pid_t pid, const arch_regs_t *base, uint64_t syscall_ip,
+		    long nr, unsigned long a0, unsigned long a1, unsigned long a2,
+		    unsigned long a3, unsigned long a4, unsigned long a5);
+
+struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
+				     uint64_t vdso_end, size_t data_size);
+int parasite_cmd(struct parasite_ctl *ctl, enum parasite_cmd cmd);
+/* Start a command and return while it runs; parasite_finish() waits. */
+int parasite_start(struct parasite_ctl *ctl, enum parasite_cmd cmd);
+int parasite_finish(struct parasite_ctl *ctl, int *done);
+/* Local pointer for a remote address inside the area. */
+void *parasite_local(struct parasite_ctl *ctl, uint64_t remote);
+int parasite_cure(struct parasite_ctl *ctl);
+
+#endif

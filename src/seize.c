@@ -1,0 +1,107 @@
+/*
+ * Seizing: PTRACE_SEIZE keeps the task's signal state untouched (no
+ * SIGSTOP is sent), PTRACE_INTERRUPT brings it to a stop we own.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "seize.h"
+
+int wait_stop(pid_t tid, int *status)
+{
+	for (;;) {
+		pid_t r = waitpid(tid, status, __WALL);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("can't wait for task %d", tid);
+			return -1;
+		}
+		if (WIFEXITED(*status)) {
+			pr_err("task %d exited with status %d while being checkpointed or restored",
+			       tid, WEXITSTATUS(*status));
+			return -1;
+		}
+		if (WIFSIGNALED(*status)) {
+			pr_err("task %d was killed by signal %d (%s)", tid,
+			       WTERMSIG(*status), strsignal(WTERMSIG(*status)));
+			return -1;
+		}
+		if (WIFSTOPPED(*status))
+			return WSTOPSIG(*status);
+	}
+}
+
+int seize_task(pid_t pid)
+{
+	int status, sig;
+
+	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
+		if (errno == ESRCH)
+			pr_err("process %d does not exist", pid);
+		else if (errno == EPERM)
+			pr_perror("can't seize process %d (is it traced by another debugger?)", pid);
+		else
+			pr_perror("can't seize process %d", pid);
+		return -1;
+	}
+	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
+		pr_perror("can't stop process %d", pid);
+		goto err_detach;
+	}
+	for (;;) {
+		sig = wait_stop(pid, &status);
+		if (sig < 0)
+			return -1;
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			break;
+		/*
+		 * A signal was being delivered when we came: let it be
+		 * delivered, as it would have been; our stop still follows.
+		 */
+		pr_debug("process %d: letting signal %d through before the stop", pid, sig);
+		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig)) {
+			pr_perror("can't resume process %d", pid);
+			goto err_detach;
+		}
+	}
+	if (sig != SIGTRAP) {
+		pr_err("process %d is stopped by signal %d; stopped processes are not supported yet (continue it with SIGCONT first)",
+		       pid, sig);
+		goto err_detach;
+	}
+	return 0;
+err_detach:
+	ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	return -1;
+}
+
+int release_task(pid_t pid)
+{
+	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
+		pr_perror("can't detach from process %d", pid);
+		return -1;
+	}
+	return 0;
+}
+
+int kill_task(pid_t pid)
+{
+	int status;
+
+	if (kill(pid, SIGKILL)) {
+		pr_perror("can't kill process %d", pid);
+		return -1;
+	}
+	/* We are its tracer: we hear of its death before its parent does. */
+	while (waitpid(pid, &status, __WALL) < 0) {
+		if (errno != EINTR)
+			return 0;
+	}
+	return 0;
+}

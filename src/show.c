@@ -1,0 +1,226 @@
+/* crest show: any image, or a whole directory of them, as JSON. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+#include "opts.h"
+#include "show.h"
+#include "util.h"
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void show_msg(const ProtobufCMessage *m, int indent);
+
+static void show_value(const ProtobufCFieldDescriptor *f, const void *p, int indent)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+		printf("%" PRIu32, *(const uint32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+		printf("%" PRId32, *(const int32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+		/* Addresses read better in hex; JSON has no hex, so a string. */
+		if (*(const uint64_t *)p > 0xffffffffULL)
+			printf("\"0x%" PRIx64 "\"", *(const uint64_t *)p);
+		else
+			printf("%" PRIu64, *(const uint64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+		printf("%" PRId64, *(const int64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		printf(*(const protobuf_c_boolean *)p ? "true" : "false");
+		break;
+	case PROTOBUF_C_TYPE_ENUM: {
+		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+			f->descriptor, *(const int *)p);
+
+		if (ev)
+			json_str(ev->name);
+		else
+			printf("%d", *(const int *)p);
+		break;
+	}
+	case PROTOBUF_C_TYPE_STRING:
+		json_str(*(char *const *)p ? *(char *const *)p : "");
+		break;
+	case PROTOBUF_C_TYPE_BYTES: {
+		const ProtobufCBinaryData *b = p;
+
+		printf("\"");
+		for (size_t i = 0; i < b->len && i < 4096; i++)
+			printf("%02x", b->data[i]);
+		printf("%s\"", b->len > 4096 ? "..." : "");
+		break;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE:
+		show_msg(*(ProtobufCMessage *const *)p, indent);
+		break;
+	default:
+		printf("null");
+	}
+}
+
+static size_t type_size(const ProtobufCFieldDescriptor *f)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	default:
+		return 4;
+	}
+}
+
+static void show_msg(const ProtobufCMessage *m, int indent)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	int first = 1;
+
+	printf("{");
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+
+		if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+		    f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+		    !*(const protobuf_c_boolean *)(base + f->quantifier_offset))
+			continue;
+		if ((f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING) &&
+		    f->label != PROTOBUF_C_LABEL_REPEATED && !*(void *const *)(base + f->offset))
+			continue;
+		printf("%s\n%*s\"%s\": ", first ? "" : ",", indent + 2, "", f->name);
+		first = 0;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			const char *arr = *(char *const *)(base + f->offset);
+
+			printf("[");
+			for (size_t j = 0; j < n; j++) {
+				if (j)
+					printf(", ");
+				show_value(f, arr + j * type_size(f), indent + 2);
+			}
+			printf("]");
+		} else {
+			show_value(f, base + f->offset, indent + 2);
+		}
+	}
+	printf("\n%*s}", indent, "");
+}
+
+static int show_file(int dirfd, const char *dir, const char *name)
+{
+	struct image *img = img_open_path(dirfd, dir, name, IMG_NR_KINDS);
+	void *msg;
+	int ret, first = 1;
+
+	if (!img)
+		return -1;
+	printf("{\n  \"file\": ");
+	json_str(img->path);
+	printf(",\n  \"kind\": ");
+	json_str(img_descs[img->kind].name);
+	if (img->kind == IMG_PAGES) {
+		printf(",\n  \"page_bytes\": %zu\n}\n", img->size - IMG_PAGES_OFF);
+		img_close(img);
+		return 0;
+	}
+	printf(",\n  \"records\": [");
+	while ((ret = img_read_msg(img, &msg)) > 0) {
+		printf("%s\n    ", first ? "" : ",");
+		show_msg(msg, 4);
+		protobuf_c_message_free_unpacked(msg, NULL);
+		first = 0;
+	}
+	printf("\n  ]\n}\n");
+	img_close(img);
+	return ret < 0 ? -1 : 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cr_show(const struct options *opts)
+{
+	const char *path = opts->show_path;
+	struct stat st;
+	char **names = NULL;
+	int nr = 0, ret = 0, dfd;
+	struct dirent *de;
+	DIR *d;
+
+	if (stat(path, &st)) {
+		pr_perror("can't open '%s'", path);
+		return EXIT_IMAGE;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+		const char *dir = ".", *name = copy;
+
+		if (slash) {
+			*slash = 0;
+			dir = slash == copy ? "/" : copy;
+			name = slash + 1;
+		}
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ret = dfd < 0 ? -1 : show_file(dfd, dir, name);
+		if (dfd >= 0)
+			close(dfd);
+		free(copy);
+		return ret ? EXIT_IMAGE : EXIT_OK;
+	}
+	d = opendir(path);
+	if (!d) {
+		pr_perror("can't open '%s'", path);
+		return EXIT_IMAGE;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".img"))
+			continue;
+		names = xrealloc(names, (nr + 1) * sizeof(char *));
+		names[nr++] = xstrdup(de->d_name);
+	}
+	qsort(names, nr, sizeof(char *), cmp_str);
+	for (int i = 0; i < nr; i++) {
+		if (show_file(dirfd(d), path, names[i]))
+			ret = -1;
+		free(names[i]);
+	}
+	free(names);
+	closedir(d);
+	return ret ? EXIT_IMAGE : EXIT_OK;
+}

@@ -1,0 +1,352 @@
+/*
+ * The per-task core: registers, xstate, signals, creds, limits, umask,
+ * personality, cwd/root. Dumped from ptrace, /proc and the parasite;
+ * restored partly by crest's child, partly by the restorer, and the
+ * registers by crest through ptrace at the very end.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/ptrace.h>
+
+#include "arch.h"
+#include "log.h"
+#include "proc.h"
+#include "task.h"
+#include "util.h"
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+struct rseq_config {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
+static UserRegsEntry *regs_to_entry(const arch_regs_t *r)
+{
+	UserRegsEntry *e = xzalloc(sizeof(*e));
+	uint64_t a[27];
+
+	user_regs_entry__init(e);
+	arch_regs_to_array(r, a);
+	e->r15 = a[0]; e->r14 = a[1]; e->r13 = a[2]; e->r12 = a[3];
+	e->bp = a[4]; e->bx = a[5]; e->r11 = a[6]; e->r10 = a[7];
+	e->r9 = a[8]; e->r8 = a[9]; e->ax = a[10]; e->cx = a[11];
+	e->dx = a[12]; e->si = a[13]; e->di = a[14]; e->orig_ax = a[15];
+	e->ip = a[16]; e->cs = a[17]; e->flags = a[18]; e->sp = a[19];
+	e->ss = a[20]; e->fs_base = a[21]; e->gs_base = a[22];
+	e->ds = a[23]; e->es = a[24]; e->fs = a[25]; e->gs = a[26];
+	return e;
+}
+
+static void entry_to_regs(const UserRegsEntry *e, arch_regs_t *r)
+{
+	uint64_t a[27] = {
+		e->r15, e->r14, e->r13, e->r12, e->bp, e->bx, e->r11, e->r10,
+		e->r9, e->r8, e->ax, e->cx, e->dx, e->si, e->di, e->orig_ax,
+		e->ip, e->cs, e->flags, e->sp, e->ss, e->fs_base, e->gs_base,
+		e->ds, e->es, e->fs, e->gs,
+	};
+
+	arch_regs_from_array(r, a);
+}
+
+static int dump_pending(pid_t tid, ThreadCoreEntry *tc)
+{
+	for (int shared = 0; shared < 2; shared++) {
+		for (int i = 0;; i++) {
+			struct ptrace_peeksiginfo_args a = {
+				.off = i, .nr = 1,
+				.flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
+			};
+			SiginfoEntry *se;
+			siginfo_t si;
+			int n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, &si);
+
+			if (n < 0) {
+				pr_perror("can't read pending signals of task %d", tid);
+				return -1;
+			}
+			if (n == 0)
+				break;
+			se = xzalloc(sizeof(*se));
+			siginfo_entry__init(se);
+			se->raw.len = sizeof(si);
+			se->raw.data = xzalloc(sizeof(si));
+			memcpy(se->raw.data, &si, sizeof(si));
+			se->shared = shared;
+			tc->pending = xrealloc(tc->pending, (tc->n_pending + 1) * sizeof(se));
+			tc->pending[tc->n_pending++] = se;
+		}
+	}
+	return 0;
+}
+
+static ThreadCoreEntry *dump_thread(pid_t tid, const struct parasite_info *pi)
+{
+	ThreadCoreEntry *tc = xzalloc(sizeof(*tc));
+	size_t xsize = arch_xstate_size();
+	struct rseq_config rc = {};
+	arch_regs_t regs;
+	uint64_t head, len;
+
+	thread_core_entry__init(tc);
+	tc->tid = tid;
+	if (arch_get_regs(tid, &regs))
+		return NULL;
+	tc->regs = regs_to_entry(&regs);
+	tc->xstate.data = xzalloc(xsize);
+	tc->xstate.len = xsize;
+	if (arch_get_xstate(tid, tc->xstate.data, xsize))
+		return NULL;
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &tc->blocked)) {
+		pr_perror("can't read the signal mask of task %d", tid);
+		return NULL;
+	}
+	if (dump_pending(tid, tc))
+		return NULL;
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) < 0) {
+		pr_perror("can't read the rseq registration of task %d", tid);
+		return NULL;
+	}
+	if (rc.rseq_abi_pointer) {
+		tc->rseq = xzalloc(sizeof(*tc->rseq));
+		rseq_entry__init(tc->rseq);
+		tc->rseq->addr = rc.rseq_abi_pointer;
+		tc->rseq->len = rc.rseq_abi_size;
+		tc->rseq->sig = rc.signature;
+	}
+	if (syscall(SYS_get_robust_list, tid, &head, &len)) {
+		pr_perror("can't read the robust futex list of task %d", tid);
+		return NULL;
+	}
+	tc->has_robust_list = 1;
+	tc->robust_list = head;
+	tc->has_robust_len = 1;
+	tc->robust_len = len;
+	tc->altstack = xzalloc(sizeof(*tc->altstack));
+	sigaltstack_entry__init(tc->altstack);
+	tc->altstack->sp = pi->altstack_sp;
+	tc->altstack->size = pi->altstack_size;
+	tc->altstack->flags = pi->altstack_flags;
+	tc->has_clear_tid_addr = 1;
+	tc->clear_tid_addr = pi->clear_tid_addr;
+	return tc;
+}
+
+static char *read_link(pid_t pid, const char *what)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	return readlink_alloc(path);
+}
+
+CoreEntry *task_dump_core(pid_t pid, const struct proc_stat *st,
+			  const struct parasite_info *pi)
+{
+	CoreEntry *c = xzalloc(sizeof(*c));
+	struct proc_status ps;
+	ThreadCoreEntry *tc;
+	char *buf;
+	int i;
+
+	core_entry__init(c);
+	c->comm = xstrdup(st->comm);
+	buf = read_proc(pid, "status", NULL);
+	if (!buf || proc_parse_status(buf, &ps)) {
+		pr_err("can't parse /proc/%d/status", pid);
+		free(buf);
+		return NULL;
+	}
+	free(buf);
+	buf = read_proc(pid, "personality", NULL);
+	if (!buf) {
+		pr_perror("can't read /proc/%d/personality", pid);
+		return NULL;
+	}
+	c->personality = strtoul(buf, NULL, 16);
+	free(buf);
+	c->umask = pi->umask;
+
+	c->creds = xzalloc(sizeof(*c->creds));
+	creds_entry__init(c->creds);
+	c->creds->uid = ps.uid[0]; c->creds->euid = ps.uid[1];
+	c->creds->suid = ps.uid[2]; c->creds->fsuid = ps.uid[3];
+	c->creds->gid = ps.gid[0]; c->creds->egid = ps.gid[1];
+	c->creds->sgid = ps.gid[2]; c->creds->fsgid = ps.gid[3];
+	c->creds->n_groups = ps.nr_groups;
+	c->creds->groups = xzalloc(ps.nr_groups * sizeof(uint32_t));
+	memcpy(c->creds->groups, ps.groups, ps.nr_groups * sizeof(uint32_t));
+
+	c->n_rlimits = PIE_NR_RLIMITS;
+	c->rlimits = xzalloc(PIE_NR_RLIMITS * sizeof(*c->rlimits));
+	for (i = 0; i < PIE_NR_RLIMITS; i++) {
+		RlimitEntry *r = xzalloc(sizeof(*r));
+
+		rlimit_entry__init(r);
+		r->resource = i;
+		r->cur = pi->rlimits[i].cur;
+		r->max = pi->rlimits[i].max;
+		c->rlimits[i] = r;
+	}
+	for (i = 1; i <= CREST_NSIG; i++) {
+		const struct pie_sigaction *ps_ = &pi->sigactions[i - 1];
+		SigactionEntry *s;
+
+		if (i == SIGKILL || i == SIGSTOP)
+			continue;
+		s = xzalloc(sizeof(*s));
+		sigaction_entry__init(s);
+		s->sig = i;
+		s->handler = ps_->handler;
+		s->flags = ps_->flags;
+		s->restorer = ps_->restorer;
+		s->mask = ps_->mask;
+		c->sigactions = xrealloc(c->sigactions, (c->n_sigactions + 1) * sizeof(s));
+		c->sigactions[c->n_sigactions++] = s;
+	}
+	c->n_itimers = 1;
+	c->itimers = xzalloc(sizeof(*c->itimers));
+	c->itimers[0] = xzalloc(sizeof(ItimerEntry));
+	itimer_entry__init(c->itimers[0]);
+	/* ITIMER_REAL only: value (what's left) and interval. */
+	c->itimers[0]->isec = pi->itimers[0][0];
+	c->itimers[0]->iusec = pi->itimers[0][1];
+	c->itimers[0]->vsec = pi->itimers[0][2];
+	c->itimers[0]->vusec = pi->itimers[0][3];
+
+	c->cwd = read_link(pid, "cwd");
+	c->root = read_link(pid, "root");
+	if (!c->cwd || !c->root) {
+		pr_perror("can't read the cwd or root of process %d", pid);
+		return NULL;
+	}
+	c->xstate_size = arch_xstate_size();
+
+	tc = dump_thread(pid, pi);
+	if (!tc)
+		return NULL;
+	tc->comm = xstrdup(st->comm);
+	c->xfeatures = arch_xstate_xfeatures(tc->xstate.data, tc->xstate.len);
+	c->n_threads = 1;
+	c->threads = xzalloc(sizeof(tc));
+	c->threads[0] = tc;
+	return c;
+}
+
+int task_dump_mm(pid_t pid, const struct proc_stat *st,
+		 const struct parasite_info *pi, MmEntry *mm)
+{
+	size_t len;
+	char *auxv = read_proc(pid, "auxv", &len);
+
+	if (!auxv) {
+		pr_perror("can't read /proc/%d/auxv", pid);
+		return -1;
+	}
+	mm->start_code = st->start_code;
+	mm->end_code = st->end_code;
+	mm->start_data = st->start_data;
+	mm->end_data = st->end_data;
+	mm->start_brk = st->start_brk;
+	mm->brk = pi->brk;
+	mm->start_stack = st->start_stack;
+	mm->arg_start = st->arg_start;
+	mm->arg_end = st->arg_end;
+	mm->env_start = st->env_start;
+	mm->env_end = st->env_end;
+	mm->n_auxv = len / 8;
+	mm->auxv = xzalloc(len);
+	memcpy(mm->auxv, auxv, len);
+	free(auxv);
+	return 0;
+}
+
+void task_fill_restore_args(const CoreEntry *c, struct restore_args *ra)
+{
+	const ThreadCoreEntry *tc = c->threads[0];
+	size_t i;
+
+	for (i = 0; i < c->n_sigactions; i++) {
+		const SigactionEntry *s = c->sigactions[i];
+
+		if (s->sig < 1 || s->sig > CREST_NSIG)
+			continue;
+		ra->sigactions[s->sig - 1].handler = s->handler;
+		ra->sigactions[s->sig - 1].flags = s->flags;
+		ra->sigactions[s->sig - 1].restorer = s->restorer;
+		ra->sigactions[s->sig - 1].mask = s->mask;
+		ra->sigaction_set |= 1ULL << (s->sig - 1);
+	}
+	if (tc->altstack) {
+		ra->altstack_sp = tc->altstack->sp;
+		ra->altstack_size = tc->altstack->size;
+		/* SS_ONSTACK is a state, not a flag one can set. */
+		ra->altstack_flags = tc->altstack->flags & ~SS_ONSTACK;
+		if (ra->altstack_flags & SS_DISABLE)
+			ra->altstack_size = 0;
+	}
+	if (tc->rseq) {
+		ra->has_rseq = 1;
+		ra->rseq_addr = tc->rseq->addr;
+		ra->rseq_len = tc->rseq->len;
+		ra->rseq_sig = tc->rseq->sig;
+	}
+	ra->clear_tid_addr = tc->clear_tid_addr;
+	ra->robust_list = tc->robust_list;
+	ra->robust_len = tc->robust_len;
+	if (c->n_itimers) {
+		ra->itimers[0][0] = c->itimers[0]->isec;
+		ra->itimers[0][1] = c->itimers[0]->iusec;
+		ra->itimers[0][2] = c->itimers[0]->vsec;
+		ra->itimers[0][3] = c->itimers[0]->vusec;
+	}
+	for (i = 0; i < c->n_rlimits && i < PIE_NR_RLIMITS; i++) {
+		uint32_t r = c->rlimits[i]->resource;
+
+		if (r >= PIE_NR_RLIMITS)
+			continue;
+		ra->rlimits[r].cur = c->rlimits[i]->cur;
+		ra->rlimits[r].max = c->rlimits[i]->max;
+	}
+	ra->has_rlimits = c->n_rlimits == PIE_NR_RLIMITS;
+	ra->has_creds = 1;
+	ra->uid = c->creds->uid; ra->euid = c->creds->euid; ra->suid = c->creds->suid;
+	ra->gid = c->creds->gid; ra->egid = c->creds->egid; ra->sgid = c->creds->sgid;
+	ra->nr_groups = c->creds->n_groups < 64 ? c->creds->n_groups : 64;
+	memcpy(ra->groups, c->creds->groups, ra->nr_groups * sizeof(uint32_t));
+}
+
+int task_restore_regs(pid_t pid, const CoreEntry *c)
+{
+	const ThreadCoreEntry *tc = c->threads[0];
+	arch_regs_t regs;
+	const char *how;
+
+	entry_to_regs(tc->regs, &regs);
+	how = arch_fixup_restart(&regs);
+	if (how)
+		pr_info("task %d was in syscall %lld: %s", pid,
+			(long long)tc->regs->orig_ax, how);
+	if (arch_set_xstate(pid, tc->xstate.data, tc->xstate.len))
+		return -1;
+	if (arch_set_regs(pid, &regs))
+		return -1;
+	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &tc->blocked)) {
+		pr_perror("can't set the signal mask of task %d", pid);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,172 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+void bug(const char *file, int line, const char *what)
+{
+	log_msg(LOG_ERROR, "BUG at %s:%d: %s\n", file, line, what);
+	abort();
+}
+
+void *xzalloc(size_t size)
+{
+	void *p = calloc(1, size ? size : 1);
+
+	if (!p) {
+		pr_err("out of memory (%zu bytes)", size);
+		exit(12);
+	}
+	return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	p = realloc(p, size ? size : 1);
+	if (!p) {
+		pr_err("out of memory (%zu bytes)", size);
+		exit(12);
+	}
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (!d) {
+		pr_err("out of memory");
+		exit(12);
+	}
+	return d;
+}
+
+char *xsprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0) {
+		pr_err("out of memory");
+		exit(12);
+	}
+	va_end(ap);
+	return s;
+}
+
+char *read_file(const char *path, size_t *lenp)
+{
+	size_t cap = 4096, len = 0;
+	char *buf;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	buf = xzalloc(cap + 1);
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += n;
+		if (len == cap) {
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+	}
+	close(fd);
+	buf[len] = 0;
+	if (lenp)
+		*lenp = len;
+	return buf;
+}
+
+char *read_proc(pid_t pid, const char *what, size_t *len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	return read_file(path, len);
+}
+
+int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENODATA;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+char *readlink_alloc(const char *path)
+{
+	char buf[PATH_MAX + 1];
+	ssize_t n = readlink(path, buf, PATH_MAX);
+
+	if (n < 0)
+		return NULL;
+	buf[n] = 0;
+	return xstrdup(buf);
+}
+
+bool fault(const char *name)
+{
+	const char *env = getenv("CREST_FAULT");
+	size_t len = strlen(name);
+
+	while (env && *env) {
+		if (!strncmp(env, name, len) && (env[len] == 0 || env[len] == ','))
+			return true;
+		env = strchr(env, ',');
+		if (env)
+			env++;
+	}
+	return false;
+}

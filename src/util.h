@@ -1,0 +1,30 @@
+#ifndef CREST_UTIL_H
+#define CREST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#undef PAGE_SIZE
+#define PAGE_SIZE	4096UL
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define BUG_ON(c)	do { if (c) bug(__FILE__, __LINE__, #c); } while (0)
+
+void bug(const char *file, int line, const char *what) __attribute__((noreturn));
+void *xzalloc(size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Whole small file (a /proc file) into a NUL-terminated buffer. */
+char *read_file(const char *path, size_t *len);
+char *read_proc(pid_t pid, const char *what, size_t *len);
+int read_all(int fd, void *buf, size_t len);
+int write_all(int fd, const void *buf, size_t len);
+char *readlink_alloc(const char *path);
+
+/* Fault injection: CREST_FAULT=name[,name...] makes fault("name") true. */
+bool fault(const char *name);
+
+#endif
