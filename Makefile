@@ -34,7 +34,7 @@ all: crest
 # ---- pie blobs ----
 PIE_CFLAGS := -O2 -g0 -std=gnu11 $(WARN) -ffreestanding -fno-builtin -nostdlib \
 	-fpie -fvisibility=hidden -fno-stack-protector -fno-stack-check \
-	-fcf-protection=none -mgeneral-regs-only -msse4.2 -fno-jump-tables \
+	-fcf-protection=none -mgeneral-regs-only -fno-jump-tables \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -mno-red-zone \
 	-fno-exceptions -Iinclude -Iarch/x86/include -I$(B)/pie -Ipie
 

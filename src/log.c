@@ -58,7 +58,8 @@ void log_msg(int level, const char *fmt, ...)
 	if (n >= (int)sizeof(buf))
 		n = sizeof(buf) - 1;
 	if (level == LOG_ERROR) {
-		snprintf(last_error, sizeof(last_error), "%s", buf + off);
+		snprintf(last_error, sizeof(last_error), "%s",
+			 buf + off + (strncmp(buf + off, "error: ", 7) ? 0 : 7));
 		last_error[strcspn(last_error, "\n")] = 0;
 	}
 	if (level > cur_level)

@@ -305,13 +305,23 @@ static int run_restore(struct restore_ctx *ctx)
 	sig = wait_stop(pid, &status);
 	if (sig < 0)
 		goto err;	/* the child said why */
-	if (sig != SIGTRAP) {
-		pr_err("the new process %d stopped with signal %d (%s) during the restore",
-		       pid, sig, strsignal(sig));
-		goto err_kill;
-	}
 	if (read(report[0], &addr, sizeof(addr)) != sizeof(addr)) {
 		pr_err("the new process %d did not report its restorer", pid);
+		goto err_kill;
+	}
+	if (sig != SIGTRAP) {
+		struct iovec l = { &ra, sizeof(ra) }, r = { (void *)addr, sizeof(ra) };
+		siginfo_t si = {};
+		arch_regs_t regs = {};
+
+		ptrace(PTRACE_GETSIGINFO, pid, NULL, &si);
+		arch_get_regs(pid, &regs);
+		if (process_vm_readv(pid, &l, 1, &r, 1, 0) != sizeof(ra))
+			memset(&ra, 0, sizeof(ra));
+		pr_err("the new process %d got signal %d (%s) while %s (ip %#llx, address %p, restorer at %#llx)",
+		       pid, sig, strsignal(sig), stage_name(ra.stage),
+		       (unsigned long long)regs.rip, si.si_addr,
+		       (unsigned long long)ra.self.start);
 		goto err_kill;
 	}
 	close(report[0]);

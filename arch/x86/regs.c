@@ -195,12 +195,12 @@ void arch_regs_from_array(arch_regs_t *regs, const uint64_t in[27])
 
 void arch_jump_to_pie(uint64_t entry, uint64_t sp, uint64_t arg)
 {
+	/* arg goes straight into rdi: a plain "r" could alias it with entry. */
 	__asm__ volatile("mov %0, %%rsp\n\t"
-			 "mov %1, %%rdi\n\t"
 			 "xor %%ebp, %%ebp\n\t"
-			 "jmp *%2"
+			 "jmp *%1"
 			 :
-			 : "r"(sp), "r"(arg), "r"(entry)
+			 : "r"(sp), "a"(entry), "D"(arg)
 			 : "memory");
 	__builtin_unreachable();
 }
