@@ -63,7 +63,7 @@ $(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c
 
 # ---- crest ----
 $(B)/%.o: %.c $(PROTO_H) $(B)/pie/parasite-blob.h $(B)/pie/restorer-blob.h
-	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(CFLAGS) $(CPPFLAGS) -MMD -c $< -o $@
 
 $(B)/libcrest.a: $(LIB_OBJ)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
