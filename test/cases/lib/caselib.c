@@ -1,0 +1,77 @@
+#include "caselib.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile sig_atomic_t case_go;
+
+static void go_handler(int sig)
+{
+	(void)sig;
+	case_go = 1;
+}
+
+void case_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = go_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR2, &sa, NULL) < 0)
+		case_fail("sigaction(SIGUSR2): %s", strerror(errno));
+	setvbuf(stdout, NULL, _IONBF, 0);
+}
+
+void case_ready(void)
+{
+	const char *path = getenv("CREST_READY");
+	int fd;
+
+	if (!path || !*path)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		case_fail("open %s: %s", path, strerror(errno));
+	if (write(fd, "ready\n", 6) != 6)
+		case_fail("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+void case_wait_go(void)
+{
+	while (!case_go)
+		usleep(10000);
+}
+
+void case_pass(void)
+{
+	printf("PASS\n");
+	fflush(stdout);
+	exit(0);
+}
+
+void case_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("FAIL: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+const char *case_tmpdir(void)
+{
+	const char *d = getenv("CREST_TMP");
+
+	return (d && *d) ? d : "/tmp";
+}

@@ -1,0 +1,23 @@
+/* Shared helpers for checkpoint/restore test cases.
+ *
+ * Protocol: case_init() installs a SIGUSR2 handler; case_ready() creates the
+ * file named by $CREST_READY once the state is set up; the runner then dumps
+ * and restores the process and sends SIGUSR2 ("verify now"), which
+ * case_wait_go() waits for. Cases report with case_pass()/case_fail(). */
+#ifndef CREST_CASELIB_H
+#define CREST_CASELIB_H
+
+#include <signal.h>
+
+extern volatile sig_atomic_t case_go;
+
+void case_init(void);
+void case_ready(void);
+void case_wait_go(void);
+void case_pass(void) __attribute__((noreturn));
+void case_fail(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+/* Directory for temporary files: $CREST_TMP or /tmp. */
+const char *case_tmpdir(void);
+
+#endif

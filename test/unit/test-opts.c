@@ -1,0 +1,248 @@
+/* Unit tests for crest's command line (src/opts.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "opts.h"
+
+/* opts_parse(argv) with argv given as a NULL-terminated list of words. */
+#define PARSE(o, ...) parse(o, (const char *[]){ __VA_ARGS__, NULL })
+
+static int parse(struct options *o, const char **words)
+{
+	static char *argv[32];
+	int argc = 0;
+
+	while (words[argc]) {
+		assert_true(argc < 31);
+		argv[argc] = (char *)words[argc];
+		argc++;
+	}
+	argv[argc] = NULL;
+	return opts_parse(argc, argv, o);
+}
+
+static void test_dump_full(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "123", "-D", "/x",
+			       "--leave-running", "-v4", "-o", "l"), 0);
+	assert_int_equal(o.cmd, CMD_DUMP);
+	assert_int_equal(o.pid, 123);
+	assert_string_equal(o.dir, "/x");
+	assert_true(o.leave_running);
+	assert_false(o.detach);
+	assert_int_equal(o.verbosity, 4);
+	assert_string_equal(o.log_file, "l");
+	assert_null(o.show_path);
+	assert_false(o.help);
+	assert_false(o.version);
+}
+
+static void test_dump_defaults(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1"), 0);
+	assert_int_equal(o.cmd, CMD_DUMP);
+	assert_int_equal(o.pid, 1);
+	assert_string_equal(o.dir, ".");
+	assert_false(o.leave_running);
+	assert_int_equal(o.verbosity, LOG_WARN);
+	assert_null(o.log_file);
+}
+
+static void test_dump_long_forms(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "dump", "--tree=77", "--images-dir", "/y",
+			       "-R", "--verbosity=3", "--log-file=f.log"), 0);
+	assert_int_equal(o.pid, 77);
+	assert_string_equal(o.dir, "/y");
+	assert_true(o.leave_running);
+	assert_int_equal(o.verbosity, 3);
+	assert_string_equal(o.log_file, "f.log");
+
+	/* Options may come in any order, before the command's own ones too. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-D", "dd", "--tree", "9"), 0);
+	assert_int_equal(o.pid, 9);
+	assert_string_equal(o.dir, "dd");
+}
+
+static void test_verbosity(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "restore", "-v"), 0);
+	assert_int_equal(o.verbosity, LOG_INFO);
+	assert_int_equal(PARSE(&o, "crest", "restore", "-vv"), 0);
+	assert_int_equal(o.verbosity, LOG_DEBUG);
+	assert_int_equal(PARSE(&o, "crest", "restore", "-v3"), 0);
+	assert_int_equal(o.verbosity, LOG_DEBUG);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--verbosity"), 0);
+	assert_int_equal(o.verbosity, LOG_INFO);
+	assert_int_equal(PARSE(&o, "crest", "restore", "-v0"), 0);
+	assert_int_equal(o.verbosity, 0);
+	assert_int_equal(PARSE(&o, "crest", "restore", "-vx"), -1);
+}
+
+static void test_restore(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "restore", "-D", "d", "-d"), 0);
+	assert_int_equal(o.cmd, CMD_RESTORE);
+	assert_string_equal(o.dir, "d");
+	assert_true(o.detach);
+	assert_false(o.leave_running);
+	assert_int_equal(o.pid, 0);
+
+	assert_int_equal(PARSE(&o, "crest", "restore"), 0);
+	assert_int_equal(o.cmd, CMD_RESTORE);
+	assert_string_equal(o.dir, ".");
+	assert_false(o.detach);
+
+	assert_int_equal(PARSE(&o, "crest", "restore", "--restore-detached",
+			       "--images-dir=/z"), 0);
+	assert_true(o.detach);
+	assert_string_equal(o.dir, "/z");
+}
+
+static void test_show_check(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "show", "path"), 0);
+	assert_int_equal(o.cmd, CMD_SHOW);
+	assert_string_equal(o.show_path, "path");
+
+	assert_int_equal(PARSE(&o, "crest", "show", "-v", "img/core-1.img"), 0);
+	assert_int_equal(o.cmd, CMD_SHOW);
+	assert_string_equal(o.show_path, "img/core-1.img");
+
+	assert_int_equal(PARSE(&o, "crest", "check"), 0);
+	assert_int_equal(o.cmd, CMD_CHECK);
+	assert_null(o.show_path);
+}
+
+static void test_help_version(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "--help"), 0);
+	assert_true(o.help);
+	assert_int_equal(PARSE(&o, "crest", "-h"), 0);
+	assert_true(o.help);
+	assert_int_equal(PARSE(&o, "crest", "-V"), 0);
+	assert_true(o.version);
+	assert_int_equal(PARSE(&o, "crest", "--version"), 0);
+	assert_true(o.version);
+	/* Help for a command needs none of its required options. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-h"), 0);
+	assert_true(o.help);
+	assert_int_equal(o.cmd, CMD_DUMP);
+}
+
+static void test_usage_text(void **state)
+{
+	static const char *words[] = {
+		"--tree", "--images-dir", "--leave-running", "--restore-detached",
+		"--verbosity", "--log-file", "--help", "--version",
+		"dump", "restore", "show", "check",
+	};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	opts_usage(f);
+	fclose(f);
+	assert_true(len > 0);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		assert_non_null(strstr(text, words[i]));
+	free(text);
+}
+
+static void test_errors(void **state)
+{
+	struct options o;
+
+	/* No command: prints the usage text, kept out of the test's output. */
+	{
+		int saved = dup(2), null = open("/dev/null", O_WRONLY);
+
+		assert_true(saved >= 0 && null >= 0);
+		fflush(stderr);
+		dup2(null, 2);
+		close(null);
+		assert_int_equal(PARSE(&o, "crest"), -1);
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+	}
+	/* Unknown command. */
+	assert_int_equal(PARSE(&o, "crest", "dumpp", "-t", "1"), -1);
+	assert_int_equal(PARSE(&o, "crest", "frobnicate"), -1);
+	/* dump without -t. */
+	assert_int_equal(PARSE(&o, "crest", "dump"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-D", "/x"), -1);
+	/* Not a PID. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "abc"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "12x"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", ""), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "0"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "-5"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "99999999999"), -1);
+	/* -t without its argument. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-D"), -1);
+	/* Unknown options. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-x"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--bogus"), -1);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--no-such-option=1"), -1);
+	/* Options that don't apply to the command. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-d"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--restore-detached"), -1);
+	assert_int_equal(PARSE(&o, "crest", "restore", "-R"), -1);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--leave-running"), -1);
+	assert_int_equal(PARSE(&o, "crest", "restore", "-t", "1"), -1);
+	assert_int_equal(PARSE(&o, "crest", "show", "-D", "x", "p"), -1);
+	assert_int_equal(PARSE(&o, "crest", "check", "-t", "1"), -1);
+	/* Stray or missing arguments. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "extra"), -1);
+	assert_int_equal(PARSE(&o, "crest", "restore", "extra"), -1);
+	assert_int_equal(PARSE(&o, "crest", "check", "extra"), -1);
+	assert_int_equal(PARSE(&o, "crest", "show"), -1);
+	assert_int_equal(PARSE(&o, "crest", "show", "a", "b"), -1);
+
+	/* A good command line still parses after all those errors. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5"), 0);
+	assert_int_equal(o.pid, 5);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dump_full),
+		cmocka_unit_test(test_dump_defaults),
+		cmocka_unit_test(test_dump_long_forms),
+		cmocka_unit_test(test_verbosity),
+		cmocka_unit_test(test_restore),
+		cmocka_unit_test(test_show_check),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_usage_text),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
+}
