@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,20 @@
 #include "pstree.pb-c.h"
 
 #define PARASITE_DATA_SIZE	(256 << 10)
+
+/*
+ * Set when the crest the user started is gone (or was interrupted): the
+ * worker stops at the next safe point, cures, detaches and cleans up.
+ */
+static volatile sig_atomic_t dump_aborted;
+
+static int check_abort(void)
+{
+	if (!dump_aborted)
+		return 0;
+	pr_err("crest was interrupted");
+	return -1;
+}
 
 struct dump_ctx {
 	const struct options *opts;
@@ -166,7 +182,7 @@ static int dump_with_parasite(struct dump_ctx *ctx)
 		pr_err("fault injected: dump-pages");
 		goto cure;
 	}
-	if (mem_dump_pages(ctx->parasite, &ctx->mem, pagemap, pages))
+	if (check_abort() || mem_dump_pages(ctx->parasite, &ctx->mem, pagemap, pages))
 		goto cure;
 	ret = 0;
 cure:
@@ -176,7 +192,7 @@ cure:
 	return ret;
 }
 
-int cr_dump(const struct options *opts)
+static int do_dump(const struct options *opts)
 {
 	struct dump_ctx ctx = { .opts = opts, .pid = opts->pid,
 				.exit_code = EXIT_FAIL };
@@ -189,22 +205,26 @@ int cr_dump(const struct options *opts)
 		goto err;
 	if (seize_task(ctx.pid))
 		goto err;
-	if (collect(&ctx))
+	if (collect(&ctx) || check_abort())
 		goto err_release;
 	if (add_exe(&ctx))
 		goto err_release;
-	if (dump_with_parasite(&ctx))
+	if (dump_with_parasite(&ctx) || check_abort())
 		goto err_release;
 	ctx.core = task_dump_core(ctx.pid, &ctx.stat, &ctx.info);
 	if (!ctx.core)
 		goto err_release;
 	if (task_dump_mm(ctx.pid, &ctx.stat, &ctx.info, &ctx.mm))
 		goto err_release;
-	if (write_images(&ctx))
+	if (check_abort() || write_images(&ctx))
 		goto err_release;
 
-	/* The images are safe on disk: only now may the process go. */
-	if (opts->leave_running) {
+	/*
+	 * The images are safe on disk: only now may the process go. If crest
+	 * was interrupted by now, the checkpoint is complete but the process
+	 * stays: we never lose both.
+	 */
+	if (opts->leave_running || dump_aborted) {
 		if (release_task(ctx.pid))
 			return EXIT_FAIL;
 	} else if (kill_task(ctx.pid)) {
@@ -223,4 +243,62 @@ err:
 	log_msg(LOG_ERROR, "dump of process %d failed: %s; the process runs on as it was and earlier images in '%s' are untouched\n",
 		ctx.pid, log_last_error(), opts->dir);
 	return ctx.exit_code;
+}
+
+static void on_abort(int sig)
+{
+	dump_aborted = 1;
+}
+
+static pid_t worker;
+
+static void forward_signal(int sig)
+{
+	kill(worker, SIGHUP);
+}
+
+/*
+ * The dump runs in a worker process in a process group of its own; the
+ * crest the user started only waits for it. Whatever kills that crest —
+ * SIGKILL included — reaches the worker as SIGHUP (PR_SET_PDEATHSIG) and
+ * the worker puts the target back as it was before it exits, instead of
+ * leaving it with foreign registers, blocked signals or a parasite.
+ */
+int cr_dump(const struct options *opts)
+{
+	pid_t parent = getpid();
+	struct sigaction sa = {};
+	int status;
+
+	fflush(NULL);
+	worker = fork();
+	if (worker < 0) {
+		pr_perror("can't start the dump worker");
+		return EXIT_FAIL;
+	}
+	if (worker == 0) {
+		sa.sa_handler = on_abort;
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGHUP);
+		if (getppid() != parent)
+			dump_aborted = 1;
+		_exit(do_dump(opts));
+	}
+	sa.sa_handler = forward_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	while (waitpid(worker, &status, 0) < 0) {
+		if (errno != EINTR) {
+			pr_perror("can't wait for the dump worker");
+			return EXIT_FAIL;
+		}
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	pr_err("the dump worker died with signal %d", WTERMSIG(status));
+	return EXIT_FAIL;
 }

@@ -160,7 +160,11 @@ int img_write_msg(struct image *img, const ProtobufCMessage *msg)
 	protobuf_c_message_pack(msg, buf + 8);
 	put32(buf, len);
 	put32(buf + 4, arch_crc32c(0, buf + 8, len));
-	if (fault("image-write") || write_all(img->fd, buf, len + 8)) {
+	if (fault("image-write")) {
+		errno = EIO;
+		pr_perror("can't write image '%s' (fault injected)", img->path);
+		ret = -1;
+	} else if (write_all(img->fd, buf, len + 8)) {
 		pr_perror("can't write image '%s'", img->path);
 		ret = -1;
 	}

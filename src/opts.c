@@ -121,8 +121,12 @@ int opts_parse(int argc, char **argv, struct options *o)
 			return -1;
 		}
 		if (c != 'V' && !strchr(cmd_opts(o->cmd), c)) {
-			pr_err("option '%s' does not apply to 'crest %s'",
-			       argv[optind - 1], argv[1]);
+			const struct option *lo = long_opts;
+
+			while (lo->name && lo->val != c)
+				lo++;
+			pr_err("option '--%s' (-%c) does not apply to 'crest %s'",
+			       lo->name, c, argv[1]);
 			return -1;
 		}
 		switch (c) {
