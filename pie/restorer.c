@@ -24,7 +24,7 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
-#define PR_SET_NAME	15
+#define PR_SET_PDEATHSIG	1
 #define PR_SET_MM	35
 #define PR_SET_MM_MAP	14
 #define TASK_SIZE_MAX	0x7ffffffff000UL
@@ -300,6 +300,8 @@ static long restore_task(struct restore_args *a)
 		if (ret)
 			fail(a, RST_STAGE_CREDS, ret, 0);
 	}
+	/* crest's child died with crest until here; the program never did. */
+	sys_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	a->stage = RST_STAGE_DONE;
 	a->ret = 0;
 	return 0;

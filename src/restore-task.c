@@ -380,6 +380,8 @@ void restore_task_child(struct restore_task *t)
 	sigset_t all;
 	char go;
 
+	/* If crest dies before the restorer is done, so do we. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (read(t->sync_fd, &go, 1) != 1)
 		_exit(EXIT_FAILURE);
 	for (int i = 0; i < t->files.nr_fds; i++)

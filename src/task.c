@@ -217,15 +217,19 @@ CoreEntry *task_dump_core(pid_t pid, const struct proc_stat *st,
 		c->sigactions = xrealloc(c->sigactions, (c->n_sigactions + 1) * sizeof(s));
 		c->sigactions[c->n_sigactions++] = s;
 	}
-	c->n_itimers = 1;
-	c->itimers = xzalloc(sizeof(*c->itimers));
-	c->itimers[0] = xzalloc(sizeof(ItimerEntry));
-	itimer_entry__init(c->itimers[0]);
-	/* ITIMER_REAL only: value (what's left) and interval. */
-	c->itimers[0]->isec = pi->itimers[0][0];
-	c->itimers[0]->iusec = pi->itimers[0][1];
-	c->itimers[0]->vsec = pi->itimers[0][2];
-	c->itimers[0]->vusec = pi->itimers[0][3];
+	/* ITIMER_REAL, _VIRTUAL, _PROF: interval and what is left. */
+	c->n_itimers = 3;
+	c->itimers = xzalloc(3 * sizeof(*c->itimers));
+	for (i = 0; i < 3; i++) {
+		ItimerEntry *it = xzalloc(sizeof(*it));
+
+		itimer_entry__init(it);
+		it->isec = pi->itimers[i][0];
+		it->iusec = pi->itimers[i][1];
+		it->vsec = pi->itimers[i][2];
+		it->vusec = pi->itimers[i][3];
+		c->itimers[i] = it;
+	}
 
 	c->cwd = read_link(pid, "cwd");
 	c->root = read_link(pid, "root");
@@ -307,11 +311,11 @@ void task_fill_restore_args(const CoreEntry *c, struct restore_args *ra)
 	ra->clear_tid_addr = tc->clear_tid_addr;
 	ra->robust_list = tc->robust_list;
 	ra->robust_len = tc->robust_len;
-	if (c->n_itimers) {
-		ra->itimers[0][0] = c->itimers[0]->isec;
-		ra->itimers[0][1] = c->itimers[0]->iusec;
-		ra->itimers[0][2] = c->itimers[0]->vsec;
-		ra->itimers[0][3] = c->itimers[0]->vusec;
+	for (i = 0; i < c->n_itimers && i < 3; i++) {
+		ra->itimers[i][0] = c->itimers[i]->isec;
+		ra->itimers[i][1] = c->itimers[i]->iusec;
+		ra->itimers[i][2] = c->itimers[i]->vsec;
+		ra->itimers[i][3] = c->itimers[i]->vusec;
 	}
 	for (i = 0; i < c->n_rlimits && i < PIE_NR_RLIMITS; i++) {
 		uint32_t r = c->rlimits[i]->resource;
