@@ -203,8 +203,10 @@ static int do_dump(const struct options *opts)
 		goto err;
 	if (img_dir_open(&ctx.dir, opts->dir, true))
 		goto err;
+	pr_debug("dumping process %d into '%s'", ctx.pid, opts->dir);
 	if (seize_task(ctx.pid))
 		goto err;
+	pr_debug("seized");
 	if (collect(&ctx) || check_abort())
 		goto err_release;
 	if (add_exe(&ctx))
@@ -216,8 +218,10 @@ static int do_dump(const struct options *opts)
 		goto err_release;
 	if (task_dump_mm(ctx.pid, &ctx.stat, &ctx.info, &ctx.mm))
 		goto err_release;
+	pr_debug("pages written");
 	if (check_abort() || write_images(&ctx))
 		goto err_release;
+	pr_debug("images committed");
 
 	/*
 	 * The images are safe on disk: only now may the process go. If crest

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -50,7 +51,20 @@ void log_msg(int level, const char *fmt, ...)
 	int n, off;
 	va_list ap;
 
-	n = snprintf(buf, sizeof(buf), "%s: ", prefix);
+	if (cur_level >= LOG_DEBUG) {
+		/* Seconds since the first message: where the time goes. */
+		static struct timespec t0;
+		struct timespec t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (!t0.tv_sec)
+			t0 = t;
+		n = snprintf(buf, sizeof(buf), "(%8.6f) %s: ",
+			     (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9,
+			     prefix);
+	} else {
+		n = snprintf(buf, sizeof(buf), "%s: ", prefix);
+	}
 	off = n;
 	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
