@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		1
+#define PIE_ABI_VERSION		2
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -61,6 +61,8 @@ struct parasite_info {
 	uint32_t umask;
 	uint64_t brk;
 	uint64_t clear_tid_addr;
+	uint32_t child_subreaper;
+	uint32_t pad;
 };
 
 struct pie_iov {
@@ -183,6 +185,8 @@ struct restore_args {
 
 	struct pie_rlimit rlimits[PIE_NR_RLIMITS];
 	uint32_t has_rlimits;
+	uint32_t new_pid;	/* restored under another PID than it had */
+	uint32_t child_subreaper;
 
 	uint32_t has_creds;
 	uint32_t uid, euid, suid, gid, egid, sgid;

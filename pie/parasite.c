@@ -9,6 +9,7 @@
 #define O_WRONLY	01
 #define O_CLOEXEC	02000000
 #define PR_GET_TID_ADDRESS 40
+#define PR_GET_CHILD_SUBREAPER 37
 #define SPLICE_F_GIFT	8
 
 struct k_sigaction {
@@ -86,6 +87,12 @@ static long cmd_info(struct parasite_args *a)
 		a->fail_at = 400;
 		return ret;
 	}
+	ret = sys_prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&i, 0, 0, 0);
+	if (ret) {
+		a->fail_at = 401;
+		return ret;
+	}
+	in->child_subreaper = i;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
 #define PR_SET_PDEATHSIG	1
+#define PR_SET_CHILD_SUBREAPER	36
 #define PR_SET_MM	35
 #define PR_SET_MM_MAP	14
 #define TASK_SIZE_MAX	0x7ffffffff000UL
@@ -258,6 +259,18 @@ static long restore_task(struct restore_args *a)
 			fail(a, RST_STAGE_MM, ret, a->rseq_addr);
 	}
 	sys_set_tid_address(a->clear_tid_addr);
+	/*
+	 * Under a new PID, the thread library's own copy of our TID (where
+	 * clear_child_tid points, glibc's pthread tid) must learn it, or
+	 * raise() and friends would signal the old one.
+	 */
+	if (a->new_pid && a->clear_tid_addr)
+		*(volatile int32_t *)a->clear_tid_addr = sys_gettid();
+	if (a->child_subreaper) {
+		ret = sys_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+		if (ret)
+			fail(a, RST_STAGE_MM, ret, 0);
+	}
 	if (a->robust_list) {
 		ret = sys_set_robust_list(a->robust_list, a->robust_len);
 		if (ret)

@@ -1,6 +1,6 @@
 /*
  * crest dump: the pipeline, top to bottom. Each step lives in its own
- * module; any failure unwinds so the target runs on as it was and the
+ * module; any failure unwinds so the tree runs on as it was and the
  * earlier image set stays untouched.
  */
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "opts.h"
 #include "parasite.h"
 #include "proc.h"
+#include "pstree.h"
 #include "seize.h"
 #include "task.h"
 #include "util.h"
@@ -47,205 +48,257 @@ static int check_abort(void)
 
 struct dump_ctx {
 	const struct options *opts;
-	pid_t pid;
-	struct proc_stat stat;
+	struct pstree tree;
 	struct img_dir dir;
 	struct dump_files files;
-	struct mem_layout mem;
-	struct parasite_ctl *parasite;
-	struct parasite_info info;
-	CoreEntry *core;
-	MmEntry mm;
 	int exit_code;			/* class of the failure */
 };
 
-static int check_target(struct dump_ctx *ctx)
-{
-	char *buf = read_proc(ctx->pid, "stat", NULL);
-
-	if (!buf) {
-		pr_err("process %d does not exist", ctx->pid);
-		return -1;
-	}
-	if (proc_parse_stat(buf, &ctx->stat)) {
-		pr_err("can't parse /proc/%d/stat", ctx->pid);
-		free(buf);
-		return -1;
-	}
-	free(buf);
-	if (ctx->pid == getpid()) {
-		pr_err("crest can't checkpoint itself");
-		return -1;
-	}
-	if (ctx->stat.state == 'Z') {
-		pr_err("process %d is a zombie: nothing left to checkpoint", ctx->pid);
-		return -1;
-	}
-	if (ctx->stat.num_threads > 1) {
-		pr_err("process %d has %d threads; multi-threaded processes are not supported yet",
-		       ctx->pid, ctx->stat.num_threads);
-		ctx->exit_code = EXIT_UNSUPPORTED;
-		return -1;
-	}
-	return 0;
-}
-
-/* What /proc tells from outside, before the parasite goes in. */
-static int collect(struct dump_ctx *ctx)
-{
-	ctx->exit_code = EXIT_UNSUPPORTED;
-	if (mem_collect(ctx->pid, &ctx->mem, &ctx->files))
-		return -1;
-	if (files_dump_fds(&ctx->files, ctx->pid))
-		return -1;
-	ctx->exit_code = EXIT_FAIL;
-	return 0;
-}
-
-static int add_exe(struct dump_ctx *ctx)
+static int add_exe(struct dump_ctx *ctx, struct pstree_item *it)
 {
 	char path[64], *exe;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", ctx->pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", it->pid);
 	exe = readlink_alloc(path);
 	if (!exe || stat(path, &st)) {
-		pr_perror("can't read the executable of process %d", ctx->pid);
+		pr_perror("can't read the executable of process %d", it->pid);
 		free(exe);
 		return -1;
 	}
-	ctx->mm.has_exe_file_id = 1;
-	files_add_mapped(&ctx->files, exe, &st, &ctx->mm.exe_file_id);
+	it->mm.has_exe_file_id = 1;
+	files_add_mapped(&ctx->files, exe, &st, &it->mm.exe_file_id);
 	free(exe);
 	return 0;
 }
 
-static int write_images(struct dump_ctx *ctx)
+/* What /proc tells from outside, for every process, before any parasite. */
+static int collect(struct dump_ctx *ctx)
 {
-	PstreeEntry pe = PSTREE_ENTRY__INIT;
-	InventoryEntry inv = INVENTORY_ENTRY__INIT;
-	struct image *img;
-	struct utsname u;
-	uint32_t pid = ctx->pid, tid = ctx->pid;
+	ctx->exit_code = EXIT_UNSUPPORTED;
+	for (int i = 0; i < ctx->tree.nr; i++) {
+		struct pstree_item *it = ctx->tree.items[i];
 
-	pe.pid = ctx->pid;
-	pe.ppid = ctx->stat.ppid;
-	pe.pgid = ctx->stat.pgid;
-	pe.sid = ctx->stat.sid;
-	pe.n_threads = 1;
-	pe.threads = &tid;
-	img = img_create(&ctx->dir, IMG_PSTREE, 0);
-	if (!img || img_write_msg(img, &pe.base))
-		return -1;
-	img = img_create(&ctx->dir, IMG_CORE, ctx->pid);
-	if (!img || img_write_msg(img, &ctx->core->base))
-		return -1;
-	ctx->mm.n_vmas = ctx->mem.nr_vmas;
-	ctx->mm.vmas = ctx->mem.vmas;
-	img = img_create(&ctx->dir, IMG_MM, ctx->pid);
-	if (!img || img_write_msg(img, &ctx->mm.base))
-		return -1;
-	if (files_write(&ctx->files, &ctx->dir, ctx->pid))
-		return -1;
-
-	uname(&u);
-	inv.img_version = IMG_VERSION;
-	inv.root_pid = ctx->pid;
-	inv.dump_time = time(NULL);
-	inv.kernel = u.release;
-	inv.n_pids = 1;
-	inv.pids = &pid;
-	img = img_create(&ctx->dir, IMG_INVENTORY, 0);
-	if (!img || img_write_msg(img, &inv.base))
-		return -1;
-	return img_commit_set(&ctx->dir);
+		if (it->zombie)
+			continue;
+		if (mem_collect(it->pid, &it->mem, &ctx->files))
+			return -1;
+		if (files_dump_fds(&ctx->files, it))
+			return -1;
+		if (add_exe(ctx, it))
+			return -1;
+	}
+	files_mark_external_pipes(&ctx->files, &ctx->tree);
+	ctx->exit_code = EXIT_FAIL;
+	return 0;
 }
 
 /* Infect, ask, stream the pages, cure: the only time foreign code runs. */
-static int dump_with_parasite(struct dump_ctx *ctx)
+static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 {
+	struct parasite_ctl *ctl;
 	struct image *pagemap, *pages;
 	int ret = -1;
 
-	ctx->parasite = parasite_infect(ctx->pid, ctx->mem.vdso_start,
-					ctx->mem.vdso_end, PARASITE_DATA_SIZE);
-	if (!ctx->parasite)
+	ctl = parasite_infect(it->pid, it->mem.vdso_start, it->mem.vdso_end,
+			      PARASITE_DATA_SIZE);
+	if (!ctl)
 		return -1;
-	if (parasite_cmd(ctx->parasite, PARASITE_CMD_INFO))
+	if (parasite_cmd(ctl, PARASITE_CMD_INFO))
 		goto cure;
-	ctx->info = ctx->parasite->args->info;
-	pagemap = img_create(&ctx->dir, IMG_PAGEMAP, ctx->pid);
-	pages = img_create(&ctx->dir, IMG_PAGES, ctx->pid);
+	it->info = ctl->args->info;
+	pagemap = img_create(&ctx->dir, IMG_PAGEMAP, it->pid);
+	pages = img_create(&ctx->dir, IMG_PAGES, it->pid);
 	if (!pagemap || !pages)
 		goto cure;
 	if (fault("dump-pages")) {
 		pr_err("fault injected: dump-pages");
 		goto cure;
 	}
-	if (check_abort() || mem_dump_pages(ctx->parasite, &ctx->mem, pagemap, pages))
+	if (check_abort() || mem_dump_pages(ctl, &it->mem, pagemap, pages))
 		goto cure;
 	ret = 0;
 cure:
-	if (parasite_cure(ctx->parasite))
+	if (parasite_cure(ctl))
 		ret = -1;
-	ctx->parasite = NULL;
 	return ret;
+}
+
+static int dump_task(struct dump_ctx *ctx, struct pstree_item *it)
+{
+	if (dump_with_parasite(ctx, it) || check_abort())
+		return -1;
+	it->core = task_dump_core(it->pid, &it->stat, &it->info);
+	if (!it->core)
+		return -1;
+	if (task_dump_mm(it->pid, &it->stat, &it->info, &it->mm))
+		return -1;
+	return 0;
+}
+
+static int write_task(struct dump_ctx *ctx, struct pstree_item *it)
+{
+	struct image *img;
+
+	img = img_create(&ctx->dir, IMG_CORE, it->pid);
+	if (!img || img_write_msg(img, &it->core->base))
+		return -1;
+	it->mm.n_vmas = it->mem.nr_vmas;
+	it->mm.vmas = it->mem.vmas;
+	img = img_create(&ctx->dir, IMG_MM, it->pid);
+	if (!img || img_write_msg(img, &it->mm.base))
+		return -1;
+	return files_write_fdinfo(it, &ctx->dir);
+}
+
+static int write_images(struct dump_ctx *ctx)
+{
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	uint32_t *pids = xzalloc(ctx->tree.nr * sizeof(uint32_t));
+	struct image *pst;
+	struct utsname u;
+	int ret = -1;
+
+	pst = img_create(&ctx->dir, IMG_PSTREE, 0);
+	if (!pst)
+		goto out;
+	for (int i = 0; i < ctx->tree.nr; i++) {
+		struct pstree_item *it = ctx->tree.items[i];
+		PstreeEntry pe = PSTREE_ENTRY__INIT;
+		uint32_t tid = it->pid;
+
+		pe.pid = it->pid;
+		pe.ppid = it->parent ? it->ppid : 0;
+		pe.pgid = it->pgid;
+		pe.sid = it->sid;
+		pe.n_threads = 1;
+		pe.threads = &tid;
+		pe.has_zombie = pe.zombie = it->zombie;
+		pe.has_exit_status = it->zombie;
+		pe.exit_status = it->exit_status;
+		pe.has_stopped = pe.stopped = it->stopped;
+		if (img_write_msg(pst, &pe.base))
+			goto out;
+		pids[i] = it->pid;
+		if (!it->zombie && write_task(ctx, it))
+			goto out;
+	}
+	if (files_write(&ctx->files, &ctx->dir))
+		goto out;
+
+	uname(&u);
+	inv.img_version = IMG_VERSION;
+	inv.root_pid = ctx->tree.items[0]->pid;
+	inv.dump_time = time(NULL);
+	inv.kernel = u.release;
+	inv.n_pids = ctx->tree.nr;
+	inv.pids = pids;
+	pst = img_create(&ctx->dir, IMG_INVENTORY, 0);
+	if (!pst || img_write_msg(pst, &inv.base))
+		goto out;
+	ret = img_commit_set(&ctx->dir);
+out:
+	free(pids);
+	return ret;
+}
+
+static int signal_tree(struct pstree *t, int sig)
+{
+	int ret = 0;
+
+	for (int i = 0; i < t->nr; i++) {
+		if (t->items[i]->zombie)
+			continue;
+		if (kill(t->items[i]->pid, sig) && errno != ESRCH) {
+			pr_perror("can't send signal %d to process %d", sig,
+				  t->items[i]->pid);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+/* What becomes of the tree once its checkpoint is safe: BLCR's choices. */
+static int after_dump(struct dump_ctx *ctx)
+{
+	const struct options *o = ctx->opts;
+	int ret = 0;
+
+	if (o->after_dump == AFTER_KILL && !dump_aborted) {
+		/* Kill while still seized: none runs another instruction. */
+		for (int i = 0; i < ctx->tree.nr; i++)
+			if (ctx->tree.items[i]->seized && kill_task(ctx->tree.items[i]->pid))
+				ret = -1;
+		return ret;
+	}
+	pstree_release(&ctx->tree);
+	if (dump_aborted)
+		return 0;
+	switch (o->after_dump) {
+	case AFTER_RUN:		return 0;
+	case AFTER_STOP:	return signal_tree(&ctx->tree, SIGSTOP);
+	case AFTER_TERM:	return signal_tree(&ctx->tree, SIGTERM);
+	case AFTER_ABORT:	return signal_tree(&ctx->tree, SIGABRT);
+	case AFTER_CONT:	return signal_tree(&ctx->tree, SIGCONT);
+	case AFTER_SIGNAL:	return signal_tree(&ctx->tree, o->after_signal);
+	default:		return 0;
+	}
 }
 
 static int do_dump(const struct options *opts)
 {
-	struct dump_ctx ctx = { .opts = opts, .pid = opts->pid,
-				.exit_code = EXIT_FAIL };
+	struct dump_ctx ctx = { .opts = opts, .exit_code = EXIT_FAIL };
+	int ret;
 
-	mm_entry__init(&ctx.mm);
 	ctx.dir.dirfd = -1;
-	if (check_target(&ctx))
+	if (opts->pid == getpid()) {
+		pr_err("crest can't checkpoint itself");
 		goto err;
+	}
 	if (img_dir_open(&ctx.dir, opts->dir, true))
 		goto err;
-	pr_debug("dumping process %d into '%s'", ctx.pid, opts->dir);
-	if (seize_task(ctx.pid))
+	pr_debug("dumping %d into '%s'", opts->pid, opts->dir);
+	ret = pstree_seize(&ctx.tree, opts->scope, opts->pid);
+	if (ret) {
+		if (ret == -2)
+			ctx.exit_code = EXIT_UNSUPPORTED;
 		goto err;
-	pr_debug("seized");
+	}
+	pr_debug("seized %d processes", ctx.tree.nr);
 	if (collect(&ctx) || check_abort())
 		goto err_release;
-	if (add_exe(&ctx))
+	if (files_dump_contents(&ctx.files, &ctx.dir))
 		goto err_release;
-	if (dump_with_parasite(&ctx) || check_abort())
-		goto err_release;
-	ctx.core = task_dump_core(ctx.pid, &ctx.stat, &ctx.info);
-	if (!ctx.core)
-		goto err_release;
-	if (task_dump_mm(ctx.pid, &ctx.stat, &ctx.info, &ctx.mm))
-		goto err_release;
+	for (int i = 0; i < ctx.tree.nr; i++) {
+		if (ctx.tree.items[i]->zombie)
+			continue;
+		if (dump_task(&ctx, ctx.tree.items[i]))
+			goto err_release;
+	}
 	pr_debug("pages written");
 	if (check_abort() || write_images(&ctx))
 		goto err_release;
 	pr_debug("images committed");
 
 	/*
-	 * The images are safe on disk: only now may the process go. If crest
-	 * was interrupted by now, the checkpoint is complete but the process
+	 * The images are safe on disk: only now may the tree go. If crest
+	 * was interrupted by now, the checkpoint is complete but the tree
 	 * stays: we never lose both.
 	 */
-	if (opts->leave_running || dump_aborted) {
-		if (release_task(ctx.pid))
-			return EXIT_FAIL;
-	} else if (kill_task(ctx.pid)) {
+	if (after_dump(&ctx))
 		return EXIT_FAIL;
-	}
-	pr_info("process %d checkpointed into '%s'%s", ctx.pid, opts->dir,
-		opts->leave_running ? " and left running" : " and killed");
+	pr_info("%d process%s checkpointed into '%s'", ctx.tree.nr,
+		ctx.tree.nr > 1 ? "es" : "", opts->dir);
 	img_dir_close(&ctx.dir);
 	return EXIT_OK;
 
 err_release:
-	release_task(ctx.pid);
+	pstree_release(&ctx.tree);
 err:
 	img_abort_set(&ctx.dir);
 	img_dir_close(&ctx.dir);
-	log_msg(LOG_ERROR, "dump of process %d failed: %s; the process runs on as it was and earlier images in '%s' are untouched\n",
-		ctx.pid, log_last_error(), opts->dir);
+	log_msg(LOG_ERROR, "dump of %d failed: %s; the processes run on as they were and earlier images in '%s' are untouched\n",
+		opts->pid, log_last_error(), opts->dir);
 	return ctx.exit_code;
 }
 

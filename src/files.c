@@ -1,24 +1,32 @@
 /*
- * Open files: what each fd points at, dumped from /proc/PID/fd and
- * fdinfo, reopened by path at restore. Mapped files share the same table.
+ * Open files of the tree: what each fd points at (from /proc/PID/fd and
+ * fdinfo), the file descriptions shared between fds (kcmp), and their
+ * reopening at restore. Pipes are in files-pipe.c, memfds and shared
+ * memory in shmem.c.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "files.h"
+#include "files-pipe.h"
 #include "image.h"
 #include "log.h"
 #include "proc.h"
+#include "pstree.h"
+#include "shmem.h"
 #include "util.h"
 
 static uint32_t add_file(struct dump_files *df, const char *path,
-			 const struct stat *st, uint32_t flags, uint64_t pos)
+			 const struct stat *st, uint32_t flags, uint64_t pos,
+			 pid_t pid, int fd)
 {
 	RegFileEntry *f = xzalloc(sizeof(*f));
 	int n = df->nr_files;
@@ -33,11 +41,9 @@ static uint32_t add_file(struct dump_files *df, const char *path,
 	f->has_mtime_ns = 1;
 	f->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
 	df->files = xrealloc(df->files, (n + 1) * sizeof(*df->files));
-	df->dev = xrealloc(df->dev, (n + 1) * sizeof(*df->dev));
-	df->ino = xrealloc(df->ino, (n + 1) * sizeof(*df->ino));
+	df->files_own = xrealloc(df->files_own, (n + 1) * sizeof(*df->files_own));
 	df->files[n] = f;
-	df->dev[n] = st->st_dev;
-	df->ino[n] = st->st_ino;
+	df->files_own[n] = (struct file_owner){ st->st_dev, st->st_ino, pid, fd };
 	df->nr_files++;
 	return f->id;
 }
@@ -46,18 +52,38 @@ int files_add_mapped(struct dump_files *df, const char *path,
 		     const struct stat *st, uint32_t *id)
 {
 	for (int i = 0; i < df->nr_files; i++) {
-		if (df->dev[i] == st->st_dev && df->ino[i] == st->st_ino &&
-		    df->files[i]->flags == O_RDONLY) {
+		if (df->files_own[i].fd < 0 && df->files_own[i].dev == st->st_dev &&
+		    df->files_own[i].ino == st->st_ino) {
 			*id = df->files[i]->id;
 			return 0;
 		}
 	}
-	*id = add_file(df, path, st, O_RDONLY, 0);
+	*id = add_file(df, path, st, O_RDONLY, 0, 0, -1);
 	return 0;
 }
 
-static void add_fd(struct dump_files *df, int fd, FdKind kind, uint32_t id,
-		   int cloexec, const char *desc)
+/* Is (pid, fd) the same open file description as one already seen? */
+int files_same_description(pid_t p1, int fd1, pid_t p2, int fd2)
+{
+	return syscall(SYS_kcmp, p1, p2, KCMP_FILE, fd1, fd2) == 0;
+}
+
+static uint32_t file_description(struct dump_files *df, pid_t pid, int fd,
+				 const char *path, const struct stat *st,
+				 const struct proc_fdinfo *fi)
+{
+	for (int i = 0; i < df->nr_files; i++) {
+		const struct file_owner *o = &df->files_own[i];
+
+		if (o->fd >= 0 && o->dev == st->st_dev && o->ino == st->st_ino &&
+		    files_same_description(pid, fd, o->pid, o->fd))
+			return df->files[i]->id;
+	}
+	return add_file(df, path, st, fi->flags & ~O_CLOEXEC, fi->pos, pid, fd);
+}
+
+static void add_fd(struct pstree_item *it, int fd, FdKind kind, uint32_t id,
+		   const struct proc_fdinfo *fi, const char *desc)
 {
 	FdEntry *e = xzalloc(sizeof(*e));
 
@@ -65,10 +91,16 @@ static void add_fd(struct dump_files *df, int fd, FdKind kind, uint32_t id,
 	e->fd = fd;
 	e->kind = kind;
 	e->file_id = id;
-	e->cloexec = cloexec;
+	e->cloexec = !!(fi->flags & O_CLOEXEC);
 	e->desc = xstrdup(desc);
-	df->fds = xrealloc(df->fds, (df->nr_fds + 1) * sizeof(*df->fds));
-	df->fds[df->nr_fds++] = e;
+	e->has_flags = 1;
+	e->flags = fi->flags & ~O_CLOEXEC;
+	if (kind == FD_KIND__FD_EXTERNAL) {
+		e->has_ext_fd = 1;
+		e->ext_fd = fd;
+	}
+	it->fds = xrealloc(it->fds, (it->nr_fds + 1) * sizeof(e));
+	it->fds[it->nr_fds++] = e;
 }
 
 static int is_tty(const char *link)
@@ -77,13 +109,20 @@ static int is_tty(const char *link)
 	       !strcmp(link, "/dev/console") || !strcmp(link, "/dev/ptmx");
 }
 
+static int is_deleted(const char *link)
+{
+	size_t len = strlen(link);
+
+	return len > 10 && !strcmp(link + len - 10, " (deleted)");
+}
+
 /* Name what an fd we can't handle is, for the error message. */
 static const char *fd_kind_name(const struct stat *st, const char *link)
 {
 	if (S_ISSOCK(st->st_mode))
 		return "a socket";
 	if (S_ISFIFO(st->st_mode))
-		return strncmp(link, "pipe:", 5) ? "a FIFO" : "a pipe";
+		return "a FIFO";
 	if (S_ISCHR(st->st_mode))
 		return "a terminal";
 	if (S_ISBLK(st->st_mode))
@@ -93,11 +132,12 @@ static const char *fd_kind_name(const struct stat *st, const char *link)
 	return "an unknown kind of file";
 }
 
-static int dump_one_fd(struct dump_files *df, pid_t pid, int fd)
+static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 {
 	char path[64], *link, *info;
 	struct proc_fdinfo fi;
 	struct stat st;
+	pid_t pid = it->pid;
 	int ret = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
@@ -114,25 +154,34 @@ static int dump_one_fd(struct dump_files *df, pid_t pid, int fd)
 		goto out;
 	}
 
-	if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && link[0] == '/') {
-		size_t len = strlen(link);
+	if (S_ISREG(st.st_mode) && !strncmp(link, "/memfd:", 7)) {
+		uint32_t id;
 
-		if (len > 10 && !strcmp(link + len - 10, " (deleted)")) {
+		if (shmem_dump_memfd_fd(df, pid, fd, link, &st, &fi, &id))
+			goto out;
+		add_fd(it, fd, FD_KIND__FD_MEMFD, id, &fi, link);
+		ret = 0;
+	} else if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && link[0] == '/') {
+		if (is_deleted(link)) {
 			pr_err("fd %d of process %d is a deleted file '%s', not supported yet",
 			       fd, pid, link);
 			goto out;
 		}
-		add_fd(df, fd, FD_KIND__FD_REG, add_file(df, link, &st, fi.flags, fi.pos),
-		       !!(fi.flags & O_CLOEXEC), link);
+		add_fd(it, fd, FD_KIND__FD_REG,
+		       file_description(df, pid, fd, link, &st, &fi), &fi, link);
 		ret = 0;
-	} else if (fd <= 2 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	} else if (S_ISFIFO(st.st_mode) && !strncmp(link, "pipe:", 5)) {
+		add_fd(it, fd, FD_KIND__FD_PIPE,
+		       pipe_add(df, pid, fd, st.st_ino, &fi), &fi, link);
+		ret = 0;
+	} else if (fd <= 2 && (S_ISSOCK(st.st_mode) ||
 			       (S_ISCHR(st.st_mode) && is_tty(link)))) {
-		/* A terminal or pipe leading outside: crest's own at restore. */
-		add_fd(df, fd, FD_KIND__FD_EXTERNAL, 0, !!(fi.flags & O_CLOEXEC), link);
+		/* A terminal or socket leading outside: crest's own at restore. */
+		add_fd(it, fd, FD_KIND__FD_EXTERNAL, 0, &fi, link);
 		ret = 0;
 	} else if (S_ISCHR(st.st_mode) && !is_tty(link) && link[0] == '/') {
-		add_fd(df, fd, FD_KIND__FD_CHR, add_file(df, link, &st, fi.flags, 0),
-		       !!(fi.flags & O_CLOEXEC), link);
+		add_fd(it, fd, FD_KIND__FD_CHR,
+		       file_description(df, pid, fd, link, &st, &fi), &fi, link);
 		ret = 0;
 	} else {
 		pr_err("fd %d of process %d is %s (%s), not supported yet",
@@ -149,17 +198,17 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int files_dump_fds(struct dump_files *df, pid_t pid)
+int files_dump_fds(struct dump_files *df, struct pstree_item *it)
 {
 	char path[64];
 	struct dirent *de;
 	int *fds = NULL, nr = 0, ret = 0;
 	DIR *dir;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	snprintf(path, sizeof(path), "/proc/%d/fd", it->pid);
 	dir = opendir(path);
 	if (!dir) {
-		pr_perror("can't list the fds of process %d", pid);
+		pr_perror("can't list the fds of process %d", it->pid);
 		return -1;
 	}
 	while ((de = readdir(dir))) {
@@ -171,73 +220,121 @@ int files_dump_fds(struct dump_files *df, pid_t pid)
 	closedir(dir);
 	qsort(fds, nr, sizeof(*fds), cmp_int);
 	for (int i = 0; i < nr && !ret; i++)
-		ret = dump_one_fd(df, pid, fds[i]);
+		ret = dump_one_fd(df, it, fds[i]);
 	free(fds);
 	return ret;
 }
 
-int files_write(struct dump_files *df, struct img_dir *d, pid_t pid)
+static int write_all_msgs(struct img_dir *d, enum img_kind kind, pid_t pid,
+			  void **msgs, int nr)
 {
-	struct image *files = img_create(d, IMG_FILES, 0);
-	struct image *fdinfo = img_create(d, IMG_FDINFO, pid);
-	int i;
+	struct image *img = img_create(d, kind, pid);
 
-	if (!files || !fdinfo)
+	if (!img)
 		return -1;
-	for (i = 0; i < df->nr_files; i++)
-		if (img_write_msg(files, &df->files[i]->base))
-			return -1;
-	for (i = 0; i < df->nr_fds; i++)
-		if (img_write_msg(fdinfo, &df->fds[i]->base))
+	for (int i = 0; i < nr; i++)
+		if (img_write_msg(img, msgs[i]))
 			return -1;
 	return 0;
 }
 
+int files_write(struct dump_files *df, struct img_dir *d)
+{
+	if (write_all_msgs(d, IMG_FILES, 0, (void **)df->files, df->nr_files) ||
+	    write_all_msgs(d, IMG_PIPES, 0, (void **)df->pipes, df->nr_pipes) ||
+	    write_all_msgs(d, IMG_MEMFDS, 0, (void **)df->memfds, df->nr_memfds) ||
+	    write_all_msgs(d, IMG_SHMEM, 0, (void **)df->shmems, df->nr_shmems))
+		return -1;
+	return 0;
+}
+
+int files_write_fdinfo(struct pstree_item *it, struct img_dir *d)
+{
+	return write_all_msgs(d, IMG_FDINFO, it->pid, (void **)it->fds, it->nr_fds);
+}
+
+int files_dump_contents(struct dump_files *df, struct img_dir *d)
+{
+	if (pipes_dump_data(df, d))
+		return -1;
+	return shmem_dump_contents(df, d);
+}
+
 /* ---- restore ---- */
 
-int files_read(struct restore_files *rf, struct img_dir *d, pid_t pid)
+static int read_all_msgs(struct img_dir *d, enum img_kind kind, pid_t pid,
+			 void ***out, int *nr)
 {
-	struct image *img;
+	struct image *img = img_open(d, kind, pid);
 	void *msg;
 	int ret;
 
-	memset(rf, 0, sizeof(*rf));
-	img = img_open(d, IMG_FILES, 0);
+	*out = NULL;
+	*nr = 0;
 	if (!img)
 		return -1;
 	while ((ret = img_read_msg(img, &msg)) > 0) {
-		rf->files = xrealloc(rf->files, (rf->nr_files + 1) * sizeof(msg));
-		rf->files[rf->nr_files++] = msg;
-	}
-	img_close(img);
-	if (ret < 0)
-		return -1;
-
-	img = img_open(d, IMG_FDINFO, pid);
-	if (!img)
-		return -1;
-	while ((ret = img_read_msg(img, &msg)) > 0) {
-		FdEntry *e = msg;
-
-		if (e->kind != FD_KIND__FD_EXTERNAL && !files_by_id(rf, e->file_id)) {
-			pr_err("image '%s': fd %u names file id %u, which files.img lacks",
-			       img->path, e->fd, e->file_id);
-			ret = -1;
-			break;
-		}
-		rf->fds = xrealloc(rf->fds, (rf->nr_fds + 1) * sizeof(msg));
-		rf->fds[rf->nr_fds++] = msg;
+		*out = xrealloc(*out, (*nr + 1) * sizeof(msg));
+		(*out)[(*nr)++] = msg;
 	}
 	img_close(img);
 	return ret < 0 ? -1 : 0;
 }
 
+int files_read(struct restore_files *rf, struct img_dir *d)
+{
+	memset(rf, 0, sizeof(*rf));
+	if (read_all_msgs(d, IMG_FILES, 0, (void ***)&rf->files, &rf->nr_files) ||
+	    read_all_msgs(d, IMG_PIPES, 0, (void ***)&rf->pipes, &rf->nr_pipes) ||
+	    read_all_msgs(d, IMG_MEMFDS, 0, (void ***)&rf->memfds, &rf->nr_memfds) ||
+	    read_all_msgs(d, IMG_SHMEM, 0, (void ***)&rf->shmems, &rf->nr_shmems))
+		return -1;
+	return 0;
+}
+
+static int find_id(void **msgs, int nr, uint32_t id)
+{
+	/* Every *_entry starts with its id right after the base. */
+	for (int i = 0; i < nr; i++)
+		if (((RegFileEntry *)msgs[i])->id == id)
+			return i;
+	return -1;
+}
+
+static int pipe_index(const struct restore_files *rf, uint32_t id)
+{
+	for (int i = 0; i < rf->nr_pipes; i++)
+		if (rf->pipes[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int memfd_index(const struct restore_files *rf, uint32_t id)
+{
+	for (int i = 0; i < rf->nr_memfds; i++)
+		if (rf->memfds[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int shmem_index(const struct restore_files *rf, uint32_t id)
+{
+	for (int i = 0; i < rf->nr_shmems; i++)
+		if (rf->shmems[i]->id == id)
+			return i;
+	return -1;
+}
+
+int files_read_fdinfo(struct img_dir *d, pid_t pid, FdEntry ***fds, int *nr)
+{
+	return read_all_msgs(d, IMG_FDINFO, pid, (void ***)fds, nr);
+}
+
 const RegFileEntry *files_by_id(const struct restore_files *rf, uint32_t id)
 {
-	for (int i = 0; i < rf->nr_files; i++)
-		if (rf->files[i]->id == id)
-			return rf->files[i];
-	return NULL;
+	int i = find_id((void **)rf->files, rf->nr_files, id);
+
+	return i < 0 ? NULL : rf->files[i];
 }
 
 int files_check(const struct restore_files *rf)
@@ -286,58 +383,168 @@ int files_check(const struct restore_files *rf)
 #define REOPEN_FLAGS (O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | \
 		      O_SYNC | O_DSYNC | O_DIRECTORY | O_PATH | O_LARGEFILE | O_NOFOLLOW)
 
-int files_restore_fds(const struct restore_files *rf)
+/* Move fd to the service range; -1 reported. */
+int files_to_service(int fd, int base)
 {
-	for (int i = 0; i < rf->nr_fds; i++) {
-		const FdEntry *e = rf->fds[i];
-		const RegFileEntry *f;
-		int tmp;
+	int nfd;
 
-		if (e->kind == FD_KIND__FD_EXTERNAL) {
-			if (fcntl(e->fd, F_GETFD) < 0) {
-				pr_err("fd %u leads outside the checkpoint (%s) but crest has no fd %u to give it",
-				       e->fd, e->desc, e->fd);
-				return -1;
-			}
-			if (fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0)) {
-				pr_perror("can't set flags of fd %u", e->fd);
-				return -1;
-			}
-			continue;
+	if (fd < 0)
+		return -1;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (nfd < 0)
+		pr_perror("can't move fd %d above %d (RLIMIT_NOFILE too low?)", fd, base);
+	close(fd);
+	return nfd;
+}
+
+/* Is this file mapped shared and writable somewhere? Then open it O_RDWR. */
+static int mapped_rw(MmEntry **mms, int nr_mms, uint32_t id)
+{
+	for (int m = 0; m < nr_mms; m++)
+		for (size_t i = 0; i < mms[m]->n_vmas; i++) {
+			const VmaEntry *v = mms[m]->vmas[i];
+
+			if (v->has_file_id && v->file_id == id &&
+			    v->kind == VMA_KIND__VMA_FILE_SHARED)
+				return 1;
 		}
-		f = files_by_id(rf, e->file_id);
-		tmp = open(f->path, f->flags & REOPEN_FLAGS);
-		if (tmp < 0) {
-			pr_perror("can't reopen '%s' for fd %u", f->path, e->fd);
-			return -1;
-		}
-		if (S_ISREG(f->mode) && !(f->flags & O_PATH) &&
-		    lseek(tmp, f->pos, SEEK_SET) != (off_t)f->pos) {
-			pr_perror("can't seek '%s' to %llu", f->path,
-				  (unsigned long long)f->pos);
-			close(tmp);
-			return -1;
-		}
-		if (tmp != (int)e->fd) {
-			if (dup3(tmp, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
-				pr_perror("can't put '%s' at fd %u", f->path, e->fd);
-				close(tmp);
-				return -1;
-			}
-			close(tmp);
-		} else if (e->cloexec && fcntl(tmp, F_SETFD, FD_CLOEXEC)) {
-			pr_perror("can't set flags of fd %u", e->fd);
-			return -1;
-		}
-	}
 	return 0;
 }
 
-int files_open_mapped(const RegFileEntry *f, int shared_write)
+static int open_reg(const RegFileEntry *f, int rw)
 {
-	int fd = open(f->path, (shared_write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	int fd;
 
-	if (fd < 0)
-		pr_perror("can't open mapped file '%s'", f->path);
+	if (rw) {
+		fd = open(f->path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 || errno != EACCES)
+			goto out;
+	}
+	fd = open(f->path, (f->flags & REOPEN_FLAGS) | O_CLOEXEC);
+out:
+	if (fd < 0) {
+		pr_perror("can't reopen '%s'", f->path);
+		return -1;
+	}
+	if (S_ISREG(f->mode) && !(f->flags & O_PATH) &&
+	    lseek(fd, f->pos, SEEK_SET) != (off_t)f->pos) {
+		pr_perror("can't seek '%s' to %llu", f->path, (unsigned long long)f->pos);
+		close(fd);
+		return -1;
+	}
 	return fd;
+}
+
+int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
+		   MmEntry **mms, int nr_mms)
+{
+	int i;
+
+	rf->base = base;
+	rf->file_fd = xzalloc((rf->nr_files + 1) * sizeof(int));
+	for (i = 0; i < rf->nr_files; i++) {
+		rf->file_fd[i] = files_to_service(
+			open_reg(rf->files[i], mapped_rw(mms, nr_mms, rf->files[i]->id)),
+			base);
+		if (rf->file_fd[i] < 0)
+			return -1;
+	}
+	if (pipes_open_all(rf, d, base))
+		return -1;
+	return shmem_open_all(rf, d, base);
+}
+
+int files_vma_fd(const struct restore_files *rf, const VmaEntry *v)
+{
+	int i;
+
+	if (v->has_memfd_id) {
+		i = memfd_index(rf, v->memfd_id);
+		return i < 0 ? -1 : rf->memfd_fd[i];
+	}
+	if (v->has_shmem_id) {
+		i = shmem_index(rf, v->shmem_id);
+		return i < 0 ? -1 : rf->shmem_fd[i];
+	}
+	if (v->has_file_id) {
+		i = find_id((void **)rf->files, rf->nr_files, v->file_id);
+		return i < 0 ? -1 : rf->file_fd[i];
+	}
+	return -1;
+}
+
+int files_exe_fd(const struct restore_files *rf, uint32_t id)
+{
+	int i = find_id((void **)rf->files, rf->nr_files, id);
+
+	return i < 0 ? -1 : rf->file_fd[i];
+}
+
+int files_is_service(const struct restore_files *rf, int fd)
+{
+	return fd >= rf->base;
+}
+
+static int source_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	int i;
+
+	switch (e->kind) {
+	case FD_KIND__FD_REG:
+	case FD_KIND__FD_CHR:
+		i = find_id((void **)rf->files, rf->nr_files, e->file_id);
+		return i < 0 ? -1 : rf->file_fd[i];
+	case FD_KIND__FD_PIPE:
+		i = pipe_index(rf, e->file_id);
+		if (i < 0)
+			return -1;
+		return rf->pipe_fd[i][(e->flags & O_ACCMODE) == O_RDONLY ? 0 : 1];
+	case FD_KIND__FD_MEMFD:
+		i = memfd_index(rf, e->file_id);
+		return i < 0 ? -1 : rf->memfd_fd[i];
+	case FD_KIND__FD_EXTERNAL:
+		return e->has_ext_fd ? (int)e->ext_fd : (int)e->fd;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * Every source is a service fd (at or above base, above every target fd)
+ * or one of crest's 0-2 for external ones. Those low ones are copied up
+ * first so that putting fd 0 in place can't lose what fd 1 needs.
+ */
+int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr)
+{
+	int ext[3];
+
+	for (int i = 0; i < 3; i++)
+		ext[i] = fcntl(i, F_DUPFD_CLOEXEC, rf->base);
+	for (int i = 0; i < nr; i++) {
+		const FdEntry *e = fds[i];
+		int src = source_fd(rf, e);
+
+		if (e->kind == FD_KIND__FD_EXTERNAL && src >= 0 && src <= 2)
+			src = ext[src];
+		if (src < 0) {
+			pr_err("fd %u (%s): %s", e->fd, e->desc,
+			       e->kind == FD_KIND__FD_EXTERNAL ?
+			       "it leads outside the checkpoint, and crest has no such fd to give it" :
+			       "the images name an object that is not there");
+			return -1;
+		}
+		if (dup3(src, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
+			pr_perror("can't put fd %u (%s) in place", e->fd, e->desc);
+			return -1;
+		}
+		if (e->kind == FD_KIND__FD_PIPE && e->has_flags &&
+		    fcntl(e->fd, F_SETFL, e->flags & (O_NONBLOCK | O_APPEND | O_DIRECT)) < 0) {
+			pr_perror("can't set the flags of fd %u", e->fd);
+			return -1;
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		if (ext[i] >= 0)
+			close(ext[i]);
+	return 0;
 }

@@ -1,45 +1,106 @@
 #ifndef CREST_FILES_H
 #define CREST_FILES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include "fdinfo.pb-c.h"
+#include "mm.pb-c.h"
 
 struct img_dir;
+struct pstree;
+struct pstree_item;
 
-/* The files of one dump: fds and mapped files, written to files.img. */
+/*
+ * Everything fds and mappings of the whole tree point at, each once:
+ * file descriptions (shared ones found with kcmp), pipes, memfds and
+ * shared anonymous memory. Written to files.img, pipes.img, memfds.img,
+ * shmem.img; fds to fdinfo-PID.img.
+ */
+struct file_owner {
+	uint64_t dev, ino;
+	pid_t pid;		/* a task holding it... */
+	int fd;			/* ...at this fd (-1: only mapped) */
+};
+
+struct pipe_state {
+	pid_t pid;		/* a task holding it */
+	int fd;
+	bool reader, writer;	/* ends seen inside the tree */
+};
+
 struct dump_files {
 	RegFileEntry **files;
+	struct file_owner *files_own;
 	int nr_files;
-	uint64_t *dev, *ino;	/* identity of each, to share ids */
-	FdEntry **fds;
-	int nr_fds;
+	PipeEntry **pipes;
+	struct pipe_state *pipes_st;
+	int nr_pipes;
+	MemfdEntry **memfds;
+	struct file_owner *memfds_own;
+	int nr_memfds;
+	ShmemEntry **shmems;
+	struct file_owner *shmems_own;	/* pid + "map_files" path below */
+	char **shmems_path;
+	int nr_shmems;
 };
 
 /* The id of a mapped (or exe) file; the same file gets the same id. */
 int files_add_mapped(struct dump_files *df, const char *path,
 		     const struct stat *st, uint32_t *id);
-/* Collect every fd of pid; -1 (reported) if one is not supported. */
-int files_dump_fds(struct dump_files *df, pid_t pid);
-int files_write(struct dump_files *df, struct img_dir *d, pid_t pid);
+/* Shared anonymous memory or a memfd mapped at [start, end) of pid. */
+int files_add_shmem(struct dump_files *df, pid_t pid, const char *map_path,
+		    const struct stat *st, uint32_t *id);
+int files_add_memfd_mapping(struct dump_files *df, pid_t pid,
+			    const char *name, const char *map_path,
+			    const struct stat *st, uint32_t *id);
+/* Collect every fd of a task; -1 (reported) if one is not supported. */
+int files_dump_fds(struct dump_files *df, struct pstree_item *it);
+/* Once every task's fds are known: pipe ends leading outside. */
+void files_mark_external_pipes(struct dump_files *df, struct pstree *t);
+/* Contents: pipe buffers (not consumed) and shared memory objects. */
+int files_dump_contents(struct dump_files *df, struct img_dir *d);
+int files_write(struct dump_files *df, struct img_dir *d);
+int files_write_fdinfo(struct pstree_item *it, struct img_dir *d);
 
-/* Restore side: files.img and fdinfo-PID.img, checked before anything. */
+/* ---- restore ---- */
+
 struct restore_files {
 	RegFileEntry **files;
 	int nr_files;
-	FdEntry **fds;
-	int nr_fds;
+	PipeEntry **pipes;
+	int nr_pipes;
+	MemfdEntry **memfds;
+	int nr_memfds;
+	ShmemEntry **shmems;
+	int nr_shmems;
+	/* service fds of the objects, opened once by the coordinator */
+	int *file_fd;		/* by index in files[] */
+	int (*pipe_fd)[2];
+	int *memfd_fd;
+	int *shmem_fd;
+	int base;		/* service fds live at and above this */
 };
 
-int files_read(struct restore_files *rf, struct img_dir *d, pid_t pid);
+int files_read(struct restore_files *rf, struct img_dir *d);
+int files_read_fdinfo(struct img_dir *d, pid_t pid, FdEntry ***fds, int *nr);
 const RegFileEntry *files_by_id(const struct restore_files *rf, uint32_t id);
-/* Every file the images name exists and has not changed size. */
+/* Every file the images name exists and has not changed (reported). */
 int files_check(const struct restore_files *rf);
-/* In the new task: open every fd at its number (service fds are above). */
-int files_restore_fds(const struct restore_files *rf);
-/* Open a mapped file for mmap; -1 reported. */
-int files_open_mapped(const RegFileEntry *f, int shared_write);
+/* Open and fill every object once, as service fds at or above base. */
+int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
+		   MmEntry **mms, int nr_mms);
+/* The service fd of the object a VMA maps, -1 for anonymous memory. */
+int files_vma_fd(const struct restore_files *rf, const VmaEntry *v);
+int files_exe_fd(const struct restore_files *rf, uint32_t id);
+/* In a new task: put every fd in place from the service fds. */
+int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr);
+int files_is_service(const struct restore_files *rf, int fd);
+/* Move fd to the service range (closing it); the new fd or -1 (reported). */
+int files_to_service(int fd, int base);
+/* Do (p1, fd1) and (p2, fd2) share one open file description? */
+int files_same_description(pid_t p1, int fd1, pid_t p2, int fd2);
 
 #endif

@@ -27,6 +27,12 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_PAGES]	= { "pages-%d.img", 0x50475331, NULL },
 	[IMG_FDINFO]	= { "fdinfo-%d.img", 0x46444931, &fd_entry__descriptor },
 	[IMG_FILES]	= { "files.img", 0x464c5331, &reg_file_entry__descriptor },
+	[IMG_PIPES]	= { "pipes.img", 0x50495031, &pipe_entry__descriptor },
+	[IMG_PIPES_DATA] = { "pipes-data.img", 0x50494431, NULL },
+	[IMG_MEMFDS]	= { "memfds.img", 0x4d464431, &memfd_entry__descriptor },
+	[IMG_SHMEM]	= { "shmem.img", 0x53484d31, &shmem_entry__descriptor },
+	[IMG_SHMEM_PAGEMAP] = { "shmem-pagemap.img", 0x53504d31, &pagemap_entry__descriptor },
+	[IMG_SHMEM_PAGES] = { "shmem-pages.img", 0x53504731, NULL },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)
@@ -131,8 +137,8 @@ struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid)
 		goto err;
 	}
 	img_make_header(hdr, img_descs[kind].magic);
-	if (kind == IMG_PAGES)
-		hlen = IMG_PAGES_OFF;	/* pages start page-aligned */
+	if (!img_descs[kind].msg)
+		hlen = IMG_PAGES_OFF;	/* raw data starts page-aligned */
 	if (write_all(img->fd, hdr, hlen)) {
 		pr_perror("can't write image '%s'", img->path);
 		close(img->fd);
@@ -271,9 +277,9 @@ struct image *img_open_path(int dirfd, const char *dir, const char *name,
 	}
 	img->kind = desc - img_descs;
 	img->size = st.st_size;
-	if (img->kind == IMG_PAGES) {
+	if (!desc->msg) {
 		if (st.st_size < IMG_PAGES_OFF) {
-			pr_err("image '%s' is truncated: %lld bytes, pages start at %d",
+			pr_err("image '%s' is truncated: %lld bytes, data starts at %d",
 			       img->path, (long long)st.st_size, IMG_PAGES_OFF);
 			goto err;
 		}

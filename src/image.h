@@ -1,7 +1,7 @@
 /*
  * Image files: one framing and one API for every kind.
  *
- *   file   := header record*            (pages: header, padding, raw pages)
+ *   file   := header record*            (raw kinds: header, padding to 4096, bytes)
  *   header := "CRST" u32 kind-magic u32 version u32 crc32c(first 12 bytes)
  *   record := u32 length u32 crc32c(payload) payload(protobuf)
  *
@@ -20,7 +20,7 @@
 #define IMG_COMMON_MAGIC	0x54535243u	/* "CRST" */
 #define IMG_VERSION		1
 #define IMG_HDR_SIZE		16
-#define IMG_PAGES_OFF		4096		/* first page in a pages image */
+#define IMG_PAGES_OFF		4096		/* first byte of data in a raw image */
 #define IMG_MAX_RECORD		(64u << 20)
 
 enum img_kind {
@@ -32,6 +32,12 @@ enum img_kind {
 	IMG_PAGES,
 	IMG_FDINFO,
 	IMG_FILES,
+	IMG_PIPES,
+	IMG_PIPES_DATA,
+	IMG_MEMFDS,
+	IMG_SHMEM,
+	IMG_SHMEM_PAGEMAP,
+	IMG_SHMEM_PAGES,
 	IMG_NR_KINDS,
 };
 

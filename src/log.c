@@ -84,3 +84,17 @@ void log_msg(int level, const char *fmt, ...)
 	if (level == LOG_ERROR && log_fd != 2 && write(2, buf, n) < 0)
 		return;
 }
+
+int log_move_fd(int base)
+{
+	int fd;
+
+	if (log_fd <= 2)
+		return 0;
+	fd = fcntl(log_fd, F_DUPFD_CLOEXEC, base);
+	if (fd < 0)
+		return -1;
+	close(log_fd);
+	log_fd = fd;
+	return 0;
+}

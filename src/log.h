@@ -11,6 +11,8 @@ int log_level(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The text of the last error logged, for the closing message. */
 const char *log_last_error(void);
+/* Move the log fd at or above base, out of a restored task's way. */
+int log_move_fd(int base);
 
 #define pr_err(fmt, ...)   log_msg(LOG_ERROR, "error: " fmt "\n", ##__VA_ARGS__)
 #define pr_warn(fmt, ...)  log_msg(LOG_WARN, "warning: " fmt "\n", ##__VA_ARGS__)

@@ -72,9 +72,9 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 		return -1;
 	}
 	if ((kind == VMA_KIND__VMA_FILE_PRIVATE || kind == VMA_KIND__VMA_FILE_SHARED) &&
-	    (is_deleted(pv->path) || !strncmp(pv->path, "/memfd:", 7) ||
-	     !strncmp(pv->path, "/SYSV", 5))) {
-		pr_err("mapping %lx-%lx of process %d is '%s' (deleted file, memfd or System V memory), not supported yet",
+	    strncmp(pv->path, "/memfd:", 7) &&
+	    (is_deleted(pv->path) || !strncmp(pv->path, "/SYSV", 5))) {
+		pr_err("mapping %lx-%lx of process %d is '%s' (a deleted file or System V memory), not supported yet",
 		       (unsigned long)pv->start, (unsigned long)pv->end, pid, pv->path);
 		return -1;
 	}
@@ -92,12 +92,12 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 	}
 	switch (kind) {
 	case VMA_KIND__VMA_ANON_PRIVATE:
-	case VMA_KIND__VMA_ANON_SHARED:
 		v->flags |= MAP_ANONYMOUS;
 		v->pgoff = 0;
 		if (!strcmp(pv->path, "[stack]"))
 			v->flags |= MAP_GROWSDOWN;
 		break;
+	case VMA_KIND__VMA_ANON_SHARED:
 	case VMA_KIND__VMA_FILE_PRIVATE:
 	case VMA_KIND__VMA_FILE_SHARED: {
 		char mf[128];
@@ -106,14 +106,28 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid,
 			 (unsigned long)pv->start, (unsigned long)pv->end);
 		if (stat(mf, &st)) {
-			pr_perror("can't stat the file mapped at %lx in process %d ('%s')",
+			pr_perror("can't stat what is mapped at %lx in process %d ('%s')",
 				  (unsigned long)pv->start, pid, pv->path);
 			free(v->name);
 			free(v);
 			return -1;
 		}
-		v->has_file_id = 1;
-		files_add_mapped(df, pv->path, &st, &v->file_id);
+		if (kind == VMA_KIND__VMA_ANON_SHARED) {
+			/* The whole object, once, whoever maps it: shmem.c. */
+			v->has_shmem_id = 1;
+			files_add_shmem(df, pid, mf, &st, &v->shmem_id);
+		} else if (!strncmp(pv->path, "/memfd:", 7)) {
+			v->has_memfd_id = 1;
+			if (files_add_memfd_mapping(df, pid, pv->path, mf, &st,
+						    &v->memfd_id)) {
+				free(v->name);
+				free(v);
+				return -1;
+			}
+		} else {
+			v->has_file_id = 1;
+			files_add_mapped(df, pv->path, &st, &v->file_id);
+		}
 		break;
 	}
 	case VMA_KIND__VMA_VDSO:
@@ -155,8 +169,8 @@ int mem_collect(pid_t pid, struct mem_layout *ml, struct dump_files *df)
 
 static int vma_has_data(const VmaEntry *v)
 {
+	/* Shared memory is saved from the object itself (shmem.c). */
 	return v->kind == VMA_KIND__VMA_ANON_PRIVATE ||
-	       v->kind == VMA_KIND__VMA_ANON_SHARED ||
 	       v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 }
 

@@ -6,29 +6,51 @@
 
 #include "log.h"
 #include "opts.h"
+#include "pstree.h"
 
 static const char usage_text[] =
 "usage: crest COMMAND [OPTIONS]\n"
 "\n"
-"Checkpoint a running process into image files and restore it later.\n"
+"Checkpoint a running process tree into image files and restore it later.\n"
 "\n"
 "commands:\n"
-"  dump -t PID [-D DIR] [--leave-running] [-v[N]] [-o LOG]\n"
-"        checkpoint process PID into DIR (default: the current directory),\n"
-"        then kill it, or leave it running with -R/--leave-running\n"
+"  dump -t PID [-D DIR] [AFTER] [-v[N]] [-o LOG]\n"
+"        checkpoint process PID and its descendants into DIR (default: the\n"
+"        current directory), then kill them (or see AFTER below)\n"
 "  restore [-D DIR] [-d] [-v[N]] [-o LOG]\n"
-"        restore the process saved in DIR with its PID; wait for it and exit\n"
-"        with its status, or detach at once with -d/--restore-detached\n"
+"        restore the processes saved in DIR with their PIDs; wait for the\n"
+"        root and exit with its status, or detach at once with -d\n"
 "  show PATH\n"
 "        print an image file, or every image of a directory, as JSON\n"
 "  check\n"
 "        report the kernel features crest relies on; non-zero if one is missing\n"
 "\n"
-"options:\n"
-"  -t, --tree PID            the process to checkpoint\n"
+"dump options:\n"
+"  -t, --tree PID            the process and all its descendants (default scope)\n"
+"      --pid PID             that one process only\n"
+"      --pgid PGID           every process of a process group\n"
+"      --sid SID             every process of a session\n"
+"  -D, --images-dir DIR      where the images go (default .)\n"
+"AFTER the checkpoint is safely on disk (the last one given wins):\n"
+"      --kill                kill the processes (the default)\n"
+"  -R, --leave-running, --run  let them go on\n"
+"      --stop | --term | --abort | --cont\n"
+"                            send SIGSTOP, SIGTERM, SIGABRT or SIGCONT\n"
+"  -S, --signal NUM          send signal NUM\n"
+"\n"
+"restore options:\n"
 "  -D, --images-dir DIR      where the images are (default .)\n"
-"  -R, --leave-running       dump: let the process go on after the checkpoint\n"
-"  -d, --restore-detached    restore: don't wait for the restored process\n"
+"  -d, --restore-detached    don't wait for the restored root\n"
+"      --no-restore-pid      give the processes new PIDs (--restore-pid: the\n"
+"                            default, the same PIDs)\n"
+"      --restore-sid         keep the original session (default: the restored\n"
+"                            processes join crest's session; --no-restore-sid)\n"
+"      --restore-pgid        keep the original process group (default: join\n"
+"                            crest's group; --no-restore-pgid)\n"
+"      --shell-job           the default: attach the job to crest's session\n"
+"                            and terminal\n"
+"\n"
+"common options:\n"
 "  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
 "  -o, --log-file FILE       write messages to FILE (errors still go to stderr)\n"
 "  -h, --help                this text\n"
@@ -36,7 +58,7 @@ static const char usage_text[] =
 "\n"
 "exit status: 0 success, 1 failure, 2 usage, 3 bad or missing images,\n"
 "4 PID in use, 5 unsupported resource, 6 missing or changed file.\n"
-"restore without -d exits with the restored process's status\n"
+"restore without -d exits with the restored root's status\n"
 "(128+N if it was killed by signal N).\n";
 
 void opts_usage(FILE *f)
@@ -57,11 +79,35 @@ static int parse_pid(const char *s, pid_t *pid)
 	return 0;
 }
 
+enum {
+	OPT_PID = 256, OPT_PGID, OPT_SID, OPT_KILL, OPT_STOP, OPT_TERM,
+	OPT_ABORT, OPT_CONT, OPT_RESTORE_PID, OPT_NO_RESTORE_PID,
+	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
+	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB,
+};
+
 static const struct option long_opts[] = {
 	{ "tree",		required_argument, NULL, 't' },
+	{ "pid",		required_argument, NULL, OPT_PID },
+	{ "pgid",		required_argument, NULL, OPT_PGID },
+	{ "sid",		required_argument, NULL, OPT_SID },
 	{ "images-dir",		required_argument, NULL, 'D' },
 	{ "leave-running",	no_argument,	   NULL, 'R' },
+	{ "run",		no_argument,	   NULL, 'R' },
+	{ "kill",		no_argument,	   NULL, OPT_KILL },
+	{ "stop",		no_argument,	   NULL, OPT_STOP },
+	{ "term",		no_argument,	   NULL, OPT_TERM },
+	{ "abort",		no_argument,	   NULL, OPT_ABORT },
+	{ "cont",		no_argument,	   NULL, OPT_CONT },
+	{ "signal",		required_argument, NULL, 'S' },
 	{ "restore-detached",	no_argument,	   NULL, 'd' },
+	{ "restore-pid",	no_argument,	   NULL, OPT_RESTORE_PID },
+	{ "no-restore-pid",	no_argument,	   NULL, OPT_NO_RESTORE_PID },
+	{ "restore-sid",	no_argument,	   NULL, OPT_RESTORE_SID },
+	{ "no-restore-sid",	no_argument,	   NULL, OPT_NO_RESTORE_SID },
+	{ "restore-pgid",	no_argument,	   NULL, OPT_RESTORE_PGID },
+	{ "no-restore-pgid",	no_argument,	   NULL, OPT_NO_RESTORE_PGID },
+	{ "shell-job",		no_argument,	   NULL, OPT_SHELL_JOB },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -70,13 +116,29 @@ static const struct option long_opts[] = {
 };
 
 /* Which options each command takes. */
-static const char *cmd_opts(enum crest_cmd cmd)
+static int opt_applies(enum crest_cmd cmd, int c)
 {
-	switch (cmd) {
-	case CMD_DUMP:		return "tDRvoh";
-	case CMD_RESTORE:	return "Ddvoh";
-	default:		return "voh";
-	}
+	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
+		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S', 0 };
+	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
+		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
+		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, 0 };
+	const int *list = cmd == CMD_DUMP ? dump_opts :
+			  cmd == CMD_RESTORE ? restore_opts : NULL;
+
+	if (c == 'v' || c == 'o' || c == 'h' || c == 'V')
+		return 1;
+	for (; list && *list; list++)
+		if (*list == c)
+			return 1;
+	return 0;
+}
+
+static void set_scope(struct options *o, int scope, const char *arg, int *err)
+{
+	o->scope = scope;
+	if (parse_pid(arg, &o->pid))
+		*err = 1;
 }
 
 int opts_parse(int argc, char **argv, struct options *o)
@@ -89,6 +151,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->dir = ".";
+	o->restore_pid = true;
 	o->verbosity = LOG_WARN;
 	if (argc < 2) {
 		opts_usage(stderr);
@@ -112,7 +175,9 @@ int opts_parse(int argc, char **argv, struct options *o)
 
 	optind = 2;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:D:Rdv::o:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:D:RS:dv::o:hV", long_opts, NULL)) != -1) {
+		int err = 0;
+
 		if (c == '?' || c == ':') {
 			if (c == ':')
 				pr_err("option '%s' needs an argument", argv[optind - 1]);
@@ -120,28 +185,53 @@ int opts_parse(int argc, char **argv, struct options *o)
 				pr_err("unknown option '%s' for 'crest %s'", argv[optind - 1], argv[1]);
 			return -1;
 		}
-		if (c != 'V' && !strchr(cmd_opts(o->cmd), c)) {
+		if (!opt_applies(o->cmd, c)) {
 			const struct option *lo = long_opts;
 
 			while (lo->name && lo->val != c)
 				lo++;
-			pr_err("option '--%s' (-%c) does not apply to 'crest %s'",
-			       lo->name, c, argv[1]);
+			if (c < 256)
+				pr_err("option '--%s' (-%c) does not apply to 'crest %s'",
+				       lo->name, c, argv[1]);
+			else
+				pr_err("option '--%s' does not apply to 'crest %s'",
+				       lo->name, argv[1]);
 			return -1;
 		}
 		switch (c) {
-		case 't':
-			if (parse_pid(optarg, &o->pid))
+		case 't':	set_scope(o, SCOPE_TREE, optarg, &err); break;
+		case OPT_PID:	set_scope(o, SCOPE_PID, optarg, &err); break;
+		case OPT_PGID:	set_scope(o, SCOPE_PGID, optarg, &err); break;
+		case OPT_SID:	set_scope(o, SCOPE_SID, optarg, &err); break;
+		case 'D':	o->dir = optarg; break;
+		case 'R':	o->after_dump = AFTER_RUN; break;
+		case OPT_KILL:	o->after_dump = AFTER_KILL; break;
+		case OPT_STOP:	o->after_dump = AFTER_STOP; break;
+		case OPT_TERM:	o->after_dump = AFTER_TERM; break;
+		case OPT_ABORT:	o->after_dump = AFTER_ABORT; break;
+		case OPT_CONT:	o->after_dump = AFTER_CONT; break;
+		case 'S': {
+			char *end;
+			long sig = strtol(optarg, &end, 10);
+
+			if (*end || sig <= 0 || sig >= 65) {
+				pr_err("'%s' is not a signal number", optarg);
 				return -1;
+			}
+			o->after_dump = AFTER_SIGNAL;
+			o->after_signal = sig;
 			break;
-		case 'D':
-			o->dir = optarg;
-			break;
-		case 'R':
-			o->leave_running = true;
-			break;
-		case 'd':
-			o->detach = true;
+		}
+		case 'd':	o->detach = true; break;
+		case OPT_RESTORE_PID:	 o->restore_pid = true; break;
+		case OPT_NO_RESTORE_PID: o->restore_pid = false; break;
+		case OPT_RESTORE_SID:	 o->restore_sid = true; break;
+		case OPT_NO_RESTORE_SID: o->restore_sid = false; break;
+		case OPT_RESTORE_PGID:	 o->restore_pgid = true; break;
+		case OPT_NO_RESTORE_PGID: o->restore_pgid = false; break;
+		case OPT_SHELL_JOB:
+			o->restore_sid = false;
+			o->restore_pgid = false;
 			break;
 		case 'v':
 			if (!optarg) {
@@ -168,7 +258,10 @@ int opts_parse(int argc, char **argv, struct options *o)
 			o->version = true;
 			return 0;
 		}
+		if (err)
+			return -1;
 	}
+	o->leave_running = o->after_dump == AFTER_RUN;
 	if (o->cmd == CMD_SHOW) {
 		if (optind != argc - 1) {
 			pr_err("'crest show' takes one image file or directory");
@@ -182,7 +275,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		return -1;
 	}
 	if (o->cmd == CMD_DUMP && !o->pid) {
-		pr_err("'crest dump' needs the process to checkpoint: -t PID");
+		pr_err("'crest dump' needs the processes to checkpoint: -t PID (or --pid, --pgid, --sid)");
 		return -1;
 	}
 	return 0;

@@ -7,16 +7,33 @@
 
 enum crest_cmd { CMD_NONE, CMD_DUMP, CMD_RESTORE, CMD_SHOW, CMD_CHECK };
 
+/* What becomes of the tree after its checkpoint (BLCR's signal options). */
+enum after_dump {
+	AFTER_KILL,		/* crest dump's default, as CRIU */
+	AFTER_RUN,		/* --leave-running, BLCR's --run */
+	AFTER_STOP,
+	AFTER_TERM,
+	AFTER_ABORT,
+	AFTER_CONT,
+	AFTER_SIGNAL,		/* -S NUM */
+};
+
 /* Filled once by the front end; read-only afterwards. */
 struct options {
 	enum crest_cmd cmd;
 	pid_t pid;
+	int scope;		/* enum pstree_scope: what pid names */
+	int after_dump;		/* enum after_dump */
+	int after_signal;
 	const char *dir;
 	const char *log_file;
 	const char *show_path;
 	int verbosity;
-	bool leave_running;
+	bool leave_running;	/* after_dump == AFTER_RUN */
 	bool detach;
+	bool restore_pid;	/* default true: --no-restore-pid */
+	bool restore_sid;	/* default false: join crest's session */
+	bool restore_pgid;	/* default false: join crest's group */
 	bool help;
 	bool version;
 };

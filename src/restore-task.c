@@ -1,12 +1,14 @@
 /*
- * The new task's side of a restore, run in crest's clone3'd child with
- * the checkpointed PID: open the fds, set what plain syscalls can set,
- * build the restorer's argument block at a hole of the target's layout,
- * and jump into the restorer, leaving crest behind.
+ * A new task's side of a restore, run in a clone3'd copy of crest with the
+ * checkpointed PID: create its own children, take its session and group,
+ * put its fds in place from the coordinator's service fds, set what plain
+ * syscalls can set, build the restorer's argument block at a hole of the
+ * target's layout, and jump into the restorer, leaving crest behind.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -118,109 +121,10 @@ static int read_own_layout(struct busy *b, struct restore_args *ra)
 	return 0;
 }
 
-/* crest's own fds, out of the program's way, closed by the restorer. */
-struct service_fds {
-	int *fds;
-	int nr;
-	int base;
-};
-
-static int service_fd(struct service_fds *s, int fd)
-{
-	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, s->base);
-
-	if (nfd < 0) {
-		pr_perror("can't move fd %d above %d", fd, s->base);
-		return -1;
-	}
-	close(fd);
-	s->fds = xrealloc(s->fds, (s->nr + 1) * sizeof(int));
-	s->fds[s->nr++] = nfd;
-	return nfd;
-}
-
-static int is_service(const struct service_fds *s, int fd)
-{
-	for (int i = 0; i < s->nr; i++)
-		if (s->fds[i] == fd)
-			return 1;
-	return 0;
-}
-
-static int is_target_fd(const struct restore_files *rf, int fd)
-{
-	for (int i = 0; i < rf->nr_fds; i++)
-		if ((int)rf->fds[i]->fd == fd)
-			return 1;
-	return 0;
-}
-
-/* Close every fd of ours the program did not have. */
-static void close_foreign_fds(const struct restore_files *rf,
-			      const struct service_fds *s, int keep_log)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int *fds = NULL, nr = 0;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] == '.' || fd == dirfd(d))
-			continue;
-		fds = xrealloc(fds, (nr + 1) * sizeof(int));
-		fds[nr++] = fd;
-	}
-	closedir(d);
-	for (int i = 0; i < nr; i++) {
-		int fd = fds[i];
-
-		if (is_service(s, fd) || fd == keep_log)
-			continue;
-		/* 0-2 that the program had as files get replaced anyway. */
-		if (is_target_fd(rf, fd))
-			continue;
-		close(fd);
-	}
-	free(fds);
-}
-
-static int open_mapped_files(struct restore_task *t, struct service_fds *s,
-			     int *file_fds)
-{
-	for (size_t i = 0; i < t->mm->n_vmas; i++) {
-		const VmaEntry *v = t->mm->vmas[i];
-		const RegFileEntry *f;
-		int fd;
-
-		if (!v->has_file_id || file_fds[v->file_id] >= 0)
-			continue;
-		f = files_by_id(&t->files, v->file_id);
-		fd = files_open_mapped(f, v->kind == VMA_KIND__VMA_FILE_SHARED);
-		if (fd < 0 && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE))
-			fd = files_open_mapped(f, 0);
-		if (fd < 0)
-			return -1;
-		fd = service_fd(s, fd);
-		if (fd < 0)
-			return -1;
-		file_fds[v->file_id] = fd;
-	}
-	if (t->mm->has_exe_file_id && file_fds[t->mm->exe_file_id] < 0) {
-		int fd = files_open_mapped(files_by_id(&t->files, t->mm->exe_file_id), 0);
-
-		if (fd < 0 || (fd = service_fd(s, fd)) < 0)
-			return -1;
-		file_fds[t->mm->exe_file_id] = fd;
-	}
-	return 0;
-}
-
 /* Lay out blob | args | arrays | stack in one private mapping. */
 static struct restore_args *build_args(struct restore_task *t,
-				       struct service_fds *s, int *file_fds,
+				       const struct restore_files *rf,
+				       const int *keep, int nr_keep,
 				       int pages_fd, uint64_t *entry,
 				       uint64_t *stack_top)
 {
@@ -242,7 +146,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	size = blob + sizeof(*ra) + t->mm->n_vmas * sizeof(struct rst_vma) +
 	       t->nr_runs * sizeof(struct rst_run) +
 	       n_sig * sizeof(struct rst_siginfo) + t->mm->n_auxv * 8 +
-	       s->nr * 4 + 64 * 5;
+	       nr_keep * 4 + 64 * 5;
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -276,7 +180,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(runs, t->nr_runs * sizeof(*runs));
 	TAKE(si, n_sig * sizeof(*si));
 	TAKE(auxv, t->mm->n_auxv * 8);
-	TAKE(close_fds, s->nr * 4);
+	TAKE(close_fds, nr_keep * 4);
 #undef TAKE
 	BUG_ON(off > size - PIE_STACK_SIZE);
 
@@ -299,7 +203,7 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].pgoff = v->pgoff;
 		vmas[nv].prot = v->prot;
 		vmas[nv].flags = v->flags;
-		vmas[nv].fd = v->has_file_id ? file_fds[v->file_id] : -1;
+		vmas[nv].fd = files_vma_fd(rf, v);
 		nv++;
 	}
 	ra->nr_vmas = nv;
@@ -330,7 +234,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	memcpy(auxv, t->mm->auxv, t->mm->n_auxv * 8);
 	ra->mm.auxv = (uint64_t)auxv;
 	ra->mm.auxv_size = t->mm->n_auxv * 8;
-	ra->mm.exe_fd = t->mm->has_exe_file_id ? file_fds[t->mm->exe_file_id] : -1;
+	ra->mm.exe_fd = t->mm->has_exe_file_id ? files_exe_fd(rf, t->mm->exe_file_id) : -1;
 
 	for (i = 0; i < n_sig; i++) {
 		size_t len = tc->pending[i]->raw.len;
@@ -340,11 +244,12 @@ static struct restore_args *build_args(struct restore_task *t,
 	}
 	ra->nr_siginfo = n_sig;
 	ra->siginfo = (uint64_t)si;
-	for (i = 0; i < (size_t)s->nr; i++)
-		close_fds[i] = s->fds[i];
-	ra->nr_close = s->nr;
+	for (i = 0; i < (size_t)nr_keep; i++)
+		close_fds[i] = keep[i];
+	ra->nr_close = nr_keep;
 	ra->close_fds = (uint64_t)close_fds;
 	task_fill_restore_args(c, ra);
+	ra->new_pid = t->new_pid != (pid_t)t->pe->pid;
 
 	*entry = base;
 	*stack_top = base + size;
@@ -371,52 +276,238 @@ static int set_task_basics(const CoreEntry *c)
 	return 0;
 }
 
-void restore_task_child(struct restore_task *t)
+
+pid_t restore_clone(pid_t pid, bool with_pid)
 {
-	struct service_fds s = { .base = 3 };
-	int *file_fds, pages_fd, report_fd, max_fd = 2;
+	pid_t set_tid = pid;
+	struct clone_args ca = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)&set_tid,
+		.set_tid_size = with_pid ? 1 : 0,
+	};
+	long r;
+
+	if (!with_pid)
+		ca.set_tid = 0;
+	fflush(NULL);
+	r = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (r < 0) {
+		if (errno == EEXIST)
+			pr_err("pid %d was taken while crest prepared the restore", pid);
+		else
+			pr_perror("can't create a process with pid %d", pid);
+	}
+	return r;
+}
+
+static int report(const struct restore_shared *sh, int type, pid_t pid,
+		  uint64_t val)
+{
+	struct restore_report r = { type, pid, val };
+
+	if (write(sh->report_fd, &r, sizeof(r)) != sizeof(r)) {
+		pr_perror("can't report to crest");
+		return -1;
+	}
+	return 0;
+}
+
+static int wait_go(struct restore_task *t)
+{
+	char go;
+
+	if (read(t->sync_fd, &go, 1) != 1)
+		return -1;
+	return go == 'g' ? 0 : -1;
+}
+
+pid_t restore_new_pid(const struct restore_shared *sh, pid_t orig)
+{
+	for (int i = 0; i < sh->nr; i++)
+		if (sh->map[i].orig == orig)
+			return sh->map[i].now;
+	return 0;
+}
+
+/* Phase 1: our session, or our own group, before our children inherit it. */
+static int take_session(struct restore_task *t)
+{
+	if (t->setsid && setsid() < 0) {
+		pr_perror("can't make %d a session leader", t->pe->pid);
+		return -1;
+	}
+	if (!t->setsid && t->own_group && setpgid(0, 0)) {
+		pr_perror("can't make %d a process group leader", t->pe->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Phase 2: every task exists, so every group leader does: join ours. */
+static int join_group(struct restore_task *t, const struct restore_shared *sh)
+{
+	pid_t want = t->join_pgid;
+
+	if (!want)
+		return 0;
+	if (t->join_pgid_orig) {
+		want = restore_new_pid(sh, t->join_pgid_orig);
+		if (!want)
+			return 0;
+	}
+	if (getpgid(0) != want && setpgid(0, want)) {
+		pr_perror("can't put %d into process group %d", t->pe->pid, want);
+		return -1;
+	}
+	return 0;
+}
+
+static void die_as_zombie(struct restore_task *t)
+{
+	int status = t->pe->exit_status;
+
+	if (WIFSIGNALED(status)) {
+		struct rlimit no_core = { 0, 0 };
+		sigset_t all;
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(WTERMSIG(status), SIG_DFL);
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		kill(getpid(), WTERMSIG(status));
+	}
+	_exit(WEXITSTATUS(status));
+}
+
+/* The fds the restorer still needs; every other service fd goes now. */
+static int close_service_fds(const struct restore_files *rf, int *keep, int nr_keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int *fds = NULL, nr = 0;
+
+	if (!d) {
+		pr_perror("can't list our fds");
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		fds = xrealloc(fds, (nr + 1) * sizeof(int));
+		fds[nr++] = fd;
+	}
+	closedir(d);
+	for (int i = 0; i < nr; i++) {
+		int k;
+
+		if (!files_is_service(rf, fds[i]))
+			continue;
+		for (k = 0; k < nr_keep; k++)
+			if (keep[k] == fds[i])
+				break;
+		if (k == nr_keep)
+			close(fds[i]);
+	}
+	free(fds);
+	return 0;
+}
+
+/* crest's own low fds (image dir...) that the program did not have. */
+static void close_low_fds(const struct restore_files *rf, FdEntry **fds, int nr)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name), k;
+
+		if (de->d_name[0] == '.' || fd == dirfd(d) || files_is_service(rf, fd))
+			continue;
+		for (k = 0; k < nr; k++)
+			if ((int)fds[k]->fd == fd)
+				break;
+		if (k == nr)
+			close(fd);
+	}
+	closedir(d);
+}
+
+static int add_keep(int **keep, int *nr, int fd)
+{
+	if (fd < 0)
+		return 0;
+	for (int i = 0; i < *nr; i++)
+		if ((*keep)[i] == fd)
+			return 0;
+	*keep = xrealloc(*keep, (*nr + 1) * sizeof(int));
+	(*keep)[(*nr)++] = fd;
+	return 0;
+}
+
+void restore_task_child(struct restore_task *t, struct restore_shared *sh)
+{
+	const struct restore_files *rf = sh->files;
 	uint64_t entry, stack_top, addr;
 	struct restore_args *ra;
+	int *keep = NULL, nr_keep = 0, pages_fd;
 	sigset_t all;
-	char go;
 
 	/* If crest dies before the restorer is done, so do we. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (read(t->sync_fd, &go, 1) != 1)
+	t->new_pid = getpid();
+	for (int i = 0; i < sh->nr; i++)
+		if (sh->map[i].orig == (pid_t)t->pe->pid)
+			sh->map[i].now = t->new_pid;
+	if (report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
 		_exit(EXIT_FAILURE);
-	for (int i = 0; i < t->files.nr_fds; i++)
-		if ((int)t->files.fds[i]->fd > max_fd)
-			max_fd = t->files.fds[i]->fd;
-	s.base = max_fd + 1;
+	if (take_session(t))
+		_exit(EXIT_FAILURE);
 
-	report_fd = service_fd(&s, t->report_fd);
-	if (report_fd < 0)
+	for (int i = 0; i < t->nr_children; i++) {
+		struct restore_task *c = t->children[i];
+		pid_t pid = restore_clone(c->pe->pid, sh->restore_pid);
+
+		if (pid < 0)
+			_exit(EXIT_FAILURE);
+		if (pid == 0)
+			restore_task_child(c, sh);
+	}
+	if (wait_go(t) || join_group(t, sh))
 		_exit(EXIT_FAILURE);
+	if (t->pe->zombie)
+		die_as_zombie(t);
+
 	pages_fd = open(t->pages_path, O_RDONLY | O_CLOEXEC);
 	if (pages_fd < 0) {
 		pr_perror("can't open '%s'", t->pages_path);
 		_exit(EXIT_FAILURE);
 	}
-	if ((pages_fd = service_fd(&s, pages_fd)) < 0)
+	if ((pages_fd = files_to_service(pages_fd, rf->base)) < 0)
 		_exit(EXIT_FAILURE);
-	file_fds = xzalloc((t->files.nr_files + 2) * sizeof(int) * 2);
-	for (int i = 0; i < (t->files.nr_files + 2) * 2; i++)
-		file_fds[i] = -1;
-	if (open_mapped_files(t, &s, file_fds))
-		_exit(EXIT_FAILURE);
+	add_keep(&keep, &nr_keep, pages_fd);
+	add_keep(&keep, &nr_keep, sh->report_fd);
+	for (size_t i = 0; i < t->mm->n_vmas; i++)
+		add_keep(&keep, &nr_keep, files_vma_fd(rf, t->mm->vmas[i]));
+	if (t->mm->has_exe_file_id)
+		add_keep(&keep, &nr_keep, files_exe_fd(rf, t->mm->exe_file_id));
 
-	close(t->sync_fd);
-	close_foreign_fds(&t->files, &s, -1);
-	if (files_restore_fds(&t->files))
+	close_low_fds(rf, t->fds, t->nr_fds);
+	if (files_restore_fds(rf, t->fds, t->nr_fds))
+		_exit(EXIT_FAILURE);
+	if (close_service_fds(rf, keep, nr_keep))
 		_exit(EXIT_FAILURE);
 	if (set_task_basics(t->core))
 		_exit(EXIT_FAILURE);
-	ra = build_args(t, &s, file_fds, pages_fd, &entry, &stack_top);
+	ra = build_args(t, rf, keep, nr_keep, pages_fd, &entry, &stack_top);
 	if (!ra)
 		_exit(EXIT_FAILURE);
 	/* The report fd is the restorer's to close; crest learns where to look. */
 	addr = (uint64_t)ra;
-	if (write(report_fd, &addr, sizeof(addr)) != sizeof(addr))
+	if (report(sh, REPORT_RESTORER, t->pe->pid, addr))
 		_exit(EXIT_FAILURE);
 
 	sigfillset(&all);

@@ -1,6 +1,7 @@
 #ifndef CREST_RESTORE_TASK_H
 #define CREST_RESTORE_TASK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -12,20 +13,56 @@
 
 /* Everything needed to rebuild one process, read and checked up front. */
 struct restore_task {
-	PstreeEntry *pstree;
+	PstreeEntry *pe;
 	CoreEntry *core;
 	MmEntry *mm;
 	PagemapEntry **runs;
 	size_t nr_runs;
 	uint64_t pages_bytes;
 	char *pages_path;
-	struct restore_files files;
-	struct img_dir *dir;
-	int sync_fd;		/* child reads "go" here */
-	int report_fd;		/* child writes its argument block address */
+	FdEntry **fds;
+	int nr_fds;
+	struct restore_task *parent;
+	struct restore_task **children;	/* created by this task, in order */
+	int nr_children;
+	int sync_fd;			/* the task reads "go" here (twice) */
+	int sync_wfd;			/* crest writes it */
+	pid_t new_pid;
+	/* sessions and groups, decided before anything is created */
+	bool setsid;			/* call setsid() */
+	bool own_group;			/* call setpgid(0, 0) */
+	pid_t join_pgid;		/* phase 2: join this group (0: stay) */
+	pid_t join_pgid_orig;		/* ...named by its original leader */
+	/* filled as the restore goes */
+	uint64_t args_addr;
+	bool seized, stopped_at_trap;
 };
 
+struct pid_map_entry {
+	pid_t orig, now;
+};
+
+/* What every task of a restore shares: read-only but for map[].now. */
+struct restore_shared {
+	const struct restore_files *files;
+	int report_fd;
+	bool restore_pid;
+	struct pid_map_entry *map;	/* MAP_SHARED: tasks fill .now */
+	int nr;
+};
+
+enum { REPORT_CREATED = 1, REPORT_RESTORER };
+
+struct restore_report {
+	int32_t type;
+	int32_t pid;			/* the original pid */
+	uint64_t val;			/* new pid, or argument block address */
+};
+
+pid_t restore_clone(pid_t pid, bool with_pid);
+pid_t restore_new_pid(const struct restore_shared *sh, pid_t orig);
 /* In the new task: never returns; exits non-zero after reporting. */
-void restore_task_child(struct restore_task *t) __attribute__((noreturn));
+void restore_task_child(struct restore_task *t, struct restore_shared *sh)
+	__attribute__((noreturn));
 
 #endif

@@ -1,21 +1,31 @@
 /*
- * crest restore: read and check everything, then create the process with
- * its PID, let restore-task.c and the restorer rebuild it, put its
- * registers back and let it go. Nothing is created before the checks pass.
+ * crest restore: read and check everything, open every shared object once,
+ * then create the tree: crest creates the roots, each task creates its own
+ * children (so parents are right) and rebuilds itself through the
+ * restorer, under crest's ptrace. Last, crest puts every task's registers
+ * back and lets them all go. Nothing is created before the checks pass; a
+ * failure kills whatever was created.
+ *
+ *   crest ──clone3──> root ──clone3──> child ...     (each: "created")
+ *   crest: seize, "go" (1)  -> setsid / own group, create children
+ *   crest: all exist, "go" (2) -> join groups, fds, restorer, int3
+ *   crest: registers, detach all
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
-#include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -33,24 +43,37 @@
 #include "inventory.pb-c.h"
 #include "restorer-blob.h"
 
+#define RESTORE_TIMEOUT_MS	60000
+
 struct restore_ctx {
 	const struct options *opts;
 	struct img_dir dir;
 	InventoryEntry *inv;
-	struct restore_task task;
-	pid_t pid;
+	struct restore_task *tasks;
+	int nr;
+	struct restore_files files;
+	struct restore_shared sh;
+	int report_rfd;
 	int exit_code;
 };
 
-static int read_pagemap(struct restore_ctx *ctx)
+static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
 {
-	struct restore_task *t = &ctx->task;
+	for (int i = 0; i < ctx->nr; i++)
+		if ((pid_t)ctx->tasks[i].pe->pid == pid)
+			return &ctx->tasks[i];
+	return NULL;
+}
+
+static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
+{
+	pid_t pid = t->pe->pid;
 	struct image *img;
 	struct stat st;
 	void *msg;
 	int ret;
 
-	img = img_open(&ctx->dir, IMG_PAGEMAP, ctx->pid);
+	img = img_open(&ctx->dir, IMG_PAGEMAP, pid);
 	if (!img)
 		return -1;
 	while ((ret = img_read_msg(img, &msg)) > 0) {
@@ -70,29 +93,53 @@ static int read_pagemap(struct restore_ctx *ctx)
 	if (ret < 0)
 		return -1;
 
-	img = img_open(&ctx->dir, IMG_PAGES, ctx->pid);
+	img = img_open(&ctx->dir, IMG_PAGES, pid);
 	if (!img)
 		return -1;
-	t->pages_path = xstrdup(img->path);
-	if (fstat(img->fd, &st)) {
-		pr_perror("can't stat '%s'", img->path);
+	/* The task opens it after it changed directory: an absolute path. */
+	t->pages_path = realpath(img->path, NULL);
+	if (!t->pages_path || fstat(img->fd, &st)) {
+		pr_perror("can't find '%s'", img->path);
+		img_close(img);
+		return -1;
+	}
+	if ((uint64_t)st.st_size != IMG_PAGES_OFF + t->pages_bytes) {
+		pr_err("image '%s' is truncated or corrupt: %lld bytes, the pagemap says %llu",
+		       img->path, (long long)st.st_size,
+		       (unsigned long long)(IMG_PAGES_OFF + t->pages_bytes));
 		img_close(img);
 		return -1;
 	}
 	img_close(img);
-	if ((uint64_t)st.st_size != IMG_PAGES_OFF + t->pages_bytes) {
-		pr_err("image '%s' is truncated or corrupt: %lld bytes, the pagemap says %llu",
-		       t->pages_path, (long long)st.st_size,
-		       (unsigned long long)(IMG_PAGES_OFF + t->pages_bytes));
+	return 0;
+}
+
+static int read_task(struct restore_ctx *ctx, struct restore_task *t)
+{
+	pid_t pid = t->pe->pid;
+
+	if (t->pe->zombie)
+		return 0;
+	t->core = img_read_one(&ctx->dir, IMG_CORE, pid);
+	t->mm = img_read_one(&ctx->dir, IMG_MM, pid);
+	if (!t->core || !t->mm)
+		return -1;
+	if (t->core->n_threads != 1 || !t->core->threads[0]->regs) {
+		pr_err("core image of %d has %zu threads; this crest restores one",
+		       pid, t->core->n_threads);
 		return -1;
 	}
-	return 0;
+	if (read_pagemap(ctx, t))
+		return -1;
+	return files_read_fdinfo(&ctx->dir, pid, &t->fds, &t->nr_fds);
 }
 
 static int read_images(struct restore_ctx *ctx)
 {
-	struct restore_task *t = &ctx->task;
+	struct image *img;
 	struct stat st;
+	void *msg;
+	int ret, i;
 
 	if (fstatat(ctx->dir.dirfd, "inventory.img", &st, 0)) {
 		pr_err("'%s' holds no complete checkpoint (no inventory.img): was the dump interrupted?",
@@ -102,51 +149,103 @@ static int read_images(struct restore_ctx *ctx)
 	ctx->inv = img_read_one(&ctx->dir, IMG_INVENTORY, 0);
 	if (!ctx->inv)
 		return -1;
-	if (ctx->inv->n_pids != 1) {
-		pr_err("the images hold %zu processes; this crest restores one",
-		       ctx->inv->n_pids);
+	img = img_open(&ctx->dir, IMG_PSTREE, 0);
+	if (!img)
+		return -1;
+	ctx->tasks = xzalloc((ctx->inv->n_pids + 1) * sizeof(*ctx->tasks));
+	while ((ret = img_read_msg(img, &msg)) > 0) {
+		if ((size_t)ctx->nr >= ctx->inv->n_pids) {
+			pr_err("image '%s' holds more processes than the inventory", img->path);
+			ret = -1;
+			break;
+		}
+		ctx->tasks[ctx->nr++].pe = msg;
+	}
+	img_close(img);
+	if (ret < 0)
+		return -1;
+	if ((size_t)ctx->nr != ctx->inv->n_pids || !ctx->nr) {
+		pr_err("'%s/pstree.img' holds %d processes, the inventory %zu",
+		       ctx->dir.path, ctx->nr, ctx->inv->n_pids);
 		return -1;
 	}
-	ctx->pid = ctx->inv->root_pid;
-	t->pstree = img_read_one(&ctx->dir, IMG_PSTREE, 0);
-	t->core = img_read_one(&ctx->dir, IMG_CORE, ctx->pid);
-	t->mm = img_read_one(&ctx->dir, IMG_MM, ctx->pid);
-	if (!t->pstree || !t->core || !t->mm)
-		return -1;
-	if (t->core->n_threads != 1) {
-		pr_err("core image of %d has %zu threads; this crest restores one",
-		       ctx->pid, t->core->n_threads);
-		return -1;
+	for (i = 0; i < ctx->nr; i++)
+		if (read_task(ctx, &ctx->tasks[i]))
+			return -1;
+	return files_read(&ctx->files, &ctx->dir);
+}
+
+/* Parents, children, and who takes which session and group. */
+static int plan_tree(struct restore_ctx *ctx)
+{
+	const struct options *o = ctx->opts;
+	const PstreeEntry *root = ctx->tasks[0].pe;
+
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		const PstreeEntry *pe = t->pe;
+		struct restore_task *leader;
+		pid_t parent_sid;
+
+		t->parent = pe->ppid ? task_by_pid(ctx, pe->ppid) : NULL;
+		if (t->parent) {
+			struct restore_task *p = t->parent;
+
+			p->children = xrealloc(p->children, (p->nr_children + 1) * sizeof(t));
+			p->children[p->nr_children++] = t;
+		} else if (pe->zombie) {
+			pr_err("zombie %d has no parent in the checkpoint", pe->pid);
+			return -1;
+		}
+
+		/* Sessions: leaders inside make their own; the rest inherit. */
+		t->setsid = pe->sid == pe->pid && (t->parent || o->restore_sid);
+		parent_sid = t->parent ? t->parent->pe->sid : root->sid;
+		if (!t->setsid && (pid_t)pe->sid != parent_sid &&
+		    !(!t->parent && !o->restore_sid)) {
+			pr_err("process %d is in session %d, its parent in %d: not supported yet",
+			       pe->pid, pe->sid, parent_sid);
+			return -1;
+		}
+		if (!t->parent && o->restore_sid && pe->sid != pe->pid) {
+			pr_err("--restore-sid: the leader of session %d is not in the checkpoint; restore without it to join crest's session",
+			       pe->sid);
+			return -1;
+		}
+
+		/* Groups: leaders make theirs, members join in phase 2. */
+		leader = task_by_pid(ctx, pe->pgid);
+		if (pe->pgid == pe->pid && (t->parent || o->restore_pgid)) {
+			t->own_group = true;
+		} else if (leader && leader != t) {
+			t->join_pgid_orig = pe->pgid;
+			t->join_pgid = pe->pgid;
+		} else if (o->restore_pgid) {
+			t->join_pgid = pe->pgid;	/* must exist outside */
+		} else if (!t->setsid) {
+			t->join_pgid = getpgid(0);	/* crest's group */
+		}
 	}
-	if (read_pagemap(ctx))
-		return -1;
-	if (files_read(&t->files, &ctx->dir, ctx->pid))
-		return -1;
-	t->dir = &ctx->dir;
 	return 0;
 }
 
 static int check_cpu(struct restore_ctx *ctx)
 {
-	const ThreadCoreEntry *tc = ctx->task.core->threads[0];
 	size_t here = arch_xstate_size();
-	void *buf = xzalloc(here);
-	uint64_t have;
 
-	/* Our own xstate tells which features this CPU and kernel enable. */
 	if (!arch_cpu_has_crc32c()) {
 		pr_err("this CPU lacks SSE4.2 (crc32c), which crest needs");
-		free(buf);
 		return -1;
 	}
-	have = ctx->task.core->xfeatures;
-	free(buf);
-	if (tc->xstate.len != here) {
-		pr_err("the checkpoint's register state is %zu bytes, this CPU's is %zu: restore it on a machine with the same CPU features",
-		       tc->xstate.len, here);
-		return -1;
+	for (int i = 0; i < ctx->nr; i++) {
+		const CoreEntry *c = ctx->tasks[i].core;
+
+		if (c && c->threads[0]->xstate.len != here) {
+			pr_err("the checkpoint's register state is %zu bytes, this CPU's is %zu: restore it on a machine with the same CPU features",
+			       c->threads[0]->xstate.len, here);
+			return -1;
+		}
 	}
-	(void)have;
 	return 0;
 }
 
@@ -168,34 +267,15 @@ static int check_pid(pid_t pid)
 		pr_err("pid %d is still held by the dead process '%s' (a zombie its parent %d has not reaped yet); wait for it to be reaped and try again",
 		       pid, st.comm, st.ppid);
 	else
-		pr_err("pid %d is in use by '%s' (state %c); stop it or restore elsewhere",
+		pr_err("pid %d is in use by '%s' (state %c); stop it, or restore with --no-restore-pid",
 		       pid, st.comm, st.state);
 	return -1;
-}
-
-static pid_t clone_with_pid(pid_t pid)
-{
-	pid_t set_tid = pid;
-	struct clone_args ca = {
-		.exit_signal = SIGCHLD,
-		.set_tid = (uint64_t)&set_tid,
-		.set_tid_size = 1,
-	};
-	long r = syscall(SYS_clone3, &ca, sizeof(ca));
-
-	if (r < 0) {
-		if (errno == EEXIST)
-			pr_err("pid %d was taken while crest prepared the restore", pid);
-		else
-			pr_perror("can't create a process with pid %d", pid);
-	}
-	return r;
 }
 
 static const char *stage_name(uint32_t stage)
 {
 	static const char *names[] = {
-		[RST_STAGE_START] = "start", [RST_STAGE_UNMAP] = "unmapping crest",
+		[RST_STAGE_START] = "starting", [RST_STAGE_UNMAP] = "unmapping crest",
 		[RST_STAGE_VDSO] = "moving the vDSO", [RST_STAGE_MAP] = "mapping memory",
 		[RST_STAGE_PAGES] = "reading pages", [RST_STAGE_CRC] = "checking pages",
 		[RST_STAGE_PROTECT] = "protecting memory", [RST_STAGE_MM] = "setting mm fields",
@@ -207,171 +287,420 @@ static const char *stage_name(uint32_t stage)
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
 }
 
-/* The restorer has stopped at its int3: did it make it? */
-static int check_restorer(struct restore_ctx *ctx, pid_t pid, uint64_t addr,
-			  struct restore_args *ra)
+static int read_args(pid_t pid, uint64_t addr, struct restore_args *ra)
 {
 	struct iovec l = { ra, sizeof(*ra) }, r = { (void *)addr, sizeof(*ra) };
 
-	if (process_vm_readv(pid, &l, 1, &r, 1, 0) != sizeof(*ra)) {
-		pr_perror("can't read the restorer's report");
+	memset(ra, 0, sizeof(*ra));
+	if (!addr || process_vm_readv(pid, &l, 1, &r, 1, 0) != sizeof(*ra))
+		return -1;
+	return 0;
+}
+
+/* The restorer has stopped at its int3: did it make it? */
+static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
+			  struct restore_args *ra)
+{
+	if (read_args(t->new_pid, t->args_addr, ra)) {
+		pr_perror("can't read the restorer's report from %d", t->new_pid);
 		return -1;
 	}
 	if (ra->stage == RST_STAGE_DONE && !ra->ret)
 		return 0;
 	if (ra->stage == RST_STAGE_CRC) {
 		pr_err("image '%s' is corrupt at offset %llu: page checksum mismatch",
-		       ctx->task.pages_path, (unsigned long long)ra->fail_addr);
+		       t->pages_path, (unsigned long long)ra->fail_addr);
 		ctx->exit_code = EXIT_IMAGE;
 		return -1;
 	}
 	errno = -ra->ret;
-	pr_perror("restore of %d failed while %s (at %#llx)", pid,
+	pr_perror("restore of %d failed while %s (at %#llx)", t->pe->pid,
 		  stage_name(ra->stage), (unsigned long long)ra->fail_addr);
 	return -1;
 }
 
-/* Last steps from outside: unmap the restorer, registers, let go. */
-static int finish_task(struct restore_ctx *ctx, pid_t pid, struct restore_args *ra)
+/* Last steps from outside: unmap the restorer, registers. */
+static int finish_task(struct restore_task *t, struct restore_args *ra)
 {
 	arch_regs_t regs;
 	long r;
 
-	if (arch_get_regs(pid, &regs))
+	if (arch_get_regs(t->new_pid, &regs))
 		return -1;
-	r = remote_syscall(pid, &regs, ra->self.start + restorer_off_syscall,
+	r = remote_syscall(t->new_pid, &regs, ra->self.start + restorer_off_syscall,
 			   SYS_munmap, ra->self.start, ra->self.end - ra->self.start,
 			   0, 0, 0, 0);
 	if (r) {
 		errno = -r;
-		pr_perror("can't unmap the restorer from %d", pid);
+		pr_perror("can't unmap the restorer from %d", t->new_pid);
 		return -1;
 	}
-	if (task_restore_regs(pid, ctx->task.core))
+	return task_restore_regs(t->new_pid, t->core);
+}
+
+static int send_go(struct restore_task *t)
+{
+	if (write(t->sync_wfd, "g", 1) != 1) {
+		pr_perror("can't wake process %d", t->pe->pid);
 		return -1;
+	}
 	return 0;
 }
 
-static int wait_restored(pid_t pid)
+static int read_report(struct restore_ctx *ctx, struct restore_report *r,
+		       int timeout_ms)
 {
-	int status;
+	struct pollfd p = { ctx->report_rfd, POLLIN, 0 };
+	int waited = 0;
 
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			pr_perror("can't wait for restored process %d", pid);
-			return EXIT_FAIL;
+	for (;;) {
+		int n = poll(&p, 1, 100);
+
+		if (n > 0)
+			break;
+		if (n < 0 && errno != EINTR) {
+			pr_perror("can't wait for the new processes");
+			return -1;
+		}
+		/* A task that failed said why; it won't report. */
+		for (int i = 0; i < ctx->nr; i++) {
+			struct restore_task *t = &ctx->tasks[i];
+			int status;
+
+			if (t->new_pid > 0 && !t->pe->zombie &&
+			    waitpid(t->new_pid, &status, WNOHANG | __WALL) == t->new_pid &&
+			    (WIFEXITED(status) || WIFSIGNALED(status))) {
+				pr_err("process %d died during the restore", t->pe->pid);
+				return -1;
+			}
+		}
+		waited += 100;
+		if (waited > timeout_ms) {
+			pr_err("the new processes did not report within %d s", timeout_ms / 1000);
+			return -1;
 		}
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	if (read(ctx->report_rfd, r, sizeof(*r)) != sizeof(*r)) {
+		pr_perror("can't read a report of the new processes");
+		return -1;
+	}
+	return 0;
 }
 
-static int run_restore(struct restore_ctx *ctx)
+/* Phase A: every task created, seized and told to go on. */
+static int create_tree(struct restore_ctx *ctx)
 {
-	struct restore_task *t = &ctx->task;
-	int sync[2], report[2], status, sig;
+	int created = 0;
+
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		pid_t pid;
+
+		if (t->parent)
+			continue;
+		pid = restore_clone(t->pe->pid, ctx->opts->restore_pid);
+		if (pid < 0) {
+			ctx->exit_code = errno == EEXIST ? EXIT_BUSY : EXIT_FAIL;
+			return -1;
+		}
+		if (pid == 0)
+			restore_task_child(t, &ctx->sh);
+		t->new_pid = pid;
+	}
+	while (created < ctx->nr) {
+		struct restore_report r;
+		struct restore_task *t;
+
+		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS))
+			return -1;
+		t = task_by_pid(ctx, r.pid);
+		if (r.type != REPORT_CREATED || !t) {
+			pr_err("unexpected report %d from %d", r.type, r.pid);
+			return -1;
+		}
+		t->new_pid = r.val;
+		created++;
+		if (!t->pe->zombie) {
+			if (ptrace(PTRACE_SEIZE, t->new_pid, NULL, NULL)) {
+				pr_perror("can't trace new process %d", t->new_pid);
+				return -1;
+			}
+			t->seized = true;
+		}
+		if (send_go(t))
+			return -1;
+	}
+	pr_debug("%d processes created", created);
+	return 0;
+}
+
+/* Phase B: groups, fds, restorers; wait for every restorer's int3. */
+static int run_restorers(struct restore_ctx *ctx)
+{
+	int live = 0, trapped = 0, reported = 0;
+
+	for (int i = 0; i < ctx->nr; i++) {
+		if (send_go(&ctx->tasks[i]))
+			return -1;
+		if (!ctx->tasks[i].pe->zombie)
+			live++;
+	}
+	while (trapped < live) {
+		struct restore_task *t = NULL;
+		int status, sig;
+		pid_t pid = waitpid(-1, &status, __WALL);
+
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("can't wait for the new processes");
+			return -1;
+		}
+		for (int i = 0; i < ctx->nr; i++)
+			if (ctx->tasks[i].new_pid == pid && ctx->tasks[i].seized)
+				t = &ctx->tasks[i];
+		if (!t)
+			continue;	/* a restored zombie, reaped by us: fine */
+		if (!WIFSTOPPED(status)) {
+			pr_err("process %d died during the restore (%s %d)", t->pe->pid,
+			       WIFEXITED(status) ? "exit status" : "signal",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+			t->seized = false;
+			return -1;
+		}
+		sig = WSTOPSIG(status);
+		if (sig == SIGTRAP && !t->stopped_at_trap) {
+			t->stopped_at_trap = true;
+			trapped++;
+			continue;
+		}
+		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGTRAP) {
+			struct restore_args ra;
+			arch_regs_t regs = {};
+
+			while (!t->args_addr && reported < live) {
+				struct restore_report r;
+
+				if (read_report(ctx, &r, 1000))
+					break;
+				reported++;
+				if (task_by_pid(ctx, r.pid))
+					task_by_pid(ctx, r.pid)->args_addr = r.val;
+			}
+			read_args(pid, t->args_addr, &ra);
+			arch_get_regs(pid, &regs);
+			pr_err("process %d got signal %d (%s) while %s (ip %#llx)", t->pe->pid,
+			       sig, strsignal(sig), stage_name(ra.stage),
+			       (unsigned long long)regs.rip);
+			return -1;
+		}
+		/* Anything else (a child's SIGCHLD...) is crest's business: drop it. */
+		if (ptrace(PTRACE_CONT, pid, NULL, NULL)) {
+			pr_perror("can't resume process %d", pid);
+			return -1;
+		}
+	}
+	while (reported < live) {
+		struct restore_report r;
+		struct restore_task *t;
+
+		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS))
+			return -1;
+		reported++;
+		t = task_by_pid(ctx, r.pid);
+		if (!t || r.type != REPORT_RESTORER) {
+			pr_err("unexpected report %d from %d", r.type, r.pid);
+			return -1;
+		}
+		t->args_addr = r.val;
+	}
+	return 0;
+}
+
+static int finish_all(struct restore_ctx *ctx)
+{
 	struct restore_args ra;
-	uint64_t addr = 0;
-	pid_t pid;
 
-	if (pipe2(sync, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) {
-		pr_perror("can't create pipes");
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+
+		if (t->pe->zombie)
+			continue;
+		if (check_restorer(ctx, t, &ra))
+			return -1;
+		if (fault("restore-finish")) {
+			pr_err("fault injected: restore-finish");
+			return -1;
+		}
+		if (finish_task(t, &ra))
+			return -1;
+	}
+	/* All rebuilt: let them go together. */
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		long sig = t->pe->stopped ? SIGSTOP : 0;
+
+		if (!t->seized)
+			continue;
+		if (ptrace(PTRACE_DETACH, t->new_pid, NULL, (void *)sig)) {
+			pr_perror("can't let restored process %d go", t->new_pid);
+			return -1;
+		}
+		t->seized = false;
+	}
+	return 0;
+}
+
+static void kill_all(struct restore_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+
+		if (t->new_pid > 0) {
+			kill(t->new_pid, SIGKILL);
+			if (!t->parent)
+				waitpid(t->new_pid, NULL, __WALL);
+		}
+	}
+}
+
+static pid_t root_pid;
+
+static void forward_signal(int sig)
+{
+	if (root_pid > 0)
+		kill(root_pid, sig);
+}
+
+/* Stay the parent of the roots, like a shell: pass signals on, wait. */
+static int wait_roots(struct restore_ctx *ctx)
+{
+	struct sigaction sa = { .sa_handler = forward_signal };
+	int ret = EXIT_OK, first = 1;
+
+	root_pid = ctx->tasks[0].new_pid;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		int status;
+
+		if (t->parent)
+			continue;
+		while (waitpid(t->new_pid, &status, 0) < 0) {
+			if (errno != EINTR) {
+				pr_perror("can't wait for restored process %d", t->new_pid);
+				return EXIT_FAIL;
+			}
+		}
+		if (first)
+			ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		first = 0;
+	}
+	return ret;
+}
+
+/* Shared objects and pipes: open once here, inherited by every task. */
+static int prepare_objects(struct restore_ctx *ctx)
+{
+	struct rlimit rl;
+	MmEntry **mms = xzalloc(ctx->nr * sizeof(*mms));
+	int base = 3, nr_mms = 0, ret, pipefd[2];
+
+	/* Room for a service fd per object above every fd of the tree. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (int i = 0; i < ctx->nr; i++) {
+		for (int k = 0; k < ctx->tasks[i].nr_fds; k++)
+			if ((int)ctx->tasks[i].fds[k]->fd >= base)
+				base = ctx->tasks[i].fds[k]->fd + 1;
+		if (ctx->tasks[i].mm)
+			mms[nr_mms++] = ctx->tasks[i].mm;
+	}
+	base = base < 10 ? 10 : base;
+	if (log_move_fd(base))
+		goto err;
+	ret = files_open_all(&ctx->files, &ctx->dir, base, mms, nr_mms);
+	free(mms);
+	if (ret)
+		return -1;
+
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		pr_perror("can't create a pipe");
 		return -1;
 	}
-	t->sync_fd = sync[0];
-	t->report_fd = report[1];
-	fflush(NULL);
-	pid = clone_with_pid(ctx->pid);
-	if (pid < 0) {
-		ctx->exit_code = errno == EEXIST ? EXIT_BUSY : EXIT_FAIL;
+	ctx->report_rfd = files_to_service(pipefd[0], base);
+	ctx->sh.report_fd = files_to_service(pipefd[1], base);
+	if (ctx->report_rfd < 0 || ctx->sh.report_fd < 0)
+		return -1;
+	for (int i = 0; i < ctx->nr; i++) {
+		if (pipe2(pipefd, O_CLOEXEC)) {
+			pr_perror("can't create a pipe");
+			return -1;
+		}
+		ctx->tasks[i].sync_fd = files_to_service(pipefd[0], base);
+		ctx->tasks[i].sync_wfd = files_to_service(pipefd[1], base);
+		if (ctx->tasks[i].sync_fd < 0 || ctx->tasks[i].sync_wfd < 0)
+			return -1;
+	}
+
+	ctx->sh.files = &ctx->files;
+	ctx->sh.restore_pid = ctx->opts->restore_pid;
+	ctx->sh.nr = ctx->nr;
+	ctx->sh.map = mmap(NULL, ctx->nr * sizeof(*ctx->sh.map),
+			   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctx->sh.map == MAP_FAILED) {
+		pr_perror("can't map the pid table");
 		return -1;
 	}
-	if (pid == 0)
-		restore_task_child(t);
-	close(sync[0]);
-	close(report[1]);
-
-	/* Ours to trace before it runs anything foreign. */
-	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
-		pr_perror("can't trace the new process %d", pid);
-		goto err_kill;
-	}
-	if (write(sync[1], "g", 1) != 1) {
-		pr_perror("can't start the new process");
-		goto err_kill;
-	}
-	close(sync[1]);
-	sig = wait_stop(pid, &status);
-	if (sig < 0)
-		goto err;	/* the child said why */
-	if (read(report[0], &addr, sizeof(addr)) != sizeof(addr)) {
-		pr_err("the new process %d did not report its restorer", pid);
-		goto err_kill;
-	}
-	if (sig != SIGTRAP) {
-		struct iovec l = { &ra, sizeof(ra) }, r = { (void *)addr, sizeof(ra) };
-		siginfo_t si = {};
-		arch_regs_t regs = {};
-
-		ptrace(PTRACE_GETSIGINFO, pid, NULL, &si);
-		arch_get_regs(pid, &regs);
-		if (process_vm_readv(pid, &l, 1, &r, 1, 0) != sizeof(ra))
-			memset(&ra, 0, sizeof(ra));
-		pr_err("the new process %d got signal %d (%s) while %s (ip %#llx, address %p, restorer at %#llx)",
-		       pid, sig, strsignal(sig), stage_name(ra.stage),
-		       (unsigned long long)regs.rip, si.si_addr,
-		       (unsigned long long)ra.self.start);
-		goto err_kill;
-	}
-	close(report[0]);
-	if (check_restorer(ctx, pid, addr, &ra))
-		goto err_kill;
-	if (fault("restore-finish")) {
-		pr_err("fault injected: restore-finish");
-		goto err_kill;
-	}
-	if (finish_task(ctx, pid, &ra))
-		goto err_kill;
-	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
-		pr_perror("can't let restored process %d go", pid);
-		goto err_kill;
-	}
-	pr_info("process %d restored", pid);
-	if (ctx->opts->detach)
-		return EXIT_OK;
-	return wait_restored(pid);
-
-err_kill:
-	kill(pid, SIGKILL);
+	for (int i = 0; i < ctx->nr; i++)
+		ctx->sh.map[i].orig = ctx->tasks[i].pe->pid;
+	return 0;
 err:
-	waitpid(pid, &status, __WALL);
+	free(mms);
 	return -1;
+}
+
+static int checks(struct restore_ctx *ctx)
+{
+	if (check_cpu(ctx))
+		return -1;
+	ctx->exit_code = EXIT_BUSY;
+	if (ctx->opts->restore_pid)
+		for (int i = 0; i < ctx->nr; i++)
+			if (check_pid(ctx->tasks[i].pe->pid))
+				return -1;
+	ctx->exit_code = EXIT_FILES;
+	if (files_check(&ctx->files))
+		return -1;
+	ctx->exit_code = EXIT_FAIL;
+	return plan_tree(ctx);
 }
 
 int cr_restore(const struct options *opts)
 {
 	struct restore_ctx ctx = { .opts = opts, .exit_code = EXIT_IMAGE };
-	int ret;
 
 	ctx.dir.dirfd = -1;
 	if (img_dir_open(&ctx.dir, opts->dir, false))
 		goto err;
 	if (read_images(&ctx))
 		goto err;
-	if (check_cpu(&ctx))
+	if (checks(&ctx))
 		goto err;
-	ctx.exit_code = EXIT_BUSY;
-	if (check_pid(ctx.pid))
+	if (prepare_objects(&ctx))
 		goto err;
-	ctx.exit_code = EXIT_FILES;
-	if (files_check(&ctx.task.files))
+	if (create_tree(&ctx) || run_restorers(&ctx) || finish_all(&ctx)) {
+		kill_all(&ctx);
 		goto err;
-	ctx.exit_code = EXIT_FAIL;
-	ret = run_restore(&ctx);
-	if (ret < 0)
-		goto err;
-	return ret;
+	}
+	pr_info("%d process%s restored", ctx.nr, ctx.nr > 1 ? "es" : "");
+	if (opts->detach)
+		return EXIT_OK;
+	return wait_roots(&ctx);
 err:
 	log_msg(LOG_ERROR, "restore from '%s' failed: %s; nothing was left running\n",
 		opts->dir, log_last_error());

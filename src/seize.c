@@ -37,14 +37,15 @@ int wait_stop(pid_t tid, int *status)
 	}
 }
 
-int seize_task(pid_t pid)
+int seize_task(pid_t pid, bool *stopped)
 {
 	int status, sig;
 
+	*stopped = false;
 	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
 		if (errno == ESRCH)
-			pr_err("process %d does not exist", pid);
-		else if (errno == EPERM)
+			return 1;
+		if (errno == EPERM)
 			pr_perror("can't seize process %d (is it traced by another debugger?)", pid);
 		else
 			pr_perror("can't seize process %d", pid);
@@ -55,9 +56,15 @@ int seize_task(pid_t pid)
 		goto err_detach;
 	}
 	for (;;) {
-		sig = wait_stop(pid, &status);
-		if (sig < 0)
-			return -1;
+		if (waitpid(pid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("can't wait for process %d", pid);
+			goto err_detach;
+		}
+		if (!WIFSTOPPED(status))
+			return 1;	/* it exited as we came: not ours */
+		sig = WSTOPSIG(status);
 		if (status >> 16 == PTRACE_EVENT_STOP)
 			break;
 		/*
@@ -70,10 +77,10 @@ int seize_task(pid_t pid)
 			goto err_detach;
 		}
 	}
+	/* A group-stopped task reports its stop signal here. */
 	if (sig != SIGTRAP) {
-		pr_err("process %d is stopped by signal %d; stopped processes are not supported yet (continue it with SIGCONT first)",
-		       pid, sig);
-		goto err_detach;
+		pr_debug("process %d is stopped (signal %d)", pid, sig);
+		*stopped = true;
 	}
 	return 0;
 err_detach:

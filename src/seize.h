@@ -4,8 +4,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Seize and stop one task; 0 or -1 (reported). */
-int seize_task(pid_t pid);
+#include <stdbool.h>
+
+/*
+ * Seize and stop one task: 0, 1 if it is gone, -1 (reported). *stopped
+ * tells if it was group-stopped (SIGSTOP): it stays so when released.
+ */
+int seize_task(pid_t pid, bool *stopped);
 /* Wait for a ptrace stop of tid; returns the stop signal, -1 if it died. */
 int wait_stop(pid_t tid, int *status);
 /* Let it go: detach, or kill it and wait until it is dead. */

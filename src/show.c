@@ -150,8 +150,8 @@ static int show_file(int dirfd, const char *dir, const char *name)
 	json_str(img->path);
 	printf(",\n  \"kind\": ");
 	json_str(img_descs[img->kind].name);
-	if (img->kind == IMG_PAGES) {
-		printf(",\n  \"page_bytes\": %zu\n}\n", img->size - IMG_PAGES_OFF);
+	if (!img_descs[img->kind].msg) {
+		printf(",\n  \"data_bytes\": %zu\n}\n", img->size - IMG_PAGES_OFF);
 		img_close(img);
 		return 0;
 	}

@@ -238,6 +238,8 @@ CoreEntry *task_dump_core(pid_t pid, const struct proc_stat *st,
 		return NULL;
 	}
 	c->xstate_size = arch_xstate_size();
+	c->has_child_subreaper = 1;
+	c->child_subreaper = pi->child_subreaper;
 
 	tc = dump_thread(pid, pi);
 	if (!tc)
@@ -326,6 +328,7 @@ void task_fill_restore_args(const CoreEntry *c, struct restore_args *ra)
 		ra->rlimits[r].max = c->rlimits[i]->max;
 	}
 	ra->has_rlimits = c->n_rlimits == PIE_NR_RLIMITS;
+	ra->child_subreaper = c->child_subreaper;
 	ra->has_creds = 1;
 	ra->uid = c->creds->uid; ra->euid = c->creds->euid; ra->suid = c->creds->suid;
 	ra->gid = c->creds->gid; ra->egid = c->creds->egid; ra->sgid = c->creds->sgid;

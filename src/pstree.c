@@ -1,0 +1,293 @@
+/*
+ * The process tree of a checkpoint: which processes, in which order, and
+ * seizing them so that none forks or escapes while we look.
+ * pstree_seize() returns 0, -1 on failure, -2 on something unsupported.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pstree.h"
+#include "seize.h"
+#include "util.h"
+
+#define MAX_TASKS	(1 << 16)
+
+int pstree_parse_children(const char *buf, pid_t **out)
+{
+	int nr = 0;
+
+	*out = NULL;
+	while (*buf) {
+		char *end;
+		long v;
+
+		while (*buf == ' ' || *buf == '\n')
+			buf++;
+		if (!*buf)
+			break;
+		v = strtol(buf, &end, 10);
+		if (end == buf || v <= 0)
+			return -1;
+		*out = xrealloc(*out, (nr + 1) * sizeof(pid_t));
+		(*out)[nr++] = v;
+		buf = end;
+	}
+	return nr;
+}
+
+struct pstree_item *pstree_find(const struct pstree *t, pid_t pid)
+{
+	for (int i = 0; i < t->nr; i++)
+		if (t->items[i]->pid == pid)
+			return t->items[i];
+	return NULL;
+}
+
+static int read_stat(pid_t pid, struct proc_stat *st)
+{
+	char *buf = read_proc(pid, "stat", NULL);
+	int ret;
+
+	if (!buf)
+		return -1;
+	ret = proc_parse_stat(buf, st);
+	free(buf);
+	return ret;
+}
+
+/* Exit status of a zombie, as its parent's wait() would see it. */
+static int zombie_status(pid_t pid)
+{
+	char *buf = read_proc(pid, "stat", NULL), *p;
+	int status = 0;
+
+	if (!buf)
+		return 0;
+	p = strrchr(buf, ' ');
+	if (p)
+		status = atoi(p + 1);
+	free(buf);
+	return status;
+}
+
+static struct pstree_item *add_item(struct pstree *t, pid_t pid,
+				    struct pstree_item *parent)
+{
+	struct pstree_item *it;
+	struct proc_stat st;
+
+	if (read_stat(pid, &st))
+		return NULL;	/* gone already */
+	if (t->nr >= MAX_TASKS) {
+		pr_err("more than %d processes in the tree", MAX_TASKS);
+		return NULL;
+	}
+	it = xzalloc(sizeof(*it));
+	it->pid = pid;
+	it->stat = st;
+	it->ppid = st.ppid;
+	it->pgid = st.pgid;
+	it->sid = st.sid;
+	it->parent = parent;
+	mm_entry__init(&it->mm);
+	t->items = xrealloc(t->items, (t->nr + 1) * sizeof(it));
+	t->items[t->nr++] = it;
+	return it;
+}
+
+/* Seize and stop one task; a zombie is only recorded. 1: gone. */
+static int seize_item(struct pstree_item *it)
+{
+	int ret;
+
+	if (it->stat.state == 'Z' || it->stat.state == 'X') {
+		it->zombie = true;
+		it->exit_status = zombie_status(it->pid);
+		return 0;
+	}
+	if (it->stat.num_threads > 1) {
+		pr_err("process %d has %d threads; multi-threaded processes are not supported yet",
+		       it->pid, it->stat.num_threads);
+		return -2;
+	}
+	ret = seize_task(it->pid, &it->stopped);
+	if (ret == 1) {
+		/* It died between listing and seizing: a zombie now? */
+		if (!read_stat(it->pid, &it->stat) && it->stat.state == 'Z') {
+			it->zombie = true;
+			it->exit_status = zombie_status(it->pid);
+			return 0;
+		}
+		return 1;
+	}
+	if (ret)
+		return -1;
+	it->seized = true;
+	/* Now stopped: its state and children can't change under us. */
+	if (read_stat(it->pid, &it->stat))
+		return -1;
+	if (it->stat.num_threads > 1) {
+		pr_err("process %d has %d threads; multi-threaded processes are not supported yet",
+		       it->pid, it->stat.num_threads);
+		return -2;
+	}
+	it->pgid = it->stat.pgid;
+	it->sid = it->stat.sid;
+	return 0;
+}
+
+static int list_children(pid_t pid, pid_t **kids)
+{
+	char path[64];
+	char *buf;
+	int nr;
+
+	snprintf(path, sizeof(path), "task/%d/children", pid);
+	buf = read_proc(pid, path, NULL);
+	if (!buf) {
+		*kids = NULL;
+		return 0;
+	}
+	nr = pstree_parse_children(buf, kids);
+	free(buf);
+	return nr;
+}
+
+static int item_matches(const struct proc_stat *st, enum pstree_scope scope,
+			pid_t id)
+{
+	switch (scope) {
+	case SCOPE_PGID:	return st->pgid == id;
+	case SCOPE_SID:		return st->sid == id;
+	default:		return 0;
+	}
+}
+
+/* Every process of a group or session, from a scan of /proc. */
+static int scan_members(struct pstree *t, enum pstree_scope scope, pid_t id)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int found = 0;
+
+	if (!d) {
+		pr_perror("can't list /proc");
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		struct proc_stat st;
+		pid_t pid;
+
+		if (!isdigit(de->d_name[0]))
+			continue;
+		pid = atoi(de->d_name);
+		if (pid == getpid() || pstree_find(t, pid) || read_stat(pid, &st))
+			continue;
+		if (!item_matches(&st, scope, id))
+			continue;
+		if (add_item(t, pid, NULL))
+			found++;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Parents before children; a task whose parent is in the tree points at it. */
+static void link_and_order(struct pstree *t)
+{
+	struct pstree_item **sorted = xzalloc(t->nr * sizeof(*sorted));
+	int n = 0;
+
+	for (int i = 0; i < t->nr; i++) {
+		t->items[i]->parent = pstree_find(t, t->items[i]->ppid);
+		if (t->items[i]->parent == t->items[i])
+			t->items[i]->parent = NULL;
+	}
+	/* Roots first, then repeatedly the children of what is placed. */
+	for (int i = 0; i < t->nr; i++)
+		if (!t->items[i]->parent)
+			sorted[n++] = t->items[i];
+	for (int k = 0; k < n; k++)
+		for (int i = 0; i < t->nr; i++)
+			if (t->items[i]->parent == sorted[k])
+				sorted[n++] = t->items[i];
+	BUG_ON(n != t->nr);
+	free(t->items);
+	t->items = sorted;
+}
+
+int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id)
+{
+	int i, ret, pass, err = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (scope == SCOPE_TREE || scope == SCOPE_PID) {
+		if (!add_item(t, id, NULL)) {
+			pr_err("process %d does not exist", id);
+			return -1;
+		}
+	}
+	/* A group or a session can gain members while we seize: go again. */
+	for (pass = 0; pass < 3; pass++) {
+		if ((scope == SCOPE_PGID || scope == SCOPE_SID) &&
+		    scan_members(t, scope, id) < 0)
+			goto err;
+		for (i = 0; i < t->nr; i++) {
+			struct pstree_item *it = t->items[i];
+			pid_t *kids;
+			int nr;
+
+			if (it->seized || it->zombie)
+				continue;
+			ret = seize_item(it);
+			if (ret < 0) {
+				err = ret;
+				goto err;
+			}
+			if (ret == 1) {	/* vanished: drop it */
+				free(it);
+				memmove(&t->items[i], &t->items[i + 1],
+					(t->nr - i - 1) * sizeof(it));
+				t->nr--;
+				i--;
+				continue;
+			}
+			if (scope != SCOPE_TREE || it->zombie)
+				continue;
+			nr = list_children(it->pid, &kids);
+			for (int k = 0; k < nr; k++)
+				if (!pstree_find(t, kids[k]))
+					add_item(t, kids[k], it);
+			free(kids);
+		}
+		if (scope == SCOPE_TREE || scope == SCOPE_PID)
+			break;
+	}
+	if (!t->nr) {
+		pr_err("no process in %s %d", scope == SCOPE_PGID ? "process group" : "session", id);
+		return -1;
+	}
+	link_and_order(t);
+	pr_info("%d process%s to checkpoint", t->nr, t->nr > 1 ? "es" : "");
+	return 0;
+err:
+	pstree_release(t);
+	return err;
+}
+
+void pstree_release(struct pstree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		if (!t->items[i]->seized)
+			continue;
+		release_task(t->items[i]->pid);
+		t->items[i]->seized = false;
+	}
+}

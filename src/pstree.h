@@ -1,0 +1,50 @@
+#ifndef CREST_PSTREE_H
+#define CREST_PSTREE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "mem.h"
+#include "mm.pb-c.h"
+#include "pie-abi.h"
+#include "proc.h"
+
+enum pstree_scope { SCOPE_TREE, SCOPE_PID, SCOPE_PGID, SCOPE_SID };
+
+/* One process of the checkpoint and what the dump learns about it. */
+struct pstree_item {
+	pid_t pid, ppid, pgid, sid;
+	struct pstree_item *parent;	/* NULL for a root */
+	bool zombie;
+	int exit_status;		/* zombie: wait(2) status */
+	bool stopped;			/* group-stopped when seized */
+	bool seized;
+	struct proc_stat stat;
+	/* dump state */
+	struct mem_layout mem;
+	struct parasite_info info;
+	CoreEntry *core;
+	MmEntry mm;
+	FdEntry **fds;
+	int nr_fds;
+};
+
+struct pstree {
+	struct pstree_item **items;	/* parents before their children */
+	int nr;
+};
+
+/*
+ * Find the processes of the scope and seize each live one. A parent is
+ * stopped before its children are listed, so nothing forks past us.
+ */
+int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id);
+/* Detach every seized task (tasks go on as they were). */
+void pstree_release(struct pstree *t);
+struct pstree_item *pstree_find(const struct pstree *t, pid_t pid);
+/* Parse "a b c" of /proc/PID/task/TID/children; pure, unit-tested. */
+int pstree_parse_children(const char *buf, pid_t **out);
+
+#endif

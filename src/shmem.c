@@ -1,0 +1,327 @@
+/*
+ * Shared memory objects: MAP_SHARED|MAP_ANONYMOUS regions (shown as
+ * "/dev/zero (deleted)") and memfds. Each is saved once, however many
+ * processes map it or hold it open, from the object itself (SEEK_DATA
+ * finds what holds data), not from one process's page tables, which only
+ * show the pages that process touched. At restore the coordinator makes
+ * the object, fills it, and every task maps or holds the same one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "files.h"
+#include "files-pipe.h"
+#include "image.h"
+#include "log.h"
+#include "proc.h"
+#include "shmem.h"
+#include "util.h"
+
+#define RUN_BYTES	(1UL << 20)
+
+int files_add_shmem(struct dump_files *df, pid_t pid, const char *map_path,
+		    const struct stat *st, uint32_t *id)
+{
+	int n = df->nr_shmems;
+	ShmemEntry *s;
+
+	for (int i = 0; i < n; i++) {
+		if (df->shmems_own[i].dev == st->st_dev &&
+		    df->shmems_own[i].ino == st->st_ino) {
+			if ((uint64_t)st->st_size > df->shmems[i]->size)
+				df->shmems[i]->size = st->st_size;
+			*id = df->shmems[i]->id;
+			return 0;
+		}
+	}
+	s = xzalloc(sizeof(*s));
+	shmem_entry__init(s);
+	s->id = n + 1;
+	s->ino = st->st_ino;
+	s->size = st->st_size;
+	df->shmems = xrealloc(df->shmems, (n + 1) * sizeof(s));
+	df->shmems_own = xrealloc(df->shmems_own, (n + 1) * sizeof(*df->shmems_own));
+	df->shmems_path = xrealloc(df->shmems_path, (n + 1) * sizeof(char *));
+	df->shmems[n] = s;
+	df->shmems_own[n] = (struct file_owner){ st->st_dev, st->st_ino, pid, -1 };
+	df->shmems_path[n] = xstrdup(map_path);
+	df->nr_shmems++;
+	*id = s->id;
+	return 0;
+}
+
+/* "/memfd:NAME (deleted)" -> "NAME" */
+static char *memfd_name(const char *link)
+{
+	char *name = xstrdup(link + 7);
+	size_t len = strlen(name);
+
+	if (len > 10 && !strcmp(name + len - 10, " (deleted)"))
+		name[len - 10] = 0;
+	return name;
+}
+
+static int add_memfd(struct dump_files *df, pid_t pid, const char *link,
+		     const char *path, const struct stat *st, uint32_t flags,
+		     uint64_t pos, uint32_t *id)
+{
+	int n = df->nr_memfds, fd;
+	MemfdEntry *m;
+
+	for (int i = 0; i < n; i++) {
+		if (df->memfds_own[i].dev == st->st_dev &&
+		    df->memfds_own[i].ino == st->st_ino) {
+			*id = df->memfds[i]->id;
+			return 0;
+		}
+	}
+	m = xzalloc(sizeof(*m));
+	memfd_entry__init(m);
+	m->id = n + 1;
+	m->name = memfd_name(link);
+	m->size = st->st_size;
+	m->flags = flags;
+	m->pos = pos;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open memfd '%s'", path);
+		return -1;
+	}
+	m->seals = fcntl(fd, F_GET_SEALS);
+	if ((int)m->seals < 0)
+		m->seals = 0;
+	close(fd);
+	if (files_add_shmem(df, pid, path, st, &m->shmem_id))
+		return -1;
+	df->memfds = xrealloc(df->memfds, (n + 1) * sizeof(m));
+	df->memfds_own = xrealloc(df->memfds_own, (n + 1) * sizeof(*df->memfds_own));
+	df->memfds[n] = m;
+	df->memfds_own[n] = (struct file_owner){ st->st_dev, st->st_ino, pid, -1 };
+	df->nr_memfds++;
+	*id = m->id;
+	return 0;
+}
+
+int shmem_dump_memfd_fd(struct dump_files *df, pid_t pid, int fd,
+			const char *link, const struct stat *st,
+			const struct proc_fdinfo *fi, uint32_t *id)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	return add_memfd(df, pid, link, path, st, fi->flags & ~O_CLOEXEC,
+			 fi->pos, id);
+}
+
+int files_add_memfd_mapping(struct dump_files *df, pid_t pid,
+			    const char *name, const char *map_path,
+			    const struct stat *st, uint32_t *id)
+{
+	return add_memfd(df, pid, name, map_path, st, O_RDWR, 0, id);
+}
+
+static int dump_one(ShmemEntry *s, const char *path, struct image *pm,
+		    struct image *pages)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+	char *buf = NULL;
+	off_t off = 0;
+	int fd, ret = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open shared memory '%s'", path);
+		return -1;
+	}
+	buf = xzalloc(RUN_BYTES);
+	s->nr_runs = 0;
+	while ((uint64_t)off < s->size) {
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;	/* only holes from here */
+			pr_perror("can't look for data in '%s'", path);
+			goto out;
+		}
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > s->size)
+			hole = s->size;
+		data &= ~(PAGE_SIZE - 1);
+		while (data < hole) {
+			size_t len = hole - data > (off_t)RUN_BYTES ? RUN_BYTES : (size_t)(hole - data);
+
+			len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+			memset(buf, 0, len);
+			if (pread(fd, buf, len, data) < 0) {
+				pr_perror("can't read shared memory '%s'", path);
+				goto out;
+			}
+			pe.vaddr = data;
+			pe.nr_pages = len / PAGE_SIZE;
+			pe.crc = arch_crc32c(0, buf, len);
+			if (img_write_msg(pm, &pe.base))
+				goto out;
+			if (write_all(pages->fd, buf, len)) {
+				pr_perror("can't write '%s'", pages->path);
+				goto out;
+			}
+			s->nr_runs++;
+			data += len;
+		}
+		off = hole;
+	}
+	ret = 0;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+int shmem_dump_contents(struct dump_files *df, struct img_dir *d)
+{
+	struct image *pm = img_create(d, IMG_SHMEM_PAGEMAP, 0);
+	struct image *pages = img_create(d, IMG_SHMEM_PAGES, 0);
+
+	if (!pm || !pages)
+		return -1;
+	for (int i = 0; i < df->nr_shmems; i++)
+		if (dump_one(df->shmems[i], df->shmems_path[i], pm, pages))
+			return -1;
+	return 0;
+}
+
+static MemfdEntry *memfd_of(struct restore_files *rf, uint32_t shmem_id, int *idx)
+{
+	for (int i = 0; i < rf->nr_memfds; i++)
+		if (rf->memfds[i]->shmem_id == shmem_id) {
+			*idx = i;
+			return rf->memfds[i];
+		}
+	return NULL;
+}
+
+/* Fill the object at p from the runs of the image. */
+static int fill(struct image *pm, struct image *pages, uint64_t *off,
+		const ShmemEntry *s, char *p)
+{
+	for (uint32_t r = 0; r < s->nr_runs; r++) {
+		PagemapEntry *pe;
+		uint64_t len;
+		int ret = img_read_msg(pm, (void **)&pe);
+
+		if (ret <= 0) {
+			if (!ret)
+				pr_err("image '%s' is truncated: shared memory %u lacks runs",
+				       pm->path, s->id);
+			return -1;
+		}
+		len = (uint64_t)pe->nr_pages * PAGE_SIZE;
+		if (pe->vaddr + len > ((s->size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))) {
+			pr_err("image '%s' is corrupt: a run beyond shared memory %u",
+			       pm->path, s->id);
+			return -1;
+		}
+		if (pread(pages->fd, p + pe->vaddr, len, *off) != (ssize_t)len) {
+			pr_err("image '%s' is truncated at offset %llu", pages->path,
+			       (unsigned long long)*off);
+			return -1;
+		}
+		if (arch_crc32c(0, p + pe->vaddr, len) != pe->crc) {
+			pr_err("image '%s' is corrupt at offset %llu: page checksum mismatch",
+			       pages->path, (unsigned long long)*off);
+			return -1;
+		}
+		*off += len;
+		protobuf_c_message_free_unpacked(&pe->base, NULL);
+	}
+	return 0;
+}
+
+int shmem_open_all(struct restore_files *rf, struct img_dir *d, int base)
+{
+	struct image *pm = img_open(d, IMG_SHMEM_PAGEMAP, 0);
+	struct image *pages = img_open(d, IMG_SHMEM_PAGES, 0);
+	uint64_t off = IMG_PAGES_OFF;
+	int ret = -1;
+
+	rf->shmem_fd = xzalloc((rf->nr_shmems + 1) * sizeof(int));
+	rf->memfd_fd = xzalloc((rf->nr_memfds + 1) * sizeof(int));
+	if (!pm || !pages)
+		goto out;
+	for (int i = 0; i < rf->nr_shmems; i++) {
+		const ShmemEntry *s = rf->shmems[i];
+		size_t len = (s->size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		int idx, fd = -1;
+		MemfdEntry *m = memfd_of(rf, s->id, &idx);
+		char *p = NULL;
+
+		if (m) {
+			fd = memfd_create(m->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			if (fd < 0 || ftruncate(fd, s->size)) {
+				pr_perror("can't recreate memfd '%s'", m->name);
+				goto out;
+			}
+			if (len) {
+				p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+				if (p == MAP_FAILED) {
+					pr_perror("can't map memfd '%s'", m->name);
+					goto out;
+				}
+			}
+		} else {
+			char path[128];
+
+			if (!len) {
+				pr_err("image '%s': shared memory %u is empty", pm->path, s->id);
+				goto out;
+			}
+			p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED) {
+				pr_perror("can't create %zu bytes of shared memory", len);
+				goto out;
+			}
+			/* The object behind the mapping, to hand to the tasks. */
+			snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+				 (unsigned long)p, (unsigned long)p + len);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			if (fd < 0) {
+				pr_perror("can't open '%s'", path);
+				munmap(p, len);
+				goto out;
+			}
+		}
+		if (fill(pm, pages, &off, s, p)) {
+			if (p)
+				munmap(p, len);
+			close(fd);
+			goto out;
+		}
+		if (p)
+			munmap(p, len);
+		if (m) {
+			if (m->seals && fcntl(fd, F_ADD_SEALS, m->seals) < 0)
+				pr_warn("can't seal memfd '%s': %s", m->name, strerror(errno));
+			lseek(fd, m->pos, SEEK_SET);
+			rf->memfd_fd[idx] = files_to_service(fd, base);
+			if (rf->memfd_fd[idx] < 0)
+				goto out;
+		} else {
+			rf->shmem_fd[i] = files_to_service(fd, base);
+			if (rf->shmem_fd[i] < 0)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	img_close(pm);
+	img_close(pages);
+	return ret;
+}
