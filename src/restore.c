@@ -184,7 +184,6 @@ static int plan_tree(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		const PstreeEntry *pe = t->pe;
-		struct restore_task *leader;
 		pid_t parent_sid;
 
 		t->parent = pe->ppid ? task_by_pid(ctx, pe->ppid) : NULL;
@@ -213,17 +212,24 @@ static int plan_tree(struct restore_ctx *ctx)
 			return -1;
 		}
 
-		/* Groups: leaders make theirs, members join in phase 2. */
-		leader = task_by_pid(ctx, pe->pgid);
-		if (pe->pgid == pe->pid && (t->parent || o->restore_pgid)) {
-			t->own_group = true;
-		} else if (leader && leader != t) {
-			t->join_pgid_orig = pe->pgid;
-			t->join_pgid = pe->pgid;
-		} else if (o->restore_pgid) {
-			t->join_pgid = pe->pgid;	/* must exist outside */
+		/* Group leaders make theirs (members join below). */
+		t->own_group = pe->pgid == pe->pid && (t->parent || o->restore_pgid);
+	}
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		struct restore_task *leader = task_by_pid(ctx, t->pe->pgid);
+
+		if (t->own_group)
+			continue;
+		if (leader && leader != t && leader->own_group) {
+			/* Phase 2, by the leader's new pid. */
+			t->join_pgid_orig = t->pe->pgid;
+			t->join_pgid = t->pe->pgid;
+		} else if (o->restore_pgid && !leader) {
+			t->join_pgid = t->pe->pgid;	/* must exist outside */
 		} else if (!t->setsid) {
-			t->join_pgid = getpgid(0);	/* crest's group */
+			/* The group was outside, or its leader joins ours. */
+			t->join_pgid = getpgid(0);
 		}
 	}
 	return 0;
@@ -249,23 +255,39 @@ static int check_cpu(struct restore_ctx *ctx)
 	return 0;
 }
 
-/* Is the PID free? Name whoever holds it. */
+#define ZOMBIE_WAIT_MS	5000
+
+/*
+ * Is the PID free? A PID held by a dead process (a zombie not reaped yet,
+ * as right after a dump killed it) is waited for, a few seconds at most.
+ * Otherwise name whoever holds it.
+ */
 static int check_pid(pid_t pid)
 {
-	char *buf = read_proc(pid, "stat", NULL);
 	struct proc_stat st;
+	int waited = 0;
 
-	if (!buf)
-		return 0;
-	if (proc_parse_stat(buf, &st)) {
+	for (;;) {
+		char *buf = read_proc(pid, "stat", NULL);
+
+		if (!buf)
+			return 0;
+		if (proc_parse_stat(buf, &st)) {
+			free(buf);
+			pr_err("pid %d is in use", pid);
+			return -1;
+		}
 		free(buf);
-		pr_err("pid %d is in use", pid);
-		return -1;
+		if ((st.state != 'Z' && st.state != 'X') || waited >= ZOMBIE_WAIT_MS)
+			break;
+		if (!waited)
+			pr_info("pid %d is held by a dead process; waiting for it to be reaped", pid);
+		usleep(20000);
+		waited += 20;
 	}
-	free(buf);
 	if (st.state == 'Z' || st.state == 'X')
-		pr_err("pid %d is still held by the dead process '%s' (a zombie its parent %d has not reaped yet); wait for it to be reaped and try again",
-		       pid, st.comm, st.ppid);
+		pr_err("pid %d is still held by the dead process '%s' (a zombie its parent %d has not reaped in %d s); try again later",
+		       pid, st.comm, st.ppid, ZOMBIE_WAIT_MS / 1000);
 	else
 		pr_err("pid %d is in use by '%s' (state %c); stop it, or restore with --no-restore-pid",
 		       pid, st.comm, st.state);
