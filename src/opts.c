@@ -49,6 +49,7 @@ static const char usage_text[] =
 "                            crest's group; --no-restore-pgid)\n"
 "      --shell-job           the default: attach the job to crest's session\n"
 "                            and terminal\n"
+"      --pidfile FILE        write the restored root's PID to FILE\n"
 "\n"
 "common options:\n"
 "  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
@@ -83,7 +84,7 @@ enum {
 	OPT_PID = 256, OPT_PGID, OPT_SID, OPT_KILL, OPT_STOP, OPT_TERM,
 	OPT_ABORT, OPT_CONT, OPT_RESTORE_PID, OPT_NO_RESTORE_PID,
 	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
-	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB,
+	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
 };
 
 static const struct option long_opts[] = {
@@ -108,6 +109,7 @@ static const struct option long_opts[] = {
 	{ "restore-pgid",	no_argument,	   NULL, OPT_RESTORE_PGID },
 	{ "no-restore-pgid",	no_argument,	   NULL, OPT_NO_RESTORE_PGID },
 	{ "shell-job",		no_argument,	   NULL, OPT_SHELL_JOB },
+	{ "pidfile",		required_argument, NULL, OPT_PIDFILE },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -122,7 +124,7 @@ static int opt_applies(enum crest_cmd cmd, int c)
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S', 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
-		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, 0 };
+		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
 			  cmd == CMD_RESTORE ? restore_opts : NULL;
 
@@ -229,6 +231,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_NO_RESTORE_SID: o->restore_sid = false; break;
 		case OPT_RESTORE_PGID:	 o->restore_pgid = true; break;
 		case OPT_NO_RESTORE_PGID: o->restore_pgid = false; break;
+		case OPT_PIDFILE:	o->pidfile = optarg; break;
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

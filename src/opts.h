@@ -28,6 +28,7 @@ struct options {
 	const char *dir;
 	const char *log_file;
 	const char *show_path;
+	const char *pidfile;	/* restore: write the root's PID here */
 	int verbosity;
 	bool leave_running;	/* after_dump == AFTER_RUN */
 	bool detach;

@@ -586,6 +586,17 @@ static void kill_all(struct restore_ctx *ctx)
 	}
 }
 
+static int write_pidfile(const char *path, pid_t pid)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fprintf(f, "%d\n", pid) < 0 || fclose(f)) {
+		pr_perror("can't write the pid file '%s'", path);
+		return -1;
+	}
+	return 0;
+}
+
 static pid_t root_pid;
 
 static void forward_signal(int sig)
@@ -720,6 +731,8 @@ int cr_restore(const struct options *opts)
 		goto err;
 	}
 	pr_info("%d process%s restored", ctx.nr, ctx.nr > 1 ? "es" : "");
+	if (opts->pidfile && write_pidfile(opts->pidfile, ctx.tasks[0].new_pid))
+		return EXIT_FAIL;
 	if (opts->detach)
 		return EXIT_OK;
 	return wait_roots(&ctx);
