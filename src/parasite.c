@@ -34,7 +34,7 @@ static int cont_syscall_stop(pid_t pid)
 		pr_perror("can't resume task %d", pid);
 		return -1;
 	}
-	sig = wait_stop(pid, &status);
+	sig = wait_stop_resume(pid, &status, PTRACE_SYSCALL);
 	if (sig < 0)
 		return -1;
 	if (sig != (SIGTRAP | 0x80) && sig != SIGTRAP) {
@@ -208,9 +208,18 @@ int parasite_finish(struct parasite_ctl *ctl, int *done)
 			pr_err("task %d died while the parasite ran in it", ctl->pid);
 			return -1;
 		}
+		if (status >> 16 == PTRACE_EVENT_STOP && sig != SIGTRAP) {
+			/* A stopped task's group stop again: on with the parasite. */
+			if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+				pr_perror("can't resume task %d", ctl->pid);
+				return -1;
+			}
+			*done = 0;
+			return 0;
+		}
 		*done = 1;
 	} else {
-		sig = wait_stop(ctl->pid, &status);
+		sig = wait_stop_resume(ctl->pid, &status, PTRACE_CONT);
 		if (sig < 0)
 			return -1;
 	}

@@ -13,6 +13,16 @@
 
 int wait_stop(pid_t tid, int *status)
 {
+	return wait_stop_resume(tid, status, -1);
+}
+
+/*
+ * A stopped (SIGSTOP) task we resume may report its group stop again
+ * (PTRACE_EVENT_STOP) before it gets anywhere: resume it again the same
+ * way (req) and wait for the stop we are after. req -1: don't.
+ */
+int wait_stop_resume(pid_t tid, int *status, int req)
+{
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL);
 
@@ -32,8 +42,17 @@ int wait_stop(pid_t tid, int *status)
 			       WTERMSIG(*status), strsignal(WTERMSIG(*status)));
 			return -1;
 		}
-		if (WIFSTOPPED(*status))
-			return WSTOPSIG(*status);
+		if (!WIFSTOPPED(*status))
+			continue;
+		if (req >= 0 && *status >> 16 == PTRACE_EVENT_STOP &&
+		    WSTOPSIG(*status) != SIGTRAP) {
+			if (ptrace(req, tid, NULL, NULL)) {
+				pr_perror("can't resume task %d", tid);
+				return -1;
+			}
+			continue;
+		}
+		return WSTOPSIG(*status);
 	}
 }
 

@@ -13,6 +13,8 @@
 int seize_task(pid_t pid, bool *stopped);
 /* Wait for a ptrace stop of tid; returns the stop signal, -1 if it died. */
 int wait_stop(pid_t tid, int *status);
+/* The same, resuming with ptrace request req past repeated group stops. */
+int wait_stop_resume(pid_t tid, int *status, int req);
 /* Let it go: detach, or kill it and wait until it is dead. */
 int release_task(pid_t pid);
 int kill_task(pid_t pid);
