@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		2
+#define PIE_ABI_VERSION		3
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -80,6 +80,12 @@ struct parasite_args {
 	uint64_t iovs;		/* struct pie_iov[nr_iovs] */
 	uint64_t crcs;		/* uint32_t[nr_iovs], written by the parasite */
 	char pipe_path[64];
+	/* The thread's rseq registration: off while pages leave (see parasite). */
+	uint64_t rseq_addr;
+	uint32_t rseq_len;
+	uint32_t rseq_sig;
+	uint32_t rseq_off;	/* unregistered by us: FINI puts it back */
+	uint32_t pad;
 	struct parasite_info info;
 };
 
@@ -124,6 +130,31 @@ struct rst_siginfo {
 	uint32_t pad;
 };
 
+/* A thread other than the main one, created by the restorer. */
+struct rst_thread {
+	int32_t tid;		/* to ask clone3 for (set_tid), 0: any */
+	int32_t new_tid;	/* what it got, written by the restorer */
+	int64_t ret;		/* 0 or -errno, by the thread */
+	uint32_t stage;
+	uint32_t nr_siginfo;
+	uint64_t siginfo;	/* struct rst_siginfo[]: its own pending */
+	uint64_t altstack_sp;
+	uint64_t altstack_size;
+	uint32_t altstack_flags;
+	uint32_t has_rseq;
+	uint64_t rseq_addr;
+	uint32_t rseq_len;
+	uint32_t rseq_sig;
+	uint64_t clear_tid_addr;
+	uint64_t robust_list;
+	uint64_t robust_len;
+	uint64_t stack;		/* its stack: [stack, stack + PIE_THREAD_STACK) */
+	uint64_t args;		/* back to struct restore_args */
+	char comm[16];		/* its name (a thread names only itself) */
+};
+
+#define PIE_THREAD_STACK	(16 * 1024)
+
 /* What went wrong, reported back to crest in the argument block. */
 enum rst_stage {
 	RST_STAGE_START = 0,
@@ -137,6 +168,7 @@ enum rst_stage {
 	RST_STAGE_SIGNALS,
 	RST_STAGE_TIMERS,
 	RST_STAGE_RLIMITS,
+	RST_STAGE_THREADS,
 	RST_STAGE_CREDS,
 	RST_STAGE_DONE,
 };
@@ -187,6 +219,9 @@ struct restore_args {
 	uint32_t has_rlimits;
 	uint32_t new_pid;	/* restored under another PID than it had */
 	uint32_t child_subreaper;
+	uint32_t nr_threads;	/* besides the main one */
+	uint32_t pad1;
+	uint64_t threads;	/* struct rst_thread[] */
 
 	uint32_t has_creds;
 	uint32_t uid, euid, suid, gid, egid, sgid;
@@ -199,6 +234,7 @@ _Static_assert(sizeof(struct rst_vma) == 40, "rst_vma layout");
 _Static_assert(sizeof(struct rst_run) == 16, "rst_run layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
 _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
+_Static_assert(sizeof(struct rst_thread) % 8 == 0, "rst_thread align");
 _Static_assert(sizeof(struct parasite_args) % 8 == 0, "parasite_args align");
 _Static_assert(sizeof(struct restore_args) % 8 == 0, "restore_args align");
 

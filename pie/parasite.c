@@ -112,7 +112,50 @@ static long cmd_open_pipe(struct parasite_args *a)
  * they arrive, so a full pipe just makes us wait. The checksum is taken
  * here, where the bytes already are, before they leave.
  */
+static long dump_runs(struct parasite_args *a);
+
+/*
+ * The kernel writes the CPU number into our rseq area whenever we come
+ * back to user space on another CPU: a page of it handed over (vmsplice
+ * only lends the page) could change between its checksum and the moment
+ * crest has copied it into the image. So rseq is off from the first page
+ * handed over until FINI, which crest sends once the pipe is drained.
+ */
 static long cmd_dump_pages(struct parasite_args *a)
+{
+	long ret;
+
+	if (a->rseq_addr && !a->rseq_off) {
+		ret = sys_rseq(a->rseq_addr, a->rseq_len, 1 /* UNREGISTER */, a->rseq_sig);
+		if (ret) {
+			a->fail_at = a->rseq_addr;
+			return ret;
+		}
+		a->rseq_off = 1;
+	}
+	return dump_runs(a);
+}
+
+static long cmd_fini(struct parasite_args *a)
+{
+	long ret = 0, r;
+
+	if (a->pipe_fd >= 0)
+		ret = sys_close(a->pipe_fd);
+	a->pipe_fd = -1;
+	if (a->rseq_off) {
+		r = sys_rseq(a->rseq_addr, a->rseq_len, 0, a->rseq_sig);
+		if (r) {
+			a->fail_at = a->rseq_addr;
+			ret = r;
+		} else {
+			a->rseq_off = 0;
+		}
+	}
+	return ret;
+}
+
+static long dump_runs(struct parasite_args *a)
 {
 	struct pie_iov *iovs = (struct pie_iov *)a->iovs;
 	uint32_t *crcs = (uint32_t *)a->crcs;
@@ -162,10 +205,7 @@ long pie_main(struct parasite_args *a)
 		ret = cmd_dump_pages(a);
 		break;
 	case PARASITE_CMD_FINI:
-		ret = 0;
-		if (a->pipe_fd >= 0)
-			ret = sys_close(a->pipe_fd);
-		a->pipe_fd = -1;
+		ret = cmd_fini(a);
 		break;
 	default:
 		ret = -22;

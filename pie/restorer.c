@@ -25,6 +25,7 @@
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
 #define PR_SET_PDEATHSIG	1
+#define PR_SET_NAME	15
 #define PR_SET_CHILD_SUBREAPER	36
 #define PR_SET_MM	35
 #define PR_SET_MM_MAP	14
@@ -218,6 +219,115 @@ static long restore_signals(struct restore_args *a)
 	return 0;
 }
 
+struct k_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+	uint64_t stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+#define CLONE_VM	0x00000100
+#define CLONE_FS	0x00000200
+#define CLONE_FILES	0x00000400
+#define CLONE_SIGHAND	0x00000800
+#define CLONE_THREAD	0x00010000
+#define CLONE_SYSVSEM	0x00040000
+
+long pie_clone_thread(struct k_clone_args *ca, unsigned long size,
+		      void (*fn)(void *), void *arg);
+
+static long set_creds(struct restore_args *a)
+{
+	long ret;
+
+	if (!a->has_creds)
+		return 0;
+	/* Credentials belong to each thread: every one sets its own. */
+	ret = sys_setgroups(a->nr_groups, (unsigned long)a->groups);
+	if (!ret)
+		ret = sys_setresgid(a->gid, a->egid, a->sgid);
+	if (!ret)
+		ret = sys_setresuid(a->uid, a->euid, a->suid);
+	return ret;
+}
+
+#define tfail(t, st, r)				\
+	do {					\
+		(t)->stage = (st);		\
+		(t)->ret = (r);			\
+		return;				\
+	} while (0)
+
+/* A new thread: what is its own, then stop for crest (pie_clone_thread). */
+static void thread_main(void *arg)
+{
+	struct rst_thread *t = arg;
+	struct restore_args *a = (struct restore_args *)t->args;
+	struct rst_siginfo *si = (struct rst_siginfo *)t->siginfo;
+	long ret, pid = sys_getpid(), tid = sys_gettid();
+
+	t->stage = RST_STAGE_MM;
+	if (t->has_rseq) {
+		ret = sys_rseq(t->rseq_addr, t->rseq_len, 0, t->rseq_sig);
+		if (ret)
+			tfail(t, RST_STAGE_MM, ret);
+	}
+	sys_set_tid_address(t->clear_tid_addr);
+	if (a->new_pid && t->clear_tid_addr)
+		*(volatile int32_t *)t->clear_tid_addr = tid;
+	if (t->robust_list) {
+		ret = sys_set_robust_list(t->robust_list, t->robust_len);
+		if (ret)
+			tfail(t, RST_STAGE_MM, ret);
+	}
+	t->stage = RST_STAGE_SIGNALS;
+	if (t->altstack_size || t->altstack_flags) {
+		uint64_t st[3] = { t->altstack_sp, t->altstack_flags, t->altstack_size };
+
+		ret = sys_sigaltstack((unsigned long)st, 0);
+		if (ret)
+			tfail(t, RST_STAGE_SIGNALS, ret);
+	}
+	for (uint32_t i = 0; i < t->nr_siginfo; i++) {
+		ret = sys_rt_tgsigqueueinfo(pid, tid, *(int32_t *)si[i].raw,
+					    (unsigned long)si[i].raw);
+		if (ret)
+			tfail(t, RST_STAGE_SIGNALS, ret);
+	}
+	if (t->comm[0])
+		sys_prctl(PR_SET_NAME, (unsigned long)t->comm, 0, 0, 0);
+	t->stage = RST_STAGE_CREDS;
+	ret = set_creds(a);
+	if (ret)
+		tfail(t, RST_STAGE_CREDS, ret);
+	t->stage = RST_STAGE_DONE;
+	t->ret = 0;
+}
+
+static long create_threads(struct restore_args *a)
+{
+	struct rst_thread *t = (struct rst_thread *)a->threads;
+
+	for (uint32_t i = 0; i < a->nr_threads; i++) {
+		int32_t want = t[i].tid;
+		struct k_clone_args ca = {
+			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				 CLONE_THREAD | CLONE_SYSVSEM,
+			.stack = t[i].stack,
+			.stack_size = PIE_THREAD_STACK,
+			.set_tid = want ? (uint64_t)&want : 0,
+			.set_tid_size = want ? 1 : 0,
+		};
+		long tid;
+
+		t[i].args = (uint64_t)a;
+		t[i].ret = -1;
+		tid = pie_clone_thread(&ca, sizeof(ca), thread_main, &t[i]);
+		if (tid < 0)
+			fail(a, RST_STAGE_THREADS, tid, i);
+		t[i].new_tid = tid;
+	}
+	return 0;
+}
+
 static long restore_task(struct restore_args *a)
 {
 	int32_t *close_fds = (int32_t *)a->close_fds;
@@ -300,19 +410,17 @@ static long restore_task(struct restore_args *a)
 			fail(a, RST_STAGE_RLIMITS, ret, i);
 	}
 
+	a->stage = RST_STAGE_THREADS;
+	if (create_threads(a))
+		return a->ret;
+
 	for (i = 0; i < a->nr_close; i++)
 		sys_close(close_fds[i]);
 
 	a->stage = RST_STAGE_CREDS;
-	if (a->has_creds) {
-		ret = sys_setgroups(a->nr_groups, (unsigned long)a->groups);
-		if (!ret)
-			ret = sys_setresgid(a->gid, a->egid, a->sgid);
-		if (!ret)
-			ret = sys_setresuid(a->uid, a->euid, a->suid);
-		if (ret)
-			fail(a, RST_STAGE_CREDS, ret, 0);
-	}
+	ret = set_creds(a);
+	if (ret)
+		fail(a, RST_STAGE_CREDS, ret, 0);
 	/* crest's child died with crest until here; the program never did. */
 	sys_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	a->stage = RST_STAGE_DONE;

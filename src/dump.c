@@ -101,12 +101,23 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 	int ret = -1;
 
 	ctl = parasite_infect(it->pid, it->mem.vdso_start, it->mem.vdso_end,
-			      PARASITE_DATA_SIZE);
+			      PARASITE_DATA_SIZE, it->nr_threads - 1);
 	if (!ctl)
 		return -1;
 	if (parasite_cmd(ctl, PARASITE_CMD_INFO))
 		goto cure;
 	it->info = ctl->args->info;
+	/* What only each thread can tell: its altstack, its clear_tid. */
+	it->tinfo = xzalloc(it->nr_threads * sizeof(*it->tinfo));
+	it->tinfo[0] = it->info;
+	for (int k = 1; k < it->nr_threads; k++) {
+		struct parasite_args *a = parasite_thread_cmd(ctl, k - 1, it->threads[k],
+							      PARASITE_CMD_INFO);
+
+		if (!a)
+			goto cure;
+		it->tinfo[k] = a->info;
+	}
 	pagemap = img_create(&ctx->dir, IMG_PAGEMAP, it->pid);
 	pages = img_create(&ctx->dir, IMG_PAGES, it->pid);
 	if (!pagemap || !pages)
@@ -128,7 +139,7 @@ static int dump_task(struct dump_ctx *ctx, struct pstree_item *it)
 {
 	if (dump_with_parasite(ctx, it) || check_abort())
 		return -1;
-	it->core = task_dump_core(it->pid, &it->stat, &it->info);
+	it->core = task_dump_core(it);
 	if (!it->core)
 		return -1;
 	if (task_dump_mm(it->pid, &it->stat, &it->info, &it->mm))
@@ -171,8 +182,8 @@ static int write_images(struct dump_ctx *ctx)
 		pe.ppid = it->parent ? it->ppid : 0;
 		pe.pgid = it->pgid;
 		pe.sid = it->sid;
-		pe.n_threads = 1;
-		pe.threads = &tid;
+		pe.n_threads = it->zombie ? 1 : it->nr_threads;
+		pe.threads = it->zombie ? &tid : (uint32_t *)it->threads;
 		pe.has_zombie = pe.zombie = it->zombie;
 		pe.has_exit_status = it->zombie;
 		pe.exit_status = it->exit_status;
@@ -226,9 +237,12 @@ static int after_dump(struct dump_ctx *ctx)
 
 	if (o->after_dump == AFTER_KILL && !dump_aborted) {
 		/* Kill while still seized: none runs another instruction. */
-		for (int i = 0; i < ctx->tree.nr; i++)
-			if (ctx->tree.items[i]->seized && kill_task(ctx->tree.items[i]->pid))
+		for (int i = 0; i < ctx->tree.nr; i++) {
+			struct pstree_item *it = ctx->tree.items[i];
+
+			if (it->seized && kill_task(it->pid, it->threads, it->nr_threads))
 				ret = -1;
+		}
 		return ret;
 	}
 	pstree_release(&ctx->tree);

@@ -87,7 +87,8 @@ static int find_syscall_insn(pid_t pid, uint64_t start, uint64_t end,
 }
 
 struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
-				     uint64_t vdso_end, size_t data_size)
+				     uint64_t vdso_end, size_t data_size,
+				     int nr_threads)
 {
 	struct parasite_ctl *ctl = xzalloc(sizeof(*ctl));
 	uint64_t all = ~0ULL;
@@ -117,7 +118,11 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 
 	ctl->data_off = blob + sizeof(struct parasite_args);
 	ctl->data_size = data_size;
-	ctl->size = ctl->data_off + data_size + PIE_STACK_SIZE;
+	ctl->slots_off = (ctl->data_off + data_size + 63) & ~63UL;
+	ctl->nr_slots = nr_threads;
+	ctl->size = ctl->slots_off + nr_threads *
+		    (sizeof(struct parasite_args) + PARASITE_SLOT_STACK) +
+		    PIE_STACK_SIZE;
 	ctl->size = (ctl->size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	ret = remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip, SYS_mmap, 0,
 			     ctl->size, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -149,6 +154,16 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	ctl->args_remote = ctl->remote + blob;
 	ctl->args->version = PIE_ABI_VERSION;
 	ctl->args->pipe_fd = -1;
+	{
+		struct { uint64_t addr; uint32_t len, sig, flags, pad; } rc = {};
+
+		if (ptrace(0x420f /* PTRACE_GET_RSEQ_CONFIGURATION */, pid,
+			   sizeof(rc), &rc) > 0 && rc.addr) {
+			ctl->args->rseq_addr = rc.addr;
+			ctl->args->rseq_len = rc.len;
+			ctl->args->rseq_sig = rc.sig;
+		}
+	}
 	ctl->stack_top = ctl->remote + ctl->size;
 	pr_debug("parasite in task %d at %#lx (%zu bytes)", pid,
 		 (unsigned long)ctl->remote, ctl->size);
@@ -241,6 +256,62 @@ int parasite_finish(struct parasite_ctl *ctl, int *done)
 	return 0;
 }
 
+struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
+					  pid_t tid, enum parasite_cmd cmd)
+{
+	size_t off = ctl->slots_off + slot * (sizeof(struct parasite_args) +
+					      PARASITE_SLOT_STACK);
+	struct parasite_args *a = (struct parasite_args *)(ctl->local + off);
+	uint64_t remote = ctl->remote + off, all = ~0ULL, mask;
+	arch_regs_t orig, regs;
+	int status, sig, ret = -1;
+
+	BUG_ON(slot >= ctl->nr_slots);
+	if (arch_get_regs(tid, &orig))
+		return NULL;
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask) ||
+	    ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all)) {
+		pr_perror("can't block signals in thread %d", tid);
+		return NULL;
+	}
+	memset(a, 0, sizeof(*a));
+	a->version = PIE_ABI_VERSION;
+	a->cmd = cmd;
+	a->ret = -1;
+	a->pipe_fd = -1;
+	regs = orig;
+	/* The stack sits right above the block, growing down towards it. */
+	arch_prep_pie_call(&regs, ctl->remote, remote + sizeof(*a) + PARASITE_SLOT_STACK,
+			   remote);
+	if (arch_set_regs(tid, &regs))
+		goto out;
+	if (ptrace(PTRACE_CONT, tid, NULL, NULL)) {
+		pr_perror("can't run the parasite in thread %d", tid);
+		goto out;
+	}
+	sig = wait_stop_resume(tid, &status, PTRACE_CONT);
+	if (sig < 0)
+		goto out;
+	if (sig != SIGTRAP) {
+		pr_err("the parasite in thread %d stopped with signal %d", tid, sig);
+		goto out;
+	}
+	if (a->ret) {
+		errno = -a->ret;
+		pr_perror("parasite command %u failed in thread %d", cmd, tid);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (arch_set_regs(tid, &orig))
+		ret = -1;
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask)) {
+		pr_perror("can't restore the signal mask of thread %d", tid);
+		ret = -1;
+	}
+	return ret ? NULL : a;
+}
+
 int parasite_cmd(struct parasite_ctl *ctl, enum parasite_cmd cmd)
 {
 	if (parasite_start(ctl, cmd))
@@ -253,7 +324,9 @@ int parasite_cure(struct parasite_ctl *ctl)
 	int ret = 0;
 	long r;
 
-	if (ctl->args->pipe_fd >= 0 && parasite_cmd(ctl, PARASITE_CMD_FINI))
+	/* Only once every page is in the image: FINI gives rseq back. */
+	if ((ctl->args->pipe_fd >= 0 || ctl->args->rseq_off) &&
+	    parasite_cmd(ctl, PARASITE_CMD_FINI))
 		ret = -1;
 	r = remote_syscall(ctl->pid, &ctl->orig_regs, ctl->syscall_ip,
 			   SYS_munmap, ctl->remote, ctl->size, 0, 0, 0, 0);

@@ -25,7 +25,11 @@ struct parasite_ctl {
 	size_t data_off;		/* iovs and crcs go here */
 	size_t data_size;
 	uint64_t stack_top;
+	size_t slots_off;		/* per-thread args + stacks */
+	int nr_slots;
 };
+
+#define PARASITE_SLOT_STACK	(16 * 1024)
 
 /* Run syscall nr in the stopped task (no parasite needed); -errno on failure. */
 long remote_syscall(pid_t pid, const arch_regs_t *base, uint64_t syscall_ip,
@@ -33,7 +37,14 @@ long remote_syscall(pid_t pid, const arch_regs_t *base, uint64_t syscall_ip,
 		    unsigned long a3, unsigned long a4, unsigned long a5);
 
 struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
-				     uint64_t vdso_end, size_t data_size);
+				     uint64_t vdso_end, size_t data_size,
+				     int nr_threads);
+/*
+ * Run cmd in another (stopped) thread of the infected process, on a stack
+ * of its own; its answers are in the returned block (valid until cure).
+ */
+struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
+					  pid_t tid, enum parasite_cmd cmd);
 int parasite_cmd(struct parasite_ctl *ctl, enum parasite_cmd cmd);
 /* Start a command and return while it runs; parasite_finish() waits. */
 int parasite_start(struct parasite_ctl *ctl, enum parasite_cmd cmd);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,19 +103,86 @@ static struct pstree_item *add_item(struct pstree *t, pid_t pid,
 	return it;
 }
 
+static int read_tids(pid_t pid, pid_t **tids)
+{
+	char path[64];
+	struct dirent *de;
+	int nr = 0;
+	DIR *d;
+
+	*tids = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		*tids = xrealloc(*tids, (nr + 1) * sizeof(pid_t));
+		(*tids)[nr++] = atoi(de->d_name);
+	}
+	closedir(d);
+	return nr;
+}
+
+static int has_thread(const struct pstree_item *it, pid_t tid)
+{
+	for (int i = 0; i < it->nr_threads; i++)
+		if (it->threads[i] == tid)
+			return 1;
+	return 0;
+}
+
+/*
+ * Every thread, the leader first. A thread we have not stopped yet may
+ * make another: list again until a pass finds none new.
+ */
+static int seize_threads(struct pstree_item *it)
+{
+	for (;;) {
+		pid_t *tids;
+		int nr = read_tids(it->pid, &tids), added = 0;
+
+		if (nr < 0) {
+			pr_perror("can't list the threads of %d", it->pid);
+			return -1;
+		}
+		for (int i = 0; i < nr; i++) {
+			bool stopped;
+			int ret;
+
+			if (has_thread(it, tids[i]))
+				continue;
+			ret = seize_task(tids[i], &stopped);
+			if (ret == 1)
+				continue;	/* exited as we came */
+			if (ret) {
+				free(tids);
+				return -1;
+			}
+			it->threads = xrealloc(it->threads, (it->nr_threads + 1) * sizeof(pid_t));
+			it->threads[it->nr_threads++] = tids[i];
+			added++;
+		}
+		free(tids);
+		if (!added)
+			return 0;
+	}
+}
+
 /* Seize and stop one task; a zombie is only recorded. 1: gone. */
 static int seize_item(struct pstree_item *it)
 {
 	int ret;
 
-	if (it->stat.state == 'Z' || it->stat.state == 'X') {
+	if ((it->stat.state == 'Z' || it->stat.state == 'X') && it->stat.num_threads <= 1) {
 		it->zombie = true;
 		it->exit_status = zombie_status(it->pid);
 		return 0;
 	}
-	if (it->stat.num_threads > 1) {
-		pr_err("process %d has %d threads; multi-threaded processes are not supported yet",
-		       it->pid, it->stat.num_threads);
+	if (it->stat.state == 'Z') {
+		pr_err("process %d: its main thread has exited while %d others run; not supported yet",
+		       it->pid, it->stat.num_threads - 1);
 		return -2;
 	}
 	ret = seize_task(it->pid, &it->stopped);
@@ -130,33 +198,43 @@ static int seize_item(struct pstree_item *it)
 	if (ret)
 		return -1;
 	it->seized = true;
+	it->threads = xzalloc(sizeof(pid_t));
+	it->threads[0] = it->pid;
+	it->nr_threads = 1;
+	if (seize_threads(it))
+		return -1;
 	/* Now stopped: its state and children can't change under us. */
 	if (read_stat(it->pid, &it->stat))
 		return -1;
-	if (it->stat.num_threads > 1) {
-		pr_err("process %d has %d threads; multi-threaded processes are not supported yet",
-		       it->pid, it->stat.num_threads);
-		return -2;
-	}
 	it->pgid = it->stat.pgid;
 	it->sid = it->stat.sid;
 	return 0;
 }
 
-static int list_children(pid_t pid, pid_t **kids)
+/* Children of every thread of the process. */
+static int list_children(const struct pstree_item *it, pid_t **kids)
 {
-	char path[64];
-	char *buf;
-	int nr;
+	int nr = 0;
 
-	snprintf(path, sizeof(path), "task/%d/children", pid);
-	buf = read_proc(pid, path, NULL);
-	if (!buf) {
-		*kids = NULL;
-		return 0;
+	*kids = NULL;
+	for (int i = 0; i < it->nr_threads; i++) {
+		char path[64], *buf;
+		pid_t *some;
+		int n;
+
+		snprintf(path, sizeof(path), "task/%d/children", it->threads[i]);
+		buf = read_proc(it->pid, path, NULL);
+		if (!buf)
+			continue;
+		n = pstree_parse_children(buf, &some);
+		free(buf);
+		if (n <= 0)
+			continue;
+		*kids = xrealloc(*kids, (nr + n) * sizeof(pid_t));
+		memcpy(*kids + nr, some, n * sizeof(pid_t));
+		nr += n;
+		free(some);
 	}
-	nr = pstree_parse_children(buf, kids);
-	free(buf);
 	return nr;
 }
 
@@ -261,7 +339,7 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id)
 			}
 			if (scope != SCOPE_TREE || it->zombie)
 				continue;
-			nr = list_children(it->pid, &kids);
+			nr = list_children(it, &kids);
 			for (int k = 0; k < nr; k++)
 				if (!pstree_find(t, kids[k]))
 					add_item(t, kids[k], it);
@@ -285,9 +363,12 @@ err:
 void pstree_release(struct pstree *t)
 {
 	for (int i = 0; i < t->nr; i++) {
-		if (!t->items[i]->seized)
+		struct pstree_item *it = t->items[i];
+
+		if (!it->seized)
 			continue;
-		release_task(t->items[i]->pid);
-		t->items[i]->seized = false;
+		for (int k = it->nr_threads - 1; k >= 0; k--)
+			release_task(it->threads[k]);
+		it->seized = false;
 	}
 }

@@ -21,10 +21,13 @@ struct pstree_item {
 	int exit_status;		/* zombie: wait(2) status */
 	bool stopped;			/* group-stopped when seized */
 	bool seized;
+	pid_t *threads;			/* seized, the leader first */
+	int nr_threads;
 	struct proc_stat stat;
 	/* dump state */
 	struct mem_layout mem;
 	struct parasite_info info;
+	struct parasite_info *tinfo;	/* per thread, as threads[] */
 	CoreEntry *core;
 	MmEntry mm;
 	FdEntry **fds;

@@ -131,7 +131,10 @@ static struct restore_args *build_args(struct restore_task *t,
 	const CoreEntry *c = t->core;
 	const ThreadCoreEntry *tc = c->threads[0];
 	size_t blob = (restorer_blob_size + 63) & ~63UL;
-	size_t n_sig = tc->n_pending;
+	size_t n_sig = tc->n_pending, n_thr = c->n_threads - 1, n_tsig = 0;
+	struct rst_thread *thr;
+	struct rst_siginfo *tsi;
+	uint64_t stacks;
 	size_t size, off;
 	struct busy busy = {};
 	struct restore_args *ra;
@@ -143,7 +146,11 @@ static struct restore_args *build_args(struct restore_task *t,
 	unsigned char *p;
 	size_t i, nv = 0;
 
+	for (i = 1; i < c->n_threads; i++)
+		n_tsig += c->threads[i]->n_pending;
 	size = blob + sizeof(*ra) + t->mm->n_vmas * sizeof(struct rst_vma) +
+	       n_thr * (sizeof(struct rst_thread) + PIE_THREAD_STACK + 64) +
+	       n_tsig * sizeof(struct rst_siginfo) +
 	       t->nr_runs * sizeof(struct rst_run) +
 	       n_sig * sizeof(struct rst_siginfo) + t->mm->n_auxv * 8 +
 	       nr_keep * 4 + 64 * 5;
@@ -181,6 +188,11 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(si, n_sig * sizeof(*si));
 	TAKE(auxv, t->mm->n_auxv * 8);
 	TAKE(close_fds, nr_keep * 4);
+	TAKE(thr, n_thr * sizeof(*thr));
+	TAKE(tsi, n_tsig * sizeof(*tsi));
+	off = (off + 63) & ~63UL;
+	stacks = (uint64_t)(p + off);
+	off += n_thr * PIE_THREAD_STACK;
 #undef TAKE
 	BUG_ON(off > size - PIE_STACK_SIZE);
 
@@ -244,6 +256,41 @@ static struct restore_args *build_args(struct restore_task *t,
 	}
 	ra->nr_siginfo = n_sig;
 	ra->siginfo = (uint64_t)si;
+
+	for (i = 0; i < n_thr; i++) {
+		const ThreadCoreEntry *th = c->threads[i + 1];
+		struct rst_thread *r = &thr[i];
+
+		r->tid = t->restore_pid ? th->tid : 0;
+		r->siginfo = (uint64_t)tsi;
+		for (size_t k = 0; k < th->n_pending; k++, tsi++) {
+			size_t len = th->pending[k]->raw.len;
+
+			memcpy(tsi->raw, th->pending[k]->raw.data, len < 128 ? len : 128);
+		}
+		r->nr_siginfo = th->n_pending;
+		if (th->altstack) {
+			r->altstack_sp = th->altstack->sp;
+			r->altstack_size = th->altstack->size;
+			r->altstack_flags = th->altstack->flags & ~SS_ONSTACK;
+			if (r->altstack_flags & SS_DISABLE)
+				r->altstack_size = 0;
+		}
+		if (th->rseq) {
+			r->has_rseq = 1;
+			r->rseq_addr = th->rseq->addr;
+			r->rseq_len = th->rseq->len;
+			r->rseq_sig = th->rseq->sig;
+		}
+		r->clear_tid_addr = th->clear_tid_addr;
+		r->robust_list = th->robust_list;
+		r->robust_len = th->robust_len;
+		r->stack = stacks + i * PIE_THREAD_STACK;
+		if (th->comm)
+			strncpy(r->comm, th->comm, sizeof(r->comm) - 1);
+	}
+	ra->nr_threads = n_thr;
+	ra->threads = (uint64_t)thr;
 	for (i = 0; i < (size_t)nr_keep; i++)
 		close_fds[i] = keep[i];
 	ra->nr_close = nr_keep;

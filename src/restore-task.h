@@ -28,6 +28,8 @@ struct restore_task {
 	int sync_fd;			/* the task reads "go" here (twice) */
 	int sync_wfd;			/* crest writes it */
 	pid_t new_pid;
+	bool restore_pid;		/* threads get their TIDs back too */
+	pid_t *tids;			/* the threads as restored, image order */
 	/* sessions and groups, decided before anything is created */
 	bool setsid;			/* call setsid() */
 	bool own_group;			/* call setpgid(0, 0) */

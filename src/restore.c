@@ -124,10 +124,16 @@ static int read_task(struct restore_ctx *ctx, struct restore_task *t)
 	t->mm = img_read_one(&ctx->dir, IMG_MM, pid);
 	if (!t->core || !t->mm)
 		return -1;
-	if (t->core->n_threads != 1 || !t->core->threads[0]->regs) {
-		pr_err("core image of %d has %zu threads; this crest restores one",
-		       pid, t->core->n_threads);
+	if (!t->core->n_threads || t->core->n_threads != t->pe->n_threads) {
+		pr_err("core image of %d has %zu threads, pstree.img says %zu",
+		       pid, t->core->n_threads, t->pe->n_threads);
 		return -1;
+	}
+	for (size_t i = 0; i < t->core->n_threads; i++) {
+		if (!t->core->threads[i]->regs) {
+			pr_err("core image of %d: thread %zu has no registers", pid, i);
+			return -1;
+		}
 	}
 	if (read_pagemap(ctx, t))
 		return -1;
@@ -319,6 +325,34 @@ static int read_args(pid_t pid, uint64_t addr, struct restore_args *ra)
 	return 0;
 }
 
+/* Which TIDs the threads got, and did each make it? */
+static int read_threads(struct restore_task *t, const struct restore_args *ra)
+{
+	size_t n = ra->nr_threads, len = n * sizeof(struct rst_thread);
+	struct rst_thread *thr = xzalloc(len + 1);
+	struct iovec l = { thr, len }, r = { (void *)ra->threads, len };
+	int ret = 0;
+
+	t->tids = xzalloc((n + 1) * sizeof(pid_t));
+	t->tids[0] = t->new_pid;
+	if (n && process_vm_readv(t->new_pid, &l, 1, &r, 1, 0) != (ssize_t)len) {
+		pr_perror("can't read the threads' reports from %d", t->new_pid);
+		free(thr);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		t->tids[i + 1] = thr[i].new_tid;
+		if (thr[i].stage != RST_STAGE_DONE || thr[i].ret) {
+			errno = -thr[i].ret;
+			pr_perror("thread %zu of %d failed while %s", i + 1,
+				  t->pe->pid, stage_name(thr[i].stage));
+			ret = -1;
+		}
+	}
+	free(thr);
+	return ret;
+}
+
 /* The restorer has stopped at its int3: did it make it? */
 static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 			  struct restore_args *ra)
@@ -328,7 +362,7 @@ static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 		return -1;
 	}
 	if (ra->stage == RST_STAGE_DONE && !ra->ret)
-		return 0;
+		return read_threads(t, ra);
 	if (ra->stage == RST_STAGE_CRC) {
 		pr_err("image '%s' is corrupt at offset %llu: page checksum mismatch",
 		       t->pages_path, (unsigned long long)ra->fail_addr);
@@ -357,7 +391,10 @@ static int finish_task(struct restore_task *t, struct restore_args *ra)
 		pr_perror("can't unmap the restorer from %d", t->new_pid);
 		return -1;
 	}
-	return task_restore_regs(t->new_pid, t->core);
+	for (size_t i = 0; i < t->core->n_threads; i++)
+		if (task_restore_thread(t->new_pid, t->tids[i], t->core->threads[i]))
+			return -1;
+	return 0;
 }
 
 static int send_go(struct restore_task *t)
@@ -443,7 +480,9 @@ static int create_tree(struct restore_ctx *ctx)
 		t->new_pid = r.val;
 		created++;
 		if (!t->pe->zombie) {
-			if (ptrace(PTRACE_SEIZE, t->new_pid, NULL, NULL)) {
+			/* Threads the restorer makes are ours from their birth. */
+			if (ptrace(PTRACE_SEIZE, t->new_pid, NULL,
+				   (void *)PTRACE_O_TRACECLONE)) {
 				pr_perror("can't trace new process %d", t->new_pid);
 				return -1;
 			}
@@ -456,20 +495,67 @@ static int create_tree(struct restore_ctx *ctx)
 	return 0;
 }
 
-/* Phase B: groups, fds, restorers; wait for every restorer's int3. */
+/* The task a stopped thread belongs to, by its thread group. */
+static struct restore_task *task_of(struct restore_ctx *ctx, pid_t tid)
+{
+	char path[64], *buf, *p;
+	pid_t tgid = 0;
+
+	for (int i = 0; i < ctx->nr; i++)
+		if (ctx->tasks[i].new_pid == tid && ctx->tasks[i].seized)
+			return &ctx->tasks[i];
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	buf = read_file(path, NULL);
+	if (buf && (p = strstr(buf, "\nTgid:")))
+		tgid = atoi(p + 6);
+	free(buf);
+	for (int i = 0; i < ctx->nr; i++)
+		if (tgid && ctx->tasks[i].new_pid == tgid && ctx->tasks[i].seized)
+			return &ctx->tasks[i];
+	return NULL;
+}
+
+static void report_crash(struct restore_ctx *ctx, struct restore_task *t,
+			 pid_t tid, int sig)
+{
+	struct restore_args ra;
+	arch_regs_t regs = {};
+
+	if (!t->args_addr) {
+		struct restore_report r;
+
+		while (!read_report(ctx, &r, 1000)) {
+			struct restore_task *o = task_by_pid(ctx, r.pid);
+
+			if (o)
+				o->args_addr = r.val;
+			if (o == t)
+				break;
+		}
+	}
+	read_args(t->new_pid, t->args_addr, &ra);
+	arch_get_regs(tid, &regs);
+	pr_err("process %d (thread %d) got signal %d (%s) while %s (ip %#llx)",
+	       t->pe->pid, tid, sig, strsignal(sig), stage_name(ra.stage),
+	       (unsigned long long)regs.rip);
+}
+
+/* Phase B: groups, fds, restorers; wait for every thread's int3. */
 static int run_restorers(struct restore_ctx *ctx)
 {
-	int live = 0, trapped = 0, reported = 0;
+	int live = 0, threads = 0, trapped = 0, reported = 0;
 
 	for (int i = 0; i < ctx->nr; i++) {
 		if (send_go(&ctx->tasks[i]))
 			return -1;
-		if (!ctx->tasks[i].pe->zombie)
+		if (!ctx->tasks[i].pe->zombie) {
 			live++;
+			threads += ctx->tasks[i].core->n_threads;
+		}
 	}
-	while (trapped < live) {
-		struct restore_task *t = NULL;
-		int status, sig;
+	while (trapped < threads) {
+		struct restore_task *t;
+		int status, sig, event;
 		pid_t pid = waitpid(-1, &status, __WALL);
 
 		if (pid < 0) {
@@ -478,42 +564,33 @@ static int run_restorers(struct restore_ctx *ctx)
 			pr_perror("can't wait for the new processes");
 			return -1;
 		}
-		for (int i = 0; i < ctx->nr; i++)
-			if (ctx->tasks[i].new_pid == pid && ctx->tasks[i].seized)
-				t = &ctx->tasks[i];
+		t = task_of(ctx, pid);
 		if (!t)
 			continue;	/* a restored zombie, reaped by us: fine */
 		if (!WIFSTOPPED(status)) {
 			pr_err("process %d died during the restore (%s %d)", t->pe->pid,
 			       WIFEXITED(status) ? "exit status" : "signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-			t->seized = false;
+			if (pid == t->new_pid)
+				t->seized = false;
 			return -1;
 		}
 		sig = WSTOPSIG(status);
-		if (sig == SIGTRAP && !t->stopped_at_trap) {
-			t->stopped_at_trap = true;
-			trapped++;
+		event = status >> 16;
+		if (sig == SIGTRAP && !event) {
+			trapped++;	/* an int3: this thread is done */
 			continue;
 		}
-		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGTRAP) {
-			struct restore_args ra;
-			arch_regs_t regs = {};
-
-			while (!t->args_addr && reported < live) {
-				struct restore_report r;
-
-				if (read_report(ctx, &r, 1000))
-					break;
-				reported++;
-				if (task_by_pid(ctx, r.pid))
-					task_by_pid(ctx, r.pid)->args_addr = r.val;
+		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP) {
+			/* A thread was born, or is being born: on with it. */
+			if (ptrace(PTRACE_CONT, pid, NULL, NULL)) {
+				pr_perror("can't resume thread %d", pid);
+				return -1;
 			}
-			read_args(pid, t->args_addr, &ra);
-			arch_get_regs(pid, &regs);
-			pr_err("process %d got signal %d (%s) while %s (ip %#llx)", t->pe->pid,
-			       sig, strsignal(sig), stage_name(ra.stage),
-			       (unsigned long long)regs.rip);
+			continue;
+		}
+		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
+			report_crash(ctx, t, pid, sig);
 			return -1;
 		}
 		/* Anything else (a child's SIGCHLD...) is crest's business: drop it. */
@@ -522,21 +599,40 @@ static int run_restorers(struct restore_ctx *ctx)
 			return -1;
 		}
 	}
+	for (int i = 0; i < ctx->nr; i++)
+		if (ctx->tasks[i].args_addr)
+			reported++;
 	while (reported < live) {
 		struct restore_report r;
 		struct restore_task *t;
 
 		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS))
 			return -1;
-		reported++;
 		t = task_by_pid(ctx, r.pid);
 		if (!t || r.type != REPORT_RESTORER) {
 			pr_err("unexpected report %d from %d", r.type, r.pid);
 			return -1;
 		}
+		if (!t->args_addr)
+			reported++;
 		t->args_addr = r.val;
 	}
 	return 0;
+}
+
+static void wait_stopped(pid_t pid)
+{
+	for (int i = 0; i < 500; i++) {
+		char *buf = read_proc(pid, "stat", NULL);
+		struct proc_stat st;
+		int done = !buf || proc_parse_stat(buf, &st) || st.state == 'T';
+
+		free(buf);
+		if (done)
+			return;
+		usleep(2000);
+	}
+	pr_warn("restored process %d was stopped but has not stopped again", pid);
 }
 
 static int finish_all(struct restore_ctx *ctx)
@@ -564,12 +660,22 @@ static int finish_all(struct restore_ctx *ctx)
 
 		if (!t->seized)
 			continue;
+		for (size_t k = t->core->n_threads; k-- > 1;) {
+			if (ptrace(PTRACE_DETACH, t->tids[k], NULL, NULL)) {
+				pr_perror("can't let thread %d go", t->tids[k]);
+				return -1;
+			}
+		}
 		if (ptrace(PTRACE_DETACH, t->new_pid, NULL, (void *)sig)) {
 			pr_perror("can't let restored process %d go", t->new_pid);
 			return -1;
 		}
 		t->seized = false;
 	}
+	/* Stopped ones are back stopped before crest says it is done. */
+	for (int i = 0; i < ctx->nr; i++)
+		if (ctx->tasks[i].pe->stopped)
+			wait_stopped(ctx->tasks[i].new_pid);
 	return 0;
 }
 
@@ -689,8 +795,10 @@ static int prepare_objects(struct restore_ctx *ctx)
 		pr_perror("can't map the pid table");
 		return -1;
 	}
-	for (int i = 0; i < ctx->nr; i++)
+	for (int i = 0; i < ctx->nr; i++) {
 		ctx->sh.map[i].orig = ctx->tasks[i].pe->pid;
+		ctx->tasks[i].restore_pid = ctx->opts->restore_pid;
+	}
 	return 0;
 err:
 	free(mms);

@@ -116,7 +116,7 @@ int release_task(pid_t pid)
 	return 0;
 }
 
-int kill_task(pid_t pid)
+int kill_task(pid_t pid, const pid_t *tids, int nr)
 {
 	int status;
 
@@ -124,10 +124,12 @@ int kill_task(pid_t pid)
 		pr_perror("can't kill process %d", pid);
 		return -1;
 	}
-	/* We are its tracer: we hear of its death before its parent does. */
-	while (waitpid(pid, &status, __WALL) < 0) {
-		if (errno != EINTR)
-			return 0;
+	/* We trace every thread: each one's death reaches us, the leader's last. */
+	for (int i = nr - 1; i >= 0; i--) {
+		while (waitpid(tids[i], &status, __WALL) < 0) {
+			if (errno != EINTR)
+				break;
+		}
 	}
 	return 0;
 }

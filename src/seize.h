@@ -17,6 +17,6 @@ int wait_stop(pid_t tid, int *status);
 int wait_stop_resume(pid_t tid, int *status, int req);
 /* Let it go: detach, or kill it and wait until it is dead. */
 int release_task(pid_t pid);
-int kill_task(pid_t pid);
+int kill_task(pid_t pid, const pid_t *tids, int nr);
 
 #endif

@@ -5,6 +5,9 @@
  * registers by crest through ptrace at the very end.
  */
 #include <elf.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "arch.h"
 #include "log.h"
 #include "proc.h"
+#include "pstree.h"
 #include "task.h"
 #include "util.h"
 
@@ -62,9 +66,10 @@ static void entry_to_regs(const UserRegsEntry *e, arch_regs_t *r)
 	arch_regs_from_array(r, a);
 }
 
-static int dump_pending(pid_t tid, ThreadCoreEntry *tc)
+static int dump_pending(pid_t tid, ThreadCoreEntry *tc, int leader)
 {
-	for (int shared = 0; shared < 2; shared++) {
+	/* The process-wide queue once, with the leader's own. */
+	for (int shared = 0; shared < 1 + leader; shared++) {
 		for (int i = 0;; i++) {
 			struct ptrace_peeksiginfo_args a = {
 				.off = i, .nr = 1,
@@ -93,13 +98,76 @@ static int dump_pending(pid_t tid, ThreadCoreEntry *tc)
 	return 0;
 }
 
-static ThreadCoreEntry *dump_thread(pid_t tid, const struct parasite_info *pi)
+/*
+ * A thread stopped inside an rseq critical section would, on its way back
+ * to user space after a preemption or signal, be sent to the section's
+ * abort handler by the kernel. The restored one gets there directly.
+ */
+static void rseq_fixup(pid_t tid, ThreadCoreEntry *tc)
+{
+	struct { uint32_t version, flags; uint64_t start_ip, post_commit_offset, abort_ip; } cs;
+	uint64_t cs_ptr = 0, ip = tc->regs->ip;
+	struct iovec l, r;
+
+	if (!tc->rseq)
+		return;
+	l = (struct iovec){ &cs_ptr, 8 };
+	r = (struct iovec){ (void *)(tc->rseq->addr + 8), 8 };
+	if (process_vm_readv(tid, &l, 1, &r, 1, 0) != 8 || !cs_ptr)
+		return;
+	l = (struct iovec){ &cs, sizeof(cs) };
+	r = (struct iovec){ (void *)cs_ptr, sizeof(cs) };
+	if (process_vm_readv(tid, &l, 1, &r, 1, 0) != sizeof(cs))
+		return;
+	if (ip >= cs.start_ip && ip < cs.start_ip + cs.post_commit_offset) {
+		pr_info("thread %d is inside an rseq critical section: it resumes at its abort handler %#llx",
+			tid, (unsigned long long)cs.abort_ip);
+		tc->regs->ip = cs.abort_ip;
+	}
+}
+
+static int dump_sched(pid_t tid, ThreadCoreEntry *tc)
+{
+	struct sched_param sp;
+	cpu_set_t set;
+	int policy;
+
+	policy = sched_getscheduler(tid);
+	if (policy < 0 || sched_getparam(tid, &sp)) {
+		pr_perror("can't read the scheduling of thread %d", tid);
+		return -1;
+	}
+	tc->has_sched_policy = 1;
+	tc->sched_policy = policy;
+	tc->has_sched_prio = 1;
+	tc->sched_prio = sp.sched_priority;
+	errno = 0;
+	tc->nice = getpriority(PRIO_PROCESS, tid);
+	if (errno) {
+		pr_perror("can't read the nice value of thread %d", tid);
+		return -1;
+	}
+	tc->has_nice = 1;
+	if (sched_getaffinity(tid, sizeof(set), &set)) {
+		pr_perror("can't read the CPU affinity of thread %d", tid);
+		return -1;
+	}
+	tc->has_affinity = 1;
+	tc->affinity.len = sizeof(set);
+	tc->affinity.data = xzalloc(sizeof(set));
+	memcpy(tc->affinity.data, &set, sizeof(set));
+	return 0;
+}
+
+static ThreadCoreEntry *dump_thread(pid_t pid, pid_t tid,
+				    const struct parasite_info *pi, int leader)
 {
 	ThreadCoreEntry *tc = xzalloc(sizeof(*tc));
 	size_t xsize = arch_xstate_size();
 	struct rseq_config rc = {};
 	arch_regs_t regs;
 	uint64_t head, len;
+	char path[64], *comm;
 
 	thread_core_entry__init(tc);
 	tc->tid = tid;
@@ -114,7 +182,7 @@ static ThreadCoreEntry *dump_thread(pid_t tid, const struct parasite_info *pi)
 		pr_perror("can't read the signal mask of task %d", tid);
 		return NULL;
 	}
-	if (dump_pending(tid, tc))
+	if (dump_pending(tid, tc, leader))
 		return NULL;
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) < 0) {
 		pr_perror("can't read the rseq registration of task %d", tid);
@@ -126,6 +194,7 @@ static ThreadCoreEntry *dump_thread(pid_t tid, const struct parasite_info *pi)
 		tc->rseq->addr = rc.rseq_abi_pointer;
 		tc->rseq->len = rc.rseq_abi_size;
 		tc->rseq->sig = rc.signature;
+		rseq_fixup(tid, tc);
 	}
 	if (syscall(SYS_get_robust_list, tid, &head, &len)) {
 		pr_perror("can't read the robust futex list of task %d", tid);
@@ -142,6 +211,14 @@ static ThreadCoreEntry *dump_thread(pid_t tid, const struct parasite_info *pi)
 	tc->altstack->flags = pi->altstack_flags;
 	tc->has_clear_tid_addr = 1;
 	tc->clear_tid_addr = pi->clear_tid_addr;
+	if (dump_sched(tid, tc))
+		return NULL;
+	snprintf(path, sizeof(path), "task/%d/comm", tid);
+	comm = read_proc(pid, path, NULL);
+	if (comm) {
+		comm[strcspn(comm, "\n")] = 0;
+		tc->comm = comm;
+	}
 	return tc;
 }
 
@@ -153,9 +230,11 @@ static char *read_link(pid_t pid, const char *what)
 	return readlink_alloc(path);
 }
 
-CoreEntry *task_dump_core(pid_t pid, const struct proc_stat *st,
-			  const struct parasite_info *pi)
+CoreEntry *task_dump_core(const struct pstree_item *it)
 {
+	const struct parasite_info *pi = &it->info;
+	const struct proc_stat *st = &it->stat;
+	pid_t pid = it->pid;
 	CoreEntry *c = xzalloc(sizeof(*c));
 	struct proc_status ps;
 	ThreadCoreEntry *tc;
@@ -241,14 +320,16 @@ CoreEntry *task_dump_core(pid_t pid, const struct proc_stat *st,
 	c->has_child_subreaper = 1;
 	c->child_subreaper = pi->child_subreaper;
 
-	tc = dump_thread(pid, pi);
-	if (!tc)
-		return NULL;
-	tc->comm = xstrdup(st->comm);
-	c->xfeatures = arch_xstate_xfeatures(tc->xstate.data, tc->xstate.len);
-	c->n_threads = 1;
-	c->threads = xzalloc(sizeof(tc));
-	c->threads[0] = tc;
+	c->n_threads = it->nr_threads;
+	c->threads = xzalloc(it->nr_threads * sizeof(*c->threads));
+	for (i = 0; i < it->nr_threads; i++) {
+		tc = dump_thread(pid, it->threads[i], &it->tinfo[i], i == 0);
+		if (!tc)
+			return NULL;
+		c->threads[i] = tc;
+	}
+	c->xfeatures = arch_xstate_xfeatures(c->threads[0]->xstate.data,
+					     c->threads[0]->xstate.len);
 	return c;
 }
 
@@ -336,24 +417,35 @@ void task_fill_restore_args(const CoreEntry *c, struct restore_args *ra)
 	memcpy(ra->groups, c->creds->groups, ra->nr_groups * sizeof(uint32_t));
 }
 
-int task_restore_regs(pid_t pid, const CoreEntry *c)
+int task_restore_thread(pid_t pid, pid_t tid, const ThreadCoreEntry *tc)
 {
-	const ThreadCoreEntry *tc = c->threads[0];
+	struct sched_param sp = { .sched_priority = tc->sched_prio };
 	arch_regs_t regs;
 	const char *how;
 
 	entry_to_regs(tc->regs, &regs);
 	how = arch_fixup_restart(&regs);
 	if (how)
-		pr_info("task %d was in syscall %lld: %s", pid,
+		pr_info("thread %d was in syscall %lld: %s", tid,
 			(long long)tc->regs->orig_ax, how);
-	if (arch_set_xstate(pid, tc->xstate.data, tc->xstate.len))
+	if (arch_set_xstate(tid, tc->xstate.data, tc->xstate.len))
 		return -1;
-	if (arch_set_regs(pid, &regs))
+	if (arch_set_regs(tid, &regs))
 		return -1;
-	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &tc->blocked)) {
-		pr_perror("can't set the signal mask of task %d", pid);
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &tc->blocked)) {
+		pr_perror("can't set the signal mask of thread %d", tid);
 		return -1;
 	}
+	/* Scheduling and names can be set from outside, thread by thread. */
+	if (tc->has_sched_policy &&
+	    sched_setscheduler(tid, tc->sched_policy, &sp))
+		pr_warn("can't give thread %d its scheduling policy %u: %s", tid,
+			tc->sched_policy, strerror(errno));
+	if (tc->has_nice && setpriority(PRIO_PROCESS, tid, tc->nice))
+		pr_warn("can't give thread %d its nice value %d: %s", tid, tc->nice,
+			strerror(errno));
+	if (tc->has_affinity && tc->affinity.len &&
+	    sched_setaffinity(tid, tc->affinity.len, (cpu_set_t *)tc->affinity.data))
+		pr_warn("can't give thread %d its CPU affinity: %s", tid, strerror(errno));
 	return 0;
 }

@@ -9,17 +9,17 @@
 
 struct proc_stat;
 struct parasite_info;
+struct pstree_item;
 
-/* core-PID.img from /proc, ptrace and the parasite's answers. */
-CoreEntry *task_dump_core(pid_t pid, const struct proc_stat *st,
-			  const struct parasite_info *pi);
+/* core-PID.img from /proc, ptrace and the parasite's answers, all threads. */
+CoreEntry *task_dump_core(const struct pstree_item *it);
 /* The mm fields of mm-PID.img (VMAs are added by mem.c). */
 int task_dump_mm(pid_t pid, const struct proc_stat *st,
 		 const struct parasite_info *pi, MmEntry *mm);
 
 /* Fill the restorer's argument block from the core image. */
 void task_fill_restore_args(const CoreEntry *core, struct restore_args *ra);
-/* Registers and xstate back into the stopped task, then let it run. */
-int task_restore_regs(pid_t pid, const CoreEntry *core);
+/* Registers, xstate, mask, scheduling and name back into a stopped thread. */
+int task_restore_thread(pid_t pid, pid_t tid, const ThreadCoreEntry *tc);
 
 #endif

@@ -22,3 +22,27 @@ pie_entry:
 pie_syscall:
 	syscall
 	int3
+
+/*
+ * long pie_clone_thread(struct clone_args *ca, size_t size,
+ *			 void (*fn)(void *), void *arg)
+ * clone3 for a thread of the restored process: the child starts on the
+ * stack clone3 gave it and calls fn(arg), then stops at an int3 for
+ * crest. The parent gets the new TID (or -errno) back.
+ */
+	.globl	pie_clone_thread
+	.type	pie_clone_thread, @function
+pie_clone_thread:
+	mov	%rdx, %r8
+	mov	%rcx, %r9
+	mov	$435, %eax		/* __NR_clone3 */
+	syscall
+	test	%rax, %rax
+	jnz	1f
+	xor	%ebp, %ebp
+	mov	%r9, %rdi
+	and	$-16, %rsp
+	call	*%r8
+2:	int3
+	jmp	2b
+1:	ret

@@ -1,0 +1,3 @@
+/* 8 threads mutating their own counters and a shared one. */
+#define NTHREADS 8
+#include "threads_counter.h"
