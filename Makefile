@@ -89,8 +89,16 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory crest
 	$(Q)scripts/demo.sh
 
+# make bench: scripts/bench (BENCH="--sizes 1,64 --runs 5" for other figures); not part of check
+$(B)/bench/%: test/bench/%.c
+	$(call say,CC,$<)mkdir -p $(@D) && $(CC) -O2 -g -std=gnu11 $(WARN) -D_GNU_SOURCE -o $@ $<
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory crest $(B)/bench/hog $(B)/bench/floor
+	$(Q)B=$(B) scripts/bench $(BENCH)
+
 clean:
 	rm -rf $(B) crest
 
-.PHONY: all deps check demo clean lint unit test-build
+.PHONY: all deps check demo clean lint unit test-build bench
 .SECONDARY:

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "files-anon.h"
 #include "files-pipe.h"
 #include "image.h"
 #include "log.h"
@@ -138,7 +139,8 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 	struct proc_fdinfo fi;
 	struct stat st;
 	pid_t pid = it->pid;
-	int ret = -1;
+	uint32_t id;
+	int ret = -1, anon = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	link = readlink_alloc(path);
@@ -154,9 +156,14 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 		goto out;
 	}
 
-	if (S_ISREG(st.st_mode) && !strncmp(link, "/memfd:", 7)) {
-		uint32_t id;
-
+	if (!strncmp(link, "anon_inode:", 11))
+		anon = anon_add(df, pid, fd, link, info, &id);
+	if (anon < 0) {
+		goto out;
+	} else if (anon > 0) {
+		add_fd(it, fd, FD_KIND__FD_ANON, id, &fi, link);
+		ret = 0;
+	} else if (S_ISREG(st.st_mode) && !strncmp(link, "/memfd:", 7)) {
 		if (shmem_dump_memfd_fd(df, pid, fd, link, &st, &fi, &id))
 			goto out;
 		add_fd(it, fd, FD_KIND__FD_MEMFD, id, &fi, link);
@@ -186,6 +193,7 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 	} else {
 		pr_err("fd %d of process %d is %s (%s), not supported yet",
 		       fd, pid, fd_kind_name(&st, link), link);
+		ret = -1;
 	}
 out:
 	free(info);
@@ -243,7 +251,8 @@ int files_write(struct dump_files *df, struct img_dir *d)
 	if (write_all_msgs(d, IMG_FILES, 0, (void **)df->files, df->nr_files) ||
 	    write_all_msgs(d, IMG_PIPES, 0, (void **)df->pipes, df->nr_pipes) ||
 	    write_all_msgs(d, IMG_MEMFDS, 0, (void **)df->memfds, df->nr_memfds) ||
-	    write_all_msgs(d, IMG_SHMEM, 0, (void **)df->shmems, df->nr_shmems))
+	    write_all_msgs(d, IMG_SHMEM, 0, (void **)df->shmems, df->nr_shmems) ||
+	    write_all_msgs(d, IMG_ANONFILES, 0, (void **)df->anons, df->nr_anons))
 		return -1;
 	return 0;
 }
@@ -287,7 +296,8 @@ int files_read(struct restore_files *rf, struct img_dir *d)
 	if (read_all_msgs(d, IMG_FILES, 0, (void ***)&rf->files, &rf->nr_files) ||
 	    read_all_msgs(d, IMG_PIPES, 0, (void ***)&rf->pipes, &rf->nr_pipes) ||
 	    read_all_msgs(d, IMG_MEMFDS, 0, (void ***)&rf->memfds, &rf->nr_memfds) ||
-	    read_all_msgs(d, IMG_SHMEM, 0, (void ***)&rf->shmems, &rf->nr_shmems))
+	    read_all_msgs(d, IMG_SHMEM, 0, (void ***)&rf->shmems, &rf->nr_shmems) ||
+	    read_all_msgs(d, IMG_ANONFILES, 0, (void ***)&rf->anons, &rf->nr_anons))
 		return -1;
 	return 0;
 }
@@ -449,7 +459,7 @@ int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 		if (rf->file_fd[i] < 0)
 			return -1;
 	}
-	if (pipes_open_all(rf, d, base))
+	if (pipes_open_all(rf, d, base) || anon_open_all(rf, base))
 		return -1;
 	return shmem_open_all(rf, d, base);
 }
@@ -504,6 +514,8 @@ static int source_fd(const struct restore_files *rf, const FdEntry *e)
 		return i < 0 ? -1 : rf->memfd_fd[i];
 	case FD_KIND__FD_EXTERNAL:
 		return e->has_ext_fd ? (int)e->ext_fd : (int)e->fd;
+	case FD_KIND__FD_ANON:
+		return anon_service_fd(rf, e->file_id);
 	default:
 		return -1;
 	}
@@ -524,6 +536,8 @@ int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr)
 		const FdEntry *e = fds[i];
 		int src = source_fd(rf, e);
 
+		if (e->kind == FD_KIND__FD_ANON && src < 0)
+			continue;	/* an epoll: made once every fd is in place */
 		if (e->kind == FD_KIND__FD_EXTERNAL && src >= 0 && src <= 2)
 			src = ext[src];
 		if (src < 0) {
@@ -546,5 +560,5 @@ int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr)
 	for (int i = 0; i < 3; i++)
 		if (ext[i] >= 0)
 			close(ext[i]);
-	return 0;
+	return anon_restore_epolls(rf, fds, nr);
 }

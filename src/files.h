@@ -45,6 +45,9 @@ struct dump_files {
 	struct file_owner *shmems_own;	/* pid + "map_files" path below */
 	char **shmems_path;
 	int nr_shmems;
+	AnonFileEntry **anons;
+	struct file_owner *anons_own;
+	int nr_anons;
 };
 
 /* The id of a mapped (or exe) file; the same file gets the same id. */
@@ -76,11 +79,14 @@ struct restore_files {
 	int nr_memfds;
 	ShmemEntry **shmems;
 	int nr_shmems;
+	AnonFileEntry **anons;
+	int nr_anons;
 	/* service fds of the objects, opened once by the coordinator */
 	int *file_fd;		/* by index in files[] */
 	int (*pipe_fd)[2];
 	int *memfd_fd;
 	int *shmem_fd;
+	int *anon_fd;
 	int base;		/* service fds live at and above this */
 };
 

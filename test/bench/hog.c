@@ -1,0 +1,86 @@
+/*
+ * hog: hold N MiB of dirty anonymous memory for scripts/bench.
+ *
+ *   hog [--procs K] MIB READYFILE
+ *
+ * Maps MIB MiB of private anonymous memory and writes every page with data
+ * that differs from page to page (nothing dedups or compresses to zero
+ * pages), then creates READYFILE and sleeps forever.  With --procs K it
+ * first forks K-1 children, each with its own MIB MiB; READYFILE appears
+ * once all K processes have filled their memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void __attribute__((noreturn)) die(const char *what)
+{
+	fprintf(stderr, "hog: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void fill(size_t mib, uint64_t seed)
+{
+	size_t len = mib << 20, words = len / sizeof(uint64_t), i;
+	uint64_t *mem, x = seed * 0x9E3779B97F4A7C15ULL + 1;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap");
+	for (i = 0; i < words; i++) {	/* xorshift64: every word differs */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		mem[i] = x;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int procs = 1, i, p[2], fd;
+	size_t mib;
+	char c;
+
+	if (argc > 2 && !strcmp(argv[1], "--procs")) {
+		procs = atoi(argv[2]);
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc != 3 || procs < 1) {
+		fprintf(stderr, "usage: hog [--procs K] MIB READYFILE\n");
+		return 2;
+	}
+	mib = strtoul(argv[1], NULL, 0);
+	if (pipe(p))
+		die("pipe");
+	for (i = 1; i < procs; i++) {
+		switch (fork()) {
+		case -1:
+			die("fork");
+		case 0:
+			close(p[0]);
+			fill(mib, i);
+			close(p[1]);	/* tells the parent this one is done */
+			for (;;)
+				pause();
+		}
+	}
+	close(p[1]);
+	fill(mib, 0);
+	while (read(p[0], &c, 1) > 0)	/* EOF: every child has filled */
+		;
+	close(p[0]);
+	fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die(argv[2]);
+	close(fd);
+	for (;;)
+		pause();
+}
