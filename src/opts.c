@@ -143,6 +143,16 @@ static void set_scope(struct options *o, int scope, const char *arg, int *err)
 		*err = 1;
 }
 
+void opts_defaults(struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->dir = ".";
+	o->restore_pid = true;
+	o->fd = -1;
+	o->after_restore = AFTER_RUN;
+	o->verbosity = LOG_WARN;
+}
+
 int opts_parse(int argc, char **argv, struct options *o)
 {
 	static const struct { const char *name; enum crest_cmd cmd; } cmds[] = {
@@ -151,9 +161,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	memset(o, 0, sizeof(*o));
-	o->dir = ".";
-	o->restore_pid = true;
+	opts_defaults(o);
 	o->verbosity = LOG_WARN;
 	if (argc < 2) {
 		opts_usage(stderr);

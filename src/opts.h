@@ -18,6 +18,27 @@ enum after_dump {
 	AFTER_SIGNAL,		/* -S NUM */
 };
 
+/* Where a context file goes if one exists already (BLCR's policies). */
+enum replace_policy {
+	REPLACE_ATOMIC,		/* write .NAME.tmp, rename over it on success */
+	REPLACE_BACKUP,		/* atomic, and keep the old one as NAME.~N~ */
+	REPLACE_CLOBBER,	/* truncate and write in place */
+	REPLACE_NOCLOBBER,	/* fail if it exists */
+};
+
+enum trace_policy { TRACE_ERROR, TRACE_SKIP, TRACE_ALLOW };
+
+#define SAVE_EXE	1u	/* embed the executable */
+#define SAVE_PRIVATE	2u	/* embed MAP_PRIVATE file mappings */
+#define SAVE_SHARED	4u	/* embed MAP_SHARED file mappings */
+
+#define MAX_RELOCS	16
+
+struct reloc {
+	const char *from;	/* absolute, canonical, no trailing '/' */
+	const char *to;
+};
+
 /* Filled once by the front end; read-only afterwards. */
 struct options {
 	enum crest_cmd cmd;
@@ -37,6 +58,26 @@ struct options {
 	bool restore_pgid;	/* default false: join crest's group */
 	bool help;
 	bool version;
+
+	/* Single-file images (crest --file, BLCR context files). */
+	const char *file;	/* write/read this context file; "-": stdout/stdin */
+	int fd;			/* or this fd (-F); -1: none */
+	int replace;		/* enum replace_policy, for file */
+	const char *backup_name;/* --backup=NAME */
+	bool nosync;		/* --nosync: no fsync of images and directory */
+
+	/* dump */
+	unsigned int save;	/* SAVE_* */
+	int ptraced;		/* enum trace_policy for traced targets */
+	int ptracer;		/* ...for targets that trace others */
+	int timeout;		/* -t SEC: give up (targets untouched) after it; 0: no limit */
+	bool quiet;		/* -q: no messages at all */
+
+	/* restore */
+	struct reloc relocs[MAX_RELOCS];
+	int nr_relocs;
+	int after_restore;	/* enum after_dump's signals, applied to the restored tree */
+	int after_restore_signal;
 };
 
 /* Exit codes: distinct per class of failure, documented in crest(8). */
@@ -50,6 +91,8 @@ enum crest_exit {
 	EXIT_FILES = 6,		/* a file the images need is missing or changed */
 };
 
+/* Every field at its default. */
+void opts_defaults(struct options *o);
 /* 0 on success, -1 after printing what is wrong. */
 int opts_parse(int argc, char **argv, struct options *o);
 void opts_usage(FILE *f);
