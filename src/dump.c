@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "context.h"
 #include "dump.h"
 #include "files.h"
 #include "image.h"
@@ -262,6 +263,9 @@ static int after_dump(struct dump_ctx *ctx)
 static int do_dump(const struct options *opts)
 {
 	struct dump_ctx ctx = { .opts = opts, .exit_code = EXIT_FAIL };
+	bool stream = opts->file || opts->fd >= 0;
+	const char *where = stream ? (opts->file ? opts->file : "the context fd") : opts->dir;
+	char *staging = NULL;
 	int ret;
 
 	ctx.dir.dirfd = -1;
@@ -269,8 +273,15 @@ static int do_dump(const struct options *opts)
 		pr_err("crest can't checkpoint itself");
 		goto err;
 	}
-	if (img_dir_open(&ctx.dir, opts->dir, true))
+	if (stream) {
+		/* Images go to a staging directory, then into one stream. */
+		staging = context_staging_dir(opts);
+		if (!staging)
+			goto err;
+	}
+	if (img_dir_open(&ctx.dir, stream ? staging : opts->dir, true))
 		goto err;
+	ctx.dir.nosync = opts->nosync || stream;
 	pr_debug("dumping %d into '%s'", opts->pid, opts->dir);
 	ret = pstree_seize(&ctx.tree, opts->scope, opts->pid);
 	if (ret) {
@@ -292,6 +303,8 @@ static int do_dump(const struct options *opts)
 	pr_debug("pages written");
 	if (check_abort() || write_images(&ctx))
 		goto err_release;
+	if (stream && (check_abort() || context_pack(opts, staging)))
+		goto err_release;
 	pr_debug("images committed");
 
 	/*
@@ -302,8 +315,10 @@ static int do_dump(const struct options *opts)
 	if (after_dump(&ctx))
 		return EXIT_FAIL;
 	pr_info("%d process%s checkpointed into '%s'", ctx.tree.nr,
-		ctx.tree.nr > 1 ? "es" : "", opts->dir);
+		ctx.tree.nr > 1 ? "es" : "", where);
 	img_dir_close(&ctx.dir);
+	context_remove_dir(staging);
+	free(staging);
 	return EXIT_OK;
 
 err_release:
@@ -311,8 +326,10 @@ err_release:
 err:
 	img_abort_set(&ctx.dir);
 	img_dir_close(&ctx.dir);
-	log_msg(LOG_ERROR, "dump of %d failed: %s; the processes run on as they were and earlier images in '%s' are untouched\n",
-		opts->pid, log_last_error(), opts->dir);
+	context_remove_dir(staging);
+	free(staging);
+	log_msg(LOG_ERROR, "dump of %d failed: %s; the processes run on as they were and the earlier checkpoint in '%s' is untouched\n",
+		opts->pid, log_last_error(), where);
 	return ctx.exit_code;
 }
 

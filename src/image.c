@@ -193,7 +193,7 @@ int img_commit_set(struct img_dir *d)
 			inv = img;
 			continue;
 		}
-		if (fsync(img->fd)) {
+		if (!d->nosync && fsync(img->fd)) {
 			pr_perror("can't sync image '%s'", img->path);
 			return -1;
 		}
@@ -214,14 +214,14 @@ int img_commit_set(struct img_dir *d)
 			return -1;
 		}
 	}
-	if (fsync(d->dirfd)) {
+	if (!d->nosync && fsync(d->dirfd)) {
 		pr_perror("can't sync image directory '%s'", d->path);
 		return -1;
 	}
 	/* ...and the inventory, last, makes the new set complete. */
-	if (fault("commit-inventory") || fsync(inv->fd) ||
+	if (fault("commit-inventory") || (!d->nosync && fsync(inv->fd)) ||
 	    renameat(d->dirfd, inv->tmp_name, d->dirfd, inv->name) ||
-	    fsync(d->dirfd)) {
+	    (!d->nosync && fsync(d->dirfd))) {
 		pr_perror("can't put '%s' in place", inv->path);
 		return -1;
 	}

@@ -70,6 +70,7 @@ struct img_dir {
 	char *path;
 	struct image **written;
 	int nr_written;
+	bool nosync;		/* --nosync: no fsync on commit */
 };
 
 int img_dir_open(struct img_dir *d, const char *path, bool create);

@@ -21,7 +21,8 @@ static const char usage_text[] =
 "        restore the processes saved in DIR with their PIDs; wait for the\n"
 "        root and exit with its status, or detach at once with -d\n"
 "  show PATH\n"
-"        print an image file, or every image of a directory, as JSON\n"
+"        print an image file, a context file, or every image of a directory,\n"
+"        as JSON\n"
 "  check\n"
 "        report the kernel features crest relies on; non-zero if one is missing\n"
 "\n"
@@ -31,6 +32,9 @@ static const char usage_text[] =
 "      --pgid PGID           every process of a process group\n"
 "      --sid SID             every process of a session\n"
 "  -D, --images-dir DIR      where the images go (default .)\n"
+"      --file FILE           all images in one context file instead ('-':\n"
+"                            stdout), written beside and renamed when complete\n"
+"      --nosync              don't fsync the images\n"
 "AFTER the checkpoint is safely on disk (the last one given wins):\n"
 "      --kill                kill the processes (the default)\n"
 "  -R, --leave-running, --run  let them go on\n"
@@ -40,6 +44,7 @@ static const char usage_text[] =
 "\n"
 "restore options:\n"
 "  -D, --images-dir DIR      where the images are (default .)\n"
+"      --file FILE           restore from a context file ('-': stdin)\n"
 "  -d, --restore-detached    don't wait for the restored root\n"
 "      --no-restore-pid      give the processes new PIDs (--restore-pid: the\n"
 "                            default, the same PIDs)\n"
@@ -84,7 +89,7 @@ enum {
 	OPT_PID = 256, OPT_PGID, OPT_SID, OPT_KILL, OPT_STOP, OPT_TERM,
 	OPT_ABORT, OPT_CONT, OPT_RESTORE_PID, OPT_NO_RESTORE_PID,
 	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
-	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
+	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
 };
 
 static const struct option long_opts[] = {
@@ -110,6 +115,8 @@ static const struct option long_opts[] = {
 	{ "no-restore-pgid",	no_argument,	   NULL, OPT_NO_RESTORE_PGID },
 	{ "shell-job",		no_argument,	   NULL, OPT_SHELL_JOB },
 	{ "pidfile",		required_argument, NULL, OPT_PIDFILE },
+	{ "file",		required_argument, NULL, OPT_FILE },
+	{ "nosync",		no_argument,	   NULL, OPT_NOSYNC },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -121,10 +128,12 @@ static const struct option long_opts[] = {
 static int opt_applies(enum crest_cmd cmd, int c)
 {
 	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
-		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S', 0 };
+		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
+		OPT_FILE, OPT_NOSYNC, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
-		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, 0 };
+		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
+		OPT_FILE, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
 			  cmd == CMD_RESTORE ? restore_opts : NULL;
 
@@ -240,6 +249,8 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_RESTORE_PGID:	 o->restore_pgid = true; break;
 		case OPT_NO_RESTORE_PGID: o->restore_pgid = false; break;
 		case OPT_PIDFILE:	o->pidfile = optarg; break;
+		case OPT_FILE:		o->file = optarg; break;
+		case OPT_NOSYNC:	o->nosync = true; break;
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

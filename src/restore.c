@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "context.h"
 #include "image.h"
 #include "log.h"
 #include "opts.h"
@@ -703,6 +704,27 @@ static int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+/* BLCR's cr_restart signals: sent to every restored process once all run. */
+static int after_restore(struct restore_ctx *ctx)
+{
+	static const int sigs[] = {
+		[AFTER_STOP] = SIGSTOP, [AFTER_TERM] = SIGTERM, [AFTER_ABORT] = SIGABRT,
+		[AFTER_KILL] = SIGKILL, [AFTER_CONT] = SIGCONT,
+	};
+	int sig = ctx->opts->after_restore == AFTER_SIGNAL ? ctx->opts->after_restore_signal :
+		  ctx->opts->after_restore == AFTER_RUN ? 0 : sigs[ctx->opts->after_restore];
+
+	if (!sig)
+		return 0;
+	for (int i = 0; i < ctx->nr; i++)
+		if (!ctx->tasks[i].pe->zombie && kill(ctx->tasks[i].new_pid, sig)) {
+			pr_perror("can't send signal %d to restored process %d", sig,
+				  ctx->tasks[i].new_pid);
+			return -1;
+		}
+	return 0;
+}
+
 static pid_t root_pid;
 
 static void forward_signal(int sig)
@@ -824,9 +846,21 @@ static int checks(struct restore_ctx *ctx)
 int cr_restore(const struct options *opts)
 {
 	struct restore_ctx ctx = { .opts = opts, .exit_code = EXIT_IMAGE };
+	bool stream = opts->file || opts->fd >= 0;
+	const char *where = stream ? (opts->file ? opts->file : "the context fd") : opts->dir;
+	char *staging = NULL;
+	int ret;
 
 	ctx.dir.dirfd = -1;
-	if (img_dir_open(&ctx.dir, opts->dir, false))
+	if (stream) {
+		staging = context_unpack(opts);
+		if (!staging) {
+			if (errno == ENOENT || errno == EACCES)
+				ctx.exit_code = EXIT_FILES;
+			goto err;
+		}
+	}
+	if (img_dir_open(&ctx.dir, stream ? staging : opts->dir, false))
 		goto err;
 	if (read_images(&ctx))
 		goto err;
@@ -839,13 +873,23 @@ int cr_restore(const struct options *opts)
 		goto err;
 	}
 	pr_info("%d process%s restored", ctx.nr, ctx.nr > 1 ? "es" : "");
+	/* Everything is in the processes' memory now: the staging can go. */
+	img_dir_close(&ctx.dir);
+	context_remove_dir(staging);
+	free(staging);
+	if (after_restore(&ctx))
+		return EXIT_FAIL;
 	if (opts->pidfile && write_pidfile(opts->pidfile, ctx.tasks[0].new_pid))
 		return EXIT_FAIL;
 	if (opts->detach)
 		return EXIT_OK;
-	return wait_roots(&ctx);
+	ret = wait_roots(&ctx);
+	return ret;
 err:
+	img_dir_close(&ctx.dir);
+	context_remove_dir(staging);
+	free(staging);
 	log_msg(LOG_ERROR, "restore from '%s' failed: %s; nothing was left running\n",
-		opts->dir, log_last_error());
+		where, log_last_error());
 	return ctx.exit_code;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "context.h"
 #include "image.h"
 #include "log.h"
 #include "opts.h"
@@ -172,6 +173,18 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int is_context(const char *path)
+{
+	char magic[8] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = read(fd, magic, 8) == 8 && !memcmp(magic, "CRESTCTX", 8);
+	close(fd);
+	return ok;
+}
+
 int cr_show(const struct options *opts)
 {
 	const char *path = opts->show_path;
@@ -184,6 +197,22 @@ int cr_show(const struct options *opts)
 	if (stat(path, &st)) {
 		pr_perror("can't open '%s'", path);
 		return EXIT_IMAGE;
+	}
+	if (is_context(path)) {
+		struct options o;
+		char *dir;
+		int ret;
+
+		opts_defaults(&o);
+		o.file = path;
+		dir = context_unpack(&o);
+		if (!dir)
+			return EXIT_IMAGE;
+		o.show_path = dir;
+		ret = cr_show(&o);
+		context_remove_dir(dir);
+		free(dir);
+		return ret;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		char *copy = xstrdup(path), *slash = strrchr(copy, '/');

@@ -1,0 +1,422 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "context.h"
+#include "log.h"
+#include "opts.h"
+#include "util.h"
+
+#define CTX_MAGIC	"CRESTCTX"
+#define CTX_VERSION	1
+#define CTX_MAX_NAME	255
+
+static const char *tmp_base(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t && *t ? t : "/var/tmp";
+}
+
+/* Next to the destination file (same filesystem), else TMPDIR. */
+char *context_staging_dir(const struct options *o)
+{
+	char *copy = NULL, *dir, *path;
+	const char *base = tmp_base();
+
+	if (o->file && strcmp(o->file, "-")) {
+		copy = xstrdup(o->file);
+		base = dirname(copy);
+	}
+	path = xsprintf("%s/.crest-staging.%d.XXXXXX", base, getpid());
+	dir = mkdtemp(path);
+	if (!dir) {
+		pr_perror("can't create a staging directory in '%s'", base);
+		free(path);
+	}
+	free(copy);
+	return dir;
+}
+
+void context_remove_dir(const char *dir)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	d = opendir(dir);
+	if (d) {
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' || (strcmp(de->d_name, ".") &&
+						     strcmp(de->d_name, "..")))
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+static int put(int fd, const void *buf, size_t len, uint64_t *total)
+{
+	if (write_all(fd, buf, len)) {
+		pr_perror("can't write the context");
+		return -1;
+	}
+	if (total)
+		*total += len;
+	return 0;
+}
+
+/* Stream every image of dir into fd, inventory.img last. */
+static int pack_into(int fd, const char *dir)
+{
+	uint32_t version = CTX_VERSION;
+	uint64_t total = 0;
+	struct dirent *de;
+	char **names = NULL;
+	int nr = 0, ret = -1;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		pr_perror("can't open '%s'", dir);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		names = xrealloc(names, (nr + 1) * sizeof(char *));
+		names[nr++] = xstrdup(de->d_name);
+	}
+	/* The inventory last: a reader that sees it has seen everything. */
+	for (int i = 0; i < nr; i++)
+		if (!strcmp(names[i], "inventory.img") && i != nr - 1) {
+			char *t = names[i];
+
+			names[i] = names[nr - 1];
+			names[nr - 1] = t;
+		}
+	if (put(fd, CTX_MAGIC, 8, NULL) || put(fd, &version, 4, NULL))
+		goto out;
+	for (int i = 0; i < nr; i++) {
+		uint16_t len = strlen(names[i]);
+		struct stat st;
+		uint64_t size;
+		off_t off = 0;
+		int in = openat(dirfd(d), names[i], O_RDONLY | O_CLOEXEC);
+
+		if (in < 0 || fstat(in, &st)) {
+			pr_perror("can't read image '%s/%s'", dir, names[i]);
+			if (in >= 0)
+				close(in);
+			goto out;
+		}
+		size = st.st_size;
+		if (put(fd, &len, 2, &total) || put(fd, names[i], len, &total) ||
+		    put(fd, &size, 8, &total)) {
+			close(in);
+			goto out;
+		}
+		while ((uint64_t)off < size) {
+			ssize_t n = sendfile(fd, in, &off, size - off > (1 << 30) ? (1 << 30) : size - off);
+
+			if (n <= 0) {
+				if (n < 0 && errno == EINTR)
+					continue;
+				pr_perror("can't copy image '%s' into the context", names[i]);
+				close(in);
+				goto out;
+			}
+		}
+		total += size;
+		close(in);
+	}
+	{
+		uint16_t end = 0;
+
+		if (put(fd, &end, 2, NULL) || put(fd, &total, 8, NULL))
+			goto out;
+	}
+	ret = 0;
+out:
+	for (int i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return ret;
+}
+
+static int sync_dir_of(const char *path)
+{
+	char *copy = xstrdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	free(copy);
+	if (fd < 0)
+		return 0;
+	if (fsync(fd) && errno != EROFS && errno != EINVAL) {
+		pr_perror("can't sync the directory of '%s'", path);
+		ret = -1;
+	}
+	close(fd);
+	return ret;
+}
+
+/* BLCR's numbering: the first free NAME.~N~ above every one in use. */
+static char *backup_path(const char *file)
+{
+	char *copy = xstrdup(file), *dir = xstrdup(file), *base;
+	int max = 0;
+	struct dirent *de;
+	DIR *d;
+
+	base = basename(copy);
+	d = opendir(dirname(dir));
+	while (d && (de = readdir(d))) {
+		size_t bl = strlen(base);
+		int n;
+
+		if (!strncmp(de->d_name, base, bl) &&
+		    sscanf(de->d_name + bl, ".~%d~", &n) == 1 && n > max)
+			max = n;
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	free(copy);
+	return xsprintf("%s.~%d~", file, max + 1);
+}
+
+int context_pack(const struct options *o, const char *dir)
+{
+	const char *file = o->file;
+	char *tmp = NULL, *copy;
+	struct stat st;
+	int fd, ret = -1, direct;
+
+	if (o->fd >= 0 || (file && !strcmp(file, "-"))) {
+		/* An fd given: the policies don't apply (BLCR ignores them). */
+		fd = o->fd >= 0 ? o->fd : 1;
+		if (pack_into(fd, dir))
+			return -1;
+		if (!o->nosync && fsync(fd) && errno != EINVAL && errno != EROFS) {
+			pr_perror("can't sync the context");
+			return -1;
+		}
+		return 0;
+	}
+	if (!stat(file, &st) && S_ISDIR(st.st_mode)) {
+		pr_err("'%s' is a directory, not a context file", file);
+		errno = EISDIR;
+		return -1;
+	}
+	/* A FIFO or a socket is written as it is. */
+	direct = !stat(file, &st) && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+	if (direct || o->replace == REPLACE_CLOBBER || o->replace == REPLACE_NOCLOBBER) {
+		int flags = O_WRONLY | O_CLOEXEC;
+
+		if (!direct)
+			flags |= O_CREAT | (o->replace == REPLACE_NOCLOBBER ? O_EXCL : O_TRUNC);
+		fd = open(file, flags, 0400);
+		if (fd < 0) {
+			if (errno == EEXIST)
+				pr_err("'%s' exists and --noclobber forbids replacing it", file);
+			else
+				pr_perror("can't create '%s'", file);
+			return -1;
+		}
+		ret = pack_into(fd, dir);
+		if (!ret && !direct && !o->nosync && (fsync(fd) || sync_dir_of(file))) {
+			pr_perror("can't sync '%s'", file);
+			ret = -1;
+		}
+		close(fd);
+		if (ret && !direct)
+			unlink(file);	/* a partial context is no context */
+		return ret;
+	}
+
+	/* Atomic (and backup): a temporary beside it, renamed on success. */
+	copy = xstrdup(file);
+	{
+		char *d = xstrdup(file);
+
+		tmp = xsprintf("%s/.%s.tmp", dirname(d), basename(copy));
+		free(d);
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0400);
+	if (fd < 0) {
+		pr_perror("can't create '%s'", tmp);
+		goto out;
+	}
+	if (fault("context-pack")) {
+		errno = EIO;
+		pr_perror("can't write '%s' (fault injected)", tmp);
+		close(fd);
+		goto err_unlink;
+	}
+	if (pack_into(fd, dir) || (!o->nosync && fsync(fd))) {
+		if (errno)
+			pr_perror("can't write '%s'", tmp);
+		close(fd);
+		goto err_unlink;
+	}
+	close(fd);
+	if (o->replace == REPLACE_BACKUP && !lstat(file, &st)) {
+		char *bak = o->backup_name ? xstrdup(o->backup_name) : backup_path(file);
+
+		if (rename(file, bak)) {
+			pr_perror("can't keep '%s' as '%s'", file, bak);
+			free(bak);
+			goto err_unlink;
+		}
+		pr_info("kept the previous checkpoint as '%s'", bak);
+		free(bak);
+	}
+	if (rename(tmp, file)) {
+		pr_perror("can't put '%s' in place", file);
+		goto err_unlink;
+	}
+	if (!o->nosync && sync_dir_of(file))
+		goto out;
+	ret = 0;
+	goto out;
+err_unlink:
+	unlink(tmp);
+out:
+	free(tmp);
+	free(copy);
+	return ret;
+}
+
+static int get(int fd, void *buf, size_t len, const char *src, uint64_t off)
+{
+	if (read_all(fd, buf, len)) {
+		if (errno == ENODATA)
+			pr_err("context '%s' is truncated at offset %llu", src,
+			       (unsigned long long)off);
+		else
+			pr_perror("can't read context '%s'", src);
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+char *context_unpack(const struct options *o)
+{
+	const char *src = o->file && strcmp(o->file, "-") ? o->file : "stdin";
+	char magic[8], name[CTX_MAX_NAME + 1], *dir, *buf = NULL;
+	uint64_t off = 12, total = 0;
+	uint32_t version;
+	int fd, dfd = -1, own = 0;
+
+	if (o->fd >= 0) {
+		fd = o->fd;
+		src = "(fd)";
+	} else if (!o->file || !strcmp(o->file, "-")) {
+		fd = 0;
+	} else {
+		fd = open(o->file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("can't open context '%s'", o->file);
+			return NULL;
+		}
+		own = 1;
+	}
+	dir = xsprintf("%s/.crest-restore.%d.XXXXXX", tmp_base(), getpid());
+	if (!mkdtemp(dir)) {
+		pr_perror("can't create a staging directory in '%s'", tmp_base());
+		goto err;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (get(fd, magic, 8, src, 0) || get(fd, &version, 4, src, 8))
+		goto err;
+	if (memcmp(magic, CTX_MAGIC, 8)) {
+		pr_err("'%s' is not a crest context file (bad magic)", src);
+		errno = EINVAL;
+		goto err;
+	}
+	if (version != CTX_VERSION) {
+		pr_err("context '%s' has version %u, this crest reads %u", src, version,
+		       CTX_VERSION);
+		errno = EINVAL;
+		goto err;
+	}
+	buf = xzalloc(1 << 20);
+	for (;;) {
+		uint16_t len;
+		uint64_t size, left;
+		int out;
+
+		if (get(fd, &len, 2, src, off))
+			goto err;
+		if (!len)
+			break;
+		if (len > CTX_MAX_NAME || get(fd, name, len, src, off + 2) ||
+		    get(fd, &size, 8, src, off + 2 + len))
+			goto err;
+		name[len] = 0;
+		if (strchr(name, '/') || name[0] == '.') {
+			pr_err("context '%s' is corrupt at offset %llu: bad image name",
+			       src, (unsigned long long)off);
+			errno = EINVAL;
+			goto err;
+		}
+		off += 2 + len + 8;
+		total += 2 + len + 8 + size;
+		out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (out < 0) {
+			pr_perror("can't unpack '%s'", name);
+			goto err;
+		}
+		for (left = size; left;) {
+			size_t n = left > (1 << 20) ? (1 << 20) : left;
+
+			if (get(fd, buf, n, src, off) || write_all(out, buf, n)) {
+				if (errno != EIO)
+					pr_perror("can't unpack '%s'", name);
+				close(out);
+				goto err;
+			}
+			left -= n;
+			off += n;
+		}
+		close(out);
+	}
+	{
+		uint64_t want;
+
+		if (get(fd, &want, 8, src, off + 2))
+			goto err;
+		if (want != total) {
+			pr_err("context '%s' is corrupt: %llu bytes of images, its end says %llu",
+			       src, (unsigned long long)total, (unsigned long long)want);
+			errno = EINVAL;
+			goto err;
+		}
+	}
+	free(buf);
+	close(dfd);
+	if (own)
+		close(fd);
+	return dir;
+err:
+	free(buf);
+	if (dfd >= 0)
+		close(dfd);
+	if (own)
+		close(fd);
+	context_remove_dir(dir);
+	free(dir);
+	return NULL;
+}

@@ -1,0 +1,28 @@
+/*
+ * Context files: a whole image set as one stream (BLCR's single file,
+ * crest --file), written and read without seeking so it can go through a
+ * pipe or a socket:
+ *
+ *   "CRESTCTX" u32 version
+ *   { u16 name_len, name, u64 size, size bytes }*     one per image file
+ *   u16 0, u64 total bytes of the entries before      the end: not truncated
+ *
+ * A dump is written to a staging directory first and packed into the
+ * destination with its replacement policy; a restore unpacks into a
+ * staging directory and restores from there.
+ */
+#ifndef CREST_CONTEXT_H
+#define CREST_CONTEXT_H
+
+struct options;
+
+/* A directory for a dump to write to before it is packed; NULL: error. */
+char *context_staging_dir(const struct options *o);
+/* Pack dir into the destination (opts->file or opts->fd); 0 or -1 (reported). */
+int context_pack(const struct options *o, const char *dir);
+/* Unpack the source (opts->file or opts->fd) into a new staging dir. */
+char *context_unpack(const struct options *o);
+/* Remove a staging directory and what is in it. */
+void context_remove_dir(const char *dir);
+
+#endif
