@@ -39,12 +39,25 @@
  */
 static volatile sig_atomic_t dump_aborted;
 
+static volatile sig_atomic_t dump_timed_out;
+
 static int check_abort(void)
 {
 	if (!dump_aborted)
 		return 0;
-	pr_err("crest was interrupted");
+	if (dump_timed_out) {
+		errno = ETIMEDOUT;
+		pr_err("the checkpoint took longer than its time limit (-t)");
+	} else {
+		pr_err("crest was interrupted");
+	}
 	return -1;
+}
+
+static void on_alarm(int sig)
+{
+	dump_timed_out = 1;
+	dump_aborted = 1;
 }
 
 struct dump_ctx {
@@ -73,6 +86,32 @@ static int add_exe(struct dump_ctx *ctx, struct pstree_item *it)
 	return 0;
 }
 
+/* --save-exe/-private/-shared: the mapped files to embed in the images. */
+static void save_mapped_files(struct dump_ctx *ctx)
+{
+	unsigned int save = ctx->opts->save;
+
+	if (!save)
+		return;
+	for (int i = 0; i < ctx->tree.nr; i++) {
+		struct pstree_item *it = ctx->tree.items[i];
+
+		if (it->zombie)
+			continue;
+		if ((save & SAVE_EXE) && it->mm.has_exe_file_id)
+			files_save(&ctx->files, it->mm.exe_file_id);
+		for (int k = 0; k < it->mem.nr_vmas; k++) {
+			const VmaEntry *v = it->mem.vmas[k];
+
+			if (!v->has_file_id)
+				continue;
+			if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE && (save & SAVE_PRIVATE)) ||
+			    (v->kind == VMA_KIND__VMA_FILE_SHARED && (save & SAVE_SHARED)))
+				files_save(&ctx->files, v->file_id);
+		}
+	}
+}
+
 /* What /proc tells from outside, for every process, before any parasite. */
 static int collect(struct dump_ctx *ctx)
 {
@@ -90,6 +129,7 @@ static int collect(struct dump_ctx *ctx)
 			return -1;
 	}
 	files_mark_external_pipes(&ctx->files, &ctx->tree);
+	save_mapped_files(ctx);
 	ctx->exit_code = EXIT_FAIL;
 	return 0;
 }
@@ -283,10 +323,16 @@ static int do_dump(const struct options *opts)
 		goto err;
 	ctx.dir.nosync = opts->nosync || stream;
 	pr_debug("dumping %d into '%s'", opts->pid, opts->dir);
-	ret = pstree_seize(&ctx.tree, opts->scope, opts->pid);
+	{
+		struct pstree_policy pol = { opts->ptraced, opts->ptracer, true };
+
+		ret = pstree_seize(&ctx.tree, opts->scope, opts->pid, &pol);
+	}
 	if (ret) {
 		if (ret == -2)
 			ctx.exit_code = EXIT_UNSUPPORTED;
+		if (ret == -3)
+			ctx.exit_code = EXIT_BUSY;
 		goto err;
 	}
 	pr_debug("seized %d processes", ctx.tree.nr);
@@ -369,8 +415,12 @@ int cr_dump(const struct options *opts)
 		sigaction(SIGHUP, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		sa.sa_handler = on_alarm;
+		sigaction(SIGALRM, &sa, NULL);
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGHUP);
+		if (opts->timeout > 0)
+			alarm(opts->timeout);
 		if (getppid() != parent)
 			dump_aborted = 1;
 		_exit(do_dump(opts));

@@ -18,6 +18,7 @@
 #include "files.h"
 #include "files-anon.h"
 #include "files-pipe.h"
+#include "files-ghost.h"
 #include "image.h"
 #include "log.h"
 #include "proc.h"
@@ -44,13 +45,34 @@ static uint32_t add_file(struct dump_files *df, const char *path,
 	df->files = xrealloc(df->files, (n + 1) * sizeof(*df->files));
 	df->files_own = xrealloc(df->files_own, (n + 1) * sizeof(*df->files_own));
 	df->files[n] = f;
-	df->files_own[n] = (struct file_owner){ st->st_dev, st->st_ino, pid, fd };
+	df->files_own[n] = (struct file_owner){ st->st_dev, st->st_ino, pid, fd, NULL };
 	df->nr_files++;
 	return f->id;
 }
 
-int files_add_mapped(struct dump_files *df, const char *path,
-		     const struct stat *st, uint32_t *id)
+static int is_deleted(const char *link);
+
+/* Mark a file saved by content, read from src when the images are written. */
+static void mark_saved(struct dump_files *df, uint32_t id, const char *src, int deleted)
+{
+	RegFileEntry *f = df->files[id - 1];
+
+	f->has_saved = 1;
+	f->saved = 1;
+	if (deleted) {
+		size_t len = strlen(f->path);
+
+		f->has_deleted = 1;
+		f->deleted = 1;
+		if (is_deleted(f->path))
+			f->path[len - 10] = 0;
+	}
+	if (!df->files_own[id - 1].src)
+		df->files_own[id - 1].src = xstrdup(src);
+}
+
+int files_add_mapped_src(struct dump_files *df, const char *path,
+			 const struct stat *st, const char *src, uint32_t *id)
 {
 	for (int i = 0; i < df->nr_files; i++) {
 		if (df->files_own[i].fd < 0 && df->files_own[i].dev == st->st_dev &&
@@ -60,7 +82,22 @@ int files_add_mapped(struct dump_files *df, const char *path,
 		}
 	}
 	*id = add_file(df, path, st, O_RDONLY, 0, 0, -1);
+	df->files_own[*id - 1].src = src ? xstrdup(src) : NULL;
+	if (is_deleted(path))
+		mark_saved(df, *id, src, 1);
 	return 0;
+}
+
+int files_add_mapped(struct dump_files *df, const char *path,
+		     const struct stat *st, uint32_t *id)
+{
+	return files_add_mapped_src(df, path, st, path, id);
+}
+
+void files_save(struct dump_files *df, uint32_t id)
+{
+	mark_saved(df, id, df->files_own[id - 1].src ? df->files_own[id - 1].src :
+		   df->files[id - 1]->path, 0);
 }
 
 /* Is (pid, fd) the same open file description as one already seen? */
@@ -169,13 +206,18 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 		add_fd(it, fd, FD_KIND__FD_MEMFD, id, &fi, link);
 		ret = 0;
 	} else if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && link[0] == '/') {
+		id = file_description(df, pid, fd, link, &st, &fi);
 		if (is_deleted(link)) {
-			pr_err("fd %d of process %d is a deleted file '%s', not supported yet",
-			       fd, pid, link);
-			goto out;
+			if (!S_ISREG(st.st_mode)) {
+				pr_err("fd %d of process %d is a deleted directory '%s', not supported yet",
+				       fd, pid, link);
+				goto out;
+			}
+			/* Deleted while open: saved by content, back deleted. */
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+			mark_saved(df, id, path, 1);
 		}
-		add_fd(it, fd, FD_KIND__FD_REG,
-		       file_description(df, pid, fd, link, &st, &fi), &fi, link);
+		add_fd(it, fd, FD_KIND__FD_REG, id, &fi, link);
 		ret = 0;
 	} else if (S_ISFIFO(st.st_mode) && !strncmp(link, "pipe:", 5)) {
 		add_fd(it, fd, FD_KIND__FD_PIPE,
@@ -264,7 +306,7 @@ int files_write_fdinfo(struct pstree_item *it, struct img_dir *d)
 
 int files_dump_contents(struct dump_files *df, struct img_dir *d)
 {
-	if (pipes_dump_data(df, d))
+	if (pipes_dump_data(df, d) || ghost_dump(df, d))
 		return -1;
 	return shmem_dump_contents(df, d);
 }
@@ -355,6 +397,8 @@ int files_check(const struct restore_files *rf)
 		const RegFileEntry *f = rf->files[i];
 		struct stat st;
 
+		if (f->saved)
+			continue;	/* comes from the images */
 		if (stat(f->path, &st)) {
 			pr_perror("restore needs '%s'", f->path);
 			ret = -1;
@@ -453,9 +497,12 @@ int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 	rf->base = base;
 	rf->file_fd = xzalloc((rf->nr_files + 1) * sizeof(int));
 	for (i = 0; i < rf->nr_files; i++) {
-		rf->file_fd[i] = files_to_service(
-			open_reg(rf->files[i], mapped_rw(mms, nr_mms, rf->files[i]->id)),
-			base);
+		const RegFileEntry *f = rf->files[i];
+
+		int rw = mapped_rw(mms, nr_mms, f->id);
+
+		rf->file_fd[i] = files_to_service(f->saved ? ghost_open(f, d, rw) :
+						  open_reg(f, rw), base);
 		if (rf->file_fd[i] < 0)
 			return -1;
 	}

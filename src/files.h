@@ -23,6 +23,7 @@ struct file_owner {
 	uint64_t dev, ino;
 	pid_t pid;		/* a task holding it... */
 	int fd;			/* ...at this fd (-1: only mapped) */
+	char *src;		/* saved files: where to read the contents */
 };
 
 struct pipe_state {
@@ -50,9 +51,16 @@ struct dump_files {
 	int nr_anons;
 };
 
-/* The id of a mapped (or exe) file; the same file gets the same id. */
+/*
+ * The id of a mapped (or exe) file; the same file gets the same id. A
+ * deleted one ("PATH (deleted)") is saved by content, read from src.
+ */
 int files_add_mapped(struct dump_files *df, const char *path,
 		     const struct stat *st, uint32_t *id);
+int files_add_mapped_src(struct dump_files *df, const char *path,
+			 const struct stat *st, const char *src, uint32_t *id);
+/* Save this file's contents in the image (--save-*). */
+void files_save(struct dump_files *df, uint32_t id);
 /* Shared anonymous memory or a memfd mapped at [start, end) of pid. */
 int files_add_shmem(struct dump_files *df, pid_t pid, const char *map_path,
 		    const struct stat *st, uint32_t *id);

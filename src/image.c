@@ -34,6 +34,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_SHMEM_PAGEMAP] = { "shmem-pagemap.img", 0x53504d31, &pagemap_entry__descriptor },
 	[IMG_SHMEM_PAGES] = { "shmem-pages.img", 0x53504731, NULL },
 	[IMG_ANONFILES] = { "anonfiles.img", 0x414e4631, &anon_file_entry__descriptor },
+	[IMG_GHOST]	= { "ghost-%d.img", 0x47485331, NULL },	/* %d: file id */
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

@@ -12,6 +12,7 @@ static int cur_level = LOG_WARN;
 static int log_fd = 2;
 static const char *prefix = "crest";
 static char last_error[512];
+static int last_errno;
 
 int log_init(const char *path, int level)
 {
@@ -43,6 +44,16 @@ int log_level(void)
 const char *log_last_error(void)
 {
 	return last_error;
+}
+
+int log_last_errno(void)
+{
+	return last_errno;
+}
+
+void log_set_errno(int e)
+{
+	last_errno = e;
 }
 
 void log_msg(int level, const char *fmt, ...)

@@ -11,6 +11,9 @@ int log_level(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The text of the last error logged, for the closing message. */
 const char *log_last_error(void);
+/* The errno of the last failure logged with pr_perror(), 0 if none. */
+int log_last_errno(void);
+void log_set_errno(int e);
 /* Move the log fd at or above base, out of a restored task's way. */
 int log_move_fd(int base);
 
@@ -22,6 +25,7 @@ int log_move_fd(int base);
 #define pr_perror(fmt, ...)						\
 	do {								\
 		int __e = errno;					\
+		log_set_errno(__e);					\
 		log_msg(LOG_ERROR, "error: " fmt ": %s\n", ##__VA_ARGS__,	\
 			strerror(__e));					\
 		errno = __e;						\

@@ -25,7 +25,7 @@ int main(int argc, char **argv)
 		printf("crest version %s\n", CREST_VERSION);
 		return EXIT_OK;
 	}
-	if (log_init(opts.log_file, opts.verbosity))
+	if (log_init(opts.log_file, opts.quiet ? -1 : opts.verbosity))
 		return EXIT_USAGE;
 
 	switch (opts.cmd) {

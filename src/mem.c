@@ -51,13 +51,6 @@ int mem_vma_kind(const char *path, int shared, VmaKind *kind)
 	return 0;
 }
 
-static int is_deleted(const char *path)
-{
-	size_t len = strlen(path);
-
-	return len > 10 && !strcmp(path + len - 10, " (deleted)");
-}
-
 static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 		   const struct proc_vma *pv)
 {
@@ -72,9 +65,8 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 		return -1;
 	}
 	if ((kind == VMA_KIND__VMA_FILE_PRIVATE || kind == VMA_KIND__VMA_FILE_SHARED) &&
-	    strncmp(pv->path, "/memfd:", 7) &&
-	    (is_deleted(pv->path) || !strncmp(pv->path, "/SYSV", 5))) {
-		pr_err("mapping %lx-%lx of process %d is '%s' (a deleted file or System V memory), not supported yet",
+	    !strncmp(pv->path, "/SYSV", 5)) {
+		pr_err("mapping %lx-%lx of process %d is '%s' (System V shared memory), not supported yet",
 		       (unsigned long)pv->start, (unsigned long)pv->end, pid, pv->path);
 		return -1;
 	}
@@ -125,8 +117,9 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 				return -1;
 			}
 		} else {
+			/* A deleted file is saved by content, read through mf. */
 			v->has_file_id = 1;
-			files_add_mapped(df, pv->path, &st, &v->file_id);
+			files_add_mapped_src(df, pv->path, &st, mf, &v->file_id);
 		}
 		break;
 	}

@@ -1,7 +1,8 @@
 /*
  * The process tree of a checkpoint: which processes, in which order, and
  * seizing them so that none forks or escapes while we look.
- * pstree_seize() returns 0, -1 on failure, -2 on something unsupported.
+ * pstree_seize() returns 0, -1 on failure, -2 on something unsupported,
+ * -3 on a traced task or a tracer the policy refuses.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -170,6 +171,103 @@ static int seize_threads(struct pstree_item *it)
 	}
 }
 
+static pid_t tracer_of(pid_t pid)
+{
+	char *buf = read_proc(pid, "status", NULL), *p;
+	pid_t tracer = 0;
+
+	if (buf && (p = strstr(buf, "TracerPid:")))
+		tracer = atoi(p + 10);
+	free(buf);
+	return tracer;
+}
+
+/* Who traces whom, read once: tracers[i] traces tracees[i]. */
+struct trace_map {
+	pid_t *tracers, *tracees;
+	int nr;
+};
+
+static void read_trace_map(struct trace_map *m)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	memset(m, 0, sizeof(*m));
+	while (d && (de = readdir(d))) {
+		pid_t pid, tracer;
+
+		if (!isdigit(de->d_name[0]))
+			continue;
+		pid = atoi(de->d_name);
+		tracer = tracer_of(pid);
+		if (!tracer || tracer == getpid())
+			continue;
+		m->tracers = xrealloc(m->tracers, (m->nr + 1) * sizeof(pid_t));
+		m->tracees = xrealloc(m->tracees, (m->nr + 1) * sizeof(pid_t));
+		m->tracers[m->nr] = tracer;
+		m->tracees[m->nr++] = pid;
+	}
+	if (d)
+		closedir(d);
+}
+
+static pid_t tracee_of(const struct trace_map *m, pid_t pid)
+{
+	for (int i = 0; i < m->nr; i++)
+		if (m->tracers[i] == pid)
+			return m->tracees[i];
+	return 0;
+}
+
+/* cr_run --omit marks a command and what it starts: leave them out. */
+static int omitted(pid_t pid)
+{
+	size_t len;
+	char *env = read_proc(pid, "environ", &len);
+	int ret = 0;
+
+	for (size_t off = 0; env && off < len; off += strlen(env + off) + 1)
+		if (!strcmp(env + off, "CREST_OMIT=1"))
+			ret = 1;
+	free(env);
+	return ret;
+}
+
+/* BLCR's rules for traced tasks and tracers: 0 take, 1 skip, -1 refuse. */
+static int check_policy(struct pstree_item *it, const struct pstree_policy *pol,
+			const struct trace_map *tm)
+{
+	pid_t other;
+
+	if (pol->omit && omitted(it->pid)) {
+		pr_info("process %d was started with cr_run --omit: left out", it->pid);
+		return 1;
+	}
+	other = tracer_of(it->pid);
+	if (other) {
+		if (pol->ptraced == TRACE_SKIP) {
+			pr_info("process %d is traced by %d: left out", it->pid, other);
+			return 1;
+		}
+		pr_err("process %d is traced by process %d%s", it->pid, other,
+		       pol->ptraced == TRACE_ALLOW ?
+		       ": crest needs to trace it itself, and a process has one tracer" :
+		       "; leave it out with --ptraced-skip");
+		return -1;
+	}
+	if (pol->ptracer != TRACE_ALLOW && (other = tracee_of(tm, it->pid))) {
+		if (pol->ptracer == TRACE_SKIP) {
+			pr_info("process %d traces %d: left out", it->pid, other);
+			return 1;
+		}
+		pr_err("process %d traces process %d; leave it out with --ptracer-skip",
+		       it->pid, other);
+		return -1;
+	}
+	return 0;
+}
+
 /* Seize and stop one task; a zombie is only recorded. 1: gone. */
 static int seize_item(struct pstree_item *it)
 {
@@ -301,10 +399,14 @@ static void link_and_order(struct pstree *t)
 	t->items = sorted;
 }
 
-int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id)
+int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
+		 const struct pstree_policy *pol)
 {
 	int i, ret, pass, err = -1;
+	struct trace_map tm = {};
 
+	if (pol->ptracer != TRACE_ALLOW)
+		read_trace_map(&tm);
 	memset(t, 0, sizeof(*t));
 	if (scope == SCOPE_TREE || scope == SCOPE_PID) {
 		if (!add_item(t, id, NULL)) {
@@ -324,7 +426,12 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id)
 
 			if (it->seized || it->zombie)
 				continue;
-			ret = seize_item(it);
+			ret = check_policy(it, pol, &tm);
+			if (ret < 0) {
+				err = -3;
+				goto err;
+			}
+			ret = ret ? 1 : seize_item(it);
 			if (ret < 0) {
 				err = ret;
 				goto err;
@@ -349,7 +456,12 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id)
 			break;
 	}
 	if (!t->nr) {
-		pr_err("no process in %s %d", scope == SCOPE_PGID ? "process group" : "session", id);
+		if (scope == SCOPE_PGID || scope == SCOPE_SID)
+			pr_err("no process to checkpoint in %s %d",
+			       scope == SCOPE_PGID ? "process group" : "session", id);
+		else
+			pr_err("no process to checkpoint: %d was left out", id);
+		errno = ESRCH;
 		return -1;
 	}
 	link_and_order(t);

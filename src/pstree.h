@@ -9,6 +9,7 @@
 #include "mem.h"
 #include "mm.pb-c.h"
 #include "pie-abi.h"
+#include "opts.h"
 #include "proc.h"
 
 enum pstree_scope { SCOPE_TREE, SCOPE_PID, SCOPE_PGID, SCOPE_SID };
@@ -43,7 +44,14 @@ struct pstree {
  * Find the processes of the scope and seize each live one. A parent is
  * stopped before its children are listed, so nothing forks past us.
  */
-int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id);
+struct pstree_policy {
+	int ptraced;		/* enum trace_policy (opts.h) */
+	int ptracer;
+	bool omit;		/* leave out cr_run --omit processes */
+};
+
+int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
+		 const struct pstree_policy *pol);
 /* Detach every seized task (tasks go on as they were). */
 void pstree_release(struct pstree *t);
 struct pstree_item *pstree_find(const struct pstree *t, pid_t pid);

@@ -827,8 +827,52 @@ err:
 	return -1;
 }
 
+/*
+ * --relocate OLD=NEW: OLD matches whole leading components of a path
+ * (/tmp/foo matches /tmp/foo and /tmp/foo/1, not /tmp/fooz); the first
+ * matching rule wins.
+ */
+static char *relocate(const struct options *o, const char *path)
+{
+	for (int i = 0; i < o->nr_relocs; i++) {
+		size_t len = strlen(o->relocs[i].from);
+
+		if (!strncmp(path, o->relocs[i].from, len) &&
+		    (path[len] == 0 || path[len] == '/' || len == 1))
+			return xsprintf("%s%s", o->relocs[i].to, path + len);
+	}
+	return NULL;
+}
+
+static void relocate_all(struct restore_ctx *ctx)
+{
+	const struct options *o = ctx->opts;
+	char *p;
+
+	if (!o->nr_relocs)
+		return;
+	for (int i = 0; i < ctx->files.nr_files; i++) {
+		p = relocate(o, ctx->files.files[i]->path);
+		if (p) {
+			pr_info("'%s' is now '%s'", ctx->files.files[i]->path, p);
+			ctx->files.files[i]->path = p;
+		}
+	}
+	for (int i = 0; i < ctx->nr; i++) {
+		CoreEntry *c = ctx->tasks[i].core;
+
+		if (!c)
+			continue;
+		if ((p = relocate(o, c->cwd)))
+			c->cwd = p;
+		if ((p = relocate(o, c->root)))
+			c->root = p;
+	}
+}
+
 static int checks(struct restore_ctx *ctx)
 {
+	relocate_all(ctx);
 	if (check_cpu(ctx))
 		return -1;
 	ctx->exit_code = EXIT_BUSY;
