@@ -326,7 +326,11 @@ static int do_dump(const struct options *opts)
 	{
 		struct pstree_policy pol = { opts->ptraced, opts->ptracer, true };
 
-		ret = pstree_seize(&ctx.tree, opts->scope, opts->pid, &pol);
+		if (opts->freeze_cgroup)
+			ret = pstree_seize_frozen(&ctx.tree, opts->freeze_cgroup,
+						  opts->scope, opts->pid, &pol);
+		else
+			ret = pstree_seize(&ctx.tree, opts->scope, opts->pid, &pol);
 	}
 	if (ret) {
 		if (ret == -2)

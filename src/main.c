@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blcr.h"
 #include "check.h"
 #include "dump.h"
 #include "log.h"
@@ -14,6 +15,12 @@
 int main(int argc, char **argv)
 {
 	struct options opts;
+	const char *base = strrchr(argv[0], '/');
+
+	/* Installed as cr_checkpoint, cr_restart or cr_run: BLCR's tools. */
+	base = base ? base + 1 : argv[0];
+	if (blcr_is_tool(base))
+		return blcr_main(argc, argv, CREST_VERSION);
 
 	if (opts_parse(argc, argv, &opts))
 		return EXIT_USAGE;

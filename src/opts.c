@@ -31,6 +31,8 @@ static const char usage_text[] =
 "      --pid PID             that one process only\n"
 "      --pgid PGID           every process of a process group\n"
 "      --sid SID             every process of a session\n"
+"      --freeze-cgroup PATH  freeze this freezer cgroup (holding the tree)\n"
+"                            while the processes are seized\n"
 "  -D, --images-dir DIR      where the images go (default .)\n"
 "      --file FILE           all images in one context file instead ('-':\n"
 "                            stdout), written beside and renamed when complete\n"
@@ -90,6 +92,7 @@ enum {
 	OPT_ABORT, OPT_CONT, OPT_RESTORE_PID, OPT_NO_RESTORE_PID,
 	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
+	OPT_FREEZE_CGROUP,
 };
 
 static const struct option long_opts[] = {
@@ -117,6 +120,7 @@ static const struct option long_opts[] = {
 	{ "pidfile",		required_argument, NULL, OPT_PIDFILE },
 	{ "file",		required_argument, NULL, OPT_FILE },
 	{ "nosync",		no_argument,	   NULL, OPT_NOSYNC },
+	{ "freeze-cgroup",	required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -129,7 +133,7 @@ static int opt_applies(enum crest_cmd cmd, int c)
 {
 	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
-		OPT_FILE, OPT_NOSYNC, 0 };
+		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
@@ -251,6 +255,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_PIDFILE:	o->pidfile = optarg; break;
 		case OPT_FILE:		o->file = optarg; break;
 		case OPT_NOSYNC:	o->nosync = true; break;
+		case OPT_FREEZE_CGROUP:	o->freeze_cgroup = optarg; break;
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

@@ -71,6 +71,7 @@ struct options {
 	int ptraced;		/* enum trace_policy for traced targets */
 	int ptracer;		/* ...for targets that trace others */
 	int timeout;		/* -t SEC: give up (targets untouched) after it; 0: no limit */
+	const char *freeze_cgroup;	/* a freezer cgroup to freeze while seizing */
 	bool quiet;		/* -q: no messages at all */
 
 	/* restore */

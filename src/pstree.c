@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,7 +139,18 @@ static int has_thread(const struct pstree_item *it, pid_t tid)
  * Every thread, the leader first. A thread we have not stopped yet may
  * make another: list again until a pass finds none new.
  */
-static int seize_threads(struct pstree_item *it)
+/* Seize a task, unless --freeze-cgroup did already: then wait for it. */
+static int seize_one(struct pstree *t, pid_t tid, bool *stopped)
+{
+	for (int i = 0; i < t->nr_preseized; i++)
+		if (t->preseized[i] == tid) {
+			t->preseized[i] = 0;
+			return seize_wait(tid, stopped);
+		}
+	return seize_task(tid, stopped);
+}
+
+static int seize_threads(struct pstree *t, struct pstree_item *it)
 {
 	for (;;) {
 		pid_t *tids;
@@ -154,7 +166,7 @@ static int seize_threads(struct pstree_item *it)
 
 			if (has_thread(it, tids[i]))
 				continue;
-			ret = seize_task(tids[i], &stopped);
+			ret = seize_one(t, tids[i], &stopped);
 			if (ret == 1)
 				continue;	/* exited as we came */
 			if (ret) {
@@ -245,7 +257,7 @@ static int check_policy(struct pstree_item *it, const struct pstree_policy *pol,
 		return 1;
 	}
 	other = tracer_of(it->pid);
-	if (other) {
+	if (other && other != getpid()) {	/* us: --freeze-cgroup seized it */
 		if (pol->ptraced == TRACE_SKIP) {
 			pr_info("process %d is traced by %d: left out", it->pid, other);
 			return 1;
@@ -269,7 +281,7 @@ static int check_policy(struct pstree_item *it, const struct pstree_policy *pol,
 }
 
 /* Seize and stop one task; a zombie is only recorded. 1: gone. */
-static int seize_item(struct pstree_item *it)
+static int seize_item(struct pstree *t, struct pstree_item *it)
 {
 	int ret;
 
@@ -283,7 +295,7 @@ static int seize_item(struct pstree_item *it)
 		       it->pid, it->stat.num_threads - 1);
 		return -2;
 	}
-	ret = seize_task(it->pid, &it->stopped);
+	ret = seize_one(t, it->pid, &it->stopped);
 	if (ret == 1) {
 		/* It died between listing and seizing: a zombie now? */
 		if (!read_stat(it->pid, &it->stat) && it->stat.state == 'Z') {
@@ -299,7 +311,7 @@ static int seize_item(struct pstree_item *it)
 	it->threads = xzalloc(sizeof(pid_t));
 	it->threads[0] = it->pid;
 	it->nr_threads = 1;
-	if (seize_threads(it))
+	if (seize_threads(t, it))
 		return -1;
 	/* Now stopped: its state and children can't change under us. */
 	if (read_stat(it->pid, &it->stat))
@@ -404,10 +416,14 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 {
 	int i, ret, pass, err = -1;
 	struct trace_map tm = {};
+	pid_t *pre = t->preseized;
+	int nr_pre = t->nr_preseized;
 
 	if (pol->ptracer != TRACE_ALLOW)
 		read_trace_map(&tm);
 	memset(t, 0, sizeof(*t));
+	t->preseized = pre;
+	t->nr_preseized = nr_pre;
 	if (scope == SCOPE_TREE || scope == SCOPE_PID) {
 		if (!add_item(t, id, NULL)) {
 			pr_err("process %d does not exist", id);
@@ -431,7 +447,7 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 				err = -3;
 				goto err;
 			}
-			ret = ret ? 1 : seize_item(it);
+			ret = ret ? 1 : seize_item(t, it);
 			if (ret < 0) {
 				err = ret;
 				goto err;
@@ -470,6 +486,111 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 err:
 	pstree_release(t);
 	return err;
+}
+
+static int freezer_set(const char *cg, const char *state)
+{
+	char *path = xsprintf("%s/freezer.state", cg);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || write(fd, state, strlen(state)) != (ssize_t)strlen(state)) {
+		pr_perror("can't set '%s' to %s", path, state);
+		ret = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ret;
+}
+
+static int freezer_wait(const char *cg, const char *state)
+{
+	char *path = xsprintf("%s/freezer.state", cg);
+
+	for (int i = 0; i < 5000; i++) {
+		char *now = read_file(path, NULL);
+		int done = now && !strncmp(now, state, strlen(state));
+
+		free(now);
+		if (done) {
+			free(path);
+			return 0;
+		}
+		usleep(1000);
+	}
+	pr_err("'%s' did not become %s in 5 s", path, state);
+	free(path);
+	return -1;
+}
+
+/*
+ * --freeze-cgroup: the whole cgroup is frozen at once, the tree is listed
+ * while nothing in it can move, every thread is seized and asked to stop,
+ * and only then thawed: each stops for us before running an instruction.
+ */
+int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scope,
+			pid_t id, const struct pstree_policy *pol)
+{
+	pid_t *tids, *pre = NULL;
+	int ret = -1, nr, nr_pre = 0;
+
+	if (freezer_set(cg, "FROZEN") || freezer_wait(cg, "FROZEN")) {
+		freezer_set(cg, "THAWED");
+		return -1;
+	}
+	/* Ask every thread of every live process to stop when it thaws. */
+	memset(t, 0, sizeof(*t));
+	if (scope == SCOPE_TREE || scope == SCOPE_PID)
+		add_item(t, id, NULL);
+	else
+		scan_members(t, scope, id);
+	for (int i = 0; i < t->nr; i++) {
+		struct pstree_item *it = t->items[i];
+		pid_t *kids;
+		int n;
+
+		if (it->stat.state == 'Z')
+			continue;
+		nr = read_tids(it->pid, &tids);
+		for (int k = 0; k < nr; k++) {
+			if (seize_begin(tids[k]))
+				continue;
+			pre = xrealloc(pre, (nr_pre + 1) * sizeof(pid_t));
+			pre[nr_pre++] = tids[k];
+		}
+		free(tids);
+		if (scope != SCOPE_TREE)
+			continue;
+		n = list_children(&(struct pstree_item){ .pid = it->pid,
+				  .threads = &it->pid, .nr_threads = 1 }, &kids);
+		for (int k = 0; k < n; k++)
+			if (!pstree_find(t, kids[k]))
+				add_item(t, kids[k], it);
+		free(kids);
+	}
+	for (int i = 0; i < t->nr; i++)
+		free(t->items[i]);
+	free(t->items);
+	t->items = NULL;
+	t->nr = 0;
+	if (freezer_set(cg, "THAWED")) {
+		for (int i = 0; i < nr_pre; i++)
+			ptrace(PTRACE_DETACH, pre[i], NULL, NULL);
+		return -1;
+	}
+	/* Now the usual walk finds them all stopped or stopping. */
+	t->preseized = pre;
+	t->nr_preseized = nr_pre;
+	ret = pstree_seize(t, scope, id, pol);
+	/* Seized but not in the tree after all (left out): let them go. */
+	for (int i = 0; i < nr_pre; i++) {
+		bool stopped;
+
+		if (pre[i] && !seize_wait(pre[i], &stopped))
+			ptrace(PTRACE_DETACH, pre[i], NULL, NULL);
+	}
+	free(pre);
+	return ret;
 }
 
 void pstree_release(struct pstree *t)

@@ -38,6 +38,8 @@ struct pstree_item {
 struct pstree {
 	struct pstree_item **items;	/* parents before their children */
 	int nr;
+	pid_t *preseized;		/* --freeze-cgroup: seized while frozen */
+	int nr_preseized;
 };
 
 /*
@@ -52,6 +54,9 @@ struct pstree_policy {
 
 int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 		 const struct pstree_policy *pol);
+/* The same, with the freezer cgroup cg frozen while every task is seized. */
+int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scope,
+			pid_t id, const struct pstree_policy *pol);
 /* Detach every seized task (tasks go on as they were). */
 void pstree_release(struct pstree *t);
 struct pstree_item *pstree_find(const struct pstree *t, pid_t pid);

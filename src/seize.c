@@ -56,11 +56,8 @@ int wait_stop_resume(pid_t tid, int *status, int req)
 	}
 }
 
-int seize_task(pid_t pid, bool *stopped)
+int seize_begin(pid_t pid)
 {
-	int status, sig;
-
-	*stopped = false;
 	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
 		if (errno == ESRCH)
 			return 1;
@@ -72,8 +69,25 @@ int seize_task(pid_t pid, bool *stopped)
 	}
 	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
 		pr_perror("can't stop process %d", pid);
-		goto err_detach;
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		return -1;
 	}
+	return 0;
+}
+
+int seize_task(pid_t pid, bool *stopped)
+{
+	int ret = seize_begin(pid);
+
+	*stopped = false;
+	return ret ? ret : seize_wait(pid, stopped);
+}
+
+int seize_wait(pid_t pid, bool *stopped)
+{
+	int status, sig;
+
+	*stopped = false;
 	for (;;) {
 		if (waitpid(pid, &status, __WALL) < 0) {
 			if (errno == EINTR)

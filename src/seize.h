@@ -11,6 +11,9 @@
  * tells if it was group-stopped (SIGSTOP): it stays so when released.
  */
 int seize_task(pid_t pid, bool *stopped);
+/* The same in two steps, for tasks that can't stop yet (frozen). */
+int seize_begin(pid_t pid);
+int seize_wait(pid_t pid, bool *stopped);
 /* Wait for a ptrace stop of tid; returns the stop signal, -1 if it died. */
 int wait_stop(pid_t tid, int *status);
 /* The same, resuming with ptrace request req past repeated group stops. */
