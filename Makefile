@@ -29,7 +29,10 @@ SRC	:= $(wildcard src/*.c) $(wildcard arch/x86/*.c)
 OBJ	:= $(patsubst %.c,$(B)/%.o,$(SRC))
 LIB_OBJ	:= $(filter-out $(B)/src/main.o,$(OBJ)) $(PROTO_O)
 
-all: crest
+# BLCR's command line: crest run as cr_checkpoint, cr_restart or cr_run.
+BLCR_TOOLS := cr_checkpoint cr_restart cr_run
+
+all: crest $(BLCR_TOOLS)
 
 # ---- pie blobs ----
 PIE_CFLAGS := -O2 -g0 -std=gnu11 $(WARN) -ffreestanding -fno-builtin -nostdlib \
@@ -70,6 +73,10 @@ $(B)/libcrest.a: $(LIB_OBJ)
 
 crest: $(B)/src/main.o $(B)/libcrest.a
 	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)for t in $(BLCR_TOOLS); do ln -sfn crest $$t; done
+
+$(BLCR_TOOLS): crest
+	$(call say,LN,$@)ln -sfn crest $@
 
 -include $(OBJ:.o=.d)
 include test/Makefile.inc
@@ -98,7 +105,7 @@ bench: deps
 	$(Q)B=$(B) scripts/bench $(BENCH)
 
 clean:
-	rm -rf $(B) crest
+	rm -rf $(B) crest $(BLCR_TOOLS)
 
 .PHONY: all deps check demo clean lint unit test-build bench
 .SECONDARY:
