@@ -63,6 +63,7 @@ struct parasite_info {
 	uint64_t clear_tid_addr;
 	uint32_t child_subreaper;
 	uint32_t pad;
+	uint64_t xcomp_perm;	/* ARCH_GET_XCOMP_PERM: AMX and such asked for */
 };
 
 struct pie_iov {
@@ -222,6 +223,7 @@ struct restore_args {
 	uint32_t nr_threads;	/* besides the main one */
 	uint32_t pad1;
 	uint64_t threads;	/* struct rst_thread[] */
+	uint64_t xcomp_perm;	/* features to ask for again (ARCH_REQ_XCOMP_PERM) */
 
 	uint32_t has_creds;
 	uint32_t uid, euid, suid, gid, egid, sgid;

@@ -93,6 +93,10 @@ static long cmd_info(struct parasite_args *a)
 		return ret;
 	}
 	in->child_subreaper = i;
+	/* Which dynamically enabled xstate features (AMX) it asked for. */
+	if (sys_arch_prctl(0x1022 /* ARCH_GET_XCOMP_PERM */,
+			   (unsigned long)&in->xcomp_perm))
+		in->xcomp_perm = 0;
 	return 0;
 }
 

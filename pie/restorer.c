@@ -410,6 +410,18 @@ static long restore_task(struct restore_args *a)
 			fail(a, RST_STAGE_RLIMITS, ret, i);
 	}
 
+	/*
+	 * A process that asked for AMX (or another dynamic xstate feature)
+	 * must have it before crest puts back registers that use it.
+	 */
+	for (i = 0; i < 64; i++) {
+		if (!(a->xcomp_perm & (1ULL << i)) || i < 17)
+			continue;	/* the static features need no asking */
+		ret = sys_arch_prctl(0x1023 /* ARCH_REQ_XCOMP_PERM */, i);
+		if (ret)
+			fail(a, RST_STAGE_MM, ret, i);
+	}
+
 	a->stage = RST_STAGE_THREADS;
 	if (create_threads(a))
 		return a->ret;

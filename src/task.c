@@ -319,6 +319,8 @@ CoreEntry *task_dump_core(const struct pstree_item *it)
 	c->xstate_size = arch_xstate_size();
 	c->has_child_subreaper = 1;
 	c->child_subreaper = pi->child_subreaper;
+	c->has_xcomp_perm = 1;
+	c->xcomp_perm = pi->xcomp_perm;
 
 	c->n_threads = it->nr_threads;
 	c->threads = xzalloc(it->nr_threads * sizeof(*c->threads));
@@ -410,6 +412,7 @@ void task_fill_restore_args(const CoreEntry *c, struct restore_args *ra)
 	}
 	ra->has_rlimits = c->n_rlimits == PIE_NR_RLIMITS;
 	ra->child_subreaper = c->child_subreaper;
+	ra->xcomp_perm = c->xcomp_perm;
 	ra->has_creds = 1;
 	ra->uid = c->creds->uid; ra->euid = c->creds->euid; ra->suid = c->creds->suid;
 	ra->gid = c->creds->gid; ra->egid = c->creds->egid; ra->sgid = c->creds->sgid;
