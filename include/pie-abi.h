@@ -224,6 +224,8 @@ struct restore_args {
 	uint32_t pad1;
 	uint64_t threads;	/* struct rst_thread[] */
 	uint64_t xcomp_perm;	/* features to ask for again (ARCH_REQ_XCOMP_PERM) */
+	uint32_t zombie_leader;	/* the main thread only builds, then exits */
+	uint32_t pad2;
 
 	uint32_t has_creds;
 	uint32_t uid, euid, suid, gid, egid, sgid;

@@ -442,9 +442,15 @@ static long restore_task(struct restore_args *a)
 
 long pie_main(struct restore_args *a)
 {
+	long ret;
+
 	if (a->version != PIE_ABI_VERSION) {
 		a->ret = -22;
 		return a->ret;
 	}
-	return restore_task(a);
+	ret = restore_task(a);
+	/* A zombie leader's job ends here: it exits, its threads live on. */
+	if (!ret && a->zombie_leader)
+		sys_exit(0);
+	return ret;
 }

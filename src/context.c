@@ -405,6 +405,18 @@ char *context_unpack(const struct options *o)
 			goto err;
 		}
 	}
+	/*
+	 * From a pipe, wait for the writer to close it: a checkpoint piped
+	 * into a restart kills its processes only after the context is out,
+	 * and their PIDs are not free before that.
+	 */
+	{
+		struct stat st;
+
+		if (!fstat(fd, &st) && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+			while (read(fd, buf, 1 << 20) > 0)
+				;
+	}
 	free(buf);
 	close(dfd);
 	if (own)

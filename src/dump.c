@@ -4,6 +4,7 @@
  * earlier image set stays untouched.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +74,7 @@ static int add_exe(struct dump_ctx *ctx, struct pstree_item *it)
 	char path[64], *exe;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", it->pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", it->live);
 	exe = readlink_alloc(path);
 	if (!exe || stat(path, &st)) {
 		pr_perror("can't read the executable of process %d", it->pid);
@@ -121,7 +122,7 @@ static int collect(struct dump_ctx *ctx)
 
 		if (it->zombie)
 			continue;
-		if (mem_collect(it->pid, &it->mem, &ctx->files))
+		if (mem_collect(it->live, &it->mem, &ctx->files))
 			return -1;
 		if (files_dump_fds(&ctx->files, it))
 			return -1;
@@ -141,7 +142,7 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 	struct image *pagemap, *pages;
 	int ret = -1;
 
-	ctl = parasite_infect(it->pid, it->mem.vdso_start, it->mem.vdso_end,
+	ctl = parasite_infect(it->live, it->mem.vdso_start, it->mem.vdso_end,
 			      PARASITE_DATA_SIZE, it->nr_threads - 1);
 	if (!ctl)
 		return -1;
@@ -183,7 +184,7 @@ static int dump_task(struct dump_ctx *ctx, struct pstree_item *it)
 	it->core = task_dump_core(it);
 	if (!it->core)
 		return -1;
-	if (task_dump_mm(it->pid, &it->stat, &it->info, &it->mm))
+	if (task_dump_mm(it->live, &it->stat, &it->info, &it->mm))
 		return -1;
 	return 0;
 }
@@ -229,6 +230,7 @@ static int write_images(struct dump_ctx *ctx)
 		pe.has_exit_status = it->zombie;
 		pe.exit_status = it->exit_status;
 		pe.has_stopped = pe.stopped = it->stopped;
+		pe.has_zombie_leader = pe.zombie_leader = it->zombie_leader;
 		if (img_write_msg(pst, &pe.base))
 			goto out;
 		pids[i] = it->pid;
@@ -406,8 +408,13 @@ int cr_dump(const struct options *opts)
 {
 	pid_t parent = getpid();
 	struct sigaction sa = {};
-	int status;
+	int status, why[2];
 
+	/* The worker tells why it failed: errno, then the message. */
+	if (pipe2(why, O_CLOEXEC)) {
+		pr_perror("can't create a pipe");
+		return EXIT_FAIL;
+	}
 	fflush(NULL);
 	worker = fork();
 	if (worker < 0) {
@@ -427,8 +434,17 @@ int cr_dump(const struct options *opts)
 			alarm(opts->timeout);
 		if (getppid() != parent)
 			dump_aborted = 1;
-		_exit(do_dump(opts));
+		close(why[0]);
+		status = do_dump(opts);
+		if (status) {
+			int e = log_last_errno();
+
+			if (write(why[1], &e, sizeof(e)) == sizeof(e))
+				write_all(why[1], log_last_error(), strlen(log_last_error()));
+		}
+		_exit(status);
 	}
+	close(why[1]);
 	sa.sa_handler = forward_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -438,6 +454,19 @@ int cr_dump(const struct options *opts)
 			pr_perror("can't wait for the dump worker");
 			return EXIT_FAIL;
 		}
+	}
+	{
+		char msg[512] = "";
+		int e = 0;
+		ssize_t n;
+
+		if (read(why[0], &e, sizeof(e)) == sizeof(e)) {
+			n = read(why[0], msg, sizeof(msg) - 1);
+			msg[n > 0 ? n : 0] = 0;
+			log_set_errno(e);
+			log_set_last_error(msg);
+		}
+		close(why[0]);
 	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);

@@ -175,7 +175,7 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 	char path[64], *link, *info;
 	struct proc_fdinfo fi;
 	struct stat st;
-	pid_t pid = it->pid;
+	pid_t pid = it->live;
 	uint32_t id;
 	int ret = -1, anon = 0;
 
@@ -255,7 +255,7 @@ int files_dump_fds(struct dump_files *df, struct pstree_item *it)
 	int *fds = NULL, nr = 0, ret = 0;
 	DIR *dir;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", it->pid);
+	snprintf(path, sizeof(path), "/proc/%d/fd", it->live);
 	dir = opendir(path);
 	if (!dir) {
 		pr_perror("can't list the fds of process %d", it->pid);

@@ -56,6 +56,11 @@ void log_set_errno(int e)
 	last_errno = e;
 }
 
+void log_set_last_error(const char *msg)
+{
+	snprintf(last_error, sizeof(last_error), "%s", msg);
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
 	char buf[4096];

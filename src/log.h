@@ -14,6 +14,7 @@ const char *log_last_error(void);
 /* The errno of the last failure logged with pr_perror(), 0 if none. */
 int log_last_errno(void);
 void log_set_errno(int e);
+void log_set_last_error(const char *msg);
 /* Move the log fd at or above base, out of a restored task's way. */
 int log_move_fd(int base);
 

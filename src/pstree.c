@@ -164,7 +164,8 @@ static int seize_threads(struct pstree *t, struct pstree_item *it)
 			bool stopped;
 			int ret;
 
-			if (has_thread(it, tids[i]))
+			if (has_thread(it, tids[i]) ||
+			    (it->zombie_leader && tids[i] == it->pid))
 				continue;
 			ret = seize_one(t, tids[i], &stopped);
 			if (ret == 1)
@@ -291,9 +292,22 @@ static int seize_item(struct pstree *t, struct pstree_item *it)
 		return 0;
 	}
 	if (it->stat.state == 'Z') {
-		pr_err("process %d: its main thread has exited while %d others run; not supported yet",
-		       it->pid, it->stat.num_threads - 1);
-		return -2;
+		/* The main thread is gone, the others run: seize those. */
+		it->zombie_leader = true;
+		it->seized = true;
+		if (seize_threads(t, it))
+			return -1;
+		if (!it->nr_threads)
+			return 1;
+		it->live = it->threads[0];
+		/* The leader's stat shows no memory any more: a thread's does. */
+		if (read_stat(it->live, &it->stat))
+			return -1;
+		it->pgid = it->stat.pgid;
+		it->sid = it->stat.sid;
+		pr_info("process %d: its main thread has exited; %d threads run on",
+			it->pid, it->nr_threads);
+		return 0;
 	}
 	ret = seize_one(t, it->pid, &it->stopped);
 	if (ret == 1) {
@@ -308,6 +322,7 @@ static int seize_item(struct pstree *t, struct pstree_item *it)
 	if (ret)
 		return -1;
 	it->seized = true;
+	it->live = it->pid;
 	it->threads = xzalloc(sizeof(pid_t));
 	it->threads[0] = it->pid;
 	it->nr_threads = 1;

@@ -24,6 +24,8 @@ struct pstree_item {
 	bool seized;
 	pid_t *threads;			/* seized, the leader first */
 	int nr_threads;
+	bool zombie_leader;		/* the main thread exited, others run */
+	pid_t live;			/* a live thread, for /proc and ptrace */
 	struct proc_stat stat;
 	/* dump state */
 	struct mem_layout mem;

@@ -131,7 +131,9 @@ static struct restore_args *build_args(struct restore_task *t,
 	const CoreEntry *c = t->core;
 	const ThreadCoreEntry *tc = c->threads[0];
 	size_t blob = (restorer_blob_size + 63) & ~63UL;
-	size_t n_sig = tc->n_pending, n_thr = c->n_threads - 1, n_tsig = 0;
+	int zl = t->pe->zombie_leader;
+	/* A zombie leader: every saved thread is made, the leader then exits. */
+	size_t n_sig = tc->n_pending, n_thr = c->n_threads - !zl, n_tsig = 0;
 	struct rst_thread *thr;
 	struct rst_siginfo *tsi;
 	uint64_t stacks;
@@ -146,7 +148,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	unsigned char *p;
 	size_t i, nv = 0;
 
-	for (i = 1; i < c->n_threads; i++)
+	for (i = !zl; i < c->n_threads; i++)
 		n_tsig += c->threads[i]->n_pending;
 	size = blob + sizeof(*ra) + t->mm->n_vmas * sizeof(struct rst_vma) +
 	       n_thr * (sizeof(struct rst_thread) + PIE_THREAD_STACK + 64) +
@@ -248,27 +250,40 @@ static struct restore_args *build_args(struct restore_task *t,
 	ra->mm.auxv_size = t->mm->n_auxv * 8;
 	ra->mm.exe_fd = t->mm->has_exe_file_id ? files_exe_fd(rf, t->mm->exe_file_id) : -1;
 
-	for (i = 0; i < n_sig; i++) {
-		size_t len = tc->pending[i]->raw.len;
+	ra->zombie_leader = zl;
+	/* The main thread queues the shared ones, and its own if it lives. */
+	{
+		size_t n = 0;
 
-		memcpy(si[i].raw, tc->pending[i]->raw.data, len < 128 ? len : 128);
-		si[i].shared = tc->pending[i]->shared;
+		for (i = 0; i < n_sig; i++) {
+			size_t len = tc->pending[i]->raw.len;
+
+			if (zl && !tc->pending[i]->shared)
+				continue;
+			memcpy(si[n].raw, tc->pending[i]->raw.data, len < 128 ? len : 128);
+			si[n++].shared = tc->pending[i]->shared;
+		}
+		n_sig = n;
 	}
 	ra->nr_siginfo = n_sig;
 	ra->siginfo = (uint64_t)si;
 
 	for (i = 0; i < n_thr; i++) {
-		const ThreadCoreEntry *th = c->threads[i + 1];
+		const ThreadCoreEntry *th = c->threads[i + !zl];
 		struct rst_thread *r = &thr[i];
 
 		r->tid = t->restore_pid ? th->tid : 0;
 		r->siginfo = (uint64_t)tsi;
-		for (size_t k = 0; k < th->n_pending; k++, tsi++) {
+		r->nr_siginfo = 0;
+		for (size_t k = 0; k < th->n_pending; k++) {
 			size_t len = th->pending[k]->raw.len;
 
+			if (th->pending[k]->shared)
+				continue;	/* the leader's to queue */
 			memcpy(tsi->raw, th->pending[k]->raw.data, len < 128 ? len : 128);
+			tsi++;
+			r->nr_siginfo++;
 		}
-		r->nr_siginfo = th->n_pending;
 		if (th->altstack) {
 			r->altstack_sp = th->altstack->sp;
 			r->altstack_size = th->altstack->size;

@@ -37,6 +37,7 @@ struct restore_task {
 	pid_t join_pgid_orig;		/* ...named by its original leader */
 	/* filled as the restore goes */
 	uint64_t args_addr;
+	pid_t live;			/* a thread that stopped for us: ptrace, /proc */
 	bool seized, stopped_at_trap;
 };
 

@@ -309,7 +309,8 @@ static const char *stage_name(uint32_t stage)
 		[RST_STAGE_PAGES] = "reading pages", [RST_STAGE_CRC] = "checking pages",
 		[RST_STAGE_PROTECT] = "protecting memory", [RST_STAGE_MM] = "setting mm fields",
 		[RST_STAGE_SIGNALS] = "restoring signals", [RST_STAGE_TIMERS] = "restoring timers",
-		[RST_STAGE_RLIMITS] = "restoring limits", [RST_STAGE_CREDS] = "restoring credentials",
+		[RST_STAGE_RLIMITS] = "restoring limits", [RST_STAGE_THREADS] = "creating threads",
+		[RST_STAGE_CREDS] = "restoring credentials",
 		[RST_STAGE_DONE] = "done",
 	};
 
@@ -334,15 +335,17 @@ static int read_threads(struct restore_task *t, const struct restore_args *ra)
 	struct iovec l = { thr, len }, r = { (void *)ra->threads, len };
 	int ret = 0;
 
+	int zl = t->pe->zombie_leader;
+
 	t->tids = xzalloc((n + 1) * sizeof(pid_t));
 	t->tids[0] = t->new_pid;
-	if (n && process_vm_readv(t->new_pid, &l, 1, &r, 1, 0) != (ssize_t)len) {
+	if (n && process_vm_readv(t->live, &l, 1, &r, 1, 0) != (ssize_t)len) {
 		pr_perror("can't read the threads' reports from %d", t->new_pid);
 		free(thr);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		t->tids[i + 1] = thr[i].new_tid;
+		t->tids[i + !zl] = thr[i].new_tid;
 		if (thr[i].stage != RST_STAGE_DONE || thr[i].ret) {
 			errno = -thr[i].ret;
 			pr_perror("thread %zu of %d failed while %s", i + 1,
@@ -358,9 +361,19 @@ static int read_threads(struct restore_task *t, const struct restore_args *ra)
 static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 			  struct restore_args *ra)
 {
-	if (read_args(t->new_pid, t->args_addr, ra)) {
-		pr_perror("can't read the restorer's report from %d", t->new_pid);
-		return -1;
+	for (int i = 0;; i++) {
+		if (read_args(t->live, t->args_addr, ra)) {
+			pr_perror("can't read the restorer's report from %d", t->new_pid);
+			return -1;
+		}
+		/*
+		 * A zombie leader does not stop for us: it may still be on its
+		 * way to the end when its threads have all stopped.
+		 */
+		if (!t->pe->zombie_leader || ra->stage == RST_STAGE_DONE || ra->ret ||
+		    i >= 5000)
+			break;
+		usleep(1000);
 	}
 	if (ra->stage == RST_STAGE_DONE && !ra->ret)
 		return read_threads(t, ra);
@@ -376,15 +389,39 @@ static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 	return -1;
 }
 
+static int wait_leader_gone(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "task/%d/stat", pid);
+	for (int i = 0; i < 5000; i++) {
+		char *buf = read_proc(pid, path, NULL);
+		struct proc_stat st;
+		int gone = !buf || proc_parse_stat(buf, &st) ||
+			   st.state == 'Z' || st.state == 'X';
+
+		free(buf);
+		if (gone)
+			return 0;
+		usleep(1000);
+	}
+	pr_err("the main thread of %d did not exit", pid);
+	return -1;
+}
+
 /* Last steps from outside: unmap the restorer, registers. */
 static int finish_task(struct restore_task *t, struct restore_args *ra)
 {
 	arch_regs_t regs;
 	long r;
 
-	if (arch_get_regs(t->new_pid, &regs))
+	/* A zombie leader must be out of the restorer before it goes. */
+	if (t->pe->zombie_leader && wait_leader_gone(t->new_pid))
 		return -1;
-	r = remote_syscall(t->new_pid, &regs, ra->self.start + restorer_off_syscall,
+	/* Through a thread that is there (a zombie leader has exited). */
+	if (arch_get_regs(t->live, &regs))
+		return -1;
+	r = remote_syscall(t->live, &regs, ra->self.start + restorer_off_syscall,
 			   SYS_munmap, ra->self.start, ra->self.end - ra->self.start,
 			   0, 0, 0, 0);
 	if (r) {
@@ -536,9 +573,10 @@ static void report_crash(struct restore_ctx *ctx, struct restore_task *t,
 	}
 	read_args(t->new_pid, t->args_addr, &ra);
 	arch_get_regs(tid, &regs);
-	pr_err("process %d (thread %d) got signal %d (%s) while %s (ip %#llx)",
-	       t->pe->pid, tid, sig, strsignal(sig), stage_name(ra.stage),
-	       (unsigned long long)regs.rip);
+	if (sig)
+		pr_err("process %d (thread %d) got signal %d (%s) while %s (ip %#llx)",
+		       t->pe->pid, tid, sig, strsignal(sig), stage_name(ra.stage),
+		       (unsigned long long)regs.rip);
 }
 
 /* Phase B: groups, fds, restorers; wait for every thread's int3. */
@@ -579,7 +617,19 @@ static int run_restorers(struct restore_ctx *ctx)
 		sig = WSTOPSIG(status);
 		event = status >> 16;
 		if (sig == SIGTRAP && !event) {
+			if (pid == t->new_pid && t->pe->zombie_leader) {
+				/* It should have exited: its restorer failed. */
+				struct restore_args ra;
+
+				t->live = pid;
+				report_crash(ctx, t, pid, 0);
+				if (!check_restorer(ctx, t, &ra))
+					pr_err("the main thread of %d stopped instead of exiting", t->pe->pid);
+				return -1;
+			}
 			trapped++;	/* an int3: this thread is done */
+			if (!t->live)
+				t->live = pid;
 			continue;
 		}
 		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP) {
@@ -667,7 +717,8 @@ static int finish_all(struct restore_ctx *ctx)
 				return -1;
 			}
 		}
-		if (ptrace(PTRACE_DETACH, t->new_pid, NULL, (void *)sig)) {
+		/* A zombie leader's tids[0] is a thread like the others. */
+		if (ptrace(PTRACE_DETACH, t->tids[0], NULL, (void *)sig)) {
 			pr_perror("can't let restored process %d go", t->new_pid);
 			return -1;
 		}

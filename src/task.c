@@ -234,7 +234,7 @@ CoreEntry *task_dump_core(const struct pstree_item *it)
 {
 	const struct parasite_info *pi = &it->info;
 	const struct proc_stat *st = &it->stat;
-	pid_t pid = it->pid;
+	pid_t pid = it->live;
 	CoreEntry *c = xzalloc(sizeof(*c));
 	struct proc_status ps;
 	ThreadCoreEntry *tc;
@@ -379,6 +379,8 @@ void task_fill_restore_args(const CoreEntry *c, struct restore_args *ra)
 		ra->sigactions[s->sig - 1].mask = s->mask;
 		ra->sigaction_set |= 1ULL << (s->sig - 1);
 	}
+	if (ra->zombie_leader)
+		tc = &(ThreadCoreEntry)THREAD_CORE_ENTRY__INIT;	/* none of its own */
 	if (tc->altstack) {
 		ra->altstack_sp = tc->altstack->sp;
 		ra->altstack_size = tc->altstack->size;
