@@ -35,6 +35,7 @@
 #include "opts.h"
 #include "parasite.h"
 #include "proc.h"
+#include "reloc.h"
 #include "restore.h"
 #include "restore-task.h"
 #include "seize.h"
@@ -878,23 +879,6 @@ err:
 	return -1;
 }
 
-/*
- * --relocate OLD=NEW: OLD matches whole leading components of a path
- * (/tmp/foo matches /tmp/foo and /tmp/foo/1, not /tmp/fooz); the first
- * matching rule wins.
- */
-static char *relocate(const struct options *o, const char *path)
-{
-	for (int i = 0; i < o->nr_relocs; i++) {
-		size_t len = strlen(o->relocs[i].from);
-
-		if (!strncmp(path, o->relocs[i].from, len) &&
-		    (path[len] == 0 || path[len] == '/' || len == 1))
-			return xsprintf("%s%s", o->relocs[i].to, path + len);
-	}
-	return NULL;
-}
-
 static void relocate_all(struct restore_ctx *ctx)
 {
 	const struct options *o = ctx->opts;
@@ -903,7 +887,7 @@ static void relocate_all(struct restore_ctx *ctx)
 	if (!o->nr_relocs)
 		return;
 	for (int i = 0; i < ctx->files.nr_files; i++) {
-		p = relocate(o, ctx->files.files[i]->path);
+		p = reloc_path(o->relocs, o->nr_relocs, ctx->files.files[i]->path);
 		if (p) {
 			pr_info("'%s' is now '%s'", ctx->files.files[i]->path, p);
 			ctx->files.files[i]->path = p;
@@ -914,9 +898,9 @@ static void relocate_all(struct restore_ctx *ctx)
 
 		if (!c)
 			continue;
-		if ((p = relocate(o, c->cwd)))
+		if ((p = reloc_path(o->relocs, o->nr_relocs, c->cwd)))
 			c->cwd = p;
-		if ((p = relocate(o, c->root)))
+		if ((p = reloc_path(o->relocs, o->nr_relocs, c->root)))
 			c->root = p;
 	}
 }
