@@ -51,6 +51,37 @@ uint32_t pipe_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
 	return df->pipes[i]->id;
 }
 
+uint32_t fifo_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
+		  const char *path, const struct proc_fdinfo *fi)
+{
+	uint32_t id = pipe_add(df, pid, fd, ino, fi);
+	PipeEntry *p = df->pipes[id - 1];
+
+	if (!p->path)
+		p->path = xstrdup(path);
+	return id;
+}
+
+int pipes_check(const struct restore_files *rf)
+{
+	int ret = 0;
+
+	for (int i = 0; i < rf->nr_pipes; i++) {
+		struct stat st;
+
+		if (!rf->pipes[i]->path)
+			continue;
+		if (stat(rf->pipes[i]->path, &st)) {
+			pr_perror("restore needs the FIFO '%s'", rf->pipes[i]->path);
+			ret = -1;
+		} else if (!S_ISFIFO(st.st_mode)) {
+			pr_err("'%s' is no longer a FIFO", rf->pipes[i]->path);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
 void files_mark_external_pipes(struct dump_files *df, struct pstree *t)
 {
 	for (int k = 0; k < t->nr; k++) {
@@ -65,7 +96,9 @@ void files_mark_external_pipes(struct dump_files *df, struct pstree *t)
 			for (i = 0; i < df->nr_pipes; i++)
 				if (df->pipes[i]->id == e->file_id)
 					break;
-			if (df->pipes_st[i].reader && df->pipes_st[i].writer)
+			/* A FIFO is reopened by its path, whoever holds the other end. */
+			if ((df->pipes_st[i].reader && df->pipes_st[i].writer) ||
+			    df->pipes[i]->path)
 				continue;
 			/* BLCR's rule: the outside is crest's stdin or stdout. */
 			e->kind = FD_KIND__FD_EXTERNAL;
@@ -183,6 +216,41 @@ int pipes_open_all(struct restore_files *rf, struct img_dir *d, int base)
 			goto out;
 		}
 		off += p->data_len;
+		if (p->path) {
+			/*
+			 * Held open read-write first, so that opening either
+			 * end alone never waits for the other.
+			 */
+			int keep = open(p->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+			if (keep < 0) {
+				pr_perror("can't open the FIFO '%s'", p->path);
+				free(buf);
+				goto out;
+			}
+			fcntl(keep, F_SETPIPE_SZ, p->size);
+			if (p->data_len && write_all(keep, buf, p->data_len)) {
+				pr_perror("can't refill the FIFO '%s'", p->path);
+				close(keep);
+				free(buf);
+				goto out;
+			}
+			free(buf);
+			fds[0] = open(p->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			fds[1] = open(p->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+			if (fds[0] < 0 || fds[1] < 0) {
+				pr_perror("can't reopen the FIFO '%s'", p->path);
+				close(keep);
+				goto out;
+			}
+			if (files_to_service(keep, base) < 0)
+				goto out;
+			rf->pipe_fd[i][0] = files_to_service(fds[0], base);
+			rf->pipe_fd[i][1] = files_to_service(fds[1], base);
+			if (rf->pipe_fd[i][0] < 0 || rf->pipe_fd[i][1] < 0)
+				goto out;
+			continue;
+		}
 		if (pipe2(fds, O_CLOEXEC)) {
 			pr_perror("can't create a pipe");
 			free(buf);

@@ -12,6 +12,11 @@ struct restore_files;
 /* The id of the pipe with this inode, added on first sight. */
 uint32_t pipe_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
 		  const struct proc_fdinfo *fi);
+/* A FIFO: a pipe with a path, reopened by it. */
+uint32_t fifo_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
+		  const char *path, const struct proc_fdinfo *fi);
+/* Every FIFO the images name is still a FIFO at its path (reported). */
+int pipes_check(const struct restore_files *rf);
 /* The bytes sitting in every pipe, copied with tee(2): not consumed. */
 int pipes_dump_data(struct dump_files *df, struct img_dir *d);
 /* Create every pipe with its capacity and its bytes; service fds. */

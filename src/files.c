@@ -219,6 +219,10 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 		}
 		add_fd(it, fd, FD_KIND__FD_REG, id, &fi, link);
 		ret = 0;
+	} else if (S_ISFIFO(st.st_mode) && link[0] == '/' && !is_deleted(link)) {
+		add_fd(it, fd, FD_KIND__FD_PIPE,
+		       fifo_add(df, pid, fd, st.st_ino, link, &fi), &fi, link);
+		ret = 0;
 	} else if (S_ISFIFO(st.st_mode) && !strncmp(link, "pipe:", 5)) {
 		add_fd(it, fd, FD_KIND__FD_PIPE,
 		       pipe_add(df, pid, fd, st.st_ino, &fi), &fi, link);
@@ -391,7 +395,7 @@ const RegFileEntry *files_by_id(const struct restore_files *rf, uint32_t id)
 
 int files_check(const struct restore_files *rf)
 {
-	int ret = 0;
+	int ret = pipes_check(rf);
 
 	for (int i = 0; i < rf->nr_files; i++) {
 		const RegFileEntry *f = rf->files[i];
