@@ -362,7 +362,13 @@ char *context_unpack(const struct options *o)
 			goto err;
 		if (!len)
 			break;
-		if (len > CTX_MAX_NAME || get(fd, name, len, src, off + 2) ||
+		if (len > CTX_MAX_NAME) {
+			pr_err("context '%s' is corrupt at offset %llu: an image name of %u bytes",
+			       src, (unsigned long long)off, len);
+			errno = EINVAL;
+			goto err;
+		}
+		if (get(fd, name, len, src, off + 2) ||
 		    get(fd, &size, 8, src, off + 2 + len))
 			goto err;
 		name[len] = 0;

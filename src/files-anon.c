@@ -24,11 +24,15 @@
 #include "log.h"
 #include "util.h"
 
+/* The value of "key" at the start of a line of fdinfo text. */
 static const char *line_of(const char *buf, const char *key)
 {
-	const char *p = strstr(buf, key);
+	size_t len = strlen(key);
 
-	return p ? p + strlen(key) : NULL;
+	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, len))
+			return p + len;
+	return NULL;
 }
 
 static int parse_eventfd(const char *info, AnonFileEntry *a)
@@ -145,7 +149,7 @@ int anon_add(struct dump_files *df, pid_t pid, int fd, const char *link,
 	a->flags = p ? strtoul(p, NULL, 8) & ~O_CLOEXEC : 0;
 	if (kinds[k].parse(info, a)) {
 		pr_err("can't parse the fdinfo of fd %d of process %d (%s)", fd, pid, link);
-		free(a);
+		protobuf_c_message_free_unpacked(&a->base, NULL);
 		return -1;
 	}
 	df->anons = xrealloc(df->anons, (n + 1) * sizeof(a));

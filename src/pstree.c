@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,8 +37,11 @@ int pstree_parse_children(const char *buf, pid_t **out)
 		if (!*buf)
 			break;
 		v = strtol(buf, &end, 10);
-		if (end == buf || v <= 0)
+		if (end == buf || v <= 0 || v > INT_MAX) {
+			free(*out);
+			*out = NULL;
 			return -1;
+		}
 		*out = xrealloc(*out, (nr + 1) * sizeof(pid_t));
 		(*out)[nr++] = v;
 		buf = end;

@@ -7,11 +7,17 @@
 char *reloc_path(const struct reloc *rules, int nr, const char *path)
 {
 	for (int i = 0; i < nr; i++) {
-		size_t len = strlen(rules[i].from);
+		const char *from = rules[i].from, *to = rules[i].to;
+		size_t len = strlen(from);
 
-		if (!strncmp(path, rules[i].from, len) &&
-		    (path[len] == 0 || path[len] == '/'))
-			return xsprintf("%s%s", rules[i].to, path + len);
+		if (!strcmp(from, "/"))
+			len = 0;	/* "/" leads every absolute path */
+		if (strncmp(path, from, len) || (path[len] != 0 && path[len] != '/'))
+			continue;
+		if (!path[len])
+			return xstrdup(to);
+		/* "/old=/": "/old/x" is "/x", not "//x". */
+		return xsprintf("%s%s", strcmp(to, "/") ? to : "", path + len);
 	}
 	return NULL;
 }
