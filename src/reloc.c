@@ -14,7 +14,7 @@ char *reloc_path(const struct reloc *rules, int nr, const char *path)
 			len = 0;	/* "/" leads every absolute path */
 		if (strncmp(path, from, len) || (path[len] != 0 && path[len] != '/'))
 			continue;
-		if (!path[len])
+		if (!path[len] || (!len && !strcmp(path, "/")))
 			return xstrdup(to);
 		/* "/old=/": "/old/x" is "/x", not "//x". */
 		return xsprintf("%s%s", strcmp(to, "/") ? to : "", path + len);
