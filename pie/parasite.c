@@ -169,7 +169,7 @@ static long dump_runs(struct parasite_args *a)
 		struct pie_iov iov = iovs[i];
 		unsigned long spins = 0;
 
-		crcs[i] = pie_crc32c(0, (void *)iov.base, iov.len);
+		crcs[i] = arch_crc32c_pages((void *)iov.base, iov.len);
 		while (iov.len) {
 			long n = sys_vmsplice(a->pipe_fd, (unsigned long)&iov,
 					      1, 0);

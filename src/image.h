@@ -18,7 +18,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #define IMG_COMMON_MAGIC	0x54535243u	/* "CRST" */
-#define IMG_VERSION		1
+#define IMG_VERSION		2	/* 2: page runs checked with arch_crc32c_pages() */
 #define IMG_HDR_SIZE		16
 #define IMG_PAGES_OFF		4096		/* first byte of data in a raw image */
 #define IMG_MAX_RECORD		(64u << 20)

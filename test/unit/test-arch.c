@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "arch.h"
+#include "arch-crc.h"
 
 #define ERESTARTSYS		512
 #define ERESTARTNOINTR		513
@@ -263,9 +264,31 @@ static void test_crc32c_lengths_and_chaining(void **state)
 	}
 }
 
+/* arch_crc32c_pages() is the crc32c of the pages' crc32c values. */
+static void test_crc_pages(void **state)
+{
+	static unsigned char buf[7 * 4096];
+	uint32_t per[7];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 131 + 7);
+	for (int n = 1; n <= 7; n++) {
+		for (int k = 0; k < n; k++)
+			per[k] = arch_crc32c(0, buf + k * 4096, 4096);
+		assert_int_equal(arch_crc32c_pages(buf, n * 4096UL),
+				 arch_crc32c(0, per, n * sizeof(uint32_t)));
+	}
+	buf[3 * 4096 + 5] ^= 1;
+	for (int k = 0; k < 7; k++)
+		per[k] = arch_crc32c(0, buf + k * 4096, 4096);
+	assert_int_equal(arch_crc32c_pages(buf, sizeof(buf)),
+			 arch_crc32c(0, per, sizeof(per)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc_pages),
 		cmocka_unit_test(test_not_in_syscall),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_no_restart),
