@@ -342,6 +342,9 @@ static int do_dump(const struct options *opts)
 		goto err;
 	}
 	pr_debug("seized %d processes", ctx.tree.nr);
+	/* Tests of -t and of interrupting a dump need a slow one. */
+	for (int i = 0; i < 30 && fault("dump-slow") && !dump_aborted; i++)
+		usleep(100000);
 	if (collect(&ctx) || check_abort())
 		goto err_release;
 	if (files_dump_contents(&ctx.files, &ctx.dir))
