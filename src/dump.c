@@ -47,7 +47,7 @@ static int check_abort(void)
 	if (!dump_aborted)
 		return 0;
 	if (dump_timed_out) {
-		errno = ETIMEDOUT;
+		log_set_errno(ETIMEDOUT);
 		pr_err("the checkpoint took longer than its time limit (-t)");
 	} else {
 		pr_err("crest was interrupted");

@@ -46,6 +46,7 @@ int proc_parse_stat(const char *buf, struct proc_stat *st)
 	if (n < 49)
 		return -1;
 	st->ppid = f[0];
+	st->flags = f[5];
 	st->pgid = f[1];
 	st->sid = f[2];
 	st->num_threads = f[16];

@@ -13,6 +13,7 @@ struct proc_stat {
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;
 	int num_threads;
+	unsigned int flags;		/* PF_*: PF_EXITING is 0x4 */
 };
 
 struct proc_status {

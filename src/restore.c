@@ -286,14 +286,16 @@ static int check_pid(pid_t pid)
 			return -1;
 		}
 		free(buf);
-		if ((st.state != 'Z' && st.state != 'X') || waited >= ZOMBIE_WAIT_MS)
+		/* Dead, or on its way (PF_EXITING: freeing its memory). */
+		if ((st.state != 'Z' && st.state != 'X' && !(st.flags & 0x4)) ||
+		    waited >= ZOMBIE_WAIT_MS)
 			break;
 		if (!waited)
 			pr_info("pid %d is held by a dead process; waiting for it to be reaped", pid);
 		usleep(20000);
 		waited += 20;
 	}
-	if (st.state == 'Z' || st.state == 'X')
+	if (st.state == 'Z' || st.state == 'X' || (st.flags & 0x4))
 		pr_err("pid %d is still held by the dead process '%s' (a zombie its parent %d has not reaped in %d s); try again later",
 		       pid, st.comm, st.ppid, ZOMBIE_WAIT_MS / 1000);
 	else
