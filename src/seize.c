@@ -132,18 +132,15 @@ int release_task(pid_t pid)
 
 int kill_task(pid_t pid, const pid_t *tids, int nr)
 {
-	int status;
-
+	/*
+	 * SIGKILL while it is stopped under us: it never runs another
+	 * instruction. We don't wait while it frees its memory (a large
+	 * process takes a while); a restore waits for PIDs held by exiting
+	 * processes.
+	 */
 	if (kill(pid, SIGKILL)) {
 		pr_perror("can't kill process %d", pid);
 		return -1;
-	}
-	/* We trace every thread: each one's death reaches us, the leader's last. */
-	for (int i = nr - 1; i >= 0; i--) {
-		while (waitpid(tids[i], &status, __WALL) < 0) {
-			if (errno != EINTR)
-				break;
-		}
 	}
 	return 0;
 }
