@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		3
+#define PIE_ABI_VERSION		4
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -200,20 +200,12 @@ struct restore_args {
 
 	struct pie_sigaction sigactions[CREST_NSIG];
 	uint64_t sigaction_set;	/* bit sig-1: restore this one */
-	uint32_t nr_siginfo;
-	uint32_t pad0;
-	uint64_t siginfo;	/* struct rst_siginfo[] */
-
-	uint64_t altstack_sp;
-	uint64_t altstack_size;
-	uint32_t altstack_flags;
-	uint32_t has_rseq;
-	uint64_t rseq_addr;
-	uint32_t rseq_len;
-	uint32_t rseq_sig;
-	uint64_t clear_tid_addr;
-	uint64_t robust_list;
-	uint64_t robust_len;
+	/*
+	 * What is the main thread's own, as for the others (its tid, stack
+	 * and comm are not used: it has them already); its siginfo also
+	 * holds the process-wide pending signals.
+	 */
+	struct rst_thread main;
 	uint64_t itimers[3][4];
 
 	struct pie_rlimit rlimits[PIE_NR_RLIMITS];

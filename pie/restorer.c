@@ -184,43 +184,17 @@ static long protect_vmas(struct restore_args *a)
 	return 0;
 }
 
-static long restore_signals(struct restore_args *a)
+static long restore_sigactions(struct restore_args *a)
 {
-	struct rst_siginfo *si = (struct rst_siginfo *)a->siginfo;
-	long pid = sys_getpid();
-	uint32_t i;
-	long ret;
+	for (uint32_t i = 1; i <= CREST_NSIG; i++) {
+		long ret;
 
-	for (i = 1; i <= CREST_NSIG; i++) {
 		if (!(a->sigaction_set & (1ULL << (i - 1))))
 			continue;
 		ret = sys_rt_sigaction(i, (unsigned long)&a->sigactions[i - 1],
 				       0, 8);
 		if (ret)
 			fail(a, RST_STAGE_SIGNALS, ret, i);
-	}
-
-	/* All signals are blocked here; crest sets the real mask last. */
-	for (i = 0; i < a->nr_siginfo; i++) {
-		int sig = *(int32_t *)si[i].raw;
-
-		if (si[i].shared)
-			ret = sys_rt_sigqueueinfo(pid, sig,
-						  (unsigned long)si[i].raw);
-		else
-			ret = sys_rt_tgsigqueueinfo(pid, sys_gettid(), sig,
-						    (unsigned long)si[i].raw);
-		if (ret)
-			fail(a, RST_STAGE_SIGNALS, ret, sig);
-	}
-
-	if (a->altstack_size || a->altstack_flags) {
-		uint64_t st[3] = { a->altstack_sp, a->altstack_flags,
-				   a->altstack_size };
-
-		ret = sys_sigaltstack((unsigned long)st, 0);
-		if (ret)
-			fail(a, RST_STAGE_SIGNALS, ret, a->altstack_sp);
 	}
 	return 0;
 }
@@ -255,18 +229,13 @@ static long set_creds(struct restore_args *a)
 	return ret;
 }
 
-#define tfail(t, st, r)				\
-	do {					\
-		(t)->stage = (st);		\
-		(t)->ret = (r);			\
-		return;				\
-	} while (0)
-
-/* A new thread: what is its own, then stop for crest (pie_clone_thread). */
-static void thread_main(void *arg)
+/*
+ * What is each thread's own: rseq, clear_child_tid, robust list,
+ * altstack, pending signals (all blocked here; crest sets the real mask
+ * last) and name. The main thread does it for itself too.
+ */
+static long thread_setup(struct restore_args *a, struct rst_thread *t)
 {
-	struct rst_thread *t = arg;
-	struct restore_args *a = (struct restore_args *)t->args;
 	struct rst_siginfo *si = (struct rst_siginfo *)t->siginfo;
 	long ret, pid = sys_getpid(), tid = sys_gettid();
 
@@ -274,15 +243,20 @@ static void thread_main(void *arg)
 	if (t->has_rseq) {
 		ret = sys_rseq(t->rseq_addr, t->rseq_len, 0, t->rseq_sig);
 		if (ret)
-			tfail(t, RST_STAGE_MM, ret);
+			return ret;
 	}
 	sys_set_tid_address(t->clear_tid_addr);
+	/*
+	 * Under a new PID, the thread library's own copy of our TID (where
+	 * clear_child_tid points, glibc's pthread tid) must learn it, or
+	 * raise() and friends would signal the old one.
+	 */
 	if (a->new_pid && t->clear_tid_addr)
 		*(volatile int32_t *)t->clear_tid_addr = tid;
 	if (t->robust_list) {
 		ret = sys_set_robust_list(t->robust_list, t->robust_len);
 		if (ret)
-			tfail(t, RST_STAGE_MM, ret);
+			return ret;
 	}
 	t->stage = RST_STAGE_SIGNALS;
 	if (t->altstack_size || t->altstack_flags) {
@@ -290,20 +264,40 @@ static void thread_main(void *arg)
 
 		ret = sys_sigaltstack((unsigned long)st, 0);
 		if (ret)
-			tfail(t, RST_STAGE_SIGNALS, ret);
+			return ret;
 	}
 	for (uint32_t i = 0; i < t->nr_siginfo; i++) {
-		ret = sys_rt_tgsigqueueinfo(pid, tid, *(int32_t *)si[i].raw,
-					    (unsigned long)si[i].raw);
+		int sig = *(int32_t *)si[i].raw;
+
+		if (si[i].shared)
+			ret = sys_rt_sigqueueinfo(pid, sig, (unsigned long)si[i].raw);
+		else
+			ret = sys_rt_tgsigqueueinfo(pid, tid, sig, (unsigned long)si[i].raw);
 		if (ret)
-			tfail(t, RST_STAGE_SIGNALS, ret);
+			return ret;
 	}
 	if (t->comm[0])
 		sys_prctl(PR_SET_NAME, (unsigned long)t->comm, 0, 0, 0);
+	return 0;
+}
+
+/* A new thread: what is its own, then stop for crest (pie_clone_thread). */
+static void thread_main(void *arg)
+{
+	struct rst_thread *t = arg;
+	struct restore_args *a = (struct restore_args *)t->args;
+	long ret = thread_setup(a, t);
+
+	if (ret) {
+		t->ret = ret;
+		return;
+	}
 	t->stage = RST_STAGE_CREDS;
 	ret = set_creds(a);
-	if (ret)
-		tfail(t, RST_STAGE_CREDS, ret);
+	if (ret) {
+		t->ret = ret;
+		return;
+	}
 	t->stage = RST_STAGE_DONE;
 	t->ret = 0;
 }
@@ -369,33 +363,18 @@ static long restore_task(struct restore_args *a)
 		if (ret)
 			fail(a, RST_STAGE_MM, ret, 0);
 	}
-	if (a->has_rseq) {
-		ret = sys_rseq(a->rseq_addr, a->rseq_len, 0, a->rseq_sig);
-		if (ret)
-			fail(a, RST_STAGE_MM, ret, a->rseq_addr);
-	}
-	sys_set_tid_address(a->clear_tid_addr);
-	/*
-	 * Under a new PID, the thread library's own copy of our TID (where
-	 * clear_child_tid points, glibc's pthread tid) must learn it, or
-	 * raise() and friends would signal the old one.
-	 */
-	if (a->new_pid && a->clear_tid_addr)
-		*(volatile int32_t *)a->clear_tid_addr = sys_gettid();
 	if (a->child_subreaper) {
 		ret = sys_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 		if (ret)
 			fail(a, RST_STAGE_MM, ret, 0);
 	}
-	if (a->robust_list) {
-		ret = sys_set_robust_list(a->robust_list, a->robust_len);
-		if (ret)
-			fail(a, RST_STAGE_MM, ret, a->robust_list);
-	}
 
 	a->stage = RST_STAGE_SIGNALS;
-	if (restore_signals(a))
+	if (restore_sigactions(a))
 		return a->ret;
+	ret = thread_setup(a, &a->main);
+	if (ret)
+		fail(a, a->main.stage, ret, 0);
 
 	a->stage = RST_STAGE_TIMERS;
 	for (i = 0; i < 3; i++) {

@@ -265,8 +265,8 @@ static struct restore_args *build_args(struct restore_task *t,
 		}
 		n_sig = n;
 	}
-	ra->nr_siginfo = n_sig;
-	ra->siginfo = (uint64_t)si;
+	ra->main.nr_siginfo = n_sig;
+	ra->main.siginfo = (uint64_t)si;
 
 	for (i = 0; i < n_thr; i++) {
 		const ThreadCoreEntry *th = c->threads[i + !zl];
@@ -284,22 +284,7 @@ static struct restore_args *build_args(struct restore_task *t,
 			tsi++;
 			r->nr_siginfo++;
 		}
-		if (th->altstack) {
-			r->altstack_sp = th->altstack->sp;
-			r->altstack_size = th->altstack->size;
-			r->altstack_flags = th->altstack->flags & ~SS_ONSTACK;
-			if (r->altstack_flags & SS_DISABLE)
-				r->altstack_size = 0;
-		}
-		if (th->rseq) {
-			r->has_rseq = 1;
-			r->rseq_addr = th->rseq->addr;
-			r->rseq_len = th->rseq->len;
-			r->rseq_sig = th->rseq->sig;
-		}
-		r->clear_tid_addr = th->clear_tid_addr;
-		r->robust_list = th->robust_list;
-		r->robust_len = th->robust_len;
+		task_fill_thread(th, r);
 		r->stack = stacks + i * PIE_THREAD_STACK;
 		if (th->comm)
 			strncpy(r->comm, th->comm, sizeof(r->comm) - 1);

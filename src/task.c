@@ -363,6 +363,27 @@ int task_dump_mm(pid_t pid, const struct proc_stat *st,
 	return 0;
 }
 
+void task_fill_thread(const ThreadCoreEntry *th, struct rst_thread *r)
+{
+	if (th->altstack) {
+		r->altstack_sp = th->altstack->sp;
+		r->altstack_size = th->altstack->size;
+		/* SS_ONSTACK is a state, not a flag one can set. */
+		r->altstack_flags = th->altstack->flags & ~SS_ONSTACK;
+		if (r->altstack_flags & SS_DISABLE)
+			r->altstack_size = 0;
+	}
+	if (th->rseq) {
+		r->has_rseq = 1;
+		r->rseq_addr = th->rseq->addr;
+		r->rseq_len = th->rseq->len;
+		r->rseq_sig = th->rseq->sig;
+	}
+	r->clear_tid_addr = th->clear_tid_addr;
+	r->robust_list = th->robust_list;
+	r->robust_len = th->robust_len;
+}
+
 void task_fill_restore_args(const CoreEntry *c, struct restore_args *ra)
 {
 	const ThreadCoreEntry *tc = c->threads[0];
@@ -379,25 +400,9 @@ void task_fill_restore_args(const CoreEntry *c, struct restore_args *ra)
 		ra->sigactions[s->sig - 1].mask = s->mask;
 		ra->sigaction_set |= 1ULL << (s->sig - 1);
 	}
-	if (ra->zombie_leader)
-		tc = &(ThreadCoreEntry)THREAD_CORE_ENTRY__INIT;	/* none of its own */
-	if (tc->altstack) {
-		ra->altstack_sp = tc->altstack->sp;
-		ra->altstack_size = tc->altstack->size;
-		/* SS_ONSTACK is a state, not a flag one can set. */
-		ra->altstack_flags = tc->altstack->flags & ~SS_ONSTACK;
-		if (ra->altstack_flags & SS_DISABLE)
-			ra->altstack_size = 0;
-	}
-	if (tc->rseq) {
-		ra->has_rseq = 1;
-		ra->rseq_addr = tc->rseq->addr;
-		ra->rseq_len = tc->rseq->len;
-		ra->rseq_sig = tc->rseq->sig;
-	}
-	ra->clear_tid_addr = tc->clear_tid_addr;
-	ra->robust_list = tc->robust_list;
-	ra->robust_len = tc->robust_len;
+	/* A zombie leader has nothing of its own to set. */
+	if (!ra->zombie_leader)
+		task_fill_thread(tc, &ra->main);
 	for (i = 0; i < c->n_itimers && i < 3; i++) {
 		ra->itimers[i][0] = c->itimers[i]->isec;
 		ra->itimers[i][1] = c->itimers[i]->iusec;

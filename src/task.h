@@ -17,6 +17,8 @@ CoreEntry *task_dump_core(const struct pstree_item *it);
 int task_dump_mm(pid_t pid, const struct proc_stat *st,
 		 const struct parasite_info *pi, MmEntry *mm);
 
+/* What is a thread's own (altstack, rseq, clear_tid, robust list). */
+void task_fill_thread(const ThreadCoreEntry *th, struct rst_thread *r);
 /* Fill the restorer's argument block from the core image. */
 void task_fill_restore_args(const CoreEntry *core, struct restore_args *ra);
 /* Registers, xstate, mask, scheduling and name back into a stopped thread. */
