@@ -19,6 +19,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
+# Wait for another apt (a second deps.sh, unattended upgrades) rather than fail.
+apt="apt-get -o DPkg::Lock::Timeout=600"
+$apt update -qq >/dev/null
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+$apt install -y -qq --no-install-recommends $missing >/dev/null
