@@ -6,10 +6,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ptrace.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "log.h"
 #include "seize.h"
+#include "util.h"
 
 int wait_stop(pid_t tid, int *status)
 {
@@ -56,15 +59,51 @@ int wait_stop_resume(pid_t tid, int *status, int req)
 	}
 }
 
+/*
+ * PTRACE_SEIZE says EPERM for a task that has begun to exit as well as
+ * for one traced by someone else: a shell's subshell or make's recipe
+ * that exits while we seize is no error, it is simply not part of the
+ * tree (1), or a zombie the caller records. Only a real tracer is one.
+ */
+static int seize_refused(pid_t pid)
+{
+	char *buf = read_proc(pid, "status", NULL), *p;
+	pid_t tracer = 0;
+	char state = 0;
+
+	if (!buf)
+		return 1;	/* gone by now */
+	if ((p = strstr(buf, "\nState:")))
+		sscanf(p + 7, " %c", &state);
+	if ((p = strstr(buf, "\nTracerPid:")))
+		tracer = atoi(p + 11);
+	free(buf);
+	if (state == 'Z' || state == 'X') {
+		pr_debug("process %d exited as we came", pid);
+		return 1;
+	}
+	if (!tracer) {
+		errno = EPERM;
+		pr_perror("can't seize process %d", pid);
+		return -1;
+	}
+	if (tracer == getpid() || tracer == getppid())
+		pr_err("process %d is traced by crest itself: it was listed twice", pid);
+	else
+		pr_err("can't seize process %d: it is traced by process %d (a debugger?); "
+		       "--ptraced-skip leaves such processes out", pid, tracer);
+	errno = EPERM;
+	return -1;
+}
+
 int seize_begin(pid_t pid)
 {
 	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
 		if (errno == ESRCH)
 			return 1;
 		if (errno == EPERM)
-			pr_perror("can't seize process %d (is it traced by another debugger?)", pid);
-		else
-			pr_perror("can't seize process %d", pid);
+			return seize_refused(pid);
+		pr_perror("can't seize process %d", pid);
 		return -1;
 	}
 	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
