@@ -199,9 +199,9 @@ static char *backup_path(const char *file)
 int context_pack(const struct options *o, const char *dir)
 {
 	const char *file = o->file;
-	char *tmp = NULL, *copy;
+	char *tmp = NULL, *tmp_name = NULL, *copy, *base;
 	struct stat st;
-	int fd, ret = -1, direct;
+	int fd, dfd = -1, ret = -1, direct;
 
 	if (o->fd >= 0 || (file && !strcmp(file, "-"))) {
 		/* An fd given: the policies don't apply (BLCR ignores them). */
@@ -224,12 +224,17 @@ int context_pack(const struct options *o, const char *dir)
 	if (direct || o->replace == REPLACE_CLOBBER || o->replace == REPLACE_NOCLOBBER) {
 		int flags = O_WRONLY | O_CLOEXEC;
 
+		/* The file itself, never what a symlink in its place names. */
 		if (!direct)
-			flags |= O_CREAT | (o->replace == REPLACE_NOCLOBBER ? O_EXCL : O_TRUNC);
+			flags |= O_CREAT | O_NOFOLLOW |
+				 (o->replace == REPLACE_NOCLOBBER ? O_EXCL : O_TRUNC);
 		fd = open(file, flags, 0400);
 		if (fd < 0) {
 			if (errno == EEXIST)
 				pr_err("'%s' exists and --noclobber forbids replacing it", file);
+			else if (errno == ELOOP)
+				pr_err("'%s' is a symlink; crest writes a context only as a file of its own",
+				       file);
 			else
 				pr_perror("can't create '%s'", file);
 			return -1;
@@ -245,15 +250,36 @@ int context_pack(const struct options *o, const char *dir)
 		return ret;
 	}
 
-	/* Atomic (and backup): a temporary beside it, renamed on success. */
+	/*
+	 * Atomic (and backup): a temporary beside it, renamed on success,
+	 * made through a directory fd with O_EXCL|O_NOFOLLOW: a symlink
+	 * planted at the temporary's name is removed, never followed.
+	 */
 	copy = xstrdup(file);
 	{
 		char *d = xstrdup(file);
 
-		tmp = xsprintf("%s/.%s.tmp", dirname(d), basename(copy));
+		dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			pr_perror("can't open the directory of '%s'", file);
 		free(d);
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0400);
+	if (dfd < 0)
+		goto out;
+	base = basename(copy);
+	tmp_name = xsprintf(".%s.tmp", base);
+	{
+		char *d = xstrdup(file);
+
+		tmp = xsprintf("%s/%s", dirname(d), tmp_name);
+		free(d);
+	}
+	if (unlinkat(dfd, tmp_name, 0) && errno != ENOENT) {
+		pr_perror("can't remove '%s'", tmp);
+		goto out;
+	}
+	fd = openat(dfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0400);
 	if (fd < 0) {
 		pr_perror("can't create '%s'", tmp);
 		goto out;
@@ -271,7 +297,7 @@ int context_pack(const struct options *o, const char *dir)
 		goto err_unlink;
 	}
 	close(fd);
-	if (o->replace == REPLACE_BACKUP && !lstat(file, &st)) {
+	if (o->replace == REPLACE_BACKUP && !fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW)) {
 		char *bak = o->backup_name ? xstrdup(o->backup_name) : backup_path(file);
 
 		if (rename(file, bak)) {
@@ -282,17 +308,22 @@ int context_pack(const struct options *o, const char *dir)
 		pr_info("kept the previous checkpoint as '%s'", bak);
 		free(bak);
 	}
-	if (rename(tmp, file)) {
+	if (renameat(dfd, tmp_name, dfd, base)) {
 		pr_perror("can't put '%s' in place", file);
 		goto err_unlink;
 	}
-	if (!o->nosync && sync_dir_of(file))
+	if (!o->nosync && fsync(dfd) && errno != EROFS && errno != EINVAL) {
+		pr_perror("can't sync the directory of '%s'", file);
 		goto out;
+	}
 	ret = 0;
 	goto out;
 err_unlink:
-	unlink(tmp);
+	unlinkat(dfd, tmp_name, 0);
 out:
+	if (dfd >= 0)
+		close(dfd);
+	free(tmp_name);
 	free(tmp);
 	free(copy);
 	return ret;

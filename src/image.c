@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +88,37 @@ int img_check_header(const unsigned char *buf, size_t len, uint32_t *magic,
 	return 0;
 }
 
+/*
+ * Temporaries of a dump that was interrupted (crest killed): the next dump
+ * removes them. unlinkat() removes a symlink itself, never what it names.
+ */
+static void remove_stale_tmps(struct img_dir *d)
+{
+	int fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *dir;
+
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] != '.' || len < 6 ||
+		    strcmp(de->d_name + len - 4, ".tmp") ||
+		    de->d_type == DT_DIR)
+			continue;
+		if (!unlinkat(d->dirfd, de->d_name, 0))
+			pr_debug("removed '%s/%s', left by an interrupted dump",
+				 d->path, de->d_name);
+	}
+	closedir(dir);
+}
+
 int img_dir_open(struct img_dir *d, const char *path, bool create)
 {
 	memset(d, 0, sizeof(*d));
@@ -94,12 +126,31 @@ int img_dir_open(struct img_dir *d, const char *path, bool create)
 		pr_perror("can't create image directory '%s'", path);
 		return -1;
 	}
-	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Every image is made through this fd: a symlink here is refused. */
+	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d->dirfd < 0) {
-		pr_perror("can't open image directory '%s'", path);
+		if (errno == ELOOP || errno == ENOTDIR)
+			pr_err("image directory '%s' is a symlink or not a directory", path);
+		else
+			pr_perror("can't open image directory '%s'", path);
 		return -1;
 	}
 	d->path = xstrdup(path);
+	if (create) {
+		/* One dump at a time in a directory: its temporaries are ours. */
+		if (flock(d->dirfd, LOCK_EX | LOCK_NB)) {
+			if (errno == EWOULDBLOCK)
+				pr_err("another dump is writing into '%s'", path);
+			else
+				pr_perror("can't lock image directory '%s'", path);
+			close(d->dirfd);
+			d->dirfd = -1;
+			free(d->path);
+			d->path = NULL;
+			return -1;
+		}
+		remove_stale_tmps(d);
+	}
 	return 0;
 }
 
@@ -132,8 +183,16 @@ struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid)
 	img->name = img_name(kind, pid);
 	img->tmp_name = xsprintf(".%s.tmp", img->name);
 	img->path = xsprintf("%s/%s", d->path, img->name);
+	/*
+	 * Never through a name someone else put there: a stale temporary
+	 * (or a planted symlink) is removed, then the file must be new.
+	 */
+	if (unlinkat(d->dirfd, img->tmp_name, 0) && errno != ENOENT) {
+		pr_perror("can't remove '%s/%s'", d->path, img->tmp_name);
+		goto err;
+	}
 	img->fd = openat(d->dirfd, img->tmp_name,
-			 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (img->fd < 0) {
 		pr_perror("can't create image '%s/%s'", d->path, img->tmp_name);
 		goto err;
