@@ -175,35 +175,61 @@ struct page_batch {
 	uint64_t bytes;
 };
 
-/* Drain exactly 'bytes' from the pipe into the pages image. */
+/*
+ * Drain exactly 'bytes' from the pipe into the pages image. A write error
+ * (a full disk) does not stop the draining: the parasite must finish its
+ * command normally, so the rest goes to /dev/null and the error is
+ * reported once the parasite is back, ready to be cured.
+ */
 static int drain_pipe(struct parasite_ctl *ctl, int rfd, int out_fd,
-		      uint64_t bytes, const char *img_path)
+		      uint64_t bytes, const char *img_path, uint64_t written)
 {
-	int done = 0;
+	int done = 0, err = 0, null_fd = -1;
 
 	while (bytes) {
-		ssize_t n = splice(rfd, NULL, out_fd, NULL,
-				   bytes < PIPE_BYTES ? bytes : PIPE_BYTES,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		size_t len = bytes < PIPE_BYTES ? bytes : PIPE_BYTES;
+		uint64_t limit;
+		ssize_t n;
 
+		if (!err && fault_arg("pages-enospc", &limit) && written >= limit) {
+			err = ENOSPC;
+			pr_err("can't write pages to '%s': %s (fault injected)",
+			       img_path, strerror(err));
+		}
+		if (err && null_fd < 0) {
+			null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (null_fd < 0) {
+				pr_perror("can't open /dev/null");
+				return -1;
+			}
+		}
+		n = splice(rfd, NULL, err ? null_fd : out_fd, NULL, len,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			bytes -= n;
+			written += n;
 			continue;
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			if (err) {
+				pr_perror("can't drain the page pipe");
+				close(null_fd);
+				return -1;
+			}
+			err = errno;
 			pr_perror("can't write pages to '%s'", img_path);
-			return -1;
+			continue;
 		}
 		/* The pipe is empty: is the parasite still at work? */
 		if (!done && parasite_finish(ctl, &done))
-			return -1;
+			goto fail;
 		if (done) {
 			struct pollfd p = { rfd, POLLIN, 0 };
 
 			if (poll(&p, 1, 0) <= 0) {
 				pr_err("the parasite in task %d stopped with %llu bytes of pages missing",
 				       ctl->pid, (unsigned long long)bytes);
-				return -1;
+				goto fail;
 			}
 		} else {
 			struct pollfd p = { rfd, POLLIN, 0 };
@@ -212,8 +238,19 @@ static int drain_pipe(struct parasite_ctl *ctl, int rfd, int out_fd,
 		}
 	}
 	if (!done && parasite_finish(ctl, NULL))
+		goto fail;
+	if (null_fd >= 0)
+		close(null_fd);
+	if (err) {
+		errno = err;
+		log_set_errno(err);
 		return -1;
+	}
 	return 0;
+fail:
+	if (null_fd >= 0)
+		close(null_fd);
+	return -1;
 }
 
 static int flush_batch(struct parasite_ctl *ctl, struct page_batch *b, int rfd,
@@ -228,7 +265,8 @@ static int flush_batch(struct parasite_ctl *ctl, struct page_batch *b, int rfd,
 	ctl->args->crcs = ctl->remote + ((unsigned char *)b->crcs - ctl->local);
 	if (parasite_start(ctl, PARASITE_CMD_DUMP_PAGES))
 		return -1;
-	if (drain_pipe(ctl, rfd, pages->fd, b->bytes, pages->path))
+	if (drain_pipe(ctl, rfd, pages->fd, b->bytes, pages->path,
+		       pages->off - IMG_PAGES_OFF))
 		return -1;
 	for (uint32_t i = 0; i < b->nr; i++) {
 		pe.vaddr = b->iovs[i].base;

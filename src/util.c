@@ -156,17 +156,34 @@ char *readlink_alloc(const char *path)
 	return xstrdup(buf);
 }
 
-bool fault(const char *name)
+/* CREST_FAULT=name[=number][,name...] */
+static const char *fault_find(const char *name)
 {
 	const char *env = getenv("CREST_FAULT");
 	size_t len = strlen(name);
 
 	while (env && *env) {
-		if (!strncmp(env, name, len) && (env[len] == 0 || env[len] == ','))
-			return true;
+		if (!strncmp(env, name, len) &&
+		    (env[len] == 0 || env[len] == ',' || env[len] == '='))
+			return env + len;
 		env = strchr(env, ',');
 		if (env)
 			env++;
 	}
-	return false;
+	return NULL;
+}
+
+bool fault(const char *name)
+{
+	return fault_find(name) != NULL;
+}
+
+bool fault_arg(const char *name, uint64_t *arg)
+{
+	const char *p = fault_find(name);
+
+	if (!p)
+		return false;
+	*arg = *p == '=' ? strtoull(p + 1, NULL, 0) : 0;
+	return true;
 }

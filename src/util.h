@@ -26,5 +26,7 @@ char *readlink_alloc(const char *path);
 
 /* Fault injection: CREST_FAULT=name[,name...] makes fault("name") true. */
 bool fault(const char *name);
+/* name=N given: true and *arg = N (0 without a number). */
+bool fault_arg(const char *name, uint64_t *arg);
 
 #endif
