@@ -129,7 +129,8 @@ static int collect(struct dump_ctx *ctx)
 		if (add_exe(ctx, it))
 			return -1;
 	}
-	files_mark_external_pipes(&ctx->files, &ctx->tree);
+	if (files_dump_collected(&ctx->files, &ctx->tree))
+		return -1;
 	save_mapped_files(ctx);
 	ctx->exit_code = EXIT_FAIL;
 	return 0;

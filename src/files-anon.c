@@ -21,6 +21,7 @@
 
 #include "files.h"
 #include "files-anon.h"
+#include "files-kind.h"
 #include "log.h"
 #include "util.h"
 
@@ -114,25 +115,33 @@ static int parse_epoll(const char *info, AnonFileEntry *a)
 	return 0;
 }
 
+static const struct {
+	const char *link;
+	AnonKind kind;
+	int (*parse)(const char *, AnonFileEntry *);
+} kinds[] = {
+	{ "anon_inode:[eventfd]", ANON_KIND__ANON_EVENTFD, parse_eventfd },
+	{ "anon_inode:[signalfd]", ANON_KIND__ANON_SIGNALFD, parse_signalfd },
+	{ "anon_inode:[timerfd]", ANON_KIND__ANON_TIMERFD, parse_timerfd },
+	{ "anon_inode:[eventpoll]", ANON_KIND__ANON_EPOLL, parse_epoll },
+};
+
+static int kind_index(const char *link)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		if (!strcmp(link, kinds[k].link))
+			return k;
+	return -1;
+}
+
 int anon_add(struct dump_files *df, pid_t pid, int fd, const char *link,
 	     const char *info, uint32_t *id)
 {
-	static const struct { const char *link; AnonKind kind;
-			      int (*parse)(const char *, AnonFileEntry *); } kinds[] = {
-		{ "anon_inode:[eventfd]", ANON_KIND__ANON_EVENTFD, parse_eventfd },
-		{ "anon_inode:[signalfd]", ANON_KIND__ANON_SIGNALFD, parse_signalfd },
-		{ "anon_inode:[timerfd]", ANON_KIND__ANON_TIMERFD, parse_timerfd },
-		{ "anon_inode:[eventpoll]", ANON_KIND__ANON_EPOLL, parse_epoll },
-	};
 	const char *p = line_of(info, "flags:");
 	AnonFileEntry *a;
-	size_t k;
-	int n = df->nr_anons;
+	int n = df->nr_anons, k = kind_index(link);
 
-	for (k = 0; k < ARRAY_SIZE(kinds); k++)
-		if (!strcmp(link, kinds[k].link))
-			break;
-	if (k == ARRAY_SIZE(kinds))
+	if (k < 0)
 		return 0;
 	for (int i = 0; i < n; i++) {
 		if (df->anons[i]->kind == kinds[k].kind &&
@@ -202,8 +211,31 @@ static int make_one(const AnonFileEntry *a)
 	}
 }
 
-int anon_open_all(struct restore_files *rf, int base)
+static bool anon_recognise(const struct fd_dump *f)
 {
+	return kind_index(f->link) >= 0;
+}
+
+static int anon_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+{
+	return anon_add(df, f->pid, f->fd, f->link, f->fdinfo, id) > 0 ? 0 : -1;
+}
+
+static int anon_write(struct dump_files *df, struct img_dir *d)
+{
+	return files_write_msgs(d, IMG_ANONFILES, 0, (void **)df->anons, df->nr_anons);
+}
+
+static int anon_read(struct restore_files *rf, struct img_dir *d)
+{
+	return files_read_msgs(d, IMG_ANONFILES, 0, (void ***)&rf->anons, &rf->nr_anons);
+}
+
+static int anon_open(struct restore_files *rf, struct img_dir *d,
+		     MmEntry **mms, int nr_mms)
+{
+	int base = rf->base;
+
 	rf->anon_fd = xzalloc((rf->nr_anons + 1) * sizeof(int));
 	for (int i = 0; i < rf->nr_anons; i++) {
 		int fd;
@@ -232,14 +264,19 @@ static int anon_index(const struct restore_files *rf, uint32_t id)
 	return -1;
 }
 
-int anon_service_fd(const struct restore_files *rf, uint32_t id)
+static int anon_service_fd(const struct restore_files *rf, const FdEntry *e)
 {
-	int i = anon_index(rf, id);
+	int i = anon_index(rf, e->file_id);
 
-	return i < 0 ? -1 : rf->anon_fd[i];
+	if (i < 0 || !rf->anon_fd)
+		return -1;
+	if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL)
+		return FD_MADE_LATER;
+	return rf->anon_fd[i];
 }
 
-int anon_restore_epolls(const struct restore_files *rf, FdEntry **fds, int nr)
+/* The task's epolls: they name its fds by number, so they come last. */
+static int anon_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 {
 	for (int i = 0; i < nr; i++) {
 		const FdEntry *e = fds[i];
@@ -286,3 +323,45 @@ int anon_restore_epolls(const struct restore_files *rf, FdEntry **fds, int nr)
 	}
 	return 0;
 }
+
+static void anon_show(const struct restore_files *rf, const FdEntry *e,
+		      char *buf, size_t len)
+{
+	int i = anon_index(rf, e->file_id);
+	const AnonFileEntry *a = i < 0 ? NULL : rf->anons[i];
+
+	if (!a) {
+		snprintf(buf, len, "anon file %u, not in the images", e->file_id);
+		return;
+	}
+	switch (a->kind) {
+	case ANON_KIND__ANON_EVENTFD:
+		snprintf(buf, len, "eventfd, count %llu%s", (unsigned long long)a->count,
+			 a->semaphore ? ", semaphore" : "");
+		break;
+	case ANON_KIND__ANON_SIGNALFD:
+		snprintf(buf, len, "signalfd, mask %llx", (unsigned long long)a->sigmask);
+		break;
+	case ANON_KIND__ANON_TIMERFD:
+		snprintf(buf, len, "timerfd, clock %u", a->clockid);
+		break;
+	case ANON_KIND__ANON_EPOLL:
+		snprintf(buf, len, "epoll, %zu fds watched", a->n_targets);
+		break;
+	default:
+		snprintf(buf, len, "anon file of kind %d", a->kind);
+	}
+}
+
+const struct fd_kind_ops anon_fd_ops = {
+	.name		= "anon_inode",
+	.kind		= FD_KIND__FD_ANON,
+	.recognise	= anon_recognise,
+	.dump		= anon_dump,
+	.write		= anon_write,
+	.read		= anon_read,
+	.open		= anon_open,
+	.service_fd	= anon_service_fd,
+	.post_open	= anon_post_open,
+	.show		= anon_show,
+};

@@ -4,7 +4,7 @@
  * so the running tree loses nothing; at restore the pipe is made once,
  * given its capacity and its bytes, and every holder gets a dup of the end
  * it had. An end whose other end is not in the tree leads outside: it is
- * connected to crest's stdin or stdout (files_mark_external_pipes()).
+ * connected to crest's stdin or stdout (pipe_collected()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,15 +15,15 @@
 
 #include "arch.h"
 #include "files.h"
-#include "files-pipe.h"
+#include "files-kind.h"
 #include "image.h"
 #include "log.h"
 #include "proc.h"
 #include "pstree.h"
 #include "util.h"
 
-uint32_t pipe_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
-		  const struct proc_fdinfo *fi)
+static uint32_t pipe_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
+			 const struct proc_fdinfo *fi)
 {
 	int i, n = df->nr_pipes;
 	PipeEntry *p;
@@ -51,8 +51,8 @@ uint32_t pipe_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
 	return df->pipes[i]->id;
 }
 
-uint32_t fifo_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
-		  const char *path, const struct proc_fdinfo *fi)
+static uint32_t fifo_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
+			 const char *path, const struct proc_fdinfo *fi)
 {
 	uint32_t id = pipe_add(df, pid, fd, ino, fi);
 	PipeEntry *p = df->pipes[id - 1];
@@ -62,7 +62,25 @@ uint32_t fifo_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
 	return id;
 }
 
-int pipes_check(const struct restore_files *rf)
+/* A pipe, or a FIFO still at its path (a deleted one is refused). */
+static bool pipe_recognise(const struct fd_dump *f)
+{
+	if (!S_ISFIFO(f->st->st_mode))
+		return false;
+	return !strncmp(f->link, "pipe:", 5) ||
+	       (f->link[0] == '/' && !files_link_deleted(f->link));
+}
+
+static int pipe_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+{
+	if (f->link[0] == '/')
+		*id = fifo_add(df, f->pid, f->fd, f->st->st_ino, f->link, f->fi);
+	else
+		*id = pipe_add(df, f->pid, f->fd, f->st->st_ino, f->fi);
+	return 0;
+}
+
+static int pipe_check(const struct restore_files *rf)
 {
 	int ret = 0;
 
@@ -82,7 +100,7 @@ int pipes_check(const struct restore_files *rf)
 	return ret;
 }
 
-void files_mark_external_pipes(struct dump_files *df, struct pstree *t)
+static int pipe_collected(struct dump_files *df, struct pstree *t)
 {
 	for (int k = 0; k < t->nr; k++) {
 		struct pstree_item *it = t->items[k];
@@ -108,6 +126,7 @@ void files_mark_external_pipes(struct dump_files *df, struct pstree *t)
 				 e->fd, it->pid, e->desc, e->ext_fd);
 		}
 	}
+	return 0;
 }
 
 /* Read the bytes of a pipe without taking them: tee into our own pipe. */
@@ -160,7 +179,7 @@ out:
 	return ret;
 }
 
-int pipes_dump_data(struct dump_files *df, struct img_dir *d)
+static int pipe_contents(struct dump_files *df, struct img_dir *d)
 {
 	struct image *img = img_create(d, IMG_PIPES_DATA, 0);
 
@@ -182,8 +201,20 @@ int pipes_dump_data(struct dump_files *df, struct img_dir *d)
 	return 0;
 }
 
-int pipes_open_all(struct restore_files *rf, struct img_dir *d, int base)
+static int pipe_write(struct dump_files *df, struct img_dir *d)
 {
+	return files_write_msgs(d, IMG_PIPES, 0, (void **)df->pipes, df->nr_pipes);
+}
+
+static int pipe_read(struct restore_files *rf, struct img_dir *d)
+{
+	return files_read_msgs(d, IMG_PIPES, 0, (void ***)&rf->pipes, &rf->nr_pipes);
+}
+
+static int pipe_open(struct restore_files *rf, struct img_dir *d,
+		     MmEntry **mms, int nr_mms)
+{
+	int base = rf->base;
 	struct image *img;
 	uint64_t off = IMG_PAGES_OFF;
 	int ret = -1;
@@ -275,3 +306,69 @@ out:
 	img_close(img);
 	return ret;
 }
+
+static int pipe_index(const struct restore_files *rf, uint32_t id)
+{
+	for (int i = 0; i < rf->nr_pipes; i++)
+		if (rf->pipes[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int pipe_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	int i = pipe_index(rf, e->file_id);
+
+	if (i < 0 || !rf->pipe_fd)
+		return -1;
+	return rf->pipe_fd[i][(e->flags & O_ACCMODE) == O_RDONLY ? 0 : 1];
+}
+
+/* The status flags of the description, once it is in place. */
+static int pipe_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
+{
+	for (int i = 0; i < nr; i++) {
+		const FdEntry *e = fds[i];
+
+		if (e->kind != FD_KIND__FD_PIPE || !e->has_flags)
+			continue;
+		if (fcntl(e->fd, F_SETFL, e->flags & (O_NONBLOCK | O_APPEND | O_DIRECT)) < 0) {
+			pr_perror("can't set the flags of fd %u", e->fd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void pipe_show(const struct restore_files *rf, const FdEntry *e,
+		      char *buf, size_t len)
+{
+	int i = pipe_index(rf, e->file_id);
+	const char *end = (e->flags & O_ACCMODE) == O_RDONLY ? "read" : "write";
+
+	if (i < 0)
+		snprintf(buf, len, "pipe %u, not in the images", e->file_id);
+	else if (rf->pipes[i]->path)
+		snprintf(buf, len, "FIFO '%s', %s end, %u bytes in it",
+			 rf->pipes[i]->path, end, rf->pipes[i]->data_len);
+	else
+		snprintf(buf, len, "pipe:[%llu], %s end, %u bytes in it",
+			 (unsigned long long)rf->pipes[i]->ino, end,
+			 rf->pipes[i]->data_len);
+}
+
+const struct fd_kind_ops pipe_fd_ops = {
+	.name		= "pipe",
+	.kind		= FD_KIND__FD_PIPE,
+	.recognise	= pipe_recognise,
+	.dump		= pipe_dump,
+	.collected	= pipe_collected,
+	.contents	= pipe_contents,
+	.write		= pipe_write,
+	.read		= pipe_read,
+	.check		= pipe_check,
+	.open		= pipe_open,
+	.service_fd	= pipe_service_fd,
+	.post_open	= pipe_post_open,
+	.show		= pipe_show,
+};

@@ -17,8 +17,13 @@ struct pstree_item;
  * Everything fds and mappings of the whole tree point at, each once:
  * file descriptions (shared ones found with kcmp), pipes, memfds and
  * shared anonymous memory. Written to files.img, pipes.img, memfds.img,
- * shmem.img; fds to fdinfo-PID.img.
+ * shmem.img; fds to fdinfo-PID.img. Each kind of fd is a files-KIND.c
+ * behind the operations of files-kind.h; this is the API for the rest of
+ * crest.
  */
+
+/* Room for the state of kinds that keep it in priv[] (files-kind.h). */
+#define FD_KINDS_MAX	16
 struct file_owner {
 	uint64_t dev, ino;
 	pid_t pid;		/* a task holding it... */
@@ -49,6 +54,7 @@ struct dump_files {
 	AnonFileEntry **anons;
 	struct file_owner *anons_own;
 	int nr_anons;
+	void *priv[FD_KINDS_MAX];	/* a kind's own, files_dump_priv() */
 };
 
 /*
@@ -69,8 +75,8 @@ int files_add_memfd_mapping(struct dump_files *df, pid_t pid,
 			    const struct stat *st, uint32_t *id);
 /* Collect every fd of a task; -1 (reported) if one is not supported. */
 int files_dump_fds(struct dump_files *df, struct pstree_item *it);
-/* Once every task's fds are known: pipe ends leading outside. */
-void files_mark_external_pipes(struct dump_files *df, struct pstree *t);
+/* Once every task's fds are known: links between them (pipe ends outside). */
+int files_dump_collected(struct dump_files *df, struct pstree *t);
 /* Contents: pipe buffers (not consumed) and shared memory objects. */
 int files_dump_contents(struct dump_files *df, struct img_dir *d);
 int files_write(struct dump_files *df, struct img_dir *d);
@@ -95,7 +101,9 @@ struct restore_files {
 	int *memfd_fd;
 	int *shmem_fd;
 	int *anon_fd;
+	int ext_fd[3];		/* crest's own 0-2, for fds leading outside */
 	int base;		/* service fds live at and above this */
+	void *priv[FD_KINDS_MAX];	/* a kind's own, files_restore_priv() */
 };
 
 int files_read(struct restore_files *rf, struct img_dir *d);
@@ -109,7 +117,8 @@ int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 /* The service fd of the object a VMA maps, -1 for anonymous memory. */
 int files_vma_fd(const struct restore_files *rf, const VmaEntry *v);
 int files_exe_fd(const struct restore_files *rf, uint32_t id);
-/* In a new task: put every fd in place from the service fds. */
+/* In a new task: put every fd in place from the service fds, then the
+ * kinds' fix-ups that need them all there. */
 int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr);
 int files_is_service(const struct restore_files *rf, int fd);
 /* Move fd to the service range (closing it); the new fd or -1 (reported). */

@@ -16,11 +16,10 @@
 
 #include "arch.h"
 #include "files.h"
-#include "files-pipe.h"
+#include "files-kind.h"
 #include "image.h"
 #include "log.h"
 #include "proc.h"
-#include "shmem.h"
 #include "util.h"
 
 #define RUN_BYTES	(1UL << 20)
@@ -108,15 +107,18 @@ static int add_memfd(struct dump_files *df, pid_t pid, const char *link,
 	return 0;
 }
 
-int shmem_dump_memfd_fd(struct dump_files *df, pid_t pid, int fd,
-			const char *link, const struct stat *st,
-			const struct proc_fdinfo *fi, uint32_t *id)
+static bool memfd_recognise(const struct fd_dump *f)
+{
+	return S_ISREG(f->st->st_mode) && !strncmp(f->link, "/memfd:", 7);
+}
+
+static int memfd_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
 {
 	char path[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	return add_memfd(df, pid, link, path, st, fi->flags & ~O_CLOEXEC,
-			 fi->pos, id);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
+	return add_memfd(df, f->pid, f->link, path, f->st,
+			 f->fi->flags & ~O_CLOEXEC, f->fi->pos, id);
 }
 
 int files_add_memfd_mapping(struct dump_files *df, pid_t pid,
@@ -184,7 +186,7 @@ out:
 	return ret;
 }
 
-int shmem_dump_contents(struct dump_files *df, struct img_dir *d)
+static int memfd_contents(struct dump_files *df, struct img_dir *d)
 {
 	struct image *pm = img_create(d, IMG_SHMEM_PAGEMAP, 0);
 	struct image *pages = img_create(d, IMG_SHMEM_PAGES, 0);
@@ -244,8 +246,25 @@ static int fill(struct image *pm, struct image *pages, uint64_t *off,
 	return 0;
 }
 
-int shmem_open_all(struct restore_files *rf, struct img_dir *d, int base)
+static int memfd_write(struct dump_files *df, struct img_dir *d)
 {
+	if (files_write_msgs(d, IMG_MEMFDS, 0, (void **)df->memfds, df->nr_memfds))
+		return -1;
+	return files_write_msgs(d, IMG_SHMEM, 0, (void **)df->shmems, df->nr_shmems);
+}
+
+static int memfd_read(struct restore_files *rf, struct img_dir *d)
+{
+	if (files_read_msgs(d, IMG_MEMFDS, 0, (void ***)&rf->memfds, &rf->nr_memfds))
+		return -1;
+	return files_read_msgs(d, IMG_SHMEM, 0, (void ***)&rf->shmems, &rf->nr_shmems);
+}
+
+/* Recreate each object, filled, as service fds (memfds by name). */
+static int memfd_open(struct restore_files *rf, struct img_dir *d,
+		      MmEntry **mms, int nr_mms)
+{
+	int base = rf->base;
 	struct image *pm = img_open(d, IMG_SHMEM_PAGEMAP, 0);
 	struct image *pages = img_open(d, IMG_SHMEM_PAGES, 0);
 	uint64_t off = IMG_PAGES_OFF;
@@ -325,3 +344,67 @@ out:
 	img_close(pages);
 	return ret;
 }
+
+static int memfd_index(const struct restore_files *rf, uint32_t id)
+{
+	for (int i = 0; i < rf->nr_memfds; i++)
+		if (rf->memfds[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int shmem_index(const struct restore_files *rf, uint32_t id)
+{
+	for (int i = 0; i < rf->nr_shmems; i++)
+		if (rf->shmems[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int memfd_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	int i = memfd_index(rf, e->file_id);
+
+	return i < 0 || !rf->memfd_fd ? -1 : rf->memfd_fd[i];
+}
+
+static int memfd_vma_fd(const struct restore_files *rf, const VmaEntry *v)
+{
+	int i;
+
+	if (v->has_memfd_id) {
+		i = memfd_index(rf, v->memfd_id);
+		return i < 0 || !rf->memfd_fd ? -1 : rf->memfd_fd[i];
+	}
+	if (v->has_shmem_id) {
+		i = shmem_index(rf, v->shmem_id);
+		return i < 0 || !rf->shmem_fd ? -1 : rf->shmem_fd[i];
+	}
+	return -1;
+}
+
+static void memfd_show(const struct restore_files *rf, const FdEntry *e,
+		       char *buf, size_t len)
+{
+	int i = memfd_index(rf, e->file_id);
+
+	if (i < 0)
+		snprintf(buf, len, "memfd %u, not in the images", e->file_id);
+	else
+		snprintf(buf, len, "memfd '%s', %llu bytes", rf->memfds[i]->name,
+			 (unsigned long long)rf->memfds[i]->size);
+}
+
+const struct fd_kind_ops memfd_fd_ops = {
+	.name		= "memfd",
+	.kind		= FD_KIND__FD_MEMFD,
+	.recognise	= memfd_recognise,
+	.dump		= memfd_dump,
+	.contents	= memfd_contents,
+	.write		= memfd_write,
+	.read		= memfd_read,
+	.open		= memfd_open,
+	.service_fd	= memfd_service_fd,
+	.show		= memfd_show,
+	.vma_fd		= memfd_vma_fd,
+};

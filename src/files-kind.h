@@ -1,0 +1,111 @@
+/*
+ * The contract between files.c and each kind of fd (files-KIND.c).
+ *
+ * files.c knows no kind by name: it walks fd_kinds[] (files.c, one line
+ * per kind, from files-kinds.h) and calls the hooks below. A kind keeps
+ * one entry per object (a pipe, a file description, an eventfd...), however
+ * many fds in however many processes hold it, and gives each fd the id of
+ * its object.
+ *
+ *   dump:     recognise -> dump (per fd) -> collected (the whole tree)
+ *             -> contents -> write
+ *   restore:  read -> check -> open (crest, service fds) -> in each task:
+ *             service_fd, dup3 into place, then post_open once every fd
+ *             of the task is there
+ *
+ * Every hook but recognise, dump and service_fd may be NULL.
+ */
+#ifndef CREST_FILES_KIND_H
+#define CREST_FILES_KIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "fdinfo.pb-c.h"
+#include "image.h"
+#include "mm.pb-c.h"
+
+struct dump_files;
+struct pstree;
+struct pstree_item;
+struct proc_fdinfo;
+struct restore_files;
+
+/* One fd of a task being dumped, as /proc shows it. */
+struct fd_dump {
+	struct pstree_item *it;
+	pid_t pid;			/* a live thread of it->pid */
+	int fd;
+	const char *link;		/* readlink of /proc/PID/fd/N */
+	const struct stat *st;		/* stat of it (the object) */
+	const struct proc_fdinfo *fi;	/* parsed fdinfo: pos, flags */
+	const char *fdinfo;		/* the fdinfo text */
+};
+
+/* service_fd: no service fd, post_open makes this fd (an epoll). */
+#define FD_MADE_LATER	(-2)
+
+struct fd_kind_ops {
+	const char *name;		/* for messages: "pipe", "eventfd..." */
+	FdKind kind;			/* what fd_entry.kind says */
+
+	/* ---- dump ---- */
+	/* Is this fd one of ours? The kinds' answers never overlap. */
+	bool (*recognise)(const struct fd_dump *f);
+	/* The id of the object behind the fd (found or added); 0/-1 reported. */
+	int (*dump)(struct dump_files *df, const struct fd_dump *f, uint32_t *id);
+	/* Every task's fds are known (e.g. pipe ends leading outside). */
+	int (*collected)(struct dump_files *df, struct pstree *t);
+	/* Contents of the objects (pipe bytes, saved files...). */
+	int (*contents)(struct dump_files *df, struct img_dir *d);
+	/* The objects' records. */
+	int (*write)(struct dump_files *df, struct img_dir *d);
+
+	/* ---- restore ---- */
+	int (*read)(struct restore_files *rf, struct img_dir *d);
+	/* What the objects need outside the images is there (reported). */
+	int (*check)(const struct restore_files *rf);
+	/* Create every object once, as service fds at or above rf->base. */
+	int (*open)(struct restore_files *rf, struct img_dir *d,
+		    MmEntry **mms, int nr_mms);
+	/* The service fd to dup at e->fd, FD_MADE_LATER, or -1: not there. */
+	int (*service_fd)(const struct restore_files *rf, const FdEntry *e);
+	/* In a task, once all its fds are in place: fix-ups, late fds. */
+	int (*post_open)(const struct restore_files *rf, FdEntry **fds, int nr);
+	/* A few words on the fd's object for messages ("pipe 3, 12 bytes"). */
+	void (*show)(const struct restore_files *rf, const FdEntry *e,
+		     char *buf, size_t len);
+	/* The service fd of what a VMA maps if it is ours, else -1. */
+	int (*vma_fd)(const struct restore_files *rf, const VmaEntry *v);
+};
+
+#define FD_KIND(name)	extern const struct fd_kind_ops name##_fd_ops;
+#include "files-kinds.h"
+#undef FD_KIND
+
+/*
+ * Helpers for the kinds. A kind's own state: the slot of struct
+ * dump_files / restore_files kept for it (NULL at first), so a new kind
+ * needs no new field in files.h.
+ */
+void **files_dump_priv(struct dump_files *df, const struct fd_kind_ops *k);
+void **files_restore_priv(struct restore_files *rf, const struct fd_kind_ops *k);
+void *const *files_restore_priv_ro(const struct restore_files *rf,
+				   const struct fd_kind_ops *k);
+int files_write_msgs(struct img_dir *d, enum img_kind kind, pid_t pid,
+		     void **msgs, int nr);
+int files_read_msgs(struct img_dir *d, enum img_kind kind, pid_t pid,
+		    void ***out, int *nr);
+/* How many kinds recognise f (1, or 0: not supported); *first the first. */
+int files_recognise(const struct fd_dump *f, const struct fd_kind_ops **first);
+/* Does /proc's name for the object end in " (deleted)"? */
+bool files_link_deleted(const char *link);
+/* A terminal by its path: /dev/pts/N, /dev/tty*, /dev/console, /dev/ptmx. */
+bool files_link_tty(const char *link);
+/* The fd's object for messages, through its kind's show. */
+void files_show_fd(const struct restore_files *rf, const FdEntry *e,
+		   char *buf, size_t len);
+
+#endif

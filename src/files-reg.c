@@ -1,0 +1,337 @@
+/*
+ * Files reopened by path: regular files, directories and character
+ * devices (/dev/null...), one reg_file_entry per open file description
+ * (shared ones found with kcmp) and one per mapped or exe file. Files
+ * deleted while open or mapped, and those of --save-*, are saved by
+ * content (files-ghost.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "files-ghost.h"
+#include "files-kind.h"
+#include "image.h"
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+static uint32_t add_file(struct dump_files *df, const char *path,
+			 const struct stat *st, uint32_t flags, uint64_t pos,
+			 pid_t pid, int fd)
+{
+	RegFileEntry *f = xzalloc(sizeof(*f));
+	int n = df->nr_files;
+
+	reg_file_entry__init(f);
+	f->id = n + 1;
+	f->path = xstrdup(path);
+	f->flags = flags;
+	f->pos = pos;
+	f->size = st->st_size;
+	f->mode = st->st_mode;
+	f->has_mtime_ns = 1;
+	f->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+	df->files = xrealloc(df->files, (n + 1) * sizeof(*df->files));
+	df->files_own = xrealloc(df->files_own, (n + 1) * sizeof(*df->files_own));
+	df->files[n] = f;
+	df->files_own[n] = (struct file_owner){ st->st_dev, st->st_ino, pid, fd, NULL };
+	df->nr_files++;
+	return f->id;
+}
+
+/* Mark a file saved by content, read from src when the images are written. */
+static void mark_saved(struct dump_files *df, uint32_t id, const char *src, int deleted)
+{
+	RegFileEntry *f = df->files[id - 1];
+
+	f->has_saved = 1;
+	f->saved = 1;
+	if (deleted) {
+		size_t len = strlen(f->path);
+
+		f->has_deleted = 1;
+		f->deleted = 1;
+		if (files_link_deleted(f->path))
+			f->path[len - 10] = 0;
+	}
+	if (!df->files_own[id - 1].src)
+		df->files_own[id - 1].src = xstrdup(src);
+}
+
+int files_add_mapped_src(struct dump_files *df, const char *path,
+			 const struct stat *st, const char *src, uint32_t *id)
+{
+	for (int i = 0; i < df->nr_files; i++) {
+		if (df->files_own[i].fd < 0 && df->files_own[i].dev == st->st_dev &&
+		    df->files_own[i].ino == st->st_ino) {
+			*id = df->files[i]->id;
+			return 0;
+		}
+	}
+	*id = add_file(df, path, st, O_RDONLY, 0, 0, -1);
+	df->files_own[*id - 1].src = src ? xstrdup(src) : NULL;
+	if (files_link_deleted(path))
+		mark_saved(df, *id, src, 1);
+	return 0;
+}
+
+int files_add_mapped(struct dump_files *df, const char *path,
+		     const struct stat *st, uint32_t *id)
+{
+	return files_add_mapped_src(df, path, st, path, id);
+}
+
+void files_save(struct dump_files *df, uint32_t id)
+{
+	mark_saved(df, id, df->files_own[id - 1].src ? df->files_own[id - 1].src :
+		   df->files[id - 1]->path, 0);
+}
+
+static uint32_t file_description(struct dump_files *df, const struct fd_dump *f)
+{
+	const struct stat *st = f->st;
+
+	for (int i = 0; i < df->nr_files; i++) {
+		const struct file_owner *o = &df->files_own[i];
+
+		if (o->fd >= 0 && o->dev == st->st_dev && o->ino == st->st_ino &&
+		    files_same_description(f->pid, f->fd, o->pid, o->fd))
+			return df->files[i]->id;
+	}
+	return add_file(df, f->link, st, f->fi->flags & ~O_CLOEXEC, f->fi->pos,
+			f->pid, f->fd);
+}
+
+/* ---- regular files and directories ---- */
+
+static bool reg_recognise(const struct fd_dump *f)
+{
+	mode_t m = f->st->st_mode;
+
+	if (f->link[0] != '/' || (S_ISREG(m) && !strncmp(f->link, "/memfd:", 7)))
+		return false;
+	/* A deleted directory can't be made again: refused by files.c. */
+	return S_ISREG(m) || (S_ISDIR(m) && !files_link_deleted(f->link));
+}
+
+static int reg_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+{
+	*id = file_description(df, f);
+	if (files_link_deleted(f->link)) {
+		char path[64];
+
+		/* Deleted while open: saved by content, back deleted. */
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
+		mark_saved(df, *id, path, 1);
+	}
+	return 0;
+}
+
+static int reg_contents(struct dump_files *df, struct img_dir *d)
+{
+	return ghost_dump(df, d);
+}
+
+static int reg_write(struct dump_files *df, struct img_dir *d)
+{
+	return files_write_msgs(d, IMG_FILES, 0, (void **)df->files, df->nr_files);
+}
+
+static int reg_read(struct restore_files *rf, struct img_dir *d)
+{
+	return files_read_msgs(d, IMG_FILES, 0, (void ***)&rf->files, &rf->nr_files);
+}
+
+static int file_index(const struct restore_files *rf, uint32_t id)
+{
+	for (int i = 0; i < rf->nr_files; i++)
+		if (rf->files[i]->id == id)
+			return i;
+	return -1;
+}
+
+const RegFileEntry *files_by_id(const struct restore_files *rf, uint32_t id)
+{
+	int i = file_index(rf, id);
+
+	return i < 0 ? NULL : rf->files[i];
+}
+
+static int reg_check(const struct restore_files *rf)
+{
+	int ret = 0;
+
+	for (int i = 0; i < rf->nr_files; i++) {
+		const RegFileEntry *f = rf->files[i];
+		struct stat st;
+
+		if (f->saved)
+			continue;	/* comes from the images */
+		if (stat(f->path, &st)) {
+			pr_perror("restore needs '%s'", f->path);
+			ret = -1;
+			continue;
+		}
+		if ((st.st_mode & S_IFMT) != (f->mode & S_IFMT)) {
+			pr_err("'%s' is no longer the same kind of file", f->path);
+			ret = -1;
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		/*
+		 * A file open for writing may have grown since (a log the
+		 * program appends to); it may not have lost what the program
+		 * read or wrote up to its offset. Anything else must be as it
+		 * was.
+		 */
+		if ((f->flags & O_ACCMODE) != O_RDONLY) {
+			if ((uint64_t)st.st_size < f->pos) {
+				pr_err("'%s' has shrunk to %lld bytes, below the saved offset %llu",
+				       f->path, (long long)st.st_size,
+				       (unsigned long long)f->pos);
+				ret = -1;
+			}
+		} else if ((uint64_t)st.st_size != f->size) {
+			pr_err("'%s' has changed size: %llu bytes at checkpoint, %lld now",
+			       f->path, (unsigned long long)f->size,
+			       (long long)st.st_size);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+#define REOPEN_FLAGS (O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | \
+		      O_SYNC | O_DSYNC | O_DIRECTORY | O_PATH | O_LARGEFILE | O_NOFOLLOW)
+
+/* Is this file mapped shared and writable somewhere? Then open it O_RDWR. */
+static int mapped_rw(MmEntry **mms, int nr_mms, uint32_t id)
+{
+	for (int m = 0; m < nr_mms; m++)
+		for (size_t i = 0; i < mms[m]->n_vmas; i++) {
+			const VmaEntry *v = mms[m]->vmas[i];
+
+			if (v->has_file_id && v->file_id == id &&
+			    v->kind == VMA_KIND__VMA_FILE_SHARED)
+				return 1;
+		}
+	return 0;
+}
+
+static int open_reg(const RegFileEntry *f, int rw)
+{
+	int fd;
+
+	if (rw) {
+		fd = open(f->path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 || errno != EACCES)
+			goto out;
+	}
+	fd = open(f->path, (f->flags & REOPEN_FLAGS) | O_CLOEXEC);
+out:
+	if (fd < 0) {
+		pr_perror("can't reopen '%s'", f->path);
+		return -1;
+	}
+	if (S_ISREG(f->mode) && !(f->flags & O_PATH) &&
+	    lseek(fd, f->pos, SEEK_SET) != (off_t)f->pos) {
+		pr_perror("can't seek '%s' to %llu", f->path, (unsigned long long)f->pos);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int reg_open(struct restore_files *rf, struct img_dir *d,
+		    MmEntry **mms, int nr_mms)
+{
+	rf->file_fd = xzalloc((rf->nr_files + 1) * sizeof(int));
+	for (int i = 0; i < rf->nr_files; i++) {
+		const RegFileEntry *f = rf->files[i];
+		int rw = mapped_rw(mms, nr_mms, f->id);
+
+		rf->file_fd[i] = files_to_service(f->saved ? ghost_open(f, d, rw) :
+						  open_reg(f, rw), rf->base);
+		if (rf->file_fd[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int reg_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	int i = file_index(rf, e->file_id);
+
+	return i < 0 || !rf->file_fd ? -1 : rf->file_fd[i];
+}
+
+int files_exe_fd(const struct restore_files *rf, uint32_t id)
+{
+	int i = file_index(rf, id);
+
+	return i < 0 || !rf->file_fd ? -1 : rf->file_fd[i];
+}
+
+static int reg_vma_fd(const struct restore_files *rf, const VmaEntry *v)
+{
+	return v->has_file_id ? files_exe_fd(rf, v->file_id) : -1;
+}
+
+static void reg_show(const struct restore_files *rf, const FdEntry *e,
+		     char *buf, size_t len)
+{
+	const RegFileEntry *f = files_by_id(rf, e->file_id);
+
+	if (!f)
+		snprintf(buf, len, "file %u, not in the images", e->file_id);
+	else
+		snprintf(buf, len, "'%s'%s at %llu", f->path,
+			 f->deleted ? " (deleted, saved)" : f->saved ? " (saved)" : "",
+			 (unsigned long long)f->pos);
+}
+
+const struct fd_kind_ops reg_fd_ops = {
+	.name		= "file",
+	.kind		= FD_KIND__FD_REG,
+	.recognise	= reg_recognise,
+	.dump		= reg_dump,
+	.contents	= reg_contents,
+	.write		= reg_write,
+	.read		= reg_read,
+	.check		= reg_check,
+	.open		= reg_open,
+	.service_fd	= reg_service_fd,
+	.show		= reg_show,
+	.vma_fd		= reg_vma_fd,
+};
+
+/* ---- character devices other than terminals, reopened by path ---- */
+
+static bool chr_recognise(const struct fd_dump *f)
+{
+	return S_ISCHR(f->st->st_mode) && f->link[0] == '/' &&
+	       !files_link_tty(f->link);
+}
+
+static int chr_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+{
+	*id = file_description(df, f);
+	return 0;
+}
+
+/* Its description is a reg_file_entry too, read, checked and opened above. */
+const struct fd_kind_ops chr_fd_ops = {
+	.name		= "character device",
+	.kind		= FD_KIND__FD_CHR,
+	.recognise	= chr_recognise,
+	.dump		= chr_dump,
+	.service_fd	= reg_service_fd,
+	.show		= reg_show,
+};

@@ -1,0 +1,105 @@
+/*
+ * Unit tests for the fd kind table (src/files.c, src/files-kind.h): every
+ * kind of fd /proc can show is recognised by exactly one kind, or by none
+ * (then the dump refuses it), and the kind a restore dispatches to by
+ * fd_entry.kind is the one that dumped it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "files.h"
+#include "files-kind.h"
+#include "proc.h"
+
+struct sample {
+	const char *link;
+	mode_t mode;
+	int fd;
+	FdKind want;		/* 0: no kind takes it */
+};
+
+static const struct sample samples[] = {
+	{ "/etc/passwd", S_IFREG, 3, FD_KIND__FD_REG },
+	{ "/tmp", S_IFDIR, 3, FD_KIND__FD_REG },
+	{ "/tmp/gone (deleted)", S_IFREG, 3, FD_KIND__FD_REG },
+	{ "/tmp/dir (deleted)", S_IFDIR, 3, 0 },
+	{ "/memfd:shared (deleted)", S_IFREG, 4, FD_KIND__FD_MEMFD },
+	{ "/memfd:a-directory", S_IFDIR, 4, FD_KIND__FD_REG },
+	{ "pipe:[1234]", S_IFIFO, 0, FD_KIND__FD_PIPE },
+	{ "/tmp/fifo", S_IFIFO, 5, FD_KIND__FD_PIPE },
+	{ "/tmp/fifo (deleted)", S_IFIFO, 5, 0 },
+	{ "/dev/null", S_IFCHR, 0, FD_KIND__FD_CHR },
+	{ "/dev/urandom", S_IFCHR, 7, FD_KIND__FD_CHR },
+	{ "/dev/pts/3", S_IFCHR, 1, FD_KIND__FD_EXTERNAL },
+	{ "/dev/pts/3", S_IFCHR, 5, 0 },
+	{ "/dev/tty", S_IFCHR, 2, FD_KIND__FD_EXTERNAL },
+	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_EXTERNAL },
+	{ "socket:[99]", S_IFSOCK, 3, 0 },
+	{ "anon_inode:[eventfd]", S_IFREG, 3, FD_KIND__FD_ANON },
+	{ "anon_inode:[signalfd]", S_IFREG, 3, FD_KIND__FD_ANON },
+	{ "anon_inode:[timerfd]", S_IFREG, 3, FD_KIND__FD_ANON },
+	{ "anon_inode:[eventpoll]", S_IFREG, 3, FD_KIND__FD_ANON },
+	{ "anon_inode:inotify", S_IFREG, 3, 0 },
+	{ "anon_inode:[io_uring]", S_IFREG, 3, 0 },
+	{ "/dev/sda", S_IFBLK, 3, 0 },
+};
+
+static void test_one_kind_each(void **state)
+{
+	struct proc_fdinfo fi = { 0, O_RDONLY, 0 };
+
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		const struct sample *s = &samples[i];
+		struct stat st = { .st_mode = s->mode | 0644 };
+		struct fd_dump f = { NULL, 1, s->fd, s->link, &st, &fi, "" };
+		const struct fd_kind_ops *k;
+		int n = files_recognise(&f, &k);
+
+		if (!s->want) {
+			if (n)
+				fail_msg("'%s' (fd %d) taken by %s", s->link, s->fd, k->name);
+			continue;
+		}
+		if (n != 1)
+			fail_msg("'%s' (fd %d) recognised by %d kinds", s->link, s->fd, n);
+		if (k->kind != s->want)
+			fail_msg("'%s' (fd %d) taken by %s", s->link, s->fd, k->name);
+	}
+}
+
+/* Every kind has what files.c calls unconditionally. */
+static void test_required_hooks(void **state)
+{
+	static const struct fd_kind_ops *const all[] = {
+#define FD_KIND(name)	&name##_fd_ops,
+#include "files-kinds.h"
+#undef FD_KIND
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		assert_non_null(all[i]->name);
+		assert_non_null(all[i]->recognise);
+		assert_non_null(all[i]->dump);
+		assert_non_null(all[i]->service_fd);
+		for (size_t j = 0; j < i; j++)
+			if (all[j]->kind == all[i]->kind)
+				fail_msg("%s and %s share fd_kind %d", all[j]->name,
+					 all[i]->name, all[i]->kind);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_kind_each),
+		cmocka_unit_test(test_required_hooks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
