@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		4
+#define PIE_ABI_VERSION		5
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -32,7 +32,7 @@
 
 enum parasite_cmd {
 	PARASITE_CMD_INFO = 1,	/* fill parasite_info */
-	PARASITE_CMD_OPEN_PIPE,	/* open args->pipe_path for writing */
+	PARASITE_CMD_OPEN_PIPE,	/* make the page pipe: pipe_fd, pipe_rfd */
 	PARASITE_CMD_DUMP_PAGES,/* crc + vmsplice each iov into the pipe */
 	PARASITE_CMD_FINI,	/* close what the parasite opened */
 };
@@ -80,7 +80,13 @@ struct parasite_args {
 	uint32_t nr_iovs;
 	uint64_t iovs;		/* struct pie_iov[nr_iovs] */
 	uint64_t crcs;		/* uint32_t[nr_iovs], written by the parasite */
-	char pipe_path[64];
+	/*
+	 * The read end of the page pipe, made by the parasite: crest takes
+	 * it with pidfd_getfd(), which needs no access of the target's to
+	 * crest (a target of another uid can't open /proc/CREST/fd/N).
+	 */
+	int32_t pipe_rfd;
+	uint32_t pad0;
 	/* The thread's rseq registration: off while pages leave (see parasite). */
 	uint64_t rseq_addr;
 	uint32_t rseq_len;

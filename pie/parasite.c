@@ -102,11 +102,13 @@ static long cmd_info(struct parasite_args *a)
 
 static long cmd_open_pipe(struct parasite_args *a)
 {
-	long fd = sys_open((unsigned long)a->pipe_path, O_WRONLY | O_CLOEXEC, 0);
+	int fds[2];
+	long ret = sys_pipe2((unsigned long)fds, O_CLOEXEC);
 
-	if (fd < 0)
-		return fd;
-	a->pipe_fd = fd;
+	if (ret < 0)
+		return ret;
+	a->pipe_rfd = fds[0];
+	a->pipe_fd = fds[1];
 	return 0;
 }
 
@@ -129,6 +131,11 @@ static long cmd_dump_pages(struct parasite_args *a)
 {
 	long ret;
 
+	/* crest has its copy of the read end by now. */
+	if (a->pipe_rfd >= 0) {
+		sys_close(a->pipe_rfd);
+		a->pipe_rfd = -1;
+	}
 	if (a->rseq_addr && !a->rseq_off) {
 		ret = sys_rseq(a->rseq_addr, a->rseq_len, 1 /* UNREGISTER */, a->rseq_sig);
 		if (ret) {
@@ -146,7 +153,9 @@ static long cmd_fini(struct parasite_args *a)
 
 	if (a->pipe_fd >= 0)
 		ret = sys_close(a->pipe_fd);
-	a->pipe_fd = -1;
+	if (a->pipe_rfd >= 0)
+		sys_close(a->pipe_rfd);
+	a->pipe_fd = a->pipe_rfd = -1;
 	if (a->rseq_off) {
 		r = sys_rseq(a->rseq_addr, a->rseq_len, 0, a->rseq_sig);
 		if (r) {

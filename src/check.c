@@ -1,6 +1,7 @@
 /* crest check: the kernel and CPU features crest relies on. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -21,6 +22,9 @@
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+#ifndef CAP_CHECKPOINT_RESTORE
+#define CAP_CHECKPOINT_RESTORE	40
 #endif
 #define PAGEMAP_SCAN_IOCTL	_IOWR('f', 16, char[96])
 
@@ -128,4 +132,33 @@ int cr_check(const struct options *opts)
 	}
 	printf("looks good\n");
 	return EXIT_OK;
+}
+
+static int has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return !!(d[cap / 32].effective & (1u << (cap % 32)));
+}
+
+/*
+ * /proc/PID/map_files (every mapping of a task, dump and parasite) and
+ * clone3's set_tid (the PIDs back) are root's, or CAP_CHECKPOINT_RESTORE's
+ * (CAP_SYS_ADMIN counts too); ptrace of a task of another uid needs
+ * CAP_SYS_PTRACE. Without them the failure would come late and obscure.
+ */
+int check_privileges(const char *what)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d)) {
+		pr_perror("can't read crest's own capabilities");
+		return -1;
+	}
+	if (has_cap(d, CAP_SYS_ADMIN) || has_cap(d, CAP_CHECKPOINT_RESTORE))
+		return 0;
+	pr_err("crest can't %s without privileges: it needs root, or "
+	       "CAP_CHECKPOINT_RESTORE (and CAP_SYS_PTRACE for other users' "
+	       "processes); run it with sudo, or give it those capabilities "
+	       "(setcap cap_checkpoint_restore,cap_sys_ptrace+ep crest)", what);
+	return -1;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "context.h"
 #include "dump.h"
 #include "files.h"
@@ -414,6 +415,8 @@ int cr_dump(const struct options *opts)
 	struct sigaction sa = {};
 	int status, why[2];
 
+	if (check_privileges("checkpoint"))
+		return EXIT_FAIL;
 	/* The worker tells why it failed: errno, then the message. */
 	if (pipe2(why, O_CLOEXEC)) {
 		pr_perror("can't create a pipe");

@@ -345,7 +345,7 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 		   struct image *pagemap, struct image *pages)
 {
 	struct page_batch b = {};
-	int pipefd[2], pm_fd, ret = -1;
+	int rfd, pm_fd, ret = -1;
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctl->pid);
@@ -354,16 +354,18 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 		pr_perror("can't open '%s'", path);
 		return -1;
 	}
-	if (pipe2(pipefd, O_CLOEXEC)) {
-		pr_perror("can't create the page pipe");
-		goto out_pm;
-	}
-	if (fcntl(pipefd[1], F_SETPIPE_SZ, PIPE_BYTES) < 0)
-		pr_debug("can't grow the page pipe: %s", strerror(errno));
-	snprintf(ctl->args->pipe_path, sizeof(ctl->args->pipe_path),
-		 "/proc/%d/fd/%d", getpid(), pipefd[1]);
+	/*
+	 * The parasite makes the pipe and we take its read end: the other
+	 * way round, the target would have to open /proc/CREST/fd/N, which
+	 * a target of another uid may not.
+	 */
 	if (parasite_cmd(ctl, PARASITE_CMD_OPEN_PIPE))
-		goto out_pipe;
+		goto out_pm;
+	rfd = pidfd_take(ctl->pid, ctl->args->pipe_rfd);
+	if (rfd < 0)
+		goto out_pm;
+	if (fcntl(rfd, F_SETPIPE_SZ, PIPE_BYTES) < 0)
+		pr_debug("can't grow the page pipe: %s", strerror(errno));
 
 	b.max = ctl->data_size / (sizeof(struct pie_iov) + sizeof(uint32_t));
 	b.iovs = (struct pie_iov *)(ctl->local + ctl->data_off);
@@ -371,16 +373,15 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 	for (int i = 0; i < ml->nr_vmas; i++) {
 		if (!vma_has_data(ml->vmas[i]))
 			continue;
-		if (dump_vma_pages(ctl, &b, pm_fd, pipefd[0], ml->vmas[i],
+		if (dump_vma_pages(ctl, &b, pm_fd, rfd, ml->vmas[i],
 				   pagemap, pages))
 			goto out_pipe;
 	}
-	if (flush_batch(ctl, &b, pipefd[0], pagemap, pages))
+	if (flush_batch(ctl, &b, rfd, pagemap, pages))
 		goto out_pipe;
 	ret = 0;
 out_pipe:
-	close(pipefd[0]);
-	close(pipefd[1]);
+	close(rfd);
 out_pm:
 	close(pm_fd);
 	return ret;

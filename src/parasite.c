@@ -153,7 +153,7 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	ctl->args = (struct parasite_args *)(ctl->local + blob);
 	ctl->args_remote = ctl->remote + blob;
 	ctl->args->version = PIE_ABI_VERSION;
-	ctl->args->pipe_fd = -1;
+	ctl->args->pipe_fd = ctl->args->pipe_rfd = -1;
 	{
 		struct { uint64_t addr; uint32_t len, sig, flags, pad; } rc = {};
 
@@ -278,7 +278,7 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	a->version = PIE_ABI_VERSION;
 	a->cmd = cmd;
 	a->ret = -1;
-	a->pipe_fd = -1;
+	a->pipe_fd = a->pipe_rfd = -1;
 	regs = orig;
 	/* The stack sits right above the block, growing down towards it. */
 	arch_prep_pie_call(&regs, ctl->remote, remote + sizeof(*a) + PARASITE_SLOT_STACK,

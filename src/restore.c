@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "check.h"
 #include "context.h"
 #include "image.h"
 #include "log.h"
@@ -933,6 +934,8 @@ int cr_restore(const struct options *opts)
 	int ret;
 
 	ctx.dir.dirfd = -1;
+	if (check_privileges("restore"))
+		return EXIT_FAIL;
 	if (stream) {
 		staging = context_unpack(opts);
 		if (!staging) {

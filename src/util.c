@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -186,4 +187,19 @@ bool fault_arg(const char *name, uint64_t *arg)
 		return false;
 	*arg = *p == '=' ? strtoull(p + 1, NULL, 0) : 0;
 	return true;
+}
+
+int pidfd_take(pid_t pid, int fd)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), ret;
+
+	if (pidfd < 0) {
+		pr_perror("can't open a pidfd of process %d", pid);
+		return -1;
+	}
+	ret = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (ret < 0)
+		pr_perror("can't take fd %d of process %d", fd, pid);
+	close(pidfd);
+	return ret;
 }
