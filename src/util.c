@@ -193,6 +193,10 @@ int pidfd_take(pid_t pid, int fd)
 {
 	int pidfd = syscall(SYS_pidfd_open, pid, 0), ret;
 
+	/* A thread other than the leader (the leader has exited): 6.9's PIDFD_THREAD. */
+	if (pidfd < 0 && (errno == ENOENT || errno == EINVAL))
+		pidfd = syscall(SYS_pidfd_open, pid, O_EXCL /* PIDFD_THREAD */);
+
 	if (pidfd < 0) {
 		pr_perror("can't open a pidfd of process %d", pid);
 		return -1;
