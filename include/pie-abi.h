@@ -35,6 +35,7 @@ enum parasite_cmd {
 	PARASITE_CMD_OPEN_PIPE,	/* make the page pipe: pipe_fd, pipe_rfd */
 	PARASITE_CMD_DUMP_PAGES,/* crc + vmsplice each iov into the pipe */
 	PARASITE_CMD_FINI,	/* close what the parasite opened */
+	PARASITE_CMD_POSIX_TIMERS,/* timer_gettime/_getoverrun of args->timers */
 };
 
 struct pie_sigaction {
@@ -66,6 +67,14 @@ struct parasite_info {
 	uint64_t xcomp_perm;	/* ARCH_GET_XCOMP_PERM: AMX and such asked for */
 };
 
+/* One POSIX timer: crest fills the id, the parasite the rest. */
+struct pie_posix_timer {
+	int32_t id;
+	int32_t overrun;	/* timer_getoverrun */
+	int64_t interval_sec, interval_nsec;	/* timer_gettime */
+	int64_t value_sec, value_nsec;
+};
+
 struct pie_iov {
 	uint64_t base;
 	uint64_t len;
@@ -94,6 +103,9 @@ struct parasite_args {
 	uint32_t rseq_off;	/* unregistered by us: FINI puts it back */
 	uint32_t pad;
 	struct parasite_info info;
+	uint32_t nr_timers;
+	uint32_t pad_timers;
+	uint64_t timers;	/* struct pie_posix_timer[nr_timers] */
 };
 
 /* ---- restorer ---- */
@@ -162,6 +174,25 @@ struct rst_thread {
 
 #define PIE_THREAD_STACK	(16 * 1024)
 
+/*
+ * A POSIX timer to create under its own id (PR_TIMER_CREATE_RESTORE_IDS),
+ * armed once everything else is in place. Thread indexes: -1 the main
+ * thread (or the process, for a CPU clock), k >= 0 threads[k].
+ */
+struct rst_posix_timer {
+	int32_t id;
+	int32_t clockid;	/* a CPU clock gets its pid/tid put in */
+	uint32_t cpu_clock;	/* 0 none, 1 of the process, 2 of a thread */
+	int32_t clock_thread;
+	uint32_t notify;	/* sigev_notify */
+	uint32_t signo;
+	uint64_t sival;
+	int32_t notify_thread;	/* SIGEV_THREAD_ID */
+	int32_t overrun;	/* what timer_getoverrun said */
+	int64_t interval_sec, interval_nsec;
+	int64_t value_sec, value_nsec;
+};
+
 /* What went wrong, reported back to crest in the argument block. */
 enum rst_stage {
 	RST_STAGE_START = 0,
@@ -229,6 +260,10 @@ struct restore_args {
 	uint32_t uid, euid, suid, gid, egid, sgid;
 	uint32_t nr_groups;
 	uint32_t groups[64];
+
+	uint32_t nr_posix_timers;
+	uint32_t pad_timers;
+	uint64_t posix_timers;	/* struct rst_posix_timer[] */
 };
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
@@ -236,6 +271,8 @@ _Static_assert(sizeof(struct rst_vma) == 40, "rst_vma layout");
 _Static_assert(sizeof(struct rst_run) == 16, "rst_run layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
 _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
+_Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");
+_Static_assert(sizeof(struct rst_posix_timer) == 72, "rst_posix_timer layout");
 _Static_assert(sizeof(struct rst_thread) % 8 == 0, "rst_thread align");
 _Static_assert(sizeof(struct parasite_args) % 8 == 0, "parasite_args align");
 _Static_assert(sizeof(struct restore_args) % 8 == 0, "restore_args align");

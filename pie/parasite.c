@@ -100,6 +100,36 @@ static long cmd_info(struct parasite_args *a)
 	return 0;
 }
 
+/*
+ * What only the process can tell of its POSIX timers (crest found their
+ * ids in /proc/PID/timers): time left, interval, the last overrun.
+ */
+static long cmd_posix_timers(struct parasite_args *a)
+{
+	struct pie_posix_timer *t = (struct pie_posix_timer *)a->timers;
+	int64_t its[4];	/* struct itimerspec: it_interval, it_value */
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_timers; i++) {
+		ret = sys_timer_gettime(t[i].id, (unsigned long)its);
+		if (ret) {
+			a->fail_at = t[i].id;
+			return ret;
+		}
+		t[i].interval_sec = its[0];
+		t[i].interval_nsec = its[1];
+		t[i].value_sec = its[2];
+		t[i].value_nsec = its[3];
+		ret = sys_timer_getoverrun(t[i].id);
+		if (ret < 0) {
+			a->fail_at = t[i].id;
+			return ret;
+		}
+		t[i].overrun = ret;
+	}
+	return 0;
+}
+
 static long cmd_open_pipe(struct parasite_args *a)
 {
 	int fds[2];
@@ -219,6 +249,9 @@ long pie_main(struct parasite_args *a)
 		break;
 	case PARASITE_CMD_FINI:
 		ret = cmd_fini(a);
+		break;
+	case PARASITE_CMD_POSIX_TIMERS:
+		ret = cmd_posix_timers(a);
 		break;
 	default:
 		ret = -22;

@@ -328,6 +328,92 @@ static long create_threads(struct restore_args *a)
 	return 0;
 }
 
+#define PR_TIMER_CREATE_RESTORE_IDS	77	/* Linux 6.14 */
+#define SIGEV_THREAD_ID	4
+
+/* The kernel's struct sigevent on x86_64: 64 bytes. */
+struct k_sigevent {
+	uint64_t value;
+	int32_t signo;
+	int32_t notify;
+	int32_t tid;
+	int32_t pad[11];
+};
+
+static int32_t thread_tid(struct restore_args *a, int32_t idx)
+{
+	struct rst_thread *t = (struct rst_thread *)a->threads;
+
+	return idx < 0 ? (int32_t)sys_gettid() : t[idx].new_tid;
+}
+
+/*
+ * Every POSIX timer under the id the program holds: with the prctl on,
+ * timer_create() takes the id from *timerid (EBUSY if taken). After the
+ * threads, which SIGEV_THREAD_ID timers and thread CPU clocks name; not
+ * armed yet (arm_posix_timers()).
+ */
+static long create_posix_timers(struct restore_args *a)
+{
+	struct rst_posix_timer *pt = (struct rst_posix_timer *)a->posix_timers;
+	long ret;
+
+	if (!a->nr_posix_timers)
+		return 0;
+	ret = sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0);
+	if (ret)
+		fail(a, RST_STAGE_TIMERS, ret, (uint64_t)-1);
+	for (uint32_t i = 0; i < a->nr_posix_timers; i++) {
+		struct k_sigevent ev;
+		int32_t clock = pt[i].clockid, id = pt[i].id;
+
+		for (int k = 0; k < 11; k++)
+			ev.pad[k] = 0;
+		ev.value = pt[i].sival;
+		ev.signo = pt[i].signo;
+		ev.notify = pt[i].notify;
+		ev.tid = 0;
+		if (pt[i].notify & SIGEV_THREAD_ID)
+			ev.tid = thread_tid(a, pt[i].notify_thread);
+		/* A CPU clock names its process or thread: the new ids. */
+		if (pt[i].cpu_clock == 1)
+			clock = (int32_t)(~(uint32_t)sys_getpid() << 3) | (clock & 7);
+		else if (pt[i].cpu_clock == 2)
+			clock = (int32_t)(~(uint32_t)thread_tid(a, pt[i].clock_thread) << 3) |
+				(clock & 7);
+		ret = sys_timer_create(clock, (unsigned long)&ev, (unsigned long)&id);
+		if (!ret && id != pt[i].id)
+			ret = -17;	/* EEXIST: the kernel ignored the id */
+		if (ret) {
+			sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+			fail(a, RST_STAGE_TIMERS, ret, i);
+		}
+	}
+	ret = sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+	if (ret)
+		fail(a, RST_STAGE_TIMERS, ret, (uint64_t)-1);
+	return 0;
+}
+
+/* Last of all, so none fires while the process is being built. */
+static long arm_posix_timers(struct restore_args *a)
+{
+	struct rst_posix_timer *pt = (struct rst_posix_timer *)a->posix_timers;
+
+	for (uint32_t i = 0; i < a->nr_posix_timers; i++) {
+		int64_t its[4] = { pt[i].interval_sec, pt[i].interval_nsec,
+				   pt[i].value_sec, pt[i].value_nsec };
+		long ret;
+
+		if (!its[2] && !its[3])
+			continue;	/* disarmed */
+		ret = sys_timer_settime(pt[i].id, 0, (unsigned long)its, 0);
+		if (ret)
+			fail(a, RST_STAGE_TIMERS, ret, i);
+	}
+	return 0;
+}
+
 static long restore_task(struct restore_args *a)
 {
 	int32_t *close_fds = (int32_t *)a->close_fds;
@@ -410,6 +496,9 @@ static long restore_task(struct restore_args *a)
 	a->stage = RST_STAGE_THREADS;
 	if (create_threads(a))
 		return a->ret;
+	a->stage = RST_STAGE_TIMERS;
+	if (create_posix_timers(a))
+		return a->ret;
 
 	for (i = 0; i < a->nr_close; i++)
 		sys_close(close_fds[i]);
@@ -418,6 +507,9 @@ static long restore_task(struct restore_args *a)
 	ret = set_creds(a);
 	if (ret)
 		fail(a, RST_STAGE_CREDS, ret, 0);
+	a->stage = RST_STAGE_TIMERS;
+	if (arm_posix_timers(a))
+		return a->ret;
 	/* crest's child died with crest until here; the program never did. */
 	sys_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	a->stage = RST_STAGE_DONE;

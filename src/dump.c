@@ -28,6 +28,7 @@
 #include "pstree.h"
 #include "seize.h"
 #include "task.h"
+#include "timers.h"
 #include "util.h"
 
 #include "inventory.pb-c.h"
@@ -129,6 +130,8 @@ static int collect(struct dump_ctx *ctx)
 			return -1;
 		if (add_exe(ctx, it))
 			return -1;
+		if (timers_collect(it, &it->ptimers))
+			return -1;
 	}
 	if (files_dump_collected(&ctx->files, &ctx->tree))
 		return -1;
@@ -151,6 +154,8 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 	if (parasite_cmd(ctl, PARASITE_CMD_INFO))
 		goto cure;
 	it->info = ctl->args->info;
+	if (timers_dump(ctl, &it->ptimers))
+		goto cure;
 	/* What only each thread can tell: its altstack, its clear_tid. */
 	it->tinfo = xzalloc(it->nr_threads * sizeof(*it->tinfo));
 	it->tinfo[0] = it->info;

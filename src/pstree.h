@@ -11,6 +11,7 @@
 #include "pie-abi.h"
 #include "opts.h"
 #include "proc.h"
+#include "timers.h"
 
 enum pstree_scope { SCOPE_TREE, SCOPE_PID, SCOPE_PGID, SCOPE_SID };
 
@@ -35,6 +36,7 @@ struct pstree_item {
 	MmEntry mm;
 	FdEntry **fds;
 	int nr_fds;
+	struct posix_timers ptimers;
 };
 
 struct pstree {

@@ -27,6 +27,7 @@
 #include "proc.h"
 #include "restore-task.h"
 #include "task.h"
+#include "timers.h"
 #include "util.h"
 
 #include "restorer-blob.h"
@@ -136,6 +137,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	size_t n_sig = tc->n_pending, n_thr = c->n_threads - !zl, n_tsig = 0;
 	struct rst_thread *thr;
 	struct rst_siginfo *tsi;
+	struct rst_posix_timer *ptimers;
+	int n_ptimers = timers_restore_count(c);
 	uint64_t stacks;
 	size_t size, off;
 	struct busy busy = {};
@@ -155,7 +158,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	       n_tsig * sizeof(struct rst_siginfo) +
 	       t->nr_runs * sizeof(struct rst_run) +
 	       n_sig * sizeof(struct rst_siginfo) + t->mm->n_auxv * 8 +
-	       nr_keep * 4 + 64 * 5;
+	       nr_keep * 4 + n_ptimers * sizeof(struct rst_posix_timer) + 64 * 6;
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -192,6 +195,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(close_fds, nr_keep * 4);
 	TAKE(thr, n_thr * sizeof(*thr));
 	TAKE(tsi, n_tsig * sizeof(*tsi));
+	TAKE(ptimers, n_ptimers * sizeof(*ptimers));
 	off = (off + 63) & ~63UL;
 	stacks = (uint64_t)(p + off);
 	off += n_thr * PIE_THREAD_STACK;
@@ -296,6 +300,9 @@ static struct restore_args *build_args(struct restore_task *t,
 	ra->nr_close = nr_keep;
 	ra->close_fds = (uint64_t)close_fds;
 	task_fill_restore_args(c, ra);
+	timers_fill_restore(c, zl, ptimers);
+	ra->nr_posix_timers = n_ptimers;
+	ra->posix_timers = (uint64_t)ptimers;
 	ra->new_pid = t->new_pid != (pid_t)t->pe->pid;
 
 	*entry = base;

@@ -322,6 +322,9 @@ CoreEntry *task_dump_core(const struct pstree_item *it)
 	c->has_xcomp_perm = 1;
 	c->xcomp_perm = pi->xcomp_perm;
 
+	c->n_posix_timers = it->ptimers.nr;
+	c->posix_timers = it->ptimers.t;
+
 	c->n_threads = it->nr_threads;
 	c->threads = xzalloc(it->nr_threads * sizeof(*c->threads));
 	for (i = 0; i < it->nr_threads; i++) {
