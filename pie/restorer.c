@@ -464,6 +464,15 @@ static long restore_task(struct restore_args *a)
 
 	a->stage = RST_STAGE_TIMERS;
 	for (i = 0; i < 3; i++) {
+		/*
+		 * No time left but an interval: ITIMER_REAL expired and its
+		 * SIGALRM is pending (queued back above); the kernel rearms
+		 * it only when that signal is taken. Let it expire again at
+		 * once: the signal merges with the pending one.
+		 */
+		if (!a->itimers[i][2] && !a->itimers[i][3] &&
+		    (a->itimers[i][0] || a->itimers[i][1]))
+			a->itimers[i][3] = 1;
 		if (!a->itimers[i][2] && !a->itimers[i][3])
 			continue;
 		ret = sys_setitimer(i, (unsigned long)a->itimers[i], 0);

@@ -1,7 +1,8 @@
 /*
  * Kernel objects behind anon_inode fds: eventfd (its count), signalfd
- * (its mask), timerfd (its clock, time left and interval) and epoll (the
- * fds it watches, with their events and data), all read from fdinfo.
+ * (its mask), timerfd (its clock, settime flags, time left, interval and
+ * unread expirations) and epoll (the fds it watches, with their events
+ * and data), all read from fdinfo.
  * Eventfds, signalfds and timerfds are made once by crest at restore and
  * shared like files; an epoll is made in each task that holds it, after
  * its fds are in place, since it names them by number.
@@ -12,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -170,6 +174,77 @@ int anon_add(struct dump_files *df, pid_t pid, int fd, const char *link,
 	return 1;
 }
 
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS	_IOW('T', 0, uint64_t)
+#endif
+
+/*
+ * A timerfd as it was: clock, flags, settime flags (TFD_TIMER_ABSTIME,
+ * TFD_TIMER_CANCEL_ON_SET), interval, time left and the expirations not
+ * read yet (TFD_IOC_SET_TICKS). fdinfo shows the time left, so an
+ * absolute timer is set from now on its clock. The kernel restarts an
+ * expired periodic timerfd only when it is read, and until then shows it
+ * with no time left: it is made to expire again at once and wait the
+ * same way. Settime is called even for a disarmed one: fdinfo shows the
+ * flags of the last call.
+ */
+static int make_timerfd(const AnonFileEntry *a)
+{
+	int sflags = a->settime_flags & (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET);
+	struct itimerspec its = {
+		.it_value = { a->value_sec, a->value_nsec },
+		.it_interval = { a->interval_sec, a->interval_nsec },
+	};
+	bool expired = !a->value_sec && !a->value_nsec &&
+		       (a->interval_sec || a->interval_nsec);
+	uint64_t ticks = a->ticks;
+	int fd;
+
+	fd = timerfd_create(a->clockid, TFD_CLOEXEC |
+			    (a->flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
+	if (fd < 0) {
+		pr_perror("can't create a timerfd on clock %u", a->clockid);
+		return -1;
+	}
+	if (expired)
+		its.it_value.tv_nsec = 1;
+	if ((sflags & TFD_TIMER_ABSTIME) && (its.it_value.tv_sec || its.it_value.tv_nsec)) {
+		struct timespec now;
+
+		if (clock_gettime(a->clockid, &now)) {
+			pr_perror("can't read clock %u", a->clockid);
+			goto err;
+		}
+		its.it_value.tv_sec += now.tv_sec;
+		its.it_value.tv_nsec += now.tv_nsec;
+		if (its.it_value.tv_nsec >= 1000000000) {
+			its.it_value.tv_sec++;
+			its.it_value.tv_nsec -= 1000000000;
+		}
+	}
+	if (timerfd_settime(fd, sflags, &its, NULL)) {
+		pr_perror("can't set a timerfd (clock %u, flags %#o)", a->clockid, sflags);
+		goto err;
+	}
+	if (expired) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 10000) != 1) {
+			pr_err("a restored timerfd did not expire in 10 s");
+			goto err;
+		}
+	}
+	if (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)) {
+		pr_perror("can't give a timerfd its %llu unread expirations",
+			  (unsigned long long)ticks);
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
 static int make_one(const AnonFileEntry *a)
 {
 	int nb = a->flags & O_NONBLOCK;
@@ -187,24 +262,8 @@ static int make_one(const AnonFileEntry *a)
 				sigaddset(&set, s);
 		return signalfd(-1, &set, SFD_CLOEXEC | (nb ? SFD_NONBLOCK : 0));
 	}
-	case ANON_KIND__ANON_TIMERFD: {
-		struct itimerspec its = {
-			.it_value = { a->value_sec, a->value_nsec },
-			.it_interval = { a->interval_sec, a->interval_nsec },
-		};
-		int fd = timerfd_create(a->clockid, TFD_CLOEXEC | (nb ? TFD_NONBLOCK : 0));
-
-		/* What was left is relative to now: the dump's own time passes. */
-		if (fd >= 0 && (its.it_value.tv_sec || its.it_value.tv_nsec) &&
-		    timerfd_settime(fd, 0, &its, NULL)) {
-			close(fd);
-			return -1;
-		}
-		if (fd >= 0 && a->ticks)
-			pr_warn("a timerfd had %llu expirations unread; they are lost",
-				(unsigned long long)a->ticks);
-		return fd;
-	}
+	case ANON_KIND__ANON_TIMERFD:
+		return make_timerfd(a);
 	default:
 		errno = EINVAL;
 		return -1;
