@@ -145,6 +145,7 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 {
 	struct parasite_ctl *ctl;
 	struct image *pagemap, *pages;
+	struct mem_parent par = {};
 	int ret = -1;
 
 	ctl = parasite_infect(it->live, it->mem.vdso_start, it->mem.vdso_end,
@@ -175,7 +176,13 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 		pr_err("fault injected: dump-pages");
 		goto cure;
 	}
-	if (check_abort() || mem_dump_pages(ctl, &it->mem, pagemap, pages))
+	/* Parents are dumped first: the parent's pages lie still now. */
+	if (it->parent && it->parent->pages_dumped) {
+		par.pid = it->parent->live;
+		par.ml = &it->parent->mem;
+	}
+	if (check_abort() ||
+	    mem_dump_pages(ctl, &it->mem, par.ml ? &par : NULL, pagemap, pages))
 		goto cure;
 	ret = 0;
 cure:
@@ -188,6 +195,7 @@ static int dump_task(struct dump_ctx *ctx, struct pstree_item *it)
 {
 	if (dump_with_parasite(ctx, it) || check_abort())
 		return -1;
+	it->pages_dumped = true;
 	it->core = task_dump_core(it);
 	if (!it->core)
 		return -1;

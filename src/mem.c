@@ -6,6 +6,11 @@
  * crest splices the pipe into pages-PID.img. Only pages that are present
  * or swapped are taken; in a file-backed private mapping only those the
  * program wrote (anonymous copies), the rest come back from the file.
+ *
+ * Copy-on-write: a page of a child that is the very page its parent has
+ * at the same address (same PFN in both pagemaps, mapped by more than
+ * one) is not saved again; the pagemap says "inherited" and the restore
+ * lets the child inherit it from its parent, as fork did.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +33,9 @@
 #define PME_PRESENT	(1ULL << 63)
 #define PME_SWAP	(1ULL << 62)
 #define PME_FILE	(1ULL << 61)	/* file page or shared anonymous */
+#define PME_EXCLUSIVE	(1ULL << 56)	/* mapped by this process only */
+#define PME_PFN		((1ULL << 55) - 1)	/* 0 unless we may see PFNs */
+#define MAX_INH_PAGES	(1U << 20)
 #define MAX_RUN_PAGES	256		/* 1 MiB per crc'd run */
 #define PIPE_BYTES	(1 << 20)
 
@@ -49,6 +57,33 @@ int mem_vma_kind(const char *path, int shared, VmaKind *kind)
 	else
 		return -1;
 	return 0;
+}
+
+int mem_cow_candidate(const VmaEntry *v)
+{
+	/* Stacks grow: they stay copies (small, and every one is written). */
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE && !(v->flags & MAP_GROWSDOWN);
+}
+
+int mem_cow_parent_vma(VmaEntry *const *pvmas, size_t n, const VmaEntry *v)
+{
+	size_t lo = 0, hi = n;
+
+	if (!mem_cow_candidate(v))
+		return -1;
+	/* VMAs are in address order, as maps lists them. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (pvmas[mid]->end <= v->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && pvmas[lo]->start <= v->start && v->end <= pvmas[lo]->end &&
+	    mem_cow_candidate(pvmas[lo]))
+		return lo;
+	return -1;
 }
 
 static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
@@ -175,6 +210,20 @@ struct page_batch {
 	uint64_t bytes;
 };
 
+/* Dumping the pages of one process. */
+struct dump_pages {
+	struct parasite_ctl *ctl;
+	struct page_batch b;
+	int pm_fd, rfd;
+	struct image *pagemap, *pages;
+	/* copy-on-write with the parent: its pagemap and VMAs */
+	const struct mem_parent *par;
+	int ppm_fd;
+	struct pie_iov *inh;	/* inherited runs, written last */
+	size_t nr_inh;
+	uint64_t inh_pages;
+};
+
 /*
  * Drain exactly 'bytes' from the pipe into the pages image. A write error
  * (a full disk) does not stop the draining: the parasite must finish its
@@ -253,9 +302,10 @@ fail:
 	return -1;
 }
 
-static int flush_batch(struct parasite_ctl *ctl, struct page_batch *b, int rfd,
-		       struct image *pagemap, struct image *pages)
+static int flush_batch(struct dump_pages *d)
 {
+	struct page_batch *b = &d->b;
+	struct parasite_ctl *ctl = d->ctl;
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
 	if (!b->nr)
@@ -265,64 +315,110 @@ static int flush_batch(struct parasite_ctl *ctl, struct page_batch *b, int rfd,
 	ctl->args->crcs = ctl->remote + ((unsigned char *)b->crcs - ctl->local);
 	if (parasite_start(ctl, PARASITE_CMD_DUMP_PAGES))
 		return -1;
-	if (drain_pipe(ctl, rfd, pages->fd, b->bytes, pages->path,
-		       pages->off - IMG_PAGES_OFF))
+	if (drain_pipe(ctl, d->rfd, d->pages->fd, b->bytes, d->pages->path,
+		       d->pages->off - IMG_PAGES_OFF))
 		return -1;
 	for (uint32_t i = 0; i < b->nr; i++) {
 		pe.vaddr = b->iovs[i].base;
 		pe.nr_pages = b->iovs[i].len / PAGE_SIZE;
 		pe.crc = b->crcs[i];
-		if (img_write_msg(pagemap, &pe.base))
+		if (img_write_msg(d->pagemap, &pe.base))
 			return -1;
 	}
-	pages->off += b->bytes;
+	d->pages->off += b->bytes;
 	b->nr = 0;
 	b->bytes = 0;
 	return 0;
 }
 
-static int add_run(struct parasite_ctl *ctl, struct page_batch *b, int rfd,
-		   struct image *pagemap, struct image *pages,
-		   uint64_t start, uint64_t nr_pages)
+/* A page to save; runs never cross into another VMA (the restore maps
+ * some VMAs early, see mem-premap.c). */
+static int add_page(struct dump_pages *d, const VmaEntry *v, uint64_t start)
 {
-	if (b->nr && b->iovs[b->nr - 1].base + b->iovs[b->nr - 1].len == start &&
-	    b->iovs[b->nr - 1].len / PAGE_SIZE + nr_pages <= MAX_RUN_PAGES) {
-		b->iovs[b->nr - 1].len += nr_pages * PAGE_SIZE;
-		b->bytes += nr_pages * PAGE_SIZE;
+	struct page_batch *b = &d->b;
+
+	if (start != v->start && b->nr &&
+	    b->iovs[b->nr - 1].base + b->iovs[b->nr - 1].len == start &&
+	    b->iovs[b->nr - 1].len / PAGE_SIZE < MAX_RUN_PAGES) {
+		b->iovs[b->nr - 1].len += PAGE_SIZE;
+		b->bytes += PAGE_SIZE;
 		return 0;
 	}
-	if (b->nr == b->max && flush_batch(ctl, b, rfd, pagemap, pages))
+	if (b->nr == b->max && flush_batch(d))
 		return -1;
 	b->iovs[b->nr].base = start;
-	b->iovs[b->nr].len = nr_pages * PAGE_SIZE;
+	b->iovs[b->nr].len = PAGE_SIZE;
 	b->nr++;
-	b->bytes += nr_pages * PAGE_SIZE;
+	b->bytes += PAGE_SIZE;
 	return 0;
 }
 
-static int dump_vma_pages(struct parasite_ctl *ctl, struct page_batch *b,
-			  int pm_fd, int rfd, const VmaEntry *v,
-			  struct image *pagemap, struct image *pages)
+static void add_inherited(struct dump_pages *d, const VmaEntry *v, uint64_t start)
+{
+	struct pie_iov *last = d->nr_inh ? &d->inh[d->nr_inh - 1] : NULL;
+
+	d->inh_pages++;
+	if (start != v->start && last && last->base + last->len == start &&
+	    last->len / PAGE_SIZE < MAX_INH_PAGES) {
+		last->len += PAGE_SIZE;
+		return;
+	}
+	d->inh = xrealloc(d->inh, (d->nr_inh + 1) * sizeof(*d->inh));
+	d->inh[d->nr_inh].base = start;
+	d->inh[d->nr_inh].len = PAGE_SIZE;
+	d->nr_inh++;
+}
+
+/*
+ * The child's page is the parent's own (COW-shared since the fork): the
+ * same frame, present in both, exclusive to neither. The parent's entry
+ * is read before and after the child's and must not have moved, so two
+ * frames that merely took turns at one number can't pass for one.
+ */
+static int cow_shared(uint64_t c, uint64_t p1, uint64_t p2)
+{
+	if (!(c & PME_PRESENT) || !(p1 & PME_PRESENT) || p1 != p2)
+		return 0;
+	if ((c | p1) & (PME_EXCLUSIVE | PME_SWAP))
+		return 0;
+	return (c & PME_PFN) && (c & PME_PFN) == (p1 & PME_PFN);
+}
+
+static int read_pme(int fd, uint64_t *pme, uint64_t addr, uint64_t nr)
+{
+	return pread(fd, pme, nr * 8, addr / PAGE_SIZE * 8) == (ssize_t)(nr * 8) ? 0 : -1;
+}
+
+static int dump_vma_pages(struct dump_pages *d, const VmaEntry *v)
 {
 	enum { CHUNK = 4096 };
-	uint64_t pme[CHUNK];
+	static uint64_t pme[CHUNK], pp1[CHUNK], pp2[CHUNK];
 	uint64_t addr = v->start;
+	int cow = d->ppm_fd >= 0 &&
+		  mem_cow_parent_vma(d->par->ml->vmas, d->par->ml->nr_vmas, v) >= 0;
 
 	while (addr < v->end) {
 		uint64_t nr = (v->end - addr) / PAGE_SIZE;
-		ssize_t n;
+		int share = cow;
 
 		if (nr > CHUNK)
 			nr = CHUNK;
-		n = pread(pm_fd, pme, nr * 8, addr / PAGE_SIZE * 8);
-		if (n != (ssize_t)(nr * 8)) {
+		if (share && read_pme(d->ppm_fd, pp1, addr, nr))
+			share = 0;
+		if (read_pme(d->pm_fd, pme, addr, nr)) {
 			pr_perror("can't read the pagemap at %lx", (unsigned long)addr);
 			return -1;
 		}
+		if (share && read_pme(d->ppm_fd, pp2, addr, nr))
+			share = 0;
 		for (uint64_t i = 0; i < nr; i++) {
 			uint64_t e = pme[i];
 			int take = e & PME_SWAP;
 
+			if (share && cow_shared(e, pp1[i], pp2[i])) {
+				add_inherited(d, v, addr + i * PAGE_SIZE);
+				continue;
+			}
 			if (e & PME_PRESENT)
 				take = v->kind != VMA_KIND__VMA_FILE_PRIVATE || !(e & PME_FILE);
 			if (!take)
@@ -332,8 +428,7 @@ static int dump_vma_pages(struct parasite_ctl *ctl, struct page_batch *b,
 				       (unsigned long)v->start, (unsigned long)v->end);
 				return -1;
 			}
-			if (add_run(ctl, b, rfd, pagemap, pages,
-				    addr + i * PAGE_SIZE, 1))
+			if (add_page(d, v, addr + i * PAGE_SIZE))
 				return -1;
 		}
 		addr += nr * PAGE_SIZE;
@@ -341,18 +436,45 @@ static int dump_vma_pages(struct parasite_ctl *ctl, struct page_batch *b,
 	return 0;
 }
 
+static int write_inherited(struct dump_pages *d)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+
+	pe.has_inherited = 1;
+	pe.inherited = 1;
+	for (size_t i = 0; i < d->nr_inh; i++) {
+		pe.vaddr = d->inh[i].base;
+		pe.nr_pages = d->inh[i].len / PAGE_SIZE;
+		if (img_write_msg(d->pagemap, &pe.base))
+			return -1;
+	}
+	if (d->inh_pages)
+		pr_debug("process %d: %llu pages shared with its parent %d",
+			 d->ctl->pid, (unsigned long long)d->inh_pages, d->par->pid);
+	return 0;
+}
+
 int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
+		   const struct mem_parent *par,
 		   struct image *pagemap, struct image *pages)
 {
-	struct page_batch b = {};
-	int rfd, pm_fd, ret = -1;
+	struct dump_pages d = { .ctl = ctl, .pagemap = pagemap, .pages = pages,
+				.par = par, .ppm_fd = -1, .rfd = -1 };
+	int ret = -1;
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctl->pid);
-	pm_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pm_fd < 0) {
+	d.pm_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (d.pm_fd < 0) {
 		pr_perror("can't open '%s'", path);
 		return -1;
+	}
+	if (par) {
+		/* Without it the child's pages are simply saved in full. */
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", par->pid);
+		d.ppm_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (d.ppm_fd < 0)
+			pr_debug("can't open '%s': %s; no sharing", path, strerror(errno));
 	}
 	/*
 	 * The parasite makes the pipe and we take its read end: the other
@@ -361,28 +483,30 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 	 */
 	if (parasite_cmd(ctl, PARASITE_CMD_OPEN_PIPE))
 		goto out_pm;
-	rfd = pidfd_take(ctl->pid, ctl->args->pipe_rfd);
-	if (rfd < 0)
+	d.rfd = pidfd_take(ctl->pid, ctl->args->pipe_rfd);
+	if (d.rfd < 0)
 		goto out_pm;
-	if (fcntl(rfd, F_SETPIPE_SZ, PIPE_BYTES) < 0)
+	if (fcntl(d.rfd, F_SETPIPE_SZ, PIPE_BYTES) < 0)
 		pr_debug("can't grow the page pipe: %s", strerror(errno));
 
-	b.max = ctl->data_size / (sizeof(struct pie_iov) + sizeof(uint32_t));
-	b.iovs = (struct pie_iov *)(ctl->local + ctl->data_off);
-	b.crcs = (uint32_t *)(b.iovs + b.max);
+	d.b.max = ctl->data_size / (sizeof(struct pie_iov) + sizeof(uint32_t));
+	d.b.iovs = (struct pie_iov *)(ctl->local + ctl->data_off);
+	d.b.crcs = (uint32_t *)(d.b.iovs + d.b.max);
 	for (int i = 0; i < ml->nr_vmas; i++) {
 		if (!vma_has_data(ml->vmas[i]))
 			continue;
-		if (dump_vma_pages(ctl, &b, pm_fd, rfd, ml->vmas[i],
-				   pagemap, pages))
+		if (dump_vma_pages(&d, ml->vmas[i]))
 			goto out_pipe;
 	}
-	if (flush_batch(ctl, &b, rfd, pagemap, pages))
+	if (flush_batch(&d) || write_inherited(&d))
 		goto out_pipe;
 	ret = 0;
 out_pipe:
-	close(rfd);
+	close(d.rfd);
 out_pm:
-	close(pm_fd);
+	free(d.inh);
+	if (d.ppm_fd >= 0)
+		close(d.ppm_fd);
+	close(d.pm_fd);
 	return ret;
 }

@@ -1,6 +1,7 @@
 #ifndef CREST_MEM_H
 #define CREST_MEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -18,11 +19,22 @@ struct mem_layout {
 	uint64_t vdso_start, vdso_end;
 };
 
+/* The parent of a process being dumped, for copy-on-write sharing. */
+struct mem_parent {
+	pid_t pid;			/* a live thread of it */
+	const struct mem_layout *ml;
+};
+
 /* Read /proc/PID/maps; -1 (reported) on anything not supported. */
 int mem_collect(pid_t pid, struct mem_layout *ml, struct dump_files *df);
 /* Stream every page worth saving through the parasite into the images. */
 int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
+		   const struct mem_parent *par,
 		   struct image *pagemap, struct image *pages);
+/* A VMA whose pages a child can share with its parent (anonymous private). */
+int mem_cow_candidate(const VmaEntry *v);
+/* Index of the parent VMA (sorted pvmas) that holds all of v and can share; -1. */
+int mem_cow_parent_vma(VmaEntry *const *pvmas, size_t n, const VmaEntry *v);
 /* Classify one maps line: the pure part, unit-tested. */
 int mem_vma_kind(const char *path, int shared, VmaKind *kind);
 

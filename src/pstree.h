@@ -30,6 +30,7 @@ struct pstree_item {
 	struct proc_stat stat;
 	/* dump state */
 	struct mem_layout mem;
+	bool pages_dumped;		/* and cured: its memory lies still */
 	struct parasite_info info;
 	struct parasite_info *tinfo;	/* per thread, as threads[] */
 	CoreEntry *core;
