@@ -118,12 +118,19 @@ struct rst_vma {
 	uint32_t flags;		/* MAP_* without MAP_FIXED */
 	int32_t fd;		/* file to map, -1 for anonymous */
 	uint32_t pad;
+	/*
+	 * Mapped and filled by crest's side before the task forked its
+	 * children (copy-on-write sharing): where it is; the restorer
+	 * keeps it and moves it into place. 0: map it here.
+	 */
+	uint64_t premapped;
 };
 
 struct rst_run {
 	uint64_t vaddr;
 	uint32_t nr_pages;
 	uint32_t crc;
+	uint64_t off;		/* of its bytes, from pages_off */
 };
 
 struct rst_range {
@@ -228,7 +235,7 @@ struct restore_args {
 	uint64_t runs;		/* struct rst_run[] */
 	int32_t pages_fd;
 	uint32_t verify_crc;
-	uint64_t pages_off;	/* file offset of the first page */
+	uint64_t pages_off;	/* file offset of the first page (run.off 0) */
 
 	struct rst_mm_map mm;
 	uint32_t has_mm;
@@ -267,8 +274,8 @@ struct restore_args {
 };
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
-_Static_assert(sizeof(struct rst_vma) == 40, "rst_vma layout");
-_Static_assert(sizeof(struct rst_run) == 16, "rst_run layout");
+_Static_assert(sizeof(struct rst_vma) == 48, "rst_vma layout");
+_Static_assert(sizeof(struct rst_run) == 24, "rst_run layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
 _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
 _Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");

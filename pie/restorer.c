@@ -7,7 +7,9 @@
  *
  *   1. unmap crest's memory (all but this area and the vDSO/vvar)
  *   2. move the vDSO/vvar to where the program had them
- *   3. map every VMA, writable for now
+ *   3. move the VMAs crest's side premapped (shared copy-on-write with
+ *      the parent or children) into place; map every other VMA,
+ *      writable for now
  *   4. read the pages straight into place and check their crc
  *   5. final protections, mm fields (PR_SET_MM_MAP), signals, timers,
  *      rlimits, creds — creds last, they may take our privileges away.
@@ -44,24 +46,49 @@ static int overlaps(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
 	return s1 < e2 && s2 < e1;
 }
 
-/* Unmap [from, to) except the ranges in keep[] (sorted or not). */
-static long unmap_except(uint64_t from, uint64_t to, struct rst_range *keep,
-			 int nr_keep)
+/*
+ * What survives the unmapping: this area (0), the vDSO/vvar (1..), and
+ * every VMA crest's side already mapped and filled (premapped).
+ */
+static struct rst_range kept(struct restore_args *a, uint32_t i)
 {
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+	struct rst_range r = { 0, 0 };
+
+	if (i == 0)
+		return a->self;
+	if (i <= RST_NR_SPECIAL)
+		return a->cur_special[i - 1];
+	i -= 1 + RST_NR_SPECIAL;
+	if (v[i].premapped) {
+		r.start = v[i].premapped;
+		r.end = v[i].premapped + (v[i].end - v[i].start);
+	}
+	return r;
+}
+
+/* Unmap [from, to) except what kept() names (sorted or not). */
+static long unmap_except(struct restore_args *a, uint64_t from, uint64_t to)
+{
+	uint32_t nr_keep = 1 + RST_NR_SPECIAL + a->nr_vmas;
+
 	while (from < to) {
 		uint64_t next = to;
-		int i, inside = 0;
+		uint32_t i;
+		int inside = 0;
 
 		for (i = 0; i < nr_keep; i++) {
-			if (!keep[i].end)
+			struct rst_range k = kept(a, i);
+
+			if (!k.end)
 				continue;
-			if (keep[i].start <= from && from < keep[i].end) {
-				from = keep[i].end;
+			if (k.start <= from && from < k.end) {
+				from = k.end;
 				inside = 1;
 				break;
 			}
-			if (keep[i].start > from && keep[i].start < next)
-				next = keep[i].start;
+			if (k.start > from && k.start < next)
+				next = k.start;
 		}
 		if (inside)
 			continue;
@@ -108,6 +135,32 @@ static long move_special(struct restore_args *a)
 	return 0;
 }
 
+/*
+ * The premapped VMAs, shared copy-on-write with the parent and children
+ * as after a fork, go where the program had them. crest's side put them
+ * in a range free in every layout of the subtree, so no move lands on
+ * another one's pages.
+ */
+static long move_premapped(struct restore_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		uint64_t len = v[i].end - v[i].start;
+		long ret;
+
+		if (!v[i].premapped || v[i].premapped == v[i].start)
+			continue;
+		ret = sys_mremap(v[i].premapped, len, len,
+				 MREMAP_MAYMOVE | MREMAP_FIXED, v[i].start);
+		if (ret < 0)
+			fail(a, RST_STAGE_MAP, ret, v[i].start);
+		if ((uint64_t)ret != v[i].start)
+			fail(a, RST_STAGE_MAP, -17, v[i].start);
+	}
+	return 0;
+}
+
 static long map_vmas(struct restore_args *a)
 {
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
@@ -117,6 +170,9 @@ static long map_vmas(struct restore_args *a)
 		unsigned long flags = v[i].flags | MAP_FIXED_NOREPLACE;
 		unsigned long prot = v[i].prot;
 		long ret;
+
+		if (v[i].premapped)
+			continue;
 
 		/* Private mappings get written below; shared ones keep theirs. */
 		if (!(flags & MAP_SHARED) || v[i].fd < 0)
@@ -131,15 +187,15 @@ static long map_vmas(struct restore_args *a)
 	return 0;
 }
 
-/* Pages lie back to back in the image, in the order of the runs. */
+/* Each run says where its bytes lie in the pages image. */
 static long fill_pages(struct restore_args *a)
 {
 	struct rst_run *r = (struct rst_run *)a->runs;
-	uint64_t off = a->pages_off;
 	uint32_t i;
 
 	for (i = 0; i < a->nr_runs; i++) {
 		uint64_t len = (uint64_t)r[i].nr_pages * PIE_PAGE_SIZE;
+		uint64_t off = a->pages_off + r[i].off;
 		uint64_t done = 0;
 
 		/*
@@ -161,7 +217,6 @@ static long fill_pages(struct restore_args *a)
 		if (a->verify_crc &&
 		    arch_crc32c_pages((void *)r[i].vaddr, len) != r[i].crc)
 			fail(a, RST_STAGE_CRC, -74, off); /* EBADMSG */
-		off += len;
 	}
 	return 0;
 }
@@ -417,15 +472,11 @@ static long arm_posix_timers(struct restore_args *a)
 static long restore_task(struct restore_args *a)
 {
 	int32_t *close_fds = (int32_t *)a->close_fds;
-	struct rst_range keep[1 + RST_NR_SPECIAL];
 	uint32_t i;
 	long ret;
 
 	a->stage = RST_STAGE_UNMAP;
-	keep[0] = a->self;
-	for (i = 0; i < RST_NR_SPECIAL; i++)
-		keep[1 + i] = a->cur_special[i];
-	ret = unmap_except(0, TASK_SIZE_MAX, keep, 1 + RST_NR_SPECIAL);
+	ret = unmap_except(a, 0, TASK_SIZE_MAX);
 	if (ret)
 		fail(a, RST_STAGE_UNMAP, ret, 0);
 
@@ -433,7 +484,7 @@ static long restore_task(struct restore_args *a)
 	if (move_special(a))
 		return a->ret;
 	a->stage = RST_STAGE_MAP;
-	if (map_vmas(a))
+	if (move_premapped(a) || map_vmas(a))
 		return a->ret;
 	a->stage = RST_STAGE_PAGES;
 	if (fill_pages(a))

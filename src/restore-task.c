@@ -23,6 +23,7 @@
 
 #include "arch.h"
 #include "log.h"
+#include "mem-premap.h"
 #include "pie-abi.h"
 #include "proc.h"
 #include "restore-task.h"
@@ -40,14 +41,7 @@ extern const ptrdiff_t __rseq_offset;
 extern const unsigned int __rseq_size;
 #define RSEQ_SIG_X86	0x53053053
 
-struct range { uint64_t start, end; };
-
-struct busy {
-	struct range *r;
-	int nr;
-};
-
-static void busy_add(struct busy *b, uint64_t start, uint64_t end)
+void busy_add(struct busy *b, uint64_t start, uint64_t end)
 {
 	b->r = xrealloc(b->r, (b->nr + 1) * sizeof(*b->r));
 	b->r[b->nr].start = start;
@@ -57,13 +51,12 @@ static void busy_add(struct busy *b, uint64_t start, uint64_t end)
 
 static int cmp_range(const void *a, const void *b)
 {
-	const struct range *x = a, *y = b;
+	const struct rst_range *x = a, *y = b;
 
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* The lowest hole of at least size above HOLE_FLOOR; 0 if none. */
-static uint64_t find_hole(struct busy *b, uint64_t size)
+uint64_t busy_find_hole(struct busy *b, uint64_t size)
 {
 	uint64_t at = HOLE_FLOOR;
 
@@ -88,8 +81,7 @@ static int special_index(VmaKind kind)
 	}
 }
 
-/* Our own layout: what not to land on, and where our vDSO is. */
-static int read_own_layout(struct busy *b, struct restore_args *ra)
+int busy_own_layout(struct busy *b, struct restore_args *ra)
 {
 	char *maps = read_file("/proc/self/maps", NULL), *line, *save = NULL;
 
@@ -106,6 +98,8 @@ static int read_own_layout(struct busy *b, struct restore_args *ra)
 		if (proc_parse_maps_line(line, &v))
 			continue;
 		busy_add(b, v.start, v.end);
+		if (!ra)
+			continue;
 		if (!strcmp(v.path, "[vdso]"))
 			kind = VMA_KIND__VMA_VDSO;
 		else if (!strcmp(v.path, "[vvar]"))
@@ -149,7 +143,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	uint64_t base, *auxv, max_special = 0;
 	int32_t *close_fds;
 	unsigned char *p;
-	size_t i, nv = 0;
+	size_t i, k, nv = 0;
 
 	for (i = !zl; i < c->n_threads; i++)
 		n_tsig += c->threads[i]->n_pending;
@@ -164,9 +158,9 @@ static struct restore_args *build_args(struct restore_task *t,
 	for (i = 0; i < t->mm->n_vmas; i++)
 		busy_add(&busy, t->mm->vmas[i]->start, t->mm->vmas[i]->end);
 	ra = xzalloc(sizeof(*ra));	/* scratch for cur_special */
-	if (read_own_layout(&busy, ra))
+	if (busy_own_layout(&busy, ra))
 		return NULL;
-	base = find_hole(&busy, size);
+	base = busy_find_hole(&busy, size);
 	if (!base) {
 		pr_err("no room for the restorer in the process's address space");
 		return NULL;
@@ -205,7 +199,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	ra->version = PIE_ABI_VERSION;
 	ra->self.start = base;
 	ra->self.end = base + size;
-	ra->move_via = find_hole(&busy, max_special + PAGE_SIZE);
+	ra->move_via = busy_find_hole(&busy, max_special + PAGE_SIZE);
 
 	for (i = 0; i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
@@ -222,16 +216,21 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].prot = v->prot;
 		vmas[nv].flags = v->flags;
 		vmas[nv].fd = files_vma_fd(rf, v);
+		vmas[nv].premapped = t->vma_cur ? t->vma_cur[i] : 0;
 		nv++;
 	}
 	ra->nr_vmas = nv;
 	ra->vmas = (uint64_t)vmas;
-	for (i = 0; i < t->nr_runs; i++) {
-		runs[i].vaddr = t->runs[i]->vaddr;
-		runs[i].nr_pages = t->runs[i]->nr_pages;
-		runs[i].crc = t->runs[i]->crc;
+	for (i = 0, k = 0; i < t->nr_runs; i++) {
+		if (t->run_early && t->run_early[i])
+			continue;	/* in place already (mem-premap.c) */
+		runs[k].vaddr = t->runs[i]->vaddr;
+		runs[k].nr_pages = t->runs[i]->nr_pages;
+		runs[k].crc = t->runs[i]->crc;
+		runs[k].off = t->run_off[i];
+		k++;
 	}
-	ra->nr_runs = t->nr_runs;
+	ra->nr_runs = k;
 	ra->runs = (uint64_t)runs;
 	ra->pages_fd = pages_fd;
 	ra->pages_off = IMG_PAGES_OFF;
@@ -519,6 +518,9 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
 		_exit(EXIT_FAILURE);
 	if (take_session(t))
+		_exit(EXIT_FAILURE);
+	/* Before the fork: the children inherit these pages copy-on-write. */
+	if (premap_task(t))
 		_exit(EXIT_FAILURE);
 
 	for (int i = 0; i < t->nr_children; i++) {

@@ -9,6 +9,7 @@
 #include "files.h"
 #include "image.h"
 #include "mm.pb-c.h"
+#include "pie-abi.h"
 #include "pstree.pb-c.h"
 
 /* Everything needed to rebuild one process, read and checked up front. */
@@ -18,7 +19,13 @@ struct restore_task {
 	MmEntry *mm;
 	PagemapEntry **runs;
 	size_t nr_runs;
+	uint64_t *run_off;		/* bytes before each run in pages-PID.img */
 	uint64_t pages_bytes;
+	/* copy-on-write sharing with parent and children (mem-premap.c) */
+	bool premap;			/* some VMA is mapped before the fork */
+	uint8_t *vma_premap;		/* per mm->vmas[]: PREMAP_* */
+	uint64_t *vma_cur;		/* per mm->vmas[]: where it was premapped */
+	uint8_t *run_early;		/* per run: inherited or filled premapped */
 	char *pages_path;
 	FdEntry **fds;
 	int nr_fds;
@@ -61,6 +68,18 @@ struct restore_report {
 	int32_t pid;			/* the original pid */
 	uint64_t val;			/* new pid, or argument block address */
 };
+
+/* Address ranges in use, and a hole among them (restore-task.c). */
+struct busy {
+	struct rst_range *r;
+	int nr;
+};
+
+void busy_add(struct busy *b, uint64_t start, uint64_t end);
+/* The lowest hole of at least size above the floor; 0 if none. */
+uint64_t busy_find_hole(struct busy *b, uint64_t size);
+/* Our own mappings, and where our vDSO/vvar are if ra is not NULL. */
+int busy_own_layout(struct busy *b, struct restore_args *ra);
 
 pid_t restore_clone(pid_t pid, bool with_pid);
 pid_t restore_new_pid(const struct restore_shared *sh, pid_t orig);

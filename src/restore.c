@@ -33,6 +33,7 @@
 #include "context.h"
 #include "image.h"
 #include "log.h"
+#include "mem-premap.h"
 #include "opts.h"
 #include "parasite.h"
 #include "proc.h"
@@ -89,8 +90,12 @@ static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
 			break;
 		}
 		t->runs = xrealloc(t->runs, (t->nr_runs + 1) * sizeof(pe));
+		t->run_off = xrealloc(t->run_off, (t->nr_runs + 1) * sizeof(uint64_t));
+		t->run_off[t->nr_runs] = t->pages_bytes;
 		t->runs[t->nr_runs++] = pe;
-		t->pages_bytes += (uint64_t)pe->nr_pages * PAGE_SIZE;
+		/* An inherited run is the parent's pages: no bytes here. */
+		if (!pe->inherited)
+			t->pages_bytes += (uint64_t)pe->nr_pages * PAGE_SIZE;
 	}
 	img_close(img);
 	if (ret < 0)
@@ -922,7 +927,13 @@ static int checks(struct restore_ctx *ctx)
 	if (files_check(&ctx->files))
 		return -1;
 	ctx->exit_code = EXIT_FAIL;
-	return plan_tree(ctx);
+	if (plan_tree(ctx))
+		return -1;
+	ctx->exit_code = EXIT_IMAGE;
+	if (premap_plan(ctx->tasks, ctx->nr))
+		return -1;
+	ctx->exit_code = EXIT_FAIL;
+	return 0;
 }
 
 int cr_restore(const struct options *opts)
