@@ -1,4 +1,7 @@
-/* Unit tests for mem_vma_kind() (src/mem.c): what a maps line's path is. */
+/*
+ * Unit tests for mem_vma_kind() (src/mem.c): what a maps line's path is;
+ * and mem_cow_parent_vma(): which parent VMA a child's VMA shares with.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -6,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
 
 #include "mem.h"
 
@@ -81,6 +85,59 @@ static void test_unknown(void **state)
 	expect_refused("[Heap]", 0);
 }
 
+static VmaEntry *vma(uint64_t start, uint64_t end, VmaKind kind, uint32_t flags)
+{
+	VmaEntry *v = calloc(1, sizeof(*v));
+
+	vma_entry__init(v);
+	v->start = start;
+	v->end = end;
+	v->kind = kind;
+	v->flags = flags;
+	return v;
+}
+
+#define ANON	VMA_KIND__VMA_ANON_PRIVATE
+#define PRIV	(MAP_PRIVATE | MAP_ANONYMOUS)
+
+static void test_cow_parent(void **state)
+{
+	VmaEntry *p[] = {
+		vma(0x1000, 0x5000, ANON, PRIV),
+		vma(0x5000, 0x9000, VMA_KIND__VMA_ANON_SHARED, MAP_SHARED),
+		vma(0x10000, 0x20000, ANON, PRIV),
+		vma(0x30000, 0x40000, ANON, PRIV | MAP_GROWSDOWN),
+		vma(0x50000, 0x60000, VMA_KIND__VMA_FILE_PRIVATE, MAP_PRIVATE),
+	};
+	size_t n = sizeof(p) / sizeof(p[0]);
+	VmaEntry *c;
+
+	/* The same VMA, or a piece of one (the child split it). */
+	c = vma(0x1000, 0x5000, ANON, PRIV);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), 0);
+	c = vma(0x12000, 0x14000, ANON, PRIV);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), 2);
+	c = vma(0x10000, 0x20000, ANON, PRIV);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), 2);
+	/* Larger than the parent's, across two, or outside all. */
+	c = vma(0x1000, 0x6000, ANON, PRIV);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), -1);
+	c = vma(0xf000, 0x11000, ANON, PRIV);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), -1);
+	c = vma(0x70000, 0x71000, ANON, PRIV);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), -1);
+	/* Stacks, shared and file mappings never. */
+	c = vma(0x30000, 0x40000, ANON, PRIV | MAP_GROWSDOWN);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), -1);
+	c = vma(0x30000, 0x40000, ANON, PRIV);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), -1);
+	c = vma(0x5000, 0x9000, ANON, PRIV);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), -1);
+	c = vma(0x50000, 0x60000, VMA_KIND__VMA_FILE_PRIVATE, MAP_PRIVATE);
+	assert_int_equal(mem_cow_parent_vma(p, n, c), -1);
+	assert_int_equal(mem_cow_parent_vma(p, 0, c), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -88,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_anon),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_unknown),
+		cmocka_unit_test(test_cow_parent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
