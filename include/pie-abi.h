@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		6
+#define PIE_ABI_VERSION		7
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
