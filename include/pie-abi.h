@@ -200,6 +200,17 @@ struct rst_posix_timer {
 	int64_t value_sec, value_nsec;
 };
 
+/*
+ * A POSIX lock the restored process takes itself (F_SETLK on its fd, from
+ * start, len bytes, 0: to EOF), after the restorer closed crest's fds.
+ */
+struct rst_lock {
+	int32_t fd;
+	int32_t type;		/* F_RDLCK, F_WRLCK */
+	int64_t start;
+	int64_t len;
+};
+
 /* What went wrong, reported back to crest in the argument block. */
 enum rst_stage {
 	RST_STAGE_START = 0,
@@ -215,6 +226,7 @@ enum rst_stage {
 	RST_STAGE_RLIMITS,
 	RST_STAGE_THREADS,
 	RST_STAGE_CREDS,
+	RST_STAGE_LOCKS,
 	RST_STAGE_DONE,
 };
 
@@ -271,11 +283,16 @@ struct restore_args {
 	uint32_t nr_posix_timers;
 	uint32_t pad_timers;
 	uint64_t posix_timers;	/* struct rst_posix_timer[] */
+
+	uint32_t nr_locks;
+	uint32_t pad3;
+	uint64_t locks;		/* struct rst_lock[]: taken last */
 };
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
 _Static_assert(sizeof(struct rst_vma) == 48, "rst_vma layout");
 _Static_assert(sizeof(struct rst_run) == 24, "rst_run layout");
+_Static_assert(sizeof(struct rst_lock) == 24, "rst_lock layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
 _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
 _Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");

@@ -12,7 +12,8 @@
  *      writable for now
  *   4. read the pages straight into place and check their crc
  *   5. final protections, mm fields (PR_SET_MM_MAP), signals, timers,
- *      rlimits, creds — creds last, they may take our privileges away.
+ *      rlimits, threads; crest's fds closed, then POSIX locks (a close
+ *      would drop them); creds last, they may take our privileges away.
  */
 #include "pie-abi.h"
 #include "pie-lib.h"
@@ -469,6 +470,37 @@ static long arm_posix_timers(struct restore_args *a)
 	return 0;
 }
 
+/*
+ * POSIX locks belong to the fd table and any close of the file drops
+ * them: taken when no fd of crest's is left to close. F_SETLK, never
+ * F_SETLKW: a lock held by somebody else now is a failed restore.
+ */
+static long take_locks(struct restore_args *a)
+{
+	struct rst_lock *l = (struct rst_lock *)a->locks;
+	struct {
+		int16_t type, whence;
+		int32_t pad;
+		int64_t start, len;
+		int32_t pid, pad2;
+	} fl;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_locks; i++) {
+		fl.type = l[i].type;
+		fl.whence = 0;		/* SEEK_SET */
+		fl.pad = 0;
+		fl.start = l[i].start;
+		fl.len = l[i].len;
+		fl.pid = 0;
+		fl.pad2 = 0;
+		ret = sys_fcntl(l[i].fd, 6 /* F_SETLK */, (unsigned long)&fl);
+		if (ret)
+			fail(a, RST_STAGE_LOCKS, ret, i);
+	}
+	return 0;
+}
+
 static long restore_task(struct restore_args *a)
 {
 	int32_t *close_fds = (int32_t *)a->close_fds;
@@ -562,6 +594,9 @@ static long restore_task(struct restore_args *a)
 
 	for (i = 0; i < a->nr_close; i++)
 		sys_close(close_fds[i]);
+	a->stage = RST_STAGE_LOCKS;
+	if (take_locks(a))
+		return a->ret;
 
 	a->stage = RST_STAGE_CREDS;
 	ret = set_creds(a);

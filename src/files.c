@@ -16,6 +16,7 @@
 
 #include "files.h"
 #include "files-kind.h"
+#include "files-lock.h"
 #include "image.h"
 #include "log.h"
 #include "proc.h"
@@ -171,7 +172,8 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 	if (k->dump(df, &f, &id))
 		goto out;
 	add_fd(it, fd, k->kind, id, &fi, link);
-	ret = 0;
+	/* Locks are no kind's: any fd may show some, files-lock.c takes them. */
+	ret = locks_dump_fd(df, it, it->fds[it->nr_fds - 1], info);
 out:
 	free(info);
 	free(link);
@@ -215,7 +217,7 @@ int files_dump_collected(struct dump_files *df, struct pstree *t)
 	for_each_kind(k)
 		if ((*k)->collected && (*k)->collected(df, t))
 			return -1;
-	return 0;
+	return locks_dump_check(df, t);
 }
 
 int files_write_msgs(struct img_dir *d, enum img_kind kind, pid_t pid,
@@ -236,7 +238,7 @@ int files_write(struct dump_files *df, struct img_dir *d)
 	for_each_kind(k)
 		if ((*k)->write && (*k)->write(df, d))
 			return -1;
-	return 0;
+	return locks_write(df, d);
 }
 
 int files_write_fdinfo(struct pstree_item *it, struct img_dir *d)
@@ -279,7 +281,7 @@ int files_read(struct restore_files *rf, struct img_dir *d)
 	for_each_kind(k)
 		if ((*k)->read && (*k)->read(rf, d))
 			return -1;
-	return 0;
+	return locks_read(rf, d);
 }
 
 int files_read_fdinfo(struct img_dir *d, pid_t pid, FdEntry ***fds, int *nr)
@@ -331,6 +333,13 @@ int files_vma_fd(const struct restore_files *rf, const VmaEntry *v)
 			return fd;
 	}
 	return -1;
+}
+
+int files_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct fd_kind_ops *k = kind_of(e->kind);
+
+	return k ? k->service_fd(rf, e) : -1;
 }
 
 int files_is_service(const struct restore_files *rf, int fd)

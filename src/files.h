@@ -7,11 +7,13 @@
 #include <sys/types.h>
 
 #include "fdinfo.pb-c.h"
+#include "filelock.pb-c.h"
 #include "mm.pb-c.h"
 
 struct img_dir;
 struct pstree;
 struct pstree_item;
+struct dump_locks;
 
 /*
  * Everything fds and mappings of the whole tree point at, each once:
@@ -55,6 +57,7 @@ struct dump_files {
 	struct file_owner *anons_own;
 	int nr_anons;
 	void *priv[FD_KINDS_MAX];	/* a kind's own, files_dump_priv() */
+	struct dump_locks *locks;	/* files-lock.c: of every fd kind */
 };
 
 /*
@@ -104,6 +107,8 @@ struct restore_files {
 	int ext_fd[3];		/* crest's own 0-2, for fds leading outside */
 	int base;		/* service fds live at and above this */
 	void *priv[FD_KINDS_MAX];	/* a kind's own, files_restore_priv() */
+	FileLockEntry **locks;		/* filelocks.img (files-lock.c) */
+	int nr_locks;
 };
 
 int files_read(struct restore_files *rf, struct img_dir *d);
@@ -120,6 +125,8 @@ int files_exe_fd(const struct restore_files *rf, uint32_t id);
 /* In a new task: put every fd in place from the service fds, then the
  * kinds' fix-ups that need them all there. */
 int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr);
+/* The service fd an fd of a task is made from; -1 if none (an epoll...). */
+int files_service_fd(const struct restore_files *rf, const FdEntry *e);
 int files_is_service(const struct restore_files *rf, int fd);
 /* Move fd to the service range (closing it); the new fd or -1 (reported). */
 int files_to_service(int fd, int base);

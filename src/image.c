@@ -18,6 +18,7 @@
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "filelock.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
@@ -36,6 +37,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_SHMEM_PAGES] = { "shmem-pages.img", 0x53504731, NULL },
 	[IMG_ANONFILES] = { "anonfiles.img", 0x414e4631, &anon_file_entry__descriptor },
 	[IMG_GHOST]	= { "ghost-%d.img", 0x47485331, NULL },	/* %d: file id */
+	[IMG_FILE_LOCKS] = { "filelocks.img", 0x464c4b31, &file_lock_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

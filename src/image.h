@@ -40,6 +40,7 @@ enum img_kind {
 	IMG_SHMEM_PAGES,
 	IMG_ANONFILES,
 	IMG_GHOST,
+	IMG_FILE_LOCKS,
 	IMG_NR_KINDS,
 };
 

@@ -37,6 +37,8 @@ static const char usage_text[] =
 "      --file FILE           all images in one context file instead ('-':\n"
 "                            stdout), written beside and renamed when complete\n"
 "      --nosync              don't fsync the images\n"
+"  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
+"                            leases are always saved\n"
 "AFTER the checkpoint is safely on disk (the last one given wins):\n"
 "      --kill                kill the processes (the default)\n"
 "  -R, --leave-running, --run  let them go on\n"
@@ -57,6 +59,8 @@ static const char usage_text[] =
 "      --shell-job           the default: attach the job to crest's session\n"
 "                            and terminal\n"
 "      --pidfile FILE        write the restored root's PID to FILE\n"
+"  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
+"                            leases are always restored\n"
 "\n"
 "common options:\n"
 "  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
@@ -65,7 +69,8 @@ static const char usage_text[] =
 "  -V, --version             crest's version\n"
 "\n"
 "exit status: 0 success, 1 failure, 2 usage, 3 bad or missing images,\n"
-"4 PID in use, 5 unsupported resource, 6 missing or changed file.\n"
+"4 PID in use (or a file lock to take back held), 5 unsupported resource,\n"
+"6 missing or changed file.\n"
 "restore without -d exits with the restored root's status\n"
 "(128+N if it was killed by signal N).\n";
 
@@ -121,6 +126,7 @@ static const struct option long_opts[] = {
 	{ "file",		required_argument, NULL, OPT_FILE },
 	{ "nosync",		no_argument,	   NULL, OPT_NOSYNC },
 	{ "freeze-cgroup",	required_argument, NULL, OPT_FREEZE_CGROUP },
+	{ "file-locks",		no_argument,	   NULL, 'l' },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -133,11 +139,11 @@ static int opt_applies(enum crest_cmd cmd, int c)
 {
 	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
-		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 0 };
+		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
-		OPT_FILE, 0 };
+		OPT_FILE, 'l', 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
 			  cmd == CMD_RESTORE ? restore_opts : NULL;
 
@@ -198,7 +204,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 
 	optind = 2;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:D:RS:dv::o:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:D:RS:dlv::o:hV", long_opts, NULL)) != -1) {
 		int err = 0;
 
 		if (c == '?' || c == ':') {
@@ -256,6 +262,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_FILE:		o->file = optarg; break;
 		case OPT_NOSYNC:	o->nosync = true; break;
 		case OPT_FREEZE_CGROUP:	o->freeze_cgroup = optarg; break;
+		case 'l':	break;	/* CRIU's; locks are always saved */
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

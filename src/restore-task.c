@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "files-lock.h"
 #include "log.h"
 #include "mem-premap.h"
 #include "pie-abi.h"
@@ -133,6 +134,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	struct rst_siginfo *tsi;
 	struct rst_posix_timer *ptimers;
 	int n_ptimers = timers_restore_count(c);
+	struct rst_lock *locks;
+	int nr_locks = locks_fill_posix(rf, t->pe->pid, NULL);
 	uint64_t stacks;
 	size_t size, off;
 	struct busy busy = {};
@@ -152,7 +155,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	       n_tsig * sizeof(struct rst_siginfo) +
 	       t->nr_runs * sizeof(struct rst_run) +
 	       n_sig * sizeof(struct rst_siginfo) + t->mm->n_auxv * 8 +
-	       nr_keep * 4 + n_ptimers * sizeof(struct rst_posix_timer) + 64 * 6;
+	       nr_keep * 4 + n_ptimers * sizeof(struct rst_posix_timer) +
+	       nr_locks * sizeof(struct rst_lock) + 64 * 7;
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -190,6 +194,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(thr, n_thr * sizeof(*thr));
 	TAKE(tsi, n_tsig * sizeof(*tsi));
 	TAKE(ptimers, n_ptimers * sizeof(*ptimers));
+	TAKE(locks, nr_locks * sizeof(*locks));
 	off = (off + 63) & ~63UL;
 	stacks = (uint64_t)(p + off);
 	off += n_thr * PIE_THREAD_STACK;
@@ -298,6 +303,8 @@ static struct restore_args *build_args(struct restore_task *t,
 		close_fds[i] = keep[i];
 	ra->nr_close = nr_keep;
 	ra->close_fds = (uint64_t)close_fds;
+	ra->nr_locks = locks_fill_posix(rf, t->pe->pid, locks);
+	ra->locks = (uint64_t)locks;
 	task_fill_restore_args(c, ra);
 	timers_fill_restore(c, zl, ptimers);
 	ra->nr_posix_timers = n_ptimers;
@@ -552,7 +559,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		add_keep(&keep, &nr_keep, files_exe_fd(rf, t->mm->exe_file_id));
 
 	close_low_fds(rf, t->fds, t->nr_fds);
-	if (files_restore_fds(rf, t->fds, t->nr_fds))
+	if (files_restore_fds(rf, t->fds, t->nr_fds) ||
+	    locks_restore_task(rf, t->pe->pid))
 		_exit(EXIT_FAILURE);
 	if (close_service_fds(rf, keep, nr_keep))
 		_exit(EXIT_FAILURE);

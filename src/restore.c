@@ -31,6 +31,7 @@
 #include "arch.h"
 #include "check.h"
 #include "context.h"
+#include "files-lock.h"
 #include "image.h"
 #include "log.h"
 #include "mem-premap.h"
@@ -320,6 +321,7 @@ static const char *stage_name(uint32_t stage)
 		[RST_STAGE_SIGNALS] = "restoring signals", [RST_STAGE_TIMERS] = "restoring timers",
 		[RST_STAGE_RLIMITS] = "restoring limits", [RST_STAGE_THREADS] = "creating threads",
 		[RST_STAGE_CREDS] = "restoring credentials",
+		[RST_STAGE_LOCKS] = "taking back POSIX locks",
 		[RST_STAGE_DONE] = "done",
 	};
 
@@ -390,6 +392,17 @@ static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 		pr_err("image '%s' is corrupt at offset %llu: page checksum mismatch",
 		       t->pages_path, (unsigned long long)ra->fail_addr);
 		ctx->exit_code = EXIT_IMAGE;
+		return -1;
+	}
+	if (ra->stage == RST_STAGE_LOCKS) {
+		const FileLockEntry *l = locks_posix_nth(&ctx->files, t->pe->pid,
+							 ra->fail_addr);
+
+		errno = -ra->ret;
+		pr_perror("process %d can't take back its POSIX lock on fd %u (%s)%s",
+			  t->pe->pid, l ? l->fd : 0, l ? l->desc : "?",
+			  ra->ret == -EAGAIN || ra->ret == -EACCES ?
+			  ": another process holds a conflicting lock now" : "");
 		return -1;
 	}
 	errno = -ra->ret;
@@ -887,6 +900,21 @@ err:
 	return -1;
 }
 
+/* Locks the tree must take back that somebody else holds now. */
+static int check_locks(struct restore_ctx *ctx)
+{
+	int ret = 0;
+
+	for (int i = 0; i < ctx->nr; i++)
+		if (!ctx->tasks[i].pe->zombie &&
+		    locks_check_task(&ctx->files, ctx->tasks[i].pe->pid,
+				     ctx->tasks[i].fds, ctx->tasks[i].nr_fds))
+			ret = -1;
+	if (ret)
+		ctx->exit_code = EXIT_BUSY;
+	return ret;
+}
+
 static void relocate_all(struct restore_ctx *ctx)
 {
 	const struct options *o = ctx->opts;
@@ -961,7 +989,7 @@ int cr_restore(const struct options *opts)
 		goto err;
 	if (checks(&ctx))
 		goto err;
-	if (prepare_objects(&ctx))
+	if (prepare_objects(&ctx) || check_locks(&ctx))
 		goto err;
 	if (create_tree(&ctx) || run_restorers(&ctx) || finish_all(&ctx)) {
 		kill_all(&ctx);
