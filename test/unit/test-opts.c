@@ -118,6 +118,22 @@ static void test_restore(void **state)
 	assert_string_equal(o.dir, "/z");
 }
 
+/* CRIU's --file-locks (-l): accepted by dump and restore, changes nothing. */
+static void test_file_locks(void **state)
+{
+	struct options o, plain;
+
+	assert_int_equal(PARSE(&plain, "crest", "dump", "-t", "5"), 0);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--file-locks"), 0);
+	assert_int_equal(memcmp(&o, &plain, sizeof(o)), 0);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-l", "-t", "5"), 0);
+	assert_int_equal(memcmp(&o, &plain, sizeof(o)), 0);
+	assert_int_equal(PARSE(&plain, "crest", "restore", "-d"), 0);
+	assert_int_equal(PARSE(&o, "crest", "restore", "-d", "--file-locks"), 0);
+	assert_int_equal(memcmp(&o, &plain, sizeof(o)), 0);
+	assert_int_equal(PARSE(&o, "crest", "show", "--file-locks", "x"), -1);
+}
+
 static void test_show_check(void **state)
 {
 	struct options o;
@@ -238,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_dump_long_forms),
 		cmocka_unit_test(test_verbosity),
 		cmocka_unit_test(test_restore),
+		cmocka_unit_test(test_file_locks),
 		cmocka_unit_test(test_show_check),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_usage_text),
