@@ -33,6 +33,7 @@ static timer_t tm[NR];
 static int marker;
 static volatile sig_atomic_t mono_ticks, thr_ticks, bad_value, bad_thread;
 static volatile int thr_tid;
+static pthread_t helper_thread;
 
 static void on_mono(int sig, siginfo_t *si, void *uc)
 {
@@ -46,13 +47,15 @@ static void on_thr(int sig, siginfo_t *si, void *uc)
 {
 	if (si->si_value.sival_int != 77 || si->si_timerid != (int)(long)tm[THR])
 		bad_value = 2;
-	if (syscall(SYS_gettid) != thr_tid)
+	/* pthread_self, not the tid: --no-restore-pid gives new tids */
+	if (!pthread_equal(pthread_self(), helper_thread))
 		bad_thread = 1;
 	thr_ticks++;
 }
 
 static void *helper(void *arg)
 {
+	helper_thread = pthread_self();
 	thr_tid = syscall(SYS_gettid);
 	for (;;)
 		pause();
