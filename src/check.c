@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "check.h"
 #include "log.h"
 #include "opts.h"
+#include "timers.h"
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
@@ -94,6 +96,18 @@ static int probe_pagemap_scan(void)
 	return ok;
 }
 
+static int probe_timerfd_ticks(void)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC), ok;
+	uint64_t ticks = 1;
+
+	if (fd < 0)
+		return 0;
+	ok = !ioctl(fd, _IOW('T', 0, uint64_t) /* TFD_IOC_SET_TICKS */, &ticks);
+	close(fd);
+	return ok;
+}
+
 static int probe_map_files(void)
 {
 	return access("/proc/self/map_files", R_OK) == 0;
@@ -114,6 +128,8 @@ int cr_check(const struct options *opts)
 		{ "/proc/PID/map_files", probe_map_files(), 1 },
 		{ "crc32c instruction (SSE4.2)", arch_cpu_has_crc32c(), 1 },
 		{ "userfaultfd", probe_uffd(), 0 },
+		{ "POSIX timer ids (6.14)", timers_kernel_has_restore_ids(), 0 },
+		{ "timerfd TFD_IOC_SET_TICKS", probe_timerfd_ticks(), 0 },
 		{ "pagemap PAGEMAP_SCAN ioctl", probe_pagemap_scan(), 0 },
 	};
 	int missing = 0;

@@ -43,6 +43,7 @@
 #include "restore-task.h"
 #include "seize.h"
 #include "task.h"
+#include "timers.h"
 #include "util.h"
 
 #include "inventory.pb-c.h"
@@ -946,6 +947,10 @@ static int checks(struct restore_ctx *ctx)
 	relocate_all(ctx);
 	if (check_cpu(ctx))
 		return -1;
+	for (int i = 0; i < ctx->nr; i++)
+		if (ctx->tasks[i].core && timers_check_kernel(ctx->tasks[i].core,
+							      ctx->tasks[i].pe->pid))
+			return -1;
 	ctx->exit_code = EXIT_BUSY;
 	if (ctx->opts->restore_pid)
 		for (int i = 0; i < ctx->nr; i++)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "log.h"
@@ -270,6 +271,26 @@ int timers_dump(struct parasite_ctl *ctl, struct posix_timers *pt)
 	}
 	ctl->args->nr_timers = 0;
 	return 0;
+}
+
+#ifndef PR_TIMER_CREATE_RESTORE_IDS
+#define PR_TIMER_CREATE_RESTORE_IDS	77
+#define PR_TIMER_CREATE_RESTORE_IDS_GET	2
+#endif
+
+int timers_kernel_has_restore_ids(void)
+{
+	return prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET,
+		     0, 0, 0) >= 0;
+}
+
+int timers_check_kernel(const CoreEntry *c, pid_t pid)
+{
+	if (!c->n_posix_timers || timers_kernel_has_restore_ids())
+		return 0;
+	pr_err("process %d has %zu POSIX timers and this kernel can't make them under their ids (PR_TIMER_CREATE_RESTORE_IDS, Linux 6.14): restore on a newer kernel",
+	       pid, c->n_posix_timers);
+	return -1;
 }
 
 int timers_restore_count(const CoreEntry *c)

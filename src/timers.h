@@ -35,6 +35,11 @@ int timers_collect(struct pstree_item *it, struct posix_timers *pt);
 /* Ask the parasite for their time left, interval and overrun. */
 int timers_dump(struct parasite_ctl *ctl, struct posix_timers *pt);
 
+/* Can this kernel give them back? PR_TIMER_CREATE_RESTORE_IDS (6.14) */
+int timers_kernel_has_restore_ids(void);
+/* Refuse a process with POSIX timers on a kernel that can't (0 or -1). */
+int timers_check_kernel(const CoreEntry *c, pid_t pid);
+
 /*
  * Restore side: how many, and fill rst_posix_timer[] with thread
  * indexes translated for the restorer (zl: a zombie leader, whose
