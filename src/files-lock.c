@@ -291,6 +291,19 @@ static int only_mapped(const struct dump_files *df, const struct lock_line *l)
 	return mapped;
 }
 
+/* A path the tree knows dev:ino by, for messages. */
+static const char *path_of(const struct dump_files *df, const struct lock_line *l)
+{
+	for (int i = 0; i < df->nr_files; i++) {
+		const struct file_owner *o = &df->files_own[i];
+
+		if (major(o->dev) == l->dev_major && minor(o->dev) == l->dev_minor &&
+		    o->ino == l->ino)
+			return df->files[i]->path;
+	}
+	return "a file crest does not see";
+}
+
 static int seen_line(const struct dump_locks *dl, const struct lock_line *l)
 {
 	for (int i = 0; dl && i < dl->nr_seen; i++)
@@ -322,12 +335,13 @@ int locks_dump_check(struct dump_files *df, const struct pstree *t)
 		describe(what, sizeof(what), &l);
 		it = l.pid > 0 ? pstree_find(t, l.pid) : NULL;
 		if (it && !it->zombie) {
-			pr_err("process %d (%s) holds a lock crest sees through none of its fds (%s on inode %02x:%02x:%" PRIu64 "; a file only mapped, or an fd passed away), not supported",
-			       it->pid, it->stat.comm, what, l.dev_major, l.dev_minor, l.ino);
+			pr_err("process %d (%s) holds a lock crest sees through none of its fds (%s on '%s', inode %02x:%02x:%" PRIu64 "; a file only mapped, or an fd passed away), not supported",
+			       it->pid, it->stat.comm, what, path_of(df, &l),
+			       l.dev_major, l.dev_minor, l.ino);
 			ret = -1;
 		} else if (strcmp(l.kind, "POSIX") && only_mapped(df, &l)) {
-			pr_err("a file the tree only maps (inode %02x:%02x:%" PRIu64 ") is locked (%s, pid %d) through a description crest can't see, not supported",
-			       l.dev_major, l.dev_minor, l.ino, what, l.pid);
+			pr_err("'%s', a file the tree only maps (inode %02x:%02x:%" PRIu64 "), is locked (%s, pid %d) through a description crest can't see, not supported",
+			       path_of(df, &l), l.dev_major, l.dev_minor, l.ino, what, l.pid);
 			ret = -1;
 		}
 	}
