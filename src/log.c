@@ -101,6 +101,11 @@ void log_msg(int level, const char *fmt, ...)
 		return;
 }
 
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
 int log_move_fd(int base)
 {
 	int fd;

@@ -11,6 +11,7 @@
  *   crest: all exist, "go" (2) -> join groups, fds, restorer, int3
  *   crest: registers, detach all
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -49,6 +51,12 @@
 #include "inventory.pb-c.h"
 #include "restorer-blob.h"
 
+/*
+ * The watchdog: no stage of a restore (creating the tree, the restorers,
+ * the last steps) may take longer than this. A task that stops, traps or
+ * spins where it should not fails the whole restore, named, instead of
+ * leaving crest in wait4 forever with the task holding its PID.
+ */
 #define RESTORE_TIMEOUT_MS	60000
 
 struct restore_ctx {
@@ -61,6 +69,8 @@ struct restore_ctx {
 	struct restore_shared sh;
 	int report_rfd;
 	int exit_code;
+	int *own_fds;			/* crest's fds before the restore */
+	int nr_own_fds;
 };
 
 static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
@@ -390,8 +400,8 @@ static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 	if (ra->stage == RST_STAGE_DONE && !ra->ret)
 		return read_threads(t, ra);
 	if (ra->stage == RST_STAGE_CRC) {
-		pr_err("image '%s' is corrupt at offset %llu: page checksum mismatch",
-		       t->pages_path, (unsigned long long)ra->fail_addr);
+		pr_err("image '%s' is corrupt at offset %llu: page checksum mismatch (restoring process %d)",
+		       t->pages_path, (unsigned long long)ra->fail_addr, t->pe->pid);
 		ctx->exit_code = EXIT_IMAGE;
 		return -1;
 	}
@@ -467,11 +477,19 @@ static int send_go(struct restore_task *t)
 	return 0;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
 static int read_report(struct restore_ctx *ctx, struct restore_report *r,
-		       int timeout_ms)
+		       int timeout_ms, const char *stage)
 {
 	struct pollfd p = { ctx->report_rfd, POLLIN, 0 };
-	int waited = 0;
+	long deadline = now_ms() + timeout_ms;
 
 	for (;;) {
 		int n = poll(&p, 1, 100);
@@ -482,21 +500,26 @@ static int read_report(struct restore_ctx *ctx, struct restore_report *r,
 			pr_perror("can't wait for the new processes");
 			return -1;
 		}
-		/* A task that failed said why; it won't report. */
+		/*
+		 * A task that failed said why; it won't report. Only exits
+		 * are looked at (and left to be reaped): a ptrace stop taken
+		 * here would be lost to the loop that waits for it.
+		 */
 		for (int i = 0; i < ctx->nr; i++) {
 			struct restore_task *t = &ctx->tasks[i];
-			int status;
+			siginfo_t si = {};
 
 			if (t->new_pid > 0 && !t->pe->zombie &&
-			    waitpid(t->new_pid, &status, WNOHANG | __WALL) == t->new_pid &&
-			    (WIFEXITED(status) || WIFSIGNALED(status))) {
-				pr_err("process %d died during the restore", t->pe->pid);
+			    !waitid(P_PID, t->new_pid, &si,
+				    WEXITED | WNOHANG | WNOWAIT | __WALL) &&
+			    si.si_pid == t->new_pid) {
+				pr_err("process %d died while %s", t->pe->pid, stage);
 				return -1;
 			}
 		}
-		waited += 100;
-		if (waited > timeout_ms) {
-			pr_err("the new processes did not report within %d s", timeout_ms / 1000);
+		if (now_ms() > deadline) {
+			pr_err("the new processes did not report within %d s while %s",
+			       timeout_ms / 1000, stage);
 			return -1;
 		}
 	}
@@ -531,7 +554,7 @@ static int create_tree(struct restore_ctx *ctx)
 		struct restore_report r;
 		struct restore_task *t;
 
-		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS))
+		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS, "creating the process tree"))
 			return -1;
 		t = task_by_pid(ctx, r.pid);
 		if (r.type != REPORT_CREATED || !t) {
@@ -576,24 +599,32 @@ static struct restore_task *task_of(struct restore_ctx *ctx, pid_t tid)
 	return NULL;
 }
 
+/* Where t's restorer keeps its report: from the reports, in any order. */
+static int learn_args(struct restore_ctx *ctx, struct restore_task *t)
+{
+	while (!t->args_addr) {
+		struct restore_report r;
+		struct restore_task *o;
+
+		if (read_report(ctx, &r, 1000, "starting the restorers"))
+			return -1;
+		o = task_by_pid(ctx, r.pid);
+		if (!o || r.type != REPORT_RESTORER) {
+			pr_err("unexpected report %d from %d", r.type, r.pid);
+			return -1;
+		}
+		o->args_addr = r.val;
+	}
+	return 0;
+}
+
 static void report_crash(struct restore_ctx *ctx, struct restore_task *t,
 			 pid_t tid, int sig)
 {
 	struct restore_args ra;
 	arch_regs_t regs = {};
 
-	if (!t->args_addr) {
-		struct restore_report r;
-
-		while (!read_report(ctx, &r, 1000)) {
-			struct restore_task *o = task_by_pid(ctx, r.pid);
-
-			if (o)
-				o->args_addr = r.val;
-			if (o == t)
-				break;
-		}
-	}
+	learn_args(ctx, t);
 	read_args(t->new_pid, t->args_addr, &ra);
 	arch_get_regs(tid, &regs);
 	if (sig)
@@ -602,14 +633,90 @@ static void report_crash(struct restore_ctx *ctx, struct restore_task *t,
 		       (unsigned long long)regs.rip);
 }
 
+/*
+ * The main thread stopped at its int3: its restorer is over. If it
+ * failed, no thread it was to create will ever stop: fail now, by name.
+ */
+static int check_main_trap(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct restore_args ra;
+
+	if (learn_args(ctx, t))
+		return -1;
+	if (read_args(t->new_pid, t->args_addr, &ra)) {
+		pr_perror("can't read the restorer's report from %d", t->new_pid);
+		return -1;
+	}
+	if (ra.stage == RST_STAGE_DONE && !ra.ret)
+		return 0;
+	return check_restorer(ctx, t, &ra);
+}
+
+/* The watchdog fired: name every task that is not done, and where it is. */
+static void report_stuck(struct restore_ctx *ctx, const int *trapped)
+{
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		struct restore_args ra = {};
+		struct proc_stat st = {};
+		char *buf;
+
+		if (t->pe->zombie || (size_t)trapped[i] >= t->core->n_threads)
+			continue;
+		if (t->args_addr)
+			read_args(t->new_pid, t->args_addr, &ra);
+		buf = read_proc(t->new_pid, "stat", NULL);
+		if (!buf || proc_parse_stat(buf, &st))
+			st.state = '?';
+		free(buf);
+		pr_err("process %d (now %d, state %c) did not finish its restore within %d s: %d of %zu threads done, its restorer %s%s",
+		       t->pe->pid, t->new_pid, st.state, RESTORE_TIMEOUT_MS / 1000,
+		       trapped[i], t->core->n_threads,
+		       t->args_addr ? "stuck while " : "not started",
+		       t->args_addr ? stage_name(ra.stage) : "");
+	}
+}
+
+/*
+ * The next stop or exit of a task of ours; 0 once deadline (now_ms())
+ * has passed. SIGCHLD is blocked meanwhile: every stop and exit of a
+ * tracee queues one, so sleeping until the next one misses nothing.
+ */
+static pid_t wait_event(int *status, long deadline)
+{
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		pid_t pid = waitpid(-1, status, __WALL | WNOHANG);
+		long left = deadline - now_ms();
+		struct timespec ts = { 0, 100 * 1000000L };
+
+		if (pid != 0)
+			return pid;
+		if (left <= 0)
+			return 0;
+		if (left < 100)
+			ts.tv_nsec = left * 1000000L;
+		sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
 /* Phase B: groups, fds, restorers; wait for every thread's int3. */
 static int run_restorers(struct restore_ctx *ctx)
 {
-	int live = 0, threads = 0, trapped = 0, reported = 0;
+	int live = 0, threads = 0, trapped = 0, reported = 0, ret = -1;
+	int *done = xzalloc((ctx->nr + 1) * sizeof(int));
+	long deadline = now_ms() + RESTORE_TIMEOUT_MS;
+	sigset_t chld, old;
 
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	for (int i = 0; i < ctx->nr; i++) {
 		if (send_go(&ctx->tasks[i]))
-			return -1;
+			goto out;
 		if (!ctx->tasks[i].pe->zombie) {
 			live++;
 			threads += ctx->tasks[i].core->n_threads;
@@ -618,24 +725,28 @@ static int run_restorers(struct restore_ctx *ctx)
 	while (trapped < threads) {
 		struct restore_task *t;
 		int status, sig, event;
-		pid_t pid = waitpid(-1, &status, __WALL);
+		pid_t pid = wait_event(&status, deadline);
 
+		if (pid == 0) {
+			report_stuck(ctx, done);
+			goto out;
+		}
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
 			pr_perror("can't wait for the new processes");
-			return -1;
+			goto out;
 		}
 		t = task_of(ctx, pid);
 		if (!t)
 			continue;	/* a restored zombie, reaped by us: fine */
 		if (!WIFSTOPPED(status)) {
-			pr_err("process %d died during the restore (%s %d)", t->pe->pid,
+			pr_err("process %d died while running its restorer (%s %d)", t->pe->pid,
 			       WIFEXITED(status) ? "exit status" : "signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 			if (pid == t->new_pid)
 				t->seized = false;
-			return -1;
+			goto out;
 		}
 		sig = WSTOPSIG(status);
 		event = status >> 16;
@@ -648,29 +759,32 @@ static int run_restorers(struct restore_ctx *ctx)
 				report_crash(ctx, t, pid, 0);
 				if (!check_restorer(ctx, t, &ra))
 					pr_err("the main thread of %d stopped instead of exiting", t->pe->pid);
-				return -1;
+				goto out;
 			}
 			trapped++;	/* an int3: this thread is done */
+			done[t - ctx->tasks]++;
 			if (!t->live)
 				t->live = pid;
+			if (pid == t->new_pid && check_main_trap(ctx, t))
+				goto out;
 			continue;
 		}
 		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP) {
 			/* A thread was born, or is being born: on with it. */
 			if (ptrace(PTRACE_CONT, pid, NULL, NULL)) {
 				pr_perror("can't resume thread %d", pid);
-				return -1;
+				goto out;
 			}
 			continue;
 		}
 		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
 			report_crash(ctx, t, pid, sig);
-			return -1;
+			goto out;
 		}
 		/* Anything else (a child's SIGCHLD...) is crest's business: drop it. */
 		if (ptrace(PTRACE_CONT, pid, NULL, NULL)) {
 			pr_perror("can't resume process %d", pid);
-			return -1;
+			goto out;
 		}
 	}
 	for (int i = 0; i < ctx->nr; i++)
@@ -680,18 +794,22 @@ static int run_restorers(struct restore_ctx *ctx)
 		struct restore_report r;
 		struct restore_task *t;
 
-		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS))
-			return -1;
+		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS, "starting the restorers"))
+			goto out;
 		t = task_by_pid(ctx, r.pid);
 		if (!t || r.type != REPORT_RESTORER) {
 			pr_err("unexpected report %d from %d", r.type, r.pid);
-			return -1;
+			goto out;
 		}
 		if (!t->args_addr)
 			reported++;
 		t->args_addr = r.val;
 	}
-	return 0;
+	ret = 0;
+out:
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(done);
+	return ret;
 }
 
 static void wait_stopped(pid_t pid)
@@ -754,17 +872,96 @@ static int finish_all(struct restore_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Kill whatever was created and wait until it is gone, so that its PIDs
+ * are free when crest says the restore failed. crest traces most of the
+ * tasks (their deaths are reported to it first) and, a subreaper for the
+ * moment, becomes the parent of the orphans the kills make: it reaps
+ * them all itself.
+ */
 static void kill_all(struct restore_ctx *ctx)
 {
-	for (int i = 0; i < ctx->nr; i++) {
-		struct restore_task *t = &ctx->tasks[i];
+	long deadline = now_ms() + 10000;
+	int status;
 
-		if (t->new_pid > 0) {
-			kill(t->new_pid, SIGKILL);
-			if (!t->parent)
-				waitpid(t->new_pid, NULL, __WALL);
-		}
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	for (int i = 0; i < ctx->nr; i++) {
+		pid_t pid = ctx->tasks[i].new_pid;
+
+		/* One its parent created but did not report yet. */
+		if (pid <= 0 && ctx->sh.map)
+			pid = ctx->sh.map[i].now;
+		if (pid > 0)
+			kill(pid, SIGKILL);
 	}
+	for (;;) {
+		pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if (p > 0)
+			continue;
+		if (p < 0 && errno != EINTR)
+			break;		/* ECHILD: nothing of ours is left */
+		if (now_ms() > deadline) {
+			pr_warn("processes of the failed restore are still exiting");
+			break;
+		}
+		usleep(1000);
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* The fds open now, sorted. */
+static int *open_fds(int *nr)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int *fds = NULL;
+
+	*nr = 0;
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		fds = xrealloc(fds, (*nr + 1) * sizeof(int));
+		fds[(*nr)++] = fd;
+	}
+	closedir(d);
+	qsort(fds, *nr, sizeof(int), cmp_int);
+	return fds;
+}
+
+/*
+ * The restored tasks own their fds now. Everything crest opened for them
+ * goes: the service fds of files, executables, libraries, pipes and
+ * memfds, the report and sync pipes. A waiting crest that kept a pipe's
+ * write end would keep its reader from ever seeing end-of-file (a
+ * restored "... | wc -l", make's jobserver). What stays is what crest had
+ * before the restore (its stdio) and its log.
+ */
+static void release_objects(struct restore_ctx *ctx)
+{
+	int nr, *fds = open_fds(&nr);
+
+	for (int i = 0; i < nr; i++) {
+		if (fds[i] == log_get_fd() ||
+		    bsearch(&fds[i], ctx->own_fds, ctx->nr_own_fds, sizeof(int), cmp_int))
+			continue;
+		close(fds[i]);
+	}
+	free(fds);
+	if (ctx->sh.map) {
+		munmap(ctx->sh.map, ctx->nr * sizeof(*ctx->sh.map));
+		ctx->sh.map = NULL;
+	}
+	ctx->report_rfd = ctx->sh.report_fd = -1;
 }
 
 static int write_pidfile(const char *path, pid_t pid)
@@ -952,10 +1149,17 @@ static int checks(struct restore_ctx *ctx)
 							      ctx->tasks[i].pe->pid))
 			return -1;
 	ctx->exit_code = EXIT_BUSY;
-	if (ctx->opts->restore_pid)
-		for (int i = 0; i < ctx->nr; i++)
-			if (check_pid(ctx->tasks[i].pe->pid))
+	for (int i = 0; ctx->opts->restore_pid && i < ctx->nr; i++) {
+		const CoreEntry *c = ctx->tasks[i].core;
+
+		if (check_pid(ctx->tasks[i].pe->pid))
+			return -1;
+		/* The threads get their TIDs back too. */
+		for (size_t k = 0; c && k < c->n_threads; k++)
+			if (c->threads[k]->tid != ctx->tasks[i].pe->pid &&
+			    check_pid(c->threads[k]->tid))
 				return -1;
+	}
 	ctx->exit_code = EXIT_FILES;
 	if (files_check(&ctx->files))
 		return -1;
@@ -980,6 +1184,7 @@ int cr_restore(const struct options *opts)
 	ctx.dir.dirfd = -1;
 	if (check_privileges("restore"))
 		return EXIT_FAIL;
+	ctx.own_fds = open_fds(&ctx.nr_own_fds);
 	if (stream) {
 		staging = context_unpack(opts);
 		if (!staging) {
@@ -1003,6 +1208,7 @@ int cr_restore(const struct options *opts)
 	pr_info("%d process%s restored", ctx.nr, ctx.nr > 1 ? "es" : "");
 	/* Everything is in the processes' memory now: the staging can go. */
 	img_dir_close(&ctx.dir);
+	release_objects(&ctx);
 	context_remove_dir(staging);
 	free(staging);
 	if (after_restore(&ctx))
