@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -317,18 +318,53 @@ static int after_dump(struct dump_ctx *ctx)
 	}
 }
 
+/* The crest the user started; the dump runs in its worker. */
+static pid_t dump_parent;
+
+/*
+ * What a failed dump leaves, in its last line: the cause has been said
+ * where it happened; this says what became of the processes and of the
+ * images, as they really are.
+ */
+static void say_failed(const struct options *opts, const struct dump_ctx *ctx,
+		       bool stream, bool had_ckpt)
+{
+	const char *procs = ctx->tree.touched ? "the processes run on as they were" :
+			    "no process was touched";
+
+	if (stream && opts->file && had_ckpt)
+		log_msg(LOG_ERROR, "dump of %d failed; %s and '%s' is untouched\n",
+			opts->pid, procs, opts->file);
+	else if (stream)
+		log_msg(LOG_ERROR, "dump of %d failed; %s and no checkpoint was written\n",
+			opts->pid, procs);
+	else if (had_ckpt)
+		log_msg(LOG_ERROR, "dump of %d failed; %s and the earlier checkpoint in '%s' is untouched\n",
+			opts->pid, procs, opts->dir);
+	else
+		log_msg(LOG_ERROR, "dump of %d failed; %s and no checkpoint was written to '%s'\n",
+			opts->pid, procs, opts->dir);
+}
+
 static int do_dump(const struct options *opts)
 {
 	struct dump_ctx ctx = { .opts = opts, .exit_code = EXIT_FAIL };
 	bool stream = opts->file || opts->fd >= 0;
 	const char *where = stream ? (opts->file ? opts->file : "the context fd") : opts->dir;
-	char *staging = NULL;
+	char *staging = NULL, *inv;
+	struct stat st;
+	bool had_dir, had_ckpt;
 	int ret;
 
 	ctx.dir.dirfd = -1;
-	if (opts->pid == getpid()) {
-		pr_err("crest can't checkpoint itself");
-		goto err;
+	/* What is there before: a failed dump leaves it so, and says so. */
+	had_dir = !stream && !stat(opts->dir, &st);
+	if (stream) {
+		had_ckpt = opts->file && !stat(opts->file, &st);
+	} else {
+		inv = xsprintf("%s/inventory.img", opts->dir);
+		had_ckpt = !stat(inv, &st);
+		free(inv);
 	}
 	if (stream) {
 		/* Images go to a staging directory, then into one stream. */
@@ -341,7 +377,8 @@ static int do_dump(const struct options *opts)
 	ctx.dir.nosync = opts->nosync || stream;
 	pr_debug("dumping %d into '%s'", opts->pid, opts->dir);
 	{
-		struct pstree_policy pol = { opts->ptraced, opts->ptracer, true };
+		struct pstree_policy pol = { opts->ptraced, opts->ptracer, true,
+					     { getpid(), dump_parent } };
 
 		if (opts->freeze_cgroup)
 			ret = pstree_seize_frozen(&ctx.tree, opts->freeze_cgroup,
@@ -398,8 +435,10 @@ err:
 	img_dir_close(&ctx.dir);
 	context_remove_dir(staging);
 	free(staging);
-	log_msg(LOG_ERROR, "dump of %d failed: %s; the processes run on as they were and the earlier checkpoint in '%s' is untouched\n",
-		opts->pid, log_last_error(), where);
+	/* A directory this dump made stays only if something is in it. */
+	if (!stream && !had_dir)
+		rmdir(opts->dir);
+	say_failed(opts, &ctx, stream, had_ckpt);
 	return ctx.exit_code;
 }
 
@@ -424,7 +463,7 @@ static void forward_signal(int sig)
  */
 int cr_dump(const struct options *opts)
 {
-	pid_t parent = getpid();
+	pid_t parent = dump_parent = getpid();
 	struct sigaction sa = {};
 	int status, why[2];
 

@@ -285,6 +285,41 @@ static int check_policy(struct pstree_item *it, const struct pstree_policy *pol,
 	return 0;
 }
 
+static const char *scope_desc(enum pstree_scope scope)
+{
+	switch (scope) {
+	case SCOPE_PGID:	return "process group";
+	case SCOPE_SID:		return "session";
+	default:		return "the tree of";
+	}
+}
+
+/*
+ * Never in a checkpoint: init (killing it, or stopping it for long, takes
+ * the machine or the container with it, and no restore can give PID 1
+ * back) and crest itself (it can't trace or stop itself; "dump --pid" of
+ * crest would write an image of crest, or kill it). -1: refused.
+ */
+static int check_guards(const struct pstree_item *it, const struct pstree_policy *pol,
+			enum pstree_scope scope, pid_t id)
+{
+	if (it->pid == 1) {
+		pr_err("process 1 is init: crest can't checkpoint PID 1 or a scope that holds it; checkpoint a tree below it (-t PID)");
+		return -1;
+	}
+	for (int k = 0; k < 2; k++) {
+		if (!pol->crest[k] || it->pid != pol->crest[k])
+			continue;
+		if (it->pid == id && (scope == SCOPE_TREE || scope == SCOPE_PID))
+			pr_err("process %d is crest itself: crest can't checkpoint itself", id);
+		else
+			pr_err("process %d is crest itself, and %s %d holds it: crest can't checkpoint a scope it runs in; run crest from outside it (e.g. from another session)",
+			       it->pid, scope_desc(scope), id);
+		return -1;
+	}
+	return 0;
+}
+
 /* Seize and stop one task; a zombie is only recorded. 1: gone. */
 static int seize_item(struct pstree *t, struct pstree_item *it)
 {
@@ -443,9 +478,11 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 	memset(t, 0, sizeof(*t));
 	t->preseized = pre;
 	t->nr_preseized = nr_pre;
+	t->touched = nr_pre > 0;
 	if (scope == SCOPE_TREE || scope == SCOPE_PID) {
 		if (!add_item(t, id, NULL)) {
 			pr_err("process %d does not exist", id);
+			errno = ESRCH;
 			return -1;
 		}
 	}
@@ -461,11 +498,17 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 
 			if (it->seized || it->zombie)
 				continue;
+			if (check_guards(it, pol, scope, id)) {
+				err = -2;
+				goto err;
+			}
 			ret = check_policy(it, pol, &tm);
 			if (ret < 0) {
 				err = -3;
 				goto err;
 			}
+			if (!ret)
+				t->touched = true;
 			ret = ret ? 1 : seize_item(t, it);
 			if (ret < 0) {
 				err = ret;

@@ -45,6 +45,7 @@ struct pstree {
 	int nr;
 	pid_t *preseized;		/* --freeze-cgroup: seized while frozen */
 	int nr_preseized;
+	bool touched;			/* a process was seized (maybe released) */
 };
 
 /*
@@ -55,6 +56,7 @@ struct pstree_policy {
 	int ptraced;		/* enum trace_policy (opts.h) */
 	int ptracer;
 	bool omit;		/* leave out cr_run --omit processes */
+	pid_t crest[2];		/* crest's own processes: never in a scope */
 };
 
 int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,

@@ -1186,12 +1186,10 @@ int cr_restore(const struct options *opts)
 		return EXIT_FAIL;
 	ctx.own_fds = open_fds(&ctx.nr_own_fds);
 	if (stream) {
+		/* A context that is not there is missing images (3). */
 		staging = context_unpack(opts);
-		if (!staging) {
-			if (errno == ENOENT || errno == EACCES)
-				ctx.exit_code = EXIT_FILES;
+		if (!staging)
 			goto err;
-		}
 	}
 	if (img_dir_open(&ctx.dir, stream ? staging : opts->dir, false))
 		goto err;
@@ -1223,7 +1221,7 @@ err:
 	img_dir_close(&ctx.dir);
 	context_remove_dir(staging);
 	free(staging);
-	log_msg(LOG_ERROR, "restore from '%s' failed: %s; nothing was left running\n",
-		where, log_last_error());
+	/* The cause has been said where it happened. */
+	log_msg(LOG_ERROR, "restore from '%s' failed; nothing was left running\n", where);
 	return ctx.exit_code;
 }

@@ -243,6 +243,11 @@ int cr_show(const struct options *opts)
 		names = xrealloc(names, (nr + 1) * sizeof(char *));
 		names[nr++] = xstrdup(de->d_name);
 	}
+	if (!nr) {
+		closedir(d);
+		pr_err("'%s' holds no images (no *.img file)", path);
+		return EXIT_IMAGE;
+	}
 	qsort(names, nr, sizeof(char *), cmp_str);
 	for (int i = 0; i < nr; i++) {
 		if (show_file(dirfd(d), path, names[i]))
