@@ -68,9 +68,11 @@ static const char usage_text[] =
 "  -h, --help                this text\n"
 "  -V, --version             crest's version\n"
 "\n"
-"exit status: 0 success, 1 failure, 2 usage, 3 bad or missing images,\n"
-"4 PID in use (or a file lock to take back held), 5 unsupported resource,\n"
-"6 missing or changed file.\n"
+"exit status: 0 success, 1 failure, 2 usage, 3 bad or missing images\n"
+"(restore, show), 4 busy (restore: a PID in use or a file lock held;\n"
+"dump: a traced task),\n"
+"5 (dump) something crest can't save, or crest itself or PID 1,\n"
+"6 (restore) a missing or changed file.\n"
 "restore without -d exits with the restored root's status\n"
 "(128+N if it was killed by signal N).\n";
 
