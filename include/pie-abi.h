@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		7
+#define PIE_ABI_VERSION		8
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -65,6 +65,12 @@ struct parasite_info {
 	uint32_t child_subreaper;
 	uint32_t pad;
 	uint64_t xcomp_perm;	/* ARCH_GET_XCOMP_PERM: AMX and such asked for */
+	/* src/task-attrs.c: what only prctl() tells, each thread its own */
+	uint32_t securebits;
+	uint32_t pdeathsig;
+	uint64_t timer_slack;
+	uint32_t thp_disable;	/* the process's */
+	uint32_t membarrier;	/* MEMBARRIER_CMD_GET_REGISTRATIONS */
 };
 
 /* One POSIX timer: crest fills the id, the parasite the rest. */
@@ -177,6 +183,23 @@ struct rst_thread {
 	uint64_t stack;		/* its stack: [stack, stack + PIE_THREAD_STACK) */
 	uint64_t args;		/* back to struct restore_args */
 	char comm[16];		/* its name (a thread names only itself) */
+	/* src/task-attrs.c: set by the thread itself, with its credentials */
+	uint32_t has_caps;
+	uint32_t secbits;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t no_new_privs;
+	uint32_t pdeathsig;
+	uint64_t timer_slack;	/* 0: leave it */
+	uint32_t seccomp_strict;
+	uint32_t nr_filters;	/* its own, on top of the shared ones */
+	uint64_t filters;	/* struct rst_filter[], oldest first */
+};
+
+/* A seccomp filter to install: SECCOMP_SET_MODE_FILTER with flags. */
+struct rst_filter {
+	uint64_t prog;		/* struct sock_filter[len] */
+	uint32_t len;
+	uint32_t flags;
 };
 
 #define PIE_THREAD_STACK	(16 * 1024)
@@ -228,6 +251,7 @@ enum rst_stage {
 	RST_STAGE_CREDS,
 	RST_STAGE_LOCKS,
 	RST_STAGE_DONE,
+	RST_STAGE_ATTRS,	/* seccomp, THP, timer slack (task-attrs.c) */
 };
 
 struct restore_args {
@@ -287,6 +311,14 @@ struct restore_args {
 	uint32_t nr_locks;
 	uint32_t pad3;
 	uint64_t locks;		/* struct rst_lock[]: taken last */
+	/* src/task-attrs.c */
+	uint32_t fsuid, fsgid;
+	uint32_t thp_disable;	/* PR_SET_THP_DISABLE arg2 | flags */
+	uint32_t nr_shared_filters; /* every thread's: the main thread's before the others exist */
+	uint32_t membarrier;	/* MEMBARRIER_CMD_REGISTER_* to do again */
+	uint32_t pad4;
+	uint64_t shared_filters;	/* struct rst_filter[] */
+	uint8_t scratch[128];	/* crest's: a siginfo it queues by remote syscall */
 };
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
@@ -298,6 +330,7 @@ _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
 _Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");
 _Static_assert(sizeof(struct rst_posix_timer) == 72, "rst_posix_timer layout");
 _Static_assert(sizeof(struct rst_thread) % 8 == 0, "rst_thread align");
+_Static_assert(sizeof(struct rst_filter) == 16, "rst_filter layout");
 _Static_assert(sizeof(struct parasite_args) % 8 == 0, "parasite_args align");
 _Static_assert(sizeof(struct restore_args) % 8 == 0, "restore_args align");
 

@@ -11,6 +11,10 @@
 #define PR_GET_TID_ADDRESS 40
 #define PR_GET_CHILD_SUBREAPER 37
 #define SPLICE_F_GIFT	8
+#define PR_GET_PDEATHSIG	2
+#define PR_GET_TIMERSLACK	30
+#define PR_GET_SECUREBITS	27
+#define PR_GET_THP_DISABLE	42
 
 struct k_sigaction {
 	uint64_t handler;
@@ -25,6 +29,43 @@ struct k_stack {
 	int32_t pad;
 	uint64_t size;
 };
+
+/* What only the thread itself can ask (src/task-attrs.c keeps it). */
+static long info_attrs(struct parasite_args *a)
+{
+	struct parasite_info *in = &a->info;
+	int sig = 0;
+	long ret;
+
+	ret = sys_prctl(PR_GET_PDEATHSIG, (unsigned long)&sig, 0, 0, 0);
+	if (ret) {
+		a->fail_at = 500;
+		return ret;
+	}
+	in->pdeathsig = sig;
+	ret = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (ret < 0) {
+		a->fail_at = 501;
+		return ret;
+	}
+	in->securebits = ret;
+	ret = sys_prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (ret < 0) {
+		a->fail_at = 502;
+		return ret;
+	}
+	in->timer_slack = ret;
+	ret = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	if (ret < 0) {
+		a->fail_at = 503;
+		return ret;
+	}
+	in->thp_disable = ret;
+	/* Since 6.3; an older kernel can't tell, and says EINVAL. */
+	ret = sys_membarrier(512 /* MEMBARRIER_CMD_GET_REGISTRATIONS */, 0, 0);
+	in->membarrier = ret < 0 ? 0 : ret;
+	return 0;
+}
 
 static long cmd_info(struct parasite_args *a)
 {
@@ -97,7 +138,7 @@ static long cmd_info(struct parasite_args *a)
 	if (sys_arch_prctl(0x1022 /* ARCH_GET_XCOMP_PERM */,
 			   (unsigned long)&in->xcomp_perm))
 		in->xcomp_perm = 0;
-	return 0;
+	return info_attrs(a);
 }
 
 /*

@@ -12,8 +12,9 @@
  *      writable for now
  *   4. read the pages straight into place and check their crc
  *   5. final protections, mm fields (PR_SET_MM_MAP), signals, timers,
- *      rlimits, threads; crest's fds closed, then POSIX locks (a close
- *      would drop them); creds last, they may take our privileges away.
+ *      rlimits, seccomp filters, threads; crest's fds closed, then POSIX
+ *      locks (a close would drop them); creds last, they may take our
+ *      privileges away: capabilities, no_new_privs, parent-death signal.
  */
 #include "pie-abi.h"
 #include "pie-lib.h"
@@ -270,18 +271,144 @@ struct k_clone_args {
 long pie_clone_thread(struct k_clone_args *ca, unsigned long size,
 		      void (*fn)(void *), void *arg);
 
-static long set_creds(struct restore_args *a)
+/* ---- attributes of the credentials and the rest (src/task-attrs.c) ---- */
+
+#define PR_CAPBSET_DROP		24
+#define PR_SET_SECUREBITS	28
+#define PR_SET_TIMERSLACK	29
+#define PR_SET_NO_NEW_PRIVS	38
+#define PR_SET_THP_DISABLE	41
+#define PR_CAP_AMBIENT		47
+#define PR_CAP_AMBIENT_RAISE	2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define SECBIT_NO_SETUID_FIXUP	(1 << 2)
+#define SECCOMP_SET_MODE_STRICT	0
+#define SECCOMP_SET_MODE_FILTER	1
+#define CAP_VERSION_3		0x20080522
+
+struct cap_header {
+	uint32_t version;
+	int32_t pid;
+};
+
+struct cap_data {
+	uint32_t eff, prm, inh;
+};
+
+struct k_sock_fprog {
+	uint16_t len;
+	uint16_t pad[3];
+	uint64_t filter;
+};
+
+static long capset_all(uint64_t eff, uint64_t prm, uint64_t inh)
+{
+	struct cap_header h = { CAP_VERSION_3, 0 };
+	struct cap_data d[2] = {
+		{ (uint32_t)eff, (uint32_t)prm, (uint32_t)inh },
+		{ eff >> 32, prm >> 32, inh >> 32 },
+	};
+
+	return sys_capset((unsigned long)&h, (unsigned long)d);
+}
+
+/*
+ * Still with crest's full set: the inheritable set and the ambient one
+ * while they can be raised (ambient needs the bit permitted and
+ * inheritable), then SECBIT_NO_SETUID_FIXUP so the uid change below
+ * keeps every capability until capset puts the saved ones.
+ */
+static long caps_before_ids(const struct rst_thread *t)
+{
+	struct cap_header h = { CAP_VERSION_3, 0 };
+	struct cap_data d[2];
+	long ret;
+
+	if (!t->has_caps)
+		return 0;
+	ret = sys_capget((unsigned long)&h, (unsigned long)d);
+	if (ret)
+		return ret;
+	ret = capset_all(d[0].eff | (uint64_t)d[1].eff << 32,
+			 d[0].prm | (uint64_t)d[1].prm << 32, t->cap_inh);
+	if (ret)
+		return ret;
+	ret = sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (int i = 0; !ret && i < 64; i++)
+		if (t->cap_amb & (1ULL << i))
+			ret = sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0);
+	if (ret)
+		return ret;
+	return sys_prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0);
+}
+
+/* The ids are in place: bounding set, securebits, then the sets. */
+static long caps_after_ids(const struct rst_thread *t)
+{
+	long ret;
+
+	if (!t->has_caps)
+		return 0;
+	for (int i = 0; i < 64; i++) {
+		if (t->cap_bnd & (1ULL << i))
+			continue;
+		ret = sys_prctl(PR_CAPBSET_DROP, i, 0, 0, 0);
+		if (ret == -22)		/* past the kernel's last capability */
+			break;
+		if (ret)
+			return ret;
+	}
+	ret = sys_prctl(PR_SET_SECUREBITS, t->secbits, 0, 0, 0);
+	if (ret)
+		return ret;
+	return capset_all(t->cap_eff, t->cap_prm, t->cap_inh);
+}
+
+/*
+ * Filters go in while we are still privileged (no_new_privs may not be
+ * set); crest traces us with PTRACE_O_SUSPEND_SECCOMP, so they only
+ * bite once it lets the process go.
+ */
+static long install_filters(const struct rst_filter *f, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct k_sock_fprog prog = { .len = f[i].len, .filter = f[i].prog };
+		long ret = sys_seccomp(SECCOMP_SET_MODE_FILTER, f[i].flags,
+				       (unsigned long)&prog);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static long set_creds(struct restore_args *a, struct rst_thread *t)
 {
 	long ret;
 
 	if (!a->has_creds)
 		return 0;
 	/* Credentials belong to each thread: every one sets its own. */
-	ret = sys_setgroups(a->nr_groups, (unsigned long)a->groups);
+	ret = caps_before_ids(t);
+	if (!ret)
+		ret = sys_setgroups(a->nr_groups, (unsigned long)a->groups);
 	if (!ret)
 		ret = sys_setresgid(a->gid, a->egid, a->sgid);
-	if (!ret)
+	if (!ret) {
+		sys_setfsgid(a->fsgid);
 		ret = sys_setresuid(a->uid, a->euid, a->suid);
+	}
+	if (!ret) {
+		sys_setfsuid(a->fsuid);
+		ret = caps_after_ids(t);
+	}
+	if (!ret && t->no_new_privs)
+		ret = sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	/* A change of ids clears it: last. */
+	if (!ret)
+		ret = sys_prctl(PR_SET_PDEATHSIG, t->pdeathsig, 0, 0, 0);
+	if (!ret && t->seccomp_strict)
+		ret = sys_seccomp(SECCOMP_SET_MODE_STRICT, 0, 0);
 	return ret;
 }
 
@@ -334,6 +461,11 @@ static long thread_setup(struct restore_args *a, struct rst_thread *t)
 	}
 	if (t->comm[0])
 		sys_prctl(PR_SET_NAME, (unsigned long)t->comm, 0, 0, 0);
+	if (t->timer_slack) {
+		ret = sys_prctl(PR_SET_TIMERSLACK, t->timer_slack, 0, 0, 0);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -348,8 +480,14 @@ static void thread_main(void *arg)
 		t->ret = ret;
 		return;
 	}
+	t->stage = RST_STAGE_ATTRS;
+	ret = install_filters((struct rst_filter *)t->filters, t->nr_filters);
+	if (ret) {
+		t->ret = ret;
+		return;
+	}
 	t->stage = RST_STAGE_CREDS;
-	ret = set_creds(a);
+	ret = set_creds(a, t);
 	if (ret) {
 		t->ret = ret;
 		return;
@@ -537,6 +675,20 @@ static long restore_task(struct restore_args *a)
 		if (ret)
 			fail(a, RST_STAGE_MM, ret, 0);
 	}
+	if (a->thp_disable) {
+		ret = sys_prctl(PR_SET_THP_DISABLE, a->thp_disable & 1,
+				a->thp_disable & ~1U, 0, 0);
+		if (ret)
+			fail(a, RST_STAGE_ATTRS, ret, a->thp_disable);
+	}
+	/* Registrations are the mm's; each REGISTER_* command is one bit. */
+	for (i = 0; i < 32; i++) {
+		if (!(a->membarrier & (1U << i)))
+			continue;
+		ret = sys_membarrier(1U << i, 0, 0);
+		if (ret)
+			fail(a, RST_STAGE_ATTRS, ret, 1U << i);
+	}
 
 	a->stage = RST_STAGE_SIGNALS;
 	if (restore_sigactions(a))
@@ -585,6 +737,13 @@ static long restore_task(struct restore_args *a)
 			fail(a, RST_STAGE_MM, ret, i);
 	}
 
+	/* Filters every thread shares: before they exist, they inherit them. */
+	a->stage = RST_STAGE_ATTRS;
+	ret = install_filters((struct rst_filter *)a->shared_filters,
+			      a->nr_shared_filters);
+	if (ret)
+		fail(a, RST_STAGE_ATTRS, ret, 0);
+
 	a->stage = RST_STAGE_THREADS;
 	if (create_threads(a))
 		return a->ret;
@@ -592,21 +751,29 @@ static long restore_task(struct restore_args *a)
 	if (create_posix_timers(a))
 		return a->ret;
 
+	a->stage = RST_STAGE_ATTRS;
+	ret = install_filters((struct rst_filter *)a->main.filters,
+			      a->main.nr_filters);
+	if (ret)
+		fail(a, RST_STAGE_ATTRS, ret, 1);
+
 	for (i = 0; i < a->nr_close; i++)
 		sys_close(close_fds[i]);
 	a->stage = RST_STAGE_LOCKS;
 	if (take_locks(a))
 		return a->ret;
 
+	/*
+	 * crest's child died with crest until here; the program gets its
+	 * own parent-death signal back last, with its credentials.
+	 */
 	a->stage = RST_STAGE_CREDS;
-	ret = set_creds(a);
+	ret = set_creds(a, &a->main);
 	if (ret)
 		fail(a, RST_STAGE_CREDS, ret, 0);
 	a->stage = RST_STAGE_TIMERS;
 	if (arm_posix_timers(a))
 		return a->ret;
-	/* crest's child died with crest until here; the program never did. */
-	sys_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	a->stage = RST_STAGE_DONE;
 	a->ret = 0;
 	return 0;

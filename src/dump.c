@@ -30,6 +30,7 @@
 #include "seize.h"
 #include "task.h"
 #include "timers.h"
+#include "task-attrs.h"
 #include "util.h"
 
 #include "inventory.pb-c.h"
@@ -132,6 +133,8 @@ static int collect(struct dump_ctx *ctx)
 		if (add_exe(ctx, it))
 			return -1;
 		if (timers_collect(it, &it->ptimers))
+			return -1;
+		if (attrs_collect(it))
 			return -1;
 	}
 	if (files_dump_collected(&ctx->files, &ctx->tree))

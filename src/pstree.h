@@ -38,6 +38,8 @@ struct pstree_item {
 	FdEntry **fds;
 	int nr_fds;
 	struct posix_timers ptimers;
+	TaskAttrsEntry *attrs;		/* task-attrs.c */
+	ThreadAttrsEntry **tattrs;	/* per thread, as threads[] */
 };
 
 struct pstree {

@@ -30,6 +30,7 @@
 #include "restore-task.h"
 #include "task.h"
 #include "timers.h"
+#include "task-attrs.h"
 #include "util.h"
 
 #include "restorer-blob.h"
@@ -145,6 +146,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	struct rst_siginfo *si;
 	uint64_t base, *auxv, max_special = 0;
 	int32_t *close_fds;
+	void *attrs_area;
 	unsigned char *p;
 	size_t i, k, nv = 0;
 
@@ -156,7 +158,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	       t->nr_runs * sizeof(struct rst_run) +
 	       n_sig * sizeof(struct rst_siginfo) + t->mm->n_auxv * 8 +
 	       nr_keep * 4 + n_ptimers * sizeof(struct rst_posix_timer) +
-	       nr_locks * sizeof(struct rst_lock) + 64 * 7;
+	       nr_locks * sizeof(struct rst_lock) + 64 * 7 + attrs_args_size(c);
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -195,6 +197,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(tsi, n_tsig * sizeof(*tsi));
 	TAKE(ptimers, n_ptimers * sizeof(*ptimers));
 	TAKE(locks, nr_locks * sizeof(*locks));
+	TAKE(attrs_area, attrs_args_size(c));
 	off = (off + 63) & ~63UL;
 	stacks = (uint64_t)(p + off);
 	off += n_thr * PIE_THREAD_STACK;
@@ -309,6 +312,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	timers_fill_restore(c, zl, ptimers);
 	ra->nr_posix_timers = n_ptimers;
 	ra->posix_timers = (uint64_t)ptimers;
+	attrs_fill_args(c, zl, ra, thr, attrs_area);
 	ra->new_pid = t->new_pid != (pid_t)t->pe->pid;
 
 	*entry = base;
@@ -564,7 +568,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 	if (close_service_fds(rf, keep, nr_keep))
 		_exit(EXIT_FAILURE);
-	if (set_task_basics(t->core))
+	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
 		_exit(EXIT_FAILURE);
 	ra = build_args(t, rf, keep, nr_keep, pages_fd, &entry, &stack_top);
 	if (!ra)

@@ -46,6 +46,7 @@
 #include "seize.h"
 #include "task.h"
 #include "timers.h"
+#include "task-attrs.h"
 #include "util.h"
 
 #include "inventory.pb-c.h"
@@ -334,6 +335,7 @@ static const char *stage_name(uint32_t stage)
 		[RST_STAGE_CREDS] = "restoring credentials",
 		[RST_STAGE_LOCKS] = "taking back POSIX locks",
 		[RST_STAGE_DONE] = "done",
+		[RST_STAGE_ATTRS] = "restoring seccomp, THP or timer slack",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
@@ -564,9 +566,15 @@ static int create_tree(struct restore_ctx *ctx)
 		t->new_pid = r.val;
 		created++;
 		if (!t->pe->zombie) {
-			/* Threads the restorer makes are ours from their birth. */
-			if (ptrace(PTRACE_SEIZE, t->new_pid, NULL,
-				   (void *)PTRACE_O_TRACECLONE)) {
+			/*
+			 * Threads the restorer makes are ours from their birth.
+			 * Filters it installs bite once we let it go.
+			 */
+			long opts = PTRACE_O_TRACECLONE;
+
+			if (attrs_has_seccomp(t->core))
+				opts |= PTRACE_O_SUSPEND_SECCOMP;
+			if (ptrace(PTRACE_SEIZE, t->new_pid, NULL, (void *)opts)) {
 				pr_perror("can't trace new process %d", t->new_pid);
 				return -1;
 			}
@@ -1163,6 +1171,9 @@ static int checks(struct restore_ctx *ctx)
 	ctx->exit_code = EXIT_FILES;
 	if (files_check(&ctx->files))
 		return -1;
+	for (int i = 0; i < ctx->nr; i++)
+		if (ctx->tasks[i].core && attrs_check(ctx->tasks[i].core, ctx->tasks[i].pe->pid))
+			return -1;
 	ctx->exit_code = EXIT_FAIL;
 	if (plan_tree(ctx))
 		return -1;

@@ -96,9 +96,39 @@ static int seize_refused(pid_t pid)
 	return -1;
 }
 
+/*
+ * Kernel probe, set once: can a tracer suspend seccomp in its tracees
+ * (PTRACE_O_SUSPEND_SECCOMP: CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE)?
+ * The parasite runs in a task under a filter only then.
+ */
+static int suspend_seccomp = -1;
+
+bool seize_suspends_seccomp(void)
+{
+	return suspend_seccomp == 1;
+}
+
+static int seize_opts(pid_t pid)
+{
+	if (suspend_seccomp != 0) {
+		if (!ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_SUSPEND_SECCOMP)) {
+			suspend_seccomp = 1;
+			return 0;
+		}
+		if (errno != EPERM && errno != EINVAL)
+			return -1;
+		if (ptrace(PTRACE_SEIZE, pid, NULL, NULL))
+			return -1;
+		pr_debug("seccomp can't be suspended in traced tasks here");
+		suspend_seccomp = 0;
+		return 0;
+	}
+	return ptrace(PTRACE_SEIZE, pid, NULL, NULL);
+}
+
 int seize_begin(pid_t pid)
 {
-	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
+	if (seize_opts(pid)) {
 		if (errno == ESRCH)
 			return 1;
 		if (errno == EPERM)

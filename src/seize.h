@@ -14,6 +14,8 @@ int seize_task(pid_t pid, bool *stopped);
 /* The same in two steps, for tasks that can't stop yet (frozen). */
 int seize_begin(pid_t pid);
 int seize_wait(pid_t pid, bool *stopped);
+/* Did seizing suspend seccomp in the tracee (PTRACE_O_SUSPEND_SECCOMP)? */
+bool seize_suspends_seccomp(void);
 /* Wait for a ptrace stop of tid; returns the stop signal, -1 if it died. */
 int wait_stop(pid_t tid, int *status);
 /* The same, resuming with ptrace request req past repeated group stops. */

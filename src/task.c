@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "pstree.h"
 #include "task.h"
+#include "task-attrs.h"
 #include "util.h"
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
@@ -335,6 +336,7 @@ CoreEntry *task_dump_core(const struct pstree_item *it)
 	}
 	c->xfeatures = arch_xstate_xfeatures(c->threads[0]->xstate.data,
 					     c->threads[0]->xstate.len);
+	attrs_finish(it, c);
 	return c;
 }
 
@@ -460,5 +462,5 @@ int task_restore_thread(pid_t pid, pid_t tid, const ThreadCoreEntry *tc)
 	if (tc->has_affinity && tc->affinity.len &&
 	    sched_setaffinity(tid, tc->affinity.len, (cpu_set_t *)tc->affinity.data))
 		pr_warn("can't give thread %d its CPU affinity: %s", tid, strerror(errno));
-	return 0;
+	return attrs_restore_thread(tid, tc);
 }
