@@ -2,6 +2,8 @@
 # make            build ./crest
 # make check      install missing deps, unit tests, then test/run
 # make demo       install missing deps, checkpoint and restore a sample tree
+# make install    crest, the BLCR links, man pages, bash completion under
+#                 $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
 # make V=1        show the commands
 B	?= build
 CC	?= gcc
@@ -104,8 +106,32 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory crest $(B)/bench/hog $(B)/bench/floor
 	$(Q)B=$(B) scripts/bench $(BENCH)
 
+# ---- install ----
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+COMPDIR	?= $(PREFIX)/share/bash-completion/completions
+INSTALL	?= install
+
+install: all
+	$(call say,INSTALL,$(DESTDIR)$(PREFIX))$(INSTALL) -d $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPDIR)
+	$(Q)$(INSTALL) -m 0755 crest $(DESTDIR)$(BINDIR)/crest
+	$(Q)for t in $(BLCR_TOOLS); do ln -sfn crest $(DESTDIR)$(BINDIR)/$$t; done
+	$(Q)$(INSTALL) -m 0644 Documentation/crest.8 $(DESTDIR)$(MANDIR)/man8/crest.8
+	$(Q)for t in $(BLCR_TOOLS); do \
+		$(INSTALL) -m 0644 Documentation/$$t.1 $(DESTDIR)$(MANDIR)/man1/$$t.1; done
+	$(Q)$(INSTALL) -m 0644 scripts/crest-completion.bash $(DESTDIR)$(COMPDIR)/crest
+	$(Q)for t in $(BLCR_TOOLS); do ln -sfn crest $(DESTDIR)$(COMPDIR)/$$t; done
+
+uninstall:
+	$(call say,RM,$(DESTDIR)$(PREFIX))rm -f $(DESTDIR)$(BINDIR)/crest \
+		$(DESTDIR)$(MANDIR)/man8/crest.8 $(DESTDIR)$(COMPDIR)/crest
+	$(Q)for t in $(BLCR_TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t \
+		$(DESTDIR)$(MANDIR)/man1/$$t.1 $(DESTDIR)$(COMPDIR)/$$t; done
+
 clean:
 	rm -rf $(B) crest $(BLCR_TOOLS)
 
-.PHONY: all deps check demo clean lint unit test-build bench
+.PHONY: all deps check demo clean lint unit test-build bench install uninstall
 .SECONDARY:
