@@ -149,6 +149,10 @@ static int parse_notify(const char *p, PosixTimerEntry *e, const pid_t *tids,
 	e->notify |= SIGEV_THREAD_ID;
 	e->has_notify_thread = 1;
 	e->notify_thread = thread_index(tids, nr_tids, n);
+	if (n == 0) {
+		snprintf(why, len, "it signals a thread that has exited (SIGEV_THREAD_ID)");
+		return -1;
+	}
 	if (e->notify_thread < 0) {
 		snprintf(why, len, "it signals thread %d, which is not a thread of this process", n);
 		return -1;
