@@ -139,8 +139,19 @@ static void show_msg(const ProtobufCMessage *m, int indent)
 	printf("\n%*s}", indent, "");
 }
 
+/* "core-%d.img" -> "core": the kind, not the file name's pattern. */
+static const char *kind_name(const char *pattern, char *buf, size_t len)
+{
+	const char *pid = strstr(pattern, "-%d");
+	size_t n = pid ? (size_t)(pid - pattern) : strcspn(pattern, ".");
+
+	snprintf(buf, len, "%.*s", (int)n, pattern);
+	return buf;
+}
+
 static int show_file(int dirfd, const char *dir, const char *name)
 {
+	char kind[32];
 	struct image *img = img_open_path(dirfd, dir, name, IMG_NR_KINDS);
 	void *msg;
 	int ret, first = 1;
@@ -150,7 +161,7 @@ static int show_file(int dirfd, const char *dir, const char *name)
 	printf("{\n  \"file\": ");
 	json_str(img->path);
 	printf(",\n  \"kind\": ");
-	json_str(img_descs[img->kind].name);
+	json_str(kind_name(img_descs[img->kind].name, kind, sizeof(kind)));
 	if (!img_descs[img->kind].msg) {
 		printf(",\n  \"data_bytes\": %zu\n}\n", img->size - IMG_PAGES_OFF);
 		img_close(img);
