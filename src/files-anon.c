@@ -275,9 +275,9 @@ static bool anon_recognise(const struct fd_dump *f)
 	return kind_index(f->link) >= 0;
 }
 
-static int anon_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+static int anon_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	return anon_add(df, f->pid, f->fd, f->link, f->fdinfo, id) > 0 ? 0 : -1;
+	return anon_add(df, f->pid, f->fd, f->link, f->fdinfo, &e->file_id) > 0 ? 0 : -1;
 }
 
 static int anon_write(struct dump_files *df, struct img_dir *d)

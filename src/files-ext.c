@@ -19,9 +19,11 @@ static bool ext_recognise(const struct fd_dump *f)
 			      (S_ISCHR(f->st->st_mode) && files_link_tty(f->link)));
 }
 
-static int ext_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+static int ext_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	*id = 0;
+	e->file_id = 0;
+	e->has_ext_fd = 1;
+	e->ext_fd = f->fd;
 	return 0;
 }
 

@@ -124,7 +124,8 @@ int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw)
 	/* Reopen with the description's own flags, then it can go. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	rfd = open(path, rw ? O_RDWR | O_CLOEXEC :
-		   (f->flags & (O_ACCMODE | O_APPEND | O_NONBLOCK)) | O_CLOEXEC);
+		   (f->flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC |
+				O_NOATIME | O_LARGEFILE)) | O_CLOEXEC);
 	if (rfd < 0) {
 		pr_perror("can't reopen the saved file '%s'", f->path);
 		goto err;

@@ -54,8 +54,11 @@ struct fd_kind_ops {
 	/* ---- dump ---- */
 	/* Is this fd one of ours? The kinds' answers never overlap. */
 	bool (*recognise)(const struct fd_dump *f);
-	/* The id of the object behind the fd (found or added); 0/-1 reported. */
-	int (*dump)(struct dump_files *df, const struct fd_dump *f, uint32_t *id);
+	/*
+	 * Find or add the object behind the fd and set e->file_id (and what
+	 * else of the fd_entry is the kind's: desc_id...); 0/-1 reported.
+	 */
+	int (*dump)(struct dump_files *df, const struct fd_dump *f, FdEntry *e);
 	/* Every task's fds are known (e.g. pipe ends leading outside). */
 	int (*collected)(struct dump_files *df, struct pstree *t);
 	/* Contents of the objects (pipe bytes, saved files...). */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -22,44 +23,53 @@
 #include "pstree.h"
 #include "util.h"
 
-static uint32_t pipe_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
-			 const struct proc_fdinfo *fi)
+static int pipe_add(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	int i, n = df->nr_pipes;
+	int i, n = df->nr_pipes, acc = f->fi->flags & O_ACCMODE;
+	struct pipe_state *st;
 	PipeEntry *p;
 
 	for (i = 0; i < n; i++)
-		if (df->pipes[i]->ino == ino)
+		if (df->pipes[i]->ino == f->st->st_ino)
 			break;
 	if (i == n) {
 		p = xzalloc(sizeof(*p));
 		pipe_entry__init(p);
 		p->id = n + 1;
-		p->ino = ino;
+		p->ino = f->st->st_ino;
+		if (f->link[0] == '/')
+			p->path = xstrdup(f->link);
 		df->pipes = xrealloc(df->pipes, (n + 1) * sizeof(p));
 		df->pipes_st = xrealloc(df->pipes_st, (n + 1) * sizeof(*df->pipes_st));
 		df->pipes[n] = p;
 		memset(&df->pipes_st[n], 0, sizeof(df->pipes_st[n]));
-		df->pipes_st[n].pid = pid;
-		df->pipes_st[n].fd = fd;
+		df->pipes_st[n].pid = f->pid;
+		df->pipes_st[n].fd = f->fd;
 		df->nr_pipes++;
 	}
-	if ((fi->flags & O_ACCMODE) == O_RDONLY)
-		df->pipes_st[i].reader = true;
-	else
-		df->pipes_st[i].writer = true;
-	return df->pipes[i]->id;
-}
-
-static uint32_t fifo_add(struct dump_files *df, pid_t pid, int fd, uint64_t ino,
-			 const char *path, const struct proc_fdinfo *fi)
-{
-	uint32_t id = pipe_add(df, pid, fd, ino, fi);
-	PipeEntry *p = df->pipes[id - 1];
-
-	if (!p->path)
-		p->path = xstrdup(path);
-	return id;
+	p = df->pipes[i];
+	st = &df->pipes_st[i];
+	/* O_RDWR (a FIFO, or /proc/PID/fd/N reopened) is both ends. */
+	if (acc == O_RDONLY || acc == O_RDWR)
+		st->reader = true;
+	if (acc != O_RDONLY)
+		st->writer = true;
+	e->file_id = p->id;
+	/* Each open file description of it, found with kcmp. */
+	e->has_desc_id = 1;
+	for (size_t d = 0; d < p->n_descs; d++) {
+		if (files_same_description(f->pid, f->fd, st->descs[d].pid,
+					   st->descs[d].fd)) {
+			e->desc_id = d + 1;
+			return 0;
+		}
+	}
+	p->descs = xrealloc(p->descs, (p->n_descs + 1) * sizeof(*p->descs));
+	st->descs = xrealloc(st->descs, (p->n_descs + 1) * sizeof(*st->descs));
+	p->descs[p->n_descs] = f->fi->flags & ~O_CLOEXEC;
+	st->descs[p->n_descs] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
+	e->desc_id = ++p->n_descs;
+	return 0;
 }
 
 /* A pipe, or a FIFO still at its path (a deleted one is refused). */
@@ -71,13 +81,9 @@ static bool pipe_recognise(const struct fd_dump *f)
 	       (f->link[0] == '/' && !files_link_deleted(f->link));
 }
 
-static int pipe_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+static int pipe_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	if (f->link[0] == '/')
-		*id = fifo_add(df, f->pid, f->fd, f->st->st_ino, f->link, f->fi);
-	else
-		*id = pipe_add(df, f->pid, f->fd, f->st->st_ino, f->fi);
-	return 0;
+	return pipe_add(df, f, e);
 }
 
 static int pipe_check(const struct restore_files *rf)
@@ -211,94 +217,162 @@ static int pipe_read(struct restore_files *rf, struct img_dir *d)
 	return files_read_msgs(d, IMG_PIPES, 0, (void ***)&rf->pipes, &rf->nr_pipes);
 }
 
+/* The bytes of pipe p from the image at *off, checked. */
+static char *read_data(struct image *img, const PipeEntry *p, uint64_t *off)
+{
+	char *buf;
+
+	if (p->data_len > p->size || p->size > (256u << 20)) {
+		pr_err("image '%s' is corrupt: pipe %u holds %u bytes in %u",
+		       img->path, p->id, p->data_len, p->size);
+		return NULL;
+	}
+	buf = xzalloc(p->data_len + 1);
+	if (pread(img->fd, buf, p->data_len, *off) != p->data_len) {
+		pr_err("image '%s' is truncated at offset %llu", img->path,
+		       (unsigned long long)*off);
+		free(buf);
+		return NULL;
+	}
+	if (arch_crc32c(0, buf, p->data_len) != p->crc) {
+		pr_err("image '%s' is corrupt at offset %llu: pipe data checksum mismatch",
+		       img->path, (unsigned long long)*off);
+		free(buf);
+		return NULL;
+	}
+	*off += p->data_len;
+	return buf;
+}
+
+/*
+ * A FIFO: held open read-write first, so that opening either end alone
+ * never waits for the other, then refilled. Writing to a FIFO sets the
+ * mtime of the file: put back as it was before.
+ */
+static int make_fifo(const PipeEntry *p, const char *buf, int fds[2], int base)
+{
+	struct stat st;
+	int keep = open(p->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (keep < 0 || fstat(keep, &st)) {
+		pr_perror("can't open the FIFO '%s'", p->path);
+		goto err;
+	}
+	fcntl(keep, F_SETPIPE_SZ, p->size);
+	if (p->data_len && write_all(keep, buf, p->data_len)) {
+		pr_perror("can't refill the FIFO '%s'", p->path);
+		goto err;
+	}
+	if (p->data_len) {
+		struct timespec times[2] = { st.st_atim, st.st_mtim };
+
+		if (futimens(keep, times)) {
+			pr_perror("can't put back the times of the FIFO '%s'", p->path);
+			goto err;
+		}
+	}
+	fds[0] = open(p->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	fds[1] = open(p->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fds[0] < 0 || fds[1] < 0) {
+		pr_perror("can't reopen the FIFO '%s'", p->path);
+		goto err;
+	}
+	/* Held by crest until the end, like every service fd. */
+	return files_to_service(keep, base) < 0 ? -1 : 0;
+err:
+	if (keep >= 0)
+		close(keep);
+	return -1;
+}
+
+static int make_pipe(const PipeEntry *p, const char *buf, int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC)) {
+		pr_perror("can't create a pipe");
+		return -1;
+	}
+	if (fcntl(fds[1], F_SETPIPE_SZ, p->size) < 0)
+		pr_warn("can't give a pipe its %u bytes of capacity: %s",
+			p->size, strerror(errno));
+	if (p->data_len && write_all(fds[1], buf, p->data_len)) {
+		pr_perror("can't refill a pipe");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Each open file description: the first read-only and write-only ones
+ * are the ends made above; any other (O_RDWR, or a second open of the
+ * same FIFO or of /proc/PID/fd/N) is opened again, a description of its
+ * own. Status flags are the task's to set (files_restore_fds()).
+ */
+static int open_descs(struct restore_files *rf, int i, const int fds[2])
+{
+	const PipeEntry *p = rf->pipes[i];
+	bool used[2] = { false, false };
+
+	rf->pipe_desc_fd[i] = xzalloc((p->n_descs + 1) * sizeof(int));
+	for (size_t d = 0; d < p->n_descs; d++) {
+		int acc = p->descs[d] & O_ACCMODE, fd, end = acc == O_RDONLY ? 0 : 1;
+		char path[64];
+
+		if (acc != O_RDWR && !used[end]) {
+			used[end] = true;
+			rf->pipe_desc_fd[i][d] = rf->pipe_fd[i][end];
+			continue;
+		}
+		if (p->path) {
+			fd = open(p->path, acc | O_NONBLOCK | O_CLOEXEC);
+		} else {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", rf->pipe_fd[i][0]);
+			fd = open(path, acc | O_NONBLOCK | O_CLOEXEC);
+		}
+		if (fd < 0) {
+			pr_perror("can't open pipe %u again (%s)", p->id,
+				  p->path ? p->path : "an anonymous pipe");
+			return -1;
+		}
+		rf->pipe_desc_fd[i][d] = files_to_service(fd, rf->base);
+		if (rf->pipe_desc_fd[i][d] < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int pipe_open(struct restore_files *rf, struct img_dir *d,
 		     MmEntry **mms, int nr_mms)
 {
-	int base = rf->base;
-	struct image *img;
 	uint64_t off = IMG_PAGES_OFF;
+	struct image *img;
 	int ret = -1;
 
 	rf->pipe_fd = xzalloc((rf->nr_pipes + 1) * sizeof(*rf->pipe_fd));
+	rf->pipe_desc_fd = xzalloc((rf->nr_pipes + 1) * sizeof(*rf->pipe_desc_fd));
 	img = img_open(d, IMG_PIPES_DATA, 0);
 	if (!img)
 		return -1;
 	for (int i = 0; i < rf->nr_pipes; i++) {
 		PipeEntry *p = rf->pipes[i];
-		char *buf = xzalloc(p->data_len + 1);
-		int fds[2];
+		char *buf = read_data(img, p, &off);
+		int fds[2] = { -1, -1 }, err;
 
-		if (p->data_len > p->size || p->size > (256u << 20)) {
-			pr_err("image '%s' is corrupt: pipe %u holds %u bytes in %u",
-			       img->path, p->id, p->data_len, p->size);
-			free(buf);
+		if (!buf)
 			goto out;
-		}
-		if (pread(img->fd, buf, p->data_len, off) != p->data_len) {
-			pr_err("image '%s' is truncated at offset %llu", img->path,
-			       (unsigned long long)off);
-			free(buf);
-			goto out;
-		}
-		if (arch_crc32c(0, buf, p->data_len) != p->crc) {
-			pr_err("image '%s' is corrupt at offset %llu: pipe data checksum mismatch",
-			       img->path, (unsigned long long)off);
-			free(buf);
-			goto out;
-		}
-		off += p->data_len;
-		if (p->path) {
-			/*
-			 * Held open read-write first, so that opening either
-			 * end alone never waits for the other.
-			 */
-			int keep = open(p->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-
-			if (keep < 0) {
-				pr_perror("can't open the FIFO '%s'", p->path);
-				free(buf);
-				goto out;
-			}
-			fcntl(keep, F_SETPIPE_SZ, p->size);
-			if (p->data_len && write_all(keep, buf, p->data_len)) {
-				pr_perror("can't refill the FIFO '%s'", p->path);
-				close(keep);
-				free(buf);
-				goto out;
-			}
-			free(buf);
-			fds[0] = open(p->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-			fds[1] = open(p->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-			if (fds[0] < 0 || fds[1] < 0) {
-				pr_perror("can't reopen the FIFO '%s'", p->path);
-				close(keep);
-				goto out;
-			}
-			if (files_to_service(keep, base) < 0)
-				goto out;
-			rf->pipe_fd[i][0] = files_to_service(fds[0], base);
-			rf->pipe_fd[i][1] = files_to_service(fds[1], base);
-			if (rf->pipe_fd[i][0] < 0 || rf->pipe_fd[i][1] < 0)
-				goto out;
-			continue;
-		}
-		if (pipe2(fds, O_CLOEXEC)) {
-			pr_perror("can't create a pipe");
-			free(buf);
-			goto out;
-		}
-		if (fcntl(fds[1], F_SETPIPE_SZ, p->size) < 0)
-			pr_warn("can't give a pipe its %u bytes of capacity: %s",
-				p->size, strerror(errno));
-		if (p->data_len && write_all(fds[1], buf, p->data_len)) {
-			pr_perror("can't refill a pipe");
-			free(buf);
-			goto out;
-		}
+		err = p->path ? make_fifo(p, buf, fds, rf->base) : make_pipe(p, buf, fds);
 		free(buf);
-		rf->pipe_fd[i][0] = files_to_service(fds[0], base);
-		rf->pipe_fd[i][1] = files_to_service(fds[1], base);
+		if (err) {
+			if (fds[0] >= 0)
+				close(fds[0]);
+			if (fds[1] >= 0)
+				close(fds[1]);
+			goto out;
+		}
+		rf->pipe_fd[i][0] = files_to_service(fds[0], rf->base);
+		rf->pipe_fd[i][1] = files_to_service(fds[1], rf->base);
 		if (rf->pipe_fd[i][0] < 0 || rf->pipe_fd[i][1] < 0)
+			goto out;
+		if (open_descs(rf, i, rf->pipe_fd[i]))
 			goto out;
 	}
 	ret = 0;
@@ -321,23 +395,12 @@ static int pipe_service_fd(const struct restore_files *rf, const FdEntry *e)
 
 	if (i < 0 || !rf->pipe_fd)
 		return -1;
-	return rf->pipe_fd[i][(e->flags & O_ACCMODE) == O_RDONLY ? 0 : 1];
-}
-
-/* The status flags of the description, once it is in place. */
-static int pipe_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
-{
-	for (int i = 0; i < nr; i++) {
-		const FdEntry *e = fds[i];
-
-		if (e->kind != FD_KIND__FD_PIPE || !e->has_flags)
-			continue;
-		if (fcntl(e->fd, F_SETFL, e->flags & (O_NONBLOCK | O_APPEND | O_DIRECT)) < 0) {
-			pr_perror("can't set the flags of fd %u", e->fd);
+	if (e->has_desc_id) {
+		if (!e->desc_id || e->desc_id > rf->pipes[i]->n_descs)
 			return -1;
-		}
+		return rf->pipe_desc_fd[i][e->desc_id - 1];
 	}
-	return 0;
+	return rf->pipe_fd[i][(e->flags & O_ACCMODE) == O_RDONLY ? 0 : 1];
 }
 
 static void pipe_show(const struct restore_files *rf, const FdEntry *e,
@@ -369,6 +432,5 @@ const struct fd_kind_ops pipe_fd_ops = {
 	.check		= pipe_check,
 	.open		= pipe_open,
 	.service_fd	= pipe_service_fd,
-	.post_open	= pipe_post_open,
 	.show		= pipe_show,
 };

@@ -120,15 +120,15 @@ static bool reg_recognise(const struct fd_dump *f)
 	return S_ISREG(m) || (S_ISDIR(m) && !files_link_deleted(f->link));
 }
 
-static int reg_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+static int reg_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	*id = file_description(df, f);
+	e->file_id = file_description(df, f);
 	if (files_link_deleted(f->link)) {
 		char path[64];
 
 		/* Deleted while open: saved by content, back deleted. */
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
-		mark_saved(df, *id, path, 1);
+		mark_saved(df, e->file_id, path, 1);
 	}
 	return 0;
 }
@@ -320,9 +320,9 @@ static bool chr_recognise(const struct fd_dump *f)
 	       !files_link_tty(f->link);
 }
 
-static int chr_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+static int chr_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	*id = file_description(df, f);
+	e->file_id = file_description(df, f);
 	return 0;
 }
 

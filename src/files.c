@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,23 +87,53 @@ bool files_link_tty(const char *link)
 	       !strcmp(link, "/dev/console") || !strcmp(link, "/dev/ptmx");
 }
 
-static void add_fd(struct pstree_item *it, int fd, FdKind kind, uint32_t id,
-		   const struct proc_fdinfo *fi, const char *desc)
+static FdEntry *new_fd(int fd, const struct proc_fdinfo *fi, const char *desc)
 {
 	FdEntry *e = xzalloc(sizeof(*e));
 
 	fd_entry__init(e);
 	e->fd = fd;
-	e->kind = kind;
-	e->file_id = id;
 	e->cloexec = !!(fi->flags & O_CLOEXEC);
 	e->desc = xstrdup(desc);
 	e->has_flags = 1;
 	e->flags = fi->flags & ~O_CLOEXEC;
-	if (kind == FD_KIND__FD_EXTERNAL) {
-		e->has_ext_fd = 1;
-		e->ext_fd = fd;
+	return e;
+}
+
+/*
+ * The owner of the description and its signal: not in fdinfo, so asked
+ * of a copy of the fd (pidfd_getfd: the same description). Kept only if
+ * not the default (no owner, SIGIO). The owner must be a task of the tree
+ * for a restore to give it back: another process is refused by name.
+ */
+static int dump_fown(struct pstree_item *it, pid_t pid, int fd, FdEntry *e)
+{
+	struct f_owner_ex own;
+	int cfd, sig;
+
+	if (e->flags & O_PATH)
+		return 0;	/* no owner, no signals */
+	cfd = pidfd_take(pid, fd);
+	if (cfd < 0)
+		return -1;
+	if (fcntl(cfd, F_GETOWN_EX, &own) || (sig = fcntl(cfd, F_GETSIG)) < 0) {
+		pr_perror("can't read the owner of fd %d of process %d", fd, it->pid);
+		close(cfd);
+		return -1;
 	}
+	close(cfd);
+	if (!own.pid && !sig)
+		return 0;
+	e->fown = xzalloc(sizeof(*e->fown));
+	fown_entry__init(e->fown);
+	e->fown->type = own.type;
+	e->fown->pid = own.pid;
+	e->fown->signum = sig;
+	return 0;
+}
+
+static void add_fd(struct pstree_item *it, FdEntry *e)
+{
 	it->fds = xrealloc(it->fds, (it->nr_fds + 1) * sizeof(e));
 	it->fds[it->nr_fds++] = e;
 }
@@ -147,7 +178,7 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 	const struct fd_kind_ops *k;
 	struct fd_dump f;
 	pid_t pid = it->live;
-	uint32_t id;
+	FdEntry *e;
 	int ret = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
@@ -169,11 +200,15 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 		       fd, pid, fd_kind_name(&st, link), link);
 		goto out;
 	}
-	if (k->dump(df, &f, &id))
+	e = new_fd(fd, &fi, link);
+	e->kind = k->kind;
+	if (k->dump(df, &f, e) || dump_fown(it, pid, fd, e)) {
+		fd_entry__free_unpacked(e, NULL);
 		goto out;
-	add_fd(it, fd, k->kind, id, &fi, link);
+	}
+	add_fd(it, e);
 	/* Locks are no kind's: any fd may show some, files-lock.c takes them. */
-	ret = locks_dump_fd(df, it, it->fds[it->nr_fds - 1], info);
+	ret = locks_dump_fd(df, it, e, info);
 out:
 	free(info);
 	free(link);
@@ -212,12 +247,117 @@ int files_dump_fds(struct dump_files *df, struct pstree_item *it)
 	return ret;
 }
 
+static int kcmp_files(pid_t a, pid_t b)
+{
+	return syscall(SYS_kcmp, a, b, KCMP_FILES, 0, 0);
+}
+
+/*
+ * Every process is restored with an fd table of its own, shared by all
+ * its threads. Processes sharing one table (clone(CLONE_FILES)) and
+ * threads with a table of their own (clone() without CLONE_FILES,
+ * unshare(CLONE_FILES)) would come back otherwise: refused, each by name.
+ */
+static int check_fd_tables(struct pstree *t)
+{
+	int ret = 0;
+
+	for (int i = 0; i < t->nr; i++) {
+		struct pstree_item *a = t->items[i];
+
+		if (a->zombie)
+			continue;
+		for (int j = 0; j < a->nr_threads; j++) {
+			if (a->threads[j] == a->live || !kcmp_files(a->threads[j], a->live))
+				continue;
+			pr_err("thread %d of process %d (%s) has an fd table of its own (clone() without CLONE_FILES, or unshare(CLONE_FILES)), not supported yet",
+			       a->threads[j], a->pid, a->stat.comm);
+			ret = -1;
+		}
+		for (int k = 0; k < i; k++) {
+			struct pstree_item *b = t->items[k];
+
+			if (b->zombie || kcmp_files(a->live, b->live))
+				continue;
+			pr_err("processes %d (%s) and %d (%s) share one fd table (clone(CLONE_FILES)), not supported yet",
+			       b->pid, b->stat.comm, a->pid, a->stat.comm);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+static bool in_tree(struct pstree *t, const FownEntry *o)
+{
+	for (int i = 0; i < t->nr; i++) {
+		const struct pstree_item *it = t->items[i];
+
+		switch (o->type) {
+		case F_OWNER_TID:
+			/* Threads are made by the restorer, after the fds. */
+			if ((pid_t)o->pid == it->pid && !it->zombie_leader)
+				return true;
+			break;
+		case F_OWNER_PID:
+			if ((pid_t)o->pid == it->pid)
+				return true;
+			break;
+		case F_OWNER_PGRP:
+			if ((pid_t)o->pid == it->pgid)
+				return true;
+			break;
+		}
+	}
+	return false;
+}
+
+/* Owners and signals that a restore can give back, each fd by name. */
+static int check_fowns(struct pstree *t)
+{
+	static const char *const types[] = { "thread", "process", "process group" };
+	int ret = 0;
+
+	for (int i = 0; i < t->nr; i++) {
+		struct pstree_item *it = t->items[i];
+
+		for (int j = 0; j < it->nr_fds; j++) {
+			const FdEntry *e = it->fds[j];
+			const FownEntry *o = e->fown;
+
+			if (e->kind == FD_KIND__FD_EXTERNAL && (o || (e->flags & O_ASYNC))) {
+				pr_err("fd %u of process %d (%s) leads outside the tree and has O_ASYNC or an owner, which crest can't give its own fd; not supported yet",
+				       e->fd, it->pid, e->desc);
+				ret = -1;
+				continue;
+			}
+			if (!o || !o->pid)
+				continue;
+			if (o->type > F_OWNER_PGRP) {
+				pr_err("fd %u of process %d (%s) has an owner of unknown type %u",
+				       e->fd, it->pid, e->desc, o->type);
+				ret = -1;
+			} else if (!in_tree(t, o)) {
+				pr_err("fd %u of process %d (%s) sends its signals to %s %u, %s; not supported yet",
+				       e->fd, it->pid, e->desc, types[o->type], o->pid,
+				       o->type == F_OWNER_TID ? "a thread other than a main thread of the tree" :
+				       "which is not in the tree");
+				ret = -1;
+			}
+		}
+	}
+	return ret;
+}
+
 int files_dump_collected(struct dump_files *df, struct pstree *t)
 {
+	int ret = check_fd_tables(t);
+
 	for_each_kind(k)
 		if ((*k)->collected && (*k)->collected(df, t))
-			return -1;
-	return locks_dump_check(df, t);
+			ret = -1;
+	/* After the pipes: an end leading outside is an external fd now. */
+	ret |= check_fowns(t);
+	return locks_dump_check(df, t) | ret;
 }
 
 int files_write_msgs(struct img_dir *d, enum img_kind kind, pid_t pid,
@@ -358,11 +498,88 @@ void files_show_fd(const struct restore_files *rf, const FdEntry *e,
 		snprintf(buf, len, "%s", k ? k->name : "an unknown kind of fd");
 }
 
+/* What F_SETFL can change; the rest is given at open by the kinds. */
+#define SETFL_FLAGS	(O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
+/* What must be as it was, checked once every fd is in place. */
+#define CHECKED_FLAGS	(O_ACCMODE | SETFL_FLAGS | O_SYNC | O_DSYNC | O_PATH)
+
+/*
+ * The description's status flags, owner and signal, for every kind. The
+ * owner is set first so that O_ASYNC, once on, signals the right task.
+ * An fd leading outside is crest's own: left as it is (the dump refused
+ * one with O_ASYNC or an owner).
+ */
+static int restore_fd_state(const FdEntry *e, const struct files_pid_map *map)
+{
+	int cur;
+
+	if (e->kind == FD_KIND__FD_EXTERNAL || !e->has_flags || (e->flags & O_PATH))
+		return 0;
+	if (e->fown) {
+		struct f_owner_ex own = { .type = e->fown->type, .pid = e->fown->pid }, got;
+
+		if (own.pid && map && map->new_pid) {
+			own.pid = map->new_pid(map->arg, own.pid);
+			if (!own.pid) {
+				pr_err("fd %u (%s): its owner %u is not restored",
+				       e->fd, e->desc, e->fown->pid);
+				return -1;
+			}
+		}
+		/*
+		 * A group led by a task of the tree exists once its leader
+		 * has made it, which may be just after this task got here:
+		 * wait for it a while. The kernel takes a group that does
+		 * not exist yet and forgets it (checked below).
+		 */
+		if (own.type == F_OWNER_PGRP && own.pid)
+			for (int i = 0; i < 10000 && kill(-own.pid, 0) && errno == ESRCH; i++)
+				usleep(1000);
+		if (fcntl(e->fd, F_SETOWN_EX, &own)) {
+			pr_perror("can't give fd %u (%s) its owner %u", e->fd, e->desc, own.pid);
+			return -1;
+		}
+		if (own.pid && (fcntl(e->fd, F_GETOWN_EX, &got) ||
+				got.type != own.type || got.pid != own.pid)) {
+			pr_err("fd %u (%s): its owner, %s %d, does not exist after the restore%s",
+			       e->fd, e->desc, own.type == F_OWNER_PGRP ? "process group" :
+			       own.type == F_OWNER_PID ? "process" : "thread", own.pid,
+			       own.type == F_OWNER_PGRP ?
+			       " (the root joins crest's group unless --restore-pgid)" : "");
+			return -1;
+		}
+		if (fcntl(e->fd, F_SETSIG, e->fown->signum)) {
+			pr_perror("can't give fd %u (%s) its signal %u", e->fd, e->desc,
+				  e->fown->signum);
+			return -1;
+		}
+	}
+	cur = fcntl(e->fd, F_GETFL);
+	if (cur < 0) {
+		pr_perror("can't read the flags of fd %u (%s)", e->fd, e->desc);
+		return -1;
+	}
+	if ((cur & SETFL_FLAGS) != (int)(e->flags & SETFL_FLAGS) &&
+	    fcntl(e->fd, F_SETFL, (cur & ~SETFL_FLAGS) | (e->flags & SETFL_FLAGS))) {
+		pr_perror("can't set the flags 0%o of fd %u (%s)",
+			  e->flags & SETFL_FLAGS, e->fd, e->desc);
+		return -1;
+	}
+	cur = fcntl(e->fd, F_GETFL);
+	if (cur < 0 || (cur & CHECKED_FLAGS) != (int)(e->flags & CHECKED_FLAGS)) {
+		pr_err("fd %u (%s) has the flags 0%o, not 0%o as at the checkpoint",
+		       e->fd, e->desc, cur & CHECKED_FLAGS, e->flags & CHECKED_FLAGS);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Every source is a service fd, at or above base and so above every fd
  * of the tree: putting one fd in place never closes what another needs.
  */
-int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr)
+int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr,
+		      const struct files_pid_map *map)
 {
 	for (int i = 0; i < nr; i++) {
 		const FdEntry *e = fds[i];
@@ -387,6 +604,9 @@ int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr)
 	}
 	for_each_kind(k)
 		if ((*k)->post_open && (*k)->post_open(rf, fds, nr))
+			return -1;
+	for (int i = 0; i < nr; i++)
+		if (restore_fd_state(fds[i], map))
 			return -1;
 	return 0;
 }

@@ -37,6 +37,7 @@ struct pipe_state {
 	pid_t pid;		/* a task holding it */
 	int fd;
 	bool reader, writer;	/* ends seen inside the tree */
+	struct file_owner *descs;	/* a holder of each description (pid, fd) */
 };
 
 struct dump_files {
@@ -100,7 +101,8 @@ struct restore_files {
 	int nr_anons;
 	/* service fds of the objects, opened once by the coordinator */
 	int *file_fd;		/* by index in files[] */
-	int (*pipe_fd)[2];
+	int (*pipe_fd)[2];	/* old images: one description per end */
+	int **pipe_desc_fd;	/* [pipe][desc_id - 1] */
 	int *memfd_fd;
 	int *shmem_fd;
 	int *anon_fd;
@@ -122,9 +124,19 @@ int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 /* The service fd of the object a VMA maps, -1 for anonymous memory. */
 int files_vma_fd(const struct restore_files *rf, const VmaEntry *v);
 int files_exe_fd(const struct restore_files *rf, uint32_t id);
-/* In a new task: put every fd in place from the service fds, then the
- * kinds' fix-ups that need them all there. */
-int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr);
+/* Owners of fds (F_SETOWN_EX) by their new pid: 0 if not restored. */
+struct files_pid_map {
+	pid_t (*new_pid)(const void *arg, pid_t orig);	/* NULL: pids kept */
+	const void *arg;
+};
+
+/*
+ * In a new task: put every fd in place from the service fds, then the
+ * kinds' fix-ups that need them all there, then the status flags, owner
+ * and signal of each (checked).
+ */
+int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr,
+		      const struct files_pid_map *map);
 /* The service fd an fd of a task is made from; -1 if none (an epoll...). */
 int files_service_fd(const struct restore_files *rf, const FdEntry *e);
 int files_is_service(const struct restore_files *rf, int fd);

@@ -512,8 +512,16 @@ static int add_keep(int **keep, int *nr, int fd)
 	return 0;
 }
 
+static pid_t map_pid(const void *arg, pid_t orig)
+{
+	return restore_new_pid(arg, orig);
+}
+
 void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 {
+	const struct files_pid_map pid_map = {
+		sh->restore_pid ? NULL : map_pid, sh
+	};
 	const struct restore_files *rf = sh->files;
 	uint64_t entry, stack_top, addr;
 	struct restore_args *ra;
@@ -563,7 +571,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		add_keep(&keep, &nr_keep, files_exe_fd(rf, t->mm->exe_file_id));
 
 	close_low_fds(rf, t->fds, t->nr_fds);
-	if (files_restore_fds(rf, t->fds, t->nr_fds) ||
+	if (files_restore_fds(rf, t->fds, t->nr_fds, &pid_map) ||
 	    locks_restore_task(rf, t->pe->pid))
 		_exit(EXIT_FAILURE);
 	if (close_service_fds(rf, keep, nr_keep))

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -66,16 +68,29 @@ static char *memfd_name(const char *link)
 	return name;
 }
 
-static int add_memfd(struct dump_files *df, pid_t pid, const char *link,
+/*
+ * One memfd_entry per open file description of a memfd (the first one of
+ * the memfd makes it at restore, the others open it again: flags and
+ * offset of their own), and one for its mappings, which need it O_RDWR.
+ * fd: the fd of pid holding it, -1 for a mapping.
+ */
+static int add_memfd(struct dump_files *df, pid_t pid, int hfd, const char *link,
 		     const char *path, const struct stat *st, uint32_t flags,
 		     uint64_t pos, uint32_t *id)
 {
-	int n = df->nr_memfds, fd;
+	int n = df->nr_memfds, fd, first = 0;
+	struct statfs sfs;
 	MemfdEntry *m;
 
 	for (int i = 0; i < n; i++) {
-		if (df->memfds_own[i].dev == st->st_dev &&
-		    df->memfds_own[i].ino == st->st_ino) {
+		const struct file_owner *o = &df->memfds_own[i];
+
+		if (o->dev != st->st_dev || o->ino != st->st_ino)
+			continue;
+		if (!first)
+			first = df->memfds[i]->id;
+		if (hfd < 0 ? (df->memfds[i]->flags & O_ACCMODE) == O_RDWR :
+		    o->fd >= 0 && files_same_description(pid, hfd, o->pid, o->fd)) {
 			*id = df->memfds[i]->id;
 			return 0;
 		}
@@ -87,9 +102,22 @@ static int add_memfd(struct dump_files *df, pid_t pid, const char *link,
 	m->size = st->st_size;
 	m->flags = flags;
 	m->pos = pos;
+	m->has_mode = 1;
+	m->mode = st->st_mode & 07777;
+	if (first) {
+		m->has_first_id = 1;
+		m->first_id = first;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open memfd '%s'", path);
+		return -1;
+	}
+	if (!fstatfs(fd, &sfs) && sfs.f_type == HUGETLBFS_MAGIC) {
+		pr_err("memfd '%s' of process %d is on hugetlbfs (MFD_HUGETLB), not supported yet",
+		       m->name, pid);
+		close(fd);
+		protobuf_c_message_free_unpacked(&m->base, NULL);
 		return -1;
 	}
 	m->seals = fcntl(fd, F_GET_SEALS);
@@ -101,7 +129,7 @@ static int add_memfd(struct dump_files *df, pid_t pid, const char *link,
 	df->memfds = xrealloc(df->memfds, (n + 1) * sizeof(m));
 	df->memfds_own = xrealloc(df->memfds_own, (n + 1) * sizeof(*df->memfds_own));
 	df->memfds[n] = m;
-	df->memfds_own[n] = (struct file_owner){ st->st_dev, st->st_ino, pid, -1 };
+	df->memfds_own[n] = (struct file_owner){ st->st_dev, st->st_ino, pid, hfd };
 	df->nr_memfds++;
 	*id = m->id;
 	return 0;
@@ -112,20 +140,20 @@ static bool memfd_recognise(const struct fd_dump *f)
 	return S_ISREG(f->st->st_mode) && !strncmp(f->link, "/memfd:", 7);
 }
 
-static int memfd_dump(struct dump_files *df, const struct fd_dump *f, uint32_t *id)
+static int memfd_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
-	return add_memfd(df, f->pid, f->link, path, f->st,
-			 f->fi->flags & ~O_CLOEXEC, f->fi->pos, id);
+	return add_memfd(df, f->pid, f->fd, f->link, path, f->st,
+			 f->fi->flags & ~O_CLOEXEC, f->fi->pos, &e->file_id);
 }
 
 int files_add_memfd_mapping(struct dump_files *df, pid_t pid,
 			    const char *name, const char *map_path,
 			    const struct stat *st, uint32_t *id)
 {
-	return add_memfd(df, pid, name, map_path, st, O_RDWR, 0, id);
+	return add_memfd(df, pid, -1, name, map_path, st, O_RDWR, 0, id);
 }
 
 static int dump_one(ShmemEntry *s, const char *path, struct image *pm,
@@ -260,6 +288,57 @@ static int memfd_read(struct restore_files *rf, struct img_dir *d)
 	return files_read_msgs(d, IMG_SHMEM, 0, (void ***)&rf->shmems, &rf->nr_shmems);
 }
 
+/*
+ * The memfd made and filled at fd: its mode (MFD_EXEC, MFD_NOEXEC_SEAL)
+ * and seals, then a service fd per open file description, with its own
+ * access mode and offset. fd is closed.
+ */
+static int memfd_finish(struct restore_files *rf, uint32_t shmem_id, int fd)
+{
+	MemfdEntry *m = NULL;
+	int ret = -1;
+
+	for (int i = 0; i < rf->nr_memfds; i++) {
+		MemfdEntry *e = rf->memfds[i];
+		char path[64];
+		int dfd;
+
+		if (e->shmem_id != shmem_id)
+			continue;
+		if (!m) {
+			m = e;
+			if (m->has_mode && fchmod(fd, m->mode)) {
+				pr_perror("can't give memfd '%s' its mode %o", m->name, m->mode);
+				goto out;
+			}
+			if (m->seals && fcntl(fd, F_ADD_SEALS, m->seals) < 0) {
+				pr_perror("can't seal memfd '%s' with %#x", m->name, m->seals);
+				goto out;
+			}
+		}
+		if (e == m && (e->flags & O_ACCMODE) == O_RDWR) {
+			dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		} else {
+			/* A description of its own: access mode and offset. */
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			dfd = open(path, (e->flags & O_ACCMODE) | O_CLOEXEC);
+		}
+		if (dfd < 0 || lseek(dfd, e->pos, SEEK_SET) < 0) {
+			pr_perror("can't open memfd '%s' again", e->name);
+			if (dfd >= 0)
+				close(dfd);
+			goto out;
+		}
+		rf->memfd_fd[i] = files_to_service(dfd, rf->base);
+		if (rf->memfd_fd[i] < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
 /* Recreate each object, filled, as service fds (memfds by name). */
 static int memfd_open(struct restore_files *rf, struct img_dir *d,
 		      MmEntry **mms, int nr_mms)
@@ -326,11 +405,7 @@ static int memfd_open(struct restore_files *rf, struct img_dir *d,
 		if (p)
 			munmap(p, len);
 		if (m) {
-			if (m->seals && fcntl(fd, F_ADD_SEALS, m->seals) < 0)
-				pr_warn("can't seal memfd '%s': %s", m->name, strerror(errno));
-			lseek(fd, m->pos, SEEK_SET);
-			rf->memfd_fd[idx] = files_to_service(fd, base);
-			if (rf->memfd_fd[idx] < 0)
+			if (memfd_finish(rf, s->id, fd))
 				goto out;
 		} else {
 			rf->shmem_fd[i] = files_to_service(fd, base);
