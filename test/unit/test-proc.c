@@ -3,7 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <cmocka.h>
@@ -386,6 +388,45 @@ static void test_fdinfo(void **state)
 	assert_int_equal(fi.mnt_id, 0);
 }
 
+/*
+ * The flags of fdinfo are what F_GETFL says (plus O_CLOEXEC): restore
+ * checks every fd's F_GETFL against them. Real fds of this process with
+ * the status flags F_SETFL can change, and O_SYNC given at open.
+ */
+static void check_fdinfo_flags(int fd, int setfl)
+{
+	char path[64], buf[512];
+	struct proc_fdinfo fi;
+	FILE *f;
+	size_t n;
+
+	assert_true(fd >= 0);
+	if (setfl)
+		assert_int_equal(fcntl(fd, F_SETFL, setfl), 0);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	assert_int_equal(proc_parse_fdinfo(buf, &fi), 0);
+	assert_int_equal(fi.flags & ~O_CLOEXEC, fcntl(fd, F_GETFL));
+	if (setfl)
+		assert_int_equal(fi.flags & setfl, setfl);
+	close(fd);
+}
+
+static void test_fdinfo_status_flags(void **state)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	check_fdinfo_flags(p[0], O_NONBLOCK | O_ASYNC);
+	check_fdinfo_flags(p[1], O_DIRECT | O_NONBLOCK);
+	check_fdinfo_flags(open("/dev/null", O_WRONLY | O_CLOEXEC), O_APPEND | O_NONBLOCK);
+	check_fdinfo_flags(open("/proc/self/status", O_RDONLY | O_SYNC), 0);
+}
+
 static void test_fdinfo_malformed(void **state)
 {
 	struct proc_fdinfo fi;
@@ -414,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_maps_malformed),
 		cmocka_unit_test(test_fdinfo),
 		cmocka_unit_test(test_fdinfo_malformed),
+		cmocka_unit_test(test_fdinfo_status_flags),
 	};
 
 	return cmocka_run_group_tests_name("proc", tests, NULL, NULL);
