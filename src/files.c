@@ -511,7 +511,7 @@ void files_show_fd(const struct restore_files *rf, const FdEntry *e,
  */
 static int restore_fd_state(const FdEntry *e, const struct files_pid_map *map)
 {
-	int cur;
+	int cur, checked = CHECKED_FLAGS;
 
 	if (e->kind == FD_KIND__FD_EXTERNAL || !e->has_flags || (e->flags & O_PATH))
 		return 0;
@@ -565,10 +565,16 @@ static int restore_fd_state(const FdEntry *e, const struct files_pid_map *map)
 			  e->flags & SETFL_FLAGS, e->fd, e->desc);
 		return -1;
 	}
+	/*
+	 * A regular file has no fasync: F_SETFL drops O_ASYNC, which only a
+	 * lease sets on it (files-lock.c takes the lease back, after this).
+	 */
+	if (e->kind == FD_KIND__FD_REG)
+		checked &= ~O_ASYNC;
 	cur = fcntl(e->fd, F_GETFL);
-	if (cur < 0 || (cur & CHECKED_FLAGS) != (int)(e->flags & CHECKED_FLAGS)) {
+	if (cur < 0 || (cur & checked) != (int)(e->flags & checked)) {
 		pr_err("fd %u (%s) has the flags 0%o, not 0%o as at the checkpoint",
-		       e->fd, e->desc, cur & CHECKED_FLAGS, e->flags & CHECKED_FLAGS);
+		       e->fd, e->desc, cur & checked, e->flags & checked);
 		return -1;
 	}
 	return 0;
