@@ -452,6 +452,13 @@ static long thread_setup(struct restore_args *a, struct rst_thread *t)
 	for (uint32_t i = 0; i < t->nr_siginfo; i++) {
 		int sig = *(int32_t *)si[i].raw;
 
+		/*
+		 * Our own int3 at the end would be taken for a SIGTRAP of
+		 * ours (a second one is not queued): crest queues it after.
+		 */
+		if (sig == 5 && !si[i].shared)
+			continue;
+
 		if (si[i].shared)
 			ret = sys_rt_sigqueueinfo(pid, sig, (unsigned long)si[i].raw);
 		else

@@ -249,6 +249,8 @@ static int write_images(struct dump_ctx *ctx)
 		pe.has_exit_status = it->zombie;
 		pe.exit_status = it->exit_status;
 		pe.has_stopped = pe.stopped = it->stopped;
+		pe.has_stop_signal = it->stopped;
+		pe.stop_signal = it->stop_signal;
 		pe.has_zombie_leader = pe.zombie_leader = it->zombie_leader;
 		if (img_write_msg(pst, &pe.base))
 			goto out;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <linux/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -62,6 +63,47 @@ long remote_syscall(pid_t pid, const arch_regs_t *base, uint64_t syscall_ip,
 	return arch_syscall_ret(&regs);
 }
 
+bool thread_trap_pending(pid_t tid, void *si)
+{
+	for (int i = 0;; i++) {
+		struct ptrace_peeksiginfo_args a = { .off = i, .nr = 1, .flags = 0 };
+		siginfo_t info;
+
+		if (ptrace(PTRACE_PEEKSIGINFO, tid, &a, &info) <= 0)
+			return false;
+		if (info.si_signo == SIGTRAP) {
+			memcpy(si, &info, sizeof(info));
+			return true;
+		}
+	}
+}
+
+int remote_queue_trap(pid_t tgid, pid_t tid, uint64_t syscall_ip,
+		      uint64_t remote_si)
+{
+	uint64_t all = ~0ULL;
+	arch_regs_t regs;
+	long r;
+
+	if (arch_get_regs(tid, &regs))
+		return -1;
+	/* The int3 unblocked SIGTRAP: it must not arrive while we drive. */
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all)) {
+		pr_perror("can't block signals in thread %d", tid);
+		return -1;
+	}
+	r = remote_syscall(tid, &regs, syscall_ip, SYS_rt_tgsigqueueinfo, tgid, tid,
+			   SIGTRAP, remote_si, 0, 0);
+	if (arch_set_regs(tid, &regs))
+		return -1;
+	if (r) {
+		errno = -r;
+		pr_perror("can't queue the pending SIGTRAP of thread %d back", tid);
+		return -1;
+	}
+	return 0;
+}
+
 static int find_syscall_insn(pid_t pid, uint64_t start, uint64_t end,
 			     uint64_t *ip)
 {
@@ -104,6 +146,7 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	}
 	if (find_syscall_insn(pid, vdso_start, vdso_end, &ctl->syscall_ip))
 		goto err_free;
+	ctl->trap_pending = thread_trap_pending(pid, ctl->trap_si);
 	if (arch_get_regs(pid, &ctl->orig_regs))
 		goto err_free;
 	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
@@ -265,10 +308,13 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	uint64_t remote = ctl->remote + off, all = ~0ULL, mask;
 	arch_regs_t orig, regs;
 	int status, sig, ret = -1;
+	uint8_t trap_si[128];
+	bool trap, trapped = false;
 
 	BUG_ON(slot >= ctl->nr_slots);
 	if (arch_get_regs(tid, &orig))
 		return NULL;
+	trap = thread_trap_pending(tid, trap_si);
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask) ||
 	    ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all)) {
 		pr_perror("can't block signals in thread %d", tid);
@@ -296,6 +342,7 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 		pr_err("the parasite in thread %d stopped with signal %d", tid, sig);
 		goto out;
 	}
+	trapped = true;
 	if (a->ret) {
 		errno = -a->ret;
 		pr_perror("parasite command %u failed in thread %d", cmd, tid);
@@ -303,6 +350,12 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	}
 	ret = 0;
 out:
+	/* The bottom of the slot's stack is free: the siginfo goes there. */
+	if (trapped && trap) {
+		memcpy(ctl->local + off + sizeof(*a), trap_si, sizeof(trap_si));
+		if (remote_queue_trap(ctl->pid, tid, ctl->syscall_ip, remote + sizeof(*a)))
+			ret = -1;
+	}
 	if (arch_set_regs(tid, &orig))
 		ret = -1;
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask)) {
@@ -328,6 +381,12 @@ int parasite_cure(struct parasite_ctl *ctl)
 	if ((ctl->args->pipe_fd >= 0 || ctl->args->rseq_off) &&
 	    parasite_cmd(ctl, PARASITE_CMD_FINI))
 		ret = -1;
+	if (ctl->trap_pending) {
+		memcpy(ctl->local + ctl->data_off, ctl->trap_si, sizeof(ctl->trap_si));
+		if (remote_queue_trap(ctl->pid, ctl->pid, ctl->syscall_ip,
+				      ctl->remote + ctl->data_off))
+			ret = -1;
+	}
 	r = remote_syscall(ctl->pid, &ctl->orig_regs, ctl->syscall_ip,
 			   SYS_munmap, ctl->remote, ctl->size, 0, 0, 0, 0);
 	if (r) {

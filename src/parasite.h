@@ -1,6 +1,7 @@
 #ifndef CREST_PARASITE_H
 #define CREST_PARASITE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,9 @@ struct parasite_ctl {
 	uint64_t stack_top;
 	size_t slots_off;		/* per-thread args + stacks */
 	int nr_slots;
+	/* A SIGTRAP pending for the main thread: our int3 would eat it. */
+	bool trap_pending;
+	uint8_t trap_si[128];
 };
 
 #define PARASITE_SLOT_STACK	(16 * 1024)
@@ -35,6 +39,19 @@ struct parasite_ctl {
 long remote_syscall(pid_t pid, const arch_regs_t *base, uint64_t syscall_ip,
 		    long nr, unsigned long a0, unsigned long a1, unsigned long a2,
 		    unsigned long a3, unsigned long a4, unsigned long a5);
+
+/*
+ * A SIGTRAP pending for thread tid alone (si: its siginfo, 128 bytes)?
+ * The int3 that ends a parasite command or the restorer would be taken
+ * for it by the kernel (a second SIGTRAP is not queued) and swallowed.
+ */
+bool thread_trap_pending(pid_t tid, void *si);
+/*
+ * Queue the siginfo at remote_si back to tid, by tid itself (only a task
+ * may queue a kernel's or tkill's siginfo to itself), all signals blocked.
+ */
+int remote_queue_trap(pid_t tgid, pid_t tid, uint64_t syscall_ip,
+		      uint64_t remote_si);
 
 struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 				     uint64_t vdso_end, size_t data_size,

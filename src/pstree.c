@@ -144,14 +144,14 @@ static int has_thread(const struct pstree_item *it, pid_t tid)
  * make another: list again until a pass finds none new.
  */
 /* Seize a task, unless --freeze-cgroup did already: then wait for it. */
-static int seize_one(struct pstree *t, pid_t tid, bool *stopped)
+static int seize_one(struct pstree *t, pid_t tid, int *stopsig)
 {
 	for (int i = 0; i < t->nr_preseized; i++)
 		if (t->preseized[i] == tid) {
 			t->preseized[i] = 0;
-			return seize_wait(tid, stopped);
+			return seize_wait(tid, stopsig);
 		}
-	return seize_task(tid, stopped);
+	return seize_task(tid, stopsig);
 }
 
 static int seize_threads(struct pstree *t, struct pstree_item *it)
@@ -165,7 +165,7 @@ static int seize_threads(struct pstree *t, struct pstree_item *it)
 			return -1;
 		}
 		for (int i = 0; i < nr; i++) {
-			bool stopped;
+			int stopped;
 			int ret;
 
 			if (has_thread(it, tids[i]) ||
@@ -348,7 +348,8 @@ static int seize_item(struct pstree *t, struct pstree_item *it)
 			it->pid, it->nr_threads);
 		return 0;
 	}
-	ret = seize_one(t, it->pid, &it->stopped);
+	ret = seize_one(t, it->pid, &it->stop_signal);
+	it->stopped = it->stop_signal != 0;
 	if (ret == 1) {
 		/* It died between listing and seizing: a zombie now? */
 		if (!read_stat(it->pid, &it->stat) && it->stat.state == 'Z') {
@@ -646,7 +647,7 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 	ret = pstree_seize(t, scope, id, pol);
 	/* Seized but not in the tree after all (left out): let them go. */
 	for (int i = 0; i < nr_pre; i++) {
-		bool stopped;
+		int stopped;
 
 		if (pre[i] && !seize_wait(pre[i], &stopped))
 			ptrace(PTRACE_DETACH, pre[i], NULL, NULL);

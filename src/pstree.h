@@ -22,6 +22,7 @@ struct pstree_item {
 	bool zombie;
 	int exit_status;		/* zombie: wait(2) status */
 	bool stopped;			/* group-stopped when seized */
+	int stop_signal;		/* by this signal */
 	bool seized;
 	pid_t *threads;			/* seized, the leader first */
 	int nr_threads;

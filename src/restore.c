@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,6 +445,38 @@ static int wait_leader_gone(pid_t pid)
 	return -1;
 }
 
+/*
+ * A SIGTRAP pending for one thread was left out by the restorer: its int3
+ * would have swallowed it. The thread queues it now, by remote syscall,
+ * its siginfo in the restorer's scratch.
+ */
+static int queue_traps(struct restore_task *t, struct restore_args *ra)
+{
+	uint64_t scratch = t->args_addr + offsetof(struct restore_args, scratch);
+
+	for (size_t i = 0; i < t->core->n_threads; i++) {
+		const ThreadCoreEntry *tc = t->core->threads[i];
+
+		for (size_t k = 0; k < tc->n_pending; k++) {
+			const SiginfoEntry *se = tc->pending[k];
+			uint8_t raw[128] = {};
+			struct iovec l = { raw, sizeof(raw) }, r = { (void *)scratch, sizeof(raw) };
+
+			memcpy(raw, se->raw.data, se->raw.len < 128 ? se->raw.len : 128);
+			if (se->shared || *(int32_t *)raw != SIGTRAP)
+				continue;
+			if (process_vm_writev(t->live, &l, 1, &r, 1, 0) != sizeof(raw)) {
+				pr_perror("can't write a siginfo into %d", t->new_pid);
+				return -1;
+			}
+			if (remote_queue_trap(t->new_pid, t->tids[i],
+					      ra->self.start + restorer_off_syscall, scratch))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* Last steps from outside: unmap the restorer, registers. */
 static int finish_task(struct restore_task *t, struct restore_args *ra)
 {
@@ -452,6 +485,8 @@ static int finish_task(struct restore_task *t, struct restore_args *ra)
 
 	/* A zombie leader must be out of the restorer before it goes. */
 	if (t->pe->zombie_leader && wait_leader_gone(t->new_pid))
+		return -1;
+	if (queue_traps(t, ra))
 		return -1;
 	/* Through a thread that is there (a zombie leader has exited). */
 	if (arch_get_regs(t->live, &regs))
@@ -820,7 +855,15 @@ out:
 	return ret;
 }
 
-static void wait_stopped(pid_t pid)
+/* The signal that had stopped it (images before stop_signal: SIGSTOP). */
+static long stop_signal(const PstreeEntry *pe)
+{
+	if (!pe->stopped)
+		return 0;
+	return pe->has_stop_signal && pe->stop_signal ? pe->stop_signal : SIGSTOP;
+}
+
+static bool wait_state_t(pid_t pid)
 {
 	for (int i = 0; i < 500; i++) {
 		char *buf = read_proc(pid, "stat", NULL);
@@ -829,8 +872,27 @@ static void wait_stopped(pid_t pid)
 
 		free(buf);
 		if (done)
-			return;
+			return true;
 		usleep(2000);
+	}
+	return false;
+}
+
+/*
+ * It gets its own stop signal back (its parent sees SIGTSTP as before),
+ * but the kernel drops SIGTSTP, SIGTTIN and SIGTTOU for an orphaned
+ * process group: then SIGSTOP, said out loud.
+ */
+static void wait_stopped(pid_t pid, long sig)
+{
+	if (wait_state_t(pid))
+		return;
+	if (sig != SIGSTOP) {
+		pr_warn("restored process %d did not stop again with signal %ld (%s), as its process group is orphaned now: stopping it with SIGSTOP",
+			pid, sig, strsignal(sig));
+		kill(pid, SIGSTOP);
+		if (wait_state_t(pid))
+			return;
 	}
 	pr_warn("restored process %d was stopped but has not stopped again", pid);
 }
@@ -856,7 +918,7 @@ static int finish_all(struct restore_ctx *ctx)
 	/* All rebuilt: let them go together. */
 	for (int i = 0; i < ctx->nr; i++) {
 		struct restore_task *t = &ctx->tasks[i];
-		long sig = t->pe->stopped ? SIGSTOP : 0;
+		long sig = stop_signal(t->pe);
 
 		if (!t->seized)
 			continue;
@@ -876,7 +938,7 @@ static int finish_all(struct restore_ctx *ctx)
 	/* Stopped ones are back stopped before crest says it is done. */
 	for (int i = 0; i < ctx->nr; i++)
 		if (ctx->tasks[i].pe->stopped)
-			wait_stopped(ctx->tasks[i].new_pid);
+			wait_stopped(ctx->tasks[i].new_pid, stop_signal(ctx->tasks[i].pe));
 	return 0;
 }
 

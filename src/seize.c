@@ -144,19 +144,19 @@ int seize_begin(pid_t pid)
 	return 0;
 }
 
-int seize_task(pid_t pid, bool *stopped)
+int seize_task(pid_t pid, int *stopsig)
 {
 	int ret = seize_begin(pid);
 
-	*stopped = false;
-	return ret ? ret : seize_wait(pid, stopped);
+	*stopsig = 0;
+	return ret ? ret : seize_wait(pid, stopsig);
 }
 
-int seize_wait(pid_t pid, bool *stopped)
+int seize_wait(pid_t pid, int *stopsig)
 {
 	int status, sig;
 
-	*stopped = false;
+	*stopsig = 0;
 	for (;;) {
 		if (waitpid(pid, &status, __WALL) < 0) {
 			if (errno == EINTR)
@@ -182,7 +182,7 @@ int seize_wait(pid_t pid, bool *stopped)
 	/* A group-stopped task reports its stop signal here. */
 	if (sig != SIGTRAP) {
 		pr_debug("process %d is stopped (signal %d)", pid, sig);
-		*stopped = true;
+		*stopsig = sig;
 	}
 	return 0;
 err_detach:

@@ -7,13 +7,14 @@
 #include <stdbool.h>
 
 /*
- * Seize and stop one task: 0, 1 if it is gone, -1 (reported). *stopped
- * tells if it was group-stopped (SIGSTOP): it stays so when released.
+ * Seize and stop one task: 0, 1 if it is gone, -1 (reported). *stopsig
+ * is the signal that group-stopped it (SIGSTOP, SIGTSTP...), 0 if none:
+ * it stays so when released.
  */
-int seize_task(pid_t pid, bool *stopped);
+int seize_task(pid_t pid, int *stopsig);
 /* The same in two steps, for tasks that can't stop yet (frozen). */
 int seize_begin(pid_t pid);
-int seize_wait(pid_t pid, bool *stopped);
+int seize_wait(pid_t pid, int *stopsig);
 /* Did seizing suspend seccomp in the tracee (PTRACE_O_SUSPEND_SECCOMP)? */
 bool seize_suspends_seccomp(void);
 /* Wait for a ptrace stop of tid; returns the stop signal, -1 if it died. */
