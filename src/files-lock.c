@@ -452,6 +452,21 @@ int locks_check_task(const struct restore_files *rf, pid_t pid,
 	return ret;
 }
 
+/*
+ * F_SETLEASE makes the caller the fd's owner (who a break signals). An
+ * owner the fd already has (put back from the images) was set after the
+ * lease in the original, or it would be the taker: it stays.
+ */
+static int take_lease(const FileLockEntry *l)
+{
+	struct f_owner_ex own = { 0 };
+	int had = !fcntl(l->fd, F_GETOWN_EX, &own) && own.pid;
+
+	if (fcntl(l->fd, F_SETLEASE, l->type))
+		return -1;
+	return had ? fcntl(l->fd, F_SETOWN_EX, &own) : 0;
+}
+
 static int take(const FileLockEntry *l)
 {
 	struct flock fl;
@@ -463,7 +478,7 @@ static int take(const FileLockEntry *l)
 	case FILE_LOCK_KIND__LOCK_FLOCK:
 		return flock(l->fd, (l->type == F_WRLCK ? LOCK_EX : LOCK_SH) | LOCK_NB);
 	case FILE_LOCK_KIND__LOCK_LEASE:
-		return fcntl(l->fd, F_SETLEASE, l->type);
+		return take_lease(l);
 	default:
 		return 0;	/* POSIX: the restorer's */
 	}
