@@ -42,9 +42,9 @@ int main(void)
 	if (cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0)
 		case_fail("ITIMER_VIRTUAL is no longer armed");
 	before = ticks;
-	for (int i = 0; i < 100 && ticks < before + 5; i++)
+	for (int i = 0; i < 3000 && ticks < before + 5; i++)
 		usleep(10000);
 	if (ticks < before + 5)
-		case_fail("ITIMER_REAL stopped ticking: %d ticks in 1 s", (int)(ticks - before));
+		case_fail("ITIMER_REAL stopped ticking: %d ticks in 30 s", (int)(ticks - before));
 	case_pass();
 }

@@ -205,7 +205,8 @@ int main(void)
 	pthread_mutex_unlock(&mtx);
 
 	s0 = spins;
-	usleep(100000);
+	for (int i = 0; i < 30000 && spins == s0; i++)	/* up to 30 s */
+		usleep(1000);
 	s1 = spins;
 	if (s1 == s0)
 		case_fail("spinner (tid %d) no longer runs (%llu)", tids[T_SPIN],
