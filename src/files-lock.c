@@ -239,8 +239,12 @@ static int dump_one(struct dump_locks *dl, struct pstree_item *it,
 	fe->fd = e->fd;
 	fe->start = l->start;
 	fe->len = l->end == UINT64_MAX ? 0 : l->end - l->start + 1;
-	snprintf(what + strlen(what), sizeof(what) - strlen(what), " '%s'", e->desc);
-	fe->desc = xstrdup(what);
+	{
+		size_t len = strlen(what) + strlen(e->desc) + 4;
+
+		fe->desc = xzalloc(len);
+		snprintf(fe->desc, len, "%s '%s'", what, e->desc);
+	}
 	dl->locks = xrealloc(dl->locks, (dl->nr + 1) * sizeof(*dl->locks));
 	dl->locks[dl->nr++] = fe;
 	add_seen(dl, l, e, fe);
