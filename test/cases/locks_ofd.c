@@ -97,7 +97,7 @@ int main(void)
 	lk_check("held ranges", checker, NULL);
 	if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
 		case_fail("child gone");
-	if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
+	if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 		case_fail("child failed: status %#x", st);
 	lk_set(fd, F_OFD_SETLK, F_UNLCK, 0, 100);
 	lk_check("after unlock", checker_unlocked, NULL);
