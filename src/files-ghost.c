@@ -121,6 +121,17 @@ int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw)
 	}
 	img_close(img);
 	img = NULL;
+	/*
+	 * What fstat showed of it: the mode whole (the umask took bits from
+	 * the one given to open) and the mtime of the checkpoint.
+	 */
+	if (fchmod(fd, f->mode & 07777) ||
+	    (f->has_mtime_ns && futimens(fd, (struct timespec[2]){
+			{ .tv_nsec = UTIME_OMIT },
+			{ f->mtime_ns / 1000000000, f->mtime_ns % 1000000000 } }))) {
+		pr_perror("can't give the saved file '%s' its mode and mtime", f->path);
+		goto err;
+	}
 	/* Reopen with the description's own flags, then it can go. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	rfd = open(path, rw ? O_RDWR | O_CLOEXEC :

@@ -104,6 +104,8 @@ static int add_memfd(struct dump_files *df, pid_t pid, int hfd, const char *link
 	m->pos = pos;
 	m->has_mode = 1;
 	m->mode = st->st_mode & 07777;
+	m->has_mtime_ns = 1;
+	m->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
 	if (first) {
 		m->has_first_id = 1;
 		m->first_id = first;
@@ -309,6 +311,13 @@ static int memfd_finish(struct restore_files *rf, uint32_t shmem_id, int fd)
 			m = e;
 			if (m->has_mode && fchmod(fd, m->mode)) {
 				pr_perror("can't give memfd '%s' its mode %o", m->name, m->mode);
+				goto out;
+			}
+			/* Filling it moved its mtime: the checkpoint's. */
+			if (m->has_mtime_ns && futimens(fd, (struct timespec[2]){
+					{ .tv_nsec = UTIME_OMIT },
+					{ m->mtime_ns / 1000000000, m->mtime_ns % 1000000000 } })) {
+				pr_perror("can't give memfd '%s' its mtime", m->name);
 				goto out;
 			}
 			if (m->seals && fcntl(fd, F_ADD_SEALS, m->seals) < 0) {

@@ -4,7 +4,9 @@
  * O_DIRECT (if the filesystem has it), /dev/null O_WRONLY|O_NONBLOCK,
  * pipe ends O_NONBLOCK and O_DIRECT (packet mode), an eventfd
  * EFD_SEMAPHORE|EFD_NONBLOCK, an epoll O_NONBLOCK. Restoring the files
- * changes neither their mtime nor their bytes.
+ * changes neither their mtime nor their bytes; a file deleted while open
+ * (saved in the images) comes back with its mode (0664, whatever the
+ * umask of crest) and mtime.
  */
 #include "caselib.h"
 
@@ -66,9 +68,9 @@ int main(void)
 {
 	static const char data[] = "some bytes\n";
 	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 123456789 } };
-	char path[3][256];
-	struct stat was[3];
-	int p[2], q[2], fd, ep, efd;
+	char path[4][256];
+	struct stat was[4], st;
+	int p[2], q[2], fd, ep, efd, del;
 	uint64_t v;
 
 	case_init();
@@ -104,6 +106,14 @@ int main(void)
 		fcntl(ep, F_SETFL, O_NONBLOCK);
 	expect(ep, "epoll O_NONBLOCK");
 
+	/* Deleted while open: made again from the images. */
+	snprintf(path[3], sizeof(path[3]), "%s/crest-fd-flags-%d-del", case_tmpdir(), getpid());
+	umask(0);
+	del = open(path[3], O_RDWR | O_CREAT | O_TRUNC, 0664);
+	if (del < 0 || write(del, data, strlen(data)) != (ssize_t)strlen(data) ||
+	    futimens(del, old) || fstat(del, &was[3]) || unlink(path[3]))
+		case_fail("deleted file: %s", strerror(errno));
+
 	case_ready();
 	case_wait_go();
 
@@ -132,6 +142,15 @@ int main(void)
 		if (read(q[0], buf, sizeof(buf)) != 2)
 			case_fail("the O_DIRECT pipe lost its packet boundaries");
 	}
+	if (fstat(del, &st))
+		case_fail("fstat the deleted file: %s", strerror(errno));
+	if ((st.st_mode & 07777) != 0664)
+		case_fail("the deleted file came back with mode %o, not 664", st.st_mode & 07777);
+	if (st.st_mtim.tv_sec != was[3].st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != was[3].st_mtim.tv_nsec)
+		case_fail("the deleted file's mtime is %lld.%09ld, was %lld.%09ld",
+			  (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			  (long long)was[3].st_mtim.tv_sec, was[3].st_mtim.tv_nsec);
 	for (int i = 0; i < 3; i++) {
 		check_file(path[i], &was[i], data);
 		if (!getenv("CREST_TMP"))

@@ -4,7 +4,8 @@
  * MFD_NOEXEC_SEAL (mode 0666, F_SEAL_EXEC), and a second open file
  * description of the first, read-only with an offset of its own
  * (/proc/self/fd reopened). After the restore each has its seals, mode,
- * access mode and offset, the seals still hold, and the bytes are there.
+ * access mode and offset, the seals still hold, the bytes are there and
+ * the mtime of the first is the one it had.
  */
 #include "caselib.h"
 
@@ -41,7 +42,9 @@ static void check(int fd, const char *what, int seals, mode_t mode, int acc, off
 
 int main(void)
 {
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 4242 } };
 	char path[64], buf[16] = "";
+	struct stat st;
 	int a, b, c, ro;
 
 	case_init();
@@ -54,6 +57,8 @@ int main(void)
 		case_fail("write: %s", strerror(errno));
 	if (fcntl(a, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))
 		case_fail("F_ADD_SEALS: %s", strerror(errno));
+	if (futimens(a, old))
+		case_fail("futimens: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", a);
 	ro = open(path, O_RDONLY);
 	if (ro < 0 || lseek(ro, 4, SEEK_SET) != 4)
@@ -63,6 +68,11 @@ int main(void)
 	case_wait_go();
 
 	check(a, "sealed memfd", F_SEAL_SHRINK | F_SEAL_GROW, 0777, O_RDWR, 10);
+	if (fstat(a, &st) || st.st_mtim.tv_sec != old[1].tv_sec ||
+	    st.st_mtim.tv_nsec != old[1].tv_nsec)
+		case_fail("the memfd's mtime is %lld.%09ld, was %lld.%09ld",
+			  (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			  (long long)old[1].tv_sec, old[1].tv_nsec);
 	check(b, "memfd without sealing", F_SEAL_SEAL, 0777, O_RDWR, 1);
 	if (c >= 0)	/* a kernel before 6.3 has no MFD_NOEXEC_SEAL */
 		check(c, "MFD_NOEXEC_SEAL memfd", F_SEAL_EXEC, 0666, O_RDWR, 0);
