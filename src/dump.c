@@ -27,10 +27,12 @@
 #include "parasite.h"
 #include "proc.h"
 #include "pstree.h"
+#include "refuse.h"
 #include "seize.h"
 #include "task.h"
 #include "timers.h"
 #include "task-attrs.h"
+#include "unsaved.h"
 #include "util.h"
 
 #include "inventory.pb-c.h"
@@ -117,27 +119,51 @@ static void save_mapped_files(struct dump_ctx *ctx)
 	}
 }
 
-/* What /proc tells from outside, for every process, before any parasite. */
+/*
+ * Anything crest can't save was refused (refuse.h) while collecting, and
+ * collecting went on: the whole list goes out at once.
+ */
+static int refused(struct dump_ctx *ctx)
+{
+	if (!refusals_nr())
+		return 0;
+	ctx->exit_code = EXIT_UNSUPPORTED;
+	if (!ctx->opts->check_only)
+		refusals_report();
+	return -1;
+}
+
+/*
+ * What /proc tells from outside, for every process, before any parasite.
+ * Every process, fd and mapping is looked at even after a refusal, so
+ * the refusal lists everything in the way.
+ */
 static int collect(struct dump_ctx *ctx)
 {
+	int bad = 0;
+
 	ctx->exit_code = EXIT_UNSUPPORTED;
 	for (int i = 0; i < ctx->tree.nr; i++) {
 		struct pstree_item *it = ctx->tree.items[i];
 
 		if (it->zombie)
 			continue;
-		if (mem_collect(it->live, &it->mem, &ctx->files))
+		if (mem_collect(it->live, &it->mem, &ctx->files) ||
+		    mem_check_flags(it->live, &it->mem) ||
+		    files_dump_fds(&ctx->files, it) ||
+		    unsaved_check(it) ||
+		    add_exe(ctx, it))
 			return -1;
-		if (files_dump_fds(&ctx->files, it))
-			return -1;
-		if (add_exe(ctx, it))
-			return -1;
+		/*
+		 * These say what they refuse themselves, as errors: the other
+		 * processes are still looked at, so that all is said at once.
+		 */
 		if (timers_collect(it, &it->ptimers))
-			return -1;
+			bad = 1;
 		if (attrs_collect(it))
-			return -1;
+			bad = 1;
 	}
-	if (files_dump_collected(&ctx->files, &ctx->tree))
+	if (refused(ctx) || bad || files_dump_collected(&ctx->files, &ctx->tree))
 		return -1;
 	save_mapped_files(ctx);
 	ctx->exit_code = EXIT_FAIL;
@@ -351,6 +377,60 @@ static void say_failed(const struct options *opts, const struct dump_ctx *ctx,
 			opts->pid, procs, opts->dir);
 }
 
+static int seize(struct dump_ctx *ctx)
+{
+	const struct options *opts = ctx->opts;
+	struct pstree_policy pol = { opts->ptraced, opts->ptracer, true,
+				     { getpid(), dump_parent } };
+	int ret;
+
+	if (opts->freeze_cgroup)
+		ret = pstree_seize_frozen(&ctx->tree, opts->freeze_cgroup,
+					  opts->scope, opts->pid, &pol);
+	else
+		ret = pstree_seize(&ctx->tree, opts->scope, opts->pid, &pol);
+	if (ret == -2)
+		ctx->exit_code = EXIT_UNSUPPORTED;
+	if (ret == -3)
+		ctx->exit_code = EXIT_BUSY;
+	return ret ? -1 : 0;
+}
+
+/*
+ * --check-only: seize, look at everything a dump would look at from
+ * outside, say what is in the way, let the tree go. No image, no parasite.
+ */
+static int check_only(struct dump_ctx *ctx)
+{
+	int ret, nr;
+
+	if (seize(ctx))
+		goto err;
+	ret = collect(ctx) || check_abort();
+	nr = ctx->tree.nr;
+	pstree_release(&ctx->tree);
+	if (refusals_nr()) {
+		printf("crest can't save %d thing%s of the %d process%s of %d:\n",
+		       refusals_nr(), refusals_nr() > 1 ? "s" : "", nr,
+		       nr > 1 ? "es" : "", ctx->opts->pid);
+		refusals_print(stdout);
+		fflush(stdout);
+		log_set_last_error("crest can't save what is listed above");
+		return EXIT_UNSUPPORTED;
+	}
+	if (ret)
+		goto err;
+	printf("nothing in the way: the %d process%s of %d can be checkpointed\n",
+	       nr, nr > 1 ? "es" : "", ctx->opts->pid);
+	fflush(stdout);
+	return EXIT_OK;
+err:
+	log_msg(LOG_ERROR, "check of %d failed: %s; the processes run on as they were\n",
+		ctx->opts->pid, log_last_error());
+	return ctx->exit_code == EXIT_UNSUPPORTED || ctx->exit_code == EXIT_BUSY ?
+	       ctx->exit_code : EXIT_FAIL;
+}
+
 static int do_dump(const struct options *opts)
 {
 	struct dump_ctx ctx = { .opts = opts, .exit_code = EXIT_FAIL };
@@ -371,6 +451,8 @@ static int do_dump(const struct options *opts)
 		had_ckpt = !stat(inv, &st);
 		free(inv);
 	}
+	if (opts->check_only)
+		return check_only(&ctx);
 	if (stream) {
 		/* Images go to a staging directory, then into one stream. */
 		staging = context_staging_dir(opts);
@@ -381,23 +463,8 @@ static int do_dump(const struct options *opts)
 		goto err;
 	ctx.dir.nosync = opts->nosync || stream;
 	pr_debug("dumping %d into '%s'", opts->pid, opts->dir);
-	{
-		struct pstree_policy pol = { opts->ptraced, opts->ptracer, true,
-					     { getpid(), dump_parent } };
-
-		if (opts->freeze_cgroup)
-			ret = pstree_seize_frozen(&ctx.tree, opts->freeze_cgroup,
-						  opts->scope, opts->pid, &pol);
-		else
-			ret = pstree_seize(&ctx.tree, opts->scope, opts->pid, &pol);
-	}
-	if (ret) {
-		if (ret == -2)
-			ctx.exit_code = EXIT_UNSUPPORTED;
-		if (ret == -3)
-			ctx.exit_code = EXIT_BUSY;
+	if (seize(&ctx))
 		goto err;
-	}
 	pr_debug("seized %d processes", ctx.tree.nr);
 	/* Tests of -t and of interrupting a dump need a slow one. */
 	for (int i = 0; i < 30 && fault("dump-slow") && !dump_aborted; i++)
@@ -413,7 +480,7 @@ static int do_dump(const struct options *opts)
 			goto err_release;
 	}
 	pr_debug("pages written");
-	if (check_abort() || write_images(&ctx))
+	if (refused(&ctx) || check_abort() || write_images(&ctx))
 		goto err_release;
 	if (stream && (check_abort() || context_pack(opts, staging)))
 		goto err_release;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "proc.h"
 #include "pstree.h"
+#include "refuse.h"
 #include "util.h"
 
 static const struct fd_kind_ops *const fd_kinds[] = {
@@ -196,8 +197,9 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 	}
 	f = (struct fd_dump){ it, pid, fd, link, &st, &fi, info };
 	if (!files_recognise(&f, &k)) {
-		pr_err("fd %d of process %d is %s (%s), not supported yet",
-		       fd, pid, fd_kind_name(&st, link), link);
+		refuse(it->pid, "fd %d is %s ('%s'), not supported yet",
+		       fd, fd_kind_name(&st, link), link);
+		ret = 0;
 		goto out;
 	}
 	e = new_fd(fd, &fi, link);

@@ -77,7 +77,10 @@ int files_add_shmem(struct dump_files *df, pid_t pid, const char *map_path,
 int files_add_memfd_mapping(struct dump_files *df, pid_t pid,
 			    const char *name, const char *map_path,
 			    const struct stat *st, uint32_t *id);
-/* Collect every fd of a task; -1 (reported) if one is not supported. */
+/*
+ * Collect every fd of a task; what is not supported is refused (refuse.h)
+ * and the others are still collected. -1 (reported): /proc failed us.
+ */
 int files_dump_fds(struct dump_files *df, struct pstree_item *it);
 /* Once every task's fds are known: links between them (pipe ends outside). */
 int files_dump_collected(struct dump_files *df, struct pstree *t);

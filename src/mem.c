@@ -28,6 +28,7 @@
 #include "mem.h"
 #include "parasite.h"
 #include "proc.h"
+#include "refuse.h"
 #include "util.h"
 
 #define PME_PRESENT	(1ULL << 63)
@@ -95,15 +96,15 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 	if (!strcmp(pv->path, "[vsyscall]"))
 		return 0;	/* fixed, the kernel's own */
 	if (mem_vma_kind(pv->path, pv->shared, &kind)) {
-		pr_err("mapping %lx-%lx of process %d is '%s', not supported yet",
-		       (unsigned long)pv->start, (unsigned long)pv->end, pid, pv->path);
-		return -1;
+		refuse(pid, "mapping %lx-%lx is '%s', not supported yet",
+		       (unsigned long)pv->start, (unsigned long)pv->end, pv->path);
+		return 0;
 	}
 	if ((kind == VMA_KIND__VMA_FILE_PRIVATE || kind == VMA_KIND__VMA_FILE_SHARED) &&
 	    !strncmp(pv->path, "/SYSV", 5)) {
-		pr_err("mapping %lx-%lx of process %d is '%s' (System V shared memory), not supported yet",
-		       (unsigned long)pv->start, (unsigned long)pv->end, pid, pv->path);
-		return -1;
+		refuse(pid, "mapping %lx-%lx is '%s' (System V shared memory), not supported yet",
+		       (unsigned long)pv->start, (unsigned long)pv->end, pv->path);
+		return 0;
 	}
 
 	v = xzalloc(sizeof(*v));

@@ -25,7 +25,10 @@ struct mem_parent {
 	const struct mem_layout *ml;
 };
 
-/* Read /proc/PID/maps; -1 (reported) on anything not supported. */
+/*
+ * Read /proc/PID/maps; a mapping of a kind crest can't restore is
+ * refused (refuse.h). -1 (reported): /proc failed us.
+ */
 int mem_collect(pid_t pid, struct mem_layout *ml, struct dump_files *df);
 /* Stream every page worth saving through the parasite into the images. */
 int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
@@ -35,6 +38,15 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 int mem_cow_candidate(const VmaEntry *v);
 /* Index of the parent VMA (sorted pvmas) that holds all of v and can share; -1. */
 int mem_cow_parent_vma(VmaEntry *const *pvmas, size_t n, const VmaEntry *v);
+/*
+ * Refuse every mapping of ml whose VmFlags (smaps) crest would not
+ * restore; note in ml those it restores through mmap flags.
+ */
+int mem_check_flags(pid_t pid, const struct mem_layout *ml);
+/* The flags of vmflags ("rd wr lo ...") crest can't restore for a mapping
+ * of path, named with their meaning in out; their number. Pure. */
+int mem_flags_unsupported(const char *path, const char *vmflags,
+			  char *out, size_t len);
 /* Classify one maps line: the pure part, unit-tested. */
 int mem_vma_kind(const char *path, int shared, VmaKind *kind);
 

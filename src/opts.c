@@ -39,6 +39,9 @@ static const char usage_text[] =
 "      --nosync              don't fsync the images\n"
 "  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
 "                            leases are always saved\n"
+"      --check-only          seize the processes, list everything crest can't\n"
+"                            save in them, let them go on; write no image\n"
+"                            (exit 0: they can be checkpointed, 5: they can't)\n"
 "AFTER the checkpoint is safely on disk (the last one given wins):\n"
 "      --kill                kill the processes (the default)\n"
 "  -R, --leave-running, --run  let them go on\n"
@@ -99,7 +102,7 @@ enum {
 	OPT_ABORT, OPT_CONT, OPT_RESTORE_PID, OPT_NO_RESTORE_PID,
 	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
-	OPT_FREEZE_CGROUP,
+	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY,
 };
 
 static const struct option long_opts[] = {
@@ -129,6 +132,7 @@ static const struct option long_opts[] = {
 	{ "nosync",		no_argument,	   NULL, OPT_NOSYNC },
 	{ "freeze-cgroup",	required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "file-locks",		no_argument,	   NULL, 'l' },
+	{ "check-only",		no_argument,	   NULL, OPT_CHECK_ONLY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -141,7 +145,7 @@ static int opt_applies(enum crest_cmd cmd, int c)
 {
 	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
-		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', 0 };
+		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
@@ -265,6 +269,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_NOSYNC:	o->nosync = true; break;
 		case OPT_FREEZE_CGROUP:	o->freeze_cgroup = optarg; break;
 		case 'l':	break;	/* CRIU's; locks are always saved */
+		case OPT_CHECK_ONLY:	o->check_only = true; break;
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

@@ -1,0 +1,173 @@
+/*
+ * The VmFlags of every mapping (/proc/PID/smaps): crest restores a
+ * mapping from its kind, protection and MAP_SHARED/PRIVATE only, so any
+ * flag those do not explain -- mlock, hugetlb, madvise() advice, uffd
+ * registration, a special mapping -- would be lost. Each one crest does
+ * not positively know is a refusal, by address, path and meaning.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "mem.h"
+#include "proc.h"
+#include "refuse.h"
+#include "util.h"
+
+/*
+ * What crest gives back. rd/wr/ex/sh and their may-* (mr mw me ms) come
+ * from prot and MAP_SHARED; ac (accounted) from a private writable
+ * mapping; sd (soft-dirty) is the kernel's own bookkeeping. gd: the
+ * [stack] is mapped MAP_GROWSDOWN again; elsewhere it would be lost.
+ * The vDSO area (moved, not mapped, at restore) is pf io de dd by nature.
+ */
+static const char *const always_ok[] = { "rd", "wr", "ex", "sh", "mr", "mw",
+					 "me", "ms", "ac", "sd" };
+static const char *const vdso_ok[] = { "pf", "io", "de", "dd" };
+
+static const struct { const char *flag, *meaning; } meanings[] = {
+	{ "gd", "grows down (MAP_GROWSDOWN)" },
+	{ "pf", "pure PFN range (a device mapping)" },
+	{ "io", "memory-mapped I/O" },
+	{ "lo", "locked in memory (mlock)" },
+	{ "lf", "locked on fault (mlock2 MLOCK_ONFAULT)" },
+	{ "sr", "madvise MADV_SEQUENTIAL" },
+	{ "rr", "madvise MADV_RANDOM" },
+	{ "dc", "not copied on fork (MADV_DONTFORK)" },
+	{ "de", "can't be expanded (a special mapping)" },
+	{ "nr", "no swap reserved (MAP_NORESERVE)" },
+	{ "ht", "hugetlb pages" },
+	{ "sf", "synchronous page faults (MAP_SYNC)" },
+	{ "ar", "architecture-specific" },
+	{ "wf", "wiped on fork (MADV_WIPEONFORK)" },
+	{ "dd", "left out of core dumps (MADV_DONTDUMP)" },
+	{ "mm", "mixed map" },
+	{ "hg", "madvise MADV_HUGEPAGE" },
+	{ "nh", "madvise MADV_NOHUGEPAGE" },
+	{ "mg", "mergeable by KSM (MADV_MERGEABLE)" },
+	{ "um", "userfaultfd missing-page tracking" },
+	{ "uw", "userfaultfd write-protect tracking" },
+	{ "ui", "userfaultfd minor-fault tracking" },
+	{ "ss", "shadow stack" },
+	{ "sl", "sealed (mseal)" },
+	{ "bt", "branch target identification" },
+	{ "mt", "memory tagging" },
+	{ "gu", "guard regions (MADV_GUARD_INSTALL)" },
+};
+
+static int flags_check(const char *path, const char *vmflags, char *out,
+		       size_t len, unsigned long *mmap_flags);
+
+/*
+ * Flags that mmap() at restore gives back, with the MAP_* that does it.
+ * nh: MADV_NOHUGEPAGE, or MAP_STACK, which since Linux 6.7 means exactly
+ * VM_NOHUGEPAGE (glibc maps every thread stack so). nr: MAP_NORESERVE
+ * (glibc maps its per-thread malloc arenas so).
+ */
+static const struct { const char *flag; unsigned long map; } by_mmap[] = {
+	{ "nh", MAP_STACK },
+	{ "nr", MAP_NORESERVE },
+};
+
+static int in(const char *const *list, size_t n, const char *f)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], f))
+			return 1;
+	return 0;
+}
+
+static const char *meaning(const char *f)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(meanings); i++)
+		if (!strcmp(meanings[i].flag, f))
+			return meanings[i].meaning;
+	return "unknown to crest";
+}
+
+int mem_flags_unsupported(const char *path, const char *vmflags,
+			  char *out, size_t len)
+{
+	unsigned long mmap_flags = 0;
+
+	return flags_check(path, vmflags, out, len, &mmap_flags);
+}
+
+static int flags_check(const char *path, const char *vmflags, char *out,
+		       size_t len, unsigned long *mmap_flags)
+{
+	int vdso = !strcmp(path, "[vdso]") || !strcmp(path, "[vvar]") ||
+		   !strcmp(path, "[vvar_vclock]");
+	char f[8];
+	int n = 0, used = 0;
+
+	out[0] = 0;
+	while (sscanf(vmflags, " %7s%n", f, &used) == 1) {
+		vmflags += used;
+		if (in(always_ok, ARRAY_SIZE(always_ok), f) ||
+		    (vdso && in(vdso_ok, ARRAY_SIZE(vdso_ok), f)) ||
+		    (!strcmp(f, "gd") && !strcmp(path, "[stack]")))
+			continue;
+		for (size_t i = 0; i < ARRAY_SIZE(by_mmap); i++)
+			if (!strcmp(f, by_mmap[i].flag)) {
+				*mmap_flags |= by_mmap[i].map;
+				f[0] = 0;
+			}
+		if (!f[0])
+			continue;
+		snprintf(out + strlen(out), len - strlen(out), "%s%s (%s)",
+			 n ? ", " : "", f, meaning(f));
+		n++;
+	}
+	return n;
+}
+
+static VmaEntry *vma_at(const struct mem_layout *ml, uint64_t start)
+{
+	for (int i = 0; i < ml->nr_vmas; i++)
+		if (ml->vmas[i]->start == start)
+			return ml->vmas[i];
+	return NULL;
+}
+
+int mem_check_flags(pid_t pid, const struct mem_layout *ml)
+{
+	char *smaps = read_proc(pid, "smaps", NULL), *line, *save = NULL;
+	struct proc_vma pv = { .start = 0 };
+	int have = 0;
+
+	if (!smaps) {
+		pr_perror("can't read /proc/%d/smaps", pid);
+		return -1;
+	}
+	for (line = strtok_r(smaps, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char bad[1024];
+		size_t key = strcspn(line, " ");
+		unsigned long mmap_flags = 0;
+		VmaEntry *v;
+
+		if (key && line[key - 1] != ':') {
+			/* A mapping's first line, as in maps. */
+			have = !proc_parse_maps_line(line, &pv);
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) || !have)
+			continue;
+		if (!strcmp(pv.path, "[vsyscall]"))
+			continue;	/* the kernel's own, the same everywhere */
+		v = vma_at(ml, pv.start);
+		if (!v)
+			continue;	/* refused already, by kind */
+		if (flags_check(pv.path, line + 8, bad, sizeof(bad), &mmap_flags))
+			refuse(pid, "mapping %lx-%lx%s%s%s has %s, not supported yet",
+			       (unsigned long)pv.start, (unsigned long)pv.end,
+			       pv.path[0] ? " ('" : "", pv.path, pv.path[0] ? "')" : "",
+			       bad);
+		v->flags |= mmap_flags;
+	}
+	free(smaps);
+	return 0;
+}

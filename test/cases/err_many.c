@@ -1,0 +1,89 @@
+/* Not a checkpoint/restore case: a parent and a child holding five things
+ * crest can't save, in two processes: the parent a unix socket on fd 5 and
+ * an mlock()ed page, the child no_new_privs, a POSIX lock on fd 6 and a
+ * MADV_DONTFORK mapping. The errors mode expects one refusal listing all
+ * five, the processes left running; after go each checks its state is
+ * still there. Cases named err_* are run by the errors mode only. */
+#include "caselib.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SOCK_FD	5
+#define LOCK_FD	6
+
+static void child(int ready_w)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char path[4096];
+	void *p;
+	int fd;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		case_fail("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/err_many.lock", case_tmpdir());
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || dup2(fd, LOCK_FD) < 0)
+		case_fail("open %s: %s", path, strerror(errno));
+	if (fcntl(LOCK_FD, F_SETLK, &fl))
+		case_fail("F_SETLK: %s", strerror(errno));
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || madvise(p, 4096, MADV_DONTFORK))
+		case_fail("MADV_DONTFORK: %s", strerror(errno));
+	if (write(ready_w, "r", 1) != 1)
+		case_fail("write: %s", strerror(errno));
+	close(ready_w);
+	case_wait_go();
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		case_fail("child: no_new_privs is gone");
+	fl.l_type = F_WRLCK;
+	if (fcntl(LOCK_FD, F_OFD_GETLK, &fl) || fl.l_type == F_UNLCK)
+		case_fail("child: the lock on fd %d is gone", LOCK_FD);
+	_exit(0);
+}
+
+int main(void)
+{
+	int sv[2], rp[2], status;
+	char c;
+	pid_t pid;
+	void *p;
+
+	case_init();
+	if (pipe(rp))
+		case_fail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		case_fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(rp[0]);
+		child(rp[1]);
+	}
+	close(rp[1]);
+	if (read(rp[0], &c, 1) != 1)
+		case_fail("the child did not get ready");
+	close(rp[0]);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || dup2(sv[0], SOCK_FD) < 0)
+		case_fail("socketpair: %s", strerror(errno));
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || mlock(p, 4096))
+		case_fail("mlock: %s", strerror(errno));
+
+	case_ready();
+	case_wait_go();
+
+	if (write(SOCK_FD, "x", 1) != 1 || read(sv[1], &c, 1) != 1 || c != 'x')
+		case_fail("the socket on fd %d does not work", SOCK_FD);
+	if (kill(pid, SIGUSR2) || waitpid(pid, &status, 0) != pid)
+		case_fail("can't wait for the child: %s", strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		case_fail("the child failed (status %#x)", status);
+	case_pass();
+}
