@@ -1,0 +1,422 @@
+"""The /proc audit of the checkpoint/restore tests (issue 9, item 8).
+
+test/run takes a snapshot() of every task (process and thread) of a case's
+tree while the case is ready and idle, just before the dump, and another
+one of the restored tree before it tells the case to go on; compare() lists
+every difference. A difference fails the run unless its key is on
+IGNORED (fields that legitimately change: the process ran on, the restore
+built things afresh), each with the reason, or on KNOWN_LOSSES: state
+crest loses today and that is being fixed -- those are real losses,
+reported as notes so they stay visible, and each row goes away with its
+fix.
+
+Keys are "AREA:NAME" ("status:CapEff", "fd:5:flags", "vma:7f..:VmFlags");
+a snapshot is {task: {key: value}} with task "PID" for a process's own
+files and "PID/TID" for each thread's. Everything here but snapshot() is
+pure, so test/unit/test_audit.py can check the comparison itself.
+"""
+
+import ctypes
+import os
+import re
+
+# ---------------------------------------------------------------- the lists
+
+# Fields that legitimately differ between the task before the dump and the
+# restored one. Patterns are regular expressions on the key, matched whole.
+IGNORED = [
+    # The process ran on (before the dump, during it, after the restore).
+    (r"status:(voluntary|nonvoluntary)_ctxt_switches", "it ran on"),
+    (r"stat:(utime|stime|cutime|cstime|guest_time|cguest_time)", "it ran on"),
+    (r"stat:(minflt|cminflt|majflt|cmajflt|delayacct_blkio_ticks)",
+     "page faults of the restore itself"),
+    (r"stat:processor", "the CPU it last ran on"),
+    (r"stat:starttime", "a restored task is a new task"),
+    (r"status:State|stat:state",
+     "running vs sleeping: compared as stat:run_state"),
+    (r"wchan|syscall", "where it waits in the kernel"),
+    # The restore builds the address space afresh: page tables and the
+    # high-water marks are new; resident sizes are compared within bounds
+    # (rss_problems) instead.
+    (r"status:(VmPeak|VmHWM|VmPTE|VmRSS|RssAnon|RssFile|RssShmem)",
+     "built afresh (RSS: checked within bounds)"),
+    (r"stat:rss", "checked within bounds as status:VmRSS"),
+    # A signal pending and not blocked is delivered as soon as the task
+    # runs: only pending & blocked is state (compared as status:Blocked*).
+    (r"status:(SigPnd|ShdPnd)|stat:signal", "in flight: see status:BlockedPnd"),
+    (r"oom_score", "derived from RSS"),
+    # SigQ's first number counts the signals queued to every process of
+    # the real uid, not only this one.
+    (r"status:SigQ", "user-wide count"),
+    # crest's service fds sit high in the fd table at restore: the table
+    # grew to hold them (the fds themselves are compared one by one).
+    (r"status:FDSize", "the fd table grew for crest's service fds"),
+    # stat:flags: PF_BOOKKEEPING is masked out in parse_stat().
+    # timerfd: time left runs down; ticks count expiries as time goes.
+    (r"fd:\d+:(it_value|ticks)", "a timer runs on"),
+    # An inode crest recreates (pipe, shmem, memfd, deleted file, anon
+    # inode) gets a new number: compared as a class in snapshot().
+    (r"fd:\d+:ino", "inode numbers of objects crest recreates"),
+]
+
+# Real losses: state crest does not save yet, being fixed by the helpers
+# working on issue 9 now. Each row is a failure in disguise: remove it when
+# the fix lands, and the audit enforces the fix.
+KNOWN_LOSSES = [
+    # The restorer maps a private file mapping writable to fill it, then
+    # mprotects it back: the kernel then charges it to the commit limit
+    # (VM_ACCOUNT) where the original was not, and /proc shows "ac" (and
+    # an unaccounted neighbour merged with it). No helper is on it: it
+    # needs the restorer to fill such a mapping without making it writable.
+    (r"vma:\w+:ac", "private file mappings come back accounted (VmFlags ac)"),
+    # A MAP_SHARED mapping of a file opened read-only has no VM_SHARED /
+    # VM_MAYWRITE ("ms" without "sh mw"); the restore maps it from a fd
+    # it opened O_RDWR, so mprotect(PROT_WRITE) would now succeed. Needs
+    # the file reopened with its own access mode for such a mapping.
+    (r"vma:\w+:VmFlags", "a read-only MAP_SHARED file mapping comes back writable (sh mw)",
+     lambda t, b, a: b and a and "sh" not in b.split() and
+     sorted(b.split() + ["sh", "mw"]) == sorted(a.split())),
+    # Issue 9 item 5 (attributes helper): the stop signal of a stopped
+    # task; it comes back stopped by SIGSTOP, with the stop unreported.
+    (r"stat:exit_code", "the stop signal of a stopped task"),
+    # A zombie comes back as a child crest forked that exits at once: its
+    # name, signal handlers and limits are crest's. Not assigned to anyone.
+    (r"(status:Name|stat:comm|comm|status:SigCgt|stat:sigcatch|limits:.*)",
+     "a zombie comes back with crest's name, handlers and limits",
+     lambda t, b, a: _zombie(t)),
+    # A main thread that exited while others run is restored as a thread
+    # that blocks every signal and exits: /proc shows that mask on it.
+    # Not assigned to anyone.
+    (r"status:SigBlk|stat:blocked", "the exited main thread's signal mask",
+     lambda t, b, a: _zombie(t)),
+]
+
+# Resident memory: the restored task may fault in less (file pages come
+# back lazily) or somewhat more (the restore touched them), not wildly more.
+RSS_MAX_GROWTH = 1.5
+RSS_SLACK_KB = 4096
+
+# Kernel bookkeeping in stat's flags that the restore changes and the
+# program can't see: a restored task was forked by crest and did not exec
+# (PF_FORKNOEXEC), and the restore used root's privileges in it (0x100,
+# PF_SUPERPRIV).
+PF_BOOKKEEPING = 0x40 | 0x100
+
+STAT_FIELDS = [
+    "pid", "comm", "state", "ppid", "pgrp", "session", "tty_nr", "tpgid",
+    "flags", "minflt", "cminflt", "majflt", "cmajflt", "utime", "stime",
+    "cutime", "cstime", "priority", "nice", "num_threads", "itrealvalue",
+    "starttime", "vsize", "rss", "rsslim", "startcode", "endcode",
+    "startstack", "kstkesp", "kstkeip", "signal", "blocked", "sigignore",
+    "sigcatch", "wchan", "nswap", "cnswap", "exit_signal", "processor",
+    "rt_priority", "policy", "delayacct_blkio_ticks", "guest_time",
+    "cguest_time", "start_data", "end_data", "start_brk", "arg_start",
+    "arg_end", "env_start", "env_end", "exit_code",
+]
+
+PROC_FILES = ["oom_score_adj", "loginuid", "sessionid", "coredump_filter",
+              "personality", "timerslack_ns", "cgroup", "timers", "cmdline",
+              "environ", "autogroup"]
+PROC_LINKS = ["cwd", "root", "exe", "ns/ipc", "ns/mnt", "ns/net", "ns/pid",
+              "ns/user", "ns/uts", "ns/cgroup", "ns/time"]
+
+# Inode-numbered objects crest recreates: renumbered per snapshot, in the
+# order first met, so "the same pipe as fd 3 of that task" is compared.
+RECREATED = re.compile(r"^(pipe|socket|anon_inode):\[(\d+)\]$")
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return None
+
+
+def _link(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+_libc = None
+
+
+def _ioprio(tid):
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    r = _libc.syscall(252, 1, tid)      # ioprio_get(IOPRIO_WHO_PROCESS, tid)
+    return None if r < 0 else str(r)
+
+
+class _Classes:
+    """Renumbers recreated inodes in the order they are met."""
+
+    def __init__(self):
+        self.ids = {}
+
+    def __call__(self, kind, ino):
+        key = (kind, ino)
+        if key not in self.ids:
+            self.ids[key] = len(self.ids) + 1
+        return "%s#%d" % (kind, self.ids[key])
+
+
+def parse_stat(text):
+    """{name: value} of a /proc stat line (comm may hold spaces and ')')."""
+    lp, rp = text.index("("), text.rindex(")")
+    vals = [text[:lp].strip(), text[lp + 1:rp]] + text[rp + 2:].split()
+    out = dict(zip(STAT_FIELDS, vals))
+    if "flags" in out:
+        out["flags"] = "%#x" % (int(out["flags"]) & ~PF_BOOKKEEPING)
+    st = out.get("state")
+    if st is not None:
+        # R, S and D are all "running" as far as the program can tell.
+        out["run_state"] = "running" if st in "RSDI" else st
+    return out
+
+
+def parse_status(text):
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        out[k] = " ".join(v.split())
+    return out
+
+
+def parse_limits(text):
+    out = {}
+    for line in text.splitlines()[1:]:
+        m = re.match(r"(Max [a-z ]+?)\s{2,}(\S+)\s+(\S+)", line)
+        if m:
+            out[m.group(1)] = "%s %s" % (m.group(2), m.group(3))
+    return out
+
+
+def parse_smaps(text):
+    """{start: (region, VmFlags without ac, ac)} of the memory layout.
+
+    Neighbouring mappings the kernel keeps apart only because one is
+    accounted (ac) and the other not are merged first: "ac" is compared
+    on its own ("yes", "no" or "part"), so that one difference is
+    reported once and not as a different layout."""
+    maps, cur = [], None
+    for line in text.splitlines():
+        first = line.split(" ", 1)[0]
+        if first and not first.endswith(":"):
+            f = line.split(None, 5)
+            path = f[5] if len(f) > 5 else ""
+            ino = f[4]
+            # A recreated object (shmem, memfd, deleted file) is new.
+            if path.endswith("(deleted)") or path.startswith("/memfd:") \
+                    or path.startswith("/SYSV"):
+                ino = "new"
+            start, end = (int(x, 16) for x in f[0].split("-"))
+            cur = {"start": start, "end": end, "perms": f[1],
+                   "off": int(f[2], 16), "dev": f[3], "ino": ino,
+                   "path": path, "flags": [], "ac": set()}
+            maps.append(cur)
+        elif line.startswith("VmFlags:") and cur is not None:
+            fl = line[8:].split()
+            cur["ac"] = {"yes" if "ac" in fl else "no"}
+            cur["flags"] = sorted(x for x in fl if x != "ac")
+    merged = []
+    for m in maps:
+        p = merged[-1] if merged else None
+        if p and p["end"] == m["start"] and p["perms"] == m["perms"] and \
+                p["path"] == m["path"] and p["dev"] == m["dev"] and \
+                p["ino"] == m["ino"] and p["flags"] == m["flags"] and \
+                (p["ino"] == "0" or p["off"] + p["end"] - p["start"] == m["off"]):
+            p["end"] = m["end"]
+            p["ac"] |= m["ac"]
+            continue
+        merged.append(dict(m))
+    out = {}
+    for m in merged:
+        region = "%x-%x %s %08x %s %s%s" % (m["start"], m["end"], m["perms"],
+                                            m["off"], m["dev"], m["ino"],
+                                            " " + m["path"] if m["path"] else "")
+        ac = "part" if len(m["ac"]) > 1 else (next(iter(m["ac"])) if m["ac"] else "")
+        out["%x" % m["start"]] = (region, " ".join(m["flags"]), ac)
+    return out
+
+
+def parse_fdinfo(text, classes):
+    out = {}
+    locks = 0
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        v = " ".join(v.split())
+        if k == "lock":
+            # "N: POSIX ADVISORY WRITE PID dev:ino start end": N is global
+            locks += 1
+            k = "lock%d" % locks
+            v = " ".join(v.split()[1:])
+        elif k == "tfd":
+            # "tfd: N events: E data: D pos:P ino:I sdev:S"
+            v = re.sub(r"ino:\S+ sdev:\S+", "", v).strip()
+            k = "tfd%s" % v.split()[0]
+        elif k in ("eventfd-id", "ino"):
+            continue
+        out[k] = v
+    return out
+
+
+def _snap_task(base, classes, out, threads):
+    st = _read(base + "/status")
+    if st is None:
+        return False
+    status = parse_status(st)
+    for k, v in status.items():
+        out["status:" + k] = v
+    try:
+        blk = int(status.get("SigBlk", "0"), 16)
+        out["status:BlockedPnd"] = "%016x" % (int(status.get("SigPnd", "0"), 16) & blk)
+        out["status:BlockedShdPnd"] = "%016x" % (int(status.get("ShdPnd", "0"), 16) & blk)
+    except ValueError:
+        pass
+    s = _read(base + "/stat")
+    if s:
+        for k, v in parse_stat(s).items():
+            out["stat:" + k] = v
+    sched = _read(base + "/sched")
+    for line in (sched or "").splitlines():
+        k, _, v = line.partition(":")
+        if k.strip() in ("policy", "prio"):
+            out["sched:" + k.strip()] = v.strip()
+    tid = int(base.rsplit("/", 1)[1])
+    out["ioprio"] = _ioprio(tid)
+    comm = _read(base + "/comm")
+    if comm is not None:
+        out["comm"] = comm.strip()
+    return True
+
+
+def snapshot(pids):
+    """What /proc shows of every task of these processes (zombies too)."""
+    snap = {}
+    classes = _Classes()
+    locks = _read("/proc/locks") or ""
+    for pid in sorted(pids):
+        base = "/proc/%d" % pid
+        proc = {}
+        if not _snap_task(base, classes, proc, True):
+            continue
+        for f in PROC_FILES:
+            v = _read(base + "/" + f)
+            if v is not None:
+                proc[f] = v.replace("\0", " ").strip()
+        # "/autogroup-N nice X": a new session gets a new autogroup whose
+        # number can't be chosen; its nice value is what matters.
+        if "autogroup" in proc:
+            proc["autogroup"] = re.sub(r"^/autogroup-\d+ ", "", proc["autogroup"])
+        for f in PROC_LINKS:
+            v = _link(base + "/" + f)
+            if v is not None:
+                proc["link:" + f] = v
+        lim = _read(base + "/limits")
+        for k, v in parse_limits(lim or "").items():
+            proc["limits:" + k] = v
+        smaps = _read(base + "/smaps")
+        for start, (line, flags, ac) in parse_smaps(smaps or "").items():
+            proc["vma:%s" % start] = line
+            proc["vma:%s:VmFlags" % start] = flags
+            proc["vma:%s:ac" % start] = ac
+        try:
+            fds = sorted(os.listdir(base + "/fd"), key=int)
+        except OSError:
+            fds = []
+        for fd in fds:
+            link = _link("%s/fd/%s" % (base, fd))
+            if link is None:
+                continue
+            m = RECREATED.match(link)
+            if m:
+                link = classes(m.group(1), m.group(2))
+            proc["fd:%s" % fd] = link
+            info = _read("%s/fdinfo/%s" % (base, fd))
+            for k, v in parse_fdinfo(info or "", classes).items():
+                proc["fd:%s:%s" % (fd, k)] = v
+        mine = sorted(" ".join(l.split()[1:4] + l.split()[5:])
+                      for l in locks.splitlines()
+                      if len(l.split()) > 5 and l.split()[4] == str(pid))
+        proc["locks"] = "; ".join(mine)
+        snap["%d" % pid] = proc
+        try:
+            tids = sorted(int(t) for t in os.listdir(base + "/task"))
+        except OSError:
+            tids = []
+        for tid in tids:
+            t = {}
+            if _snap_task("%s/task/%d" % (base, tid), classes, t, False):
+                snap["%d/%d" % (pid, tid)] = t
+    return snap
+
+
+# ---------------------------------------------------------------- comparing
+
+def _zombie(task):
+    return task.get("stat:state") == "Z"
+
+
+def _matches(rules, key, task=None, vb=None, va=None):
+    """The reason of the first rule matching key: (pattern, reason) or
+    (pattern, reason, cond(task before, value before, value after))."""
+    for rule in rules:
+        pat, why = rule[0], rule[1]
+        if not (re.fullmatch(pat, key) or re.fullmatch(r"(.*:)?" + pat, key)):
+            continue
+        if len(rule) > 2 and not rule[2](task or {}, vb, va):
+            continue
+        return why
+    return None
+
+
+def _kb(v):
+    try:
+        return int(str(v).split()[0])
+    except (ValueError, IndexError, AttributeError):
+        return None
+
+
+def rss_problems(task, before, after):
+    out = []
+    for k in ("status:VmRSS", "status:RssAnon"):
+        b, a = _kb(before.get(k)), _kb(after.get(k))
+        if b is None or a is None:
+            continue
+        if a > b * RSS_MAX_GROWTH + RSS_SLACK_KB:
+            out.append("%s %s: %s kB, %s kB before the dump (more than x%.1f)"
+                       % (task, k, a, b, RSS_MAX_GROWTH))
+    return out
+
+
+def compare(before, after, ignored=None, losses=None, extra_ignored=()):
+    """(problems, known): the differences that fail, and those on the
+    known-loss list, each one line "TASK KEY: BEFORE -> AFTER"."""
+    ignored = list(IGNORED if ignored is None else ignored) + list(extra_ignored)
+    losses = KNOWN_LOSSES if losses is None else losses
+    problems, known = [], []
+    for task in sorted(set(before) | set(after)):
+        if task not in after or task not in before:
+            line = "%s: %s after the restore" % (
+                task, "gone" if task not in after else "new")
+            # key "task": a case whose threads come and go by themselves
+            if not _matches(ignored, "task"):
+                problems.append(line)
+            continue
+        b, a = before[task], after[task]
+        for key in sorted(set(b) | set(a)):
+            vb, va = b.get(key), a.get(key)
+            if vb == va or _matches(ignored, key):
+                continue
+            line = "%s %s: %r -> %r" % (task, key, vb, va)
+            why = _matches(losses, key, b, vb, va)
+            if why:
+                known.append(line + " [known loss: %s]" % why)
+            else:
+                problems.append(line)
+        problems += rss_problems(task, b, a)
+    return problems, known

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Unit tests of the /proc audit's comparison (test/audit.py)."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import audit  # noqa: E402
+
+
+class Compare(unittest.TestCase):
+    def test_equal(self):
+        s = {"1": {"status:CapEff": "0", "fd:3": "pipe#1"}}
+        self.assertEqual(audit.compare(s, s), ([], []))
+
+    def test_difference_fails(self):
+        b = {"1": {"status:NoNewPrivs": "1"}}
+        a = {"1": {"status:NoNewPrivs": "0"}}
+        probs, known = audit.compare(b, a)
+        self.assertEqual(len(probs), 1)
+        self.assertIn("status:NoNewPrivs", probs[0])
+        self.assertEqual(known, [])
+
+    def test_missing_key_and_task(self):
+        b = {"1": {"fd:5": "/tmp/x"}, "1/2": {}}
+        a = {"1": {}}
+        probs, _ = audit.compare(b, a)
+        self.assertEqual(len(probs), 2)
+        self.assertTrue(any("gone" in p for p in probs))
+
+    def test_ignored(self):
+        b = {"1": {"status:voluntary_ctxt_switches": "3", "stat:utime": "1"}}
+        a = {"1": {"status:voluntary_ctxt_switches": "9", "stat:utime": "5"}}
+        self.assertEqual(audit.compare(b, a), ([], []))
+
+    def test_extra_ignored(self):
+        b = {"1": {"fd:3:pos": "10"}}
+        a = {"1": {"fd:3:pos": "20"}}
+        self.assertEqual(len(audit.compare(b, a)[0]), 1)
+        self.assertEqual(audit.compare(b, a, extra_ignored=[
+            (r"fd:\d+:pos", "it writes")]), ([], []))
+
+    def test_known_loss(self):
+        b = {"1": {"vma:1000:ac": "no"}}
+        a = {"1": {"vma:1000:ac": "yes"}}
+        probs, known = audit.compare(b, a, losses=[(r"vma:\w+:ac", "why")])
+        self.assertEqual(probs, [])
+        self.assertEqual(len(known), 1)
+        self.assertIn("[known loss: why]", known[0])
+
+    def test_conditional_loss(self):
+        losses = [(r"comm", "zombie", lambda t, b, a: t.get("stat:state") == "Z")]
+        b = {"1": {"comm": "x", "stat:state": "Z"}, "2": {"comm": "y"}}
+        a = {"1": {"comm": "crest", "stat:state": "Z"}, "2": {"comm": "crest"}}
+        probs, known = audit.compare(b, a, losses=losses)
+        self.assertEqual(len(known), 1)
+        self.assertEqual(len(probs), 1)
+        self.assertTrue(probs[0].startswith("2 comm"))
+
+    def test_rss_bound(self):
+        b = {"1": {"status:VmRSS": "1000 kB"}}
+        self.assertEqual(audit.compare(b, {"1": {"status:VmRSS": "900 kB"}}), ([], []))
+        probs, _ = audit.compare(b, {"1": {"status:VmRSS": "100000 kB"}})
+        self.assertEqual(len(probs), 1)
+
+
+class Parse(unittest.TestCase):
+    def test_stat(self):
+        st = audit.parse_stat("12 (a b) c) S 1 12 12 0 -1 4194368 " + "0 " * 45)
+        self.assertEqual(st["comm"], "a b) c")
+        self.assertEqual(st["state"], "S")
+        self.assertEqual(st["run_state"], "running")
+        # PF_FORKNOEXEC (0x40) is masked: 4194368 = 0x400040
+        self.assertEqual(st["flags"], "0x400000")
+
+    def test_smaps_merges_accounting_split(self):
+        text = ("1000-2000 r--p 00000000 fe:00 5 /lib/x\n"
+                "VmFlags: rd mr mw me\n"
+                "2000-3000 r--p 00001000 fe:00 5 /lib/x\n"
+                "VmFlags: rd mr mw me ac\n"
+                "3000-4000 rw-p 00000000 00:00 0 \n"
+                "VmFlags: rd wr mr mw me ac lo\n")
+        m = audit.parse_smaps(text)
+        self.assertEqual(sorted(m), ["1000", "3000"])
+        self.assertEqual(m["1000"][2], "part")
+        self.assertEqual(m["3000"][1], "lo me mr mw rd wr")
+
+    def test_fdinfo(self):
+        info = ("pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t123\n"
+                "lock:\t1: POSIX  ADVISORY  WRITE 99 fe:00:5 0 EOF\n")
+        f = audit.parse_fdinfo(info, None)
+        self.assertEqual(f["flags"], "02")
+        self.assertNotIn("ino", f)
+        self.assertEqual(f["lock1"], "POSIX ADVISORY WRITE 99 fe:00:5 0 EOF")
+
+
+if __name__ == "__main__":
+    unittest.main()
