@@ -410,7 +410,7 @@ def compare(before, after, ignored=None, losses=None, extra_ignored=()):
         b, a = before[task], after[task]
         for key in sorted(set(b) | set(a)):
             vb, va = b.get(key), a.get(key)
-            if vb == va or _matches(ignored, key):
+            if vb == va or _matches(ignored, key, b, vb, va):
                 continue
             line = "%s %s: %r -> %r" % (task, key, vb, va)
             why = _matches(losses, key, b, vb, va)
