@@ -151,7 +151,7 @@ static int collect(struct dump_ctx *ctx)
 		if (mem_collect(it->live, &it->mem, &ctx->files) ||
 		    mem_check_flags(it->live, &it->mem) ||
 		    files_dump_fds(&ctx->files, it) ||
-		    unsaved_check(it) ||
+		    unsaved_check(it, ctx->opts->freeze_cgroup) ||
 		    add_exe(ctx, it))
 			return -1;
 		/*

@@ -72,7 +72,6 @@ static const struct unsaved_row rows[] = {
 	{ "loginuid", NULL, PER_PROCESS, DEF_CREST, NULL, "a login uid" },
 	{ "coredump_filter", NULL, PER_PROCESS, DEF_CREST, NULL, "a coredump_filter" },
 	{ "timerslack_ns", NULL, PER_PROCESS, DEF_CREST, NULL, "a timer slack (PR_SET_TIMERSLACK)" },
-	{ "cgroup", NULL, PER_PROCESS, DEF_CREST, NULL, "cgroups" },
 	{ "ns/ipc", NULL, PER_PROCESS, DEF_LINK, NULL, "an IPC namespace" },
 	{ "ns/mnt", NULL, PER_PROCESS, DEF_LINK, NULL, "a mount namespace" },
 	{ "ns/net", NULL, PER_PROCESS, DEF_LINK, NULL, "a network namespace" },
@@ -233,7 +232,50 @@ static int check_locks(const struct pstree_item *it)
 	return 0;
 }
 
-int unsaved_check(const struct pstree_item *it)
+/*
+ * cgroups, one hierarchy line at a time ("4:memory:/a/b"). The freezer
+ * cgroup of --freeze-cgroup is crest's tool for that dump: the tree is
+ * not put back into it, and that is not refused (crest(8) says so).
+ */
+static int check_cgroups(const struct pstree_item *it, const char *freezer)
+{
+	char path[64], *mine, *theirs, *save = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", it->live);
+	theirs = read_file(path, NULL);
+	mine = read_file("/proc/self/cgroup", NULL);
+	if (!theirs || !mine) {
+		free(theirs);
+		free(mine);
+		return 0;	/* no cgroups here: nothing to lose */
+	}
+	for (char *l = strtok_r(theirs, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *ctl = strchr(l, ':'), *cg, *same, want[512] = "";
+		size_t n;
+
+		if (!ctl || !(cg = strchr(ctl + 1, ':')))
+			continue;
+		n = cg - l + 1;		/* "4:memory:" */
+		for (same = mine; same && *same; same = strchr(same, '\n'), same = same ? same + 1 : NULL) {
+			if (!strncmp(same, l, n)) {
+				snprintf(want, sizeof(want), "%.*s", (int)strcspn(same, "\n"), same);
+				break;
+			}
+		}
+		if (!strcmp(want, l))
+			continue;
+		if (freezer && strstr(ctl, "freezer") && strlen(freezer) >= strlen(cg + 1) &&
+		    !strcmp(freezer + strlen(freezer) - strlen(cg + 1), cg + 1))
+			continue;
+		refuse(it->pid, "cgroup '%s' (/proc/PID/cgroup): crest does not save cgroups yet; a restored task gets '%s'",
+		       l, want[0] ? want : "none");
+	}
+	free(theirs);
+	free(mine);
+	return 0;
+}
+
+int unsaved_check(const struct pstree_item *it, const char *freezer)
 {
 	char base[64];
 
@@ -252,5 +294,6 @@ int unsaved_check(const struct pstree_item *it)
 				  it->threads[t], base);
 		}
 	}
+	check_cgroups(it, freezer);
 	return check_locks(it);
 }
