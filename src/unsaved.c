@@ -14,7 +14,6 @@
  * When you make crest save one of these, remove its row (and its entry
  * in the known losses of test/audit.py).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,50 +187,6 @@ static int check_one(const struct unsaved_row *r, pid_t pid, pid_t tid,
 	return 0;
 }
 
-/* lock: lines of fdinfo: file locks and leases are not saved yet. */
-static int check_locks(const struct pstree_item *it)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", it->live);
-	dir = opendir(path);
-	if (!dir) {
-		pr_perror("can't list '%s'", path);
-		return -1;
-	}
-	while ((de = readdir(dir))) {
-		char file[300], *info, *l;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(file, sizeof(file), "fdinfo/%s", de->d_name);
-		info = read_proc(it->live, file, NULL);
-		for (l = info; l && (l = strstr(l, "lock:")); l += 5) {
-			char *link, lock[256];
-			int n = 0;
-
-			if (l != info && l[-1] != '\n')
-				continue;
-			/* "lock:\t1: POSIX  ADVISORY  WRITE ...", spaces squeezed */
-			for (const char *c = l + 5; *c && *c != '\n' && n < 255; c++)
-				if (!(*c == ' ' || *c == '\t') ||
-				    (n && lock[n - 1] != ' '))
-					lock[n++] = *c == '\t' ? ' ' : *c;
-			lock[n] = 0;
-			snprintf(file, sizeof(file), "/proc/%d/fd/%s", it->live, de->d_name);
-			link = readlink_alloc(file);
-			refuse(it->pid, "fd %s ('%s') holds a file lock or lease (%s): crest does not save it yet",
-			       de->d_name, link ? link : "?", lock);
-			free(link);
-		}
-		free(info);
-	}
-	closedir(dir);
-	return 0;
-}
-
 /*
  * cgroups, one hierarchy line at a time ("4:memory:/a/b"). The freezer
  * cgroup of --freeze-cgroup is crest's tool for that dump: the tree is
@@ -294,6 +249,5 @@ int unsaved_check(const struct pstree_item *it, const char *freezer)
 				  it->threads[t], base);
 		}
 	}
-	check_cgroups(it, freezer);
-	return check_locks(it);
+	return check_cgroups(it, freezer);
 }

@@ -1,6 +1,6 @@
 /* Not a checkpoint/restore case: a parent and a child holding five things
  * crest can't save, in two processes: the parent a unix socket on fd 5 and
- * an mlock()ed page, the child no_new_privs, a POSIX lock on fd 6 and a
+ * an mlock()ed page, the child no_new_privs, an oom_score_adj of 100 and a
  * MADV_DONTFORK mapping. The errors mode expects one refusal listing all
  * five, the processes left running; after go each checks its state is
  * still there. Cases named err_* are run by the errors mode only. */
@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -17,23 +18,29 @@
 #include <unistd.h>
 
 #define SOCK_FD	5
-#define LOCK_FD	6
+
+static int oom_score_adj(void)
+{
+	char buf[32] = "";
+	int fd = open("/proc/self/oom_score_adj", O_RDWR);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		case_fail("read oom_score_adj: %s", strerror(errno));
+	close(fd);
+	return atoi(buf);
+}
 
 static void child(int ready_w)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char path[4096];
 	void *p;
 	int fd;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		case_fail("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	snprintf(path, sizeof(path), "%s/err_many.lock", case_tmpdir());
-	fd = open(path, O_RDWR | O_CREAT, 0600);
-	if (fd < 0 || dup2(fd, LOCK_FD) < 0)
-		case_fail("open %s: %s", path, strerror(errno));
-	if (fcntl(LOCK_FD, F_SETLK, &fl))
-		case_fail("F_SETLK: %s", strerror(errno));
+	fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	if (fd < 0 || write(fd, "100", 3) != 3)
+		case_fail("write oom_score_adj: %s", strerror(errno));
+	close(fd);
 	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED || madvise(p, 4096, MADV_DONTFORK))
 		case_fail("MADV_DONTFORK: %s", strerror(errno));
@@ -43,9 +50,8 @@ static void child(int ready_w)
 	case_wait_go();
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		case_fail("child: no_new_privs is gone");
-	fl.l_type = F_WRLCK;
-	if (fcntl(LOCK_FD, F_OFD_GETLK, &fl) || fl.l_type == F_UNLCK)
-		case_fail("child: the lock on fd %d is gone", LOCK_FD);
+	if (oom_score_adj() != 100)
+		case_fail("child: oom_score_adj is %d, want 100", oom_score_adj());
 	_exit(0);
 }
 
