@@ -151,7 +151,7 @@ static int collect(struct dump_ctx *ctx)
 		if (mem_collect(it->live, &it->mem, &ctx->files) ||
 		    mem_check_flags(it->live, &it->mem) ||
 		    files_dump_fds(&ctx->files, it) ||
-		    unsaved_check(it, ctx->opts->freeze_cgroup) ||
+		    unsaved_check(it) ||
 		    add_exe(ctx, it))
 			return -1;
 		/*
@@ -439,7 +439,6 @@ static int do_dump(const struct options *opts)
 	char *staging = NULL, *inv;
 	struct stat st;
 	bool had_dir, had_ckpt;
-	int ret;
 
 	ctx.dir.dirfd = -1;
 	/* What is there before: a failed dump leaves it so, and says so. */

@@ -50,27 +50,15 @@ struct unsaved_row {
 };
 
 static const struct unsaved_row rows[] = {
-	{ "status", "Seccomp", PER_THREAD, DEF_VALUE, "0", "a seccomp mode" },
-	{ "status", "NoNewPrivs", PER_THREAD, DEF_VALUE, "0", "no_new_privs" },
-	{ "status", "CapInh", PER_THREAD, DEF_CREST, NULL, "inheritable capabilities" },
-	{ "status", "CapPrm", PER_THREAD, DEF_CAP, "0000000000000000", "permitted capabilities" },
-	{ "status", "CapEff", PER_THREAD, DEF_CAP, "0000000000000000", "effective capabilities" },
-	{ "status", "CapBnd", PER_THREAD, DEF_CREST, NULL, "a capability bounding set" },
-	{ "status", "CapAmb", PER_THREAD, DEF_CAP, "0000000000000000", "ambient capabilities" },
 	{ "status", "Speculation_Store_Bypass", PER_THREAD, DEF_CREST, NULL,
 	  "a speculation control (PR_SET_SPECULATION_CTRL)" },
 	{ "status", "SpeculationIndirectBranch", PER_THREAD, DEF_CREST, NULL,
 	  "a speculation control (PR_SET_SPECULATION_CTRL)" },
 	{ "status", "x86_Thread_features", PER_THREAD, DEF_CREST, NULL,
 	  "x86 thread features (shadow stack)" },
-	{ "status", "THP_enabled", PER_PROCESS, DEF_CREST, NULL,
-	  "transparent huge pages disabled (PR_SET_THP_DISABLE)" },
 	{ "status", "Mems_allowed_list", PER_THREAD, DEF_CREST, NULL,
 	  "a memory node set (cpuset or mempolicy)" },
-	{ "oom_score_adj", NULL, PER_PROCESS, DEF_CREST, NULL, "an oom_score_adj" },
-	{ "loginuid", NULL, PER_PROCESS, DEF_CREST, NULL, "a login uid" },
 	{ "coredump_filter", NULL, PER_PROCESS, DEF_CREST, NULL, "a coredump_filter" },
-	{ "timerslack_ns", NULL, PER_PROCESS, DEF_CREST, NULL, "a timer slack (PR_SET_TIMERSLACK)" },
 	{ "ns/ipc", NULL, PER_PROCESS, DEF_LINK, NULL, "an IPC namespace" },
 	{ "ns/mnt", NULL, PER_PROCESS, DEF_LINK, NULL, "a mount namespace" },
 	{ "ns/net", NULL, PER_PROCESS, DEF_LINK, NULL, "a network namespace" },
@@ -187,50 +175,7 @@ static int check_one(const struct unsaved_row *r, pid_t pid, pid_t tid,
 	return 0;
 }
 
-/*
- * cgroups, one hierarchy line at a time ("4:memory:/a/b"). The freezer
- * cgroup of --freeze-cgroup is crest's tool for that dump: the tree is
- * not put back into it, and that is not refused (crest(8) says so).
- */
-static int check_cgroups(const struct pstree_item *it, const char *freezer)
-{
-	char path[64], *mine, *theirs, *save = NULL;
-
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", it->live);
-	theirs = read_file(path, NULL);
-	mine = read_file("/proc/self/cgroup", NULL);
-	if (!theirs || !mine) {
-		free(theirs);
-		free(mine);
-		return 0;	/* no cgroups here: nothing to lose */
-	}
-	for (char *l = strtok_r(theirs, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *ctl = strchr(l, ':'), *cg, *same, want[512] = "";
-		size_t n;
-
-		if (!ctl || !(cg = strchr(ctl + 1, ':')))
-			continue;
-		n = cg - l + 1;		/* "4:memory:" */
-		for (same = mine; same && *same; same = strchr(same, '\n'), same = same ? same + 1 : NULL) {
-			if (!strncmp(same, l, n)) {
-				snprintf(want, sizeof(want), "%.*s", (int)strcspn(same, "\n"), same);
-				break;
-			}
-		}
-		if (!strcmp(want, l))
-			continue;
-		if (freezer && strstr(ctl, "freezer") && strlen(freezer) >= strlen(cg + 1) &&
-		    !strcmp(freezer + strlen(freezer) - strlen(cg + 1), cg + 1))
-			continue;
-		refuse(it->pid, "cgroup '%s' (/proc/PID/cgroup): crest does not save cgroups yet; a restored task gets '%s'",
-		       l, want[0] ? want : "none");
-	}
-	free(theirs);
-	free(mine);
-	return 0;
-}
-
-int unsaved_check(const struct pstree_item *it, const char *freezer)
+int unsaved_check(const struct pstree_item *it)
 {
 	char base[64];
 
@@ -249,5 +194,5 @@ int unsaved_check(const struct pstree_item *it, const char *freezer)
 				  it->threads[t], base);
 		}
 	}
-	return check_cgroups(it, freezer);
+	return 0;
 }

@@ -10,7 +10,7 @@ struct pstree_item;
  * that crest does not save yet and that differs from what a restored
  * task would get anyway. -1 (reported) only if /proc failed us.
  */
-int unsaved_check(const struct pstree_item *it, const char *freeze_cgroup);
+int unsaved_check(const struct pstree_item *it);
 /* The value of "Key:" in a status-like text, trimmed, in out; -1 if none. Pure. */
 int unsaved_field(const char *text, const char *key, char *out, size_t len);
 
