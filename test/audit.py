@@ -45,6 +45,10 @@ IGNORED = [
     # runs: only pending & blocked is state (compared as status:Blocked*).
     (r"status:(SigPnd|ShdPnd)|stat:signal", "in flight: see status:BlockedPnd"),
     (r"oom_score", "derived from RSS"),
+    # Writing a loginuid starts a new audit session: a restored task whose
+    # loginuid crest set gets a new sessionid (crest(8), LIMITATIONS).
+    (r"sessionid", "a new audit session comes with the loginuid set",
+     lambda t, b, a: t.get("loginuid") not in (None, "4294967295")),
     # SigQ's first number counts the signals queued to every process of
     # the real uid, not only this one.
     (r"status:SigQ", "user-wide count"),
