@@ -87,6 +87,10 @@ KNOWN_LOSSES = [
     # name and unlinked, as CRIU does.
     (r"link:exe|vma:\w+|fd:\d+", "a file saved by content comes back under another name",
      lambda t, b, a: bool(a) and re.search(r"/#\d+ \(deleted\)$", a) is not None),
+    # A handler for SIGTRAP (vim installs one) is not restored: crest's
+    # own int3 traps use SIGTRAP. Not assigned to anyone yet.
+    (r"status:SigCgt|stat:sigcatch", "a SIGTRAP handler is not restored",
+     lambda t, b, a: _mask_diff(b, a) == 1 << 4),
     # Issue 9 item 5 (attributes helper): the stop signal of a stopped
     # task; it comes back stopped by SIGSTOP, with the stop unreported.
     (r"stat:exit_code", "the stop signal of a stopped task"),
@@ -367,6 +371,15 @@ def snapshot(pids):
 
 
 # ---------------------------------------------------------------- comparing
+
+def _mask_diff(b, a):
+    """The bits two signal masks (hex, or stat's decimal) differ in."""
+    try:
+        base = 16 if re.fullmatch(r"[0-9a-f]{16}", b or "") else 10
+        return int(b, base) ^ int(a, base)
+    except (TypeError, ValueError):
+        return None
+
 
 def _zombie(task):
     return task.get("stat:state") == "Z"
