@@ -343,10 +343,16 @@ def snapshot(pids):
             fds = sorted(os.listdir(base + "/fd"), key=int)
         except OSError:
             fds = []
+        gone = set()    # inodes of deleted files: recreated at restore
         for fd in fds:
             link = _link("%s/fd/%s" % (base, fd))
             if link is None:
                 continue
+            if link.endswith(" (deleted)"):
+                try:
+                    gone.add(str(os.stat("%s/fd/%s" % (base, fd)).st_ino))
+                except OSError:
+                    pass
             m = RECREATED.match(link)
             if m:
                 link = classes(m.group(1), m.group(2))
@@ -358,6 +364,12 @@ def snapshot(pids):
                       for l in locks.splitlines()
                       if len(l.split()) > 5 and l.split()[4] == str(pid))
         proc["locks"] = "; ".join(mine)
+        # A lock on a deleted file is on the copy crest made: a new inode.
+        for k in [k for k in proc if k == "locks" or re.match(r"fd:\d+:lock", k)]:
+            proc[k] = re.sub(r"\b([0-9a-f]+:[0-9a-f]+):(\d+)\b",
+                             lambda m: m.group(1) + ":" + (
+                                 "deleted" if m.group(2) in gone else m.group(2)),
+                             proc[k])
         snap["%d" % pid] = proc
         try:
             tids = sorted(int(t) for t in os.listdir(base + "/task"))
