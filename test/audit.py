@@ -91,6 +91,11 @@ KNOWN_LOSSES = [
     # own int3 traps use SIGTRAP. Not assigned to anyone yet.
     (r"status:SigCgt|stat:sigcatch", "a SIGTRAP handler is not restored",
      lambda t, b, a: _mask_diff(b, a) == 1 << 4),
+    # Signal 33 (glibc's SIGSETXID) comes back ignored in a threaded
+    # process whose heap is shared copy-on-write with its forked workers
+    # (cow_threads_heap). Found by this audit; not assigned to anyone yet.
+    (r"status:SigIgn|stat:sigignore", "signal 33 comes back ignored",
+     lambda t, b, a: _mask_diff(b, a) == 1 << 32),
     # Issue 9 item 5 (attributes helper): the stop signal of a stopped
     # task; it comes back stopped by SIGSTOP, with the stop unreported.
     (r"stat:exit_code", "the stop signal of a stopped task"),
