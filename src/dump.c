@@ -163,7 +163,10 @@ static int collect(struct dump_ctx *ctx)
 		if (attrs_collect(it))
 			bad = 1;
 	}
-	if (refused(ctx) || bad || files_dump_collected(&ctx->files, &ctx->tree))
+	/* The whole tree's checks (locks no fd shows...) refuse with the rest. */
+	if (files_dump_collected(&ctx->files, &ctx->tree))
+		bad = 1;
+	if (refused(ctx) || bad)
 		return -1;
 	save_mapped_files(ctx);
 	ctx->exit_code = EXIT_FAIL;

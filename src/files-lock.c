@@ -42,6 +42,7 @@
 #include "log.h"
 #include "pie-abi.h"
 #include "pstree.h"
+#include "refuse.h"
 #include "util.h"
 
 #ifndef F_OFD_GETLK
@@ -216,9 +217,9 @@ static int dump_one(struct dump_locks *dl, struct pstree_item *it,
 	if (!why && k == FILE_LOCK_KIND__LOCK_POSIX && l->pid != it->pid)
 		why = "a POSIX lock of another process sharing its fd table";
 	if (why) {
-		pr_err("process %d (%s) fd %u ('%s') holds %s (%s), not supported",
-		       it->pid, it->stat.comm, e->fd, e->desc, why, what);
-		return -1;
+		refuse(it->pid, "fd %u ('%s') holds %s (%s), not supported",
+		       e->fd, e->desc, why, what);
+		return 0;
 	}
 
 	s = find_seen(dl, l, k, it->pid, e);
@@ -266,9 +267,8 @@ int locks_dump_fd(struct dump_files *df, struct pstree_item *it,
 		n = strcspn(p, "\n");
 		snprintf(line, sizeof(line), "%.*s", (int)n, p);
 		if (lock_parse_line(line, &l)) {
-			pr_err("process %d (%s) fd %u ('%s') holds a lock crest can't read: '%s'",
-			       it->pid, it->stat.comm, e->fd, e->desc, line);
-			ret = -1;
+			refuse(it->pid, "fd %u ('%s') holds a lock crest can't read: '%s'",
+			       e->fd, e->desc, line);
 			continue;
 		}
 		if (dump_one(dl_of(df), it, e, &l))
@@ -277,10 +277,31 @@ int locks_dump_fd(struct dump_files *df, struct pstree_item *it,
 	return ret;
 }
 
-/* Is dev:ino held by the tree only through mappings (no fd)? */
-static int only_mapped(const struct dump_files *df, const struct lock_line *l)
+/* A process of the tree mapping the file of fo (the root if none). */
+static pid_t mapper_of(const struct dump_files *df, const struct pstree *t,
+		       const struct file_owner *fo)
 {
-	int mapped = 0;
+	for (int i = 0; i < t->nr; i++) {
+		const struct pstree_item *it = t->items[i];
+
+		for (int k = 0; k < it->mem.nr_vmas; k++) {
+			const VmaEntry *v = it->mem.vmas[k];
+
+			if (v->has_file_id && v->file_id >= 1 &&
+			    (int)v->file_id <= df->nr_files &&
+			    df->files_own[v->file_id - 1].dev == fo->dev &&
+			    df->files_own[v->file_id - 1].ino == fo->ino)
+				return it->pid;
+		}
+	}
+	return t->items[0]->pid;
+}
+
+/* Is dev:ino held by the tree only through mappings (no fd)? */
+static const struct file_owner *only_mapped(const struct dump_files *df,
+					    const struct lock_line *l)
+{
+	const struct file_owner *mapped = NULL;
 
 	for (int i = 0; i < df->nr_files; i++) {
 		const struct file_owner *o = &df->files_own[i];
@@ -289,8 +310,8 @@ static int only_mapped(const struct dump_files *df, const struct lock_line *l)
 		    o->ino != l->ino)
 			continue;
 		if (o->fd >= 0)
-			return 0;
-		mapped = 1;
+			return NULL;
+		mapped = o;
 	}
 	return mapped;
 }
@@ -320,7 +341,7 @@ static int seen_line(const struct dump_locks *dl, const struct lock_line *l)
 int locks_dump_check(struct dump_files *df, const struct pstree *t)
 {
 	char *buf = read_file("/proc/locks", NULL), *line, *save = NULL;
-	int ret = 0;
+	const struct file_owner *fo;
 
 	if (!buf) {
 		pr_perror("can't read /proc/locks");
@@ -339,18 +360,15 @@ int locks_dump_check(struct dump_files *df, const struct pstree *t)
 		describe(what, sizeof(what), &l);
 		it = l.pid > 0 ? pstree_find(t, l.pid) : NULL;
 		if (it && !it->zombie) {
-			pr_err("process %d (%s) holds a lock crest sees through none of its fds (%s on '%s', inode %02x:%02x:%" PRIu64 "; a file only mapped, or an fd passed away), not supported",
-			       it->pid, it->stat.comm, what, path_of(df, &l),
-			       l.dev_major, l.dev_minor, l.ino);
-			ret = -1;
-		} else if (strcmp(l.kind, "POSIX") && only_mapped(df, &l)) {
-			pr_err("'%s', a file the tree only maps (inode %02x:%02x:%" PRIu64 "), is locked (%s, pid %d) through a description crest can't see, not supported",
+			refuse(it->pid, "holds a lock crest sees through none of its fds (%s on '%s', inode %02x:%02x:%" PRIu64 "; a file only mapped, or an fd passed away), not supported",
+			       what, path_of(df, &l), l.dev_major, l.dev_minor, l.ino);
+		} else if (strcmp(l.kind, "POSIX") && (fo = only_mapped(df, &l))) {
+			refuse(mapper_of(df, t, fo), "maps '%s' (inode %02x:%02x:%" PRIu64 "), locked (%s, pid %d) through a description crest can't see, not supported",
 			       path_of(df, &l), l.dev_major, l.dev_minor, l.ino, what, l.pid);
-			ret = -1;
 		}
 	}
 	free(buf);
-	return ret;
+	return 0;
 }
 
 int locks_write(struct dump_files *df, struct img_dir *d)

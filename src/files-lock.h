@@ -42,12 +42,13 @@ struct lock_line {
 /* Parse the text after "lock:\t" or a /proc/locks line; -1 if malformed. */
 int lock_parse_line(const char *line, struct lock_line *l);
 
-/* The locks of an fd whose FdEntry was just made; -1 (reported) if any
- * can't be restored. Every problem is reported, not only the first. */
+/* The locks of an fd whose FdEntry was just made. One crest can't take
+ * back is refused (refuse.h), every one of them; -1 only on a failure. */
 int locks_dump_fd(struct dump_files *df, struct pstree_item *it,
 		  const FdEntry *e, const char *fdinfo);
 /* Once every fd is seen: every lock /proc/locks shows for the tree is
- * one crest found through an fd; -1 (reported) if not. */
+ * one crest found through an fd, or is refused; -1 if /proc/locks can't
+ * be read. */
 int locks_dump_check(struct dump_files *df, const struct pstree *t);
 int locks_write(struct dump_files *df, struct img_dir *d);
 

@@ -1,10 +1,12 @@
 /* Not a checkpoint/restore case: holds a flock on a named FIFO, a kind of
- * file crest does not take locks back on. The errors mode expects the
- * dump to refuse it by fd, path and lock with the process left running;
- * after go, the lock must still be held. */
+ * file crest does not take locks back on, and one on a file only a mapping
+ * keeps open. The errors mode expects the dump to refuse both at once, by
+ * fd, path and lock, with the process left running; after go, the FIFO's
+ * lock must still be held. */
 #include "locks_util.h"
 
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #define FIFO_FD	7
@@ -37,6 +39,20 @@ int main(void)
 	close(fd);
 	if (flock(FIFO_FD, LOCK_EX))
 		case_fail("flock: %s", strerror(errno));
+	{
+		char mpath[4096];
+		void *p;
+
+		lk_mkfile(mpath, "fifo-mapped", 4096);
+		fd = lk_open(mpath, O_RDWR);
+		if (flock(fd, LOCK_SH))
+			case_fail("flock: %s", strerror(errno));
+		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			case_fail("mmap: %s", strerror(errno));
+		close(fd);
+		lk_unlink(mpath);
+	}
 
 	case_ready();
 	case_wait_go();

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pie-abi.h"
 #include "pstree.h"
+#include "refuse.h"
 
 static void test_parse(void **state)
 {
@@ -168,23 +169,35 @@ static void test_dump_refused(void **state)
 	struct pstree_item *p = item(100);
 
 	log_init(NULL, -1);
+	refusals_clear();
 	assert_int_equal(locks_dump_fd(&df, p, fd_entry(3, FD_KIND__FD_REG, 1),
-		HDR "lock:\t1: DELEG  ACTIVE    READ 100 fe:00:5 0 EOF\n"), -1);
+		HDR "lock:\t1: DELEG  ACTIVE    READ 100 fe:00:5 0 EOF\n"), 0);
+	assert_int_equal(refusals_nr(), 1);
+	assert_non_null(strstr(refusal(0), "fd 3 ('/tmp/f') holds an NFS delegation"));
 	assert_int_equal(locks_dump_fd(&df, p, fd_entry(3, FD_KIND__FD_REG, 1),
-		HDR "lock:\t1: LEASE  BREAKING  UNLCK 100 fe:00:5 0 EOF\n"), -1);
+		HDR "lock:\t1: LEASE  BREAKING  UNLCK 100 fe:00:5 0 EOF\n"), 0);
+	assert_non_null(strstr(refusal(1), "a lease being broken"));
 	assert_int_equal(locks_dump_fd(&df, p, fd_entry(3, FD_KIND__FD_PIPE, 1),
-		HDR "lock:\t1: FLOCK  ADVISORY  WRITE 100 fe:00:5 0 EOF\n"), -1);
+		HDR "lock:\t1: FLOCK  ADVISORY  WRITE 100 fe:00:5 0 EOF\n"), 0);
+	assert_non_null(strstr(refusal(2), "a kind of file crest does not reopen"));
 	/* A POSIX lock of another fd table (CLONE_FILES between processes). */
 	assert_int_equal(locks_dump_fd(&df, p, fd_entry(3, FD_KIND__FD_REG, 1),
-		HDR "lock:\t1: POSIX  ADVISORY  WRITE 99 fe:00:5 0 EOF\n"), -1);
+		HDR "lock:\t1: POSIX  ADVISORY  WRITE 99 fe:00:5 0 EOF\n"), 0);
+	assert_non_null(strstr(refusal(3), "another process sharing its fd table"));
 	assert_int_equal(locks_dump_fd(&df, p, fd_entry(3, FD_KIND__FD_REG, 1),
-		HDR "lock:\t1: POSIX  ADVISORY  WRITE what\n"), -1);
-	/* Every problem of an fd is reported, and a good line still counts. */
+		HDR "lock:\t1: POSIX  ADVISORY  WRITE what\n"), 0);
+	assert_non_null(strstr(refusal(4), "a lock crest can't read"));
+	assert_int_equal(refusals_nr(), 5);
+	/* Every problem of an fd is refused, and a good line still counts. */
 	assert_int_equal(locks_dump_fd(&df, p, fd_entry(4, FD_KIND__FD_REG, 2),
-		HDR "lock:\t1: DELEG  ACTIVE    READ 100 fe:00:5 0 EOF\n"
-		    "lock:\t2: FLOCK  ADVISORY  READ 100 fe:00:6 0 EOF\n"), -1);
+		HDR "lock:\t1: DELEG  ACTIVE    READ 100 fe:00:7 0 EOF\n"
+		    "lock:\t2: FLOCK  ADVISORY  READ 100 fe:00:6 0 EOF\n"), 0);
+	assert_int_equal(refusals_nr(), 6);
+	assert_int_equal(df.locks ? 1 : 0, 1);
 	assert_int_equal(locks_dump_fd(&df, p, fd_entry(5, FD_KIND__FD_REG, 3),
 		HDR), 0);
+	assert_int_equal(refusals_nr(), 6);
+	refusals_clear();
 }
 
 int main(void)
