@@ -587,6 +587,33 @@ static int freezer_wait(const char *cg, const char *state)
 }
 
 /*
+ * A cgroup that holds crest can't be frozen by crest: it would freeze
+ * itself as it writes FROZEN and never come back. 1: refused (said).
+ */
+static int freezer_holds_crest(const char *cg, const struct pstree_policy *pol)
+{
+	char *path = xsprintf("%s/cgroup.procs", cg), *buf = read_file(path, NULL);
+	pid_t *pids = NULL;
+	int nr, ret = 0;
+
+	free(path);
+	if (!buf)
+		return 0;	/* not readable: freezer_set says why */
+	nr = pstree_parse_children(buf, &pids);
+	free(buf);
+	for (int i = 0; i < nr && !ret; i++)
+		for (int k = 0; k < 2; k++)
+			if (pol->crest[k] && pids[i] == pol->crest[k]) {
+				pr_err("the cgroup '%s' holds crest itself (process %d): crest can't freeze it; run crest from outside it",
+				       cg, pids[i]);
+				ret = 1;
+				break;
+			}
+	free(pids);
+	return ret;
+}
+
+/*
  * --freeze-cgroup: the whole cgroup is frozen at once, the tree is listed
  * while nothing in it can move, every thread is seized and asked to stop,
  * and only then thawed: each stops for us before running an instruction.
@@ -597,6 +624,8 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 	pid_t *tids, *pre = NULL;
 	int ret = -1, nr, nr_pre = 0;
 
+	if (freezer_holds_crest(cg, pol))
+		return -2;
 	if (freezer_set(cg, "FROZEN") || freezer_wait(cg, "FROZEN")) {
 		freezer_set(cg, "THAWED");
 		return -1;
