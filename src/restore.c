@@ -419,6 +419,22 @@ static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 			  ": another process holds a conflicting lock now" : "");
 		return -1;
 	}
+	if (ra->stage == RST_STAGE_THREADS && ra->ret == -EEXIST &&
+	    ra->fail_addr < t->core->n_threads - !t->pe->zombie_leader) {
+		/* A TID checked free up front was taken since: by whom? */
+		uint32_t tid = t->core->threads[ra->fail_addr + !t->pe->zombie_leader]->tid;
+		char *buf = read_proc(tid, "stat", NULL);
+		struct proc_stat st;
+
+		if (buf && !proc_parse_stat(buf, &st))
+			pr_err("restore of %d failed while creating threads: TID %u is taken, by '%s' (state %c, parent %d)",
+			       t->pe->pid, tid, st.comm, st.state, st.ppid);
+		else
+			pr_err("restore of %d failed while creating threads: TID %u is taken (by a task on its way out?)",
+			       t->pe->pid, tid);
+		free(buf);
+		return -1;
+	}
 	errno = -ra->ret;
 	pr_perror("restore of %d failed while %s (at %#llx)", t->pe->pid,
 		  stage_name(ra->stage), (unsigned long long)ra->fail_addr);
