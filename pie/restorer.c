@@ -273,7 +273,9 @@ long pie_clone_thread(struct k_clone_args *ca, unsigned long size,
 
 /* ---- attributes of the credentials and the rest (src/task-attrs.c) ---- */
 
+#define PR_CAPBSET_READ		23
 #define PR_CAPBSET_DROP		24
+#define PR_GET_SECUREBITS	27
 #define PR_SET_SECUREBITS	28
 #define PR_SET_TIMERSLACK	29
 #define PR_SET_NO_NEW_PRIVS	38
@@ -322,24 +324,31 @@ static long caps_before_ids(const struct rst_thread *t)
 {
 	struct cap_header h = { CAP_VERSION_3, 0 };
 	struct cap_data d[2];
-	long ret;
+	long ret, bits;
 
 	if (!t->has_caps)
 		return 0;
 	ret = sys_capget((unsigned long)&h, (unsigned long)d);
 	if (ret)
 		return ret;
-	ret = capset_all(d[0].eff | (uint64_t)d[1].eff << 32,
-			 d[0].prm | (uint64_t)d[1].prm << 32, t->cap_inh);
-	if (ret)
-		return ret;
+	if ((d[0].inh | (uint64_t)d[1].inh << 32) != t->cap_inh) {
+		ret = capset_all(d[0].eff | (uint64_t)d[1].eff << 32,
+				 d[0].prm | (uint64_t)d[1].prm << 32, t->cap_inh);
+		if (ret)
+			return ret;
+	}
 	ret = sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	for (int i = 0; !ret && i < 64; i++)
 		if (t->cap_amb & (1ULL << i))
 			ret = sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0);
 	if (ret)
 		return ret;
-	return sys_prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0);
+	/* Without CAP_SETPCAP (an unprivileged restore) there is none to keep. */
+	bits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (bits < 0 || (bits & SECBIT_NO_SETUID_FIXUP))
+		return bits < 0 ? bits : 0;
+	ret = sys_prctl(PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0);
+	return ret == -1 /* EPERM */ ? 0 : ret;
 }
 
 /* The ids are in place: bounding set, securebits, then the sets. */
@@ -352,14 +361,18 @@ static long caps_after_ids(const struct rst_thread *t)
 	for (int i = 0; i < 64; i++) {
 		if (t->cap_bnd & (1ULL << i))
 			continue;
-		ret = sys_prctl(PR_CAPBSET_DROP, i, 0, 0, 0);
+		ret = sys_prctl(PR_CAPBSET_READ, i, 0, 0, 0);
 		if (ret == -22)		/* past the kernel's last capability */
 			break;
-		if (ret)
+		if (ret == 1)
+			ret = sys_prctl(PR_CAPBSET_DROP, i, 0, 0, 0);
+		if (ret < 0)
 			return ret;
 	}
-	ret = sys_prctl(PR_SET_SECUREBITS, t->secbits, 0, 0, 0);
-	if (ret)
+	ret = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (ret >= 0 && ret != t->secbits)
+		ret = sys_prctl(PR_SET_SECUREBITS, t->secbits, 0, 0, 0);
+	if (ret < 0)
 		return ret;
 	return capset_all(t->cap_eff, t->cap_prm, t->cap_inh);
 }
