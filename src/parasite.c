@@ -104,6 +104,24 @@ int remote_queue_trap(pid_t tgid, pid_t tid, uint64_t syscall_ip,
 	return 0;
 }
 
+int remote_put_trap_action(pid_t pid, uint64_t syscall_ip, uint64_t remote)
+{
+	arch_regs_t regs;
+	long r;
+
+	if (arch_get_regs(pid, &regs))
+		return -1;
+	r = remote_syscall(pid, &regs, syscall_ip, SYS_rt_sigaction, SIGTRAP, remote, 0, 8, 0, 0);
+	if (arch_set_regs(pid, &regs))
+		return -1;
+	if (r) {
+		errno = -r;
+		pr_perror("can't put the SIGTRAP action of task %d back", pid);
+		return -1;
+	}
+	return 0;
+}
+
 static int find_syscall_insn(pid_t pid, uint64_t start, uint64_t end,
 			     uint64_t *ip)
 {
@@ -208,10 +226,22 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 		}
 	}
 	ctl->stack_top = ctl->remote + ctl->size;
+	/* Before any int3 of ours: the program's SIGTRAP action, as it is. */
+	ret = remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip, SYS_rt_sigaction,
+			     SIGTRAP, 0, ctl->remote + ctl->data_off, 8, 0, 0);
+	if (ret) {
+		errno = -ret;
+		pr_perror("can't read the SIGTRAP action of task %d", pid);
+		goto err_unmap_local;
+	}
+	memcpy(&ctl->trap_act, ctl->local + ctl->data_off, sizeof(ctl->trap_act));
+	ctl->trap_act_saved = true;
 	pr_debug("parasite in task %d at %#lx (%zu bytes)", pid,
 		 (unsigned long)ctl->remote, ctl->size);
 	return ctl;
 
+err_unmap_local:
+	munmap(ctl->local, ctl->size);
 err_unmap:
 	remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip, SYS_munmap,
 		       ctl->remote, ctl->size, 0, 0, 0, 0);
@@ -381,6 +411,12 @@ int parasite_cure(struct parasite_ctl *ctl)
 	if ((ctl->args->pipe_fd >= 0 || ctl->args->rseq_off) &&
 	    parasite_cmd(ctl, PARASITE_CMD_FINI))
 		ret = -1;
+	if (ctl->trap_act_saved && ctl->trap_act.handler) {
+		memcpy(ctl->local + ctl->data_off, &ctl->trap_act, sizeof(ctl->trap_act));
+		if (remote_put_trap_action(ctl->pid, ctl->syscall_ip,
+					   ctl->remote + ctl->data_off))
+			ret = -1;
+	}
 	if (ctl->trap_pending) {
 		memcpy(ctl->local + ctl->data_off, ctl->trap_si, sizeof(ctl->trap_si));
 		if (remote_queue_trap(ctl->pid, ctl->pid, ctl->syscall_ip,

@@ -31,6 +31,9 @@ struct parasite_ctl {
 	/* A SIGTRAP pending for the main thread: our int3 would eat it. */
 	bool trap_pending;
 	uint8_t trap_si[128];
+	/* The SIGTRAP action: an int3 with SIGTRAP blocked resets it to SIG_DFL. */
+	bool trap_act_saved;
+	struct pie_sigaction trap_act;
 };
 
 #define PARASITE_SLOT_STACK	(16 * 1024)
@@ -52,6 +55,13 @@ bool thread_trap_pending(pid_t tid, void *si);
  */
 int remote_queue_trap(pid_t tgid, pid_t tid, uint64_t syscall_ip,
 		      uint64_t remote_si);
+
+/*
+ * Put the SIGTRAP action act back in the stopped task pid, through the
+ * target memory at remote (32 bytes): the int3 of crest's code, taken with
+ * every signal blocked, made the kernel reset it to SIG_DFL.
+ */
+int remote_put_trap_action(pid_t pid, uint64_t syscall_ip, uint64_t remote);
 
 struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 				     uint64_t vdso_end, size_t data_size,

@@ -493,6 +493,31 @@ static int queue_traps(struct restore_task *t, struct restore_args *ra)
 	return 0;
 }
 
+/*
+ * The int3s of the restorer, taken with every signal blocked, made the
+ * kernel reset the program's SIGTRAP action to SIG_DFL: put it back.
+ */
+static int put_trap_action(struct restore_task *t, struct restore_args *ra)
+{
+	uint64_t scratch = t->args_addr + offsetof(struct restore_args, scratch);
+
+	for (size_t i = 0; i < t->core->n_sigactions; i++) {
+		const SigactionEntry *s = t->core->sigactions[i];
+		struct pie_sigaction act = { s->handler, s->flags, s->restorer, s->mask };
+		struct iovec l = { &act, sizeof(act) }, r = { (void *)scratch, sizeof(act) };
+
+		if (s->sig != SIGTRAP || !s->handler)
+			continue;
+		if (process_vm_writev(t->live, &l, 1, &r, 1, 0) != sizeof(act)) {
+			pr_perror("can't write the SIGTRAP action into %d", t->new_pid);
+			return -1;
+		}
+		return remote_put_trap_action(t->live, ra->self.start + restorer_off_syscall,
+					      scratch);
+	}
+	return 0;
+}
+
 /* Last steps from outside: unmap the restorer, registers. */
 static int finish_task(struct restore_task *t, struct restore_args *ra)
 {
@@ -502,7 +527,7 @@ static int finish_task(struct restore_task *t, struct restore_args *ra)
 	/* A zombie leader must be out of the restorer before it goes. */
 	if (t->pe->zombie_leader && wait_leader_gone(t->new_pid))
 		return -1;
-	if (queue_traps(t, ra))
+	if (queue_traps(t, ra) || put_trap_action(t, ra))
 		return -1;
 	/* Through a thread that is there (a zombie leader has exited). */
 	if (arch_get_regs(t->live, &regs))
@@ -938,6 +963,15 @@ static int finish_all(struct restore_ctx *ctx)
 
 		if (!t->seized)
 			continue;
+		/*
+		 * Queued while every thread is still ours, it stops the group
+		 * as they leave, before any runs an instruction; injected at
+		 * the detach instead it would stay in the task's exit_code.
+		 */
+		if (sig && kill(t->new_pid, sig)) {
+			pr_perror("can't stop restored process %d again", t->new_pid);
+			return -1;
+		}
 		for (size_t k = t->core->n_threads; k-- > 1;) {
 			if (ptrace(PTRACE_DETACH, t->tids[k], NULL, NULL)) {
 				pr_perror("can't let thread %d go", t->tids[k]);
@@ -945,7 +979,7 @@ static int finish_all(struct restore_ctx *ctx)
 			}
 		}
 		/* A zombie leader's tids[0] is a thread like the others. */
-		if (ptrace(PTRACE_DETACH, t->tids[0], NULL, (void *)sig)) {
+		if (ptrace(PTRACE_DETACH, t->tids[0], NULL, NULL)) {
 			pr_perror("can't let restored process %d go", t->new_pid);
 			return -1;
 		}
