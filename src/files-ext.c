@@ -1,7 +1,7 @@
 /*
  * fds leading outside the checkpoint: a terminal or socket at 0-2, and
- * pipe ends whose other end no task of the tree holds (files-pipe.c turns
- * those into this kind). BLCR's rule: at restore they get crest's own
+ * pipe ends or unix sockets whose other end no task of the tree holds
+ * (files-pipe.c and sk-unix.c turn those into this kind). BLCR's rule: at restore they get crest's own
  * stdin, stdout or stderr.
  */
 #include <fcntl.h>
@@ -13,10 +13,12 @@
 #include "files-kind.h"
 #include "util.h"
 
+/* A unix socket is sk-unix.c's: it makes those leading outside ours. */
 static bool ext_recognise(const struct fd_dump *f)
 {
-	return f->fd <= 2 && (S_ISSOCK(f->st->st_mode) ||
-			      (S_ISCHR(f->st->st_mode) && files_link_tty(f->link)));
+	if (f->fd <= 2 && S_ISSOCK(f->st->st_mode))
+		return !sk_unix_fd(f->pid, f->fd);
+	return f->fd <= 2 && S_ISCHR(f->st->st_mode) && files_link_tty(f->link);
 }
 
 static int ext_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)

@@ -107,6 +107,8 @@ int files_recognise(const struct fd_dump *f, const struct fd_kind_ops **first);
 bool files_link_deleted(const char *link);
 /* A terminal by its path: /dev/pts/N, /dev/tty*, /dev/console, /dev/ptmx. */
 bool files_link_tty(const char *link);
+/* Is fd of pid a unix socket? (sk-unix.c; a copy of it is asked) */
+bool sk_unix_fd(pid_t pid, int fd);
 /* The fd's object for messages, through its kind's show. */
 void files_show_fd(const struct restore_files *rf, const FdEntry *e,
 		   char *buf, size_t len);

@@ -38,6 +38,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_ANONFILES] = { "anonfiles.img", 0x414e4631, &anon_file_entry__descriptor },
 	[IMG_GHOST]	= { "ghost-%d.img", 0x47485331, NULL },	/* %d: file id */
 	[IMG_FILE_LOCKS] = { "filelocks.img", 0x464c4b31, &file_lock_entry__descriptor },
+	[IMG_UNIXSK]	= { "unixsk.img", 0x554e5831, &unix_sk_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

@@ -41,6 +41,7 @@ enum img_kind {
 	IMG_ANONFILES,
 	IMG_GHOST,
 	IMG_FILE_LOCKS,
+	IMG_UNIXSK,
 	IMG_NR_KINDS,
 };
 
