@@ -10,7 +10,7 @@
  * without taking it: MSG_PEEK at an SO_PEEK_OFF that crest moves itself,
  * message by message (the offset is given back as it was). Whatever else
  * (bound, listening, connected outside the tree, fds or credentials in
- * flight) is refused by name in collected/contents; at fds 0-2 a socket
+ * flight) is refused by name in collected (refuse.h); at fds 0-2 a socket
  * leading outside is crest's own stdio at restore, as before.
  *
  * Restore: every pair is made once in crest with socketpair(), buffers
@@ -36,6 +36,7 @@
 #include "image.h"
 #include "log.h"
 #include "pstree.h"
+#include "refuse.h"
 #include "util.h"
 
 #ifndef SO_PASSPIDFD
@@ -67,8 +68,7 @@ struct uxsk {
 	struct ux_diag d;
 	pid_t pid;		/* a thread of a task holding it... */
 	int fd;			/* ...at this fd */
-	pid_t tpid;		/* that task, and its name, for messages */
-	char comm[64];
+	pid_t tpid;		/* that task, for messages */
 	bool passsec, passpidfd;
 	char *why;		/* not supported: what it is */
 };
@@ -244,9 +244,9 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	memset(s, 0, sizeof(*s));
 	switch (ux_diag(f->st->st_ino, &s->d)) {
 	case 1:
-		pr_err("fd %d of process %d (%s): sock_diag does not know this unix socket (another network namespace?), not supported yet",
-		       f->fd, f->it->pid, f->link);
-		/* fall through */
+		refuse(f->it->pid, "fd %d is a unix socket sock_diag does not know ('%s': in another network namespace?), not supported yet",
+		       f->fd, f->link);
+		return 0;
 	case -1:
 		return -1;
 	}
@@ -285,7 +285,6 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	s->pid = f->pid;
 	s->fd = f->fd;
 	s->tpid = f->it->pid;
-	snprintf(s->comm, sizeof(s->comm), "%s", f->it->stat.comm);
 	u->nr++;
 	e->file_id = s->e->id;
 	return 0;
@@ -337,6 +336,103 @@ static char *own_problem(struct uxsk *s)
 	if (!s->d.has_peer && s->e->type != SOCK_DGRAM && s->d.state != TCP_CLOSE)
 		return xsprintf("a unix %s socket in state %u", type, s->d.state);
 	return NULL;
+}
+
+static int set_peek_off(int fd, int off)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off))) {
+		pr_perror("can't set SO_PEEK_OFF");
+		return -1;
+	}
+	return 0;
+}
+
+static void add_msg(UnixSkEntry *e, const char *buf, size_t len)
+{
+	e->queue = xrealloc(e->queue, (e->n_queue + 1) * sizeof(*e->queue));
+	e->queue[e->n_queue].len = len;
+	e->queue[e->n_queue].data = xzalloc(len + 1);
+	memcpy(e->queue[e->n_queue].data, buf, len);
+	e->n_queue++;
+}
+
+/*
+ * The receive queue of s, not taken: each peek at an offset crest sets
+ * itself, so that a datagram too big for the buffer is peeked again
+ * whole. No control buffer: MSG_CTRUNC says fds (or credentials) are
+ * attached. The peek offset is given back as it was, whatever happens.
+ */
+static int peek_queue(struct uxsk *s, int cfd)
+{
+	UnixSkEntry *e = s->e;
+	bool stream = e->type == SOCK_STREAM;
+	size_t cap = 65536, total = 0;
+	char *buf = xzalloc(cap);
+	int off = 0, ret = -1, zeros = 0;
+
+	for (;;) {
+		struct iovec iov = { buf, cap };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t r;
+
+		if (set_peek_off(cfd, off))
+			goto out;
+		r = recvmsg(cfd, &mh, MSG_PEEK | MSG_DONTWAIT | (stream ? 0 : MSG_TRUNC));
+		if (r < 0) {
+			if (errno == EAGAIN)
+				break;
+			pr_perror("can't read the queue of fd %d of process %d (socket:[%llu])",
+				  s->fd, s->tpid, (unsigned long long)e->ino);
+			goto out;
+		}
+		if (mh.msg_flags & MSG_CTRUNC) {
+			refuse(s->tpid, "fd %d is a unix %s socket with fds in flight (SCM_RIGHTS sent, not yet received), not supported yet",
+			       s->fd, type_name(e->type));
+			ret = 0;
+			goto out;
+		}
+		if (!stream && (size_t)r > cap) {
+			cap = r;
+			buf = xrealloc(buf, cap);
+			continue;
+		}
+		if (!r && (stream || (s->d.shutdown & RCV_SHUTDOWN)))
+			break;	/* the end of the stream */
+		if (!r && ++zeros > 4096) {
+			refuse(s->tpid, "fd %d is a unix %s socket with more than 4096 empty datagrams queued, not supported yet",
+			       s->fd, type_name(e->type));
+			ret = 0;
+			goto out;
+		}
+		add_msg(e, buf, r);
+		off += r;
+		total += r;
+		if (total > IMG_MAX_RECORD / 2) {
+			refuse(s->tpid, "fd %d is a unix %s socket with more than %u MiB queued, not supported yet",
+			       s->fd, type_name(e->type), IMG_MAX_RECORD >> 21);
+			ret = 0;
+			goto out;
+		}
+	}
+	if (e->type != SOCK_DGRAM && total != s->d.rqlen) {
+		refuse(s->tpid, "fd %d is a unix %s socket with %u bytes queued of which crest could read %zu%s, not supported yet",
+		       s->fd, type_name(e->type), s->d.rqlen, total,
+		       stream ? " (out-of-band data, MSG_OOB?)" : "");
+		ret = 0;
+		goto out;
+	}
+	if (e->n_queue && e->passcred) {
+		refuse(s->tpid, "fd %d is a unix %s socket with SO_PASSCRED and %zu messages queued, whose credentials crest can't give back; not supported yet",
+		       s->fd, type_name(e->type), e->n_queue);
+		ret = 0;
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	if (set_peek_off(cfd, e->peek_off))
+		ret = -1;
+	return ret;
 }
 
 /*
@@ -411,114 +507,12 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 					 e->fd, it->pid, s->why, e->ext_fd);
 				continue;
 			}
-			pr_err("fd %u of process %d (%s) is %s, not supported yet (crest saves unix socketpairs with both ends in the tree)",
-			       e->fd, s->tpid, s->comm, s->why);
-			ret = -1;
+			refuse(it->pid, "fd %u is %s, not supported yet (crest saves unix socketpairs with both ends in the tree)",
+			       e->fd, s->why);
 		}
 	}
-	return ret;
-}
-
-static int set_peek_off(int fd, int off)
-{
-	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off))) {
-		pr_perror("can't set SO_PEEK_OFF");
-		return -1;
-	}
-	return 0;
-}
-
-static void add_msg(UnixSkEntry *e, const char *buf, size_t len)
-{
-	e->queue = xrealloc(e->queue, (e->n_queue + 1) * sizeof(*e->queue));
-	e->queue[e->n_queue].len = len;
-	e->queue[e->n_queue].data = xzalloc(len + 1);
-	memcpy(e->queue[e->n_queue].data, buf, len);
-	e->n_queue++;
-}
-
-/*
- * The receive queue of s, not taken: each peek at an offset crest sets
- * itself, so that a datagram too big for the buffer is peeked again
- * whole. No control buffer: MSG_CTRUNC says fds (or credentials) are
- * attached. The peek offset is given back as it was, whatever happens.
- */
-static int peek_queue(struct uxsk *s, int cfd)
-{
-	UnixSkEntry *e = s->e;
-	bool stream = e->type == SOCK_STREAM;
-	size_t cap = 65536, total = 0;
-	char *buf = xzalloc(cap);
-	int off = 0, ret = -1, zeros = 0;
-
-	for (;;) {
-		struct iovec iov = { buf, cap };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t r;
-
-		if (set_peek_off(cfd, off))
-			goto out;
-		r = recvmsg(cfd, &mh, MSG_PEEK | MSG_DONTWAIT | (stream ? 0 : MSG_TRUNC));
-		if (r < 0) {
-			if (errno == EAGAIN)
-				break;
-			pr_perror("can't read the queue of fd %d of process %d (socket:[%llu])",
-				  s->fd, s->tpid, (unsigned long long)e->ino);
-			goto out;
-		}
-		if (mh.msg_flags & MSG_CTRUNC) {
-			pr_err("fd %d of process %d (%s) is a unix %s socket with fds in flight (SCM_RIGHTS sent, not yet received), not supported yet",
-			       s->fd, s->tpid, s->comm, type_name(e->type));
-			goto out;
-		}
-		if (!stream && (size_t)r > cap) {
-			cap = r;
-			buf = xrealloc(buf, cap);
-			continue;
-		}
-		if (!r && (stream || (s->d.shutdown & RCV_SHUTDOWN)))
-			break;	/* the end of the stream */
-		if (!r && ++zeros > 4096) {
-			pr_err("fd %d of process %d: more than 4096 empty datagrams queued, not supported yet",
-			       s->fd, s->tpid);
-			goto out;
-		}
-		add_msg(e, buf, r);
-		off += r;
-		total += r;
-		if (total > IMG_MAX_RECORD / 2) {
-			pr_err("fd %d of process %d (%s) is a unix %s socket with more than %u MiB queued, not supported yet",
-			       s->fd, s->tpid, s->comm, type_name(e->type),
-			       IMG_MAX_RECORD >> 21);
-			goto out;
-		}
-	}
-	if (e->type != SOCK_DGRAM && total != s->d.rqlen) {
-		pr_err("fd %d of process %d (%s): %u bytes are queued on its unix %s socket, crest could read %zu of them%s; not supported yet",
-		       s->fd, s->tpid, s->comm, s->d.rqlen, type_name(e->type), total,
-		       stream ? " (out-of-band data, MSG_OOB?)" : "");
-		goto out;
-	}
-	if (e->n_queue && e->passcred) {
-		pr_err("fd %d of process %d (%s) is a unix %s socket with SO_PASSCRED and %zu messages queued, whose credentials crest can't give back; not supported yet",
-		       s->fd, s->tpid, s->comm, type_name(e->type), e->n_queue);
-		goto out;
-	}
-	ret = 0;
-out:
-	free(buf);
-	if (set_peek_off(cfd, e->peek_off))
-		ret = -1;
-	return ret;
-}
-
-static int ux_contents(struct dump_files *df, struct img_dir *d)
-{
-	struct uxsk_dump *u = dump_state(df);
-	int ret = 0;
-
-	(void)d;
-	for (int i = 0; i < u->nr; i++) {
+	/* The queues of what is saved: refusals of their own (fds in flight). */
+	for (int i = 0; i < u->nr && !ret; i++) {
 		struct uxsk *s = &u->sk[i];
 		int cfd;
 
@@ -527,8 +521,7 @@ static int ux_contents(struct dump_files *df, struct img_dir *d)
 		cfd = pidfd_take(s->pid, s->fd);
 		if (cfd < 0)
 			return -1;
-		if (peek_queue(s, cfd))
-			ret = -1;
+		ret = peek_queue(s, cfd);
 		close(cfd);
 	}
 	return ret;
@@ -808,7 +801,6 @@ const struct fd_kind_ops unixsk_fd_ops = {
 	.recognise	= ux_recognise,
 	.dump		= ux_dump,
 	.collected	= ux_collected,
-	.contents	= ux_contents,
 	.write		= ux_write,
 	.read		= ux_read,
 	.open		= ux_open,

@@ -311,6 +311,67 @@ def _snap_task(base, classes, out, threads):
     return True
 
 
+# Sockets: /proc/PID/net/unix by inode (inodes change at restore: the
+# flags, type, state and path are compared), and from a copy of the fd
+# (pidfd_getfd) the options and how many bytes wait to be read.
+_SOL_SOCKET = 1
+_SOCK_OPTS = [("type", 3), ("sndbuf", 7), ("rcvbuf", 8), ("passcred", 16),
+              ("peek_off", 42), ("domain", 39)]
+
+
+def parse_net_unix(text):
+    """{inode: "flags type state path"} of /proc/net/unix."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 7:
+            out[f[6]] = " ".join(f[3:6] + f[7:8])
+    return out
+
+
+def _sock_state(pid, fd):
+    """{name: value} of socket options and its queued bytes, or {}."""
+    import fcntl
+    import socket
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return {}
+    try:
+        cfd = libc.syscall(438, pidfd, fd, 0)     # pidfd_getfd
+    finally:
+        os.close(pidfd)
+    if cfd < 0:
+        return {}
+    out = {}
+    try:
+        for name, opt in _SOCK_OPTS:
+            try:
+                v = struct.unpack("i", _getsockopt(libc, cfd, opt))[0]
+            except OSError:
+                continue
+            out[name] = str(v)
+        if out.get("domain") == str(socket.AF_UNIX):
+            try:
+                buf = fcntl.ioctl(cfd, 0x541B, b"\0" * 4)   # SIOCINQ
+                out["inq"] = str(struct.unpack("i", buf)[0])
+            except OSError:
+                pass
+    finally:
+        os.close(cfd)
+    return out
+
+
+def _getsockopt(libc, fd, opt):
+    val = ctypes.create_string_buffer(4)
+    ln = ctypes.c_uint32(4)
+    if libc.getsockopt(fd, _SOL_SOCKET, opt, val, ctypes.byref(ln)) < 0:
+        raise OSError(ctypes.get_errno(), "getsockopt")
+    return val.raw
+
+
 def snapshot(pids):
     """What /proc shows of every task of these processes (zombies too)."""
     snap = {}
@@ -346,6 +407,7 @@ def snapshot(pids):
         except OSError:
             fds = []
         gone = set()    # inodes of deleted files: recreated at restore
+        net_unix = None
         for fd in fds:
             link = _link("%s/fd/%s" % (base, fd))
             if link is None:
@@ -359,6 +421,13 @@ def snapshot(pids):
             if m:
                 link = classes(m.group(1), m.group(2))
             proc["fd:%s" % fd] = link
+            if m and m.group(1) == "socket":
+                if net_unix is None:
+                    net_unix = parse_net_unix(_read(base + "/net/unix") or "")
+                if m.group(2) in net_unix:
+                    proc["fd:%s:unix" % fd] = net_unix[m.group(2)]
+                for k, v in _sock_state(pid, int(fd)).items():
+                    proc["fd:%s:sock:%s" % (fd, k)] = v
             info = _read("%s/fdinfo/%s" % (base, fd))
             for k, v in parse_fdinfo(info or "", classes).items():
                 proc["fd:%s:%s" % (fd, k)] = v

@@ -1,0 +1,74 @@
+/* Not a checkpoint/restore case: unix sockets crest can't save yet, next
+ * to a socketpair it could: fd 10 is a socketpair end with an fd in flight
+ * (SCM_RIGHTS sent, not received), fd 11 a datagram socket bound to an
+ * abstract name, and fds 12-13 a pair with "abc" queued. The errors mode
+ * expects one refusal naming fds 10 and 11, the process left running;
+ * after go the fd in flight is received and works, and "abc" is still
+ * queued, once (the failed dump's peeking took nothing). */
+#include "caselib.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void move(int fd, int to)
+{
+	if (fd != to && (dup2(fd, to) < 0 || close(fd)))
+		case_fail("dup2: %s", strerror(errno));
+}
+
+int main(void)
+{
+	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct iovec iov = { "f", 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *c;
+	int p[2], q[2], pp[2], d, got;
+	char buf[8];
+
+	case_init();
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, p) || socketpair(AF_UNIX, SOCK_STREAM, 0, q) ||
+	    pipe(pp))
+		case_fail("socketpair: %s", strerror(errno));
+	move(p[1], 10);
+	move(q[0], 12);
+	move(q[1], 13);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pp[1], sizeof(int));
+	if (sendmsg(p[0], &mh, 0) != 1)
+		case_fail("sendmsg: %s", strerror(errno));
+	d = socket(AF_UNIX, SOCK_DGRAM, 0);
+	snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "crest-err-%d", getpid());
+	if (d < 0 || bind(d, (struct sockaddr *)&sa,
+			  offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sa.sun_path + 1)))
+		case_fail("abstract socket: %s", strerror(errno));
+	move(d, 11);
+	if (write(13, "abc", 3) != 3)
+		case_fail("write: %s", strerror(errno));
+
+	case_ready();
+	case_wait_go();
+
+	iov.iov_base = buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	if (recvmsg(10, &mh, MSG_DONTWAIT) != 1 || !(c = CMSG_FIRSTHDR(&mh)) ||
+	    c->cmsg_type != SCM_RIGHTS)
+		case_fail("the fd in flight is gone: %s", strerror(errno));
+	memcpy(&got, CMSG_DATA(c), sizeof(int));
+	if (write(got, "z", 1) != 1 || read(pp[0], buf, 1) != 1 || buf[0] != 'z')
+		case_fail("the fd received does not lead to the pipe");
+	if (recv(12, buf, sizeof(buf), MSG_DONTWAIT) != 3 || memcmp(buf, "abc", 3))
+		case_fail("the queued 'abc' is not there as it was");
+	if (recv(12, buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno != EAGAIN)
+		case_fail("more than 'abc' queued after the failed dump");
+	case_pass();
+}
