@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		8
+#define PIE_ABI_VERSION		9
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -116,6 +116,8 @@ struct parasite_args {
 
 /* ---- restorer ---- */
 
+#define RST_VMA_FORCE	1
+
 struct rst_vma {
 	uint64_t start;
 	uint64_t end;
@@ -123,7 +125,14 @@ struct rst_vma {
 	uint32_t prot;
 	uint32_t flags;		/* MAP_* without MAP_FIXED */
 	int32_t fd;		/* file to map, -1 for anonymous */
-	uint32_t pad;
+	/*
+	 * RST_VMA_FORCE: a private read-only mapping the kernel did not
+	 * charge to the commit limit (no "ac" in VmFlags). Mapped with its
+	 * own prot and filled through mem_fd (/proc/self/mem, which writes
+	 * past the prot as ptrace does): mapping it writable to fill it
+	 * would make it accounted for good.
+	 */
+	uint32_t how;
 	/*
 	 * Mapped and filled by crest's side before the task forked its
 	 * children (copy-on-write sharing): where it is; the restorer
@@ -271,6 +280,8 @@ struct restore_args {
 	uint64_t runs;		/* struct rst_run[] */
 	int32_t pages_fd;
 	uint32_t verify_crc;
+	int32_t mem_fd;		/* /proc/self/mem, -1 if no RST_VMA_FORCE */
+	uint32_t pad_mem;
 	uint64_t pages_off;	/* file offset of the first page (run.off 0) */
 
 	struct rst_mm_map mm;

@@ -176,8 +176,12 @@ static long map_vmas(struct restore_args *a)
 		if (v[i].premapped)
 			continue;
 
-		/* Private mappings get written below; shared ones keep theirs. */
-		if (!(flags & MAP_SHARED) || v[i].fd < 0)
+		/*
+		 * Private mappings get written below; shared ones keep theirs,
+		 * and so do the forced ones (filled through mem_fd).
+		 */
+		if ((!(flags & MAP_SHARED) || v[i].fd < 0) &&
+		    !(v[i].how & RST_VMA_FORCE))
 			prot |= PROT_READ | PROT_WRITE;
 		ret = sys_mmap(v[i].start, v[i].end - v[i].start, prot, flags,
 			       v[i].fd, v[i].pgoff);
@@ -185,6 +189,65 @@ static long map_vmas(struct restore_args *a)
 			fail(a, RST_STAGE_MAP, ret, v[i].start);
 		if ((uint64_t)ret != v[i].start)
 			fail(a, RST_STAGE_MAP, -17, v[i].start);
+	}
+	return 0;
+}
+
+/* Is the run at vaddr in a RST_VMA_FORCE mapping? (vmas[] is sorted) */
+static int run_forced(const struct restore_args *a, uint64_t vaddr)
+{
+	const struct rst_vma *v = (const struct rst_vma *)a->vmas;
+	uint32_t lo = 0, hi = a->nr_vmas;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (vaddr < v[mid].start)
+			hi = mid;
+		else if (vaddr >= v[mid].end)
+			lo = mid + 1;
+		else
+			return !!(v[mid].how & RST_VMA_FORCE);
+	}
+	return 0;
+}
+
+/*
+ * A run in a read-only mapping: read a piece onto the stack, write it
+ * through /proc/self/mem (FOLL_FORCE: the page is copied on write as a
+ * debugger's breakpoint is, the mapping's flags stay as they are).
+ */
+static long fill_forced(struct restore_args *a, uint64_t vaddr, uint64_t len,
+			uint64_t off)
+{
+	char buf[4 * PIE_PAGE_SIZE];
+	uint64_t done = 0;
+
+	if (a->mem_fd < 0)
+		fail(a, RST_STAGE_PAGES, -9, vaddr);	/* EBADF */
+	while (done < len) {
+		uint64_t chunk = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		uint64_t got = 0;
+
+		while (got < chunk) {
+			long n = sys_pread64(a->pages_fd, (uint64_t)buf + got,
+					     chunk - got, off + done + got);
+
+			if (n < 0)
+				fail(a, RST_STAGE_PAGES, n, vaddr + done);
+			if (n == 0)
+				fail(a, RST_STAGE_PAGES, -5, vaddr + done);
+			got += n;
+		}
+		for (uint64_t put = 0; put < chunk;) {
+			long n = sys_pwrite64(a->mem_fd, (uint64_t)buf + put,
+					      chunk - put, vaddr + done + put);
+
+			if (n <= 0)
+				fail(a, RST_STAGE_PAGES, n ? n : -5, vaddr + done + put);
+			put += n;
+		}
+		done += chunk;
 	}
 	return 0;
 }
@@ -205,7 +268,10 @@ static long fill_pages(struct restore_args *a)
 		 * per page as the copy goes (MADV_POPULATE_WRITE; an old
 		 * kernel without it just takes the faults).
 		 */
-		sys_madvise(r[i].vaddr, len, 23);
+		if (run_forced(a, r[i].vaddr))
+			done = len - fill_forced(a, r[i].vaddr, len, off);
+		else
+			sys_madvise(r[i].vaddr, len, 23);
 		while (done < len) {
 			long n = sys_pread64(a->pages_fd, r[i].vaddr + done,
 					     len - done, off + done);
@@ -231,7 +297,8 @@ static long protect_vmas(struct restore_args *a)
 	for (i = 0; i < a->nr_vmas; i++) {
 		long ret;
 
-		if ((v[i].flags & MAP_SHARED) && v[i].fd >= 0)
+		if (((v[i].flags & MAP_SHARED) && v[i].fd >= 0) ||
+		    (v[i].how & RST_VMA_FORCE))
 			continue;
 		ret = sys_mprotect(v[i].start, v[i].end - v[i].start,
 				   v[i].prot);

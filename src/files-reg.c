@@ -211,18 +211,50 @@ static int reg_check(const struct restore_files *rf)
 #define REOPEN_FLAGS (O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | \
 		      O_SYNC | O_DSYNC | O_DIRECTORY | O_PATH | O_LARGEFILE | O_NOFOLLOW)
 
-/* Is this file mapped shared and writable somewhere? Then open it O_RDWR. */
-static int mapped_rw(MmEntry **mms, int nr_mms, uint32_t id)
+/* A shared file mapping that could not be made writable (no "mw"). */
+static int vma_shared_ro(const VmaEntry *v)
 {
+	return v->kind == VMA_KIND__VMA_FILE_SHARED && v->has_maywrite &&
+	       !v->maywrite;
+}
+
+/*
+ * Is this file mapped shared, writable (mw) somewhere? Then open it
+ * O_RDWR (old images do not say: any shared mapping). ro: is it also
+ * mapped shared where it may not be made writable? That mapping needs
+ * the file read-only, or mprotect(PROT_WRITE) would work after restore.
+ */
+static int mapped_rw(MmEntry **mms, int nr_mms, uint32_t id, int *ro)
+{
+	int rw = 0;
+
+	*ro = 0;
 	for (int m = 0; m < nr_mms; m++)
 		for (size_t i = 0; i < mms[m]->n_vmas; i++) {
 			const VmaEntry *v = mms[m]->vmas[i];
 
-			if (v->has_file_id && v->file_id == id &&
-			    v->kind == VMA_KIND__VMA_FILE_SHARED)
-				return 1;
+			if (!v->has_file_id || v->file_id != id ||
+			    v->kind != VMA_KIND__VMA_FILE_SHARED)
+				continue;
+			if (vma_shared_ro(v))
+				*ro = 1;
+			else
+				rw = 1;
 		}
-	return 0;
+	return rw;
+}
+
+/* The same open file, read-only: through its /proc/self/fd link. */
+static int reopen_ro(const RegFileEntry *f, int fd)
+{
+	char link[64];
+	int ro;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ro = open(link, O_RDONLY | O_CLOEXEC);
+	if (ro < 0)
+		pr_perror("can't reopen '%s' read-only for its mapping", f->path);
+	return ro;
 }
 
 static int open_reg(const RegFileEntry *f, int rw)
@@ -253,14 +285,22 @@ static int reg_open(struct restore_files *rf, struct img_dir *d,
 		    MmEntry **mms, int nr_mms)
 {
 	rf->file_fd = xzalloc((rf->nr_files + 1) * sizeof(int));
+	rf->file_ro_fd = xzalloc((rf->nr_files + 1) * sizeof(int));
 	for (int i = 0; i < rf->nr_files; i++) {
 		const RegFileEntry *f = rf->files[i];
-		int rw = mapped_rw(mms, nr_mms, f->id);
+		int ro, rw = mapped_rw(mms, nr_mms, f->id, &ro);
 
+		rf->file_ro_fd[i] = -1;
 		rf->file_fd[i] = files_to_service(f->saved ? ghost_open(f, d, rw) :
 						  open_reg(f, rw), rf->base);
 		if (rf->file_fd[i] < 0)
 			return -1;
+		if (ro) {
+			rf->file_ro_fd[i] = files_to_service(reopen_ro(f, rf->file_fd[i]),
+							     rf->base);
+			if (rf->file_ro_fd[i] < 0)
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -281,7 +321,15 @@ int files_exe_fd(const struct restore_files *rf, uint32_t id)
 
 static int reg_vma_fd(const struct restore_files *rf, const VmaEntry *v)
 {
-	return v->has_file_id ? files_exe_fd(rf, v->file_id) : -1;
+	int i;
+
+	if (!v->has_file_id)
+		return -1;
+	i = file_index(rf, v->file_id);
+	if (i >= 0 && vma_shared_ro(v) && rf->file_ro_fd &&
+	    rf->file_ro_fd[i] >= 0)
+		return rf->file_ro_fd[i];
+	return files_exe_fd(rf, v->file_id);
 }
 
 static void reg_show(const struct restore_files *rf, const FdEntry *e,

@@ -104,6 +104,8 @@ struct restore_files {
 	int nr_anons;
 	/* service fds of the objects, opened once by the coordinator */
 	int *file_fd;		/* by index in files[] */
+	int *file_ro_fd;	/* the same file read-only, for a shared mapping
+				   that may not be made writable; -1: none */
 	int (*pipe_fd)[2];	/* old images: one description per end */
 	int **pipe_desc_fd;	/* [pipe][desc_id - 1] */
 	int *memfd_fd;

@@ -124,6 +124,19 @@ static int flags_check(const char *path, const char *vmflags, char *out,
 	return n;
 }
 
+static int has_flag(const char *vmflags, const char *flag)
+{
+	char f[8];
+	int used = 0;
+
+	while (sscanf(vmflags, " %7s%n", f, &used) == 1) {
+		vmflags += used;
+		if (!strcmp(f, flag))
+			return 1;
+	}
+	return 0;
+}
+
 static VmaEntry *vma_at(const struct mem_layout *ml, uint64_t start)
 {
 	for (int i = 0; i < ml->nr_vmas; i++)
@@ -167,6 +180,9 @@ int mem_check_flags(pid_t pid, const struct mem_layout *ml)
 			       pv.path[0] ? " ('" : "", pv.path, pv.path[0] ? "')" : "",
 			       bad);
 		v->flags |= mmap_flags;
+		v->has_accounted = v->has_maywrite = 1;
+		v->accounted = has_flag(line + 8, "ac");
+		v->maywrite = has_flag(line + 8, "mw");
 	}
 	free(smaps);
 	return 0;

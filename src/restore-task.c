@@ -118,11 +118,33 @@ int busy_own_layout(struct busy *b, struct restore_args *ra)
 	return 0;
 }
 
+/*
+ * A private mapping, readable, not writable, that the kernel did not
+ * charge to the commit limit (no "ac"): mapping it writable to fill it
+ * would charge it for good, so the restorer maps it with its own prot
+ * and fills it through /proc/self/mem. Old images do not say: as before.
+ */
+static int vma_forced(const VmaEntry *v, uint64_t premapped)
+{
+	return !premapped && v->has_accounted && !v->accounted &&
+	       !(v->flags & MAP_SHARED) && (v->prot & PROT_READ) &&
+	       !(v->prot & PROT_WRITE);
+}
+
+static int task_forced(const struct restore_task *t)
+{
+	for (size_t i = 0; i < t->mm->n_vmas; i++)
+		if (special_index(t->mm->vmas[i]->kind) < 0 &&
+		    vma_forced(t->mm->vmas[i], t->vma_cur ? t->vma_cur[i] : 0))
+			return 1;
+	return 0;
+}
+
 /* Lay out blob | args | arrays | stack in one private mapping. */
 static struct restore_args *build_args(struct restore_task *t,
 				       const struct restore_files *rf,
 				       const int *keep, int nr_keep,
-				       int pages_fd, uint64_t *entry,
+				       int pages_fd, int mem_fd, uint64_t *entry,
 				       uint64_t *stack_top)
 {
 	const CoreEntry *c = t->core;
@@ -225,6 +247,7 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].flags = v->flags;
 		vmas[nv].fd = files_vma_fd(rf, v);
 		vmas[nv].premapped = t->vma_cur ? t->vma_cur[i] : 0;
+		vmas[nv].how = vma_forced(v, vmas[nv].premapped) ? RST_VMA_FORCE : 0;
 		nv++;
 	}
 	ra->nr_vmas = nv;
@@ -241,6 +264,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	ra->nr_runs = k;
 	ra->runs = (uint64_t)runs;
 	ra->pages_fd = pages_fd;
+	ra->mem_fd = mem_fd;
 	ra->pages_off = IMG_PAGES_OFF;
 	ra->verify_crc = 1;
 
@@ -525,7 +549,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	const struct restore_files *rf = sh->files;
 	uint64_t entry, stack_top, addr;
 	struct restore_args *ra;
-	int *keep = NULL, nr_keep = 0, pages_fd;
+	int *keep = NULL, nr_keep = 0, pages_fd, mem_fd = -1;
 	sigset_t all;
 
 	/* If crest dies before the restorer is done, so do we. */
@@ -564,6 +588,16 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if ((pages_fd = files_to_service(pages_fd, rf->base)) < 0)
 		_exit(EXIT_FAILURE);
 	add_keep(&keep, &nr_keep, pages_fd);
+	if (task_forced(t)) {
+		mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (mem_fd < 0) {
+			pr_perror("can't open /proc/self/mem");
+			_exit(EXIT_FAILURE);
+		}
+		if ((mem_fd = files_to_service(mem_fd, rf->base)) < 0)
+			_exit(EXIT_FAILURE);
+		add_keep(&keep, &nr_keep, mem_fd);
+	}
 	add_keep(&keep, &nr_keep, sh->report_fd);
 	for (size_t i = 0; i < t->mm->n_vmas; i++)
 		add_keep(&keep, &nr_keep, files_vma_fd(rf, t->mm->vmas[i]));
@@ -578,7 +612,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
 		_exit(EXIT_FAILURE);
-	ra = build_args(t, rf, keep, nr_keep, pages_fd, &entry, &stack_top);
+	ra = build_args(t, rf, keep, nr_keep, pages_fd, mem_fd, &entry, &stack_top);
 	if (!ra)
 		_exit(EXIT_FAILURE);
 	/* The report fd is the restorer's to close; crest learns where to look. */

@@ -67,19 +67,6 @@ IGNORED = [
 # working on issue 9 now. Each row is a failure in disguise: remove it when
 # the fix lands, and the audit enforces the fix.
 KNOWN_LOSSES = [
-    # The restorer maps a private file mapping writable to fill it, then
-    # mprotects it back: the kernel then charges it to the commit limit
-    # (VM_ACCOUNT) where the original was not, and /proc shows "ac" (and
-    # an unaccounted neighbour merged with it). No helper is on it: it
-    # needs the restorer to fill such a mapping without making it writable.
-    (r"vma:\w+:ac", "private file mappings come back accounted (VmFlags ac)"),
-    # A MAP_SHARED mapping of a file opened read-only has no VM_SHARED /
-    # VM_MAYWRITE ("ms" without "sh mw"); the restore maps it from a fd
-    # it opened O_RDWR, so mprotect(PROT_WRITE) would now succeed. Needs
-    # the file reopened with its own access mode for such a mapping.
-    (r"vma:\w+:VmFlags", "a read-only MAP_SHARED file mapping comes back writable (sh mw)",
-     lambda t, b, a: b and a and "sh" not in b.split() and
-     sorted(b.split() + ["sh", "mw"]) == sorted(a.split())),
     # A file the images hold by content (--save-exe/-private/-shared, or
     # deleted since) comes back as a deleted copy named "#INODE" beside
     # it: /proc/PID/exe and maps show that name, not the original one.
