@@ -218,10 +218,11 @@ static int run_forced(const struct restore_args *a, uint64_t vaddr)
  * debugger's breakpoint is, the mapping's flags stay as they are).
  */
 static long fill_forced(struct restore_args *a, uint64_t vaddr, uint64_t len,
-			uint64_t off)
+			uint64_t off, uint32_t want_crc)
 {
 	char buf[4 * PIE_PAGE_SIZE];
 	uint64_t done = 0;
+	unsigned int sum = ~0u;
 
 	if (a->mem_fd < 0)
 		fail(a, RST_STAGE_PAGES, -9, vaddr);	/* EBADF */
@@ -239,6 +240,9 @@ static long fill_forced(struct restore_args *a, uint64_t vaddr, uint64_t len,
 				fail(a, RST_STAGE_PAGES, -5, vaddr + done);
 			got += n;
 		}
+		/* The checksum from the buffer: the mapping may be PROT_NONE. */
+		for (uint64_t pg = 0; a->verify_crc && pg < chunk; pg += PIE_PAGE_SIZE)
+			sum = arch_crc32c_u32(sum, ~arch_crc32c_page_raw(buf + pg));
 		for (uint64_t put = 0; put < chunk;) {
 			long n = sys_pwrite64(a->mem_fd, (uint64_t)buf + put,
 					      chunk - put, vaddr + done + put);
@@ -249,6 +253,8 @@ static long fill_forced(struct restore_args *a, uint64_t vaddr, uint64_t len,
 		}
 		done += chunk;
 	}
+	if (a->verify_crc && ~sum != want_crc)
+		fail(a, RST_STAGE_CRC, -74, off); /* EBADMSG */
 	return 0;
 }
 
@@ -268,10 +274,11 @@ static long fill_pages(struct restore_args *a)
 		 * per page as the copy goes (MADV_POPULATE_WRITE; an old
 		 * kernel without it just takes the faults).
 		 */
-		if (run_forced(a, r[i].vaddr))
-			done = len - fill_forced(a, r[i].vaddr, len, off);
-		else
-			sys_madvise(r[i].vaddr, len, 23);
+		if (run_forced(a, r[i].vaddr)) {
+			fill_forced(a, r[i].vaddr, len, off, r[i].crc);
+			continue;
+		}
+		sys_madvise(r[i].vaddr, len, 23);
 		while (done < len) {
 			long n = sys_pread64(a->pages_fd, r[i].vaddr + done,
 					     len - done, off + done);

@@ -119,16 +119,16 @@ int busy_own_layout(struct busy *b, struct restore_args *ra)
 }
 
 /*
- * A private mapping, readable, not writable, that the kernel did not
- * charge to the commit limit (no "ac"): mapping it writable to fill it
- * would charge it for good, so the restorer maps it with its own prot
- * and fills it through /proc/self/mem. Old images do not say: as before.
+ * A private mapping, not writable, that the kernel did not charge to the
+ * commit limit (no "ac": mapped read-only or PROT_NONE, as a thread
+ * stack's guard): mapping it writable to fill it would charge it for
+ * good, so the restorer maps it with its own prot and fills it through
+ * /proc/self/mem. Old images do not say: as before.
  */
 static int vma_forced(const VmaEntry *v, uint64_t premapped)
 {
 	return !premapped && v->has_accounted && !v->accounted &&
-	       !(v->flags & MAP_SHARED) && (v->prot & PROT_READ) &&
-	       !(v->prot & PROT_WRITE);
+	       !(v->flags & MAP_SHARED) && !(v->prot & PROT_WRITE);
 }
 
 static int task_forced(const struct restore_task *t)

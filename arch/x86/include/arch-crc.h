@@ -24,6 +24,17 @@ static inline unsigned int arch_crc32c_u8(unsigned int crc, unsigned char v)
 	return crc;
 }
 
+/* One 4 KiB page's crc32c before the final inversion (~ of it is the crc). */
+static inline unsigned int arch_crc32c_page_raw(const void *page)
+{
+	const unsigned long long *p = page;
+	unsigned long long a = ~0u;
+
+	for (int k = 0; k < 512; k++)
+		__asm__("crc32q %1, %0" : "+r"(a) : "rm"(p[k]));
+	return (unsigned int)a;
+}
+
 /*
  * The checksum of a run of 4 KiB pages, as page images store it: the
  * crc32c of the array of each page's crc32c. One crc32 instruction has a
