@@ -10,7 +10,9 @@
 #include <setjmp.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "files.h"
@@ -22,6 +24,7 @@ struct sample {
 	mode_t mode;
 	int fd;
 	FdKind want;		/* 0: no kind takes it */
+	int sock;		/* a real socket of ours at fd: 1 unix, 2 inet */
 };
 
 static const struct sample samples[] = {
@@ -39,8 +42,11 @@ static const struct sample samples[] = {
 	{ "/dev/pts/3", S_IFCHR, 1, FD_KIND__FD_EXTERNAL },
 	{ "/dev/pts/3", S_IFCHR, 5, 0 },
 	{ "/dev/tty", S_IFCHR, 2, FD_KIND__FD_EXTERNAL },
-	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_EXTERNAL },
-	{ "socket:[99]", S_IFSOCK, 3, 0 },
+	/* A unix socket is sk-unix.c's anywhere (at 0-2 it may turn external). */
+	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_EXTERNAL, 2 },
+	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_UNIX_SK, 1 },
+	{ "socket:[99]", S_IFSOCK, 43, 0, 2 },
+	{ "socket:[99]", S_IFSOCK, 43, FD_KIND__FD_UNIX_SK, 1 },
 	{ "anon_inode:[eventfd]", S_IFREG, 3, FD_KIND__FD_ANON },
 	{ "anon_inode:[signalfd]", S_IFREG, 3, FD_KIND__FD_ANON },
 	{ "anon_inode:[timerfd]", S_IFREG, 3, FD_KIND__FD_ANON },
@@ -53,13 +59,33 @@ static const struct sample samples[] = {
 static void test_one_kind_each(void **state)
 {
 	struct proc_fdinfo fi = { 0, O_RDONLY, 0 };
+	int sv[2], socks[3] = { -1, -1, -1 };
 
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	socks[1] = sv[0];
+	socks[2] = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(socks[2] >= 0);
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 		const struct sample *s = &samples[i];
 		struct stat st = { .st_mode = s->mode | 0644 };
-		struct fd_dump f = { NULL, 1, s->fd, s->link, &st, &fi, "" };
+		struct fd_dump f = { NULL, s->sock ? getpid() : 1, s->fd, s->link, &st, &fi, "" };
 		const struct fd_kind_ops *k;
-		int n = files_recognise(&f, &k);
+		int n, saved = -1;
+
+		/* Sockets are asked of the real fd (pidfd_getfd: SO_DOMAIN). */
+		if (s->sock) {
+			saved = dup(s->fd);
+			assert_int_equal(dup2(socks[s->sock], s->fd), s->fd);
+		}
+		n = files_recognise(&f, &k);
+		if (s->sock) {
+			if (saved >= 0) {
+				dup2(saved, s->fd);
+				close(saved);
+			} else {
+				close(s->fd);
+			}
+		}
 
 		if (!s->want) {
 			if (n)
