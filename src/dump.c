@@ -298,10 +298,12 @@ static int write_images(struct dump_ctx *ctx)
 	inv.n_pids = ctx->tree.nr;
 	inv.pids = pids;
 	pst = img_create(&ctx->dir, IMG_INVENTORY, 0);
-	if (!pst || img_write_msg(pst, &inv.base))
+	if (!pst || img_list_files(&ctx->dir, &inv) ||
+	    img_write_msg(pst, &inv.base))
 		goto out;
 	ret = img_commit_set(&ctx->dir);
 out:
+	img_free_list(&inv);
 	free(pids);
 	return ret;
 }

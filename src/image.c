@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "arch.h"
 #include "image.h"
@@ -59,18 +62,20 @@ static uint32_t get32(const unsigned char *p)
 	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-void img_make_header(unsigned char hdr[IMG_HDR_SIZE], uint32_t magic)
+void img_make_header(unsigned char hdr[IMG_HDR_SIZE], uint32_t magic,
+		     const uint8_t id[IMG_ID_SIZE])
 {
 	put32(hdr, IMG_COMMON_MAGIC);
 	put32(hdr + 4, magic);
 	put32(hdr + 8, IMG_VERSION);
-	put32(hdr + 12, arch_crc32c(0, hdr, 12));
+	memcpy(hdr + 12, id, IMG_ID_SIZE);
+	put32(hdr + 28, arch_crc32c(0, hdr, 28));
 }
 
 int img_check_header(const unsigned char *buf, size_t len, uint32_t *magic,
-		     char *why, size_t whylen)
+		     uint8_t *id, char *why, size_t whylen)
 {
-	if (len < IMG_HDR_SIZE) {
+	if (len < 12) {
 		snprintf(why, whylen, "too short for an image header (%zu bytes)", len);
 		return -1;
 	}
@@ -78,17 +83,59 @@ int img_check_header(const unsigned char *buf, size_t len, uint32_t *magic,
 		snprintf(why, whylen, "not a crest image (bad magic)");
 		return -1;
 	}
-	if (get32(buf + 12) != arch_crc32c(0, buf, 12)) {
-		snprintf(why, whylen, "header checksum mismatch");
-		return -1;
-	}
+	/* The version first: an older header is shorter, its checksum elsewhere. */
 	if (get32(buf + 8) != IMG_VERSION) {
-		snprintf(why, whylen, "image version %u, this crest reads version %u",
+		snprintf(why, whylen, "image version %u, this crest reads version %u (dump again with this crest)",
 			 get32(buf + 8), IMG_VERSION);
 		return -1;
 	}
+	if (len < IMG_HDR_SIZE) {
+		snprintf(why, whylen, "too short for an image header (%zu bytes)", len);
+		return -1;
+	}
+	if (get32(buf + 28) != arch_crc32c(0, buf, 28)) {
+		snprintf(why, whylen, "header checksum mismatch");
+		return -1;
+	}
 	*magic = get32(buf + 4);
+	if (id)
+		memcpy(id, buf + 12, IMG_ID_SIZE);
 	return 0;
+}
+
+void img_id_str(const uint8_t id[IMG_ID_SIZE], char buf[2 * IMG_ID_SIZE + 1])
+{
+	for (int i = 0; i < IMG_ID_SIZE; i++)
+		sprintf(buf + 2 * i, "%02x", id[i]);
+}
+
+/* SHA-256 of the whole file from offset 0 (pread: the offset stays). */
+int img_sha256_fd(int fd, uint8_t out[IMG_HASH_SIZE])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	size_t bsz = 1 << 20;
+	unsigned char *buf = xzalloc(bsz);
+	unsigned int olen = 0;
+	off_t off = 0;
+	int ret = -1;
+	ssize_t n;
+
+	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL))
+		goto out;
+	while ((n = pread(fd, buf, bsz, off)) > 0) {
+		if (!EVP_DigestUpdate(c, buf, n))
+			goto out;
+		off += n;
+	}
+	if (n < 0 || !EVP_DigestFinal_ex(c, out, &olen) || olen != IMG_HASH_SIZE)
+		goto out;
+	ret = 0;
+out:
+	if (ret && n >= 0)
+		errno = EINVAL;
+	EVP_MD_CTX_free(c);
+	free(buf);
+	return ret;
 }
 
 /*
@@ -153,6 +200,13 @@ int img_dir_open(struct img_dir *d, const char *path, bool create)
 			return -1;
 		}
 		remove_stale_tmps(d);
+		/* The new set's identity: every file of it carries it. */
+		if (getrandom(d->id, IMG_ID_SIZE, 0) != IMG_ID_SIZE) {
+			pr_perror("can't get a random id for the image set");
+			img_dir_close(d);
+			return -1;
+		}
+		d->have_id = true;
 	}
 	return 0;
 }
@@ -200,7 +254,8 @@ struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid)
 		pr_perror("can't create image '%s/%s'", d->path, img->tmp_name);
 		goto err;
 	}
-	img_make_header(hdr, img_descs[kind].magic);
+	BUG_ON(!d->have_id);
+	img_make_header(hdr, img_descs[kind].magic, d->id);
 	if (!img_descs[kind].msg)
 		hlen = IMG_PAGES_OFF;	/* raw data starts page-aligned */
 	if (write_all(img->fd, hdr, hlen)) {
@@ -243,6 +298,49 @@ int img_write_msg(struct image *img, const ProtobufCMessage *msg)
 	return ret;
 }
 
+static bool is_image_name(const char *name);
+
+/*
+ * Images of an earlier set that the new one does not replace (a process
+ * that is gone): restore would refuse them as another checkpoint's.
+ * Only crest images (their magic) are removed.
+ */
+static void remove_stale_images(struct img_dir *d)
+{
+	int fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *dir;
+
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		unsigned char magic[4];
+		bool ours = false;
+		int i, f;
+
+		if (!is_image_name(de->d_name) || !strcmp(de->d_name, "inventory.img"))
+			continue;
+		for (i = 0; i < d->nr_written; i++)
+			if (!strcmp(d->written[i]->name, de->d_name))
+				break;
+		if (i < d->nr_written)
+			continue;
+		f = openat(d->dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (f >= 0) {
+			ours = pread(f, magic, 4, 0) == 4 && get32(magic) == IMG_COMMON_MAGIC;
+			close(f);
+		}
+		if (ours && !unlinkat(d->dirfd, de->d_name, 0))
+			pr_debug("removed '%s/%s' of the earlier checkpoint", d->path, de->d_name);
+	}
+	closedir(dir);
+}
+
 int img_commit_set(struct img_dir *d)
 {
 	struct image *inv = NULL;
@@ -281,6 +379,8 @@ int img_commit_set(struct img_dir *d)
 		pr_perror("can't sync image directory '%s'", d->path);
 		return -1;
 	}
+	/* ...the old set's files the new one does not replace go... */
+	remove_stale_images(d);
 	/* ...and the inventory, last, makes the new set complete. */
 	if (fault("commit-inventory") || (!d->nosync && fsync(inv->fd)) ||
 	    renameat(d->dirfd, inv->tmp_name, d->dirfd, inv->name) ||
@@ -315,7 +415,7 @@ struct image *img_open_path(int dirfd, const char *dir, const char *name,
 
 	img->path = xsprintf("%s/%s", dir, name);
 	img->name = xstrdup(name);
-	img->fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	img->fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (img->fd < 0) {
 		pr_perror("can't open image '%s'", img->path);
 		goto err;
@@ -329,7 +429,7 @@ struct image *img_open_path(int dirfd, const char *dir, const char *name,
 		pr_perror("can't read image '%s'", img->path);
 		goto err;
 	}
-	if (img_check_header(hdr, n, &magic, why, sizeof(why))) {
+	if (img_check_header(hdr, n, &magic, img->id, why, sizeof(why))) {
 		pr_err("image '%s' at offset 0: %s", img->path, why);
 		goto err;
 	}
@@ -370,6 +470,12 @@ struct image *img_open(struct img_dir *d, enum img_kind kind, pid_t pid)
 	struct image *img = img_open_path(d->dirfd, d->path, name, kind);
 
 	free(name);
+	if (img && d->have_id && memcmp(img->id, d->id, IMG_ID_SIZE)) {
+		pr_err("image '%s' belongs to another checkpoint (its id is not the inventory's)",
+		       img->path);
+		img_close(img);
+		return NULL;
+	}
 	return img;
 }
 
@@ -435,4 +541,160 @@ void img_close(struct image *img)
 	free(img->name);
 	free(img->tmp_name);
 	free(img);
+}
+
+int img_list_files(struct img_dir *d, InventoryEntry *inv)
+{
+	inv->files = xzalloc((d->nr_written + 1) * sizeof(*inv->files));
+	inv->n_files = 0;
+	for (int i = 0; i < d->nr_written; i++) {
+		struct image *img = d->written[i];
+		ImageFile *f;
+		struct stat st;
+
+		if (img->kind == IMG_INVENTORY)
+			continue;
+		f = xzalloc(sizeof(*f));
+		image_file__init(f);
+		inv->files[inv->n_files++] = f;
+		f->name = img->name;
+		f->sha256.data = xzalloc(IMG_HASH_SIZE);
+		f->sha256.len = IMG_HASH_SIZE;
+		if (fstat(img->fd, &st) || img_sha256_fd(img->fd, f->sha256.data)) {
+			pr_perror("can't hash image '%s'", img->path);
+			return -1;
+		}
+		f->size = st.st_size;
+	}
+	return 0;
+}
+
+void img_free_list(InventoryEntry *inv)
+{
+	for (size_t i = 0; i < inv->n_files; i++) {
+		free(inv->files[i]->sha256.data);
+		free(inv->files[i]);
+	}
+	free(inv->files);
+	inv->files = NULL;
+	inv->n_files = 0;
+}
+
+static bool is_image_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return name[0] != '.' && len > 4 && !strcmp(name + len - 4, ".img");
+}
+
+static int verify_file(struct img_dir *d, const ImageFile *f)
+{
+	unsigned char hdr[IMG_HDR_SIZE];
+	uint8_t hash[IMG_HASH_SIZE];
+	uint8_t id[IMG_ID_SIZE];
+	char why[128];
+	uint32_t magic;
+	struct stat st;
+	int fd, ret = -1;
+	ssize_t n;
+
+	if (!is_image_name(f->name) || strchr(f->name, '/')) {
+		pr_err("the inventory of '%s' lists a bad file name '%s'", d->path, f->name);
+		return -1;
+	}
+	fd = openat(d->dirfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			pr_err("image '%s/%s' is missing: the inventory lists it", d->path, f->name);
+		else if (errno == ELOOP)
+			pr_err("image '%s/%s' is a symlink: images are never read through one",
+			       d->path, f->name);
+		else
+			pr_perror("can't open image '%s/%s'", d->path, f->name);
+		return -1;
+	}
+	if (fstat(fd, &st)) {
+		pr_perror("can't stat image '%s/%s'", d->path, f->name);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("image '%s/%s' is not a regular file", d->path, f->name);
+		goto out;
+	}
+	n = pread(fd, hdr, sizeof(hdr), 0);
+	if (n < 0) {
+		pr_perror("can't read image '%s/%s'", d->path, f->name);
+		goto out;
+	}
+	if (img_check_header(hdr, n, &magic, id, why, sizeof(why))) {
+		pr_err("image '%s/%s' at offset 0: %s", d->path, f->name, why);
+		goto out;
+	}
+	if (memcmp(id, d->id, IMG_ID_SIZE)) {
+		char a[2 * IMG_ID_SIZE + 1], b[2 * IMG_ID_SIZE + 1];
+
+		img_id_str(id, a);
+		img_id_str(d->id, b);
+		pr_err("image '%s/%s' belongs to another checkpoint (id %s, the inventory's %s)",
+		       d->path, f->name, a, b);
+		goto out;
+	}
+	if ((uint64_t)st.st_size != f->size) {
+		pr_err("image '%s/%s' is %lld bytes, the inventory says %llu: it was changed after the dump",
+		       d->path, f->name, (long long)st.st_size,
+		       (unsigned long long)f->size);
+		goto out;
+	}
+	if (img_sha256_fd(fd, hash)) {
+		pr_perror("can't read image '%s/%s'", d->path, f->name);
+		goto out;
+	}
+	if (f->sha256.len != IMG_HASH_SIZE || memcmp(hash, f->sha256.data, IMG_HASH_SIZE)) {
+		pr_err("image '%s/%s' was changed after the dump (its SHA-256 is not the inventory's)",
+		       d->path, f->name);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+int img_verify_set(struct img_dir *d, struct image *inv_img,
+		   const InventoryEntry *inv)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, ret = 0;
+
+	memcpy(d->id, inv_img->id, IMG_ID_SIZE);
+	d->have_id = true;
+	for (size_t i = 0; i < inv->n_files; i++)
+		if (verify_file(d, inv->files[i]))
+			return -1;
+	/* Nothing of another dump may sit among the set's files. */
+	fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		pr_perror("can't list image directory '%s'", d->path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir))) {
+		size_t i;
+
+		if (!is_image_name(de->d_name) || !strcmp(de->d_name, "inventory.img"))
+			continue;
+		for (i = 0; i < inv->n_files; i++)
+			if (!strcmp(inv->files[i]->name, de->d_name))
+				break;
+		if (i == inv->n_files) {
+			pr_err("image '%s/%s' belongs to another checkpoint (its inventory does not list it)",
+			       d->path, de->d_name);
+			ret = -1;
+			break;
+		}
+	}
+	closedir(dir);
+	return ret;
 }

@@ -2,7 +2,10 @@
  * Image files: one framing and one API for every kind.
  *
  *   file   := header record*            (raw kinds: header, padding to 4096, bytes)
- *   header := "CRST" u32 kind-magic u32 version u32 crc32c(first 12 bytes)
+ *   header := "CRST" u32 kind-magic u32 version u8 id[16] u32 crc32c(first 28 bytes)
+ *
+ * id: random, one per dump; every file of a set carries its set's id, and the
+ * inventory lists every other file with its size and SHA-256.
  *   record := u32 length u32 crc32c(payload) payload(protobuf)
  *
  * All integers little-endian. A new image set is written under temporary
@@ -17,9 +20,13 @@
 #include <sys/types.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "inventory.pb-c.h"
+
 #define IMG_COMMON_MAGIC	0x54535243u	/* "CRST" */
-#define IMG_VERSION		2	/* 2: page runs checked with arch_crc32c_pages() */
-#define IMG_HDR_SIZE		16
+#define IMG_VERSION		3	/* 3: set id in headers, files hashed in the inventory */
+#define IMG_HDR_SIZE		32
+#define IMG_ID_SIZE		16
+#define IMG_HASH_SIZE		32		/* SHA-256 */
 #define IMG_PAGES_OFF		4096		/* first byte of data in a raw image */
 #define IMG_MAX_RECORD		(64u << 20)
 
@@ -65,6 +72,7 @@ struct image {
 	unsigned char *buf;
 	size_t size;
 	size_t off;
+	uint8_t id[IMG_ID_SIZE];	/* from the header */
 };
 
 /* The directory an image set is written to or read from. */
@@ -74,6 +82,8 @@ struct img_dir {
 	struct image **written;
 	int nr_written;
 	bool nosync;		/* --nosync: no fsync on commit */
+	uint8_t id[IMG_ID_SIZE];	/* the set's: new when writing, the inventory's when reading */
+	bool have_id;
 };
 
 int img_dir_open(struct img_dir *d, const char *path, bool create);
@@ -92,13 +102,26 @@ struct image *img_open_path(int dirfd, const char *dir, const char *name,
 			    enum img_kind expect);
 /* 1: *msg read, 0: end of image, -1: corrupt (reported with path+offset). */
 int img_read_msg(struct image *img, void **msg);
+/* Dump: list every written image but the inventory, with size and hash. */
+int img_list_files(struct img_dir *d, InventoryEntry *inv);
+void img_free_list(InventoryEntry *inv);
+/*
+ * Restore: take the set's id from the inventory and check every file
+ * against it: id, size, hash, none missing, none extra. Refuses by name.
+ */
+int img_verify_set(struct img_dir *d, struct image *inv_img,
+		   const InventoryEntry *inv);
 /* Exactly one record expected. */
 void *img_read_one(struct img_dir *d, enum img_kind kind, pid_t pid);
 void img_close(struct image *img);
 
 /* Pure helpers, unit-tested. */
-void img_make_header(unsigned char hdr[IMG_HDR_SIZE], uint32_t magic);
+void img_make_header(unsigned char hdr[IMG_HDR_SIZE], uint32_t magic,
+		     const uint8_t id[IMG_ID_SIZE]);
+/* id: NULL or where the header's id goes. */
 int img_check_header(const unsigned char *buf, size_t len, uint32_t *magic,
-		     char *why, size_t whylen);
+		     uint8_t *id, char *why, size_t whylen);
+void img_id_str(const uint8_t id[IMG_ID_SIZE], char buf[2 * IMG_ID_SIZE + 1]);
+int img_sha256_fd(int fd, uint8_t out[IMG_HASH_SIZE]);
 
 #endif

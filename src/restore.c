@@ -174,9 +174,19 @@ static int read_images(struct restore_ctx *ctx)
 		       ctx->dir.path);
 		return -1;
 	}
-	ctx->inv = img_read_one(&ctx->dir, IMG_INVENTORY, 0);
-	if (!ctx->inv)
+	img = img_open(&ctx->dir, IMG_INVENTORY, 0);
+	if (!img)
 		return -1;
+	ret = img_read_msg(img, &msg);
+	if (ret == 0)
+		pr_err("image '%s' is empty", img->path);
+	ctx->inv = ret > 0 ? msg : NULL;
+	/* Every file of the set is the inventory's, as the dump wrote it. */
+	if (!ctx->inv || img_verify_set(&ctx->dir, img, ctx->inv)) {
+		img_close(img);
+		return -1;
+	}
+	img_close(img);
 	img = img_open(&ctx->dir, IMG_PSTREE, 0);
 	if (!img)
 		return -1;

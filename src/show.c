@@ -151,7 +151,7 @@ static const char *kind_name(const char *pattern, char *buf, size_t len)
 
 static int show_file(int dirfd, const char *dir, const char *name)
 {
-	char kind[32];
+	char kind[32], id[2 * IMG_ID_SIZE + 1];
 	struct image *img = img_open_path(dirfd, dir, name, IMG_NR_KINDS);
 	void *msg;
 	int ret, first = 1;
@@ -162,6 +162,8 @@ static int show_file(int dirfd, const char *dir, const char *name)
 	json_str(img->path);
 	printf(",\n  \"kind\": ");
 	json_str(kind_name(img_descs[img->kind].name, kind, sizeof(kind)));
+	img_id_str(img->id, id);
+	printf(",\n  \"id\": \"%s\"", id);
 	if (!img_descs[img->kind].msg) {
 		printf(",\n  \"data_bytes\": %zu\n}\n", img->size - IMG_PAGES_OFF);
 		img_close(img);

@@ -16,7 +16,7 @@ import os
 import shutil
 import struct
 
-HDR = 16
+HDR = 32
 RAW_OFF = 4096
 
 

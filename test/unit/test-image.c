@@ -378,7 +378,7 @@ static void test_file_layout(void **state)
 	assert_memory_equal(buf, "CRST", 4);
 	assert_int_equal(le32(buf + 4), img_descs[IMG_FILES].magic);
 	assert_int_equal(le32(buf + 8), IMG_VERSION);
-	assert_int_equal(le32(buf + 12), sw_crc32c(0, buf, 12));
+	assert_int_equal(le32(buf + 28), sw_crc32c(0, buf, 28));
 	rec = le32(buf + REC0_HDR);
 	assert_true(REC0_PAYLOAD + rec < len);
 	assert_int_equal(le32(buf + REC0_HDR + 4), sw_crc32c(0, buf + REC0_PAYLOAD, rec));
@@ -567,18 +567,24 @@ static void test_bad_header(void **state)
 
 static void test_header_roundtrip(void **state)
 {
+	static const uint8_t id[IMG_ID_SIZE] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+						 11, 12, 13, 14, 15, 16 };
 	unsigned char hdr[IMG_HDR_SIZE];
+	uint8_t got[IMG_ID_SIZE];
 	char why[128];
 	uint32_t magic;
 
 	for (int k = 0; k < IMG_NR_KINDS; k++) {
-		img_make_header(hdr, img_descs[k].magic);
+		img_make_header(hdr, img_descs[k].magic, id);
 		assert_memory_equal(hdr, "CRST", 4);
 		assert_int_equal(le32(hdr + 4), img_descs[k].magic);
 		assert_int_equal(le32(hdr + 8), IMG_VERSION);
-		assert_int_equal(le32(hdr + 12), sw_crc32c(0, hdr, 12));
+		assert_memory_equal(hdr + 12, id, IMG_ID_SIZE);
+		assert_int_equal(le32(hdr + 28), sw_crc32c(0, hdr, 28));
 		magic = 0;
-		assert_int_equal(img_check_header(hdr, sizeof(hdr), &magic, why, sizeof(why)), 0);
+		memset(got, 0, sizeof(got));
+		assert_int_equal(img_check_header(hdr, sizeof(hdr), &magic, got, why, sizeof(why)), 0);
+		assert_memory_equal(got, id, IMG_ID_SIZE);
 		assert_int_equal(magic, img_descs[k].magic);
 		assert_ptr_equal(img_desc_by_magic(magic), &img_descs[k]);
 
@@ -587,20 +593,39 @@ static void test_header_roundtrip(void **state)
 			hdr[bit / 8] ^= 1 << (bit % 8);
 			why[0] = 0;
 			assert_int_equal(img_check_header(hdr, sizeof(hdr), &magic,
-							  why, sizeof(why)), -1);
+							  NULL, why, sizeof(why)), -1);
 			assert_true(why[0] != 0);
 			hdr[bit / 8] ^= 1 << (bit % 8);
 		}
 		/* Too short. */
 		assert_int_equal(img_check_header(hdr, IMG_HDR_SIZE - 1, &magic,
-						  why, sizeof(why)), -1);
-		assert_int_equal(img_check_header(hdr, 0, &magic, why, sizeof(why)), -1);
+						  NULL, why, sizeof(why)), -1);
+		assert_int_equal(img_check_header(hdr, 0, &magic, NULL, why, sizeof(why)), -1);
 	}
 
 	/* A well-formed header of another version is refused, and says so. */
-	img_make_header(hdr, img_descs[IMG_CORE].magic);
+	img_make_header(hdr, img_descs[IMG_CORE].magic, id);
 	hdr[8] = IMG_VERSION + 1;
-	hdr[12] = 0;
+	{
+		uint32_t crc = sw_crc32c(0, hdr, 28);
+
+		hdr[28] = crc;
+		hdr[29] = crc >> 8;
+		hdr[30] = crc >> 16;
+		hdr[31] = crc >> 24;
+	}
+	why[0] = 0;
+	assert_int_equal(img_check_header(hdr, sizeof(hdr), &magic, NULL, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "version"));
+
+	/* A version 2 header (16 bytes, checksum at 12) says its version. */
+	memset(hdr, 0, sizeof(hdr));
+	memcpy(hdr, "CRST", 4);
+	hdr[4] = img_descs[IMG_CORE].magic;
+	hdr[5] = img_descs[IMG_CORE].magic >> 8;
+	hdr[6] = img_descs[IMG_CORE].magic >> 16;
+	hdr[7] = img_descs[IMG_CORE].magic >> 24;
+	hdr[8] = 2;
 	{
 		uint32_t crc = sw_crc32c(0, hdr, 12);
 
@@ -610,8 +635,26 @@ static void test_header_roundtrip(void **state)
 		hdr[15] = crc >> 24;
 	}
 	why[0] = 0;
-	assert_int_equal(img_check_header(hdr, sizeof(hdr), &magic, why, sizeof(why)), -1);
-	assert_non_null(strstr(why, "version"));
+	assert_int_equal(img_check_header(hdr, 16, &magic, NULL, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "image version 2"));
+
+	/* SHA-256 of "abc" (FIPS 180-2). */
+	{
+		static const uint8_t want[IMG_HASH_SIZE] = {
+			0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+			0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+			0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+			0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad };
+		uint8_t h[IMG_HASH_SIZE];
+		FILE *t = tmpfile();
+
+		assert_non_null(t);
+		assert_int_equal(fwrite("abc", 1, 3, t), 3);
+		fflush(t);
+		assert_int_equal(img_sha256_fd(fileno(t), h), 0);
+		assert_memory_equal(h, want, IMG_HASH_SIZE);
+		fclose(t);
+	}
 
 	/* The reference check value of CRC-32C. */
 	assert_int_equal(sw_crc32c(0, "123456789", 9), 0xe3069283);
@@ -622,6 +665,146 @@ static void test_header_roundtrip(void **state)
 			assert_int_not_equal(img_descs[i].magic, img_descs[j].magic);
 	assert_null(img_desc_by_magic(0));
 	assert_null(img_desc_by_magic(IMG_COMMON_MAGIC));
+}
+
+/* A set as dump writes it: the files, then the inventory listing them. */
+static void commit_listed(const char *dir, pid_t pid, const char *path)
+{
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	PstreeEntry ps = PSTREE_ENTRY__INIT;
+	RegFileEntry rf = REG_FILE_ENTRY__INIT;
+	uint32_t pids[] = { pid }, thr[] = { pid };
+	struct img_dir d;
+	struct image *img;
+
+	assert_int_equal(img_dir_open(&d, dir, true), 0);
+	img = img_create(&d, IMG_PSTREE, 0);
+	assert_non_null(img);
+	ps.pid = pid;
+	ps.n_threads = 1;
+	ps.threads = thr;
+	assert_int_equal(img_write_msg(img, &ps.base), 0);
+	img = img_create(&d, IMG_FDINFO, pid);
+	assert_non_null(img);
+	rf.id = 1;
+	rf.path = (char *)path;
+	rf.mode = S_IFREG | 0600;
+	assert_int_equal(img_write_msg(img, &rf.base), 0);
+	img = img_create(&d, IMG_INVENTORY, 0);
+	assert_non_null(img);
+	inv.img_version = IMG_VERSION;
+	inv.root_pid = pid;
+	inv.kernel = "6.18.0-test";
+	inv.n_pids = 1;
+	inv.pids = pids;
+	assert_int_equal(img_list_files(&d, &inv), 0);
+	assert_int_equal(inv.n_files, 2);
+	assert_int_equal(img_write_msg(img, &inv.base), 0);
+	img_free_list(&inv);
+	assert_int_equal(img_commit_set(&d), 0);
+	img_dir_close(&d);
+}
+
+/* 0: the set in dir verifies; -1: refused. */
+static int verify(const char *dir)
+{
+	struct img_dir d;
+	struct image *img;
+	void *msg = NULL;
+	int ret = -1;
+
+	assert_int_equal(img_dir_open(&d, dir, false), 0);
+	img = img_open(&d, IMG_INVENTORY, 0);
+	if (img && img_read_msg(img, &msg) == 1)
+		ret = img_verify_set(&d, img, msg);
+	if (ret == 0) {
+		/* Opened later, a file is checked against the set's id. */
+		struct image *ps = img_open(&d, IMG_PSTREE, 0);
+
+		ret = ps ? 0 : -1;
+		img_close(ps);
+	}
+	if (msg)
+		inventory_entry__free_unpacked(msg, NULL);
+	img_close(img);
+	img_dir_close(&d);
+	return ret;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Identity and hashes: what is not the inventory's own is refused. */
+static void test_set_identity(void **state)
+{
+	struct fixture *f = *state;
+	char other[64], a[160], b[160];
+
+	strcpy(other, "/tmp/crest-test-image-b.XXXXXX");
+	assert_non_null(mkdtemp(other));
+	commit_listed(f->dir, 100, "/a");
+	commit_listed(other, 100, "/b");	/* same names, same sizes */
+	assert_int_equal(verify(f->dir), 0);
+	assert_int_equal(verify(other), 0);
+
+	/* Another dump's file of the same name and size. */
+	snprintf(a, sizeof(a), "%s/fdinfo-100.img", f->dir);
+	snprintf(b, sizeof(b), "%s/fdinfo-100.img", other);
+	copy_file(a, "/tmp/crest-test-image-saved.img");
+	copy_file(b, a);
+	assert_int_equal(verify(f->dir), -1);
+	copy_file("/tmp/crest-test-image-saved.img", a);
+	assert_int_equal(verify(f->dir), 0);
+
+	/* A payload byte changed, its record checksum would match: the hash. */
+	poke(f, "fdinfo-100.img", IMG_HDR_SIZE + 8 + 3, 0x01);
+	assert_int_equal(verify(f->dir), -1);
+	poke(f, "fdinfo-100.img", IMG_HDR_SIZE + 8 + 3, 0x01);
+	assert_int_equal(verify(f->dir), 0);
+
+	/* A byte more: the size. */
+	{
+		int fd = open(a, O_WRONLY | O_APPEND);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "", 1), 1);
+		close(fd);
+		assert_int_equal(verify(f->dir), -1);
+		cut(f, "fdinfo-100.img", 0);
+		copy_file("/tmp/crest-test-image-saved.img", a);
+		assert_int_equal(verify(f->dir), 0);
+	}
+
+	/* Missing. */
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(verify(f->dir), -1);
+	copy_file("/tmp/crest-test-image-saved.img", a);
+	assert_int_equal(verify(f->dir), 0);
+
+	/* An extra image of a process not in the set. */
+	snprintf(a, sizeof(a), "%s/core-777.img", f->dir);
+	copy_file(b, a);
+	assert_int_equal(verify(f->dir), -1);
+
+	/* A new dump into the directory removes it: not its file. */
+	commit_listed(f->dir, 100, "/a");
+	assert_int_equal(access(a, F_OK), -1);
+	assert_int_equal(verify(f->dir), 0);
+
+	/* A symlink in place of a file is not followed. */
+	snprintf(a, sizeof(a), "%s/pstree.img", f->dir);
+	snprintf(b, sizeof(b), "%s/pstree.img", other);
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(symlink(b, a), 0);
+	assert_int_equal(verify(f->dir), -1);
+
+	unlink("/tmp/crest-test-image-saved.img");
+	nftw(other, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Commit set A, then write set B and abort: A is byte-for-byte as it was. */
@@ -757,6 +940,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),
 		cmocka_unit_test(test_header_roundtrip),
 		cmocka_unit_test_setup_teardown(test_abort_keeps_old_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uncommitted_set_invisible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_replaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fault, setup, teardown),
