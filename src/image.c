@@ -587,6 +587,32 @@ static bool is_image_name(const char *name)
 	return name[0] != '.' && len > 4 && !strcmp(name + len - 4, ".img");
 }
 
+/*
+ * As root, images someone else owns or could have written are another
+ * user's code and credentials: refused unless --trust-images.
+ */
+static int check_owner(struct img_dir *d, const char *what, const char *name,
+		       const struct stat *st)
+{
+	if (!d->check_owner)
+		return 0;
+	if (st->st_uid != geteuid()) {
+		pr_err("%s '%s%s%s' is owned by uid %u: a restore as root runs what images hold; "
+		       "restore only images root owns, or give --trust-images",
+		       what, d->path, name ? "/" : "", name ? name : "",
+		       (unsigned)st->st_uid);
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		pr_err("%s '%s%s%s' is writable by %s: a restore as root runs what images hold; "
+		       "make it writable by root only, or give --trust-images",
+		       what, d->path, name ? "/" : "", name ? name : "",
+		       st->st_mode & S_IWOTH ? "others" : "its group");
+		return -1;
+	}
+	return 0;
+}
+
 static int verify_file(struct img_dir *d, const ImageFile *f)
 {
 	unsigned char hdr[IMG_HDR_SIZE];
@@ -621,6 +647,8 @@ static int verify_file(struct img_dir *d, const ImageFile *f)
 		pr_err("image '%s/%s' is not a regular file", d->path, f->name);
 		goto out;
 	}
+	if (check_owner(d, "image", f->name, &st))
+		goto out;
 	n = pread(fd, hdr, sizeof(hdr), 0);
 	if (n < 0) {
 		pr_perror("can't read image '%s/%s'", d->path, f->name);
@@ -664,9 +692,24 @@ int img_verify_set(struct img_dir *d, struct image *inv_img,
 		   const InventoryEntry *inv)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *dir;
 	int fd, ret = 0;
 
+	if (d->check_owner) {
+		if (fstat(d->dirfd, &st)) {
+			pr_perror("can't stat '%s'", d->path);
+			return -1;
+		}
+		if (check_owner(d, "image directory", NULL, &st))
+			return -1;
+		if (fstatat(d->dirfd, "inventory.img", &st, AT_SYMLINK_NOFOLLOW)) {
+			pr_perror("can't stat '%s/inventory.img'", d->path);
+			return -1;
+		}
+		if (check_owner(d, "image", "inventory.img", &st))
+			return -1;
+	}
 	memcpy(d->id, inv_img->id, IMG_ID_SIZE);
 	d->have_id = true;
 	for (size_t i = 0; i < inv->n_files; i++)

@@ -84,6 +84,7 @@ struct img_dir {
 	bool nosync;		/* --nosync: no fsync on commit */
 	uint8_t id[IMG_ID_SIZE];	/* the set's: new when writing, the inventory's when reading */
 	bool have_id;
+	bool check_owner;	/* restore as root: only root's, only root-writable */
 };
 
 int img_dir_open(struct img_dir *d, const char *path, bool create);

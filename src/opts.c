@@ -53,6 +53,8 @@ static const char usage_text[] =
 "  -D, --images-dir DIR      where the images are (default .)\n"
 "      --file FILE           restore from a context file ('-': stdin)\n"
 "  -d, --restore-detached    don't wait for the restored root\n"
+"      --trust-images        as root, restore images another user owns or\n"
+"                            could have written (refused by default)\n"
 "      --no-restore-pid      give the processes new PIDs (--restore-pid: the\n"
 "                            default, the same PIDs)\n"
 "      --restore-sid         keep the original session (default: the restored\n"
@@ -102,7 +104,7 @@ enum {
 	OPT_ABORT, OPT_CONT, OPT_RESTORE_PID, OPT_NO_RESTORE_PID,
 	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
-	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY,
+	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES,
 };
 
 static const struct option long_opts[] = {
@@ -133,6 +135,7 @@ static const struct option long_opts[] = {
 	{ "freeze-cgroup",	required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "file-locks",		no_argument,	   NULL, 'l' },
 	{ "check-only",		no_argument,	   NULL, OPT_CHECK_ONLY },
+	{ "trust-images",	no_argument,	   NULL, OPT_TRUST_IMAGES },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -149,7 +152,7 @@ static int opt_applies(enum crest_cmd cmd, int c)
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
-		OPT_FILE, 'l', 0 };
+		OPT_FILE, 'l', OPT_TRUST_IMAGES, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
 			  cmd == CMD_RESTORE ? restore_opts : NULL;
 
@@ -270,6 +273,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_FREEZE_CGROUP:	o->freeze_cgroup = optarg; break;
 		case 'l':	break;	/* CRIU's; locks are always saved */
 		case OPT_CHECK_ONLY:	o->check_only = true; break;
+		case OPT_TRUST_IMAGES:	o->trust_images = true; break;
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

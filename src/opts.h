@@ -72,6 +72,7 @@ struct options {
 	int ptracer;		/* ...for targets that trace others */
 	int timeout;		/* -t SEC: give up (targets untouched) after it; 0: no limit */
 	const char *freeze_cgroup;	/* a freezer cgroup to freeze while seizing */
+	bool trust_images;	/* --trust-images: restore as root images anyone owns */
 	bool check_only;	/* --check-only: inspect, report, write nothing */
 	bool quiet;		/* -q: no messages at all */
 

@@ -162,6 +162,23 @@ static int read_task(struct restore_ctx *ctx, struct restore_task *t)
 	return files_read_fdinfo(&ctx->dir, pid, &t->fds, &t->nr_fds);
 }
 
+/* As root, a context file someone else owns or can write is refused. */
+static int check_context_owner(const char *file)
+{
+	struct stat st;
+
+	if (stat(file, &st))
+		return 0;	/* context_unpack said what is wrong */
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		pr_err("context file '%s' is %s: a restore as root runs what images hold; "
+		       "restore only a file root owns and only root can write, or give --trust-images",
+		       file, st.st_uid != geteuid() ? "owned by another user" :
+		       "writable by others than its owner");
+		return -1;
+	}
+	return 0;
+}
+
 static int read_images(struct restore_ctx *ctx)
 {
 	struct image *img;
@@ -1325,6 +1342,11 @@ int cr_restore(const struct options *opts)
 			goto err;
 	}
 	if (img_dir_open(&ctx.dir, stream ? staging : opts->dir, false))
+		goto err;
+	/* The staging directory is crest's own; a context file is checked. */
+	ctx.dir.check_owner = geteuid() == 0 && !opts->trust_images && !stream;
+	if (geteuid() == 0 && !opts->trust_images && opts->file &&
+	    strcmp(opts->file, "-") && check_context_owner(opts->file))
 		goto err;
 	if (read_images(&ctx))
 		goto err;
