@@ -309,6 +309,7 @@ struct restore_args {
 	uint64_t xcomp_perm;	/* features to ask for again (ARCH_REQ_XCOMP_PERM) */
 	uint32_t zombie_leader;	/* the main thread only builds, then exits */
 	uint32_t pad2;
+	uint64_t zombie_blocked;	/* zombie_leader: the mask it exits with */
 
 	uint32_t has_creds;
 	uint32_t uid, euid, suid, gid, egid, sgid;

@@ -882,8 +882,18 @@ long pie_main(struct restore_args *a)
 		return a->ret;
 	}
 	ret = restore_task(a);
-	/* A zombie leader's job ends here: it exits, its threads live on. */
-	if (!ret && a->zombie_leader)
+	/*
+	 * A zombie leader's job ends here: it exits, its threads live on,
+	 * with the mask the exited main thread had. A signal pending for
+	 * the process stays blocked here too: the leader must not take it.
+	 */
+	if (!ret && a->zombie_leader) {
+		uint64_t pending = 0, mask;
+
+		sys_rt_sigpending((unsigned long)&pending, 8);
+		mask = a->zombie_blocked | pending;
+		sys_rt_sigprocmask(2 /* SIG_SETMASK */, (unsigned long)&mask, 0, 8);
 		sys_exit(0);
+	}
 	return ret;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -252,6 +253,80 @@ static int write_task(struct dump_ctx *ctx, struct pstree_item *it)
 	return files_write_fdinfo(it, &ctx->dir);
 }
 
+
+#define ZOMBIE_NR_RLIMITS	16
+
+/* "SigBlk:\t0000000000010000" of a status file: the mask, 0 if absent. */
+static uint64_t status_mask(const char *buf, const char *key)
+{
+	const char *p = buf ? strstr(buf, key) : NULL;
+
+	return p ? strtoull(p + strlen(key) + 1, NULL, 16) : 0;
+}
+
+static uint64_t limit_value(const char *s)
+{
+	return strcmp(s, "unlimited") ? strtoull(s, NULL, 10) : RLIM_INFINITY;
+}
+
+/*
+ * What /proc shows of a zombie (or of the exited main thread of a
+ * zombie leader) that its restored stand-in must show too: it exits at
+ * once in the restore, so these are all it has (crest(8)).
+ */
+static int zombie_fill(struct pstree_item *it, PstreeEntry *pe, char *comm,
+		       uint64_t *cur, uint64_t *max)
+{
+	char path[64], *buf, *line, *save = NULL;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "task/%d/status", it->pid);
+	buf = read_proc(it->pid, path, NULL);
+	if (!buf) {
+		pr_err("can't read the status of the exited task %d", it->pid);
+		return -1;
+	}
+	pe->has_blocked = true;
+	pe->blocked = status_mask(buf, "SigBlk:");
+	if (it->zombie) {
+		pe->has_caught = pe->has_ignored = true;
+		pe->caught = status_mask(buf, "SigCgt:");
+		pe->ignored = status_mask(buf, "SigIgn:");
+	}
+	free(buf);
+	if (!it->zombie)
+		return 0;
+	snprintf(comm, 64, "%s", it->stat.comm);
+	pe->comm = comm;
+	buf = read_proc(it->pid, "limits", NULL);
+	if (!buf) {
+		pr_err("can't read the limits of the zombie %d", it->pid);
+		return -1;
+	}
+	/* The rows are in resource order (fs/proc/base.c lnames[]). */
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char soft[32], hard[32];
+
+		if (strncmp(line, "Max ", 4) || strlen(line) < 26 ||
+		    n >= ZOMBIE_NR_RLIMITS)
+			continue;
+		if (sscanf(line + 25, "%31s %31s", soft, hard) != 2)
+			continue;
+		cur[n] = limit_value(soft);
+		max[n] = limit_value(hard);
+		n++;
+	}
+	free(buf);
+	if (n != ZOMBIE_NR_RLIMITS) {
+		pr_err("can't parse the limits of the zombie %d (%d rows)", it->pid, n);
+		return -1;
+	}
+	pe->n_rlim_cur = pe->n_rlim_max = n;
+	pe->rlim_cur = cur;
+	pe->rlim_max = max;
+	return 0;
+}
+
 static int write_images(struct dump_ctx *ctx)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
@@ -267,6 +342,8 @@ static int write_images(struct dump_ctx *ctx)
 		struct pstree_item *it = ctx->tree.items[i];
 		PstreeEntry pe = PSTREE_ENTRY__INIT;
 		uint32_t tid = it->pid;
+		char comm[64];
+		uint64_t rlim_cur[ZOMBIE_NR_RLIMITS], rlim_max[ZOMBIE_NR_RLIMITS];
 
 		pe.pid = it->pid;
 		pe.ppid = it->parent ? it->ppid : 0;
@@ -281,6 +358,9 @@ static int write_images(struct dump_ctx *ctx)
 		pe.has_stop_signal = it->stopped;
 		pe.stop_signal = it->stop_signal;
 		pe.has_zombie_leader = pe.zombie_leader = it->zombie_leader;
+		if ((it->zombie || it->zombie_leader) &&
+		    zombie_fill(it, &pe, comm, rlim_cur, rlim_max))
+			goto out;
 		if (img_write_msg(pst, &pe.base))
 			goto out;
 		pids[i] = it->pid;

@@ -286,6 +286,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	ra->mm.exe_fd = t->mm->has_exe_file_id ? files_exe_fd(rf, t->mm->exe_file_id) : -1;
 
 	ra->zombie_leader = zl;
+	ra->zombie_blocked = t->pe->blocked;
 	/* The main thread queues the shared ones, and its own if it lives. */
 	{
 		size_t n = 0;
@@ -450,20 +451,89 @@ static int join_group(struct restore_task *t, const struct restore_shared *sh)
 	return 0;
 }
 
+static void zombie_handler(int sig)
+{
+	(void)sig;
+}
+
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+/*
+ * What /proc shows of the zombie: its name, which signals it caught or
+ * ignored (a caught one gets a handler that never runs: it exits now),
+ * its limits (a hard limit above ours stays ours: no CAP_SYS_RESOURCE).
+ * Raw system calls: glibc keeps signals 32 and 33 to itself.
+ */
+static void zombie_looks(const PstreeEntry *pe, int kill_sig)
+{
+	struct kernel_sigaction ka, tmpl = {};
+	struct sigaction sa = {};
+
+	if (pe->comm)
+		prctl(PR_SET_NAME, (unsigned long)pe->comm, 0, 0, 0);
+	for (size_t r = 0; r < pe->n_rlim_cur && r < pe->n_rlim_max; r++) {
+		struct rlimit rl = { pe->rlim_cur[r], pe->rlim_max[r] };
+
+		/* A signal's death writes no core: the zombie is not dumpable. */
+		if (r == RLIMIT_CORE && kill_sig)
+			prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		if (setrlimit(r, &rl) && errno != EPERM)
+			pr_perror("can't set limit %zu of the zombie %d", r, pe->pid);
+	}
+	if (!pe->has_caught)
+		return;
+	/* glibc's signal return trampoline, for the handlers set raw. */
+	sa.sa_handler = zombie_handler;
+	sigaction(SIGUSR1, &sa, NULL);
+	syscall(SYS_rt_sigaction, SIGUSR1, NULL, &tmpl, 8);
+	for (int sig = 1; sig <= 64; sig++) {
+		uint64_t bit = 1ULL << (sig - 1);
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		ka = tmpl;
+		ka.mask = 0;
+		if (sig == kill_sig)
+			ka.handler = SIG_DFL;	/* it died of it */
+		else if (pe->caught & bit)
+			ka.handler = zombie_handler;
+		else if (pe->ignored & bit)
+			ka.handler = SIG_IGN;
+		else
+			ka.handler = SIG_DFL;
+		if (syscall(SYS_rt_sigaction, sig, &ka, NULL, 8))
+			pr_perror("can't set the action of signal %d of the zombie %d",
+				  sig, pe->pid);
+	}
+}
+
 static void die_as_zombie(struct restore_task *t)
 {
 	int status = t->pe->exit_status;
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	uint64_t mask = t->pe->blocked;
+	sigset_t all;
 
-	if (WIFSIGNALED(status)) {
+	/* No signal of ours in between: blocked until the last step. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	zombie_looks(t->pe, sig);
+	if (sig) {
 		struct rlimit no_core = { 0, 0 };
-		sigset_t all;
 
-		setrlimit(RLIMIT_CORE, &no_core);
-		signal(WTERMSIG(status), SIG_DFL);
-		sigfillset(&all);
-		sigprocmask(SIG_UNBLOCK, &all, NULL);
-		kill(getpid(), WTERMSIG(status));
+		if (!t->pe->n_rlim_cur)
+			setrlimit(RLIMIT_CORE, &no_core);
+		/* It died of it: it was not blocked then. */
+		mask &= ~(1ULL << (sig - 1));
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
+		kill(getpid(), sig);
 	}
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
 	_exit(WEXITSTATUS(status));
 }
 

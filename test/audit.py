@@ -83,16 +83,6 @@ KNOWN_LOSSES = [
     # SIGTSTP), but stopping again: a stop its parent had already waited
     # for is reported to it once more, and exit_code shows the signal.
     (r"stat:exit_code", "a stopped task's stop is reported again"),
-    # A zombie comes back as a child crest forked that exits at once: its
-    # name, signal handlers and limits are crest's. Not assigned to anyone.
-    (r"(status:Name|stat:comm|comm|status:SigCgt|stat:sigcatch|limits:.*)",
-     "a zombie comes back with crest's name, handlers and limits",
-     lambda t, b, a: _zombie(t)),
-    # A main thread that exited while others run is restored as a thread
-    # that blocks every signal and exits: /proc shows that mask on it.
-    # Not assigned to anyone.
-    (r"status:SigBlk|stat:blocked", "the exited main thread's signal mask",
-     lambda t, b, a: _zombie(t)),
 ]
 
 # Resident memory: the restored task may fault in less (file pages come
