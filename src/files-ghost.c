@@ -4,7 +4,10 @@
  * --save-shared). Their bytes go into ghost-ID.img; at restore they come
  * from there, whatever is at the path now: a deleted one is made at its
  * old path if that is free (so /proc shows "PATH (deleted)" again) and
- * unlinked at once, the others are anonymous files.
+ * unlinked at once; one that was not deleted is the file at its path if
+ * that holds the same bytes still (it is that file then), else a copy
+ * made the same way. Only a path another file holds now gives an
+ * anonymous copy ("DIR/#INODE (deleted)" in /proc).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,26 +68,64 @@ int ghost_dump(struct dump_files *df, struct img_dir *d)
 	return 0;
 }
 
-/* Where the file is made: its old path if free, else a hidden one. */
+/* Where the file is made: its old path if free, else an anonymous one. */
 static int make_file(const RegFileEntry *f, char **made)
 {
 	char *copy = xstrdup(f->path), *dir = dirname(copy);
 	int fd;
 
 	*made = NULL;
-	if (f->deleted) {
-		fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->mode & 07777);
-		if (fd >= 0) {
-			*made = xstrdup(f->path);
-			free(copy);
-			return fd;
-		}
+	/*
+	 * Free: deleted then, or since (so it is "PATH (deleted)" now, truly).
+	 * Taken by another file: an anonymous one, "DIR/#INODE (deleted)".
+	 */
+	fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  f->mode & 07777);
+	if (fd >= 0) {
+		*made = xstrdup(f->path);
+		free(copy);
+		return fd;
 	}
 	fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, f->mode & 07777);
 	if (fd < 0)
 		fd = open("/tmp", O_RDWR | O_TMPFILE | O_CLOEXEC, f->mode & 07777);
 	free(copy);
 	return fd;
+}
+
+/*
+ * The file at the path, if it is the saved one still: a regular file of
+ * the saved size, mode and mtime, byte for byte the saved contents. -1
+ * if not (then the copy is made).
+ */
+static int same_file(const RegFileEntry *f, struct image *img, int rw)
+{
+	char a[65536], b[65536];
+	uint64_t done = 0;
+	struct stat st;
+	int fd;
+
+	fd = open(f->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size ||
+	    (st.st_mode & 07777) != (f->mode & 07777) ||
+	    (f->has_mtime_ns && (uint64_t)st.st_mtim.tv_sec * 1000000000 +
+	     st.st_mtim.tv_nsec != f->mtime_ns))
+		goto differs;
+	while (done < f->size) {
+		size_t n = f->size - done < sizeof(a) ? f->size - done : sizeof(a);
+
+		if (pread(fd, a, n, done) != (ssize_t)n ||
+		    pread(img->fd, b, n, IMG_PAGES_OFF + done) != (ssize_t)n ||
+		    memcmp(a, b, n))
+			goto differs;
+		done += n;
+	}
+	return fd;
+differs:
+	close(fd);
+	return -1;
 }
 
 int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw)
@@ -102,6 +143,12 @@ int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw)
 		       (unsigned long long)f->size);
 		img_close(img);
 		return -1;
+	}
+	if (!f->deleted && (fd = same_file(f, img, rw)) >= 0) {
+		img_close(img);
+		made = NULL;
+		pr_debug("'%s' is the saved file still: using it", f->path);
+		goto reopen;
 	}
 	fd = make_file(f, &made);
 	if (fd < 0) {
@@ -132,6 +179,7 @@ int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw)
 		pr_perror("can't give the saved file '%s' its mode and mtime", f->path);
 		goto err;
 	}
+reopen:
 	/* Reopen with the description's own flags, then it can go. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	rfd = open(path, rw ? O_RDWR | O_CLOEXEC :

@@ -61,6 +61,10 @@ IGNORED = [
     # An inode crest recreates (pipe, shmem, memfd, deleted file, anon
     # inode) gets a new number: compared as a class in snapshot().
     (r"fd:\d+:ino", "inode numbers of objects crest recreates"),
+    # A file saved by content that was deleted after the dump comes back
+    # as "PATH (deleted)" (a copy, a new inode): deleted is what it is now.
+    (r"link:exe|vma:\w+|fd:\d+", "deleted since the dump, saved by content",
+     lambda t, b, a: _deleted_since(b, a)),
 ]
 
 # Real losses: state crest does not save yet, being fixed by the helpers
@@ -68,12 +72,12 @@ IGNORED = [
 # the fix lands, and the audit enforces the fix.
 KNOWN_LOSSES = [
     # A file the images hold by content (--save-exe/-private/-shared, or
-    # deleted since) comes back as a deleted copy named "#INODE" beside
-    # it: /proc/PID/exe and maps show that name, not the original one.
-    # Not assigned to anyone: the copy could be made under the original
-    # name and unlinked, as CRIU does.
-    (r"link:exe|vma:\w+|fd:\d+", "a file saved by content comes back under another name",
-     lambda t, b, a: bool(a) and re.search(r"/#\d+ \(deleted\)$", a) is not None),
+    # deleted while open) comes back under its name, "PATH (deleted)"
+    # if it is gone now; only where another file holds the path now is
+    # the copy anonymous, "DIR/#INODE (deleted)": that name is lost.
+    (r"link:exe|vma:\w+|fd:\d+", "a file saved by content whose path another file holds now",
+     lambda t, b, a: bool(a) and re.search(r"/#\d+ \(deleted\)$", a) is not None
+     and _path_taken(b)),
     # Signal 33 (glibc's SIGSETXID) comes back ignored in a threaded
     # process whose heap is shared copy-on-write with its forked workers
     # (cow_threads_heap). Found by this audit; not assigned to anyone yet.
@@ -439,6 +443,22 @@ def _mask_diff(b, a):
         return int(b, base) ^ int(a, base)
     except (TypeError, ValueError):
         return None
+
+
+def _deleted_since(b, a):
+    """b "PATH" (maps: "... INO PATH"), a "PATH (deleted)", PATH gone."""
+    if not b or not a or b.endswith(" (deleted)"):
+        return False
+    if a != re.sub(r" \d+ (/.*)$", r" new \1", b) + " (deleted)" and \
+            a != b + " (deleted)":
+        return False
+    return not _path_taken(b)
+
+
+def _path_taken(v):
+    """Is the path a /proc link or maps line named taken now?"""
+    m = re.search(r"(/[^ ]*)( \(deleted\))?$", v or "")
+    return bool(m) and os.path.lexists(m.group(1))
 
 
 def _zombie(task):

@@ -57,6 +57,28 @@ class Compare(unittest.TestCase):
         self.assertEqual(len(probs), 1)
         self.assertTrue(probs[0].startswith("2 comm"))
 
+    def test_saved_file_names(self):
+        gone = "/nonexistent-crest-audit/bin"
+        here = os.path.abspath(__file__)
+        v = "7f00-7f01 r--p 00000000 fe:00 1234 "
+        # Deleted since the dump: "PATH (deleted)" is the truth now.
+        b = {"1": {"link:exe": gone, "vma:7f00": v + gone}}
+        a = {"1": {"link:exe": gone + " (deleted)",
+                   "vma:7f00": v.replace("1234", "new") + gone + " (deleted)"}}
+        self.assertEqual(audit.compare(b, a), ([], []))
+        # Gone but shown under another name: a failure.
+        a = {"1": {"link:exe": "/nonexistent-crest-audit/#99 (deleted)"}}
+        probs, _ = audit.compare({"1": {"link:exe": gone}}, a)
+        self.assertEqual(len(probs), 1)
+        # Another file holds the path: the anonymous copy is a known loss.
+        a = {"1": {"link:exe": os.path.dirname(here) + "/#99 (deleted)"}}
+        probs, known = audit.compare({"1": {"link:exe": here}}, a)
+        self.assertEqual((len(probs), len(known)), (0, 1))
+        # Still there: "(deleted)" is a failure.
+        probs, _ = audit.compare({"1": {"fd:3": here}},
+                                 {"1": {"fd:3": here + " (deleted)"}})
+        self.assertEqual(len(probs), 1)
+
     def test_rss_bound(self):
         b = {"1": {"status:VmRSS": "1000 kB"}}
         self.assertEqual(audit.compare(b, {"1": {"status:VmRSS": "900 kB"}}), ([], []))
