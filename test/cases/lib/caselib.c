@@ -32,16 +32,24 @@ void case_init(void)
 void case_ready(void)
 {
 	const char *path = getenv("CREST_READY");
+	char tmp[4096];
 	int fd;
 
 	if (!path || !*path)
 		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/*
+	 * Written aside and renamed: the runner sees the ready file only
+	 * once it is closed, so the state it snapshots holds no fd of ours.
+	 */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		case_fail("open %s: %s", path, strerror(errno));
+		case_fail("open %s: %s", tmp, strerror(errno));
 	if (write(fd, "ready\n", 6) != 6)
-		case_fail("write %s: %s", path, strerror(errno));
+		case_fail("write %s: %s", tmp, strerror(errno));
 	close(fd);
+	if (rename(tmp, path))
+		case_fail("rename %s: %s", tmp, strerror(errno));
 }
 
 void case_wait_go(void)
