@@ -99,6 +99,13 @@ RSS_SLACK_KB = 4096
 # (PF_FORKNOEXEC), and the restore used root's privileges in it (0x100,
 # PF_SUPERPRIV).
 PF_BOOKKEEPING = 0x40 | 0x100
+# And the kernel's passing state of a task caught in the middle of a
+# system call (memory allocation scopes, a block plug's timestamp, I/O
+# throttling): set and cleared within one call, nothing the program holds.
+PF_MEMALLOC, PF_MEMALLOC_NOFS, PF_MEMALLOC_NOIO = 0x800, 0x40000, 0x80000
+PF_LOCAL_THROTTLE, PF_MEMALLOC_PIN, PF_BLOCK_TS = 0x100000, 0x10000000, 0x20000000
+PF_BOOKKEEPING |= (PF_MEMALLOC | PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO |
+                   PF_LOCAL_THROTTLE | PF_MEMALLOC_PIN | PF_BLOCK_TS)
 
 STAT_FIELDS = [
     "pid", "comm", "state", "ppid", "pgrp", "session", "tty_nr", "tpgid",
