@@ -96,6 +96,29 @@ int main(void)
 	set_owner(b[0], F_OWNER_PGRP, child, RTSIG, 1);
 	set_owner(file, F_OWNER_PID, me, SIGUSR1, 0);
 	set_owner(efd, F_OWNER_PID, me, 0, 0);
+	/*
+	 * Ready once the child waits: inside sigwaitinfo() its blocked mask
+	 * reads empty, outside it holds RTSIG, and the runner's /proc audit
+	 * must see it in one state before the dump and after the restore.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/status", child);
+	for (int i = 0;; i++) {
+		char line[256];
+		int waiting = 0;
+		FILE *f = fopen(path, "r");
+
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "SigBlk:", 7))
+				waiting = strtoull(line + 7, NULL, 16) == 0;
+		if (f)
+			fclose(f);
+		if (waiting)
+			break;
+		if (i == 30000)
+			case_fail("the child never got to sigwaitinfo (30 s)");
+		usleep(1000);
+	}
+	snprintf(path, sizeof(path), "%s/crest-fd-owner-%d", case_tmpdir(), me);
 
 	case_ready();
 	case_wait_go();
