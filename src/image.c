@@ -138,23 +138,31 @@ out:
 	return ret;
 }
 
+/* A listing of the images directory, through our own fd; NULL if none. */
+static DIR *img_dir_list(struct img_dir *d)
+{
+	int fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir;
+
+	if (fd < 0)
+		return NULL;
+	dir = fdopendir(fd);
+	if (!dir)
+		close(fd);
+	return dir;
+}
+
 /*
  * Temporaries of a dump that was interrupted (crest killed): the next dump
  * removes them. unlinkat() removes a symlink itself, never what it names.
  */
 static void remove_stale_tmps(struct img_dir *d)
 {
-	int fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = img_dir_list(d);
 	struct dirent *de;
-	DIR *dir;
 
-	if (fd < 0)
+	if (!dir)
 		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(dir))) {
 		size_t len = strlen(de->d_name);
 
@@ -307,17 +315,11 @@ static bool is_image_name(const char *name);
  */
 static void remove_stale_images(struct img_dir *d)
 {
-	int fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = img_dir_list(d);
 	struct dirent *de;
-	DIR *dir;
 
-	if (fd < 0)
+	if (!dir)
 		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(dir))) {
 		unsigned char magic[4];
 		bool ours = false;

@@ -63,7 +63,7 @@ int proc_parse_stat(const char *buf, struct proc_stat *st)
 	return 0;
 }
 
-static const char *field(const char *buf, const char *name)
+const char *proc_field(const char *buf, const char *name)
 {
 	size_t len = strlen(name);
 	const char *p = buf;
@@ -84,24 +84,24 @@ int proc_parse_status(const char *buf, struct proc_status *st)
 
 	memset(st, 0, sizeof(*st));
 	st->umask = -1;
-	p = field(buf, "State");
+	p = proc_field(buf, "State");
 	if (!p || sscanf(p, " %c", &st->state) != 1)
 		return -1;
-	p = field(buf, "TracerPid");
+	p = proc_field(buf, "TracerPid");
 	if (!p || sscanf(p, "%d", &st->tracer) != 1)
 		return -1;
-	p = field(buf, "Uid");
+	p = proc_field(buf, "Uid");
 	if (!p || sscanf(p, "%u %u %u %u", &st->uid[0], &st->uid[1],
 			 &st->uid[2], &st->uid[3]) != 4)
 		return -1;
-	p = field(buf, "Gid");
+	p = proc_field(buf, "Gid");
 	if (!p || sscanf(p, "%u %u %u %u", &st->gid[0], &st->gid[1],
 			 &st->gid[2], &st->gid[3]) != 4)
 		return -1;
-	p = field(buf, "Umask");
+	p = proc_field(buf, "Umask");
 	if (p)
 		st->umask = strtol(p, NULL, 8);
-	p = field(buf, "Groups");
+	p = proc_field(buf, "Groups");
 	if (!p)
 		return -1;
 	while (*p && *p != '\n' && st->nr_groups < 64) {
@@ -155,15 +155,15 @@ int proc_parse_fdinfo(const char *buf, struct proc_fdinfo *fi)
 	const char *p;
 
 	memset(fi, 0, sizeof(*fi));
-	p = field(buf, "pos");
+	p = proc_field(buf, "pos");
 	if (!p)
 		return -1;
 	fi->pos = strtoull(p, NULL, 10);
-	p = field(buf, "flags");
+	p = proc_field(buf, "flags");
 	if (!p)
 		return -1;
 	fi->flags = strtoul(p, NULL, 8);
-	p = field(buf, "mnt_id");
+	p = proc_field(buf, "mnt_id");
 	if (p)
 		fi->mnt_id = atoi(p);
 	return 0;

@@ -42,6 +42,8 @@ struct proc_fdinfo {
 
 int proc_parse_stat(const char *buf, struct proc_stat *st);
 int proc_parse_status(const char *buf, struct proc_status *st);
+/* The value after "NAME:" of a "NAME: value" line of buf, or NULL. */
+const char *proc_field(const char *buf, const char *name);
 /* One line of /proc/PID/maps; returns 0 or -1 if the line is malformed. */
 int proc_parse_maps_line(const char *line, struct proc_vma *vma);
 int proc_parse_fdinfo(const char *buf, struct proc_fdinfo *fi);

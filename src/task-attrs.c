@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
 #include "pstree.h"
 #include "seize.h"
 #include "task-attrs.h"
@@ -49,24 +50,9 @@ struct bpf_insn_c {
 	uint32_t k;
 };
 
-static const char *field(const char *buf, const char *name)
-{
-	size_t len = strlen(name);
-	const char *p = buf;
-
-	while (p && *p) {
-		if (!strncmp(p, name, len) && p[len] == ':')
-			return p + len + 1;
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return NULL;
-}
-
 static int hex_field(const char *buf, const char *name, uint64_t *v)
 {
-	const char *p = field(buf, name);
+	const char *p = proc_field(buf, name);
 
 	if (!p)
 		return -1;
@@ -86,10 +72,10 @@ int attrs_parse_status(const char *buf, struct attrs_status *st)
 		return -1;
 	/* Older kernels have no ambient set: then it is empty. */
 	hex_field(buf, "CapAmb", &st->cap_amb);
-	p = field(buf, "NoNewPrivs");
+	p = proc_field(buf, "NoNewPrivs");
 	if (p)
 		st->no_new_privs = atoi(p);
-	p = field(buf, "Seccomp");
+	p = proc_field(buf, "Seccomp");
 	if (p)
 		st->seccomp = atoi(p);
 	return 0;
