@@ -737,6 +737,7 @@ static long restore_task(struct restore_args *a)
 {
 	int32_t *close_fds = (int32_t *)a->close_fds;
 	uint32_t i;
+	uint64_t perm;
 	long ret;
 
 	a->stage = RST_STAGE_UNMAP;
@@ -821,12 +822,19 @@ static long restore_task(struct restore_args *a)
 
 	/*
 	 * A process that asked for AMX (or another dynamic xstate feature)
-	 * must have it before crest puts back registers that use it.
+	 * must have it before crest puts back registers that use it. Only
+	 * what this process lacks is asked for: the kernel refuses a request
+	 * for a feature that needs no asking (XTILE_CFG, permitted to all on
+	 * some CPUs) with EOPNOTSUPP.
 	 */
+	if (sys_arch_prctl(0x1022 /* ARCH_GET_XCOMP_PERM */, (unsigned long)&perm))
+		perm = 0;
 	for (i = 0; i < 64; i++) {
-		if (!(a->xcomp_perm & (1ULL << i)) || i < 17)
+		if (!(a->xcomp_perm & ~perm & (1ULL << i)) || i < 17)
 			continue;	/* the static features need no asking */
 		ret = sys_arch_prctl(0x1023 /* ARCH_REQ_XCOMP_PERM */, i);
+		if (!ret && sys_arch_prctl(0x1022, (unsigned long)&perm))
+			perm = 0;	/* XTILE_DATA brings XTILE_CFG along */
 		if (ret)
 			fail(a, RST_STAGE_MM, ret, i);
 	}
