@@ -202,6 +202,8 @@ struct rst_thread {
 	uint32_t seccomp_strict;
 	uint32_t nr_filters;	/* its own, on top of the shared ones */
 	uint64_t filters;	/* struct rst_filter[], oldest first */
+	uint32_t tile_data;	/* AMX tile data in use: grow its xstate first */
+	uint32_t pad_tiles;
 };
 
 /* A seccomp filter to install: SECCOMP_SET_MODE_FILTER with flags. */

@@ -500,6 +500,26 @@ static long set_creds(struct restore_args *a, struct rst_thread *t)
 }
 
 /*
+ * The kernel gives a thread room for AMX tile data only when it first
+ * touches it (an #NM trap the kernel takes once the process has the
+ * permission); until then crest's PTRACE_SETREGSET of an xstate holding
+ * tile data fails with EINVAL. Touch it: configure one tile, zero it,
+ * release. crest puts back the real tile state afterwards.
+ */
+static void grow_tile_xstate(void)
+{
+	static const struct {
+		uint8_t palette, start_row, rsvd[14];
+		uint16_t colsb[16];
+		uint8_t rows[16];
+	} __attribute__((packed, aligned(64))) cfg = { .palette = 1,
+		.colsb = { 4 }, .rows = { 1 } };
+
+	asm volatile("ldtilecfg %0\n\ttilezero %%tmm0\n\ttilerelease"
+		     : : "m"(cfg) : "memory");
+}
+
+/*
  * What is each thread's own: rseq, clear_child_tid, robust list,
  * altstack, pending signals (all blocked here; crest sets the real mask
  * last) and name. The main thread does it for itself too.
@@ -568,7 +588,11 @@ static void thread_main(void *arg)
 {
 	struct rst_thread *t = arg;
 	struct restore_args *a = (struct restore_args *)t->args;
-	long ret = thread_setup(a, t);
+	long ret;
+
+	if (t->tile_data)
+		grow_tile_xstate();	/* the process has the permission by now */
+	ret = thread_setup(a, t);
 
 	if (ret) {
 		t->ret = ret;
@@ -838,6 +862,8 @@ static long restore_task(struct restore_args *a)
 		if (ret)
 			fail(a, RST_STAGE_MM, ret, i);
 	}
+	if (a->main.tile_data && (perm & (1ULL << 18)))
+		grow_tile_xstate();
 
 	/* Filters every thread shares: before they exist, they inherit them. */
 	a->stage = RST_STAGE_ATTRS;

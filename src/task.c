@@ -370,6 +370,7 @@ int task_dump_mm(pid_t pid, const struct proc_stat *st,
 
 void task_fill_thread(const ThreadCoreEntry *th, struct rst_thread *r)
 {
+	r->tile_data = arch_xstate_uses_tiles(th->xstate.data, th->xstate.len);
 	if (th->altstack) {
 		r->altstack_sp = th->altstack->sp;
 		r->altstack_size = th->altstack->size;

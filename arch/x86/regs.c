@@ -42,6 +42,17 @@ uint64_t arch_xstate_xfeatures(const void *xstate, size_t size)
 	return xcr0;
 }
 
+int arch_xstate_uses_tiles(const void *xstate, size_t size)
+{
+	uint64_t xstate_bv;
+
+	/* XSTATE_BV opens the xsave header, after the 512-byte legacy area. */
+	if (size < 520)
+		return 0;
+	memcpy(&xstate_bv, (const char *)xstate + 512, sizeof(xstate_bv));
+	return (xstate_bv >> 18) & 1;	/* XTILE_DATA */
+}
+
 int arch_get_regs(pid_t tid, arch_regs_t *regs)
 {
 	if (ptrace(PTRACE_GETREGS, tid, NULL, regs)) {

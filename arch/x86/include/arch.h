@@ -16,6 +16,8 @@ typedef struct user_regs_struct arch_regs_t;
 size_t arch_xstate_size(void);
 /* XCR0 as the kernel reports it inside an xstate regset buffer. */
 uint64_t arch_xstate_xfeatures(const void *xstate, size_t size);
+/* Does this xstate hold AMX tile data (XSTATE_BV bit 18)? */
+int arch_xstate_uses_tiles(const void *xstate, size_t size);
 
 int arch_get_regs(pid_t tid, arch_regs_t *regs);
 int arch_set_regs(pid_t tid, const arch_regs_t *regs);
