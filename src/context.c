@@ -469,3 +469,15 @@ err:
 	free(dir);
 	return NULL;
 }
+
+int context_is_file(const char *path)
+{
+	char magic[8] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = read(fd, magic, 8) == 8 && !memcmp(magic, CTX_MAGIC, 8);
+	close(fd);
+	return ok;
+}

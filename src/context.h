@@ -24,5 +24,7 @@ int context_pack(const struct options *o, const char *dir);
 char *context_unpack(const struct options *o);
 /* Remove a staging directory and what is in it. */
 void context_remove_dir(const char *dir);
+/* Does PATH start like a context file? */
+int context_is_file(const char *path);
 
 #endif

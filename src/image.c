@@ -233,7 +233,7 @@ void img_dir_close(struct img_dir *d)
 	d->path = NULL;
 }
 
-static char *img_name(enum img_kind kind, pid_t pid)
+char *img_name(enum img_kind kind, pid_t pid)
 {
 	return xsprintf(img_descs[kind].name, pid);
 }
@@ -715,8 +715,12 @@ int img_verify_set(struct img_dir *d, struct image *inv_img,
 	memcpy(d->id, inv_img->id, IMG_ID_SIZE);
 	d->have_id = true;
 	for (size_t i = 0; i < inv->n_files; i++)
-		if (verify_file(d, inv->files[i]))
-			return -1;
+		if (verify_file(d, inv->files[i])) {
+			if (!d->bad_files)
+				return -1;
+			d->bad_files[i] = true;
+			ret++;
+		}
 	/* Nothing of another dump may sit among the set's files. */
 	fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(dir = fdopendir(fd))) {
@@ -736,8 +740,11 @@ int img_verify_set(struct img_dir *d, struct image *inv_img,
 		if (i == inv->n_files) {
 			pr_err("image '%s/%s' belongs to another checkpoint (its inventory does not list it)",
 			       d->path, de->d_name);
-			ret = -1;
-			break;
+			if (!d->bad_files) {
+				ret = -1;
+				break;
+			}
+			ret++;
 		}
 	}
 	closedir(dir);

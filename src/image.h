@@ -85,6 +85,11 @@ struct img_dir {
 	uint8_t id[IMG_ID_SIZE];	/* the set's: new when writing, the inventory's when reading */
 	bool have_id;
 	bool check_owner;	/* restore as root: only root's, only root-writable */
+	/*
+	 * crest verify: img_verify_set() goes on after a bad file, marking
+	 * bad_files[i] for the inventory's files[i]; NULL: stop at the first.
+	 */
+	bool *bad_files;
 };
 
 int img_dir_open(struct img_dir *d, const char *path, bool create);
@@ -108,10 +113,13 @@ int img_list_files(struct img_dir *d, InventoryEntry *inv);
 void img_free_list(InventoryEntry *inv);
 /*
  * Restore: take the set's id from the inventory and check every file
- * against it: id, size, hash, none missing, none extra. Refuses by name.
+ * against it: id, size, hash, none missing, none extra. Refuses by name:
+ * -1, or with d->bad_files (crest verify) the number of problems found.
  */
 int img_verify_set(struct img_dir *d, struct image *inv_img,
 		   const InventoryEntry *inv);
+/* "core-%d.img", 42 -> "core-42.img" (malloc'ed). */
+char *img_name(enum img_kind kind, pid_t pid);
 /* Exactly one record expected. */
 void *img_read_one(struct img_dir *d, enum img_kind kind, pid_t pid);
 void img_close(struct image *img);

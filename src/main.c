@@ -9,6 +9,7 @@
 #include "opts.h"
 #include "restore.h"
 #include "show.h"
+#include "verify.h"
 
 #define CREST_VERSION "0.1"
 
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
 	case CMD_RESTORE:	return cr_restore(&opts);
 	case CMD_SHOW:		return cr_show(&opts);
 	case CMD_CHECK:		return cr_check(&opts);
+	case CMD_VERIFY:	return cr_verify(&opts);
 	default:		return EXIT_USAGE;
 	}
 }

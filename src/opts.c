@@ -23,6 +23,10 @@ static const char usage_text[] =
 "  show PATH\n"
 "        print an image file, a context file, or every image of a directory,\n"
 "        as JSON\n"
+"  verify [DIR | FILE] [-D DIR] [--file FILE]\n"
+"        check a checkpoint without restoring it: the identity of the set,\n"
+"        every header, record and checksum of pages; every problem is listed\n"
+"        (exit 0: no damage, 3: damaged or incomplete)\n"
 "  check\n"
 "        report the kernel features crest relies on; non-zero if one is missing\n"
 "\n"
@@ -74,7 +78,7 @@ static const char usage_text[] =
 "  -V, --version             crest's version\n"
 "\n"
 "exit status: 0 success, 1 failure, 2 usage, 3 bad or missing images\n"
-"(restore, show), 4 busy (restore: a PID in use or a file lock held;\n"
+"(restore, show, verify), 4 busy (restore: a PID in use or a file lock held;\n"
 "dump: a traced task),\n"
 "5 (dump) something crest can't save, or crest itself or PID 1,\n"
 "6 (restore) a missing or changed file.\n"
@@ -153,8 +157,10 @@ static int opt_applies(enum crest_cmd cmd, int c)
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
 		OPT_FILE, 'l', OPT_TRUST_IMAGES, 0 };
+	static const int verify_opts[] = { 'D', OPT_FILE, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
-			  cmd == CMD_RESTORE ? restore_opts : NULL;
+			  cmd == CMD_RESTORE ? restore_opts :
+			  cmd == CMD_VERIFY ? verify_opts : NULL;
 
 	if (c == 'v' || c == 'o' || c == 'h' || c == 'V')
 		return 1;
@@ -186,6 +192,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 	static const struct { const char *name; enum crest_cmd cmd; } cmds[] = {
 		{ "dump", CMD_DUMP }, { "restore", CMD_RESTORE },
 		{ "show", CMD_SHOW }, { "check", CMD_CHECK },
+		{ "verify", CMD_VERIFY },
 	};
 	int c;
 
@@ -310,6 +317,14 @@ int opts_parse(int argc, char **argv, struct options *o)
 	if (o->cmd == CMD_SHOW) {
 		if (optind != argc - 1) {
 			pr_err("'crest show' takes one image file or directory");
+			return -1;
+		}
+		o->show_path = argv[optind];
+		return 0;
+	}
+	if (o->cmd == CMD_VERIFY && optind < argc) {
+		if (optind != argc - 1 || o->file || strcmp(o->dir, ".")) {
+			pr_err("'crest verify' takes one directory or file (or -D DIR, or --file FILE)");
 			return -1;
 		}
 		o->show_path = argv[optind];

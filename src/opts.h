@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum crest_cmd { CMD_NONE, CMD_DUMP, CMD_RESTORE, CMD_SHOW, CMD_CHECK };
+enum crest_cmd { CMD_NONE, CMD_DUMP, CMD_RESTORE, CMD_SHOW, CMD_CHECK, CMD_VERIFY };
 
 /* What becomes of the tree after its checkpoint (BLCR's signal options). */
 enum after_dump {

@@ -186,18 +186,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int is_context(const char *path)
-{
-	char magic[8] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ok;
-
-	if (fd < 0)
-		return 0;
-	ok = read(fd, magic, 8) == 8 && !memcmp(magic, "CRESTCTX", 8);
-	close(fd);
-	return ok;
-}
-
 int cr_show(const struct options *opts)
 {
 	const char *path = opts->show_path;
@@ -211,7 +199,7 @@ int cr_show(const struct options *opts)
 		pr_perror("can't open '%s'", path);
 		return EXIT_IMAGE;
 	}
-	if (is_context(path)) {
+	if (context_is_file(path)) {
 		struct options o;
 		char *dir;
 		int ret;
