@@ -22,6 +22,7 @@
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "filelock.pb-c.h"
+#include "notify.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
@@ -42,6 +43,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_GHOST]	= { "ghost-%d.img", 0x47485331, NULL },	/* %d: file id */
 	[IMG_FILE_LOCKS] = { "filelocks.img", 0x464c4b31, &file_lock_entry__descriptor },
 	[IMG_UNIXSK]	= { "unixsk.img", 0x554e5831, &unix_sk_entry__descriptor },
+	[IMG_INOTIFY]	= { "inotify.img", 0x494e4f31, &inotify_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

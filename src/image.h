@@ -49,6 +49,7 @@ enum img_kind {
 	IMG_GHOST,
 	IMG_FILE_LOCKS,
 	IMG_UNIXSK,
+	IMG_INOTIFY,
 	IMG_NR_KINDS,
 };
 

@@ -115,6 +115,17 @@ class Parse(unittest.TestCase):
         self.assertNotIn("ino", f)
         self.assertEqual(f["lock1"], "POSIX ADVISORY WRITE 99 fe:00:5 0 EOF")
 
+    def test_fdinfo_inotify(self):
+        info = ("pos:\t0\nflags:\t00\n"
+                "inotify wd:3 ino:a sdev:fe00000 mask:2 ignored_mask:0 "
+                "fhandle-bytes:8 fhandle-type:1 f_handle:0a00000000000000\n"
+                "inotify wd:1 ino:b sdev:fe00000 mask:100 ignored_mask:0 "
+                "fhandle-bytes:8 fhandle-type:1 f_handle:0b00000000000000\n")
+        f = audit.parse_fdinfo(info, None)
+        self.assertEqual(sorted(k for k in f if k.startswith("inotify")),
+                         ["inotify:wd:1", "inotify:wd:3"])
+        self.assertTrue(f["inotify:wd:3"].startswith("wd:3 ino:a "))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,420 @@
+/*
+ * inotify instances: every watch with its mask and its watch descriptor.
+ *
+ * fdinfo shows each watch as
+ *	inotify wd:W ino:I sdev:D mask:M ignored_mask:0 fhandle-bytes:N
+ *	fhandle-type:T f_handle:HEX
+ * (W, I, D, M in hex). The dump opens the watched inode by its file
+ * handle (open_by_handle_at, through a mount of device D in crest's
+ * mount table), takes its path from /proc/self/fd and checks that the
+ * path leads to that inode still: the restore adds the watch by path. A
+ * watched inode without a path (deleted, or on a filesystem without file
+ * handles) is refused by name.
+ *
+ * Watch descriptors: the kernel gives each new watch of an instance the
+ * next number after the last one it gave (idr_alloc_cyclic), and a watch
+ * removed does not give its number back. So the restore adds the watches
+ * in the order of their numbers, and while the kernel answers with a
+ * smaller number than the saved one it removes that watch and adds the
+ * same path again, until the number is the saved one. The IN_IGNORED
+ * events those removals queue, and any event queued at the dump, are
+ * dropped (crest(8)): the instance comes back with an empty queue. The
+ * next number the kernel gives after the restore is one past the highest
+ * watch, where before it may have been further on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "files-kind.h"
+#include "image.h"
+#include "log.h"
+#include "proc.h"
+#include "pstree.h"
+#include "notify.pb-c.h"
+#include "refuse.h"
+#include "util.h"
+
+#define INOTIFY_LINK	"anon_inode:inotify"
+/* What inotify_add_watch() takes back of the mask fdinfo shows. */
+#define INOTIFY_KEPT	(IN_ALL_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | \
+			 IN_EXCL_UNLINK | IN_ONESHOT)
+
+struct notify_dump {
+	InotifyEntry **ins;
+	struct file_owner *own;
+	int nr;
+};
+
+struct notify_restore {
+	InotifyEntry **ins;
+	int nr;
+	int *fd;			/* service fds, by index in ins[] */
+};
+
+static struct notify_dump *dump_state(struct dump_files *df)
+{
+	void **p = files_dump_priv(df, &inotify_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct notify_dump));
+	return *p;
+}
+
+static struct notify_restore *restore_state(struct restore_files *rf)
+{
+	void **p = files_restore_priv(rf, &inotify_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct notify_restore));
+	return *p;
+}
+
+static const struct notify_restore *restore_state_ro(const struct restore_files *rf)
+{
+	return *files_restore_priv_ro(rf, &inotify_fd_ops);
+}
+
+static bool inotify_recognise(const struct fd_dump *f)
+{
+	return !strcmp(f->link, INOTIFY_LINK);
+}
+
+/* /proc/self/mountinfo escapes blanks and backslashes as \ooo. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+/*
+ * The inode behind a file handle as a path that leads to it now: tried
+ * through every mount of its device, since a bind mount may not reach
+ * it. NULL if none does; *deleted if the inode has no name left.
+ */
+static char *handle_path(unsigned int sdev, uint64_t ino, struct file_handle *fh,
+			 bool *link, bool *deleted)
+{
+	char *mi = read_file("/proc/self/mountinfo", NULL), *line, *save = NULL, *found = NULL;
+
+	*deleted = *link = false;
+	if (!mi)
+		return NULL;
+	for (line = strtok_r(mi, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned int maj, min;
+		char mnt[4096], self[64], *path;
+		struct stat st, lst;
+		int mfd, fd;
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
+		    makedev(maj, min) != makedev(sdev >> 20, sdev & 0xfffff))
+			continue;
+		unescape(mnt);
+		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* not O_PATH: refused */
+		if (mfd < 0)
+			continue;
+		fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+		close(mfd);
+		if (fd < 0)
+			continue;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		path = readlink_alloc(self);
+		if (fstat(fd, &st) || st.st_ino != ino || !path) {
+			close(fd);
+			free(path);
+			continue;
+		}
+		close(fd);
+		if (files_link_deleted(path))
+			*deleted = true;
+		else if (path[0] == '/' && !lstat(path, &lst) &&
+			 lst.st_dev == st.st_dev && lst.st_ino == st.st_ino) {
+			*link = S_ISLNK(st.st_mode);
+			found = path;
+			continue;
+		}
+		free(path);
+	}
+	free(mi);
+	return found;
+}
+
+static unsigned char hex_val(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* One "inotify wd:..." line; 1 refused, 0 added, -1 not parsed. */
+static int parse_watch(const struct fd_dump *f, const char *p, InotifyEntry *in)
+{
+	unsigned int wd, sdev, mask, ign, bytes, type;
+	unsigned long long ino;
+	char hex[2 * MAX_HANDLE_SZ + 1];
+	struct file_handle *fh;
+	bool link, deleted;
+	InotifyWatch *w;
+	char *path;
+
+	if (sscanf(p, "inotify wd:%x ino:%llx sdev:%x mask:%x ignored_mask:%x "
+		   "fhandle-bytes:%x fhandle-type:%x f_handle:%256s",
+		   &wd, &ino, &sdev, &mask, &ign, &bytes, &type, hex) != 8) {
+		if (sscanf(p, "inotify wd:%x ino:%llx sdev:%x", &wd, &ino, &sdev) == 3) {
+			refuse(f->it->pid, "fd %d is an inotify watching inode %llu of device %u:%u, which has no file handle to find it by; not supported yet",
+			       f->fd, ino, sdev >> 20, sdev & 0xfffff);
+			return 1;
+		}
+		return -1;
+	}
+	if (bytes > MAX_HANDLE_SZ || strlen(hex) != 2 * bytes)
+		return -1;
+	if (mask & ~INOTIFY_KEPT) {
+		refuse(f->it->pid, "fd %d is an inotify whose watch %u has the mask %#x, unknown to crest",
+		       f->fd, wd, mask);
+		return 1;
+	}
+	fh = xzalloc(sizeof(*fh) + bytes);
+	fh->handle_bytes = bytes;
+	fh->handle_type = type;
+	for (unsigned int i = 0; i < bytes; i++)
+		fh->f_handle[i] = hex_val(hex[2 * i]) << 4 | hex_val(hex[2 * i + 1]);
+	path = handle_path(sdev, ino, fh, &link, &deleted);
+	free(fh);
+	if (!path) {
+		refuse(f->it->pid, "fd %d is an inotify watching inode %llu of device %u:%u%s; not supported yet",
+		       f->fd, ino, sdev >> 20, sdev & 0xfffff,
+		       deleted ? ", a deleted file" : ", which crest can't find by path");
+		return 1;
+	}
+	w = xzalloc(sizeof(*w));
+	inotify_watch__init(w);
+	w->wd = wd;
+	w->mask = mask | (link ? IN_DONT_FOLLOW : 0);
+	w->path = path;
+	w->has_ino = w->has_dev = 1;
+	w->ino = ino;
+	w->dev = sdev;
+	in->watches = xrealloc(in->watches, (in->n_watches + 1) * sizeof(w));
+	in->watches[in->n_watches++] = w;
+	return 0;
+}
+
+static int cmp_wd(const void *a, const void *b)
+{
+	const InotifyWatch *x = *(InotifyWatch *const *)a, *y = *(InotifyWatch *const *)b;
+
+	return x->wd < y->wd ? -1 : x->wd > y->wd;
+}
+
+static int inotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
+{
+	struct notify_dump *s = dump_state(df);
+	InotifyEntry *in;
+	int refused = 0;
+
+	for (int i = 0; i < s->nr; i++)
+		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd)) {
+			e->file_id = s->ins[i]->id;
+			return 0;
+		}
+	in = xzalloc(sizeof(*in));
+	inotify_entry__init(in);
+	in->id = s->nr + 1;
+	in->flags = f->fi->flags & ~O_CLOEXEC;
+	for (const char *p = f->fdinfo; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		int r;
+
+		if (strncmp(p, "inotify ", 8))
+			continue;
+		r = parse_watch(f, p, in);
+		if (r < 0) {
+			pr_err("can't parse the fdinfo of fd %d of process %d (inotify)",
+			       f->fd, f->it->pid);
+			inotify_entry__free_unpacked(in, NULL);
+			return -1;
+		}
+		refused |= r;
+	}
+	qsort(in->watches, in->n_watches, sizeof(*in->watches), cmp_wd);
+	s->ins = xrealloc(s->ins, (s->nr + 1) * sizeof(in));
+	s->own = xrealloc(s->own, (s->nr + 1) * sizeof(*s->own));
+	s->ins[s->nr] = in;
+	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
+	s->nr++;
+	e->file_id = in->id;
+	if (!refused)
+		pr_debug("fd %d of process %d: inotify with %zu watches", f->fd,
+			 f->it->pid, in->n_watches);
+	return 0;
+}
+
+static int inotify_write(struct dump_files *df, struct img_dir *d)
+{
+	struct notify_dump *s = dump_state(df);
+
+	return files_write_msgs(d, IMG_INOTIFY, 0, (void **)s->ins, s->nr);
+}
+
+static int inotify_read(struct restore_files *rf, struct img_dir *d)
+{
+	struct notify_restore *s = restore_state(rf);
+
+	if (files_read_msgs(d, IMG_INOTIFY, 0, (void ***)&s->ins, &s->nr))
+		return -1;
+	for (int i = 0; i < s->nr; i++)
+		for (size_t j = 0; j < s->ins[i]->n_watches; j++) {
+			const InotifyWatch *w = s->ins[i]->watches[j];
+
+			if (!w->wd || (int)w->wd < 0 || (j && w->wd <= s->ins[i]->watches[j - 1]->wd) ||
+			    (w->mask & ~INOTIFY_KEPT)) {
+				pr_err("image inotify.img is corrupt: inotify %u has watch %u (mask %#x) out of order",
+				       s->ins[i]->id, w->wd, w->mask);
+				return -1;
+			}
+		}
+	return 0;
+}
+
+/* Every watched path is there, the same kind of file. */
+static int inotify_check(const struct restore_files *rf)
+{
+	const struct notify_restore *s = restore_state_ro(rf);
+	int ret = 0;
+
+	for (int i = 0; s && i < s->nr; i++)
+		for (size_t j = 0; j < s->ins[i]->n_watches; j++) {
+			const InotifyWatch *w = s->ins[i]->watches[j];
+			struct stat st;
+
+			if ((w->mask & IN_DONT_FOLLOW ? lstat : stat)(w->path, &st)) {
+				pr_perror("restore needs '%s' (watched by an inotify)", w->path);
+				ret = -1;
+			}
+		}
+	return ret;
+}
+
+/*
+ * Add w at its own watch descriptor: the kernel's next one is at most
+ * it (the watches come in order), and each add-and-remove moves it one on.
+ */
+static int add_watch(int fd, const InotifyWatch *w)
+{
+	for (unsigned int tries = 0; tries <= w->wd; tries++) {
+		int wd = inotify_add_watch(fd, w->path, w->mask);
+
+		if (wd < 0) {
+			pr_perror("can't watch '%s' with an inotify (mask %#x)", w->path, w->mask);
+			return -1;
+		}
+		if ((unsigned int)wd == w->wd)
+			return 0;
+		if ((unsigned int)wd > w->wd)
+			break;
+		if (inotify_rm_watch(fd, wd)) {
+			pr_perror("can't remove watch %d of an inotify", wd);
+			return -1;
+		}
+	}
+	pr_err("can't give the inotify watch of '%s' its descriptor %u", w->path, w->wd);
+	return -1;
+}
+
+static int make_inotify(const InotifyEntry *in)
+{
+	char buf[4096];
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+
+	if (fd < 0) {
+		pr_perror("can't create an inotify");
+		return -1;
+	}
+	for (size_t j = 0; j < in->n_watches; j++)
+		if (add_watch(fd, in->watches[j])) {
+			close(fd);
+			return -1;
+		}
+	/* The IN_IGNORED of the removals above: the queue starts empty. */
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (!(in->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, 0)) {
+		pr_perror("can't make an inotify blocking");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int inotify_open(struct restore_files *rf, struct img_dir *d,
+			MmEntry **mms, int nr_mms)
+{
+	struct notify_restore *s = restore_state(rf);
+
+	s->fd = xzalloc((s->nr + 1) * sizeof(int));
+	for (int i = 0; i < s->nr; i++) {
+		s->fd[i] = files_to_service(make_inotify(s->ins[i]), rf->base);
+		if (s->fd[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int inotify_index(const struct notify_restore *s, uint32_t id)
+{
+	for (int i = 0; s && i < s->nr; i++)
+		if (s->ins[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int inotify_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct notify_restore *s = restore_state_ro(rf);
+	int i = inotify_index(s, e->file_id);
+
+	return i < 0 || !s->fd ? -1 : s->fd[i];
+}
+
+static void inotify_show(const struct restore_files *rf, const FdEntry *e,
+			 char *buf, size_t len)
+{
+	const struct notify_restore *s = restore_state_ro(rf);
+	int i = inotify_index(s, e->file_id);
+
+	if (i < 0)
+		snprintf(buf, len, "inotify %u, not in the images", e->file_id);
+	else
+		snprintf(buf, len, "inotify, %zu watches%s%s", s->ins[i]->n_watches,
+			 s->ins[i]->n_watches ? ", the first on " : "",
+			 s->ins[i]->n_watches ? s->ins[i]->watches[0]->path : "");
+}
+
+const struct fd_kind_ops inotify_fd_ops = {
+	.name		= "inotify",
+	.kind		= FD_KIND__FD_INOTIFY,
+	.recognise	= inotify_recognise,
+	.dump		= inotify_dump,
+	.write		= inotify_write,
+	.read		= inotify_read,
+	.check		= inotify_check,
+	.open		= inotify_open,
+	.service_fd	= inotify_service_fd,
+	.show		= inotify_show,
+};
