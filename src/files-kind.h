@@ -9,9 +9,10 @@
  *
  *   dump:     recognise -> dump (per fd) -> collected (the whole tree)
  *             -> contents -> write
- *   restore:  read -> check -> open (crest, service fds) -> in each task:
- *             service_fd, dup3 into place, then post_open once every fd
- *             of the task is there
+ *   restore:  read -> check -> open (crest, service fds) -> tasks_made
+ *             (crest, every task exists) -> in each task: service_fd,
+ *             dup3 into place, then post_open once every fd of the task
+ *             is there
  *
  * Every hook but recognise, dump and service_fd may be NULL.
  */
@@ -32,6 +33,7 @@ struct pstree;
 struct pstree_item;
 struct proc_fdinfo;
 struct restore_files;
+struct files_pid_map;
 
 /* One fd of a task being dumped, as /proc shows it. */
 struct fd_dump {
@@ -73,6 +75,11 @@ struct fd_kind_ops {
 	/* Create every object once, as service fds at or above rf->base. */
 	int (*open)(struct restore_files *rf, struct img_dir *d,
 		    MmEntry **mms, int nr_mms);
+	/*
+	 * In crest, once every task of the tree exists and before any puts
+	 * its fds in place: objects that name tasks (pidfds).
+	 */
+	int (*tasks_made)(struct restore_files *rf, const struct files_pid_map *map);
 	/* The service fd to dup at e->fd, FD_MADE_LATER, or -1: not there. */
 	int (*service_fd)(const struct restore_files *rf, const FdEntry *e);
 	/* In a task, once all its fds are in place: fix-ups, late fds. */

@@ -466,6 +466,14 @@ int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 	return 0;
 }
 
+int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
+{
+	for_each_kind(k)
+		if ((*k)->tasks_made && (*k)->tasks_made(rf, map))
+			return -1;
+	return 0;
+}
+
 int files_vma_fd(const struct restore_files *rf, const VmaEntry *v)
 {
 	for_each_kind(k) {

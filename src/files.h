@@ -135,6 +135,8 @@ struct files_pid_map {
 	const void *arg;
 };
 
+/* In crest, once every task exists: the kinds' objects that name tasks. */
+int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map);
 /*
  * In a new task: put every fd in place from the service fds, then the
  * kinds' fix-ups that need them all there, then the status flags, owner

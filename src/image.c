@@ -23,6 +23,7 @@
 #include "fdinfo.pb-c.h"
 #include "filelock.pb-c.h"
 #include "notify.pb-c.h"
+#include "pidfd.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
@@ -44,6 +45,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_FILE_LOCKS] = { "filelocks.img", 0x464c4b31, &file_lock_entry__descriptor },
 	[IMG_UNIXSK]	= { "unixsk.img", 0x554e5831, &unix_sk_entry__descriptor },
 	[IMG_INOTIFY]	= { "inotify.img", 0x494e4f31, &inotify_entry__descriptor },
+	[IMG_PIDFDS]	= { "pidfds.img", 0x50494631, &pidfd_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

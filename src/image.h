@@ -50,6 +50,7 @@ enum img_kind {
 	IMG_FILE_LOCKS,
 	IMG_UNIXSK,
 	IMG_INOTIFY,
+	IMG_PIDFDS,
 	IMG_NR_KINDS,
 };
 

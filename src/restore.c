@@ -814,9 +814,15 @@ static pid_t wait_event(int *status, long deadline)
 	}
 }
 
+static pid_t map_pid(const void *arg, pid_t orig)
+{
+	return restore_new_pid(arg, orig);
+}
+
 /* Phase B: groups, fds, restorers; wait for every thread's int3. */
 static int run_restorers(struct restore_ctx *ctx)
 {
+	const struct files_pid_map pid_map = { map_pid, &ctx->sh };
 	int live = 0, threads = 0, trapped = 0, reported = 0, ret = -1;
 	int *done = xzalloc((ctx->nr + 1) * sizeof(int));
 	long deadline = now_ms() + RESTORE_TIMEOUT_MS;
@@ -825,6 +831,8 @@ static int run_restorers(struct restore_ctx *ctx)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
+	if (files_tasks_made(&ctx->files, &pid_map))
+		goto out;
 	for (int i = 0; i < ctx->nr; i++) {
 		if (send_go(&ctx->tasks[i]))
 			goto out;

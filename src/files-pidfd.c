@@ -1,0 +1,318 @@
+/*
+ * pidfds (pidfd_open, clone(CLONE_PIDFD)): of a process of the tree, of
+ * the holder itself, or of a process that is dead and reaped. fdinfo
+ * shows the process as "Pid: N" (-1 once reaped; 0 in another pid
+ * namespace) and PIDFD_NONBLOCK / PIDFD_THREAD as O_NONBLOCK / O_EXCL in
+ * its flags. A pidfd of a process outside the tree, or of a thread other
+ * than a main thread, is refused by name.
+ *
+ * A pidfd can only be made once the process it refers to exists, and
+ * one open file description may be held by several processes (fds are
+ * inherited across fork). So crest makes each one itself, once every
+ * task of the tree exists (tasks_made): pidfd_open() of the restored
+ * process, or of a child of crest's that it reaps at once for a dead one,
+ * placed at a service fd number kept for it when the objects were opened.
+ * Each task holding it then takes crest's fd with pidfd_getfd(): the
+ * same description, wherever it is held.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "files-kind.h"
+#include "image.h"
+#include "log.h"
+#include "pidfd.pb-c.h"
+#include "pstree.h"
+#include "refuse.h"
+#include "util.h"
+
+#define PIDFD_LINK	"anon_inode:[pidfd]"
+#define PIDFD_THREAD_FLAG	O_EXCL
+#define PIDFD_FLAGS	(O_NONBLOCK | PIDFD_THREAD_FLAG)
+
+struct pidfd_dump {
+	PidfdEntry **ps;
+	struct file_owner *own;
+	pid_t *holder;			/* the process holding it first */
+	int nr;
+};
+
+struct pidfd_restore {
+	PidfdEntry **ps;
+	int nr;
+	int *fd;			/* crest's fd numbers kept for them */
+	pid_t crest;			/* whose fds those are */
+};
+
+static struct pidfd_dump *dump_state(struct dump_files *df)
+{
+	void **p = files_dump_priv(df, &pidfd_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct pidfd_dump));
+	return *p;
+}
+
+static struct pidfd_restore *restore_state(struct restore_files *rf)
+{
+	void **p = files_restore_priv(rf, &pidfd_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct pidfd_restore));
+	return *p;
+}
+
+static const struct pidfd_restore *restore_state_ro(const struct restore_files *rf)
+{
+	return *files_restore_priv_ro(rf, &pidfd_fd_ops);
+}
+
+static bool pidfd_recognise(const struct fd_dump *f)
+{
+	return !strcmp(f->link, PIDFD_LINK);
+}
+
+static int pidfd_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
+{
+	struct pidfd_dump *s = dump_state(df);
+	const char *p = strstr(f->fdinfo, "\nPid:");
+	PidfdEntry *pe;
+
+	for (int i = 0; i < s->nr; i++)
+		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd)) {
+			e->file_id = s->ps[i]->id;
+			return 0;
+		}
+	if (!p) {
+		pr_err("can't parse the fdinfo of fd %d of process %d (pidfd)",
+		       f->fd, f->it->pid);
+		return -1;
+	}
+	pe = xzalloc(sizeof(*pe));
+	pidfd_entry__init(pe);
+	pe->id = s->nr + 1;
+	pe->flags = f->fi->flags & ~O_CLOEXEC;
+	pe->pid = atoi(p + 5);
+	if (pe->flags & ~(PIDFD_FLAGS | O_ACCMODE))
+		refuse(f->it->pid, "fd %d is a pidfd of process %d with the flags 0%o, unknown to crest",
+		       f->fd, pe->pid, pe->flags);
+	s->ps = xrealloc(s->ps, (s->nr + 1) * sizeof(pe));
+	s->own = xrealloc(s->own, (s->nr + 1) * sizeof(*s->own));
+	s->holder = xrealloc(s->holder, (s->nr + 1) * sizeof(*s->holder));
+	s->ps[s->nr] = pe;
+	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
+	s->holder[s->nr] = f->it->pid;
+	s->nr++;
+	e->file_id = pe->id;
+	return 0;
+}
+
+/* The process each pidfd refers to is one of the tree (or dead). */
+static int pidfd_collected(struct dump_files *df, struct pstree *t)
+{
+	struct pidfd_dump *s = dump_state(df);
+
+	for (int i = 0; i < s->nr; i++) {
+		const PidfdEntry *pe = s->ps[i];
+		pid_t pid = pe->pid;
+		const char *why = NULL;
+
+		if (pid < 0)
+			continue;	/* dead and reaped: made dead again */
+		if (pid == 0) {
+			why = "in another pid namespace";
+		} else if (!pstree_find(t, pid)) {
+			why = "which is not in the tree";
+			for (int j = 0; j < t->nr; j++)
+				for (int k = 1; k < t->items[j]->nr_threads; k++)
+					if (t->items[j]->threads[k] == pid)
+						why = "a thread other than a main thread";
+		}
+		if (why)
+			refuse(s->holder[i], "fd %d is a pidfd of process %d, %s; not supported yet",
+			       s->own[i].fd, pid, why);
+	}
+	return 0;
+}
+
+static int pidfd_write(struct dump_files *df, struct img_dir *d)
+{
+	struct pidfd_dump *s = dump_state(df);
+
+	return files_write_msgs(d, IMG_PIDFDS, 0, (void **)s->ps, s->nr);
+}
+
+static int pidfd_read(struct restore_files *rf, struct img_dir *d)
+{
+	struct pidfd_restore *s = restore_state(rf);
+
+	if (files_read_msgs(d, IMG_PIDFDS, 0, (void ***)&s->ps, &s->nr))
+		return -1;
+	for (int i = 0; i < s->nr; i++)
+		if ((s->ps[i]->flags & ~(PIDFD_FLAGS | O_ACCMODE)) || !s->ps[i]->pid ||
+		    s->ps[i]->pid < -1) {
+			pr_err("image pidfds.img is corrupt: pidfd %u of process %d, flags 0%o",
+			       s->ps[i]->id, s->ps[i]->pid, s->ps[i]->flags);
+			return -1;
+		}
+	return 0;
+}
+
+/* Keep an fd number of crest's for each; tasks_made puts the pidfd there. */
+static int pidfd_open_all(struct restore_files *rf, struct img_dir *d,
+			  MmEntry **mms, int nr_mms)
+{
+	struct pidfd_restore *s = restore_state(rf);
+
+	s->crest = getpid();
+	s->fd = xzalloc((s->nr + 1) * sizeof(int));
+	for (int i = 0; i < s->nr; i++) {
+		s->fd[i] = files_to_service(open("/dev/null", O_RDONLY | O_CLOEXEC), rf->base);
+		if (s->fd[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A pidfd of a process that is dead and reaped: a child of crest's. */
+static int dead_pidfd(unsigned int flags)
+{
+	pid_t pid = fork();
+	int fd, status;
+
+	if (pid < 0) {
+		pr_perror("can't fork for a pidfd of a dead process");
+		return -1;
+	}
+	if (pid == 0)
+		_exit(0);
+	fd = syscall(SYS_pidfd_open, pid, flags);
+	if (fd < 0)
+		pr_perror("can't open a pidfd of crest's child %d", pid);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
+static int pidfd_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
+{
+	struct pidfd_restore *s = restore_state(rf);
+
+	if (s->nr && s->crest != getpid()) {
+		pr_err("pidfds: the fds kept for them are process %d's, not %d's",
+		       s->crest, getpid());
+		return -1;
+	}
+	for (int i = 0; i < s->nr; i++) {
+		const PidfdEntry *pe = s->ps[i];
+		unsigned int flags = pe->flags & PIDFD_FLAGS;
+		pid_t pid = pe->pid;
+		int fd;
+
+		if (pid > 0 && map && map->new_pid)
+			pid = map->new_pid(map->arg, pid);
+		if (!pid) {
+			pr_err("pidfd %u: its process %d is not restored", pe->id, pe->pid);
+			return -1;
+		}
+		fd = pid < 0 ? dead_pidfd(flags) : syscall(SYS_pidfd_open, pid, flags);
+		if (fd < 0) {
+			if (pid > 0)
+				pr_perror("can't open a pidfd of restored process %d (flags 0%o)",
+					  pid, flags);
+			return -1;
+		}
+		if (dup3(fd, s->fd[i], O_CLOEXEC) < 0) {
+			pr_perror("can't put a pidfd at fd %d", s->fd[i]);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int pidfd_index(const struct pidfd_restore *s, uint32_t id)
+{
+	for (int i = 0; s && i < s->nr; i++)
+		if (s->ps[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int pidfd_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct pidfd_restore *s = restore_state_ro(rf);
+
+	return pidfd_index(s, e->file_id) < 0 || !s->fd ? -1 : FD_MADE_LATER;
+}
+
+/* In a task: its pidfds, each the one crest holds (pidfd_getfd). */
+static int pidfd_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
+{
+	const struct pidfd_restore *s = restore_state_ro(rf);
+
+	for (int i = 0; i < nr; i++) {
+		const FdEntry *e = fds[i];
+		int k, fd;
+
+		if (e->kind != FD_KIND__FD_PIDFD)
+			continue;
+		k = pidfd_index(s, e->file_id);
+		if (k < 0)
+			return -1;
+		fd = pidfd_take(s->crest, s->fd[k]);
+		if (fd < 0)
+			return -1;
+		if (fd != (int)e->fd && dup3(fd, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
+			pr_perror("can't put the pidfd at fd %u", e->fd);
+			close(fd);
+			return -1;
+		}
+		if (fd == (int)e->fd) {
+			if (!e->cloexec && fcntl(fd, F_SETFD, 0)) {
+				pr_perror("can't clear close-on-exec of fd %u", e->fd);
+				return -1;
+			}
+			continue;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static void pidfd_show(const struct restore_files *rf, const FdEntry *e,
+		       char *buf, size_t len)
+{
+	const struct pidfd_restore *s = restore_state_ro(rf);
+	int i = pidfd_index(s, e->file_id);
+
+	if (i < 0)
+		snprintf(buf, len, "pidfd %u, not in the images", e->file_id);
+	else if (s->ps[i]->pid < 0)
+		snprintf(buf, len, "pidfd of a dead process");
+	else
+		snprintf(buf, len, "pidfd of process %d", s->ps[i]->pid);
+}
+
+const struct fd_kind_ops pidfd_fd_ops = {
+	.name		= "pidfd",
+	.kind		= FD_KIND__FD_PIDFD,
+	.recognise	= pidfd_recognise,
+	.dump		= pidfd_dump,
+	.collected	= pidfd_collected,
+	.write		= pidfd_write,
+	.read		= pidfd_read,
+	.open		= pidfd_open_all,
+	.tasks_made	= pidfd_tasks_made,
+	.service_fd	= pidfd_service_fd,
+	.post_open	= pidfd_post_open,
+	.show		= pidfd_show,
+};
