@@ -139,9 +139,24 @@ static void add_fd(struct pstree_item *it, FdEntry *e)
 	it->fds[it->nr_fds++] = e;
 }
 
+/* Kernel objects behind anon_inode fds that no kind restores, by name. */
+static const struct { const char *link, *name; } anon_names[] = {
+	{ "anon_inode:[io_uring]", "an io_uring instance" },
+	{ "anon_inode:[userfaultfd]", "a userfaultfd" },
+	{ "anon_inode:[perf_event]", "a perf event" },
+	{ "anon_inode:bpf-map", "a BPF map" },
+	{ "anon_inode:bpf-prog", "a BPF program" },
+	{ "anon_inode:bpf_link", "a BPF link" },
+	{ "anon_inode:[fanotify]", "a fanotify group" },
+	{ "anon_inode:[seccomp notify]", "a seccomp notification listener" },
+};
+
 /* Name what an fd no kind took is, for the error message. */
 static const char *fd_kind_name(const struct stat *st, const char *link)
 {
+	for (size_t i = 0; i < ARRAY_SIZE(anon_names); i++)
+		if (!strcmp(link, anon_names[i].link))
+			return anon_names[i].name;
 	if (S_ISSOCK(st->st_mode))
 		return "a socket";
 	if (S_ISFIFO(st->st_mode))

@@ -106,6 +106,12 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 		       (unsigned long)pv->start, (unsigned long)pv->end, pv->path);
 		return 0;
 	}
+	/* io_setup()'s ring: the kernel's, with requests crest can't see. */
+	if (kind == VMA_KIND__VMA_FILE_SHARED && !strcmp(pv->path, "/[aio] (deleted)")) {
+		refuse(pid, "mapping %lx-%lx is a Linux AIO context (io_setup), not supported yet",
+		       (unsigned long)pv->start, (unsigned long)pv->end);
+		return 0;
+	}
 
 	v = xzalloc(sizeof(*v));
 	vma_entry__init(v);

@@ -1,0 +1,65 @@
+/*
+ * Kernel objects crest does not restore, each of which must make the dump
+ * refuse by name (and leave the process running): a pidfd of a process
+ * outside the tree (its parent, the test runner), an io_uring, a Linux
+ * AIO context (io_setup: a mapping, no fd), a userfaultfd, a perf event,
+ * a BPF map and a fanotify group. What this kernel or its configuration
+ * does not offer is left out; the runner reads which fds are which from
+ * /proc.
+ */
+#include "caselib.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_io_uring_setup
+#define SYS_io_uring_setup	425
+#endif
+
+struct io_uring_params_min {
+	unsigned int sq_entries, cq_entries, flags, sq_thread_cpu, sq_thread_idle;
+	unsigned int features, wq_fd, resv[3];
+	unsigned long long sq_off[5], cq_off[5];
+};
+
+int main(void)
+{
+	struct perf_event_attr pe;
+	struct io_uring_params_min up;
+	union bpf_attr ba;
+	aio_context_t aio = 0;
+
+	case_init();
+	if (syscall(SYS_pidfd_open, getppid(), 0) < 0)
+		case_fail("pidfd_open(parent): %s", strerror(errno));
+	memset(&up, 0, sizeof(up));
+	syscall(SYS_io_uring_setup, 4, &up);
+	if (syscall(SYS_io_setup, 8, &aio))
+		case_fail("io_setup: %s", strerror(errno));
+	/* Root may: vm.unprivileged_userfaultfd only limits the others. */
+	syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	memset(&pe, 0, sizeof(pe));
+	pe.type = PERF_TYPE_SOFTWARE;
+	pe.size = sizeof(pe);
+	pe.config = PERF_COUNT_SW_TASK_CLOCK;
+	pe.disabled = 1;
+	syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0);
+	memset(&ba, 0, sizeof(ba));
+	ba.map_type = BPF_MAP_TYPE_ARRAY;
+	ba.key_size = 4;
+	ba.value_size = 4;
+	ba.max_entries = 1;
+	syscall(SYS_bpf, BPF_MAP_CREATE, &ba, sizeof(ba));
+	fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	case_ready();
+	case_wait_go();
+	case_pass();
+}
