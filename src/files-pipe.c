@@ -75,8 +75,8 @@ static int pipe_add(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 /* A pipe, or a FIFO still at its path (a deleted one is refused). */
 static bool pipe_recognise(const struct fd_dump *f)
 {
-	if (!S_ISFIFO(f->st->st_mode))
-		return false;
+	if (!S_ISFIFO(f->st->st_mode) || (f->fi->flags & O_PATH))
+		return false;	/* an O_PATH fd on a FIFO is only a path: files-reg.c */
 	return !strncmp(f->link, "pipe:", 5) ||
 	       (f->link[0] == '/' && !files_link_deleted(f->link));
 }

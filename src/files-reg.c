@@ -114,6 +114,13 @@ static bool reg_recognise(const struct fd_dump *f)
 {
 	mode_t m = f->st->st_mode;
 
+	/*
+	 * O_PATH: only a path, whatever it leads to -- a symlink itself
+	 * (O_PATH | O_NOFOLLOW), a FIFO, a socket, a device -- reopened
+	 * with the same flags. Not a deleted one: nothing to reopen.
+	 */
+	if (f->fi->flags & O_PATH)
+		return f->link[0] == '/' && !files_link_deleted(f->link);
 	if (f->link[0] != '/' || (S_ISREG(m) && !strncmp(f->link, "/memfd:", 7)))
 		return false;
 	/* A deleted directory can't be made again: refused by files.c. */
@@ -173,7 +180,8 @@ static int reg_check(const struct restore_files *rf)
 
 		if (f->saved)
 			continue;	/* comes from the images */
-		if (stat(f->path, &st)) {
+		/* A symlink itself (O_PATH | O_NOFOLLOW) is not followed. */
+		if ((S_ISLNK(f->mode) ? lstat : stat)(f->path, &st)) {
 			pr_perror("restore needs '%s'", f->path);
 			ret = -1;
 			continue;
@@ -183,8 +191,8 @@ static int reg_check(const struct restore_files *rf)
 			ret = -1;
 			continue;
 		}
-		if (!S_ISREG(st.st_mode))
-			continue;
+		if (!S_ISREG(st.st_mode) || (f->flags & O_PATH))
+			continue;	/* an O_PATH fd reads nothing */
 		/*
 		 * A file open for writing may have grown since (a log the
 		 * program appends to); it may not have lost what the program
@@ -365,7 +373,7 @@ const struct fd_kind_ops reg_fd_ops = {
 static bool chr_recognise(const struct fd_dump *f)
 {
 	return S_ISCHR(f->st->st_mode) && f->link[0] == '/' &&
-	       !files_link_tty(f->link);
+	       !files_link_tty(f->link) && !(f->fi->flags & O_PATH);
 }
 
 static int chr_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)

@@ -139,7 +139,8 @@ static int add_memfd(struct dump_files *df, pid_t pid, int hfd, const char *link
 
 static bool memfd_recognise(const struct fd_dump *f)
 {
-	return S_ISREG(f->st->st_mode) && !strncmp(f->link, "/memfd:", 7);
+	return S_ISREG(f->st->st_mode) && !strncmp(f->link, "/memfd:", 7) &&
+	       !(f->fi->flags & O_PATH);
 }
 
 static int memfd_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)

@@ -25,6 +25,7 @@ struct sample {
 	int fd;
 	FdKind want;		/* 0: no kind takes it */
 	int sock;		/* a real socket of ours at fd: 1 unix, 2 inet */
+	int flags;		/* of the description (O_PATH) */
 };
 
 static const struct sample samples[] = {
@@ -55,6 +56,15 @@ static const struct sample samples[] = {
 	{ "anon_inode:[pidfd]", S_IFREG, 3, FD_KIND__FD_PIDFD },
 	{ "anon_inode:[io_uring]", S_IFREG, 3, 0 },
 	{ "/dev/sda", S_IFBLK, 3, 0 },
+	/* O_PATH: a path to reopen, whatever it leads to; not a deleted one. */
+	{ "/tmp/link", S_IFLNK, 3, FD_KIND__FD_REG, 0, O_PATH | O_NOFOLLOW },
+	{ "/tmp/fifo", S_IFIFO, 3, FD_KIND__FD_REG, 0, O_PATH },
+	{ "/tmp/sock", S_IFSOCK, 1, FD_KIND__FD_REG, 0, O_PATH },
+	{ "/dev/null", S_IFCHR, 3, FD_KIND__FD_REG, 0, O_PATH },
+	{ "/dev/pts/3", S_IFCHR, 1, FD_KIND__FD_REG, 0, O_PATH },
+	{ "/dev/sda", S_IFBLK, 3, FD_KIND__FD_REG, 0, O_PATH },
+	{ "/memfd:x (deleted)", S_IFREG, 3, 0, 0, O_PATH },
+	{ "/tmp/gone (deleted)", S_IFREG, 3, 0, 0, O_PATH },
 };
 
 static void test_one_kind_each(void **state)
@@ -72,6 +82,8 @@ static void test_one_kind_each(void **state)
 		struct fd_dump f = { NULL, s->sock ? getpid() : 1, s->fd, s->link, &st, &fi, "" };
 		const struct fd_kind_ops *k;
 		int n, saved = -1;
+
+		fi.flags = s->flags ? s->flags : O_RDONLY;
 
 		/* Sockets are asked of the real fd (pidfd_getfd: SO_DOMAIN). */
 		if (s->sock) {
