@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		9
+#define PIE_ABI_VERSION		10
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -139,7 +139,24 @@ struct rst_vma {
 	 * keeps it and moves it into place. 0: map it here.
 	 */
 	uint64_t premapped;
+	/*
+	 * VmFlags that mmap() does not give, set once the mapping is filled
+	 * and protected (RST_ADV_*): madvise() advice, then mlock.
+	 */
+	uint32_t advice;
+	uint32_t pad_advice;
 };
+
+#define RST_ADV_DONTFORK	(1u << 0)	/* dc: MADV_DONTFORK */
+#define RST_ADV_WIPEONFORK	(1u << 1)	/* wf: MADV_WIPEONFORK */
+#define RST_ADV_DONTDUMP	(1u << 2)	/* dd: MADV_DONTDUMP */
+#define RST_ADV_HUGEPAGE	(1u << 3)	/* hg: MADV_HUGEPAGE */
+#define RST_ADV_NOHUGEPAGE	(1u << 4)	/* nh: MADV_NOHUGEPAGE */
+#define RST_ADV_SEQUENTIAL	(1u << 5)	/* sr: MADV_SEQUENTIAL */
+#define RST_ADV_RANDOM		(1u << 6)	/* rr: MADV_RANDOM */
+#define RST_ADV_LOCKED		(1u << 7)	/* lo: mlock2() */
+#define RST_ADV_LOCKONFAULT	(1u << 8)	/* lf: mlock2(MLOCK_ONFAULT) */
+#define RST_ADV_ALL		((1u << 9) - 1)
 
 struct rst_run {
 	uint64_t vaddr;
@@ -263,6 +280,7 @@ enum rst_stage {
 	RST_STAGE_LOCKS,
 	RST_STAGE_DONE,
 	RST_STAGE_ATTRS,	/* seccomp, THP, timer slack (task-attrs.c) */
+	RST_STAGE_ADVICE,	/* madvise() advice, mlock of the VMAs */
 };
 
 struct restore_args {
@@ -336,7 +354,7 @@ struct restore_args {
 };
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
-_Static_assert(sizeof(struct rst_vma) == 48, "rst_vma layout");
+_Static_assert(sizeof(struct rst_vma) == 56, "rst_vma layout");
 _Static_assert(sizeof(struct rst_run) == 24, "rst_run layout");
 _Static_assert(sizeof(struct rst_lock) == 24, "rst_lock layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");

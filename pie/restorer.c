@@ -315,6 +315,47 @@ static long protect_vmas(struct restore_args *a)
 	return 0;
 }
 
+/*
+ * What VmFlags showed beyond what mmap() gives: madvise() advice, then
+ * mlock (which faults the pages in; they are all there by now).
+ */
+static long advise_vmas(struct restore_args *a)
+{
+	static const struct { uint32_t bit; int advice; } advs[] = {
+		{ RST_ADV_DONTFORK, 10 /* MADV_DONTFORK */ },
+		{ RST_ADV_WIPEONFORK, 18 /* MADV_WIPEONFORK */ },
+		{ RST_ADV_DONTDUMP, 16 /* MADV_DONTDUMP */ },
+		{ RST_ADV_HUGEPAGE, 14 /* MADV_HUGEPAGE */ },
+		{ RST_ADV_NOHUGEPAGE, 15 /* MADV_NOHUGEPAGE */ },
+		{ RST_ADV_SEQUENTIAL, 2 /* MADV_SEQUENTIAL */ },
+		{ RST_ADV_RANDOM, 1 /* MADV_RANDOM */ },
+	};
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+	uint32_t i, k;
+
+	for (i = 0; i < a->nr_vmas; i++) {
+		uint64_t len = v[i].end - v[i].start;
+		long ret;
+
+		if (!v[i].advice)
+			continue;
+		for (k = 0; k < sizeof(advs) / sizeof(advs[0]); k++) {
+			if (!(v[i].advice & advs[k].bit))
+				continue;
+			ret = sys_madvise(v[i].start, len, advs[k].advice);
+			if (ret)
+				fail(a, RST_STAGE_ADVICE, ret, v[i].start);
+		}
+		if (v[i].advice & (RST_ADV_LOCKED | RST_ADV_LOCKONFAULT)) {
+			ret = sys_mlock2(v[i].start, len,
+					 v[i].advice & RST_ADV_LOCKONFAULT ? 1 /* MLOCK_ONFAULT */ : 0);
+			if (ret)
+				fail(a, RST_STAGE_ADVICE, ret, v[i].start);
+		}
+	}
+	return 0;
+}
+
 static long restore_sigactions(struct restore_args *a)
 {
 	for (uint32_t i = 1; i <= CREST_NSIG; i++) {
@@ -780,6 +821,9 @@ static long restore_task(struct restore_args *a)
 		return a->ret;
 	a->stage = RST_STAGE_PROTECT;
 	if (protect_vmas(a))
+		return a->ret;
+	a->stage = RST_STAGE_ADVICE;
+	if (advise_vmas(a))
 		return a->ret;
 
 	a->stage = RST_STAGE_MM;

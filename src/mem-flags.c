@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "log.h"
+#include "pie-abi.h"
 #include "mem.h"
 #include "proc.h"
 #include "refuse.h"
@@ -22,6 +23,7 @@
  * mapping; sd (soft-dirty) is the kernel's own bookkeeping. gd: the
  * [stack] is mapped MAP_GROWSDOWN again; elsewhere it would be lost.
  * The vDSO area (moved, not mapped, at restore) is pf io de dd by nature.
+ * by_mmap and by_advice below: what mmap() flags and the restorer give.
  */
 static const char *const always_ok[] = { "rd", "wr", "ex", "sh", "mr", "mw",
 					 "me", "ms", "ac", "sd" };
@@ -58,7 +60,22 @@ static const struct { const char *flag, *meaning; } meanings[] = {
 };
 
 static int flags_check(const char *path, const char *vmflags, char *out,
-		       size_t len, unsigned long *mmap_flags);
+		       size_t len, unsigned long *mmap_flags, uint32_t *advice);
+
+/*
+ * Flags the restorer gives back after mapping, with madvise() or mlock2()
+ * (pie/restorer.c, advise_vmas()).
+ */
+static const struct { const char *flag; uint32_t adv; } by_advice[] = {
+	{ "dc", RST_ADV_DONTFORK },
+	{ "wf", RST_ADV_WIPEONFORK },
+	{ "dd", RST_ADV_DONTDUMP },
+	{ "hg", RST_ADV_HUGEPAGE },
+	{ "sr", RST_ADV_SEQUENTIAL },
+	{ "rr", RST_ADV_RANDOM },
+	{ "lo", RST_ADV_LOCKED },
+	{ "lf", RST_ADV_LOCKONFAULT },
+};
 
 /*
  * Flags that mmap() at restore gives back, with the MAP_* that does it.
@@ -91,12 +108,13 @@ int mem_flags_unsupported(const char *path, const char *vmflags,
 			  char *out, size_t len)
 {
 	unsigned long mmap_flags = 0;
+	uint32_t advice = 0;
 
-	return flags_check(path, vmflags, out, len, &mmap_flags);
+	return flags_check(path, vmflags, out, len, &mmap_flags, &advice);
 }
 
 static int flags_check(const char *path, const char *vmflags, char *out,
-		       size_t len, unsigned long *mmap_flags)
+		       size_t len, unsigned long *mmap_flags, uint32_t *advice)
 {
 	int vdso = !strcmp(path, "[vdso]") || !strcmp(path, "[vvar]") ||
 		   !strcmp(path, "[vvar_vclock]");
@@ -113,6 +131,11 @@ static int flags_check(const char *path, const char *vmflags, char *out,
 		for (size_t i = 0; i < ARRAY_SIZE(by_mmap); i++)
 			if (!strcmp(f, by_mmap[i].flag)) {
 				*mmap_flags |= by_mmap[i].map;
+				f[0] = 0;
+			}
+		for (size_t i = 0; f[0] && i < ARRAY_SIZE(by_advice); i++)
+			if (!strcmp(f, by_advice[i].flag)) {
+				*advice |= by_advice[i].adv;
 				f[0] = 0;
 			}
 		if (!f[0])
@@ -160,6 +183,7 @@ int mem_check_flags(pid_t pid, const struct mem_layout *ml)
 		char bad[1024];
 		size_t key = strcspn(line, " ");
 		unsigned long mmap_flags = 0;
+		uint32_t advice = 0;
 		VmaEntry *v;
 
 		if (key && line[key - 1] != ':') {
@@ -174,12 +198,16 @@ int mem_check_flags(pid_t pid, const struct mem_layout *ml)
 		v = vma_at(ml, pv.start);
 		if (!v)
 			continue;	/* refused already, by kind */
-		if (flags_check(pv.path, line + 8, bad, sizeof(bad), &mmap_flags))
+		if (flags_check(pv.path, line + 8, bad, sizeof(bad), &mmap_flags, &advice))
 			refuse(pid, "mapping %lx-%lx%s%s%s has %s, not supported yet",
 			       (unsigned long)pv.start, (unsigned long)pv.end,
 			       pv.path[0] ? " ('" : "", pv.path, pv.path[0] ? "')" : "",
 			       bad);
 		v->flags |= mmap_flags;
+		if (advice) {
+			v->has_advice = 1;
+			v->advice = advice;
+		}
 		v->has_accounted = v->has_maywrite = 1;
 		v->accounted = has_flag(line + 8, "ac");
 		v->maywrite = has_flag(line + 8, "mw");

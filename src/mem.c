@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch-crc.h"
 #include "files.h"
 #include "image.h"
 #include "log.h"
@@ -229,6 +230,9 @@ struct dump_pages {
 	struct pie_iov *inh;	/* inherited runs, written last */
 	size_t nr_inh;
 	uint64_t inh_pages;
+	/* a run of pages the parasite may not read, read by crest */
+	int mem_fd;		/* /proc/PID/mem, opened for the first */
+	uint64_t forced, nr_forced;
 };
 
 /*
@@ -360,6 +364,75 @@ static int add_page(struct dump_pages *d, const VmaEntry *v, uint64_t start)
 	return 0;
 }
 
+/*
+ * The run of pages of a mapping the program may not read (PROT_NONE after
+ * it wrote them): the parasite can't vmsplice or checksum them, crest
+ * reads them through /proc/PID/mem, which may (FOLL_FORCE, the mapping
+ * may be made readable: VM_MAYREAD), and writes them into the pages
+ * image after all the parasite sent so far. The protection stays as it
+ * is; the restorer fills the mapping before it protects it.
+ */
+static int write_forced(struct dump_pages *d)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+	size_t len = d->nr_forced * PAGE_SIZE, done = 0;
+	char path[64], *buf;
+
+	if (!d->nr_forced)
+		return 0;
+	if (flush_batch(d))
+		return -1;
+	if (d->mem_fd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/mem", d->ctl->pid);
+		d->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (d->mem_fd < 0) {
+			pr_perror("can't open '%s'", path);
+			return -1;
+		}
+	}
+	buf = xzalloc(len);
+	if (pread(d->mem_fd, buf, len, d->forced) != (ssize_t)len) {
+		pr_perror("can't read the unreadable pages at %lx of process %d",
+			  (unsigned long)d->forced, d->ctl->pid);
+		goto err;
+	}
+	while (done < len) {
+		ssize_t n = write(d->pages->fd, buf + done, len - done);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			pr_perror("can't write pages to '%s'", d->pages->path);
+			goto err;
+		}
+		done += n;
+	}
+	pe.vaddr = d->forced;
+	pe.nr_pages = d->nr_forced;
+	pe.crc = arch_crc32c_pages(buf, len);
+	free(buf);
+	d->pages->off += len;
+	d->nr_forced = 0;
+	return img_write_msg(d->pagemap, &pe.base);
+err:
+	free(buf);
+	return -1;
+}
+
+static int add_forced(struct dump_pages *d, uint64_t start)
+{
+	if (d->nr_forced && d->forced + d->nr_forced * PAGE_SIZE == start &&
+	    d->nr_forced < MAX_RUN_PAGES) {
+		d->nr_forced++;
+		return 0;
+	}
+	if (write_forced(d))
+		return -1;
+	d->forced = start;
+	d->nr_forced = 1;
+	return 0;
+}
+
 static void add_inherited(struct dump_pages *d, const VmaEntry *v, uint64_t start)
 {
 	struct pie_iov *last = d->nr_inh ? &d->inh[d->nr_inh - 1] : NULL;
@@ -430,17 +503,14 @@ static int dump_vma_pages(struct dump_pages *d, const VmaEntry *v)
 				take = v->kind != VMA_KIND__VMA_FILE_PRIVATE || !(e & PME_FILE);
 			if (!take)
 				continue;
-			if (!(v->prot & PROT_READ)) {
-				pr_err("mapping %lx-%lx holds data but is not readable; not supported yet",
-				       (unsigned long)v->start, (unsigned long)v->end);
-				return -1;
-			}
-			if (add_page(d, v, addr + i * PAGE_SIZE))
+			if (!(v->prot & PROT_READ) ? add_forced(d, addr + i * PAGE_SIZE) :
+			    add_page(d, v, addr + i * PAGE_SIZE))
 				return -1;
 		}
 		addr += nr * PAGE_SIZE;
 	}
-	return 0;
+	/* Runs never cross into another VMA. */
+	return write_forced(d);
 }
 
 static int write_inherited(struct dump_pages *d)
@@ -466,7 +536,7 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 		   struct image *pagemap, struct image *pages)
 {
 	struct dump_pages d = { .ctl = ctl, .pagemap = pagemap, .pages = pages,
-				.par = par, .ppm_fd = -1, .rfd = -1 };
+				.par = par, .ppm_fd = -1, .rfd = -1, .mem_fd = -1 };
 	int ret = -1;
 	char path[64];
 
@@ -512,6 +582,8 @@ out_pipe:
 	close(d.rfd);
 out_pm:
 	free(d.inh);
+	if (d.mem_fd >= 0)
+		close(d.mem_fd);
 	if (d.ppm_fd >= 0)
 		close(d.ppm_fd);
 	close(d.pm_fd);

@@ -248,6 +248,7 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].fd = files_vma_fd(rf, v);
 		vmas[nv].premapped = t->vma_cur ? t->vma_cur[i] : 0;
 		vmas[nv].how = vma_forced(v, vmas[nv].premapped) ? RST_VMA_FORCE : 0;
+		vmas[nv].advice = v->has_advice ? v->advice : 0;
 		nv++;
 	}
 	ra->nr_vmas = nv;

@@ -364,6 +364,7 @@ static const char *stage_name(uint32_t stage)
 		[RST_STAGE_LOCKS] = "taking back POSIX locks",
 		[RST_STAGE_DONE] = "done",
 		[RST_STAGE_ATTRS] = "restoring seccomp, THP or timer slack",
+		[RST_STAGE_ADVICE] = "giving memory its madvise() advice or mlock",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";

@@ -1,7 +1,7 @@
 /* Not a checkpoint/restore case: a parent and a child holding five things
  * crest can't save, in two processes: the parent a UDP socket on fd 5 and
- * an mlock()ed page, the child a coredump_filter of 0x3f and a
- * MADV_DONTFORK mapping. The errors mode expects one refusal listing all
+ * a page KSM may merge (MADV_MERGEABLE), the child a coredump_filter of
+ * 0x3f and a guard region (MADV_GUARD_INSTALL). The errors mode expects one refusal listing all
  * four, the processes left running; after go each checks its state is
  * still there. Cases named err_* are run by the errors mode only. */
 #include "caselib.h"
@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #define SOCK_FD	5
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
 
 static unsigned int coredump_filter(void)
 {
@@ -38,9 +41,9 @@ static void child(int ready_w)
 	if (fd < 0 || write(fd, "0x3f", 4) != 4)
 		case_fail("write coredump_filter: %s", strerror(errno));
 	close(fd);
-	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || madvise(p, 4096, MADV_DONTFORK))
-		case_fail("MADV_DONTFORK: %s", strerror(errno));
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || madvise(p, 4096, MADV_GUARD_INSTALL))
+		case_fail("MADV_GUARD_INSTALL: %s", strerror(errno));
 	if (write(ready_w, "r", 1) != 1)
 		case_fail("write: %s", strerror(errno));
 	close(ready_w);
@@ -76,8 +79,8 @@ int main(void)
 	if (s < 0 || dup2(s, SOCK_FD) < 0)
 		case_fail("socket: %s", strerror(errno));
 	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || mlock(p, 4096))
-		case_fail("mlock: %s", strerror(errno));
+	if (p == MAP_FAILED || madvise(p, 4096, MADV_MERGEABLE))
+		case_fail("MADV_MERGEABLE: %s", strerror(errno));
 
 	case_ready();
 	case_wait_go();
