@@ -348,7 +348,7 @@ struct restore_args {
 	uint32_t thp_disable;	/* PR_SET_THP_DISABLE arg2 | flags */
 	uint32_t nr_shared_filters; /* every thread's: the main thread's before the others exist */
 	uint32_t membarrier;	/* MEMBARRIER_CMD_REGISTER_* to do again */
-	uint32_t pad4;
+	uint32_t mcl_future;	/* mlockall(): MCL_FUTURE | MCL_ONFAULT, or 0 */
 	uint64_t shared_filters;	/* struct rst_filter[] */
 	uint8_t scratch[128];	/* crest's: a siginfo it queues by remote syscall */
 };

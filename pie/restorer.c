@@ -353,6 +353,13 @@ static long advise_vmas(struct restore_args *a)
 				fail(a, RST_STAGE_ADVICE, ret, v[i].start);
 		}
 	}
+	/* Without MCL_CURRENT it leaves the mappings above as they are. */
+	if (a->mcl_future) {
+		long ret = sys_mlockall(a->mcl_future);
+
+		if (ret)
+			fail(a, RST_STAGE_ADVICE, ret, a->mcl_future);
+	}
 	return 0;
 }
 

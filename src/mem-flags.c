@@ -160,6 +160,40 @@ static int has_flag(const char *vmflags, const char *flag)
 	return 0;
 }
 
+int mem_future_lock(pid_t pid, uint64_t addr, MmEntry *mm)
+{
+	char *smaps = read_proc(pid, "smaps", NULL), *line, *save = NULL;
+	struct proc_vma pv = { .start = 0 };
+	int have = 0;
+
+	if (!smaps) {
+		pr_perror("can't read /proc/%d/smaps", pid);
+		return -1;
+	}
+	for (line = strtok_r(smaps, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		size_t key = strcspn(line, " ");
+
+		if (key && line[key - 1] != ':') {
+			have = !proc_parse_maps_line(line, &pv) &&
+			       pv.start <= addr && addr < pv.end;
+			continue;
+		}
+		if (!have || strncmp(line, "VmFlags:", 8))
+			continue;
+		if (has_flag(line + 8, "lo")) {
+			mm->has_mcl_future = 1;
+			mm->mcl_future = MCL_FUTURE |
+					 (has_flag(line + 8, "lf") ? MCL_ONFAULT : 0);
+			pr_debug("process %d: mlockall(MCL_FUTURE%s)", pid,
+				 mm->mcl_future & MCL_ONFAULT ? " | MCL_ONFAULT" : "");
+		}
+		break;
+	}
+	free(smaps);
+	return 0;
+}
+
 static VmaEntry *vma_at(const struct mem_layout *ml, uint64_t start)
 {
 	for (int i = 0; i < ml->nr_vmas; i++)

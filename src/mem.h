@@ -45,6 +45,11 @@ int mem_cow_parent_vma(VmaEntry *const *pvmas, size_t n, const VmaEntry *v);
 int mem_check_flags(pid_t pid, const struct mem_layout *ml);
 /* The flags of vmflags ("rd wr lo ...") crest can't restore for a mapping
  * of path, named with their meaning in out; their number. Pure. */
+/*
+ * mlockall(MCL_FUTURE) of pid: does the mapping at addr that crest just
+ * made in it (its parasite) come locked? Sets mm->mcl_future; -1 reported.
+ */
+int mem_future_lock(pid_t pid, uint64_t addr, MmEntry *mm);
 int mem_flags_unsupported(const char *path, const char *vmflags,
 			  char *out, size_t len);
 /* Classify one maps line: the pure part, unit-tested. */

@@ -7,7 +7,9 @@
  *    MADV_RANDOM (rr): the flags, and the data;
  *  - mlock (lo, and VmLck counts it) and mlock2(MLOCK_ONFAULT) (lo lf);
  *  - a region written and then made PROT_NONE: still PROT_NONE (a read
- *    faults), and its data is there once it is made readable again. */
+ *    faults), and its data is there once it is made readable again;
+ *  - mlockall(MCL_FUTURE | MCL_ONFAULT): a mapping made after the restore
+ *    is locked on fault (lo lf). */
 #include "caselib.h"
 
 #include <errno.h>
@@ -103,6 +105,19 @@ static void check(const char *when)
 			  2 * LEN / 1024);
 }
 
+/* A mapping made now comes locked on fault (mlockall of the future). */
+static void check_future(const char *when)
+{
+	char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		case_fail("mmap: %s", strerror(errno));
+	if (!has_vmflag(p, "lo") || !has_vmflag(p, "lf"))
+		case_fail("%s: a new mapping is not locked on fault (mlockall)", when);
+	munmap(p, PAGE);
+}
+
 static sigjmp_buf jb;
 
 static void on_segv(int sig)
@@ -169,14 +184,18 @@ int main(void)
 		case_fail("mlock: %s", strerror(errno));
 	if (mprotect(regions[NONE], LEN, PROT_NONE))
 		case_fail("mprotect(PROT_NONE): %s", strerror(errno));
+	if (mlockall(MCL_FUTURE | MCL_ONFAULT))
+		case_fail("mlockall: %s", strerror(errno));
 	check("before");
 	check_fork();
+	check_future("before");
 
 	case_ready();
 	case_wait_go();
 
 	check("after");
 	check_fork();
+	check_future("after");
 	sigaction(SIGSEGV, &sa, NULL);
 	if (!sigsetjmp(jb, 1))
 		(void)*(volatile char *)regions[NONE];
