@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -73,7 +74,8 @@ int main(void)
 		case_fail("make the files in %s: %s", dir, strerror(errno));
 	close(tmp);
 	sk = socket(AF_UNIX, SOCK_STREAM, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", paths[5]);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s", (int)sizeof(sa.sun_path) - 1,
+		 paths[5]);
 	if (sk < 0 || bind(sk, (struct sockaddr *)&sa, sizeof(sa)))
 		case_fail("bind %s: %s", paths[5], strerror(errno));
 	close(sk);	/* the socket's file stays */
