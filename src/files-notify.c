@@ -302,8 +302,10 @@ static int inotify_check(const struct restore_files *rf)
 		for (size_t j = 0; j < s->ins[i]->n_watches; j++) {
 			const InotifyWatch *w = s->ins[i]->watches[j];
 			struct stat st;
+			int r = w->mask & IN_DONT_FOLLOW ? lstat(w->path, &st) :
+				stat(w->path, &st);
 
-			if ((w->mask & IN_DONT_FOLLOW ? lstat : stat)(w->path, &st)) {
+			if (r) {
 				pr_perror("restore needs '%s' (watched by an inotify)", w->path);
 				ret = -1;
 			}

@@ -181,7 +181,7 @@ static int reg_check(const struct restore_files *rf)
 		if (f->saved)
 			continue;	/* comes from the images */
 		/* A symlink itself (O_PATH | O_NOFOLLOW) is not followed. */
-		if ((S_ISLNK(f->mode) ? lstat : stat)(f->path, &st)) {
+		if (S_ISLNK(f->mode) ? lstat(f->path, &st) : stat(f->path, &st)) {
 			pr_perror("restore needs '%s'", f->path);
 			ret = -1;
 			continue;
