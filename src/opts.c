@@ -70,6 +70,9 @@ static const char usage_text[] =
 "      --pidfile FILE        write the restored root's PID to FILE\n"
 "  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
 "                            leases are always restored\n"
+"      --check-only          check everything the restore needs here (PIDs,\n"
+"                            files, CPU, kernel, cgroups), list every problem,\n"
+"                            create nothing (exit 0: it can be restored)\n"
 "\n"
 "common options:\n"
 "  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
@@ -156,7 +159,7 @@ static int opt_applies(enum crest_cmd cmd, int c)
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
-		OPT_FILE, 'l', OPT_TRUST_IMAGES, 0 };
+		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, 0 };
 	static const int verify_opts[] = { 'D', OPT_FILE, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
 			  cmd == CMD_RESTORE ? restore_opts :

@@ -73,6 +73,7 @@ struct restore_ctx {
 	int exit_code;
 	int *own_fds;			/* crest's fds before the restore */
 	int nr_own_fds;
+	int problems;			/* checks failed so far (--check-only goes on) */
 };
 
 static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
@@ -1295,41 +1296,67 @@ static void relocate_all(struct restore_ctx *ctx)
 	}
 }
 
+/*
+ * One check failed: the exit code is the first failure's. A restore stops
+ * at once (true); --check-only goes on, so that every problem is told.
+ */
+static bool failed(struct restore_ctx *ctx, int code)
+{
+	if (!ctx->problems++)
+		ctx->exit_code = code;
+	return !ctx->opts->check_only;
+}
+
 static int checks(struct restore_ctx *ctx)
 {
 	relocate_all(ctx);
-	if (check_cpu(ctx))
+	if (check_cpu(ctx) && failed(ctx, EXIT_IMAGE))
 		return -1;
 	for (int i = 0; i < ctx->nr; i++)
 		if (ctx->tasks[i].core && timers_check_kernel(ctx->tasks[i].core,
-							      ctx->tasks[i].pe->pid))
+							      ctx->tasks[i].pe->pid) &&
+		    failed(ctx, EXIT_IMAGE))
 			return -1;
-	ctx->exit_code = EXIT_BUSY;
 	for (int i = 0; ctx->opts->restore_pid && i < ctx->nr; i++) {
 		const CoreEntry *c = ctx->tasks[i].core;
 
-		if (check_pid(ctx->tasks[i].pe->pid))
+		if (check_pid(ctx->tasks[i].pe->pid) && failed(ctx, EXIT_BUSY))
 			return -1;
 		/* The threads get their TIDs back too. */
 		for (size_t k = 0; c && k < c->n_threads; k++)
 			if (c->threads[k]->tid != ctx->tasks[i].pe->pid &&
-			    check_pid(c->threads[k]->tid))
+			    check_pid(c->threads[k]->tid) && failed(ctx, EXIT_BUSY))
 				return -1;
 	}
-	ctx->exit_code = EXIT_FILES;
-	if (files_check(&ctx->files))
+	if (files_check(&ctx->files) && failed(ctx, EXIT_FILES))
 		return -1;
 	for (int i = 0; i < ctx->nr; i++)
-		if (ctx->tasks[i].core && attrs_check(ctx->tasks[i].core, ctx->tasks[i].pe->pid))
+		if (ctx->tasks[i].core && attrs_check(ctx->tasks[i].core, ctx->tasks[i].pe->pid) &&
+		    failed(ctx, EXIT_FILES))
 			return -1;
-	ctx->exit_code = EXIT_FAIL;
-	if (plan_tree(ctx))
+	if (plan_tree(ctx) && failed(ctx, EXIT_FAIL))
 		return -1;
-	ctx->exit_code = EXIT_IMAGE;
-	if (premap_plan(ctx->tasks, ctx->nr))
+	if (premap_plan(ctx->tasks, ctx->nr) && failed(ctx, EXIT_IMAGE))
+		return -1;
+	if (ctx->problems)
 		return -1;
 	ctx->exit_code = EXIT_FAIL;
 	return 0;
+}
+
+/* restore --check-only: the verdict, on stdout, once every check ran. */
+static int check_only_verdict(struct restore_ctx *ctx, const char *where)
+{
+	if (ctx->problems) {
+		printf("'%s' can't be restored here (every problem is listed above); nothing was created\n",
+		       where);
+		return ctx->exit_code;
+	}
+	printf("'%s' can be restored here: %d process%s, %s; nothing was created\n",
+	       where, ctx->nr, ctx->nr == 1 ? "" : "es",
+	       !ctx->opts->restore_pid ? "under new PIDs" :
+	       ctx->nr == 1 ? "its PID is free" : "their PIDs are free");
+	return EXIT_OK;
 }
 
 int cr_restore(const struct options *opts)
@@ -1357,8 +1384,19 @@ int cr_restore(const struct options *opts)
 	if (geteuid() == 0 && !opts->trust_images && opts->file &&
 	    strcmp(opts->file, "-") && check_context_owner(opts->file))
 		goto err;
-	if (read_images(&ctx))
+	if (read_images(&ctx)) {
+		if (opts->check_only)
+			pr_err("'crest verify %s' lists everything wrong with the images", where);
 		goto err;
+	}
+	if (opts->check_only) {
+		checks(&ctx);
+		ret = check_only_verdict(&ctx, where);
+		img_dir_close(&ctx.dir);
+		context_remove_dir(staging);
+		free(staging);
+		return ret;
+	}
 	if (checks(&ctx))
 		goto err;
 	if (prepare_objects(&ctx) || check_locks(&ctx))
@@ -1386,6 +1424,9 @@ err:
 	context_remove_dir(staging);
 	free(staging);
 	/* The cause has been said where it happened. */
-	log_msg(LOG_ERROR, "restore from '%s' failed; nothing was left running\n", where);
+	if (opts->check_only)
+		log_msg(LOG_ERROR, "'%s' can't be restored here; nothing was created\n", where);
+	else
+		log_msg(LOG_ERROR, "restore from '%s' failed; nothing was left running\n", where);
 	return ctx.exit_code;
 }
