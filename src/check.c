@@ -132,14 +132,27 @@ int cr_check(const struct options *opts)
 		{ "timerfd TFD_IOC_SET_TICKS", probe_timerfd_ticks(), 0 },
 		{ "pagemap PAGEMAP_SCAN ioctl", probe_pagemap_scan(), 0 },
 	};
+	size_t n = sizeof(f) / sizeof(f[0]);
 	int missing = 0;
 
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		printf("%-34s %s%s\n", f[i].name, f[i].ok ? "yes" : "NO",
-		       !f[i].ok && !f[i].required ? " (optional)" : "");
+	for (size_t i = 0; i < n; i++)
 		if (!f[i].ok && f[i].required)
 			missing++;
+	if (opts->json) {
+		/* For scripts: one object, the same facts; names are plain ASCII. */
+		printf("{\n  \"features\": [\n");
+		for (size_t i = 0; i < n; i++)
+			printf("    { \"name\": \"%s\", \"ok\": %s, \"required\": %s }%s\n",
+			       f[i].name, f[i].ok ? "true" : "false",
+			       f[i].required ? "true" : "false", i + 1 < n ? "," : "");
+		printf("  ],\n  \"xstate_size\": %zu,\n  \"missing_required\": %d,\n"
+		       "  \"ok\": %s\n}\n", arch_xstate_size(), missing,
+		       missing ? "false" : "true");
+		return missing ? EXIT_FAIL : EXIT_OK;
 	}
+	for (size_t i = 0; i < n; i++)
+		printf("%-34s %s%s\n", f[i].name, f[i].ok ? "yes" : "NO",
+		       !f[i].ok && !f[i].required ? " (optional)" : "");
 	printf("xstate size: %zu bytes\n", arch_xstate_size());
 	if (missing) {
 		printf("%d required feature%s missing: crest can't work on this system\n",

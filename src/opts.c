@@ -1,4 +1,5 @@
 /* crest's command line: one option table per subcommand. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ static const char usage_text[] =
 "        check a checkpoint without restoring it: the identity of the set,\n"
 "        every header, record and checksum of pages; every problem is listed\n"
 "        (exit 0: no damage, 3: damaged or incomplete)\n"
-"  check\n"
+"  check [--json]\n"
 "        report the kernel features crest relies on; non-zero if one is missing\n"
 "\n"
 "dump options:\n"
@@ -68,6 +69,8 @@ static const char usage_text[] =
 "      --shell-job           the default: attach the job to crest's session\n"
 "                            and terminal\n"
 "      --pidfile FILE        write the restored root's PID to FILE\n"
+"      --status-fd FD        write a zero byte to FD and close it once the\n"
+"                            restored processes run (CRIU's readiness signal)\n"
 "  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
 "                            leases are always restored\n"
 "      --check-only          check everything the restore needs here (PIDs,\n"
@@ -111,7 +114,8 @@ enum {
 	OPT_ABORT, OPT_CONT, OPT_RESTORE_PID, OPT_NO_RESTORE_PID,
 	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
-	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES,
+	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
+	OPT_JSON,
 };
 
 static const struct option long_opts[] = {
@@ -144,6 +148,8 @@ static const struct option long_opts[] = {
 	{ "check-only",		no_argument,	   NULL, OPT_CHECK_ONLY },
 	{ "trust-images",	no_argument,	   NULL, OPT_TRUST_IMAGES },
 	{ "verbosity",		optional_argument, NULL, 'v' },
+	{ "status-fd",		required_argument, NULL, OPT_STATUS_FD },
+	{ "json",		no_argument,	   NULL, OPT_JSON },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -159,11 +165,13 @@ static int opt_applies(enum crest_cmd cmd, int c)
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
-		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, 0 };
+		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, OPT_STATUS_FD, 0 };
+	static const int check_opts[] = { OPT_JSON, 0 };
 	static const int verify_opts[] = { 'D', OPT_FILE, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
 			  cmd == CMD_RESTORE ? restore_opts :
-			  cmd == CMD_VERIFY ? verify_opts : NULL;
+			  cmd == CMD_VERIFY ? verify_opts :
+			  cmd == CMD_CHECK ? check_opts : NULL;
 
 	if (c == 'v' || c == 'o' || c == 'h' || c == 'V')
 		return 1;
@@ -186,6 +194,7 @@ void opts_defaults(struct options *o)
 	o->dir = ".";
 	o->restore_pid = true;
 	o->fd = -1;
+	o->status_fd = -1;
 	o->after_restore = AFTER_RUN;
 	o->verbosity = LOG_WARN;
 }
@@ -284,6 +293,19 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case 'l':	break;	/* CRIU's; locks are always saved */
 		case OPT_CHECK_ONLY:	o->check_only = true; break;
 		case OPT_TRUST_IMAGES:	o->trust_images = true; break;
+		case OPT_JSON:		o->json = true; break;
+		case OPT_STATUS_FD: {
+			char *end;
+			long fd = strtol(optarg, &end, 10);
+
+			if (!*optarg || *end || fd < 0 || fd > 1 << 20 ||
+			    fcntl((int)fd, F_GETFD) < 0) {
+				pr_err("--status-fd %s: not an open file descriptor", optarg);
+				return -1;
+			}
+			o->status_fd = (int)fd;
+			break;
+		}
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

@@ -74,6 +74,8 @@ struct options {
 	const char *freeze_cgroup;	/* a freezer cgroup to freeze while seizing */
 	bool trust_images;	/* --trust-images: restore as root images anyone owns */
 	bool check_only;	/* --check-only: inspect, report, write nothing */
+	bool json;		/* check --json */
+	int status_fd;		/* restore --status-fd: "\0" once the tree runs; -1 */
 	bool quiet;		/* -q: no messages at all */
 
 	/* restore */

@@ -1359,6 +1359,23 @@ static int check_only_verdict(struct restore_ctx *ctx, const char *where)
 	return EXIT_OK;
 }
 
+/* --status-fd: the caller learns the tree runs (CRIU's "\0", then EOF). */
+static int notify_status(int fd)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, "", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		pr_perror("can't write to --status-fd %d", fd);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int cr_restore(const struct options *opts)
 {
 	struct restore_ctx ctx = { .opts = opts, .exit_code = EXIT_IMAGE };
@@ -1414,6 +1431,8 @@ int cr_restore(const struct options *opts)
 	if (after_restore(&ctx))
 		return EXIT_FAIL;
 	if (opts->pidfile && write_pidfile(opts->pidfile, ctx.tasks[0].new_pid))
+		return EXIT_FAIL;
+	if (opts->status_fd >= 0 && notify_status(opts->status_fd))
 		return EXIT_FAIL;
 	if (opts->detach)
 		return EXIT_OK;

@@ -149,7 +149,8 @@ static const char *kind_name(const char *pattern, char *buf, size_t len)
 	return buf;
 }
 
-static int show_file(int dirfd, const char *dir, const char *name)
+/* One object; after *shown others, a separator first (they are an array). */
+static int show_file(int dirfd, const char *dir, const char *name, int *shown)
 {
 	char kind[32], id[2 * IMG_ID_SIZE + 1];
 	struct image *img = img_open_path(dirfd, dir, name, IMG_NR_KINDS);
@@ -158,7 +159,7 @@ static int show_file(int dirfd, const char *dir, const char *name)
 
 	if (!img)
 		return -1;
-	printf("{\n  \"file\": ");
+	printf("%s{\n  \"file\": ", (*shown)++ ? ",\n" : "");
 	json_str(img->path);
 	printf(",\n  \"kind\": ");
 	json_str(kind_name(img_descs[img->kind].name, kind, sizeof(kind)));
@@ -191,7 +192,7 @@ int cr_show(const struct options *opts)
 	const char *path = opts->show_path;
 	struct stat st;
 	char **names = NULL;
-	int nr = 0, ret = 0, dfd;
+	int nr = 0, ret = 0, dfd, shown = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -225,7 +226,7 @@ int cr_show(const struct options *opts)
 			name = slash + 1;
 		}
 		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		ret = dfd < 0 ? -1 : show_file(dfd, dir, name);
+		ret = dfd < 0 ? -1 : show_file(dfd, dir, name, &shown);
 		if (dfd >= 0)
 			close(dfd);
 		free(copy);
@@ -250,11 +251,14 @@ int cr_show(const struct options *opts)
 		return EXIT_IMAGE;
 	}
 	qsort(names, nr, sizeof(char *), cmp_str);
+	/* A directory is one JSON array of its images, in name order. */
+	printf("[\n");
 	for (int i = 0; i < nr; i++) {
-		if (show_file(dirfd(d), path, names[i]))
+		if (show_file(dirfd(d), path, names[i], &shown))
 			ret = -1;
 		free(names[i]);
 	}
+	printf("]\n");
 	free(names);
 	closedir(d);
 	return ret ? EXIT_IMAGE : EXIT_OK;
