@@ -156,7 +156,9 @@ struct rst_vma {
 #define RST_ADV_RANDOM		(1u << 6)	/* rr: MADV_RANDOM */
 #define RST_ADV_LOCKED		(1u << 7)	/* lo: mlock2() */
 #define RST_ADV_LOCKONFAULT	(1u << 8)	/* lf: mlock2(MLOCK_ONFAULT) */
-#define RST_ADV_ALL		((1u << 9) - 1)
+#define RST_ADV_MERGEABLE	(1u << 9)	/* mg: MADV_MERGEABLE (KSM) */
+#define RST_ADV_SEALED		(1u << 10)	/* sl: mseal(), last */
+#define RST_ADV_ALL		((1u << 11) - 1)
 
 struct rst_run {
 	uint64_t vaddr;
@@ -349,6 +351,8 @@ struct restore_args {
 	uint32_t nr_shared_filters; /* every thread's: the main thread's before the others exist */
 	uint32_t membarrier;	/* MEMBARRIER_CMD_REGISTER_* to do again */
 	uint32_t mcl_future;	/* mlockall(): MCL_FUTURE | MCL_ONFAULT, or 0 */
+	uint32_t ksm_merge_any;	/* PR_SET_MEMORY_MERGE: KSM for every mapping */
+	uint32_t pad5;
 	uint64_t shared_filters;	/* struct rst_filter[] */
 	uint8_t scratch[128];	/* crest's: a siginfo it queues by remote syscall */
 };

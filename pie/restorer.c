@@ -329,6 +329,7 @@ static long advise_vmas(struct restore_args *a)
 		{ RST_ADV_NOHUGEPAGE, 15 /* MADV_NOHUGEPAGE */ },
 		{ RST_ADV_SEQUENTIAL, 2 /* MADV_SEQUENTIAL */ },
 		{ RST_ADV_RANDOM, 1 /* MADV_RANDOM */ },
+		{ RST_ADV_MERGEABLE, 12 /* MADV_MERGEABLE */ },
 	};
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
 	uint32_t i, k;
@@ -352,6 +353,23 @@ static long advise_vmas(struct restore_args *a)
 			if (ret)
 				fail(a, RST_STAGE_ADVICE, ret, v[i].start);
 		}
+	}
+	/* Every mapping there is and to come (the ones above have mg already). */
+	if (a->ksm_merge_any) {
+		long ret = sys_prctl(67 /* PR_SET_MEMORY_MERGE */, 1, 0, 0, 0);
+
+		if (ret)
+			fail(a, RST_STAGE_ADVICE, ret, 67);
+	}
+	/* Sealed last: nothing may change a sealed mapping, not even this. */
+	for (i = 0; i < a->nr_vmas; i++) {
+		long ret;
+
+		if (!(v[i].advice & RST_ADV_SEALED))
+			continue;
+		ret = sys_mseal(v[i].start, v[i].end - v[i].start, 0);
+		if (ret)
+			fail(a, RST_STAGE_ADVICE, ret, v[i].start);
 	}
 	/* Without MCL_CURRENT it leaves the mappings above as they are. */
 	if (a->mcl_future) {

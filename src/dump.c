@@ -186,7 +186,7 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 			      PARASITE_DATA_SIZE, it->nr_threads - 1);
 	if (!ctl)
 		return -1;
-	if (mem_future_lock(it->live, ctl->remote, &it->mm) ||
+	if (mem_future_lock(it->live, ctl->remote, &it->mm) || mem_ksm(it->live, &it->mm) ||
 	    parasite_cmd(ctl, PARASITE_CMD_INFO))
 		goto cure;
 	it->info = ctl->args->info;

@@ -75,6 +75,8 @@ static const struct { const char *flag; uint32_t adv; } by_advice[] = {
 	{ "rr", RST_ADV_RANDOM },
 	{ "lo", RST_ADV_LOCKED },
 	{ "lf", RST_ADV_LOCKONFAULT },
+	{ "mg", RST_ADV_MERGEABLE },
+	{ "sl", RST_ADV_SEALED },
 };
 
 /*
@@ -191,6 +193,21 @@ int mem_future_lock(pid_t pid, uint64_t addr, MmEntry *mm)
 		break;
 	}
 	free(smaps);
+	return 0;
+}
+
+int mem_ksm(pid_t pid, MmEntry *mm)
+{
+	char *st = read_proc(pid, "ksm_stat", NULL), *p;
+
+	if (!st)
+		return 0;	/* no KSM in this kernel: nothing to lose */
+	p = strstr(st, "ksm_merge_any:");
+	if (p && !strncmp(p + 14 + strspn(p + 14, " \t"), "yes", 3)) {
+		mm->has_ksm_merge_any = 1;
+		mm->ksm_merge_any = 1;
+	}
+	free(st);
 	return 0;
 }
 

@@ -50,6 +50,8 @@ int mem_check_flags(pid_t pid, const struct mem_layout *ml);
  * made in it (its parasite) come locked? Sets mm->mcl_future; -1 reported.
  */
 int mem_future_lock(pid_t pid, uint64_t addr, MmEntry *mm);
+/* prctl(PR_SET_MEMORY_MERGE) of pid, from /proc/PID/ksm_stat. */
+int mem_ksm(pid_t pid, MmEntry *mm);
 int mem_flags_unsupported(const char *path, const char *vmflags,
 			  char *out, size_t len);
 /* Classify one maps line: the pure part, unit-tested. */

@@ -271,6 +271,7 @@ static struct restore_args *build_args(struct restore_task *t,
 
 	ra->has_mm = 1;
 	ra->mcl_future = t->mm->has_mcl_future ? t->mm->mcl_future : 0;
+	ra->ksm_merge_any = t->mm->has_ksm_merge_any && t->mm->ksm_merge_any;
 	ra->mm.start_code = t->mm->start_code;
 	ra->mm.end_code = t->mm->end_code;
 	ra->mm.start_data = t->mm->start_data;

@@ -386,6 +386,11 @@ def snapshot(pids):
             v = _link(base + "/" + f)
             if v is not None:
                 proc["link:" + f] = v
+        # KSM: the process-wide switch (PR_SET_MEMORY_MERGE), not counts.
+        for line in (_read(base + "/ksm_stat") or "").splitlines():
+            k, _, v = line.partition(":")
+            if k in ("ksm_merge_any", "ksm_mergeable"):
+                proc["ksm:" + k] = v.strip()
         lim = _read(base + "/limits")
         for k, v in parse_limits(lim or "").items():
             proc["limits:" + k] = v

@@ -1,6 +1,6 @@
 /* Not a checkpoint/restore case: a parent and a child holding five things
  * crest can't save, in two processes: the parent a UDP socket on fd 5 and
- * a page KSM may merge (MADV_MERGEABLE), the child a coredump_filter of
+ * a page registered with a userfaultfd (which it keeps), the child a coredump_filter of
  * 0x3f and a guard region (MADV_GUARD_INSTALL). The errors mode expects one refusal listing all
  * four, the processes left running; after go each checks its state is
  * still there. Cases named err_* are run by the errors mode only. */
@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,8 +82,20 @@ int main(void)
 	if (s < 0 || dup2(s, SOCK_FD) < 0)
 		case_fail("socket: %s", strerror(errno));
 	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || madvise(p, 4096, MADV_MERGEABLE))
-		case_fail("MADV_MERGEABLE: %s", strerror(errno));
+	if (p == MAP_FAILED)
+		case_fail("mmap: %s", strerror(errno));
+	{
+		struct uffdio_api api = { .api = UFFD_API };
+		struct uffdio_register reg = {
+			.range = { (unsigned long)p, 4096 },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+		int uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) ||
+		    ioctl(uffd, UFFDIO_REGISTER, &reg))
+			case_fail("userfaultfd: %s", strerror(errno));
+	}
 
 	case_ready();
 	case_wait_go();

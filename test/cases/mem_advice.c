@@ -4,7 +4,9 @@
  *  - MADV_DONTFORK: dc, and a child forked now does not have the region;
  *  - MADV_WIPEONFORK: wf, its data kept here, zeros in a child;
  *  - MADV_DONTDUMP (dd), MADV_HUGEPAGE (hg), MADV_SEQUENTIAL (sr),
- *    MADV_RANDOM (rr): the flags, and the data;
+ *    MADV_RANDOM (rr), MADV_MERGEABLE (mg): the flags, and the data;
+ *  - a sealed region (mseal, sl): mprotect() of it still fails;
+ *  - prctl(PR_SET_MEMORY_MERGE): still on, a new mapping is mergeable;
  *  - mlock (lo, and VmLck counts it) and mlock2(MLOCK_ONFAULT) (lo lf);
  *  - a region written and then made PROT_NONE: still PROT_NONE (a read
  *    faults), and its data is there once it is made readable again;
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,10 +34,19 @@
 #define MLOCK_ONFAULT	1
 #endif
 
-enum { DONTFORK, WIPE, DONTDUMP, HUGE, SEQ, RAND, LOCKED, ONFAULT, NONE, NR };
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#define PR_GET_MEMORY_MERGE	68
+#endif
+#ifndef SYS_mseal
+#define SYS_mseal	462
+#endif
+
+enum { DONTFORK, WIPE, DONTDUMP, HUGE, SEQ, RAND, LOCKED, ONFAULT, MERGE, SEALED,
+       NONE, NR };
 
 static const char *const want[NR] = { "dc", "wf", "dd", "hg", "sr", "rr", "lo",
-				      "lf", NULL };
+				      "lf", "mg", "sl", NULL };
 static char *regions[NR];
 
 static int has_vmflag(void *addr, const char *f)
@@ -115,6 +127,11 @@ static void check_future(const char *when)
 		case_fail("mmap: %s", strerror(errno));
 	if (!has_vmflag(p, "lo") || !has_vmflag(p, "lf"))
 		case_fail("%s: a new mapping is not locked on fault (mlockall)", when);
+	if (!has_vmflag(p, "mg") || prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) != 1)
+		case_fail("%s: PR_SET_MEMORY_MERGE is off", when);
+	if (!mprotect(regions[SEALED], LEN, PROT_READ) || errno != EPERM)
+		case_fail("%s: mprotect() of the sealed region: %s", when,
+			  strerror(errno));
 	munmap(p, PAGE);
 }
 
@@ -158,7 +175,7 @@ int main(void)
 {
 	static const int advice[NR] = { MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTDUMP,
 					MADV_HUGEPAGE, MADV_SEQUENTIAL, MADV_RANDOM,
-					-1, -1, -1 };
+					-1, -1, MADV_MERGEABLE, -1, -1 };
 	struct sigaction sa = { .sa_handler = on_segv };
 	volatile int faulted = 0;
 
@@ -184,6 +201,10 @@ int main(void)
 		case_fail("mlock: %s", strerror(errno));
 	if (mprotect(regions[NONE], LEN, PROT_NONE))
 		case_fail("mprotect(PROT_NONE): %s", strerror(errno));
+	if (syscall(SYS_mseal, regions[SEALED], LEN, 0))
+		case_fail("mseal: %s", strerror(errno));
+	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		case_fail("PR_SET_MEMORY_MERGE: %s", strerror(errno));
 	if (mlockall(MCL_FUTURE | MCL_ONFAULT))
 		case_fail("mlockall: %s", strerror(errno));
 	check("before");
