@@ -158,7 +158,8 @@ struct rst_vma {
 #define RST_ADV_LOCKONFAULT	(1u << 8)	/* lf: mlock2(MLOCK_ONFAULT) */
 #define RST_ADV_MERGEABLE	(1u << 9)	/* mg: MADV_MERGEABLE (KSM) */
 #define RST_ADV_SEALED		(1u << 10)	/* sl: mseal(), last */
-#define RST_ADV_ALL		((1u << 11) - 1)
+#define RST_ADV_GUARD		(1u << 11)	/* gu: guard regions (restore_args.guards) */
+#define RST_ADV_ALL		((1u << 12) - 1)
 
 struct rst_run {
 	uint64_t vaddr;
@@ -352,7 +353,8 @@ struct restore_args {
 	uint32_t membarrier;	/* MEMBARRIER_CMD_REGISTER_* to do again */
 	uint32_t mcl_future;	/* mlockall(): MCL_FUTURE | MCL_ONFAULT, or 0 */
 	uint32_t ksm_merge_any;	/* PR_SET_MEMORY_MERGE: KSM for every mapping */
-	uint32_t pad5;
+	uint32_t nr_guards;
+	uint64_t guards;	/* struct rst_range[]: MADV_GUARD_INSTALL there */
 	uint64_t shared_filters;	/* struct rst_filter[] */
 	uint8_t scratch[128];	/* crest's: a siginfo it queues by remote syscall */
 };

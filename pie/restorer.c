@@ -334,6 +334,14 @@ static long advise_vmas(struct restore_args *a)
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
 	uint32_t i, k;
 
+	/* Guard regions first: the kernel takes none in a locked mapping. */
+	for (i = 0; i < a->nr_guards; i++) {
+		struct rst_range *g = (struct rst_range *)a->guards + i;
+		long ret = sys_madvise(g->start, g->end - g->start, 102 /* MADV_GUARD_INSTALL */);
+
+		if (ret)
+			fail(a, RST_STAGE_ADVICE, ret, g->start);
+	}
 	for (i = 0; i < a->nr_vmas; i++) {
 		uint64_t len = v[i].end - v[i].start;
 		long ret;

@@ -77,6 +77,8 @@ static const struct { const char *flag; uint32_t adv; } by_advice[] = {
 	{ "lf", RST_ADV_LOCKONFAULT },
 	{ "mg", RST_ADV_MERGEABLE },
 	{ "sl", RST_ADV_SEALED },
+	/* Where: the pagemap's guard bits (mem.c) give the pages. */
+	{ "gu", RST_ADV_GUARD },
 };
 
 /*
@@ -255,6 +257,12 @@ int mem_check_flags(pid_t pid, const struct mem_layout *ml)
 			       pv.path[0] ? " ('" : "", pv.path, pv.path[0] ? "')" : "",
 			       bad);
 		v->flags |= mmap_flags;
+		/* Guard pages are found in the pages crest reads: private ones. */
+		if ((advice & RST_ADV_GUARD) && v->kind != VMA_KIND__VMA_ANON_PRIVATE &&
+		    v->kind != VMA_KIND__VMA_FILE_PRIVATE)
+			refuse(pid, "mapping %lx-%lx%s%s%s is shared and has guard regions (MADV_GUARD_INSTALL), not supported yet",
+			       (unsigned long)pv.start, (unsigned long)pv.end,
+			       pv.path[0] ? " ('" : "", pv.path, pv.path[0] ? "')" : "");
 		if (advice) {
 			v->has_advice = 1;
 			v->advice = advice;

@@ -35,6 +35,7 @@
 #define PME_PRESENT	(1ULL << 63)
 #define PME_SWAP	(1ULL << 62)
 #define PME_FILE	(1ULL << 61)	/* file page or shared anonymous */
+#define PME_GUARD	(1ULL << 58)	/* a guard region (MADV_GUARD_INSTALL) */
 #define PME_EXCLUSIVE	(1ULL << 56)	/* mapped by this process only */
 #define PME_PFN		((1ULL << 55) - 1)	/* 0 unless we may see PFNs */
 #define MAX_INH_PAGES	(1U << 20)
@@ -469,7 +470,22 @@ static int read_pme(int fd, uint64_t *pme, uint64_t addr, uint64_t nr)
 	return pread(fd, pme, nr * 8, addr / PAGE_SIZE * 8) == (ssize_t)(nr * 8) ? 0 : -1;
 }
 
-static int dump_vma_pages(struct dump_pages *d, const VmaEntry *v)
+/* A guard page (it shows as swapped too): kept in the VMA, no bytes. */
+static void add_guard(VmaEntry *v, uint64_t start)
+{
+	size_t n = v->n_guards;
+
+	if (n && v->guards[n - 2] + v->guards[n - 1] == start) {
+		v->guards[n - 1] += PAGE_SIZE;
+		return;
+	}
+	v->guards = xrealloc(v->guards, (n + 2) * sizeof(*v->guards));
+	v->guards[n] = start;
+	v->guards[n + 1] = PAGE_SIZE;
+	v->n_guards = n + 2;
+}
+
+static int dump_vma_pages(struct dump_pages *d, VmaEntry *v)
 {
 	enum { CHUNK = 4096 };
 	static uint64_t pme[CHUNK], pp1[CHUNK], pp2[CHUNK];
@@ -495,6 +511,10 @@ static int dump_vma_pages(struct dump_pages *d, const VmaEntry *v)
 			uint64_t e = pme[i];
 			int take = e & PME_SWAP;
 
+			if (e & PME_GUARD) {
+				add_guard(v, addr + i * PAGE_SIZE);
+				continue;
+			}
 			if (share && cow_shared(e, pp1[i], pp2[i])) {
 				add_inherited(d, v, addr + i * PAGE_SIZE);
 				continue;

@@ -165,6 +165,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	struct restore_args *ra;
 	struct rst_vma *vmas;
 	struct rst_run *runs;
+	struct rst_range *guards;
+	size_t n_guards = 0;
 	struct rst_siginfo *si;
 	uint64_t base, *auxv, max_special = 0;
 	int32_t *close_fds;
@@ -174,13 +176,16 @@ static struct restore_args *build_args(struct restore_task *t,
 
 	for (i = !zl; i < c->n_threads; i++)
 		n_tsig += c->threads[i]->n_pending;
+	for (i = 0; i < t->mm->n_vmas; i++)
+		n_guards += t->mm->vmas[i]->n_guards / 2;
 	size = blob + sizeof(*ra) + t->mm->n_vmas * sizeof(struct rst_vma) +
 	       n_thr * (sizeof(struct rst_thread) + PIE_THREAD_STACK + 64) +
 	       n_tsig * sizeof(struct rst_siginfo) +
 	       t->nr_runs * sizeof(struct rst_run) +
 	       n_sig * sizeof(struct rst_siginfo) + t->mm->n_auxv * 8 +
 	       nr_keep * 4 + n_ptimers * sizeof(struct rst_posix_timer) +
-	       nr_locks * sizeof(struct rst_lock) + 64 * 7 + attrs_args_size(c);
+	       nr_locks * sizeof(struct rst_lock) + n_guards * sizeof(struct rst_range) +
+	       64 * 8 + attrs_args_size(c);
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -219,6 +224,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(tsi, n_tsig * sizeof(*tsi));
 	TAKE(ptimers, n_ptimers * sizeof(*ptimers));
 	TAKE(locks, nr_locks * sizeof(*locks));
+	TAKE(guards, n_guards * sizeof(*guards));
 	TAKE(attrs_area, attrs_args_size(c));
 	off = (off + 63) & ~63UL;
 	stacks = (uint64_t)(p + off);
@@ -249,6 +255,11 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].premapped = t->vma_cur ? t->vma_cur[i] : 0;
 		vmas[nv].how = vma_forced(v, vmas[nv].premapped) ? RST_VMA_FORCE : 0;
 		vmas[nv].advice = v->has_advice ? v->advice : 0;
+		for (k = 0; k + 1 < v->n_guards; k += 2) {
+			guards[ra->nr_guards].start = v->guards[k];
+			guards[ra->nr_guards].end = v->guards[k] + v->guards[k + 1];
+			ra->nr_guards++;
+		}
 		nv++;
 	}
 	ra->nr_vmas = nv;
@@ -264,6 +275,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	}
 	ra->nr_runs = k;
 	ra->runs = (uint64_t)runs;
+	ra->guards = (uint64_t)guards;
 	ra->pages_fd = pages_fd;
 	ra->mem_fd = mem_fd;
 	ra->pages_off = IMG_PAGES_OFF;

@@ -1,7 +1,7 @@
 /* Not a checkpoint/restore case: a parent and a child holding five things
  * crest can't save, in two processes: the parent a UDP socket on fd 5 and
  * a page registered with a userfaultfd (which it keeps), the child a coredump_filter of
- * 0x3f and a guard region (MADV_GUARD_INSTALL). The errors mode expects one refusal listing all
+ * 0x3f and a guard region (MADV_GUARD_INSTALL) in shared memory. The errors mode expects one refusal listing all
  * four, the processes left running; after go each checks its state is
  * still there. Cases named err_* are run by the errors mode only. */
 #include "caselib.h"
@@ -44,7 +44,7 @@ static void child(int ready_w)
 	if (fd < 0 || write(fd, "0x3f", 4) != 4)
 		case_fail("write coredump_filter: %s", strerror(errno));
 	close(fd);
-	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED || madvise(p, 4096, MADV_GUARD_INSTALL))
 		case_fail("MADV_GUARD_INSTALL: %s", strerror(errno));
 	if (write(ready_w, "r", 1) != 1)

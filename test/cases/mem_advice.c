@@ -6,6 +6,8 @@
  *  - MADV_DONTDUMP (dd), MADV_HUGEPAGE (hg), MADV_SEQUENTIAL (sr),
  *    MADV_RANDOM (rr), MADV_MERGEABLE (mg): the flags, and the data;
  *  - a sealed region (mseal, sl): mprotect() of it still fails;
+ *  - a guard page (MADV_GUARD_INSTALL, gu) in a written region: still a
+ *    guard (pagemap says so, a read faults), its neighbours' data kept;
  *  - prctl(PR_SET_MEMORY_MERGE): still on, a new mapping is mergeable;
  *  - mlock (lo, and VmLck counts it) and mlock2(MLOCK_ONFAULT) (lo lf);
  *  - a region written and then made PROT_NONE: still PROT_NONE (a read
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +45,16 @@
 #define SYS_mseal	462
 #endif
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
+
 enum { DONTFORK, WIPE, DONTDUMP, HUGE, SEQ, RAND, LOCKED, ONFAULT, MERGE, SEALED,
-       NONE, NR };
+       GUARD, NONE, NR };
+#define GUARD_PAGE	1	/* of region GUARD */
 
 static const char *const want[NR] = { "dc", "wf", "dd", "hg", "sr", "rr", "lo",
-				      "lf", "mg", "sl", NULL };
+				      "lf", "mg", "sl", "gu", NULL };
 static char *regions[NR];
 
 static int has_vmflag(void *addr, const char *f)
@@ -106,7 +114,8 @@ static void check(const char *when)
 			case_fail("%s: region %d lacks %s in VmFlags", when, r, want[r]);
 		if (r != NONE)
 			for (int i = 0; i < LEN; i++)
-				if (regions[r][i] != byte(r, i))
+				if ((r != GUARD || i / PAGE != GUARD_PAGE) &&
+				    regions[r][i] != byte(r, i))
 					case_fail("%s: region %d byte %d is %#x", when, r, i,
 						  (unsigned char)regions[r][i]);
 	}
@@ -142,6 +151,39 @@ static void on_segv(int sig)
 	siglongjmp(jb, 1);
 }
 
+/* Does reading addr fault? */
+static int faults(const char *addr)
+{
+	struct sigaction sa = { .sa_handler = on_segv }, old;
+	volatile int faulted = 0;
+
+	sigaction(SIGSEGV, &sa, &old);
+	if (!sigsetjmp(jb, 1))
+		(void)*(volatile const char *)addr;
+	else
+		faulted = 1;
+	sigaction(SIGSEGV, &old, NULL);
+	return faulted;
+}
+
+/* The guard page is one still: pagemap's bit 58, and a read faults. */
+static void check_guard(const char *when)
+{
+	uint64_t e = 0;
+	FILE *fp = fopen("/proc/self/pagemap", "r");
+	const char *g = regions[GUARD] + GUARD_PAGE * PAGE;
+
+	if (!fp || fseek(fp, (long)((uintptr_t)g / PAGE * 8), SEEK_SET) ||
+	    fread(&e, 8, 1, fp) != 1)
+		case_fail("%s: read pagemap: %s", when, strerror(errno));
+	fclose(fp);
+	if (!(e >> 58 & 1))
+		case_fail("%s: the guard page is not one (pagemap %#llx)", when,
+			  (unsigned long long)e);
+	if (!faults(g))
+		case_fail("%s: the guard page can be read", when);
+}
+
 /* In a child: the DONTFORK region is not there, the WIPEONFORK one zero. */
 static void check_fork(void)
 {
@@ -175,10 +217,7 @@ int main(void)
 {
 	static const int advice[NR] = { MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTDUMP,
 					MADV_HUGEPAGE, MADV_SEQUENTIAL, MADV_RANDOM,
-					-1, -1, MADV_MERGEABLE, -1, -1 };
-	struct sigaction sa = { .sa_handler = on_segv };
-	volatile int faulted = 0;
-
+					-1, -1, MADV_MERGEABLE, -1, -1, -1 };
 	case_init();
 	for (int r = 0; r < NR; r++) {
 		/* A page of gap around each: neighbours stay apart. */
@@ -201,6 +240,8 @@ int main(void)
 		case_fail("mlock: %s", strerror(errno));
 	if (mprotect(regions[NONE], LEN, PROT_NONE))
 		case_fail("mprotect(PROT_NONE): %s", strerror(errno));
+	if (madvise(regions[GUARD] + GUARD_PAGE * PAGE, PAGE, MADV_GUARD_INSTALL))
+		case_fail("MADV_GUARD_INSTALL: %s", strerror(errno));
 	if (syscall(SYS_mseal, regions[SEALED], LEN, 0))
 		case_fail("mseal: %s", strerror(errno));
 	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
@@ -210,6 +251,7 @@ int main(void)
 	check("before");
 	check_fork();
 	check_future("before");
+	check_guard("before");
 
 	case_ready();
 	case_wait_go();
@@ -217,12 +259,8 @@ int main(void)
 	check("after");
 	check_fork();
 	check_future("after");
-	sigaction(SIGSEGV, &sa, NULL);
-	if (!sigsetjmp(jb, 1))
-		(void)*(volatile char *)regions[NONE];
-	else
-		faulted = 1;
-	if (!faulted)
+	check_guard("after");
+	if (!faults(regions[NONE]))
 		case_fail("the PROT_NONE region can be read");
 	if (mprotect(regions[NONE], LEN, PROT_READ))
 		case_fail("mprotect(PROT_READ): %s", strerror(errno));
