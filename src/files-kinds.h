@@ -10,5 +10,6 @@ FD_KIND(anon)		/* files-anon.c: eventfd, signalfd, timerfd, epoll */
 FD_KIND(unixsk)		/* sk-unix.c: unix sockets, pairs inside the tree */
 FD_KIND(memfd)		/* shmem.c: memfds (and shared memory behind mappings) */
 FD_KIND(inotify)	/* files-notify.c: inotify instances and their watches */
+FD_KIND(fanotify)	/* files-notify.c: fanotify groups and their marks */
 FD_KIND(pidfd)		/* files-pidfd.c: pidfds, made once every task exists */
 FD_KIND(ext)		/* files-ext.c: a tty or socket at 0-2 leading outside */

@@ -1,5 +1,7 @@
 /*
- * inotify instances: every watch with its mask and its watch descriptor.
+ * inotify instances and fanotify groups (below): every watch or mark.
+ *
+ * inotify: every watch with its mask and its watch descriptor.
  *
  * fdinfo shows each watch as
  *	inotify wd:W ino:I sdev:D mask:M ignored_mask:0 fhandle-bytes:N
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -419,4 +422,366 @@ const struct fd_kind_ops inotify_fd_ops = {
 	.open		= inotify_open,
 	.service_fd	= inotify_service_fd,
 	.show		= inotify_show,
+};
+
+/*
+ * fanotify groups: their fanotify_init() flags and every mark. fdinfo
+ * shows the group as "fanotify flags:F event-flags:E" and each mark as
+ *	fanotify ino:I sdev:D mflags:M mask:X ignored_mask:Y fhandle-...
+ *	fanotify mnt_id:N mflags:M mask:X ignored_mask:Y
+ *	fanotify sdev:D mflags:M mask:X ignored_mask:Y
+ * (an inode, a mount, a filesystem; hex). An inode is found by its file
+ * handle as for inotify, a mount by its ID in crest's mount table (its
+ * mount point, checked to lead to that very mount: one mounted over is
+ * refused), a filesystem by any mount of it. The restore marks each path
+ * again with the same flags and masks. Events queued at the dump are
+ * dropped, permission events too (the kernel allows what the dumped
+ * group left unanswered, when it goes).
+ */
+#define FAN_MFLAGS_KEPT	(FAN_MARK_IGNORED_SURV_MODIFY | FAN_MARK_EVICTABLE | \
+			 FAN_MARK_IGNORE)
+
+struct fanotify_dump {
+	FanotifyEntry **gs;
+	struct file_owner *own;
+	int nr;
+};
+
+struct fanotify_restore {
+	FanotifyEntry **gs;
+	int nr;
+	int *fd;
+};
+
+static struct fanotify_dump *fan_dump_state(struct dump_files *df)
+{
+	void **p = files_dump_priv(df, &fanotify_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct fanotify_dump));
+	return *p;
+}
+
+static struct fanotify_restore *fan_restore_state(struct restore_files *rf)
+{
+	void **p = files_restore_priv(rf, &fanotify_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct fanotify_restore));
+	return *p;
+}
+
+static const struct fanotify_restore *fan_restore_state_ro(const struct restore_files *rf)
+{
+	return *files_restore_priv_ro(rf, &fanotify_fd_ops);
+}
+
+static bool fanotify_recognise(const struct fd_dump *f)
+{
+	return !strcmp(f->link, "anon_inode:[fanotify]");
+}
+
+/*
+ * The mount point of mount id (id >= 0) or of a mount of device sdev, in
+ * crest's mount table; a mount point that leads to another mount (one
+ * mounted over it) does not count. NULL if none.
+ */
+static char *mount_path(int id, unsigned int sdev)
+{
+	char *mi = read_file("/proc/self/mountinfo", NULL), *line, *save = NULL, *found = NULL;
+
+	if (!mi)
+		return NULL;
+	for (line = strtok_r(mi, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned int maj, min;
+		char mnt[4096];
+		struct statx stx;
+		int mid;
+
+		if (sscanf(line, "%d %*u %u:%u %*s %4095s", &mid, &maj, &min, mnt) != 4)
+			continue;
+		if (id >= 0 ? mid != id :
+		    makedev(maj, min) != makedev(sdev >> 20, sdev & 0xfffff))
+			continue;
+		unescape(mnt);
+		if (statx(AT_FDCWD, mnt, AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) ||
+		    !(stx.stx_mask & STATX_MNT_ID) || (int)stx.stx_mnt_id != mid)
+			continue;
+		found = xstrdup(mnt);
+	}
+	free(mi);
+	return found;
+}
+
+/* One "fanotify ..." mark line; 1 refused, 0 added, -1 not parsed. */
+static int parse_fan_mark(const struct fd_dump *f, const char *p, FanotifyEntry *g)
+{
+	unsigned int sdev = 0, mflags, bytes, type, mnt_id;
+	unsigned long long ino = 0, mask, ign;
+	char hex[2 * MAX_HANDLE_SZ + 1];
+	FanotifyMark *m;
+	char *path = NULL;
+	int kind;
+
+	if (sscanf(p, "fanotify ino:%llx sdev:%x mflags:%x mask:%llx ignored_mask:%llx "
+		   "fhandle-bytes:%x fhandle-type:%x f_handle:%256s",
+		   &ino, &sdev, &mflags, &mask, &ign, &bytes, &type, hex) == 8) {
+		struct file_handle *fh;
+		bool link, deleted;
+
+		if (bytes > MAX_HANDLE_SZ || strlen(hex) != 2 * bytes)
+			return -1;
+		kind = FANOTIFY_MARK_TYPE__FAN_INODE;
+		fh = xzalloc(sizeof(*fh) + bytes);
+		fh->handle_bytes = bytes;
+		fh->handle_type = type;
+		for (unsigned int i = 0; i < bytes; i++)
+			fh->f_handle[i] = hex_val(hex[2 * i]) << 4 | hex_val(hex[2 * i + 1]);
+		path = handle_path(sdev, ino, fh, &link, &deleted);
+		free(fh);
+		if (!path) {
+			refuse(f->it->pid, "fd %d is a fanotify group marking inode %llu of device %u:%u%s; not supported yet",
+			       f->fd, ino, sdev >> 20, sdev & 0xfffff,
+			       deleted ? ", a deleted file" : ", which crest can't find by path");
+			return 1;
+		}
+		if (link)
+			mflags |= FAN_MARK_DONT_FOLLOW;
+	} else if (sscanf(p, "fanotify mnt_id:%x mflags:%x mask:%llx ignored_mask:%llx",
+			  &mnt_id, &mflags, &mask, &ign) == 4) {
+		kind = FANOTIFY_MARK_TYPE__FAN_MOUNT;
+		path = mount_path(mnt_id, 0);
+		if (!path) {
+			refuse(f->it->pid, "fd %d is a fanotify group marking mount %u, which crest can't find by path (mounted over?); not supported yet",
+			       f->fd, mnt_id);
+			return 1;
+		}
+	} else if (sscanf(p, "fanotify sdev:%x mflags:%x mask:%llx ignored_mask:%llx",
+			  &sdev, &mflags, &mask, &ign) == 4) {
+		kind = FANOTIFY_MARK_TYPE__FAN_FILESYSTEM;
+		path = mount_path(-1, sdev);
+		if (!path) {
+			refuse(f->it->pid, "fd %d is a fanotify group marking the filesystem of device %u:%u, which no mount shows; not supported yet",
+			       f->fd, sdev >> 20, sdev & 0xfffff);
+			return 1;
+		}
+	} else if (sscanf(p, "fanotify ino:%llx sdev:%x", &ino, &sdev) == 2) {
+		refuse(f->it->pid, "fd %d is a fanotify group marking inode %llu of device %u:%u, which has no file handle to find it by; not supported yet",
+		       f->fd, ino, sdev >> 20, sdev & 0xfffff);
+		return 1;
+	} else {
+		refuse(f->it->pid, "fd %d is a fanotify group with a mark crest does not know ('%.*s')",
+		       f->fd, (int)strcspn(p, "\n"), p);
+		return 1;
+	}
+	if (mflags & ~(FAN_MFLAGS_KEPT | FAN_MARK_DONT_FOLLOW)) {
+		refuse(f->it->pid, "fd %d is a fanotify group with a mark on '%s' of flags %#x, unknown to crest",
+		       f->fd, path, mflags);
+		free(path);
+		return 1;
+	}
+	m = xzalloc(sizeof(*m));
+	fanotify_mark__init(m);
+	m->type = kind;
+	m->path = path;
+	m->mflags = mflags;
+	m->mask = mask;
+	m->ignored_mask = ign;
+	if (kind == FANOTIFY_MARK_TYPE__FAN_INODE) {
+		m->has_ino = m->has_dev = 1;
+		m->ino = ino;
+		m->dev = sdev;
+	}
+	g->marks = xrealloc(g->marks, (g->n_marks + 1) * sizeof(m));
+	g->marks[g->n_marks++] = m;
+	return 0;
+}
+
+static int fanotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
+{
+	struct fanotify_dump *s = fan_dump_state(df);
+	unsigned int flags, evf;
+	const char *p = strstr(f->fdinfo, "fanotify flags:");
+	FanotifyEntry *g;
+
+	for (int i = 0; i < s->nr; i++)
+		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd)) {
+			e->file_id = s->gs[i]->id;
+			return 0;
+		}
+	if (!p || sscanf(p, "fanotify flags:%x event-flags:%x", &flags, &evf) != 2) {
+		pr_err("can't parse the fdinfo of fd %d of process %d (fanotify)",
+		       f->fd, f->it->pid);
+		return -1;
+	}
+	g = xzalloc(sizeof(*g));
+	fanotify_entry__init(g);
+	g->id = s->nr + 1;
+	g->flags = flags;
+	g->event_flags = evf;
+	g->fflags = f->fi->flags & ~O_CLOEXEC;
+	for (p = f->fdinfo; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, "fanotify ", 9) || !strncmp(p, "fanotify flags:", 15))
+			continue;
+		if (parse_fan_mark(f, p, g) < 0) {
+			pr_err("can't parse the fdinfo of fd %d of process %d (fanotify)",
+			       f->fd, f->it->pid);
+			fanotify_entry__free_unpacked(g, NULL);
+			return -1;
+		}
+	}
+	s->gs = xrealloc(s->gs, (s->nr + 1) * sizeof(g));
+	s->own = xrealloc(s->own, (s->nr + 1) * sizeof(*s->own));
+	s->gs[s->nr] = g;
+	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
+	s->nr++;
+	e->file_id = g->id;
+	return 0;
+}
+
+static int fanotify_write(struct dump_files *df, struct img_dir *d)
+{
+	struct fanotify_dump *s = fan_dump_state(df);
+
+	return files_write_msgs(d, IMG_FANOTIFY, 0, (void **)s->gs, s->nr);
+}
+
+static int fanotify_read(struct restore_files *rf, struct img_dir *d)
+{
+	struct fanotify_restore *s = fan_restore_state(rf);
+
+	if (files_read_msgs(d, IMG_FANOTIFY, 0, (void ***)&s->gs, &s->nr))
+		return -1;
+	for (int i = 0; i < s->nr; i++)
+		for (size_t j = 0; j < s->gs[i]->n_marks; j++)
+			if ((s->gs[i]->marks[j]->mflags & ~(FAN_MFLAGS_KEPT | FAN_MARK_DONT_FOLLOW)) ||
+			    s->gs[i]->marks[j]->type > FANOTIFY_MARK_TYPE__FAN_FILESYSTEM) {
+				pr_err("image fanotify.img is corrupt: group %u has a mark of flags %#x, type %d",
+				       s->gs[i]->id, s->gs[i]->marks[j]->mflags,
+				       s->gs[i]->marks[j]->type);
+				return -1;
+			}
+	return 0;
+}
+
+static int fanotify_check(const struct restore_files *rf)
+{
+	const struct fanotify_restore *s = fan_restore_state_ro(rf);
+	int ret = 0;
+
+	for (int i = 0; s && i < s->nr; i++)
+		for (size_t j = 0; j < s->gs[i]->n_marks; j++) {
+			const FanotifyMark *m = s->gs[i]->marks[j];
+			struct stat st;
+			int r = m->mflags & FAN_MARK_DONT_FOLLOW ? lstat(m->path, &st) :
+				stat(m->path, &st);
+
+			if (r) {
+				pr_perror("restore needs '%s' (marked by a fanotify group)", m->path);
+				ret = -1;
+			}
+		}
+	return ret;
+}
+
+static int make_fanotify(const FanotifyEntry *g)
+{
+	static const unsigned int types[] = {
+		[FANOTIFY_MARK_TYPE__FAN_INODE] = FAN_MARK_INODE,
+		[FANOTIFY_MARK_TYPE__FAN_MOUNT] = FAN_MARK_MOUNT,
+		[FANOTIFY_MARK_TYPE__FAN_FILESYSTEM] = FAN_MARK_FILESYSTEM,
+	};
+	/*
+	 * The flags as they were, FAN_CLOEXEC and FAN_NONBLOCK too: fdinfo
+	 * shows them as given. The description's own O_NONBLOCK, which
+	 * F_SETFL may have changed since, is set by files.c; the service
+	 * fd this becomes is close-on-exec whatever the flags.
+	 */
+	unsigned int flags = g->flags;
+	int fd = fanotify_init(flags, g->event_flags);
+
+	if (fd < 0) {
+		pr_perror("can't create a fanotify group (flags %#x, event flags %#x)",
+			  flags, g->event_flags);
+		return -1;
+	}
+	for (size_t j = 0; j < g->n_marks; j++) {
+		const FanotifyMark *m = g->marks[j];
+		unsigned int how = FAN_MARK_ADD | types[m->type] |
+				   (m->mflags & (FAN_MARK_DONT_FOLLOW | FAN_MARK_EVICTABLE));
+
+		if (m->mask && fanotify_mark(fd, how, m->mask, AT_FDCWD, m->path)) {
+			pr_perror("can't mark '%s' with a fanotify group (mask %#llx)",
+				  m->path, (unsigned long long)m->mask);
+			goto err;
+		}
+		how |= m->mflags & FAN_MARK_IGNORED_SURV_MODIFY;
+		how |= m->mflags & FAN_MARK_IGNORE ? FAN_MARK_IGNORE : FAN_MARK_IGNORED_MASK;
+		if (m->ignored_mask &&
+		    fanotify_mark(fd, how, m->ignored_mask, AT_FDCWD, m->path)) {
+			pr_perror("can't give the fanotify mark of '%s' its ignored mask %#llx",
+				  m->path, (unsigned long long)m->ignored_mask);
+			goto err;
+		}
+	}
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+static int fanotify_open(struct restore_files *rf, struct img_dir *d,
+			 MmEntry **mms, int nr_mms)
+{
+	struct fanotify_restore *s = fan_restore_state(rf);
+
+	s->fd = xzalloc((s->nr + 1) * sizeof(int));
+	for (int i = 0; i < s->nr; i++) {
+		s->fd[i] = files_to_service(make_fanotify(s->gs[i]), rf->base);
+		if (s->fd[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int fanotify_index(const struct fanotify_restore *s, uint32_t id)
+{
+	for (int i = 0; s && i < s->nr; i++)
+		if (s->gs[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int fanotify_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct fanotify_restore *s = fan_restore_state_ro(rf);
+	int i = fanotify_index(s, e->file_id);
+
+	return i < 0 || !s->fd ? -1 : s->fd[i];
+}
+
+static void fanotify_show(const struct restore_files *rf, const FdEntry *e,
+			  char *buf, size_t len)
+{
+	const struct fanotify_restore *s = fan_restore_state_ro(rf);
+	int i = fanotify_index(s, e->file_id);
+
+	if (i < 0)
+		snprintf(buf, len, "fanotify group %u, not in the images", e->file_id);
+	else
+		snprintf(buf, len, "fanotify group, %zu marks", s->gs[i]->n_marks);
+}
+
+const struct fd_kind_ops fanotify_fd_ops = {
+	.name		= "fanotify",
+	.kind		= FD_KIND__FD_FANOTIFY,
+	.recognise	= fanotify_recognise,
+	.dump		= fanotify_dump,
+	.write		= fanotify_write,
+	.read		= fanotify_read,
+	.check		= fanotify_check,
+	.open		= fanotify_open,
+	.service_fd	= fanotify_service_fd,
+	.show		= fanotify_show,
 };

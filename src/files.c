@@ -147,7 +147,6 @@ static const struct { const char *link, *name; } anon_names[] = {
 	{ "anon_inode:bpf-map", "a BPF map" },
 	{ "anon_inode:bpf-prog", "a BPF program" },
 	{ "anon_inode:bpf_link", "a BPF link" },
-	{ "anon_inode:[fanotify]", "a fanotify group" },
 	{ "anon_inode:[seccomp notify]", "a seccomp notification listener" },
 };
 

@@ -46,6 +46,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_UNIXSK]	= { "unixsk.img", 0x554e5831, &unix_sk_entry__descriptor },
 	[IMG_INOTIFY]	= { "inotify.img", 0x494e4f31, &inotify_entry__descriptor },
 	[IMG_PIDFDS]	= { "pidfds.img", 0x50494631, &pidfd_entry__descriptor },
+	[IMG_FANOTIFY]	= { "fanotify.img", 0x46414e31, &fanotify_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

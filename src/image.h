@@ -51,6 +51,7 @@ enum img_kind {
 	IMG_UNIXSK,
 	IMG_INOTIFY,
 	IMG_PIDFDS,
+	IMG_FANOTIFY,
 	IMG_NR_KINDS,
 };
 

@@ -263,10 +263,12 @@ def parse_fdinfo(text, classes):
             # "tfd: N events: E data: D pos:P ino:I sdev:S"
             v = re.sub(r"ino:\S+ sdev:\S+", "", v).strip()
             k = "tfd%s" % v.split()[0]
-        elif k.startswith("inotify "):
-            # "inotify wd:W ino:I sdev:D mask:M ...": one line per watch
+        elif k.startswith("inotify ") or k.startswith("fanotify "):
+            # "inotify wd:W ino:I sdev:D mask:M ...": one line per watch;
+            # "fanotify flags:F ..." and one "fanotify ino:I|mnt_id:N|
+            # sdev:D ..." per mark
             v = " ".join(line.split()[1:])
-            k = "inotify:" + v.split()[0]
+            k = line.split()[0] + ":" + v.split()[0]
         elif k in ("eventfd-id", "ino"):
             continue
         out[k] = v

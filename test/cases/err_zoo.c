@@ -2,8 +2,8 @@
  * Kernel objects crest does not restore, each of which must make the dump
  * refuse by name (and leave the process running): a pidfd of a process
  * outside the tree (its parent, the test runner), an io_uring, a Linux
- * AIO context (io_setup: a mapping, no fd), a userfaultfd, a perf event,
- * a BPF map and a fanotify group. What this kernel or its configuration
+ * AIO context (io_setup: a mapping, no fd), a userfaultfd, a perf event
+ * and a BPF map. What this kernel or its configuration
  * does not offer is left out; the runner reads which fds are which from
  * /proc.
  */
@@ -16,7 +16,6 @@
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/fanotify.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,7 +57,6 @@ int main(void)
 	ba.value_size = 4;
 	ba.max_entries = 1;
 	syscall(SYS_bpf, BPF_MAP_CREATE, &ba, sizeof(ba));
-	fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
 	case_ready();
 	case_wait_go();
 	case_pass();

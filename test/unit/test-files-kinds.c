@@ -54,6 +54,7 @@ static const struct sample samples[] = {
 	{ "anon_inode:[eventpoll]", S_IFREG, 3, FD_KIND__FD_ANON },
 	{ "anon_inode:inotify", S_IFREG, 3, FD_KIND__FD_INOTIFY },
 	{ "anon_inode:[pidfd]", S_IFREG, 3, FD_KIND__FD_PIDFD },
+	{ "anon_inode:[fanotify]", S_IFREG, 3, FD_KIND__FD_FANOTIFY },
 	{ "anon_inode:[io_uring]", S_IFREG, 3, 0 },
 	{ "/dev/sda", S_IFBLK, 3, 0 },
 	/* O_PATH: a path to reopen, whatever it leads to; not a deleted one. */

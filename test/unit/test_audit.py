@@ -126,6 +126,18 @@ class Parse(unittest.TestCase):
                          ["inotify:wd:1", "inotify:wd:3"])
         self.assertTrue(f["inotify:wd:3"].startswith("wd:3 ino:a "))
 
+    def test_fdinfo_fanotify(self):
+        info = ("pos:\t0\nflags:\t02\n"
+                "fanotify flags:3 event-flags:8000\n"
+                "fanotify sdev:1b mflags:0 mask:8 ignored_mask:0\n"
+                "fanotify mnt_id:1e mflags:0 mask:8 ignored_mask:0\n"
+                "fanotify ino:a sdev:fe00000 mflags:40 mask:0 ignored_mask:2 "
+                "fhandle-bytes:8 fhandle-type:1 f_handle:0a00000000000000\n")
+        f = audit.parse_fdinfo(info, None)
+        self.assertEqual(sorted(k for k in f if k.startswith("fanotify")),
+                         ["fanotify:flags:3", "fanotify:ino:a",
+                          "fanotify:mnt_id:1e", "fanotify:sdev:1b"])
+
 
 if __name__ == "__main__":
     unittest.main()
