@@ -166,6 +166,9 @@ static const char *fd_kind_name(const struct stat *st, const char *link)
 		return "a block device";
 	if (S_ISDIR(st->st_mode) && link[0] == '/')
 		return "a deleted directory";
+	/* files-reg.c takes every other deleted file, and memfds shmem.c. */
+	if (S_ISREG(st->st_mode) && files_link_deleted(link))
+		return "a deleted file held with O_PATH";
 	if (!strncmp(link, "anon_inode:", 11))
 		return link + 11;
 	return "an unknown kind of file";
