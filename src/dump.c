@@ -527,6 +527,7 @@ static int do_dump(const struct options *opts)
 	bool had_dir, had_ckpt;
 
 	ctx.dir.dirfd = -1;
+	ctx.files.opts = opts;
 	/* What is there before: a failed dump leaves it so, and says so. */
 	had_dir = !stream && !stat(opts->dir, &st);
 	if (stream) {

@@ -10,6 +10,8 @@
 #include "filelock.pb-c.h"
 #include "mm.pb-c.h"
 
+struct options;
+
 struct img_dir;
 struct pstree;
 struct pstree_item;
@@ -58,6 +60,7 @@ struct dump_files {
 	struct file_owner *anons_own;
 	int nr_anons;
 	void *priv[FD_KINDS_MAX];	/* a kind's own, files_dump_priv() */
+	const struct options *opts;	/* what the kinds may save (--ext-unix-sk) */
 	struct dump_locks *locks;	/* files-lock.c: of every fd kind */
 };
 

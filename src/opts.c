@@ -44,6 +44,10 @@ static const char usage_text[] =
 "      --nosync              don't fsync the images\n"
 "  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
 "                            leases are always saved\n"
+"      --ext-unix-sk[=INO,...]  allow unix sockets connected to a bound\n"
+"                            socket outside the tree (all, or those whose\n"
+"                            inode or whose peer's is listed): connected\n"
+"                            again to the same name at restore\n"
 "      --check-only          seize the processes, list everything crest can't\n"
 "                            save in them, let them go on; write no image\n"
 "                            (exit 0: they can be checkpointed, 5: they can't)\n"
@@ -76,6 +80,8 @@ static const char usage_text[] =
 "      --check-only          check everything the restore needs here (PIDs,\n"
 "                            files, CPU, kernel, cgroups), list every problem,\n"
 "                            create nothing (exit 0: it can be restored)\n"
+"      --ext-unix-sk         accepted for CRIU's callers: the images say\n"
+"                            which sockets to connect outside\n"
 "\n"
 "common options:\n"
 "  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
@@ -115,7 +121,7 @@ enum {
 	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
 	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
-	OPT_JSON,
+	OPT_JSON, OPT_EXT_UNIX_SK,
 };
 
 static const struct option long_opts[] = {
@@ -147,6 +153,7 @@ static const struct option long_opts[] = {
 	{ "file-locks",		no_argument,	   NULL, 'l' },
 	{ "check-only",		no_argument,	   NULL, OPT_CHECK_ONLY },
 	{ "trust-images",	no_argument,	   NULL, OPT_TRUST_IMAGES },
+	{ "ext-unix-sk",	optional_argument, NULL, OPT_EXT_UNIX_SK },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "status-fd",		required_argument, NULL, OPT_STATUS_FD },
 	{ "json",		no_argument,	   NULL, OPT_JSON },
@@ -161,11 +168,13 @@ static int opt_applies(enum crest_cmd cmd, int c)
 {
 	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
-		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY, 0 };
+		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY,
+		OPT_EXT_UNIX_SK, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
-		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, OPT_STATUS_FD, 0 };
+		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, OPT_STATUS_FD,
+		OPT_EXT_UNIX_SK, 0 };
 	static const int check_opts[] = { OPT_JSON, 0 };
 	static const int verify_opts[] = { 'D', OPT_FILE, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
@@ -306,6 +315,16 @@ int opts_parse(int argc, char **argv, struct options *o)
 			o->status_fd = (int)fd;
 			break;
 		}
+		case OPT_EXT_UNIX_SK:
+			if (o->cmd == CMD_DUMP && optarg) {
+				if (!*optarg || optarg[strspn(optarg, "0123456789,")]) {
+					pr_err("--ext-unix-sk takes socket inodes: '%s'", optarg);
+					return -1;
+				}
+				o->ext_unix_sk_inos = optarg;
+			}
+			o->ext_unix_sk = true;
+			break;
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

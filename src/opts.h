@@ -77,6 +77,8 @@ struct options {
 	bool json;		/* check --json */
 	int status_fd;		/* restore --status-fd: "\0" once the tree runs; -1 */
 	bool quiet;		/* -q: no messages at all */
+	bool ext_unix_sk;	/* --ext-unix-sk: unix sockets connected outside */
+	const char *ext_unix_sk_inos;	/* ...=INO,...: only these (NULL: all) */
 
 	/* restore */
 	struct reloc relocs[MAX_RELOCS];

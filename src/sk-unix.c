@@ -1,22 +1,24 @@
 /*
- * Unix sockets whose ends are both in the tree: socketpairs (stream,
- * datagram, seqpacket), a pair whose other end was closed, and sockets
- * never connected. One unix_sk_entry per socket, however many fds in
- * however many processes hold it.
+ * Unix sockets: stream, datagram and seqpacket; socketpairs; bound to a
+ * path or an abstract name (autobound ones too: an abstract name like any
+ * other); listening, with the connections waiting to be accepted whose
+ * client is in the tree; connections accepted from a listener; datagram
+ * sockets connected to a bound one; with --ext-unix-sk, sockets connected
+ * to a bound socket outside the tree. One unix_sk_entry per socket,
+ * however many fds in however many processes hold it.
  *
  * Dump: the family from a copy of the fd (pidfd_getfd, SO_DOMAIN), the
- * rest from sock_diag (unix_diag: name, peer, pending connections, queue
- * length, shutdown) and getsockopt on the copy. Each receive queue is read
- * without taking it: MSG_PEEK at an SO_PEEK_OFF that crest moves itself,
- * message by message (the offset is given back as it was). Whatever else
- * (bound, listening, connected outside the tree, fds or credentials in
- * flight) is refused by name in collected (refuse.h); at fds 0-2 a socket
- * leading outside is crest's own stdio at restore, as before.
+ * rest from sock_diag (unix_diag: name, socket file, peer, pending
+ * connections, queue length, backlog, shutdown) and getsockopt on the
+ * copy. Each receive queue is read without taking it: MSG_PEEK at an
+ * SO_PEEK_OFF that crest moves itself, message by message, with each
+ * datagram's sender (the offset is given back as it was). What can't come
+ * back (fds or credentials in flight, a peer outside the tree without
+ * --ext-unix-sk, a connection waiting from outside...) is refused by name
+ * in collected (refuse.h); at fds 0-2 a socket leading outside is crest's
+ * own stdio at restore, as before.
  *
- * Restore: every pair is made once in crest with socketpair(), buffers
- * set, each queue refilled by writing from the other end, then the
- * shutdowns, peek offset and SO_PASSCRED; a closed peer is made and
- * closed after the refill.
+ * Restore: sk-unix-restore.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,33 +37,11 @@
 #include "files-kind.h"
 #include "image.h"
 #include "log.h"
+#include "opts.h"
 #include "pstree.h"
 #include "refuse.h"
+#include "sk-unix.h"
 #include "util.h"
-
-#ifndef SO_PASSPIDFD
-#define SO_PASSPIDFD	76
-#endif
-#ifndef SO_PEEK_OFF
-#define SO_PEEK_OFF	42
-#endif
-
-#define TCP_ESTABLISHED	1
-#define TCP_CLOSE	7
-#define TCP_LISTEN	10
-#define RCV_SHUTDOWN	1
-#define SEND_SHUTDOWN	2
-
-/* What sock_diag says of one unix socket. */
-struct ux_diag {
-	uint8_t type, state, shutdown;
-	bool has_peer;		/* connected (the peer may be closed: ino 0) */
-	uint32_t peer;
-	int name_len;		/* 0: unbound */
-	char name[110];
-	uint32_t icons;		/* connections waiting to be accepted */
-	uint32_t rqlen;
-};
 
 struct uxsk {
 	UnixSkEntry *e;
@@ -70,6 +50,7 @@ struct uxsk {
 	int fd;			/* ...at this fd */
 	pid_t tpid;		/* that task, for messages */
 	bool passsec, passpidfd;
+	struct uxsk *pending_on;	/* a client waiting on this listener */
 	char *why;		/* not supported: what it is */
 };
 
@@ -78,13 +59,7 @@ struct uxsk_dump {
 	int nr;
 };
 
-struct uxsk_restore {
-	UnixSkEntry **sks;
-	int nr;
-	int *fd;		/* service fd of each */
-};
-
-static const char *type_name(unsigned int type)
+const char *ux_type_name(unsigned int type)
 {
 	switch (type) {
 	case SOCK_STREAM:	return "stream";
@@ -107,41 +82,120 @@ bool sk_unix_fd(pid_t pid, int fd)
 	return dom == AF_UNIX;
 }
 
-/* 0: found, 1: no such socket (closed, or another namespace), -1: error. */
-static int ux_diag(uint32_t ino, struct ux_diag *d)
+socklen_t ux_addr(const ProtobufCBinaryData *name, struct sockaddr_un *sa)
+{
+	size_t max = sizeof(sa->sun_path);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (!name->len || name->len > max ||
+	    (name->data[0] && (name->len == max ||
+			       memchr(name->data, 0, name->len))))
+		return 0;
+	memcpy(sa->sun_path, name->data, name->len);
+	/* A path is bound with its NUL, as the kernel keeps it. */
+	return offsetof(struct sockaddr_un, sun_path) + name->len +
+	       (name->data[0] ? 1 : 0);
+}
+
+static int diag_socket(void)
+{
+	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (nl < 0)
+		pr_perror("can't open a sock_diag netlink socket");
+	return nl;
+}
+
+static int diag_send(int nl, uint32_t ino, uint32_t show, bool dump)
 {
 	struct {
 		struct nlmsghdr h;
 		struct unix_diag_req r;
 	} req;
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[16384] __attribute__((aligned(4)));
-	struct nlmsghdr *h = (struct nlmsghdr *)buf;
-	struct unix_diag_msg *m;
-	struct rtattr *a;
-	ssize_t n;
-	int nl, len, ret = -1;
 
-	memset(d, 0, sizeof(*d));
 	memset(&req, 0, sizeof(req));
 	req.h.nlmsg_len = sizeof(req);
 	req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	req.h.nlmsg_flags = NLM_F_REQUEST;
+	req.h.nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : 0);
 	req.r.sdiag_family = AF_UNIX;
 	req.r.udiag_states = ~0u;
 	req.r.udiag_ino = ino;
-	req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
-			   UDIAG_SHOW_RQLEN;
+	req.r.udiag_show = show;
 	req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0) {
-		pr_perror("can't open a sock_diag netlink socket");
+	if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		pr_perror("can't ask sock_diag about unix sockets");
 		return -1;
 	}
-	if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		pr_perror("can't ask sock_diag about socket:[%u]", ino);
-		goto out;
+	return 0;
+}
+
+static void diag_parse(struct unix_diag_msg *m, int len, struct ux_diag *d)
+{
+	struct rtattr *a;
+
+	d->type = m->udiag_type;
+	d->state = m->udiag_state;
+	for (a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		int plen = RTA_PAYLOAD(a);
+
+		switch (a->rta_type) {
+		case UNIX_DIAG_NAME:
+			d->name_len = plen < (int)sizeof(d->name) - 1 ?
+				      plen : (int)sizeof(d->name) - 1;
+			memcpy(d->name, RTA_DATA(a), d->name_len);
+			if (!d->name_len)
+				d->name_len = -1;	/* an empty name: still bound */
+			break;
+		case UNIX_DIAG_VFS:
+			d->has_vfs = true;
+			d->vfs_ino = ((struct unix_diag_vfs *)RTA_DATA(a))->udiag_vfs_ino;
+			break;
+		case UNIX_DIAG_PEER:
+			d->has_peer = true;
+			d->peer = *(uint32_t *)RTA_DATA(a);
+			break;
+		case UNIX_DIAG_ICONS:
+			free(d->icons);
+			d->nr_icons = plen / 4;
+			d->icons = xzalloc(plen + 4);
+			memcpy(d->icons, RTA_DATA(a), d->nr_icons * 4);
+			break;
+		case UNIX_DIAG_RQLEN:
+			d->rqlen = ((struct unix_diag_rqlen *)RTA_DATA(a))->udiag_rqueue;
+			d->wqlen = ((struct unix_diag_rqlen *)RTA_DATA(a))->udiag_wqueue;
+			break;
+		case UNIX_DIAG_SHUTDOWN:
+			d->shutdown = *(uint8_t *)RTA_DATA(a);
+			break;
+		}
 	}
+}
+
+void ux_diag_free(struct ux_diag *d)
+{
+	free(d->icons);
+	d->icons = NULL;
+	d->nr_icons = 0;
+}
+
+int ux_diag(uint32_t ino, struct ux_diag *d)
+{
+	/* Room for the answer with a few thousand pending connections. */
+	static char buf[65536] __attribute__((aligned(4)));
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	struct unix_diag_msg *m;
+	ssize_t n;
+	int nl, ret = -1;
+
+	memset(d, 0, sizeof(*d));
+	nl = diag_socket();
+	if (nl < 0)
+		return -1;
+	if (diag_send(nl, ino, UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER |
+			       UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN, false))
+		goto out;
 	n = recv(nl, buf, sizeof(buf), 0);
 	if (n < 0 || !NLMSG_OK(h, (size_t)n)) {
 		pr_perror("can't read sock_diag's answer about socket:[%u]", ino);
@@ -164,36 +218,53 @@ static int ux_diag(uint32_t ino, struct ux_diag *d)
 		goto out;
 	}
 	m = NLMSG_DATA(h);
-	d->type = m->udiag_type;
-	d->state = m->udiag_state;
-	len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-	for (a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		int plen = RTA_PAYLOAD(a);
+	diag_parse(m, h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)), d);
+	ret = 0;
+out:
+	close(nl);
+	return ret;
+}
 
-		switch (a->rta_type) {
-		case UNIX_DIAG_NAME:
-			d->name_len = plen < (int)sizeof(d->name) - 1 ?
-				      plen : (int)sizeof(d->name) - 1;
-			memcpy(d->name, RTA_DATA(a), d->name_len);
-			if (!d->name_len)
-				d->name_len = -1;	/* an empty name: still bound */
-			break;
-		case UNIX_DIAG_PEER:
-			d->has_peer = true;
-			d->peer = *(uint32_t *)RTA_DATA(a);
-			break;
-		case UNIX_DIAG_ICONS:
-			d->icons = plen / 4;
-			break;
-		case UNIX_DIAG_RQLEN:
-			d->rqlen = ((struct unix_diag_rqlen *)RTA_DATA(a))->udiag_rqueue;
-			break;
-		case UNIX_DIAG_SHUTDOWN:
-			d->shutdown = *(uint8_t *)RTA_DATA(a);
-			break;
+int ux_vfs_in_use(uint64_t ino)
+{
+	static char buf[32768] __attribute__((aligned(4)));
+	int nl, ret = -1, found = 0;
+
+	nl = diag_socket();
+	if (nl < 0)
+		return -1;
+	if (diag_send(nl, 0, UDIAG_SHOW_VFS, true))
+		goto out;
+	for (;;) {
+		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n < 0) {
+			pr_perror("can't read sock_diag's list of unix sockets");
+			goto out;
+		}
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			struct unix_diag_msg *m = NLMSG_DATA(h);
+			struct ux_diag d;
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				ret = found;
+				goto out;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				errno = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				pr_perror("sock_diag can't list unix sockets");
+				goto out;
+			}
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+				continue;
+			memset(&d, 0, sizeof(d));
+			diag_parse(m, h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)), &d);
+			ux_diag_free(&d);
+			if (d.has_vfs && d.vfs_ino == ino)
+				found = 1;
 		}
 	}
-	ret = 0;
 out:
 	close(nl);
 	return ret;
@@ -226,6 +297,21 @@ static int getopt_int(int fd, int opt, int *val, pid_t pid, int nr)
 		return -1;
 	}
 	return 0;
+}
+
+/* sock_diag's name as unixsk.img keeps it: a path without its NUL. */
+static void set_name(UnixSkEntry *e, const struct ux_diag *d)
+{
+	size_t len = d->name_len;
+
+	if (d->name_len <= 0)
+		return;
+	if (d->name[0])
+		len = strnlen(d->name, d->name_len);
+	e->has_name = 1;
+	e->name.len = len;
+	e->name.data = xzalloc(len + 1);
+	memcpy(e->name.data, d->name, len);
 }
 
 static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
@@ -280,6 +366,11 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	s->e->passcred = !!cred;
 	s->e->has_peek_off = 1;
 	s->e->peek_off = peek;
+	set_name(s->e, &s->d);
+	if (s->d.state == TCP_LISTEN) {
+		s->e->has_backlog = 1;
+		s->e->backlog = s->d.wqlen;
+	}
 	s->passsec = !!sec;
 	s->passpidfd = !!pidfd;
 	s->pid = f->pid;
@@ -303,39 +394,287 @@ static struct uxsk *by_id(struct uxsk_dump *u, uint32_t id)
 	return id && id <= (uint32_t)u->nr ? &u->sk[id - 1] : NULL;
 }
 
+static bool same_name(const UnixSkEntry *a, const UnixSkEntry *b)
+{
+	return a->has_name && b->has_name && a->name.len == b->name.len &&
+	       !memcmp(a->name.data, b->name.data, a->name.len);
+}
+
+/* The listening socket of the tree bound to s's name, or NULL. */
+static struct uxsk *listener_of(struct uxsk_dump *u, const struct uxsk *s)
+{
+	for (int i = 0; i < u->nr; i++)
+		if (u->sk[i].d.state == TCP_LISTEN && &u->sk[i] != s &&
+		    same_name(u->sk[i].e, s->e))
+			return &u->sk[i];
+	return NULL;
+}
+
+/* A bound socket of the tree that sends with this name, or NULL. */
+static struct uxsk *sender_by_name(struct uxsk_dump *u, const ProtobufCBinaryData *n)
+{
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sk[i].e;
+
+		if (!u->sk[i].why && !e->accepted && u->sk[i].d.state != TCP_LISTEN &&
+		    e->has_name && e->name.len == n->len &&
+		    !memcmp(e->name.data, n->data, n->len))
+			return &u->sk[i];
+	}
+	return NULL;
+}
+
+/* "'/path'", "the abstract name '@x'" of a sock_diag name. */
+static void name_words(const char *name, int len, char *buf, size_t size)
+{
+	if (len < 0)
+		snprintf(buf, size, "an empty abstract name");
+	else if (len && name[0] == '\0')
+		snprintf(buf, size, "the abstract name '@%.*s'", len - 1, name + 1);
+	else
+		snprintf(buf, size, "'%.*s'", (int)strnlen(name, len), name);
+}
+
+/*
+ * The socket file of a socket bound to a path: its mode and owner, or
+ * file_gone if the path no longer leads to it (unlinked, replaced).
+ */
+static int dump_file(struct uxsk *s)
+{
+	UnixSkEntry *e = s->e;
+	char *path = xsprintf("/proc/%d/root%.*s", s->pid, (int)e->name.len,
+			      (char *)e->name.data);
+	struct stat st;
+
+	if (lstat(path, &st) || !S_ISSOCK(st.st_mode) || !s->d.has_vfs ||
+	    st.st_ino != s->d.vfs_ino) {
+		e->has_file_gone = e->file_gone = 1;
+	} else {
+		e->has_file_mode = e->has_file_uid = e->has_file_gid = 1;
+		e->file_mode = st.st_mode & 07777;
+		e->file_uid = st.st_uid;
+		e->file_gid = st.st_gid;
+	}
+	free(path);
+	return 0;
+}
+
 /* What makes s impossible to save on its own, or NULL. */
 static char *own_problem(struct uxsk *s)
 {
-	const char *type = type_name(s->e->type);
+	const char *type = ux_type_name(s->e->type);
 	char name[240];
 
-	if (s->d.name_len) {
-		if (s->d.name_len < 0)
-			snprintf(name, sizeof(name), "an empty abstract name");
-		else if (s->d.name[0] == '\0')
-			snprintf(name, sizeof(name), "the abstract name '@%.*s'",
-				 s->d.name_len - 1, s->d.name + 1);
-		else
-			snprintf(name, sizeof(name), "'%.*s'", s->d.name_len, s->d.name);
-		if (s->d.state == TCP_LISTEN)
-			return xsprintf("a listening unix %s socket bound to %s (%u connections waiting)",
-					 type, name, s->d.icons);
-		return xsprintf("a unix %s socket bound to %s", type, name);
-	}
-	if (s->d.state == TCP_LISTEN)
-		return xsprintf("a listening unix %s socket", type);
 	if (s->e->type != SOCK_STREAM && s->e->type != SOCK_DGRAM &&
 	    s->e->type != SOCK_SEQPACKET)
 		return xsprintf("a unix socket of type %u", s->e->type);
+	name_words(s->d.name, s->d.name_len, name, sizeof(name));
+	if (s->d.name_len < 0)
+		return xsprintf("a unix %s socket bound to %s", type, name);
+	if (s->d.name_len > 0 && s->d.name[0] && s->d.name[0] != '/')
+		return xsprintf("a unix %s socket bound to the relative path %s (crest does not know the directory it was bound in)",
+				 type, name);
 	if (s->passsec)
 		return xsprintf("a unix %s socket with SO_PASSSEC", type);
 	if (s->passpidfd)
 		return xsprintf("a unix %s socket with SO_PASSPIDFD", type);
+	if (s->d.state == TCP_LISTEN) {
+		if (s->e->type == SOCK_DGRAM)
+			return xsprintf("a listening unix datagram socket");
+		if (!s->d.name_len)
+			return xsprintf("a listening unix %s socket bound to no name", type);
+		return NULL;
+	}
 	if (s->d.has_peer && s->d.state != TCP_ESTABLISHED && s->e->type != SOCK_DGRAM)
 		return xsprintf("a unix %s socket in state %u", type, s->d.state);
 	if (!s->d.has_peer && s->e->type != SOCK_DGRAM && s->d.state != TCP_CLOSE)
 		return xsprintf("a unix %s socket in state %u", type, s->d.state);
 	return NULL;
+}
+
+/* Is s, leading outside, one --ext-unix-sk lets crest connect again? */
+static bool ext_allowed(const struct options *o, const struct uxsk *s)
+{
+	const char *p;
+
+	if (!o || !o->ext_unix_sk)
+		return false;
+	if (!o->ext_unix_sk_inos)
+		return true;
+	for (p = o->ext_unix_sk_inos; *p; p += strcspn(p, ","), p += !!*p) {
+		unsigned long long v = strtoull(p, NULL, 10);
+
+		if (v == s->e->ino || v == s->d.peer)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Both ends of a connection are in the tree. Unnamed, they are a
+ * socketpair. Otherwise one end was accepted from a listener and took its
+ * name: the end named as a listener of the tree, or the only named one.
+ * NULL: a socketpair, *ambiguous if crest can't tell.
+ */
+static struct uxsk *server_end(struct uxsk_dump *u, struct uxsk *a,
+			       struct uxsk *b, bool *ambiguous)
+{
+	bool la = a->e->has_name && listener_of(u, a);
+	bool lb = b->e->has_name && listener_of(u, b);
+
+	*ambiguous = false;
+	if (!a->e->has_name && !b->e->has_name)
+		return NULL;
+	if (la != lb)
+		return la ? a : b;
+	if (a->e->has_name != b->e->has_name)
+		return a->e->has_name ? a : b;
+	*ambiguous = true;
+	return NULL;
+}
+
+static void set_pair(struct uxsk_dump *u, struct uxsk *s, struct uxsk *p)
+{
+	struct uxsk *srv, *l;
+	bool ambiguous;
+
+	srv = server_end(u, s, p, &ambiguous);
+	if (ambiguous) {
+		char n1[240], n2[240];
+
+		name_words(s->d.name, s->d.name_len, n1, sizeof(n1));
+		name_words(p->d.name, p->d.name_len, n2, sizeof(n2));
+		s->why = xsprintf("a unix %s socket bound to %s, connected to socket:[%u] bound to %s (crest can't tell which end was accepted)",
+				   ux_type_name(s->e->type), n1, s->d.peer, n2);
+		return;
+	}
+	s->e->has_peer_id = 1;
+	s->e->peer_id = p->e->id;
+	if (srv != s)
+		return;
+	s->e->has_accepted = s->e->accepted = 1;
+	l = listener_of(u, s);
+	if (l) {
+		s->e->has_listener_id = 1;
+		s->e->listener_id = l->e->id;
+	}
+}
+
+/* s leads to socket:[peer], outside the tree. */
+static void set_external(struct dump_files *df, struct uxsk *s)
+{
+	struct ux_diag pd;
+	char name[240];
+	int r = ux_diag(s->d.peer, &pd);
+
+	if (r == 1) {	/* gone: closed, only this end is left */
+		s->e->has_peer_closed = s->e->peer_closed = 1;
+		return;
+	}
+	if (r < 0) {
+		s->why = xsprintf("a unix %s socket connected to socket:[%u], which sock_diag can't tell about",
+				   ux_type_name(s->e->type), s->d.peer);
+		return;
+	}
+	name_words(pd.name, pd.name_len, name, sizeof(name));
+	ux_diag_free(&pd);
+	if (pd.name_len <= 0) {
+		s->why = xsprintf("a unix %s socket connected outside the tree (to socket:[%u], bound to no name)",
+				   ux_type_name(s->e->type), s->d.peer);
+		return;
+	}
+	if (pd.name[0] && pd.name[0] != '/') {
+		s->why = xsprintf("a unix %s socket connected outside the tree (to socket:[%u] bound to the relative path %s)",
+				   ux_type_name(s->e->type), s->d.peer, name);
+		return;
+	}
+	if (!ext_allowed(df->opts, s)) {
+		s->why = xsprintf("a unix %s socket connected outside the tree (to socket:[%u] bound to %s; --ext-unix-sk connects it to that name again at restore)",
+				   ux_type_name(s->e->type), s->d.peer, name);
+		return;
+	}
+	s->e->has_ext_peer = 1;
+	s->e->ext_peer.len = pd.name[0] ? strnlen(pd.name, pd.name_len) : (size_t)pd.name_len;
+	s->e->ext_peer.data = xzalloc(s->e->ext_peer.len + 1);
+	memcpy(s->e->ext_peer.data, pd.name, s->e->ext_peer.len);
+}
+
+/* The listener in the tree one of whose waiting connections is ino. */
+static struct uxsk *icon_owner(struct uxsk_dump *u, uint32_t ino)
+{
+	for (int i = 0; i < u->nr; i++)
+		for (int j = 0; j < u->sk[i].d.nr_icons; j++)
+			if (u->sk[i].d.icons[j] == ino)
+				return &u->sk[i];
+	return NULL;
+}
+
+/* s's connections waiting to be accepted: each a client of the tree. */
+static int set_pending(struct uxsk_dump *u, struct uxsk *l)
+{
+	char name[240];
+
+	name_words(l->d.name, l->d.name_len, name, sizeof(name));
+	for (int j = 0; j < l->d.nr_icons && !l->why; j++) {
+		uint32_t ino = l->d.icons[j];
+		struct uxsk *c = NULL;
+		struct ux_diag ed;
+		int r;
+
+		for (int i = 0; i < u->nr && !c; i++)
+			if (u->sk[i].pending_on == l && u->sk[i].d.peer == ino)
+				c = &u->sk[i];
+		if (!c) {
+			l->why = xsprintf("a listening unix %s socket bound to %s with a connection waiting from outside the tree (socket:[%u])",
+					   ux_type_name(l->e->type), name, ino);
+			break;
+		}
+		r = ux_diag(ino, &ed);
+		if (r < 0)
+			return -1;
+		ux_diag_free(&ed);
+		if (!r && ed.rqlen) {
+			l->why = xsprintf("a listening unix %s socket bound to %s with a connection waiting whose client already sent %u bytes",
+					   ux_type_name(l->e->type), name, ed.rqlen);
+			break;
+		}
+		l->e->pending = xrealloc(l->e->pending, (l->e->n_pending + 1) * sizeof(uint32_t));
+		l->e->pending[l->e->n_pending++] = c->e->id;
+	}
+	return 0;
+}
+
+/* Peers of a socket not saved are not saved either: say so. */
+static void spread_why(struct uxsk_dump *u)
+{
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (int i = 0; i < u->nr; i++) {
+			struct uxsk *s = &u->sk[i], *o = NULL;
+
+			if (s->why)
+				continue;
+			if (s->e->has_peer_id && by_id(u, s->e->peer_id)->why)
+				o = by_id(u, s->e->peer_id);
+			else if (s->e->has_dgram_peer_id && by_id(u, s->e->dgram_peer_id)->why)
+				o = by_id(u, s->e->dgram_peer_id);
+			else if (s->e->has_listener_id && by_id(u, s->e->listener_id)->why)
+				o = by_id(u, s->e->listener_id);
+			else if (s->pending_on && s->pending_on->why)
+				o = s->pending_on;
+			for (size_t j = 0; !o && j < s->e->n_pending; j++)
+				if (by_id(u, s->e->pending[j])->why)
+					o = by_id(u, s->e->pending[j]);
+			if (!o)
+				continue;
+			s->why = xsprintf("a unix %s socket connected to socket:[%llu] of the tree, %s",
+					   ux_type_name(s->e->type),
+					   (unsigned long long)o->e->ino, o->why);
+			again = true;
+		}
+	}
 }
 
 static int set_peek_off(int fd, int off)
@@ -347,20 +686,38 @@ static int set_peek_off(int fd, int off)
 	return 0;
 }
 
-static void add_msg(UnixSkEntry *e, const char *buf, size_t len)
+static void add_msg(UnixSkEntry *e, const char *buf, size_t len,
+		    const struct sockaddr_un *from, socklen_t flen)
 {
-	e->queue = xrealloc(e->queue, (e->n_queue + 1) * sizeof(*e->queue));
-	e->queue[e->n_queue].len = len;
-	e->queue[e->n_queue].data = xzalloc(len + 1);
-	memcpy(e->queue[e->n_queue].data, buf, len);
+	size_t n = e->n_queue;
+	ProtobufCBinaryData *f;
+
+	e->queue = xrealloc(e->queue, (n + 1) * sizeof(*e->queue));
+	e->queue[n].len = len;
+	e->queue[n].data = xzalloc(len + 1);
+	memcpy(e->queue[n].data, buf, len);
 	e->n_queue++;
+	if (e->type != SOCK_DGRAM)
+		return;
+	e->queue_from = xrealloc(e->queue_from, (n + 1) * sizeof(*e->queue_from));
+	f = &e->queue_from[n];
+	f->len = 0;
+	f->data = xzalloc(sizeof(from->sun_path) + 1);
+	if (flen > offsetof(struct sockaddr_un, sun_path)) {
+		f->len = flen - offsetof(struct sockaddr_un, sun_path);
+		memcpy(f->data, from->sun_path, f->len);
+		if (f->data[0])
+			f->len = strnlen((char *)f->data, f->len);
+	}
+	e->n_queue_from++;
 }
 
 /*
  * The receive queue of s, not taken: each peek at an offset crest sets
  * itself, so that a datagram too big for the buffer is peeked again
  * whole. No control buffer: MSG_CTRUNC says fds (or credentials) are
- * attached. The peek offset is given back as it was, whatever happens.
+ * attached, and nothing is installed in crest. The peek offset is given
+ * back as it was, whatever happens.
  */
 static int peek_queue(struct uxsk *s, int cfd)
 {
@@ -371,8 +728,10 @@ static int peek_queue(struct uxsk *s, int cfd)
 	int off = 0, ret = -1, zeros = 0;
 
 	for (;;) {
+		struct sockaddr_un from;
 		struct iovec iov = { buf, cap };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_name = &from, .msg_namelen = sizeof(from) };
 		ssize_t r;
 
 		if (set_peek_off(cfd, off))
@@ -387,7 +746,7 @@ static int peek_queue(struct uxsk *s, int cfd)
 		}
 		if (mh.msg_flags & MSG_CTRUNC) {
 			refuse(s->tpid, "fd %d is a unix %s socket with fds in flight (SCM_RIGHTS sent, not yet received), not supported yet",
-			       s->fd, type_name(e->type));
+			       s->fd, ux_type_name(e->type));
 			ret = 0;
 			goto out;
 		}
@@ -400,30 +759,36 @@ static int peek_queue(struct uxsk *s, int cfd)
 			break;	/* the end of the stream */
 		if (!r && ++zeros > 4096) {
 			refuse(s->tpid, "fd %d is a unix %s socket with more than 4096 empty datagrams queued, not supported yet",
-			       s->fd, type_name(e->type));
+			       s->fd, ux_type_name(e->type));
 			ret = 0;
 			goto out;
 		}
-		add_msg(e, buf, r);
+		add_msg(e, buf, r, &from, mh.msg_namelen);
 		off += r;
 		total += r;
 		if (total > IMG_MAX_RECORD / 2) {
 			refuse(s->tpid, "fd %d is a unix %s socket with more than %u MiB queued, not supported yet",
-			       s->fd, type_name(e->type), IMG_MAX_RECORD >> 21);
+			       s->fd, ux_type_name(e->type), IMG_MAX_RECORD >> 21);
 			ret = 0;
 			goto out;
 		}
 	}
 	if (e->type != SOCK_DGRAM && total != s->d.rqlen) {
 		refuse(s->tpid, "fd %d is a unix %s socket with %u bytes queued of which crest could read %zu%s, not supported yet",
-		       s->fd, type_name(e->type), s->d.rqlen, total,
+		       s->fd, ux_type_name(e->type), s->d.rqlen, total,
 		       stream ? " (out-of-band data, MSG_OOB?)" : "");
 		ret = 0;
 		goto out;
 	}
 	if (e->n_queue && e->passcred) {
 		refuse(s->tpid, "fd %d is a unix %s socket with SO_PASSCRED and %zu messages queued, whose credentials crest can't give back; not supported yet",
-		       s->fd, type_name(e->type), e->n_queue);
+		       s->fd, ux_type_name(e->type), e->n_queue);
+		ret = 0;
+		goto out;
+	}
+	if (e->n_queue && e->has_ext_peer) {
+		refuse(s->tpid, "fd %d is a unix %s socket connected outside the tree with %zu messages queued, which crest can't send again from there; not supported yet",
+		       s->fd, ux_type_name(e->type), e->n_queue);
 		ret = 0;
 		goto out;
 	}
@@ -436,10 +801,69 @@ out:
 }
 
 /*
- * Every socket is saved only if it and its peer are: a pair both of
- * whose ends are in the tree, a pair whose other end was closed, or a
- * socket never connected. A socket not saved at fds 0-2 leads outside
- * (crest's own fd at restore, as before); anywhere else it is refused.
+ * Each queued datagram comes back from a socket with its sender's name:
+ * the sender itself if it is in the tree, a socket made for it if it was
+ * unbound or abstract; a path crest does not hold is refused.
+ */
+static void check_senders(struct uxsk_dump *u, struct uxsk *s)
+{
+	for (size_t i = 0; i < s->e->n_queue_from; i++) {
+		ProtobufCBinaryData *f = &s->e->queue_from[i];
+
+		if (!f->len || !f->data[0] || sender_by_name(u, f))
+			continue;
+		if (s->e->has_peer_id || s->e->peer_closed)
+			continue;	/* a pair's: the other end sends */
+		refuse(s->tpid, "fd %d is a unix datagram socket with a datagram queued from '%.*s', a socket not in the tree; not supported yet",
+		       s->fd, (int)f->len, (char *)f->data);
+		return;
+	}
+}
+
+static void link_socket(struct dump_files *df, struct uxsk_dump *u, struct uxsk *s)
+{
+	struct uxsk *p, *l;
+
+	if (!s->d.has_peer)
+		return;
+	if (!s->d.peer) {
+		s->e->has_peer_closed = s->e->peer_closed = 1;
+		return;
+	}
+	p = by_ino(u, s->d.peer);
+	if (p && p->d.has_peer && p->d.peer == s->e->ino) {
+		if (!p->why)
+			set_pair(u, s, p);
+		return;
+	}
+	if (p) {
+		/* A datagram socket connect()ed to a bound one of the tree. */
+		if (s->e->type == SOCK_DGRAM && p->e->has_name && !p->why &&
+		    p->d.state != TCP_LISTEN) {
+			s->e->has_dgram_peer_id = 1;
+			s->e->dgram_peer_id = p->e->id;
+		} else if (!p->why) {
+			s->why = xsprintf("a unix %s socket connected to socket:[%u], which is connected elsewhere",
+					   ux_type_name(s->e->type), s->d.peer);
+		}
+		return;
+	}
+	l = icon_owner(u, s->d.peer);
+	if (l) {	/* waiting to be accepted by a listener of the tree */
+		s->pending_on = l;
+		return;
+	}
+	set_external(df, s);
+}
+
+/*
+ * Every socket is saved only if it and what it is connected to are: a
+ * pair of the tree (socketpair or accepted connection), a pair whose
+ * other end was closed, a client waiting on a listener of the tree, a
+ * datagram socket connected to one of the tree, a socket not connected,
+ * or with --ext-unix-sk one connected to a name outside. A socket not
+ * saved at fds 0-2 leads outside (crest's own fd at restore, as before);
+ * anywhere else it is refused.
  */
 static int ux_collected(struct dump_files *df, struct pstree *t)
 {
@@ -448,44 +872,18 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 
 	for (int i = 0; i < u->nr; i++)
 		u->sk[i].why = own_problem(&u->sk[i]);
+	for (int i = 0; i < u->nr; i++)
+		if (!u->sk[i].why)
+			link_socket(df, u, &u->sk[i]);
 	for (int i = 0; i < u->nr; i++) {
-		struct uxsk *s = &u->sk[i], *p;
-		struct ux_diag pd;
+		struct uxsk *s = &u->sk[i];
 
-		if (s->why || !s->d.has_peer)
-			continue;
-		if (!s->d.peer) {
-			s->e->has_peer_closed = s->e->peer_closed = 1;
-			continue;
-		}
-		p = by_ino(u, s->d.peer);
-		if (!p) {
-			int r = ux_diag(s->d.peer, &pd);
-
-			if (r < 0)
-				return -1;
-			if (r == 1) {	/* gone: closed, only this end is left */
-				s->e->has_peer_closed = s->e->peer_closed = 1;
-				continue;
-			}
-			if (pd.name_len > 0 && pd.name[0])
-				s->why = xsprintf("a unix %s socket connected outside the tree (to socket:[%u] bound to '%.*s')",
-						   type_name(s->e->type), s->d.peer,
-						   pd.name_len, pd.name);
-			else
-				s->why = xsprintf("a unix %s socket connected outside the tree (to socket:[%u])",
-						   type_name(s->e->type), s->d.peer);
-			continue;
-		}
-		if (p->why)
-			s->why = xsprintf("a unix %s socket connected to socket:[%u] of the tree, %s",
-					   type_name(s->e->type), s->d.peer, p->why);
-		else if (!p->d.has_peer || p->d.peer != s->e->ino)
-			s->why = xsprintf("a unix %s socket connected to socket:[%u], which is connected elsewhere",
-					   type_name(s->e->type), s->d.peer);
-		else
-			s->e->has_peer_id = 1, s->e->peer_id = p->e->id;
+		if (!s->why && s->d.state == TCP_LISTEN && set_pending(u, s))
+			return -1;
+		if (!s->why && s->e->has_name && s->e->name.data[0] && !s->e->accepted)
+			dump_file(s);
 	}
+	spread_why(u);
 	for (int k = 0; k < t->nr; k++) {
 		struct pstree_item *it = t->items[k];
 
@@ -507,7 +905,7 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 					 e->fd, it->pid, s->why, e->ext_fd);
 				continue;
 			}
-			refuse(it->pid, "fd %u is %s, not supported yet (crest saves unix socketpairs with both ends in the tree)",
+			refuse(it->pid, "fd %u is %s, not supported yet",
 			       e->fd, s->why);
 		}
 	}
@@ -516,7 +914,7 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 		struct uxsk *s = &u->sk[i];
 		int cfd;
 
-		if (s->why)
+		if (s->why || s->d.state == TCP_LISTEN)
 			continue;
 		cfd = pidfd_take(s->pid, s->fd);
 		if (cfd < 0)
@@ -524,6 +922,9 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 		ret = peek_queue(s, cfd);
 		close(cfd);
 	}
+	for (int i = 0; i < u->nr && !ret; i++)
+		if (!u->sk[i].why)
+			check_senders(u, &u->sk[i]);
 	return ret;
 }
 
@@ -539,260 +940,6 @@ static int ux_write(struct dump_files *df, struct img_dir *d)
 	ret = files_write_msgs(d, IMG_UNIXSK, 0, msgs, n);
 	free(msgs);
 	return ret;
-}
-
-/* ---- restore ---- */
-
-static struct uxsk_restore *restore_state(struct restore_files *rf)
-{
-	void **p = files_restore_priv(rf, &unixsk_fd_ops);
-
-	if (!*p)
-		*p = xzalloc(sizeof(struct uxsk_restore));
-	return *p;
-}
-
-static const struct uxsk_restore *restore_state_ro(const struct restore_files *rf)
-{
-	return *files_restore_priv_ro(rf, &unixsk_fd_ops);
-}
-
-static int ux_index(const struct uxsk_restore *u, uint32_t id)
-{
-	for (int i = 0; u && i < u->nr; i++)
-		if (u->sks[i]->id == id)
-			return i;
-	return -1;
-}
-
-static int ux_read(struct restore_files *rf, struct img_dir *d)
-{
-	struct uxsk_restore *u = restore_state(rf);
-
-	if (files_read_msgs(d, IMG_UNIXSK, 0, (void ***)&u->sks, &u->nr))
-		return -1;
-	for (int i = 0; i < u->nr; i++) {
-		UnixSkEntry *e = u->sks[i];
-		int p;
-
-		if (e->type != SOCK_STREAM && e->type != SOCK_DGRAM &&
-		    e->type != SOCK_SEQPACKET) {
-			pr_err("image unixsk.img is corrupt: socket %u has type %u", e->id, e->type);
-			return -1;
-		}
-		if (!e->has_peer_id)
-			continue;
-		p = ux_index(u, e->peer_id);
-		if (p < 0 || p == i || u->sks[p]->peer_id != e->id ||
-		    u->sks[p]->type != e->type) {
-			pr_err("image unixsk.img is corrupt: socket %u names %u as its other end",
-			       e->id, e->peer_id);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int getint(int fd, int opt)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len))
-		return -1;
-	return v;
-}
-
-/* A buffer size as getsockopt said it (twice what was asked). */
-static int set_buf(int fd, int opt, int force, uint32_t val, const UnixSkEntry *e)
-{
-	int half = val / 2;
-
-	if (getint(fd, opt) == (int)val)
-		return 0;
-	if (setsockopt(fd, SOL_SOCKET, force, &half, sizeof(half)) ||
-	    getint(fd, opt) != (int)val) {
-		pr_err("can't give unix socket socket:[%llu] its %s of %u bytes (got %d)",
-		       (unsigned long long)e->ino, opt == SO_SNDBUF ? "SO_SNDBUF" : "SO_RCVBUF",
-		       val, getint(fd, opt));
-		return -1;
-	}
-	return 0;
-}
-
-/* Write the queue of e into its socket through w, the other end. */
-static int refill(const UnixSkEntry *e, int w)
-{
-	size_t total = 0;
-	int big;
-
-	for (size_t i = 0; i < e->n_queue; i++)
-		total += e->queue[i].len;
-	if (!e->n_queue)
-		return 0;
-	/* Room enough for all of it while crest writes; set back after. */
-	big = total + 256 * e->n_queue + 65536;
-	if (setsockopt(w, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big))) {
-		pr_perror("can't make room to refill unix socket socket:[%llu]",
-			  (unsigned long long)e->ino);
-		return -1;
-	}
-	for (size_t i = 0; i < e->n_queue; i++) {
-		const char *p = (const char *)e->queue[i].data;
-		size_t left = e->queue[i].len;
-
-		do {
-			ssize_t n = send(w, p, left, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-			if (n < 0) {
-				pr_perror("can't refill unix socket socket:[%llu] (message %zu of %zu)",
-					  (unsigned long long)e->ino, i + 1, e->n_queue);
-				return -1;
-			}
-			if (e->type != SOCK_STREAM && (size_t)n != left) {
-				pr_err("unix socket socket:[%llu]: message %zu went in cut",
-				       (unsigned long long)e->ino, i + 1);
-				return -1;
-			}
-			p += n;
-			left -= n;
-		} while (left);
-	}
-	return 0;
-}
-
-static int finish(const UnixSkEntry *e, int fd)
-{
-	int how = -1;
-
-	if (e->peek_off != -1 && set_peek_off(fd, e->peek_off))
-		return -1;
-	if (e->passcred) {
-		int one = 1;
-
-		if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
-			pr_perror("can't set SO_PASSCRED on socket:[%llu]",
-				  (unsigned long long)e->ino);
-			return -1;
-		}
-	}
-	switch (e->shutdown & (RCV_SHUTDOWN | SEND_SHUTDOWN)) {
-	case RCV_SHUTDOWN:			how = SHUT_RD; break;
-	case SEND_SHUTDOWN:			how = SHUT_WR; break;
-	case RCV_SHUTDOWN | SEND_SHUTDOWN:	how = SHUT_RDWR; break;
-	}
-	if (how >= 0 && shutdown(fd, how)) {
-		pr_perror("can't shut unix socket socket:[%llu] down (%u)",
-			  (unsigned long long)e->ino, e->shutdown);
-		return -1;
-	}
-	return 0;
-}
-
-static int ux_open(struct restore_files *rf, struct img_dir *d,
-		   MmEntry **mms, int nr_mms)
-{
-	struct uxsk_restore *u = restore_state(rf);
-	int *ghost, ret = -1;
-
-	(void)d;
-	(void)mms;
-	(void)nr_mms;
-	u->fd = xzalloc((u->nr + 1) * sizeof(int));
-	ghost = xzalloc((u->nr + 1) * sizeof(int));
-	for (int i = 0; i < u->nr; i++)
-		u->fd[i] = ghost[i] = -1;
-	/* Make them: pairs once, a closed peer as a ghost end. */
-	for (int i = 0; i < u->nr; i++) {
-		UnixSkEntry *e = u->sks[i];
-		int sv[2];
-
-		if (u->fd[i] >= 0)
-			continue;
-		if (e->has_peer_id || e->peer_closed) {
-			if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv)) {
-				pr_perror("can't create a unix %s socketpair", type_name(e->type));
-				goto out;
-			}
-			u->fd[i] = files_to_service(sv[0], rf->base);
-			if (e->has_peer_id)
-				u->fd[ux_index(u, e->peer_id)] = files_to_service(sv[1], rf->base);
-			else
-				ghost[i] = files_to_service(sv[1], rf->base);
-		} else {
-			u->fd[i] = socket(AF_UNIX, e->type | SOCK_CLOEXEC, 0);
-			if (u->fd[i] < 0) {
-				pr_perror("can't create a unix %s socket", type_name(e->type));
-				goto out;
-			}
-			u->fd[i] = files_to_service(u->fd[i], rf->base);
-		}
-		if (u->fd[i] < 0 || (e->has_peer_id && u->fd[ux_index(u, e->peer_id)] < 0) ||
-		    (e->peer_closed && ghost[i] < 0))
-			goto out;
-	}
-	/* Their queues, written by the other end. */
-	for (int i = 0; i < u->nr; i++) {
-		UnixSkEntry *e = u->sks[i];
-		int w = e->has_peer_id ? u->fd[ux_index(u, e->peer_id)] : ghost[i];
-
-		if (e->n_queue && w < 0) {
-			pr_err("image unixsk.img is corrupt: socket %u has a queue and no other end",
-			       e->id);
-			goto out;
-		}
-		if (refill(e, w))
-			goto out;
-	}
-	for (int i = 0; i < u->nr; i++) {
-		UnixSkEntry *e = u->sks[i];
-
-		if (ghost[i] >= 0) {
-			close(ghost[i]);
-			ghost[i] = -1;
-		}
-		if ((e->has_sndbuf && set_buf(u->fd[i], SO_SNDBUF, SO_SNDBUFFORCE, e->sndbuf, e)) ||
-		    (e->has_rcvbuf && set_buf(u->fd[i], SO_RCVBUF, SO_RCVBUFFORCE, e->rcvbuf, e)))
-			goto out;
-	}
-	/* Last: what would stop the refill. */
-	for (int i = 0; i < u->nr; i++)
-		if (finish(u->sks[i], u->fd[i]))
-			goto out;
-	ret = 0;
-out:
-	for (int i = 0; i < u->nr; i++)
-		if (ghost[i] >= 0)
-			close(ghost[i]);
-	free(ghost);
-	return ret;
-}
-
-static int ux_service_fd(const struct restore_files *rf, const FdEntry *e)
-{
-	const struct uxsk_restore *u = restore_state_ro(rf);
-	int i = ux_index(u, e->file_id);
-
-	return i < 0 || !u->fd ? -1 : u->fd[i];
-}
-
-static void ux_show(const struct restore_files *rf, const FdEntry *e,
-		    char *buf, size_t len)
-{
-	const struct uxsk_restore *u = restore_state_ro(rf);
-	int i = ux_index(u, e->file_id);
-	const UnixSkEntry *s;
-
-	if (i < 0) {
-		snprintf(buf, len, "unix socket %u, not in the images", e->file_id);
-		return;
-	}
-	s = u->sks[i];
-	snprintf(buf, len, "unix %s socket:[%llu], %s, %zu messages queued",
-		 type_name(s->type), (unsigned long long)s->ino,
-		 s->has_peer_id ? "one end of a pair" :
-		 s->peer_closed ? "its other end closed" : "not connected",
-		 s->n_queue);
 }
 
 const struct fd_kind_ops unixsk_fd_ops = {

@@ -1,0 +1,623 @@
+/*
+ * Unix sockets at restore: every socket of unixsk.img is made once in
+ * crest, as a service fd every task that holds it inherits. In order:
+ *
+ *   1. make them: a socketpair for each pair of unnamed ends (and for an
+ *      end whose peer was closed: the other end is closed after the
+ *      refill), a socket for the rest; the server end of an accepted
+ *      connection waits for step 4
+ *   2. bind the named ones: a path's stale socket file (bound by no live
+ *      socket) is removed first, never anything else; the file gets its
+ *      mode and owner back
+ *   3. listen, with the backlog
+ *   4. accepted connections: the client connects to the listener of the
+ *      tree (or to one made for it under the same name, closed after),
+ *      the listener accepts: the server end has the listener's name
+ *   5. connections waiting to be accepted: each client connects to its
+ *      listener, in the order they came
+ *   6. queues: stream bytes and records written by the other end;
+ *      datagrams sent to each socket by a socket with the sender's name
+ *      (the sender of the tree, or one made for it)
+ *   7. datagram sockets connect to theirs; --ext-unix-sk ones to the
+ *      name outside the tree
+ *   8. paths whose file was unlinked at the dump are unlinked
+ *   9. buffer sizes, peek offset, SO_PASSCRED, shutdowns (last: a
+ *      shutdown would stop the refill)
+ *
+ * Made in crest, the sockets' SO_PEERCRED names crest (its pid, uid and
+ * gid) to their peers, not the restored task that connected: crest(8),
+ * LIMITATIONS.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "files-kind.h"
+#include "image.h"
+#include "log.h"
+#include "sk-unix.h"
+#include "util.h"
+
+struct uxsk_restore {
+	UnixSkEntry **sks;
+	int nr;
+	int *fd;		/* service fd of each */
+};
+
+static struct uxsk_restore *restore_state(struct restore_files *rf)
+{
+	void **p = files_restore_priv(rf, &unixsk_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct uxsk_restore));
+	return *p;
+}
+
+static const struct uxsk_restore *restore_state_ro(const struct restore_files *rf)
+{
+	return *files_restore_priv_ro(rf, &unixsk_fd_ops);
+}
+
+static int ux_index(const struct uxsk_restore *u, uint32_t id)
+{
+	for (int i = 0; u && i < u->nr; i++)
+		if (u->sks[i]->id == id)
+			return i;
+	return -1;
+}
+
+/* "'/path'" or "'@abstract'" of a name, for messages. */
+static const char *name_str(const ProtobufCBinaryData *n, char *buf, size_t size)
+{
+	if (n->len && !n->data[0])
+		snprintf(buf, size, "'@%.*s'", (int)n->len - 1, (char *)n->data + 1);
+	else
+		snprintf(buf, size, "'%.*s'", (int)n->len, (char *)n->data);
+	return buf;
+}
+
+static int bad_image(const UnixSkEntry *e, const char *what)
+{
+	pr_err("image unixsk.img is corrupt: socket %u %s", e->id, what);
+	return -1;
+}
+
+static int check_entry(const struct uxsk_restore *u, int i)
+{
+	const UnixSkEntry *e = u->sks[i];
+	struct sockaddr_un sa;
+	int p;
+
+	if (e->type != SOCK_STREAM && e->type != SOCK_DGRAM &&
+	    e->type != SOCK_SEQPACKET)
+		return bad_image(e, "has an unknown type");
+	if ((e->has_name && !ux_addr(&e->name, &sa)) ||
+	    (e->has_ext_peer && !ux_addr(&e->ext_peer, &sa)))
+		return bad_image(e, "has a name no socket can have");
+	if (e->n_queue_from && e->n_queue_from != e->n_queue)
+		return bad_image(e, "has senders for not every message");
+	for (size_t j = 0; j < e->n_queue_from; j++)
+		if (e->queue_from[j].len && !ux_addr(&e->queue_from[j], &sa))
+			return bad_image(e, "has a message from a name no socket can have");
+	if (e->has_backlog && (e->state != TCP_LISTEN || !e->has_name))
+		return bad_image(e, "has a backlog and does not listen");
+	for (size_t j = 0; j < e->n_pending; j++) {
+		p = ux_index(u, e->pending[j]);
+		if (!e->has_backlog || p < 0 || p == i || u->sks[p]->has_peer_id ||
+		    u->sks[p]->peer_closed || u->sks[p]->type != e->type)
+			return bad_image(e, "has a pending connection that can't be");
+	}
+	if (e->accepted && (!e->has_peer_id || !e->has_name))
+		return bad_image(e, "was accepted and has no peer or name");
+	if (e->has_listener_id) {
+		p = ux_index(u, e->listener_id);
+		if (!e->accepted || p < 0 || !u->sks[p]->has_backlog ||
+		    u->sks[p]->type != e->type)
+			return bad_image(e, "names a listener that can't be");
+	}
+	if (e->has_dgram_peer_id) {
+		p = ux_index(u, e->dgram_peer_id);
+		if (e->type != SOCK_DGRAM || p < 0 || p == i ||
+		    !u->sks[p]->has_name || u->sks[p]->type != SOCK_DGRAM)
+			return bad_image(e, "is connected to a socket that can't be");
+	}
+	if (!e->has_peer_id)
+		return 0;
+	p = ux_index(u, e->peer_id);
+	if (p < 0 || p == i || u->sks[p]->peer_id != e->id ||
+	    u->sks[p]->type != e->type || (e->accepted && u->sks[p]->accepted))
+		return bad_image(e, "names another socket as its other end that can't be");
+	return 0;
+}
+
+int ux_read(struct restore_files *rf, struct img_dir *d)
+{
+	struct uxsk_restore *u = restore_state(rf);
+
+	if (files_read_msgs(d, IMG_UNIXSK, 0, (void ***)&u->sks, &u->nr))
+		return -1;
+	for (int i = 0; i < u->nr; i++)
+		if (check_entry(u, i))
+			return -1;
+	return 0;
+}
+
+static int getint(int fd, int opt)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len))
+		return -1;
+	return v;
+}
+
+/* A buffer size as getsockopt said it (twice what was asked). */
+static int set_buf(int fd, int opt, int force, uint32_t val, const UnixSkEntry *e)
+{
+	int half = val / 2;
+
+	if (getint(fd, opt) == (int)val)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, force, &half, sizeof(half)) ||
+	    getint(fd, opt) != (int)val) {
+		pr_err("can't give unix socket socket:[%llu] its %s of %u bytes (got %d)",
+		       (unsigned long long)e->ino, opt == SO_SNDBUF ? "SO_SNDBUF" : "SO_RCVBUF",
+		       val, getint(fd, opt));
+		return -1;
+	}
+	return 0;
+}
+
+static int set_peek_off(int fd, int off)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off))) {
+		pr_perror("can't set SO_PEEK_OFF");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The path of a socket to bind is free: nothing there, or a socket file
+ * no live socket is bound to (a stale one, left by the process dumped and
+ * killed), which goes. Anything else stays and the restore fails.
+ */
+static int free_path(const char *path, const UnixSkEntry *e)
+{
+	struct stat st;
+	int r;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		pr_perror("can't look at '%s' to bind socket:[%llu] there", path,
+			  (unsigned long long)e->ino);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		pr_err("can't bind unix socket socket:[%llu] to '%s': a file that is not a socket is there",
+		       (unsigned long long)e->ino, path);
+		return -1;
+	}
+	r = ux_vfs_in_use(st.st_ino);
+	if (r < 0)
+		return -1;
+	if (r) {
+		pr_err("can't bind unix socket socket:[%llu] to '%s': a live socket is bound there",
+		       (unsigned long long)e->ino, path);
+		return -1;
+	}
+	if (unlink(path) && errno != ENOENT) {
+		pr_perror("can't remove the stale socket file '%s'", path);
+		return -1;
+	}
+	pr_debug("removed the stale socket file '%s'", path);
+	return 0;
+}
+
+/* Bind fd to name; a path's file gets e's mode and owner if attrs. */
+static int bind_name(int fd, const UnixSkEntry *e, const ProtobufCBinaryData *name,
+		     bool attrs)
+{
+	struct sockaddr_un sa;
+	socklen_t len = ux_addr(name, &sa);
+	bool path = sa.sun_path[0];
+	char buf[240];
+
+	if (path && free_path(sa.sun_path, e))
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, len)) {
+		pr_perror("can't bind unix socket socket:[%llu] to %s",
+			  (unsigned long long)e->ino, name_str(name, buf, sizeof(buf)));
+		return -1;
+	}
+	if (!path || !attrs || e->file_gone)
+		return 0;
+	if ((e->has_file_uid && fchownat(AT_FDCWD, sa.sun_path, e->file_uid, e->file_gid,
+					 AT_SYMLINK_NOFOLLOW)) ||
+	    (e->has_file_mode && chmod(sa.sun_path, e->file_mode))) {
+		pr_perror("can't give the socket file '%s' its owner and mode", sa.sun_path);
+		return -1;
+	}
+	return 0;
+}
+
+static int connect_name(int fd, const ProtobufCBinaryData *name, const UnixSkEntry *e)
+{
+	struct sockaddr_un sa;
+	socklen_t len = ux_addr(name, &sa);
+	char buf[240];
+
+	if (connect(fd, (struct sockaddr *)&sa, len)) {
+		pr_perror("can't connect unix socket socket:[%llu] to %s",
+			  (unsigned long long)e->ino, name_str(name, buf, sizeof(buf)));
+		return -1;
+	}
+	return 0;
+}
+
+static int new_socket(unsigned int type)
+{
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		pr_perror("can't create a unix %s socket", ux_type_name(type));
+	return fd;
+}
+
+/*
+ * The server end of an accepted connection: its client connects to the
+ * listener, which accepts. With no listener in the tree, one is made
+ * under the name for the moment (and its path removed after).
+ */
+static int make_accepted(struct uxsk_restore *u, int i, int base)
+{
+	UnixSkEntry *e = u->sks[i];
+	int c = u->fd[ux_index(u, e->peer_id)], l, s;
+	struct sockaddr_un sa;
+
+	if (e->has_listener_id) {
+		l = u->fd[ux_index(u, e->listener_id)];
+	} else {
+		l = new_socket(e->type);
+		if (l < 0)
+			return -1;
+		if (bind_name(l, e, &e->name, false)) {
+			close(l);
+			return -1;
+		}
+		if (listen(l, 1)) {
+			pr_perror("can't listen to accept socket:[%llu]",
+				  (unsigned long long)e->ino);
+			close(l);
+			return -1;
+		}
+	}
+	if (connect_name(c, &e->name, e))
+		goto err;
+	s = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (s < 0) {
+		pr_perror("can't accept the connection of socket:[%llu]",
+			  (unsigned long long)e->ino);
+		goto err;
+	}
+	/* Blocking again, as a socket is made; files.c sets the flags. */
+	if (fcntl(s, F_SETFL, 0)) {
+		pr_perror("can't make socket:[%llu] blocking", (unsigned long long)e->ino);
+		close(s);
+		goto err;
+	}
+	u->fd[i] = files_to_service(s, base);
+	if (!e->has_listener_id) {
+		close(l);
+		ux_addr(&e->name, &sa);
+		if (sa.sun_path[0] && unlink(sa.sun_path) && errno != ENOENT)
+			pr_warn("can't remove '%s' (made to accept socket:[%llu]): %m",
+				sa.sun_path, (unsigned long long)e->ino);
+	}
+	return u->fd[i] < 0 ? -1 : 0;
+err:
+	if (!e->has_listener_id)
+		close(l);
+	return -1;
+}
+
+/* Make every socket, named, listening, accepted, waiting (steps 1-5). */
+static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
+{
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sks[i], *p;
+		int sv[2];
+
+		p = e->has_peer_id ? u->sks[ux_index(u, e->peer_id)] : NULL;
+		if (u->fd[i] >= 0 || e->accepted)
+			continue;
+		if ((p && !p->accepted) || e->peer_closed) {
+			if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv)) {
+				pr_perror("can't create a unix %s socketpair",
+					  ux_type_name(e->type));
+				return -1;
+			}
+			u->fd[i] = files_to_service(sv[0], base);
+			if (p)
+				u->fd[ux_index(u, e->peer_id)] = files_to_service(sv[1], base);
+			else
+				ghost[i] = files_to_service(sv[1], base);
+			if (u->fd[i] < 0 || (p && u->fd[ux_index(u, e->peer_id)] < 0) ||
+			    (e->peer_closed && ghost[i] < 0))
+				return -1;
+			continue;
+		}
+		u->fd[i] = files_to_service(new_socket(e->type), base);
+		if (u->fd[i] < 0)
+			return -1;
+	}
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sks[i];
+
+		if (e->has_name && !e->accepted && bind_name(u->fd[i], e, &e->name, true))
+			return -1;
+		if (e->has_backlog && listen(u->fd[i], e->backlog)) {
+			pr_perror("can't listen on unix socket socket:[%llu]",
+				  (unsigned long long)e->ino);
+			return -1;
+		}
+	}
+	for (int i = 0; i < u->nr; i++)
+		if (u->sks[i]->accepted && make_accepted(u, i, base))
+			return -1;
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sks[i];
+
+		for (size_t j = 0; j < e->n_pending; j++) {
+			int c = ux_index(u, e->pending[j]);
+
+			if (connect_name(u->fd[c], &e->name, u->sks[c]))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Room enough in w's send buffer for a queue of total bytes in nr. */
+static int make_room(int w, size_t total, size_t nr, const UnixSkEntry *e)
+{
+	int big = total + 512 * nr + 65536;
+
+	if (setsockopt(w, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big))) {
+		pr_perror("can't make room to refill unix socket socket:[%llu]",
+			  (unsigned long long)e->ino);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Who sends datagram i of e: the other end of its pair (or the ghost of
+ * a closed one), the socket of the tree with the sender's name, or a
+ * socket made for it (unbound, or bound to its abstract name), which
+ * *tmp holds.
+ */
+static int sender(const struct uxsk_restore *u, const UnixSkEntry *e, int ghost,
+		  size_t i, int *tmp)
+{
+	const ProtobufCBinaryData *f = i < e->n_queue_from ? &e->queue_from[i] : NULL;
+
+	*tmp = -1;
+	if (e->has_peer_id)
+		return u->fd[ux_index(u, e->peer_id)];
+	if (ghost >= 0)
+		return ghost;
+	if (f && f->len) {
+		for (int k = 0; k < u->nr; k++) {
+			const UnixSkEntry *s = u->sks[k];
+
+			if (s->has_name && !s->accepted && !s->has_backlog &&
+			    s->name.len == f->len && !memcmp(s->name.data, f->data, f->len))
+				return u->fd[k];
+		}
+	}
+	*tmp = new_socket(SOCK_DGRAM);
+	if (*tmp >= 0 && f && f->len && bind_name(*tmp, e, f, false)) {
+		close(*tmp);
+		*tmp = -1;
+	}
+	return *tmp;
+}
+
+/* Write the queue of e, socket fd, from its peers (step 6). */
+static int refill(const struct uxsk_restore *u, int i, int ghost)
+{
+	const UnixSkEntry *e = u->sks[i];
+	size_t total = 0;
+	struct sockaddr_un sa;
+	socklen_t salen = 0;
+
+	if (!e->n_queue)
+		return 0;
+	for (size_t k = 0; k < e->n_queue; k++)
+		total += e->queue[k].len;
+	if (!e->has_peer_id && ghost < 0) {
+		if (e->type != SOCK_DGRAM || !e->has_name)
+			return bad_image(e, "has a queue and nobody to send it");
+		salen = ux_addr(&e->name, &sa);
+	}
+	for (size_t k = 0; k < e->n_queue; k++) {
+		const char *p = (const char *)e->queue[k].data;
+		size_t left = e->queue[k].len;
+		int tmp, w = sender(u, e, ghost, k, &tmp);
+
+		if (w < 0 || make_room(w, total, e->n_queue, e))
+			goto err;
+		do {
+			ssize_t n = sendto(w, p, left, MSG_DONTWAIT | MSG_NOSIGNAL,
+					   salen ? (struct sockaddr *)&sa : NULL, salen);
+
+			if (n < 0) {
+				pr_perror("can't refill unix socket socket:[%llu] (message %zu of %zu)",
+					  (unsigned long long)e->ino, k + 1, e->n_queue);
+				goto err;
+			}
+			if (e->type != SOCK_STREAM && (size_t)n != left) {
+				pr_err("unix socket socket:[%llu]: message %zu went in cut",
+				       (unsigned long long)e->ino, k + 1);
+				goto err;
+			}
+			p += n;
+			left -= n;
+		} while (left);
+		if (tmp >= 0) {
+			close(tmp);
+			tmp = -1;
+		}
+		continue;
+err:
+		if (tmp >= 0)
+			close(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static int finish(const UnixSkEntry *e, int fd)
+{
+	int how = -1;
+
+	if (e->peek_off != -1 && set_peek_off(fd, e->peek_off))
+		return -1;
+	if (e->passcred) {
+		int one = 1;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
+			pr_perror("can't set SO_PASSCRED on socket:[%llu]",
+				  (unsigned long long)e->ino);
+			return -1;
+		}
+	}
+	switch (e->shutdown & (RCV_SHUTDOWN | SEND_SHUTDOWN)) {
+	case RCV_SHUTDOWN:			how = SHUT_RD; break;
+	case SEND_SHUTDOWN:			how = SHUT_WR; break;
+	case RCV_SHUTDOWN | SEND_SHUTDOWN:	how = SHUT_RDWR; break;
+	}
+	if (how >= 0 && shutdown(fd, how)) {
+		pr_perror("can't shut unix socket socket:[%llu] down (%u)",
+			  (unsigned long long)e->ino, e->shutdown);
+		return -1;
+	}
+	return 0;
+}
+
+/* Steps 7-9: connections of datagram and external sockets, unlinked
+ * paths, then what would have stopped the refill. */
+static int connect_and_finish(struct uxsk_restore *u)
+{
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sks[i];
+
+		if (e->has_dgram_peer_id &&
+		    connect_name(u->fd[i], &u->sks[ux_index(u, e->dgram_peer_id)]->name, e))
+			return -1;
+		if (e->has_ext_peer && connect_name(u->fd[i], &e->ext_peer, e))
+			return -1;
+	}
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sks[i];
+		struct sockaddr_un sa;
+
+		if (!e->file_gone || !e->has_name || e->accepted)
+			continue;
+		ux_addr(&e->name, &sa);
+		if (sa.sun_path[0] && unlink(sa.sun_path)) {
+			pr_perror("can't unlink '%s' as socket:[%llu]'s was",
+				  sa.sun_path, (unsigned long long)e->ino);
+			return -1;
+		}
+	}
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sks[i];
+
+		if ((e->has_sndbuf && set_buf(u->fd[i], SO_SNDBUF, SO_SNDBUFFORCE, e->sndbuf, e)) ||
+		    (e->has_rcvbuf && set_buf(u->fd[i], SO_RCVBUF, SO_RCVBUFFORCE, e->rcvbuf, e)))
+			return -1;
+	}
+	for (int i = 0; i < u->nr; i++)
+		if (finish(u->sks[i], u->fd[i]))
+			return -1;
+	return 0;
+}
+
+int ux_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms, int nr_mms)
+{
+	struct uxsk_restore *u = restore_state(rf);
+	int *ghost, ret = -1;
+
+	(void)d;
+	(void)mms;
+	(void)nr_mms;
+	u->fd = xzalloc((u->nr + 1) * sizeof(int));
+	ghost = xzalloc((u->nr + 1) * sizeof(int));
+	for (int i = 0; i < u->nr; i++)
+		u->fd[i] = ghost[i] = -1;
+	if (make_sockets(u, ghost, rf->base))
+		goto out;
+	for (int i = 0; i < u->nr; i++)
+		if (refill(u, i, ghost[i]))
+			goto out;
+	for (int i = 0; i < u->nr; i++) {
+		if (ghost[i] >= 0) {
+			close(ghost[i]);
+			ghost[i] = -1;
+		}
+	}
+	if (connect_and_finish(u))
+		goto out;
+	ret = 0;
+out:
+	for (int i = 0; i < u->nr; i++)
+		if (ghost[i] >= 0)
+			close(ghost[i]);
+	free(ghost);
+	return ret;
+}
+
+int ux_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct uxsk_restore *u = restore_state_ro(rf);
+	int i = ux_index(u, e->file_id);
+
+	return i < 0 || !u->fd ? -1 : u->fd[i];
+}
+
+void ux_show(const struct restore_files *rf, const FdEntry *e, char *buf, size_t len)
+{
+	const struct uxsk_restore *u = restore_state_ro(rf);
+	int i = ux_index(u, e->file_id);
+	const UnixSkEntry *s;
+	char name[240] = "";
+
+	if (i < 0) {
+		snprintf(buf, len, "unix socket %u, not in the images", e->file_id);
+		return;
+	}
+	s = u->sks[i];
+	if (s->has_name)
+		name_str(&s->name, name, sizeof(name));
+	snprintf(buf, len, "unix %s socket:[%llu]%s%s, %s, %zu messages queued",
+		 ux_type_name(s->type), (unsigned long long)s->ino,
+		 s->has_name ? " at " : "", name,
+		 s->has_backlog ? "listening" :
+		 s->accepted ? "accepted" :
+		 s->has_peer_id ? "one end of a pair" :
+		 s->peer_closed ? "its other end closed" :
+		 s->has_dgram_peer_id ? "connected" :
+		 s->has_ext_peer ? "connected outside the tree" : "not connected",
+		 s->n_queue);
+}
