@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -564,42 +566,63 @@ static void set_pair(struct uxsk_dump *u, struct uxsk *s, struct uxsk *p)
 static void set_external(struct dump_files *df, struct uxsk *s)
 {
 	struct ux_diag pd;
-	char name[240];
-	int r = ux_diag(s->d.peer, &pd);
+	struct sockaddr_un sa;
+	socklen_t salen = sizeof(sa);
+	char name[240], what[64];
+	int r, cfd, len;
 
-	if (r == 1) {	/* gone: closed, only this end is left */
-		s->e->has_peer_closed = s->e->peer_closed = 1;
+	if (s->d.peer) {
+		r = ux_diag(s->d.peer, &pd);
+		ux_diag_free(&pd);
+		if (r == 1) {	/* gone: closed, only this end is left */
+			s->e->has_peer_closed = s->e->peer_closed = 1;
+			return;
+		}
+		if (r < 0) {
+			s->why = xsprintf("a unix %s socket connected to socket:[%u], which sock_diag can't tell about",
+					   ux_type_name(s->e->type), s->d.peer);
+			return;
+		}
+		snprintf(what, sizeof(what), "socket:[%u]", s->d.peer);
+	} else {
+		snprintf(what, sizeof(what), "a listener, not yet accepted");
+	}
+	/* The peer's name as the socket sees it (a waiting one's: the listener's). */
+	memset(&sa, 0, sizeof(sa));
+	cfd = pidfd_take(s->pid, s->fd);
+	if (cfd < 0 || getpeername(cfd, (struct sockaddr *)&sa, &salen))
+		salen = 0;
+	if (cfd >= 0)
+		close(cfd);
+	len = salen > offsetof(struct sockaddr_un, sun_path) ?
+	      (int)(salen - offsetof(struct sockaddr_un, sun_path)) : 0;
+	name_words(sa.sun_path, len, name, sizeof(name));
+	if (len <= 0) {
+		s->why = xsprintf("a unix %s socket connected outside the tree (to %s, bound to no name)",
+				   ux_type_name(s->e->type), what);
 		return;
 	}
-	if (r < 0) {
-		s->why = xsprintf("a unix %s socket connected to socket:[%u], which sock_diag can't tell about",
-				   ux_type_name(s->e->type), s->d.peer);
-		return;
-	}
-	name_words(pd.name, pd.name_len, name, sizeof(name));
-	ux_diag_free(&pd);
-	if (pd.name_len <= 0) {
-		s->why = xsprintf("a unix %s socket connected outside the tree (to socket:[%u], bound to no name)",
-				   ux_type_name(s->e->type), s->d.peer);
-		return;
-	}
-	if (pd.name[0] && pd.name[0] != '/') {
-		s->why = xsprintf("a unix %s socket connected outside the tree (to socket:[%u] bound to the relative path %s)",
-				   ux_type_name(s->e->type), s->d.peer, name);
+	if (sa.sun_path[0] && sa.sun_path[0] != '/') {
+		s->why = xsprintf("a unix %s socket connected outside the tree (to %s bound to the relative path %s)",
+				   ux_type_name(s->e->type), what, name);
 		return;
 	}
 	if (!ext_allowed(df->opts, s)) {
-		s->why = xsprintf("a unix %s socket connected outside the tree (to socket:[%u] bound to %s; --ext-unix-sk connects it to that name again at restore)",
-				   ux_type_name(s->e->type), s->d.peer, name);
+		s->why = xsprintf("a unix %s socket connected outside the tree (to %s bound to %s; --ext-unix-sk connects it to that name again at restore)",
+				   ux_type_name(s->e->type), what, name);
 		return;
 	}
 	s->e->has_ext_peer = 1;
-	s->e->ext_peer.len = pd.name[0] ? strnlen(pd.name, pd.name_len) : (size_t)pd.name_len;
+	s->e->ext_peer.len = sa.sun_path[0] ? strnlen(sa.sun_path, len) : (size_t)len;
 	s->e->ext_peer.data = xzalloc(s->e->ext_peer.len + 1);
-	memcpy(s->e->ext_peer.data, pd.name, s->e->ext_peer.len);
+	memcpy(s->e->ext_peer.data, sa.sun_path, s->e->ext_peer.len);
 }
 
-/* The listener in the tree one of whose waiting connections is ino. */
+/*
+ * The listener in the tree on which client ino waits to be accepted.
+ * sock_diag's "icons" of a listener are its waiting clients (the peers of
+ * the embryo sockets queued on it), not the embryos.
+ */
 static struct uxsk *icon_owner(struct uxsk_dump *u, uint32_t ino)
 {
 	for (int i = 0; i < u->nr; i++)
@@ -618,24 +641,29 @@ static int set_pending(struct uxsk_dump *u, struct uxsk *l)
 	for (int j = 0; j < l->d.nr_icons && !l->why; j++) {
 		uint32_t ino = l->d.icons[j];
 		struct uxsk *c = NULL;
-		struct ux_diag ed;
-		int r;
+		int cfd, outq = 0;
 
 		for (int i = 0; i < u->nr && !c; i++)
-			if (u->sk[i].pending_on == l && u->sk[i].d.peer == ino)
+			if (u->sk[i].pending_on == l && u->sk[i].e->ino == ino)
 				c = &u->sk[i];
 		if (!c) {
 			l->why = xsprintf("a listening unix %s socket bound to %s with a connection waiting from outside the tree (socket:[%u])",
 					   ux_type_name(l->e->type), name, ino);
 			break;
 		}
-		r = ux_diag(ino, &ed);
-		if (r < 0)
+		/* What the client sent is in the embryo, which crest can't read. */
+		cfd = pidfd_take(c->pid, c->fd);
+		if (cfd < 0)
 			return -1;
-		ux_diag_free(&ed);
-		if (!r && ed.rqlen) {
-			l->why = xsprintf("a listening unix %s socket bound to %s with a connection waiting whose client already sent %u bytes",
-					   ux_type_name(l->e->type), name, ed.rqlen);
+		if (ioctl(cfd, SIOCOUTQ, &outq)) {
+			pr_perror("can't ask socket:[%u] what it sent", ino);
+			close(cfd);
+			return -1;
+		}
+		close(cfd);
+		if (outq) {
+			l->why = xsprintf("a listening unix %s socket bound to %s with a connection waiting whose client already sent data (socket:[%u], %d bytes with overhead)",
+					   ux_type_name(l->e->type), name, ino, outq);
 			break;
 		}
 		l->e->pending = xrealloc(l->e->pending, (l->e->n_pending + 1) * sizeof(uint32_t));
@@ -826,8 +854,23 @@ static void link_socket(struct dump_files *df, struct uxsk_dump *u, struct uxsk 
 
 	if (!s->d.has_peer)
 		return;
-	if (!s->d.peer) {
+	l = s->e->type != SOCK_DGRAM ? icon_owner(u, s->e->ino) : NULL;
+	if (l) {	/* waiting to be accepted by a listener of the tree */
+		s->pending_on = l;
+		return;
+	}
+	/*
+	 * Peer inode 0: closed (a stream end left alone is shut down both
+	 * ways), or an embryo (no inode) waiting on a listener outside.
+	 */
+	if (!s->d.peer && (s->e->type == SOCK_DGRAM ||
+			   (s->d.shutdown & (RCV_SHUTDOWN | SEND_SHUTDOWN)) ==
+			   (RCV_SHUTDOWN | SEND_SHUTDOWN))) {
 		s->e->has_peer_closed = s->e->peer_closed = 1;
+		return;
+	}
+	if (!s->d.peer) {
+		set_external(df, s);
 		return;
 	}
 	p = by_ino(u, s->d.peer);
@@ -846,11 +889,6 @@ static void link_socket(struct dump_files *df, struct uxsk_dump *u, struct uxsk 
 			s->why = xsprintf("a unix %s socket connected to socket:[%u], which is connected elsewhere",
 					   ux_type_name(s->e->type), s->d.peer);
 		}
-		return;
-	}
-	l = icon_owner(u, s->d.peer);
-	if (l) {	/* waiting to be accepted by a listener of the tree */
-		s->pending_on = l;
 		return;
 	}
 	set_external(df, s);

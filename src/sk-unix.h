@@ -34,8 +34,8 @@ struct ux_diag {
 	uint32_t peer;
 	int name_len;		/* 0: unbound, -1: bound to an empty name */
 	char name[110];		/* as bound: a path (with its NUL) or '\0'... */
-	uint32_t *icons;	/* connections waiting to be accepted (their
-				 * embryo sockets), in the order they came */
+	uint32_t *icons;	/* clients waiting to be accepted (the peers
+				 * of the embryos queued), in the order they came */
 	int nr_icons;
 	uint32_t rqlen;		/* bytes queued; listening: connections */
 	uint32_t wqlen;		/* listening: the backlog */
