@@ -952,7 +952,9 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 		struct uxsk *s = &u->sk[i];
 		int cfd;
 
-		if (s->why || s->d.state == TCP_LISTEN)
+		/* Nothing to read: listening, or a stream never connected. */
+		if (s->why || s->d.state == TCP_LISTEN ||
+		    (s->e->type != SOCK_DGRAM && !s->d.has_peer))
 			continue;
 		cfd = pidfd_take(s->pid, s->fd);
 		if (cfd < 0)

@@ -306,7 +306,8 @@ def _snap_task(base, classes, out, threads):
 
 
 # Sockets: /proc/PID/net/unix by inode (inodes change at restore: the
-# flags, type, state and path are compared), and from a copy of the fd
+# flags, type, state and path are compared, and the socket file of a path:
+# its mode and owner, or that it is gone), and from a copy of the fd
 # (pidfd_getfd) the options and how many bytes wait to be read.
 _SOL_SOCKET = 1
 _SOCK_OPTS = [("type", 3), ("sndbuf", 7), ("rcvbuf", 8), ("passcred", 16),
@@ -321,6 +322,20 @@ def parse_net_unix(text):
         if len(f) >= 7:
             out[f[6]] = " ".join(f[3:6] + f[7:8])
     return out
+
+
+def _sock_file(base, line):
+    """The socket file of a unix socket bound to a path: mode and owner,
+    or "absent" (unlinked after the bind); "" if not bound to a path."""
+    f = line.split(" ", 3)
+    path = f[3] if len(f) > 3 else ""
+    if not path.startswith("/"):
+        return ""
+    try:
+        st = os.lstat(base + "/root" + path)
+    except OSError:
+        return "absent"
+    return "%o %d:%d" % (st.st_mode, st.st_uid, st.st_gid)
 
 
 def _sock_state(pid, fd):
@@ -425,6 +440,8 @@ def snapshot(pids):
                     net_unix = parse_net_unix(_read(base + "/net/unix") or "")
                 if m.group(2) in net_unix:
                     proc["fd:%s:unix" % fd] = net_unix[m.group(2)]
+                    proc["fd:%s:unix:file" % fd] = _sock_file(
+                        base, net_unix[m.group(2)])
                 for k, v in _sock_state(pid, int(fd)).items():
                     proc["fd:%s:sock:%s" % (fd, k)] = v
             info = _read("%s/fdinfo/%s" % (base, fd))
