@@ -835,6 +835,8 @@ out:
  */
 static void check_senders(struct uxsk_dump *u, struct uxsk *s)
 {
+	char name[240];
+
 	for (size_t i = 0; i < s->e->n_queue_from; i++) {
 		ProtobufCBinaryData *f = &s->e->queue_from[i];
 
@@ -842,8 +844,9 @@ static void check_senders(struct uxsk_dump *u, struct uxsk *s)
 			continue;
 		if (s->e->has_peer_id || s->e->peer_closed)
 			continue;	/* a pair's: the other end sends */
-		refuse(s->tpid, "fd %d is a unix datagram socket with a datagram queued from '%.*s', a socket not in the tree; not supported yet",
-		       s->fd, (int)f->len, (char *)f->data);
+		name_words(s->d.name, s->d.name_len, name, sizeof(name));
+		refuse(s->tpid, "fd %d is a unix datagram socket bound to %s with a datagram queued from '%.*s', a socket not in the tree; not supported yet",
+		       s->fd, name, (int)f->len, (char *)f->data);
 		return;
 	}
 }

@@ -1,10 +1,12 @@
 /* Not a checkpoint/restore case: unix sockets crest can't save yet, next
  * to a socketpair it could: fd 10 is a socketpair end with an fd in flight
  * (SCM_RIGHTS sent, not received), fd 11 a datagram socket bound to an
- * abstract name, and fds 12-13 a pair with "abc" queued. The errors mode
- * expects one refusal naming fds 10 and 11, the process left running;
- * after go the fd in flight is received and works, and "abc" is still
- * queued, once (the failed dump's peeking took nothing). */
+ * abstract name with a datagram queued from a socket bound to a path that
+ * has been closed since (nothing of the tree can send it again with that
+ * name), and fds 12-13 a pair with "abc" queued. The errors mode expects
+ * one refusal naming fds 10 and 11, the process left running; after go
+ * the fd in flight is received and works, the datagram and "abc" are
+ * still queued, once (the failed dump's peeking took nothing). */
 #include "caselib.h"
 
 #include <errno.h>
@@ -52,6 +54,21 @@ int main(void)
 			  offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sa.sun_path + 1)))
 		case_fail("abstract socket: %s", strerror(errno));
 	move(d, 11);
+	{
+		struct sockaddr_un from = { .sun_family = AF_UNIX };
+		int x = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+		snprintf(from.sun_path, sizeof(from.sun_path), "%s/err_sk_unix-%d.sock",
+			 case_tmpdir(), getpid());
+		unlink(from.sun_path);
+		if (x < 0 || bind(x, (struct sockaddr *)&from, sizeof(from)) ||
+		    sendto(x, "dg", 2, 0, (struct sockaddr *)&sa,
+			   offsetof(struct sockaddr_un, sun_path) + 1 +
+			   strlen(sa.sun_path + 1)) != 2)
+			case_fail("datagram from a path: %s", strerror(errno));
+		close(x);
+		unlink(from.sun_path);
+	}
 	if (write(13, "abc", 3) != 3)
 		case_fail("write: %s", strerror(errno));
 
@@ -66,6 +83,9 @@ int main(void)
 	memcpy(&got, CMSG_DATA(c), sizeof(int));
 	if (write(got, "z", 1) != 1 || read(pp[0], buf, 1) != 1 || buf[0] != 'z')
 		case_fail("the fd received does not lead to the pipe");
+	if (recv(11, buf, sizeof(buf), MSG_DONTWAIT) != 2 || memcmp(buf, "dg", 2) ||
+	    recv(11, buf, sizeof(buf), MSG_DONTWAIT) != -1)
+		case_fail("the queued datagram is not there as it was");
 	if (recv(12, buf, sizeof(buf), MSG_DONTWAIT) != 3 || memcmp(buf, "abc", 3))
 		case_fail("the queued 'abc' is not there as it was");
 	if (recv(12, buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno != EAGAIN)
