@@ -246,6 +246,26 @@ static void test_errors(void **state)
 	assert_int_equal(o.pid, 5);
 }
 
+/* CRIU's --ext-unix-sk[=INO,...]: dump takes inodes, restore accepts it. */
+static void test_ext_unix_sk(void **state)
+{
+	struct options o;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5"), 0);
+	assert_false(o.ext_unix_sk);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--ext-unix-sk"), 0);
+	assert_true(o.ext_unix_sk);
+	assert_null(o.ext_unix_sk_inos);
+	assert_int_equal(PARSE(&o, "crest", "dump", "--ext-unix-sk=12,345", "-t", "5"), 0);
+	assert_true(o.ext_unix_sk);
+	assert_string_equal(o.ext_unix_sk_inos, "12,345");
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--ext-unix-sk=12x"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--ext-unix-sk="), -1);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--ext-unix-sk"), 0);
+	assert_int_equal(PARSE(&o, "crest", "show", "--ext-unix-sk", "x"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_verbosity),
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_file_locks),
+		cmocka_unit_test(test_ext_unix_sk),
 		cmocka_unit_test(test_show_check),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_usage_text),
