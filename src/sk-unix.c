@@ -597,6 +597,14 @@ static void set_external(struct dump_files *df, struct uxsk *s)
 	len = salen > offsetof(struct sockaddr_un, sun_path) ?
 	      (int)(salen - offsetof(struct sockaddr_un, sun_path)) : 0;
 	name_words(sa.sun_path, len, name, sizeof(name));
+	if (len <= 0 && s->e->has_name && s->e->type != SOCK_DGRAM) {
+		char own[240];
+
+		name_words(s->d.name, s->d.name_len, own, sizeof(own));
+		s->why = xsprintf("a unix %s connection accepted on %s from a client outside the tree (%s)",
+				   ux_type_name(s->e->type), own, what);
+		return;
+	}
 	if (len <= 0) {
 		s->why = xsprintf("a unix %s socket connected outside the tree (to %s, bound to no name)",
 				   ux_type_name(s->e->type), what);
