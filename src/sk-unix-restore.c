@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,17 @@ static int free_path(const char *path, const UnixSkEntry *e)
 	return 0;
 }
 
+static int set_file_attrs(const char *path, const UnixSkEntry *e)
+{
+	if ((e->has_file_uid && fchownat(AT_FDCWD, path, e->file_uid, e->file_gid,
+					 AT_SYMLINK_NOFOLLOW)) ||
+	    (e->has_file_mode && chmod(path, e->file_mode))) {
+		pr_perror("can't give the socket file '%s' its owner and mode", path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Bind fd to name; a path's file gets e's mode and owner if attrs. */
 static int bind_name(int fd, const UnixSkEntry *e, const ProtobufCBinaryData *name,
 		     bool attrs)
@@ -241,13 +253,7 @@ static int bind_name(int fd, const UnixSkEntry *e, const ProtobufCBinaryData *na
 	}
 	if (!path || !attrs || e->file_gone)
 		return 0;
-	if ((e->has_file_uid && fchownat(AT_FDCWD, sa.sun_path, e->file_uid, e->file_gid,
-					 AT_SYMLINK_NOFOLLOW)) ||
-	    (e->has_file_mode && chmod(sa.sun_path, e->file_mode))) {
-		pr_perror("can't give the socket file '%s' its owner and mode", sa.sun_path);
-		return -1;
-	}
-	return 0;
+	return set_file_attrs(sa.sun_path, e);
 }
 
 static int connect_name(int fd, const ProtobufCBinaryData *name, const UnixSkEntry *e)
@@ -276,7 +282,8 @@ static int new_socket(unsigned int type)
 /*
  * The server end of an accepted connection: its client connects to the
  * listener, which accepts. With no listener in the tree, one is made
- * under the name for the moment (and its path removed after).
+ * under the name for the moment (its path left as the dump found it: a
+ * stale socket file, or nothing).
  */
 static int make_accepted(struct uxsk_restore *u, int i, int base)
 {
@@ -284,6 +291,7 @@ static int make_accepted(struct uxsk_restore *u, int i, int base)
 	int c = u->fd[ux_index(u, e->peer_id)], l, s;
 	struct sockaddr_un sa;
 
+	ux_addr(&e->name, &sa);
 	if (e->has_listener_id) {
 		l = u->fd[ux_index(u, e->listener_id)];
 	} else {
@@ -318,10 +326,14 @@ static int make_accepted(struct uxsk_restore *u, int i, int base)
 	u->fd[i] = files_to_service(s, base);
 	if (!e->has_listener_id) {
 		close(l);
-		ux_addr(&e->name, &sa);
-		if (sa.sun_path[0] && unlink(sa.sun_path) && errno != ENOENT)
-			pr_warn("can't remove '%s' (made to accept socket:[%llu]): %m",
-				sa.sun_path, (unsigned long long)e->ino);
+		/* The closed listener's file: stale as it was, or gone. */
+		if (sa.sun_path[0] && e->file_gone && unlink(sa.sun_path) && errno != ENOENT) {
+			pr_perror("can't remove '%s' (made to accept socket:[%llu])",
+				  sa.sun_path, (unsigned long long)e->ino);
+			return -1;
+		}
+		if (sa.sun_path[0] && !e->file_gone && set_file_attrs(sa.sun_path, e))
+			return -1;
 	}
 	return u->fd[i] < 0 ? -1 : 0;
 err:

@@ -439,7 +439,9 @@ static void name_words(const char *name, int len, char *buf, size_t size)
 
 /*
  * The socket file of a socket bound to a path: its mode and owner, or
- * file_gone if the path no longer leads to it (unlinked, replaced).
+ * file_gone if the path no longer leads to it (unlinked, replaced). For
+ * an accepted end whose listener the tree does not hold, whatever socket
+ * file is at its listener's path (a stale one: the listener was closed).
  */
 static int dump_file(struct uxsk *s)
 {
@@ -448,8 +450,9 @@ static int dump_file(struct uxsk *s)
 			      (char *)e->name.data);
 	struct stat st;
 
-	if (lstat(path, &st) || !S_ISSOCK(st.st_mode) || !s->d.has_vfs ||
-	    st.st_ino != s->d.vfs_ino) {
+	/* An accepted end's name is its listener's: any socket file there. */
+	if (lstat(path, &st) || !S_ISSOCK(st.st_mode) ||
+	    (!e->accepted && (!s->d.has_vfs || st.st_ino != s->d.vfs_ino))) {
 		e->has_file_gone = e->file_gone = 1;
 	} else {
 		e->has_file_mode = e->has_file_uid = e->has_file_gid = 1;
@@ -929,7 +932,8 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 
 		if (!s->why && s->d.state == TCP_LISTEN && set_pending(u, s))
 			return -1;
-		if (!s->why && s->e->has_name && s->e->name.data[0] && !s->e->accepted)
+		if (!s->why && s->e->has_name && s->e->name.data[0] &&
+		    (!s->e->accepted || !s->e->has_listener_id))
 			dump_file(s);
 	}
 	spread_why(u);

@@ -7,8 +7,10 @@
  * to the listener (accepted by the server, nothing queued either way).
  * After the restore both are connected to the same names again: what the
  * case logs reaches the server, which says so on the stream. The server
- * serves every connection until the runner is gone (its parent changes)
- * or 10 minutes pass, so "twice" and "redump" find it too.
+ * serves every connection until the runner kills it once the case's run
+ * is over (its pid is in $CREST_TMP/outside.pids), the runner is gone
+ * (its parent changes) or 10 minutes pass, so "twice" and "redump" find
+ * it too.
  */
 #include "caselib.h"
 
@@ -100,6 +102,15 @@ static void start_server(void)
 		while (getppid() == mid)	/* reparented to the runner */
 			usleep(1000);
 		close(ready[0]);
+		{
+			char path[4096];
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/outside.pids", case_tmpdir());
+			f = fopen(path, "a");
+			if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
+				_exit(1);
+		}
 		logfd = socket(AF_UNIX, SOCK_DGRAM, 0);
 		l = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (logfd < 0 || l < 0 ||

@@ -5,8 +5,10 @@
  *    in its accept queue (one of them bound to an abstract name);
  *  - a seqpacket listener bound to an abstract name with one connection
  *    accepted (records queued for the server) and one waiting;
- *  - an accepted stream connection whose listener was closed (its path
- *    removed): a server end named as the listener was.
+ *  - two accepted stream connections whose listener was closed: server
+ *    ends named as their listener was, one listener's path removed, the
+ *    other's left behind (a stale socket file, as it stays after the
+ *    restore: no socket bound to it).
  * After the restore: the socket file is there with its mode and works,
  * every name (getsockname, getpeername) is as it was, the queued bytes
  * and records are there once with their boundaries, the waiting
@@ -28,8 +30,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct sockaddr_un path_sa, abs_sa, cli_sa, gone_sa;
-static socklen_t path_len, abs_len, cli_len, gone_len;
+static struct sockaddr_un path_sa, abs_sa, cli_sa, gone_sa, stale_sa;
+static socklen_t path_len, abs_len, cli_len, gone_len, stale_len;
 
 static socklen_t set_abstract(struct sockaddr_un *sa, const char *name)
 {
@@ -149,7 +151,7 @@ static void outside_client(int type, const struct sockaddr_un *sa, socklen_t len
 
 int main(void)
 {
-	int l, a, c1, c2, c3, q, qa, qc, qw, gs, gc;
+	int l, a, c1, c2, c3, q, qa, qc, qw, gs, gc, ss, sc;
 	int status;
 	struct stat st;
 
@@ -158,6 +160,7 @@ int main(void)
 	abs_len = set_abstract(&abs_sa, "crest-listen-seq");
 	cli_len = set_abstract(&cli_sa, "crest-listen-cli");
 	gone_len = set_path(&gone_sa, "sk_unix_listen-gone");
+	stale_len = set_path(&stale_sa, "sk_unix_listen-stale");
 
 	l = listener(SOCK_STREAM, &path_sa, path_len, 7);
 	if (chmod(path_sa.sun_path, 0640))
@@ -186,6 +189,10 @@ int main(void)
 		unlink(gone_sa.sun_path);
 		if (write(gc, "orphan", 6) != 6)
 			case_fail("write: %s", strerror(errno));
+		gl = listener(SOCK_STREAM, &stale_sa, stale_len, 1);
+		sc = client(SOCK_STREAM, &stale_sa, stale_len, NULL, 0);
+		ss = accept_now("stale", gl);
+		close(gl);
 	}
 
 	case_ready();
@@ -197,6 +204,19 @@ int main(void)
 			  st.st_mode);
 	if (!lstat(gone_sa.sun_path, &st))
 		case_fail("'%s' exists, it was removed before the dump", gone_sa.sun_path);
+	if (lstat(stale_sa.sun_path, &st) || !S_ISSOCK(st.st_mode))
+		case_fail("'%s', a stale socket file at the dump, is not there", stale_sa.sun_path);
+	{
+		int t = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (t < 0 || !connect(t, (struct sockaddr *)&stale_sa, stale_len) ||
+		    errno != ECONNREFUSED)
+			case_fail("'%s' is not stale: connect says %s", stale_sa.sun_path,
+				  strerror(errno));
+		close(t);
+	}
+	same_name("stale server end's name", ss, false, &stale_sa, stale_len);
+	same_name("stale client's peer", sc, true, &stale_sa, stale_len);
 	same_name("listener's name", l, false, &path_sa, path_len);
 	same_name("accepted end's name", a, false, &path_sa, path_len);
 	same_name("accepted end's peer", a, true, NULL, 0);
@@ -252,5 +272,6 @@ int main(void)
 		case_fail("write: %s", strerror(errno));
 	expect("seqpacket client", qc, "back", 4);
 	unlink(path_sa.sun_path);
+	unlink(stale_sa.sun_path);
 	case_pass();
 }
