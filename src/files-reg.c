@@ -19,6 +19,8 @@
 #include "image.h"
 #include "log.h"
 #include "proc.h"
+#include "pstree.h"
+#include "refuse.h"
 #include "util.h"
 
 static uint32_t add_file(struct dump_files *df, const char *path,
@@ -140,6 +142,71 @@ static int reg_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	return 0;
 }
 
+/*
+ * "/proc/N/REST": N, and *rest at REST ("" or "/..."); 0 if not such a
+ * path.
+ */
+static pid_t proc_path_pid(const char *path, const char **rest)
+{
+	char *end;
+	long n;
+
+	if (strncmp(path, "/proc/", 6) || path[6] < '1' || path[6] > '9')
+		return 0;
+	n = strtol(path + 6, &end, 10);
+	if ((*end && *end != '/') || n <= 0 || n > (1 << 22))
+		return 0;
+	*rest = end;
+	return n;
+}
+
+/* Is pid a thread, not the main one, of a process of the tree? */
+static bool tree_thread(const struct pstree *t, pid_t pid)
+{
+	for (int j = 0; j < t->nr; j++)
+		for (int k = 1; k < t->items[j]->nr_threads; k++)
+			if (t->items[j]->threads[k] == pid)
+				return true;
+	return false;
+}
+
+/*
+ * fds on /proc/N/... of a process of the tree: N does not exist at the
+ * restore until the tree does, and may be another number then. Marked
+ * here, opened by crest once every task exists (reg_tasks_made). One of
+ * a thread that is not a main thread (the restorer makes those, after
+ * the fds) is refused; one of a process outside the tree is reopened by
+ * path, as any file.
+ */
+static int reg_collected(struct dump_files *df, struct pstree *t)
+{
+	for (int i = 0; i < df->nr_files; i++) {
+		RegFileEntry *f = df->files[i];
+		const struct file_owner *o = &df->files_own[i];
+		const char *rest, *task;
+		pid_t pid = proc_path_pid(f->path, &rest), tid;
+
+		if (!pid || o->fd < 0 || f->saved)
+			continue;
+		if (!pstree_find(t, pid)) {
+			if (tree_thread(t, pid))
+				refuse(o->pid, "fd %d is '%s', a file of thread %d, not a main thread; not supported yet",
+				       o->fd, f->path, pid);
+			continue;
+		}
+		task = !strncmp(rest, "/task/", 6) ? rest + 6 : NULL;
+		tid = task ? atoi(task) : 0;
+		if (tid && tid != pid && tree_thread(t, tid)) {
+			refuse(o->pid, "fd %d is '%s', a file of thread %d, not a main thread; not supported yet",
+			       o->fd, f->path, tid);
+			continue;
+		}
+		f->has_proc_pid = 1;
+		f->proc_pid = pid;
+	}
+	return 0;
+}
+
 static int reg_contents(struct dump_files *df, struct img_dir *d)
 {
 	return ghost_dump(df, d);
@@ -178,8 +245,8 @@ static int reg_check(const struct restore_files *rf)
 		const RegFileEntry *f = rf->files[i];
 		struct stat st;
 
-		if (f->saved)
-			continue;	/* comes from the images */
+		if (f->saved || f->has_proc_pid)
+			continue;	/* comes from the images, or is the tree's */
 		/* A symlink itself (O_PATH | O_NOFOLLOW) is not followed. */
 		if (S_ISLNK(f->mode) ? lstat(f->path, &st) : stat(f->path, &st)) {
 			pr_perror("restore needs '%s'", f->path);
@@ -289,16 +356,35 @@ out:
 	return fd;
 }
 
+/* Whose fds the ones of /proc files are (reg_tasks_made). */
+static pid_t *crest_pid(struct restore_files *rf)
+{
+	void **p = files_restore_priv(rf, &reg_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(pid_t));
+	return *p;
+}
+
 static int reg_open(struct restore_files *rf, struct img_dir *d,
 		    MmEntry **mms, int nr_mms)
 {
 	rf->file_fd = xzalloc((rf->nr_files + 1) * sizeof(int));
 	rf->file_ro_fd = xzalloc((rf->nr_files + 1) * sizeof(int));
+	*crest_pid(rf) = getpid();
 	for (int i = 0; i < rf->nr_files; i++) {
 		const RegFileEntry *f = rf->files[i];
 		int ro, rw = mapped_rw(mms, nr_mms, f->id, &ro);
 
 		rf->file_ro_fd[i] = -1;
+		if (f->has_proc_pid) {
+			/* A number kept for it: reg_tasks_made opens it there. */
+			rf->file_fd[i] = files_to_service(open("/dev/null", O_RDONLY | O_CLOEXEC),
+							  rf->base);
+			if (rf->file_fd[i] < 0)
+				return -1;
+			continue;
+		}
 		rf->file_fd[i] = files_to_service(f->saved ? ghost_open(f, d, rw) :
 						  open_reg(f, rw), rf->base);
 		if (rf->file_fd[i] < 0)
@@ -313,11 +399,90 @@ static int reg_open(struct restore_files *rf, struct img_dir *d,
 	return 0;
 }
 
+/* In crest, every task there: the /proc files of the tree's processes. */
+static int reg_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
+{
+	for (int i = 0; i < rf->nr_files; i++) {
+		const RegFileEntry *f = rf->files[i];
+		const char *rest;
+		pid_t pid;
+		char *path;
+		int fd;
+
+		if (!f->has_proc_pid)
+			continue;
+		if (*crest_pid(rf) != getpid() || proc_path_pid(f->path, &rest) != (pid_t)f->proc_pid) {
+			pr_err("'%s': not the file of /proc/%u the images say", f->path, f->proc_pid);
+			return -1;
+		}
+		pid = map && map->new_pid ? map->new_pid(map->arg, f->proc_pid) : (pid_t)f->proc_pid;
+		if (!pid) {
+			pr_err("'%s': process %u is not restored", f->path, f->proc_pid);
+			return -1;
+		}
+		path = xsprintf("/proc/%d%s", pid, rest);
+		fd = open(path, (f->flags & REOPEN_FLAGS) | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("can't open '%s' (was '%s')", path, f->path);
+			free(path);
+			return -1;
+		}
+		if (S_ISREG(f->mode) && !(f->flags & O_PATH) && f->pos &&
+		    lseek(fd, f->pos, SEEK_SET) != (off_t)f->pos) {
+			pr_perror("can't seek '%s' to %llu", path, (unsigned long long)f->pos);
+			close(fd);
+			free(path);
+			return -1;
+		}
+		free(path);
+		if (dup3(fd, rf->file_fd[i], O_CLOEXEC) < 0) {
+			pr_perror("can't put '%s' at fd %d", f->path, rf->file_fd[i]);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 static int reg_service_fd(const struct restore_files *rf, const FdEntry *e)
 {
 	int i = file_index(rf, e->file_id);
 
+	if (i >= 0 && rf->files[i]->has_proc_pid && e->kind == FD_KIND__FD_REG)
+		return FD_MADE_LATER;
 	return i < 0 || !rf->file_fd ? -1 : rf->file_fd[i];
+}
+
+/* In a task: its fds on /proc files of the tree, crest's (pidfd_getfd). */
+static int reg_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
+{
+	const pid_t *crest = *files_restore_priv_ro(rf, &reg_fd_ops);
+
+	for (int i = 0; i < nr; i++) {
+		const FdEntry *e = fds[i];
+		int k = e->kind == FD_KIND__FD_REG ? file_index(rf, e->file_id) : -1, fd;
+
+		if (k < 0 || !rf->files[k]->has_proc_pid || !crest)
+			continue;
+		fd = pidfd_take(*crest, rf->file_fd[k]);
+		if (fd < 0)
+			return -1;
+		if (fd != (int)e->fd && dup3(fd, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
+			pr_perror("can't put fd %u ('%s') in place", e->fd, e->desc);
+			close(fd);
+			return -1;
+		}
+		if (fd == (int)e->fd) {
+			if (!e->cloexec && fcntl(fd, F_SETFD, 0)) {
+				pr_perror("can't clear close-on-exec of fd %u", e->fd);
+				return -1;
+			}
+			continue;
+		}
+		close(fd);
+	}
+	return 0;
 }
 
 int files_exe_fd(const struct restore_files *rf, uint32_t id)
@@ -358,12 +523,15 @@ const struct fd_kind_ops reg_fd_ops = {
 	.kind		= FD_KIND__FD_REG,
 	.recognise	= reg_recognise,
 	.dump		= reg_dump,
+	.collected	= reg_collected,
 	.contents	= reg_contents,
 	.write		= reg_write,
 	.read		= reg_read,
 	.check		= reg_check,
 	.open		= reg_open,
+	.tasks_made	= reg_tasks_made,
 	.service_fd	= reg_service_fd,
+	.post_open	= reg_post_open,
 	.show		= reg_show,
 	.vma_fd		= reg_vma_fd,
 };
