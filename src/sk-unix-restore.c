@@ -24,9 +24,12 @@
  *   9. buffer sizes, peek offset, SO_PASSCRED, shutdowns (last: a
  *      shutdown would stop the refill)
  *
- * Made in crest, the sockets' SO_PEERCRED names crest (its pid, uid and
- * gid) to their peers, not the restored task that connected: crest(8),
- * LIMITATIONS.
+ * SO_PEERCRED: the kernel gives each end the credentials of whoever made
+ * the pair (socketpair), of the listener (a client: the creds listen()
+ * took) or of whoever connected (an accepted end). crest makes, listens
+ * and connects with the dumped euid and egid as its effective ids for the
+ * moment (crest as root), so the uid and gid come back; the pid is crest's
+ * (only a restored task could make it theirs): crest(8), LIMITATIONS.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -270,6 +273,87 @@ static int connect_name(int fd, const ProtobufCBinaryData *name, const UnixSkEnt
 	return 0;
 }
 
+/*
+ * Take the effective uid and gid a peer of e saw (SO_PEERCRED) for the
+ * next socketpair, listen or connect: 1 if taken (give them back with
+ * creds_back), 0 if there is nothing to take, -1 (reported).
+ */
+static int creds_as(const UnixSkEntry *e)
+{
+	if (!e || !e->has_peer_uid || e->peer_uid == (uint32_t)-1 || geteuid() ||
+	    (e->peer_uid == 0 && e->peer_gid == getegid()))
+		return 0;
+	if (setresgid(-1, e->peer_gid, -1) || setresuid(-1, e->peer_uid, -1)) {
+		pr_perror("can't take uid %u gid %u to make socket:[%llu]", e->peer_uid,
+			  e->peer_gid, (unsigned long long)e->ino);
+		if (setresgid(-1, 0, -1))
+			pr_perror("can't take gid 0 back");
+		return -1;
+	}
+	return 1;
+}
+
+/* crest's own effective ids again; errno as it was. */
+static int creds_back(int taken)
+{
+	int err = errno;
+
+	if (taken <= 0)
+		return 0;
+	if (setresuid(-1, 0, -1) || setresgid(-1, 0, -1)) {
+		pr_perror("can't take crest's own uid and gid back");
+		return -1;
+	}
+	errno = err;
+	return 0;
+}
+
+/* listen(), with e's SO_PEERCRED to give the clients. */
+static int listen_as(int fd, int backlog, const UnixSkEntry *e, const UnixSkEntry *cred)
+{
+	int as = creds_as(cred), r;
+
+	if (as < 0)
+		return -1;
+	r = listen(fd, backlog);
+	if (creds_back(as))
+		return -1;
+	if (r)
+		pr_perror("can't listen on unix socket socket:[%llu]",
+			  (unsigned long long)e->ino);
+	return r;
+}
+
+/*
+ * connect() to name as whoever cred's peer saw connect. Without the
+ * rights to the path as that user, as crest (the peer then sees crest).
+ */
+static int connect_as(int fd, const ProtobufCBinaryData *name, const UnixSkEntry *e,
+		      const UnixSkEntry *cred)
+{
+	struct sockaddr_un sa;
+	socklen_t len = ux_addr(name, &sa);
+	int as = creds_as(cred), r;
+
+	if (as < 0)
+		return -1;
+	r = connect(fd, (struct sockaddr *)&sa, len);
+	if (creds_back(as))
+		return -1;
+	if (r && as && errno == EACCES) {
+		pr_debug("socket:[%llu]: no access to '%s' as uid %u, connecting as crest",
+			 (unsigned long long)e->ino, sa.sun_path, cred->peer_uid);
+		return connect_name(fd, name, e);
+	}
+	if (r) {
+		char buf[240];
+
+		pr_perror("can't connect unix socket socket:[%llu] to %s",
+			  (unsigned long long)e->ino, name_str(name, buf, sizeof(buf)));
+	}
+	return r;
+}
+
 static int new_socket(unsigned int type)
 {
 	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
@@ -298,18 +382,15 @@ static int make_accepted(struct uxsk_restore *u, int i, int base)
 		l = new_socket(e->type);
 		if (l < 0)
 			return -1;
-		if (bind_name(l, e, &e->name, false)) {
-			close(l);
-			return -1;
-		}
-		if (listen(l, 1)) {
-			pr_perror("can't listen to accept socket:[%llu]",
-				  (unsigned long long)e->ino);
+		/* The client sees the listener's creds: its own SO_PEERCRED. */
+		if (bind_name(l, e, &e->name, false) ||
+		    listen_as(l, 1, e, u->sks[ux_index(u, e->peer_id)])) {
 			close(l);
 			return -1;
 		}
 	}
-	if (connect_name(c, &e->name, e))
+	/* This end sees who connected. */
+	if (connect_as(c, &e->name, u->sks[ux_index(u, e->peer_id)], e))
 		goto err;
 	s = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (s < 0) {
@@ -353,7 +434,14 @@ static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
 		if (u->fd[i] >= 0 || e->accepted)
 			continue;
 		if ((p && !p->accepted) || e->peer_closed) {
-			if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv)) {
+			int as = creds_as(e), r;
+
+			if (as < 0)
+				return -1;
+			r = socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv);
+			if (creds_back(as))
+				return -1;
+			if (r) {
 				pr_perror("can't create a unix %s socketpair",
 					  ux_type_name(e->type));
 				return -1;
@@ -377,11 +465,8 @@ static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
 
 		if (e->has_name && !e->accepted && bind_name(u->fd[i], e, &e->name, true))
 			return -1;
-		if (e->has_backlog && listen(u->fd[i], e->backlog)) {
-			pr_perror("can't listen on unix socket socket:[%llu]",
-				  (unsigned long long)e->ino);
+		if (e->has_backlog && listen_as(u->fd[i], e->backlog, e, e))
 			return -1;
-		}
 	}
 	for (int i = 0; i < u->nr; i++)
 		if (u->sks[i]->accepted && make_accepted(u, i, base))

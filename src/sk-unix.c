@@ -320,6 +320,8 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
 	struct uxsk_dump *u = dump_state(df);
 	int i, cfd, type, snd, rcv, cred, sec, pidfd, peek;
+	struct ucred pc = { 0, (uid_t)-1, (gid_t)-1 };
+	socklen_t pclen = sizeof(pc);
 	struct uxsk *s;
 
 	for (i = 0; i < u->nr; i++)
@@ -351,6 +353,9 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 		close(cfd);
 		return -1;
 	}
+	/* Whose credentials the peer sees: none if never connected. */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &pc, &pclen))
+		pc.pid = 0, pc.uid = (uid_t)-1;
 	close(cfd);
 	s->e = xzalloc(sizeof(*s->e));
 	unix_sk_entry__init(s->e);
@@ -368,6 +373,12 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	s->e->passcred = !!cred;
 	s->e->has_peek_off = 1;
 	s->e->peek_off = peek;
+	if (pc.pid || pc.uid != (uid_t)-1) {
+		s->e->has_peer_uid = s->e->has_peer_gid = s->e->has_peer_pid = 1;
+		s->e->peer_uid = pc.uid;
+		s->e->peer_gid = pc.gid;
+		s->e->peer_pid = pc.pid;
+	}
 	set_name(s->e, &s->d);
 	if (s->d.state == TCP_LISTEN) {
 		s->e->has_backlog = 1;

@@ -308,7 +308,8 @@ def _snap_task(base, classes, out, threads):
 # Sockets: /proc/PID/net/unix by inode (inodes change at restore: the
 # flags, type, state and path are compared, and the socket file of a path:
 # its mode and owner, or that it is gone), and from a copy of the fd
-# (pidfd_getfd) the options and how many bytes wait to be read.
+# (pidfd_getfd) the options, the peer's uid and gid (SO_PEERCRED) and how
+# many bytes wait to be read.
 _SOL_SOCKET = 1
 _SOCK_OPTS = [("type", 3), ("sndbuf", 7), ("rcvbuf", 8), ("passcred", 16),
               ("peek_off", 42), ("domain", 39)]
@@ -363,6 +364,12 @@ def _sock_state(pid, fd):
                 continue
             out[name] = str(v)
         if out.get("domain") == str(socket.AF_UNIX):
+            # SO_PEERCRED's uid and gid (its pid is crest's after a restore).
+            val = ctypes.create_string_buffer(12)
+            ln = ctypes.c_uint32(12)
+            if libc.getsockopt(cfd, _SOL_SOCKET, 17, val, ctypes.byref(ln)) == 0:
+                _, uid, gid = struct.unpack("iII", val.raw)
+                out["peercred"] = "%d:%d" % (uid, gid)
             try:
                 buf = fcntl.ioctl(cfd, 0x541B, b"\0" * 4)   # SIOCINQ
                 out["inq"] = str(struct.unpack("i", buf)[0])
