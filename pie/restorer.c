@@ -543,6 +543,29 @@ static long install_filters(const struct rst_filter *f, uint32_t n)
 	return 0;
 }
 
+/*
+ * setgroups() wants CAP_SETGID even to set the groups one has: a restore
+ * by an unprivileged user (CAP_CHECKPOINT_RESTORE only) of its own
+ * processes keeps the groups it has, so ask only when they differ.
+ */
+static int same_groups(const struct restore_args *a)
+{
+	uint32_t now[64];
+	long n = sys_getgroups(64, (unsigned long)now);
+
+	if (n < 0 || (uint32_t)n != a->nr_groups)
+		return 0;
+	for (uint32_t i = 0; i < a->nr_groups; i++) {
+		long k;
+
+		for (k = 0; k < n && now[k] != a->groups[i]; k++)
+			;
+		if (k == n)
+			return 0;
+	}
+	return 1;
+}
+
 static long set_creds(struct restore_args *a, struct rst_thread *t)
 {
 	long ret;
@@ -551,7 +574,7 @@ static long set_creds(struct restore_args *a, struct rst_thread *t)
 		return 0;
 	/* Credentials belong to each thread: every one sets its own. */
 	ret = caps_before_ids(t);
-	if (!ret)
+	if (!ret && !same_groups(a))
 		ret = sys_setgroups(a->nr_groups, (unsigned long)a->groups);
 	if (!ret)
 		ret = sys_setresgid(a->gid, a->egid, a->sgid);

@@ -50,8 +50,14 @@ static int pipe_add(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	p = df->pipes[i];
 	st = &df->pipes_st[i];
 	/* O_RDWR (a FIFO, or /proc/PID/fd/N reopened) is both ends. */
-	if (acc == O_RDONLY || acc == O_RDWR)
+	if (acc == O_RDONLY || acc == O_RDWR) {
+		/* peek_pipe() tees from a copy of this fd: a read end if any. */
+		if (!st->reader) {
+			st->pid = f->pid;
+			st->fd = f->fd;
+		}
 		st->reader = true;
+	}
 	if (acc != O_RDONLY)
 		st->writer = true;
 	e->file_id = p->id;
@@ -135,26 +141,69 @@ static int pipe_collected(struct dump_files *df, struct pstree *t)
 	return 0;
 }
 
+/*
+ * An fd of the pipe to tee from. A copy of the task's own fd
+ * (pidfd_getfd: crest traces the task, so it may) works whoever made the
+ * pipe; opening /proc/PID/fd/N would check the pipe's owner and mode
+ * against crest's uid and fail for an unprivileged crest on a pipe
+ * another user made (a job's stdin from a daemon). tee(2) with
+ * SPLICE_F_NONBLOCK neither blocks nor consumes, whatever the
+ * description's flags, so sharing the task's description is harmless.
+ * When the tree holds no read end of a pipe its bytes are the outside
+ * reader's, who keeps them (*write_only: nothing to read); a FIFO's are
+ * read through a read end opened from our copy.
+ */
+static int pipe_read_fd(pid_t pid, int fd, const PipeEntry *p, char *path,
+			size_t len, bool *write_only)
+{
+	int got = pidfd_take(pid, fd), acc, rfd;
+
+	snprintf(path, len, "fd %d of process %d", fd, pid);
+	*write_only = false;
+	if (got < 0)
+		return -1;
+	acc = fcntl(got, F_GETFL);
+	if (acc >= 0 && (acc & O_ACCMODE) != O_WRONLY)
+		return got;
+	if (!p->path) {
+		*write_only = true;
+		return got;
+	}
+	snprintf(path, len, "/proc/self/fd/%d", got);
+	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd < 0)
+		pr_perror("can't open a read end of the pipe at fd %d of process %d",
+			  fd, pid);
+	close(got);
+	snprintf(path, len, "fd %d of process %d", fd, pid);
+	return rfd;
+}
+
 /* Read the bytes of a pipe without taking them: tee into our own pipe. */
 static int peek_pipe(pid_t pid, int fd, PipeEntry *p, char **data)
 {
 	char path[64];
 	int pfd, tmp[2] = { -1, -1 }, ret = -1;
+	bool write_only;
 	ssize_t n;
 
 	*data = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	pfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (pfd < 0) {
-		pr_perror("can't open pipe '%s'", path);
+	pfd = pipe_read_fd(pid, fd, p, path, sizeof(path), &write_only);
+	if (pfd < 0)
 		return -1;
-	}
 	n = fcntl(pfd, F_GETPIPE_SZ);
 	if (n < 0) {
-		pr_perror("can't get the size of pipe '%s'", path);
+		pr_perror("can't get the size of the pipe at %s", path);
 		goto out;
 	}
 	p->size = n;
+	if (write_only) {
+		p->data_len = 0;
+		*data = xzalloc(1);
+		p->crc = arch_crc32c(0, *data, 0);
+		ret = 0;
+		goto out;
+	}
 	if (pipe2(tmp, O_CLOEXEC | O_NONBLOCK)) {
 		pr_perror("can't create a pipe");
 		goto out;
@@ -165,13 +214,13 @@ static int peek_pipe(pid_t pid, int fd, PipeEntry *p, char **data)
 	}
 	n = tee(pfd, tmp[1], p->size, SPLICE_F_NONBLOCK);
 	if (n < 0 && errno != EAGAIN) {
-		pr_perror("can't copy the contents of pipe '%s'", path);
+		pr_perror("can't copy the contents of the pipe at %s", path);
 		goto out;
 	}
 	p->data_len = n > 0 ? n : 0;
 	*data = xzalloc(p->data_len + 1);
 	if (p->data_len && read_all(tmp[0], *data, p->data_len)) {
-		pr_perror("can't read the copy of pipe '%s'", path);
+		pr_perror("can't read the copy of the pipe at %s", path);
 		goto out;
 	}
 	p->crc = arch_crc32c(0, *data, p->data_len);
