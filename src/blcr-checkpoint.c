@@ -78,6 +78,10 @@ static const char ckpt_usage_text[] =
 "      --sync                    fsync checkpoint file(s) to disk (default).\n"
 "      --nosync                  do not fsync checkpoint file(s) to disk.\n"
 "\n"
+"Options for authenticated checkpoints (crest's own):\n"
+"      --sign-key FILE           sign the checkpoint with an HMAC-SHA256 keyed\n"
+"                                with FILE's bytes (see crest(8), SECURITY).\n"
+"\n"
 "Options to save optional portions of memory:\n"
 "      --save-exe                save the executable file.\n"
 "      --save-private            save private mapped files (executables and\n"
@@ -143,6 +147,7 @@ static const struct option ckpt_opts[] = {
 	{ "early-abrt",		no_argument,	   NULL, OPT_EARLY_ABRT },
 	{ "sync",		no_argument,	   NULL, OPT_SYNC },
 	{ "nosync",		no_argument,	   NULL, OPT_NOSYNC },
+	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "save-exe",		no_argument,	   NULL, OPT_SAVE_EXE },
 	{ "save-private",	no_argument,	   NULL, OPT_SAVE_PRIVATE },
 	{ "save-shared",	no_argument,	   NULL, OPT_SAVE_SHARED },
@@ -285,6 +290,7 @@ int cr_checkpoint_main(int argc, char **argv)
 			break;
 		case OPT_SYNC:		o.nosync = false; break;
 		case OPT_NOSYNC:	o.nosync = true; break;
+		case OPT_SIGN_KEY:	o.sign_key = optarg; break;
 		case OPT_SAVE_EXE:	o.save |= SAVE_EXE; break;
 		case OPT_SAVE_PRIVATE:	o.save |= SAVE_PRIVATE; break;
 		case OPT_SAVE_SHARED:	o.save |= SAVE_SHARED; break;

@@ -67,6 +67,10 @@ static const char rst_usage_text[] =
 "      --run-on-fail-perm='cmd'  run the given command on 'permanent' failure\n"
 "      --run-on-failure='cmd'    run the given command on any failure\n"
 "\n"
+"Options for authenticated checkpoints (crest's own):\n"
+"      --verify-key FILE   restart only a checkpoint signed with this key\n"
+"                          (cr_checkpoint --sign-key); see crest(8), SECURITY.\n"
+"\n"
 "Options for relocation:\n"
 "      --relocate OLDPATH=NEWPATH    map paths of files and directories to\n"
 "                                    new locations by prefix replacement.\n"
@@ -125,6 +129,7 @@ static const struct option rst_opts[] = {
 	{ "no-restore-pgid",	no_argument,	   NULL, OPT_NO_RESTORE_PGID },
 	{ "restore-sid",	no_argument,	   NULL, OPT_RESTORE_SID },
 	{ "no-restore-sid",	no_argument,	   NULL, OPT_NO_RESTORE_SID },
+	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ }
 };
 
@@ -464,6 +469,7 @@ int cr_restart_main(int argc, char **argv)
 		case OPT_NO_RESTORE_PGID: o.restore_pgid = false; break;
 		case OPT_RESTORE_SID:	o.restore_sid = true; break;
 		case OPT_NO_RESTORE_SID: o.restore_sid = false; break;
+		case OPT_VERIFY_KEY:	o.verify_key = optarg; break;
 		case 'q':	blcr_quiet = true; break;
 		case 'v':
 			printf("cr_restart version %s\n", blcr_version);

@@ -36,6 +36,7 @@
 #include "unsaved.h"
 #include "util.h"
 
+#include "sign.h"
 #include "inventory.pb-c.h"
 #include "pstree.pb-c.h"
 
@@ -74,6 +75,7 @@ struct dump_ctx {
 	struct img_dir dir;
 	struct dump_files files;
 	int exit_code;			/* class of the failure */
+	struct sign_key key;		/* --sign-key; len 0: none */
 };
 
 static int add_exe(struct dump_ctx *ctx, struct pstree_item *it)
@@ -382,6 +384,9 @@ static int write_images(struct dump_ctx *ctx)
 	if (!pst || img_list_files(&ctx->dir, &inv) ||
 	    img_write_msg(pst, &inv.base))
 		goto out;
+	/* The inventory names every file with its hash: its MAC covers all. */
+	if (ctx->key.len && sign_write(&ctx->dir, pst, &ctx->key))
+		goto out;
 	ret = img_commit_set(&ctx->dir);
 out:
 	img_free_list(&inv);
@@ -539,6 +544,11 @@ static int do_dump(const struct options *opts)
 	}
 	if (opts->check_only)
 		return check_only(&ctx);
+	/* A key that can't be used stops the dump before it touches the tree. */
+	if (opts->sign_key && sign_key_load(opts->sign_key, &ctx.key)) {
+		ctx.exit_code = EXIT_USAGE;
+		goto err;
+	}
 	if (stream) {
 		/* Images go to a staging directory, then into one stream. */
 		staging = context_staging_dir(opts);
@@ -584,11 +594,13 @@ static int do_dump(const struct options *opts)
 	img_dir_close(&ctx.dir);
 	context_remove_dir(staging);
 	free(staging);
+	sign_key_wipe(&ctx.key);
 	return EXIT_OK;
 
 err_release:
 	pstree_release(&ctx.tree);
 err:
+	sign_key_wipe(&ctx.key);
 	img_abort_set(&ctx.dir);
 	img_dir_close(&ctx.dir);
 	context_remove_dir(staging);

@@ -24,6 +24,7 @@
 #include "filelock.pb-c.h"
 #include "notify.pb-c.h"
 #include "pidfd.pb-c.h"
+#include "sign.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
@@ -47,6 +48,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INOTIFY]	= { "inotify.img", 0x494e4f31, &inotify_entry__descriptor },
 	[IMG_PIDFDS]	= { "pidfds.img", 0x50494631, &pidfd_entry__descriptor },
 	[IMG_FANOTIFY]	= { "fanotify.img", 0x46414e31, &fanotify_entry__descriptor },
+	[IMG_SIGN]	= { "sign.img", 0x53494731, &sign_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)
@@ -199,6 +201,7 @@ int img_dir_open(struct img_dir *d, const char *path, bool create)
 		return -1;
 	}
 	d->path = xstrdup(path);
+	d->fs_path = xstrdup(path);
 	if (create) {
 		/* One dump at a time in a directory: its temporaries are ours. */
 		if (flock(d->dirfd, LOCK_EX | LOCK_NB)) {
@@ -209,7 +212,8 @@ int img_dir_open(struct img_dir *d, const char *path, bool create)
 			close(d->dirfd);
 			d->dirfd = -1;
 			free(d->path);
-			d->path = NULL;
+			free(d->fs_path);
+			d->path = d->fs_path = NULL;
 			return -1;
 		}
 		remove_stale_tmps(d);
@@ -235,7 +239,8 @@ void img_dir_close(struct img_dir *d)
 		close(d->dirfd);
 	d->dirfd = -1;
 	free(d->path);
-	d->path = NULL;
+	free(d->fs_path);
+	d->path = d->fs_path = NULL;
 }
 
 char *img_name(enum img_kind kind, pid_t pid)
@@ -737,7 +742,9 @@ int img_verify_set(struct img_dir *d, struct image *inv_img,
 	while ((de = readdir(dir))) {
 		size_t i;
 
-		if (!is_image_name(de->d_name) || !strcmp(de->d_name, "inventory.img"))
+		/* sign.img is over the inventory, not in it (sign.c checks it). */
+		if (!is_image_name(de->d_name) || !strcmp(de->d_name, "inventory.img") ||
+		    !strcmp(de->d_name, "sign.img"))
 			continue;
 		for (i = 0; i < inv->n_files; i++)
 			if (!strcmp(inv->files[i]->name, de->d_name))

@@ -52,6 +52,7 @@ enum img_kind {
 	IMG_INOTIFY,
 	IMG_PIDFDS,
 	IMG_FANOTIFY,
+	IMG_SIGN,	/* --sign-key: not in the inventory, it is over it */
 	IMG_NR_KINDS,
 };
 
@@ -81,7 +82,8 @@ struct image {
 /* The directory an image set is written to or read from. */
 struct img_dir {
 	int dirfd;
-	char *path;
+	char *path;		/* what messages name (a context file: its name) */
+	char *fs_path;		/* the directory as opened */
 	struct image **written;
 	int nr_written;
 	bool nosync;		/* --nosync: no fsync on commit */

@@ -42,6 +42,8 @@ static const char usage_text[] =
 "      --file FILE           all images in one context file instead ('-':\n"
 "                            stdout), written beside and renamed when complete\n"
 "      --nosync              don't fsync the images\n"
+"      --sign-key FILE       sign the images: an HMAC-SHA256 keyed with FILE's\n"
+"                            bytes (32 or more random ones, mode 0600)\n"
 "  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
 "                            leases are always saved\n"
 "      --ext-unix-sk[=INO,...]  allow unix sockets connected to a bound\n"
@@ -64,6 +66,8 @@ static const char usage_text[] =
 "  -d, --restore-detached    don't wait for the restored root\n"
 "      --trust-images        as root, restore images another user owns or\n"
 "                            could have written (refused by default)\n"
+"      --verify-key FILE     restore only images signed with this key\n"
+"                            (dump --sign-key): refuse unsigned or changed ones\n"
 "      --no-restore-pid      give the processes new PIDs (--restore-pid: the\n"
 "                            default, the same PIDs)\n"
 "      --restore-sid         keep the original session (default: the restored\n"
@@ -121,7 +125,7 @@ enum {
 	OPT_RESTORE_SID, OPT_NO_RESTORE_SID, OPT_RESTORE_PGID,
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
 	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
-	OPT_JSON, OPT_EXT_UNIX_SK,
+	OPT_JSON, OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_VERIFY_KEY,
 };
 
 static const struct option long_opts[] = {
@@ -154,6 +158,8 @@ static const struct option long_opts[] = {
 	{ "check-only",		no_argument,	   NULL, OPT_CHECK_ONLY },
 	{ "trust-images",	no_argument,	   NULL, OPT_TRUST_IMAGES },
 	{ "ext-unix-sk",	optional_argument, NULL, OPT_EXT_UNIX_SK },
+	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
+	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "status-fd",		required_argument, NULL, OPT_STATUS_FD },
 	{ "json",		no_argument,	   NULL, OPT_JSON },
@@ -169,14 +175,14 @@ static int opt_applies(enum crest_cmd cmd, int c)
 	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY,
-		OPT_EXT_UNIX_SK, 0 };
+		OPT_EXT_UNIX_SK, OPT_SIGN_KEY, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
 		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, OPT_STATUS_FD,
-		OPT_EXT_UNIX_SK, 0 };
+		OPT_EXT_UNIX_SK, OPT_VERIFY_KEY, 0 };
 	static const int check_opts[] = { OPT_JSON, 0 };
-	static const int verify_opts[] = { 'D', OPT_FILE, 0 };
+	static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
 			  cmd == CMD_RESTORE ? restore_opts :
 			  cmd == CMD_VERIFY ? verify_opts :
@@ -325,6 +331,8 @@ int opts_parse(int argc, char **argv, struct options *o)
 			}
 			o->ext_unix_sk = true;
 			break;
+		case OPT_SIGN_KEY:	o->sign_key = optarg; break;
+		case OPT_VERIFY_KEY:	o->verify_key = optarg; break;
 		case OPT_SHELL_JOB:
 			o->restore_sid = false;
 			o->restore_pgid = false;

@@ -73,6 +73,8 @@ struct options {
 	int timeout;		/* -t SEC: give up (targets untouched) after it; 0: no limit */
 	const char *freeze_cgroup;	/* a freezer cgroup to freeze while seizing */
 	bool trust_images;	/* --trust-images: restore as root images anyone owns */
+	const char *sign_key;	/* dump --sign-key: write sign.img with this key */
+	const char *verify_key;	/* restore --verify-key: refuse a set not signed with it */
 	bool check_only;	/* --check-only: inspect, report, write nothing */
 	bool json;		/* check --json */
 	int status_fd;		/* restore --status-fd: "\0" once the tree runs; -1 */

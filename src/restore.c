@@ -50,6 +50,7 @@
 #include "task-attrs.h"
 #include "util.h"
 
+#include "sign.h"
 #include "inventory.pb-c.h"
 #include "restorer-blob.h"
 
@@ -74,6 +75,7 @@ struct restore_ctx {
 	int *own_fds;			/* crest's fds before the restore */
 	int nr_own_fds;
 	int problems;			/* checks failed so far (--check-only goes on) */
+	struct sign_key key;		/* --verify-key; len 0: none */
 };
 
 static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
@@ -120,7 +122,12 @@ static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
 	if (!img)
 		return -1;
 	/* The task opens it after it changed directory: an absolute path. */
-	t->pages_path = realpath(img->path, NULL);
+	{
+		char *fs = xsprintf("%s/%s", ctx->dir.fs_path, img->name);
+
+		t->pages_path = realpath(fs, NULL);
+		free(fs);
+	}
 	if (!t->pages_path || fstat(img->fd, &st)) {
 		pr_perror("can't find '%s'", img->path);
 		img_close(img);
@@ -195,6 +202,11 @@ static int read_images(struct restore_ctx *ctx)
 	img = img_open(&ctx->dir, IMG_INVENTORY, 0);
 	if (!img)
 		return -1;
+	/* The key holder's inventory, before a byte of it is believed. */
+	if (ctx->key.len && sign_verify(&ctx->dir, img->buf, img->size, &ctx->key)) {
+		img_close(img);
+		return -1;
+	}
 	ret = img_read_msg(img, &msg);
 	if (ret == 0)
 		pr_err("image '%s' is empty", img->path);
@@ -1388,6 +1400,10 @@ int cr_restore(const struct options *opts)
 	if (check_privileges("restore"))
 		return EXIT_FAIL;
 	ctx.own_fds = open_fds(&ctx.nr_own_fds);
+	if (opts->verify_key && sign_key_load(opts->verify_key, &ctx.key)) {
+		ctx.exit_code = EXIT_USAGE;
+		goto err;
+	}
 	if (stream) {
 		/* A context that is not there is missing images (3). */
 		staging = context_unpack(opts);
@@ -1396,12 +1412,20 @@ int cr_restore(const struct options *opts)
 	}
 	if (img_dir_open(&ctx.dir, stream ? staging : opts->dir, false))
 		goto err;
+	/* Messages name a section of the context as "FILE/NAME", not the staging. */
+	if (stream) {
+		free(ctx.dir.path);
+		ctx.dir.path = xstrdup(opts->file && strcmp(opts->file, "-") ?
+				       opts->file : opts->file ? "stdin" : "the context fd");
+	}
 	/* The staging directory is crest's own; a context file is checked. */
 	ctx.dir.check_owner = geteuid() == 0 && !opts->trust_images && !stream;
 	if (geteuid() == 0 && !opts->trust_images && opts->file &&
 	    strcmp(opts->file, "-") && check_context_owner(opts->file))
 		goto err;
-	if (read_images(&ctx)) {
+	ret = read_images(&ctx);
+	sign_key_wipe(&ctx.key);
+	if (ret) {
 		if (opts->check_only)
 			pr_err("'crest verify %s' lists everything wrong with the images", where);
 		goto err;
@@ -1439,6 +1463,7 @@ int cr_restore(const struct options *opts)
 	ret = wait_roots(&ctx);
 	return ret;
 err:
+	sign_key_wipe(&ctx.key);
 	img_dir_close(&ctx.dir);
 	context_remove_dir(staging);
 	free(staging);
