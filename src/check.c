@@ -187,7 +187,9 @@ int check_privileges(const char *what)
 		return 0;
 	pr_err("crest can't %s without privileges: it needs root, or "
 	       "CAP_CHECKPOINT_RESTORE (and CAP_SYS_PTRACE for other users' "
-	       "processes); run it with sudo, or give it those capabilities "
-	       "(setcap cap_checkpoint_restore,cap_sys_ptrace+ep crest)", what);
+	       "processes); run it with sudo, or with that capability ambient "
+	       "(setpriv --inh-caps=+checkpoint_restore "
+	       "--ambient-caps=+checkpoint_restore, systemd's AmbientCapabilities=; "
+	       "see crest(8), Privileges and other users)", what);
 	return -1;
 }

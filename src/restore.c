@@ -50,6 +50,7 @@
 #include "task-attrs.h"
 #include "util.h"
 
+#include "creds.h"
 #include "sign.h"
 #include "inventory.pb-c.h"
 #include "restorer-blob.h"
@@ -1319,6 +1320,23 @@ static bool failed(struct restore_ctx *ctx, int code)
 	return !ctx->opts->check_only;
 }
 
+/* Nothing in the images beyond what the caller could give itself. */
+static int check_creds(struct restore_ctx *ctx)
+{
+	const CoreEntry **cores = xzalloc(ctx->nr * sizeof(*cores));
+	pid_t *pids = xzalloc(ctx->nr * sizeof(*pids));
+	int ret;
+
+	for (int i = 0; i < ctx->nr; i++) {
+		cores[i] = ctx->tasks[i].core;
+		pids[i] = ctx->tasks[i].pe->pid;
+	}
+	ret = creds_check(cores, pids, ctx->nr);
+	free(cores);
+	free(pids);
+	return ret;
+}
+
 static int checks(struct restore_ctx *ctx)
 {
 	relocate_all(ctx);
@@ -1329,6 +1347,8 @@ static int checks(struct restore_ctx *ctx)
 							      ctx->tasks[i].pe->pid) &&
 		    failed(ctx, EXIT_IMAGE))
 			return -1;
+	if (check_creds(ctx) && failed(ctx, EXIT_FAIL))
+		return -1;
 	for (int i = 0; ctx->opts->restore_pid && i < ctx->nr; i++) {
 		const CoreEntry *c = ctx->tasks[i].core;
 
