@@ -36,6 +36,7 @@
 #include "unsaved.h"
 #include "util.h"
 
+#include "freezer.h"
 #include "sign.h"
 #include "inventory.pb-c.h"
 #include "pstree.pb-c.h"
@@ -468,6 +469,38 @@ static void say_failed(const struct options *opts, const struct dump_ctx *ctx,
 			opts->pid, procs, opts->dir);
 }
 
+/*
+ * The scope kept changing while we seized it (processes that fork and
+ * exit faster than crest can stop them): nothing is seized now. If a
+ * freezer cgroup holds the processes and nothing else, freeze it for the
+ * moment (everything in it stops at once) and seize again; otherwise say
+ * which cgroup is in the way and how to give them one.
+ */
+static int seize_freezing(struct dump_ctx *ctx, const struct pstree_policy *pol)
+{
+	const struct options *opts = ctx->opts;
+	char *cg, *why;
+	int ret;
+
+	if (!freezer_find_own(opts->scope, opts->pid, pol, &cg, &why)) {
+		pr_err("the processes of %d keep forking or changing faster than crest can seize them, "
+		       "and crest can't freeze them: %s; put them in a freezer cgroup of their own "
+		       "and give it with --freeze-cgroup=PATH", opts->pid, why);
+		free(why);
+		return -1;
+	}
+	pr_warn("the processes of %d keep forking or changing faster than crest can seize them: "
+		"freezing their cgroup '%s' (it holds them and nothing else) while crest seizes them",
+		opts->pid, cg);
+	ret = pstree_seize_frozen(&ctx->tree, cg, opts->scope, opts->pid, pol);
+	if (ret == PSTREE_UNSETTLED) {
+		pr_err("the processes of %d kept changing even with '%s' frozen", opts->pid, cg);
+		ret = -1;
+	}
+	free(cg);
+	return ret;
+}
+
 static int seize(struct dump_ctx *ctx)
 {
 	const struct options *opts = ctx->opts;
@@ -480,6 +513,11 @@ static int seize(struct dump_ctx *ctx)
 					  opts->scope, opts->pid, &pol);
 	else
 		ret = pstree_seize(&ctx->tree, opts->scope, opts->pid, &pol);
+	if (ret == PSTREE_UNSETTLED && !opts->freeze_cgroup)
+		ret = seize_freezing(ctx, &pol);
+	else if (ret == PSTREE_UNSETTLED)
+		pr_err("the processes of %d kept changing while crest seized them, even with '%s' frozen: it does not hold them all",
+		       opts->pid, opts->freeze_cgroup);
 	if (ret == -2)
 		ctx->exit_code = EXIT_UNSUPPORTED;
 	if (ret == -3)

@@ -2,7 +2,8 @@
  * The process tree of a checkpoint: which processes, in which order, and
  * seizing them so that none forks or escapes while we look.
  * pstree_seize() returns 0, -1 on failure, -2 on something unsupported,
- * -3 on a traced task or a tracer the policy refuses.
+ * -3 on a traced task or a tracer the policy refuses, PSTREE_UNSETTLED
+ * when the scope kept changing for SEIZE_MAX_PASSES passes.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -16,12 +17,19 @@
 #include <sys/ptrace.h>
 #include <unistd.h>
 
+#include "freezer.h"
 #include "log.h"
 #include "pstree.h"
 #include "seize.h"
 #include "util.h"
 
 #define MAX_TASKS	(1 << 16)
+/*
+ * How many times the scope may change under us before we give up: a
+ * group, a session or a thread list listed again that still shows new
+ * members (each stops once seized, so a real tree settles in a few).
+ */
+#define SEIZE_MAX_PASSES	64
 
 int pstree_parse_children(const char *buf, pid_t **out)
 {
@@ -156,7 +164,7 @@ static int seize_one(struct pstree *t, pid_t tid, int *stopsig)
 
 static int seize_threads(struct pstree *t, struct pstree_item *it)
 {
-	for (;;) {
+	for (int round = 0;; round++) {
 		pid_t *tids;
 		int nr = read_tids(it->pid, &tids), added = 0;
 
@@ -185,6 +193,11 @@ static int seize_threads(struct pstree *t, struct pstree_item *it)
 		free(tids);
 		if (!added)
 			return 0;
+		if (round == SEIZE_MAX_PASSES) {
+			pr_debug("process %d still makes threads after %d rounds",
+				 it->pid, round);
+			return PSTREE_UNSETTLED;
+		}
 	}
 }
 
@@ -334,8 +347,8 @@ static int seize_item(struct pstree *t, struct pstree_item *it)
 		/* The main thread is gone, the others run: seize those. */
 		it->zombie_leader = true;
 		it->seized = true;
-		if (seize_threads(t, it))
-			return -1;
+		if ((ret = seize_threads(t, it)))
+			return ret;
 		if (!it->nr_threads)
 			return 1;
 		it->live = it->threads[0];
@@ -366,8 +379,8 @@ static int seize_item(struct pstree *t, struct pstree_item *it)
 	it->threads = xzalloc(sizeof(pid_t));
 	it->threads[0] = it->pid;
 	it->nr_threads = 1;
-	if (seize_threads(t, it))
-		return -1;
+	if ((ret = seize_threads(t, it)))
+		return ret;
 	/* Now stopped: its state and children can't change under us. */
 	if (read_stat(it->pid, &it->stat))
 		return -1;
@@ -488,9 +501,11 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 		}
 	}
 	/* A group or a session can gain members while we seize: go again. */
-	for (pass = 0; pass < 3; pass++) {
+	for (pass = 0;; pass++) {
+		int found = 0;
+
 		if ((scope == SCOPE_PGID || scope == SCOPE_SID) &&
-		    scan_members(t, scope, id) < 0)
+		    (found = scan_members(t, scope, id)) < 0)
 			goto err;
 		for (i = 0; i < t->nr; i++) {
 			struct pstree_item *it = t->items[i];
@@ -531,8 +546,23 @@ int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 					add_item(t, kids[k], it);
 			free(kids);
 		}
+		/* A parent is stopped before its children are listed: done. */
 		if (scope == SCOPE_TREE || scope == SCOPE_PID)
 			break;
+		/* A pass that found no new member: nobody is left to add one. */
+		if (!found)
+			break;
+		if (pass == SEIZE_MAX_PASSES) {
+			pr_debug("%s %d still gains members after %d passes",
+				 scope_desc(scope), id, pass);
+			err = PSTREE_UNSETTLED;
+			goto err;
+		}
+	}
+	/* Tests of the freezing fallback: as if the scope never settled. */
+	if (!pre && fault("seize-unsettled")) {
+		err = PSTREE_UNSETTLED;
+		goto err;
 	}
 	if (!t->nr) {
 		if (scope == SCOPE_PGID || scope == SCOPE_SID)
@@ -551,68 +581,6 @@ err:
 	return err;
 }
 
-static int freezer_set(const char *cg, const char *state)
-{
-	char *path = xsprintf("%s/freezer.state", cg);
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0 || write(fd, state, strlen(state)) != (ssize_t)strlen(state)) {
-		pr_perror("can't set '%s' to %s", path, state);
-		ret = -1;
-	}
-	if (fd >= 0)
-		close(fd);
-	free(path);
-	return ret;
-}
-
-static int freezer_wait(const char *cg, const char *state)
-{
-	char *path = xsprintf("%s/freezer.state", cg);
-
-	for (int i = 0; i < 5000; i++) {
-		char *now = read_file(path, NULL);
-		int done = now && !strncmp(now, state, strlen(state));
-
-		free(now);
-		if (done) {
-			free(path);
-			return 0;
-		}
-		usleep(1000);
-	}
-	pr_err("'%s' did not become %s in 5 s", path, state);
-	free(path);
-	return -1;
-}
-
-/*
- * A cgroup that holds crest can't be frozen by crest: it would freeze
- * itself as it writes FROZEN and never come back. 1: refused (said).
- */
-static int freezer_holds_crest(const char *cg, const struct pstree_policy *pol)
-{
-	char *path = xsprintf("%s/cgroup.procs", cg), *buf = read_file(path, NULL);
-	pid_t *pids = NULL;
-	int nr, ret = 0;
-
-	free(path);
-	if (!buf)
-		return 0;	/* not readable: freezer_set says why */
-	nr = pstree_parse_children(buf, &pids);
-	free(buf);
-	for (int i = 0; i < nr && !ret; i++)
-		for (int k = 0; k < 2; k++)
-			if (pol->crest[k] && pids[i] == pol->crest[k]) {
-				pr_err("the cgroup '%s' holds crest itself (process %d): crest can't freeze it; run crest from outside it",
-				       cg, pids[i]);
-				ret = 1;
-				break;
-			}
-	free(pids);
-	return ret;
-}
-
 /*
  * --freeze-cgroup: the whole cgroup is frozen at once, the tree is listed
  * while nothing in it can move, every thread is seized and asked to stop,
@@ -626,10 +594,8 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 
 	if (freezer_holds_crest(cg, pol))
 		return -2;
-	if (freezer_set(cg, "FROZEN") || freezer_wait(cg, "FROZEN")) {
-		freezer_set(cg, "THAWED");
+	if (freezer_freeze(cg))
 		return -1;
-	}
 	/* Ask every thread of every live process to stop when it thaws. */
 	memset(t, 0, sizeof(*t));
 	if (scope == SCOPE_TREE || scope == SCOPE_PID)
@@ -665,7 +631,7 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 	free(t->items);
 	t->items = NULL;
 	t->nr = 0;
-	if (freezer_set(cg, "THAWED")) {
+	if (freezer_thaw(cg)) {
 		for (int i = 0; i < nr_pre; i++)
 			ptrace(PTRACE_DETACH, pre[i], NULL, NULL);
 		return -1;

@@ -62,6 +62,9 @@ struct pstree_policy {
 	pid_t crest[2];		/* crest's own processes: never in a scope */
 };
 
+/* pstree_seize(): the scope kept changing; nothing is left seized. */
+#define PSTREE_UNSETTLED	(-4)
+
 int pstree_seize(struct pstree *t, enum pstree_scope scope, pid_t id,
 		 const struct pstree_policy *pol);
 /* The same, with the freezer cgroup cg frozen while every task is seized. */
