@@ -25,6 +25,7 @@
 #include "image.h"
 #include "log.h"
 #include "opts.h"
+#include "sign.h"
 #include "util.h"
 #include "verify.h"
 
@@ -364,7 +365,8 @@ static void check_tasks(struct verify *v)
 	free_msgs(tasks, nr);
 }
 
-static int verify_dir(const char *path, const char *shown)
+static int verify_dir(const char *path, const char *shown,
+		      const struct sign_key *key)
 {
 	struct verify v = { .problems = 0 };
 	struct image *inv_img;
@@ -400,6 +402,20 @@ static int verify_dir(const char *path, const char *shown)
 	printf("checkpoint %s in '%s': %zu process%s (root %u), %zu files, dumped %s under Linux %s\n",
 	       id, shown, v.inv->n_pids, v.inv->n_pids == 1 ? "" : "es", v.inv->root_pid,
 	       v.inv->n_files + 1, date, v.inv->kernel);
+
+	/* The key's, before the hashes the inventory gives mean anything. */
+	if (key) {
+		char *real = v.d.path;
+
+		v.d.path = (char *)shown;
+		if (sign_verify(&v.d, inv_img->buf, inv_img->size, key))
+			v.problems++;
+		else
+			printf("  signature: the inventory is signed with the key given\n");
+		v.d.path = real;
+	} else if (!faccessat(v.d.dirfd, "sign.img", F_OK, AT_SYMLINK_NOFOLLOW)) {
+		printf("  signed (sign.img), not checked: --verify-key KEY checks it\n");
+	}
 
 	/* Identity: ids, sizes, hashes, none missing, none extra. */
 	v.d.bad_files = xzalloc((v.inv->n_files + 1) * sizeof(bool));
@@ -472,9 +488,33 @@ static int verify_one_file(const char *path)
 	return ret;
 }
 
+static int verify_path(const struct options *opts, const char *path,
+		       const struct sign_key *key);
+
 int cr_verify(const struct options *opts)
 {
 	const char *path = opts->show_path ? opts->show_path : opts->dir;
+	struct sign_key *key = NULL;
+	int ret;
+
+	if (opts->verify_key) {
+		key = xzalloc(sizeof(*key));
+		if (sign_key_load(opts->verify_key, key)) {
+			free(key);
+			return EXIT_USAGE;
+		}
+	}
+	ret = verify_path(opts, path, key);
+	if (key) {
+		sign_key_wipe(key);
+		free(key);
+	}
+	return ret;
+}
+
+static int verify_path(const struct options *opts, const char *path,
+		       const struct sign_key *key)
+{
 	struct stat st;
 	int ret;
 
@@ -492,7 +532,7 @@ int cr_verify(const struct options *opts)
 			pr_err("context '%s' is damaged", shown);
 			return EXIT_IMAGE;
 		}
-		ret = verify_dir(dir, shown);
+		ret = verify_dir(dir, shown, key);
 		context_remove_dir(dir);
 		free(dir);
 		return ret;
@@ -501,7 +541,13 @@ int cr_verify(const struct options *opts)
 		pr_perror("can't open '%s'", path);
 		return EXIT_IMAGE;
 	}
-	if (!S_ISDIR(st.st_mode))
+	if (!S_ISDIR(st.st_mode)) {
+		if (key) {
+			pr_err("--verify-key checks a whole checkpoint: give its directory or context file, not '%s'",
+			       path);
+			return EXIT_USAGE;
+		}
 		return verify_one_file(path);
-	return verify_dir(path, path);
+	}
+	return verify_dir(path, path, key);
 }

@@ -134,6 +134,25 @@ static void test_file_locks(void **state)
 	assert_int_equal(PARSE(&o, "crest", "show", "--file-locks", "x"), -1);
 }
 
+/* --sign-key is dump's, --verify-key restore's and verify's. */
+static void test_keys(void **state)
+{
+	struct options o;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--sign-key", "k"), 0);
+	assert_string_equal(o.sign_key, "k");
+	assert_null(o.verify_key);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--verify-key", "k"), 0);
+	assert_string_equal(o.verify_key, "k");
+	assert_null(o.sign_key);
+	assert_int_equal(PARSE(&o, "crest", "verify", "--verify-key", "k", "d"), 0);
+	assert_string_equal(o.verify_key, "k");
+	assert_int_equal(PARSE(&o, "crest", "restore", "--sign-key", "k"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--verify-key", "k"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--sign-key"), -1);
+}
+
 static void test_show_check(void **state)
 {
 	struct options o;
@@ -276,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_file_locks),
 		cmocka_unit_test(test_ext_unix_sk),
+		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_show_check),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_usage_text),
