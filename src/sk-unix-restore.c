@@ -194,17 +194,28 @@ static int set_peek_off(int fd, int off)
  * no live socket is bound to (a stale one, left by the process dumped and
  * killed), which goes. Anything else stays and the restore fails.
  */
-static int free_path(const char *path, const UnixSkEntry *e)
+static int free_path(const char *path, const UnixSkEntry *e, bool remove)
 {
 	struct stat st;
+	char *dir, *slash;
 	int r;
 
 	if (lstat(path, &st)) {
-		if (errno == ENOENT)
-			return 0;
-		pr_perror("can't look at '%s' to bind socket:[%llu] there", path,
-			  (unsigned long long)e->ino);
-		return -1;
+		if (errno != ENOENT) {
+			pr_perror("can't look at '%s' to bind socket:[%llu] there", path,
+				  (unsigned long long)e->ino);
+			return -1;
+		}
+		dir = xstrdup(path);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*(slash == dir ? slash + 1 : slash) = '\0';
+		r = slash && stat(dir, &st) ? -1 : 0;
+		if (r)
+			pr_perror("can't bind unix socket socket:[%llu] to '%s': no directory '%s'",
+				  (unsigned long long)e->ino, path, dir);
+		free(dir);
+		return r;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
 		pr_err("can't bind unix socket socket:[%llu] to '%s': a file that is not a socket is there",
@@ -219,12 +230,43 @@ static int free_path(const char *path, const UnixSkEntry *e)
 		       (unsigned long long)e->ino, path);
 		return -1;
 	}
+	if (!remove)
+		return 0;
 	if (unlink(path) && errno != ENOENT) {
 		pr_perror("can't remove the stale socket file '%s'", path);
 		return -1;
 	}
 	pr_debug("removed the stale socket file '%s'", path);
 	return 0;
+}
+
+/*
+ * Before anything is made: every path crest will bind is free or a stale
+ * socket file, in a directory that exists; every path an --ext-unix-sk
+ * socket connects to is a socket file.
+ */
+int ux_check(const struct restore_files *rf)
+{
+	const struct uxsk_restore *u = restore_state_ro(rf);
+	int ret = 0;
+
+	for (int i = 0; u && i < u->nr; i++) {
+		const UnixSkEntry *e = u->sks[i];
+		struct sockaddr_un sa;
+		struct stat st;
+
+		if (e->has_name && (!e->accepted || !e->has_listener_id) &&
+		    ux_addr(&e->name, &sa) && sa.sun_path[0] &&
+		    free_path(sa.sun_path, e, false))
+			ret = -1;
+		if (e->has_ext_peer && ux_addr(&e->ext_peer, &sa) && sa.sun_path[0] &&
+		    (stat(sa.sun_path, &st) || !S_ISSOCK(st.st_mode))) {
+			pr_err("socket:[%llu] was connected to '%s' outside the tree (--ext-unix-sk), which is no longer a socket",
+			       (unsigned long long)e->ino, sa.sun_path);
+			ret = -1;
+		}
+	}
+	return ret;
 }
 
 static int set_file_attrs(const char *path, const UnixSkEntry *e)
@@ -247,7 +289,7 @@ static int bind_name(int fd, const UnixSkEntry *e, const ProtobufCBinaryData *na
 	bool path = sa.sun_path[0];
 	char buf[240];
 
-	if (path && free_path(sa.sun_path, e))
+	if (path && free_path(sa.sun_path, e, true))
 		return -1;
 	if (bind(fd, (struct sockaddr *)&sa, len)) {
 		pr_perror("can't bind unix socket socket:[%llu] to %s",

@@ -1016,6 +1016,7 @@ const struct fd_kind_ops unixsk_fd_ops = {
 	.collected	= ux_collected,
 	.write		= ux_write,
 	.read		= ux_read,
+	.check		= ux_check,
 	.open		= ux_open,
 	.service_fd	= ux_service_fd,
 	.show		= ux_show,

@@ -55,6 +55,7 @@ socklen_t ux_addr(const ProtobufCBinaryData *name, struct sockaddr_un *sa);
 
 /* sk-unix-restore.c */
 int ux_read(struct restore_files *rf, struct img_dir *d);
+int ux_check(const struct restore_files *rf);
 int ux_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 	    int nr_mms);
 int ux_service_fd(const struct restore_files *rf, const FdEntry *e);
