@@ -53,6 +53,7 @@ enum img_kind {
 	IMG_PIDFDS,
 	IMG_FANOTIFY,
 	IMG_SIGN,	/* --sign-key: not in the inventory, it is over it */
+	IMG_INETSK,
 	IMG_NR_KINDS,
 };
 

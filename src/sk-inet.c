@@ -1,0 +1,855 @@
+/*
+ * TCP and UDP sockets, IPv4 and IPv6 (v4-mapped included): not connected
+ * (bound or not), TCP listening, UDP connected to a peer. One
+ * inet_sk_entry per socket, however many fds in however many processes
+ * hold it. Every other socket at fds above 2 that is not a unix one
+ * (netlink, packet, raw, ICMP, UDP-Lite, SCTP, MPTCP...) is this kind's
+ * too, to be refused by name with its protocol and address; at fds 0-2 a
+ * socket leading outside stays files-ext.c's (crest's own stdio).
+ *
+ * Dump: from a copy of the fd (pidfd_getfd): SO_DOMAIN, SO_TYPE,
+ * SO_PROTOCOL, getsockname, getpeername; TCP_INFO for a TCP socket's
+ * state and, listening, its accept queue and backlog (tcpi_unacked and
+ * tcpi_sacked are sk_ack_backlog and sk_max_ack_backlog there); sock_diag
+ * (inet_diag) for a UDP socket's receive queue. The options of the table
+ * below are saved when they differ from those of a socket just made of
+ * the same family, type and protocol: a default stays a default (a
+ * buffer size set by hand locks the kernel's autotuning, so one never set
+ * is never set).
+ *
+ * Refused by name, with the addresses: an established or half-closed TCP
+ * connection, or one being opened or closed (TCP_REPAIR and CRIU's
+ * --tcp-established are not done yet); a listener with connections
+ * waiting to be accepted (crest can't make their peers connect again,
+ * and CRIU can't either); a UDP socket with datagrams queued; a socket
+ * filter; a TLS (TCP_ULP) socket. Multicast memberships can't be read
+ * back from a socket: crest(8), LIMITATIONS.
+ *
+ * Restore, in crest, each socket once as a service fd: socket, the saved
+ * options, bind (a TCP socket with SO_REUSEADDR for the bind only, so
+ * that connections of the dumped process left in TIME_WAIT do not hold
+ * the port, as CRIU does), then SO_REUSEADDR as it was, listen with the
+ * backlog, or connect a UDP socket to its peer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "files-kind.h"
+#include "image.h"
+#include "log.h"
+#include "pstree.h"
+#include "refuse.h"
+#include "util.h"
+
+#include "sk-inet.pb-c.h"
+
+#ifndef SOL_UDP
+#define SOL_UDP		17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT	103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO		104
+#endif
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT	24
+#endif
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND	78
+#endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT	75
+#endif
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP	262
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP		31
+#endif
+
+/* The kernel's TCP states (include/net/tcp_states.h). */
+enum {
+	ST_ESTABLISHED = 1, ST_SYN_SENT, ST_SYN_RECV, ST_FIN_WAIT1,
+	ST_FIN_WAIT2, ST_TIME_WAIT, ST_CLOSE, ST_CLOSE_WAIT, ST_LAST_ACK,
+	ST_LISTEN, ST_CLOSING,
+};
+
+static const char *tcp_state_name(unsigned int st)
+{
+	static const char *const names[] = {
+		[ST_ESTABLISHED] = "ESTABLISHED", [ST_SYN_SENT] = "SYN_SENT",
+		[ST_SYN_RECV] = "SYN_RECV", [ST_FIN_WAIT1] = "FIN_WAIT1",
+		[ST_FIN_WAIT2] = "FIN_WAIT2", [ST_TIME_WAIT] = "TIME_WAIT",
+		[ST_CLOSE] = "CLOSE", [ST_CLOSE_WAIT] = "CLOSE_WAIT",
+		[ST_LAST_ACK] = "LAST_ACK", [ST_LISTEN] = "LISTEN",
+		[ST_CLOSING] = "CLOSING",
+	};
+
+	return st < ARRAY_SIZE(names) && names[st] ? names[st] : "unknown";
+}
+
+/*
+ * The options saved, set again before the bind in this order. Each is
+ * read on the socket and on a new one of its kind; what a socket of the
+ * kind does not have (ENOPROTOOPT, EOPNOTSUPP...) is skipped.
+ */
+static const struct sk_opt {
+	int level, name;
+	const char *str;
+} sk_opts[] = {
+#define O(l, n)	{ l, n, #n }
+	O(SOL_SOCKET, SO_REUSEADDR),	O(SOL_SOCKET, SO_REUSEPORT),
+	O(SOL_SOCKET, SO_KEEPALIVE),	O(SOL_SOCKET, SO_BROADCAST),
+	O(SOL_SOCKET, SO_OOBINLINE),	O(SOL_SOCKET, SO_DONTROUTE),
+	O(SOL_SOCKET, SO_PRIORITY),	O(SOL_SOCKET, SO_MARK),
+	O(SOL_SOCKET, SO_RCVLOWAT),	O(SOL_SOCKET, SO_LINGER),
+	O(SOL_SOCKET, SO_RCVTIMEO),	O(SOL_SOCKET, SO_SNDTIMEO),
+	O(SOL_SOCKET, SO_SNDBUF),	O(SOL_SOCKET, SO_RCVBUF),
+	O(SOL_SOCKET, SO_BINDTODEVICE),	O(SOL_SOCKET, SO_TIMESTAMP),
+	O(SOL_SOCKET, SO_TIMESTAMPNS),	O(SOL_SOCKET, SO_BUSY_POLL),
+	O(IPPROTO_IP, IP_TOS),		O(IPPROTO_IP, IP_TTL),
+	O(IPPROTO_IP, IP_FREEBIND),	O(IPPROTO_IP, IP_TRANSPARENT),
+	O(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT),
+	O(IPPROTO_IP, IP_RECVERR),	O(IPPROTO_IP, IP_PKTINFO),
+	O(IPPROTO_IP, IP_RECVTOS),	O(IPPROTO_IP, IP_RECVTTL),
+	O(IPPROTO_IP, IP_MTU_DISCOVER),	O(IPPROTO_IP, IP_MULTICAST_TTL),
+	O(IPPROTO_IP, IP_MULTICAST_LOOP), O(IPPROTO_IP, IP_MULTICAST_ALL),
+	O(IPPROTO_IPV6, IPV6_V6ONLY),	O(IPPROTO_IPV6, IPV6_UNICAST_HOPS),
+	O(IPPROTO_IPV6, IPV6_MULTICAST_HOPS), O(IPPROTO_IPV6, IPV6_MULTICAST_LOOP),
+	O(IPPROTO_IPV6, IPV6_TCLASS),	O(IPPROTO_IPV6, IPV6_RECVPKTINFO),
+	O(IPPROTO_IPV6, IPV6_RECVERR),	O(IPPROTO_IPV6, IPV6_MTU_DISCOVER),
+	O(IPPROTO_IPV6, IPV6_FREEBIND),	O(IPPROTO_IPV6, IPV6_TRANSPARENT),
+	O(IPPROTO_TCP, TCP_NODELAY),	O(IPPROTO_TCP, TCP_CORK),
+	O(IPPROTO_TCP, TCP_MAXSEG),	O(IPPROTO_TCP, TCP_KEEPIDLE),
+	O(IPPROTO_TCP, TCP_KEEPINTVL),	O(IPPROTO_TCP, TCP_KEEPCNT),
+	O(IPPROTO_TCP, TCP_SYNCNT),	O(IPPROTO_TCP, TCP_LINGER2),
+	O(IPPROTO_TCP, TCP_DEFER_ACCEPT), O(IPPROTO_TCP, TCP_WINDOW_CLAMP),
+	O(IPPROTO_TCP, TCP_USER_TIMEOUT), O(IPPROTO_TCP, TCP_NOTSENT_LOWAT),
+	O(IPPROTO_TCP, TCP_FASTOPEN),	O(IPPROTO_TCP, TCP_CONGESTION),
+	O(SOL_UDP, UDP_CORK),		O(SOL_UDP, UDP_SEGMENT),
+	O(SOL_UDP, UDP_GRO),
+#undef O
+};
+
+struct insk {
+	InetSkEntry *e;
+	pid_t tpid;		/* a task holding it, for messages */
+	int fd;			/* ...at this fd */
+};
+
+struct insk_dump {
+	struct insk *sk;
+	int nr;
+};
+
+static struct insk_dump *dump_state(struct dump_files *df)
+{
+	void **p = files_dump_priv(df, &inetsk_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct insk_dump));
+	return *p;
+}
+
+static int sock_int(int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, level, name, &v, &len))
+		return -1;
+	return v;
+}
+
+/* Any socket at fds above 2 but a unix one (sk-unix.c's). */
+static bool in_recognise(const struct fd_dump *f)
+{
+	int cfd, dom;
+
+	if (!S_ISSOCK(f->st->st_mode) || f->fd <= 2)
+		return false;
+	cfd = pidfd_take(f->pid, f->fd);
+	if (cfd < 0)
+		return false;
+	dom = sock_int(cfd, SOL_SOCKET, SO_DOMAIN);
+	close(cfd);
+	return dom >= 0 && dom != AF_UNIX;
+}
+
+/* "127.0.0.1:80", "[::1]:80", "[fe80::1%2]:80" of an address. */
+static void addr_words(const char *addr, unsigned int port, unsigned int scope,
+		       bool v6, char *buf, size_t size)
+{
+	if (!v6)
+		snprintf(buf, size, "%s:%u", addr, port);
+	else if (scope)
+		snprintf(buf, size, "[%s%%%u]:%u", addr, scope, port);
+	else
+		snprintf(buf, size, "[%s]:%u", addr, port);
+}
+
+/* The address and port of a sockaddr, as the image keeps them. */
+static int sa_split(const struct sockaddr_storage *ss, char **addr,
+		    uint32_t *port, uint32_t *scope)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	*scope = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s->sin_addr, buf, sizeof(buf));
+		*port = ntohs(s->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, buf, sizeof(buf));
+		*port = ntohs(s->sin6_port);
+		*scope = s->sin6_scope_id;
+	} else {
+		return -1;
+	}
+	*addr = xsprintf("%s", buf);
+	return 0;
+}
+
+static socklen_t sa_make(unsigned int family, const char *addr, uint32_t port,
+			 uint32_t scope, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+
+		s->sin_family = AF_INET;
+		s->sin_port = htons(port);
+		if (inet_pton(AF_INET, addr, &s->sin_addr) != 1)
+			return 0;
+		return sizeof(*s);
+	}
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
+
+		s->sin6_family = AF_INET6;
+		s->sin6_port = htons(port);
+		s->sin6_scope_id = scope;
+		if (inet_pton(AF_INET6, addr, &s->sin6_addr) != 1)
+			return 0;
+		return sizeof(*s);
+	}
+	return 0;
+}
+
+static bool sa_unspecified(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return !((const struct sockaddr_in *)ss)->sin_addr.s_addr &&
+		       !((const struct sockaddr_in *)ss)->sin_port;
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr) &&
+	       !((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+static const char *proto_name(const InetSkEntry *e)
+{
+	return e->protocol == IPPROTO_TCP ? "TCP" : "UDP";
+}
+
+/* "TCP socket on 0.0.0.0:80" ... for messages. */
+static void sk_words(const InetSkEntry *e, char *buf, size_t size)
+{
+	bool v6 = e->family == AF_INET6;
+	char src[80] = "", dst[80] = "";
+
+	if (e->src_addr)
+		addr_words(e->src_addr, e->src_port, e->scope_id, v6, src, sizeof(src));
+	if (e->dst_addr)
+		addr_words(e->dst_addr, e->dst_port, e->dst_scope_id, v6, dst, sizeof(dst));
+	if (e->state == ST_LISTEN)
+		snprintf(buf, size, "a listening %s%s socket on %s", proto_name(e),
+			 v6 ? "v6" : "", src);
+	else if (e->dst_addr && e->protocol == IPPROTO_TCP)
+		snprintf(buf, size, "a TCP%s connection %s <-> %s (%s)", v6 ? "v6" : "",
+			 src, dst, tcp_state_name(e->state));
+	else if (e->dst_addr)
+		snprintf(buf, size, "a %s%s socket on %s connected to %s", proto_name(e),
+			 v6 ? "v6" : "", src, dst);
+	else if (e->src_addr)
+		snprintf(buf, size, "a %s%s socket bound to %s", proto_name(e),
+			 v6 ? "v6" : "", src);
+	else
+		snprintf(buf, size, "a %s%s socket, not bound", proto_name(e),
+			 v6 ? "v6" : "");
+}
+
+/*
+ * sock_diag's receive queue of socket ino (family, protocol): sk_rmem_alloc
+ * for UDP, so not 0 if any datagram, even an empty one, waits. 1 if the
+ * socket is not listed (UDP lists only bound sockets), -1 on error.
+ */
+static int diag_rqueue(unsigned int family, unsigned int protocol, uint64_t ino,
+		       uint32_t *rqueue)
+{
+	static char buf[32768] __attribute__((aligned(4)));
+	struct {
+		struct nlmsghdr h;
+		struct inet_diag_req_v2 r;
+	} req;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int nl, ret = -1, found = 1;
+
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0) {
+		pr_perror("can't open a sock_diag netlink socket");
+		return -1;
+	}
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.sdiag_family = family;
+	req.r.sdiag_protocol = protocol;
+	req.r.idiag_states = ~0u;
+	if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		pr_perror("can't ask sock_diag about inet sockets");
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n < 0) {
+			pr_perror("can't read sock_diag's list of inet sockets");
+			goto out;
+		}
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				ret = found;
+				goto out;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				errno = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				pr_perror("sock_diag can't list inet sockets");
+				goto out;
+			}
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+			    m->idiag_inode != ino)
+				continue;
+			*rqueue = m->idiag_rqueue;
+			found = 0;
+		}
+	}
+out:
+	close(nl);
+	return ret;
+}
+
+/*
+ * The options of the table that differ from those of fresh, a new socket
+ * of the same kind. SO_BINDTODEVICE, TCP_CONGESTION: a name.
+ */
+static int dump_opts(InetSkEntry *e, int cfd, int fresh)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++) {
+		const struct sk_opt *o = &sk_opts[i];
+		char v[64], d[64];
+		socklen_t vl = sizeof(v), dl = sizeof(d);
+		SkOptEntry *so;
+
+		memset(v, 0, sizeof(v));
+		memset(d, 0, sizeof(d));
+		if (getsockopt(cfd, o->level, o->name, v, &vl))
+			continue;	/* not this kind's */
+		if (!getsockopt(fresh, o->level, o->name, d, &dl) && vl == dl &&
+		    !memcmp(v, d, vl))
+			continue;
+		so = xzalloc(sizeof(*so));
+		sk_opt_entry__init(so);
+		so->level = o->level;
+		so->name = o->name;
+		so->val.len = vl;
+		so->val.data = xzalloc(vl + 1);
+		memcpy(so->val.data, v, vl);
+		e->opts = xrealloc(e->opts, (e->n_opts + 1) * sizeof(*e->opts));
+		e->opts[e->n_opts++] = so;
+	}
+	return 0;
+}
+
+/* Another family than inet: what it is, for the refusal. */
+static char *other_words(int cfd, int dom, int type, int proto)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	getsockname(cfd, (struct sockaddr *)&ss, &len);
+	if (dom == AF_NETLINK) {
+		static const char *const nl[] = {
+			[NETLINK_ROUTE] = "NETLINK_ROUTE", [NETLINK_USERSOCK] = "NETLINK_USERSOCK",
+			[NETLINK_FIREWALL] = "NETLINK_FIREWALL",
+			[NETLINK_SOCK_DIAG] = "NETLINK_SOCK_DIAG", [NETLINK_NFLOG] = "NETLINK_NFLOG",
+			[NETLINK_XFRM] = "NETLINK_XFRM", [NETLINK_SELINUX] = "NETLINK_SELINUX",
+			[NETLINK_ISCSI] = "NETLINK_ISCSI", [NETLINK_AUDIT] = "NETLINK_AUDIT",
+			[NETLINK_FIB_LOOKUP] = "NETLINK_FIB_LOOKUP",
+			[NETLINK_CONNECTOR] = "NETLINK_CONNECTOR",
+			[NETLINK_NETFILTER] = "NETLINK_NETFILTER",
+			[NETLINK_KOBJECT_UEVENT] = "NETLINK_KOBJECT_UEVENT",
+			[NETLINK_GENERIC] = "NETLINK_GENERIC", [NETLINK_CRYPTO] = "NETLINK_CRYPTO",
+		};
+		const struct sockaddr_nl *s = (const struct sockaddr_nl *)&ss;
+		const char *p = proto >= 0 && proto < (int)ARRAY_SIZE(nl) && nl[proto] ?
+				nl[proto] : NULL;
+		char pn[32];
+
+		if (!p)
+			snprintf(pn, sizeof(pn), "of protocol %d", proto);
+		if (s->nl_pid || s->nl_groups)
+			return xsprintf("a netlink socket %s bound to port id %u, groups %#x",
+					p ? p : pn, s->nl_pid, s->nl_groups);
+		return xsprintf("a netlink socket %s, not bound", p ? p : pn);
+	}
+	if (dom == AF_PACKET) {
+		const struct sockaddr_ll *s = (const struct sockaddr_ll *)&ss;
+		char ifn[IF_NAMESIZE] = "";
+
+		if (s->sll_ifindex && !if_indextoname(s->sll_ifindex, ifn))
+			snprintf(ifn, sizeof(ifn), "#%d", s->sll_ifindex);
+		return xsprintf("a packet socket (%s, protocol %#06x)%s%s",
+				type == SOCK_RAW ? "raw" : "datagram", ntohs(proto),
+				ifn[0] ? " bound to " : "", ifn);
+	}
+	if (dom == AF_INET || dom == AF_INET6) {
+		const char *v = dom == AF_INET6 ? "v6" : "";
+
+		if (type == SOCK_RAW)
+			return xsprintf("a raw IP%s socket of protocol %d", v, proto);
+		if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+			return xsprintf("an ICMP%s (ping) socket", v);
+		if (proto == IPPROTO_UDPLITE)
+			return xsprintf("a UDP-Lite%s socket", v);
+		if (proto == IPPROTO_SCTP)
+			return xsprintf("an SCTP%s socket", v);
+		if (proto == IPPROTO_MPTCP)
+			return xsprintf("an MPTCP%s socket", v);
+		return xsprintf("an IP%s socket of type %d, protocol %d", v, type, proto);
+	}
+	return xsprintf("a socket of family %d (type %d, protocol %d)", dom, type, proto);
+}
+
+/* What else makes a TCP or UDP socket impossible to save, or NULL. */
+static char *own_problem(InetSkEntry *e, int cfd)
+{
+	char what[200], prog[32] = "";
+	struct sock_fprog fp;
+	socklen_t len;
+	int n;
+
+	sk_words(e, what, sizeof(what));
+	/* SO_GET_FILTER: the number of instructions, with a length of 0. */
+	len = 0;
+	n = getsockopt(cfd, SOL_SOCKET, SO_GET_FILTER, &fp, &len);
+	if (!n && len)
+		return xsprintf("%s with a socket filter (SO_ATTACH_FILTER, %u instructions)",
+				what, len);
+	if (e->protocol == IPPROTO_TCP) {
+		len = sizeof(prog);
+		if (!getsockopt(cfd, IPPROTO_TCP, TCP_ULP, prog, &len) && len && prog[0])
+			return xsprintf("%s with the upper layer protocol '%.*s' (TCP_ULP)",
+					what, (int)len, prog);
+	}
+	if (e->protocol == IPPROTO_TCP && e->state != ST_CLOSE &&
+	    e->state != ST_LISTEN)
+		return xsprintf("%s (TCP_REPAIR and CRIU's --tcp-established are not done yet)",
+				what);
+	return NULL;
+}
+
+static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
+{
+	struct insk_dump *u = dump_state(df);
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int cfd, fresh = -1, dom, type, proto;
+	char *why = NULL;
+	InetSkEntry *e;
+
+	for (int i = 0; i < u->nr; i++)
+		if (u->sk[i].e->ino == f->st->st_ino) {
+			fe->file_id = u->sk[i].e->id;
+			return 0;
+		}
+	cfd = pidfd_take(f->pid, f->fd);
+	if (cfd < 0)
+		return -1;
+	dom = sock_int(cfd, SOL_SOCKET, SO_DOMAIN);
+	type = sock_int(cfd, SOL_SOCKET, SO_TYPE);
+	proto = sock_int(cfd, SOL_SOCKET, SO_PROTOCOL);
+	if ((dom != AF_INET && dom != AF_INET6) ||
+	    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+	      (type == SOCK_DGRAM && proto == IPPROTO_UDP))) {
+		why = other_words(cfd, dom, type, proto);
+		refuse(f->it->pid, "fd %d is %s ('%s'), not supported yet", f->fd, why,
+		       f->link);
+		free(why);
+		close(cfd);
+		return 0;
+	}
+	e = xzalloc(sizeof(*e));
+	inet_sk_entry__init(e);
+	e->id = u->nr + 1;
+	e->ino = f->st->st_ino;
+	e->family = dom;
+	e->type = type;
+	e->protocol = proto;
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(cfd, (struct sockaddr *)&ss, &len)) {
+		pr_perror("can't read the address of fd %d of process %d", f->fd, f->it->pid);
+		goto err;
+	}
+	if (!sa_unspecified(&ss) &&
+	    !sa_split(&ss, &e->src_addr, &e->src_port, &e->scope_id)) {
+		e->has_src_port = 1;
+		e->has_scope_id = !!e->scope_id;
+	}
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (!getpeername(cfd, (struct sockaddr *)&ss, &len) &&
+	    !sa_split(&ss, &e->dst_addr, &e->dst_port, &e->dst_scope_id)) {
+		e->has_dst_port = 1;
+		e->has_dst_scope_id = !!e->dst_scope_id;
+	}
+	if (proto == IPPROTO_TCP) {
+		struct tcp_info ti;
+
+		len = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+			pr_perror("can't read TCP_INFO of fd %d of process %d", f->fd,
+				  f->it->pid);
+			goto err;
+		}
+		e->state = ti.tcpi_state;
+		if (e->state == ST_LISTEN) {
+			/* Listening, tcpi_unacked and tcpi_sacked are the queue and backlog. */
+			e->has_backlog = 1;
+			e->backlog = ti.tcpi_sacked;
+			if (ti.tcpi_unacked)
+				refuse(f->it->pid, "fd %d is a listening TCP%s socket on %s:%u with %u connection%s waiting to be accepted, not supported yet",
+				       f->fd, dom == AF_INET6 ? "v6" : "", e->src_addr,
+				       e->src_port, ti.tcpi_unacked,
+				       ti.tcpi_unacked > 1 ? "s" : "");
+		}
+	} else {
+		uint32_t rq = 0;
+
+		e->state = e->dst_addr ? ST_ESTABLISHED : ST_CLOSE;
+		switch (diag_rqueue(dom, proto, e->ino, &rq)) {
+		case -1:
+			goto err;
+		case 0:
+			if (rq) {
+				char what[200];
+
+				sk_words(e, what, sizeof(what));
+				refuse(f->it->pid, "fd %d is %s with datagrams queued (%u bytes with overhead), not supported yet",
+				       f->fd, what, rq);
+			}
+		}
+	}
+	why = own_problem(e, cfd);
+	if (why) {
+		refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
+		free(why);
+	}
+	fresh = socket(dom, type | SOCK_CLOEXEC, proto);
+	if (fresh < 0) {
+		pr_perror("can't make a socket to compare fd %d of process %d with",
+			  f->fd, f->it->pid);
+		goto err;
+	}
+	dump_opts(e, cfd, fresh);
+	close(fresh);
+	close(cfd);
+	u->sk = xrealloc(u->sk, (u->nr + 1) * sizeof(*u->sk));
+	u->sk[u->nr].e = e;
+	u->sk[u->nr].tpid = f->it->pid;
+	u->sk[u->nr].fd = f->fd;
+	u->nr++;
+	fe->file_id = e->id;
+	return 0;
+err:
+	inet_sk_entry__free_unpacked(e, NULL);
+	close(cfd);
+	return -1;
+}
+
+static int in_write(struct dump_files *df, struct img_dir *d)
+{
+	struct insk_dump *u = dump_state(df);
+	void **msgs = xzalloc((u->nr + 1) * sizeof(*msgs));
+	int ret;
+
+	for (int i = 0; i < u->nr; i++)
+		msgs[i] = u->sk[i].e;
+	ret = files_write_msgs(d, IMG_INETSK, 0, msgs, u->nr);
+	free(msgs);
+	return ret;
+}
+
+/* ---- restore ---- */
+
+struct insk_restore {
+	InetSkEntry **sks;
+	int nr;
+	int *fd;		/* service fd of each */
+};
+
+static struct insk_restore *restore_state(struct restore_files *rf)
+{
+	void **p = files_restore_priv(rf, &inetsk_fd_ops);
+
+	if (!*p)
+		*p = xzalloc(sizeof(struct insk_restore));
+	return *p;
+}
+
+static const struct insk_restore *restore_state_ro(const struct restore_files *rf)
+{
+	return *files_restore_priv_ro(rf, &inetsk_fd_ops);
+}
+
+static int in_index(const struct insk_restore *u, uint32_t id)
+{
+	for (int i = 0; u && i < u->nr; i++)
+		if (u->sks[i]->id == id)
+			return i;
+	return -1;
+}
+
+static int bad_image(const InetSkEntry *e, const char *what)
+{
+	pr_err("image inetsk.img is corrupt: socket %u %s", e->id, what);
+	return -1;
+}
+
+static int check_entry(const InetSkEntry *e)
+{
+	struct sockaddr_storage ss;
+
+	if (e->family != AF_INET && e->family != AF_INET6)
+		return bad_image(e, "has an unknown family");
+	if (!(e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) &&
+	    !(e->type == SOCK_DGRAM && e->protocol == IPPROTO_UDP))
+		return bad_image(e, "is neither TCP nor UDP");
+	if ((e->src_addr && (!e->has_src_port || e->src_port > 65535 ||
+			     !sa_make(e->family, e->src_addr, 0, 0, &ss))) ||
+	    (e->dst_addr && (!e->has_dst_port || e->dst_port > 65535 ||
+			     !sa_make(e->family, e->dst_addr, 0, 0, &ss))))
+		return bad_image(e, "has an address no socket can have");
+	if (e->state == ST_LISTEN && (e->protocol != IPPROTO_TCP || !e->has_backlog ||
+				      !e->src_addr))
+		return bad_image(e, "listens and can't");
+	if (e->state != ST_LISTEN && e->has_backlog)
+		return bad_image(e, "has a backlog and does not listen");
+	if (e->state == ST_ESTABLISHED && (e->protocol != IPPROTO_UDP || !e->dst_addr))
+		return bad_image(e, "is connected and can't be");
+	if (e->state != ST_LISTEN && e->state != ST_CLOSE && e->state != ST_ESTABLISHED)
+		return bad_image(e, "is in a state crest does not restore");
+	if (e->state == ST_CLOSE && e->dst_addr)
+		return bad_image(e, "has a peer and is not connected");
+	for (size_t i = 0; i < e->n_opts; i++)
+		if (e->opts[i]->val.len > 64)
+			return bad_image(e, "has an option too long");
+	return 0;
+}
+
+static int in_read(struct restore_files *rf, struct img_dir *d)
+{
+	struct insk_restore *u = restore_state(rf);
+
+	if (files_read_msgs(d, IMG_INETSK, 0, (void ***)&u->sks, &u->nr))
+		return -1;
+	for (int i = 0; i < u->nr; i++)
+		if (check_entry(u->sks[i]))
+			return -1;
+	return 0;
+}
+
+static const char *opt_name(const SkOptEntry *o)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++)
+		if ((unsigned int)sk_opts[i].level == o->level &&
+		    (unsigned int)sk_opts[i].name == o->name)
+			return sk_opts[i].str;
+	return "an unknown option";
+}
+
+/* A buffer size as getsockopt said it: twice what setsockopt is given. */
+static int set_buf(int fd, const SkOptEntry *o, const InetSkEntry *e)
+{
+	int val, half, force = o->name == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE;
+
+	memcpy(&val, o->val.data, sizeof(val));
+	half = val / 2;
+	if (setsockopt(fd, SOL_SOCKET, force, &half, sizeof(half)) ||
+	    sock_int(fd, SOL_SOCKET, o->name) != val) {
+		pr_err("can't give %s socket socket:[%llu] its %s of %d bytes (got %d)",
+		       proto_name(e), (unsigned long long)e->ino, opt_name(o), val,
+		       sock_int(fd, SOL_SOCKET, o->name));
+		return -1;
+	}
+	return 0;
+}
+
+static int set_opts(int fd, const InetSkEntry *e)
+{
+	for (size_t i = 0; i < e->n_opts; i++) {
+		const SkOptEntry *o = e->opts[i];
+
+		if (o->level == SOL_SOCKET && (o->name == SO_SNDBUF || o->name == SO_RCVBUF)) {
+			if (o->val.len != sizeof(int))
+				return bad_image(e, "has a buffer size that is not an int");
+			if (set_buf(fd, o, e))
+				return -1;
+			continue;
+		}
+		if (setsockopt(fd, o->level, o->name, o->val.data, o->val.len)) {
+			pr_perror("can't set %s on %s socket socket:[%llu]", opt_name(o),
+				  proto_name(e), (unsigned long long)e->ino);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* SO_REUSEADDR as it was: saved if it was set, else off. */
+static int reuseaddr_of(const InetSkEntry *e)
+{
+	for (size_t i = 0; i < e->n_opts; i++)
+		if (e->opts[i]->level == SOL_SOCKET && e->opts[i]->name == SO_REUSEADDR &&
+		    e->opts[i]->val.len == sizeof(int))
+			return *(int *)e->opts[i]->val.data;
+	return 0;
+}
+
+static int make_socket(const InetSkEntry *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char what[200];
+	int fd, one = 1, was;
+
+	sk_words(e, what, sizeof(what));
+	fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol);
+	if (fd < 0) {
+		pr_perror("can't create %s", what);
+		return -1;
+	}
+	if (set_opts(fd, e))
+		goto err;
+	if (e->src_addr) {
+		len = sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
+		/* TIME_WAIT connections of the dumped process hold no port. */
+		if (e->protocol == IPPROTO_TCP &&
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) {
+			pr_perror("can't set SO_REUSEADDR to bind %s", what);
+			goto err;
+		}
+		if (bind(fd, (struct sockaddr *)&ss, len)) {
+			pr_perror("can't bind %s (socket:[%llu]) to its address", what,
+				  (unsigned long long)e->ino);
+			goto err;
+		}
+		was = reuseaddr_of(e);
+		if (e->protocol == IPPROTO_TCP &&
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &was, sizeof(was))) {
+			pr_perror("can't give %s its SO_REUSEADDR back", what);
+			goto err;
+		}
+	}
+	if (e->state == ST_LISTEN && listen(fd, e->backlog)) {
+		pr_perror("can't listen on %s", what);
+		goto err;
+	}
+	if (e->dst_addr) {
+		len = sa_make(e->family, e->dst_addr, e->dst_port, e->dst_scope_id, &ss);
+		if (connect(fd, (struct sockaddr *)&ss, len)) {
+			pr_perror("can't connect %s again", what);
+			goto err;
+		}
+	}
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
+		   int nr_mms)
+{
+	struct insk_restore *u = restore_state(rf);
+
+	u->fd = xzalloc((u->nr + 1) * sizeof(int));
+	for (int i = 0; i < u->nr; i++)
+		u->fd[i] = -1;
+	for (int i = 0; i < u->nr; i++) {
+		u->fd[i] = files_to_service(make_socket(u->sks[i]), rf->base);
+		if (u->fd[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int in_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct insk_restore *u = restore_state_ro(rf);
+	int i = in_index(u, e->file_id);
+
+	return i < 0 || !u->fd ? -1 : u->fd[i];
+}
+
+static void in_show(const struct restore_files *rf, const FdEntry *e, char *buf,
+		    size_t len)
+{
+	const struct insk_restore *u = restore_state_ro(rf);
+	int i = in_index(u, e->file_id);
+	char what[200];
+
+	if (i < 0) {
+		snprintf(buf, len, "inet socket %u, not in the images", e->file_id);
+		return;
+	}
+	sk_words(u->sks[i], what, sizeof(what));
+	snprintf(buf, len, "%s, socket:[%llu]", what, (unsigned long long)u->sks[i]->ino);
+}
+
+const struct fd_kind_ops inetsk_fd_ops = {
+	.name		= "inet socket",
+	.kind		= FD_KIND__FD_INET_SK,
+	.recognise	= in_recognise,
+	.dump		= in_dump,
+	.write		= in_write,
+	.read		= in_read,
+	.open		= in_open,
+	.service_fd	= in_service_fd,
+	.show		= in_show,
+};
