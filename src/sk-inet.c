@@ -25,11 +25,15 @@
  * filter; a TLS (TCP_ULP) socket. Multicast memberships can't be read
  * back from a socket: crest(8), LIMITATIONS.
  *
- * Restore, in crest, each socket once as a service fd: socket, the saved
- * options, bind (a TCP socket with SO_REUSEADDR for the bind only, so
- * that connections of the dumped process left in TIME_WAIT do not hold
- * the port, as CRIU does), then SO_REUSEADDR as it was, listen with the
- * backlog, or connect a UDP socket to its peer.
+ * Restore, in crest, each socket once as a service fd: socket, its owner
+ * (fchown: the socket's inode and sk_uid, which SO_REUSEPORT compares and
+ * /proc/net shows), the saved options (SO_REUSEADDR, SO_REUSEPORT,
+ * IPV6_V6ONLY... before the bind, as the program set them), bind, listen
+ * with the backlog, or connect a UDP socket to its peer. A port a
+ * connection of the dumped process holds in TIME_WAIT is free to bind
+ * again exactly when it would be for the program itself (SO_REUSEADDR on
+ * both); crest adds no SO_REUSEADDR of its own, which would change what
+ * else may bind beside the socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -519,6 +523,9 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	e->family = dom;
 	e->type = type;
 	e->protocol = proto;
+	e->has_uid = e->has_gid = 1;
+	e->uid = f->st->st_uid;
+	e->gid = f->st->st_gid;
 	len = sizeof(ss);
 	memset(&ss, 0, sizeof(ss));
 	if (getsockname(cfd, (struct sockaddr *)&ss, &len)) {
@@ -741,22 +748,12 @@ static int set_opts(int fd, const InetSkEntry *e)
 	return 0;
 }
 
-/* SO_REUSEADDR as it was: saved if it was set, else off. */
-static int reuseaddr_of(const InetSkEntry *e)
-{
-	for (size_t i = 0; i < e->n_opts; i++)
-		if (e->opts[i]->level == SOL_SOCKET && e->opts[i]->name == SO_REUSEADDR &&
-		    e->opts[i]->val.len == sizeof(int))
-			return *(int *)e->opts[i]->val.data;
-	return 0;
-}
-
 static int make_socket(const InetSkEntry *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char what[200];
-	int fd, one = 1, was;
+	int fd;
 
 	sk_words(e, what, sizeof(what));
 	fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol);
@@ -764,25 +761,19 @@ static int make_socket(const InetSkEntry *e)
 		pr_perror("can't create %s", what);
 		return -1;
 	}
+	/* Made by crest, it is crest's: its owner first (SO_REUSEPORT's peers). */
+	if (e->has_uid && fchown(fd, e->uid, e->has_gid ? e->gid : (gid_t)-1)) {
+		pr_perror("can't give %s its owner %u back", what, e->uid);
+		goto err;
+	}
 	if (set_opts(fd, e))
 		goto err;
 	if (e->src_addr) {
 		len = sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
-		/* TIME_WAIT connections of the dumped process hold no port. */
-		if (e->protocol == IPPROTO_TCP &&
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) {
-			pr_perror("can't set SO_REUSEADDR to bind %s", what);
-			goto err;
-		}
 		if (bind(fd, (struct sockaddr *)&ss, len)) {
-			pr_perror("can't bind %s (socket:[%llu]) to its address", what,
-				  (unsigned long long)e->ino);
-			goto err;
-		}
-		was = reuseaddr_of(e);
-		if (e->protocol == IPPROTO_TCP &&
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &was, sizeof(was))) {
-			pr_perror("can't give %s its SO_REUSEADDR back", what);
+			pr_perror("can't bind %s (socket:[%llu]) to its address%s", what,
+				  (unsigned long long)e->ino, errno != EADDRINUSE ? "" :
+				  " (a live socket holds it, or a connection in TIME_WAIT of a socket without SO_REUSEADDR, for a minute at most)");
 			goto err;
 		}
 	}

@@ -325,6 +325,22 @@ def parse_net_unix(text):
     return out
 
 
+# TCP and UDP sockets: their line of /proc/PID/net/{tcp,tcp6,udp,udp6}
+# by inode: local and remote address, state, the queues (a listener's
+# accept queue), the owner.
+NET_INET = ["tcp", "tcp6", "udp", "udp6"]
+
+
+def parse_net_inet(text, proto):
+    """{inode: "proto local remote state tx:rx uid"} of /proc/net/tcp..."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 10:
+            out[f[9]] = " ".join([proto] + f[1:5] + f[7:8])
+    return out
+
+
 def _sock_file(base, line):
     """The socket file of a unix socket bound to a path: mode and owner,
     or "absent" (unlinked after the bind); "" if not bound to a path."""
@@ -429,6 +445,7 @@ def snapshot(pids):
             fds = []
         gone = set()    # inodes of deleted files: recreated at restore
         net_unix = None
+        net_inet = None
         for fd in fds:
             link = _link("%s/fd/%s" % (base, fd))
             if link is None:
@@ -445,6 +462,13 @@ def snapshot(pids):
             if m and m.group(1) == "socket":
                 if net_unix is None:
                     net_unix = parse_net_unix(_read(base + "/net/unix") or "")
+                if net_inet is None:
+                    net_inet = {}
+                    for p in NET_INET:
+                        net_inet.update(parse_net_inet(
+                            _read("%s/net/%s" % (base, p)) or "", p))
+                if m.group(2) in net_inet:
+                    proc["fd:%s:inet" % fd] = net_inet[m.group(2)]
                 if m.group(2) in net_unix:
                     proc["fd:%s:unix" % fd] = net_unix[m.group(2)]
                     proc["fd:%s:unix:file" % fd] = _sock_file(

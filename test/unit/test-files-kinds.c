@@ -46,7 +46,8 @@ static const struct sample samples[] = {
 	/* A unix socket is sk-unix.c's anywhere (at 0-2 it may turn external). */
 	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_EXTERNAL, 2 },
 	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_UNIX_SK, 1 },
-	{ "socket:[99]", S_IFSOCK, 43, 0, 2 },
+	/* Any other socket above 2 is sk-inet.c's (it refuses what it can't save). */
+	{ "socket:[99]", S_IFSOCK, 43, FD_KIND__FD_INET_SK, 2 },
 	{ "socket:[99]", S_IFSOCK, 43, FD_KIND__FD_UNIX_SK, 1 },
 	{ "anon_inode:[eventfd]", S_IFREG, 3, FD_KIND__FD_ANON },
 	{ "anon_inode:[signalfd]", S_IFREG, 3, FD_KIND__FD_ANON },
