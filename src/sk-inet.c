@@ -436,8 +436,9 @@ static char *other_words(int cfd, int dom, int type, int proto)
 
 		if (s->sll_ifindex && !if_indextoname(s->sll_ifindex, ifn))
 			snprintf(ifn, sizeof(ifn), "#%d", s->sll_ifindex);
-		return xsprintf("a packet socket (%s, protocol %#06x)%s%s",
-				type == SOCK_RAW ? "raw" : "datagram", ntohs(proto),
+		/* sll_protocol: what it was made or bound for (SO_PROTOCOL says 0). */
+		return xsprintf("a packet socket (%s, protocol 0x%04x)%s%s",
+				type == SOCK_RAW ? "raw" : "datagram", ntohs(s->sll_protocol),
 				ifn[0] ? " bound to " : "", ifn);
 	}
 	if (dom == AF_INET || dom == AF_INET6) {

@@ -1,5 +1,6 @@
 /* Not a checkpoint/restore case: a parent and a child holding five things
- * crest can't save, in two processes: the parent a UDP socket on fd 5 and
+ * crest can't save, in two processes: the parent a UDP socket on fd 5 with
+ * a datagram queued (which a failed dump leaves there) and
  * a page registered with a userfaultfd (which it keeps), the child a coredump_filter of
  * 0x3f and a guard region (MADV_GUARD_INSTALL) in shared memory. The errors mode expects one refusal listing all
  * four, the processes left running; after go each checks its state is
@@ -15,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,6 +83,18 @@ int main(void)
 	s = socket(AF_INET, SOCK_DGRAM, 0);
 	if (s < 0 || dup2(s, SOCK_FD) < 0)
 		case_fail("socket: %s", strerror(errno));
+	if (s != SOCK_FD)
+		close(s);
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(sa);
+
+		if (bind(SOCK_FD, (struct sockaddr *)&sa, sl) ||
+		    getsockname(SOCK_FD, (struct sockaddr *)&sa, &sl) ||
+		    sendto(SOCK_FD, "queued", 6, 0, (struct sockaddr *)&sa, sl) != 6)
+			case_fail("udp: %s", strerror(errno));
+	}
 	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		case_fail("mmap: %s", strerror(errno));
@@ -102,6 +116,13 @@ int main(void)
 
 	if (getsockopt(SOCK_FD, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_DGRAM)
 		case_fail("the socket on fd %d is gone", SOCK_FD);
+	{
+		char buf[16];
+
+		if (recv(SOCK_FD, buf, sizeof(buf), MSG_DONTWAIT) != 6 ||
+		    memcmp(buf, "queued", 6))
+			case_fail("the datagram queued on fd %d is gone", SOCK_FD);
+	}
 	if (kill(pid, SIGUSR2) || waitpid(pid, &status, 0) != pid)
 		case_fail("can't wait for the child: %s", strerror(errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status))

@@ -1,0 +1,109 @@
+/* Not a checkpoint/restore case: sockets crest can't save yet, next to one
+ * it could:
+ *   fd 10, 11  a TCP connection over loopback, both ends (ESTABLISHED)
+ *   fd 12      a TCP listener with a connection waiting to be accepted
+ *              (its client at fd 13, established too)
+ *   fd 14      a NETLINK_ROUTE socket, bound
+ *   fd 15      a packet socket
+ *   fd 16      a raw ICMP socket
+ *   fd 17      a bound UDP socket, which crest could save
+ * The errors mode expects every one of fds 10-16 refused by name with its
+ * addresses or protocol, fd 17 not, and the process left running; after
+ * go the connection carries bytes both ways and the waiting one is
+ * accepted. Cases named err_* are run by the errors mode only. */
+#include "caselib.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ETH_P_ALL_BE	0x0300	/* htons(ETH_P_ALL) */
+
+static void must(int ok, const char *what)
+{
+	if (!ok)
+		case_fail("%s: %s", what, strerror(errno));
+}
+
+static void at(int fd, int want)
+{
+	must(fd >= 0 && dup2(fd, want) == want, "dup2");
+	if (fd != want)
+		close(fd);
+}
+
+static int listener(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	must(l >= 0 && !bind(l, (struct sockaddr *)&sa, sizeof(sa)) && !listen(l, 4),
+	     "listener");
+	return l;
+}
+
+static int client_of(int l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+
+	must(c >= 0 && !getsockname(l, (struct sockaddr *)&ss, &len) &&
+	     !connect(c, (struct sockaddr *)&ss, len), "connect");
+	return c;
+}
+
+static void expect(int fd, const char *want)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char buf[32];
+	ssize_t n;
+
+	if (poll(&p, 1, 30000) != 1)
+		case_fail("fd %d: nothing to read in 30 s", fd);
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n != (ssize_t)strlen(want) || memcmp(buf, want, n))
+		case_fail("fd %d: read %zd bytes, want '%s'", fd, n, want);
+}
+
+int main(void)
+{
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int l, a;
+
+	case_init();
+	l = listener();
+	at(client_of(l), 10);
+	at(accept(l, NULL, NULL), 11);
+	close(l);
+	at(listener(), 12);
+	at(client_of(12), 13);
+	at(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), 14);
+	must(!bind(14, (struct sockaddr *)&nl, sizeof(nl)), "bind netlink");
+	at(socket(AF_PACKET, SOCK_DGRAM, ETH_P_ALL_BE), 15);
+	at(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), 16);
+	at(socket(AF_INET, SOCK_DGRAM, 0), 17);
+	must(!bind(17, (struct sockaddr *)&sa, sizeof(sa)), "bind udp");
+
+	case_ready();
+	case_wait_go();
+
+	must(send(10, "to-server", 9, 0) == 9 && send(11, "to-client", 9, 0) == 9, "send");
+	expect(11, "to-server");
+	expect(10, "to-client");
+	a = accept(12, NULL, NULL);
+	must(a >= 0, "accept the waiting connection");
+	must(send(13, "waited", 6, 0) == 6, "send");
+	expect(a, "waited");
+	case_pass();
+}
