@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "fdinfo.pb-c.h"
 #include "image.h"
 #include "log.h"
 #include "opts.h"
@@ -32,6 +34,36 @@ static void json_str(const char *s)
 }
 
 static void show_msg(const ProtobufCMessage *m, int indent);
+
+/* Unix socket names read as names: "/path", "@abstract" (NULs as \u0000). */
+static bool unix_name_field(const ProtobufCFieldDescriptor *f)
+{
+	static const char *const names[] = { "name", "ext_peer", "queue_from" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (f == protobuf_c_message_descriptor_get_field_by_name(
+				&unix_sk_entry__descriptor, names[i]))
+			return true;
+	return false;
+}
+
+static void show_unix_name(const ProtobufCBinaryData *b)
+{
+	putchar('"');
+	for (size_t i = 0; i < b->len; i++) {
+		unsigned char c = b->data[i];
+
+		if (!i && !c)
+			putchar('@');
+		else if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
 
 static void show_value(const ProtobufCFieldDescriptor *f, const void *p, int indent)
 {
@@ -71,6 +103,10 @@ static void show_value(const ProtobufCFieldDescriptor *f, const void *p, int ind
 	case PROTOBUF_C_TYPE_BYTES: {
 		const ProtobufCBinaryData *b = p;
 
+		if (unix_name_field(f)) {
+			show_unix_name(b);
+			break;
+		}
 		printf("\"");
 		for (size_t i = 0; i < b->len && i < 4096; i++)
 			printf("%02x", b->data[i]);
