@@ -255,7 +255,23 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].premapped = t->vma_cur ? t->vma_cur[i] : 0;
 		vmas[nv].how = vma_forced(v, vmas[nv].premapped) ? RST_VMA_FORCE : 0;
 		vmas[nv].advice = v->has_advice ? v->advice : 0;
+		if ((vmas[nv].advice & ~RST_ADV_ALL) || v->n_guards % 2) {
+			pr_err("image mm-%d.img is corrupt: mapping %#llx has advice %#x and %zu guard numbers",
+			       t->pe->pid, (unsigned long long)v->start, vmas[nv].advice,
+			       v->n_guards);
+			return NULL;
+		}
 		for (k = 0; k + 1 < v->n_guards; k += 2) {
+			if (v->guards[k] % PAGE_SIZE || !v->guards[k + 1] ||
+			    v->guards[k + 1] % PAGE_SIZE || v->guards[k] < v->start ||
+			    v->guards[k] + v->guards[k + 1] > v->end ||
+			    v->guards[k] + v->guards[k + 1] < v->guards[k]) {
+				pr_err("image mm-%d.img is corrupt: guard region %#llx+%#llx outside mapping %#llx-%#llx",
+				       t->pe->pid, (unsigned long long)v->guards[k],
+				       (unsigned long long)v->guards[k + 1],
+				       (unsigned long long)v->start, (unsigned long long)v->end);
+				return NULL;
+			}
 			guards[ra->nr_guards].start = v->guards[k];
 			guards[ra->nr_guards].end = v->guards[k] + v->guards[k + 1];
 			ra->nr_guards++;
