@@ -668,6 +668,11 @@ static int set_pending(struct uxsk_dump *u, struct uxsk *l)
 		for (int i = 0; i < u->nr && !c; i++)
 			if (u->sk[i].pending_on == l && u->sk[i].e->ino == ino)
 				c = &u->sk[i];
+		if (!c && !ino) {
+			l->why = xsprintf("a listening unix %s socket bound to %s with a connection waiting whose client has closed (crest can't read what it sent)",
+					   ux_type_name(l->e->type), name);
+			break;
+		}
 		if (!c) {
 			l->why = xsprintf("a listening unix %s socket bound to %s with a connection waiting from outside the tree (socket:[%u])",
 					   ux_type_name(l->e->type), name, ino);
@@ -899,18 +904,23 @@ static void link_socket(struct dump_files *df, struct uxsk_dump *u, struct uxsk 
 		return;
 	}
 	p = by_ino(u, s->d.peer);
+	if (p && p->why) {
+		/* Not saved itself (perhaps crest's stdio at fds 0-2): nor is s. */
+		s->why = xsprintf("a unix %s socket connected to socket:[%u] of the tree, %s",
+				   ux_type_name(s->e->type), s->d.peer, p->why);
+		return;
+	}
 	if (p && p->d.has_peer && p->d.peer == s->e->ino) {
-		if (!p->why)
-			set_pair(u, s, p);
+		set_pair(u, s, p);
 		return;
 	}
 	if (p) {
 		/* A datagram socket connect()ed to a bound one of the tree. */
-		if (s->e->type == SOCK_DGRAM && p->e->has_name && !p->why &&
+		if (s->e->type == SOCK_DGRAM && p->e->has_name &&
 		    p->d.state != TCP_LISTEN) {
 			s->e->has_dgram_peer_id = 1;
 			s->e->dgram_peer_id = p->e->id;
-		} else if (!p->why) {
+		} else {
 			s->why = xsprintf("a unix %s socket connected to socket:[%u], which is connected elsewhere",
 					   ux_type_name(s->e->type), s->d.peer);
 		}

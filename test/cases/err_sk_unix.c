@@ -3,10 +3,13 @@
  * (SCM_RIGHTS sent, not received), fd 11 a datagram socket bound to an
  * abstract name with a datagram queued from a socket bound to a path that
  * has been closed since (nothing of the tree can send it again with that
- * name), and fds 12-13 a pair with "abc" queued. The errors mode expects
- * one refusal naming fds 10 and 11, the process left running; after go
- * the fd in flight is received and works, the datagram and "abc" are
- * still queued, once (the failed dump's peeking took nothing). */
+ * name), fds 12-13 a pair with "abc" queued, and fd 14 a listener with a
+ * connection waiting whose client has closed since (what it sent waits
+ * where crest can't read it). The errors mode expects one refusal naming
+ * fds 10, 11 and 14, the process left running; after go the fd in flight
+ * is received and works, the datagram and "abc" are still queued, once
+ * (the failed dump's peeking took nothing), and the waiting connection is
+ * accepted and at its end. */
 #include "caselib.h"
 
 #include <errno.h>
@@ -71,6 +74,19 @@ int main(void)
 	}
 	if (write(13, "abc", 3) != 3)
 		case_fail("write: %s", strerror(errno));
+	{
+		struct sockaddr_un la = { .sun_family = AF_UNIX };
+		socklen_t llen;
+		int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(la.sun_path + 1, sizeof(la.sun_path) - 1, "crest-err-l-%d", getpid());
+		llen = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(la.sun_path + 1);
+		if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&la, llen) || listen(l, 2) ||
+		    connect(c, (struct sockaddr *)&la, llen))
+			case_fail("listener: %s", strerror(errno));
+		close(c);
+		move(l, 14);
+	}
 
 	case_ready();
 	case_wait_go();
@@ -86,6 +102,12 @@ int main(void)
 	if (recv(11, buf, sizeof(buf), MSG_DONTWAIT) != 2 || memcmp(buf, "dg", 2) ||
 	    recv(11, buf, sizeof(buf), MSG_DONTWAIT) != -1)
 		case_fail("the queued datagram is not there as it was");
+	{
+		int a = accept(14, NULL, NULL);
+
+		if (a < 0 || recv(a, buf, sizeof(buf), MSG_DONTWAIT) != 0)
+			case_fail("the waiting connection is not there at its end");
+	}
 	if (recv(12, buf, sizeof(buf), MSG_DONTWAIT) != 3 || memcmp(buf, "abc", 3))
 		case_fail("the queued 'abc' is not there as it was");
 	if (recv(12, buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno != EAGAIN)
