@@ -166,7 +166,12 @@ struct rst_run {
 	uint32_t nr_pages;
 	uint32_t crc;
 	uint64_t off;		/* of its bytes, from pages_off */
+	uint32_t file;		/* in chain_fds[file] (0: pages_fd) */
+	uint32_t flags;		/* RST_RUN_* */
 };
+
+#define RST_RUN_NOCRC	1	/* a piece of a run of an earlier dump: no crc of its own */
+#define RST_MAX_CHAIN	16	/* pages images of a chain of dumps (CHAIN_MAX) */
 
 struct rst_range {
 	uint64_t start;
@@ -302,6 +307,7 @@ struct restore_args {
 	uint64_t vmas;		/* struct rst_vma[] */
 	uint64_t runs;		/* struct rst_run[] */
 	int32_t pages_fd;
+	int32_t chain_fds[RST_MAX_CHAIN];	/* [0] = pages_fd; earlier dumps' pages */
 	uint32_t verify_crc;
 	int32_t mem_fd;		/* /proc/self/mem, -1 if no RST_VMA_FORCE */
 	uint32_t pad_mem;
@@ -361,7 +367,7 @@ struct restore_args {
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
 _Static_assert(sizeof(struct rst_vma) == 56, "rst_vma layout");
-_Static_assert(sizeof(struct rst_run) == 24, "rst_run layout");
+_Static_assert(sizeof(struct rst_run) == 32, "rst_run layout");
 _Static_assert(sizeof(struct rst_lock) == 24, "rst_lock layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
 _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");

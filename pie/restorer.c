@@ -217,8 +217,8 @@ static int run_forced(const struct restore_args *a, uint64_t vaddr)
  * through /proc/self/mem (FOLL_FORCE: the page is copied on write as a
  * debugger's breakpoint is, the mapping's flags stay as they are).
  */
-static long fill_forced(struct restore_args *a, uint64_t vaddr, uint64_t len,
-			uint64_t off, uint32_t want_crc)
+static long fill_forced(struct restore_args *a, int fd, int check, uint64_t vaddr,
+			uint64_t len, uint64_t off, uint32_t want_crc)
 {
 	char buf[4 * PIE_PAGE_SIZE];
 	uint64_t done = 0;
@@ -231,7 +231,7 @@ static long fill_forced(struct restore_args *a, uint64_t vaddr, uint64_t len,
 		uint64_t got = 0;
 
 		while (got < chunk) {
-			long n = sys_pread64(a->pages_fd, (uint64_t)buf + got,
+			long n = sys_pread64(fd, (uint64_t)buf + got,
 					     chunk - got, off + done + got);
 
 			if (n < 0)
@@ -241,7 +241,7 @@ static long fill_forced(struct restore_args *a, uint64_t vaddr, uint64_t len,
 			got += n;
 		}
 		/* The checksum from the buffer: the mapping may be PROT_NONE. */
-		for (uint64_t pg = 0; a->verify_crc && pg < chunk; pg += PIE_PAGE_SIZE)
+		for (uint64_t pg = 0; check && pg < chunk; pg += PIE_PAGE_SIZE)
 			sum = arch_crc32c_u32(sum, ~arch_crc32c_page_raw(buf + pg));
 		for (uint64_t put = 0; put < chunk;) {
 			long n = sys_pwrite64(a->mem_fd, (uint64_t)buf + put,
@@ -253,7 +253,7 @@ static long fill_forced(struct restore_args *a, uint64_t vaddr, uint64_t len,
 		}
 		done += chunk;
 	}
-	if (a->verify_crc && ~sum != want_crc)
+	if (check && ~sum != want_crc)
 		fail(a, RST_STAGE_CRC, -74, off); /* EBADMSG */
 	return 0;
 }
@@ -268,6 +268,13 @@ static long fill_pages(struct restore_args *a)
 		uint64_t len = (uint64_t)r[i].nr_pages * PIE_PAGE_SIZE;
 		uint64_t off = a->pages_off + r[i].off;
 		uint64_t done = 0;
+		/* A piece of an earlier dump's run has no checksum of its own. */
+		int check = a->verify_crc && !(r[i].flags & RST_RUN_NOCRC);
+		int fd;
+
+		if (r[i].file >= RST_MAX_CHAIN || a->chain_fds[r[i].file] < 0)
+			fail(a, RST_STAGE_PAGES, -9, r[i].vaddr);	/* EBADF */
+		fd = a->chain_fds[r[i].file];
 
 		/*
 		 * Fault the run's pages in with one call rather than one fault
@@ -275,12 +282,12 @@ static long fill_pages(struct restore_args *a)
 		 * kernel without it just takes the faults).
 		 */
 		if (run_forced(a, r[i].vaddr)) {
-			fill_forced(a, r[i].vaddr, len, off, r[i].crc);
+			fill_forced(a, fd, check, r[i].vaddr, len, off, r[i].crc);
 			continue;
 		}
 		sys_madvise(r[i].vaddr, len, 23);
 		while (done < len) {
-			long n = sys_pread64(a->pages_fd, r[i].vaddr + done,
+			long n = sys_pread64(fd, r[i].vaddr + done,
 					     len - done, off + done);
 
 			if (n < 0)
@@ -289,7 +296,7 @@ static long fill_pages(struct restore_args *a)
 				fail(a, RST_STAGE_PAGES, -5, r[i].vaddr + done);
 			done += n;
 		}
-		if (a->verify_crc &&
+		if (check &&
 		    arch_crc32c_pages((void *)r[i].vaddr, len) != r[i].crc)
 			fail(a, RST_STAGE_CRC, -74, off); /* EBADMSG */
 	}

@@ -12,11 +12,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "check.h"
 #include "context.h"
 #include "dump.h"
@@ -32,6 +34,7 @@
 #include "seize.h"
 #include "task.h"
 #include "timers.h"
+#include "track.h"
 #include "task-attrs.h"
 #include "unsaved.h"
 #include "util.h"
@@ -77,6 +80,12 @@ struct dump_ctx {
 	struct dump_files files;
 	int exit_code;			/* class of the failure */
 	struct sign_key key;		/* --sign-key; len 0: none */
+	/* A chain: the previous dump; a pre-dump: the tracking it starts. */
+	struct chain_prev prev;
+	bool chained;
+	struct track *trk;
+	int nr_trk;
+	char *tracker;			/* the keeper's name, for the inventory */
 };
 
 static int add_exe(struct dump_ctx *ctx, struct pstree_item *it)
@@ -152,8 +161,11 @@ static int collect(struct dump_ctx *ctx)
 
 		if (it->zombie)
 			continue;
-		if (mem_collect(it->live, &it->mem, &ctx->files) ||
-		    mem_check_flags(it->live, &it->mem) ||
+		if (mem_collect(it->live, &it->mem, &ctx->files))
+			return -1;
+		if (ctx->chained)
+			chain_attach(&ctx->prev, it->pid, &it->mem);
+		if (mem_check_flags(it->live, &it->mem) ||
 		    files_dump_fds(&ctx->files, it) ||
 		    unsaved_check(it) ||
 		    add_exe(ctx, it))
@@ -175,6 +187,35 @@ static int collect(struct dump_ctx *ctx)
 	save_mapped_files(ctx);
 	ctx->exit_code = EXIT_FAIL;
 	return 0;
+}
+
+/*
+ * A pre-dump: from now on the process's writes are noted, for the dump
+ * that follows. The tracking of an earlier pre-dump goes first (a mapping
+ * is registered with one userfaultfd at a time). A process that can't be
+ * tracked is saved in full next time: said, not fatal.
+ */
+static void start_tracking(struct dump_ctx *ctx, struct pstree_item *it,
+			   struct parasite_ctl *ctl)
+{
+	int old = ctx->chained ? chain_take_uffd(&ctx->prev, it->pid) : -1, uffd, pidfd;
+
+	if (old >= 0)
+		close(old);
+	if (track_start(ctl, &it->mem, &uffd)) {
+		pr_warn("process %d is not tracked: the next dump saves all its memory",
+			it->pid);
+		return;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, it->pid, 0);
+	if (pidfd < 0) {
+		pr_perror("can't open a pidfd of process %d", it->pid);
+		close(uffd);
+		return;
+	}
+	ctx->trk = xrealloc(ctx->trk, (ctx->nr_trk + 1) * sizeof(*ctx->trk));
+	ctx->trk[ctx->nr_trk++] = (struct track){ .pid = it->pid, .uffd = uffd,
+						  .pidfd = pidfd };
 }
 
 /* Infect, ask, stream the pages, cure: the only time foreign code runs. */
@@ -222,6 +263,8 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 	if (check_abort() ||
 	    mem_dump_pages(ctl, &it->mem, par.ml ? &par : NULL, pagemap, pages))
 		goto cure;
+	if (ctx->opts->pre_dump)
+		start_tracking(ctx, it, ctl);
 	ret = 0;
 cure:
 	if (parasite_cure(ctl))
@@ -381,6 +424,23 @@ static int write_images(struct dump_ctx *ctx)
 	inv.kernel = u.release;
 	inv.n_pids = ctx->tree.nr;
 	inv.pids = pids;
+	if (ctx->chained) {
+		inv.prev_dir = (char *)ctx->prev.arg;
+		inv.has_prev_id = 1;
+		inv.prev_id.data = ctx->prev.dir.id;
+		inv.prev_id.len = IMG_ID_SIZE;
+	}
+	if (ctx->opts->pre_dump) {
+		inv.has_pre_dump = inv.pre_dump = 1;
+		/* The keeper of this name starts once the set is committed. */
+		if (ctx->nr_trk) {
+			char id[2 * IMG_ID_SIZE + 1];
+
+			img_id_str(ctx->dir.id, id);
+			ctx->tracker = xsprintf("crest-track-%s", id);
+			inv.tracker = ctx->tracker;
+		}
+	}
 	pst = img_create(&ctx->dir, IMG_INVENTORY, 0);
 	if (!pst || img_list_files(&ctx->dir, &inv) ||
 	    img_write_msg(pst, &inv.base))
@@ -571,6 +631,7 @@ static int do_dump(const struct options *opts)
 
 	ctx.dir.dirfd = -1;
 	ctx.files.opts = opts;
+	ctx.prev.dir.dirfd = -1;
 	/* What is there before: a failed dump leaves it so, and says so. */
 	had_dir = !stream && !stat(opts->dir, &st);
 	if (stream) {
@@ -597,6 +658,14 @@ static int do_dump(const struct options *opts)
 		goto err;
 	ctx.dir.nosync = opts->nosync || stream;
 	pr_debug("dumping %d into '%s'", opts->pid, opts->dir);
+	/* The previous dump of a chain is read before anything is frozen. */
+	if (opts->prev_dir) {
+		ctx.exit_code = EXIT_IMAGE;
+		if (chain_prev_open(&ctx.prev, opts->dir, opts->prev_dir))
+			goto err;
+		ctx.chained = true;
+		ctx.exit_code = EXIT_FAIL;
+	}
 	if (seize(&ctx))
 		goto err;
 	pr_debug("seized %d processes", ctx.tree.nr);
@@ -619,6 +688,18 @@ static int do_dump(const struct options *opts)
 	if (stream && (check_abort() || context_pack(opts, staging)))
 		goto err_release;
 	pr_debug("images committed");
+	/* A keeper holds the tracking till the next dump of the chain. */
+	if (ctx.nr_trk) {
+		char *name;
+
+		if (track_keep(ctx.dir.id, ctx.trk, ctx.nr_trk, &name))
+			pr_warn("the tracking of the pre-dump is lost: the next dump saves all memory");
+		free(name);
+	}
+	free(ctx.tracker);
+	track_free(ctx.trk, ctx.nr_trk);
+	ctx.trk = NULL;
+	ctx.nr_trk = 0;
 
 	/*
 	 * The images are safe on disk: only now may the tree go. If crest
@@ -627,6 +708,8 @@ static int do_dump(const struct options *opts)
 	 */
 	if (after_dump(&ctx))
 		return EXIT_FAIL;
+	/* A dump ends the tracking it took over (a pre-dump took it already). */
+	chain_prev_close(&ctx.prev);
 	pr_info("%d process%s checkpointed into '%s'", ctx.tree.nr,
 		ctx.tree.nr > 1 ? "es" : "", where);
 	img_dir_close(&ctx.dir);
@@ -639,6 +722,8 @@ err_release:
 	pstree_release(&ctx.tree);
 err:
 	sign_key_wipe(&ctx.key);
+	track_free(ctx.trk, ctx.nr_trk);
+	chain_prev_close(&ctx.prev);
 	img_abort_set(&ctx.dir);
 	img_dir_close(&ctx.dir);
 	context_remove_dir(staging);

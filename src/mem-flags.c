@@ -221,6 +221,19 @@ static VmaEntry *vma_at(const struct mem_layout *ml, uint64_t start)
 	return NULL;
 }
 
+/* Blank out one flag of a VmFlags line, in place. */
+static void drop_flag(char *vmflags, const char *flag)
+{
+	size_t len = strlen(flag);
+	char *p = vmflags;
+
+	while ((p = strstr(p, flag))) {
+		if ((p == vmflags || p[-1] == ' ') && (p[len] == ' ' || !p[len]))
+			memset(p, ' ', len);
+		p += len;
+	}
+}
+
 int mem_check_flags(pid_t pid, const struct mem_layout *ml)
 {
 	char *smaps = read_proc(pid, "smaps", NULL), *line, *save = NULL;
@@ -251,11 +264,15 @@ int mem_check_flags(pid_t pid, const struct mem_layout *ml)
 		v = vma_at(ml, pv.start);
 		if (!v)
 			continue;	/* refused already, by kind */
+		/* crest's own write tracking (a pre-dump's), handed over to us. */
+		if (ml->tracked)
+			drop_flag(line + 8, "uw");
 		if (flags_check(pv.path, line + 8, bad, sizeof(bad), &mmap_flags, &advice))
-			refuse(pid, "mapping %lx-%lx%s%s%s has %s, not supported yet",
+			refuse(pid, "mapping %lx-%lx%s%s%s has %s, not supported yet%s",
 			       (unsigned long)pv.start, (unsigned long)pv.end,
 			       pv.path[0] ? " ('" : "", pv.path, pv.path[0] ? "')" : "",
-			       bad);
+			       bad, strstr(bad, "uw (") ?
+			       " (tracked by a crest pre-dump? dump with --prev-images-dir)" : "");
 		v->flags |= mmap_flags;
 		/* Guard pages are found in the pages crest reads: private ones. */
 		if ((advice & RST_ADV_GUARD) && v->kind != VMA_KIND__VMA_ANON_PRIVATE &&

@@ -179,10 +179,12 @@ static uint64_t premap_hole(const struct restore_task *t, uint64_t size)
 	return at;
 }
 
-static int fill_run(const struct restore_task *t, int fd, size_t k, void *dst)
+static int fill_run(const struct restore_task *t, const int *fds, size_t k, void *dst)
 {
 	const PagemapEntry *r = t->runs[k];
 	uint64_t len = run_len(r), off = IMG_PAGES_OFF + t->run_off[k], done = 0;
+	int file = t->run_file ? t->run_file[k] : 0, fd = fds[file];
+	const char *path = t->pages_paths[file];
 
 	madvise(dst, len, MADV_POPULATE_WRITE);	/* one call, not a fault a page */
 	while (done < len) {
@@ -192,17 +194,17 @@ static int fill_run(const struct restore_task *t, int fd, size_t k, void *dst)
 			continue;
 		if (n <= 0) {
 			if (n < 0)
-				pr_perror("can't read '%s'", t->pages_path);
+				pr_perror("can't read '%s'", path);
 			else
-				pr_err("image '%s' is truncated at %llu", t->pages_path,
+				pr_err("image '%s' is truncated at %llu", path,
 				       (unsigned long long)(off + done));
 			return -1;
 		}
 		done += n;
 	}
-	if (arch_crc32c_pages(dst, len) != r->crc) {
+	if (!(t->run_nocrc && t->run_nocrc[k]) && arch_crc32c_pages(dst, len) != r->crc) {
 		pr_err("image '%s' is corrupt: the pages of %#llx+%u at offset %llu fail their checksum",
-		       t->pages_path, (unsigned long long)r->vaddr, r->nr_pages,
+		       path, (unsigned long long)r->vaddr, r->nr_pages,
 		       (unsigned long long)off);
 		return -1;
 	}
@@ -269,7 +271,7 @@ int premap_task(struct restore_task *t)
 {
 	const MmEntry *mm = t->mm;
 	uint64_t need = 0, at = 0;
-	int fd, ret = -1;
+	int fds[CHAIN_MAX], ret = -1;
 
 	if (!t->premap)
 		return 0;
@@ -314,10 +316,16 @@ int premap_task(struct restore_task *t)
 		at += len + PAGE_SIZE;
 	}
 
-	fd = open(t->pages_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("can't open '%s'", t->pages_path);
-		return -1;
+	for (int i = 0; i < CHAIN_MAX; i++)
+		fds[i] = -1;
+	for (int i = 0; i < CHAIN_MAX; i++) {
+		if (!t->pages_paths[i])
+			continue;
+		fds[i] = open(t->pages_paths[i], O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			pr_perror("can't open '%s'", t->pages_paths[i]);
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < mm->n_vmas; i++)
 		if ((t->vma_premap[i] & PREMAP_INHERITED) && drop_uninherited(t, i))
@@ -329,12 +337,14 @@ int premap_task(struct restore_task *t)
 		if (!t->run_early[k] || r->inherited)
 			continue;
 		vi = vma_of(mm, r->vaddr, r->vaddr + run_len(r));
-		if (fill_run(t, fd, k, (void *)(t->vma_cur[vi] +
+		if (fill_run(t, fds, k, (void *)(t->vma_cur[vi] +
 						(r->vaddr - mm->vmas[vi]->start))))
 			goto out;
 	}
 	ret = 0;
 out:
-	close(fd);
+	for (int i = 0; i < CHAIN_MAX; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return ret;
 }

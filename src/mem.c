@@ -27,6 +27,7 @@
 #include "image.h"
 #include "log.h"
 #include "mem.h"
+#include "track.h"
 #include "parasite.h"
 #include "proc.h"
 #include "refuse.h"
@@ -38,6 +39,9 @@
 #define PME_GUARD	(1ULL << 58)	/* a guard region (MADV_GUARD_INSTALL) */
 #define PME_EXCLUSIVE	(1ULL << 56)	/* mapped by this process only */
 #define PME_PFN		((1ULL << 55) - 1)	/* 0 unless we may see PFNs */
+#define PME_UFFD_WP	(1ULL << 57)
+#define PME_SWP_TYPE	0x1fULL			/* of a swap entry, with PFNs */
+#define SWP_PTE_MARKER	0x1fULL			/* not a page: a uffd-wp marker */
 #define MAX_INH_PAGES	(1U << 20)
 #define MAX_RUN_PAGES	256		/* 1 MiB per crc'd run */
 #define PIPE_BYTES	(1 << 20)
@@ -231,6 +235,10 @@ struct dump_pages {
 	struct pie_iov *inh;	/* inherited runs, written last */
 	size_t nr_inh;
 	uint64_t inh_pages;
+	/* pages the previous dump of a chain holds, not written since */
+	struct pie_iov *par_runs;
+	size_t nr_par;
+	uint64_t par_pages;
 	/* a run of pages the parasite may not read, read by crest */
 	int mem_fd;		/* /proc/PID/mem, opened for the first */
 	uint64_t forced, nr_forced;
@@ -450,6 +458,40 @@ static void add_inherited(struct dump_pages *d, const VmaEntry *v, uint64_t star
 	d->nr_inh++;
 }
 
+static void add_in_parent(struct dump_pages *d, const VmaEntry *v, uint64_t start)
+{
+	struct pie_iov *last = d->nr_par ? &d->par_runs[d->nr_par - 1] : NULL;
+
+	d->par_pages++;
+	if (start != v->start && last && last->base + last->len == start &&
+	    last->len / PAGE_SIZE < MAX_INH_PAGES) {
+		last->len += PAGE_SIZE;
+		return;
+	}
+	d->par_runs = xrealloc(d->par_runs, (d->nr_par + 1) * sizeof(*d->par_runs));
+	d->par_runs[d->nr_par].base = start;
+	d->par_runs[d->nr_par].len = PAGE_SIZE;
+	d->nr_par++;
+}
+
+/* Does the previous dump of the chain hold the page at addr? */
+static int prev_has(const struct mem_layout *ml, uint64_t addr)
+{
+	size_t lo = 0, hi = ml->nr_prev;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < ml->prev[mid][0])
+			hi = mid;
+		else if (addr >= ml->prev[mid][1])
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * The child's page is the parent's own (COW-shared since the fork): the
  * same frame, present in both, exclusive to neither. The parent's entry
@@ -485,20 +527,25 @@ static void add_guard(VmaEntry *v, uint64_t start)
 	v->n_guards = n + 2;
 }
 
-static int dump_vma_pages(struct dump_pages *d, VmaEntry *v)
+static int dump_vma_pages(struct dump_pages *d, const struct mem_layout *ml,
+			  VmaEntry *v)
 {
 	enum { CHUNK = 4096 };
 	static uint64_t pme[CHUNK], pp1[CHUNK], pp2[CHUNK];
+	static uint8_t written[CHUNK];
 	uint64_t addr = v->start;
 	int cow = d->ppm_fd >= 0 &&
 		  mem_cow_parent_vma(d->par->ml->vmas, d->par->ml->nr_vmas, v) >= 0;
 
 	while (addr < v->end) {
 		uint64_t nr = (v->end - addr) / PAGE_SIZE;
-		int share = cow;
+		int share = cow, chained = ml->tracked && ml->nr_prev;
 
 		if (nr > CHUNK)
 			nr = CHUNK;
+		/* Written since the previous dump (untracked pages count as written). */
+		if (chained && track_written(d->pm_fd, addr, addr + nr * PAGE_SIZE, written))
+			return -1;
 		if (share && read_pme(d->ppm_fd, pp1, addr, nr))
 			share = 0;
 		if (read_pme(d->pm_fd, pme, addr, nr)) {
@@ -519,10 +566,21 @@ static int dump_vma_pages(struct dump_pages *d, VmaEntry *v)
 				add_inherited(d, v, addr + i * PAGE_SIZE);
 				continue;
 			}
+			/*
+			 * A write-protect marker of crest's own tracking (or of a
+			 * pre-dump's) is no page: nothing there, it reads as zero.
+			 */
+			if ((e & (PME_PRESENT | PME_SWAP | PME_UFFD_WP)) == (PME_SWAP | PME_UFFD_WP) &&
+			    (e & PME_SWP_TYPE) == SWP_PTE_MARKER)
+				continue;
 			if (e & PME_PRESENT)
 				take = v->kind != VMA_KIND__VMA_FILE_PRIVATE || !(e & PME_FILE);
 			if (!take)
 				continue;
+			if (chained && !written[i] && prev_has(ml, addr + i * PAGE_SIZE)) {
+				add_in_parent(d, v, addr + i * PAGE_SIZE);
+				continue;
+			}
 			if (!(v->prot & PROT_READ) ? add_forced(d, addr + i * PAGE_SIZE) :
 			    add_page(d, v, addr + i * PAGE_SIZE))
 				return -1;
@@ -545,6 +603,17 @@ static int write_inherited(struct dump_pages *d)
 		if (img_write_msg(d->pagemap, &pe.base))
 			return -1;
 	}
+	pe.has_inherited = pe.inherited = 0;
+	pe.has_in_parent = pe.in_parent = 1;
+	for (size_t i = 0; i < d->nr_par; i++) {
+		pe.vaddr = d->par_runs[i].base;
+		pe.nr_pages = d->par_runs[i].len / PAGE_SIZE;
+		if (img_write_msg(d->pagemap, &pe.base))
+			return -1;
+	}
+	if (d->nr_par)
+		pr_info("process %d: %llu pages not written since the previous dump, left in it",
+			d->ctl->pid, (unsigned long long)d->par_pages);
 	if (d->inh_pages)
 		pr_debug("process %d: %llu pages shared with its parent %d",
 			 d->ctl->pid, (unsigned long long)d->inh_pages, d->par->pid);
@@ -592,7 +661,7 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 	for (int i = 0; i < ml->nr_vmas; i++) {
 		if (!vma_has_data(ml->vmas[i]))
 			continue;
-		if (dump_vma_pages(&d, ml->vmas[i]))
+		if (dump_vma_pages(&d, ml, ml->vmas[i]))
 			goto out_pipe;
 	}
 	if (flush_batch(&d) || write_inherited(&d))
@@ -602,6 +671,7 @@ out_pipe:
 	close(d.rfd);
 out_pm:
 	free(d.inh);
+	free(d.par_runs);
 	if (d.mem_fd >= 0)
 		close(d.mem_fd);
 	if (d.ppm_fd >= 0)

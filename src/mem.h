@@ -1,6 +1,7 @@
 #ifndef CREST_MEM_H
 #define CREST_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,6 +18,15 @@ struct mem_layout {
 	VmaEntry **vmas;
 	int nr_vmas;
 	uint64_t vdso_start, vdso_end;
+	/*
+	 * A dump of a chain (--prev-images-dir): crest's write tracking is on
+	 * in the process (a pre-dump started it and its keeper handed it
+	 * over), and the previous dump holds the pages of prev[] ([start,
+	 * end), sorted): a page not written since is saved as in_parent.
+	 */
+	bool tracked;
+	uint64_t (*prev)[2];
+	size_t nr_prev;
 };
 
 /* The parent of a process being dumped, for copy-on-write sharing. */

@@ -24,6 +24,11 @@ static const char usage_text[] =
 "  show PATH\n"
 "        print an image file, a context file, or every image of a directory,\n"
 "        as JSON\n"
+"  pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
+"        copy the memory of PID and its descendants into DIR, let them run\n"
+"        on and track what they write, so that a later dump with\n"
+"        --prev-images-dir saves only what changed (the tree is frozen for\n"
+"        the copy)\n"
 "  verify [DIR | FILE] [-D DIR] [--file FILE] [--verify-key KEY]\n"
 "        check a checkpoint without restoring it: the identity of the set,\n"
 "        every header, record and checksum of pages (with --verify-key, its\n"
@@ -53,6 +58,11 @@ static const char usage_text[] =
 "                            socket outside the tree (all, or those whose\n"
 "                            inode or whose peer's is listed): connected\n"
 "                            again to the same name at restore\n"
+"      --prev-images-dir PREV  the pre-dump this dump follows (relative to DIR,\n"
+"                            or absolute): only pages written since are saved,\n"
+"                            the others are read from PREV at restore\n"
+"      --track-mem           accepted for CRIU's callers: a pre-dump always\n"
+"                            tracks, a dump with --prev-images-dir uses it\n"
 "      --check-only          seize the processes, list everything crest can't\n"
 "                            save in them, let them go on; write no image\n"
 "                            (exit 0: they can be checkpointed, 5: they can't)\n"
@@ -129,6 +139,7 @@ enum {
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
 	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
 	OPT_JSON, OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_VERIFY_KEY,
+	OPT_PREV_DIR, OPT_TRACK_MEM,
 };
 
 static const struct option long_opts[] = {
@@ -165,6 +176,8 @@ static const struct option long_opts[] = {
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
 	{ "status-fd",		required_argument, NULL, OPT_STATUS_FD },
+	{ "prev-images-dir",	required_argument, NULL, OPT_PREV_DIR },
+	{ "track-mem",		no_argument,	   NULL, OPT_TRACK_MEM },
 	{ "json",		no_argument,	   NULL, OPT_JSON },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -178,7 +191,9 @@ static int opt_applies(enum crest_cmd cmd, int c)
 	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY,
-		OPT_EXT_UNIX_SK, OPT_SIGN_KEY, 0 };
+		OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM, 0 };
+	static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
+		OPT_NOSYNC, OPT_FREEZE_CGROUP, OPT_PREV_DIR, OPT_TRACK_MEM, OPT_SIGN_KEY, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
@@ -187,6 +202,7 @@ static int opt_applies(enum crest_cmd cmd, int c)
 	static const int check_opts[] = { OPT_JSON, 0 };
 	static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
+			  cmd == CMD_PRE_DUMP ? pre_dump_opts :
 			  cmd == CMD_RESTORE ? restore_opts :
 			  cmd == CMD_VERIFY ? verify_opts :
 			  cmd == CMD_CHECK ? check_opts : NULL;
@@ -222,7 +238,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 	static const struct { const char *name; enum crest_cmd cmd; } cmds[] = {
 		{ "dump", CMD_DUMP }, { "restore", CMD_RESTORE },
 		{ "show", CMD_SHOW }, { "check", CMD_CHECK },
-		{ "verify", CMD_VERIFY },
+		{ "verify", CMD_VERIFY }, { "pre-dump", CMD_PRE_DUMP },
 	};
 	int c;
 
@@ -312,6 +328,8 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_CHECK_ONLY:	o->check_only = true; break;
 		case OPT_TRUST_IMAGES:	o->trust_images = true; break;
 		case OPT_JSON:		o->json = true; break;
+		case OPT_PREV_DIR:	o->prev_dir = optarg; break;
+		case OPT_TRACK_MEM:	o->track_mem = true; break;
 		case OPT_STATUS_FD: {
 			char *end;
 			long fd = strtol(optarg, &end, 10);
@@ -389,8 +407,20 @@ int opts_parse(int argc, char **argv, struct options *o)
 		pr_err("unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	if (o->cmd == CMD_DUMP && !o->pid) {
-		pr_err("'crest dump' needs the processes to checkpoint: -t PID (or --pid, --pgid, --sid)");
+	if ((o->cmd == CMD_DUMP || o->cmd == CMD_PRE_DUMP) && !o->pid) {
+		pr_err("'crest %s' needs the processes to checkpoint: -t PID (or --pid, --pgid, --sid)",
+		       argv[1]);
+		return -1;
+	}
+	if (o->cmd == CMD_PRE_DUMP) {
+		/* A pre-dump leaves the tree running, tracked: the dump follows. */
+		o->cmd = CMD_DUMP;
+		o->pre_dump = true;
+		o->after_dump = AFTER_RUN;
+		o->leave_running = true;
+	}
+	if (o->prev_dir && (o->file || o->fd >= 0)) {
+		pr_err("--prev-images-dir chains image directories: it can't be used with --file");
 		return -1;
 	}
 	return 0;

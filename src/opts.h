@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum crest_cmd { CMD_NONE, CMD_DUMP, CMD_RESTORE, CMD_SHOW, CMD_CHECK, CMD_VERIFY };
+enum crest_cmd { CMD_NONE, CMD_DUMP, CMD_RESTORE, CMD_SHOW, CMD_CHECK, CMD_VERIFY,
+		CMD_PRE_DUMP };
 
 /* What becomes of the tree after its checkpoint (BLCR's signal options). */
 enum after_dump {
@@ -76,6 +77,9 @@ struct options {
 	const char *sign_key;	/* dump --sign-key: write sign.img with this key */
 	const char *verify_key;	/* restore --verify-key: refuse a set not signed with it */
 	bool check_only;	/* --check-only: inspect, report, write nothing */
+	bool pre_dump;		/* crest pre-dump: pages only, tracked, left running */
+	const char *prev_dir;	/* --prev-images-dir: the previous dump of a chain */
+	bool track_mem;		/* --track-mem (CRIU's; pre-dump always tracks) */
 	bool json;		/* check --json */
 	int status_fd;		/* restore --status-fd: "\0" once the tree runs; -1 */
 	bool quiet;		/* -q: no messages at all */

@@ -144,7 +144,7 @@ static int task_forced(const struct restore_task *t)
 static struct restore_args *build_args(struct restore_task *t,
 				       const struct restore_files *rf,
 				       const int *keep, int nr_keep,
-				       int pages_fd, int mem_fd, uint64_t *entry,
+				       const int *chain_fds, int mem_fd, uint64_t *entry,
 				       uint64_t *stack_top)
 {
 	const CoreEntry *c = t->core;
@@ -287,12 +287,16 @@ static struct restore_args *build_args(struct restore_task *t,
 		runs[k].nr_pages = t->runs[i]->nr_pages;
 		runs[k].crc = t->runs[i]->crc;
 		runs[k].off = t->run_off[i];
+		runs[k].file = t->run_file ? t->run_file[i] : 0;
+		runs[k].flags = t->run_nocrc && t->run_nocrc[i] ? RST_RUN_NOCRC : 0;
 		k++;
 	}
 	ra->nr_runs = k;
 	ra->runs = (uint64_t)runs;
 	ra->guards = (uint64_t)guards;
-	ra->pages_fd = pages_fd;
+	ra->pages_fd = chain_fds[0];
+	for (i = 0; i < RST_MAX_CHAIN; i++)
+		ra->chain_fds[i] = chain_fds[i];
 	ra->mem_fd = mem_fd;
 	ra->pages_off = IMG_PAGES_OFF;
 	ra->verify_crc = 1;
@@ -650,7 +654,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	const struct restore_files *rf = sh->files;
 	uint64_t entry, stack_top, addr;
 	struct restore_args *ra;
-	int *keep = NULL, nr_keep = 0, pages_fd, mem_fd = -1;
+	int *keep = NULL, nr_keep = 0, mem_fd = -1, chain_fds[RST_MAX_CHAIN];
 	sigset_t all;
 
 	/* If crest dies before the restorer is done, so do we. */
@@ -681,14 +685,20 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (t->pe->zombie)
 		die_as_zombie(t);
 
-	pages_fd = open(t->pages_path, O_RDONLY | O_CLOEXEC);
-	if (pages_fd < 0) {
-		pr_perror("can't open '%s'", t->pages_path);
-		_exit(EXIT_FAILURE);
+	/* Its pages image, and those of earlier dumps of a chain it reads. */
+	for (int i = 0; i < RST_MAX_CHAIN; i++) {
+		chain_fds[i] = -1;
+		if (!t->pages_paths[i])
+			continue;
+		chain_fds[i] = open(t->pages_paths[i], O_RDONLY | O_CLOEXEC);
+		if (chain_fds[i] < 0) {
+			pr_perror("can't open '%s'", t->pages_paths[i]);
+			_exit(EXIT_FAILURE);
+		}
+		if ((chain_fds[i] = files_to_service(chain_fds[i], rf->base)) < 0)
+			_exit(EXIT_FAILURE);
+		add_keep(&keep, &nr_keep, chain_fds[i]);
 	}
-	if ((pages_fd = files_to_service(pages_fd, rf->base)) < 0)
-		_exit(EXIT_FAILURE);
-	add_keep(&keep, &nr_keep, pages_fd);
 	if (task_forced(t)) {
 		mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 		if (mem_fd < 0) {
@@ -713,7 +723,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
 		_exit(EXIT_FAILURE);
-	ra = build_args(t, rf, keep, nr_keep, pages_fd, mem_fd, &entry, &stack_top);
+	ra = build_args(t, rf, keep, nr_keep, chain_fds, mem_fd, &entry, &stack_top);
 	if (!ra)
 		_exit(EXIT_FAILURE);
 	/* The report fd is the restorer's to close; crest learns where to look. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "chain.h"
 #include "core.pb-c.h"
 #include "files.h"
 #include "image.h"
@@ -27,6 +28,10 @@ struct restore_task {
 	uint64_t *vma_cur;		/* per mm->vmas[]: where it was premapped */
 	uint8_t *run_early;		/* per run: inherited or filled premapped */
 	char *pages_path;
+	/* A chain of dumps: run k's bytes are in pages_paths[run_file[k]] */
+	uint8_t *run_file;		/* NULL: all in pages_path */
+	uint8_t *run_nocrc;		/* a piece of a run: no checksum of its own */
+	char *pages_paths[CHAIN_MAX];	/* [0]: pages_path */
 	FdEntry **fds;
 	int nr_fds;
 	struct restore_task *parent;

@@ -73,6 +73,7 @@ struct restore_ctx {
 	struct restore_shared sh;
 	int report_rfd;
 	int exit_code;
+	struct chain chain;		/* the earlier dumps of a chain */
 	int *own_fds;			/* crest's fds before the restore */
 	int nr_own_fds;
 	int problems;			/* checks failed so far (--check-only goes on) */
@@ -85,6 +86,54 @@ static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
 		if ((pid_t)ctx->tasks[i].pe->pid == pid)
 			return &ctx->tasks[i];
 	return NULL;
+}
+
+static void add_run(struct restore_task *t, PagemapEntry *pe, uint64_t off, int file,
+		    bool nocrc)
+{
+	size_t n = t->nr_runs + 1;
+
+	t->runs = xrealloc(t->runs, n * sizeof(pe));
+	t->run_off = xrealloc(t->run_off, n * sizeof(uint64_t));
+	t->run_file = xrealloc(t->run_file, n);
+	t->run_nocrc = xrealloc(t->run_nocrc, n);
+	t->run_off[t->nr_runs] = off;
+	t->run_file[t->nr_runs] = (uint8_t)file;
+	t->run_nocrc[t->nr_runs] = nocrc;
+	t->runs[t->nr_runs++] = pe;
+}
+
+/* An in_parent run: the pieces of it each earlier dump of the chain holds. */
+static int add_parent_runs(struct restore_ctx *ctx, struct restore_task *t,
+			   const PagemapEntry *pe)
+{
+	struct chain_piece *pc = NULL;
+	size_t nr = 0;
+	pid_t pid = t->pe->pid;
+
+	if (chain_resolve(&ctx->chain, 1, pid, pe->vaddr,
+			  pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE, &pc, &nr)) {
+		free(pc);
+		return -1;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		PagemapEntry *r = xzalloc(sizeof(*r));
+
+		pagemap_entry__init(r);
+		r->vaddr = pc[i].vaddr;
+		r->nr_pages = pc[i].nr_pages;
+		r->crc = pc[i].crc;
+		if (!t->pages_paths[pc[i].link]) {
+			t->pages_paths[pc[i].link] = chain_pages_path(&ctx->chain, pc[i].link, pid);
+			if (!t->pages_paths[pc[i].link]) {
+				free(pc);
+				return -1;
+			}
+		}
+		add_run(t, r, pc[i].off, pc[i].link, !pc[i].has_crc);
+	}
+	free(pc);
+	return 0;
 }
 
 static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
@@ -107,10 +156,16 @@ static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
 			ret = -1;
 			break;
 		}
-		t->runs = xrealloc(t->runs, (t->nr_runs + 1) * sizeof(pe));
-		t->run_off = xrealloc(t->run_off, (t->nr_runs + 1) * sizeof(uint64_t));
-		t->run_off[t->nr_runs] = t->pages_bytes;
-		t->runs[t->nr_runs++] = pe;
+		if (pe->in_parent) {
+			/* In a previous dump of the chain: where, piece by piece. */
+			if (add_parent_runs(ctx, t, pe))
+				ret = -1;
+			protobuf_c_message_free_unpacked(&pe->base, NULL);
+			if (ret < 0)
+				break;
+			continue;
+		}
+		add_run(t, pe, t->pages_bytes, 0, false);
 		/* An inherited run is the parent's pages: no bytes here. */
 		if (!pe->inherited)
 			t->pages_bytes += (uint64_t)pe->nr_pages * PAGE_SIZE;
@@ -126,7 +181,7 @@ static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
 	{
 		char *fs = xsprintf("%s/%s", ctx->dir.fs_path, img->name);
 
-		t->pages_path = realpath(fs, NULL);
+		t->pages_path = t->pages_paths[0] = realpath(fs, NULL);
 		free(fs);
 	}
 	if (!t->pages_path || fstat(img->fd, &st)) {
@@ -218,6 +273,9 @@ static int read_images(struct restore_ctx *ctx)
 		return -1;
 	}
 	img_close(img);
+	/* The earlier dumps of a chain are read and checked as this one. */
+	if (chain_open(&ctx->chain, &ctx->dir, ctx->inv, &ctx->key))
+		return -1;
 	img = img_open(&ctx->dir, IMG_PSTREE, 0);
 	if (!img)
 		return -1;

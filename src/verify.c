@@ -168,8 +168,8 @@ static int check_runs(struct verify *v, const char *pm_path, PagemapEntry **runs
 			bad++;
 			continue;
 		}
-		if (pe->inherited)
-			continue;	/* the parent's pages: no bytes here */
+		if (pe->inherited || pe->in_parent)
+			continue;	/* the parent's, or an earlier dump's: no bytes here */
 		if (*off + len > size) {
 			pr_err("image '%s' is truncated at offset %" PRIu64
 			       ": run %#" PRIx64 " + %u pages needs %" PRIu64 " bytes, %zu left",

@@ -226,7 +226,10 @@ def parse_smaps(text):
         elif line.startswith("VmFlags:") and cur is not None:
             fl = line[8:].split()
             cur["ac"] = {"yes" if "ac" in fl else "no"}
-            cur["flags"] = sorted(x for x in fl if x != "ac")
+            # uw: crest's own write tracking, on from a pre-dump to the
+            # dump that follows it (crest pre-dump); a program that uses
+            # userfaultfd itself is refused by its fd.
+            cur["flags"] = sorted(x for x in fl if x not in ("ac", "uw"))
     merged = []
     for m in maps:
         p = merged[-1] if merged else None
