@@ -257,8 +257,21 @@ static void keeper_main(int lsk, struct track *t, int nr)
 		if (live > 0 && (p[0].revents & POLLIN)) {
 			int sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
 
-			if (sk >= 0 && serve(sk, t, nr))
-				_exit(0);	/* handed over: the dump holds them now */
+			if (sk >= 0 && serve(sk, t, nr)) {
+				/*
+				 * Handed over. Our copies go before the socket
+				 * does: the dump waits for its end, and only then
+				 * is its copy the last (a mapping can't be
+				 * registered anew while the old userfaultfd lives).
+				 */
+				for (int i = 0; i < nr; i++) {
+					if (t[i].uffd >= 0)
+						close(t[i].uffd);
+					close(t[i].pidfd);
+				}
+				close(sk);
+				_exit(0);
+			}
 			if (sk >= 0)
 				close(sk);
 		}
@@ -404,6 +417,15 @@ int track_take(const char *name, struct track **out, int *nr)
 	if (write(sk, "k", 1) != 1) {
 		pr_perror("can't answer the tracking keeper '@%s'", name);
 		goto out;
+	}
+	/* Its end: the keeper has closed its copies by then. */
+	{
+		struct pollfd p = { sk, POLLIN, 0 };
+		char c;
+
+		if (poll(&p, 1, 10000) != 1 || read(sk, &c, 1) != 0)
+			pr_warn("the tracking keeper '@%s' did not let go: its mappings may be tracked afresh only in part",
+				name);
 	}
 	ret = 0;
 out:
