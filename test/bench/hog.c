@@ -8,9 +8,14 @@
  * pages), then creates READYFILE and sleeps forever.  With --procs K it
  * first forks K-1 children, each with its own MIB MiB; READYFILE appears
  * once all K processes have filled their memory.
+ *
+ * SIGUSR1 (to a single-process hog): rewrite the first $HOG_DIRTY_MIB MiB
+ * (default 8) with new data, then create READYFILE again -- the writes a
+ * pre-dump's successor must save.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,27 +30,54 @@ static void __attribute__((noreturn)) die(const char *what)
 	exit(1);
 }
 
-static void fill(size_t mib, uint64_t seed)
+static volatile sig_atomic_t dirty_asked;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	dirty_asked = 1;
+}
+
+static uint64_t *fill_at(uint64_t *mem, size_t mib, uint64_t seed)
 {
 	size_t len = mib << 20, words = len / sizeof(uint64_t), i;
-	uint64_t *mem, x = seed * 0x9E3779B97F4A7C15ULL + 1;
+	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
 
-	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
-		die("mmap");
+	if (!mem) {
+		mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem == MAP_FAILED)
+			die("mmap");
+	}
 	for (i = 0; i < words; i++) {	/* xorshift64: every word differs */
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
 		mem[i] = x;
 	}
+	return mem;
+}
+
+static uint64_t *fill(size_t mib, uint64_t seed)
+{
+	return fill_at(NULL, mib, seed);
+}
+
+static void ready(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		die(path);
+	close(fd);
 }
 
 int main(int argc, char **argv)
 {
-	int procs = 1, i, p[2], fd;
-	size_t mib;
+	const char *dm = getenv("HOG_DIRTY_MIB");
+	int procs = 1, i, p[2];
+	size_t mib, dirty = dm ? strtoul(dm, NULL, 0) : 8;
+	uint64_t *mem;
 	char c;
 
 	if (argc > 2 && !strcmp(argv[1], "--procs")) {
@@ -73,14 +105,17 @@ int main(int argc, char **argv)
 		}
 	}
 	close(p[1]);
-	fill(mib, 0);
+	signal(SIGUSR1, on_usr1);
+	mem = fill(mib, 0);
 	while (read(p[0], &c, 1) > 0)	/* EOF: every child has filled */
 		;
 	close(p[0]);
-	fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		die(argv[2]);
-	close(fd);
-	for (;;)
-		pause();
+	ready(argv[2]);
+	for (uint64_t round = 1;; round++) {
+		while (!dirty_asked)
+			pause();
+		dirty_asked = 0;
+		fill_at(mem, dirty < mib ? dirty : mib, 1000 + round);
+		ready(argv[2]);
+	}
 }
