@@ -706,6 +706,8 @@ static int do_dump(const struct options *opts)
 	 * was interrupted by now, the checkpoint is complete but the tree
 	 * stays: we never lose both.
 	 */
+	/* TCP connections stay in repair mode only for a tree that dies. */
+	files_dump_done(&ctx.files, opts->after_dump == AFTER_KILL && !dump_aborted);
 	if (after_dump(&ctx))
 		return EXIT_FAIL;
 	/* A dump ends the tracking it took over (a pre-dump took it already). */
@@ -719,6 +721,7 @@ static int do_dump(const struct options *opts)
 	return EXIT_OK;
 
 err_release:
+	files_dump_done(&ctx.files, false);
 	pstree_release(&ctx.tree);
 err:
 	sign_key_wipe(&ctx.key);

@@ -8,7 +8,7 @@
  * its object.
  *
  *   dump:     recognise -> dump (per fd) -> collected (the whole tree)
- *             -> contents -> write
+ *             -> contents -> write -> dump_done
  *   restore:  read -> check -> open (crest, service fds) -> tasks_made
  *             (crest, every task exists) -> in each task: service_fd,
  *             dup3 into place, then post_open once every fd of the task
@@ -67,6 +67,12 @@ struct fd_kind_ops {
 	int (*contents)(struct dump_files *df, struct img_dir *d);
 	/* The objects' records. */
 	int (*write)(struct dump_files *df, struct img_dir *d);
+	/*
+	 * The dump ends, before the tree is let go: kill says it is killed
+	 * (the images are committed and --kill), else it runs on (or the
+	 * dump failed). Undo what contents did to live objects.
+	 */
+	void (*dump_done)(struct dump_files *df, bool kill);
 
 	/* ---- restore ---- */
 	int (*read)(struct restore_files *rf, struct img_dir *d);

@@ -413,6 +413,13 @@ int files_dump_contents(struct dump_files *df, struct img_dir *d)
 	return 0;
 }
 
+void files_dump_done(struct dump_files *df, bool kill)
+{
+	for_each_kind(k)
+		if ((*k)->dump_done)
+			(*k)->dump_done(df, kill);
+}
+
 /* ---- restore ---- */
 
 int files_read_msgs(struct img_dir *d, enum img_kind kind, pid_t pid,

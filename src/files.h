@@ -89,6 +89,8 @@ int files_dump_fds(struct dump_files *df, struct pstree_item *it);
 int files_dump_collected(struct dump_files *df, struct pstree *t);
 /* Contents: pipe buffers (not consumed) and shared memory objects. */
 int files_dump_contents(struct dump_files *df, struct img_dir *d);
+/* The dump ends before the tree goes: kill, it is killed (files-kind.h). */
+void files_dump_done(struct dump_files *df, bool kill);
 int files_write(struct dump_files *df, struct img_dir *d);
 int files_write_fdinfo(struct pstree_item *it, struct img_dir *d);
 

@@ -63,6 +63,9 @@ static const char usage_text[] =
 "                            the others are read from PREV at restore\n"
 "      --track-mem           accepted for CRIU's callers: a pre-dump always\n"
 "                            tracks, a dump with --prev-images-dir uses it\n"
+"      --tcp-established     save established TCP connections (TCP_REPAIR:\n"
+"                            sequence numbers, queues, options, window); with\n"
+"                            --kill they are closed in repair mode, silently\n"
 "      --check-only          seize the processes, list everything crest can't\n"
 "                            save in them, let them go on; write no image\n"
 "                            (exit 0: they can be checkpointed, 5: they can't)\n"
@@ -99,6 +102,8 @@ static const char usage_text[] =
 "                            create nothing (exit 0: it can be restored)\n"
 "      --ext-unix-sk         accepted for CRIU's callers: the images say\n"
 "                            which sockets to connect outside\n"
+"      --tcp-established     accepted for CRIU's callers: the images hold\n"
+"                            the connections\n"
 "\n"
 "common options:\n"
 "  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
@@ -139,7 +144,7 @@ enum {
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
 	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
 	OPT_JSON, OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_VERIFY_KEY,
-	OPT_PREV_DIR, OPT_TRACK_MEM,
+	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED,
 };
 
 static const struct option long_opts[] = {
@@ -172,6 +177,7 @@ static const struct option long_opts[] = {
 	{ "check-only",		no_argument,	   NULL, OPT_CHECK_ONLY },
 	{ "trust-images",	no_argument,	   NULL, OPT_TRUST_IMAGES },
 	{ "ext-unix-sk",	optional_argument, NULL, OPT_EXT_UNIX_SK },
+	{ "tcp-established",	no_argument,	   NULL, OPT_TCP_ESTABLISHED },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
@@ -191,14 +197,15 @@ static int opt_applies(enum crest_cmd cmd, int c)
 	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY,
-		OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM, 0 };
+		OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
+		OPT_TCP_ESTABLISHED, 0 };
 	static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		OPT_NOSYNC, OPT_FREEZE_CGROUP, OPT_PREV_DIR, OPT_TRACK_MEM, OPT_SIGN_KEY, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
 		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, OPT_STATUS_FD,
-		OPT_EXT_UNIX_SK, OPT_VERIFY_KEY, 0 };
+		OPT_EXT_UNIX_SK, OPT_VERIFY_KEY, OPT_TCP_ESTABLISHED, 0 };
 	static const int check_opts[] = { OPT_JSON, 0 };
 	static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
@@ -352,6 +359,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 			}
 			o->ext_unix_sk = true;
 			break;
+		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case OPT_SIGN_KEY:	o->sign_key = optarg; break;
 		case OPT_VERIFY_KEY:	o->verify_key = optarg; break;
 		case OPT_SHELL_JOB:

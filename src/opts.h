@@ -84,6 +84,7 @@ struct options {
 	int status_fd;		/* restore --status-fd: "\0" once the tree runs; -1 */
 	bool quiet;		/* -q: no messages at all */
 	bool ext_unix_sk;	/* --ext-unix-sk: unix sockets connected outside */
+	bool tcp_established;	/* --tcp-established: TCP connections, repaired */
 	const char *ext_unix_sk_inos;	/* ...=INO,...: only these (NULL: all) */
 
 	/* restore */

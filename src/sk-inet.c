@@ -49,6 +49,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,7 +157,9 @@ static const struct sk_opt {
 struct insk {
 	InetSkEntry *e;
 	pid_t tpid;		/* a task holding it, for messages */
+	pid_t pid;		/* a live thread of it... */
 	int fd;			/* ...at this fd */
+	int rfd;		/* a connection: a copy of it in repair mode, or -1 */
 };
 
 struct insk_dump {
@@ -371,11 +375,29 @@ out:
  */
 static int dump_opts(InetSkEntry *e, int cfd, int fresh)
 {
+	bool conn = e->protocol == IPPROTO_TCP && e->state == ST_ESTABLISHED;
+
 	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++) {
 		const struct sk_opt *o = &sk_opts[i];
 		char v[64], d[64];
 		socklen_t vl = sizeof(v), dl = sizeof(d);
 		SkOptEntry *so;
+
+		/*
+		 * Multicast is datagrams' (a stream socket refuses them; an
+		 * accepted one has the TTL and hop limit of the SYN).
+		 */
+		if (e->type == SOCK_STREAM &&
+		    ((o->level == IPPROTO_IP && (o->name == IP_MULTICAST_TTL ||
+						 o->name == IP_MULTICAST_LOOP ||
+						 o->name == IP_MULTICAST_ALL)) ||
+		     (o->level == IPPROTO_IPV6 && (o->name == IPV6_MULTICAST_HOPS ||
+						   o->name == IPV6_MULTICAST_LOOP))))
+			continue;
+		/* A connection's MSS and window clamp are the kernel's: repaired. */
+		if (conn && o->level == IPPROTO_TCP &&
+		    (o->name == TCP_MAXSEG || o->name == TCP_WINDOW_CLAMP))
+			continue;
 
 		memset(v, 0, sizeof(v));
 		memset(d, 0, sizeof(d));
@@ -460,7 +482,7 @@ static char *other_words(int cfd, int dom, int type, int proto)
 }
 
 /* What else makes a TCP or UDP socket impossible to save, or NULL. */
-static char *own_problem(InetSkEntry *e, int cfd)
+static char *own_problem(InetSkEntry *e, int cfd, bool tcp_established)
 {
 	char what[200], prog[32] = "";
 	struct sock_fprog fp;
@@ -480,9 +502,16 @@ static char *own_problem(InetSkEntry *e, int cfd)
 			return xsprintf("%s with the upper layer protocol '%.*s' (TCP_ULP)",
 					what, (int)len, prog);
 	}
+	if (e->protocol == IPPROTO_TCP && e->state == ST_ESTABLISHED) {
+		if (!tcp_established)
+			return xsprintf("%s (CRIU's --tcp-established saves it)", what);
+		if (sock_int(cfd, SOL_SOCKET, SO_PEEK_OFF) >= 0)
+			return xsprintf("%s with SO_PEEK_OFF", what);
+		return NULL;
+	}
 	if (e->protocol == IPPROTO_TCP && e->state != ST_CLOSE &&
 	    e->state != ST_LISTEN)
-		return xsprintf("%s (TCP_REPAIR and CRIU's --tcp-established are not done yet)",
+		return xsprintf("%s (with --tcp-established crest saves established connections only)",
 				what);
 	return NULL;
 }
@@ -583,7 +612,7 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 			}
 		}
 	}
-	why = own_problem(e, cfd);
+	why = own_problem(e, cfd, df->opts && df->opts->tcp_established);
 	if (why) {
 		refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
 		free(why);
@@ -600,7 +629,9 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	u->sk = xrealloc(u->sk, (u->nr + 1) * sizeof(*u->sk));
 	u->sk[u->nr].e = e;
 	u->sk[u->nr].tpid = f->it->pid;
+	u->sk[u->nr].pid = f->pid;
 	u->sk[u->nr].fd = f->fd;
+	u->sk[u->nr].rfd = -1;
 	u->nr++;
 	fe->file_id = e->id;
 	return 0;
@@ -608,6 +639,164 @@ err:
 	inet_sk_entry__free_unpacked(e, NULL);
 	close(cfd);
 	return -1;
+}
+
+static int repair_queue(int fd, int q)
+{
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q))) {
+		pr_perror("can't select TCP queue %d to repair", q);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One queue of a connection in repair mode: the seq after it, its bytes
+ * (MSG_PEEK of the selected queue: the send queue whole from its first
+ * unacknowledged byte), *len of them as the ioctl counts.
+ */
+static int read_queue(int fd, int q, unsigned long ioc, uint32_t *seq,
+		      ProtobufCBinaryData *data, const char *what)
+{
+	int len = 0, opt;
+	socklen_t ol = sizeof(opt);
+	ssize_t n = 0;
+
+	if (repair_queue(fd, q))
+		return -1;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &opt, &ol) || ioctl(fd, ioc, &len)) {
+		pr_perror("can't read the %s queue of %s", q == TCP_SEND_QUEUE ? "send" : "receive",
+			  what);
+		return -1;
+	}
+	*seq = opt;
+	data->data = xzalloc(len + 1);
+	data->len = len;
+	if (len)
+		n = recv(fd, data->data, len, MSG_PEEK | MSG_DONTWAIT);
+	if (n != len) {
+		pr_perror("can't peek the %d bytes of the %s queue of %s (got %zd)", len,
+			  q == TCP_SEND_QUEUE ? "send" : "receive", what, n);
+		return -1;
+	}
+	return 0;
+}
+
+/* s, in repair mode now: its sequence numbers, queues, options, window. */
+static int read_conn(struct insk *s)
+{
+	TcpConnEntry *t = xzalloc(sizeof(*t));
+	struct tcp_repair_window w;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	char what[200];
+	int v, unsent = 0;
+
+	sk_words(s->e, what, sizeof(what));
+	tcp_conn_entry__init(t);
+	s->e->tcp = t;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s->rfd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+		pr_perror("can't read TCP_INFO of %s", what);
+		return -1;
+	}
+	if (ti.tcpi_state != ST_ESTABLISHED) {
+		pr_err("%s became %s during the dump", what, tcp_state_name(ti.tcpi_state));
+		return -1;
+	}
+	if (read_queue(s->rfd, TCP_RECV_QUEUE, SIOCINQ, &t->inq_seq, &t->inq, what) ||
+	    read_queue(s->rfd, TCP_SEND_QUEUE, SIOCOUTQ, &t->outq_seq, &t->outq, what))
+		return -1;
+	if (ioctl(s->rfd, SIOCOUTQNSD, &unsent) || unsent < 0 ||
+	    (size_t)unsent > t->outq.len) {
+		pr_perror("can't tell what %s has not sent yet", what);
+		return -1;
+	}
+	t->unsent = unsent;
+	t->options = ti.tcpi_options;
+	if (ti.tcpi_options & TCPI_OPT_WSCALE) {
+		t->has_snd_wscale = t->has_rcv_wscale = 1;
+		t->snd_wscale = ti.tcpi_snd_wscale;
+		t->rcv_wscale = ti.tcpi_rcv_wscale;
+	}
+	v = sock_int(s->rfd, IPPROTO_TCP, TCP_MAXSEG);
+	if (v <= 0) {
+		pr_perror("can't read the MSS of %s", what);
+		return -1;
+	}
+	t->mss = v;
+	if (ti.tcpi_options & TCPI_OPT_TIMESTAMPS) {
+		t->has_timestamp = 1;
+		t->timestamp = sock_int(s->rfd, IPPROTO_TCP, TCP_TIMESTAMP);
+	}
+	len = sizeof(w);
+	if (getsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &len)) {
+		pr_perror("can't read the window of %s", what);
+		return -1;
+	}
+	t->snd_wl1 = w.snd_wl1;
+	t->snd_wnd = w.snd_wnd;
+	t->max_window = w.max_window;
+	t->rcv_wnd = w.rcv_wnd;
+	t->rcv_wup = w.rcv_wup;
+	if (t->inq.len + t->outq.len > IMG_MAX_RECORD / 2)
+		refuse(s->tpid, "fd %d is %s with more than %u MiB queued, not supported yet",
+		       s->fd, what, IMG_MAX_RECORD >> 21);
+	return 0;
+}
+
+/*
+ * With --tcp-established, every established connection goes into repair
+ * mode (TCP_REPAIR on a copy: the same socket), read whole. It stays so
+ * until dump_done: a tree that is killed closes it in repair mode, which
+ * sends nothing to the peer (no FIN, no RST), so that the restored one
+ * goes on with it; otherwise repair mode ends, without a window probe.
+ */
+static int in_contents(struct dump_files *df, struct img_dir *d)
+{
+	struct insk_dump *u = dump_state(df);
+	int on = TCP_REPAIR_ON;
+
+	if (refusals_nr())
+		return 0;	/* the dump stops: leave the connections alone */
+	for (int i = 0; i < u->nr; i++) {
+		struct insk *s = &u->sk[i];
+
+		if (s->e->protocol != IPPROTO_TCP || s->e->state != ST_ESTABLISHED)
+			continue;
+		s->rfd = pidfd_take(s->pid, s->fd);
+		if (s->rfd < 0)
+			return -1;
+		if (setsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on))) {
+			pr_perror("can't put fd %d of process %d in repair mode (TCP_REPAIR)",
+				  s->fd, s->tpid);
+			close(s->rfd);
+			s->rfd = -1;
+			return -1;
+		}
+		if (read_conn(s))
+			return -1;
+	}
+	return 0;
+}
+
+static void in_dump_done(struct dump_files *df, bool kill)
+{
+	struct insk_dump *u = dump_state(df);
+	int off = TCP_REPAIR_OFF_NO_WP, none = TCP_NO_QUEUE;
+
+	for (int i = 0; i < u->nr; i++) {
+		struct insk *s = &u->sk[i];
+
+		if (s->rfd < 0)
+			continue;
+		if (!kill && (setsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &none, sizeof(none)) ||
+			      setsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off))))
+			pr_perror("can't take fd %d of process %d out of repair mode", s->fd,
+				  s->tpid);
+		close(s->rfd);
+		s->rfd = -1;
+	}
 }
 
 static int in_write(struct dump_files *df, struct img_dir *d)
@@ -678,8 +867,11 @@ static int check_entry(const InetSkEntry *e)
 		return bad_image(e, "listens and can't");
 	if (e->state != ST_LISTEN && e->has_backlog)
 		return bad_image(e, "has a backlog and does not listen");
-	if (e->state == ST_ESTABLISHED && (e->protocol != IPPROTO_UDP || !e->dst_addr))
+	if (e->state == ST_ESTABLISHED && (!e->dst_addr || !e->src_addr ||
+					   (e->protocol == IPPROTO_TCP) != !!e->tcp))
 		return bad_image(e, "is connected and can't be");
+	if (e->tcp && (e->state != ST_ESTABLISHED || e->tcp->unsent > e->tcp->outq.len))
+		return bad_image(e, "has a TCP connection that can't be");
 	if (e->state != ST_LISTEN && e->state != ST_CLOSE && e->state != ST_ESTABLISHED)
 		return bad_image(e, "is in a state crest does not restore");
 	if (e->state == ST_CLOSE && e->dst_addr)
@@ -795,6 +987,137 @@ err:
 	return -1;
 }
 
+static int tcp_set(int fd, int name, const void *val, socklen_t len,
+		   const char *opt, const char *what)
+{
+	if (setsockopt(fd, IPPROTO_TCP, name, val, len)) {
+		pr_perror("can't set %s of %s", opt, what);
+		return -1;
+	}
+	return 0;
+}
+
+static int tcp_set_int(int fd, int name, int val, const char *opt, const char *what)
+{
+	return tcp_set(fd, name, &val, sizeof(val), opt, what);
+}
+
+/* Write len bytes of buf into fd's selected queue, all of them. */
+static int fill(int fd, const uint8_t *buf, size_t len, const char *q, const char *what)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len > 65536 ? 65536 : len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n <= 0) {
+			pr_perror("can't refill the %s queue of %s (%zu bytes left)", q, what, len);
+			return -1;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * An established connection, as CRIU repairs one: in repair mode, each
+ * queue's first sequence number, bind, connect (no handshake: it is
+ * established at once), the options negotiated with the peer, the clock
+ * of its timestamps, the queues (what was sent and not acknowledged goes
+ * in as sent: the kernel retransmits it if need be), the window. Still
+ * in repair mode: finish_conn ends it.
+ */
+static int make_conn(const InetSkEntry *e)
+{
+	const TcpConnEntry *t = e->tcp;
+	size_t sent = t->outq.len - t->unsent;
+	struct tcp_repair_opt ro[4];
+	struct tcp_repair_window w = { t->snd_wl1, t->snd_wnd, t->max_window,
+				       t->rcv_wnd, t->rcv_wup };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char what[200];
+	int fd, n = 0;
+
+	sk_words(e, what, sizeof(what));
+	fd = socket(e->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0) {
+		pr_perror("can't create %s", what);
+		return -1;
+	}
+	if (e->has_uid && fchown(fd, e->uid, e->has_gid ? e->gid : (gid_t)-1)) {
+		pr_perror("can't give %s its owner %u back", what, e->uid);
+		goto err;
+	}
+	/* Options first: SO_REUSEADDR would undo repair's forced reuse. */
+	if (set_opts(fd, e) ||
+	    tcp_set_int(fd, TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR", what) ||
+	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", what) ||
+	    tcp_set_int(fd, TCP_QUEUE_SEQ, t->outq_seq - t->outq.len, "the send sequence", what) ||
+	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE", what) ||
+	    tcp_set_int(fd, TCP_QUEUE_SEQ, t->inq_seq - t->inq.len, "the receive sequence", what))
+		goto err;
+	len = sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
+		pr_perror("can't bind %s to its address", what);
+		goto err;
+	}
+	len = sa_make(e->family, e->dst_addr, e->dst_port, e->dst_scope_id, &ss);
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		pr_perror("can't connect %s again in repair mode", what);
+		goto err;
+	}
+	ro[n++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, t->mss };
+	if (t->options & TCPI_OPT_WSCALE)
+		ro[n++] = (struct tcp_repair_opt){ TCPOPT_WINDOW,
+						   t->snd_wscale | t->rcv_wscale << 16 };
+	if (t->options & TCPI_OPT_SACK)
+		ro[n++] = (struct tcp_repair_opt){ TCPOPT_SACK_PERMITTED, 0 };
+	if (t->options & TCPI_OPT_TIMESTAMPS)
+		ro[n++] = (struct tcp_repair_opt){ TCPOPT_TIMESTAMP, 0 };
+	if (tcp_set(fd, TCP_REPAIR_OPTIONS, ro, n * sizeof(ro[0]), "TCP_REPAIR_OPTIONS", what) ||
+	    (t->has_timestamp &&
+	     tcp_set_int(fd, TCP_TIMESTAMP, t->timestamp, "TCP_TIMESTAMP", what)) ||
+	    fill(fd, t->inq.data, t->inq.len, "receive", what) ||
+	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", what) ||
+	    fill(fd, t->outq.data, sent, "send", what) ||
+	    tcp_set(fd, TCP_REPAIR_WINDOW, &w, sizeof(w), "TCP_REPAIR_WINDOW", what) ||
+	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE", what))
+		goto err;
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+/*
+ * Once every connection is made (both ends of one in the tree hear each
+ * other): out of repair mode, the bytes never sent, SO_REUSEADDR.
+ */
+static int finish_conn(int fd, const InetSkEntry *e)
+{
+	const TcpConnEntry *t = e->tcp;
+	size_t sent = t->outq.len - t->unsent;
+	char what[200];
+
+	sk_words(e, what, sizeof(what));
+	if (tcp_set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR off", what) ||
+	    fill(fd, t->outq.data + sent, t->unsent, "unsent", what))
+		return -1;
+	/* Repair mode's end reset SO_REUSEADDR (sk_reuse): as it was. */
+	for (size_t i = 0; i < e->n_opts; i++) {
+		const SkOptEntry *o = e->opts[i];
+
+		if (o->level == SOL_SOCKET && o->name == SO_REUSEADDR &&
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, o->val.data, o->val.len)) {
+			pr_perror("can't give %s its SO_REUSEADDR back", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Connections last: bound to a listener's port, they would stop its bind. */
 static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 		   int nr_mms)
 {
@@ -803,11 +1126,25 @@ static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 	u->fd = xzalloc((u->nr + 1) * sizeof(int));
 	for (int i = 0; i < u->nr; i++)
 		u->fd[i] = -1;
-	for (int i = 0; i < u->nr; i++) {
-		u->fd[i] = files_to_service(make_socket(u->sks[i]), rf->base);
-		if (u->fd[i] < 0)
-			return -1;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < u->nr; i++) {
+			const InetSkEntry *e = u->sks[i];
+
+			if (!!e->tcp != pass)
+				continue;
+			u->fd[i] = files_to_service(e->tcp ? make_conn(e) : make_socket(e),
+						    rf->base);
+			if (u->fd[i] < 0)
+				return -1;
+		}
 	}
+	/*
+	 * Out of repair mode: the kernel sends a window probe, which tells
+	 * the peer where things stand, and the bytes never sent go.
+	 */
+	for (int i = 0; i < u->nr; i++)
+		if (u->sks[i]->tcp && finish_conn(u->fd[i], u->sks[i]))
+			return -1;
 	return 0;
 }
 
@@ -839,7 +1176,9 @@ const struct fd_kind_ops inetsk_fd_ops = {
 	.kind		= FD_KIND__FD_INET_SK,
 	.recognise	= in_recognise,
 	.dump		= in_dump,
+	.contents	= in_contents,
 	.write		= in_write,
+	.dump_done	= in_dump_done,
 	.read		= in_read,
 	.open		= in_open,
 	.service_fd	= in_service_fd,

@@ -329,18 +329,19 @@ def parse_net_unix(text):
 
 
 # TCP and UDP sockets: their line of /proc/PID/net/{tcp,tcp6,udp,udp6}
-# by inode: local and remote address, state, the queues (a listener's
-# accept queue), the owner.
+# by inode: local and remote address, state, the owner; and apart, the
+# queues (a listener's accept queue), which a restored connection moves
+# on its own (the sender sends on).
 NET_INET = ["tcp", "tcp6", "udp", "udp6"]
 
 
 def parse_net_inet(text, proto):
-    """{inode: "proto local remote state tx:rx uid"} of /proc/net/tcp..."""
+    """{inode: ("proto local remote state uid", "tx:rx")} of /proc/net/tcp..."""
     out = {}
     for line in text.splitlines()[1:]:
         f = line.split()
         if len(f) >= 10:
-            out[f[9]] = " ".join([proto] + f[1:5] + f[7:8])
+            out[f[9]] = (" ".join([proto] + f[1:4] + f[7:8]), f[4])
     return out
 
 
@@ -471,7 +472,8 @@ def snapshot(pids):
                         net_inet.update(parse_net_inet(
                             _read("%s/net/%s" % (base, p)) or "", p))
                 if m.group(2) in net_inet:
-                    proc["fd:%s:inet" % fd] = net_inet[m.group(2)]
+                    proc["fd:%s:inet" % fd] = net_inet[m.group(2)][0]
+                    proc["fd:%s:inet:queues" % fd] = net_inet[m.group(2)][1]
                 if m.group(2) in net_unix:
                     proc["fd:%s:unix" % fd] = net_unix[m.group(2)]
                     proc["fd:%s:unix:file" % fd] = _sock_file(
