@@ -285,6 +285,20 @@ static void test_ext_unix_sk(void **state)
 	assert_int_equal(PARSE(&o, "crest", "show", "--ext-unix-sk", "x"), -1);
 }
 
+/* CRIU's --tcp-established: dump saves connections, restore accepts it. */
+static void test_tcp_established(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5"), 0);
+	assert_false(o.tcp_established);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--tcp-established"), 0);
+	assert_true(o.tcp_established);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--tcp-established"), 0);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--tcp-established=1"), -1);
+	assert_int_equal(PARSE(&o, "crest", "show", "--tcp-established", "x"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_file_locks),
 		cmocka_unit_test(test_ext_unix_sk),
+		cmocka_unit_test(test_tcp_established),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_show_check),
 		cmocka_unit_test(test_help_version),
