@@ -302,6 +302,17 @@ static int read_images(struct restore_ctx *ctx)
 	return files_read(&ctx->files, &ctx->dir);
 }
 
+/* Does crest have a controlling terminal? */
+static bool has_tty(void)
+{
+	int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* Parents, children, and who takes which session and group. */
 static int plan_tree(struct restore_ctx *ctx)
 {
@@ -338,6 +349,17 @@ static int plan_tree(struct restore_ctx *ctx)
 			       pe->sid);
 			return -1;
 		}
+
+		/*
+		 * A daemon (it led a session of its own) made a member of
+		 * crest's session gets its hangup: at an ssh logout it dies.
+		 * Said at the moment it matters, where nobody watches a
+		 * terminal or over ssh.
+		 */
+		if (!t->parent && !o->restore_sid && pe->sid == pe->pid && !pe->zombie &&
+		    (getenv("SSH_CONNECTION") || !has_tty()))
+			pr_warn("process %d led a session of its own; restored, it joins crest's session and gets its hangup (at an ssh logout): give --restore-sid to keep it a session of its own",
+				pe->pid);
 
 		/* Group leaders make theirs (members join below). */
 		t->own_group = pe->pgid == pe->pid && (t->parent || o->restore_pgid);
