@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		10
+#define PIE_ABI_VERSION		11
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -229,6 +229,32 @@ struct rst_thread {
 	uint64_t filters;	/* struct rst_filter[], oldest first */
 	uint32_t tile_data;	/* AMX tile data in use: grow its xstate first */
 	uint32_t pad_tiles;
+	/*
+	 * An fd table of its own (made without CLONE_FILES): it starts as a
+	 * copy of the process's, then dup3()s each of its fds from the copy
+	 * the process holds for it (struct rst_fd[]) and closes the rest.
+	 */
+	uint32_t own_files;
+	uint32_t nr_fds;
+	uint64_t fds;
+};
+
+/* A thread's own fd: dst made from src, a copy in the process's table. */
+struct rst_fd {
+	int32_t src;
+	int32_t dst;		/* sorted, ascending */
+	uint32_t cloexec;
+	uint32_t pad;
+};
+
+/*
+ * An fd whose signals go to a thread other than the main one
+ * (F_OWNER_TID): its owner is set once the threads exist. fd is one of
+ * the process's table, a thread's own fd by its copy (rst_fd.src).
+ */
+struct rst_fown {
+	int32_t fd;
+	int32_t thread;		/* index in threads[] */
 };
 
 /* A seccomp filter to install: SECCOMP_SET_MODE_FILTER with flags. */
@@ -289,6 +315,7 @@ enum rst_stage {
 	RST_STAGE_DONE,
 	RST_STAGE_ATTRS,	/* seccomp, THP, timer slack (task-attrs.c) */
 	RST_STAGE_ADVICE,	/* madvise() advice, mlock of the VMAs */
+	RST_STAGE_FILES,	/* a thread's own fd table, owners of fds */
 };
 
 struct restore_args {
@@ -352,6 +379,9 @@ struct restore_args {
 	uint32_t nr_locks;
 	uint32_t pad3;
 	uint64_t locks;		/* struct rst_lock[]: taken last */
+	uint32_t nr_fowns;
+	uint32_t pad_fowns;
+	uint64_t fowns;		/* struct rst_fown[]: after the threads */
 	/* src/task-attrs.c */
 	uint32_t fsuid, fsgid;
 	uint32_t thp_disable;	/* PR_SET_THP_DISABLE arg2 | flags */
@@ -369,6 +399,8 @@ _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
 _Static_assert(sizeof(struct rst_vma) == 56, "rst_vma layout");
 _Static_assert(sizeof(struct rst_run) == 32, "rst_run layout");
 _Static_assert(sizeof(struct rst_lock) == 24, "rst_lock layout");
+_Static_assert(sizeof(struct rst_fd) == 16, "rst_fd layout");
+_Static_assert(sizeof(struct rst_fown) == 8, "rst_fown layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
 _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
 _Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");

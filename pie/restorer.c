@@ -687,6 +687,34 @@ static long thread_setup(struct restore_args *a, struct rst_thread *t)
 	return 0;
 }
 
+/*
+ * A thread with an fd table of its own was made without CLONE_FILES: its
+ * table is a copy of the process's. Each of its fds comes from the copy
+ * the process holds for it; every other fd of the copy goes (close_range
+ * over the gaps between its fds, which are sorted).
+ */
+static long own_fd_table(struct rst_thread *t)
+{
+	struct rst_fd *f = (struct rst_fd *)t->fds;
+	uint32_t from = 0;
+	long ret;
+
+	for (uint32_t i = 0; i < t->nr_fds; i++) {
+		ret = sys_dup3(f[i].src, f[i].dst, f[i].cloexec ? 02000000 /* O_CLOEXEC */ : 0);
+		if (ret < 0)
+			return ret;
+	}
+	for (uint32_t i = 0; i < t->nr_fds; i++) {
+		if ((uint32_t)f[i].dst > from) {
+			ret = sys_close_range(from, f[i].dst - 1, 0);
+			if (ret)
+				return ret;
+		}
+		from = f[i].dst + 1;
+	}
+	return sys_close_range(from, ~0U, 0);
+}
+
 /* A new thread: what is its own, then stop for crest (pie_clone_thread). */
 static void thread_main(void *arg)
 {
@@ -694,6 +722,14 @@ static void thread_main(void *arg)
 	struct restore_args *a = (struct restore_args *)t->args;
 	long ret;
 
+	if (t->own_files) {
+		t->stage = RST_STAGE_FILES;
+		ret = own_fd_table(t);
+		if (ret) {
+			t->ret = ret;
+			return;
+		}
+	}
 	if (t->tile_data)
 		grow_tile_xstate();	/* the process has the permission by now */
 	ret = thread_setup(a, t);
@@ -725,8 +761,9 @@ static long create_threads(struct restore_args *a)
 	for (uint32_t i = 0; i < a->nr_threads; i++) {
 		int32_t want = t[i].tid;
 		struct k_clone_args ca = {
-			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-				 CLONE_THREAD | CLONE_SYSVSEM,
+			.flags = CLONE_VM | CLONE_FS | CLONE_SIGHAND |
+				 CLONE_THREAD | CLONE_SYSVSEM |
+				 (t[i].own_files ? 0 : CLONE_FILES),
 			.stack = t[i].stack,
 			.stack_size = PIE_THREAD_STACK,
 			.set_tid = want ? (uint64_t)&want : 0,
@@ -826,6 +863,26 @@ static long arm_posix_timers(struct restore_args *a)
 		ret = sys_timer_settime(pt[i].id, 0, (unsigned long)its, 0);
 		if (ret)
 			fail(a, RST_STAGE_TIMERS, ret, i);
+	}
+	return 0;
+}
+
+/*
+ * Owners that are threads other than the main one: they exist now. Set
+ * through the process's table (a thread's own fd by its copy there),
+ * before crest's fds, those copies among them, are closed.
+ */
+static long set_fowns(struct restore_args *a)
+{
+	struct rst_fown *o = (struct rst_fown *)a->fowns;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_fowns; i++) {
+		int32_t own[2] = { 0 /* F_OWNER_TID */, thread_tid(a, o[i].thread) };
+
+		ret = sys_fcntl(o[i].fd, 15 /* F_SETOWN_EX */, (unsigned long)own);
+		if (ret)
+			fail(a, RST_STAGE_FILES, ret, i);
 	}
 	return 0;
 }
@@ -981,6 +1038,9 @@ static long restore_task(struct restore_args *a)
 
 	a->stage = RST_STAGE_THREADS;
 	if (create_threads(a))
+		return a->ret;
+	a->stage = RST_STAGE_FILES;
+	if (set_fowns(a))
 		return a->ret;
 	a->stage = RST_STAGE_TIMERS;
 	if (create_posix_timers(a))

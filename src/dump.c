@@ -405,6 +405,12 @@ static int write_images(struct dump_ctx *ctx)
 		pe.has_stop_signal = it->stopped;
 		pe.stop_signal = it->stop_signal;
 		pe.has_zombie_leader = pe.zombie_leader = it->zombie_leader;
+		uint32_t own[it->nr_tfds + 1];
+
+		for (int k = 0; k < it->nr_tfds; k++)
+			own[k] = it->tfds[k].tid;
+		pe.n_own_files = it->nr_tfds;
+		pe.own_files = own;
 		if ((it->zombie || it->zombie_leader) &&
 		    zombie_fill(it, &pe, comm, rlim_cur, rlim_max))
 			goto out;

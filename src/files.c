@@ -133,10 +133,10 @@ static int dump_fown(struct pstree_item *it, pid_t pid, int fd, FdEntry *e)
 	return 0;
 }
 
-static void add_fd(struct pstree_item *it, FdEntry *e)
+static void add_fd(FdEntry ***fds, int *nr, FdEntry *e)
 {
-	it->fds = xrealloc(it->fds, (it->nr_fds + 1) * sizeof(e));
-	it->fds[it->nr_fds++] = e;
+	*fds = xrealloc(*fds, (*nr + 1) * sizeof(e));
+	(*fds)[(*nr)++] = e;
 }
 
 /* Kernel objects behind anon_inode fds that no kind restores, by name. */
@@ -188,14 +188,19 @@ int files_recognise(const struct fd_dump *f, const struct fd_kind_ops **first)
 	return n;
 }
 
-static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
+/*
+ * One fd of the table pid sees: the process's (pid is it->live), or the
+ * own table of its thread pid (/proc/TID/fd is that thread's table; kcmp
+ * and pidfd_getfd take a TID too). Into *fds.
+ */
+static int dump_one_fd(struct dump_files *df, struct pstree_item *it, pid_t pid,
+		       int fd, FdEntry ***fds, int *nr)
 {
 	char path[64], *link, *info;
 	struct proc_fdinfo fi;
 	struct stat st;
 	const struct fd_kind_ops *k;
 	struct fd_dump f;
-	pid_t pid = it->live;
 	FdEntry *e;
 	int ret = -1;
 
@@ -225,7 +230,18 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, int fd)
 		fd_entry__free_unpacked(e, NULL);
 		goto out;
 	}
-	add_fd(it, e);
+	add_fd(fds, nr, e);
+	/*
+	 * A thread's own table: a POSIX lock is that table's, and would come
+	 * back as the process's; OFD locks and flocks would be told apart
+	 * from the process's fds of the same description only by luck.
+	 */
+	if (pid != it->live && (!strncmp(info, "lock:", 5) || strstr(info, "\nlock:"))) {
+		refuse(it->pid, "fd %d of thread %d, which has an fd table of its own, holds a lock; not supported yet",
+		       fd, pid);
+		ret = 0;
+		goto out;
+	}
 	/* Locks are no kind's: any fd may show some, files-lock.c takes them. */
 	ret = locks_dump_fd(df, it, e, info);
 out:
@@ -239,17 +255,19 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int files_dump_fds(struct dump_files *df, struct pstree_item *it)
+/* Every fd of the table pid sees, in order of fd. */
+static int dump_table(struct dump_files *df, struct pstree_item *it, pid_t pid,
+		      FdEntry ***out, int *nr_out)
 {
 	char path[64];
 	struct dirent *de;
 	int *fds = NULL, nr = 0, ret = 0;
 	DIR *dir;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", it->live);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	dir = opendir(path);
 	if (!dir) {
-		pr_perror("can't list the fds of process %d", it->pid);
+		pr_perror("can't list the fds of process %d (thread %d)", it->pid, pid);
 		return -1;
 	}
 	while ((de = readdir(dir))) {
@@ -261,7 +279,7 @@ int files_dump_fds(struct dump_files *df, struct pstree_item *it)
 	closedir(dir);
 	qsort(fds, nr, sizeof(*fds), cmp_int);
 	for (int i = 0; i < nr && !ret; i++)
-		ret = dump_one_fd(df, it, fds[i]);
+		ret = dump_one_fd(df, it, pid, fds[i], out, nr_out);
 	free(fds);
 	return ret;
 }
@@ -272,10 +290,44 @@ static int kcmp_files(pid_t a, pid_t b)
 }
 
 /*
- * Every process is restored with an fd table of its own, shared by all
- * its threads. Processes sharing one table (clone(CLONE_FILES)) and
- * threads with a table of their own (clone() without CLONE_FILES,
- * unshare(CLONE_FILES)) would come back otherwise: refused, each by name.
+ * The process's table (that of it->live), then the table of each thread
+ * that has one of its own: a thread made without CLONE_FILES, or that
+ * called unshare(CLONE_FILES). Whether such a table is shared with
+ * another task is check_fd_tables()'s.
+ */
+int files_dump_fds(struct dump_files *df, struct pstree_item *it)
+{
+	if (dump_table(df, it, it->live, &it->fds, &it->nr_fds))
+		return -1;
+	for (int j = 0; j < it->nr_threads; j++) {
+		pid_t tid = it->threads[j];
+		struct thread_fds *tf;
+
+		if (tid == it->live || !kcmp_files(tid, it->live))
+			continue;
+		it->tfds = xrealloc(it->tfds, (it->nr_tfds + 1) * sizeof(*it->tfds));
+		tf = &it->tfds[it->nr_tfds++];
+		*tf = (struct thread_fds){ tid, NULL, 0 };
+		if (dump_table(df, it, tid, &tf->fds, &tf->nr_fds))
+			return -1;
+	}
+	return 0;
+}
+
+static bool own_table(const struct pstree_item *it, pid_t tid)
+{
+	for (int j = 0; j < it->nr_tfds; j++)
+		if (it->tfds[j].tid == tid)
+			return true;
+	return false;
+}
+
+/*
+ * Every process is restored with an fd table of its own, shared by the
+ * threads that shared it; a thread with a table of its own gets it back,
+ * if nobody else holds that table. Processes sharing one table
+ * (clone(CLONE_FILES)), and a thread's table that another thread or
+ * process holds too, would come back otherwise: refused, each by name.
  */
 static int check_fd_tables(struct pstree *t)
 {
@@ -286,12 +338,25 @@ static int check_fd_tables(struct pstree *t)
 
 		if (a->zombie)
 			continue;
-		for (int j = 0; j < a->nr_threads; j++) {
-			if (a->threads[j] == a->live || !kcmp_files(a->threads[j], a->live))
-				continue;
-			pr_err("thread %d of process %d (%s) has an fd table of its own (clone() without CLONE_FILES, or unshare(CLONE_FILES)), not supported yet",
-			       a->threads[j], a->pid, a->stat.comm);
-			ret = -1;
+		for (int j = 0; j < a->nr_tfds; j++) {
+			pid_t tid = a->tfds[j].tid;
+
+			for (int k = 0; k < t->nr; k++) {
+				struct pstree_item *b = t->items[k];
+
+				if (b->zombie)
+					continue;
+				for (int m = 0; m < b->nr_threads; m++) {
+					pid_t other = b->threads[m];
+
+					if (other == tid || (b == a && !own_table(a, other)) ||
+					    kcmp_files(tid, other))
+						continue;
+					pr_err("thread %d of process %d (%s) has an fd table of its own that thread %d of process %d (%s) holds too (clone(CLONE_FILES) from it), not supported yet",
+					       tid, a->pid, a->stat.comm, other, b->pid, b->stat.comm);
+					ret = -1;
+				}
+			}
 		}
 		for (int k = 0; k < i; k++) {
 			struct pstree_item *b = t->items[k];
@@ -306,14 +371,27 @@ static int check_fd_tables(struct pstree *t)
 	return ret;
 }
 
-static bool in_tree(struct pstree *t, const FownEntry *o)
+/* Is tid a thread of it other than its main one? */
+static bool files_other_thread(const struct pstree_item *it, pid_t tid)
 {
+	for (int j = 0; j < it->nr_threads; j++)
+		if (it->threads[j] == tid && tid != it->pid)
+			return true;
+	return false;
+}
+
+static bool in_tree(struct pstree *t, const struct pstree_item *holder,
+		    const FownEntry *o)
+{
+	/* The restorer gives it once it has made the holder's threads. */
+	if (o->type == F_OWNER_TID && files_other_thread(holder, o->pid))
+		return true;
 	for (int i = 0; i < t->nr; i++) {
 		const struct pstree_item *it = t->items[i];
 
 		switch (o->type) {
 		case F_OWNER_TID:
-			/* Threads are made by the restorer, after the fds. */
+			/* A main thread: set with the fds, before the threads. */
 			if ((pid_t)o->pid == it->pid && !it->zombie_leader)
 				return true;
 			break;
@@ -331,49 +409,88 @@ static bool in_tree(struct pstree *t, const FownEntry *o)
 }
 
 /* Owners and signals that a restore can give back, each fd by name. */
-static int check_fowns(struct pstree *t)
+static int check_table_fowns(struct pstree *t, struct pstree_item *it,
+			     FdEntry **fds, int nr)
 {
 	static const char *const types[] = { "thread", "process", "process group" };
 	int ret = 0;
 
-	for (int i = 0; i < t->nr; i++) {
-		struct pstree_item *it = t->items[i];
+	for (int j = 0; j < nr; j++) {
+		const FdEntry *e = fds[j];
+		const FownEntry *o = e->fown;
 
-		for (int j = 0; j < it->nr_fds; j++) {
-			const FdEntry *e = it->fds[j];
-			const FownEntry *o = e->fown;
-
-			if (e->kind == FD_KIND__FD_EXTERNAL && (o || (e->flags & O_ASYNC))) {
-				pr_err("fd %u of process %d (%s) leads outside the tree and has O_ASYNC or an owner, which crest can't give its own fd; not supported yet",
-				       e->fd, it->pid, e->desc);
-				ret = -1;
-				continue;
-			}
-			if (!o || !o->pid)
-				continue;
-			if (o->type > F_OWNER_PGRP) {
-				pr_err("fd %u of process %d (%s) has an owner of unknown type %u",
-				       e->fd, it->pid, e->desc, o->type);
-				ret = -1;
-			} else if (!in_tree(t, o)) {
-				pr_err("fd %u of process %d (%s) sends its signals to %s %u, %s; not supported yet",
-				       e->fd, it->pid, e->desc, types[o->type], o->pid,
-				       o->type == F_OWNER_TID ? "a thread other than a main thread of the tree" :
-				       "which is not in the tree");
-				ret = -1;
-			}
+		if (e->kind == FD_KIND__FD_EXTERNAL && (o || (e->flags & O_ASYNC))) {
+			pr_err("fd %u of process %d (%s) leads outside the tree and has O_ASYNC or an owner, which crest can't give its own fd; not supported yet",
+			       e->fd, it->pid, e->desc);
+			ret = -1;
+			continue;
+		}
+		if (!o || !o->pid)
+			continue;
+		if (o->type > F_OWNER_PGRP) {
+			pr_err("fd %u of process %d (%s) has an owner of unknown type %u",
+			       e->fd, it->pid, e->desc, o->type);
+			ret = -1;
+		} else if (!in_tree(t, it, o)) {
+			pr_err("fd %u of process %d (%s) sends its signals to %s %u, %s; not supported yet",
+			       e->fd, it->pid, e->desc, types[o->type], o->pid,
+			       o->type == F_OWNER_TID ?
+			       "neither a main thread of the tree nor a thread of the process holding the fd" :
+			       "which is not in the tree");
+			ret = -1;
 		}
 	}
 	return ret;
 }
 
+static int check_fowns(struct pstree *t)
+{
+	int ret = 0;
+
+	for (int i = 0; i < t->nr; i++) {
+		struct pstree_item *it = t->items[i];
+
+		ret |= check_table_fowns(t, it, it->fds, it->nr_fds);
+		for (int j = 0; j < it->nr_tfds; j++)
+			ret |= check_table_fowns(t, it, it->tfds[j].fds, it->tfds[j].nr_fds);
+	}
+	return ret;
+}
+
+/*
+ * The kinds' collected hooks walk it->fds: for them the fds of the
+ * threads' own tables join the process's for the while (the same
+ * entries, so what a hook changes in one stays), then are cut off again.
+ */
+static void join_tables(struct pstree *t, int *saved)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct pstree_item *it = t->items[i];
+
+		saved[i] = it->nr_fds;
+		for (int j = 0; j < it->nr_tfds; j++)
+			for (int k = 0; k < it->tfds[j].nr_fds; k++)
+				add_fd(&it->fds, &it->nr_fds, it->tfds[j].fds[k]);
+	}
+}
+
+static void split_tables(struct pstree *t, const int *saved)
+{
+	for (int i = 0; i < t->nr; i++)
+		t->items[i]->nr_fds = saved[i];
+}
+
 int files_dump_collected(struct dump_files *df, struct pstree *t)
 {
 	int ret = check_fd_tables(t);
+	int *saved = xzalloc((t->nr + 1) * sizeof(*saved));
 
+	join_tables(t, saved);
 	for_each_kind(k)
 		if ((*k)->collected && (*k)->collected(df, t))
 			ret = -1;
+	split_tables(t, saved);
+	free(saved);
 	/* After the pipes: an end leading outside is an external fd now. */
 	ret |= check_fowns(t);
 	return locks_dump_check(df, t) | ret;
@@ -400,9 +517,16 @@ int files_write(struct dump_files *df, struct img_dir *d)
 	return locks_write(df, d);
 }
 
+/* fdinfo-PID.img, and fdinfo-TID.img for each thread's own table. */
 int files_write_fdinfo(struct pstree_item *it, struct img_dir *d)
 {
-	return files_write_msgs(d, IMG_FDINFO, it->pid, (void **)it->fds, it->nr_fds);
+	if (files_write_msgs(d, IMG_FDINFO, it->pid, (void **)it->fds, it->nr_fds))
+		return -1;
+	for (int j = 0; j < it->nr_tfds; j++)
+		if (files_write_msgs(d, IMG_FDINFO, it->tfds[j].tid,
+				     (void **)it->tfds[j].fds, it->tfds[j].nr_fds))
+			return -1;
+	return 0;
 }
 
 int files_dump_contents(struct dump_files *df, struct img_dir *d)
@@ -543,13 +667,26 @@ void files_show_fd(const struct restore_files *rf, const FdEntry *e,
  * An fd leading outside is crest's own: left as it is (the dump refused
  * one with O_ASYNC or an owner).
  */
+bool files_owner_later(const FdEntry *e, pid_t pid)
+{
+	return e->fown && e->fown->type == F_OWNER_TID && e->fown->pid &&
+	       (pid_t)e->fown->pid != pid;
+}
+
 static int restore_fd_state(const FdEntry *e, const struct files_pid_map *map)
 {
 	int cur, checked = CHECKED_FLAGS;
 
 	if (e->kind == FD_KIND__FD_EXTERNAL || !e->has_flags || (e->flags & O_PATH))
 		return 0;
-	if (e->fown) {
+	if (e->fown && files_owner_later(e, map->self)) {
+		/* Its thread does not exist yet: the restorer's (rst_fown). */
+		if (fcntl(e->fd, F_SETSIG, e->fown->signum)) {
+			pr_perror("can't give fd %u (%s) its signal %u", e->fd, e->desc,
+				  e->fown->signum);
+			return -1;
+		}
+	} else if (e->fown) {
 		struct f_owner_ex own = { .type = e->fown->type, .pid = e->fown->pid }, got;
 
 		if (own.pid && map && map->new_pid) {

@@ -80,8 +80,15 @@ int files_add_shmem(struct dump_files *df, pid_t pid, const char *map_path,
 int files_add_memfd_mapping(struct dump_files *df, pid_t pid,
 			    const char *name, const char *map_path,
 			    const struct stat *st, uint32_t *id);
+/* A thread's own fd table (made without CLONE_FILES, or unshared). */
+struct thread_fds {
+	pid_t tid;
+	FdEntry **fds;
+	int nr_fds;
+};
+
 /*
- * Collect every fd of a task; what is not supported is refused (refuse.h)
+ * Collect every fd of a task, its threads' own tables too; what is not supported is refused (refuse.h)
  * and the others are still collected. -1 (reported): /proc failed us.
  */
 int files_dump_fds(struct dump_files *df, struct pstree_item *it);
@@ -138,7 +145,14 @@ int files_exe_fd(const struct restore_files *rf, uint32_t id);
 struct files_pid_map {
 	pid_t (*new_pid)(const void *arg, pid_t orig);	/* NULL: pids kept */
 	const void *arg;
+	pid_t self;		/* the original pid of the task restoring them */
 };
+
+/*
+ * An owner the restorer gives, once it has made the threads: a thread
+ * of the holder (pid: its original pid) other than its main one.
+ */
+bool files_owner_later(const FdEntry *e, pid_t pid);
 
 /* In crest, once every task exists: the kinds' objects that name tasks. */
 int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map);

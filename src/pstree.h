@@ -6,6 +6,7 @@
 
 #include "core.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "files.h"
 #include "mem.h"
 #include "mm.pb-c.h"
 #include "pie-abi.h"
@@ -38,6 +39,8 @@ struct pstree_item {
 	MmEntry mm;
 	FdEntry **fds;
 	int nr_fds;
+	struct thread_fds *tfds;	/* threads with a table of their own */
+	int nr_tfds;
 	struct posix_timers ptimers;
 	TaskAttrsEntry *attrs;		/* task-attrs.c */
 	ThreadAttrsEntry **tattrs;	/* per thread, as threads[] */

@@ -140,6 +140,50 @@ static int task_forced(const struct restore_task *t)
 	return 0;
 }
 
+/* Index in the restorer's threads[] of thread tid, -1: none. */
+static int thread_index(const struct restore_task *t, pid_t tid)
+{
+	int zl = t->pe->zombie_leader;
+
+	for (size_t i = !zl; i < t->core->n_threads; i++)
+		if ((pid_t)t->core->threads[i]->tid == tid)
+			return i - !zl;
+	return -1;
+}
+
+static int add_fown(const struct restore_task *t, const FdEntry *e, int fd,
+		    struct rst_fown *out, int n)
+{
+	int idx;
+
+	if (!files_owner_later(e, t->pe->pid))
+		return n;
+	idx = thread_index(t, e->fown->pid);
+	if (idx < 0)
+		return n;	/* the dump refused it: not one of ours */
+	if (out)
+		out[n] = (struct rst_fown){ fd, idx };
+	return n + 1;
+}
+
+/*
+ * Fds whose owner is a thread but the main one (files_owner_later()):
+ * by their number in the process's table, a thread's own by its copy
+ * there. How many; into out if not NULL.
+ */
+static int thread_fowns(const struct restore_task *t, struct rst_fown *out)
+{
+	int n = 0;
+
+	for (int k = 0; k < t->nr_fds; k++)
+		n = add_fown(t, t->fds[k], t->fds[k]->fd, out, n);
+	for (int j = 0; j < t->nr_tfds; j++)
+		for (int k = 0; k < t->tfds[j].nr_fds; k++)
+			n = add_fown(t, t->tfds[j].fds[k],
+				     t->tfd_copies ? t->tfd_copies[j][k].src : -1, out, n);
+	return n;
+}
+
 /* Lay out blob | args | arrays | stack in one private mapping. */
 static struct restore_args *build_args(struct restore_task *t,
 				       const struct restore_files *rf,
@@ -170,6 +214,9 @@ static struct restore_args *build_args(struct restore_task *t,
 	struct rst_siginfo *si;
 	uint64_t base, *auxv, max_special = 0;
 	int32_t *close_fds;
+	struct rst_fown *fowns;
+	int n_fowns = thread_fowns(t, NULL), n_tfd = 0;
+	struct rst_fd *tfd;
 	void *attrs_area;
 	unsigned char *p;
 	size_t i, k, nv = 0;
@@ -178,6 +225,8 @@ static struct restore_args *build_args(struct restore_task *t,
 		n_tsig += c->threads[i]->n_pending;
 	for (i = 0; i < t->mm->n_vmas; i++)
 		n_guards += t->mm->vmas[i]->n_guards / 2;
+	for (int j = 0; j < t->nr_tfds; j++)
+		n_tfd += t->tfds[j].nr_fds;
 	size = blob + sizeof(*ra) + t->mm->n_vmas * sizeof(struct rst_vma) +
 	       n_thr * (sizeof(struct rst_thread) + PIE_THREAD_STACK + 64) +
 	       n_tsig * sizeof(struct rst_siginfo) +
@@ -185,7 +234,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	       n_sig * sizeof(struct rst_siginfo) + t->mm->n_auxv * 8 +
 	       nr_keep * 4 + n_ptimers * sizeof(struct rst_posix_timer) +
 	       nr_locks * sizeof(struct rst_lock) + n_guards * sizeof(struct rst_range) +
-	       64 * 8 + attrs_args_size(c);
+	       64 * 10 + attrs_args_size(c) +
+	       n_fowns * sizeof(struct rst_fown) + n_tfd * sizeof(struct rst_fd);
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -226,6 +276,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(locks, nr_locks * sizeof(*locks));
 	TAKE(guards, n_guards * sizeof(*guards));
 	TAKE(attrs_area, attrs_args_size(c));
+	TAKE(fowns, n_fowns * sizeof(*fowns));
+	TAKE(tfd, n_tfd * sizeof(*tfd));
 	off = (off + 63) & ~63UL;
 	stacks = (uint64_t)(p + off);
 	off += n_thr * PIE_THREAD_STACK;
@@ -356,6 +408,15 @@ static struct restore_args *build_args(struct restore_task *t,
 			r->nr_siginfo++;
 		}
 		task_fill_thread(th, r);
+		for (int j = 0; j < t->nr_tfds; j++) {
+			if (t->tfds[j].tid != (pid_t)th->tid)
+				continue;
+			r->own_files = 1;
+			r->nr_fds = t->tfds[j].nr_fds;
+			r->fds = (uint64_t)tfd;
+			memcpy(tfd, t->tfd_copies[j], r->nr_fds * sizeof(*tfd));
+			tfd += r->nr_fds;
+		}
 		r->stack = stacks + i * PIE_THREAD_STACK;
 		if (th->comm)
 			strncpy(r->comm, th->comm, sizeof(r->comm) - 1);
@@ -366,6 +427,8 @@ static struct restore_args *build_args(struct restore_task *t,
 		close_fds[i] = keep[i];
 	ra->nr_close = nr_keep;
 	ra->close_fds = (uint64_t)close_fds;
+	ra->nr_fowns = thread_fowns(t, fowns);
+	ra->fowns = (uint64_t)fowns;
 	ra->nr_locks = locks_fill_posix(rf, t->pe->pid, locks);
 	ra->locks = (uint64_t)locks;
 	task_fill_restore_args(c, ra);
@@ -641,6 +704,40 @@ static int add_keep(int **keep, int *nr, int fd)
 	return 0;
 }
 
+/*
+ * The threads' own tables, before the process's: each is put in place at
+ * its own numbers, as the process's would be (kinds, post_open, flags),
+ * then moved above the tree's fds, where the process holds it for the
+ * thread's restorer to dup3 back (rst_fd). An epoll keeps the numbers it
+ * was given; an owner that is a thread is the restorer's.
+ */
+static int stage_thread_tables(struct restore_task *t, const struct restore_files *rf,
+			       const struct files_pid_map *map, int **keep, int *nr_keep)
+{
+	t->tfd_copies = xzalloc((t->nr_tfds + 1) * sizeof(*t->tfd_copies));
+	for (int j = 0; j < t->nr_tfds; j++) {
+		struct thread_fds *tf = &t->tfds[j];
+		struct rst_fd *c = xzalloc((tf->nr_fds + 1) * sizeof(*c));
+
+		t->tfd_copies[j] = c;
+		close_low_fds(rf, tf->fds, tf->nr_fds);
+		if (files_restore_fds(rf, tf->fds, tf->nr_fds, map))
+			return -1;
+		for (int k = 0; k < tf->nr_fds; k++) {
+			c[k].dst = tf->fds[k]->fd;
+			c[k].cloexec = tf->fds[k]->cloexec;
+			c[k].src = fcntl(c[k].dst, F_DUPFD_CLOEXEC, rf->base);
+			if (c[k].src < 0) {
+				pr_perror("can't keep fd %d of thread %d", c[k].dst, tf->tid);
+				return -1;
+			}
+			close(c[k].dst);
+			add_keep(keep, nr_keep, c[k].src);
+		}
+	}
+	return 0;
+}
+
 static pid_t map_pid(const void *arg, pid_t orig)
 {
 	return restore_new_pid(arg, orig);
@@ -649,7 +746,7 @@ static pid_t map_pid(const void *arg, pid_t orig)
 void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 {
 	const struct files_pid_map pid_map = {
-		sh->restore_pid ? NULL : map_pid, sh
+		sh->restore_pid ? NULL : map_pid, sh, t->pe->pid
 	};
 	const struct restore_files *rf = sh->files;
 	uint64_t entry, stack_top, addr;
@@ -715,6 +812,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (t->mm->has_exe_file_id)
 		add_keep(&keep, &nr_keep, files_exe_fd(rf, t->mm->exe_file_id));
 
+	if (stage_thread_tables(t, rf, &pid_map, &keep, &nr_keep))
+		_exit(EXIT_FAILURE);
 	close_low_fds(rf, t->fds, t->nr_fds);
 	if (files_restore_fds(rf, t->fds, t->nr_fds, &pid_map) ||
 	    locks_restore_task(rf, t->pe->pid))

@@ -34,6 +34,9 @@ struct restore_task {
 	char *pages_paths[CHAIN_MAX];	/* [0]: pages_path */
 	FdEntry **fds;
 	int nr_fds;
+	struct thread_fds *tfds;	/* threads' own tables, fdinfo-TID.img */
+	int nr_tfds;
+	struct rst_fd **tfd_copies;	/* per tfds[]: where the process holds them */
 	struct restore_task *parent;
 	struct restore_task **children;	/* created by this task, in order */
 	int nr_children;

@@ -223,7 +223,27 @@ static int read_task(struct restore_ctx *ctx, struct restore_task *t)
 	}
 	if (read_pagemap(ctx, t))
 		return -1;
-	return files_read_fdinfo(&ctx->dir, pid, &t->fds, &t->nr_fds);
+	if (files_read_fdinfo(&ctx->dir, pid, &t->fds, &t->nr_fds))
+		return -1;
+	t->nr_tfds = t->pe->n_own_files;
+	t->tfds = xzalloc((t->nr_tfds + 1) * sizeof(*t->tfds));
+	for (int i = 0; i < t->nr_tfds; i++) {
+		pid_t tid = t->pe->own_files[i];
+		size_t k;
+
+		for (k = 0; k < t->core->n_threads; k++)
+			if ((pid_t)t->core->threads[k]->tid == tid)
+				break;
+		if (k == t->core->n_threads || (!k && !t->pe->zombie_leader)) {
+			pr_err("pstree.img: thread %d of process %d has an fd table of its own, but it is not one of its other threads",
+			       tid, pid);
+			return -1;
+		}
+		t->tfds[i].tid = tid;
+		if (files_read_fdinfo(&ctx->dir, tid, &t->tfds[i].fds, &t->tfds[i].nr_fds))
+			return -1;
+	}
+	return 0;
 }
 
 /* As root, a context file someone else owns or can write is refused. */
@@ -459,6 +479,7 @@ static const char *stage_name(uint32_t stage)
 		[RST_STAGE_DONE] = "done",
 		[RST_STAGE_ATTRS] = "restoring seccomp, THP or timer slack",
 		[RST_STAGE_ADVICE] = "giving memory its madvise() advice or mlock",
+		[RST_STAGE_FILES] = "giving a thread its own fd table, or an fd its owner thread",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
@@ -1299,6 +1320,10 @@ static int prepare_objects(struct restore_ctx *ctx)
 		for (int k = 0; k < ctx->tasks[i].nr_fds; k++)
 			if ((int)ctx->tasks[i].fds[k]->fd >= base)
 				base = ctx->tasks[i].fds[k]->fd + 1;
+		for (int j = 0; j < ctx->tasks[i].nr_tfds; j++)
+			for (int k = 0; k < ctx->tasks[i].tfds[j].nr_fds; k++)
+				if ((int)ctx->tasks[i].tfds[j].fds[k]->fd >= base)
+					base = ctx->tasks[i].tfds[j].fds[k]->fd + 1;
 		if (ctx->tasks[i].mm)
 			mms[nr_mms++] = ctx->tasks[i].mm;
 	}

@@ -360,6 +360,16 @@ static void check_tasks(struct verify *v)
 			}
 			free(name);
 		}
+		for (j = 0; j < pe->n_own_files; j++) {
+			char *name = img_name(IMG_FDINFO, pe->own_files[j]);
+
+			if (listed(v, name) < 0) {
+				pr_err("image '%s/%s' of thread %u of process %u is not in the checkpoint",
+				       v->d.path, name, pe->own_files[j], pe->pid);
+				v->problems++;
+			}
+			free(name);
+		}
 		check_pages(v, pe->pid);
 	}
 	free_msgs(tasks, nr);

@@ -359,14 +359,21 @@ def _sock_file(base, line):
     return "%o %d:%d" % (st.st_mode, st.st_uid, st.st_gid)
 
 
-def _sock_state(pid, fd):
-    """{name: value} of socket options and its queued bytes, or {}."""
+def _kcmp_files(pid, tid):
+    """kcmp(KCMP_FILES): 0 the same fd table, > 0 another, < 0 unknown."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(312, pid, tid, 2, 0, 0)
+
+
+def _sock_state(pid, fd, thread=False):
+    """{name: value} of socket options and its queued bytes, or {}.
+    thread: pid is a thread with an fd table of its own (PIDFD_THREAD)."""
     import fcntl
     import socket
     import struct
     libc = ctypes.CDLL(None, use_errno=True)
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = os.pidfd_open(pid, os.O_EXCL if thread else 0)
     except OSError:
         return {}
     try:
@@ -408,6 +415,51 @@ def _getsockopt(libc, fd, opt):
     return val.raw
 
 
+def _snap_fds(base, tid, thread, classes, out):
+    """The fds of the table base/fd shows; the inodes of deleted files."""
+    try:
+        fds = sorted(os.listdir(base + "/fd"), key=int)
+    except OSError:
+        fds = []
+    gone = set()    # inodes of deleted files: recreated at restore
+    net_unix = None
+    net_inet = None
+    for fd in fds:
+        link = _link("%s/fd/%s" % (base, fd))
+        if link is None:
+            continue
+        if link.endswith(" (deleted)"):
+            try:
+                gone.add(str(os.stat("%s/fd/%s" % (base, fd)).st_ino))
+            except OSError:
+                pass
+        m = RECREATED.match(link)
+        if m:
+            link = classes(m.group(1), m.group(2))
+        out["fd:%s" % fd] = link
+        if m and m.group(1) == "socket":
+            if net_unix is None:
+                net_unix = parse_net_unix(_read(base + "/net/unix") or "")
+            if net_inet is None:
+                net_inet = {}
+                for p in NET_INET:
+                    net_inet.update(parse_net_inet(
+                        _read("%s/net/%s" % (base, p)) or "", p))
+            if m.group(2) in net_inet:
+                out["fd:%s:inet" % fd] = net_inet[m.group(2)][0]
+                out["fd:%s:inet:queues" % fd] = net_inet[m.group(2)][1]
+            if m.group(2) in net_unix:
+                out["fd:%s:unix" % fd] = net_unix[m.group(2)]
+                out["fd:%s:unix:file" % fd] = _sock_file(
+                    base, net_unix[m.group(2)])
+            for k, v in _sock_state(tid, int(fd), thread).items():
+                out["fd:%s:sock:%s" % (fd, k)] = v
+        info = _read("%s/fdinfo/%s" % (base, fd))
+        for k, v in parse_fdinfo(info or "", classes).items():
+            out["fd:%s:%s" % (fd, k)] = v
+    return gone
+
+
 def snapshot(pids):
     """What /proc shows of every task of these processes (zombies too)."""
     snap = {}
@@ -443,46 +495,7 @@ def snapshot(pids):
             proc["vma:%s" % start] = line
             proc["vma:%s:VmFlags" % start] = flags
             proc["vma:%s:ac" % start] = ac
-        try:
-            fds = sorted(os.listdir(base + "/fd"), key=int)
-        except OSError:
-            fds = []
-        gone = set()    # inodes of deleted files: recreated at restore
-        net_unix = None
-        net_inet = None
-        for fd in fds:
-            link = _link("%s/fd/%s" % (base, fd))
-            if link is None:
-                continue
-            if link.endswith(" (deleted)"):
-                try:
-                    gone.add(str(os.stat("%s/fd/%s" % (base, fd)).st_ino))
-                except OSError:
-                    pass
-            m = RECREATED.match(link)
-            if m:
-                link = classes(m.group(1), m.group(2))
-            proc["fd:%s" % fd] = link
-            if m and m.group(1) == "socket":
-                if net_unix is None:
-                    net_unix = parse_net_unix(_read(base + "/net/unix") or "")
-                if net_inet is None:
-                    net_inet = {}
-                    for p in NET_INET:
-                        net_inet.update(parse_net_inet(
-                            _read("%s/net/%s" % (base, p)) or "", p))
-                if m.group(2) in net_inet:
-                    proc["fd:%s:inet" % fd] = net_inet[m.group(2)][0]
-                    proc["fd:%s:inet:queues" % fd] = net_inet[m.group(2)][1]
-                if m.group(2) in net_unix:
-                    proc["fd:%s:unix" % fd] = net_unix[m.group(2)]
-                    proc["fd:%s:unix:file" % fd] = _sock_file(
-                        base, net_unix[m.group(2)])
-                for k, v in _sock_state(pid, int(fd)).items():
-                    proc["fd:%s:sock:%s" % (fd, k)] = v
-            info = _read("%s/fdinfo/%s" % (base, fd))
-            for k, v in parse_fdinfo(info or "", classes).items():
-                proc["fd:%s:%s" % (fd, k)] = v
+        gone = _snap_fds(base, pid, False, classes, proc)
         mine = sorted(" ".join(l.split()[1:4] + l.split()[5:])
                       for l in locks.splitlines()
                       if len(l.split()) > 5 and l.split()[4] == str(pid))
@@ -498,10 +511,21 @@ def snapshot(pids):
             tids = sorted(int(t) for t in os.listdir(base + "/task"))
         except OSError:
             tids = []
+        # The process's table is its main thread's, or a live thread's
+        # if the main one exited (its table is gone).
+        ref = pid
+        st = _read("%s/task/%d/stat" % (base, pid)) or ""
+        if st[st.rfind(")") + 2:st.rfind(")") + 3] in ("Z", "X"):
+            ref = next((t for t in tids if t != pid), pid)
         for tid in tids:
             t = {}
-            if _snap_task("%s/task/%d" % (base, tid), classes, t, False):
-                snap["%d/%d" % (pid, tid)] = t
+            if not _snap_task("%s/task/%d" % (base, tid), classes, t, False):
+                continue
+            # A thread with an fd table of its own: that table too.
+            if tid not in (pid, ref) and _kcmp_files(ref, tid) > 0:
+                t["files"] = "its own table"
+                _snap_fds("%s/task/%d" % (base, tid), tid, True, classes, t)
+            snap["%d/%d" % (pid, tid)] = t
     return snap
 
 

@@ -1,10 +1,12 @@
 /*
  * Not a checkpoint/restore case: fd tables crest can't restore yet. A
  * child made with clone(CLONE_FILES) shares the fd table of this
- * process, and a thread has an fd table of its own (unshare(CLONE_FILES)).
- * The runner's "errors" mode dumps it and expects a refusal naming both,
- * with the process left running; after go, the sharing and the private
- * table must still be as they were (kcmp KCMP_FILES).
+ * process, and a thread with an fd table of its own
+ * (unshare(CLONE_FILES)) shares it with a second child it made with
+ * clone(CLONE_FILES). The runner's "errors" mode dumps it and expects a
+ * refusal naming both, with the process left running; after go, the
+ * sharing and the private table must still be as they were (kcmp
+ * KCMP_FILES).
  */
 #include "caselib.h"
 
@@ -27,12 +29,18 @@ static int child_fn(void *arg)
 	return 0;
 }
 
+static volatile pid_t thread_child;
+
 static void *thread_fn(void *arg)
 {
+	static char stack[64 << 10];
+
 	if (!unshare(CLONE_FILES))
 		thread_tid = syscall(SYS_gettid);
 	else
 		thread_tid = -1;
+	/* A process sharing the thread's own table. */
+	thread_child = clone(child_fn, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
 	for (;;)
 		pause();
 	return NULL;
@@ -59,7 +67,12 @@ int main(void)
 		usleep(1000);
 	if (thread_tid <= 0)
 		case_fail("unshare(CLONE_FILES) in a thread failed");
-	if (kcmp_files(getpid(), child) != 0 || kcmp_files(getpid(), thread_tid) == 0)
+	for (int i = 0; i < 10000 && !thread_child; i++)
+		usleep(1000);
+	if (thread_child <= 0)
+		case_fail("clone(CLONE_FILES) in the thread failed");
+	if (kcmp_files(getpid(), child) != 0 || kcmp_files(getpid(), thread_tid) == 0 ||
+	    kcmp_files(thread_tid, thread_child) != 0)
 		case_fail("setup: the fd tables are not as meant");
 
 	case_ready();
@@ -69,7 +82,11 @@ int main(void)
 		case_fail("the child no longer shares the fd table");
 	if (kcmp_files(getpid(), thread_tid) == 0)
 		case_fail("the thread lost its own fd table");
+	if (kcmp_files(thread_tid, thread_child) != 0)
+		case_fail("the thread's child no longer shares the thread's table");
 	kill(child, SIGKILL);
+	kill(thread_child, SIGKILL);
 	waitpid(child, NULL, 0);
+	waitpid(thread_child, NULL, __WALL);
 	case_pass();
 }
