@@ -411,6 +411,7 @@ static int write_images(struct dump_ctx *ctx)
 			own[k] = it->tfds[k].tid;
 		pe.n_own_files = it->nr_tfds;
 		pe.own_files = own;
+		pe.has_shares_files = pe.shares_files = it->shares_files;
 		if ((it->zombie || it->zombie_leader) &&
 		    zombie_fill(it, &pe, comm, rlim_cur, rlim_max))
 			goto out;

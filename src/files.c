@@ -231,6 +231,8 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, pid_t pid,
 		goto out;
 	}
 	add_fd(fds, nr, e);
+	if (pid == it->live && it->posix_lock_fd < 0 && strstr(info, " POSIX "))
+		it->posix_lock_fd = fd;
 	/*
 	 * A thread's own table: a POSIX lock is that table's, and would come
 	 * back as the process's; OFD locks and flocks would be told apart
@@ -297,7 +299,12 @@ static int kcmp_files(pid_t a, pid_t b)
  */
 int files_dump_fds(struct dump_files *df, struct pstree_item *it)
 {
-	if (dump_table(df, it, it->live, &it->fds, &it->nr_fds))
+	it->posix_lock_fd = -1;
+	/* Its parent's table (clone(CLONE_FILES)): the parent's fds are its. */
+	it->shares_files = it->parent && !it->parent->zombie &&
+			   !kcmp_files(it->live, it->parent->live);
+	if (!it->shares_files &&
+	    dump_table(df, it, it->live, &it->fds, &it->nr_fds))
 		return -1;
 	for (int j = 0; j < it->nr_threads; j++) {
 		pid_t tid = it->threads[j];
@@ -314,6 +321,42 @@ int files_dump_fds(struct dump_files *df, struct pstree_item *it)
 	return 0;
 }
 
+/* The process whose fds a process's table is dumped with. */
+static const struct pstree_item *table_owner(const struct pstree_item *it)
+{
+	while (it->shares_files)
+		it = it->parent;
+	return it;
+}
+
+/*
+ * A process sharing its parent's table is made by it with CLONE_FILES.
+ * The restorers of both close crest's fds in that one table: a POSIX
+ * lock, which any close of the file by the table drops, would not
+ * survive that; nor does a zombie leader's table fit the pattern.
+ */
+static int check_sharer(const struct pstree_item *a)
+{
+	const struct pstree_item *o = table_owner(a);
+
+	if (a->zombie_leader || a->parent->zombie_leader) {
+		pr_err("process %d (%s) shares the fd table of its parent %d (clone(CLONE_FILES)), and one of them has no main thread left; not supported yet",
+		       a->pid, a->stat.comm, a->parent->pid);
+		return -1;
+	}
+	if (a->nr_tfds) {
+		pr_err("process %d (%s) shares the fd table of its parent %d (clone(CLONE_FILES)) and has a thread with a table of its own, not supported yet",
+		       a->pid, a->stat.comm, a->parent->pid);
+		return -1;
+	}
+	if (o->posix_lock_fd >= 0) {
+		pr_err("process %d (%s) holds a POSIX lock (fd %d) in an fd table it shares with process %d (%s) (clone(CLONE_FILES)), not supported yet",
+		       o->pid, o->stat.comm, o->posix_lock_fd, a->pid, a->stat.comm);
+		return -1;
+	}
+	return 0;
+}
+
 static bool own_table(const struct pstree_item *it, pid_t tid)
 {
 	for (int j = 0; j < it->nr_tfds; j++)
@@ -323,11 +366,12 @@ static bool own_table(const struct pstree_item *it, pid_t tid)
 }
 
 /*
- * Every process is restored with an fd table of its own, shared by the
- * threads that shared it; a thread with a table of its own gets it back,
- * if nobody else holds that table. Processes sharing one table
- * (clone(CLONE_FILES)), and a thread's table that another thread or
- * process holds too, would come back otherwise: refused, each by name.
+ * Every process is restored with the fd table it had: its own, shared by
+ * the threads that shared it, or its parent's (made with CLONE_FILES); a
+ * thread with a table of its own gets it back, if nobody else holds that
+ * table. Processes sharing a table but not as parent and child, and a
+ * thread's table that another thread or process holds too, would come
+ * back otherwise: refused, each by name.
  */
 static int check_fd_tables(struct pstree *t)
 {
@@ -358,12 +402,15 @@ static int check_fd_tables(struct pstree *t)
 				}
 			}
 		}
+		if (a->shares_files)
+			ret |= check_sharer(a);
 		for (int k = 0; k < i; k++) {
 			struct pstree_item *b = t->items[k];
 
-			if (b->zombie || kcmp_files(a->live, b->live))
+			if (b->zombie || table_owner(a) == table_owner(b) ||
+			    kcmp_files(a->live, b->live))
 				continue;
-			pr_err("processes %d (%s) and %d (%s) share one fd table (clone(CLONE_FILES)), not supported yet",
+			pr_err("processes %d (%s) and %d (%s) share one fd table, but neither was made by the other with clone(CLONE_FILES) (a sibling, or a parent that left the table since); not supported yet",
 			       b->pid, b->stat.comm, a->pid, a->stat.comm);
 			ret = -1;
 		}

@@ -106,6 +106,19 @@ int log_get_fd(void)
 	return log_fd;
 }
 
+int log_copy_fd(int base)
+{
+	int fd;
+
+	if (log_fd <= 2)
+		return 0;
+	fd = fcntl(log_fd, F_DUPFD_CLOEXEC, base);
+	if (fd < 0)
+		return -1;
+	log_fd = fd;
+	return 0;
+}
+
 int log_move_fd(int base)
 {
 	int fd;

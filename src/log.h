@@ -17,6 +17,8 @@ void log_set_errno(int e);
 void log_set_last_error(const char *msg);
 /* Move the log fd at or above base, out of a restored task's way. */
 int log_move_fd(int base);
+/* Log through a copy of the log fd at or above base, leaving the old one. */
+int log_copy_fd(int base);
 /* The fd the log is written to (2: stderr). */
 int log_get_fd(void);
 

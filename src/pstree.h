@@ -41,6 +41,8 @@ struct pstree_item {
 	int nr_fds;
 	struct thread_fds *tfds;	/* threads with a table of their own */
 	int nr_tfds;
+	bool shares_files;		/* its parent's fd table: fds are the parent's */
+	int posix_lock_fd;		/* an fd showing a POSIX lock, or -1 */
 	struct posix_timers ptimers;
 	TaskAttrsEntry *attrs;		/* task-attrs.c */
 	ThreadAttrsEntry **tattrs;	/* per thread, as threads[] */

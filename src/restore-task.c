@@ -140,6 +140,8 @@ static int task_forced(const struct restore_task *t)
 	return 0;
 }
 
+static int task_fd(const struct restore_task *t, int orig);
+
 /* Index in the restorer's threads[] of thread tid, -1: none. */
 static int thread_index(const struct restore_task *t, pid_t tid)
 {
@@ -303,7 +305,7 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].pgoff = v->pgoff;
 		vmas[nv].prot = v->prot;
 		vmas[nv].flags = v->flags;
-		vmas[nv].fd = files_vma_fd(rf, v);
+		vmas[nv].fd = task_fd(t, files_vma_fd(rf, v));
 		vmas[nv].premapped = t->vma_cur ? t->vma_cur[i] : 0;
 		vmas[nv].how = vma_forced(v, vmas[nv].premapped) ? RST_VMA_FORCE : 0;
 		vmas[nv].advice = v->has_advice ? v->advice : 0;
@@ -370,7 +372,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	memcpy(auxv, t->mm->auxv, t->mm->n_auxv * 8);
 	ra->mm.auxv = (uint64_t)auxv;
 	ra->mm.auxv_size = t->mm->n_auxv * 8;
-	ra->mm.exe_fd = t->mm->has_exe_file_id ? files_exe_fd(rf, t->mm->exe_file_id) : -1;
+	ra->mm.exe_fd = t->mm->has_exe_file_id ?
+			task_fd(t, files_exe_fd(rf, t->mm->exe_file_id)) : -1;
 
 	ra->zombie_leader = zl;
 	ra->zombie_blocked = t->pe->blocked;
@@ -464,10 +467,11 @@ static int set_task_basics(const CoreEntry *c)
 }
 
 
-pid_t restore_clone(pid_t pid, bool with_pid)
+pid_t restore_clone(pid_t pid, bool with_pid, bool files)
 {
 	pid_t set_tid = pid;
 	struct clone_args ca = {
+		.flags = files ? CLONE_FILES : 0,
 		.exit_signal = SIGCHLD,
 		.set_tid = (uint64_t)&set_tid,
 		.set_tid_size = with_pid ? 1 : 0,
@@ -635,8 +639,20 @@ static void die_as_zombie(struct restore_task *t)
 	_exit(WEXITSTATUS(status));
 }
 
-/* The fds the restorer still needs; every other service fd goes now. */
-static int close_service_fds(const struct restore_files *rf, int *keep, int nr_keep)
+static int add_keep(int **keep, int *nr, int fd)
+{
+	if (fd < 0)
+		return 0;
+	for (int i = 0; i < *nr; i++)
+		if ((*keep)[i] == fd)
+			return 0;
+	*keep = xrealloc(*keep, (*nr + 1) * sizeof(int));
+	(*keep)[(*nr)++] = fd;
+	return 0;
+}
+
+/* Our fds now; -1 (reported) if /proc fails us. */
+static int list_fds(int **out)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -655,19 +671,150 @@ static int close_service_fds(const struct restore_files *rf, int *keep, int nr_k
 		fds[nr++] = fd;
 	}
 	closedir(d);
-	for (int i = 0; i < nr; i++) {
-		int k;
+	*out = fds;
+	return nr;
+}
 
-		if (!files_is_service(rf, fds[i]))
-			continue;
-		for (k = 0; k < nr_keep; k++)
-			if (keep[k] == fds[i])
-				break;
-		if (k == nr_keep)
+static bool in_list(const int *l, int nr, int fd)
+{
+	for (int i = 0; i < nr; i++)
+		if (l[i] == fd)
+			return true;
+	return false;
+}
+
+/*
+ * The fds the restorer still needs; every other service fd goes now but
+ * those in spare (what processes sharing our table copied for themselves).
+ */
+static int close_service_fds(const struct restore_files *rf, int *keep, int nr_keep,
+			     const int *spare, int nr_spare)
+{
+	int *fds, nr = list_fds(&fds);
+
+	if (nr < 0)
+		return -1;
+	for (int i = 0; i < nr; i++)
+		if (files_is_service(rf, fds[i]) && !in_list(keep, nr_keep, fds[i]) &&
+		    !in_list(spare, nr_spare, fds[i]))
 			close(fds[i]);
-	}
 	free(fds);
 	return 0;
+}
+
+/* The copy of crest's fd orig this task made, or orig. */
+static int task_fd(const struct restore_task *t, int orig)
+{
+	for (int i = 0; i < t->nr_fd_copy; i++)
+		if (t->fd_copy[i][0] == orig)
+			return t->fd_copy[i][1];
+	return orig;
+}
+
+static int copy_fd(struct restore_task *t, const struct restore_shared *sh, int fd)
+{
+	int c;
+
+	if (fd < 0 || task_fd(t, fd) != fd)
+		return task_fd(t, fd);
+	c = fcntl(fd, F_DUPFD_CLOEXEC, sh->top);
+	if (c < 0) {
+		pr_perror("can't copy fd %d above %d", fd, sh->top);
+		return -1;
+	}
+	t->fd_copy = xrealloc(t->fd_copy, (t->nr_fd_copy + 1) * sizeof(*t->fd_copy));
+	t->fd_copy[t->nr_fd_copy][0] = fd;
+	t->fd_copy[t->nr_fd_copy][1] = c;
+	t->nr_fd_copy++;
+	return c;
+}
+
+/*
+ * A process sharing its parent's fd table (made with CLONE_FILES) puts
+ * no fd in place: the process that installs the table does, and closes
+ * crest's fds in it. What this one needs of them up to the end of its
+ * restorer it copies now, before it reports, above every fd crest had
+ * (sh->top): the installer spares the fds that appeared in the table
+ * between its fork of its children and "go" (2) (installer_spare()).
+ * Its pages image and /proc/self/mem are opened here too.
+ */
+static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
+			 int **keep, int *nr_keep, int *chain_fds, int *mem_fd)
+{
+	const struct restore_files *rf = sh->files;
+	int fd;
+
+	if (log_copy_fd(sh->top)) {
+		pr_perror("can't copy the log fd");
+		return -1;
+	}
+	add_keep(keep, nr_keep, log_get_fd() > 2 ? log_get_fd() : -1);
+	if ((sh->report_fd = copy_fd(t, sh, sh->report_fd)) < 0 ||
+	    (t->sync_fd = copy_fd(t, sh, t->sync_fd)) < 0)
+		return -1;
+	add_keep(keep, nr_keep, sh->report_fd);
+	add_keep(keep, nr_keep, t->sync_fd);
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		if ((fd = copy_fd(t, sh, files_vma_fd(rf, t->mm->vmas[i]))) < -1)
+			return -1;
+		add_keep(keep, nr_keep, fd);
+	}
+	if (t->mm->has_exe_file_id) {
+		if ((fd = copy_fd(t, sh, files_exe_fd(rf, t->mm->exe_file_id))) < -1)
+			return -1;
+		add_keep(keep, nr_keep, fd);
+	}
+	for (int i = 0; i < RST_MAX_CHAIN; i++) {
+		chain_fds[i] = -1;
+		if (!t->pages_paths[i])
+			continue;
+		chain_fds[i] = open(t->pages_paths[i], O_RDONLY | O_CLOEXEC);
+		if (chain_fds[i] < 0) {
+			pr_perror("can't open '%s'", t->pages_paths[i]);
+			return -1;
+		}
+		if ((chain_fds[i] = files_to_service(chain_fds[i], sh->top)) < 0)
+			return -1;
+		add_keep(keep, nr_keep, chain_fds[i]);
+	}
+	if (task_forced(t)) {
+		*mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (*mem_fd < 0) {
+			pr_perror("can't open /proc/self/mem");
+			return -1;
+		}
+		if ((*mem_fd = files_to_service(*mem_fd, sh->top)) < 0)
+			return -1;
+		add_keep(keep, nr_keep, *mem_fd);
+	}
+	return 0;
+}
+
+/* Does a child of ours share our fd table, so that we install it for it? */
+static bool has_sharers(const struct restore_task *t)
+{
+	for (int i = 0; i < t->nr_children; i++)
+		if (t->children[i]->pe->shares_files)
+			return true;
+	return false;
+}
+
+/*
+ * The installer of a shared table: the fds that appeared in it since
+ * before (our fds just before our children were forked) are the copies
+ * of the processes sharing it.
+ */
+static int installer_spare(const int *before, int nr_before, int **spare)
+{
+	int *now, nr = list_fds(&now), n = 0;
+
+	if (nr < 0)
+		return -1;
+	for (int i = 0; i < nr; i++)
+		if (!in_list(before, nr_before, now[i]))
+			now[n++] = now[i];
+	*spare = now;
+	return n;
 }
 
 /* crest's own low fds (image dir...) that the program did not have. */
@@ -690,18 +837,6 @@ static void close_low_fds(const struct restore_files *rf, FdEntry **fds, int nr)
 			close(fd);
 	}
 	closedir(d);
-}
-
-static int add_keep(int **keep, int *nr, int fd)
-{
-	if (fd < 0)
-		return 0;
-	for (int i = 0; i < *nr; i++)
-		if ((*keep)[i] == fd)
-			return 0;
-	*keep = xrealloc(*keep, (*nr + 1) * sizeof(int));
-	(*keep)[(*nr)++] = fd;
-	return 0;
 }
 
 /*
@@ -752,6 +887,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	uint64_t entry, stack_top, addr;
 	struct restore_args *ra;
 	int *keep = NULL, nr_keep = 0, mem_fd = -1, chain_fds[RST_MAX_CHAIN];
+	int *before = NULL, nr_before = 0, *spare = NULL, nr_spare = 0;
+	bool installer = !t->pe->shares_files && has_sharers(t);
 	sigset_t all;
 
 	/* If crest dies before the restorer is done, so do we. */
@@ -760,6 +897,9 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	for (int i = 0; i < sh->nr; i++)
 		if (sh->map[i].orig == (pid_t)t->pe->pid)
 			sh->map[i].now = t->new_pid;
+	if (t->pe->shares_files &&
+	    sharer_copies(t, sh, &keep, &nr_keep, chain_fds, &mem_fd))
+		_exit(EXIT_FAILURE);
 	if (report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
 		_exit(EXIT_FAILURE);
 	if (take_session(t))
@@ -767,10 +907,13 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	/* Before the fork: the children inherit these pages copy-on-write. */
 	if (premap_task(t))
 		_exit(EXIT_FAILURE);
+	if (installer && (nr_before = list_fds(&before)) < 0)
+		_exit(EXIT_FAILURE);
 
 	for (int i = 0; i < t->nr_children; i++) {
 		struct restore_task *c = t->children[i];
-		pid_t pid = restore_clone(c->pe->pid, sh->restore_pid);
+		pid_t pid = restore_clone(c->pe->pid, sh->restore_pid,
+					  c->pe->shares_files);
 
 		if (pid < 0)
 			_exit(EXIT_FAILURE);
@@ -781,6 +924,10 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 	if (t->pe->zombie)
 		die_as_zombie(t);
+	if (installer && (nr_spare = installer_spare(before, nr_before, &spare)) < 0)
+		_exit(EXIT_FAILURE);
+	if (t->pe->shares_files)
+		goto table_done;	/* the installer's (sharer_copies()) */
 
 	/* Its pages image, and those of earlier dumps of a chain it reads. */
 	for (int i = 0; i < RST_MAX_CHAIN; i++) {
@@ -818,8 +965,9 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (files_restore_fds(rf, t->fds, t->nr_fds, &pid_map) ||
 	    locks_restore_task(rf, t->pe->pid))
 		_exit(EXIT_FAILURE);
-	if (close_service_fds(rf, keep, nr_keep))
+	if (close_service_fds(rf, keep, nr_keep, spare, nr_spare))
 		_exit(EXIT_FAILURE);
+table_done:
 	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
 		_exit(EXIT_FAILURE);
 	ra = build_args(t, rf, keep, nr_keep, chain_fds, mem_fd, &entry, &stack_top);

@@ -37,6 +37,9 @@ struct restore_task {
 	struct thread_fds *tfds;	/* threads' own tables, fdinfo-TID.img */
 	int nr_tfds;
 	struct rst_fd **tfd_copies;	/* per tfds[]: where the process holds them */
+	/* pe->shares_files: its copies of crest's fds it needs (sharer_copies()) */
+	int (*fd_copy)[2];		/* [orig, copy] */
+	int nr_fd_copy;
 	struct restore_task *parent;
 	struct restore_task **children;	/* created by this task, in order */
 	int nr_children;
@@ -64,6 +67,7 @@ struct pid_map_entry {
 struct restore_shared {
 	const struct restore_files *files;
 	int report_fd;
+	int top;			/* every fd crest held at the fork is below */
 	bool restore_pid;
 	struct pid_map_entry *map;	/* MAP_SHARED: tasks fill .now */
 	int nr;
@@ -89,7 +93,8 @@ uint64_t busy_find_hole(struct busy *b, uint64_t size);
 /* Our own mappings, and where our vDSO/vvar are if ra is not NULL. */
 int busy_own_layout(struct busy *b, struct restore_args *ra);
 
-pid_t restore_clone(pid_t pid, bool with_pid);
+/* files: share the caller's fd table (CLONE_FILES). */
+pid_t restore_clone(pid_t pid, bool with_pid, bool files);
 pid_t restore_new_pid(const struct restore_shared *sh, pid_t orig);
 /* In the new task: never returns; exits non-zero after reporting. */
 void restore_task_child(struct restore_task *t, struct restore_shared *sh)

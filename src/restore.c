@@ -226,6 +226,11 @@ static int read_task(struct restore_ctx *ctx, struct restore_task *t)
 	if (files_read_fdinfo(&ctx->dir, pid, &t->fds, &t->nr_fds))
 		return -1;
 	t->nr_tfds = t->pe->n_own_files;
+	if (t->pe->shares_files && t->nr_fds) {
+		pr_err("fdinfo-%d.img: process %d shares its parent's fd table, yet has fds of its own",
+		       pid, pid);
+		return -1;
+	}
 	t->tfds = xzalloc((t->nr_tfds + 1) * sizeof(*t->tfds));
 	for (int i = 0; i < t->nr_tfds; i++) {
 		pid_t tid = t->pe->own_files[i];
@@ -352,6 +357,11 @@ static int plan_tree(struct restore_ctx *ctx)
 			p->children[p->nr_children++] = t;
 		} else if (pe->zombie) {
 			pr_err("zombie %d has no parent in the checkpoint", pe->pid);
+			return -1;
+		}
+		if (pe->shares_files && (!t->parent || t->parent->pe->zombie || pe->zombie)) {
+			pr_err("process %d shares its parent's fd table, but has no live parent in the checkpoint",
+			       pe->pid);
 			return -1;
 		}
 
@@ -751,10 +761,33 @@ static int read_report(struct restore_ctx *ctx, struct restore_report *r,
 	return 0;
 }
 
+/* One above every fd we hold (our tasks inherit them all). */
+static int fd_top(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int top = 0;
+
+	if (!d) {
+		pr_perror("can't list our fds");
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && atoi(de->d_name) >= top)
+			top = atoi(de->d_name) + 1;
+	closedir(d);
+	return top;
+}
+
 /* Phase A: every task created, seized and told to go on. */
 static int create_tree(struct restore_ctx *ctx)
 {
 	int created = 0;
+
+	/* Where processes sharing a table keep their copies (restore-task.c). */
+	ctx->sh.top = fd_top();
+	if (ctx->sh.top < 0)
+		return -1;
 
 	for (int i = 0; i < ctx->nr; i++) {
 		struct restore_task *t = &ctx->tasks[i];
@@ -762,7 +795,7 @@ static int create_tree(struct restore_ctx *ctx)
 
 		if (t->parent)
 			continue;
-		pid = restore_clone(t->pe->pid, ctx->opts->restore_pid);
+		pid = restore_clone(t->pe->pid, ctx->opts->restore_pid, false);
 		if (pid < 0) {
 			ctx->exit_code = errno == EEXIST ? EXIT_BUSY : EXIT_FAIL;
 			return -1;

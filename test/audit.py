@@ -496,6 +496,11 @@ def snapshot(pids):
             proc["vma:%s:VmFlags" % start] = flags
             proc["vma:%s:ac" % start] = ac
         gone = _snap_fds(base, pid, False, classes, proc)
+        # Its parent's fd table (clone(CLONE_FILES)), or a table of its own.
+        ppid = int(proc.get("status:PPid", "0") or 0)
+        if ppid in pids:
+            proc["files"] = ("its parent's table" if _kcmp_files(ppid, pid) == 0
+                             else "a table of its own")
         mine = sorted(" ".join(l.split()[1:4] + l.split()[5:])
                       for l in locks.splitlines()
                       if len(l.split()) > 5 and l.split()[4] == str(pid))
