@@ -318,7 +318,10 @@ int premap_task(struct restore_task *t)
 
 	for (int i = 0; i < CHAIN_MAX; i++)
 		fds[i] = -1;
-	for (int i = 0; i < CHAIN_MAX; i++) {
+	/* A process sharing its parent's fd table opens nothing now (restore-task.c). */
+	for (int i = 0; i < CHAIN_MAX && t->early_chain_fds; i++)
+		fds[i] = t->early_chain_fds[i];
+	for (int i = 0; i < CHAIN_MAX && !t->early_chain_fds; i++) {
 		if (!t->pages_paths[i])
 			continue;
 		fds[i] = open(t->pages_paths[i], O_RDONLY | O_CLOEXEC);
@@ -343,7 +346,7 @@ int premap_task(struct restore_task *t)
 	}
 	ret = 0;
 out:
-	for (int i = 0; i < CHAIN_MAX; i++)
+	for (int i = 0; i < CHAIN_MAX && !t->early_chain_fds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	return ret;

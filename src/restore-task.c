@@ -742,6 +742,7 @@ static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
 			 int **keep, int *nr_keep, int *chain_fds, int *mem_fd)
 {
 	const struct restore_files *rf = sh->files;
+	const struct restore_task *inst;
 	int fd;
 
 	if (log_copy_fd(sh->top)) {
@@ -777,6 +778,12 @@ static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
 			return -1;
 		add_keep(keep, nr_keep, chain_fds[i]);
 	}
+	t->early_chain_fds = chain_fds;
+	for (inst = t; inst->pe->shares_files; inst = inst->parent)
+		;
+	if ((t->table_wait_fd = copy_fd(t, sh, inst->table_pipe[0])) < 0)
+		return -1;
+	add_keep(keep, nr_keep, t->table_wait_fd);
 	if (task_forced(t)) {
 		*mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 		if (*mem_fd < 0) {
@@ -790,13 +797,58 @@ static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
 	return 0;
 }
 
-/* Does a child of ours share our fd table, so that we install it for it? */
-static bool has_sharers(const struct restore_task *t)
+/* How many processes below t share its fd table (t installs it for them). */
+static int nr_sharers(const struct restore_task *t)
 {
+	int n = 0;
+
 	for (int i = 0; i < t->nr_children; i++)
 		if (t->children[i]->pe->shares_files)
-			return true;
-	return false;
+			n += 1 + nr_sharers(t->children[i]);
+	return n;
+}
+
+/*
+ * Until the installer has put the table in place and closed crest's fds
+ * in it, a sharer opens no fd: one of its could be closed under it. The
+ * installer's pipe, made before the sharers, says when: a byte each.
+ */
+static int table_pipe(struct restore_task *t, const struct restore_files *rf,
+		      int **keep, int *nr_keep)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("can't create a pipe");
+		return -1;
+	}
+	if ((t->table_pipe[0] = files_to_service(p[0], rf->base)) < 0 ||
+	    (t->table_pipe[1] = files_to_service(p[1], rf->base)) < 0)
+		return -1;
+	add_keep(keep, nr_keep, t->table_pipe[0]);
+	add_keep(keep, nr_keep, t->table_pipe[1]);
+	return 0;
+}
+
+static int table_done(struct restore_task *t)
+{
+	for (int n = nr_sharers(t); n > 0; n--)
+		if (write(t->table_pipe[1], "t", 1) != 1) {
+			pr_perror("can't tell the processes sharing our fd table");
+			return -1;
+		}
+	return 0;
+}
+
+static int wait_table(struct restore_task *t)
+{
+	char c;
+
+	if (read(t->table_wait_fd, &c, 1) != 1) {
+		pr_perror("process %d: can't learn that its fd table is in place", t->pe->pid);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -888,7 +940,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	struct restore_args *ra;
 	int *keep = NULL, nr_keep = 0, mem_fd = -1, chain_fds[RST_MAX_CHAIN];
 	int *before = NULL, nr_before = 0, *spare = NULL, nr_spare = 0;
-	bool installer = !t->pe->shares_files && has_sharers(t);
+	bool installer = !t->pe->shares_files && nr_sharers(t);
 	sigset_t all;
 
 	/* If crest dies before the restorer is done, so do we. */
@@ -907,7 +959,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	/* Before the fork: the children inherit these pages copy-on-write. */
 	if (premap_task(t))
 		_exit(EXIT_FAILURE);
-	if (installer && (nr_before = list_fds(&before)) < 0)
+	if (installer && (table_pipe(t, rf, &keep, &nr_keep) ||
+			  (nr_before = list_fds(&before)) < 0))
 		_exit(EXIT_FAILURE);
 
 	for (int i = 0; i < t->nr_children; i++) {
@@ -920,14 +973,14 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		if (pid == 0)
 			restore_task_child(c, sh);
 	}
-	if (wait_go(t) || join_group(t, sh))
+	if (wait_go(t) || (t->pe->shares_files && wait_table(t)) || join_group(t, sh))
 		_exit(EXIT_FAILURE);
 	if (t->pe->zombie)
 		die_as_zombie(t);
 	if (installer && (nr_spare = installer_spare(before, nr_before, &spare)) < 0)
 		_exit(EXIT_FAILURE);
 	if (t->pe->shares_files)
-		goto table_done;	/* the installer's (sharer_copies()) */
+		goto table_in_place;	/* the installer's (sharer_copies()) */
 
 	/* Its pages image, and those of earlier dumps of a chain it reads. */
 	for (int i = 0; i < RST_MAX_CHAIN; i++) {
@@ -965,9 +1018,10 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (files_restore_fds(rf, t->fds, t->nr_fds, &pid_map) ||
 	    locks_restore_task(rf, t->pe->pid))
 		_exit(EXIT_FAILURE);
-	if (close_service_fds(rf, keep, nr_keep, spare, nr_spare))
+	if (close_service_fds(rf, keep, nr_keep, spare, nr_spare) ||
+	    (installer && table_done(t)))
 		_exit(EXIT_FAILURE);
-table_done:
+table_in_place:
 	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
 		_exit(EXIT_FAILURE);
 	ra = build_args(t, rf, keep, nr_keep, chain_fds, mem_fd, &entry, &stack_top);

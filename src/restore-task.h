@@ -40,6 +40,9 @@ struct restore_task {
 	/* pe->shares_files: its copies of crest's fds it needs (sharer_copies()) */
 	int (*fd_copy)[2];		/* [orig, copy] */
 	int nr_fd_copy;
+	int *early_chain_fds;		/* its pages images, opened then; NULL: none */
+	int table_wait_fd;		/* the installer says "done" here */
+	int table_pipe[2];		/* an installer's: one byte per sharer */
 	struct restore_task *parent;
 	struct restore_task **children;	/* created by this task, in order */
 	int nr_children;
