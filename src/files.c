@@ -714,10 +714,15 @@ void files_show_fd(const struct restore_files *rf, const FdEntry *e,
  * An fd leading outside is crest's own: left as it is (the dump refused
  * one with O_ASYNC or an owner).
  */
-bool files_owner_later(const FdEntry *e, pid_t pid)
+bool files_owner_later(const FdEntry *e, const struct files_pid_map *map)
 {
-	return e->fown && e->fown->type == F_OWNER_TID && e->fown->pid &&
-	       (pid_t)e->fown->pid != pid;
+	if (!e->fown || e->fown->type != F_OWNER_TID || !e->fown->pid ||
+	    (pid_t)e->fown->pid == map->self)
+		return false;
+	for (int i = 0; i < map->nr_tids; i++)
+		if (map->tids[i] == (pid_t)e->fown->pid)
+			return true;
+	return false;
 }
 
 static int restore_fd_state(const FdEntry *e, const struct files_pid_map *map)
@@ -726,7 +731,7 @@ static int restore_fd_state(const FdEntry *e, const struct files_pid_map *map)
 
 	if (e->kind == FD_KIND__FD_EXTERNAL || !e->has_flags || (e->flags & O_PATH))
 		return 0;
-	if (e->fown && files_owner_later(e, map->self)) {
+	if (e->fown && files_owner_later(e, map)) {
 		/* Its thread does not exist yet: the restorer's (rst_fown). */
 		if (fcntl(e->fd, F_SETSIG, e->fown->signum)) {
 			pr_perror("can't give fd %u (%s) its signal %u", e->fd, e->desc,

@@ -146,13 +146,15 @@ struct files_pid_map {
 	pid_t (*new_pid)(const void *arg, pid_t orig);	/* NULL: pids kept */
 	const void *arg;
 	pid_t self;		/* the original pid of the task restoring them */
+	const pid_t *tids;	/* ...and of its threads but the main one */
+	int nr_tids;
 };
 
 /*
  * An owner the restorer gives, once it has made the threads: a thread
- * of the holder (pid: its original pid) other than its main one.
+ * of the holder other than its main one (map: the holder's ids).
  */
-bool files_owner_later(const FdEntry *e, pid_t pid);
+bool files_owner_later(const FdEntry *e, const struct files_pid_map *map);
 
 /* In crest, once every task exists: the kinds' objects that name tasks. */
 int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map);

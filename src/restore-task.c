@@ -158,11 +158,10 @@ static int add_fown(const struct restore_task *t, const FdEntry *e, int fd,
 {
 	int idx;
 
-	if (!files_owner_later(e, t->pe->pid))
+	if (!files_owner_later(e, &t->pid_map))
 		return n;
 	idx = thread_index(t, e->fown->pid);
-	if (idx < 0)
-		return n;	/* the dump refused it: not one of ours */
+	BUG_ON(idx < 0);	/* files_owner_later(): one of them */
 	if (out)
 		out[n] = (struct rst_fown){ fd, idx };
 	return n + 1;
@@ -930,11 +929,24 @@ static pid_t map_pid(const void *arg, pid_t orig)
 	return restore_new_pid(arg, orig);
 }
 
+/* Owners by their new pids, and which are our threads (t->pid_map). */
+static const struct files_pid_map *task_pid_map(struct restore_task *t,
+						const struct restore_shared *sh)
+{
+	pid_t *tids = xzalloc((t->core ? t->core->n_threads : 0) * sizeof(*tids) + 1);
+	int n = 0;
+
+	for (size_t i = 0; t->core && i < t->core->n_threads; i++)
+		if ((pid_t)t->core->threads[i]->tid != (pid_t)t->pe->pid)
+			tids[n++] = t->core->threads[i]->tid;
+	t->pid_map = (struct files_pid_map){ sh->restore_pid ? NULL : map_pid, sh,
+					     t->pe->pid, tids, n };
+	return &t->pid_map;
+}
+
 void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 {
-	const struct files_pid_map pid_map = {
-		sh->restore_pid ? NULL : map_pid, sh, t->pe->pid
-	};
+	const struct files_pid_map *pid_map = task_pid_map(t, sh);
 	const struct restore_files *rf = sh->files;
 	uint64_t entry, stack_top, addr;
 	struct restore_args *ra;
@@ -1012,10 +1024,10 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (t->mm->has_exe_file_id)
 		add_keep(&keep, &nr_keep, files_exe_fd(rf, t->mm->exe_file_id));
 
-	if (stage_thread_tables(t, rf, &pid_map, &keep, &nr_keep))
+	if (stage_thread_tables(t, rf, pid_map, &keep, &nr_keep))
 		_exit(EXIT_FAILURE);
 	close_low_fds(rf, t->fds, t->nr_fds);
-	if (files_restore_fds(rf, t->fds, t->nr_fds, &pid_map) ||
+	if (files_restore_fds(rf, t->fds, t->nr_fds, pid_map) ||
 	    locks_restore_task(rf, t->pe->pid))
 		_exit(EXIT_FAILURE);
 	if (close_service_fds(rf, keep, nr_keep, spare, nr_spare) ||

@@ -40,6 +40,7 @@ struct restore_task {
 	/* pe->shares_files: its copies of crest's fds it needs (sharer_copies()) */
 	int (*fd_copy)[2];		/* [orig, copy] */
 	int nr_fd_copy;
+	struct files_pid_map pid_map;	/* owners of its fds (task_pid_map()) */
 	int *early_chain_fds;		/* its pages images, opened then; NULL: none */
 	int table_wait_fd;		/* the installer says "done" here */
 	int table_pipe[2];		/* an installer's: one byte per sharer */
