@@ -716,7 +716,7 @@ void files_show_fd(const struct restore_files *rf, const FdEntry *e,
  */
 bool files_owner_later(const FdEntry *e, const struct files_pid_map *map)
 {
-	if (!e->fown || e->fown->type != F_OWNER_TID || !e->fown->pid ||
+	if (!map || !e->fown || e->fown->type != F_OWNER_TID || !e->fown->pid ||
 	    (pid_t)e->fown->pid == map->self)
 		return false;
 	for (int i = 0; i < map->nr_tids; i++)
