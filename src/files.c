@@ -366,6 +366,33 @@ static bool own_table(const struct pstree_item *it, pid_t tid)
 }
 
 /*
+ * A root sharing its table with its parent (or a thread of it), outside
+ * the checkpoint: it would come back with a table of its own. Refused.
+ */
+static int outside_sharer(const struct pstree_item *a)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", a->ppid);
+	d = opendir(path);
+	if (!d)
+		return 0;	/* gone: nobody shares with it any more */
+	while (!found && (de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+
+		found = tid > 0 && !kcmp_files(a->live, tid);
+	}
+	closedir(d);
+	if (found)
+		pr_err("process %d (%s) shares its fd table with its parent %d outside the checkpoint (clone(CLONE_FILES)), and would come back with a table of its own: checkpoint the parent too",
+		       a->pid, a->stat.comm, a->ppid);
+	return found;
+}
+
+/*
  * Every process is restored with the fd table it had: its own, shared by
  * the threads that shared it, or its parent's (made with CLONE_FILES); a
  * thread with a table of its own gets it back, if nobody else holds that
@@ -404,6 +431,8 @@ static int check_fd_tables(struct pstree *t)
 		}
 		if (a->shares_files)
 			ret |= check_sharer(a);
+		if (!a->parent && a->ppid > 0 && outside_sharer(a))
+			ret = -1;
 		for (int k = 0; k < i; k++) {
 			struct pstree_item *b = t->items[k];
 
