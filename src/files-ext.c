@@ -12,16 +12,21 @@
 #include "files.h"
 #include "files-kind.h"
 #include "proc.h"
+#include "tty.h"
 #include "util.h"
 
-/* A unix socket is sk-unix.c's: it makes those leading outside ours. */
+/*
+ * A unix socket is sk-unix.c's, a pty tty.c's: they make those leading
+ * outside ours.
+ */
 static bool ext_recognise(const struct fd_dump *f)
 {
 	if (f->fi->flags & O_PATH)
 		return false;	/* only a path: files-reg.c */
 	if (f->fd <= 2 && S_ISSOCK(f->st->st_mode))
 		return !sk_unix_fd(f->pid, f->fd);
-	return f->fd <= 2 && S_ISCHR(f->st->st_mode) && files_link_tty(f->link);
+	return f->fd <= 2 && S_ISCHR(f->st->st_mode) && files_link_tty(f->link) &&
+	       !tty_is_pty(f->st);
 }
 
 static int ext_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)

@@ -8,6 +8,7 @@ FD_KIND(chr)		/* files-reg.c: character devices, reopened by path */
 FD_KIND(pipe)		/* files-pipe.c: pipes and FIFOs */
 FD_KIND(anon)		/* files-anon.c: eventfd, signalfd, timerfd, epoll */
 FD_KIND(unixsk)		/* sk-unix.c, sk-unix-restore.c: unix sockets */
+FD_KIND(tty)		/* tty.c: ptys with their master in the tree */
 FD_KIND(inetsk)		/* sk-inet.c: TCP and UDP sockets */
 FD_KIND(memfd)		/* shmem.c: memfds (and shared memory behind mappings) */
 FD_KIND(inotify)	/* files-notify.c: inotify instances and their watches */

@@ -54,6 +54,7 @@ enum img_kind {
 	IMG_FANOTIFY,
 	IMG_SIGN,	/* --sign-key: not in the inventory, it is over it */
 	IMG_INETSK,
+	IMG_TTYS,
 	IMG_NR_KINDS,
 };
 

@@ -30,6 +30,7 @@
 #include "restore-task.h"
 #include "task.h"
 #include "timers.h"
+#include "tty.h"
 #include "task-attrs.h"
 #include "util.h"
 
@@ -966,7 +967,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 	if (report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
 		_exit(EXIT_FAILURE);
-	if (take_session(t))
+	if (take_session(t) || (t->setsid && tty_restore_ctty(rf, t->pe->pid)))
 		_exit(EXIT_FAILURE);
 	/* Before the fork: the children inherit these pages copy-on-write. */
 	if (premap_task(t))
@@ -1028,7 +1029,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 	close_low_fds(rf, t->fds, t->nr_fds);
 	if (files_restore_fds(rf, t->fds, t->nr_fds, pid_map) ||
-	    locks_restore_task(rf, t->pe->pid))
+	    locks_restore_task(rf, t->pe->pid) ||
+	    (t->setsid && tty_restore_fg(rf, t->pe->pid, pid_map)))
 		_exit(EXIT_FAILURE);
 	if (close_service_fds(rf, keep, nr_keep, spare, nr_spare) ||
 	    (installer && table_done(t)))

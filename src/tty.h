@@ -1,0 +1,24 @@
+/* Pseudo-terminals of the tree (tty.c): what restore-task.c asks of them. */
+#ifndef CREST_TTY_H
+#define CREST_TTY_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct restore_files;
+struct files_pid_map;
+
+/* A pty's master (/dev/ptmx) or slave (/dev/pts/N), by its device. */
+bool tty_is_pty(const struct stat *st);
+/*
+ * In a task that just called setsid(), before it forks: the pty that was
+ * its session's controlling terminal becomes it again (orig_pid: its pid
+ * at the dump).
+ */
+int tty_restore_ctty(const struct restore_files *rf, pid_t orig_pid);
+/* In that session leader once every task exists: the foreground group. */
+int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
+		   const struct files_pid_map *map);
+
+#endif
