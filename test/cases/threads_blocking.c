@@ -35,7 +35,7 @@ static volatile long joined_ret = -1;
 static volatile int join_err = -1;
 /* sleep */
 static volatile double sleep_start, sleep_end;
-static volatile int sleep_err = -1, sleep_started, sleep_eintr;
+static volatile int sleep_err = -1, sleep_started, sleep_eintr, sleep_release;
 /* pipe */
 static int pfd[2];
 static volatile long pipe_got = -1;
@@ -120,6 +120,13 @@ static void *sleep_thread(void *a)
 		ts = rem;
 	}
 	sleep_end = mt_now();
+	/*
+	 * The 2 s may run out before go (a slow restore, or between the two
+	 * restores of redump): the thread stays until go all the same, so
+	 * the tree the dump and the audit see does not depend on the clock.
+	 */
+	while (!sleep_release)
+		usleep(1000);
 	return NULL;
 }
 
@@ -224,6 +231,7 @@ int main(void)
 	if (write(pfd[1], &v, sizeof(v)) != sizeof(v))
 		case_fail("pipe write: %s", strerror(errno));
 	spin_stop = 1;
+	sleep_release = 1;
 
 	join(T_FUTEX, &ret);
 	if ((uintptr_t)ret != FUTEX_VAL)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -53,12 +54,24 @@ int main(void)
 	case_ready();
 	case_wait_go();
 
+	/*
+	 * Every thread must move on; on a busy machine one may wait its turn
+	 * for a while, so wait for each (bounded) instead of a fixed sleep
+	 * that hopes they all ran.
+	 */
 	for (int i = 0; i < NTHREADS; i++)
 		before[i] = own[i];
-	usleep(200000);
-	for (int i = 0; i < NTHREADS; i++)
-		if (own[i] == before[i])
-			case_fail("thread %d (tid %d) no longer runs", i, tids[i]);
+	for (int i = 0; i < NTHREADS; i++) {
+		for (int ms = 0; ms < 30000 && own[i] == before[i]; ms++)
+			usleep(1000);
+		if (own[i] == before[i]) {
+			char path[64];
+
+			snprintf(path, sizeof(path), "/proc/self/task/%d", tids[i]);
+			case_fail("thread %d (tid %d) no longer runs (%s)", i, tids[i],
+				  access(path, F_OK) ? "it is gone" : "it is there");
+		}
+	}
 	quit = 1;
 	for (long i = 0; i < NTHREADS; i++) {
 		void *ret;
