@@ -754,6 +754,32 @@ static void thread_main(void *arg)
 	t->ret = 0;
 }
 
+#define WNOHANG		1
+#define __WALL		0x40000000
+#define SIGKILL		9
+
+/*
+ * A TID we ask for is held till now by a child of ours (hold_tids() in
+ * src/restore-task.c), so that nobody takes it in the seconds a restore
+ * lasts: kill and reap it, and the TID is free for clone3 at once. Only
+ * a child of ours is killed: wait4 with WNOHANG says 0 for a living one,
+ * -ECHILD for any other TID (--no-restore-pid, nothing held).
+ */
+static long release_tid(int32_t tid)
+{
+	long ret;
+
+	if (!tid || sys_wait4(tid, 0, WNOHANG | __WALL, 0))
+		return 0;
+	ret = sys_kill(tid, SIGKILL);
+	if (ret)
+		return ret;
+	do
+		ret = sys_wait4(tid, 0, __WALL, 0);
+	while (ret == -4 /* EINTR */);
+	return ret == tid ? 0 : ret;
+}
+
 static long create_threads(struct restore_args *a)
 {
 	struct rst_thread *t = (struct rst_thread *)a->threads;
@@ -773,6 +799,9 @@ static long create_threads(struct restore_args *a)
 
 		t[i].args = (uint64_t)a;
 		t[i].ret = -1;
+		tid = release_tid(want);
+		if (tid)
+			fail(a, RST_STAGE_THREADS, tid, i);
 		tid = pie_clone_thread(&ca, sizeof(ca), thread_main, &t[i]);
 		if (tid < 0)
 			fail(a, RST_STAGE_THREADS, tid, i);

@@ -467,6 +467,44 @@ static int set_task_basics(const CoreEntry *c)
 }
 
 
+/*
+ * A PID or TID checked free can still be allocated for a moment: the
+ * kernel tells a parent that the last thread of a process is gone before
+ * that thread's TID is freed, and on a busy machine the exiting task can
+ * be kept off the CPU in between for a while. /proc no longer shows such
+ * a task (or shows it dead or exiting): wait for it, bounded, as
+ * check_pid() waits for a zombie; a live holder fails at once.
+ */
+#define ON_ITS_WAY_MS	5000
+
+static bool on_its_way_out(pid_t pid)
+{
+	char *buf = read_proc(pid, "stat", NULL);
+	struct proc_stat st;
+	bool dying;
+
+	if (!buf)
+		return true;
+	dying = !proc_parse_stat(buf, &st) &&
+		(st.state == 'Z' || st.state == 'X' || (st.flags & 0x4));
+	free(buf);
+	return dying;
+}
+
+static long clone3_at(struct clone_args *ca, pid_t want)
+{
+	for (int waited = 0;; waited++) {
+		long r = syscall(SYS_clone3, ca, sizeof(*ca));
+
+		if (r >= 0 || errno != EEXIST || !ca->set_tid_size ||
+		    waited >= ON_ITS_WAY_MS || !on_its_way_out(want))
+			return r;
+		if (!waited)
+			pr_info("pid %d is still held by a task on its way out; waiting", want);
+		usleep(1000);
+	}
+}
+
 pid_t restore_clone(pid_t pid, bool with_pid, bool files)
 {
 	pid_t set_tid = pid;
@@ -481,7 +519,7 @@ pid_t restore_clone(pid_t pid, bool with_pid, bool files)
 	if (!with_pid)
 		ca.set_tid = 0;
 	fflush(NULL);
-	r = syscall(SYS_clone3, &ca, sizeof(ca));
+	r = clone3_at(&ca, pid);
 	if (r < 0) {
 		if (errno == EEXIST)
 			pr_err("pid %d was taken while crest prepared the restore", pid);
@@ -489,6 +527,73 @@ pid_t restore_clone(pid_t pid, bool with_pid, bool files)
 			pr_perror("can't create a process with pid %d", pid);
 	}
 	return r;
+}
+
+/* A TID checked free up front was taken since: by whom? */
+static void tid_taken(pid_t tid, pid_t pid)
+{
+	char *buf = read_proc(tid, "stat", NULL);
+	struct proc_stat st;
+
+	if (buf && !proc_parse_stat(buf, &st))
+		pr_err("TID %d of %d was taken while crest prepared the restore, by '%s' (pid %d, state %c, parent %d)",
+		       tid, pid, st.comm, st.pid, st.state, st.ppid);
+	else
+		pr_err("TID %d of %d was taken while crest prepared the restore (by a task on its way out?)",
+		       tid, pid);
+	free(buf);
+}
+
+/*
+ * Hold the TIDs of our threads from now until the restorer makes them.
+ * They were checked free at the start, but a restore lasts seconds, and
+ * where processes come and go the PID counter wraps round in minutes
+ * (pid_max is 32768 by default): another process could take one in
+ * between, and clone3 would fail with EEXIST. Each is held by a child
+ * that waits with every signal blocked, dies with us (PR_SET_PDEATHSIG)
+ * and signals nothing when it does (exit_signal 0); the restorer kills
+ * and reaps it just before it asks for the TID (release_tid()).
+ */
+static int hold_tids(const struct restore_task *t)
+{
+	const CoreEntry *c = t->core;
+	pid_t self = getpid();
+	sigset_t all, old;
+	int ret = 0;
+
+	if (!t->restore_pid || !c || t->pe->zombie)
+		return 0;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	fflush(NULL);
+	for (size_t i = 0; i < c->n_threads && !ret; i++) {
+		pid_t tid = c->threads[i]->tid, set_tid = tid;
+		struct clone_args ca = {
+			.set_tid = (uint64_t)&set_tid,
+			.set_tid_size = 1,
+		};
+		long r;
+
+		if (tid == (pid_t)t->pe->pid)
+			continue;
+		r = clone3_at(&ca, tid);
+		if (r == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+			if (getppid() != self)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		if (r < 0) {
+			if (errno == EEXIST)
+				tid_taken(tid, t->pe->pid);
+			else
+				pr_perror("can't hold TID %d of %d", tid, t->pe->pid);
+			ret = -1;
+		}
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
 }
 
 static int report(const struct restore_shared *sh, int type, pid_t pid,
@@ -962,6 +1067,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	for (int i = 0; i < sh->nr; i++)
 		if (sh->map[i].orig == (pid_t)t->pe->pid)
 			sh->map[i].now = t->new_pid;
+	if (hold_tids(t))
+		_exit(EXIT_FAILURE);
 	if (t->pe->shares_files &&
 	    sharer_copies(t, sh, &keep, &nr_keep, chain_fds, &mem_fd))
 		_exit(EXIT_FAILURE);
