@@ -70,7 +70,7 @@ struct fd_kind_ops {
 	/*
 	 * The dump ends, before the tree is let go: kill says it is killed
 	 * (the images are committed and --kill), else it runs on (or the
-	 * dump failed). Undo what contents did to live objects.
+	 * dump failed). Undo what contents or write did to live objects.
 	 */
 	void (*dump_done)(struct dump_files *df, bool kill);
 

@@ -751,8 +751,12 @@ static int read_conn(struct insk *s)
  * until dump_done: a tree that is killed closes it in repair mode, which
  * sends nothing to the peer (no FIN, no RST), so that the restored one
  * goes on with it; otherwise repair mode ends, without a window probe.
+ * Done as the records are written, the last thing before the tree is let
+ * go (its pages are saved, nothing was refused): what a peer outside
+ * sends after the read and the kernel acknowledges is lost, so the
+ * moments between are as few as can be (there is no network lock).
  */
-static int in_contents(struct dump_files *df, struct img_dir *d)
+static int repair_all(struct dump_files *df)
 {
 	struct insk_dump *u = dump_state(df);
 	int on = TCP_REPAIR_ON;
@@ -802,9 +806,12 @@ static void in_dump_done(struct dump_files *df, bool kill)
 static int in_write(struct dump_files *df, struct img_dir *d)
 {
 	struct insk_dump *u = dump_state(df);
-	void **msgs = xzalloc((u->nr + 1) * sizeof(*msgs));
+	void **msgs;
 	int ret;
 
+	if (repair_all(df))
+		return -1;
+	msgs = xzalloc((u->nr + 1) * sizeof(*msgs));
 	for (int i = 0; i < u->nr; i++)
 		msgs[i] = u->sk[i].e;
 	ret = files_write_msgs(d, IMG_INETSK, 0, msgs, u->nr);
@@ -1176,7 +1183,6 @@ const struct fd_kind_ops inetsk_fd_ops = {
 	.kind		= FD_KIND__FD_INET_SK,
 	.recognise	= in_recognise,
 	.dump		= in_dump,
-	.contents	= in_contents,
 	.write		= in_write,
 	.dump_done	= in_dump_done,
 	.read		= in_read,
