@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -113,6 +116,21 @@ static int probe_map_files(void)
 	return access("/proc/self/map_files", R_OK) == 0;
 }
 
+/*
+ * --tcp-established: TCP_REPAIR (CAP_NET_ADMIN). There is no network lock
+ * to probe: crest uses none (crest(8), --tcp-established).
+ */
+static int probe_tcp_repair(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, ok;
+
+	if (fd < 0)
+		return 0;
+	ok = !setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on));
+	close(fd);
+	return ok;
+}
+
 int cr_check(const struct options *opts)
 {
 	int seize = probe_seize();
@@ -131,6 +149,7 @@ int cr_check(const struct options *opts)
 		{ "POSIX timer ids (6.14)", timers_kernel_has_restore_ids(), 0 },
 		{ "timerfd TFD_IOC_SET_TICKS", probe_timerfd_ticks(), 0 },
 		{ "pagemap PAGEMAP_SCAN ioctl", probe_pagemap_scan(), 0 },
+		{ "TCP_REPAIR (--tcp-established)", probe_tcp_repair(), 0 },
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 	int missing = 0;
