@@ -6,7 +6,9 @@
  *    and then as many more as it could write without blocking (the
  *    client's receive queue full, the rest in the server's send queue,
  *    some of it not even sent; both buffers set by hand), none of it read;
- *  - over [::1], with TCP_NODELAY on the client and 6 bytes queued.
+ *  - over [::1], with TCP_NODELAY on the client and 6 bytes queued;
+ *  - an IPv4 client accepted by a dual-stack IPv6 listener (its server
+ *    end's addresses v4-mapped, ::ffff:127.0.0.1), 4 bytes queued.
  * After the restore: both ends are ESTABLISHED (TCP_INFO) with their
  * names, every byte in flight arrives once and in order, both connections
  * carry new bytes both ways, and the listener accepts a process outside
@@ -146,8 +148,8 @@ static unsigned char pattern(size_t i)
 
 int main(void)
 {
-	int l, c, a, l6, c6, a6, one = 1, status;
-	struct names nc, na, nc6, na6;
+	int l, c, a, l6, c6, a6, lm, cm, am, one = 1, zero = 0, status;
+	struct names nc, na, nc6, na6, ncm, nam;
 	size_t big = 0;
 	unsigned char *buf = malloc(1 << 20);
 	pid_t pid;
@@ -189,6 +191,26 @@ int main(void)
 	close(l6);
 	must(!setsockopt(c6, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "TCP_NODELAY");
 	must(send(c6, "v6-c2s", 6, 0) == 6, "send ipv6");
+	lm = socket(AF_INET6, SOCK_STREAM, 0);
+	{
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+		struct sockaddr_in s4 = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(s6);
+
+		must(lm >= 0 && !setsockopt(lm, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) &&
+		     !bind(lm, (struct sockaddr *)&s6, sizeof(s6)) && !listen(lm, 1) &&
+		     !getsockname(lm, (struct sockaddr *)&s6, &sl), "dual-stack listener");
+		s4.sin_port = s6.sin6_port;
+		cm = socket(AF_INET, SOCK_STREAM, 0);
+		must(cm >= 0 && !connect(cm, (struct sockaddr *)&s4, sizeof(s4)), "connect over IPv4");
+	}
+	am = accept(lm, NULL, NULL);
+	must(am >= 0, "accept v4-mapped");
+	close(lm);
+	must(send(cm, "v4m!", 4, 0) == 4, "send v4-mapped");
+	names_of(cm, &ncm);
+	names_of(am, &nam);
 	names_of(c, &nc);
 	names_of(a, &na);
 	names_of(c6, &nc6);
@@ -236,6 +258,13 @@ int main(void)
 	must(send(a6, "v6-s2c", 6, 0) == 6 && send(c6, "v6-more", 7, 0) == 7, "send ipv6");
 	expect("client over IPv6", c6, "v6-s2c");
 	expect("server over IPv6", a6, "v6-more");
+
+	established("v4-mapped server end", am);
+	same_names("IPv4 client of the dual-stack listener", cm, &ncm);
+	same_names("v4-mapped server end", am, &nam);
+	expect("v4-mapped server end", am, "v4m!");
+	must(send(am, "back", 4, 0) == 4, "send v4-mapped");
+	expect("IPv4 client of the dual-stack listener", cm, "back");
 
 	/* The listener, open beside its connection, takes a new one. */
 	pid = fork();
