@@ -9,7 +9,8 @@ FD_KIND(pipe)		/* files-pipe.c: pipes and FIFOs */
 FD_KIND(anon)		/* files-anon.c: eventfd, signalfd, timerfd, epoll */
 FD_KIND(unixsk)		/* sk-unix.c, sk-unix-restore.c: unix sockets */
 FD_KIND(tty)		/* tty.c: ptys with their master in the tree */
-FD_KIND(inetsk)		/* sk-inet.c: TCP and UDP sockets */
+FD_KIND(inetsk)		/* sk-inet.c: TCP and UDP sockets (and refuses the rest) */
+FD_KIND(netlinksk)	/* sk-netlink.c: netlink sockets */
 FD_KIND(memfd)		/* shmem.c: memfds (and shared memory behind mappings) */
 FD_KIND(inotify)	/* files-notify.c: inotify instances and their watches */
 FD_KIND(fanotify)	/* files-notify.c: fanotify groups and their marks */

@@ -27,6 +27,7 @@
 #include "sign.pb-c.h"
 #include "sk-inet.pb-c.h"
 #include "tty.pb-c.h"
+#include "sk-netlink.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
@@ -53,6 +54,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_SIGN]	= { "sign.img", 0x53494731, &sign_entry__descriptor },
 	[IMG_INETSK]	= { "inetsk.img", 0x494e5331, &inet_sk_entry__descriptor },
 	[IMG_TTYS]	= { "ttys.img", 0x54545931, &tty_entry__descriptor },
+	[IMG_NETLINKSK] = { "netlinksk.img", 0x4e4c5331, &netlink_sk_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

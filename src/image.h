@@ -55,6 +55,7 @@ enum img_kind {
 	IMG_SIGN,	/* --sign-key: not in the inventory, it is over it */
 	IMG_INETSK,
 	IMG_TTYS,
+	IMG_NETLINKSK,
 	IMG_NR_KINDS,
 };
 

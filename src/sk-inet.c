@@ -2,8 +2,8 @@
  * TCP and UDP sockets, IPv4 and IPv6 (v4-mapped included): not connected
  * (bound or not), TCP listening, UDP connected to a peer. One
  * inet_sk_entry per socket, however many fds in however many processes
- * hold it. Every other socket at fds above 2 that is not a unix one
- * (netlink, packet, raw, ICMP, UDP-Lite, SCTP, MPTCP...) is this kind's
+ * hold it. Every other socket at fds above 2 that is not a unix or netlink
+ * one (packet, raw, ICMP, UDP-Lite, SCTP, MPTCP...) is this kind's
  * too, to be refused by name with its protocol and address; at fds 0-2 a
  * socket leading outside stays files-ext.c's (crest's own stdio).
  *
@@ -186,7 +186,7 @@ static int sock_int(int fd, int level, int name)
 	return v;
 }
 
-/* Any socket at fds above 2 but a unix one (sk-unix.c's). */
+/* Any socket at fds above 2 but a unix or netlink one (sk-unix.c's, sk-netlink.c's). */
 static bool in_recognise(const struct fd_dump *f)
 {
 	int cfd, dom;
@@ -198,7 +198,7 @@ static bool in_recognise(const struct fd_dump *f)
 		return false;
 	dom = sock_int(cfd, SOL_SOCKET, SO_DOMAIN);
 	close(cfd);
-	return dom >= 0 && dom != AF_UNIX;
+	return dom >= 0 && dom != AF_UNIX && dom != AF_NETLINK;
 }
 
 /* "127.0.0.1:80", "[::1]:80", "[fe80::1%2]:80" of an address. */
@@ -427,31 +427,6 @@ static char *other_words(int cfd, int dom, int type, int proto)
 
 	memset(&ss, 0, sizeof(ss));
 	getsockname(cfd, (struct sockaddr *)&ss, &len);
-	if (dom == AF_NETLINK) {
-		static const char *const nl[] = {
-			[NETLINK_ROUTE] = "NETLINK_ROUTE", [NETLINK_USERSOCK] = "NETLINK_USERSOCK",
-			[NETLINK_FIREWALL] = "NETLINK_FIREWALL",
-			[NETLINK_SOCK_DIAG] = "NETLINK_SOCK_DIAG", [NETLINK_NFLOG] = "NETLINK_NFLOG",
-			[NETLINK_XFRM] = "NETLINK_XFRM", [NETLINK_SELINUX] = "NETLINK_SELINUX",
-			[NETLINK_ISCSI] = "NETLINK_ISCSI", [NETLINK_AUDIT] = "NETLINK_AUDIT",
-			[NETLINK_FIB_LOOKUP] = "NETLINK_FIB_LOOKUP",
-			[NETLINK_CONNECTOR] = "NETLINK_CONNECTOR",
-			[NETLINK_NETFILTER] = "NETLINK_NETFILTER",
-			[NETLINK_KOBJECT_UEVENT] = "NETLINK_KOBJECT_UEVENT",
-			[NETLINK_GENERIC] = "NETLINK_GENERIC", [NETLINK_CRYPTO] = "NETLINK_CRYPTO",
-		};
-		const struct sockaddr_nl *s = (const struct sockaddr_nl *)&ss;
-		const char *p = proto >= 0 && proto < (int)ARRAY_SIZE(nl) && nl[proto] ?
-				nl[proto] : NULL;
-		char pn[32];
-
-		if (!p)
-			snprintf(pn, sizeof(pn), "of protocol %d", proto);
-		if (s->nl_pid || s->nl_groups)
-			return xsprintf("a netlink socket %s bound to port id %u, groups %#x",
-					p ? p : pn, s->nl_pid, s->nl_groups);
-		return xsprintf("a netlink socket %s, not bound", p ? p : pn);
-	}
 	if (dom == AF_PACKET) {
 		const struct sockaddr_ll *s = (const struct sockaddr_ll *)&ss;
 		char ifn[IF_NAMESIZE] = "";

@@ -359,6 +359,16 @@ def parse_net_inet(text, proto):
     return out
 
 
+def parse_net_netlink(text):
+    """{inode: "protocol portid groups rmem dump"} of /proc/net/netlink."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 10:
+            out[f[9]] = " ".join(f[1:5] + f[6:7])
+    return out
+
+
 def _sock_file(base, line):
     """The socket file of a unix socket bound to a path: mode and owner,
     or "absent" (unlinked after the bind); "" if not bound to a path."""
@@ -438,6 +448,7 @@ def _snap_fds(base, tid, thread, classes, out):
     gone = set()    # inodes of deleted files: recreated at restore
     net_unix = None
     net_inet = None
+    net_netlink = None
     for fd in fds:
         link = _link("%s/fd/%s" % (base, fd))
         if link is None:
@@ -459,6 +470,10 @@ def _snap_fds(base, tid, thread, classes, out):
                 for p in NET_INET:
                     net_inet.update(parse_net_inet(
                         _read("%s/net/%s" % (base, p)) or "", p))
+            if net_netlink is None:
+                net_netlink = parse_net_netlink(_read(base + "/net/netlink") or "")
+            if m.group(2) in net_netlink:
+                out["fd:%s:netlink" % fd] = net_netlink[m.group(2)]
             if m.group(2) in net_inet:
                 out["fd:%s:inet" % fd] = net_inet[m.group(2)][0]
                 out["fd:%s:inet:queues" % fd] = net_inet[m.group(2)][1]

@@ -3,14 +3,14 @@
  *   fd 10, 11  a TCP connection over loopback, both ends (ESTABLISHED)
  *   fd 12      a TCP listener with a connection waiting to be accepted
  *              (its client at fd 13, established too)
- *   fd 14      a NETLINK_ROUTE socket, bound
+ *   fd 14      a NETLINK_ROUTE socket with the kernel's answer queued
  *   fd 15      a packet socket
  *   fd 16      a raw ICMP socket
  *   fd 17      a bound UDP socket, which crest could save
  * The errors mode expects every one of fds 10-16 refused by name with its
  * addresses or protocol, fd 17 not, and the process left running; after
- * go the connection carries bytes both ways and the waiting one is
- * accepted. Cases named err_* are run by the errors mode only. */
+ * go the connection carries bytes both ways, the waiting one is accepted
+ * and the netlink answer is there. Cases named err_* are run by the errors mode only. */
 #include "caselib.h"
 
 #include <arpa/inet.h>
@@ -90,6 +90,17 @@ int main(void)
 	at(client_of(12), 13);
 	at(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), 14);
 	must(!bind(14, (struct sockaddr *)&nl, sizeof(nl)), "bind netlink");
+	{
+		struct {
+			struct nlmsghdr h;
+			struct rtgenmsg g;
+		} req = { { sizeof(req), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 },
+			  { AF_UNSPEC } };
+		struct pollfd p = { 14, POLLIN, 0 };
+
+		must(send(14, &req, sizeof(req), 0) == sizeof(req) && poll(&p, 1, 30000) == 1,
+		     "netlink request");
+	}
 	at(socket(AF_PACKET, SOCK_DGRAM, ETH_P_ALL_BE), 15);
 	at(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), 16);
 	at(socket(AF_INET, SOCK_DGRAM, 0), 17);
@@ -105,5 +116,10 @@ int main(void)
 	must(a >= 0, "accept the waiting connection");
 	must(send(13, "waited", 6, 0) == 6, "send");
 	expect(a, "waited");
+	{
+		char buf[8192];
+
+		must(recv(14, buf, sizeof(buf), MSG_DONTWAIT) > 0, "the netlink answer");
+	}
 	case_pass();
 }

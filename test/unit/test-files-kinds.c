@@ -24,7 +24,7 @@ struct sample {
 	mode_t mode;
 	int fd;
 	FdKind want;		/* 0: no kind takes it */
-	int sock;		/* a real socket of ours at fd: 1 unix, 2 inet */
+	int sock;		/* a real socket of ours at fd: 1 unix, 2 inet, 3 netlink */
 	int flags;		/* of the description (O_PATH) */
 };
 
@@ -48,6 +48,8 @@ static const struct sample samples[] = {
 	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_UNIX_SK, 1 },
 	/* Any other socket above 2 is sk-inet.c's (it refuses what it can't save). */
 	{ "socket:[99]", S_IFSOCK, 43, FD_KIND__FD_INET_SK, 2 },
+	{ "socket:[99]", S_IFSOCK, 43, FD_KIND__FD_NETLINK_SK, 3 },
+	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_EXTERNAL, 3 },
 	{ "socket:[99]", S_IFSOCK, 43, FD_KIND__FD_UNIX_SK, 1 },
 	{ "anon_inode:[eventfd]", S_IFREG, 3, FD_KIND__FD_ANON },
 	{ "anon_inode:[signalfd]", S_IFREG, 3, FD_KIND__FD_ANON },
@@ -72,12 +74,14 @@ static const struct sample samples[] = {
 static void test_one_kind_each(void **state)
 {
 	struct proc_fdinfo fi = { 0, O_RDONLY, 0 };
-	int sv[2], socks[3] = { -1, -1, -1 };
+	int sv[2], socks[4] = { -1, -1, -1, -1 };
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	socks[1] = sv[0];
 	socks[2] = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_true(socks[2] >= 0);
+	socks[3] = socket(AF_NETLINK, SOCK_RAW, 0);
+	assert_true(socks[3] >= 0);
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 		const struct sample *s = &samples[i];
 		struct stat st = { .st_mode = s->mode | 0644 };
