@@ -9,6 +9,7 @@
 #include "opts.h"
 #include "restore.h"
 #include "show.h"
+#include "swrk.h"
 #include "verify.h"
 
 #define CREST_VERSION "0.1"
@@ -42,6 +43,7 @@ int main(int argc, char **argv)
 	case CMD_SHOW:		return cr_show(&opts);
 	case CMD_CHECK:		return cr_check(&opts);
 	case CMD_VERIFY:	return cr_verify(&opts);
+	case CMD_SWRK:		return cr_swrk(&opts);
 	default:		return EXIT_USAGE;
 	}
 }

@@ -34,6 +34,10 @@ static const char usage_text[] =
 "        every header, record and checksum of pages (with --verify-key, its\n"
 "        signature); every problem is listed (exit 0: no damage, 3: damaged\n"
 "        or incomplete)\n"
+"  swrk FD\n"
+"        serve CRIU's RPC (criu_req/criu_resp of rpc.proto) on the socket FD,\n"
+"        as runc and other runtimes drive 'criu swrk FD': DUMP, PRE_DUMP,\n"
+"        RESTORE, CHECK, VERSION, FEATURE_CHECK\n"
 "  check [--json]\n"
 "        report the kernel features crest relies on; non-zero if one is missing\n"
 "\n"
@@ -246,6 +250,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		{ "dump", CMD_DUMP }, { "restore", CMD_RESTORE },
 		{ "show", CMD_SHOW }, { "check", CMD_CHECK },
 		{ "verify", CMD_VERIFY }, { "pre-dump", CMD_PRE_DUMP },
+		{ "swrk", CMD_SWRK },
 	};
 	int c;
 
@@ -401,6 +406,17 @@ int opts_parse(int argc, char **argv, struct options *o)
 			return -1;
 		}
 		o->show_path = argv[optind];
+		return 0;
+	}
+	if (o->cmd == CMD_SWRK) {
+		char *end;
+		long fd = optind == argc - 1 ? strtol(argv[optind], &end, 10) : -1;
+
+		if (fd < 0 || *end || fcntl((int)fd, F_GETFD) < 0) {
+			pr_err("'crest swrk' takes the open socket of CRIU's RPC: crest swrk FD");
+			return -1;
+		}
+		o->swrk_fd = (int)fd;
 		return 0;
 	}
 	if (o->cmd == CMD_VERIFY && optind < argc) {
