@@ -70,6 +70,9 @@ static const char usage_text[] =
 "      --tcp-established     save established TCP connections (TCP_REPAIR:\n"
 "                            sequence numbers, queues, options, window); with\n"
 "                            --kill they are closed in repair mode, silently\n"
+"  -j, --shell-job           a job of the terminal crest runs on: its fds on\n"
+"                            that terminal above 2 and /dev/tty are saved as\n"
+"                            the job's terminal, with its modes\n"
 "      --check-only          seize the processes, list everything crest can't\n"
 "                            save in them, let them go on; write no image\n"
 "                            (exit 0: they can be checkpointed, 5: they can't)\n"
@@ -94,8 +97,9 @@ static const char usage_text[] =
 "                            processes join crest's session; --no-restore-sid)\n"
 "      --restore-pgid        keep the original process group (default: join\n"
 "                            crest's group; --no-restore-pgid)\n"
-"      --shell-job           the default: attach the job to crest's session\n"
-"                            and terminal\n"
+"  -j, --shell-job           the default: attach the job to crest's session,\n"
+"                            group and terminal (its terminal's fds above 2\n"
+"                            and /dev/tty become crest's, with its modes)\n"
 "      --pidfile FILE        write the restored root's PID to FILE\n"
 "      --status-fd FD        write a zero byte to FD and close it once the\n"
 "                            restored processes run (CRIU's readiness signal)\n"
@@ -202,12 +206,12 @@ static int opt_applies(enum crest_cmd cmd, int c)
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY,
 		OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
-		OPT_TCP_ESTABLISHED, 0 };
+		OPT_TCP_ESTABLISHED, 'j', OPT_SHELL_JOB, 0 };
 	static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		OPT_NOSYNC, OPT_FREEZE_CGROUP, OPT_PREV_DIR, OPT_TRACK_MEM, OPT_SIGN_KEY, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
-		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE,
+		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_SHELL_JOB, OPT_PIDFILE,
 		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, OPT_STATUS_FD,
 		OPT_EXT_UNIX_SK, OPT_VERIFY_KEY, OPT_TCP_ESTABLISHED, 0 };
 	static const int check_opts[] = { OPT_JSON, 0 };
@@ -278,7 +282,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 
 	optind = 2;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:D:RS:dlv::o:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:D:RS:dljv::o:hV", long_opts, NULL)) != -1) {
 		int err = 0;
 
 		if (c == '?' || c == ':') {
@@ -367,7 +371,9 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case OPT_SIGN_KEY:	o->sign_key = optarg; break;
 		case OPT_VERIFY_KEY:	o->verify_key = optarg; break;
+		case 'j':
 		case OPT_SHELL_JOB:
+			o->shell_job = true;
 			o->restore_sid = false;
 			o->restore_pgid = false;
 			break;

@@ -57,6 +57,7 @@ struct options {
 	bool restore_pid;	/* default true: --no-restore-pid */
 	bool restore_sid;	/* default false: join crest's session */
 	bool restore_pgid;	/* default false: join crest's group */
+	bool shell_job;		/* -j: the job's terminal is crest's (tty.c) */
 	bool help;
 	bool version;
 

@@ -48,6 +48,7 @@
 #include "task.h"
 #include "timers.h"
 #include "task-attrs.h"
+#include "tty.h"
 #include "util.h"
 
 #include "creds.h"
@@ -1598,11 +1599,16 @@ int cr_restore(const struct options *opts)
 	}
 	if (checks(&ctx))
 		goto err;
-	if (prepare_objects(&ctx) || check_locks(&ctx))
+	if (opts->detach && tty_shell_job(&ctx.files)) {
+		pr_err("the checkpoint is a job of a terminal (dump --shell-job): with -d crest would exit at once, its shell would take the terminal back and the job would stop at its first read; restore it without -d");
+		ctx.exit_code = EXIT_USAGE;
 		goto err;
+	}
+	if (prepare_objects(&ctx) || check_locks(&ctx))
+		goto err_modes;
 	if (create_tree(&ctx) || run_restorers(&ctx) || finish_all(&ctx)) {
 		kill_all(&ctx);
-		goto err;
+		goto err_modes;
 	}
 	pr_info("%d process%s restored", ctx.nr, ctx.nr > 1 ? "es" : "");
 	/* Everything is in the processes' memory now: the staging can go. */
@@ -1619,7 +1625,10 @@ int cr_restore(const struct options *opts)
 	if (opts->detach)
 		return EXIT_OK;
 	ret = wait_roots(&ctx);
+	tty_restore_done(&ctx.files);
 	return ret;
+err_modes:
+	tty_restore_done(&ctx.files);
 err:
 	sign_key_wipe(&ctx.key);
 	img_dir_close(&ctx.dir);

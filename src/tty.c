@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,7 @@
 #define PTY_SLAVE_MAJORS	8
 #define PTY_MAX_INDEX	4096	/* how far crest opens /dev/ptmx to find an index */
 #define TTY_WAIT_MS	5000	/* for the tty layer's worker to move bytes */
+#define DEV_TTY_ID	0xffffffffu	/* dump: an fd on /dev/tty, not resolved yet */
 
 /* Input processing and echo off, so bytes written to the master arrive as they are. */
 static void raw_input(struct termios2 *t)
@@ -151,6 +153,7 @@ struct pty_desc {
 struct pty {
 	TtyEntry *e;
 	bool master;		/* its master is the tree's */
+	bool shell;		/* --shell-job: the job's terminal */
 	pid_t mpid;		/* who holds it, for messages */
 	int mfd;
 	struct pty_desc *d;	/* per e->descs[] */
@@ -175,11 +178,18 @@ bool tty_is_pty(const struct stat *st)
 	return is_master(st) || is_slave(st);
 }
 
+static bool is_dev_tty(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(5, 0);
+}
+
+/* /dev/tty at 0-2 leads outside like any terminal there (files-ext.c). */
 static bool tty_recognise(const struct fd_dump *f)
 {
 	if (f->fi->flags & O_PATH)
 		return false;	/* only a path: files-reg.c */
-	return is_master(f->st) || is_slave(f->st);
+	return is_master(f->st) || is_slave(f->st) ||
+	       (is_dev_tty(f->st) && f->fd > 2);
 }
 
 static struct pty *pty_of(struct tty_dump *u, unsigned int index)
@@ -425,6 +435,11 @@ static int tty_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	struct pty *p;
 	int m = -1;
 
+	if (is_dev_tty(f->st)) {
+		/* Whose terminal it is: once the tree is known (collected). */
+		fe->file_id = DEV_TTY_ID;
+		return 0;
+	}
 	if (master) {
 		m = pidfd_take(f->pid, f->fd);
 		if (m < 0)
@@ -471,18 +486,180 @@ static const struct pstree_item *task_of(const struct pstree *t, pid_t pid)
 	return NULL;
 }
 
+/* The controlling terminal of a task (stat's tty_nr, tpgid): dev 0: none. */
+static int ctty_of(pid_t pid, dev_t *dev, pid_t *tpgid)
+{
+	char *st = read_proc(pid, "stat", NULL), *p;
+	unsigned int nr = 0;
+	int ret = -1;
+
+	*dev = 0;
+	*tpgid = -1;
+	if (!st)
+		return -1;
+	p = strrchr(st, ')');
+	if (p && sscanf(p + 1, " %*c %*d %*d %*d %u %d", &nr, tpgid) == 2) {
+		*dev = makedev((nr >> 8) & 0xfff, (nr & 0xff) | ((nr >> 12) & 0xfff00));
+		ret = 0;
+	} else {
+		pr_err("can't parse /proc/%d/stat", pid);
+	}
+	free(st);
+	return ret;
+}
+
+static bool dev_is_slave(dev_t d)
+{
+	return major(d) >= PTY_SLAVE_MAJOR && major(d) < PTY_SLAVE_MAJOR + PTY_SLAVE_MAJORS;
+}
+
+static unsigned int dev_index(dev_t d)
+{
+	return (major(d) - PTY_SLAVE_MAJOR) * 256 + minor(d);
+}
+
+/*
+ * The job's terminal (--shell-job): the root's controlling terminal, a pty
+ * whose master is outside, in a session led outside the tree. Its modes
+ * from a copy of an fd of the tree on it (any holder, 0-2 too).
+ */
+static struct pty *job_terminal(struct tty_dump *u, struct pstree *t, bool *fg)
+{
+	const struct pstree_item *root = t->items[0];
+	struct termios2 tm;
+	struct winsize ws;
+	struct pty *p;
+	pid_t tpgid;
+	dev_t dev;
+	int fd;
+
+	*fg = false;
+	if (task_of(t, root->sid) || ctty_of(root->pid, &dev, &tpgid) ||
+	    !dev_is_slave(dev))
+		return NULL;
+	p = pty_of(u, dev_index(dev));
+	if (p->master)
+		return NULL;
+	*fg = tpgid == root->pgid;
+	if (!p->e->n_descs) {
+		p->e->has_no_modes = p->e->no_modes = 1;
+		p->e->cc.data = xzalloc(NCCS);
+		p->e->cc.len = NCCS;
+		return p;
+	}
+	fd = pidfd_take(p->d[0].pid, p->d[0].fd);
+	if (fd < 0)
+		return NULL;
+	if (ioctl(fd, TCGETS2, &tm) || ioctl(fd, TIOCGWINSZ, &ws)) {
+		pr_perror("can't read the modes of the job's terminal /dev/pts/%u",
+			  p->e->index);
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	p->e->iflag = tm.c_iflag;
+	p->e->oflag = tm.c_oflag;
+	p->e->cflag = tm.c_cflag;
+	p->e->lflag = tm.c_lflag;
+	p->e->line = tm.c_line;
+	p->e->cc.data = xzalloc(NCCS);
+	memcpy(p->e->cc.data, tm.c_cc, NCCS);
+	p->e->cc.len = NCCS;
+	p->e->ispeed = tm.c_ispeed;
+	p->e->ospeed = tm.c_ospeed;
+	p->e->rows = ws.ws_row;
+	p->e->cols = ws.ws_col;
+	p->e->xpixel = ws.ws_xpixel;
+	p->e->ypixel = ws.ws_ypixel;
+	return p;
+}
+
+/* A description of the job's terminal kept at restore (kcmp: shared ones once). */
+static int job_desc(struct pty *p, pid_t pid, const FdEntry *e, bool dev_tty)
+{
+	int id;
+
+	for (size_t i = 0; i < p->e->n_descs; i++)
+		if (!!p->e->descs[i]->dev_tty == dev_tty &&
+		    files_same_description(p->d[i].pid, p->d[i].fd, pid, e->fd))
+			return i + 1;
+	p->e->descs = xrealloc(p->e->descs, (p->e->n_descs + 1) * sizeof(*p->e->descs));
+	p->d = xrealloc(p->d, (p->e->n_descs + 1) * sizeof(*p->d));
+	p->e->descs[p->e->n_descs] = xzalloc(sizeof(TtyDesc));
+	tty_desc__init(p->e->descs[p->e->n_descs]);
+	p->e->descs[p->e->n_descs]->flags = e->flags;
+	if (dev_tty)
+		p->e->descs[p->e->n_descs]->has_dev_tty = p->e->descs[p->e->n_descs]->dev_tty = 1;
+	p->d[p->e->n_descs] = (struct pty_desc){ pid, e->fd };
+	id = ++p->e->n_descs;
+	return id;
+}
+
+#define SHELL_HINT "dump it with --shell-job to give it crest's terminal at restore"
+
+/* /dev/tty at fd: the task's controlling terminal, the job's or refused. */
+static void dev_tty_fd(struct tty_dump *u, struct pstree_item *it, FdEntry *e,
+		       struct pty *job, bool shell_job)
+{
+	pid_t tpgid;
+	dev_t dev;
+
+	if (ctty_of(it->pid, &dev, &tpgid))
+		return;
+	if (job && dev_is_slave(dev) && dev_index(dev) == job->e->index) {
+		if (!shell_job) {
+			refuse(it->pid, "fd %u is /dev/tty, the terminal /dev/pts/%u the job runs on, outside the tree: " SHELL_HINT,
+			       e->fd, job->e->index);
+			return;
+		}
+		job->shell = true;
+		e->file_id = job->e->id;
+		e->has_desc_id = 1;
+		e->desc_id = job_desc(job, it->pid, e, true);
+		return;
+	}
+	if (!dev)
+		refuse(it->pid, "fd %u is /dev/tty, and the process has no controlling terminal; not supported yet",
+		       e->fd);
+	else
+		refuse(it->pid, "fd %u is /dev/tty, its controlling terminal %u:%u, %s; not supported yet",
+		       e->fd, major(dev), minor(dev),
+		       dev_is_slave(dev) ? "a pty that is not the job's terminal" :
+		       "not a pty");
+}
+
 /* Slaves of ptys whose master is outside; sessions and groups of ours. */
 static int tty_collected(struct dump_files *df, struct pstree *t)
 {
 	struct tty_dump *u = dump_state(df);
+	bool shell_job = df->opts && df->opts->shell_job, fg;
+	struct pty *job = job_terminal(u, t, &fg);
 
+	if (job) {
+		/* Only the opens kept at restore: those above fd 2. */
+		for (size_t i = 0; i < job->e->n_descs; i++)
+			tty_desc__free_unpacked(job->e->descs[i], NULL);
+		job->e->n_descs = 0;
+		job->e->has_foreground = 1;
+		job->e->foreground = fg;
+		job->e->has_shell_job = 1;
+		job->e->shell_job = 1;
+		if (shell_job)
+			job->shell = true;
+	}
 	for (int k = 0; k < t->nr; k++) {
 		struct pstree_item *it = t->items[k];
 
 		for (int j = 0; j < it->nr_fds; j++) {
 			FdEntry *e = it->fds[j];
 
-			if (e->kind != FD_KIND__FD_TTY || u->p[e->file_id - 1].master)
+			if (e->kind != FD_KIND__FD_TTY)
+				continue;
+			if (e->file_id == DEV_TTY_ID) {
+				dev_tty_fd(u, it, e, job, shell_job);
+				continue;
+			}
+			if (u->p[e->file_id - 1].master)
 				continue;
 			if (e->fd <= 2) {
 				/* BLCR's rule: a terminal at 0-2 is crest's own. */
@@ -492,8 +669,16 @@ static int tty_collected(struct dump_files *df, struct pstree *t)
 				e->has_desc_id = 0;
 				continue;
 			}
-			refuse(it->pid, "fd %u is %s, a pty whose master is outside the tree; not supported yet",
-			       e->fd, e->desc);
+			if (job && &u->p[e->file_id - 1] == job) {
+				if (shell_job)
+					e->desc_id = job_desc(job, it->pid, e, false);
+				else
+					refuse(it->pid, "fd %u is %s, the terminal the job runs on, whose master is outside the tree: " SHELL_HINT,
+					       e->fd, e->desc);
+				continue;
+			}
+			refuse(it->pid, "fd %u is %s, a pty whose master is outside the tree%s; not supported yet",
+			       e->fd, e->desc, job ? " and that is not the job's terminal" : "");
 		}
 	}
 	for (int i = 0; i < u->nr; i++) {
@@ -522,7 +707,7 @@ static int tty_write(struct dump_files *df, struct img_dir *d)
 	int nr = 0, ret;
 
 	for (int i = 0; i < u->nr; i++)
-		if (u->p[i].master)
+		if (u->p[i].master || u->p[i].shell)
 			msgs[nr++] = u->p[i].e;
 	ret = files_write_msgs(d, IMG_TTYS, 0, msgs, nr);
 	free(msgs);
@@ -538,6 +723,10 @@ struct tty_restore {
 	int *ctl;		/* ...a slave of crest's, for ioctls */
 	int **desc;		/* ...each description, [tty][desc_id - 1] */
 	unsigned int *now;	/* the index it got */
+	/* --shell-job: crest's terminal's own modes, put back when the job ends */
+	bool own_saved;
+	struct termios2 own;
+	struct winsize own_ws;
 };
 
 static struct tty_restore *restore_state(struct restore_files *rf)
@@ -574,9 +763,11 @@ static int tty_read(struct restore_files *rf, struct img_dir *d)
 
 		for (size_t j = 0; j < e->n_descs; j++)
 			masters += e->descs[j]->master;
-		if (e->cc.len != NCCS || masters != 1 || e->index >= PTY_MAX_INDEX) {
+		if (e->cc.len != NCCS || masters != (e->shell_job ? 0 : 1) ||
+		    e->index >= PTY_MAX_INDEX) {
 			pr_err("image ttys.img is corrupt: pty %u has %s", e->id,
-			       masters != 1 ? "not one master" : "bad modes or index");
+			       masters != (e->shell_job ? 0 : 1) ? "a wrong number of masters" :
+			       "bad modes or index");
 			return -1;
 		}
 	}
@@ -640,6 +831,64 @@ static int set_termios(int s, const TtyEntry *e, bool raw, unsigned int index)
 	if (ioctl(s, TCSETS2, &t)) {
 		pr_perror("can't set the termios of pty %u", index);
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The job's terminal is crest's: its controlling terminal (/dev/tty,
+ * where TIOCGDEV says which it is). Its modes become the job's, crest's
+ * own are kept to be put back (tty_restore_done()).
+ */
+static int open_job_terminal(struct tty_restore *u, int i, int base)
+{
+	const TtyEntry *e = u->ttys[i];
+	struct winsize ws = { e->rows, e->cols, e->xpixel, e->ypixel };
+	unsigned int dev;
+	char path[64];
+	int t;
+
+	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (t < 0) {
+		pr_perror("the checkpoint is a job of a terminal (dump --shell-job) and crest has no controlling terminal to give it (/dev/tty)");
+		return -1;
+	}
+	if ((t = files_to_service(t, base)) < 0)
+		return -1;
+	u->ctl[i] = t;
+	if (ioctl(t, TIOCGDEV, &dev)) {
+		pr_perror("can't tell which terminal crest runs on");
+		return -1;
+	}
+	if (dev_is_slave(dev))
+		snprintf(path, sizeof(path), "/dev/pts/%u", dev_index(dev));
+	else
+		snprintf(path, sizeof(path), "/dev/char/%u:%u", major(dev), minor(dev));
+	u->now[i] = dev_index(dev);
+	if (!u->own_saved) {
+		if (ioctl(t, TCGETS2, &u->own) || ioctl(t, TIOCGWINSZ, &u->own_ws)) {
+			pr_perror("can't read the modes of crest's terminal %s", path);
+			return -1;
+		}
+		u->own_saved = true;
+	}
+	if (!e->no_modes && (set_termios(t, e, false, u->now[i]) ||
+			     ioctl(t, TIOCSWINSZ, &ws))) {
+		pr_perror("can't give crest's terminal %s the job's modes", path);
+		return -1;
+	}
+	pr_info("the job's terminal /dev/pts/%u is crest's, %s", e->index, path);
+
+	u->desc[i] = xzalloc((e->n_descs + 1) * sizeof(int));
+	for (size_t j = 0; j < e->n_descs; j++) {
+		const TtyDesc *d = e->descs[j];
+		const char *what = d->dev_tty ? "/dev/tty" : path;
+		int fd = open(what, (d->flags & ~O_CLOEXEC) | O_NOCTTY);
+
+		if (fd < 0)
+			pr_perror("can't open '%s'", what);
+		if ((u->desc[i][j] = files_to_service(fd, base)) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -724,7 +973,8 @@ static int tty_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 	for (int i = 0; i < u->nr; i++)
 		u->master[i] = u->ctl[i] = -1;
 	for (int i = 0; i < u->nr; i++)
-		if (open_one(u, i, rf->base))
+		if (u->ttys[i]->shell_job ? open_job_terminal(u, i, rf->base) :
+		    open_one(u, i, rf->base))
 			return -1;
 	return 0;
 }
@@ -750,6 +1000,11 @@ static void tty_show(const struct restore_files *rf, const FdEntry *e, char *buf
 	if (i < 0 || !e->has_desc_id || !e->desc_id ||
 	    e->desc_id > u->ttys[i]->n_descs) {
 		snprintf(buf, len, "pty %u, not in the images", e->file_id);
+		return;
+	}
+	if (u->ttys[i]->shell_job) {
+		snprintf(buf, len, "the job's terminal (/dev/pts/%u at the dump): crest's",
+			 u->ttys[i]->index);
 		return;
 	}
 	master = u->ttys[i]->descs[e->desc_id - 1]->master;
@@ -797,6 +1052,37 @@ int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
 		}
 	}
 	return 0;
+}
+
+bool tty_shell_job(const struct restore_files *rf)
+{
+	const struct tty_restore *u = restore_state_ro(rf);
+
+	for (int i = 0; u && i < u->nr; i++)
+		if (u->ttys[i]->shell_job)
+			return true;
+	return false;
+}
+
+void tty_restore_done(const struct restore_files *rf)
+{
+	const struct tty_restore *u = restore_state_ro(rf);
+	sigset_t ttou, old;
+	int t;
+
+	if (!u || !u->own_saved)
+		return;
+	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (t < 0)
+		return;	/* the terminal is gone (hung up): nothing to put back */
+	/* crest may be in the background by now: no SIGTTOU for this. */
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	if (ioctl(t, TCSETS2, &u->own) || ioctl(t, TIOCSWINSZ, &u->own_ws))
+		pr_perror("can't put back the modes of crest's terminal");
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(t);
 }
 
 const struct fd_kind_ops tty_fd_ops = {

@@ -21,4 +21,12 @@ int tty_restore_ctty(const struct restore_files *rf, pid_t orig_pid);
 int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
 		   const struct files_pid_map *map);
 
+/* The images hold a job of a terminal (dump --shell-job). */
+bool tty_shell_job(const struct restore_files *rf);
+/*
+ * In crest, when the job ended (or the restore failed): crest's terminal
+ * gets its own modes back.
+ */
+void tty_restore_done(const struct restore_files *rf);
+
 #endif
