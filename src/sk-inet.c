@@ -17,12 +17,15 @@
  * buffer size set by hand locks the kernel's autotuning, so one never set
  * is never set).
  *
- * Refused by name, with the addresses: an established or half-closed TCP
- * connection, or one being opened or closed (TCP_REPAIR and CRIU's
- * --tcp-established are not done yet); a listener with connections
- * waiting to be accepted (crest can't make their peers connect again,
- * and CRIU can't either); a UDP socket with datagrams queued; a socket
- * filter; a TLS (TCP_ULP) socket. Multicast memberships can't be read
+ * A classic BPF socket filter (SO_GET_FILTER) comes back, locked if it
+ * was (SO_LOCK_FILTER); an eBPF one (SO_ATTACH_BPF) reads back as none:
+ * crest(8), LIMITATIONS.
+ *
+ * Refused by name, with the addresses: an established TCP connection
+ * without --tcp-established, one being opened or closed; a listener with
+ * connections waiting to be accepted (crest can't make their peers
+ * connect again, and CRIU can't either); a UDP socket with datagrams
+ * queued; a TLS (TCP_ULP) socket. Multicast memberships can't be read
  * back from a socket: crest(8), LIMITATIONS.
  *
  * Restore, in crest, each socket once as a service fd: socket, its owner
@@ -465,12 +468,29 @@ static char *own_problem(InetSkEntry *e, int cfd, bool tcp_established)
 	int n;
 
 	sk_words(e, what, sizeof(what));
-	/* SO_GET_FILTER: the number of instructions, with a length of 0. */
+	/*
+	 * SO_GET_FILTER: the number of instructions with a length of 0, then
+	 * the instructions (a length in instructions, not bytes).
+	 */
 	len = 0;
 	n = getsockopt(cfd, SOL_SOCKET, SO_GET_FILTER, &fp, &len);
-	if (!n && len)
-		return xsprintf("%s with a socket filter (SO_ATTACH_FILTER, %u instructions)",
-				what, len);
+	if (n && errno == EACCES)
+		return xsprintf("%s with a socket filter that can't be read back", what);
+	if (!n && len) {
+		socklen_t count = len;
+
+		if (count > BPF_MAXINSNS)
+			return xsprintf("%s with a socket filter of %u instructions", what, count);
+		e->has_filter = 1;
+		e->filter.data = xzalloc(count * sizeof(struct sock_filter));
+		if (getsockopt(cfd, SOL_SOCKET, SO_GET_FILTER, e->filter.data, &len) ||
+		    len != count)
+			return xsprintf("%s with a socket filter crest could not read (%s)",
+					what, strerror(errno));
+		e->filter.len = count * sizeof(struct sock_filter);
+		if (sock_int(cfd, SOL_SOCKET, SO_LOCK_FILTER) == 1)
+			e->has_filter_locked = e->filter_locked = 1;
+	}
 	if (e->protocol == IPPROTO_TCP) {
 		len = sizeof(prog);
 		if (!getsockopt(cfd, IPPROTO_TCP, TCP_ULP, prog, &len) && len && prog[0])
@@ -861,6 +881,9 @@ static int check_entry(const InetSkEntry *e)
 	for (size_t i = 0; i < e->n_opts; i++)
 		if (e->opts[i]->val.len > 64)
 			return bad_image(e, "has an option too long");
+	if (e->has_filter && (!e->filter.len || e->filter.len % sizeof(struct sock_filter) ||
+			      e->filter.len / sizeof(struct sock_filter) > BPF_MAXINSNS))
+		return bad_image(e, "has a socket filter that can't be");
 	return 0;
 }
 
@@ -923,6 +946,28 @@ static int set_opts(int fd, const InetSkEntry *e)
 	return 0;
 }
 
+/* The classic filter, then its lock (which would stop the attach). */
+static int set_filter(int fd, const InetSkEntry *e, const char *what)
+{
+	struct sock_fprog fp;
+	int one = 1;
+
+	if (!e->has_filter)
+		return 0;
+	fp.len = e->filter.len / sizeof(struct sock_filter);
+	fp.filter = (struct sock_filter *)e->filter.data;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp))) {
+		pr_perror("can't attach the socket filter of %s", what);
+		return -1;
+	}
+	if (e->filter_locked &&
+	    setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one))) {
+		pr_perror("can't lock the socket filter of %s", what);
+		return -1;
+	}
+	return 0;
+}
+
 static int make_socket(const InetSkEntry *e)
 {
 	struct sockaddr_storage ss;
@@ -941,7 +986,7 @@ static int make_socket(const InetSkEntry *e)
 		pr_perror("can't give %s its owner %u back", what, e->uid);
 		goto err;
 	}
-	if (set_opts(fd, e))
+	if (set_opts(fd, e) || set_filter(fd, e, what))
 		goto err;
 	if (e->src_addr) {
 		len = sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
@@ -1032,7 +1077,7 @@ static int make_conn(const InetSkEntry *e)
 		goto err;
 	}
 	/* Options first: SO_REUSEADDR would undo repair's forced reuse. */
-	if (set_opts(fd, e) ||
+	if (set_opts(fd, e) || set_filter(fd, e, what) ||
 	    tcp_set_int(fd, TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR", what) ||
 	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", what) ||
 	    tcp_set_int(fd, TCP_QUEUE_SEQ, t->outq_seq - t->outq.len, "the send sequence", what) ||

@@ -11,7 +11,8 @@
  *  - a TCP socket bound and not listening, with SO_LINGER;
  *  - a TCP socket not bound, with TCP_CONGESTION reno;
  *  - a UDP socket bound to 127.0.0.1 with IP_TOS, and a UDP socket
- *    connected to it (its port chosen by the connect).
+ *    connected to it (its port chosen by the connect);
+ *  - a UDP socket with a classic BPF filter, locked (SO_LOCK_FILTER).
  * After the restore: every name (getsockname, getpeername), option and
  * backlog (TCP_INFO) is as it was, SO_REUSEADDR off where it was off; a
  * process outside the tree (forked now) connects to every listener (the
@@ -23,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -40,7 +42,7 @@ struct sk {
 	socklen_t name_len, peer_len;
 };
 
-static struct sk sks[8];
+static struct sk sks[16];
 static int nr_sks;
 
 static void must(int ok, const char *what)
@@ -51,7 +53,11 @@ static void must(int ok, const char *what)
 
 static struct sk *add(const char *what, int fd)
 {
-	struct sk *s = &sks[nr_sks++];
+	struct sk *s;
+
+	if (nr_sks == (int)(sizeof(sks) / sizeof(sks[0])))
+		case_fail("more sockets than the case has room for");
+	s = &sks[nr_sks++];
 
 	s->what = what;
 	s->fd = fd;
@@ -220,7 +226,16 @@ static void outside_client(const char *what, int l, int family, const char *addr
 
 int main(void)
 {
-	int l4, l4b, l6, ld, tb, tu, ub, uc, c, a;
+	int l4, l4b, l6, ld, tb, tu, ub, uc, uf, c, a;
+	/* Datagrams up to 100 bytes pass (whole), longer ones are dropped. */
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 100, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog fp = { 4, insns };
+	struct sock_filter got[8];
 	struct linger lg = { 1, 5 }, lg2;
 	socklen_t len;
 	char cc[16], buf[16];
@@ -296,6 +311,10 @@ int main(void)
 		must(!connect(uc, (struct sockaddr *)&ss, sl), "connect udp");
 	}
 	add("connected UDP socket", uc);
+	uf = socket(AF_INET, SOCK_DGRAM, 0);
+	must(uf >= 0 && !setsockopt(uf, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)), "filter");
+	set(uf, SOL_SOCKET, SO_LOCK_FILTER, 1);
+	add("filtered UDP socket", uf);
 	remember();
 
 	case_ready();
@@ -323,6 +342,12 @@ int main(void)
 	must(!getsockopt(tu, IPPROTO_TCP, TCP_CONGESTION, cc, &len), "TCP_CONGESTION");
 	if (strcmp(cc, "reno"))
 		case_fail("unbound TCP socket: congestion control '%s', want reno", cc);
+	len = 8;
+	memset(got, 0, sizeof(got));
+	must(!getsockopt(uf, SOL_SOCKET, SO_GET_FILTER, got, &len), "SO_GET_FILTER");
+	if (len != 4 || memcmp(got, insns, sizeof(insns)))
+		case_fail("filtered UDP socket: a filter of %u instructions, not the one attached", len);
+	want_opt("filtered UDP socket", uf, SOL_SOCKET, SO_LOCK_FILTER, 1);
 	want_listening("listener 127.0.0.1", l4, 7);
 	want_listening("listener without SO_REUSEADDR", l4b, 4);
 	want_listening("listener [::1]", l6, 3);
