@@ -104,6 +104,7 @@ int files_write_fdinfo(struct pstree_item *it, struct img_dir *d);
 /* ---- restore ---- */
 
 struct restore_files {
+	const struct options *opts;	/* the restore's (set after files_read) */
 	RegFileEntry **files;
 	int nr_files;
 	PipeEntry **pipes;

@@ -112,6 +112,8 @@ static const char usage_text[] =
 "                            which sockets to connect outside\n"
 "      --tcp-established     accepted for CRIU's callers: the images hold\n"
 "                            the connections\n"
+"      --tcp-close           the TCP connections of the images come back\n"
+"                            closed (not connected: ENOTCONN), as CRIU's\n"
 "\n"
 "common options:\n"
 "  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
@@ -152,7 +154,7 @@ enum {
 	OPT_NO_RESTORE_PGID, OPT_SHELL_JOB, OPT_PIDFILE, OPT_FILE, OPT_NOSYNC,
 	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
 	OPT_JSON, OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_VERIFY_KEY,
-	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED,
+	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
 };
 
 static const struct option long_opts[] = {
@@ -186,6 +188,7 @@ static const struct option long_opts[] = {
 	{ "trust-images",	no_argument,	   NULL, OPT_TRUST_IMAGES },
 	{ "ext-unix-sk",	optional_argument, NULL, OPT_EXT_UNIX_SK },
 	{ "tcp-established",	no_argument,	   NULL, OPT_TCP_ESTABLISHED },
+	{ "tcp-close",		no_argument,	   NULL, OPT_TCP_CLOSE },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
@@ -213,7 +216,7 @@ static int opt_applies(enum crest_cmd cmd, int c)
 		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_SHELL_JOB, OPT_PIDFILE,
 		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, OPT_STATUS_FD,
-		OPT_EXT_UNIX_SK, OPT_VERIFY_KEY, OPT_TCP_ESTABLISHED, 0 };
+		OPT_EXT_UNIX_SK, OPT_VERIFY_KEY, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE, 0 };
 	static const int check_opts[] = { OPT_JSON, 0 };
 	static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 	const int *list = cmd == CMD_DUMP ? dump_opts :
@@ -369,6 +372,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 			o->ext_unix_sk = true;
 			break;
 		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
+		case OPT_TCP_CLOSE:	o->tcp_close = true; break;
 		case OPT_SIGN_KEY:	o->sign_key = optarg; break;
 		case OPT_VERIFY_KEY:	o->verify_key = optarg; break;
 		case 'j':

@@ -87,6 +87,7 @@ struct options {
 	bool quiet;		/* -q: no messages at all */
 	bool ext_unix_sk;	/* --ext-unix-sk: unix sockets connected outside */
 	bool tcp_established;	/* --tcp-established: TCP connections, repaired */
+	bool tcp_close;		/* --tcp-close: TCP connections come back closed */
 	const char *ext_unix_sk_inos;	/* ...=INO,...: only these (NULL: all) */
 
 	/* restore */

@@ -325,7 +325,10 @@ static int read_images(struct restore_ctx *ctx)
 	for (i = 0; i < ctx->nr; i++)
 		if (read_task(ctx, &ctx->tasks[i]))
 			return -1;
-	return files_read(&ctx->files, &ctx->dir);
+	if (files_read(&ctx->files, &ctx->dir))
+		return -1;
+	ctx->files.opts = ctx->opts;
+	return 0;
 }
 
 /* Does crest have a controlling terminal? */

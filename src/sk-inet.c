@@ -1144,11 +1144,37 @@ static int finish_conn(int fd, const InetSkEntry *e)
 	return 0;
 }
 
+/*
+ * --tcp-close (CRIU's): a connection comes back closed, a TCP socket with
+ * its options that is not connected (reads and writes fail, ENOTCONN);
+ * its peer is not told anything.
+ */
+static int make_closed(const InetSkEntry *e)
+{
+	char what[200];
+	int fd;
+
+	sk_words(e, what, sizeof(what));
+	fd = socket(e->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0) {
+		pr_perror("can't create %s", what);
+		return -1;
+	}
+	if ((e->has_uid && fchown(fd, e->uid, e->has_gid ? e->gid : (gid_t)-1)) ||
+	    set_opts(fd, e) || set_filter(fd, e, what)) {
+		pr_err("can't make %s again, closed", what);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Connections last: bound to a listener's port, they would stop its bind. */
 static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 		   int nr_mms)
 {
 	struct insk_restore *u = restore_state(rf);
+	bool tcp_close = rf->opts && rf->opts->tcp_close;
 
 	u->fd = xzalloc((u->nr + 1) * sizeof(int));
 	for (int i = 0; i < u->nr; i++)
@@ -1159,7 +1185,8 @@ static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 
 			if (!!e->tcp != pass)
 				continue;
-			u->fd[i] = files_to_service(e->tcp ? make_conn(e) : make_socket(e),
+			u->fd[i] = files_to_service(e->tcp && !tcp_close ? make_conn(e) :
+						    e->tcp ? make_closed(e) : make_socket(e),
 						    rf->base);
 			if (u->fd[i] < 0)
 				return -1;
@@ -1170,7 +1197,7 @@ static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 	 * the peer where things stand, and the bytes never sent go.
 	 */
 	for (int i = 0; i < u->nr; i++)
-		if (u->sks[i]->tcp && finish_conn(u->fd[i], u->sks[i]))
+		if (u->sks[i]->tcp && !tcp_close && finish_conn(u->fd[i], u->sks[i]))
 			return -1;
 	return 0;
 }

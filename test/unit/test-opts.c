@@ -297,6 +297,10 @@ static void test_tcp_established(void **state)
 	assert_int_equal(PARSE(&o, "crest", "restore", "--tcp-established"), 0);
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--tcp-established=1"), -1);
 	assert_int_equal(PARSE(&o, "crest", "show", "--tcp-established", "x"), -1);
+	/* --tcp-close: the restore's (connections come back closed). */
+	assert_int_equal(PARSE(&o, "crest", "restore", "--tcp-close"), 0);
+	assert_true(o.tcp_close);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--tcp-close"), -1);
 }
 
 int main(void)
