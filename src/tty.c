@@ -628,6 +628,49 @@ static void dev_tty_fd(struct tty_dump *u, struct pstree_item *it, FdEntry *e,
 		       "not a pty");
 }
 
+/* The pty of the tree that is dev, or NULL. */
+static const struct pty *tree_pty(const struct tty_dump *u, dev_t dev)
+{
+	for (int i = 0; dev_is_slave(dev) && i < u->nr; i++)
+		if (u->p[i].master && u->p[i].e->index == dev_index(dev))
+			return &u->p[i];
+	return NULL;
+}
+
+/*
+ * Sessions led inside the tree get back only a controlling terminal that
+ * is a pty of the tree (the leader takes it again, its session inherits
+ * it): any other is refused, and so is a member without the terminal of
+ * its session (it dropped it, TIOCNOTTY) or with another one.
+ */
+static int sessions_checked(const struct tty_dump *u, const struct pstree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		const struct pstree_item *it = t->items[i], *l = task_of(t, it->sid);
+		dev_t dev, ldev;
+		pid_t tpgid;
+
+		if (!l || it->zombie)
+			continue;
+		if (ctty_of(it->pid, &dev, &tpgid))
+			return -1;
+		if (it == l) {
+			if (dev && !tree_pty(u, dev))
+				refuse(it->pid, "leads session %d, whose controlling terminal %u:%u is %s; crest can't give it back, not supported yet",
+				       it->sid, major(dev), minor(dev),
+				       dev_is_slave(dev) ? "a pty whose master is outside the tree" :
+				       "not a pty");
+			continue;
+		}
+		if (l->zombie || ctty_of(l->pid, &ldev, &tpgid))
+			continue;
+		if (dev != ldev)
+			refuse(it->pid, "has %s controlling terminal than the leader of its session %d; not supported yet",
+			       dev ? "another" : "no", it->sid);
+	}
+	return 0;
+}
+
 /* Slaves of ptys whose master is outside; sessions and groups of ours. */
 static int tty_collected(struct dump_files *df, struct pstree *t)
 {
@@ -697,7 +740,7 @@ static int tty_collected(struct dump_files *df, struct pstree *t)
 			refuse(u->p[i].mpid, "fd %d is the master of pty %u, whose foreground process group %u is outside the tree; not supported yet",
 			       u->p[i].mfd, e->index, e->fg_pgrp);
 	}
-	return 0;
+	return sessions_checked(u, t);
 }
 
 static int tty_write(struct dump_files *df, struct img_dir *d)

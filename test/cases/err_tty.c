@@ -4,11 +4,13 @@
  *              typed ("hello\n") and not read yet
  *   fd 12      the slave of a pty whose master a process outside the tree
  *              holds (a grandchild that was reparented away)
+ *              and, in a child, the controlling terminal of its session
  *   fd 13, 14  a pty's master in packet mode and its slave, which wrote 5
  *              bytes the master has not read
  *   fd 15, 16  a pty's master and slave in raw mode, nothing queued:
  *              crest could save it
- * The errors mode expects fds 10, 12 and 13 refused by name, 15 not, and
+ * The errors mode expects fds 10, 12 and 13 and the child's session
+ * refused by name, 15 not, and
  * the process left running with every byte still queued: after go the
  * slave at 11 reads its line and the master at 13 its packet. Cases named
  * err_* are run by the errors mode only. */
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -63,8 +66,9 @@ int main(void)
 	struct termios t;
 	int one = 1, sync[2], alive[2];
 	char buf[64], pts[64];
+	int lead[2];
 	ssize_t n;
-	pid_t c;
+	pid_t c, leader;
 
 	case_init();
 	make_pty(10, 11);
@@ -101,6 +105,40 @@ int main(void)
 		close(s);
 	}
 
+	/* A session leader whose controlling terminal is that pty. */
+	must(pipe(lead) == 0, "pipe");
+	leader = fork();
+	must(leader >= 0, "fork");
+	if (leader == 0) {
+		int s;
+
+		close(lead[1]);
+		must(setsid() > 0, "setsid");
+		s = open(pts, O_RDWR);	/* no O_NOCTTY: it becomes ours */
+		must(s >= 0, pts);
+		while (read(lead[0], buf, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(lead[0]);
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", leader);
+		for (int i = 0; i < 30000; i++) {
+			FILE *f = fopen(path, "r");
+			int tty = 0;
+
+			must(f != NULL, path);
+			if (fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %d", &tty) != 1)
+				tty = 0;
+			fclose(f);
+			if (tty)
+				break;
+			usleep(1000);
+		}
+	}
+
 	make_pty(13, 14);
 	must(!tcgetattr(14, &t), "tcgetattr");
 	cfmakeraw(&t);
@@ -123,5 +161,8 @@ int main(void)
 	n = read(13, buf, sizeof(buf));
 	if (n != 6 || buf[0] != TIOCPKT_DATA || memcmp(buf + 1, "abcde", 5))
 		case_fail("the packet: %zd bytes (%s)", n, strerror(errno));
+	close(lead[1]);
+	if (waitpid(leader, NULL, 0) != leader)
+		case_fail("waitpid: %s", strerror(errno));
 	case_pass();
 }
