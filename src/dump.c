@@ -29,6 +29,7 @@
 #include "opts.h"
 #include "parasite.h"
 #include "proc.h"
+#include "progress.h"
 #include "pstree.h"
 #include "refuse.h"
 #include "seize.h"
@@ -270,6 +271,33 @@ cure:
 	if (parasite_cure(ctl))
 		ret = -1;
 	return ret;
+}
+
+/*
+ * What the progress line counts up to: the anonymous memory the
+ * processes hold (RssAnon), nearly the pages a dump saves. Pages shared
+ * with a parent or unchanged since a pre-dump make it an upper bound.
+ */
+static void start_progress(struct dump_ctx *ctx)
+{
+	uint64_t total = 0;
+	int nr = 0;
+
+	for (int i = 0; i < ctx->tree.nr; i++) {
+		struct pstree_item *it = ctx->tree.items[i];
+		char *status;
+		const char *v;
+
+		if (it->zombie)
+			continue;
+		nr++;
+		status = read_proc(it->live, "status", NULL);
+		v = status ? proc_field(status, "RssAnon") : NULL;
+		if (v)
+			total += strtoull(v, NULL, 10) * 1024;
+		free(status);
+	}
+	progress_start(ctx->opts, ctx->opts->pre_dump ? "pre-dump" : "dump", total, nr);
 }
 
 static int dump_task(struct dump_ctx *ctx, struct pstree_item *it)
@@ -683,12 +711,15 @@ static int do_dump(const struct options *opts)
 		goto err_release;
 	if (files_dump_contents(&ctx.files, &ctx.dir))
 		goto err_release;
+	start_progress(&ctx);
 	for (int i = 0; i < ctx.tree.nr; i++) {
 		if (ctx.tree.items[i]->zombie)
 			continue;
 		if (dump_task(&ctx, ctx.tree.items[i]))
 			goto err_release;
+		progress_proc_done();
 	}
+	progress_end();
 	pr_debug("pages written");
 	if (refused(&ctx) || check_abort() || write_images(&ctx))
 		goto err_release;
@@ -728,6 +759,7 @@ static int do_dump(const struct options *opts)
 	return EXIT_OK;
 
 err_release:
+	progress_end();
 	files_dump_done(&ctx.files, false);
 	pstree_release(&ctx.tree);
 err:

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "progress.h"
 
 static int cur_level = LOG_WARN;
 static int log_fd = 2;
@@ -94,6 +95,9 @@ void log_msg(int level, const char *fmt, ...)
 	}
 	if (level > cur_level)
 		return;
+	/* The progress line goes, the message takes its place. */
+	if (log_fd == 2 || level == LOG_ERROR)
+		progress_clear();
 	if (write(log_fd, buf, n) < 0)
 		return;
 	/* Errors also reach the terminal when the log goes to a file. */

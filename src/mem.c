@@ -30,6 +30,7 @@
 #include "track.h"
 #include "parasite.h"
 #include "proc.h"
+#include "progress.h"
 #include "refuse.h"
 #include "util.h"
 
@@ -277,6 +278,7 @@ static int drain_pipe(struct parasite_ctl *ctl, int rfd, int out_fd,
 		if (n > 0) {
 			bytes -= n;
 			written += n;
+			progress_add(n);
 			continue;
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {

@@ -115,6 +115,13 @@ static const char usage_text[] =
 "      --tcp-close           the TCP connections of the images come back\n"
 "                            closed (not connected: ENOTCONN), as CRIU's\n"
 "\n"
+"dump, pre-dump and restore:\n"
+"      --progress            show the progress line (processes, MiB done of\n"
+"                            the total, rate, time left) on stderr even when\n"
+"                            it is not a terminal; by default it shows on a\n"
+"                            terminal once the operation takes over a second\n"
+"      --no-progress         never show it\n"
+"\n"
 "common options:\n"
 "  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
 "  -o, --log-file FILE       write messages to FILE (errors still go to stderr)\n"
@@ -155,6 +162,7 @@ enum {
 	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
 	OPT_JSON, OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_VERIFY_KEY,
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
+	OPT_PROGRESS, OPT_NO_PROGRESS,
 };
 
 static const struct option long_opts[] = {
@@ -196,6 +204,8 @@ static const struct option long_opts[] = {
 	{ "prev-images-dir",	required_argument, NULL, OPT_PREV_DIR },
 	{ "track-mem",		no_argument,	   NULL, OPT_TRACK_MEM },
 	{ "json",		no_argument,	   NULL, OPT_JSON },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
+	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -226,6 +236,9 @@ static int opt_applies(enum crest_cmd cmd, int c)
 			  cmd == CMD_CHECK ? check_opts : NULL;
 
 	if (c == 'v' || c == 'o' || c == 'h' || c == 'V')
+		return 1;
+	if ((c == OPT_PROGRESS || c == OPT_NO_PROGRESS) &&
+	    (cmd == CMD_DUMP || cmd == CMD_PRE_DUMP || cmd == CMD_RESTORE))
 		return 1;
 	for (; list && *list; list++)
 		if (*list == c)
@@ -347,6 +360,8 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_CHECK_ONLY:	o->check_only = true; break;
 		case OPT_TRUST_IMAGES:	o->trust_images = true; break;
 		case OPT_JSON:		o->json = true; break;
+		case OPT_PROGRESS:	o->progress = 1; break;
+		case OPT_NO_PROGRESS:	o->progress = -1; break;
 		case OPT_PREV_DIR:	o->prev_dir = optarg; break;
 		case OPT_TRACK_MEM:	o->track_mem = true; break;
 		case OPT_STATUS_FD: {

@@ -85,6 +85,7 @@ struct options {
 	int swrk_fd;		/* swrk FD: CRIU's RPC socket */
 	int status_fd;		/* restore --status-fd: "\0" once the tree runs; -1 */
 	bool quiet;		/* -q: no messages at all */
+	int progress;		/* 1 --progress, -1 --no-progress, 0: on a terminal */
 	bool ext_unix_sk;	/* --ext-unix-sk: unix sockets connected outside */
 	bool tcp_established;	/* --tcp-established: TCP connections, repaired */
 	bool tcp_close;		/* --tcp-close: TCP connections come back closed */

@@ -41,6 +41,7 @@
 #include "opts.h"
 #include "parasite.h"
 #include "proc.h"
+#include "progress.h"
 #include "reloc.h"
 #include "restore.h"
 #include "restore-task.h"
@@ -964,6 +965,8 @@ static pid_t wait_event(int *status, long deadline)
 		if (left < 100)
 			ts.tv_nsec = left * 1000000L;
 		sigtimedwait(&chld, NULL, &ts);
+		/* A restorer reading GiBs: the line shows it is at work. */
+		progress_tick();
 	}
 }
 
@@ -1034,7 +1037,11 @@ static int run_restorers(struct restore_ctx *ctx)
 				goto out;
 			}
 			trapped++;	/* an int3: this thread is done */
-			done[t - ctx->tasks]++;
+			/* Its restorer read its pages itself: they count now. */
+			if (++done[t - ctx->tasks] == (int)t->core->n_threads) {
+				progress_add(t->pages_bytes);
+				progress_proc_done();
+			}
 			if (!t->live)
 				t->live = pid;
 			if (pid == t->new_pid && check_main_trap(ctx, t))
@@ -1550,6 +1557,21 @@ static int notify_status(int fd)
 	return 0;
 }
 
+/* Processes restored and their pages, counted as each restorer finishes. */
+static void start_progress(struct restore_ctx *ctx)
+{
+	uint64_t total = 0;
+	int nr = 0;
+
+	for (int i = 0; i < ctx->nr; i++) {
+		if (ctx->tasks[i].pe->zombie)
+			continue;
+		total += ctx->tasks[i].pages_bytes;
+		nr++;
+	}
+	progress_start(ctx->opts, "restore", total, nr);
+}
+
 int cr_restore(const struct options *opts)
 {
 	struct restore_ctx ctx = { .opts = opts, .exit_code = EXIT_IMAGE };
@@ -1609,10 +1631,13 @@ int cr_restore(const struct options *opts)
 	}
 	if (prepare_objects(&ctx) || check_locks(&ctx))
 		goto err_modes;
+	start_progress(&ctx);
 	if (create_tree(&ctx) || run_restorers(&ctx) || finish_all(&ctx)) {
+		progress_end();
 		kill_all(&ctx);
 		goto err_modes;
 	}
+	progress_end();
 	pr_info("%d process%s restored", ctx.nr, ctx.nr > 1 ? "es" : "");
 	/* Everything is in the processes' memory now: the staging can go. */
 	img_dir_close(&ctx.dir);

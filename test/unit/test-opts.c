@@ -303,6 +303,24 @@ static void test_tcp_established(void **state)
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--tcp-close"), -1);
 }
 
+static void test_progress(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5"), 0);
+	assert_int_equal(o.progress, 0);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--progress"), 0);
+	assert_int_equal(o.progress, 1);
+	assert_int_equal(PARSE(&o, "crest", "pre-dump", "-t", "5", "-D", "d",
+			       "--no-progress"), 0);
+	assert_int_equal(o.progress, -1);
+	/* The last one given wins. */
+	assert_int_equal(PARSE(&o, "crest", "restore", "--no-progress", "--progress"), 0);
+	assert_int_equal(o.progress, 1);
+	assert_int_equal(PARSE(&o, "crest", "show", "--progress", "x"), -1);
+	assert_int_equal(PARSE(&o, "crest", "verify", "--no-progress"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_file_locks),
 		cmocka_unit_test(test_ext_unix_sk),
 		cmocka_unit_test(test_tcp_established),
+		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_show_check),
 		cmocka_unit_test(test_help_version),
