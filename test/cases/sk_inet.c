@@ -12,7 +12,8 @@
  *  - a TCP socket not bound, with TCP_CONGESTION reno;
  *  - a UDP socket bound to 127.0.0.1 with IP_TOS, and a UDP socket
  *    connected to it (its port chosen by the connect);
- *  - a UDP socket with a classic BPF filter, locked (SO_LOCK_FILTER).
+ *  - a UDP socket with a classic BPF filter, locked (SO_LOCK_FILTER);
+ *  - two TCP listeners sharing a port with SO_REUSEPORT (a group).
  * After the restore: every name (getsockname, getpeername), option and
  * backlog (TCP_INFO) is as it was, SO_REUSEADDR off where it was off; a
  * process outside the tree (forked now) connects to every listener (the
@@ -224,9 +225,33 @@ static void outside_client(const char *what, int l, int family, const char *addr
 	close(a);
 }
 
+/* A client outside the tree connects to the group; one of the two takes it. */
+static void reuseport_client(int r1, int r2)
+{
+	struct pollfd p[2] = { { r1, POLLIN, 0 }, { r2, POLLIN, 0 } };
+	int status, a;
+	pid_t pid = fork();
+
+	must(pid >= 0, "fork");
+	if (!pid) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port_of(r1)) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+		_exit(fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ? 1 : 0);
+	}
+	if (poll(p, 2, 30000) < 1)
+		case_fail("SO_REUSEPORT group: no connection in 30 s");
+	a = accept(p[0].revents & POLLIN ? r1 : r2, NULL, NULL);
+	must(a >= 0, "accept from the SO_REUSEPORT group");
+	close(a);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		case_fail("SO_REUSEPORT group: the client outside the tree failed");
+}
+
 int main(void)
 {
-	int l4, l4b, l6, ld, tb, tu, ub, uc, uf, c, a;
+	int l4, l4b, l6, ld, tb, tu, ub, uc, uf, r1, r2, c, a;
 	/* Datagrams up to 100 bytes pass (whole), longer ones are dropped. */
 	struct sock_filter insns[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
@@ -315,6 +340,16 @@ int main(void)
 	must(uf >= 0 && !setsockopt(uf, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)), "filter");
 	set(uf, SOL_SOCKET, SO_LOCK_FILTER, 1);
 	add("filtered UDP socket", uf);
+	r1 = tcp(AF_INET);
+	set(r1, SOL_SOCKET, SO_REUSEPORT, 1);
+	bind4(r1, "127.0.0.1", 0);
+	must(!listen(r1, 3), "listen");
+	r2 = tcp(AF_INET);
+	set(r2, SOL_SOCKET, SO_REUSEPORT, 1);
+	bind4(r2, "127.0.0.1", port_of(r1));
+	must(!listen(r2, 3), "listen");
+	add("SO_REUSEPORT listener 1", r1);
+	add("SO_REUSEPORT listener 2", r2);
 	remember();
 
 	case_ready();
@@ -357,6 +392,14 @@ int main(void)
 	outside_client("listener without SO_REUSEADDR", l4b, AF_INET, "127.0.0.1");
 	outside_client("listener [::1]", l6, AF_INET6, "::1");
 	outside_client("dual-stack listener over IPv4", ld, AF_INET, "127.0.0.1");
+	want_opt("SO_REUSEPORT listener 1", r1, SOL_SOCKET, SO_REUSEPORT, 1);
+	want_opt("SO_REUSEPORT listener 2", r2, SOL_SOCKET, SO_REUSEPORT, 1);
+	want_listening("SO_REUSEPORT listener 1", r1, 3);
+	want_listening("SO_REUSEPORT listener 2", r2, 3);
+	if (port_of(r1) != port_of(r2))
+		case_fail("the SO_REUSEPORT listeners are on ports %d and %d", port_of(r1),
+			  port_of(r2));
+	reuseport_client(r1, r2);
 	must(!listen(tb, 2), "listen on the bound TCP socket");
 	outside_client("bound TCP socket, listening now", tb, AF_INET, "127.0.0.1");
 
