@@ -20,7 +20,7 @@ WARN	 := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS	 ?= -O2 -g
 CFLAGS	 += -std=gnu11 $(WARN) -D_GNU_SOURCE -msse4.2
 CPPFLAGS := -Iinclude -Iarch/x86/include -Isrc -I$(B)/proto -I$(B)/pie
-LDLIBS	 := -lprotobuf-c -lcrypto
+LDLIBS	 := -lprotobuf-c -lcrypto -lzstd
 
 PROTOS	:= $(wildcard proto/*.proto)
 PROTO_C	:= $(patsubst proto/%.proto,$(B)/proto/%.pb-c.c,$(PROTOS))

@@ -3,7 +3,7 @@
 # As root it installs the missing packages; otherwise it lists them.
 set -e
 pkgs="gcc make binutils pkg-config protobuf-c-compiler libprotobuf-c-dev
-libnl-3-dev libnl-genl-3-dev libcap-dev libbsd-dev libcmocka-dev python3
+libnl-3-dev libnl-genl-3-dev libcap-dev libbsd-dev libcmocka-dev libzstd-dev python3
 procps xz-utils util-linux sqlite3 libssl-dev inotify-tools redis-server
 tmux vim less"
 missing=

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "context.h"
 #include "log.h"
@@ -18,8 +19,22 @@
 #include "util.h"
 
 #define CTX_MAGIC	"CRESTCTX"
-#define CTX_VERSION	1
+#define CTX_VERSION	1	/* every image as it is */
+#define CTX_VERSION_ENC	2	/* each image says how it is encoded */
 #define CTX_MAX_NAME	255
+
+/* A version 2 image's encoding byte. */
+enum { CTX_ENC_RAW = 0, CTX_ENC_ZSTD = 1 };
+
+/*
+ * zstd's fast end and both cores of the machines crest runs on: a dump's
+ * tree is frozen until its stream is out, so speed counts more than ratio.
+ */
+#define CTX_ZSTD_LEVEL	1
+#define CTX_ZSTD_WORKERS 2
+#define CTX_BUF		(1 << 20)
+/* No chunk the packer writes is bigger than its output buffer. */
+#define CTX_MAX_CHUNK	CTX_BUF
 
 static const char *tmp_base(void)
 {
@@ -77,18 +92,129 @@ static int put(int fd, const void *buf, size_t len, uint64_t *total)
 	return 0;
 }
 
-/* Stream every image of dir into fd, inventory.img last. */
-static int pack_into(int fd, const char *dir)
+static int pack_raw(int fd, int in, uint64_t size, const char *name)
 {
-	uint32_t version = CTX_VERSION;
+	off_t off = 0;
+
+	while ((uint64_t)off < size) {
+		ssize_t n = sendfile(fd, in, &off, size - off > (1 << 30) ? (1 << 30) : size - off);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			pr_perror("can't copy image '%s' into the context", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct packer {
+	ZSTD_CCtx *cc;		/* NULL: images go in as they are */
+	char *in, *out;
+};
+
+static int packer_init(struct packer *pk, bool compress)
+{
+	size_t r;
+
+	memset(pk, 0, sizeof(*pk));
+	if (!compress)
+		return 0;
+	pk->cc = ZSTD_createCCtx();
+	if (!pk->cc) {
+		pr_err("can't set up zstd compression (out of memory)");
+		return -1;
+	}
+	r = ZSTD_CCtx_setParameter(pk->cc, ZSTD_c_compressionLevel, CTX_ZSTD_LEVEL);
+	if (!ZSTD_isError(r))
+		/* zstd's XXH64 of the image, checked as it is decompressed */
+		r = ZSTD_CCtx_setParameter(pk->cc, ZSTD_c_checksumFlag, 1);
+	if (ZSTD_isError(r)) {
+		pr_err("can't set up zstd compression: %s", ZSTD_getErrorName(r));
+		ZSTD_freeCCtx(pk->cc);
+		pk->cc = NULL;
+		return -1;
+	}
+	/* A libzstd built without threads says so here: compress in one. */
+	r = ZSTD_CCtx_setParameter(pk->cc, ZSTD_c_nbWorkers, CTX_ZSTD_WORKERS);
+	if (ZSTD_isError(r))
+		pr_debug("zstd compresses in one thread: %s", ZSTD_getErrorName(r));
+	pk->in = xzalloc(CTX_BUF);
+	pk->out = xzalloc(CTX_BUF);
+	return 0;
+}
+
+static void packer_fini(struct packer *pk)
+{
+	ZSTD_freeCCtx(pk->cc);
+	free(pk->in);
+	free(pk->out);
+}
+
+/* One image as one zstd frame, cut into chunks: { u32 len, len bytes }*, u32 0. */
+static int pack_zstd(int fd, int in, uint64_t size, const char *name,
+		     struct packer *pk, uint64_t *total)
+{
+	uint64_t left = size;
+	uint32_t end = 0;
+	size_t r;
+
+	ZSTD_CCtx_reset(pk->cc, ZSTD_reset_session_only);
+	/* The frame records the size; the unpacker checks it. */
+	r = ZSTD_CCtx_setPledgedSrcSize(pk->cc, size);
+	if (ZSTD_isError(r)) {
+		pr_err("can't compress image '%s': %s", name, ZSTD_getErrorName(r));
+		return -1;
+	}
+	do {
+		size_t n = left > CTX_BUF ? CTX_BUF : left;
+		ZSTD_inBuffer ib = { pk->in, n, 0 };
+		ZSTD_EndDirective mode;
+
+		if (n && read_all(in, pk->in, n)) {
+			pr_perror("can't read image '%s'", name);
+			return -1;
+		}
+		left -= n;
+		mode = left ? ZSTD_e_continue : ZSTD_e_end;
+		for (;;) {
+			ZSTD_outBuffer ob = { pk->out, CTX_BUF, 0 };
+			uint32_t len;
+
+			r = ZSTD_compressStream2(pk->cc, &ob, &ib, mode);
+			if (ZSTD_isError(r)) {
+				pr_err("can't compress image '%s': %s", name, ZSTD_getErrorName(r));
+				return -1;
+			}
+			len = ob.pos;
+			if (len && (put(fd, &len, 4, total) || put(fd, pk->out, len, total)))
+				return -1;
+			/* continue: until zstd took all input; end: until all is out */
+			if (mode == ZSTD_e_end ? !r : ib.pos == ib.size)
+				break;
+		}
+	} while (left);
+	return put(fd, &end, 4, total);
+}
+
+/* Stream every image of dir into fd, inventory.img last. */
+static int pack_into(int fd, const char *dir, bool compress)
+{
+	uint32_t version = compress ? CTX_VERSION_ENC : CTX_VERSION;
 	uint64_t total = 0;
 	struct dirent *de;
+	struct packer pk;
 	char **names = NULL;
 	int nr = 0, ret = -1;
-	DIR *d = opendir(dir);
+	DIR *d;
 
+	if (packer_init(&pk, compress))
+		return -1;
+	d = opendir(dir);
 	if (!d) {
 		pr_perror("can't open '%s'", dir);
+		packer_fini(&pk);
 		return -1;
 	}
 	while ((de = readdir(d))) {
@@ -109,10 +235,10 @@ static int pack_into(int fd, const char *dir)
 		goto out;
 	for (int i = 0; i < nr; i++) {
 		uint16_t len = strlen(names[i]);
+		uint8_t enc = CTX_ENC_ZSTD;
 		struct stat st;
 		uint64_t size;
-		off_t off = 0;
-		int in = openat(dirfd(d), names[i], O_RDONLY | O_CLOEXEC);
+		int in = openat(dirfd(d), names[i], O_RDONLY | O_CLOEXEC), err;
 
 		if (in < 0 || fstat(in, &st)) {
 			pr_perror("can't read image '%s/%s'", dir, names[i]);
@@ -122,23 +248,20 @@ static int pack_into(int fd, const char *dir)
 		}
 		size = st.st_size;
 		if (put(fd, &len, 2, &total) || put(fd, names[i], len, &total) ||
-		    put(fd, &size, 8, &total)) {
+		    put(fd, &size, 8, &total) ||
+		    (compress && put(fd, &enc, 1, &total))) {
 			close(in);
 			goto out;
 		}
-		while ((uint64_t)off < size) {
-			ssize_t n = sendfile(fd, in, &off, size - off > (1 << 30) ? (1 << 30) : size - off);
-
-			if (n <= 0) {
-				if (n < 0 && errno == EINTR)
-					continue;
-				pr_perror("can't copy image '%s' into the context", names[i]);
-				close(in);
-				goto out;
-			}
+		if (compress) {
+			err = pack_zstd(fd, in, size, names[i], &pk, &total);
+		} else {
+			err = pack_raw(fd, in, size, names[i]);
+			total += size;
 		}
-		total += size;
 		close(in);
+		if (err)
+			goto out;
 	}
 	{
 		uint16_t end = 0;
@@ -152,6 +275,7 @@ out:
 		free(names[i]);
 	free(names);
 	closedir(d);
+	packer_fini(&pk);
 	return ret;
 }
 
@@ -206,7 +330,7 @@ int context_pack(const struct options *o, const char *dir)
 	if (o->fd >= 0 || (file && !strcmp(file, "-"))) {
 		/* An fd given: the policies don't apply (BLCR ignores them). */
 		fd = o->fd >= 0 ? o->fd : 1;
-		if (pack_into(fd, dir))
+		if (pack_into(fd, dir, o->compress))
 			return -1;
 		if (!o->nosync && fsync(fd) && errno != EINVAL && errno != EROFS) {
 			pr_perror("can't sync the context");
@@ -239,7 +363,7 @@ int context_pack(const struct options *o, const char *dir)
 				pr_perror("can't create '%s'", file);
 			return -1;
 		}
-		ret = pack_into(fd, dir);
+		ret = pack_into(fd, dir, o->compress);
 		if (!ret && !direct && !o->nosync && (fsync(fd) || sync_dir_of(file))) {
 			pr_perror("can't sync '%s'", file);
 			ret = -1;
@@ -290,7 +414,7 @@ int context_pack(const struct options *o, const char *dir)
 		close(fd);
 		goto err_unlink;
 	}
-	if (pack_into(fd, dir) || (!o->nosync && fsync(fd))) {
+	if (pack_into(fd, dir, o->compress) || (!o->nosync && fsync(fd))) {
 		if (errno)
 			pr_perror("can't write '%s'", tmp);
 		close(fd);
@@ -343,11 +467,76 @@ static int get(int fd, void *buf, size_t len, const char *src, uint64_t off)
 	return 0;
 }
 
+static int corrupt(const char *src, uint64_t off, const char *what, const char *name)
+{
+	pr_err("context '%s' is corrupt at offset %llu: %s '%s'", src,
+	       (unsigned long long)off, what, name);
+	errno = EINVAL;
+	return -1;
+}
+
+/* The chunks pack_zstd() wrote, into out: exactly size bytes, checksummed. */
+static int unpack_zstd(int fd, int out, uint64_t size, const char *name, const char *src,
+		       uint64_t *off, uint64_t *total, ZSTD_DCtx *dc, char *cbuf, char *obuf)
+{
+	uint64_t done = 0;
+	size_t r = 1;	/* 0: the frame is complete */
+
+	ZSTD_DCtx_reset(dc, ZSTD_reset_session_only);
+	for (;;) {
+		ZSTD_inBuffer ib = { cbuf, 0, 0 };
+		uint32_t len;
+		bool full = false;
+
+		if (get(fd, &len, 4, src, *off))
+			return -1;
+		*off += 4;
+		*total += 4;
+		if (!len)
+			break;
+		if (len > CTX_MAX_CHUNK)
+			return corrupt(src, *off - 4, "a compressed chunk too big in", name);
+		if (get(fd, cbuf, len, src, *off))
+			return -1;
+		ib.size = len;
+		for (;;) {
+			ZSTD_outBuffer ob = { obuf, CTX_BUF, 0 };
+
+			/* zstd may hold output back until it is given room. */
+			if (ib.pos == ib.size && (!full || !r))
+				break;
+			if (!r)
+				return corrupt(src, *off, "data after the end of compressed image", name);
+			r = ZSTD_decompressStream(dc, &ob, &ib);
+			if (ZSTD_isError(r)) {
+				pr_err("context '%s' is corrupt at offset %llu: image '%s' does not decompress: %s",
+				       src, (unsigned long long)*off, name, ZSTD_getErrorName(r));
+				errno = EINVAL;
+				return -1;
+			}
+			if (ob.pos > size - done)
+				return corrupt(src, *off, "more bytes than its size in image", name);
+			if (write_all(out, obuf, ob.pos)) {
+				pr_perror("can't unpack '%s'", name);
+				return -1;
+			}
+			done += ob.pos;
+			full = ob.pos == ob.size;
+		}
+		*off += len;
+		*total += len;
+	}
+	if (r || done != size)
+		return corrupt(src, *off, "a compressed stream that ends early in image", name);
+	return 0;
+}
+
 char *context_unpack(const struct options *o)
 {
 	const char *src = o->file && strcmp(o->file, "-") ? o->file : "stdin";
-	char magic[8], name[CTX_MAX_NAME + 1], *dir, *buf = NULL;
+	char magic[8], name[CTX_MAX_NAME + 1], *dir, *buf = NULL, *cbuf = NULL;
 	uint64_t off = 12, total = 0;
+	ZSTD_DCtx *dc = NULL;
 	uint32_t version;
 	int fd, dfd = -1, own = 0;
 
@@ -377,16 +566,17 @@ char *context_unpack(const struct options *o)
 		errno = EINVAL;
 		goto err;
 	}
-	if (version != CTX_VERSION) {
-		pr_err("context '%s' has version %u, this crest reads %u", src, version,
-		       CTX_VERSION);
+	if (version != CTX_VERSION && version != CTX_VERSION_ENC) {
+		pr_err("context '%s' has version %u, this crest reads %u and %u", src, version,
+		       CTX_VERSION, CTX_VERSION_ENC);
 		errno = EINVAL;
 		goto err;
 	}
-	buf = xzalloc(1 << 20);
+	buf = xzalloc(CTX_BUF);
 	for (;;) {
 		uint16_t len;
 		uint64_t size, left;
+		uint8_t enc = CTX_ENC_RAW;
 		int out;
 
 		if (get(fd, &len, 2, src, off))
@@ -410,14 +600,42 @@ char *context_unpack(const struct options *o)
 			goto err;
 		}
 		off += 2 + len + 8;
-		total += 2 + len + 8 + size;
+		total += 2 + len + 8;
+		if (version == CTX_VERSION_ENC) {
+			if (get(fd, &enc, 1, src, off))
+				goto err;
+			if (enc != CTX_ENC_RAW && enc != CTX_ENC_ZSTD) {
+				corrupt(src, off, "an unknown encoding of image", name);
+				goto err;
+			}
+			off++;
+			total++;
+		}
 		out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (out < 0) {
 			pr_perror("can't unpack '%s'", name);
 			goto err;
 		}
+		if (enc == CTX_ENC_ZSTD) {
+			if (!dc) {
+				dc = ZSTD_createDCtx();
+				cbuf = xzalloc(CTX_MAX_CHUNK);
+			}
+			if (!dc) {
+				pr_err("can't set up zstd decompression (out of memory)");
+				close(out);
+				goto err;
+			}
+			if (unpack_zstd(fd, out, size, name, src, &off, &total, dc, cbuf, buf)) {
+				close(out);
+				goto err;
+			}
+			close(out);
+			continue;
+		}
+		total += size;
 		for (left = size; left;) {
-			size_t n = left > (1 << 20) ? (1 << 20) : left;
+			size_t n = left > CTX_BUF ? CTX_BUF : left;
 
 			if (get(fd, buf, n, src, off) || write_all(out, buf, n)) {
 				if (errno != EIO)
@@ -451,15 +669,19 @@ char *context_unpack(const struct options *o)
 		struct stat st;
 
 		if (!fstat(fd, &st) && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
-			while (read(fd, buf, 1 << 20) > 0)
+			while (read(fd, buf, CTX_BUF) > 0)
 				;
 	}
+	ZSTD_freeDCtx(dc);
+	free(cbuf);
 	free(buf);
 	close(dfd);
 	if (own)
 		close(fd);
 	return dir;
 err:
+	ZSTD_freeDCtx(dc);
+	free(cbuf);
 	free(buf);
 	if (dfd >= 0)
 		close(dfd);

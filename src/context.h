@@ -7,6 +7,12 @@
  *   { u16 name_len, name, u64 size, size bytes }*     one per image file
  *   u16 0, u64 total bytes of the entries before      the end: not truncated
  *
+ * Version 2 (dump --compress) puts a u8 encoding after each size: 0, the
+ * size bytes follow as in version 1; 1, a zstd frame of them (with its
+ * content size and XXH64 checksum) follows, in chunks
+ * { u32 len, len bytes }* u32 0, so a reader never reads past it.  The
+ * total counts the bytes of the entries as they are in the stream.
+ *
  * A dump is written to a staging directory first and packed into the
  * destination with its replacement policy; a restore unpacks into a
  * staging directory and restores from there.

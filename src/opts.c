@@ -53,6 +53,8 @@ static const char usage_text[] =
 "  -D, --images-dir DIR      where the images go (default .)\n"
 "      --file FILE           all images in one context file instead ('-':\n"
 "                            stdout), written beside and renamed when complete\n"
+"      --compress            compress the images in the --file stream (zstd,\n"
+"                            two threads); restore finds it out by itself\n"
 "      --nosync              don't fsync the images\n"
 "      --sign-key FILE       sign the images: an HMAC-SHA256 keyed with FILE's\n"
 "                            bytes (32 or more random ones, mode 0600)\n"
@@ -162,7 +164,7 @@ enum {
 	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
 	OPT_JSON, OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_VERIFY_KEY,
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_PROGRESS, OPT_NO_PROGRESS,
+	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS,
 };
 
 static const struct option long_opts[] = {
@@ -190,6 +192,7 @@ static const struct option long_opts[] = {
 	{ "pidfile",		required_argument, NULL, OPT_PIDFILE },
 	{ "file",		required_argument, NULL, OPT_FILE },
 	{ "nosync",		no_argument,	   NULL, OPT_NOSYNC },
+	{ "compress",		no_argument,	   NULL, OPT_COMPRESS },
 	{ "freeze-cgroup",	required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "file-locks",		no_argument,	   NULL, 'l' },
 	{ "check-only",		no_argument,	   NULL, OPT_CHECK_ONLY },
@@ -219,7 +222,8 @@ static int opt_applies(enum crest_cmd cmd, int c)
 		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY,
 		OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
-		OPT_TCP_ESTABLISHED, 'j', OPT_SHELL_JOB, 0 };
+		OPT_TCP_ESTABLISHED, 'j', OPT_SHELL_JOB,
+		OPT_COMPRESS, 0 };
 	static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
 		OPT_NOSYNC, OPT_FREEZE_CGROUP, OPT_PREV_DIR, OPT_TRACK_MEM, OPT_SIGN_KEY, 0 };
 	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
@@ -355,6 +359,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_PIDFILE:	o->pidfile = optarg; break;
 		case OPT_FILE:		o->file = optarg; break;
 		case OPT_NOSYNC:	o->nosync = true; break;
+		case OPT_COMPRESS:	o->compress = true; break;
 		case OPT_FREEZE_CGROUP:	o->freeze_cgroup = optarg; break;
 		case 'l':	break;	/* CRIU's; locks are always saved */
 		case OPT_CHECK_ONLY:	o->check_only = true; break;
@@ -467,6 +472,10 @@ int opts_parse(int argc, char **argv, struct options *o)
 		o->pre_dump = true;
 		o->after_dump = AFTER_RUN;
 		o->leave_running = true;
+	}
+	if (o->compress && !o->file && o->fd < 0) {
+		pr_err("--compress compresses the --file stream: give --file FILE (or '-')");
+		return -1;
 	}
 	if (o->prev_dir && (o->file || o->fd >= 0)) {
 		pr_err("--prev-images-dir chains image directories: it can't be used with --file");

@@ -67,6 +67,7 @@ struct options {
 	int replace;		/* enum replace_policy, for file */
 	const char *backup_name;/* --backup=NAME */
 	bool nosync;		/* --nosync: no fsync of images and directory */
+	bool compress;		/* dump --compress: the images in the stream with zstd */
 
 	/* dump */
 	unsigned int save;	/* SAVE_* */

@@ -779,7 +779,7 @@ static void test_bad_version(void **state)
 {
 	struct fixture *f = *state;
 	struct stream s;
-	static const uint32_t versions[] = { 0, 2, 0x01000000, 0xffffffff };
+	static const uint32_t versions[] = { 0, 3, 0x01000000, 0xffffffff };
 
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		s_head(&s, "CRESTCTX", versions[i]);
@@ -910,6 +910,136 @@ static void test_bad_total(void **state)
 	expect_refused(f, s.buf, s.len, "corrupt");
 }
 
+/* ---- compressed streams (dump --compress) ---- */
+
+/* The offset of the named entry's encoding byte in a version 2 stream. */
+static size_t v2_entry(const unsigned char *buf, size_t len, const char *name)
+{
+	size_t off = 12;
+
+	assert_int_equal(le32(buf + 8), 2);
+	for (;;) {
+		uint16_t nl;
+		uint8_t enc;
+		uint64_t size;
+
+		assert_true(off + 2 <= len);
+		nl = le16(buf + off);
+		assert_true(nl != 0);
+		size = le64(buf + off + 2 + nl);
+		enc = buf[off + 2 + nl + 8];
+		if (nl == strlen(name) && !memcmp(buf + off + 2, name, nl))
+			return off + 2 + nl + 8;
+		off += 2 + nl + 8 + 1;
+		if (enc == 0) {
+			off += size;
+			continue;
+		}
+		assert_int_equal(enc, 1);
+		for (;;) {
+			uint32_t cl = le32(buf + off);
+
+			off += 4 + cl;
+			if (!cl)
+				break;
+		}
+	}
+}
+
+static void test_compressed_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct options o = opts_file(f->ctx, REPLACE_ATOMIC);
+	unsigned char *buf;
+	size_t len;
+	int p[2], status;
+	pid_t pid;
+	char *dir;
+
+	o.compress = true;
+	pack_ok(f, &o);
+	buf = slurp(f->ctx, &len);
+	assert_non_null(buf);
+	assert_memory_equal(buf, "CRESTCTX", 8);
+	assert_int_equal(le32(buf + 8), 2);
+	/* Every image is a zstd frame, the inventory last. */
+	for (size_t i = 0; i < NR_IMAGES; i++)
+		assert_int_equal(buf[v2_entry(buf, len, images[i].name)], 1);
+	free(buf);
+	unpack_and_check(f, &o);
+
+	/* Through a pipe. */
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct options w = opts_file(NULL, REPLACE_ATOMIC);
+
+		close(p[0]);
+		w.fd = p[1];
+		w.compress = true;
+		_exit(context_pack(&w, f->src) ? 1 : 0);
+	}
+	close(p[1]);
+	o = opts_file(NULL, REPLACE_ATOMIC);
+	o.fd = p[0];
+	dir = context_unpack(&o);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_non_null(dir);
+	check_unpacked(dir);
+	context_remove_dir(dir);
+	free(dir);
+}
+
+/* A compressed context damaged or cut short is refused, never unpacked. */
+static void test_compressed_damaged(void **state)
+{
+	struct fixture *f = *state;
+	struct options o = opts_file(f->ctx, REPLACE_ATOMIC);
+	unsigned char *buf, *bad;
+	size_t len, enc, chunk, clen;
+	uint32_t huge = (1u << 20) + 1;
+
+	o.compress = true;
+	pack_ok(f, &o);
+	buf = slurp(f->ctx, &len);
+	assert_non_null(buf);
+	bad = malloc(len);
+	assert_non_null(bad);
+	for (size_t cut = 0; cut < len; cut += (cut < 200 ? 7 : len / 13))
+		expect_refused(f, buf, cut, NULL);
+	expect_refused(f, buf, len - 1, "truncated");
+
+	enc = v2_entry(buf, len, "pages-1.img");
+	chunk = enc + 1;
+	clen = le32(buf + chunk);
+	assert_true(clen > 64);
+	/* Bytes of the frame: its header, blocks, checksum. */
+	for (size_t at = chunk + 4; at < chunk + 4 + clen; at += clen / 11) {
+		memcpy(bad, buf, len);
+		bad[at] ^= 0x5a;
+		expect_refused(f, bad, len, "corrupt");
+	}
+	memcpy(bad, buf, len);
+	bad[chunk + 4 + clen - 1] ^= 1;	/* the XXH64 of the frame */
+	expect_refused(f, bad, len, "corrupt");
+	memcpy(bad, buf, len);
+	bad[enc] = 7;
+	expect_refused(f, bad, len, "unknown encoding");
+	memcpy(bad, buf, len);
+	memcpy(bad + chunk, &huge, 4);
+	expect_refused(f, bad, len, "too big");
+	/* The size it says is not what the frame holds. */
+	memcpy(bad, buf, len);
+	bad[enc - 8] ^= 1;
+	expect_refused(f, bad, len, "corrupt");
+	free(bad);
+	free(buf);
+}
+
 static void test_missing_file(void **state)
 {
 	struct fixture *f = *state;
@@ -945,6 +1075,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_total, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compressed_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compressed_damaged, setup, teardown),
 	};
 
 	/* Quiet: the errors are expected; log_last_error() still sees them. */
