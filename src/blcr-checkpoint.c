@@ -82,6 +82,10 @@ static const char ckpt_usage_text[] =
 "      --sign-key FILE           sign the checkpoint with an HMAC-SHA256 keyed\n"
 "                                with FILE's bytes (see crest(8), SECURITY).\n"
 "\n"
+"Options for compressed checkpoints (crest's own):\n"
+"      --compress                compress the images in the context (zstd);\n"
+"                                cr_restart finds out by itself.\n"
+"\n"
 "Options to save optional portions of memory:\n"
 "      --save-exe                save the executable file.\n"
 "      --save-private            save private mapped files (executables and\n"
@@ -148,6 +152,7 @@ static const struct option ckpt_opts[] = {
 	{ "sync",		no_argument,	   NULL, OPT_SYNC },
 	{ "nosync",		no_argument,	   NULL, OPT_NOSYNC },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
+	{ "compress",		no_argument,	   NULL, OPT_COMPRESS },
 	{ "save-exe",		no_argument,	   NULL, OPT_SAVE_EXE },
 	{ "save-private",	no_argument,	   NULL, OPT_SAVE_PRIVATE },
 	{ "save-shared",	no_argument,	   NULL, OPT_SAVE_SHARED },
@@ -291,6 +296,7 @@ int cr_checkpoint_main(int argc, char **argv)
 		case OPT_SYNC:		o.nosync = false; break;
 		case OPT_NOSYNC:	o.nosync = true; break;
 		case OPT_SIGN_KEY:	o.sign_key = optarg; break;
+		case OPT_COMPRESS:	o.compress = true; break;
 		case OPT_SAVE_EXE:	o.save |= SAVE_EXE; break;
 		case OPT_SAVE_PRIVATE:	o.save |= SAVE_PRIVATE; break;
 		case OPT_SAVE_SHARED:	o.save |= SAVE_SHARED; break;

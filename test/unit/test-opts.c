@@ -260,6 +260,16 @@ static void test_errors(void **state)
 	assert_int_equal(PARSE(&o, "crest", "show"), -1);
 	assert_int_equal(PARSE(&o, "crest", "show", "a", "b"), -1);
 
+	/* --compress is the stream's: dump --file only. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--compress"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-D", "d", "--compress"), -1);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--file", "f", "--compress"), -1);
+	assert_int_equal(PARSE(&o, "crest", "pre-dump", "-t", "1", "-D", "d",
+			       "--compress"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--file", "-",
+			       "--compress"), 0);
+	assert_true(o.compress);
+
 	/* A good command line still parses after all those errors. */
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5"), 0);
 	assert_int_equal(o.pid, 5);
