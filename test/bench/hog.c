@@ -12,6 +12,9 @@
  * SIGUSR1 (to a single-process hog): rewrite the first $HOG_DIRTY_MIB MiB
  * (default 8) with new data, then create READYFILE again -- the writes a
  * pre-dump's successor must save.
+ *
+ * HOG_FILL=text: memory that compresses instead, for --compress: the first
+ * half numbered lines of text, the second half written with zeros.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,16 +41,38 @@ static void on_usr1(int sig)
 	dirty_asked = 1;
 }
 
+static void fill_text(char *mem, size_t len, uint64_t seed)
+{
+	size_t off = 0, half = len / 2;
+	unsigned long line = seed << 32;
+
+	while (off < half) {
+		char buf[96];
+		int n = snprintf(buf, sizeof(buf),
+				 "%016lx the quick brown fox jumps over the lazy dog\n", line++);
+		size_t k = (size_t)n < half - off ? (size_t)n : half - off;
+
+		memcpy(mem + off, buf, k);
+		off += k;
+	}
+	memset(mem + half, 0, len - half);	/* written: present pages */
+}
+
 static uint64_t *fill_at(uint64_t *mem, size_t mib, uint64_t seed)
 {
 	size_t len = mib << 20, words = len / sizeof(uint64_t), i;
 	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+	const char *how = getenv("HOG_FILL");
 
 	if (!mem) {
 		mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (mem == MAP_FAILED)
 			die("mmap");
+	}
+	if (how && !strcmp(how, "text")) {
+		fill_text((char *)mem, len, seed);
+		return mem;
 	}
 	for (i = 0; i < words; i++) {	/* xorshift64: every word differs */
 		x ^= x << 13;
