@@ -154,6 +154,7 @@ struct pty {
 	TtyEntry *e;
 	bool master;		/* its master is the tree's */
 	bool shell;		/* --shell-job: the job's terminal */
+	bool bypath;		/* another terminal, reopened by its path */
 	pid_t mpid;		/* who holds it, for messages */
 	int mfd;
 	struct pty_desc *d;	/* per e->descs[] */
@@ -183,13 +184,20 @@ static bool is_dev_tty(const struct stat *st)
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(5, 0);
 }
 
-/* /dev/tty at 0-2 leads outside like any terminal there (files-ext.c). */
+/* /dev/console, /dev/ttyN, a serial line... */
+static bool is_path_tty(const struct fd_dump *f)
+{
+	return S_ISCHR(f->st->st_mode) && files_link_tty(f->link) &&
+	       !is_master(f->st) && !is_slave(f->st) && !is_dev_tty(f->st);
+}
+
+/* A terminal at 0-2 leads outside like any terminal there (files-ext.c). */
 static bool tty_recognise(const struct fd_dump *f)
 {
 	if (f->fi->flags & O_PATH)
 		return false;	/* only a path: files-reg.c */
 	return is_master(f->st) || is_slave(f->st) ||
-	       (is_dev_tty(f->st) && f->fd > 2);
+	       (f->fd > 2 && (is_dev_tty(f->st) || is_path_tty(f)));
 }
 
 static struct pty *pty_of(struct tty_dump *u, unsigned int index)
@@ -197,7 +205,7 @@ static struct pty *pty_of(struct tty_dump *u, unsigned int index)
 	struct pty *p;
 
 	for (int i = 0; i < u->nr; i++)
-		if (u->p[i].e->index == index)
+		if (!u->p[i].bypath && u->p[i].e->index == index)
 			return &u->p[i];
 	u->p = xrealloc(u->p, (u->nr + 1) * sizeof(*u->p));
 	p = &u->p[u->nr];
@@ -427,6 +435,55 @@ out:
 	return ret;
 }
 
+/* A terminal reopened by its path: one entry per device, its modes. */
+static int dump_path_tty(struct tty_dump *u, const struct fd_dump *f, FdEntry *fe)
+{
+	struct termios2 t;
+	struct winsize ws;
+	struct pty *p = NULL;
+	int fd;
+
+	for (int i = 0; i < u->nr; i++)
+		if (u->p[i].bypath && u->p[i].e->rdev == f->st->st_rdev)
+			p = &u->p[i];
+	if (!p) {
+		p = pty_of(u, PTY_MAX_INDEX);	/* a new entry: no pty has it */
+		p->e->index = 0;
+		p->bypath = true;
+		p->e->path = xstrdup(f->link);
+		p->e->has_rdev = 1;
+		p->e->rdev = f->st->st_rdev;
+		fd = pidfd_take(f->pid, f->fd);
+		if (fd < 0)
+			return -1;
+		if (ioctl(fd, TCGETS2, &t) || ioctl(fd, TIOCGWINSZ, &ws)) {
+			pr_perror("fd %d of %d: can't read the modes of '%s'", f->fd,
+				  f->pid, f->link);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		p->e->iflag = t.c_iflag;
+		p->e->oflag = t.c_oflag;
+		p->e->cflag = t.c_cflag;
+		p->e->lflag = t.c_lflag;
+		p->e->line = t.c_line;
+		p->e->cc.data = xzalloc(NCCS);
+		memcpy(p->e->cc.data, t.c_cc, NCCS);
+		p->e->cc.len = NCCS;
+		p->e->ispeed = t.c_ispeed;
+		p->e->ospeed = t.c_ospeed;
+		p->e->rows = ws.ws_row;
+		p->e->cols = ws.ws_col;
+		p->e->xpixel = ws.ws_xpixel;
+		p->e->ypixel = ws.ws_ypixel;
+	}
+	fe->file_id = p->e->id;
+	fe->has_desc_id = 1;
+	fe->desc_id = add_desc(p, f, false);
+	return 0;
+}
+
 static int tty_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 {
 	struct tty_dump *u = dump_state(df);
@@ -440,6 +497,8 @@ static int tty_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		fe->file_id = DEV_TTY_ID;
 		return 0;
 	}
+	if (is_path_tty(f))
+		return dump_path_tty(u, f, fe);
 	if (master) {
 		m = pidfd_take(f->pid, f->fd);
 		if (m < 0)
@@ -702,7 +761,7 @@ static int tty_collected(struct dump_files *df, struct pstree *t)
 				dev_tty_fd(u, it, e, job, shell_job);
 				continue;
 			}
-			if (u->p[e->file_id - 1].master)
+			if (u->p[e->file_id - 1].master || u->p[e->file_id - 1].bypath)
 				continue;
 			if (e->fd <= 2) {
 				/* BLCR's rule: a terminal at 0-2 is crest's own. */
@@ -750,7 +809,7 @@ static int tty_write(struct dump_files *df, struct img_dir *d)
 	int nr = 0, ret;
 
 	for (int i = 0; i < u->nr; i++)
-		if (u->p[i].master || u->p[i].shell)
+		if (u->p[i].master || u->p[i].shell || u->p[i].bypath)
 			msgs[nr++] = u->p[i].e;
 	ret = files_write_msgs(d, IMG_TTYS, 0, msgs, nr);
 	free(msgs);
@@ -806,10 +865,11 @@ static int tty_read(struct restore_files *rf, struct img_dir *d)
 
 		for (size_t j = 0; j < e->n_descs; j++)
 			masters += e->descs[j]->master;
-		if (e->cc.len != NCCS || masters != (e->shell_job ? 0 : 1) ||
+		if (e->cc.len != NCCS || masters != (e->shell_job || e->path ? 0 : 1) ||
 		    e->index >= PTY_MAX_INDEX) {
 			pr_err("image ttys.img is corrupt: pty %u has %s", e->id,
-			       masters != (e->shell_job ? 0 : 1) ? "a wrong number of masters" :
+			       masters != (e->shell_job || e->path ? 0 : 1) ?
+			       "a wrong number of masters" :
 			       "bad modes or index");
 			return -1;
 		}
@@ -936,6 +996,36 @@ static int open_job_terminal(struct tty_restore *u, int i, int base)
 	return 0;
 }
 
+/* Another terminal: each description opened by its path, then its modes. */
+static int open_path_tty(struct tty_restore *u, int i, int base)
+{
+	const TtyEntry *e = u->ttys[i];
+	struct winsize ws = { e->rows, e->cols, e->xpixel, e->ypixel };
+	struct stat st;
+
+	u->desc[i] = xzalloc((e->n_descs + 1) * sizeof(int));
+	for (size_t j = 0; j < e->n_descs; j++) {
+		int fd = open(e->path, (e->descs[j]->flags & ~O_CLOEXEC) | O_NOCTTY);
+
+		if (fd < 0)
+			pr_perror("can't open the terminal '%s'", e->path);
+		if ((u->desc[i][j] = files_to_service(fd, base)) < 0)
+			return -1;
+		if (fstat(u->desc[i][j], &st) || st.st_rdev != e->rdev) {
+			pr_err("'%s' is not the terminal it was (device %u:%u, now %u:%u)",
+			       e->path, major(e->rdev), minor(e->rdev), major(st.st_rdev),
+			       minor(st.st_rdev));
+			return -1;
+		}
+	}
+	if (e->n_descs && (set_termios(u->desc[i][0], e, false, 0) ||
+			   ioctl(u->desc[i][0], TIOCSWINSZ, &ws))) {
+		pr_perror("can't give '%s' its modes", e->path);
+		return -1;
+	}
+	return 0;
+}
+
 static int open_one(struct tty_restore *u, int i, int base)
 {
 	const TtyEntry *e = u->ttys[i];
@@ -1017,6 +1107,7 @@ static int tty_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 		u->master[i] = u->ctl[i] = -1;
 	for (int i = 0; i < u->nr; i++)
 		if (u->ttys[i]->shell_job ? open_job_terminal(u, i, rf->base) :
+		    u->ttys[i]->path ? open_path_tty(u, i, rf->base) :
 		    open_one(u, i, rf->base))
 			return -1;
 	return 0;
@@ -1043,6 +1134,10 @@ static void tty_show(const struct restore_files *rf, const FdEntry *e, char *buf
 	if (i < 0 || !e->has_desc_id || !e->desc_id ||
 	    e->desc_id > u->ttys[i]->n_descs) {
 		snprintf(buf, len, "pty %u, not in the images", e->file_id);
+		return;
+	}
+	if (u->ttys[i]->path) {
+		snprintf(buf, len, "the terminal %s", u->ttys[i]->path);
 		return;
 	}
 	if (u->ttys[i]->shell_job) {
