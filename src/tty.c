@@ -80,6 +80,7 @@
 #define PTY_SLAVE_MAJOR	136	/* UNIX98 slaves: majors 136-143 */
 #define PTY_SLAVE_MAJORS	8
 #define PTY_MAX_INDEX	4096	/* how far crest opens /dev/ptmx to find an index */
+#define PTY_QUEUE_MAX	4096	/* N_TTY_BUF_SIZE: what FIONREAD can count */
 #define TTY_WAIT_MS	5000	/* for the tty layer's worker to move bytes */
 #define DEV_TTY_ID	0xffffffffu	/* dump: an fd on /dev/tty, not resolved yet */
 
@@ -866,11 +867,13 @@ static int tty_read(struct restore_files *rf, struct img_dir *d)
 		for (size_t j = 0; j < e->n_descs; j++)
 			masters += e->descs[j]->master;
 		if (e->cc.len != NCCS || masters != (e->shell_job || e->path ? 0 : 1) ||
-		    e->index >= PTY_MAX_INDEX) {
+		    e->index >= PTY_MAX_INDEX ||
+		    /* more than a pty holds: writing it back would block */
+		    e->to_slave.len > PTY_QUEUE_MAX || e->to_master.len > PTY_QUEUE_MAX) {
 			pr_err("image ttys.img is corrupt: pty %u has %s", e->id,
 			       masters != (e->shell_job || e->path ? 0 : 1) ?
 			       "a wrong number of masters" :
-			       "bad modes or index");
+			       "bad modes, index or queues");
 			return -1;
 		}
 	}
