@@ -189,7 +189,9 @@ static bool is_dev_tty(const struct stat *st)
 static bool is_path_tty(const struct fd_dump *f)
 {
 	return S_ISCHR(f->st->st_mode) && files_link_tty(f->link) &&
-	       !is_master(f->st) && !is_slave(f->st) && !is_dev_tty(f->st);
+	       !is_master(f->st) && !is_slave(f->st) && !is_dev_tty(f->st) &&
+	       strncmp(f->link, "/dev/pts/", 9) && strcmp(f->link, "/dev/ptmx") &&
+	       strcmp(f->link, "/dev/tty");
 }
 
 /* A terminal at 0-2 leads outside like any terminal there (files-ext.c). */

@@ -19,6 +19,9 @@
 #include "files-kind.h"
 #include "proc.h"
 
+/* makedev() as a constant, for majors below 4096 and minors below 256. */
+#define DEV(ma, mi)	(((dev_t)(ma) << 8) | (mi))
+
 struct sample {
 	const char *link;
 	mode_t mode;
@@ -26,6 +29,7 @@ struct sample {
 	FdKind want;		/* 0: no kind takes it */
 	int sock;		/* a real socket of ours at fd: 1 unix, 2 inet, 3 netlink */
 	int flags;		/* of the description (O_PATH) */
+	dev_t rdev;		/* a device's number */
 };
 
 static const struct sample samples[] = {
@@ -43,6 +47,15 @@ static const struct sample samples[] = {
 	{ "/dev/pts/3", S_IFCHR, 1, FD_KIND__FD_EXTERNAL },
 	{ "/dev/pts/3", S_IFCHR, 5, 0 },
 	{ "/dev/tty", S_IFCHR, 2, FD_KIND__FD_EXTERNAL },
+	/* ptys are tty.c's anywhere (a slave at 0-2 may turn external). */
+	{ "/dev/pts/3", S_IFCHR, 1, FD_KIND__FD_TTY, 0, 0, DEV(136, 3) },
+	{ "/dev/pts/300", S_IFCHR, 5, FD_KIND__FD_TTY, 0, 0, DEV(137, 44) },
+	{ "/dev/ptmx", S_IFCHR, 4, FD_KIND__FD_TTY, 0, 0, DEV(5, 2) },
+	/* Other terminals above 2 too: /dev/tty, reopened by path the rest. */
+	{ "/dev/tty", S_IFCHR, 5, FD_KIND__FD_TTY, 0, 0, DEV(5, 0) },
+	{ "/dev/console", S_IFCHR, 5, FD_KIND__FD_TTY, 0, 0, DEV(5, 1) },
+	{ "/dev/ttyS0", S_IFCHR, 9, FD_KIND__FD_TTY, 0, 0, DEV(4, 64) },
+	{ "/dev/console", S_IFCHR, 0, FD_KIND__FD_EXTERNAL, 0, 0, DEV(5, 1) },
 	/* A unix socket is sk-unix.c's anywhere (at 0-2 it may turn external). */
 	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_EXTERNAL, 2 },
 	{ "socket:[99]", S_IFSOCK, 2, FD_KIND__FD_UNIX_SK, 1 },
@@ -84,7 +97,7 @@ static void test_one_kind_each(void **state)
 	assert_true(socks[3] >= 0);
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 		const struct sample *s = &samples[i];
-		struct stat st = { .st_mode = s->mode | 0644 };
+		struct stat st = { .st_mode = s->mode | 0644, .st_rdev = s->rdev };
 		struct fd_dump f = { NULL, s->sock ? getpid() : 1, s->fd, s->link, &st, &fi, "" };
 		const struct fd_kind_ops *k;
 		int n, saved = -1;
