@@ -1099,6 +1099,8 @@ static int open_one(struct tty_restore *u, int i, int base)
 	return 0;
 }
 
+static void keep_own_modes(struct tty_restore *u);
+
 static int tty_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 		    int nr_mms)
 {
@@ -1110,6 +1112,7 @@ static int tty_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 	u->now = xzalloc((u->nr + 1) * sizeof(unsigned int));
 	for (int i = 0; i < u->nr; i++)
 		u->master[i] = u->ctl[i] = -1;
+	keep_own_modes(u);
 	for (int i = 0; i < u->nr; i++)
 		if (u->ttys[i]->shell_job ? open_job_terminal(u, i, rf->base) :
 		    u->ttys[i]->path ? open_path_tty(u, i, rf->base) :
@@ -1153,6 +1156,24 @@ static void tty_show(const struct restore_files *rf, const FdEntry *e, char *buf
 	master = u->ttys[i]->descs[e->desc_id - 1]->master;
 	snprintf(buf, len, "the %s of pty %u (/dev/pts/%u at the dump)",
 		 master ? "master" : "slave", u->ttys[i]->id, u->ttys[i]->index);
+}
+
+/*
+ * crest's own terminal modes, to put back when the job ends (a restored
+ * program killed in raw mode must not leave its terminal so).
+ */
+static void keep_own_modes(struct tty_restore *u)
+{
+	int t;
+
+	if (u->own_saved)
+		return;
+	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (t < 0)
+		return;	/* no terminal: nothing to put back */
+	if (!ioctl(t, TCGETS2, &u->own) && !ioctl(t, TIOCGWINSZ, &u->own_ws))
+		u->own_saved = true;
+	close(t);
 }
 
 int tty_restore_ctty(const struct restore_files *rf, pid_t orig_pid)
@@ -1213,11 +1234,23 @@ void tty_restore_done(const struct restore_files *rf)
 	sigset_t ttou, old;
 	int t;
 
+	pid_t fg = 0;
+
 	if (!u || !u->own_saved)
 		return;
 	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (t < 0)
 		return;	/* the terminal is gone (hung up): nothing to put back */
+	/*
+	 * Only in the foreground: crest sent to the background (the job
+	 * stopped, then bg) leaves the terminal to whoever has it; its shell
+	 * puts its own modes back when it gets it.
+	 */
+	if (ioctl(t, TIOCGPGRP, &fg) || fg != getpgrp()) {
+		pr_debug("crest is not in its terminal's foreground: its modes stay");
+		close(t);
+		return;
+	}
 	/* crest may be in the background by now: no SIGTTOU for this. */
 	sigemptyset(&ttou);
 	sigaddset(&ttou, SIGTTOU);

@@ -25,7 +25,8 @@ int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
 bool tty_shell_job(const struct restore_files *rf);
 /*
  * In crest, when the job ended (or the restore failed): crest's terminal
- * gets its own modes back.
+ * gets the modes it had when the restore began, if crest is in its
+ * foreground (with or without --shell-job).
  */
 void tty_restore_done(const struct restore_files *rf);
 
