@@ -18,8 +18,8 @@
  * is never set).
  *
  * A classic BPF socket filter (SO_GET_FILTER) comes back, locked if it
- * was (SO_LOCK_FILTER); an eBPF one (SO_ATTACH_BPF) reads back as none:
- * crest(8), LIMITATIONS.
+ * was (SO_LOCK_FILTER); an eBPF one (SO_ATTACH_BPF) can't be read back
+ * (SO_GET_FILTER: EACCES) and is refused.
  *
  * Refused by name, with the addresses: an established TCP connection
  * without --tcp-established, one being opened or closed; a listener with

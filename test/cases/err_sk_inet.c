@@ -7,7 +7,9 @@
  *   fd 15      a packet socket
  *   fd 16      a raw ICMP socket
  *   fd 17      a bound UDP socket, which crest could save
- * The errors mode expects every one of fds 10-16 refused by name with its
+ *   fd 18      a UDP socket with an eBPF socket filter (SO_ATTACH_BPF),
+ *              which can't be read back
+ * The errors mode expects every one of fds 10-16 and 18 refused by name with its
  * addresses or protocol, fd 17 not, and the process left running; after
  * go the connection carries bytes both ways, the waiting one is accepted
  * and the netlink answer is there. Cases named err_* are run by the errors mode only. */
@@ -15,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/bpf.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define ETH_P_ALL_BE	0x0300	/* htons(ETH_P_ALL) */
@@ -105,6 +109,27 @@ int main(void)
 	at(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), 16);
 	at(socket(AF_INET, SOCK_DGRAM, 0), 17);
 	must(!bind(17, (struct sockaddr *)&sa, sizeof(sa)), "bind udp");
+	{
+		/* r0 = 0; exit: drops everything. */
+		struct bpf_insn insns[2] = {
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		union bpf_attr attr;
+		int prog;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+		attr.insns = (unsigned long)insns;
+		attr.insn_cnt = 2;
+		attr.license = (unsigned long)"GPL";
+		prog = syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+		must(prog >= 0, "load an eBPF socket filter");
+		at(socket(AF_INET, SOCK_DGRAM, 0), 18);
+		must(!setsockopt(18, SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)),
+		     "attach the eBPF filter");
+		close(prog);
+	}
 
 	case_ready();
 	case_wait_go();
