@@ -657,6 +657,15 @@ static int job_desc(struct pty *p, pid_t pid, const FdEntry *e, bool dev_tty)
 	return id;
 }
 
+/* The pty of the tree that is dev, or NULL. */
+static const struct pty *tree_pty(const struct tty_dump *u, dev_t dev)
+{
+	for (int i = 0; dev_is_slave(dev) && i < u->nr; i++)
+		if (u->p[i].master && u->p[i].e->index == dev_index(dev))
+			return &u->p[i];
+	return NULL;
+}
+
 #define SHELL_HINT "dump it with --shell-job to give it crest's terminal at restore"
 
 /* /dev/tty at fd: the task's controlling terminal, the job's or refused. */
@@ -680,6 +689,15 @@ static void dev_tty_fd(struct tty_dump *u, struct pstree_item *it, FdEntry *e,
 		e->desc_id = job_desc(job, it->pid, e, true);
 		return;
 	}
+	if (tree_pty(u, dev)) {
+		struct pty *p = (struct pty *)tree_pty(u, dev);
+
+		/* Opened again at restore, once the session has it (post_open). */
+		e->file_id = p->e->id;
+		e->has_desc_id = 1;
+		e->desc_id = job_desc(p, it->pid, e, true);
+		return;
+	}
 	if (!dev)
 		refuse(it->pid, "fd %u is /dev/tty, and the process has no controlling terminal; not supported yet",
 		       e->fd);
@@ -688,15 +706,6 @@ static void dev_tty_fd(struct tty_dump *u, struct pstree_item *it, FdEntry *e,
 		       e->fd, major(dev), minor(dev),
 		       dev_is_slave(dev) ? "a pty that is not the job's terminal" :
 		       "not a pty");
-}
-
-/* The pty of the tree that is dev, or NULL. */
-static const struct pty *tree_pty(const struct tty_dump *u, dev_t dev)
-{
-	for (int i = 0; dev_is_slave(dev) && i < u->nr; i++)
-		if (u->p[i].master && u->p[i].e->index == dev_index(dev))
-			return &u->p[i];
-	return NULL;
 }
 
 /*
@@ -1079,6 +1088,11 @@ static int open_one(struct tty_restore *u, int i, int base)
 			u->desc[i][j] = m;
 			continue;
 		}
+		if (d->dev_tty) {
+			/* /dev/tty: in the task, once its session has the pty. */
+			u->desc[i][j] = FD_MADE_LATER;
+			continue;
+		}
 		/*
 		 * Its flags as they were (O_LARGEFILE too, which F_SETFL can't
 		 * give); no O_CLOEXEC, which dentry_open() would keep in the
@@ -1218,6 +1232,46 @@ int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
 	return 0;
 }
 
+/*
+ * In a task: its fds on /dev/tty where its controlling terminal is a pty
+ * of the tree (its session leader took it in phase 1). Each task opens
+ * its own description: one shared by several processes comes back as one
+ * per process (crest(8), TERMINALS).
+ */
+static int tty_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
+{
+	const struct tty_restore *u = restore_state_ro(rf);
+
+	for (int i = 0; i < nr; i++) {
+		const FdEntry *e = fds[i];
+		const TtyDesc *d;
+		int k, fd;
+
+		if (e->kind != FD_KIND__FD_TTY || (k = tty_index(u, e->file_id)) < 0 ||
+		    u->ttys[k]->shell_job || u->ttys[k]->path || !e->has_desc_id ||
+		    !e->desc_id || e->desc_id > u->ttys[k]->n_descs)
+			continue;
+		d = u->ttys[k]->descs[e->desc_id - 1];
+		if (!d->dev_tty)
+			continue;
+		fd = open("/dev/tty", (d->flags & ~O_CLOEXEC) | O_NOCTTY |
+			  (e->cloexec ? O_CLOEXEC : 0));
+		if (fd < 0) {
+			pr_perror("can't open /dev/tty at fd %u (pty %u)", e->fd, u->now[k]);
+			return -1;
+		}
+		if (fd != (int)e->fd) {
+			if (dup3(fd, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
+				pr_perror("can't put /dev/tty at fd %u", e->fd);
+				close(fd);
+				return -1;
+			}
+			close(fd);
+		}
+	}
+	return 0;
+}
+
 bool tty_shell_job(const struct restore_files *rf)
 {
 	const struct tty_restore *u = restore_state_ro(rf);
@@ -1271,5 +1325,6 @@ const struct fd_kind_ops tty_fd_ops = {
 	.read		= tty_read,
 	.open		= tty_open,
 	.service_fd	= tty_service_fd,
+	.post_open	= tty_post_open,
 	.show		= tty_show,
 };

@@ -7,7 +7,8 @@
  * the master) wait for the child and 1500 bytes the child wrote wait for
  * the parent; the master is O_NONBLOCK.
  * After the restore: each side reads exactly what was queued, then they
- * talk both ways; the termios, the window size, the session, the
+ * talk both ways (through /dev/tty too, which the session leader holds
+ * open, close-on-exec); the termios, the window size, the session, the
  * foreground group and /dev/tty (the controlling terminal) are as they
  * were.
  */
@@ -113,7 +114,7 @@ static int child_main(const char *pts, int ready, int go)
 {
 	struct termios t, now;
 	struct winsize ws;
-	int s, s2, fd, gsync[2];
+	int s, s2, fd, tty, gsync[2];
 	pid_t g;
 
 	if (setsid() < 0)
@@ -135,6 +136,9 @@ static int child_main(const char *pts, int ready, int go)
 	if (tcsetattr(s, TCSANOW, &t))
 		case_fail("tcsetattr: %s", strerror(errno));
 
+	tty = open("/dev/tty", O_RDWR | O_CLOEXEC);	/* our controlling terminal */
+	if (tty < 0)
+		case_fail("open /dev/tty: %s", strerror(errno));
 	if (pipe(gsync))
 		case_fail("pipe: %s", strerror(errno));
 	g = fork();
@@ -188,7 +192,17 @@ static int child_main(const char *pts, int ready, int go)
 		char buf[30];
 
 		fill(buf, sizeof(buf), 3);
-		if (write(s2, buf, 10) != 10 || write(0, buf + 10, 20) != 20)
+		char link[64], path[64];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", tty);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0 || (link[n] = 0, strcmp(link, "/dev/tty")))
+			case_fail("fd %d is %s, want /dev/tty", tty, n < 0 ? "gone" : link);
+		if (!(fcntl(tty, F_GETFD) & FD_CLOEXEC))
+			case_fail("/dev/tty lost close-on-exec");
+		if (write(s2, buf, 10) != 10 || write(0, buf + 10, 10) != 10 ||
+		    write(tty, buf + 20, 10) != 10)
 			case_fail("write after restore: %s", strerror(errno));
 	}
 	read_exact("slave, after", s, 5, 5);
