@@ -27,7 +27,10 @@ int main(int argc, char **argv)
 	if (opts_parse(argc, argv, &opts))
 		return EXIT_USAGE;
 	if (opts.help) {
-		opts_usage(stdout);
+		if (opts.cmd != CMD_NONE)
+			opts_command_usage(stdout, opts.cmd);
+		else
+			opts_usage(stdout);
 		return EXIT_OK;
 	}
 	if (opts.version) {

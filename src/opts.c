@@ -41,94 +41,7 @@ static const char usage_text[] =
 "  check [--json]\n"
 "        report the kernel features crest relies on; non-zero if one is missing\n"
 "\n"
-"dump options:\n"
-"  -t, --tree PID            the process and all its descendants (default scope)\n"
-"      --pid PID             that one process only\n"
-"      --pgid PGID           every process of a process group\n"
-"      --sid SID             every process of a session\n"
-"      --freeze-cgroup PATH  freeze this cgroup (v1 freezer or v2, holding the\n"
-"                            tree) while the processes are seized; without it\n"
-"                            a tree that never settles is frozen by its own\n"
-"                            cgroup if that holds nothing else\n"
-"  -D, --images-dir DIR      where the images go (default .)\n"
-"      --file FILE           all images in one context file instead ('-':\n"
-"                            stdout), written beside and renamed when complete\n"
-"      --compress            compress the images in the --file stream (zstd,\n"
-"                            two threads); restore finds it out by itself\n"
-"      --nosync              don't fsync the images\n"
-"      --sign-key FILE       sign the images: an HMAC-SHA256 keyed with FILE's\n"
-"                            bytes (32 or more random ones, mode 0600)\n"
-"  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
-"                            leases are always saved\n"
-"      --ext-unix-sk[=INO,...]  allow unix sockets connected to a bound\n"
-"                            socket outside the tree (all, or those whose\n"
-"                            inode or whose peer's is listed): connected\n"
-"                            again to the same name at restore\n"
-"      --prev-images-dir PREV  the pre-dump this dump follows (relative to DIR,\n"
-"                            or absolute): only pages written since are saved,\n"
-"                            the others are read from PREV at restore\n"
-"      --track-mem           accepted for CRIU's callers: a pre-dump always\n"
-"                            tracks, a dump with --prev-images-dir uses it\n"
-"      --tcp-established     save established TCP connections (TCP_REPAIR:\n"
-"                            sequence numbers, queues, options, window); with\n"
-"                            --kill they are closed in repair mode, silently\n"
-"  -j, --shell-job           a job of the terminal crest runs on: its fds on\n"
-"                            that terminal above 2 and /dev/tty are saved as\n"
-"                            the job's terminal, with its modes\n"
-"      --check-only          seize the processes, list everything crest can't\n"
-"                            save in them, let them go on; write no image\n"
-"                            (exit 0: they can be checkpointed, 5: they can't)\n"
-"AFTER the checkpoint is safely on disk (the last one given wins):\n"
-"      --kill                kill the processes (the default)\n"
-"  -R, --leave-running, --run  let them go on\n"
-"      --stop | --term | --abort | --cont\n"
-"                            send SIGSTOP, SIGTERM, SIGABRT or SIGCONT\n"
-"  -S, --signal NUM          send signal NUM\n"
-"\n"
-"restore options:\n"
-"  -D, --images-dir DIR      where the images are (default .)\n"
-"      --file FILE           restore from a context file ('-': stdin)\n"
-"  -d, --restore-detached    don't wait for the restored root\n"
-"      --trust-images        as root, restore images another user owns or\n"
-"                            could have written (refused by default)\n"
-"      --verify-key FILE     restore only images signed with this key\n"
-"                            (dump --sign-key): refuse unsigned or changed ones\n"
-"      --no-restore-pid      give the processes new PIDs (--restore-pid: the\n"
-"                            default, the same PIDs)\n"
-"      --restore-sid         keep the original session (default: the restored\n"
-"                            processes join crest's session; --no-restore-sid)\n"
-"      --restore-pgid        keep the original process group (default: join\n"
-"                            crest's group; --no-restore-pgid)\n"
-"  -j, --shell-job           the default: attach the job to crest's session,\n"
-"                            group and terminal (its terminal's fds above 2\n"
-"                            and /dev/tty become crest's, with its modes)\n"
-"      --pidfile FILE        write the restored root's PID to FILE\n"
-"      --status-fd FD        write a zero byte to FD and close it once the\n"
-"                            restored processes run (CRIU's readiness signal)\n"
-"  -l, --file-locks          accepted for CRIU's callers: file locks and\n"
-"                            leases are always restored\n"
-"      --check-only          check everything the restore needs here (PIDs,\n"
-"                            files, CPU, kernel, cgroups), list every problem,\n"
-"                            create nothing (exit 0: it can be restored)\n"
-"      --ext-unix-sk         accepted for CRIU's callers: the images say\n"
-"                            which sockets to connect outside\n"
-"      --tcp-established     accepted for CRIU's callers: the images hold\n"
-"                            the connections\n"
-"      --tcp-close           the TCP connections of the images come back\n"
-"                            closed (not connected: ENOTCONN), as CRIU's\n"
-"\n"
-"dump, pre-dump and restore:\n"
-"      --progress            show the progress line (processes, MiB done of\n"
-"                            the total, rate, time left) on stderr even when\n"
-"                            it is not a terminal; by default it shows on a\n"
-"                            terminal once the operation takes over a second\n"
-"      --no-progress         never show it\n"
-"\n"
-"common options:\n"
-"  -v[N], --verbosity[=N]    more messages: -v (info), -v3 or -vv (debug)\n"
-"  -o, --log-file FILE       write messages to FILE (errors still go to stderr)\n"
-"  -h, --help                this text\n"
-"  -V, --version             crest's version\n"
+"Each command's options: crest COMMAND --help; all of them below.\n"
 "\n"
 "exit status: 0 success, 1 failure, 2 usage, 3 bad or missing images\n"
 "(restore, show, verify), 4 busy (restore: a PID in use or a file lock held;\n"
@@ -138,10 +51,6 @@ static const char usage_text[] =
 "restore without -d exits with the restored root's status\n"
 "(128+N if it was killed by signal N).\n";
 
-void opts_usage(FILE *f)
-{
-	fputs(usage_text, f);
-}
 
 static int parse_pid(const char *s, pid_t *pid)
 {
@@ -215,39 +124,282 @@ static const struct option long_opts[] = {
 	{ }
 };
 
-/* Which options each command takes. */
+/*
+ * Which options each command takes: the parser accepts these and nothing
+ * else, and crest COMMAND --help is made of them, each with its line of
+ * opt_help[] (a unit test checks that every one has its line).
+ */
+static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
+	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
+	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, 'j', OPT_CHECK_ONLY,
+	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
+	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
+	'D', OPT_NOSYNC, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
+	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VERIFY_KEY,
+	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
+	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
+	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
+	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
+static const int check_opts[] = { OPT_JSON, 0 };
+static const int no_opts[] = { 0 };
+static const int common_opts[] = { 'v', 'o', 'h', 'V', 0 };
+
+static const int *cmd_opts(enum crest_cmd cmd)
+{
+	switch (cmd) {
+	case CMD_DUMP:		return dump_opts;
+	case CMD_PRE_DUMP:	return pre_dump_opts;
+	case CMD_RESTORE:	return restore_opts;
+	case CMD_VERIFY:	return verify_opts;
+	case CMD_CHECK:		return check_opts;
+	default:		return no_opts;
+	}
+}
+
 static int opt_applies(enum crest_cmd cmd, int c)
 {
-	static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
-		'R', OPT_KILL, OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
-		OPT_FILE, OPT_NOSYNC, OPT_FREEZE_CGROUP, 'l', OPT_CHECK_ONLY,
-		OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
-		OPT_TCP_ESTABLISHED, 'j', OPT_SHELL_JOB,
-		OPT_COMPRESS, 0 };
-	static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, 'D',
-		OPT_NOSYNC, OPT_FREEZE_CGROUP, OPT_PREV_DIR, OPT_TRACK_MEM, OPT_SIGN_KEY, 0 };
-	static const int restore_opts[] = { 'D', 'd', OPT_RESTORE_PID,
-		OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
-		OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_SHELL_JOB, OPT_PIDFILE,
-		OPT_FILE, 'l', OPT_TRUST_IMAGES, OPT_CHECK_ONLY, OPT_STATUS_FD,
-		OPT_EXT_UNIX_SK, OPT_VERIFY_KEY, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE, 0 };
-	static const int check_opts[] = { OPT_JSON, 0 };
-	static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
-	const int *list = cmd == CMD_DUMP ? dump_opts :
-			  cmd == CMD_PRE_DUMP ? pre_dump_opts :
-			  cmd == CMD_RESTORE ? restore_opts :
-			  cmd == CMD_VERIFY ? verify_opts :
-			  cmd == CMD_CHECK ? check_opts : NULL;
-
-	if (c == 'v' || c == 'o' || c == 'h' || c == 'V')
-		return 1;
-	if ((c == OPT_PROGRESS || c == OPT_NO_PROGRESS) &&
-	    (cmd == CMD_DUMP || cmd == CMD_PRE_DUMP || cmd == CMD_RESTORE))
-		return 1;
-	for (; list && *list; list++)
-		if (*list == c)
+	for (const int *l = common_opts; *l; l++)
+		if (*l == c)
+			return 1;
+	for (const int *l = cmd_opts(cmd); *l; l++)
+		if (*l == c)
 			return 1;
 	return 0;
+}
+
+#define C(x)	(1u << CMD_##x)
+#define C_ALL	(~0u)
+
+static const struct opt_help {
+	unsigned cmds;		/* C(DUMP) | ...: the commands it says this for */
+	int val;
+	const char *arg;	/* its argument, or NULL */
+	const char *text;	/* lines after the first indented by 28 */
+} opt_help[] = {
+	{ C(DUMP) | C(PRE_DUMP), 't', "PID", "the process and all its descendants (default scope)" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_PID, "PID", "that one process only" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_PGID, "PGID", "every process of a process group" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_SID, "SID", "every process of a session" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_FREEZE_CGROUP, "PATH",
+	  "freeze this cgroup (v1 freezer or v2, holding the\n"
+	  "tree) while the processes are seized; without it\n"
+	  "a tree that never settles is frozen by its own\n"
+	  "cgroup if that holds nothing else" },
+	{ C(DUMP) | C(PRE_DUMP), 'D', "DIR", "where the images go (default .)" },
+	{ C(RESTORE) | C(VERIFY), 'D', "DIR", "where the images are (default .)" },
+	{ C(DUMP), OPT_FILE, "FILE",
+	  "all images in one context file instead ('-':\n"
+	  "stdout), written beside and renamed when complete" },
+	{ C(RESTORE), OPT_FILE, "FILE", "restore from a context file ('-': stdin)" },
+	{ C(VERIFY), OPT_FILE, "FILE", "check a context file ('-': stdin)" },
+	{ C(DUMP), OPT_COMPRESS, NULL,
+	  "compress the images in the --file stream (zstd,\n"
+	  "two threads); restore finds it out by itself" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_NOSYNC, NULL, "don't fsync the images" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_SIGN_KEY, "FILE",
+	  "sign the images: an HMAC-SHA256 keyed with FILE's\n"
+	  "bytes (32 or more random ones, mode 0600)" },
+	{ C(RESTORE), OPT_VERIFY_KEY, "FILE",
+	  "restore only images signed with this key\n"
+	  "(dump --sign-key): refuse unsigned or changed ones" },
+	{ C(VERIFY), OPT_VERIFY_KEY, "FILE", "check the signature too (dump --sign-key)" },
+	{ C(DUMP), 'l', NULL,
+	  "accepted for CRIU's callers: file locks and\n"
+	  "leases are always saved" },
+	{ C(RESTORE), 'l', NULL,
+	  "accepted for CRIU's callers: file locks and\n"
+	  "leases are always restored" },
+	{ C(DUMP), OPT_EXT_UNIX_SK, "INO,...",
+	  "allow unix sockets connected to a bound socket\n"
+	  "outside the tree (all, or those whose inode or\n"
+	  "whose peer's is listed): connected again to the\n"
+	  "same name at restore" },
+	{ C(RESTORE), OPT_EXT_UNIX_SK, NULL,
+	  "accepted for CRIU's callers: the images say\n"
+	  "which sockets to connect outside" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_PREV_DIR, "PREV",
+	  "the pre-dump this one follows (relative to DIR,\n"
+	  "or absolute): only pages written since are saved,\n"
+	  "the others are read from PREV at restore" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_TRACK_MEM, NULL,
+	  "accepted for CRIU's callers: a pre-dump always\n"
+	  "tracks, a dump with --prev-images-dir uses it" },
+	{ C(DUMP), OPT_TCP_ESTABLISHED, NULL,
+	  "save established TCP connections (TCP_REPAIR:\n"
+	  "sequence numbers, queues, options, window); with\n"
+	  "--kill they are closed in repair mode, silently" },
+	{ C(RESTORE), OPT_TCP_ESTABLISHED, NULL,
+	  "accepted for CRIU's callers: the images hold\n"
+	  "the connections" },
+	{ C(RESTORE), OPT_TCP_CLOSE, NULL,
+	  "the TCP connections of the images come back\n"
+	  "closed (not connected: ENOTCONN), as CRIU's" },
+	{ C(DUMP), 'j', NULL,
+	  "a job of the terminal crest runs on: its fds on\n"
+	  "that terminal above 2 and /dev/tty are saved as\n"
+	  "the job's terminal, with its modes" },
+	{ C(RESTORE), 'j', NULL,
+	  "the default: attach the job to crest's session,\n"
+	  "group and terminal (its terminal's fds above 2\n"
+	  "and /dev/tty become crest's, with its modes)" },
+	{ C(DUMP), OPT_CHECK_ONLY, NULL,
+	  "seize the processes, list everything crest can't\n"
+	  "save in them, let them go on; write no image\n"
+	  "(exit 0: they can be checkpointed, 5: they can't)" },
+	{ C(RESTORE), OPT_CHECK_ONLY, NULL,
+	  "check everything the restore needs here (PIDs,\n"
+	  "files, CPU, kernel, cgroups), list every problem,\n"
+	  "create nothing (exit 0: it can be restored)" },
+	{ C(DUMP), OPT_KILL, NULL,
+	  "once the checkpoint is safely on disk, kill the\n"
+	  "processes (the default; of --kill, -R, --stop,\n"
+	  "--term, --abort, --cont and -S the last one wins)" },
+	{ C(DUMP), 'R', NULL, "... let them go on" },
+	{ C(DUMP), OPT_STOP, NULL, "... send them SIGSTOP" },
+	{ C(DUMP), OPT_TERM, NULL, "... send them SIGTERM" },
+	{ C(DUMP), OPT_ABORT, NULL, "... send them SIGABRT" },
+	{ C(DUMP), OPT_CONT, NULL, "... send them SIGCONT" },
+	{ C(DUMP), 'S', "NUM", "... send them signal NUM" },
+	{ C(RESTORE), 'd', NULL, "don't wait for the restored root" },
+	{ C(RESTORE), OPT_TRUST_IMAGES, NULL,
+	  "as root, restore images another user owns or\n"
+	  "could have written (refused by default)" },
+	{ C(RESTORE), OPT_RESTORE_PID, NULL, "the same PIDs (the default)" },
+	{ C(RESTORE), OPT_NO_RESTORE_PID, NULL, "give the processes new PIDs" },
+	{ C(RESTORE), OPT_RESTORE_SID, NULL,
+	  "keep the original session (default: the restored\n"
+	  "processes join crest's session)" },
+	{ C(RESTORE), OPT_NO_RESTORE_SID, NULL, "join crest's session (the default)" },
+	{ C(RESTORE), OPT_RESTORE_PGID, NULL,
+	  "keep the original process group (default: join\n"
+	  "crest's group)" },
+	{ C(RESTORE), OPT_NO_RESTORE_PGID, NULL, "join crest's group (the default)" },
+	{ C(RESTORE), OPT_PIDFILE, "FILE", "write the restored root's PID to FILE" },
+	{ C(RESTORE), OPT_STATUS_FD, "FD",
+	  "write a zero byte to FD and close it once the\n"
+	  "restored processes run (CRIU's readiness signal)" },
+	{ C(CHECK), OPT_JSON, NULL, "one JSON object instead" },
+	{ C(DUMP) | C(PRE_DUMP) | C(RESTORE), OPT_PROGRESS, NULL,
+	  "show the progress line (processes, MiB done of\n"
+	  "the total, rate, time left) on stderr even when\n"
+	  "it is not a terminal; by default it shows on a\n"
+	  "terminal once the operation takes over a second" },
+	{ C(DUMP) | C(PRE_DUMP) | C(RESTORE), OPT_NO_PROGRESS, NULL, "never show it" },
+	{ C_ALL, 'v', "N", "more messages: -v (info), -v3 or -vv (debug)" },
+	{ C_ALL, 'o', "FILE", "write messages to FILE (errors still go to stderr)" },
+	{ C_ALL, 'h', NULL, "this text" },
+	{ C_ALL, 'V', NULL, "crest's version" },
+};
+
+static const struct opt_help *help_of(enum crest_cmd cmd, int val)
+{
+	for (size_t i = 0; i < sizeof(opt_help) / sizeof(opt_help[0]); i++)
+		if (opt_help[i].val == val && (opt_help[i].cmds & (1u << cmd)))
+			return &opt_help[i];
+	return NULL;
+}
+
+/* "  -t, --tree PID            the process and ..." */
+static void help_line(FILE *f, enum crest_cmd cmd, int val)
+{
+	const struct opt_help *h = help_of(cmd, val);
+	char head[96] = "  ";
+	size_t n = 2;
+	const char *t;
+
+	bool any = val < 256;
+
+	if (val < 256)
+		n += snprintf(head + n, sizeof(head) - n, "-%c%s", val,
+			      val == 'v' ? "[N]" : "");
+	else
+		n += snprintf(head + n, sizeof(head) - n, "    ");
+	for (const struct option *lo = long_opts; lo->name; lo++) {
+		if (lo->val != val)
+			continue;
+		n += snprintf(head + n, sizeof(head) - n, "%s--%s", any ? ", " : "", lo->name);
+		any = true;
+		if (lo->has_arg == optional_argument && h && h->arg)
+			n += snprintf(head + n, sizeof(head) - n, "[=%s]", h->arg);
+	}
+	if (h && h->arg && val != 'v' && !strstr(head, "[="))
+		n += snprintf(head + n, sizeof(head) - n, " %s", h->arg);
+	t = h ? h->text : "(undocumented)";
+	if (n >= 28)
+		fprintf(f, "%s\n%28s", head, "");
+	else
+		fprintf(f, "%-28s", head);
+	for (; *t; t++) {
+		fputc(*t, f);
+		if (*t == '\n')
+			fprintf(f, "%28s", "");
+	}
+	fputc('\n', f);
+}
+
+static const char *const cmd_names[] = {
+	[CMD_DUMP] = "dump", [CMD_PRE_DUMP] = "pre-dump", [CMD_RESTORE] = "restore",
+	[CMD_SHOW] = "show", [CMD_CHECK] = "check", [CMD_VERIFY] = "verify",
+	[CMD_SWRK] = "swrk",
+};
+
+void opts_command_usage(FILE *f, enum crest_cmd cmd)
+{
+	fprintf(f, "usage: crest %s [OPTIONS]%s\n\n", cmd_names[cmd],
+		cmd == CMD_SHOW ? " PATH" : cmd == CMD_VERIFY ? " [DIR | FILE]" :
+		cmd == CMD_SWRK ? " FD" : "");
+	if (cmd_opts(cmd)[0]) {
+		fprintf(f, "options:\n");
+		for (const int *l = cmd_opts(cmd); *l; l++)
+			help_line(f, cmd, *l);
+		fputc('\n', f);
+	}
+	fprintf(f, "common options:\n");
+	for (const int *l = common_opts; *l; l++)
+		help_line(f, cmd, *l);
+	fprintf(f, "\nthe whole story: man crest (Documentation/crest.8)\n");
+}
+
+void opts_usage(FILE *f)
+{
+	static const enum crest_cmd with_opts[] = { CMD_DUMP, CMD_PRE_DUMP, CMD_RESTORE,
+						     CMD_VERIFY, CMD_CHECK };
+	const char *exit_text = strstr(usage_text, "exit status:");
+
+	fwrite(usage_text, 1, exit_text - usage_text, f);
+	for (size_t i = 0; i < sizeof(with_opts) / sizeof(with_opts[0]); i++) {
+		fprintf(f, "%s options:\n", cmd_names[with_opts[i]]);
+		for (const int *l = cmd_opts(with_opts[i]); *l; l++)
+			help_line(f, with_opts[i], *l);
+		fputc('\n', f);
+	}
+	fprintf(f, "common options:\n");
+	for (const int *l = common_opts; *l; l++)
+		help_line(f, CMD_DUMP, *l);
+	fputc('\n', f);
+	fputs(exit_text, f);
+}
+
+const char *opts_help_missing(void)
+{
+	static char what[64];
+
+	for (enum crest_cmd c = CMD_DUMP; c <= CMD_SWRK; c++)
+		for (const int *l = cmd_opts(c); *l; l++) {
+			const struct option *lo = long_opts;
+
+			while (lo->name && lo->val != *l)
+				lo++;
+			if (!help_of(c, *l) || (!lo->name && !(*l < 256))) {
+				snprintf(what, sizeof(what), "%s %s", cmd_names[c],
+					 lo->name ? lo->name : "?");
+				return what;
+			}
+		}
+	return NULL;
 }
 
 static void set_scope(struct options *o, int scope, const char *arg, int *err)

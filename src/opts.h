@@ -115,5 +115,9 @@ void opts_defaults(struct options *o);
 /* 0 on success, -1 after printing what is wrong. */
 int opts_parse(int argc, char **argv, struct options *o);
 void opts_usage(FILE *f);
+/* crest COMMAND --help: the command's options, from the parser's table. */
+void opts_command_usage(FILE *f, enum crest_cmd cmd);
+/* "COMMAND OPTION" of the first option a command takes without a help line; NULL. */
+const char *opts_help_missing(void);
 
 #endif

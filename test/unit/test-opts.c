@@ -208,6 +208,91 @@ static void test_usage_text(void **state)
 	free(text);
 }
 
+static char *command_help(enum crest_cmd cmd)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	opts_command_usage(f, cmd);
+	fclose(f);
+	return text;
+}
+
+/*
+ * crest COMMAND --help comes from the parser's own tables: every option a
+ * command takes has its line, and none it refuses appears.
+ */
+static void test_command_help(void **state)
+{
+	char *dump = command_help(CMD_DUMP), *verify = command_help(CMD_VERIFY);
+	char *restore = command_help(CMD_RESTORE), *pre = command_help(CMD_PRE_DUMP);
+	const char *missing = opts_help_missing();
+
+	assert_null(missing);
+	assert_non_null(strstr(dump, "usage: crest dump"));
+	assert_non_null(strstr(dump, "--prev-images-dir PREV"));
+	assert_non_null(strstr(dump, "-R, --leave-running, --run"));
+	assert_non_null(strstr(dump, "--tcp-established"));
+	assert_null(strstr(dump, "--restore-sid"));
+	assert_non_null(strstr(restore, "--restore-sid"));
+	assert_non_null(strstr(restore, "--status-fd FD"));
+	assert_null(strstr(restore, "--freeze-cgroup"));
+	assert_non_null(strstr(verify, "--verify-key FILE"));
+	assert_null(strstr(verify, "--tcp-established"));
+	assert_null(strstr(pre, "--leave-running"));
+	/* What the help offers, the parser takes. */
+	{
+		struct options o;
+
+		assert_int_equal(PARSE(&o, "crest", "verify", "--verify-key", "k", "d"), 0);
+		assert_int_equal(PARSE(&o, "crest", "pre-dump", "-t", "1", "-D", "d",
+				       "--prev-images-dir", "p"), 0);
+		assert_int_not_equal(PARSE(&o, "crest", "pre-dump", "-t", "1", "-R"), 0);
+	}
+	free(dump);
+	free(verify);
+	free(restore);
+	free(pre);
+}
+
+/* Every long option is in crest(8), as groff spells it ("\-\-images\-dir"). */
+static void test_man_page_options(void **state)
+{
+	char *man = NULL, *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = fopen("Documentation/crest.8", "r");
+	assert_non_null(f);
+	assert_int_equal(getdelim(&man, &len, 0, f) > 0, 1);
+	fclose(f);
+	text = NULL;
+	len = 0;
+	f = open_memstream(&text, &len);
+	opts_usage(f);
+	fclose(f);
+	for (char *p = text; (p = strstr(p, "--")); p += 2) {
+		char name[64], groff[160];
+		size_t n = 0, g = 0;
+
+		while (n < sizeof(name) - 1 && (p[2 + n] == '-' || (p[2 + n] >= 'a' && p[2 + n] <= 'z')))
+			name[n] = p[2 + n], n++;
+		name[n] = 0;
+		if (!n)
+			continue;
+		g += snprintf(groff + g, sizeof(groff) - g, "\\-\\-");
+		for (size_t i = 0; i < n; i++)
+			g += snprintf(groff + g, sizeof(groff) - g, name[i] == '-' ? "\\-" : "%c",
+				      name[i]);
+		if (!strstr(man, groff))
+			fail_msg("--%s is in crest --help but not in Documentation/crest.8", name);
+	}
+	free(text);
+	free(man);
+}
+
 static void test_errors(void **state)
 {
 	struct options o;
@@ -347,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_show_check),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_usage_text),
+		cmocka_unit_test(test_command_help),
+		cmocka_unit_test(test_man_page_options),
 		cmocka_unit_test(test_errors),
 	};
 
