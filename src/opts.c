@@ -74,6 +74,8 @@ enum {
 	OPT_JSON, OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_VERIFY_KEY,
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
 	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS,
+	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
+	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 };
 
 static const struct option long_opts[] = {
@@ -118,6 +120,11 @@ static const struct option long_opts[] = {
 	{ "json",		no_argument,	   NULL, OPT_JSON },
 	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
 	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
+	{ "ptraced-error",	no_argument,	   NULL, OPT_PTRACED_ERROR },
+	{ "ptraced-skip",	no_argument,	   NULL, OPT_PTRACED_SKIP },
+	{ "ptraced-allow",	no_argument,	   NULL, OPT_PTRACED_ALLOW },
+	{ "ptracer-error",	no_argument,	   NULL, OPT_PTRACER_ERROR },
+	{ "ptracer-skip",	no_argument,	   NULL, OPT_PTRACER_SKIP },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -132,6 +139,8 @@ static const struct option long_opts[] = {
 static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, 'j', OPT_CHECK_ONLY,
+	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
+	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
@@ -253,6 +262,17 @@ static const struct opt_help {
 	  "check everything the restore needs here (PIDs,\n"
 	  "files, CPU, kernel, cgroups), list every problem,\n"
 	  "create nothing (exit 0: it can be restored)" },
+	{ C(DUMP), OPT_PTRACED_ERROR, NULL,
+	  "a process of the scope traced by another process\n"
+	  "(a debugger) fails the dump (the default)" },
+	{ C(DUMP), OPT_PTRACED_SKIP, NULL,
+	  "... is left out, with its descendants (BLCR's)" },
+	{ C(DUMP), OPT_PTRACED_ALLOW, NULL,
+	  "... is tried (it fails: a process has one tracer)" },
+	{ C(DUMP), OPT_PTRACER_ERROR, NULL,
+	  "a process of the scope tracing one outside it\n"
+	  "fails the dump (the default)" },
+	{ C(DUMP), OPT_PTRACER_SKIP, NULL, "... is left out, with its descendants" },
 	{ C(DUMP), OPT_KILL, NULL,
 	  "once the checkpoint is safely on disk, kill the\n"
 	  "processes (the default; of --kill, -R, --stop,\n"
@@ -515,6 +535,11 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_FREEZE_CGROUP:	o->freeze_cgroup = optarg; break;
 		case 'l':	break;	/* CRIU's; locks are always saved */
 		case OPT_CHECK_ONLY:	o->check_only = true; break;
+		case OPT_PTRACED_ERROR:	o->ptraced = TRACE_ERROR; break;
+		case OPT_PTRACED_SKIP:	o->ptraced = TRACE_SKIP; break;
+		case OPT_PTRACED_ALLOW:	o->ptraced = TRACE_ALLOW; break;
+		case OPT_PTRACER_ERROR:	o->ptracer = TRACE_ERROR; break;
+		case OPT_PTRACER_SKIP:	o->ptracer = TRACE_SKIP; break;
 		case OPT_TRUST_IMAGES:	o->trust_images = true; break;
 		case OPT_JSON:		o->json = true; break;
 		case OPT_PROGRESS:	o->progress = 1; break;
