@@ -5,7 +5,7 @@ set -e
 pkgs="gcc make binutils pkg-config protobuf-c-compiler libprotobuf-c-dev
 libnl-3-dev libnl-genl-3-dev libcap-dev libbsd-dev libcmocka-dev libzstd-dev python3
 procps xz-utils util-linux sqlite3 libssl-dev inotify-tools redis-server
-tmux vim less nginx-light"
+tmux vim less nginx-light man-db groff-base"
 missing=
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
