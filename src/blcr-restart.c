@@ -18,6 +18,7 @@
 #include "opts.h"
 #include "pstree.h"
 #include "restore.h"
+#include "tty.h"
 
 #include "blcr-int.h"
 
@@ -373,6 +374,7 @@ int cr_restart_main(int argc, char **argv)
 	char pidfile[] = "/tmp/.cr_restart-pid-XXXXXX";
 	int nverbose = 0, kmsg = KMSG_ERROR, c, ret, err, status, fd;
 	struct options o;
+	struct tty_modes *modes;
 	sigset_t all;
 	char msg[512];
 	long v;
@@ -547,6 +549,8 @@ int cr_restart_main(int argc, char **argv)
 	close(fd);
 	o.pidfile = pidfile;
 	o.detach = true;
+	o.caller_waits = true;
+	modes = tty_modes_keep();
 	sigfillset(&all);
 	sigdelset(&all, SIGCHLD);
 	sigdelset(&all, SIGKILL);
@@ -576,11 +580,14 @@ int cr_restart_main(int argc, char **argv)
 	while (waitpid(child, &status, __WALL) < 0) {
 		if (errno == EINTR)
 			continue;
+		tty_modes_put_back(modes);
 		if (errno == ECHILD)	/* not ours (any more) */
 			return 0;
 		return die(errno, HOOK_FAIL_PERM, "waitpid(%d): %s\n", child,
 			   strerror(errno));
 	}
+	/* The terminal as cr_restart found it, like crest restore. */
+	tty_modes_put_back(modes);
 	return mimic_exit(status);
 }
 

@@ -58,6 +58,7 @@ struct options {
 	bool restore_sid;	/* default false: join crest's session */
 	bool restore_pgid;	/* default false: join crest's group */
 	bool shell_job;		/* -j: the job's terminal is crest's (tty.c) */
+	bool caller_waits;	/* cr_restart: detached, but it waits for the root */
 	bool help;
 	bool version;
 

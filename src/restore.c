@@ -1624,7 +1624,7 @@ int cr_restore(const struct options *opts)
 	}
 	if (checks(&ctx))
 		goto err;
-	if (opts->detach && tty_shell_job(&ctx.files)) {
+	if (opts->detach && !opts->caller_waits && tty_shell_job(&ctx.files)) {
 		pr_err("the checkpoint is a job of a terminal (dump --shell-job): with -d crest would exit at once, its shell would take the terminal back and the job would stop at its first read; restore it without -d");
 		ctx.exit_code = EXIT_USAGE;
 		goto err;

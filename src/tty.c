@@ -837,10 +837,8 @@ struct tty_restore {
 	int *ctl;		/* ...a slave of crest's, for ioctls */
 	int **desc;		/* ...each description, [tty][desc_id - 1] */
 	unsigned int *now;	/* the index it got */
-	/* --shell-job: crest's terminal's own modes, put back when the job ends */
-	bool own_saved;
-	struct termios2 own;
-	struct winsize own_ws;
+	/* crest's terminal's own modes, put back when the job ends */
+	struct tty_modes *own;
 };
 
 static struct tty_restore *restore_state(struct restore_files *rf)
@@ -982,13 +980,6 @@ static int open_job_terminal(struct tty_restore *u, int i, int base)
 	else
 		snprintf(path, sizeof(path), "/dev/char/%u:%u", major(dev), minor(dev));
 	u->now[i] = dev_index(dev);
-	if (!u->own_saved) {
-		if (ioctl(t, TCGETS2, &u->own) || ioctl(t, TIOCGWINSZ, &u->own_ws)) {
-			pr_perror("can't read the modes of crest's terminal %s", path);
-			return -1;
-		}
-		u->own_saved = true;
-	}
 	if (!e->no_modes && (set_termios(t, e, false, u->now[i]) ||
 			     ioctl(t, TIOCSWINSZ, &ws))) {
 		pr_perror("can't give crest's terminal %s the job's modes", path);
@@ -1113,6 +1104,7 @@ static int open_one(struct tty_restore *u, int i, int base)
 	return 0;
 }
 
+struct tty_modes;
 static void keep_own_modes(struct tty_restore *u);
 
 static int tty_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
@@ -1172,22 +1164,67 @@ static void tty_show(const struct restore_files *rf, const FdEntry *e, char *buf
 		 master ? "master" : "slave", u->ttys[i]->id, u->ttys[i]->index);
 }
 
+struct tty_modes {
+	struct termios2 t;
+	struct winsize ws;
+};
+
+struct tty_modes *tty_modes_keep(void)
+{
+	struct tty_modes *m;
+	int t;
+
+	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (t < 0)
+		return NULL;	/* no terminal: nothing to put back */
+	m = xzalloc(sizeof(*m));
+	if (ioctl(t, TCGETS2, &m->t) || ioctl(t, TIOCGWINSZ, &m->ws)) {
+		free(m);
+		m = NULL;
+	}
+	close(t);
+	return m;
+}
+
+void tty_modes_put_back(const struct tty_modes *m)
+{
+	sigset_t ttou, old;
+	pid_t fg = 0;
+	int t;
+
+	if (!m)
+		return;
+	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (t < 0)
+		return;	/* the terminal is gone (hung up): nothing to put back */
+	/*
+	 * Only in the foreground: crest sent to the background (the job
+	 * stopped, then bg) leaves the terminal to whoever has it; its shell
+	 * puts its own modes back when it gets it.
+	 */
+	if (ioctl(t, TIOCGPGRP, &fg) || fg != getpgrp()) {
+		pr_debug("crest is not in its terminal's foreground: its modes stay");
+		close(t);
+		return;
+	}
+	/* No SIGTTOU for this (it is ours to set, in the foreground). */
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	if (ioctl(t, TCSETS2, &m->t) || ioctl(t, TIOCSWINSZ, &m->ws))
+		pr_perror("can't put back the modes of crest's terminal");
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(t);
+}
+
 /*
  * crest's own terminal modes, to put back when the job ends (a restored
  * program killed in raw mode must not leave its terminal so).
  */
 static void keep_own_modes(struct tty_restore *u)
 {
-	int t;
-
-	if (u->own_saved)
-		return;
-	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (t < 0)
-		return;	/* no terminal: nothing to put back */
-	if (!ioctl(t, TCGETS2, &u->own) && !ioctl(t, TIOCGWINSZ, &u->own_ws))
-		u->own_saved = true;
-	close(t);
+	if (!u->own)
+		u->own = tty_modes_keep();
 }
 
 int tty_restore_ctty(const struct restore_files *rf, pid_t orig_pid)
@@ -1285,34 +1322,9 @@ bool tty_shell_job(const struct restore_files *rf)
 void tty_restore_done(const struct restore_files *rf)
 {
 	const struct tty_restore *u = restore_state_ro(rf);
-	sigset_t ttou, old;
-	int t;
 
-	pid_t fg = 0;
-
-	if (!u || !u->own_saved)
-		return;
-	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (t < 0)
-		return;	/* the terminal is gone (hung up): nothing to put back */
-	/*
-	 * Only in the foreground: crest sent to the background (the job
-	 * stopped, then bg) leaves the terminal to whoever has it; its shell
-	 * puts its own modes back when it gets it.
-	 */
-	if (ioctl(t, TIOCGPGRP, &fg) || fg != getpgrp()) {
-		pr_debug("crest is not in its terminal's foreground: its modes stay");
-		close(t);
-		return;
-	}
-	/* crest may be in the background by now: no SIGTTOU for this. */
-	sigemptyset(&ttou);
-	sigaddset(&ttou, SIGTTOU);
-	sigprocmask(SIG_BLOCK, &ttou, &old);
-	if (ioctl(t, TCSETS2, &u->own) || ioctl(t, TIOCSWINSZ, &u->own_ws))
-		pr_perror("can't put back the modes of crest's terminal");
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(t);
+	if (u)
+		tty_modes_put_back(u->own);
 }
 
 const struct fd_kind_ops tty_fd_ops = {

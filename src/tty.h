@@ -30,4 +30,12 @@ bool tty_shell_job(const struct restore_files *rf);
  */
 void tty_restore_done(const struct restore_files *rf);
 
+/*
+ * The modes (termios, window size) of the terminal crest runs on (NULL:
+ * none), and putting them back if crest is in its foreground then.
+ */
+struct tty_modes;
+struct tty_modes *tty_modes_keep(void);
+void tty_modes_put_back(const struct tty_modes *m);
+
 #endif
