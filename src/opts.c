@@ -99,7 +99,7 @@ static const struct option long_opts[] = {
 	{ "no-restore-sid",	no_argument,	   NULL, OPT_NO_RESTORE_SID },
 	{ "restore-pgid",	no_argument,	   NULL, OPT_RESTORE_PGID },
 	{ "no-restore-pgid",	no_argument,	   NULL, OPT_NO_RESTORE_PGID },
-	{ "shell-job",		no_argument,	   NULL, OPT_SHELL_JOB },
+	{ "shell-job",		no_argument,	   NULL, 'j' },
 	{ "pidfile",		required_argument, NULL, OPT_PIDFILE },
 	{ "file",		required_argument, NULL, OPT_FILE },
 	{ "nosync",		no_argument,	   NULL, OPT_NOSYNC },
