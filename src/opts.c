@@ -125,6 +125,7 @@ static const struct option long_opts[] = {
 	{ "ptraced-allow",	no_argument,	   NULL, OPT_PTRACED_ALLOW },
 	{ "ptracer-error",	no_argument,	   NULL, OPT_PTRACER_ERROR },
 	{ "ptracer-skip",	no_argument,	   NULL, OPT_PTRACER_SKIP },
+	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "log-file",		required_argument, NULL, 'o' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -154,7 +155,7 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
 static const int no_opts[] = { 0 };
-static const int common_opts[] = { 'v', 'o', 'h', 'V', 0 };
+static const int common_opts[] = { 'v', 'q', 'o', 'h', 'V', 0 };
 
 static const int *cmd_opts(enum crest_cmd cmd)
 {
@@ -309,6 +310,7 @@ static const struct opt_help {
 	  "terminal once the operation takes over a second" },
 	{ C(DUMP) | C(PRE_DUMP) | C(RESTORE), OPT_NO_PROGRESS, NULL, "never show it" },
 	{ C_ALL, 'v', "N", "more messages: -v (info), -v3 or -vv (debug)" },
+	{ C_ALL, 'q', NULL, "no messages at all on stderr, no progress line" },
 	{ C_ALL, 'o', "FILE", "write messages to FILE (errors still go to stderr)" },
 	{ C_ALL, 'h', NULL, "this text" },
 	{ C_ALL, 'V', NULL, "crest's version" },
@@ -474,7 +476,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 
 	optind = 2;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:D:RS:dljv::o:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:D:RS:dljv::qo:hV", long_opts, NULL)) != -1) {
 		int err = 0;
 
 		if (c == '?' || c == ':') {
@@ -595,6 +597,9 @@ int opts_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'o':
 			o->log_file = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
 			break;
 		case 'h':
 			o->help = true;

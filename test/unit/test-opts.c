@@ -229,8 +229,14 @@ static void test_command_help(void **state)
 	char *dump = command_help(CMD_DUMP), *verify = command_help(CMD_VERIFY);
 	char *restore = command_help(CMD_RESTORE), *pre = command_help(CMD_PRE_DUMP);
 	const char *missing = opts_help_missing();
+	struct options q;
 
 	assert_null(missing);
+	assert_int_equal(PARSE(&q, "crest", "dump", "-t", "1", "-q"), 0);
+	assert_true(q.quiet);
+	assert_int_equal(PARSE(&q, "crest", "restore", "--quiet"), 0);
+	assert_true(q.quiet);
+	assert_non_null(strstr(dump, "-q, --quiet"));
 	assert_non_null(strstr(dump, "usage: crest dump"));
 	assert_non_null(strstr(dump, "--prev-images-dir PREV"));
 	assert_non_null(strstr(dump, "-R, --leave-running, --run"));
