@@ -975,6 +975,16 @@ static pid_t map_pid(const void *arg, pid_t orig)
 	return restore_new_pid(arg, orig);
 }
 
+/* A shell job's own foreground group, before the tree runs (tty.c). */
+static int job_foreground(struct restore_ctx *ctx)
+{
+	const struct files_pid_map pid_map = {
+		ctx->opts->restore_pid ? NULL : map_pid, &ctx->sh
+	};
+
+	return tty_restore_job_fg(&ctx->files, &pid_map);
+}
+
 /* Phase B: groups, fds, restorers; wait for every thread's int3. */
 static int run_restorers(struct restore_ctx *ctx)
 {
@@ -1632,7 +1642,8 @@ int cr_restore(const struct options *opts)
 	if (prepare_objects(&ctx) || check_locks(&ctx))
 		goto err_modes;
 	start_progress(&ctx);
-	if (create_tree(&ctx) || run_restorers(&ctx) || finish_all(&ctx)) {
+	if (create_tree(&ctx) || run_restorers(&ctx) || job_foreground(&ctx) ||
+	    finish_all(&ctx)) {
 		progress_end();
 		kill_all(&ctx);
 		goto err_modes;

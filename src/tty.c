@@ -603,6 +603,14 @@ static struct pty *job_terminal(struct tty_dump *u, struct pstree *t, bool *fg)
 	if (p->master)
 		return NULL;
 	*fg = tpgid == root->pgid;
+	/*
+	 * The group of the tree in its foreground: the root's, or another (a
+	 * nested shell's command).
+	 */
+	if (tpgid > 0 && has_pgrp(t, tpgid)) {
+		p->e->has_fg_pgrp = 1;
+		p->e->fg_pgrp = tpgid;
+	}
 	if (!p->e->n_descs) {
 		p->e->has_no_modes = p->e->no_modes = 1;
 		p->e->cc.data = xzalloc(NCCS);
@@ -1256,6 +1264,8 @@ int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
 		if (!e->has_sid || e->sid != (uint32_t)orig_pid || !e->has_fg_pgrp)
 			continue;
 		pg = map->new_pid ? map->new_pid(map->arg, e->fg_pgrp) : (pid_t)e->fg_pgrp;
+		if (pg <= 0 || getpgid(pg) != pg)
+			continue;	/* its leader joined crest's group: it is */
 		/* The group's leader may not have made it yet: wait for it. */
 		while (ioctl(u->ctl[i], TIOCSPGRP, &pg)) {
 			if ((errno != ESRCH && errno != EPERM) || now_msec() > end) {
@@ -1307,6 +1317,43 @@ static int tty_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 		}
 	}
 	return 0;
+}
+
+/*
+ * In crest, once every task is in its group and before they run: the
+ * group of the job that was in the foreground at the dump gets the
+ * foreground of crest's terminal, if crest has it: one of its own groups
+ * (a nested shell running a command), or the root's kept with
+ * --restore-pgid; the root's in crest's group already is.
+ */
+int tty_restore_job_fg(const struct restore_files *rf, const struct files_pid_map *map)
+{
+	const struct tty_restore *u = restore_state_ro(rf);
+	sigset_t ttou, old;
+	pid_t pg, fg = 0;
+	int ret = 0;
+
+	for (int i = 0; u && i < u->nr; i++) {
+		const TtyEntry *e = u->ttys[i];
+
+		if (!e->shell_job || !e->has_fg_pgrp || u->ctl[i] < 0)
+			continue;
+		if (ioctl(u->ctl[i], TIOCGPGRP, &fg) || fg != getpgrp())
+			continue;	/* crest is not in the foreground: leave it */
+		pg = map->new_pid ? map->new_pid(map->arg, e->fg_pgrp) : (pid_t)e->fg_pgrp;
+		if (pg <= 0 || getpgid(pg) != pg)
+			continue;	/* its leader joined crest's group: it is */
+		sigemptyset(&ttou);
+		sigaddset(&ttou, SIGTTOU);
+		sigprocmask(SIG_BLOCK, &ttou, &old);
+		if (ioctl(u->ctl[i], TIOCSPGRP, &pg)) {
+			pr_perror("can't make the job's group %d the foreground of crest's terminal",
+				  pg);
+			ret = -1;
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	return ret;
 }
 
 bool tty_shell_job(const struct restore_files *rf)

@@ -21,6 +21,11 @@ int tty_restore_ctty(const struct restore_files *rf, pid_t orig_pid);
 int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
 		   const struct files_pid_map *map);
 
+/*
+ * In crest before the tree runs: the job's own foreground group (a nested
+ * shell's command) in the foreground of crest's terminal.
+ */
+int tty_restore_job_fg(const struct restore_files *rf, const struct files_pid_map *map);
 /* The images hold a job of a terminal (dump --shell-job). */
 bool tty_shell_job(const struct restore_files *rf);
 /*
