@@ -446,6 +446,19 @@ static int check_cpu(struct restore_ctx *ctx)
  * as right after a dump killed it) is waited for, a few seconds at most.
  * Otherwise name whoever holds it.
  */
+/* Is a SIGKILL pending for pid (its ShdPnd or SigPnd)? */
+static bool sigkill_pending(pid_t pid)
+{
+	char *buf = read_proc(pid, "status", NULL), *p;
+	bool yes = false;
+
+	for (p = buf; p && (p = strstr(p, "Pnd:\t")); p += 5)
+		if (strtoull(p + 5, NULL, 16) & (1ULL << (SIGKILL - 1)))
+			yes = true;
+	free(buf);
+	return yes;
+}
+
 static int check_pid(pid_t pid)
 {
 	struct proc_stat st;
@@ -462,9 +475,13 @@ static int check_pid(pid_t pid)
 			return -1;
 		}
 		free(buf);
-		/* Dead, or on its way (PF_EXITING: freeing its memory). */
-		if ((st.state != 'Z' && st.state != 'X' && !(st.flags & 0x4)) ||
-		    waited >= ZOMBIE_WAIT_MS)
+		/*
+		 * Dead, or on its way: PF_EXITING (freeing its memory), or a
+		 * SIGKILL pending that it has not acted on yet -- as right after
+		 * a checkpoint piped into this restore killed it.
+		 */
+		if ((st.state != 'Z' && st.state != 'X' && !(st.flags & 0x4) &&
+		     !sigkill_pending(pid)) || waited >= ZOMBIE_WAIT_MS)
 			break;
 		if (!waited)
 			pr_info("pid %d is held by a dead process; waiting for it to be reaped", pid);
