@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		11
+#define PIE_ABI_VERSION		12
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -86,6 +86,18 @@ struct pie_iov {
 	uint64_t len;
 };
 
+/*
+ * The registers a thread goes back to by itself when crest is gone (see
+ * pie/parasite.c, pie_resume): the program's own, a syscall it was
+ * interrupted in already set up to restart. Offsets are used by asm.
+ */
+struct pie_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;	/* 0 .. 48 */
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;	/* 56 .. 112 */
+	uint64_t rip, rsp, eflags;			/* 120, 128, 136 */
+	uint64_t tmp_sp;	/* 144: rsp - 136, where rip is put (below the red zone) */
+};
+
 struct parasite_args {
 	uint32_t version;
 	uint32_t cmd;
@@ -112,6 +124,27 @@ struct parasite_args {
 	uint32_t nr_timers;
 	uint32_t pad_timers;
 	uint64_t timers;	/* struct pie_posix_timer[nr_timers] */
+	/*
+	 * Crest gone (SIGKILL, OOM): a command ends by setting done and
+	 * waiting on a pidfd of the tracer (ctl_fd); crest stops it there
+	 * with PTRACE_INTERRUPT. If the pidfd says crest exited, the thread
+	 * closes what the parasite opened and resumes the program with
+	 * cure and cure_sigmask.
+	 */
+	uint32_t done;		/* futex word: the command is over */
+	int32_t tracer;		/* crest's pid */
+	int32_t ctl_fd;		/* pidfd of the tracer, in the target */
+	uint32_t keep_sigpipe;	/* it had a SIGPIPE of its own pending */
+	/*
+	 * Another thread's block: ctl_fd is the process's (borrowed, never
+	 * closed here), main the process's block; the wait also ends when
+	 * the main thread has cured itself (orphaned).
+	 */
+	uint32_t borrowed;
+	uint32_t orphaned;
+	uint64_t main;
+	uint64_t cure_sigmask;
+	struct pie_regs cure;
 };
 
 /* ---- restorer ---- */
@@ -407,6 +440,7 @@ _Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");
 _Static_assert(sizeof(struct rst_posix_timer) == 72, "rst_posix_timer layout");
 _Static_assert(sizeof(struct rst_thread) % 8 == 0, "rst_thread align");
 _Static_assert(sizeof(struct rst_filter) == 16, "rst_filter layout");
+_Static_assert(sizeof(struct pie_regs) == 152, "pie_regs layout (asm offsets)");
 _Static_assert(sizeof(struct parasite_args) % 8 == 0, "parasite_args align");
 _Static_assert(sizeof(struct restore_args) % 8 == 0, "restore_args align");
 

@@ -1,7 +1,10 @@
 /*
  * The parasite: runs inside a stopped target on crest's request, one command
- * per call, and returns into an int3 (see arch/x86/pie-entry.S). Rules in
- * pie/README.md.
+ * per call. A command never ends in a trap: it sets args->done and waits on
+ * a pidfd of crest, where crest stops it (PTRACE_INTERRUPT). If crest is
+ * gone (killed, OOM) the wait ends and the thread cures itself: it closes
+ * what the parasite opened and jumps back into the program with its own
+ * registers and signal mask (pie_orphan). Rules in pie/README.md.
  */
 #include "pie-abi.h"
 #include "pie-lib.h"
@@ -227,6 +230,7 @@ static long cmd_fini(struct parasite_args *a)
 	if (a->pipe_rfd >= 0)
 		sys_close(a->pipe_rfd);
 	a->pipe_fd = a->pipe_rfd = -1;
+	/* Closed when crest stops us next: FINI is the last command. */
 	if (a->rseq_off) {
 		r = sys_rseq(a->rseq_addr, a->rseq_len, 0, a->rseq_sig);
 		if (r) {
@@ -269,15 +273,126 @@ static long dump_runs(struct parasite_args *a)
 	return 0;
 }
 
+/*
+ * Back into the program: flags, every general register, then rsp and rip
+ * last. rip waits at tmp_sp, 136 bytes below the program's rsp (past the
+ * red zone, where a signal frame would go too); "ret $128" takes it and
+ * leaves rsp where the program had it. Floating point and vector state
+ * are untouched: the blob never uses them (-mgeneral-regs-only).
+ */
+__attribute__((noreturn)) void pie_resume(const struct pie_regs *r);
+asm(".text\n"
+    ".globl pie_resume\n"
+    "pie_resume:\n"
+    "	pushq 136(%rdi)\n"
+    "	popfq\n"
+    "	mov 0(%rdi), %rax\n"
+    "	mov 8(%rdi), %rbx\n"
+    "	mov 16(%rdi), %rcx\n"
+    "	mov 24(%rdi), %rdx\n"
+    "	mov 32(%rdi), %rsi\n"
+    "	mov 48(%rdi), %rbp\n"
+    "	mov 56(%rdi), %r8\n"
+    "	mov 64(%rdi), %r9\n"
+    "	mov 72(%rdi), %r10\n"
+    "	mov 80(%rdi), %r11\n"
+    "	mov 88(%rdi), %r12\n"
+    "	mov 96(%rdi), %r13\n"
+    "	mov 104(%rdi), %r14\n"
+    "	mov 112(%rdi), %r15\n"
+    "	mov 144(%rdi), %rsp\n"
+    "	mov 40(%rdi), %rdi\n"
+    "	ret $128\n"
+    /*
+     * Where crest parks a thread between commands: should crest die
+     * while it is stopped, it is let go here, args in rdi.
+     */
+    ".globl pie_orphan_entry\n"
+    "pie_orphan_entry:\n"
+    "	andq $-16, %rsp\n"
+    "	call pie_orphan\n"
+    "	ud2\n");
+
+struct k_pollfd {
+	int32_t fd;
+	int16_t events;
+	int16_t revents;
+};
+
+/* Crest is gone: put back what the parasite changed, resume the program. */
+__attribute__((noreturn, used)) void pie_orphan(struct parasite_args *a)
+{
+	uint64_t pipe_set = 1ULL << (13 - 1);
+	int64_t zero[2] = { 0, 0 };
+
+	__atomic_store_n(&a->orphaned, 1, __ATOMIC_SEQ_CST);
+	if (a->ctl_fd >= 0 && !a->borrowed)
+		sys_close(a->ctl_fd);
+	if (a->pipe_fd >= 0)
+		sys_close(a->pipe_fd);
+	if (a->pipe_rfd >= 0)
+		sys_close(a->pipe_rfd);
+	a->ctl_fd = a->pipe_fd = a->pipe_rfd = -1;
+	if (a->rseq_off && !sys_rseq(a->rseq_addr, a->rseq_len, 0, a->rseq_sig))
+		a->rseq_off = 0;
+	/*
+	 * A vmsplice into the page pipe after crest died gave EPIPE and a
+	 * SIGPIPE, blocked here: take it back unless the thread had one.
+	 */
+	if (!a->keep_sigpipe)
+		sys_rt_sigtimedwait((unsigned long)&pipe_set, 0, (unsigned long)zero, 8);
+	a->cure.tmp_sp = a->cure.rsp - 136;
+	*(volatile uint64_t *)a->cure.tmp_sp = a->cure.rip;
+	sys_rt_sigprocmask(2 /* SIG_SETMASK */, (unsigned long)&a->cure_sigmask, 0, 8);
+	pie_resume(&a->cure);
+}
+
+/*
+ * The command is over: tell crest (futex), then wait for crest to stop
+ * us, or to be gone. Crest's pidfd is readable once crest has exited;
+ * by then the kernel has let its tracees go.
+ */
+static __attribute__((noreturn)) void wait_crest(struct parasite_args *a)
+{
+	struct k_pollfd p = { .fd = a->ctl_fd, .events = 1 /* POLLIN */ };
+	struct parasite_args *m = (struct parasite_args *)a->main;
+	int64_t ts[2] = { 0, 50 * 1000 * 1000 };
+
+	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
+	sys_futex((unsigned long)&a->done, 1 /* FUTEX_WAKE */, 1, 0, 0, 0);
+	/*
+	 * A borrowed fd may be closed by the main thread's cure and its
+	 * number taken by the program: so poll it in short turns, and stop
+	 * once the main thread says it is gone (poll never reads anything).
+	 */
+	for (int i = 0; a->ctl_fd >= 0 && i < 100000; i++) {
+		long r = sys_ppoll((unsigned long)&p, 1,
+				   a->borrowed ? (unsigned long)ts : 0, 0, 0);
+
+		if (r > 0 || (r < 0 && r != -4 /* EINTR */))
+			break;
+		if (a->borrowed && __atomic_load_n(&m->orphaned, __ATOMIC_SEQ_CST))
+			break;
+	}
+	pie_orphan(a);
+}
+
 long pie_main(struct parasite_args *a)
 {
 	long ret;
 
 	if (a->version != PIE_ABI_VERSION) {
 		a->ret = -22;
-		return a->ret;
+		wait_crest(a);
 	}
 	a->fail_at = 0;
+	/* The kernel gives the lowest free number: never one of the program's. */
+	if (a->ctl_fd < 0 && !a->borrowed) {
+		ret = sys_pidfd_open(a->tracer, 0);
+		if (ret < 0)
+			pie_orphan(a);	/* crest is gone already */
+		a->ctl_fd = ret;
+	}
 	switch (a->cmd) {
 	case PARASITE_CMD_INFO:
 		ret = cmd_info(a);
@@ -298,5 +413,5 @@ long pie_main(struct parasite_args *a)
 		ret = -22;
 	}
 	a->ret = ret;
-	return ret;
+	wait_crest(a);
 }

@@ -18,6 +18,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <linux/futex.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -146,6 +148,131 @@ static int find_syscall_insn(pid_t pid, uint64_t start, uint64_t end,
 	return -1;
 }
 
+/* A SIGPIPE in the thread's own pending set (SigPnd, bit 12)? */
+static bool sigpipe_pending(pid_t pid, pid_t tid)
+{
+	char path[64], line[128];
+	unsigned long long pnd = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;	/* can't tell: leave any alone */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigPnd: %llx", &pnd) == 1)
+			break;
+	fclose(f);
+	return pnd & (1ULL << (SIGPIPE - 1));
+}
+
+/*
+ * What the thread resumes with by itself if crest dies (pie_orphan): its
+ * registers, a syscall it was stopped in set to restart as the kernel
+ * would do with no signal to deliver, and its signal mask.
+ */
+static void fill_cure(struct parasite_args *a, pid_t pid, pid_t tid,
+		      const arch_regs_t *orig, uint64_t mask)
+{
+	arch_regs_t r = *orig;
+
+	arch_fixup_restart(&r);
+	a->cure = (struct pie_regs){
+		.rax = r.rax, .rbx = r.rbx, .rcx = r.rcx, .rdx = r.rdx,
+		.rsi = r.rsi, .rdi = r.rdi, .rbp = r.rbp, .r8 = r.r8,
+		.r9 = r.r9, .r10 = r.r10, .r11 = r.r11, .r12 = r.r12,
+		.r13 = r.r13, .r14 = r.r14, .r15 = r.r15, .rip = r.rip,
+		.rsp = r.rsp, .eflags = r.eflags,
+	};
+	a->cure_sigmask = mask;
+	a->tracer = getpid();
+	a->keep_sigpipe = sigpipe_pending(pid, tid);
+}
+
+/*
+ * Leave a stopped thread where, let go by a dying crest, it cures itself:
+ * every stop of a thread with the parasite in it is parked.
+ */
+static int park(pid_t tid, const arch_regs_t *orig, uint64_t entry,
+		uint64_t sp, uint64_t args)
+{
+	arch_regs_t regs = *orig;
+
+	arch_prep_pie_call(&regs, entry, sp, args);
+	return arch_set_regs(tid, &regs);
+}
+
+static int park_main(struct parasite_ctl *ctl)
+{
+	return park(ctl->pid, &ctl->orig_regs, ctl->remote + parasite_off_orphan,
+		    ctl->stack_top, ctl->args_remote);
+}
+
+/* Stop a thread whose command is over (it waits for us in ppoll). */
+static int interrupt_stop(pid_t tid)
+{
+	int status;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+		pr_perror("can't stop task %d", tid);
+		return -1;
+	}
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("can't wait for task %d", tid);
+			return -1;
+		}
+		if (!WIFSTOPPED(status)) {
+			pr_err("task %d died while the parasite ran in it", tid);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/*
+ * Wait (block) or look (!block) for the end of a command: 1 when the
+ * thread is over and stopped, 0 if it still runs, -1 if it died.
+ */
+static int wait_done(pid_t tid, struct parasite_args *a, bool block)
+{
+	for (;;) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		int status;
+		pid_t r;
+
+		if (__atomic_load_n(&a->done, __ATOMIC_SEQ_CST))
+			return interrupt_stop(tid) ? -1 : 1;
+		r = waitpid(tid, &status, __WALL | WNOHANG);
+		if (r < 0 && errno != EINTR) {
+			pr_perror("can't wait for task %d", tid);
+			return -1;
+		}
+		if (r > 0) {
+			int sig = WIFSTOPPED(status) ? WSTOPSIG(status) : -1;
+
+			if (sig < 0) {
+				pr_err("task %d died while the parasite ran in it", tid);
+				return -1;
+			}
+			/* A group stop, a stop signal: on with the parasite. */
+			if (status >> 16 == PTRACE_EVENT_STOP || sig == SIGSTOP ||
+			    sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+				sig = 0;
+			if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig)) {
+				pr_perror("can't resume task %d", tid);
+				return -1;
+			}
+			continue;
+		}
+		if (!block)
+			return 0;
+		syscall(SYS_futex, &a->done, FUTEX_WAIT, 0, &ts, NULL, 0);
+	}
+}
+
 struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 				     uint64_t vdso_end, size_t data_size,
 				     int nr_threads)
@@ -215,6 +342,8 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	ctl->args_remote = ctl->remote + blob;
 	ctl->args->version = PIE_ABI_VERSION;
 	ctl->args->pipe_fd = ctl->args->pipe_rfd = -1;
+	ctl->args->ctl_fd = -1;
+	fill_cure(ctl->args, pid, pid, &ctl->orig_regs, ctl->orig_sigmask);
 	{
 		struct { uint64_t addr; uint32_t len, sig, flags, pad; } rc = {};
 
@@ -236,6 +365,8 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	}
 	memcpy(&ctl->trap_act, ctl->local + ctl->data_off, sizeof(ctl->trap_act));
 	ctl->trap_act_saved = true;
+	if (park_main(ctl))
+		goto err_unmap_local;
 	pr_debug("parasite in task %d at %#lx (%zu bytes)", pid,
 		 (unsigned long)ctl->remote, ctl->size);
 	return ctl;
@@ -265,6 +396,7 @@ int parasite_start(struct parasite_ctl *ctl, enum parasite_cmd cmd)
 
 	ctl->args->cmd = cmd;
 	ctl->args->ret = -1;
+	ctl->args->done = 0;
 	arch_prep_pie_call(&regs, ctl->remote, ctl->stack_top, ctl->args_remote);
 	if (arch_set_regs(ctl->pid, &regs))
 		return -1;
@@ -275,50 +407,19 @@ int parasite_start(struct parasite_ctl *ctl, enum parasite_cmd cmd)
 	return 0;
 }
 
-/* done: 1 when the parasite reached its int3, 0 if still running (WNOHANG). */
+/* done: 1 when the command is over, 0 if it still runs (look only). */
 int parasite_finish(struct parasite_ctl *ctl, int *done)
 {
-	int status, sig;
+	int r = wait_done(ctl->pid, ctl->args, !done);
 
-	if (done) {
-		pid_t r = waitpid(ctl->pid, &status, __WALL | WNOHANG);
-
-		if (r == 0) {
-			*done = 0;
-			return 0;
-		}
-		if (r < 0) {
-			pr_perror("can't wait for task %d", ctl->pid);
-			return -1;
-		}
-		sig = WIFSTOPPED(status) ? WSTOPSIG(status) : -1;
-		if (sig < 0) {
-			pr_err("task %d died while the parasite ran in it", ctl->pid);
-			return -1;
-		}
-		if (status >> 16 == PTRACE_EVENT_STOP && sig != SIGTRAP) {
-			/* A stopped task's group stop again: on with the parasite. */
-			if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
-				pr_perror("can't resume task %d", ctl->pid);
-				return -1;
-			}
-			*done = 0;
-			return 0;
-		}
-		*done = 1;
-	} else {
-		sig = wait_stop_resume(ctl->pid, &status, PTRACE_CONT);
-		if (sig < 0)
-			return -1;
-	}
-	if (sig != SIGTRAP) {
-		arch_regs_t regs;
-
-		arch_get_regs(ctl->pid, &regs);
-		pr_err("the parasite in task %d stopped with signal %d at %#llx",
-		       ctl->pid, sig, (unsigned long long)regs.rip);
+	if (r < 0)
 		return -1;
-	}
+	if (done)
+		*done = r;
+	if (!r)
+		return 0;
+	if (park_main(ctl))
+		return -1;
 	if (ctl->args->ret) {
 		errno = -ctl->args->ret;
 		pr_perror("parasite command %u failed in task %d (at %#llx)",
@@ -336,18 +437,15 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 					      PARASITE_SLOT_STACK);
 	struct parasite_args *a = (struct parasite_args *)(ctl->local + off);
 	uint64_t remote = ctl->remote + off, all = ~0ULL, mask;
+	uint64_t sp = remote + sizeof(*a) + PARASITE_SLOT_STACK;
 	arch_regs_t orig, regs;
-	int status, sig, ret = -1;
-	uint8_t trap_si[128];
-	bool trap, trapped = false;
+	int ret = -1;
 
 	BUG_ON(slot >= ctl->nr_slots);
 	if (arch_get_regs(tid, &orig))
 		return NULL;
-	trap = thread_trap_pending(tid, trap_si);
-	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask) ||
-	    ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all)) {
-		pr_perror("can't block signals in thread %d", tid);
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask)) {
+		pr_perror("can't read the signal mask of thread %d", tid);
 		return NULL;
 	}
 	memset(a, 0, sizeof(*a));
@@ -355,24 +453,26 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	a->cmd = cmd;
 	a->ret = -1;
 	a->pipe_fd = a->pipe_rfd = -1;
+	/* The process's pidfd of crest (INFO opened it), never closed here. */
+	a->ctl_fd = ctl->args->ctl_fd;
+	a->borrowed = 1;
+	a->main = ctl->args_remote;
+	fill_cure(a, ctl->pid, tid, &orig, mask);
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all)) {
+		pr_perror("can't block signals in thread %d", tid);
+		return NULL;
+	}
 	regs = orig;
 	/* The stack sits right above the block, growing down towards it. */
-	arch_prep_pie_call(&regs, ctl->remote, remote + sizeof(*a) + PARASITE_SLOT_STACK,
-			   remote);
+	arch_prep_pie_call(&regs, ctl->remote, sp, remote);
 	if (arch_set_regs(tid, &regs))
 		goto out;
 	if (ptrace(PTRACE_CONT, tid, NULL, NULL)) {
 		pr_perror("can't run the parasite in thread %d", tid);
 		goto out;
 	}
-	sig = wait_stop_resume(tid, &status, PTRACE_CONT);
-	if (sig < 0)
+	if (wait_done(tid, a, true) < 0)
 		goto out;
-	if (sig != SIGTRAP) {
-		pr_err("the parasite in thread %d stopped with signal %d", tid, sig);
-		goto out;
-	}
-	trapped = true;
 	if (a->ret) {
 		errno = -a->ret;
 		pr_perror("parasite command %u failed in thread %d", cmd, tid);
@@ -380,12 +480,6 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	}
 	ret = 0;
 out:
-	/* The bottom of the slot's stack is free: the siginfo goes there. */
-	if (trapped && trap) {
-		memcpy(ctl->local + off + sizeof(*a), trap_si, sizeof(trap_si));
-		if (remote_queue_trap(ctl->pid, tid, ctl->syscall_ip, remote + sizeof(*a)))
-			ret = -1;
-	}
 	if (arch_set_regs(tid, &orig))
 		ret = -1;
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask)) {
@@ -416,6 +510,17 @@ int parasite_cure(struct parasite_ctl *ctl)
 		if (remote_put_trap_action(ctl->pid, ctl->syscall_ip,
 					   ctl->remote + ctl->data_off))
 			ret = -1;
+	}
+	/* The pidfd of crest the parasite waited on: FINI had to keep it. */
+	if (ctl->args->ctl_fd >= 0) {
+		r = remote_syscall(ctl->pid, &ctl->orig_regs, ctl->syscall_ip,
+				   SYS_close, ctl->args->ctl_fd, 0, 0, 0, 0, 0);
+		if (r) {
+			errno = -r;
+			pr_perror("can't close the parasite's fd %d in task %d",
+				  ctl->args->ctl_fd, ctl->pid);
+			ret = -1;
+		}
 	}
 	if (ctl->trap_pending) {
 		memcpy(ctl->local + ctl->data_off, ctl->trap_si, sizeof(ctl->trap_si));
