@@ -142,6 +142,8 @@ struct parasite_args {
 	 */
 	uint32_t borrowed;
 	uint32_t orphaned;
+	uint32_t keep_sigtrap;	/* it had a SIGTRAP of its own pending */
+	uint32_t pad_cure;
 	uint64_t main;
 	uint64_t cure_sigmask;
 	struct pie_regs cure;

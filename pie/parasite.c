@@ -307,6 +307,15 @@ asm(".text\n"
      * Where crest parks a thread between commands: should crest die
      * while it is stopped, it is let go here, args in rdi.
      */
+    /*
+     * crest's remote syscalls once the blob is in: let go at either stop,
+     * the thread cures itself right after the syscall (args in r15).
+     */
+    ".globl pie_rsys\n"
+    "pie_rsys:\n"
+    "	syscall\n"
+    "	mov %r15, %rdi\n"
+    "	jmp pie_orphan_entry\n"
     ".globl pie_orphan_entry\n"
     "pie_orphan_entry:\n"
     "	andq $-16, %rsp\n"
@@ -322,7 +331,8 @@ struct k_pollfd {
 /* Crest is gone: put back what the parasite changed, resume the program. */
 __attribute__((noreturn, used)) void pie_orphan(struct parasite_args *a)
 {
-	uint64_t pipe_set = 1ULL << (13 - 1);
+	uint64_t set = (a->keep_sigpipe ? 0 : 1ULL << (13 - 1)) |
+		       (a->keep_sigtrap ? 0 : 1ULL << (5 - 1));
 	int64_t zero[2] = { 0, 0 };
 
 	__atomic_store_n(&a->orphaned, 1, __ATOMIC_SEQ_CST);
@@ -337,10 +347,12 @@ __attribute__((noreturn, used)) void pie_orphan(struct parasite_args *a)
 		a->rseq_off = 0;
 	/*
 	 * A vmsplice into the page pipe after crest died gave EPIPE and a
-	 * SIGPIPE, blocked here: take it back unless the thread had one.
+	 * SIGPIPE; a syscall stop crest never waited for is followed by a
+	 * SIGTRAP when the tracer goes (ptrace_report_syscall): both blocked
+	 * here, taken back unless the thread had one of its own.
 	 */
-	if (!a->keep_sigpipe)
-		sys_rt_sigtimedwait((unsigned long)&pipe_set, 0, (unsigned long)zero, 8);
+	for (int i = 0; set && i < 2; i++)
+		sys_rt_sigtimedwait((unsigned long)&set, 0, (unsigned long)zero, 8);
 	a->cure.tmp_sp = a->cure.rsp - 136;
 	*(volatile uint64_t *)a->cure.tmp_sp = a->cure.rip;
 	sys_rt_sigprocmask(2 /* SIG_SETMASK */, (unsigned long)&a->cure_sigmask, 0, 8);

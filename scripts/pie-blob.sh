@@ -25,6 +25,7 @@ size=$(stat -c %s "$bin")
 	echo "#define ${name}_blob_size ${size}UL"
 	# Offsets of the symbols crest needs to know.
 	nm "$elf" | awk -v n="$name" '$3 == "pie_syscall" { printf "#define %s_off_syscall 0x%sUL\n", n, $1 }'
+	nm "$elf" | awk -v n="$name" '$3 == "pie_rsys" { printf "#define %s_off_rsys 0x%sUL\n", n, $1 }'
 	nm "$elf" | awk -v n="$name" '$3 == "pie_orphan_entry" { printf "#define %s_off_orphan 0x%sUL\n", n, $1 }'
 } > "$out.tmp"
 mv "$out.tmp" "$out"

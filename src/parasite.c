@@ -149,7 +149,7 @@ static int find_syscall_insn(pid_t pid, uint64_t start, uint64_t end,
 }
 
 /* A SIGPIPE in the thread's own pending set (SigPnd, bit 12)? */
-static bool sigpipe_pending(pid_t pid, pid_t tid)
+static bool sig_pending(pid_t pid, pid_t tid, int sig)
 {
 	char path[64], line[128];
 	unsigned long long pnd = 0;
@@ -163,7 +163,7 @@ static bool sigpipe_pending(pid_t pid, pid_t tid)
 		if (sscanf(line, "SigPnd: %llx", &pnd) == 1)
 			break;
 	fclose(f);
-	return pnd & (1ULL << (SIGPIPE - 1));
+	return pnd & (1ULL << (sig - 1));
 }
 
 /*
@@ -186,7 +186,8 @@ static void fill_cure(struct parasite_args *a, pid_t pid, pid_t tid,
 	};
 	a->cure_sigmask = mask;
 	a->tracer = getpid();
-	a->keep_sigpipe = sigpipe_pending(pid, tid);
+	a->keep_sigpipe = sig_pending(pid, tid, SIGPIPE);
+	a->keep_sigtrap = sig_pending(pid, tid, SIGTRAP);
 }
 
 /*
@@ -206,6 +207,26 @@ static int park_main(struct parasite_ctl *ctl)
 {
 	return park(ctl->pid, &ctl->orig_regs, ctl->remote + parasite_off_orphan,
 		    ctl->stack_top, ctl->args_remote);
+}
+
+/*
+ * A remote syscall once the blob is in: through the parasite's own syscall
+ * instruction, which a thread let go at its stops follows into its cure.
+ */
+long parasite_rsys(struct parasite_ctl *ctl, long nr, unsigned long a0,
+		   unsigned long a1, unsigned long a2, unsigned long a3,
+		   unsigned long a4, unsigned long a5)
+{
+	arch_regs_t base = ctl->orig_regs;
+	long r;
+
+	base.r15 = ctl->args_remote;
+	base.rsp = ctl->stack_top;
+	r = remote_syscall(ctl->pid, &base, ctl->remote + parasite_off_rsys, nr,
+			   a0, a1, a2, a3, a4, a5);
+	if (park_main(ctl))
+		return -EIO;
+	return r;
 }
 
 /* Stop a thread whose command is over (it waits for us in ppoll). */
@@ -356,8 +377,8 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	}
 	ctl->stack_top = ctl->remote + ctl->size;
 	/* Before any int3 of ours: the program's SIGTRAP action, as it is. */
-	ret = remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip, SYS_rt_sigaction,
-			     SIGTRAP, 0, ctl->remote + ctl->data_off, 8, 0, 0);
+	ret = parasite_rsys(ctl, SYS_rt_sigaction,
+			    SIGTRAP, 0, ctl->remote + ctl->data_off, 8, 0, 0);
 	if (ret) {
 		errno = -ret;
 		pr_perror("can't read the SIGTRAP action of task %d", pid);
@@ -505,28 +526,23 @@ int parasite_cure(struct parasite_ctl *ctl)
 	if ((ctl->args->pipe_fd >= 0 || ctl->args->rseq_off) &&
 	    parasite_cmd(ctl, PARASITE_CMD_FINI))
 		ret = -1;
-	if (ctl->trap_act_saved && ctl->trap_act.handler) {
-		memcpy(ctl->local + ctl->data_off, &ctl->trap_act, sizeof(ctl->trap_act));
-		if (remote_put_trap_action(ctl->pid, ctl->syscall_ip,
-					   ctl->remote + ctl->data_off))
-			ret = -1;
-	}
+	/*
+	 * No int3 ran in the task (a command ends in a wait, not a trap): its
+	 * SIGTRAP action and a SIGTRAP it had pending are as they were.
+	 */
 	/* The pidfd of crest the parasite waited on: FINI had to keep it. */
 	if (ctl->args->ctl_fd >= 0) {
-		r = remote_syscall(ctl->pid, &ctl->orig_regs, ctl->syscall_ip,
-				   SYS_close, ctl->args->ctl_fd, 0, 0, 0, 0, 0);
+		int fd = ctl->args->ctl_fd;
+
+		/* First: a thread let go at the close's stops closes nothing twice. */
+		ctl->args->ctl_fd = -1;
+		r = parasite_rsys(ctl, SYS_close, fd, 0, 0, 0, 0, 0);
 		if (r) {
 			errno = -r;
 			pr_perror("can't close the parasite's fd %d in task %d",
-				  ctl->args->ctl_fd, ctl->pid);
+				  fd, ctl->pid);
 			ret = -1;
 		}
-	}
-	if (ctl->trap_pending) {
-		memcpy(ctl->local + ctl->data_off, ctl->trap_si, sizeof(ctl->trap_si));
-		if (remote_queue_trap(ctl->pid, ctl->pid, ctl->syscall_ip,
-				      ctl->remote + ctl->data_off))
-			ret = -1;
 	}
 	r = remote_syscall(ctl->pid, &ctl->orig_regs, ctl->syscall_ip,
 			   SYS_munmap, ctl->remote, ctl->size, 0, 0, 0, 0);

@@ -79,5 +79,8 @@ int parasite_finish(struct parasite_ctl *ctl, int *done);
 /* Local pointer for a remote address inside the area. */
 void *parasite_local(struct parasite_ctl *ctl, uint64_t remote);
 int parasite_cure(struct parasite_ctl *ctl);
+long parasite_rsys(struct parasite_ctl *ctl, long nr, unsigned long a0,
+		   unsigned long a1, unsigned long a2, unsigned long a3,
+		   unsigned long a4, unsigned long a5);
 
 #endif

@@ -47,8 +47,7 @@ struct page_region {
 static long rsys(struct parasite_ctl *ctl, long nr, unsigned long a0, unsigned long a1,
 		 unsigned long a2)
 {
-	return remote_syscall(ctl->pid, &ctl->orig_regs, ctl->syscall_ip, nr, a0, a1, a2,
-			      0, 0, 0);
+	return parasite_rsys(ctl, nr, a0, a1, a2, 0, 0, 0);
 }
 
 static int data_vma(const VmaEntry *v)
