@@ -312,7 +312,6 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	}
 	if (find_syscall_insn(pid, vdso_start, vdso_end, &ctl->syscall_ip))
 		goto err_free;
-	ctl->trap_pending = thread_trap_pending(pid, ctl->trap_si);
 	if (arch_get_regs(pid, &ctl->orig_regs))
 		goto err_free;
 	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
@@ -376,16 +375,7 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 		}
 	}
 	ctl->stack_top = ctl->remote + ctl->size;
-	/* Before any int3 of ours: the program's SIGTRAP action, as it is. */
-	ret = parasite_rsys(ctl, SYS_rt_sigaction,
-			    SIGTRAP, 0, ctl->remote + ctl->data_off, 8, 0, 0);
-	if (ret) {
-		errno = -ret;
-		pr_perror("can't read the SIGTRAP action of task %d", pid);
-		goto err_unmap_local;
-	}
-	memcpy(&ctl->trap_act, ctl->local + ctl->data_off, sizeof(ctl->trap_act));
-	ctl->trap_act_saved = true;
+	/* From here on a task let go by a dying crest cures itself. */
 	if (park_main(ctl))
 		goto err_unmap_local;
 	pr_debug("parasite in task %d at %#lx (%zu bytes)", pid,

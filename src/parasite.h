@@ -28,12 +28,6 @@ struct parasite_ctl {
 	uint64_t stack_top;
 	size_t slots_off;		/* per-thread args + stacks */
 	int nr_slots;
-	/* A SIGTRAP pending for the main thread: our int3 would eat it. */
-	bool trap_pending;
-	uint8_t trap_si[128];
-	/* The SIGTRAP action: an int3 with SIGTRAP blocked resets it to SIG_DFL. */
-	bool trap_act_saved;
-	struct pie_sigaction trap_act;
 };
 
 #define PARASITE_SLOT_STACK	(16 * 1024)

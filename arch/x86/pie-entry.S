@@ -1,7 +1,8 @@
 /*
  * Entry of both pie blobs. crest sets rdi to the argument block and rsp to
- * the blob's own stack, then points rip here. The C main returns into an
- * int3: crest, the tracer, sees a SIGTRAP and reads the result.
+ * the blob's own stack, then points rip here. The restorer's main returns
+ * into an int3: crest, the tracer, sees a SIGTRAP and reads the result. The
+ * parasite's never returns (it waits for crest: pie/parasite.c).
  */
 	.section .head.text, "ax"
 	.globl	pie_entry
