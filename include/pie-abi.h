@@ -136,9 +136,9 @@ struct parasite_args {
 	int32_t ctl_fd;		/* pidfd of the tracer, in the target */
 	uint32_t keep_sigpipe;	/* it had a SIGPIPE of its own pending */
 	/*
-	 * Another thread's block: ctl_fd is the process's (borrowed, never
-	 * closed here), main the process's block; the wait also ends when
-	 * the main thread has cured itself (orphaned).
+	 * Another thread's block (borrowed): no fd, main is the process's
+	 * block; its wait ends when the main thread has cured itself
+	 * (orphaned).
 	 */
 	uint32_t borrowed;
 	uint32_t orphaned;

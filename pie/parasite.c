@@ -373,17 +373,21 @@ static __attribute__((noreturn)) void wait_crest(struct parasite_args *a)
 	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
 	sys_futex((unsigned long)&a->done, 1 /* FUTEX_WAKE */, 1, 0, 0, 0);
 	/*
-	 * A borrowed fd may be closed by the main thread's cure and its
-	 * number taken by the program: so poll it in short turns, and stop
-	 * once the main thread says it is gone (poll never reads anything).
+	 * Another thread uses no fd at all (its table may not be the
+	 * process's, the number may be the program's): it naps in short
+	 * turns until the main thread, let go too, says it cured itself.
 	 */
-	for (int i = 0; a->ctl_fd >= 0 && i < 100000; i++) {
-		long r = sys_ppoll((unsigned long)&p, 1,
-				   a->borrowed ? (unsigned long)ts : 0, 0, 0);
+	for (int i = 0; i < 100000; i++) {
+		long r;
 
+		if (a->borrowed) {
+			if (__atomic_load_n(&m->orphaned, __ATOMIC_SEQ_CST))
+				break;
+			sys_ppoll(0, 0, (unsigned long)ts, 0, 0);
+			continue;
+		}
+		r = sys_ppoll((unsigned long)&p, 1, 0, 0, 0);
 		if (r > 0 || (r < 0 && r != -4 /* EINTR */))
-			break;
-		if (a->borrowed && __atomic_load_n(&m->orphaned, __ATOMIC_SEQ_CST))
 			break;
 	}
 	pie_orphan(a);

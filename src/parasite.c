@@ -464,8 +464,8 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	a->cmd = cmd;
 	a->ret = -1;
 	a->pipe_fd = a->pipe_rfd = -1;
-	/* The process's pidfd of crest (INFO opened it), never closed here. */
-	a->ctl_fd = ctl->args->ctl_fd;
+	/* No fd of its own: it waits for the main thread's cure (pie). */
+	a->ctl_fd = -1;
 	a->borrowed = 1;
 	a->main = ctl->args_remote;
 	fill_cure(a, ctl->pid, tid, &orig, mask);
