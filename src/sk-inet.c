@@ -1040,13 +1040,32 @@ static int tcp_set_int(int fd, int name, int val, const char *opt, const char *w
 	return tcp_set(fd, name, &val, sizeof(val), opt, what);
 }
 
-/* Write len bytes of buf into fd's selected queue, all of them. */
+/*
+ * Write len bytes of buf into fd's selected queue, all of them. A queue
+ * larger than a new socket's send buffer (the original's had grown, as
+ * the kernel tunes it) gets a buffer that holds it: the bytes queued in
+ * repair mode, or not yet sent to a peer that is not running yet, leave
+ * it only once the connection runs.
+ */
 static int fill(int fd, const uint8_t *buf, size_t len, const char *q, const char *what)
 {
+	int grown = 0;
+
 	while (len) {
 		ssize_t n = send(fd, buf, len > 65536 ? 65536 : len,
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
 
+		if (n < 0 && errno == EAGAIN && grown < 8) {
+			int cur = sock_int(fd, SOL_SOCKET, SO_SNDBUF);
+			int want = cur + (int)(len < (1 << 28) ? len : 1 << 28);
+
+			/* SO_SNDBUFFORCE stores twice what it is given. */
+			if (cur > 0 && !setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want,
+						   sizeof(want))) {
+				grown++;
+				continue;
+			}
+		}
 		if (n <= 0) {
 			pr_perror("can't refill the %s queue of %s (%zu bytes left)", q, what, len);
 			return -1;
