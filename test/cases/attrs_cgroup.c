@@ -47,10 +47,12 @@ static void check(const char *file, const char *who)
 				  want[i], file, buf);
 }
 
-static volatile int done;
+static volatile int done, started;
 
 static void *thread_main(void *arg)
 {
+	/* Its signal mask is its own from here on (glibc blocks all at first). */
+	started = 1;
 	while (!case_go)
 		usleep(10000);
 	check("/proc/thread-self/cgroup", "second thread");
@@ -68,6 +70,8 @@ int main(void)
 	check("/proc/self/cgroup", "before");
 	if (pthread_create(&th, NULL, thread_main, NULL))
 		case_fail("pthread_create");
+	while (!started)
+		usleep(1000);
 	case_ready();
 	case_wait_go();
 
