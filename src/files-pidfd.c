@@ -261,29 +261,15 @@ static int pidfd_post_open(const struct restore_files *rf, FdEntry **fds, int nr
 
 	for (int i = 0; i < nr; i++) {
 		const FdEntry *e = fds[i];
-		int k, fd;
+		int k;
 
 		if (e->kind != FD_KIND__FD_PIDFD)
 			continue;
 		k = pidfd_index(s, e->file_id);
 		if (k < 0)
 			return -1;
-		fd = pidfd_take(s->crest, s->fd[k]);
-		if (fd < 0)
+		if (files_take_into(s->crest, s->fd[k], e))
 			return -1;
-		if (fd != (int)e->fd && dup3(fd, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
-			pr_perror("can't put the pidfd at fd %u", e->fd);
-			close(fd);
-			return -1;
-		}
-		if (fd == (int)e->fd) {
-			if (!e->cloexec && fcntl(fd, F_SETFD, 0)) {
-				pr_perror("can't clear close-on-exec of fd %u", e->fd);
-				return -1;
-			}
-			continue;
-		}
-		close(fd);
 	}
 	return 0;
 }

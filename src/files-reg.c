@@ -461,26 +461,12 @@ static int reg_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 
 	for (int i = 0; i < nr; i++) {
 		const FdEntry *e = fds[i];
-		int k = e->kind == FD_KIND__FD_REG ? file_index(rf, e->file_id) : -1, fd;
+		int k = e->kind == FD_KIND__FD_REG ? file_index(rf, e->file_id) : -1;
 
 		if (k < 0 || !rf->files[k]->has_proc_pid || !crest)
 			continue;
-		fd = pidfd_take(*crest, rf->file_fd[k]);
-		if (fd < 0)
+		if (files_take_into(*crest, rf->file_fd[k], e))
 			return -1;
-		if (fd != (int)e->fd && dup3(fd, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
-			pr_perror("can't put fd %u ('%s') in place", e->fd, e->desc);
-			close(fd);
-			return -1;
-		}
-		if (fd == (int)e->fd) {
-			if (!e->cloexec && fcntl(fd, F_SETFD, 0)) {
-				pr_perror("can't clear close-on-exec of fd %u", e->fd);
-				return -1;
-			}
-			continue;
-		}
-		close(fd);
 	}
 	return 0;
 }

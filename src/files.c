@@ -666,6 +666,28 @@ int files_check(const struct restore_files *rf)
 	return ret;
 }
 
+int files_take_into(pid_t crest, int sfd, const FdEntry *e)
+{
+	int fd = pidfd_take(crest, sfd);
+
+	if (fd < 0)
+		return -1;
+	if (fd == (int)e->fd) {
+		if (!e->cloexec && fcntl(fd, F_SETFD, 0)) {
+			pr_perror("can't clear close-on-exec of fd %u", e->fd);
+			return -1;
+		}
+		return 0;
+	}
+	if (dup3(fd, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
+		pr_perror("can't put fd %u (%s) in place", e->fd, e->desc);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Move fd to the service range; -1 reported. */
 int files_to_service(int fd, int base)
 {

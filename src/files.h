@@ -171,6 +171,11 @@ int files_service_fd(const struct restore_files *rf, const FdEntry *e);
 int files_is_service(const struct restore_files *rf, int fd);
 /* Move fd to the service range (closing it); the new fd or -1 (reported). */
 int files_to_service(int fd, int base);
+/*
+ * In a task: crest's fd sfd (crest: a pidfd of crest) taken with
+ * pidfd_getfd and put at e->fd with e's close-on-exec. -1 reported.
+ */
+int files_take_into(pid_t crest, int sfd, const FdEntry *e);
 /* Do (p1, fd1) and (p2, fd2) share one open file description? */
 int files_same_description(pid_t p1, int fd1, pid_t p2, int fd2);
 

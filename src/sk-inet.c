@@ -179,28 +179,14 @@ static struct insk_dump *dump_state(struct dump_files *df)
 	return *p;
 }
 
-static int sock_int(int fd, int level, int name)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, level, name, &v, &len))
-		return -1;
-	return v;
-}
-
 /* Any socket at fds above 2 but a unix or netlink one (sk-unix.c's, sk-netlink.c's). */
 static bool in_recognise(const struct fd_dump *f)
 {
-	int cfd, dom;
+	int dom;
 
 	if (!S_ISSOCK(f->st->st_mode) || f->fd <= 2)
 		return false;
-	cfd = pidfd_take(f->pid, f->fd);
-	if (cfd < 0)
-		return false;
-	dom = sock_int(cfd, SOL_SOCKET, SO_DOMAIN);
-	close(cfd);
+	dom = sock_domain(f->pid, f->fd);
 	return dom >= 0 && dom != AF_UNIX && dom != AF_NETLINK;
 }
 

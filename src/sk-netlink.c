@@ -80,28 +80,10 @@ static struct nlsk_dump *dump_state(struct dump_files *df)
 	return *p;
 }
 
-static int sock_int(int fd, int level, int name)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, level, name, &v, &len))
-		return -1;
-	return v;
-}
-
 static bool nl_recognise(const struct fd_dump *f)
 {
-	int cfd, dom;
-
-	if (!S_ISSOCK(f->st->st_mode) || f->fd <= 2)
-		return false;
-	cfd = pidfd_take(f->pid, f->fd);
-	if (cfd < 0)
-		return false;
-	dom = sock_int(cfd, SOL_SOCKET, SO_DOMAIN);
-	close(cfd);
-	return dom == AF_NETLINK;
+	return S_ISSOCK(f->st->st_mode) && f->fd > 2 &&
+	       sock_domain(f->pid, f->fd) == AF_NETLINK;
 }
 
 /* "NETLINK_ROUTE socket bound to port id 42" ... for messages. */

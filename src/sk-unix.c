@@ -73,15 +73,7 @@ const char *ux_type_name(unsigned int type)
 
 bool sk_unix_fd(pid_t pid, int fd)
 {
-	int cfd = pidfd_take(pid, fd), dom = -1;
-	socklen_t len = sizeof(dom);
-
-	if (cfd < 0)
-		return false;
-	if (getsockopt(cfd, SOL_SOCKET, SO_DOMAIN, &dom, &len))
-		dom = -1;
-	close(cfd);
-	return dom == AF_UNIX;
+	return sock_domain(pid, fd) == AF_UNIX;
 }
 
 socklen_t ux_addr(const ProtobufCBinaryData *name, struct sockaddr_un *sa)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -206,4 +207,25 @@ int pidfd_take(pid_t pid, int fd)
 		pr_perror("can't take fd %d of process %d", fd, pid);
 	close(pidfd);
 	return ret;
+}
+
+int sock_int(int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, level, name, &v, &len))
+		return -1;
+	return v;
+}
+
+int sock_domain(pid_t pid, int fd)
+{
+	int cfd = pidfd_take(pid, fd), dom;
+
+	if (cfd < 0)
+		return -1;
+	dom = sock_int(cfd, SOL_SOCKET, SO_DOMAIN);
+	close(cfd);
+	return dom;
 }

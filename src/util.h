@@ -25,6 +25,10 @@ int write_all(int fd, const void *buf, size_t len);
 char *readlink_alloc(const char *path);
 /* A copy of fd `fd` of process pid (pidfd_getfd), or -1 (reported). */
 int pidfd_take(pid_t pid, int fd);
+/* An int socket option of fd; -1 if it can't be read. */
+int sock_int(int fd, int level, int name);
+/* The address family of socket fd of process pid (SO_DOMAIN of a copy); -1. */
+int sock_domain(pid_t pid, int fd);
 
 /* Fault injection: CREST_FAULT=name[,name...] makes fault("name") true. */
 bool fault(const char *name);
