@@ -1264,9 +1264,15 @@ int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
 		if (!e->has_sid || e->sid != (uint32_t)orig_pid || !e->has_fg_pgrp)
 			continue;
 		pg = map->new_pid ? map->new_pid(map->arg, e->fg_pgrp) : (pid_t)e->fg_pgrp;
-		if (pg <= 0 || getpgid(pg) != pg)
-			continue;	/* its leader joined crest's group: it is */
-		/* The group's leader may not have made it yet: wait for it. */
+		/*
+		 * Every task exists (phase 2), but the group's leader may not
+		 * have made its group yet (its setpgid() follows its own go):
+		 * wait for it. The session is led in the tree, so a group of
+		 * it whose leader is a task of the tree is made; one whose
+		 * leader is no task (gone at the dump) never is.
+		 */
+		if (pg <= 0 || (kill(pg, 0) && errno == ESRCH))
+			continue;
 		while (ioctl(u->ctl[i], TIOCSPGRP, &pg)) {
 			if ((errno != ESRCH && errno != EPERM) || now_msec() > end) {
 				pr_perror("can't make group %d the foreground of pty %u",
