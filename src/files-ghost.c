@@ -25,45 +25,158 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * More data ranges than this (a file written in scattered blocks): the
+ * rest of the file is saved as one range, holes and all (files.img holds
+ * the list, 64 MiB a record at most).
+ */
+#define GHOST_MAX_RANGES	(1 << 20)
+
+static void add_range(RegFileEntry *f, uint64_t off, uint64_t len)
+{
+	if (!len)
+		return;
+	if (f->n_data && f->data[f->n_data - 2] + f->data[f->n_data - 1] == off) {
+		f->data[f->n_data - 1] += len;
+		return;
+	}
+	f->data = xrealloc(f->data, (f->n_data + 2) * sizeof(*f->data));
+	f->data[f->n_data++] = off;
+	f->data[f->n_data++] = len;
+}
+
+/*
+ * Where the file holds data (SEEK_DATA/SEEK_HOLE), as offset, length
+ * pairs in f->data: only those go into the image. A filesystem that
+ * knows no holes says the whole file is data.
+ */
+static int data_ranges(int in, RegFileEntry *f, uint64_t size)
+{
+	uint64_t off = 0;
+
+	f->has_sparse = 1;
+	f->sparse = 1;
+	while (off < size) {
+		off_t d = lseek(in, off, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			break;	/* a hole to the end */
+		if (d < 0 && errno == EINVAL) {
+			add_range(f, off, size - off);
+			break;	/* no SEEK_DATA here: all data */
+		}
+		if (d < 0 || (h = lseek(in, d, SEEK_HOLE)) < 0) {
+			pr_perror("can't find the data of '%s'", f->path);
+			return -1;
+		}
+		if ((uint64_t)h > size)
+			h = size;
+		if ((uint64_t)d >= size)
+			break;
+		if (f->n_data / 2 >= GHOST_MAX_RANGES) {
+			add_range(f, d, size - d);
+			break;
+		}
+		add_range(f, d, h - d);
+		off = h;
+	}
+	return 0;
+}
+
+/* len bytes of in at *off to the end of out, through the page cache. */
+static int copy_range(int out, int in, off_t *off, uint64_t len, const char *what)
+{
+	while (len) {
+		ssize_t n = sendfile(out, in, off, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* shorter than it said */
+			pr_perror("can't copy the contents of '%s'", what);
+			return -1;
+		}
+		len -= n;
+	}
+	return 0;
+}
+
+/* An earlier saved entry of the same inode: its contents are this one's. */
+static RegFileEntry *same_inode(struct dump_files *df, int i)
+{
+	for (int j = 0; j < i; j++)
+		if (df->files[j]->saved && !df->files[j]->has_ghost_id &&
+		    df->files_own[j].dev == df->files_own[i].dev &&
+		    df->files_own[j].ino == df->files_own[i].ino)
+			return df->files[j];
+	return NULL;
+}
+
+static int dump_one(RegFileEntry *f, const char *src, struct img_dir *d)
+{
+	struct image *img;
+	struct stat st;
+	uint64_t bytes = 0;
+	int in;
+
+	/* Not to change what is saved: its atime. */
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (in < 0 && errno == EPERM)
+		in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st)) {
+		pr_perror("can't read the contents of '%s' (%s)", f->path, src);
+		if (in >= 0)
+			close(in);
+		return -1;
+	}
+	f->size = st.st_size;
+	f->mode = st.st_mode;
+	f->has_uid = f->has_gid = f->has_atime_ns = f->has_mtime_ns = 1;
+	f->uid = st.st_uid;
+	f->gid = st.st_gid;
+	f->atime_ns = st.st_atim.tv_sec * 1000000000ULL + st.st_atim.tv_nsec;
+	f->mtime_ns = st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec;
+	if (data_ranges(in, f, st.st_size))
+		goto err;
+	img = img_create(d, IMG_GHOST, f->id);
+	if (!img)
+		goto err;
+	for (size_t k = 0; k < f->n_data; k += 2) {
+		off_t off = f->data[k];
+
+		if (copy_range(img->fd, in, &off, f->data[k + 1], f->path))
+			goto err;
+		bytes += f->data[k + 1];
+	}
+	close(in);
+	pr_debug("saved '%s' (%llu bytes, %llu of data in %zu ranges)%s", f->path,
+		 (unsigned long long)f->size, (unsigned long long)bytes,
+		 f->n_data / 2, f->deleted ? ", deleted" : "");
+	return 0;
+err:
+	close(in);
+	return -1;
+}
+
+/*
+ * The contents of every saved inode into ghost-ID.img, once: another
+ * description or mapping of the same inode names it by ghost_id.
+ */
 int ghost_dump(struct dump_files *df, struct img_dir *d)
 {
 	for (int i = 0; i < df->nr_files; i++) {
-		RegFileEntry *f = df->files[i];
-		const char *src = df->files_own[i].src;
-		struct image *img;
-		struct stat st;
-		off_t off = 0;
-		int in;
+		RegFileEntry *f = df->files[i], *first;
 
 		if (!f->saved)
 			continue;
-		in = open(src, O_RDONLY | O_CLOEXEC);
-		if (in < 0 || fstat(in, &st)) {
-			pr_perror("can't read the contents of '%s' (%s)", f->path, src);
-			if (in >= 0)
-				close(in);
+		if ((first = same_inode(df, i))) {
+			f->has_ghost_id = 1;
+			f->ghost_id = first->id;
+			continue;
+		}
+		if (dump_one(f, df->files_own[i].src, d))
 			return -1;
-		}
-		img = img_create(d, IMG_GHOST, f->id);
-		if (!img) {
-			close(in);
-			return -1;
-		}
-		f->size = st.st_size;
-		while (off < st.st_size) {
-			ssize_t n = sendfile(img->fd, in, &off, st.st_size - off);
-
-			if (n <= 0) {
-				if (n < 0 && errno == EINTR)
-					continue;
-				pr_perror("can't save the contents of '%s'", f->path);
-				close(in);
-				return -1;
-			}
-		}
-		close(in);
-		pr_debug("saved '%s' (%lld bytes)%s", f->path, (long long)st.st_size,
-			 f->deleted ? ", deleted" : "");
 	}
 	return 0;
 }
@@ -94,14 +207,75 @@ static int make_file(const RegFileEntry *f, char **made)
 }
 
 /*
+ * The ranges of data the image holds, checked against the file's size
+ * (images are not trusted blindly); *bytes: their sum. Older images: the
+ * whole file.
+ */
+static int check_ranges(const RegFileEntry *f, uint64_t *bytes)
+{
+	uint64_t end = 0;
+
+	*bytes = f->sparse ? 0 : f->size;
+	if (!f->sparse)
+		return 0;
+	if (f->n_data % 2)
+		goto bad;
+	for (size_t k = 0; k < f->n_data; k += 2) {
+		uint64_t off = f->data[k], len = f->data[k + 1];
+
+		if (off < end || !len || len > f->size || off > f->size - len)
+			goto bad;
+		end = off + len;
+		*bytes += len;
+	}
+	return 0;
+bad:
+	pr_err("the saved file '%s' (id %u): its data ranges are not within its %llu bytes",
+	       f->path, f->id, (unsigned long long)f->size);
+	return -1;
+}
+
+/* The data range k of f (older images: one, the whole file). */
+static size_t nr_ranges(const RegFileEntry *f)
+{
+	return f->sparse ? f->n_data / 2 : f->size ? 1 : 0;
+}
+
+static void range(const RegFileEntry *f, size_t k, uint64_t *off, uint64_t *len)
+{
+	*off = f->sparse ? f->data[2 * k] : 0;
+	*len = f->sparse ? f->data[2 * k + 1] : f->size;
+}
+
+/* Does fd hold at off what img holds at ioff (img < 0: zeros)? */
+static bool same_bytes(int fd, uint64_t off, uint64_t len, int img, uint64_t ioff)
+{
+	static char a[65536], b[65536];
+
+	if (img < 0)
+		memset(b, 0, sizeof(b));
+	while (len) {
+		size_t n = len < sizeof(a) ? len : sizeof(a);
+
+		if (pread(fd, a, n, off) != (ssize_t)n ||
+		    (img >= 0 && pread(img, b, n, ioff) != (ssize_t)n) ||
+		    memcmp(a, b, n))
+			return false;
+		off += n;
+		ioff += n;
+		len -= n;
+	}
+	return true;
+}
+
+/*
  * The file at the path, if it is the saved one still: a regular file of
- * the saved size, mode and mtime, byte for byte the saved contents. -1
- * if not (then the copy is made).
+ * the saved size, mode and mtime, byte for byte the saved contents (its
+ * holes zeros). -1 if not (then the copy is made).
  */
 static int same_file(const RegFileEntry *f, struct image *img, int rw)
 {
-	char a[65536], b[65536];
-	uint64_t done = 0;
+	uint64_t at = 0, ioff = IMG_PAGES_OFF;
 	struct stat st;
 	int fd;
 
@@ -113,86 +287,105 @@ static int same_file(const RegFileEntry *f, struct image *img, int rw)
 	    (f->has_mtime_ns && (uint64_t)st.st_mtim.tv_sec * 1000000000 +
 	     st.st_mtim.tv_nsec != f->mtime_ns))
 		goto differs;
-	while (done < f->size) {
-		size_t n = f->size - done < sizeof(a) ? f->size - done : sizeof(a);
+	for (size_t k = 0; k < nr_ranges(f); k++) {
+		uint64_t off, len;
 
-		if (pread(fd, a, n, done) != (ssize_t)n ||
-		    pread(img->fd, b, n, IMG_PAGES_OFF + done) != (ssize_t)n ||
-		    memcmp(a, b, n))
+		range(f, k, &off, &len);
+		if (!same_bytes(fd, at, off - at, -1, 0) ||
+		    !same_bytes(fd, off, len, img->fd, ioff))
 			goto differs;
-		done += n;
+		ioff += len;
+		at = off + len;
 	}
+	if (!same_bytes(fd, at, f->size - at, -1, 0))
+		goto differs;
 	return fd;
 differs:
 	close(fd);
 	return -1;
 }
 
-int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw)
+/* The saved contents into fd: each range at its offset, holes left holes. */
+static int fill(const RegFileEntry *f, int fd, struct image *img)
 {
-	struct image *img = img_open(d, IMG_GHOST, f->id);
-	char *made, path[64];
-	off_t off = IMG_PAGES_OFF;
-	int fd, rfd;
+	off_t ioff = IMG_PAGES_OFF;
 
-	if (!img)
-		return -1;
-	if ((uint64_t)(img->size - IMG_PAGES_OFF) != f->size) {
-		pr_err("image '%s' is truncated: %zu bytes of '%s', %llu saved",
-		       img->path, img->size - IMG_PAGES_OFF, f->path,
-		       (unsigned long long)f->size);
-		img_close(img);
-		return -1;
-	}
-	if (!f->deleted && (fd = same_file(f, img, rw)) >= 0) {
-		img_close(img);
-		made = NULL;
-		pr_debug("'%s' is the saved file still: using it", f->path);
-		goto reopen;
-	}
-	fd = make_file(f, &made);
-	if (fd < 0) {
-		pr_perror("can't recreate the saved file '%s'", f->path);
-		img_close(img);
-		return -1;
-	}
-	while ((uint64_t)(off - IMG_PAGES_OFF) < f->size) {
-		ssize_t n = sendfile(fd, img->fd, &off, f->size - (off - IMG_PAGES_OFF));
+	for (size_t k = 0; k < nr_ranges(f); k++) {
+		uint64_t off, len;
 
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			pr_perror("can't recreate the saved file '%s'", f->path);
-			goto err;
+		range(f, k, &off, &len);
+		if (lseek(fd, off, SEEK_SET) < 0) {
+			pr_perror("can't seek the saved file '%s' to %llu", f->path,
+				  (unsigned long long)off);
+			return -1;
 		}
+		if (copy_range(fd, img->fd, &ioff, len, f->path))
+			return -1;
 	}
-	img_close(img);
-	img = NULL;
-	/*
-	 * What fstat showed of it: the mode whole (the umask took bits from
-	 * the one given to open) and the mtime of the checkpoint.
-	 */
-	if (fchmod(fd, f->mode & 07777) ||
-	    (f->has_mtime_ns && futimens(fd, (struct timespec[2]){
-			{ .tv_nsec = UTIME_OMIT },
-			{ f->mtime_ns / 1000000000, f->mtime_ns % 1000000000 } }))) {
-		pr_perror("can't give the saved file '%s' its mode and mtime", f->path);
-		goto err;
+	if (ftruncate(fd, f->size)) {
+		pr_perror("can't give the saved file '%s' its size %llu", f->path,
+			  (unsigned long long)f->size);
+		return -1;
 	}
-reopen:
-	/* Reopen with the description's own flags, then it can go. */
+	return 0;
+}
+
+/*
+ * What fstat showed of it: its owner, the mode whole (the umask took
+ * bits from the one given to open; chown clears set-id bits, so it goes
+ * first) and atime and mtime of the checkpoint (last: writing moved
+ * mtime).
+ */
+static int give_attrs(const RegFileEntry *f, int fd)
+{
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
+	};
+
+	if (f->has_uid && f->has_gid && fchown(fd, f->uid, f->gid)) {
+		pr_perror("can't give the saved file '%s' its owner %u:%u", f->path,
+			  f->uid, f->gid);
+		return -1;
+	}
+	if (fchmod(fd, f->mode & 07777)) {
+		pr_perror("can't give the saved file '%s' its mode %o", f->path,
+			  f->mode & 07777);
+		return -1;
+	}
+	if (f->has_atime_ns)
+		ts[0] = (struct timespec){ f->atime_ns / 1000000000, f->atime_ns % 1000000000 };
+	if (f->has_mtime_ns)
+		ts[1] = (struct timespec){ f->mtime_ns / 1000000000, f->mtime_ns % 1000000000 };
+	if (futimens(fd, ts)) {
+		pr_perror("can't give the saved file '%s' its times", f->path);
+		return -1;
+	}
+	return 0;
+}
+
+#define GHOST_REOPEN_FLAGS (O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC | \
+			    O_NOATIME | O_LARGEFILE)
+
+/*
+ * Another description of a made file (fd): reopened through its
+ * /proc/self/fd link with its own flags (rw: for a shared writable
+ * mapping), at its offset.
+ */
+int ghost_reopen(const RegFileEntry *f, int fd, int rw)
+{
+	char path[64];
+	int rfd, fl;
+
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	rfd = open(path, rw ? O_RDWR | O_CLOEXEC :
-		   (f->flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC |
-				O_NOATIME | O_LARGEFILE)) | O_CLOEXEC);
+	fl = (rw ? O_RDWR | (f->flags & O_NOATIME) : f->flags & GHOST_REOPEN_FLAGS) |
+	     O_CLOEXEC;
+	rfd = open(path, fl);
+	/* O_NOATIME takes the file's owner or CAP_FOWNER. */
+	if (rfd < 0 && errno == EPERM && (fl & O_NOATIME))
+		rfd = open(path, fl & ~O_NOATIME);
 	if (rfd < 0) {
 		pr_perror("can't reopen the saved file '%s'", f->path);
-		goto err;
-	}
-	close(fd);
-	if (made) {
-		unlink(made);
-		free(made);
+		return -1;
 	}
 	if (lseek(rfd, f->pos, SEEK_SET) < 0) {
 		pr_perror("can't seek the saved file '%s'", f->path);
@@ -200,12 +393,55 @@ reopen:
 		return -1;
 	}
 	return rfd;
-err:
+}
+
+int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw)
+{
+	struct image *img = img_open(d, IMG_GHOST, f->id);
+	uint64_t bytes;
+	char *made;
+	int fd, rfd;
+
+	if (!img)
+		return -1;
+	if (check_ranges(f, &bytes))
+		goto err_img;
+	if ((uint64_t)(img->size - IMG_PAGES_OFF) != bytes) {
+		pr_err("image '%s' is truncated: %zu bytes of '%s', %llu saved",
+		       img->path, img->size - IMG_PAGES_OFF, f->path,
+		       (unsigned long long)bytes);
+		goto err_img;
+	}
+	if (!f->deleted && (fd = same_file(f, img, rw)) >= 0) {
+		img_close(img);
+		pr_debug("'%s' is the saved file still: using it", f->path);
+		rfd = ghost_reopen(f, fd, rw);
+		close(fd);
+		return rfd;
+	}
+	fd = make_file(f, &made);
+	if (fd < 0) {
+		pr_perror("can't recreate the saved file '%s'", f->path);
+		goto err_img;
+	}
+	if (fill(f, fd, img) || give_attrs(f, fd))
+		goto err;
 	img_close(img);
+	/* Reopen with the description's own flags, then it can go. */
+	rfd = ghost_reopen(f, fd, rw);
 	close(fd);
 	if (made) {
 		unlink(made);
 		free(made);
 	}
+	return rfd;
+err:
+	close(fd);
+	if (made) {
+		unlink(made);
+		free(made);
+	}
+err_img:
+	img_close(img);
 	return -1;
 }

@@ -54,6 +54,12 @@ static void mark_saved(struct dump_files *df, uint32_t id, const char *src, int 
 
 	f->has_saved = 1;
 	f->saved = 1;
+	/*
+	 * Only mapped: its description is the restorer's alone. O_NOATIME,
+	 * or mapping it at restore would touch the atime given back.
+	 */
+	if (df->files_own[id - 1].fd < 0)
+		f->flags |= O_NOATIME;
 	if (deleted) {
 		size_t len = strlen(f->path);
 
@@ -356,6 +362,26 @@ out:
 	return fd;
 }
 
+/*
+ * A saved file: made from its image, or, another description or mapping
+ * of an inode made already (ghost_id), reopened from that one.
+ */
+static int open_saved(const struct restore_files *rf, int i, struct img_dir *d, int rw)
+{
+	const RegFileEntry *f = rf->files[i];
+	int k;
+
+	if (!f->has_ghost_id || f->ghost_id == f->id)
+		return ghost_open(f, d, rw);
+	k = file_index(rf, f->ghost_id);
+	if (k < 0 || k >= i || !rf->files[k]->saved || rf->files[k]->has_ghost_id) {
+		pr_err("the saved file '%s' (id %u) names file %u for its contents, "
+		       "not a saved file before it", f->path, f->id, f->ghost_id);
+		return -1;
+	}
+	return ghost_reopen(f, rf->file_fd[k], rw);
+}
+
 /* Whose fds the ones of /proc files are (reg_tasks_made). */
 static pid_t *crest_pid(struct restore_files *rf)
 {
@@ -385,7 +411,7 @@ static int reg_open(struct restore_files *rf, struct img_dir *d,
 				return -1;
 			continue;
 		}
-		rf->file_fd[i] = files_to_service(f->saved ? ghost_open(f, d, rw) :
+		rf->file_fd[i] = files_to_service(f->saved ? open_saved(rf, i, d, rw) :
 						  open_reg(f, rw), rf->base);
 		if (rf->file_fd[i] < 0)
 			return -1;

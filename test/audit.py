@@ -19,6 +19,7 @@ pure, so test/unit/test_audit.py can check the comparison itself.
 import ctypes
 import os
 import re
+import stat
 
 # ---------------------------------------------------------------- the lists
 
@@ -65,6 +66,8 @@ IGNORED = [
     # as "PATH (deleted)" (a copy, a new inode): deleted is what it is now.
     (r"link:exe|vma:\w+|fd:\d+", "deleted since the dump, saved by content",
      lambda t, b, a: _deleted_since(b, a)),
+    (r"fd:\d+:(inode|file|size|times|data)", "deleted since the dump: a copy",
+     lambda t, b, a: b is None),
 ]
 
 # Real losses: state crest does not save yet, being fixed by the helpers
@@ -177,9 +180,11 @@ class _Classes:
         self.ids = {}
 
     def __call__(self, kind, ino):
+        # Numbered per kind: a file deleted since the dump (a copy now)
+        # does not renumber the pipes.
         key = (kind, ino)
         if key not in self.ids:
-            self.ids[key] = len(self.ids) + 1
+            self.ids[key] = sum(1 for k in self.ids if k[0] == kind) + 1
         return "%s#%d" % (kind, self.ids[key])
 
 
@@ -214,7 +219,12 @@ def parse_limits(text):
     return out
 
 
-def parse_smaps(text):
+def _dev_name(st_dev):
+    """st_dev as maps shows it: "fe:00"."""
+    return "%02x:%02x" % (os.major(st_dev), os.minor(st_dev))
+
+
+def parse_smaps(text, classes=None):
     """{start: (region, VmFlags without ac, ac)} of the memory layout.
 
     Neighbouring mappings the kernel keeps apart only because one is
@@ -228,8 +238,12 @@ def parse_smaps(text):
             f = line.split(None, 5)
             path = f[5] if len(f) > 5 else ""
             ino = f[4]
-            # A recreated object (shmem, memfd, deleted file) is new.
-            if path.endswith("(deleted)") or path.startswith("/memfd:") \
+            # A recreated object (shmem, memfd, deleted file) is new; a
+            # deleted file is renumbered with the fds' (classes): the
+            # same inode as that fd, or as that other mapping.
+            if path.endswith("(deleted)") and classes is not None:
+                ino = classes("deleted", "%s:%s" % (f[3], ino))
+            elif path.endswith("(deleted)") or path.startswith("/memfd:") \
                     or path.startswith("/SYSV"):
                 ino = "new"
             start, end = (int(x, 16) for x in f[0].split("-"))
@@ -439,6 +453,45 @@ def _getsockopt(libc, fd, opt):
     return val.raw
 
 
+def _data_ranges(path, limit=16):
+    """Where a file holds data (SEEK_DATA/SEEK_HOLE): "off-end ..."."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOATIME)
+    except OSError:
+        return None
+    out, off = [], 0
+    try:
+        while len(out) < limit:
+            try:
+                d = os.lseek(fd, off, os.SEEK_DATA)
+            except OSError:
+                break       # ENXIO: holes to the end
+            off = os.lseek(fd, d, os.SEEK_HOLE)
+            out.append("%d-%d" % (d, off))
+    finally:
+        os.close(fd)
+    return " ".join(out)
+
+
+def _deleted_file(path, key, st, classes, memfd=False):
+    """What crest recreates of a deleted object (file, directory, FIFO,
+    device node): its kind, mode, owner, size, st_blocks, atime and mtime,
+    for a regular file where its data is (its holes), and which inode it
+    is, as a class (the same as which other fd or mapping)."""
+    out = {key + ":inode": classes("deleted", "%s:%d" % (_dev_name(st.st_dev),
+                                                        st.st_ino)),
+           key + ":file": "%o %d:%d rdev %x" % (st.st_mode, st.st_uid,
+                                                 st.st_gid, st.st_rdev)}
+    if stat.S_ISREG(st.st_mode):
+        out[key + ":size"] = "%d bytes, %d blocks" % (st.st_size, st.st_blocks)
+        out[key + ":data"] = _data_ranges(path)
+        # A memfd's atime is not saved (shmem.c): its mtime is.
+        out[key + ":times"] = ("mtime %d" % st.st_mtime_ns if memfd else
+                               "atime %d mtime %d" % (st.st_atime_ns,
+                                                      st.st_mtime_ns))
+    return out
+
+
 def _snap_fds(base, tid, thread, classes, out):
     """The fds of the table base/fd shows; the inodes of deleted files."""
     try:
@@ -455,7 +508,10 @@ def _snap_fds(base, tid, thread, classes, out):
             continue
         if link.endswith(" (deleted)"):
             try:
-                gone.add(str(os.stat("%s/fd/%s" % (base, fd)).st_ino))
+                st = os.stat("%s/fd/%s" % (base, fd))
+                gone.add(str(st.st_ino))
+                out.update(_deleted_file("%s/fd/%s" % (base, fd), "fd:%s" % fd,
+                                         st, classes, link.startswith("/memfd:")))
             except OSError:
                 pass
         m = RECREATED.match(link)
@@ -520,7 +576,7 @@ def snapshot(pids):
         for k, v in parse_limits(lim or "").items():
             proc["limits:" + k] = v
         smaps = _read(base + "/smaps")
-        for start, (line, flags, ac) in parse_smaps(smaps or "").items():
+        for start, (line, flags, ac) in parse_smaps(smaps or "", classes).items():
             proc["vma:%s" % start] = line
             proc["vma:%s:VmFlags" % start] = flags
             proc["vma:%s:ac" % start] = ac
@@ -578,6 +634,7 @@ def _deleted_since(b, a):
     """b "PATH" (maps: "... INO PATH"), a "PATH (deleted)", PATH gone."""
     if not b or not a or b.endswith(" (deleted)"):
         return False
+    a = re.sub(r" deleted#\d+ (/.*)$", r" new \1", a)
     if a != re.sub(r" \d+ (/.*)$", r" new \1", b) + " (deleted)" and \
             a != b + " (deleted)":
         return False
