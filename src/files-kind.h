@@ -7,7 +7,7 @@
  * many fds in however many processes hold it, and gives each fd the id of
  * its object.
  *
- *   dump:     recognise -> dump (per fd) -> collected (the whole tree)
+ *   dump:     recognise -> dump (per fd) -> inflight -> collected (the whole tree)
  *             -> contents -> write -> dump_done
  *   restore:  read -> check -> open (crest, service fds) -> tasks_made
  *             (crest, every task exists) -> in each task: service_fd,
@@ -61,6 +61,11 @@ struct fd_kind_ops {
 	 * else of the fd_entry is the kind's: desc_id...); 0/-1 reported.
 	 */
 	int (*dump)(struct dump_files *df, const struct fd_dump *f, FdEntry *e);
+	/*
+	 * Every task's fds are known, before any collected: fds no task
+	 * holds, in flight, dumped with files_dump_own_fd() (sk-unix.c).
+	 */
+	int (*inflight)(struct dump_files *df, struct pstree *t);
 	/* Every task's fds are known (e.g. pipe ends leading outside). */
 	int (*collected)(struct dump_files *df, struct pstree *t);
 	/* Contents of the objects (pipe bytes, saved files...). */

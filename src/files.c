@@ -252,6 +252,78 @@ out:
 	return ret;
 }
 
+/*
+ * An fd of crest's own standing for one that no task holds: received
+ * (MSG_PEEK, SCM_RIGHTS) from the queue of a socket of it, where it is in
+ * flight. Dumped as a task's fd, by the kind that recognises it: its
+ * object is the one of the tree's fds on it (kcmp, inode), or a new one
+ * if it is only in flight. What a restore can't give a message refused
+ * (the caller's refuse_context() says where it was): an fd made per task
+ * (an epoll, a pidfd, crest's own stdio), an owner or a lock on it.
+ */
+int files_dump_own_fd(struct dump_files *df, struct pstree_item *it, int fd,
+		      FdEntry **out)
+{
+	pid_t self = getpid();
+	char path[64], *link, *info = NULL;
+	struct proc_fdinfo fi;
+	struct stat st;
+	const struct fd_kind_ops *k;
+	struct fd_dump f;
+	FdEntry *e;
+	int ret = -1;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	link = readlink_alloc(path);
+	if (!link || stat(path, &st)) {
+		pr_perror("can't inspect crest's fd %d (in flight)", fd);
+		free(link);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "fdinfo/%d", fd);
+	info = read_proc(self, path, NULL);
+	if (!info || proc_parse_fdinfo(info, &fi)) {
+		pr_err("can't parse crest's /proc/self/fdinfo/%d", fd);
+		goto out;
+	}
+	f = (struct fd_dump){ it, self, fd, link, &st, &fi, info };
+	ret = 0;
+	if (!files_recognise(&f, &k)) {
+		refuse(it->pid, "fd %d is %s ('%s'), not supported yet", fd,
+		       fd_kind_name(&st, link), link);
+		goto out;
+	}
+	if (k->kind == FD_KIND__FD_PIDFD || k->kind == FD_KIND__FD_EXTERNAL ||
+	    !strcmp(link, "anon_inode:[eventpoll]")) {
+		refuse(it->pid, "fd %d is '%s', which crest makes in each task that holds it and can't send again; not supported yet",
+		       fd, link);
+		goto out;
+	}
+	if (!strncmp(info, "lock:", 5) || strstr(info, "\nlock:")) {
+		refuse(it->pid, "fd %d ('%s') holds a lock; not supported yet", fd, link);
+		goto out;
+	}
+	e = new_fd(fd, &fi, link);
+	e->kind = k->kind;
+	if (k->dump(df, &f, e) || dump_fown(it, self, fd, e)) {
+		fd_entry__free_unpacked(e, NULL);
+		ret = -1;
+		goto out;
+	}
+	if (e->fown) {
+		refuse(it->pid, "fd %d ('%s') has an owner for its signals (F_SETOWN); not supported yet",
+		       fd, link);
+		fd_entry__free_unpacked(e, NULL);
+		goto out;
+	}
+	*out = e;
+out:
+	free(info);
+	free(link);
+	return ret;
+}
+
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
@@ -562,6 +634,10 @@ int files_dump_collected(struct dump_files *df, struct pstree *t)
 	int *saved = xzalloc((t->nr + 1) * sizeof(*saved));
 
 	join_tables(t, saved);
+	/* First the fds only in flight: they are the tree's too. */
+	for_each_kind(k)
+		if ((*k)->inflight && (*k)->inflight(df, t))
+			ret = -1;
 	for_each_kind(k)
 		if ((*k)->collected && (*k)->collected(df, t))
 			ret = -1;
@@ -774,6 +850,18 @@ bool files_owner_later(const FdEntry *e, const struct files_pid_map *map)
 		if (map->tids[i] == (pid_t)e->fown->pid)
 			return true;
 	return false;
+}
+
+int files_set_status(int fd, const FdEntry *e)
+{
+	int cur = fcntl(fd, F_GETFL);
+
+	if (cur < 0 || ((cur & SETFL_FLAGS) != (int)(e->flags & SETFL_FLAGS) &&
+			fcntl(fd, F_SETFL, (cur & ~SETFL_FLAGS) | (e->flags & SETFL_FLAGS)))) {
+		pr_perror("can't set the flags 0%o of %s", e->flags & SETFL_FLAGS, e->desc);
+		return -1;
+	}
+	return 0;
 }
 
 static int restore_fd_state(const FdEntry *e, const struct files_pid_map *map)

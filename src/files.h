@@ -92,6 +92,13 @@ struct thread_fds {
  * and the others are still collected. -1 (reported): /proc failed us.
  */
 int files_dump_fds(struct dump_files *df, struct pstree_item *it);
+/*
+ * An fd of crest's own that stands for one in flight (received from a
+ * socket's queue of it with MSG_PEEK): dumped as an fd of it; *out NULL
+ * if refused. -1 (reported): /proc failed us.
+ */
+int files_dump_own_fd(struct dump_files *df, struct pstree_item *it, int fd,
+		      FdEntry **out);
 /* Once every task's fds are known: links between them (pipe ends outside). */
 int files_dump_collected(struct dump_files *df, struct pstree *t);
 /* Contents: pipe buffers (not consumed) and shared memory objects. */
@@ -166,6 +173,8 @@ int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map);
  */
 int files_restore_fds(const struct restore_files *rf, FdEntry **fds, int nr,
 		      const struct files_pid_map *map);
+/* The status flags (O_NONBLOCK...) of e on crest's fd (one sent in flight). */
+int files_set_status(int fd, const FdEntry *e);
 /* The service fd an fd of a task is made from; -1 if none (an epoll...). */
 int files_service_fd(const struct restore_files *rf, const FdEntry *e);
 int files_is_service(const struct restore_files *rf, int fd);

@@ -10,6 +10,7 @@
 
 static char **lines;
 static int nr_lines;
+static char *context;
 
 static const char what_to_do[] =
 	"nothing was changed; close or end what is listed (or leave those processes out of the scope) and dump again; 'crest dump --check-only' lists it without dumping";
@@ -32,7 +33,8 @@ void refuse(pid_t pid, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	comm_of(pid, comm, sizeof(comm));
-	line = xsprintf("process %d (%s): %s", pid, comm, what);
+	line = context ? xsprintf("process %d (%s): %s: %s", pid, comm, context, what) :
+			 xsprintf("process %d (%s): %s", pid, comm, what);
 	/* One thing seen twice (by two threads, two fds of one file): once. */
 	for (int i = 0; i < nr_lines; i++) {
 		if (!strcmp(lines[i], line)) {
@@ -43,6 +45,12 @@ void refuse(pid_t pid, const char *fmt, ...)
 	pr_debug("refused: %s", line);
 	lines = xrealloc(lines, (nr_lines + 1) * sizeof(*lines));
 	lines[nr_lines++] = line;
+}
+
+void refuse_context(const char *what)
+{
+	free(context);
+	context = what ? xstrdup(what) : NULL;
 }
 
 int refusals_nr(void)

@@ -21,6 +21,12 @@
  *	refuse(pid, "fd %d is %s ('%s'), not supported yet", fd, kind, link);
  */
 void refuse(pid_t pid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Until refuse_context(NULL), every line says where the thing was found
+ * before what it is: "process PID (COMM): CONTEXT: WHAT" (an fd in
+ * flight: which socket's queue, which message).
+ */
+void refuse_context(const char *what);
 int refusals_nr(void);
 /* The i-th line, "process PID (COMM): WHAT" (unit tests, reports). */
 const char *refusal(int i);
