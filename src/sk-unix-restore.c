@@ -15,13 +15,16 @@
  *      the listener accepts: the server end has the listener's name
  *   5. connections waiting to be accepted: each client connects to its
  *      listener, in the order they came
- *   6. queues: stream bytes and records written by the other end;
- *      datagrams sent to each socket by a socket with the sender's name
- *      (the sender of the tree, or one made for it)
+ *   6. (steps 6-9 in tasks_made: every kind has made its objects, every
+ *      task exists) queues: stream bytes and records written by the
+ *      other end; datagrams sent to each socket by a socket with the
+ *      sender's name (the sender of the tree, or one made for it); each
+ *      message with its fds in flight (the service fds of their objects)
+ *      and its sender's credentials (SCM_CREDENTIALS, its pid now)
  *   7. datagram sockets connect to theirs; --ext-unix-sk ones to the
  *      name outside the tree
  *   8. paths whose file was unlinked at the dump are unlinked
- *   9. buffer sizes, peek offset, SO_PASSCRED, shutdowns (last: a
+ *   9. buffer sizes, peek offset, SO_PASS*, shutdowns (last: a
  *      shutdown would stop the refill)
  *
  * SO_PEERCRED: the kernel gives each end the credentials of whoever made
@@ -53,6 +56,8 @@ struct uxsk_restore {
 	UnixSkEntry **sks;
 	int nr;
 	int *fd;		/* service fd of each */
+	int *ghost;		/* the other end of one whose peer was closed,
+				 * until its queue is refilled */
 };
 
 static struct uxsk_restore *restore_state(struct restore_files *rf)
@@ -110,6 +115,13 @@ static int check_entry(const struct uxsk_restore *u, int i)
 	for (size_t j = 0; j < e->n_queue_from; j++)
 		if (e->queue_from[j].len && !ux_addr(&e->queue_from[j], &sa))
 			return bad_image(e, "has a message from a name no socket can have");
+	for (size_t j = 0; j < e->n_anc; j++) {
+		const UnixSkAnc *a = e->anc[j];
+
+		if (a->msg >= e->n_queue || a->n_rights > 253 ||
+		    (j && a->msg <= e->anc[j - 1]->msg))
+			return bad_image(e, "has a control message for no message of its queue");
+	}
 	if (e->has_backlog && (e->state != TCP_LISTEN || !e->has_name))
 		return bad_image(e, "has a backlog and does not listen");
 	for (size_t j = 0; j < e->n_pending; j++) {
@@ -572,8 +584,79 @@ static int sender(const struct uxsk_restore *u, const UnixSkEntry *e, int ghost,
 	return *tmp;
 }
 
-/* Write the queue of e, socket fd, from its peers (step 6). */
-static int refill(const struct uxsk_restore *u, int i, int ghost)
+/* What came with message k of e besides its bytes, or NULL. */
+static const UnixSkAnc *anc_of(const UnixSkEntry *e, size_t k)
+{
+	for (size_t j = 0; j < e->n_anc; j++)
+		if (e->anc[j]->msg == k)
+			return e->anc[j];
+	return NULL;
+}
+
+/*
+ * The control messages of a message to send again: its fds in flight
+ * (the service fds of their objects, with the status flags the fds had)
+ * and the credentials of its sender (the same process, by its pid now).
+ * Length in *len; -1 reported.
+ */
+static int anc_cmsgs(const struct restore_files *rf, const struct files_pid_map *map,
+		     const UnixSkEntry *e, const UnixSkAnc *a, char *ctl,
+		     size_t size, size_t *len)
+{
+	struct msghdr mh = { .msg_control = ctl, .msg_controllen = size };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	memset(ctl, 0, size);
+	*len = 0;
+	if (a->n_rights) {
+		int *fds = (int *)CMSG_DATA(c);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(a->n_rights * sizeof(int));
+		for (size_t i = 0; i < a->n_rights; i++) {
+			const FdEntry *fe = a->rights[i];
+			char what[160];
+
+			fds[i] = files_service_fd(rf, fe);
+			if (fds[i] < 0) {
+				files_show_fd(rf, fe, what, sizeof(what));
+				pr_err("socket:[%llu]: fd %zu in flight with message %u (%s, %s) can't be made again",
+				       (unsigned long long)e->ino, i + 1, a->msg + 1, fe->desc, what);
+				return -1;
+			}
+			if (fe->has_flags && files_set_status(fds[i], fe))
+				return -1;
+		}
+		*len += CMSG_SPACE(a->n_rights * sizeof(int));
+		c = CMSG_NXTHDR(&mh, c);
+	}
+	if (a->has_cred_pid) {
+		struct ucred uc = { a->cred_pid, a->cred_uid, a->cred_gid };
+
+		if (map && map->new_pid)
+			uc.pid = map->new_pid(map->arg, a->cred_pid);
+		if (uc.pid <= 0) {
+			pr_err("socket:[%llu]: message %u was sent by process %d, which is not restored",
+			       (unsigned long long)e->ino, a->msg + 1, a->cred_pid);
+			return -1;
+		}
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_CREDENTIALS;
+		c->cmsg_len = CMSG_LEN(sizeof(uc));
+		memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+		*len += CMSG_SPACE(sizeof(uc));
+	}
+	return 0;
+}
+
+/*
+ * Write the queue of e, socket fd, from its peers (step 6), each message
+ * with what came with it: in a stream, the fds go with the first byte of
+ * what the dump read with them (the kernel joins the bytes before them).
+ */
+static int refill(const struct restore_files *rf, const struct files_pid_map *map,
+		  const struct uxsk_restore *u, int i, int ghost)
 {
 	const UnixSkEntry *e = u->sks[i];
 	size_t total = 0;
@@ -593,12 +676,21 @@ static int refill(const struct uxsk_restore *u, int i, int ghost)
 		const char *p = (const char *)e->queue[k].data;
 		size_t left = e->queue[k].len;
 		int tmp, w = sender(u, e, ghost, k, &tmp);
+		const UnixSkAnc *a = anc_of(e, k);
+		char ctl[2048] __attribute__((aligned(8)));
+		size_t ctllen = 0;
 
 		if (w < 0 || make_room(w, total, e->n_queue, e))
 			goto err;
+		if (a && (a->n_rights > 253 || anc_cmsgs(rf, map, e, a, ctl, sizeof(ctl), &ctllen)))
+			goto err;
 		do {
-			ssize_t n = sendto(w, p, left, MSG_DONTWAIT | MSG_NOSIGNAL,
-					   salen ? (struct sockaddr *)&sa : NULL, salen);
+			struct iovec iov = { (void *)p, left };
+			struct msghdr mh = { .msg_name = salen ? &sa : NULL, .msg_namelen = salen,
+					     .msg_iov = &iov, .msg_iovlen = 1,
+					     .msg_control = ctllen ? ctl : NULL,
+					     .msg_controllen = ctllen };
+			ssize_t n = sendmsg(w, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 			if (n < 0) {
 				pr_perror("can't refill unix socket socket:[%llu] (message %zu of %zu)",
@@ -612,6 +704,7 @@ static int refill(const struct uxsk_restore *u, int i, int ghost)
 			}
 			p += n;
 			left -= n;
+			ctllen = 0;	/* sent with the first part */
 		} while (left);
 		if (tmp >= 0) {
 			close(tmp);
@@ -632,11 +725,17 @@ static int finish(const UnixSkEntry *e, int fd)
 
 	if (e->peek_off != -1 && set_peek_off(fd, e->peek_off))
 		return -1;
-	if (e->passcred) {
+	static const struct { int opt; const char *name; } pass[] = {
+		{ SO_PASSCRED, "SO_PASSCRED" }, { SO_PASSSEC, "SO_PASSSEC" },
+		{ SO_PASSPIDFD, "SO_PASSPIDFD" },
+	};
+	bool on[] = { e->passcred, e->passsec, e->passpidfd };
+
+	for (size_t k = 0; k < sizeof(on) / sizeof(on[0]); k++) {
 		int one = 1;
 
-		if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
-			pr_perror("can't set SO_PASSCRED on socket:[%llu]",
+		if (on[k] && setsockopt(fd, SOL_SOCKET, pass[k].opt, &one, sizeof(one))) {
+			pr_perror("can't set %s on socket:[%llu]", pass[k].name,
 				  (unsigned long long)e->ino);
 			return -1;
 		}
@@ -693,37 +792,55 @@ static int connect_and_finish(struct uxsk_restore *u)
 	return 0;
 }
 
+/*
+ * Steps 1-5 here; the queues and what follows once every kind has made
+ * its objects and every task exists (ux_tasks_made): a message may carry
+ * any object of the tree in flight, and the credentials of a process.
+ */
 int ux_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms, int nr_mms)
 {
 	struct uxsk_restore *u = restore_state(rf);
-	int *ghost, ret = -1;
 
 	(void)d;
 	(void)mms;
 	(void)nr_mms;
 	u->fd = xzalloc((u->nr + 1) * sizeof(int));
-	ghost = xzalloc((u->nr + 1) * sizeof(int));
+	u->ghost = xzalloc((u->nr + 1) * sizeof(int));
 	for (int i = 0; i < u->nr; i++)
-		u->fd[i] = ghost[i] = -1;
-	if (make_sockets(u, ghost, rf->base))
-		goto out;
-	for (int i = 0; i < u->nr; i++)
-		if (refill(u, i, ghost[i]))
-			goto out;
-	for (int i = 0; i < u->nr; i++) {
-		if (ghost[i] >= 0) {
-			close(ghost[i]);
-			ghost[i] = -1;
+		u->fd[i] = u->ghost[i] = -1;
+	return make_sockets(u, u->ghost, rf->base);
+}
+
+static void close_ghosts(struct uxsk_restore *u)
+{
+	for (int i = 0; u->ghost && i < u->nr; i++) {
+		if (u->ghost[i] >= 0) {
+			close(u->ghost[i]);
+			u->ghost[i] = -1;
 		}
 	}
+}
+
+/*
+ * Steps 6-9. The tasks were forked with crest's service fds, the ghosts
+ * too: each task closes the ones it does not hold before it runs on.
+ */
+int ux_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
+{
+	struct uxsk_restore *u = restore_state(rf);
+	int ret = -1;
+
+	if (!u->fd)
+		return 0;
+	for (int i = 0; i < u->nr; i++)
+		if (refill(rf, map, u, i, u->ghost[i]))
+			goto out;
+	close_ghosts(u);
 	if (connect_and_finish(u))
 		goto out;
 	ret = 0;
 out:
-	for (int i = 0; i < u->nr; i++)
-		if (ghost[i] >= 0)
-			close(ghost[i]);
-	free(ghost);
+	close_ghosts(u);
 	return ret;
 }
 

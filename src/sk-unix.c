@@ -12,8 +12,10 @@
  * connections, queue length, backlog, shutdown) and getsockopt on the
  * copy. Each receive queue is read without taking it: MSG_PEEK at an
  * SO_PEEK_OFF that crest moves itself, message by message, with each
- * datagram's sender (the offset is given back as it was). What can't come
- * back (fds or credentials in flight, a peer outside the tree without
+ * datagram's sender (the offset is given back as it was), the fds in
+ * flight with each message (SCM_RIGHTS: installed in crest by the peek,
+ * dumped as fds of the tree, files_dump_own_fd) and with SO_PASSCRED its
+ * sender's credentials. What can't come back (a peer outside the tree without
  * --ext-unix-sk, a connection waiting from outside...) is refused by name
  * in collected (refuse.h); at fds 0-2 a socket leading outside is crest's
  * own stdio at restore, as before.
@@ -45,20 +47,42 @@
 #include "sk-unix.h"
 #include "util.h"
 
+#ifndef SCM_SECURITY
+#define SCM_SECURITY	0x03
+#endif
+#ifndef SCM_PIDFD
+#define SCM_PIDFD	0x04
+#endif
+
 struct uxsk {
 	UnixSkEntry *e;
 	struct ux_diag d;
 	pid_t pid;		/* a thread of a task holding it... */
 	int fd;			/* ...at this fd */
 	pid_t tpid;		/* that task, for messages */
-	bool passsec, passpidfd;
 	struct uxsk *pending_on;	/* a client waiting on this listener */
 	char *why;		/* not supported: what it is */
+	char *qwhy;		/* its queue can't be saved: why (refused
+				 * if the socket itself is saved) */
+	bool peeked;
+};
+
+/* An fd received from a queue, where it is in flight: crest's copy. */
+struct uxsk_flying {
+	UnixSkAnc *anc;		/* the message it came with */
+	size_t slot;		/* its place in anc->rights */
+	int fd;			/* crest's */
+	uint32_t sk;		/* the id of the socket whose queue it was in */
+	size_t msg;
 };
 
 struct uxsk_dump {
 	struct uxsk *sk;
 	int nr;
+	struct uxsk_flying *fly;	/* not yet dumped */
+	int nr_fly;
+	int *own;		/* crest's fds received, closed at dump_done */
+	int nr_own;
 };
 
 const char *ux_type_name(unsigned int type)
@@ -363,6 +387,12 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	s->e->rcvbuf = rcv;
 	s->e->has_passcred = 1;
 	s->e->passcred = !!cred;
+	if (sec)
+		s->e->has_passsec = s->e->passsec = 1;
+	if (pidfd)
+		s->e->has_passpidfd = s->e->passpidfd = 1;
+	if (f->pid == getpid())
+		s->e->has_in_flight = s->e->in_flight = 1;
 	s->e->has_peek_off = 1;
 	s->e->peek_off = peek;
 	if (pc.pid || pc.uid != (uid_t)-1) {
@@ -376,8 +406,6 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 		s->e->has_backlog = 1;
 		s->e->backlog = s->d.wqlen;
 	}
-	s->passsec = !!sec;
-	s->passpidfd = !!pidfd;
 	s->pid = f->pid;
 	s->fd = f->fd;
 	s->tpid = f->it->pid;
@@ -482,10 +510,6 @@ static char *own_problem(struct uxsk *s)
 	if (s->d.name_len > 0 && s->d.name[0] && s->d.name[0] != '/')
 		return xsprintf("a unix %s socket bound to the relative path %s (crest does not know the directory it was bound in)",
 				 type, name);
-	if (s->passsec)
-		return xsprintf("a unix %s socket with SO_PASSSEC", type);
-	if (s->passpidfd)
-		return xsprintf("a unix %s socket with SO_PASSPIDFD", type);
 	if (s->d.state == TCP_LISTEN) {
 		if (s->e->type == SOCK_DGRAM)
 			return xsprintf("a listening unix datagram socket");
@@ -759,31 +783,138 @@ static void add_msg(UnixSkEntry *e, const char *buf, size_t len,
 	e->n_queue_from++;
 }
 
+/* Room for every control message one peek can give: SCM_RIGHTS with the
+ * kernel's most (SCM_MAX_FD, 253), credentials, a pidfd, and more. */
+#define UX_CMSG_SPACE	2048
+#define UX_SCM_MAX_FD	253
+
+static UnixSkAnc *new_anc(UnixSkEntry *e, size_t msg)
+{
+	UnixSkAnc *a = xzalloc(sizeof(*a));
+
+	unix_sk_anc__init(a);
+	a->msg = msg;
+	e->anc = xrealloc(e->anc, (e->n_anc + 1) * sizeof(*e->anc));
+	e->anc[e->n_anc++] = a;
+	return a;
+}
+
+static void keep_own(struct uxsk_dump *u, int fd)
+{
+	u->own = xrealloc(u->own, (u->nr_own + 1) * sizeof(*u->own));
+	u->own[u->nr_own++] = fd;
+}
+
+/*
+ * The control messages of message msg of s's queue: the fds in flight
+ * (installed in crest by the peek: kept open until the dump ends, and
+ * dumped once every queue is read), the sender's credentials. Anything
+ * else, s->qwhy.
+ */
+static void take_cmsgs(struct uxsk_dump *u, struct uxsk *s, struct msghdr *mh,
+		       size_t msg, bool creds)
+{
+	UnixSkEntry *e = s->e;
+	UnixSkAnc *a = NULL;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		int *fds = (int *)CMSG_DATA(c);
+		size_t nr = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			for (size_t i = 0; i < nr; i++)
+				keep_own(u, fds[i]);
+			if (!a)
+				a = new_anc(e, msg);
+			for (size_t i = 0; i < nr; i++) {
+				u->fly = xrealloc(u->fly, (u->nr_fly + 1) * sizeof(*u->fly));
+				u->fly[u->nr_fly++] = (struct uxsk_flying){
+					a, a->n_rights + i, fds[i], e->id, msg };
+			}
+			a->rights = xrealloc(a->rights, (a->n_rights + nr) * sizeof(*a->rights));
+			for (size_t i = 0; i < nr; i++)
+				a->rights[a->n_rights + i] = NULL;
+			a->n_rights += nr;
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_PIDFD) {
+			/* The sender's pidfd: its pid is in the credentials. */
+			if (nr && fds[0] >= 0)
+				close(fds[0]);
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+			   c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+
+			if (!creds)
+				continue;
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			if (!a)
+				a = new_anc(e, msg);
+			a->has_cred_pid = a->has_cred_uid = a->has_cred_gid = 1;
+			a->cred_pid = uc.pid;
+			a->cred_uid = uc.uid;
+			a->cred_gid = uc.gid;
+		} else if (!s->qwhy) {
+			s->qwhy = xsprintf("a unix %s socket with a message queued that carries a control message of level %d type %d (%s)",
+					   ux_type_name(e->type), c->cmsg_level, c->cmsg_type,
+					   c->cmsg_type == SCM_SECURITY ? "SCM_SECURITY, the sender's security context" :
+					   "unknown to crest");
+		}
+	}
+	/* The kernel gives the fds of one message in one SCM_RIGHTS. */
+	if (a && a->n_rights > UX_SCM_MAX_FD && !s->qwhy)
+		s->qwhy = xsprintf("a unix %s socket with a message queued carrying %zu fds",
+				   ux_type_name(e->type), a->n_rights);
+}
+
+static int passcred_set(int fd, int on)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on))) {
+		pr_perror("can't set SO_PASSCRED");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The receive queue of s, not taken: each peek at an offset crest sets
  * itself, so that a datagram too big for the buffer is peeked again
- * whole. No control buffer: MSG_CTRUNC says fds (or credentials) are
- * attached, and nothing is installed in crest. The peek offset is given
- * back as it was, whatever happens.
+ * whole, and with a buffer larger than a stream's whole queue, so that
+ * each peek ends where the kernel ends it: after a message that carries
+ * fds (it never joins one to what follows), or where the sender changes
+ * if credentials are passed. The fds in flight are installed in crest by
+ * the peek, as the receiver would get them. A socket with SO_PASSPIDFD
+ * alone gets SO_PASSCRED for the peeks (what it hands is the pid of the
+ * same credentials). Peek offset and SO_PASSCRED are given back as they
+ * were, whatever happens.
  */
-static int peek_queue(struct uxsk *s, int cfd)
+static int peek_queue(struct uxsk_dump *u, struct uxsk *s, int cfd)
 {
 	UnixSkEntry *e = s->e;
 	bool stream = e->type == SOCK_STREAM;
-	size_t cap = 65536, total = 0;
-	char *buf = xzalloc(cap);
+	bool creds = e->passcred || e->passpidfd, tmp_cred = !e->passcred && e->passpidfd;
+	size_t cap = stream && s->d.rqlen >= 65536 ? s->d.rqlen + 1 : 65536, total = 0;
+	char *buf, ctl[UX_CMSG_SPACE];
 	int off = 0, ret = -1, zeros = 0;
 
+	if (stream && s->d.rqlen > IMG_MAX_RECORD / 2) {
+		s->qwhy = xsprintf("a unix %s socket with more than %u MiB queued",
+				   ux_type_name(e->type), IMG_MAX_RECORD >> 21);
+		return 0;
+	}
+	if (tmp_cred && passcred_set(cfd, 1))
+		return -1;
+	buf = xzalloc(cap);
 	for (;;) {
 		struct sockaddr_un from;
 		struct iovec iov = { buf, cap };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_name = &from, .msg_namelen = sizeof(from) };
+				     .msg_name = &from, .msg_namelen = sizeof(from),
+				     .msg_control = ctl, .msg_controllen = sizeof(ctl) };
 		ssize_t r;
 
 		if (set_peek_off(cfd, off))
 			goto out;
-		r = recvmsg(cfd, &mh, MSG_PEEK | MSG_DONTWAIT | (stream ? 0 : MSG_TRUNC));
+		r = recvmsg(cfd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC |
+			    (stream ? 0 : MSG_TRUNC));
 		if (r < 0) {
 			if (errno == EAGAIN)
 				break;
@@ -791,60 +922,115 @@ static int peek_queue(struct uxsk *s, int cfd)
 				  s->fd, s->tpid, (unsigned long long)e->ino);
 			goto out;
 		}
-		if (mh.msg_flags & MSG_CTRUNC) {
-			refuse(s->tpid, "fd %d is a unix %s socket with fds in flight (SCM_RIGHTS sent, not yet received), not supported yet",
-			       s->fd, ux_type_name(e->type));
-			ret = 0;
-			goto out;
-		}
 		if (!stream && (size_t)r > cap) {
+			/* Its fds came too, and come again with the next peek. */
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+				if (c->cmsg_level == SOL_SOCKET &&
+				    (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_PIDFD))
+					for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+						if (((int *)CMSG_DATA(c))[i] >= 0)
+							close(((int *)CMSG_DATA(c))[i]);
 			cap = r;
 			buf = xrealloc(buf, cap);
 			continue;
 		}
+		take_cmsgs(u, s, &mh, e->n_queue, creds);
+		if (mh.msg_flags & MSG_CTRUNC) {
+			s->qwhy = xsprintf("a unix %s socket with a message queued whose control messages do not fit in %d bytes",
+					   ux_type_name(e->type), UX_CMSG_SPACE);
+			break;
+		}
 		if (!r && (stream || (s->d.shutdown & RCV_SHUTDOWN)))
 			break;	/* the end of the stream */
 		if (!r && ++zeros > 4096) {
-			refuse(s->tpid, "fd %d is a unix %s socket with more than 4096 empty datagrams queued, not supported yet",
-			       s->fd, ux_type_name(e->type));
-			ret = 0;
-			goto out;
+			s->qwhy = xsprintf("a unix %s socket with more than 4096 empty datagrams queued",
+					   ux_type_name(e->type));
+			break;
 		}
 		add_msg(e, buf, r, &from, mh.msg_namelen);
 		off += r;
 		total += r;
 		if (total > IMG_MAX_RECORD / 2) {
-			refuse(s->tpid, "fd %d is a unix %s socket with more than %u MiB queued, not supported yet",
-			       s->fd, ux_type_name(e->type), IMG_MAX_RECORD >> 21);
-			ret = 0;
-			goto out;
+			s->qwhy = xsprintf("a unix %s socket with more than %u MiB queued",
+					   ux_type_name(e->type), IMG_MAX_RECORD >> 21);
+			break;
 		}
 	}
-	if (e->type != SOCK_DGRAM && total != s->d.rqlen) {
-		refuse(s->tpid, "fd %d is a unix %s socket with %u bytes queued of which crest could read %zu%s, not supported yet",
-		       s->fd, ux_type_name(e->type), s->d.rqlen, total,
-		       stream ? " (out-of-band data, MSG_OOB?)" : "");
-		ret = 0;
-		goto out;
-	}
-	if (e->n_queue && e->passcred) {
-		refuse(s->tpid, "fd %d is a unix %s socket with SO_PASSCRED and %zu messages queued, whose credentials crest can't give back; not supported yet",
-		       s->fd, ux_type_name(e->type), e->n_queue);
-		ret = 0;
-		goto out;
-	}
-	if (e->n_queue && e->has_ext_peer) {
-		refuse(s->tpid, "fd %d is a unix %s socket connected outside the tree with %zu messages queued, which crest can't send again from there; not supported yet",
-		       s->fd, ux_type_name(e->type), e->n_queue);
-		ret = 0;
-		goto out;
-	}
+	if (!s->qwhy && e->type != SOCK_DGRAM && total != s->d.rqlen)
+		s->qwhy = xsprintf("a unix %s socket with %u bytes queued of which crest could read %zu%s",
+				   ux_type_name(e->type), s->d.rqlen, total,
+				   stream ? " (out-of-band data, MSG_OOB?)" : "");
 	ret = 0;
 out:
 	free(buf);
 	if (set_peek_off(cfd, e->peek_off))
 		ret = -1;
+	if (tmp_cred && passcred_set(cfd, 0))
+		ret = -1;
 	return ret;
+}
+
+/* Is there a queue to read: not listening, nor a stream never connected. */
+static bool has_queue(const struct uxsk *s)
+{
+	return s->d.state != TCP_LISTEN &&
+	       (s->e->type == SOCK_DGRAM || s->d.has_peer);
+}
+
+/*
+ * Every queue, read before the kinds link their objects: the fds in
+ * flight are objects of the tree, and a socket in flight has a queue too
+ * (u->sk grows as they are dumped). Each fd received is dumped as an fd
+ * of the task holding the socket, for messages.
+ */
+static int ux_inflight(struct dump_files *df, struct pstree *t)
+{
+	struct uxsk_dump *u = dump_state(df);
+
+	for (int i = 0; i < u->nr; i++) {
+		int cfd, r;
+
+		if (u->sk[i].peeked || !has_queue(&u->sk[i]))
+			continue;
+		u->sk[i].peeked = true;
+		cfd = pidfd_take(u->sk[i].pid, u->sk[i].fd);
+		if (cfd < 0)
+			return -1;
+		r = peek_queue(u, &u->sk[i], cfd);
+		close(cfd);
+		if (r)
+			return -1;
+		pr_debug("socket:[%llu]: %zu messages queued, %d fds in flight",
+			 (unsigned long long)u->sk[i].e->ino, u->sk[i].e->n_queue, u->nr_fly);
+		while (u->nr_fly) {
+			struct uxsk_flying fl = u->fly[--u->nr_fly];
+			struct uxsk *s = by_id(u, fl.sk);
+			struct pstree_item *it = pstree_find(t, s->tpid);
+			char *ctx;
+			FdEntry *fe;
+
+			ctx = s->e->in_flight ?
+			      xsprintf("a unix %s socket in flight (socket:[%llu]) has an fd in flight too (message %zu, fd %zu of %zu; crest's copy is fd %d)",
+				       ux_type_name(s->e->type), (unsigned long long)s->e->ino,
+				       fl.msg + 1, fl.slot + 1, fl.anc->n_rights, fl.fd) :
+			      xsprintf("fd %d (unix %s socket:[%llu]) has an fd in flight (message %zu, fd %zu of %zu; crest's copy is fd %d)",
+				       s->fd, ux_type_name(s->e->type), (unsigned long long)s->e->ino,
+				       fl.msg + 1, fl.slot + 1, fl.anc->n_rights, fl.fd);
+			refuse_context(ctx);
+			free(ctx);
+			r = it ? files_dump_own_fd(df, it, fl.fd, &fe) : -1;
+			refuse_context(NULL);
+			if (r)
+				return -1;
+			if (!fe) {	/* refused: a placeholder, never written */
+				fe = xzalloc(sizeof(*fe));
+				fd_entry__init(fe);
+			}
+			fe->fd = fl.fd;
+			fl.anc->rights[fl.slot] = fe;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -868,6 +1054,53 @@ static void check_senders(struct uxsk_dump *u, struct uxsk *s)
 		       s->fd, name, (int)f->len, (char *)f->data);
 		return;
 	}
+}
+
+/* "fd 5 is" or "a unix socket in flight (...) is", for refusals. */
+static char *sk_words(const struct uxsk *s)
+{
+	if (s->e->in_flight)
+		return xsprintf("a unix socket in flight (sent, not yet received: socket:[%llu]) is",
+				(unsigned long long)s->e->ino);
+	return xsprintf("fd %d is", s->fd);
+}
+
+/*
+ * What a saved socket's queue holds that a restore can't send again: what
+ * the peek found (s->qwhy), messages to send from outside the tree, the
+ * credentials of a sender that is not a process of the tree. A message
+ * that came without credentials reads as pid 0 and the overflow uid and
+ * gid (65534): it is sent again without.
+ */
+static void queue_problems(struct uxsk_dump *u, struct pstree *t, struct uxsk *s)
+{
+	UnixSkEntry *e = s->e;
+	char *w = sk_words(s);
+
+	(void)u;
+	if (s->qwhy) {
+		refuse(s->tpid, "%s %s, not supported yet", w, s->qwhy);
+	} else if (e->n_queue && e->has_ext_peer) {
+		refuse(s->tpid, "%s a unix %s socket connected outside the tree with %zu messages queued, which crest can't send again from there; not supported yet",
+		       w, ux_type_name(e->type), e->n_queue);
+	}
+	for (size_t i = 0; i < e->n_anc; i++) {
+		UnixSkAnc *a = e->anc[i];
+
+		if (!a->has_cred_pid)
+			continue;
+		if (!a->cred_pid && a->cred_uid == 65534 && a->cred_gid == 65534) {
+			a->has_cred_pid = a->has_cred_uid = a->has_cred_gid = 0;
+			continue;
+		}
+		if (a->cred_pid > 0 && pstree_find(t, a->cred_pid))
+			continue;
+		refuse(s->tpid, "%s a unix %s socket passed credentials (SO_PASSCRED) with message %u of its queue from pid %d (uid %u, gid %u), which is not a process of the tree (outside it, or gone): crest can't send it again as that process; not supported yet",
+		       w, ux_type_name(e->type), a->msg + 1, a->cred_pid, a->cred_uid,
+		       a->cred_gid);
+		break;
+	}
+	free(w);
 }
 
 static void link_socket(struct dump_files *df, struct uxsk_dump *u, struct uxsk *s)
@@ -975,20 +1208,14 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 			       e->fd, s->why);
 		}
 	}
-	/* The queues of what is saved: refusals of their own (fds in flight). */
-	for (int i = 0; i < u->nr && !ret; i++) {
+	for (int i = 0; i < u->nr; i++) {
 		struct uxsk *s = &u->sk[i];
-		int cfd;
 
-		/* Nothing to read: listening, or a stream never connected. */
-		if (s->why || s->d.state == TCP_LISTEN ||
-		    (s->e->type != SOCK_DGRAM && !s->d.has_peer))
-			continue;
-		cfd = pidfd_take(s->pid, s->fd);
-		if (cfd < 0)
-			return -1;
-		ret = peek_queue(s, cfd);
-		close(cfd);
+		if (s->why && s->e->in_flight)
+			refuse(s->tpid, "a unix socket in flight (sent, not yet received: socket:[%llu]) is %s, not supported yet",
+			       (unsigned long long)s->e->ino, s->why);
+		else if (!s->why)
+			queue_problems(u, t, s);
 	}
 	for (int i = 0; i < u->nr && !ret; i++)
 		if (!u->sk[i].why)
@@ -1010,16 +1237,30 @@ static int ux_write(struct dump_files *df, struct img_dir *d)
 	return ret;
 }
 
+/* crest's copies of the fds in flight: the dump is over. */
+static void ux_dump_done(struct dump_files *df, bool kill)
+{
+	struct uxsk_dump *u = dump_state(df);
+
+	(void)kill;
+	for (int i = 0; i < u->nr_own; i++)
+		close(u->own[i]);
+	u->nr_own = 0;
+}
+
 const struct fd_kind_ops unixsk_fd_ops = {
 	.name		= "unix socket",
 	.kind		= FD_KIND__FD_UNIX_SK,
 	.recognise	= ux_recognise,
 	.dump		= ux_dump,
+	.inflight	= ux_inflight,
 	.collected	= ux_collected,
 	.write		= ux_write,
+	.dump_done	= ux_dump_done,
 	.read		= ux_read,
 	.check		= ux_check,
 	.open		= ux_open,
+	.tasks_made	= ux_tasks_made,
 	.service_fd	= ux_service_fd,
 	.show		= ux_show,
 };

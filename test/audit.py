@@ -343,6 +343,7 @@ def _snap_task(base, classes, out, threads):
 # many bytes wait to be read.
 _SOL_SOCKET = 1
 _SOCK_OPTS = [("type", 3), ("sndbuf", 7), ("rcvbuf", 8), ("passcred", 16),
+              ("passsec", 34), ("passpidfd", 76),
               ("peek_off", 42), ("domain", 39)]
 
 

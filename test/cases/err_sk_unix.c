@@ -1,13 +1,14 @@
 /* Not a checkpoint/restore case: unix sockets crest can't save yet, next
- * to a socketpair it could: fd 10 is a socketpair end with an fd in flight
- * (SCM_RIGHTS sent, not received), fd 11 a datagram socket bound to an
+ * to a socketpair it could: fd 10 is a socketpair end with two fds in flight
+ * (SCM_RIGHTS sent, not received): a pipe end, which crest saves, and an
+ * epoll instance, which it can't send again (made in each task), fd 11 a datagram socket bound to an
  * abstract name with a datagram queued from a socket bound to a path that
  * has been closed since (nothing of the tree can send it again with that
  * name), fds 12-13 a pair with "abc" queued, and fd 14 a listener with a
  * connection waiting whose client has closed since (what it sent waits
  * where crest can't read it). The errors mode expects one refusal naming
- * fds 10, 11 and 14, the process left running; after go the fd in flight
- * is received and works, the datagram and "abc" are still queued, once
+ * fds 10, 11 and 14, the process left running; after go the fds in flight
+ * are received and work, the datagram and "abc" are still queued, once
  * (the failed dump's peeking took nothing), and the waiting connection is
  * accepted and at its end. */
 #include "caselib.h"
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -28,18 +30,18 @@ static void move(int fd, int to)
 
 int main(void)
 {
-	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
+	union { struct cmsghdr h; char buf[CMSG_SPACE(2 * sizeof(int))]; } cm;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct iovec iov = { "f", 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
 	struct cmsghdr *c;
-	int p[2], q[2], pp[2], d, got;
+	int p[2], q[2], pp[2], d, got[2], ep;
 	char buf[8];
 
 	case_init();
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, p) || socketpair(AF_UNIX, SOCK_STREAM, 0, q) ||
-	    pipe(pp))
+	    pipe(pp) || (ep = epoll_create1(0)) < 0)
 		case_fail("socketpair: %s", strerror(errno));
 	move(p[1], 10);
 	move(q[0], 12);
@@ -47,8 +49,9 @@ int main(void)
 	c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
 	memcpy(CMSG_DATA(c), &pp[1], sizeof(int));
+	memcpy(CMSG_DATA(c) + sizeof(int), &ep, sizeof(int));
 	if (sendmsg(p[0], &mh, 0) != 1)
 		case_fail("sendmsg: %s", strerror(errno));
 	d = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -94,11 +97,17 @@ int main(void)
 	iov.iov_base = buf;
 	mh.msg_controllen = sizeof(cm.buf);
 	if (recvmsg(10, &mh, MSG_DONTWAIT) != 1 || !(c = CMSG_FIRSTHDR(&mh)) ||
-	    c->cmsg_type != SCM_RIGHTS)
-		case_fail("the fd in flight is gone: %s", strerror(errno));
-	memcpy(&got, CMSG_DATA(c), sizeof(int));
-	if (write(got, "z", 1) != 1 || read(pp[0], buf, 1) != 1 || buf[0] != 'z')
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+		case_fail("the fds in flight are gone: %s", strerror(errno));
+	memcpy(got, CMSG_DATA(c), sizeof(got));
+	if (write(got[0], "z", 1) != 1 || read(pp[0], buf, 1) != 1 || buf[0] != 'z')
 		case_fail("the fd received does not lead to the pipe");
+	{
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		if (epoll_ctl(got[1], EPOLL_CTL_ADD, pp[0], &ev))
+			case_fail("the second fd received is not an epoll: %s", strerror(errno));
+	}
 	if (recv(11, buf, sizeof(buf), MSG_DONTWAIT) != 2 || memcmp(buf, "dg", 2) ||
 	    recv(11, buf, sizeof(buf), MSG_DONTWAIT) != -1)
 		case_fail("the queued datagram is not there as it was");
