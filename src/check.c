@@ -1,5 +1,6 @@
 /* crest check: the kernel and CPU features crest relies on. */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/ptrace.h>
@@ -31,6 +33,9 @@
 #ifndef CAP_CHECKPOINT_RESTORE
 #define CAP_CHECKPOINT_RESTORE	40
 #endif
+/* The namespace kinds a tree may have of its own (namespaces.c). */
+#define NS_RESTORED	"uts ipc"
+#define NS_REFUSED	"pid mnt net user cgroup time"
 #define PAGEMAP_SCAN_IOCTL	_IOWR('f', 16, char[96])
 
 static int probe_seize(void)
@@ -131,6 +136,37 @@ static int probe_tcp_repair(void)
 	return ok;
 }
 
+/* In a child: a new namespace of the kind, and what crest needs in it. */
+static int probe_ns(int flag, int (*more)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(unshare(flag) || (more && !more()) ? 1 : 0);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 0;
+	return WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
+/* IPC objects back under their ids: the kernel's *_next_id sysctls. */
+static int ipc_next_ids(void)
+{
+	return !access("/proc/sys/kernel/shm_next_id", W_OK) &&
+	       !access("/proc/sys/kernel/sem_next_id", W_OK) &&
+	       !access("/proc/sys/kernel/msg_next_id", W_OK);
+}
+
+/* A message read without taking it (MSG_COPY, CONFIG_CHECKPOINT_RESTORE). */
+static int msg_copy(void)
+{
+	struct { long type; char text[4]; } m = { 1, "abc" };
+	int q = msgget(IPC_PRIVATE, 0600);
+
+	return q >= 0 && !msgsnd(q, &m, 4, IPC_NOWAIT) &&
+	       msgrcv(q, &m, 4, 0, IPC_NOWAIT | 040000 /* MSG_COPY */) == 4;
+}
+
 int cr_check(const struct options *opts)
 {
 	int seize = probe_seize();
@@ -150,6 +186,9 @@ int cr_check(const struct options *opts)
 		{ "timerfd TFD_IOC_SET_TICKS", probe_timerfd_ticks(), 0 },
 		{ "pagemap PAGEMAP_SCAN ioctl", probe_pagemap_scan(), 0 },
 		{ "TCP_REPAIR (--tcp-established)", probe_tcp_repair(), 0 },
+		{ "UTS namespaces", probe_ns(CLONE_NEWUTS, NULL), 0 },
+		{ "IPC namespaces, System V ids", probe_ns(CLONE_NEWIPC, ipc_next_ids), 0 },
+		{ "System V messages read (MSG_COPY)", probe_ns(CLONE_NEWIPC, msg_copy), 0 },
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 	int missing = 0;
@@ -164,7 +203,9 @@ int cr_check(const struct options *opts)
 			printf("    { \"name\": \"%s\", \"ok\": %s, \"required\": %s }%s\n",
 			       f[i].name, f[i].ok ? "true" : "false",
 			       f[i].required ? "true" : "false", i + 1 < n ? "," : "");
-		printf("  ],\n  \"xstate_size\": %zu,\n  \"missing_required\": %d,\n"
+		printf("  ],\n  \"namespaces_restored\": \"%s\",\n"
+		       "  \"namespaces_refused\": \"%s\",\n", NS_RESTORED, NS_REFUSED);
+		printf("  \"xstate_size\": %zu,\n  \"missing_required\": %d,\n"
 		       "  \"ok\": %s\n}\n", arch_xstate_size(), missing,
 		       missing ? "false" : "true");
 		return missing ? EXIT_FAIL : EXIT_OK;
@@ -173,6 +214,7 @@ int cr_check(const struct options *opts)
 		printf("%-34s %s%s\n", f[i].name, f[i].ok ? "yes" : "NO",
 		       !f[i].ok && !f[i].required ? " (optional)" : "");
 	printf("xstate size: %zu bytes\n", arch_xstate_size());
+	printf("namespaces: %s restored; %s refused\n", NS_RESTORED, NS_REFUSED);
 	if (missing) {
 		printf("%d required feature%s missing: crest can't work on this system\n",
 		       missing, missing > 1 ? "s" : "");

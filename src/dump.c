@@ -26,6 +26,7 @@
 #include "image.h"
 #include "log.h"
 #include "mem.h"
+#include "namespaces.h"
 #include "opts.h"
 #include "parasite.h"
 #include "proc.h"
@@ -87,6 +88,7 @@ struct dump_ctx {
 	struct track *trk;
 	int nr_trk;
 	char *tracker;			/* the keeper's name, for the inventory */
+	struct ns_dump ns;		/* the tree's namespaces */
 };
 
 static int add_exe(struct dump_ctx *ctx, struct pstree_item *it)
@@ -183,6 +185,8 @@ static int collect(struct dump_ctx *ctx)
 	/* The whole tree's checks (locks no fd shows...) refuse with the rest. */
 	if (files_dump_collected(&ctx->files, &ctx->tree))
 		bad = 1;
+	if (ns_collect(&ctx->ns, &ctx->tree))
+		return -1;
 	if (refused(ctx) || bad)
 		return -1;
 	save_mapped_files(ctx);
@@ -440,6 +444,7 @@ static int write_images(struct dump_ctx *ctx)
 		pe.n_own_files = it->nr_tfds;
 		pe.own_files = own;
 		pe.has_shares_files = pe.shares_files = it->shares_files;
+		ns_fill_pstree(it, &pe);
 		if ((it->zombie || it->zombie_leader) &&
 		    zombie_fill(it, &pe, comm, rlim_cur, rlim_max))
 			goto out;
@@ -449,7 +454,7 @@ static int write_images(struct dump_ctx *ctx)
 		if (!it->zombie && write_task(ctx, it))
 			goto out;
 	}
-	if (files_write(&ctx->files, &ctx->dir))
+	if (files_write(&ctx->files, &ctx->dir) || ns_write(&ctx->ns, &ctx->dir))
 		goto out;
 
 	uname(&u);

@@ -28,6 +28,7 @@
 #include "sk-inet.pb-c.h"
 #include "tty.pb-c.h"
 #include "sk-netlink.pb-c.h"
+#include "ns.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
@@ -55,6 +56,10 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INETSK]	= { "inetsk.img", 0x494e5331, &inet_sk_entry__descriptor },
 	[IMG_TTYS]	= { "ttys.img", 0x54545931, &tty_entry__descriptor },
 	[IMG_NETLINKSK] = { "netlinksk.img", 0x4e4c5331, &netlink_sk_entry__descriptor },
+	[IMG_NAMESPACES] = { "namespaces.img", 0x4e534c31, &ns_entry__descriptor },
+	[IMG_UTSNS]	= { "utsns-%d.img", 0x55545331, &uts_ns_entry__descriptor },	/* %d: ns id */
+	[IMG_IPCNS]	= { "ipcns-%d.img", 0x49504331, &ipc_ns_entry__descriptor },
+	[IMG_IPCOBJS]	= { "ipcobjs-%d.img", 0x49504f31, &ipc_obj_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

@@ -16,6 +16,10 @@
 
 enum pstree_scope { SCOPE_TREE, SCOPE_PID, SCOPE_PGID, SCOPE_SID };
 
+/* The namespace kinds crest saves (namespaces.c), as indexes. */
+enum { NSI_UTS, NSI_IPC, NSI_PID, NSI_MNT, NSI_NR };
+#define NS_MAX_LEVEL	8	/* PID namespaces nested below crest's */
+
 /* One process of the checkpoint and what the dump learns about it. */
 struct pstree_item {
 	pid_t pid, ppid, pgid, sid;
@@ -46,6 +50,11 @@ struct pstree_item {
 	struct posix_timers ptimers;
 	TaskAttrsEntry *attrs;		/* task-attrs.c */
 	ThreadAttrsEntry **tattrs;	/* per thread, as threads[] */
+	/* namespaces.c: its namespaces (ids in namespaces.img, 0: crest's) */
+	uint32_t ns_id[NSI_NR];
+	uint64_t ns_ino[NSI_NR];
+	uint32_t ns_pids[NS_MAX_LEVEL];	/* NSpid below crest's level */
+	int nr_ns_pids;
 };
 
 struct pstree {

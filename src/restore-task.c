@@ -26,6 +26,7 @@
 #include "files-lock.h"
 #include "log.h"
 #include "mem-premap.h"
+#include "namespaces.h"
 #include "pie-abi.h"
 #include "proc.h"
 #include "restore-task.h"
@@ -515,19 +516,20 @@ static long clone3_at(struct clone_args *ca, pid_t want)
 	}
 }
 
-pid_t restore_clone(pid_t pid, bool with_pid, bool files)
+pid_t restore_clone(const struct restore_shared *sh, const struct restore_task *t,
+		    bool with_pid)
 {
-	pid_t set_tid = pid;
+	pid_t pid = t->pe->pid;
+	struct ns_clone nc;
 	struct clone_args ca = {
-		.flags = files ? CLONE_FILES : 0,
 		.exit_signal = SIGCHLD,
-		.set_tid = (uint64_t)&set_tid,
-		.set_tid_size = with_pid ? 1 : 0,
 	};
 	long r;
 
-	if (!with_pid)
-		ca.set_tid = 0;
+	ns_clone_for(sh->ns, t->pe, t->parent ? t->parent->pe : NULL, with_pid, &nc);
+	ca.flags = nc.flags | (t->pe->shares_files ? CLONE_FILES : 0);
+	ca.set_tid = nc.nr_set_tid ? (uint64_t)nc.set_tid : 0;
+	ca.set_tid_size = nc.nr_set_tid;
 	fflush(NULL);
 	r = clone3_at(&ca, pid);
 	if (r < 0) {
@@ -1084,6 +1086,9 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 	if (report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
 		_exit(EXIT_FAILURE);
+	/* Made in the namespaces it enters: filled before anything runs there. */
+	if (ns_restore_entered(sh->ns, t->pe))
+		_exit(EXIT_FAILURE);
 	if (take_session(t) || (t->setsid && tty_restore_ctty(rf, t->pe->pid)))
 		_exit(EXIT_FAILURE);
 	/* Before the fork: the children inherit these pages copy-on-write. */
@@ -1095,8 +1100,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 
 	for (int i = 0; i < t->nr_children; i++) {
 		struct restore_task *c = t->children[i];
-		pid_t pid = restore_clone(c->pe->pid, sh->restore_pid,
-					  c->pe->shares_files);
+		pid_t pid = restore_clone(sh, c, sh->restore_pid);
 
 		if (pid < 0)
 			_exit(EXIT_FAILURE);

@@ -68,8 +68,11 @@ struct pid_map_entry {
 };
 
 /* What every task of a restore shares: read-only but for map[].now. */
+struct ns_restore;
+
 struct restore_shared {
 	const struct restore_files *files;
+	const struct ns_restore *ns;	/* namespaces.c */
 	int report_fd;
 	int top;			/* every fd crest held at the fork is below */
 	bool restore_pid;
@@ -97,8 +100,13 @@ uint64_t busy_find_hole(struct busy *b, uint64_t size);
 /* Our own mappings, and where our vDSO/vvar are if ra is not NULL. */
 int busy_own_layout(struct busy *b, struct restore_args *ra);
 
-/* files: share the caller's fd table (CLONE_FILES). */
-pid_t restore_clone(pid_t pid, bool with_pid, bool files);
+/*
+ * Make task t, by crest (a root) or by its parent: with its PID if
+ * with_pid, in the namespaces it enters, sharing the caller's fd table
+ * if it did (CLONE_FILES).
+ */
+pid_t restore_clone(const struct restore_shared *sh, const struct restore_task *t,
+		    bool with_pid);
 pid_t restore_new_pid(const struct restore_shared *sh, pid_t orig);
 /* In the new task: never returns; exits non-zero after reporting. */
 void restore_task_child(struct restore_task *t, struct restore_shared *sh)

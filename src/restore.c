@@ -38,6 +38,7 @@
 #include "image.h"
 #include "log.h"
 #include "mem-premap.h"
+#include "namespaces.h"
 #include "opts.h"
 #include "parasite.h"
 #include "proc.h"
@@ -80,6 +81,7 @@ struct restore_ctx {
 	int nr_own_fds;
 	int problems;			/* checks failed so far (--check-only goes on) */
 	struct sign_key key;		/* --verify-key; len 0: none */
+	struct ns_restore ns;		/* the tree's namespaces */
 };
 
 static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
@@ -326,7 +328,7 @@ static int read_images(struct restore_ctx *ctx)
 	for (i = 0; i < ctx->nr; i++)
 		if (read_task(ctx, &ctx->tasks[i]))
 			return -1;
-	if (files_read(&ctx->files, &ctx->dir))
+	if (files_read(&ctx->files, &ctx->dir) || ns_read(&ctx->ns, &ctx->dir))
 		return -1;
 	ctx->files.opts = ctx->opts;
 	return 0;
@@ -817,7 +819,7 @@ static int create_tree(struct restore_ctx *ctx)
 
 		if (t->parent)
 			continue;
-		pid = restore_clone(t->pe->pid, ctx->opts->restore_pid, false);
+		pid = restore_clone(&ctx->sh, t, ctx->opts->restore_pid);
 		if (pid < 0) {
 			ctx->exit_code = errno == EEXIST ? EXIT_BUSY : EXIT_FAIL;
 			return -1;
@@ -1426,6 +1428,7 @@ static int prepare_objects(struct restore_ctx *ctx)
 	}
 
 	ctx->sh.files = &ctx->files;
+	ctx->sh.ns = &ctx->ns;
 	ctx->sh.restore_pid = ctx->opts->restore_pid;
 	ctx->sh.nr = ctx->nr;
 	ctx->sh.map = mmap(NULL, ctx->nr * sizeof(*ctx->sh.map),
@@ -1513,6 +1516,18 @@ static int check_creds(struct restore_ctx *ctx)
 	return ret;
 }
 
+static int check_ns(struct restore_ctx *ctx)
+{
+	PstreeEntry **pes = xzalloc(ctx->nr * sizeof(*pes));
+	int ret;
+
+	for (int i = 0; i < ctx->nr; i++)
+		pes[i] = ctx->tasks[i].pe;
+	ret = ns_check(&ctx->ns, pes, ctx->nr);
+	free(pes);
+	return ret;
+}
+
 static int checks(struct restore_ctx *ctx)
 {
 	relocate_all(ctx);
@@ -1543,6 +1558,8 @@ static int checks(struct restore_ctx *ctx)
 		    failed(ctx, EXIT_FILES))
 			return -1;
 	if (plan_tree(ctx) && failed(ctx, EXIT_FAIL))
+		return -1;
+	if (check_ns(ctx) && failed(ctx, EXIT_IMAGE))
 		return -1;
 	if (premap_plan(ctx->tasks, ctx->nr) && failed(ctx, EXIT_IMAGE))
 		return -1;

@@ -20,6 +20,7 @@ import ctypes
 import os
 import re
 import stat
+import subprocess
 
 # ---------------------------------------------------------------- the lists
 
@@ -546,10 +547,98 @@ def _snap_fds(base, tid, thread, classes, out):
     return gone
 
 
+# Namespaces: a restore makes the tree's namespaces anew (new inodes), so
+# a link of ns/ is compared as "crest's own" (the runner's) or as the
+# tree's n-th namespace of its kind, in the order first met, and what is
+# inside it is compared instead: a UTS namespace's names, an IPC
+# namespace's limits and objects (/proc/sysvipc, without the pids and
+# times of their last use), read in it with nsenter(1).
+NS_KINDS = {"uts": "-u", "ipc": "-i"}
+IPC_LIMITS = ["kernel/sem", "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni",
+              "kernel/shmmax", "kernel/shmall", "kernel/shmmni",
+              "kernel/shm_rmid_forced", "fs/mqueue/queues_max",
+              "fs/mqueue/msg_max", "fs/mqueue/msgsize_max",
+              "fs/mqueue/msg_default", "fs/mqueue/msgsize_default"]
+# /proc/sysvipc columns kept: the object, not who used it last or when.
+SYSVIPC_COLUMNS = {
+    "shm": ["key", "shmid", "perms", "size", "uid", "gid", "cuid", "cgid"],
+    "sem": ["key", "semid", "perms", "nsems", "uid", "gid", "cuid", "cgid"],
+    "msg": ["key", "msqid", "perms", "cbytes", "qnum", "uid", "gid", "cuid",
+            "cgid"],
+}
+
+
+def parse_sysvipc(text, kind):
+    """One line per object, the kept columns only, sorted by id."""
+    lines = (text or "").splitlines()
+    if not lines:
+        return ""
+    head = lines[0].split()
+    keep = [head.index(c) for c in SYSVIPC_COLUMNS[kind] if c in head]
+    rows = []
+    for l in lines[1:]:
+        f = l.split()
+        if len(f) >= len(head):
+            rows.append(" ".join(f[i] for i in keep))
+    return "; ".join(sorted(rows, key=lambda r: int(r.split()[1])))
+
+
+def _in_ns(pid, flag, script):
+    try:
+        r = subprocess.run(["nsenter", "-t", str(pid), flag, "--", "sh", "-c",
+                            script], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.decode(errors="replace") if r.returncode == 0 else None
+
+
+def _ns_contents(pid, kind):
+    out = {}
+    if kind == "uts":
+        t = _in_ns(pid, "-u", "cat /proc/sys/kernel/hostname "
+                   "/proc/sys/kernel/domainname")
+        if t is not None:
+            names = t.splitlines() + ["", ""]
+            out["ns:uts:hostname"], out["ns:uts:domainname"] = names[0], names[1]
+    elif kind == "ipc":
+        sep = "@@crest@@"
+        script = "; ".join(["cat /proc/sys/%s; echo %s" % (v, sep)
+                            for v in IPC_LIMITS] +
+                           ["cat /proc/sysvipc/%s; echo %s" % (k, sep)
+                            for k in SYSVIPC_COLUMNS])
+        t = _in_ns(pid, "-i", script)
+        if t is not None:
+            parts = t.split(sep + "\n")
+            for name, v in zip(IPC_LIMITS, parts):
+                out["ns:ipc:" + name] = " ".join(v.split())
+            for k, v in zip(SYSVIPC_COLUMNS, parts[len(IPC_LIMITS):]):
+                out["ns:ipc:sysvipc/" + k] = parse_sysvipc(v, k)
+    return out
+
+
+def _snap_ns(pid, proc, namespaces):
+    """link:ns/KIND as a class; the contents of the tree's own ones."""
+    for f in PROC_LINKS:
+        if not f.startswith("ns/") or "link:" + f not in proc:
+            continue
+        kind, v = f[3:], proc["link:" + f]
+        if v == _link("/proc/self/" + f):
+            proc["link:" + f] = "crest's own"
+            continue
+        seen = namespaces.setdefault(kind, {})
+        if v not in seen:
+            seen[v] = (len(seen) + 1,
+                       _ns_contents(pid, kind) if kind in NS_KINDS else {})
+        n, contents = seen[v]
+        proc["link:" + f] = "the tree's %s namespace #%d" % (kind, n)
+        proc.update(contents)
+
+
 def snapshot(pids):
     """What /proc shows of every task of these processes (zombies too)."""
     snap = {}
     classes = _Classes()
+    namespaces = {}
     locks = _read("/proc/locks") or ""
     for pid in sorted(pids):
         base = "/proc/%d" % pid
@@ -568,6 +657,7 @@ def snapshot(pids):
             v = _link(base + "/" + f)
             if v is not None:
                 proc["link:" + f] = v
+        _snap_ns(pid, proc, namespaces)
         # KSM: the process-wide switch (PR_SET_MEMORY_MERGE), not counts.
         for line in (_read(base + "/ksm_stat") or "").splitlines():
             k, _, v = line.partition(":")

@@ -1,0 +1,1026 @@
+/*
+ * Namespaces: which ones the tree's processes are in, what is in them,
+ * and making them again at restore.
+ *
+ * A namespace of the tree that is not the dumping crest's own is entered
+ * by one process of the tree: the first in it, whose parent (or crest,
+ * for a root) is in another. The restore makes that process in a new
+ * namespace of the kind (a clone3 flag), fills it there before anything
+ * else runs in it, and the process's children inherit it. So a namespace
+ * two processes of the tree entered each on its own (setns(), or both
+ * children of a parent outside the tree), or a process back in crest's
+ * own namespace below one that is not, is refused by name.
+ *
+ * What is in each kind:
+ *   UTS  hostname and domainname (uname(2) in it)
+ *   IPC  the limits under /proc/sys (kernel/shm..., msg..., sem, fs/mqueue/...),
+ *        System V shared memory segments with their bytes, semaphore sets
+ *        with their values, message queues with their messages (read
+ *        with MSG_COPY, nothing taken out), each under its old id (the
+ *        kernel's {shm,sem,msg}_next_id) and key, owner and mode. POSIX
+ *        message queues are refused by name.
+ *
+ * The contents are read by a helper: a child of crest that setns()es into
+ * the namespace (the /proc/sys files and /proc/sysvipc, shmctl() and the
+ * others answer for the caller's namespace) and streams records back on a
+ * pipe: 'm' a message, 'r' a refusal, 'e' an error.
+ *
+ * Not seen and not saved (crest(8), LIMITATIONS): semaphore undo values
+ * (SEM_UNDO: per process, /proc does not show them), the pids and times
+ * of last operations of each object (a restored object is a new one;
+ * reading a segment attaches it once: its atime and lpid change).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mount.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "namespaces.h"
+#include "refuse.h"
+#include "util.h"
+
+#ifndef MSG_COPY
+#define MSG_COPY	040000
+#endif
+#ifndef SHM_STAT_ANY
+#define SHM_STAT_ANY	15
+#define SEM_STAT_ANY	20
+#define MSG_STAT_ANY	13
+#endif
+
+/* A segment's bytes go in one record, under the image's record limit. */
+#define SHM_MAX_DATA	(IMG_MAX_RECORD - (1u << 20))
+
+struct ns_kind_desc {
+	const char *name;	/* under /proc/PID/ns/ */
+	NsKind kind;
+	int flag;		/* CLONE_NEW* */
+	const char *what;
+};
+
+static const struct ns_kind_desc kinds[NSI_NR] = {
+	[NSI_UTS] = { "uts", NS_KIND__NS_UTS, CLONE_NEWUTS, "UTS namespace" },
+	[NSI_IPC] = { "ipc", NS_KIND__NS_IPC, CLONE_NEWIPC, "IPC namespace" },
+	[NSI_PID] = { NULL, NS_KIND__NS_PID, CLONE_NEWPID, "PID namespace" },
+	[NSI_MNT] = { NULL, NS_KIND__NS_MNT, CLONE_NEWNS, "mount namespace" },
+};
+
+/* The IPC limits of a namespace, under /proc/sys. */
+static const char *const ipc_vars[] = {
+	"kernel/sem", "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni",
+	"kernel/shmmax", "kernel/shmall", "kernel/shmmni", "kernel/shm_rmid_forced",
+	"fs/mqueue/queues_max", "fs/mqueue/msg_max", "fs/mqueue/msgsize_max",
+	"fs/mqueue/msg_default", "fs/mqueue/msgsize_default",
+};
+
+/* ---------------------------------------------------------------- helper */
+
+static int send_rec(int fd, char type, const void *buf, uint32_t len)
+{
+	unsigned char hdr[5] = { (unsigned char)type };
+
+	memcpy(hdr + 1, &len, 4);
+	return write_all(fd, hdr, 5) || write_all(fd, buf, len) ? -1 : 0;
+}
+
+static int send_msg(int fd, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = xzalloc(len + 1);
+	int ret;
+
+	protobuf_c_message_pack(m, buf);
+	ret = send_rec(fd, 'm', buf, len);
+	free(buf);
+	return ret;
+}
+
+static void send_text(int fd, char type, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	send_rec(fd, type, buf, strlen(buf));
+}
+
+typedef int (*ns_helper_fn)(int out);
+
+struct ns_reply {
+	ProtobufCBinaryData *recs;	/* the packed messages, in order */
+	int nr;
+};
+
+static void *unpack(const ProtobufCMessageDescriptor *desc,
+		    const ProtobufCBinaryData *b, pid_t pid)
+{
+	void *m = protobuf_c_message_unpack(desc, NULL, b->len, b->data);
+
+	if (!m)
+		pr_err("a namespace helper of process %d sent a bad %s", pid, desc->name);
+	return m;
+}
+
+/*
+ * Run fn in a child of crest that joined pid's namespace of kind i.
+ * Its refusals are pid's; its messages are unpacked with desc.
+ */
+static int in_ns(pid_t pid, int i, ns_helper_fn fn, struct ns_reply *r)
+{
+	char path[64];
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0, off;
+	int p[2], nsfd, status, ret = 0;
+	pid_t child;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kinds[i].name);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0) {
+		pr_perror("can't open '%s'", path);
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("can't make a pipe");
+		close(nsfd);
+		return -1;
+	}
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		pr_perror("can't fork a helper");
+		close(nsfd);
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (child == 0) {
+		close(p[0]);
+		if (setns(nsfd, kinds[i].flag)) {
+			send_text(p[1], 'e', "can't join the %s of process %d: %s",
+				  kinds[i].what, pid, strerror(errno));
+			_exit(1);
+		}
+		_exit(fn(p[1]) ? 1 : 0);
+	}
+	close(nsfd);
+	close(p[1]);
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 65536) {
+			cap = cap ? 2 * cap : 1 << 20;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(p[0], buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(p[0]);
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		ret = -1;
+	for (off = 0; off + 5 <= len;) {
+		char type = buf[off];
+		uint32_t n;
+
+		memcpy(&n, buf + off + 1, 4);
+		off += 5;
+		if (n > len - off)
+			break;
+		if (type == 'm') {
+			r->recs = xrealloc(r->recs, (r->nr + 1) * sizeof(*r->recs));
+			r->recs[r->nr].len = n;
+			r->recs[r->nr].data = xzalloc(n + 1);
+			memcpy(r->recs[r->nr].data, buf + off, n);
+			r->nr++;
+		} else if (type == 'r') {
+			refuse(pid, "%.*s", (int)n, (char *)buf + off);
+		} else {
+			pr_err("%.*s", (int)n, (char *)buf + off);
+			ret = -1;
+		}
+		off += n;
+	}
+	if (ret && !r->nr)
+		pr_err("can't read the %s of process %d", kinds[i].what, pid);
+	free(buf);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- UTS */
+
+static int uts_helper(int out)
+{
+	UtsNsEntry e = UTS_NS_ENTRY__INIT;
+	struct utsname u;
+
+	if (uname(&u)) {
+		send_text(out, 'e', "uname: %s", strerror(errno));
+		return -1;
+	}
+	e.hostname = u.nodename;
+	e.domainname = u.domainname;
+	return send_msg(out, &e.base);
+}
+
+/* ---------------------------------------------------------------- IPC */
+
+static void obj_perm(IpcObjEntry *o, IpcObjKind kind, int id,
+		     const struct ipc_perm *p)
+{
+	ipc_obj_entry__init(o);
+	o->kind = kind;
+	o->id = id;
+	o->key = p->__key;
+	o->uid = p->uid;
+	o->gid = p->gid;
+	o->mode = p->mode & 0777;
+}
+
+/* Every id of one kind: *_STAT_ANY by index up to what *_INFO says. */
+static int ipc_shm(int out)
+{
+	struct shm_info info;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+
+	if (max < 0) {
+		send_text(out, 'e', "shmctl(SHM_INFO): %s", strerror(errno));
+		return -1;
+	}
+	for (int idx = 0; idx <= max; idx++) {
+		IpcObjEntry o;
+		struct shmid_ds ds;
+		int id = shmctl(idx, SHM_STAT_ANY, &ds);
+		size_t n;
+		void *at;
+
+		if (id < 0)
+			continue;
+		if (ds.shm_perm.mode & (SHM_DEST | SHM_LOCKED | ~07777u)) {
+			send_text(out, 'r', "System V shared memory segment %d (key %#x) has mode %#o (%s), not supported yet",
+				  id, ds.shm_perm.__key, ds.shm_perm.mode,
+				  ds.shm_perm.mode & SHM_DEST ? "removed, still attached" :
+				  ds.shm_perm.mode & SHM_LOCKED ? "SHM_LOCK" : "flags");
+			continue;
+		}
+		if (ds.shm_nattch) {
+			send_text(out, 'r', "System V shared memory segment %d (key %#x) is attached by %lu process%s: crest does not save System V shared memory mappings yet",
+				  id, ds.shm_perm.__key, (unsigned long)ds.shm_nattch,
+				  ds.shm_nattch > 1 ? "es" : "");
+			continue;
+		}
+		if (ds.shm_perm.cuid != ds.shm_perm.uid || ds.shm_perm.cgid != ds.shm_perm.gid) {
+			send_text(out, 'r', "System V shared memory segment %d (key %#x) was made by uid %u gid %u and given to uid %u gid %u: its creator is not saved yet",
+				  id, ds.shm_perm.__key, ds.shm_perm.cuid, ds.shm_perm.cgid,
+				  ds.shm_perm.uid, ds.shm_perm.gid);
+			continue;
+		}
+		obj_perm(&o, IPC_OBJ_KIND__IPC_SHM, id, &ds.shm_perm);
+		o.has_size = 1;
+		o.size = ds.shm_segsz;
+		at = shmat(id, NULL, SHM_RDONLY);
+		if (at == (void *)-1) {
+			send_text(out, 'e', "can't attach System V shared memory segment %d: %s",
+				  id, strerror(errno));
+			return -1;
+		}
+		/* Trailing zeros are what a new segment holds anyway. */
+		for (n = ds.shm_segsz; n && !((char *)at)[n - 1]; n--)
+			;
+		if (n > SHM_MAX_DATA) {
+			send_text(out, 'r', "System V shared memory segment %d (key %#x) holds %zu bytes: crest saves at most %u yet",
+				  id, ds.shm_perm.__key, n, SHM_MAX_DATA);
+			shmdt(at);
+			continue;
+		}
+		o.has_data = 1;
+		o.data.data = at;
+		o.data.len = n;
+		if (send_msg(out, &o.base))
+			return -1;
+		shmdt(at);
+	}
+	return 0;
+}
+
+static int ipc_sem(int out)
+{
+	struct seminfo info;
+	int max = semctl(0, 0, SEM_INFO, &info);
+
+	if (max < 0) {
+		send_text(out, 'e', "semctl(SEM_INFO): %s", strerror(errno));
+		return -1;
+	}
+	for (int idx = 0; idx <= max; idx++) {
+		IpcObjEntry o;
+		struct semid_ds ds;
+		int id = semctl(idx, 0, SEM_STAT_ANY, &ds);
+		unsigned short *v;
+		uint32_t *vals;
+		int ret;
+
+		if (id < 0)
+			continue;
+		if (ds.sem_perm.cuid != ds.sem_perm.uid || ds.sem_perm.cgid != ds.sem_perm.gid) {
+			send_text(out, 'r', "System V semaphore set %d (key %#x) was made by uid %u gid %u and given to uid %u gid %u: its creator is not saved yet",
+				  id, ds.sem_perm.__key, ds.sem_perm.cuid, ds.sem_perm.cgid,
+				  ds.sem_perm.uid, ds.sem_perm.gid);
+			continue;
+		}
+		obj_perm(&o, IPC_OBJ_KIND__IPC_SEM, id, &ds.sem_perm);
+		v = xzalloc((ds.sem_nsems + 1) * sizeof(*v));
+		vals = xzalloc((ds.sem_nsems + 1) * sizeof(*vals));
+		if (semctl(id, 0, GETALL, v)) {
+			send_text(out, 'e', "semctl(%d, GETALL): %s", id, strerror(errno));
+			return -1;
+		}
+		for (unsigned long k = 0; k < ds.sem_nsems; k++)
+			vals[k] = v[k];
+		o.n_values = ds.sem_nsems;
+		o.values = vals;
+		ret = send_msg(out, &o.base);
+		free(v);
+		free(vals);
+		if (ret)
+			return -1;
+	}
+	return 0;
+}
+
+static int ipc_msq(int out)
+{
+	struct msginfo info;
+	int max = msgctl(0, MSG_INFO, (struct msqid_ds *)&info);
+
+	if (max < 0) {
+		send_text(out, 'e', "msgctl(MSG_INFO): %s", strerror(errno));
+		return -1;
+	}
+	for (int idx = 0; idx <= max; idx++) {
+		IpcObjEntry o;
+		struct msqid_ds ds;
+		int id = msgctl(idx, MSG_STAT_ANY, &ds);
+		size_t bufsz;
+		char *buf;
+		int ret = 0;
+
+		if (id < 0)
+			continue;
+		if (ds.msg_perm.cuid != ds.msg_perm.uid || ds.msg_perm.cgid != ds.msg_perm.gid) {
+			send_text(out, 'r', "System V message queue %d (key %#x) was made by uid %u gid %u and given to uid %u gid %u: its creator is not saved yet",
+				  id, ds.msg_perm.__key, ds.msg_perm.cuid, ds.msg_perm.cgid,
+				  ds.msg_perm.uid, ds.msg_perm.gid);
+			continue;
+		}
+		obj_perm(&o, IPC_OBJ_KIND__IPC_MSQ, id, &ds.msg_perm);
+		o.has_qbytes = 1;
+		o.qbytes = ds.msg_qbytes;
+		o.msgs = xzalloc((ds.msg_qnum + 1) * sizeof(*o.msgs));
+		bufsz = sizeof(long) + ds.__msg_cbytes + 1;
+		buf = xzalloc(bufsz);
+		for (unsigned long k = 0; k < ds.msg_qnum; k++) {
+			/* MSG_COPY: the k-th message, copied, left in the queue. */
+			ssize_t n = msgrcv(id, buf, bufsz - sizeof(long), k,
+					   IPC_NOWAIT | MSG_COPY | MSG_NOERROR);
+			IpcMsg *m;
+
+			if (n < 0) {
+				if (errno == ENOSYS)
+					send_text(out, 'r', "System V message queue %d (key %#x) holds messages, and this kernel can't read them without taking them (no MSG_COPY: CONFIG_CHECKPOINT_RESTORE)",
+						  id, ds.msg_perm.__key);
+				else
+					send_text(out, 'e', "msgrcv(%d, MSG_COPY %lu): %s",
+						  id, k, strerror(errno));
+				ret = errno == ENOSYS ? 0 : -1;
+				goto next;
+			}
+			m = xzalloc(sizeof(*m));
+			ipc_msg__init(m);
+			m->mtype = *(long *)buf;
+			m->text.len = n;
+			m->text.data = xzalloc(n + 1);
+			memcpy(m->text.data, buf + sizeof(long), n);
+			o.msgs[o.n_msgs++] = m;
+		}
+		ret = send_msg(out, &o.base);
+next:
+		for (size_t k = 0; k < o.n_msgs; k++) {
+			free(o.msgs[k]->text.data);
+			free(o.msgs[k]);
+		}
+		free(o.msgs);
+		free(buf);
+		if (ret)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * POSIX message queues live in the namespace's mqueue filesystem: a
+ * mount of it in a private mount namespace of the helper's lists them.
+ */
+static int ipc_posix_mq(int out)
+{
+	const char *at = "/tmp";
+	DIR *d;
+	struct dirent *de;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("mqueue", at, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
+		send_text(out, 'e', "can't mount the mqueue filesystem of an IPC namespace: %s",
+			  strerror(errno));
+		return -1;
+	}
+	d = opendir(at);
+	if (!d) {
+		send_text(out, 'e', "can't list the mqueue filesystem: %s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			send_text(out, 'r', "POSIX message queue '/%s' (in an IPC namespace of its own), not supported yet",
+				  de->d_name);
+	closedir(d);
+	return 0;
+}
+
+static int ipc_helper(int out)
+{
+	IpcNsEntry e = IPC_NS_ENTRY__INIT;
+	IpcVar vars[ARRAY_SIZE(ipc_vars)], *pv[ARRAY_SIZE(ipc_vars)];
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ipc_vars); i++) {
+		char path[128], *v;
+		size_t n;
+
+		snprintf(path, sizeof(path), "/proc/sys/%s", ipc_vars[i]);
+		v = read_file(path, NULL);
+		if (!v)
+			continue;	/* not on this kernel */
+		n = strlen(v);
+		while (n && (v[n - 1] == '\n' || v[n - 1] == ' '))
+			v[--n] = 0;
+		ipc_var__init(&vars[e.n_vars]);
+		vars[e.n_vars].name = (char *)ipc_vars[i];
+		vars[e.n_vars].value = v;
+		pv[e.n_vars] = &vars[e.n_vars];
+		e.n_vars++;
+	}
+	e.vars = pv;
+	ret = send_msg(out, &e.base);
+	if (ret || ipc_shm(out) || ipc_sem(out) || ipc_msq(out))
+		return -1;
+	/* Last: it leaves the helper in a mount namespace of its own. */
+	return ipc_posix_mq(out);
+}
+
+/* ---------------------------------------------------------------- dump */
+
+static uint64_t ns_inode(pid_t pid, const char *name)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
+	if (stat(path, &st))
+		return 0;
+	return st.st_ino;
+}
+
+static int ns_add(struct ns_dump *nd, int i, struct pstree_item *it)
+{
+	NsEntry *e = xzalloc(sizeof(*e));
+	int n = nd->nr;
+	struct ns_reply r = {};
+
+	ns_entry__init(e);
+	e->kind = kinds[i].kind;
+	e->id = n + 1;
+	e->entered_by = it->pid;
+	nd->ns = xrealloc(nd->ns, (n + 1) * sizeof(*nd->ns));
+	nd->ino = xrealloc(nd->ino, (n + 1) * sizeof(*nd->ino));
+	nd->uts = xrealloc(nd->uts, (n + 1) * sizeof(*nd->uts));
+	nd->ipc = xrealloc(nd->ipc, (n + 1) * sizeof(*nd->ipc));
+	nd->objs = xrealloc(nd->objs, (n + 1) * sizeof(*nd->objs));
+	nd->nr_objs = xrealloc(nd->nr_objs, (n + 1) * sizeof(*nd->nr_objs));
+	nd->ns[n] = e;
+	nd->ino[n] = it->ns_ino[i];
+	nd->uts[n] = NULL;
+	nd->ipc[n] = NULL;
+	nd->objs[n] = NULL;
+	nd->nr_objs[n] = 0;
+	nd->nr++;
+	it->ns_id[i] = e->id;
+
+	switch (i) {
+	case NSI_UTS:
+		if (in_ns(it->live, i, uts_helper, &r))
+			return -1;
+		if (r.nr != 1 ||
+		    !(nd->uts[n] = unpack(&uts_ns_entry__descriptor, &r.recs[0], it->pid)))
+			goto bad;
+		break;
+	case NSI_IPC:
+		/* The limits first, then one record per object. */
+		if (in_ns(it->live, i, ipc_helper, &r))
+			return -1;
+		if (!r.nr ||
+		    !(nd->ipc[n] = unpack(&ipc_ns_entry__descriptor, &r.recs[0], it->pid)))
+			goto bad;
+		nd->objs[n] = xzalloc(r.nr * sizeof(*nd->objs[n]));
+		for (int o = 1; o < r.nr; o++) {
+			nd->objs[n][o - 1] = unpack(&ipc_obj_entry__descriptor,
+						    &r.recs[o], it->pid);
+			if (!nd->objs[n][o - 1])
+				goto bad;
+			nd->nr_objs[n]++;
+		}
+		break;
+	}
+	for (int o = 0; o < r.nr; o++)
+		free(r.recs[o].data);
+	free(r.recs);
+	return 0;
+bad:
+	pr_err("can't read the %s of process %d", kinds[i].what, it->pid);
+	return -1;
+}
+
+static int ns_find(const struct ns_dump *nd, NsKind kind, uint64_t ino)
+{
+	for (int k = 0; k < nd->nr; k++)
+		if (nd->ns[k]->kind == kind && nd->ino[k] == ino)
+			return k;
+	return -1;
+}
+
+int ns_collect(struct ns_dump *nd, struct pstree *t)
+{
+	for (int i = 0; i < NSI_NR; i++) {
+		uint64_t crest;
+
+		if (!kinds[i].name)
+			continue;	/* not handled yet: unsaved.c refuses it */
+		crest = ns_inode(getpid(), kinds[i].name);
+		if (!crest) {
+			pr_perror("can't stat /proc/self/ns/%s", kinds[i].name);
+			return -1;
+		}
+		for (int k = 0; k < t->nr; k++) {
+			struct pstree_item *it = t->items[k], *p = it->parent;
+			uint64_t above = p ? p->ns_ino[i] : crest;
+			int found;
+
+			if (it->zombie) {
+				/* Its namespaces are gone with it: its parent's. */
+				it->ns_ino[i] = above;
+				it->ns_id[i] = p ? p->ns_id[i] : 0;
+				continue;
+			}
+			it->ns_ino[i] = ns_inode(it->live, kinds[i].name);
+			if (!it->ns_ino[i]) {
+				pr_perror("can't stat /proc/%d/ns/%s", it->live, kinds[i].name);
+				return -1;
+			}
+			if (it->ns_ino[i] == above) {
+				it->ns_id[i] = p ? p->ns_id[i] : 0;
+				continue;
+			}
+			if (it->ns_ino[i] == crest) {
+				refuse(it->pid, "is in crest's own %s, its parent %d in another (setns() back?), not supported",
+				       kinds[i].what, p->pid);
+				continue;
+			}
+			found = ns_find(nd, kinds[i].kind, it->ns_ino[i]);
+			if (found >= 0) {
+				refuse(it->pid, "is in the %s that process %d entered (%s:[%llu]): a namespace entered by two processes of the tree on their own is not supported",
+				       kinds[i].what, nd->ns[found]->entered_by, kinds[i].name,
+				       (unsigned long long)it->ns_ino[i]);
+				continue;
+			}
+			if (ns_add(nd, i, it))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe)
+{
+	pe->has_uts_ns = !!it->ns_id[NSI_UTS];
+	pe->uts_ns = it->ns_id[NSI_UTS];
+	pe->has_ipc_ns = !!it->ns_id[NSI_IPC];
+	pe->ipc_ns = it->ns_id[NSI_IPC];
+	pe->has_pid_ns = !!it->ns_id[NSI_PID];
+	pe->pid_ns = it->ns_id[NSI_PID];
+	pe->has_mnt_ns = !!it->ns_id[NSI_MNT];
+	pe->mnt_ns = it->ns_id[NSI_MNT];
+	pe->n_ns_pids = it->nr_ns_pids;
+	pe->ns_pids = (uint32_t *)it->ns_pids;
+}
+
+int ns_write(const struct ns_dump *nd, struct img_dir *d)
+{
+	struct image *img = img_create(d, IMG_NAMESPACES, 0);
+
+	if (!img)
+		return -1;
+	for (int k = 0; k < nd->nr; k++)
+		if (img_write_msg(img, &nd->ns[k]->base))
+			return -1;
+	for (int k = 0; k < nd->nr; k++) {
+		const NsEntry *e = nd->ns[k];
+
+		if (nd->uts[k]) {
+			img = img_create(d, IMG_UTSNS, e->id);
+			if (!img || img_write_msg(img, &nd->uts[k]->base))
+				return -1;
+		}
+		if (nd->ipc[k]) {
+			img = img_create(d, IMG_IPCNS, e->id);
+			if (!img || img_write_msg(img, &nd->ipc[k]->base))
+				return -1;
+			img = img_create(d, IMG_IPCOBJS, e->id);
+			if (!img)
+				return -1;
+			for (int o = 0; o < nd->nr_objs[k]; o++)
+				if (img_write_msg(img, &nd->objs[k][o]->base))
+					return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- restore */
+
+static const NsEntry *ns_by_id(const struct ns_restore *nr, uint32_t id, int *at)
+{
+	if (!id || id > (uint32_t)nr->nr)
+		return NULL;
+	if (at)
+		*at = id - 1;
+	return nr->ns[id - 1];
+}
+
+int ns_read(struct ns_restore *nr, struct img_dir *d)
+{
+	struct image *img;
+	void *msg;
+	int ret;
+
+	memset(nr, 0, sizeof(*nr));
+	/* Images of a crest before namespaces: none but crest's own. */
+	if (faccessat(d->dirfd, img_descs[IMG_NAMESPACES].name, F_OK, 0))
+		return 0;
+	img = img_open(d, IMG_NAMESPACES, 0);
+	if (!img)
+		return -1;
+	while ((ret = img_read_msg(img, &msg)) > 0) {
+		NsEntry *e = msg;
+
+		if (e->id != (uint32_t)nr->nr + 1) {
+			pr_err("%s: namespace %u out of order (want %d)", img->path,
+			       e->id, nr->nr + 1);
+			img_close(img);
+			return -1;
+		}
+		nr->ns = xrealloc(nr->ns, (nr->nr + 1) * sizeof(e));
+		nr->ns[nr->nr++] = e;
+	}
+	img_close(img);
+	if (ret < 0)
+		return -1;
+	nr->uts = xzalloc((nr->nr + 1) * sizeof(*nr->uts));
+	nr->ipc = xzalloc((nr->nr + 1) * sizeof(*nr->ipc));
+	nr->objs = xzalloc((nr->nr + 1) * sizeof(*nr->objs));
+	nr->nr_objs = xzalloc((nr->nr + 1) * sizeof(*nr->nr_objs));
+	for (int k = 0; k < nr->nr; k++) {
+		const NsEntry *e = nr->ns[k];
+
+		switch (e->kind) {
+		case NS_KIND__NS_UTS:
+			nr->uts[k] = img_read_one(d, IMG_UTSNS, e->id);
+			if (!nr->uts[k])
+				return -1;
+			break;
+		case NS_KIND__NS_IPC:
+			nr->ipc[k] = img_read_one(d, IMG_IPCNS, e->id);
+			if (!nr->ipc[k])
+				return -1;
+			img = img_open(d, IMG_IPCOBJS, e->id);
+			if (!img)
+				return -1;
+			while ((ret = img_read_msg(img, &msg)) > 0) {
+				nr->objs[k] = xrealloc(nr->objs[k],
+						       (nr->nr_objs[k] + 1) * sizeof(msg));
+				nr->objs[k][nr->nr_objs[k]++] = msg;
+			}
+			img_close(img);
+			if (ret < 0)
+				return -1;
+			break;
+		default:
+			pr_err("%s: namespace %u is of a kind this crest does not restore (%d)",
+			       img_descs[IMG_NAMESPACES].name, e->id, e->kind);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static uint32_t pe_ns(const PstreeEntry *pe, int i)
+{
+	switch (i) {
+	case NSI_UTS: return pe->uts_ns;
+	case NSI_IPC: return pe->ipc_ns;
+	case NSI_PID: return pe->pid_ns;
+	case NSI_MNT: return pe->mnt_ns;
+	}
+	return 0;
+}
+
+int ns_check(const struct ns_restore *nr, PstreeEntry **pes, int nr_pes)
+{
+	for (int i = 0; i < nr_pes; i++)
+		for (int k = 0; k < NSI_NR; k++) {
+			uint32_t id = pe_ns(pes[i], k);
+			const NsEntry *e = ns_by_id(nr, id, NULL);
+
+			if (id && (!e || e->kind != kinds[k].kind)) {
+				pr_err("%s: process %u is in %s %u, which is not in %s",
+				       img_descs[IMG_PSTREE].name, pes[i]->pid,
+				       kinds[k].what, id, img_descs[IMG_NAMESPACES].name);
+				return -1;
+			}
+		}
+	for (int k = 0; k < nr->nr; k++) {
+		const NsEntry *e = nr->ns[k];
+		bool ok = false;
+
+		for (int i = 0; i < nr_pes; i++)
+			if (pes[i]->pid == e->entered_by)
+				ok = true;
+		if (!ok) {
+			pr_err("%s: namespace %u is entered by process %u, which is not in the checkpoint",
+			       img_descs[IMG_NAMESPACES].name, e->id, e->entered_by);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool enters(const struct ns_restore *nr, const PstreeEntry *pe, int i)
+{
+	const NsEntry *e = ns_by_id(nr, pe_ns(pe, i), NULL);
+
+	return e && e->entered_by == pe->pid;
+}
+
+void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
+		  const PstreeEntry *parent, bool with_pid, struct ns_clone *nc)
+{
+	(void)parent;
+	memset(nc, 0, sizeof(*nc));
+	for (int i = 0; i < NSI_NR; i++)
+		if (enters(nr, pe, i))
+			nc->flags |= kinds[i].flag;
+	if (with_pid) {
+		nc->set_tid[0] = pe->pid;
+		nc->nr_set_tid = 1;
+	}
+}
+
+static int write_sys(const char *name, const char *value)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write_all(fd, value, strlen(value))) {
+		pr_perror("can't write '%s' to '%s'", value, path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int next_id(const char *kind, int id)
+{
+	char name[32], v[16];
+
+	snprintf(name, sizeof(name), "kernel/%s_next_id", kind);
+	snprintf(v, sizeof(v), "%d", id);
+	return write_sys(name, v);
+}
+
+static int restore_shm(const IpcObjEntry *o)
+{
+	struct shmid_ds ds;
+	int id;
+	void *at;
+
+	if (next_id("shm", o->id))
+		return -1;
+	id = shmget(o->key, o->size, IPC_CREAT | IPC_EXCL | (o->mode & 0777));
+	if (id < 0) {
+		pr_perror("can't make System V shared memory segment %d (key %#x, %llu bytes)",
+			  o->id, o->key, (unsigned long long)o->size);
+		return -1;
+	}
+	if (id != o->id) {
+		pr_err("System V shared memory segment %d came back as %d", o->id, id);
+		return -1;
+	}
+	if (o->has_data && o->data.len) {
+		if (o->data.len > o->size) {
+			pr_err("System V shared memory segment %d: %zu bytes saved for %llu",
+			       o->id, o->data.len, (unsigned long long)o->size);
+			return -1;
+		}
+		at = shmat(id, NULL, 0);
+		if (at == (void *)-1) {
+			pr_perror("can't attach System V shared memory segment %d", id);
+			return -1;
+		}
+		memcpy(at, o->data.data, o->data.len);
+		shmdt(at);
+	}
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		return -1;
+	ds.shm_perm.uid = o->uid;
+	ds.shm_perm.gid = o->gid;
+	ds.shm_perm.mode = o->mode;
+	if (shmctl(id, IPC_SET, &ds) < 0) {
+		pr_perror("can't give System V shared memory segment %d its owner", id);
+		return -1;
+	}
+	return 0;
+}
+
+static int restore_sem(const IpcObjEntry *o)
+{
+	struct semid_ds ds;
+	unsigned short *v;
+	int id, ret;
+
+	if (next_id("sem", o->id))
+		return -1;
+	id = semget(o->key, o->n_values, IPC_CREAT | IPC_EXCL | (o->mode & 0777));
+	if (id < 0 || id != o->id) {
+		if (id < 0)
+			pr_perror("can't make System V semaphore set %d (key %#x)", o->id, o->key);
+		else
+			pr_err("System V semaphore set %d came back as %d", o->id, id);
+		return -1;
+	}
+	v = xzalloc((o->n_values + 1) * sizeof(*v));
+	for (size_t k = 0; k < o->n_values; k++)
+		v[k] = o->values[k];
+	ret = semctl(id, 0, SETALL, v);
+	free(v);
+	if (ret) {
+		pr_perror("can't set the values of System V semaphore set %d", id);
+		return -1;
+	}
+	if (semctl(id, 0, IPC_STAT, &ds) < 0)
+		return -1;
+	ds.sem_perm.uid = o->uid;
+	ds.sem_perm.gid = o->gid;
+	ds.sem_perm.mode = o->mode;
+	if (semctl(id, 0, IPC_SET, &ds) < 0) {
+		pr_perror("can't give System V semaphore set %d its owner", id);
+		return -1;
+	}
+	return 0;
+}
+
+static int restore_msq(const IpcObjEntry *o)
+{
+	struct msqid_ds ds;
+	int id;
+
+	if (next_id("msg", o->id))
+		return -1;
+	id = msgget(o->key, IPC_CREAT | IPC_EXCL | (o->mode & 0777));
+	if (id < 0 || id != o->id) {
+		if (id < 0)
+			pr_perror("can't make System V message queue %d (key %#x)", o->id, o->key);
+		else
+			pr_err("System V message queue %d came back as %d", o->id, id);
+		return -1;
+	}
+	/* Its limit first: the messages were within it, maybe not within the default. */
+	if (msgctl(id, IPC_STAT, &ds) < 0)
+		return -1;
+	ds.msg_qbytes = o->qbytes;
+	if (msgctl(id, IPC_SET, &ds) < 0) {
+		pr_perror("can't set the byte limit of System V message queue %d", id);
+		return -1;
+	}
+	for (size_t k = 0; k < o->n_msgs; k++) {
+		const IpcMsg *m = o->msgs[k];
+		char *buf = xzalloc(sizeof(long) + m->text.len + 1);
+		int ret;
+
+		*(long *)buf = m->mtype;
+		memcpy(buf + sizeof(long), m->text.data, m->text.len);
+		ret = msgsnd(id, buf, m->text.len, IPC_NOWAIT);
+		free(buf);
+		if (ret) {
+			pr_perror("can't put message %zu back into System V message queue %d", k, id);
+			return -1;
+		}
+	}
+	ds.msg_perm.uid = o->uid;
+	ds.msg_perm.gid = o->gid;
+	ds.msg_perm.mode = o->mode;
+	if (msgctl(id, IPC_SET, &ds) < 0) {
+		pr_perror("can't give System V message queue %d its owner", id);
+		return -1;
+	}
+	return 0;
+}
+
+static int restore_ipc(const struct ns_restore *nr, int k)
+{
+	const IpcNsEntry *e = nr->ipc[k];
+	int ret = 0;
+
+	for (size_t i = 0; i < e->n_vars; i++) {
+		bool known = false;
+
+		for (size_t j = 0; j < ARRAY_SIZE(ipc_vars); j++)
+			known |= !strcmp(e->vars[i]->name, ipc_vars[j]);
+		if (!known) {
+			pr_err("IPC namespace %u: '%s' is not a limit crest sets",
+			       nr->ns[k]->id, e->vars[i]->name);
+			return -1;
+		}
+		if (write_sys(e->vars[i]->name, e->vars[i]->value))
+			return -1;
+	}
+	for (int i = 0; i < nr->nr_objs[k] && !ret; i++) {
+		const IpcObjEntry *o = nr->objs[k][i];
+
+		switch (o->kind) {
+		case IPC_OBJ_KIND__IPC_SHM: ret = restore_shm(o); break;
+		case IPC_OBJ_KIND__IPC_SEM: ret = restore_sem(o); break;
+		case IPC_OBJ_KIND__IPC_MSQ: ret = restore_msq(o); break;
+		default:
+			pr_err("IPC namespace %u: an object of unknown kind %d",
+			       nr->ns[k]->id, o->kind);
+			ret = -1;
+		}
+	}
+	/* Each next_id went back to -1 (the kernel's choice) as it was used. */
+	return ret;
+}
+
+int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe)
+{
+	int k;
+
+	if (enters(nr, pe, NSI_UTS)) {
+		const UtsNsEntry *u;
+
+		ns_by_id(nr, pe->uts_ns, &k);
+		u = nr->uts[k];
+		if (sethostname(u->hostname, strlen(u->hostname)) ||
+		    setdomainname(u->domainname, strlen(u->domainname))) {
+			pr_perror("can't name the UTS namespace of process %u '%s'",
+				  pe->pid, u->hostname);
+			return -1;
+		}
+	}
+	if (enters(nr, pe, NSI_IPC)) {
+		ns_by_id(nr, pe->ipc_ns, &k);
+		if (restore_ipc(nr, k))
+			return -1;
+	}
+	return 0;
+}
