@@ -170,6 +170,8 @@ static int collect(struct dump_ctx *ctx)
 			chain_attach(&ctx->prev, it->pid, &it->mem);
 		if (mem_check_flags(it->live, &it->mem) ||
 		    files_dump_fds(&ctx->files, it) ||
+		    files_dump_dirs(&ctx->files, it->live, &it->cwd_file_id,
+				    &it->root_file_id) ||
 		    unsaved_check(it) ||
 		    add_exe(ctx, it))
 			return -1;

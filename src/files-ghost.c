@@ -106,7 +106,8 @@ static int copy_range(int out, int in, off_t *off, uint64_t len, const char *wha
 static RegFileEntry *same_inode(struct dump_files *df, int i)
 {
 	for (int j = 0; j < i; j++)
-		if (df->files[j]->saved && !df->files[j]->has_ghost_id &&
+		if ((df->files[j]->saved || df->files[j]->deleted) &&
+		    !df->files[j]->has_ghost_id &&
 		    df->files_own[j].dev == df->files_own[i].dev &&
 		    df->files_own[j].ino == df->files_own[i].ino)
 			return df->files[j];
@@ -168,14 +169,14 @@ int ghost_dump(struct dump_files *df, struct img_dir *d)
 	for (int i = 0; i < df->nr_files; i++) {
 		RegFileEntry *f = df->files[i], *first;
 
-		if (!f->saved)
+		if (!f->saved && !f->deleted)
 			continue;
 		if ((first = same_inode(df, i))) {
 			f->has_ghost_id = 1;
 			f->ghost_id = first->id;
 			continue;
 		}
-		if (dump_one(f, df->files_own[i].src, d))
+		if (f->saved && dump_one(f, df->files_own[i].src, d))
 			return -1;
 	}
 	return 0;
@@ -334,20 +335,22 @@ static int fill(const RegFileEntry *f, int fd, struct image *img)
  * What fstat showed of it: its owner, the mode whole (the umask took
  * bits from the one given to open; chown clears set-id bits, so it goes
  * first) and atime and mtime of the checkpoint (last: writing moved
- * mtime).
+ * mtime). Through /proc/self/fd: fd may be an O_PATH one (a node).
  */
 static int give_attrs(const RegFileEntry *f, int fd)
 {
 	struct timespec ts[2] = {
 		{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
 	};
+	char path[64];
 
-	if (f->has_uid && f->has_gid && fchown(fd, f->uid, f->gid)) {
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (f->has_uid && f->has_gid && chown(path, f->uid, f->gid)) {
 		pr_perror("can't give the saved file '%s' its owner %u:%u", f->path,
 			  f->uid, f->gid);
 		return -1;
 	}
-	if (fchmod(fd, f->mode & 07777)) {
+	if (chmod(path, f->mode & 07777)) {
 		pr_perror("can't give the saved file '%s' its mode %o", f->path,
 			  f->mode & 07777);
 		return -1;
@@ -356,7 +359,7 @@ static int give_attrs(const RegFileEntry *f, int fd)
 		ts[0] = (struct timespec){ f->atime_ns / 1000000000, f->atime_ns % 1000000000 };
 	if (f->has_mtime_ns)
 		ts[1] = (struct timespec){ f->mtime_ns / 1000000000, f->mtime_ns % 1000000000 };
-	if (futimens(fd, ts)) {
+	if (utimensat(AT_FDCWD, path, ts, 0)) {
 		pr_perror("can't give the saved file '%s' its times", f->path);
 		return -1;
 	}
@@ -364,7 +367,7 @@ static int give_attrs(const RegFileEntry *f, int fd)
 }
 
 #define GHOST_REOPEN_FLAGS (O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC | \
-			    O_NOATIME | O_LARGEFILE)
+			    O_NOATIME | O_LARGEFILE | O_PATH | O_DIRECTORY)
 
 /*
  * Another description of a made file (fd): reopened through its
@@ -387,7 +390,7 @@ int ghost_reopen(const RegFileEntry *f, int fd, int rw)
 		pr_perror("can't reopen the saved file '%s'", f->path);
 		return -1;
 	}
-	if (lseek(rfd, f->pos, SEEK_SET) < 0) {
+	if (f->pos && !(fl & O_PATH) && lseek(rfd, f->pos, SEEK_SET) < 0) {
 		pr_perror("can't seek the saved file '%s'", f->path);
 		close(rfd);
 		return -1;
@@ -444,4 +447,116 @@ err:
 err_img:
 	img_close(img);
 	return -1;
+}
+
+/* ---- deleted directories, FIFOs and device nodes ---- */
+
+static int make_node_at(const char *path, const RegFileEntry *f)
+{
+	/* Private until it has its owner and mode. */
+	if (S_ISDIR(f->mode))
+		return mkdir(path, 0700);
+	return mknod(path, (f->mode & S_IFMT) | 0600, f->rdev);
+}
+
+/* A name nobody holds: at the node's own path, else beside it, else in /tmp. */
+static char *make_node(const RegFileEntry *f)
+{
+	char *copy = xstrdup(f->path), *dir = dirname(copy), *path;
+
+	if (!make_node_at(f->path, f)) {
+		free(copy);
+		return xstrdup(f->path);
+	}
+	for (int i = 0; i < 200; i++) {
+		const char *where = i < 100 ? dir : "/tmp";
+
+		path = xsprintf("%s/.crest-ghost-%d-%u-%d", where, getpid(), f->id, i);
+		if (!make_node_at(path, f)) {
+			free(copy);
+			return path;
+		}
+		free(path);
+		if (errno != EEXIST && i < 100)
+			i = 99;		/* the directory is gone too: /tmp */
+	}
+	free(copy);
+	return NULL;
+}
+
+/*
+ * Remove the node made as name, if it is still the one fd is on (it was
+ * made in a directory others may write).
+ */
+static void remove_node(int fd, const char *name)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) || lstat(name, &b) || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		pr_warn("'%s' is no longer the node crest made: left there", name);
+		return;
+	}
+	if (S_ISDIR(a.st_mode) ? rmdir(name) : unlink(name))
+		pr_warn("can't remove '%s' again: %s", name, strerror(errno));
+}
+
+int ghost_node_make(const RegFileEntry *f, char **made)
+{
+	struct stat st;
+	char *name;
+	int fd;
+
+	*made = NULL;
+	if (!S_ISDIR(f->mode) && !S_ISFIFO(f->mode) && !S_ISCHR(f->mode) &&
+	    !S_ISBLK(f->mode)) {
+		pr_err("the deleted file '%s' is of mode %o, not one crest makes again",
+		       f->path, f->mode);
+		return -1;
+	}
+	name = make_node(f);
+	if (!name) {
+		pr_perror("can't make the deleted %s '%s' again",
+			  S_ISDIR(f->mode) ? "directory" : "node", f->path);
+		return -1;
+	}
+	fd = open(name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || (st.st_mode & S_IFMT) != (f->mode & S_IFMT) ||
+	    (!S_ISDIR(st.st_mode) && !S_ISFIFO(st.st_mode) && st.st_rdev != f->rdev)) {
+		pr_err("'%s', just made for the deleted '%s', is another file now",
+		       name, f->path);
+		goto err;
+	}
+	if (give_attrs(f, fd))
+		goto err;
+	pr_debug("deleted '%s' made again as '%s'", f->path, name);
+	*made = name;
+	return fd;
+err:
+	if (fd >= 0) {
+		remove_node(fd, name);
+		close(fd);
+	}
+	free(name);
+	return -1;
+}
+
+void ghost_node_remove(int fd, char *made)
+{
+	if (made)
+		remove_node(fd, made);
+	free(made);
+}
+
+int ghost_node_open(const RegFileEntry *f)
+{
+	char *made;
+	int fd = ghost_node_make(f, &made), rfd;
+
+	if (fd < 0)
+		return -1;
+	rfd = ghost_reopen(f, fd, 0);
+	ghost_node_remove(fd, made);
+	close(fd);
+	return rfd;
 }

@@ -14,4 +14,15 @@ int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw);
 /* Another description of the file ghost_open() made as fd (ghost_id). */
 int ghost_reopen(const RegFileEntry *f, int fd, int rw);
 
+/*
+ * A deleted directory, FIFO or device node made again, with its owner,
+ * mode and times: at its path if free (so /proc shows "PATH (deleted)"
+ * once it is removed), else beside it or in /tmp. An O_PATH fd on it, the
+ * name it has in *made, for ghost_node_remove() once it is opened.
+ */
+int ghost_node_make(const RegFileEntry *f, char **made);
+void ghost_node_remove(int fd, char *made);
+/* Made, opened as f says (ghost_reopen()) and removed again. */
+int ghost_node_open(const RegFileEntry *f);
+
 #endif

@@ -16,6 +16,7 @@
 
 #include "arch.h"
 #include "files.h"
+#include "files-ghost.h"
 #include "files-kind.h"
 #include "image.h"
 #include "log.h"
@@ -39,6 +40,20 @@ static int pipe_add(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 		p->ino = f->st->st_ino;
 		if (f->link[0] == '/')
 			p->path = xstrdup(f->link);
+		/* Deleted while open: made again at restore, removed again. */
+		if (f->link[0] == '/' && files_link_deleted(f->link)) {
+			const struct stat *st = f->st;
+
+			p->path[strlen(p->path) - 10] = 0;
+			p->has_deleted = p->deleted = 1;
+			p->has_mode = p->has_uid = p->has_gid = 1;
+			p->mode = st->st_mode;
+			p->uid = st->st_uid;
+			p->gid = st->st_gid;
+			p->has_atime_ns = p->has_mtime_ns = 1;
+			p->atime_ns = st->st_atim.tv_sec * 1000000000ULL + st->st_atim.tv_nsec;
+			p->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+		}
 		df->pipes = xrealloc(df->pipes, (n + 1) * sizeof(p));
 		df->pipes_st = xrealloc(df->pipes_st, (n + 1) * sizeof(*df->pipes_st));
 		df->pipes[n] = p;
@@ -78,13 +93,12 @@ static int pipe_add(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	return 0;
 }
 
-/* A pipe, or a FIFO still at its path (a deleted one is refused). */
+/* A pipe, or a FIFO (at its path, or deleted: made again). */
 static bool pipe_recognise(const struct fd_dump *f)
 {
 	if (!S_ISFIFO(f->st->st_mode) || (f->fi->flags & O_PATH))
 		return false;	/* an O_PATH fd on a FIFO is only a path: files-reg.c */
-	return !strncmp(f->link, "pipe:", 5) ||
-	       (f->link[0] == '/' && !files_link_deleted(f->link));
+	return !strncmp(f->link, "pipe:", 5) || f->link[0] == '/';
 }
 
 static int pipe_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
@@ -99,8 +113,8 @@ static int pipe_check(const struct restore_files *rf)
 	for (int i = 0; i < rf->nr_pipes; i++) {
 		struct stat st;
 
-		if (!rf->pipes[i]->path)
-			continue;
+		if (!rf->pipes[i]->path || rf->pipes[i]->deleted)
+			continue;	/* a pipe, or a FIFO crest makes */
 		if (stat(rf->pipes[i]->path, &st)) {
 			pr_perror("restore needs the FIFO '%s'", rf->pipes[i]->path);
 			ret = -1;
@@ -298,10 +312,11 @@ static char *read_data(struct image *img, const PipeEntry *p, uint64_t *off)
  * never waits for the other, then refilled. Writing to a FIFO sets the
  * mtime of the file: put back as it was before.
  */
-static int make_fifo(const PipeEntry *p, const char *buf, int fds[2], int base)
+static int make_fifo(const PipeEntry *p, const char *path, const char *buf,
+		     int fds[2], int base)
 {
 	struct stat st;
-	int keep = open(p->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int keep = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 
 	if (keep < 0 || fstat(keep, &st)) {
 		pr_perror("can't open the FIFO '%s'", p->path);
@@ -320,8 +335,8 @@ static int make_fifo(const PipeEntry *p, const char *buf, int fds[2], int base)
 			goto err;
 		}
 	}
-	fds[0] = open(p->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	fds[1] = open(p->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	fds[0] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	fds[1] = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fds[0] < 0 || fds[1] < 0) {
 		pr_perror("can't reopen the FIFO '%s'", p->path);
 		goto err;
@@ -356,7 +371,8 @@ static int make_pipe(const PipeEntry *p, const char *buf, int fds[2])
  * same FIFO or of /proc/PID/fd/N) is opened again, a description of its
  * own. Status flags are the task's to set (files_restore_fds()).
  */
-static int open_descs(struct restore_files *rf, int i, const int fds[2])
+static int open_descs(struct restore_files *rf, int i, const char *fifo,
+		      const int fds[2])
 {
 	const PipeEntry *p = rf->pipes[i];
 	bool used[2] = { false, false };
@@ -371,8 +387,8 @@ static int open_descs(struct restore_files *rf, int i, const int fds[2])
 			rf->pipe_desc_fd[i][d] = rf->pipe_fd[i][end];
 			continue;
 		}
-		if (p->path) {
-			fd = open(p->path, acc | O_NONBLOCK | O_CLOEXEC);
+		if (fifo) {
+			fd = open(fifo, acc | O_NONBLOCK | O_CLOEXEC);
 		} else {
 			snprintf(path, sizeof(path), "/proc/self/fd/%d", rf->pipe_fd[i][0]);
 			fd = open(path, acc | O_NONBLOCK | O_CLOEXEC);
@@ -387,6 +403,30 @@ static int open_descs(struct restore_files *rf, int i, const int fds[2])
 			return -1;
 	}
 	return 0;
+}
+
+/* A FIFO deleted while open, made again as a node (files-ghost.c). */
+static int deleted_fifo(const PipeEntry *p, char **made)
+{
+	RegFileEntry f;
+
+	reg_file_entry__init(&f);
+	f.id = p->id;
+	f.path = p->path;
+	f.mode = p->has_mode ? p->mode : S_IFIFO | 0600;
+	if (!S_ISFIFO(f.mode) || !p->path) {
+		pr_err("pipe %u: a deleted FIFO of mode %o", p->id, f.mode);
+		return -1;
+	}
+	f.has_uid = p->has_uid;
+	f.uid = p->uid;
+	f.has_gid = p->has_gid;
+	f.gid = p->gid;
+	f.has_atime_ns = p->has_atime_ns;
+	f.atime_ns = p->atime_ns;
+	f.has_mtime_ns = p->has_mtime_ns;
+	f.mtime_ns = p->mtime_ns;
+	return ghost_node_make(&f, made);
 }
 
 static int pipe_open(struct restore_files *rf, struct img_dir *d,
@@ -405,11 +445,31 @@ static int pipe_open(struct restore_files *rf, struct img_dir *d,
 		PipeEntry *p = rf->pipes[i];
 		char *buf = read_data(img, p, &off);
 		int fds[2] = { -1, -1 }, err;
+		char *made = NULL, *fifo = p->path;
+		int node = -1;
 
 		if (!buf)
 			goto out;
-		err = p->path ? make_fifo(p, buf, fds, rf->base) : make_pipe(p, buf, fds);
+		if (p->deleted && (node = deleted_fifo(p, &made)) < 0) {
+			free(buf);
+			goto out;
+		}
+		if (made)
+			fifo = made;
+		err = fifo ? make_fifo(p, fifo, buf, fds, rf->base) : make_pipe(p, buf, fds);
 		free(buf);
+		if (!err) {
+			rf->pipe_fd[i][0] = files_to_service(fds[0], rf->base);
+			rf->pipe_fd[i][1] = files_to_service(fds[1], rf->base);
+			fds[0] = fds[1] = -1;
+			err = rf->pipe_fd[i][0] < 0 || rf->pipe_fd[i][1] < 0 ||
+			      open_descs(rf, i, fifo, rf->pipe_fd[i]);
+		}
+		if (node >= 0) {
+			/* Every description is open: it can go again. */
+			ghost_node_remove(node, made);
+			close(node);
+		}
 		if (err) {
 			if (fds[0] >= 0)
 				close(fds[0]);
@@ -417,12 +477,6 @@ static int pipe_open(struct restore_files *rf, struct img_dir *d,
 				close(fds[1]);
 			goto out;
 		}
-		rf->pipe_fd[i][0] = files_to_service(fds[0], rf->base);
-		rf->pipe_fd[i][1] = files_to_service(fds[1], rf->base);
-		if (rf->pipe_fd[i][0] < 0 || rf->pipe_fd[i][1] < 0)
-			goto out;
-		if (open_descs(rf, i, rf->pipe_fd[i]))
-			goto out;
 	}
 	ret = 0;
 out:

@@ -72,6 +72,31 @@ static void mark_saved(struct dump_files *df, uint32_t id, const char *src, int 
 		df->files_own[id - 1].src = xstrdup(src);
 }
 
+/*
+ * A deleted directory, FIFO or device node: nothing to save but what it
+ * is, made again at restore (ghost_node_make()).
+ */
+static void mark_node(struct dump_files *df, uint32_t id, const struct stat *st)
+{
+	RegFileEntry *f = df->files[id - 1];
+
+	f->has_deleted = f->deleted = 1;
+	if (files_link_deleted(f->path))
+		f->path[strlen(f->path) - 10] = 0;
+	f->has_uid = f->has_gid = f->has_atime_ns = f->has_mtime_ns = 1;
+	f->uid = st->st_uid;
+	f->gid = st->st_gid;
+	f->atime_ns = st->st_atim.tv_sec * 1000000000ULL + st->st_atim.tv_nsec;
+	f->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+	f->has_rdev = 1;
+	f->rdev = st->st_rdev;
+}
+
+static bool node_kind(mode_t m)
+{
+	return S_ISDIR(m) || S_ISFIFO(m) || S_ISCHR(m) || S_ISBLK(m);
+}
+
 int files_add_mapped_src(struct dump_files *df, const char *path,
 			 const struct stat *st, const char *src, uint32_t *id)
 {
@@ -125,25 +150,60 @@ static bool reg_recognise(const struct fd_dump *f)
 	/*
 	 * O_PATH: only a path, whatever it leads to -- a symlink itself
 	 * (O_PATH | O_NOFOLLOW), a FIFO, a socket, a device -- reopened
-	 * with the same flags. Not a deleted one: nothing to reopen.
+	 * with the same flags. A deleted one is made again: a file by
+	 * content, a directory, FIFO or device node (not a socket file).
 	 */
 	if (f->fi->flags & O_PATH)
-		return f->link[0] == '/' && !files_link_deleted(f->link);
+		return f->link[0] == '/' && (!files_link_deleted(f->link) ||
+					     S_ISREG(m) || node_kind(m)) &&
+		       strncmp(f->link, "/memfd:", 7);
 	if (f->link[0] != '/' || (S_ISREG(m) && !strncmp(f->link, "/memfd:", 7)))
 		return false;
-	/* A deleted directory can't be made again: refused by files.c. */
-	return S_ISREG(m) || (S_ISDIR(m) && !files_link_deleted(f->link));
+	return S_ISREG(m) || S_ISDIR(m);
 }
 
 static int reg_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
 	e->file_id = file_description(df, f);
-	if (files_link_deleted(f->link)) {
+	if (files_link_deleted(f->link) && S_ISREG(f->st->st_mode)) {
 		char path[64];
 
 		/* Deleted while open: saved by content, back deleted. */
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
 		mark_saved(df, e->file_id, path, 1);
+	} else if (files_link_deleted(f->link)) {
+		mark_node(df, e->file_id, f->st);
+	}
+	return 0;
+}
+
+/*
+ * A cwd or root rmdir'ed while in use: a directory entry of its own
+ * (made again at restore as any deleted one), named by the core.
+ */
+int files_dump_dirs(struct dump_files *df, pid_t pid, uint32_t *cwd_id,
+		    uint32_t *root_id)
+{
+	static const char *const which[] = { "cwd", "root" };
+	uint32_t *ids[] = { cwd_id, root_id };
+
+	for (int i = 0; i < 2; i++) {
+		char path[64], *link;
+		struct stat st;
+
+		*ids[i] = 0;
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, which[i]);
+		link = readlink_alloc(path);
+		if (!link || stat(path, &st)) {
+			pr_perror("can't read the %s of process %d", which[i], pid);
+			free(link);
+			return -1;
+		}
+		if (files_link_deleted(link) && S_ISDIR(st.st_mode)) {
+			*ids[i] = add_file(df, link, &st, O_PATH | O_DIRECTORY, 0, pid, -1);
+			mark_node(df, *ids[i], &st);
+		}
+		free(link);
 	}
 	return 0;
 }
@@ -251,7 +311,7 @@ static int reg_check(const struct restore_files *rf)
 		const RegFileEntry *f = rf->files[i];
 		struct stat st;
 
-		if (f->saved || f->has_proc_pid)
+		if (f->saved || f->deleted || f->has_proc_pid)
 			continue;	/* comes from the images, or is the tree's */
 		/* A symlink itself (O_PATH | O_NOFOLLOW) is not followed. */
 		if (S_ISLNK(f->mode) ? lstat(f->path, &st) : stat(f->path, &st)) {
@@ -372,9 +432,10 @@ static int open_saved(const struct restore_files *rf, int i, struct img_dir *d, 
 	int k;
 
 	if (!f->has_ghost_id || f->ghost_id == f->id)
-		return ghost_open(f, d, rw);
+		return f->saved ? ghost_open(f, d, rw) : ghost_node_open(f);
 	k = file_index(rf, f->ghost_id);
-	if (k < 0 || k >= i || !rf->files[k]->saved || rf->files[k]->has_ghost_id) {
+	if (k < 0 || k >= i || !(rf->files[k]->saved || rf->files[k]->deleted) ||
+	    rf->files[k]->has_ghost_id) {
 		pr_err("the saved file '%s' (id %u) names file %u for its contents, "
 		       "not a saved file before it", f->path, f->id, f->ghost_id);
 		return -1;
@@ -411,7 +472,8 @@ static int reg_open(struct restore_files *rf, struct img_dir *d,
 				return -1;
 			continue;
 		}
-		rf->file_fd[i] = files_to_service(f->saved ? open_saved(rf, i, d, rw) :
+		rf->file_fd[i] = files_to_service(f->saved || f->deleted ?
+						  open_saved(rf, i, d, rw) :
 						  open_reg(f, rw), rf->base);
 		if (rf->file_fd[i] < 0)
 			return -1;
@@ -526,7 +588,8 @@ static void reg_show(const struct restore_files *rf, const FdEntry *e,
 		snprintf(buf, len, "file %u, not in the images", e->file_id);
 	else
 		snprintf(buf, len, "'%s'%s at %llu", f->path,
-			 f->deleted ? " (deleted, saved)" : f->saved ? " (saved)" : "",
+			 f->deleted && f->saved ? " (deleted, saved)" :
+			 f->deleted ? " (deleted, made again)" : f->saved ? " (saved)" : "",
 			 (unsigned long long)f->pos);
 }
 
@@ -559,6 +622,9 @@ static bool chr_recognise(const struct fd_dump *f)
 static int chr_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
 	e->file_id = file_description(df, f);
+	/* A device node deleted while open: made again, removed again. */
+	if (files_link_deleted(f->link))
+		mark_node(df, e->file_id, f->st);
 	return 0;
 }
 

@@ -74,6 +74,9 @@ int files_add_mapped_src(struct dump_files *df, const char *path,
 			 const struct stat *st, const char *src, uint32_t *id);
 /* Save this file's contents in the image (--save-*). */
 void files_save(struct dump_files *df, uint32_t id);
+/* A deleted cwd and root of pid as entries of their own (0: not deleted). */
+int files_dump_dirs(struct dump_files *df, pid_t pid, uint32_t *cwd_id,
+		    uint32_t *root_id);
 /* Shared anonymous memory or a memfd mapped at [start, end) of pid. */
 int files_add_shmem(struct dump_files *df, pid_t pid, const char *map_path,
 		    const struct stat *st, uint32_t *id);

@@ -48,6 +48,7 @@ struct pstree_item {
 	bool shares_files;		/* its parent's fd table: fds are the parent's */
 	int posix_lock_fd;		/* an fd showing a POSIX lock, or -1 */
 	struct posix_timers ptimers;
+	uint32_t cwd_file_id, root_file_id;	/* deleted ones: files.img entries */
 	TaskAttrsEntry *attrs;		/* task-attrs.c */
 	ThreadAttrsEntry **tattrs;	/* per thread, as threads[] */
 	/* namespaces.c: its namespaces (ids in namespaces.img, 0: crest's) */

@@ -449,16 +449,55 @@ static struct restore_args *build_args(struct restore_task *t,
 	return ra;
 }
 
+/* The service fds of a deleted cwd and root (files_dump_dirs()), or -1. */
+static int dir_fd(const struct restore_files *rf, bool has, uint32_t id)
+{
+	return has ? files_exe_fd(rf, id) : -1;
+}
+
+/*
+ * Root and cwd, the last things done by path: after them the task may
+ * see none of crest's files (a chroot without /proc). Both are opened
+ * first, as crest sees them (/proc showed them so), then the root is
+ * entered and the cwd taken by fd, which holds wherever it is. A deleted
+ * one is the directory crest made again (its service fd).
+ */
+static int set_task_dirs(struct restore_task *t, const struct restore_files *rf)
+{
+	const CoreEntry *c = t->core;
+	int cwd = dir_fd(rf, c->has_cwd_file_id, c->cwd_file_id);
+	int root = dir_fd(rf, c->has_root_file_id, c->root_file_id);
+	bool own_cwd = cwd < 0, own_root = root < 0;
+	int ret = -1;
+
+	cwd = own_cwd ? open(c->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC) : task_fd(t, cwd);
+	if (cwd < 0) {
+		pr_perror("can't open the directory '%s' to work in", c->cwd);
+		return -1;
+	}
+	if (own_root && !strcmp(c->root, "/"))
+		goto cwd;
+	root = own_root ? open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC) : task_fd(t, root);
+	if (root < 0 || fchdir(root) || chroot(".")) {
+		pr_perror("can't chroot to '%s'", c->root);
+		goto out;
+	}
+cwd:
+	if (fchdir(cwd)) {
+		pr_perror("can't change directory to '%s'", c->cwd);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (own_root && root >= 0)
+		close(root);
+	if (own_cwd)
+		close(cwd);
+	return ret;
+}
+
 static int set_task_basics(const CoreEntry *c)
 {
-	if (strcmp(c->root, "/") && chroot(c->root)) {
-		pr_perror("can't chroot to '%s'", c->root);
-		return -1;
-	}
-	if (chdir(c->cwd)) {
-		pr_perror("can't change directory to '%s'", c->cwd);
-		return -1;
-	}
 	umask(c->umask);
 	if (personality(c->personality) < 0) {
 		pr_perror("can't set personality %#x", c->personality);
@@ -882,6 +921,13 @@ static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
 			return -1;
 		add_keep(keep, nr_keep, fd);
 	}
+	for (int i = 0; i < 2; i++) {
+		fd = i ? dir_fd(rf, t->core->has_root_file_id, t->core->root_file_id) :
+			 dir_fd(rf, t->core->has_cwd_file_id, t->core->cwd_file_id);
+		if ((fd = copy_fd(t, sh, fd)) < -1)
+			return -1;
+		add_keep(keep, nr_keep, fd);
+	}
 	for (int i = 0; i < RST_MAX_CHAIN; i++) {
 		chain_fds[i] = -1;
 		if (!t->pages_paths[i])
@@ -1145,6 +1191,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		add_keep(&keep, &nr_keep, files_vma_fd(rf, t->mm->vmas[i]));
 	if (t->mm->has_exe_file_id)
 		add_keep(&keep, &nr_keep, files_exe_fd(rf, t->mm->exe_file_id));
+	add_keep(&keep, &nr_keep, dir_fd(rf, t->core->has_cwd_file_id, t->core->cwd_file_id));
+	add_keep(&keep, &nr_keep, dir_fd(rf, t->core->has_root_file_id, t->core->root_file_id));
 
 	if (stage_thread_tables(t, rf, pid_map, &keep, &nr_keep))
 		_exit(EXIT_FAILURE);
@@ -1160,7 +1208,7 @@ table_in_place:
 	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
 		_exit(EXIT_FAILURE);
 	ra = build_args(t, rf, keep, nr_keep, chain_fds, mem_fd, &entry, &stack_top);
-	if (!ra)
+	if (!ra || set_task_dirs(t, rf))
 		_exit(EXIT_FAILURE);
 	/* The report fd is the restorer's to close; crest learns where to look. */
 	addr = (uint64_t)ra;

@@ -510,6 +510,21 @@ static char *own_problem(struct uxsk *s)
 	if (s->d.name_len > 0 && s->d.name[0] && s->d.name[0] != '/')
 		return xsprintf("a unix %s socket bound to the relative path %s (crest does not know the directory it was bound in)",
 				 type, name);
+	if (s->d.name_len > 0 && s->d.name[0] == '/') {
+		char link[64], *root;
+
+		/* Its name is below the root it was bound under, not crest's. */
+		snprintf(link, sizeof(link), "/proc/%d/root", s->pid);
+		root = readlink_alloc(link);
+		if (root && strcmp(root, "/")) {
+			char *why = xsprintf("a unix %s socket bound to %s in a process whose root is '%s' (chroot), not supported yet",
+					     type, name, root);
+
+			free(root);
+			return why;
+		}
+		free(root);
+	}
 	if (s->d.state == TCP_LISTEN) {
 		if (s->e->type == SOCK_DGRAM)
 			return xsprintf("a listening unix datagram socket");

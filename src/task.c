@@ -317,6 +317,10 @@ CoreEntry *task_dump_core(const struct pstree_item *it)
 		pr_perror("can't read the cwd or root of process %d", pid);
 		return NULL;
 	}
+	c->has_cwd_file_id = !!it->cwd_file_id;
+	c->cwd_file_id = it->cwd_file_id;
+	c->has_root_file_id = !!it->root_file_id;
+	c->root_file_id = it->root_file_id;
 	c->xstate_size = arch_xstate_size();
 	c->has_child_subreaper = 1;
 	c->child_subreaper = pi->child_subreaper;

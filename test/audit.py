@@ -657,6 +657,13 @@ def snapshot(pids):
             v = _link(base + "/" + f)
             if v is not None:
                 proc["link:" + f] = v
+            # A deleted cwd or root: the directory crest made again.
+            if f in ("cwd", "root") and v and v.endswith(" (deleted)"):
+                try:
+                    proc.update(_deleted_file(base + "/" + f, "link:" + f,
+                                              os.stat(base + "/" + f), classes))
+                except OSError:
+                    pass
         _snap_ns(pid, proc, namespaces)
         # KSM: the process-wide switch (PR_SET_MEMORY_MERGE), not counts.
         for line in (_read(base + "/ksm_stat") or "").splitlines():

@@ -36,12 +36,14 @@ static const struct sample samples[] = {
 	{ "/etc/passwd", S_IFREG, 3, FD_KIND__FD_REG },
 	{ "/tmp", S_IFDIR, 3, FD_KIND__FD_REG },
 	{ "/tmp/gone (deleted)", S_IFREG, 3, FD_KIND__FD_REG },
-	{ "/tmp/dir (deleted)", S_IFDIR, 3, 0 },
+	/* Deleted directories, FIFOs and device nodes are made again. */
+	{ "/tmp/dir (deleted)", S_IFDIR, 3, FD_KIND__FD_REG },
 	{ "/memfd:shared (deleted)", S_IFREG, 4, FD_KIND__FD_MEMFD },
 	{ "/memfd:a-directory", S_IFDIR, 4, FD_KIND__FD_REG },
 	{ "pipe:[1234]", S_IFIFO, 0, FD_KIND__FD_PIPE },
 	{ "/tmp/fifo", S_IFIFO, 5, FD_KIND__FD_PIPE },
-	{ "/tmp/fifo (deleted)", S_IFIFO, 5, 0 },
+	{ "/tmp/fifo (deleted)", S_IFIFO, 5, FD_KIND__FD_PIPE },
+	{ "/tmp/zero (deleted)", S_IFCHR, 5, FD_KIND__FD_CHR, 0, 0, DEV(1, 5) },
 	{ "/dev/null", S_IFCHR, 0, FD_KIND__FD_CHR },
 	{ "/dev/urandom", S_IFCHR, 7, FD_KIND__FD_CHR },
 	{ "/dev/pts/3", S_IFCHR, 1, FD_KIND__FD_EXTERNAL },
@@ -73,7 +75,8 @@ static const struct sample samples[] = {
 	{ "anon_inode:[fanotify]", S_IFREG, 3, FD_KIND__FD_FANOTIFY },
 	{ "anon_inode:[io_uring]", S_IFREG, 3, 0 },
 	{ "/dev/sda", S_IFBLK, 3, 0 },
-	/* O_PATH: a path to reopen, whatever it leads to; not a deleted one. */
+	/* O_PATH: a path to reopen, whatever it leads to; deleted, made again
+	 * (not a socket file, not a memfd). */
 	{ "/tmp/link", S_IFLNK, 3, FD_KIND__FD_REG, 0, O_PATH | O_NOFOLLOW },
 	{ "/tmp/fifo", S_IFIFO, 3, FD_KIND__FD_REG, 0, O_PATH },
 	{ "/tmp/sock", S_IFSOCK, 1, FD_KIND__FD_REG, 0, O_PATH },
@@ -81,7 +84,10 @@ static const struct sample samples[] = {
 	{ "/dev/pts/3", S_IFCHR, 1, FD_KIND__FD_REG, 0, O_PATH },
 	{ "/dev/sda", S_IFBLK, 3, FD_KIND__FD_REG, 0, O_PATH },
 	{ "/memfd:x (deleted)", S_IFREG, 3, 0, 0, O_PATH },
-	{ "/tmp/gone (deleted)", S_IFREG, 3, 0, 0, O_PATH },
+	{ "/tmp/gone (deleted)", S_IFREG, 3, FD_KIND__FD_REG, 0, O_PATH },
+	{ "/tmp/dir (deleted)", S_IFDIR, 3, FD_KIND__FD_REG, 0, O_PATH },
+	{ "/tmp/fifo (deleted)", S_IFIFO, 3, FD_KIND__FD_REG, 0, O_PATH },
+	{ "/tmp/sock (deleted)", S_IFSOCK, 3, 0, 0, O_PATH },
 };
 
 static void test_one_kind_each(void **state)
