@@ -438,6 +438,8 @@ static int write_images(struct dump_ctx *ctx)
 		pe.has_stopped = pe.stopped = it->stopped;
 		pe.has_stop_signal = it->stopped;
 		pe.stop_signal = it->stop_signal;
+		pe.has_stop_waited = it->stopped;
+		pe.stop_waited = it->stopped && !it->stat.exit_code;
 		pe.has_zombie_leader = pe.zombie_leader = it->zombie_leader;
 		uint32_t own[it->nr_tfds + 1];
 

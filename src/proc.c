@@ -60,6 +60,7 @@ int proc_parse_stat(const char *buf, struct proc_stat *st)
 	st->arg_end = f[45];
 	st->env_start = f[46];
 	st->env_end = f[47];
+	st->exit_code = f[48];
 	return 0;
 }
 

@@ -14,6 +14,13 @@ struct proc_stat {
 	uint64_t arg_start, arg_end, env_start, env_end;
 	int num_threads;
 	unsigned int flags;		/* PF_*: PF_EXITING is 0x4 */
+	/*
+	 * Of a process (/proc/PID/stat) that is group-stopped: the stop
+	 * signal its parent has yet to be told of by wait(WUNTRACED), 0
+	 * once the parent has waited for it (the kernel shows the group's
+	 * group_exit_code there, which a wait clears).
+	 */
+	int exit_code;
 };
 
 struct proc_status {

@@ -46,6 +46,7 @@
 #include "reloc.h"
 #include "restore.h"
 #include "restore-task.h"
+#include "restore-stop.h"
 #include "seize.h"
 #include "task.h"
 #include "timers.h"
@@ -701,9 +702,6 @@ static int finish_task(struct restore_task *t, struct restore_args *ra)
 	arch_regs_t regs;
 	long r;
 
-	/* A zombie leader must be out of the restorer before it goes. */
-	if (t->pe->zombie_leader && wait_leader_gone(t->new_pid))
-		return -1;
 	if (queue_traps(t, ra) || put_trap_action(t, ra))
 		return -1;
 	/* Through a thread that is there (a zombie leader has exited). */
@@ -1120,14 +1118,6 @@ out:
 	return ret;
 }
 
-/* The signal that had stopped it (images before stop_signal: SIGSTOP). */
-static long stop_signal(const PstreeEntry *pe)
-{
-	if (!pe->stopped)
-		return 0;
-	return pe->has_stop_signal && pe->stop_signal ? pe->stop_signal : SIGSTOP;
-}
-
 static bool wait_state_t(pid_t pid)
 {
 	for (int i = 0; i < 500; i++) {
@@ -1143,77 +1133,69 @@ static bool wait_state_t(pid_t pid)
 	return false;
 }
 
-/*
- * It gets its own stop signal back (its parent sees SIGTSTP as before),
- * but the kernel drops SIGTSTP, SIGTTIN and SIGTTOU for an orphaned
- * process group: then SIGSTOP, said out loud.
- */
-static void wait_stopped(pid_t pid, long sig)
+/* Stopped under us before the detach (restore-stop.c): stopped again after. */
+static void wait_stopped(pid_t pid)
 {
-	if (wait_state_t(pid))
-		return;
-	if (sig != SIGSTOP) {
-		pr_warn("restored process %d did not stop again with signal %ld (%s), as its process group is orphaned now: stopping it with SIGSTOP",
-			pid, sig, strsignal(sig));
-		kill(pid, SIGSTOP);
-		if (wait_state_t(pid))
-			return;
-	}
-	pr_warn("restored process %d was stopped but has not stopped again", pid);
+	if (!wait_state_t(pid))
+		pr_warn("restored process %d was stopped but has not stopped again", pid);
 }
 
 static int finish_all(struct restore_ctx *ctx)
 {
-	struct restore_args ra;
+	struct restore_args *ras = xzalloc((ctx->nr + 1) * sizeof(*ras));
+	int ret = -1;
 
 	for (int i = 0; i < ctx->nr; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 
 		if (t->pe->zombie)
 			continue;
-		if (check_restorer(ctx, t, &ra))
-			return -1;
+		if (check_restorer(ctx, t, &ras[i]))
+			goto out;
 		if (fault("restore-finish")) {
 			pr_err("fault injected: restore-finish");
-			return -1;
+			goto out;
 		}
-		if (finish_task(t, &ra))
-			return -1;
+		/* A zombie leader must be out of the restorer before it goes. */
+		if (t->pe->zombie_leader && wait_leader_gone(t->new_pid))
+			goto out;
 	}
-	/* All rebuilt: let them go together. */
+	/* Stopped ones stop now, while ours; then their parents' reports. */
+	if (stop_tasks(ctx->tasks, ctx->nr))
+		goto out;
+	for (int i = 0; i < ctx->nr; i++)
+		if (stop_reports(&ctx->tasks[i], &ras[i]))
+			goto out;
+	for (int i = 0; i < ctx->nr; i++)
+		if (!ctx->tasks[i].pe->zombie && finish_task(&ctx->tasks[i], &ras[i]))
+			goto out;
+	/* All rebuilt: let them go together (a stopped group stays stopped). */
 	for (int i = 0; i < ctx->nr; i++) {
 		struct restore_task *t = &ctx->tasks[i];
-		long sig = stop_signal(t->pe);
 
 		if (!t->seized)
 			continue;
-		/*
-		 * Queued while every thread is still ours, it stops the group
-		 * as they leave, before any runs an instruction; injected at
-		 * the detach instead it would stay in the task's exit_code.
-		 */
-		if (sig && kill(t->new_pid, sig)) {
-			pr_perror("can't stop restored process %d again", t->new_pid);
-			return -1;
-		}
 		for (size_t k = t->core->n_threads; k-- > 1;) {
 			if (ptrace(PTRACE_DETACH, t->tids[k], NULL, NULL)) {
 				pr_perror("can't let thread %d go", t->tids[k]);
-				return -1;
+				goto out;
 			}
 		}
 		/* A zombie leader's tids[0] is a thread like the others. */
 		if (ptrace(PTRACE_DETACH, t->tids[0], NULL, NULL)) {
 			pr_perror("can't let restored process %d go", t->new_pid);
-			return -1;
+			goto out;
 		}
 		t->seized = false;
 	}
 	/* Stopped ones are back stopped before crest says it is done. */
 	for (int i = 0; i < ctx->nr; i++)
-		if (ctx->tasks[i].pe->stopped)
-			wait_stopped(ctx->tasks[i].new_pid, stop_signal(ctx->tasks[i].pe));
-	return 0;
+		if (restore_stop_signal(ctx->tasks[i].pe))
+			wait_stopped(ctx->tasks[i].new_pid);
+	ret = stop_roots(ctx->tasks, ctx->nr);
+out:
+	free(ras);
+	return ret;
 }
 
 /*

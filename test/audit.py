@@ -86,19 +86,6 @@ KNOWN_LOSSES = [
     (r"link:exe|vma:\w+|fd:\d+", "a file saved by content whose path another file holds now",
      lambda t, b, a: bool(a) and re.search(r"/#\d+ \(deleted\)$", a) is not None
      and _path_taken(b)),
-    # A stopped task comes back stopped by the same signal (SIGTSTP stays
-    # SIGTSTP), but stopping again: a stop its parent had already waited
-    # for is reported to it once more, and exit_code shows the signal.
-    # The kernel reports every group stop that begins (do_signal_stop()
-    # sets group_exit_code unless the group is already stopped) and only
-    # the real parent's wait clears it. What could fix it: at the dump,
-    # the parent's parasite asks waitid(WSTOPPED|WNOHANG|WNOWAIT) whether
-    # the stop is still to be reported; at the restore, the task is
-    # stopped while the parent still runs crest's code, the parent waits
-    # for that stop (consuming it), crest resumes the task under ptrace
-    # (the group stays SIGNAL_STOP_STOPPED) to run its restorer, and the
-    # detach stops it again without a report (__ptrace_unlink()).
-    (r"stat:exit_code", "a stopped task's stop is reported again"),
 ]
 
 # Not in /proc, so not on these lists, and lost too (crest(8), LIMITATIONS):

@@ -1,7 +1,9 @@
 /*
  * A child stopped by SIGTSTP (as a shell's ^Z does) comes back stopped by
- * SIGTSTP, not SIGSTOP: its parent's waitid(WSTOPPED) says so after the
- * restore, and it runs again on SIGCONT.
+ * SIGTSTP, not SIGSTOP. Its parent had not waited for the stop yet: after
+ * the restore its waitid(WSTOPPED) reports it, once, with SIGTSTP, and no
+ * second SIGCHLD comes (the first came before the dump). It runs again on
+ * SIGCONT.
  */
 #include "caselib.h"
 
@@ -12,6 +14,14 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t nchld;
+
+static void on_chld(int sig)
+{
+	(void)sig;
+	nchld++;
+}
 
 static void wait_stop(pid_t c, siginfo_t *si, int flags)
 {
@@ -27,6 +37,7 @@ static void wait_stop(pid_t c, siginfo_t *si, int flags)
 
 int main(void)
 {
+	struct sigaction sa = { .sa_handler = on_chld, .sa_flags = SA_RESTART };
 	volatile long *counter;
 	siginfo_t si;
 	long before;
@@ -34,6 +45,7 @@ int main(void)
 	int status;
 
 	case_init();
+	sigaction(SIGCHLD, &sa, NULL);
 	counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	c = fork();
 	if (c == 0) {
@@ -53,8 +65,15 @@ int main(void)
 	wait_stop(c, &si, WNOWAIT);
 	if (si.si_status != SIGTSTP)
 		case_fail("child stopped by %d, want SIGTSTP", si.si_status);
+	for (int i = 0; i < 30000 && nchld < 1; i++)
+		usleep(1000);
+	if (nchld != 1)
+		case_fail("%d SIGCHLDs for the stop, want 1", (int)nchld);
 	case_ready();
 	case_wait_go();
+
+	if (nchld != 1)
+		case_fail("the parent got %d SIGCHLDs more after the restore", (int)nchld - 1);
 
 	/* The restored child stops again, and its parent hears how. */
 	wait_stop(c, &si, 0);
@@ -63,6 +82,12 @@ int main(void)
 	if (si.si_status != SIGTSTP)
 		case_fail("the child is stopped by signal %d (%s), want SIGTSTP", si.si_status,
 			  strsignal(si.si_status));
+	/* Once: consumed now. */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, c, &si, WSTOPPED | WNOHANG))
+		case_fail("waitid: %s", strerror(errno));
+	if (si.si_pid == c)
+		case_fail("the child's stop was reported twice after the restore");
 	before = *counter;
 	usleep(50000);
 	if (*counter != before)

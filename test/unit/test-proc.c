@@ -51,6 +51,26 @@ static void test_stat_basic(void **state)
 	assert_true(st.arg_end == 140728021043672ull);
 	assert_true(st.env_start == 140728021043672ull);
 	assert_true(st.env_end == 140728021045227ull);
+	assert_int_equal(st.exit_code, 0);
+}
+
+/*
+ * A process stopped by SIGTSTP whose parent has not waited for the stop:
+ * the kernel shows the signal as exit_code (field 52) until it does.
+ */
+static const char stat_stopped[] =
+	"4101 (sleep) T 4100 4101 2691 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 1 0 "
+	"46000 3133440 384 18446744073709551615 1 2 3 0 0 0 0 0 0 0 0 0 17 1 "
+	"0 0 0 0 0 4 5 6 7 8 9 10 20\n";
+
+static void test_stat_stopped(void **state)
+{
+	struct proc_stat st;
+
+	assert_int_equal(proc_parse_stat(stat_stopped, &st), 0);
+	assert_int_equal(st.state, 'T');
+	assert_int_equal(st.env_end, 10);
+	assert_int_equal(st.exit_code, 20);
 }
 
 /*
@@ -440,6 +460,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stat_basic),
+		cmocka_unit_test(test_stat_stopped),
 		cmocka_unit_test(test_stat_weird_comm),
 		cmocka_unit_test(test_stat_comm_like_fields),
 		cmocka_unit_test(test_stat_malformed),
