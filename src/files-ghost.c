@@ -186,6 +186,8 @@ int ghost_dump(struct dump_files *df, struct img_dir *d)
 static int make_file(const RegFileEntry *f, char **made)
 {
 	char *copy = xstrdup(f->path), *dir = dirname(copy);
+	const char *where;
+	struct stat st;
 	int fd;
 
 	*made = NULL;
@@ -200,9 +202,17 @@ static int make_file(const RegFileEntry *f, char **made)
 		free(copy);
 		return fd;
 	}
+	where = dir;
 	fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, f->mode & 07777);
-	if (fd < 0)
-		fd = open("/tmp", O_RDWR | O_TMPFILE | O_CLOEXEC, f->mode & 07777);
+	if (fd < 0) {
+		where = "/tmp";
+		fd = open(where, O_RDWR | O_TMPFILE | O_CLOEXEC, f->mode & 07777);
+	}
+	/* Not silently: the program's /proc names differ (crest(8)). */
+	if (fd >= 0 && !fstat(fd, &st))
+		pr_warn("'%s' is taken by another file now: the saved copy of the %s file comes back nameless, '%s/#%llu (deleted)' in /proc",
+			f->path, f->deleted ? "deleted" : "saved", where,
+			(unsigned long long)st.st_ino);
 	free(copy);
 	return fd;
 }

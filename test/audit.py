@@ -69,23 +69,23 @@ IGNORED = [
      lambda t, b, a: _deleted_since(b, a)),
     (r"fd:\d+:(inode|file|size|times|data)", "deleted since the dump: a copy",
      lambda t, b, a: b is None),
+    # A file the images hold by content (--save-exe/-private/-shared, or
+    # deleted while open) whose path another file holds now comes back
+    # nameless, "DIR/#INODE (deleted)", and the restore says so: the
+    # kernel names a deleted file by the name it was unlinked under, and
+    # the only ways to unlink the copy under a taken name (RENAME_EXCHANGE
+    # with the file there, unlink, swap back; another mount) leave another
+    # file or none at that path for a moment, or put the copy on another
+    # mount (crest(8)).
+    (r"link:exe|vma:\w+|fd:\d+", "a saved file whose path another file holds now",
+     lambda t, b, a: bool(a) and re.search(r"/#\d+ \(deleted\)$", a) is not None
+     and _path_taken(b)),
 ]
 
 # Real losses: state crest does not save yet, being fixed by the helpers
 # working on issue 9 now. Each row is a failure in disguise: remove it when
 # the fix lands, and the audit enforces the fix.
 KNOWN_LOSSES = [
-    # A file the images hold by content (--save-exe/-private/-shared, or
-    # deleted while open) comes back under its name, "PATH (deleted)"
-    # if it is gone now; only where another file holds the path now is
-    # the copy anonymous, "DIR/#INODE (deleted)": that name is lost.
-    # A deleted file's name is the one it was unlinked under; the ways to
-    # unlink the copy under a taken name (RENAME_EXCHANGE with the file
-    # there, unlink, swap back; another mount) leave another file or none
-    # at that path for a moment, or put the copy on another mount.
-    (r"link:exe|vma:\w+|fd:\d+", "a file saved by content whose path another file holds now",
-     lambda t, b, a: bool(a) and re.search(r"/#\d+ \(deleted\)$", a) is not None
-     and _path_taken(b)),
 ]
 
 # Not in /proc, so not on these lists, and lost too (crest(8), LIMITATIONS):
