@@ -1,17 +1,19 @@
 /*
- * TCP and UDP sockets, IPv4 and IPv6 (v4-mapped included): not connected
- * (bound or not), TCP listening, UDP connected to a peer. One
+ * TCP, UDP and UDP-Lite sockets, IPv4 and IPv6 (v4-mapped included): not
+ * connected (bound or not), TCP listening, UDP connected to a peer, with
+ * the datagrams in its queue. One
  * inet_sk_entry per socket, however many fds in however many processes
  * hold it. Every other socket at fds above 2 that is not a unix or netlink
- * one (packet, raw, ICMP, UDP-Lite, SCTP, MPTCP...) is this kind's
+ * one (packet, raw, ICMP, SCTP, MPTCP...) is this kind's
  * too, to be refused by name with its protocol and address; at fds 0-2 a
  * socket leading outside stays files-ext.c's (crest's own stdio).
  *
  * Dump: from a copy of the fd (pidfd_getfd): SO_DOMAIN, SO_TYPE,
  * SO_PROTOCOL, getsockname, getpeername; TCP_INFO for a TCP socket's
  * state and, listening, its accept queue and backlog (tcpi_unacked and
- * tcpi_sacked are sk_ack_backlog and sk_max_ack_backlog there); sock_diag
- * (inet_diag) for a UDP socket's receive queue. The options of the table
+ * tcpi_sacked are sk_ack_backlog and sk_max_ack_backlog there); a UDP or
+ * UDP-Lite socket's receive queue, datagram by datagram (sk-udp-queue.c).
+ * The options of the table
  * below are saved when they differ from those of a socket just made of
  * the same family, type and protocol: a default stays a default (a
  * buffer size set by hand locks the kernel's autotuning, so one never set
@@ -24,8 +26,8 @@
  * Refused by name, with the addresses: an established TCP connection
  * without --tcp-established, one being opened or closed; a listener with
  * connections waiting to be accepted (crest can't make their peers
- * connect again, and CRIU can't either); a UDP socket with datagrams
- * queued; a TLS (TCP_ULP) socket. Multicast memberships can't be read
+ * connect again, and CRIU can't either); a UDP queue sk-udp-queue.c
+ * can't save; a TLS (TCP_ULP) socket. Multicast memberships can't be read
  * back from a socket: crest(8), LIMITATIONS.
  *
  * Restore, in crest, each socket once as a service fd: socket, its owner
@@ -42,9 +44,7 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
-#include <linux/inet_diag.h>
 #include <linux/netlink.h>
-#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -64,9 +64,9 @@
 #include "log.h"
 #include "pstree.h"
 #include "refuse.h"
+#include "sk-inet.h"
 #include "util.h"
 
-#include "sk-inet.pb-c.h"
 
 #ifndef SOL_UDP
 #define SOL_UDP		17
@@ -91,6 +91,25 @@
 #endif
 #ifndef TCP_ULP
 #define TCP_ULP		31
+#endif
+#ifndef UDP_ENCAP
+#define UDP_ENCAP	100
+#endif
+#ifndef SOL_UDPLITE
+#define SOL_UDPLITE	136
+#endif
+#ifndef UDPLITE_SEND_CSCOV
+#define UDPLITE_SEND_CSCOV	10
+#define UDPLITE_RECV_CSCOV	11
+#endif
+#ifndef IP_RECVORIGDSTADDR
+#define IP_RECVORIGDSTADDR	20
+#endif
+#ifndef IPV6_RECVORIGDSTADDR
+#define IPV6_RECVORIGDSTADDR	74
+#endif
+#ifndef SO_TIMESTAMPING
+#define SO_TIMESTAMPING	37
 #endif
 
 /* The kernel's TCP states (include/net/tcp_states.h). */
@@ -133,11 +152,13 @@ static const struct sk_opt {
 	O(SOL_SOCKET, SO_SNDBUF),	O(SOL_SOCKET, SO_RCVBUF),
 	O(SOL_SOCKET, SO_BINDTODEVICE),	O(SOL_SOCKET, SO_TIMESTAMP),
 	O(SOL_SOCKET, SO_TIMESTAMPNS),	O(SOL_SOCKET, SO_BUSY_POLL),
+	O(SOL_SOCKET, SO_TIMESTAMPING),
 	O(IPPROTO_IP, IP_TOS),		O(IPPROTO_IP, IP_TTL),
 	O(IPPROTO_IP, IP_FREEBIND),	O(IPPROTO_IP, IP_TRANSPARENT),
 	O(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT),
 	O(IPPROTO_IP, IP_RECVERR),	O(IPPROTO_IP, IP_PKTINFO),
 	O(IPPROTO_IP, IP_RECVTOS),	O(IPPROTO_IP, IP_RECVTTL),
+	O(IPPROTO_IP, IP_RECVORIGDSTADDR),
 	O(IPPROTO_IP, IP_MTU_DISCOVER),	O(IPPROTO_IP, IP_MULTICAST_TTL),
 	O(IPPROTO_IP, IP_MULTICAST_LOOP), O(IPPROTO_IP, IP_MULTICAST_ALL),
 	O(IPPROTO_IPV6, IPV6_V6ONLY),	O(IPPROTO_IPV6, IPV6_UNICAST_HOPS),
@@ -145,6 +166,8 @@ static const struct sk_opt {
 	O(IPPROTO_IPV6, IPV6_TCLASS),	O(IPPROTO_IPV6, IPV6_RECVPKTINFO),
 	O(IPPROTO_IPV6, IPV6_RECVERR),	O(IPPROTO_IPV6, IPV6_MTU_DISCOVER),
 	O(IPPROTO_IPV6, IPV6_FREEBIND),	O(IPPROTO_IPV6, IPV6_TRANSPARENT),
+	O(IPPROTO_IPV6, IPV6_RECVTCLASS), O(IPPROTO_IPV6, IPV6_RECVHOPLIMIT),
+	O(IPPROTO_IPV6, IPV6_RECVORIGDSTADDR),
 	O(IPPROTO_TCP, TCP_NODELAY),	O(IPPROTO_TCP, TCP_CORK),
 	O(IPPROTO_TCP, TCP_MAXSEG),	O(IPPROTO_TCP, TCP_KEEPIDLE),
 	O(IPPROTO_TCP, TCP_KEEPINTVL),	O(IPPROTO_TCP, TCP_KEEPCNT),
@@ -153,7 +176,8 @@ static const struct sk_opt {
 	O(IPPROTO_TCP, TCP_USER_TIMEOUT), O(IPPROTO_TCP, TCP_NOTSENT_LOWAT),
 	O(IPPROTO_TCP, TCP_FASTOPEN),	O(IPPROTO_TCP, TCP_CONGESTION),
 	O(SOL_UDP, UDP_CORK),		O(SOL_UDP, UDP_SEGMENT),
-	O(SOL_UDP, UDP_GRO),
+	O(SOL_UDP, UDP_GRO),		O(SOL_UDP, UDP_ENCAP),
+	O(SOL_UDPLITE, UDPLITE_SEND_CSCOV), O(SOL_UDPLITE, UDPLITE_RECV_CSCOV),
 #undef O
 };
 
@@ -203,8 +227,8 @@ static void addr_words(const char *addr, unsigned int port, unsigned int scope,
 }
 
 /* The address and port of a sockaddr, as the image keeps them. */
-static int sa_split(const struct sockaddr_storage *ss, char **addr,
-		    uint32_t *port, uint32_t *scope)
+int inet_sa_split(const struct sockaddr_storage *ss, char **addr, uint32_t *port,
+		  uint32_t *scope)
 {
 	char buf[INET6_ADDRSTRLEN];
 
@@ -227,8 +251,8 @@ static int sa_split(const struct sockaddr_storage *ss, char **addr,
 	return 0;
 }
 
-static socklen_t sa_make(unsigned int family, const char *addr, uint32_t port,
-			 uint32_t scope, struct sockaddr_storage *ss)
+socklen_t inet_sa_make(unsigned int family, const char *addr, uint32_t port,
+		       uint32_t scope, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET) {
@@ -264,7 +288,8 @@ static bool sa_unspecified(const struct sockaddr_storage *ss)
 
 static const char *proto_name(const InetSkEntry *e)
 {
-	return e->protocol == IPPROTO_TCP ? "TCP" : "UDP";
+	return e->protocol == IPPROTO_TCP ? "TCP" :
+	       e->protocol == IPPROTO_UDPLITE ? "UDP-Lite" : "UDP";
 }
 
 /* "TCP socket on 0.0.0.0:80" ... for messages. */
@@ -292,70 +317,6 @@ static void sk_words(const InetSkEntry *e, char *buf, size_t size)
 	else
 		snprintf(buf, size, "a %s%s socket, not bound", proto_name(e),
 			 v6 ? "v6" : "");
-}
-
-/*
- * sock_diag's receive queue of socket ino (family, protocol): sk_rmem_alloc
- * for UDP, so not 0 if any datagram, even an empty one, waits. 1 if the
- * socket is not listed (UDP lists only bound sockets), -1 on error.
- */
-static int diag_rqueue(unsigned int family, unsigned int protocol, uint64_t ino,
-		       uint32_t *rqueue)
-{
-	static char buf[32768] __attribute__((aligned(4)));
-	struct {
-		struct nlmsghdr h;
-		struct inet_diag_req_v2 r;
-	} req;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	int nl, ret = -1, found = 1;
-
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0) {
-		pr_perror("can't open a sock_diag netlink socket");
-		return -1;
-	}
-	memset(&req, 0, sizeof(req));
-	req.h.nlmsg_len = sizeof(req);
-	req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.r.sdiag_family = family;
-	req.r.sdiag_protocol = protocol;
-	req.r.idiag_states = ~0u;
-	if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		pr_perror("can't ask sock_diag about inet sockets");
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = recv(nl, buf, sizeof(buf), 0);
-		struct nlmsghdr *h = (struct nlmsghdr *)buf;
-
-		if (n < 0) {
-			pr_perror("can't read sock_diag's list of inet sockets");
-			goto out;
-		}
-		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			struct inet_diag_msg *m = NLMSG_DATA(h);
-
-			if (h->nlmsg_type == NLMSG_DONE) {
-				ret = found;
-				goto out;
-			}
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				errno = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
-				pr_perror("sock_diag can't list inet sockets");
-				goto out;
-			}
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
-			    m->idiag_inode != ino)
-				continue;
-			*rqueue = m->idiag_rqueue;
-			found = 0;
-		}
-	}
-out:
-	close(nl);
-	return ret;
 }
 
 /*
@@ -434,8 +395,6 @@ static char *other_words(int cfd, int dom, int type, int proto)
 			return xsprintf("a raw IP%s socket of protocol %d", v, proto);
 		if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
 			return xsprintf("an ICMP%s (ping) socket", v);
-		if (proto == IPPROTO_UDPLITE)
-			return xsprintf("a UDP-Lite%s socket", v);
 		if (proto == IPPROTO_SCTP)
 			return xsprintf("an SCTP%s socket", v);
 		if (proto == IPPROTO_MPTCP)
@@ -519,7 +478,7 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	proto = sock_int(cfd, SOL_SOCKET, SO_PROTOCOL);
 	if ((dom != AF_INET && dom != AF_INET6) ||
 	    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
-	      (type == SOCK_DGRAM && proto == IPPROTO_UDP))) {
+	      (type == SOCK_DGRAM && (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)))) {
 		why = other_words(cfd, dom, type, proto);
 		refuse(f->it->pid, "fd %d is %s ('%s'), not supported yet", f->fd, why,
 		       f->link);
@@ -544,14 +503,14 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		goto err;
 	}
 	if (!sa_unspecified(&ss) &&
-	    !sa_split(&ss, &e->src_addr, &e->src_port, &e->scope_id)) {
+	    !inet_sa_split(&ss, &e->src_addr, &e->src_port, &e->scope_id)) {
 		e->has_src_port = 1;
 		e->has_scope_id = !!e->scope_id;
 	}
 	len = sizeof(ss);
 	memset(&ss, 0, sizeof(ss));
 	if (!getpeername(cfd, (struct sockaddr *)&ss, &len) &&
-	    !sa_split(&ss, &e->dst_addr, &e->dst_port, &e->dst_scope_id)) {
+	    !inet_sa_split(&ss, &e->dst_addr, &e->dst_port, &e->dst_scope_id)) {
 		e->has_dst_port = 1;
 		e->has_dst_scope_id = !!e->dst_scope_id;
 	}
@@ -586,20 +545,15 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 				       ti.tcpi_unacked > 1 ? "s" : "");
 		}
 	} else {
-		uint32_t rq = 0;
+		char what[200];
 
 		e->state = e->dst_addr ? ST_ESTABLISHED : ST_CLOSE;
-		switch (diag_rqueue(dom, proto, e->ino, &rq)) {
-		case -1:
-			goto err;
-		case 0:
-			if (rq) {
-				char what[200];
-
-				sk_words(e, what, sizeof(what));
-				refuse(f->it->pid, "fd %d is %s with datagrams queued (%u bytes with overhead), not supported yet",
-				       f->fd, what, rq);
-			}
+		sk_words(e, what, sizeof(what));
+		why = udp_queue_dump(e, cfd, what);
+		if (why) {
+			refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
+			free(why);
+			why = NULL;
 		}
 	}
 	why = own_problem(e, cfd, df->opts && df->opts->tcp_established);
@@ -854,12 +808,15 @@ static int check_entry(const InetSkEntry *e)
 	if (e->family != AF_INET && e->family != AF_INET6)
 		return bad_image(e, "has an unknown family");
 	if (!(e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) &&
-	    !(e->type == SOCK_DGRAM && e->protocol == IPPROTO_UDP))
+	    !(e->type == SOCK_DGRAM && (e->protocol == IPPROTO_UDP ||
+					e->protocol == IPPROTO_UDPLITE)))
 		return bad_image(e, "is neither TCP nor UDP");
+	if (udp_queue_check(e))
+		return bad_image(e, "has a datagram queued that can't be");
 	if ((e->src_addr && (!e->has_src_port || e->src_port > 65535 ||
-			     !sa_make(e->family, e->src_addr, 0, 0, &ss))) ||
+			     !inet_sa_make(e->family, e->src_addr, 0, 0, &ss))) ||
 	    (e->dst_addr && (!e->has_dst_port || e->dst_port > 65535 ||
-			     !sa_make(e->family, e->dst_addr, 0, 0, &ss))))
+			     !inet_sa_make(e->family, e->dst_addr, 0, 0, &ss))))
 		return bad_image(e, "has an address no socket can have");
 	if (e->state == ST_LISTEN && (e->protocol != IPPROTO_TCP || !e->has_backlog ||
 				      !e->src_addr))
@@ -983,10 +940,11 @@ static int make_socket(const InetSkEntry *e)
 		pr_perror("can't give %s its owner %u back", what, e->uid);
 		goto err;
 	}
-	if (set_opts(fd, e) || set_filter(fd, e, what))
+	/* A queue to fill gets its filter after: each datagram passed it once. */
+	if (set_opts(fd, e) || (!e->n_dgrams && set_filter(fd, e, what)))
 		goto err;
 	if (e->src_addr) {
-		len = sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
+		len = inet_sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
 		if (bind(fd, (struct sockaddr *)&ss, len)) {
 			pr_perror("can't bind %s (socket:[%llu]) to its address%s", what,
 				  (unsigned long long)e->ino, errno != EADDRINUSE ? "" :
@@ -998,8 +956,11 @@ static int make_socket(const InetSkEntry *e)
 		pr_perror("can't listen on %s", what);
 		goto err;
 	}
+	if (e->type == SOCK_DGRAM && (udp_queue_restore(fd, e, what) ||
+				      (e->n_dgrams && set_filter(fd, e, what))))
+		goto err;
 	if (e->dst_addr) {
-		len = sa_make(e->family, e->dst_addr, e->dst_port, e->dst_scope_id, &ss);
+		len = inet_sa_make(e->family, e->dst_addr, e->dst_port, e->dst_scope_id, &ss);
 		if (connect(fd, (struct sockaddr *)&ss, len)) {
 			pr_perror("can't connect %s again", what);
 			goto err;
@@ -1100,12 +1061,12 @@ static int make_conn(const InetSkEntry *e)
 	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE", what) ||
 	    tcp_set_int(fd, TCP_QUEUE_SEQ, t->inq_seq - t->inq.len, "the receive sequence", what))
 		goto err;
-	len = sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
+	len = inet_sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, len)) {
 		pr_perror("can't bind %s to its address", what);
 		goto err;
 	}
-	len = sa_make(e->family, e->dst_addr, e->dst_port, e->dst_scope_id, &ss);
+	len = inet_sa_make(e->family, e->dst_addr, e->dst_port, e->dst_scope_id, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, len)) {
 		pr_perror("can't connect %s again in repair mode", what);
 		goto err;
@@ -1204,10 +1165,13 @@ static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 			u->fd[i] = files_to_service(e->tcp && !tcp_close ? make_conn(e) :
 						    e->tcp ? make_closed(e) : make_socket(e),
 						    rf->base);
-			if (u->fd[i] < 0)
+			if (u->fd[i] < 0) {
+				udp_queue_done();
 				return -1;
+			}
 		}
 	}
+	udp_queue_done();
 	/*
 	 * Out of repair mode: the kernel sends a window probe, which tells
 	 * the peer where things stand, and the bytes never sent go.

@@ -424,6 +424,11 @@ def _sock_state(pid, fd, thread=False):
             if libc.getsockopt(cfd, _SOL_SOCKET, 17, val, ctypes.byref(ln)) == 0:
                 _, uid, gid = struct.unpack("iII", val.raw)
                 out["peercred"] = "%d:%d" % (uid, gid)
+        # What a read would take next: the bytes queued (unix), the next
+        # datagram's length (UDP, UDP-Lite); a TCP connection's queues move
+        # on their own (fd:N:inet:queues).
+        if out.get("domain") == str(socket.AF_UNIX) or \
+                out.get("type") == str(socket.SOCK_DGRAM):
             try:
                 buf = fcntl.ioctl(cfd, 0x541B, b"\0" * 4)   # SIOCINQ
                 out["inq"] = str(struct.unpack("i", buf)[0])

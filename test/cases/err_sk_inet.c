@@ -9,7 +9,9 @@
  *   fd 17      a bound UDP socket, which crest could save
  *   fd 18      a UDP socket with an eBPF socket filter (SO_ATTACH_BPF),
  *              which can't be read back
- * The errors mode expects every one of fds 10-16 and 18 refused by name with its
+ *   fd 19      a UDP socket with SO_TIMESTAMP and a datagram queued (when
+ *              it came can't be given back)
+ * The errors mode expects every one of fds 10-16, 18 and 19 refused by name with its
  * addresses or protocol, fd 17 not, and the process left running; after
  * go the connection carries bytes both ways, the waiting one is accepted
  * and the netlink answer is there. Cases named err_* are run by the errors mode only. */
@@ -131,6 +133,20 @@ int main(void)
 		close(prog);
 	}
 
+	at(socket(AF_INET, SOCK_DGRAM, 0), 19);
+	{
+		int one = 1;
+		socklen_t len = sizeof(sa);
+		struct pollfd p = { 19, POLLIN, 0 };
+
+		sa.sin_port = 0;
+		must(!setsockopt(19, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) &&
+		     !bind(19, (struct sockaddr *)&sa, sizeof(sa)) &&
+		     !getsockname(19, (struct sockaddr *)&sa, &len) &&
+		     sendto(17, "t", 1, 0, (struct sockaddr *)&sa, len) == 1 &&
+		     poll(&p, 1, 30000) == 1, "a datagram for fd 19");
+	}
+
 	case_ready();
 	case_wait_go();
 
@@ -145,6 +161,7 @@ int main(void)
 		char buf[8192];
 
 		must(recv(14, buf, sizeof(buf), MSG_DONTWAIT) > 0, "the netlink answer");
+		must(recv(19, buf, sizeof(buf), MSG_DONTWAIT) == 1, "the datagram of fd 19");
 	}
 	case_pass();
 }
