@@ -1,6 +1,7 @@
 /* Not a checkpoint/restore case: a parent and a child holding five things
  * crest can't save, in two processes: the parent a UDP socket on fd 5 with
- * a datagram queued (which a failed dump leaves there) and
+ * receive timestamps on and a datagram queued (which a failed dump leaves
+ * there) and
  * a page registered with a userfaultfd (which it keeps), the child a coredump_filter of
  * 0x3f and a guard region (MADV_GUARD_INSTALL) in shared memory. The errors mode expects one refusal listing all
  * four, the processes left running; after go each checks its state is
@@ -89,8 +90,10 @@ int main(void)
 		struct sockaddr_in sa = { .sin_family = AF_INET,
 					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		socklen_t sl = sizeof(sa);
+		int one = 1;
 
-		if (bind(SOCK_FD, (struct sockaddr *)&sa, sl) ||
+		if (setsockopt(SOCK_FD, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) ||
+		    bind(SOCK_FD, (struct sockaddr *)&sa, sl) ||
 		    getsockname(SOCK_FD, (struct sockaddr *)&sa, &sl) ||
 		    sendto(SOCK_FD, "queued", 6, 0, (struct sockaddr *)&sa, sl) != 6)
 			case_fail("udp: %s", strerror(errno));
