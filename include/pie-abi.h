@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		12
+#define PIE_ABI_VERSION		13
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -152,6 +152,13 @@ struct parasite_args {
 /* ---- restorer ---- */
 
 #define RST_VMA_FORCE	1
+/*
+ * RST_VMA_LAZY (restore --lazy-pages): anonymous private memory whose
+ * pages the lazy-pages server (src/lazy.c) puts in on fault and in the
+ * background; the restorer registers it with a userfaultfd and fills
+ * none of it (no run of it is in runs[]).
+ */
+#define RST_VMA_LAZY	2
 
 struct rst_vma {
 	uint64_t start;
@@ -351,6 +358,19 @@ enum rst_stage {
 	RST_STAGE_ATTRS,	/* seccomp, THP, timer slack (task-attrs.c) */
 	RST_STAGE_ADVICE,	/* madvise() advice, mlock of the VMAs */
 	RST_STAGE_FILES,	/* a thread's own fd table, owners of fds */
+	RST_STAGE_LAZY,		/* userfaultfd for --lazy-pages, handed to the server */
+};
+
+/*
+ * What a restorer tells the lazy-pages server (src/lazy.c) over
+ * restore_args.lazy_fd, a SOCK_SEQPACKET socket: who it is, with its
+ * userfaultfd (SCM_RIGHTS) if it registered any mapping (nr_lazy).
+ */
+struct rst_lazy_hello {
+	int32_t orig_pid;
+	int32_t new_pid;
+	uint32_t nr_lazy;	/* mappings registered: 0, no fd comes */
+	uint32_t pad;
 };
 
 struct restore_args {
@@ -427,6 +447,15 @@ struct restore_args {
 	uint32_t nr_guards;
 	uint64_t guards;	/* struct rst_range[]: MADV_GUARD_INSTALL there */
 	uint64_t shared_filters;	/* struct rst_filter[] */
+	/*
+	 * --lazy-pages: the socket to the lazy-pages server (-1: none), and
+	 * the userfaultfd features to ask for (UFFD_FEATURE_EVENT_*).
+	 */
+	int32_t lazy_fd;
+	uint32_t pad_lazy;
+	uint64_t lazy_features;
+	int32_t orig_pid;	/* for the server: which process of the images */
+	uint32_t pad_orig;
 	uint8_t scratch[128];	/* crest's: a siginfo it queues by remote syscall */
 };
 
@@ -442,6 +471,7 @@ _Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");
 _Static_assert(sizeof(struct rst_posix_timer) == 72, "rst_posix_timer layout");
 _Static_assert(sizeof(struct rst_thread) % 8 == 0, "rst_thread align");
 _Static_assert(sizeof(struct rst_filter) == 16, "rst_filter layout");
+_Static_assert(sizeof(struct rst_lazy_hello) == 16, "rst_lazy_hello layout");
 _Static_assert(sizeof(struct pie_regs) == 152, "pie_regs layout (asm offsets)");
 _Static_assert(sizeof(struct parasite_args) % 8 == 0, "parasite_args align");
 _Static_assert(sizeof(struct restore_args) % 8 == 0, "restore_args align");

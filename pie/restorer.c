@@ -10,7 +10,9 @@
  *   3. move the VMAs crest's side premapped (shared copy-on-write with
  *      the parent or children) into place; map every other VMA,
  *      writable for now
- *   4. read the pages straight into place and check their crc
+ *   4. read the pages straight into place and check their crc; with
+ *      --lazy-pages, all but those of the lazy mappings, which are then
+ *      registered with a userfaultfd handed to the lazy-pages server
  *   5. final protections, mm fields (PR_SET_MM_MAP), signals, timers,
  *      rlimits, seccomp filters, threads; crest's fds closed, then POSIX
  *      locks (a close would drop them); creds last, they may take our
@@ -255,6 +257,99 @@ static long fill_forced(struct restore_args *a, int fd, int check, uint64_t vadd
 	}
 	if (check && ~sum != want_crc)
 		fail(a, RST_STAGE_CRC, -74, off); /* EBADMSG */
+	return 0;
+}
+
+/* ---- --lazy-pages: the userfaultfd, handed to the server ---- */
+
+#define UFFD_API		0xAA
+#define UFFDIO_API		0xc018aa3fUL	/* _IOWR(0xAA, 0x3F, 24 bytes) */
+#define UFFDIO_REGISTER		0xc020aa00UL	/* _IOWR(0xAA, 0x00, 32 bytes) */
+#define UFFDIO_REGISTER_MODE_MISSING	1
+#define O_CLOEXEC_NONBLOCK	(02000000 | 04000)
+#define SOL_SOCKET		1
+#define SCM_RIGHTS		1
+
+struct k_uffdio_api {
+	uint64_t api, features, ioctls;
+};
+
+struct k_uffdio_register {
+	uint64_t start, len, mode, ioctls;
+};
+
+struct k_iovec {
+	uint64_t base, len;
+};
+
+struct k_msghdr {
+	uint64_t name;
+	uint32_t namelen, pad;
+	uint64_t iov, iovlen;
+	uint64_t control, controllen;
+	uint32_t flags, pad2;
+};
+
+struct k_cmsg_fd {
+	uint64_t len;
+	int32_t level, type;
+	int32_t fd, pad;
+};
+
+/*
+ * Before a page of them is touched: every lazy mapping registered with
+ * one userfaultfd, which goes to the server with who we are; our copy is
+ * closed at once (the server holds it; a fault from here on, ours or the
+ * kernel's on our behalf, waits for the server). A process with nothing
+ * lazy says so too: the server counts every process.
+ */
+static long lazy_register(struct restore_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+	struct rst_lazy_hello h = { a->orig_pid, (int32_t)sys_getpid(), 0, 0 };
+	struct k_uffdio_api api = { UFFD_API, a->lazy_features, 0 };
+	struct k_iovec iov = { (uint64_t)&h, sizeof(h) };
+	struct k_cmsg_fd cm = { 20, SOL_SOCKET, SCM_RIGHTS, -1, 0 };
+	struct k_msghdr mh = { 0, 0, 0, (uint64_t)&iov, 1, 0, 0, 0, 0 };
+	long uffd = -1, ret;
+
+	if (a->lazy_fd < 0)
+		return 0;
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		struct k_uffdio_register reg = { v[i].start, v[i].end - v[i].start,
+						 UFFDIO_REGISTER_MODE_MISSING, 0 };
+
+		if (!(v[i].how & RST_VMA_LAZY))
+			continue;
+		if (uffd < 0) {
+			uffd = sys_userfaultfd(O_CLOEXEC_NONBLOCK);
+			if (uffd < 0)
+				fail(a, RST_STAGE_LAZY, uffd, 0);
+			ret = sys_ioctl(uffd, UFFDIO_API, (unsigned long)&api);
+			if (ret) {
+				sys_close(uffd);
+				fail(a, RST_STAGE_LAZY, ret, a->lazy_features);
+			}
+		}
+		ret = sys_ioctl(uffd, UFFDIO_REGISTER, (unsigned long)&reg);
+		if (ret) {
+			sys_close(uffd);
+			fail(a, RST_STAGE_LAZY, ret, v[i].start);
+		}
+		h.nr_lazy++;
+	}
+	if (uffd >= 0) {
+		cm.fd = (int32_t)uffd;
+		mh.control = (uint64_t)&cm;
+		mh.controllen = sizeof(cm);
+	}
+	do
+		ret = sys_sendmsg(a->lazy_fd, (unsigned long)&mh, 0x4000 /* MSG_NOSIGNAL */);
+	while (ret == -4 /* EINTR */);
+	if (uffd >= 0)
+		sys_close(uffd);
+	if (ret != sizeof(h))
+		fail(a, RST_STAGE_LAZY, ret < 0 ? ret : -5, 0);
 	return 0;
 }
 
@@ -967,6 +1062,10 @@ static long restore_task(struct restore_args *a)
 		return a->ret;
 	a->stage = RST_STAGE_PAGES;
 	if (fill_pages(a))
+		return a->ret;
+	/* Lazy mappings may hold pages filled above (the command line). */
+	a->stage = RST_STAGE_LAZY;
+	if (lazy_register(a))
 		return a->ret;
 	a->stage = RST_STAGE_PROTECT;
 	if (protect_vmas(a))

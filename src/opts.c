@@ -73,7 +73,7 @@ enum {
 	OPT_FREEZE_CGROUP, OPT_CHECK_ONLY, OPT_TRUST_IMAGES, OPT_STATUS_FD,
 	OPT_JSON, OPT_EXT_UNIX_SK, OPT_SIGN_KEY, OPT_VERIFY_KEY,
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS,
+	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS, OPT_LAZY_PAGES,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 };
@@ -117,6 +117,7 @@ static const struct option long_opts[] = {
 	{ "status-fd",		required_argument, NULL, OPT_STATUS_FD },
 	{ "prev-images-dir",	required_argument, NULL, OPT_PREV_DIR },
 	{ "track-mem",		no_argument,	   NULL, OPT_TRACK_MEM },
+	{ "lazy-pages",		no_argument,	   NULL, OPT_LAZY_PAGES },
 	{ "json",		no_argument,	   NULL, OPT_JSON },
 	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
 	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
@@ -151,7 +152,7 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_LAZY_PAGES, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
 static const int no_opts[] = { 0 };
@@ -285,6 +286,11 @@ static const struct opt_help {
 	{ C(DUMP), OPT_CONT, NULL, "... send them SIGCONT" },
 	{ C(DUMP), 'S', "NUM", "... send them signal NUM" },
 	{ C(RESTORE), 'd', NULL, "don't wait for the restored root" },
+	{ C(RESTORE), OPT_LAZY_PAGES, NULL,
+	  "start the processes before their anonymous memory\n"
+	  "is in: a server (crest-lazy) puts each page in on\n"
+	  "its first touch (userfaultfd) and copies the rest\n"
+	  "in the background, then exits" },
 	{ C(RESTORE), OPT_TRUST_IMAGES, NULL,
 	  "as root, restore images another user owns or\n"
 	  "could have written (refused by default)" },
@@ -548,6 +554,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_NO_PROGRESS:	o->progress = -1; break;
 		case OPT_PREV_DIR:	o->prev_dir = optarg; break;
 		case OPT_TRACK_MEM:	o->track_mem = true; break;
+		case OPT_LAZY_PAGES:	o->lazy_pages = true; break;
 		case OPT_STATUS_FD: {
 			char *end;
 			long fd = strtol(optarg, &end, 10);

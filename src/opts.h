@@ -98,6 +98,7 @@ struct options {
 	int nr_relocs;
 	int after_restore;	/* enum after_dump's signals, applied to the restored tree */
 	int after_restore_signal;
+	bool lazy_pages;	/* --lazy-pages: anonymous memory on demand (lazy.c) */
 };
 
 /* Exit codes: distinct per class of failure, documented in crest(8). */

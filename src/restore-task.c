@@ -134,6 +134,64 @@ static int vma_forced(const VmaEntry *v, uint64_t premapped)
 	       !(v->flags & MAP_SHARED) && !(v->prot & PROT_WRITE);
 }
 
+/*
+ * restore --lazy-pages: which mappings the lazy-pages server fills
+ * (src/lazy.c). Anonymous private memory only (userfaultfd's missing
+ * mode knows no private file mapping), none that crest's side fills
+ * before the fork (copy-on-write sharing), none filled through mem_fd,
+ * none that mlock would fault in at once, none whose fork the server
+ * could not follow (MADV_DONTFORK, MADV_WIPEONFORK).
+ */
+bool restore_vma_lazy(const struct restore_task *t, size_t i)
+{
+	const VmaEntry *v = t->mm->vmas[i];
+	uint32_t adv = v->has_advice ? v->advice : 0;
+
+	return t->lazy && v->kind == VMA_KIND__VMA_ANON_PRIVATE &&
+	       !(v->flags & (MAP_SHARED | MAP_HUGETLB)) &&
+	       !(t->vma_premap && t->vma_premap[i]) && !vma_forced(v, 0) &&
+	       !(adv & (RST_ADV_LOCKED | RST_ADV_LOCKONFAULT | RST_ADV_DONTFORK |
+			RST_ADV_WIPEONFORK));
+}
+
+/* The mapping run k lies in (mm->vmas is sorted); -1 if none. */
+int restore_run_vma(const struct restore_task *t, size_t k)
+{
+	uint64_t a = t->runs[k]->vaddr;
+	size_t lo = 0, hi = t->mm->n_vmas;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a < t->mm->vmas[mid]->start)
+			hi = mid;
+		else if (a >= t->mm->vmas[mid]->end)
+			lo = mid + 1;
+		else
+			return (int)mid;
+	}
+	return -1;
+}
+
+/*
+ * Run k is the lazy-pages server's to put in, not the restorer's. Not
+ * the command line and environment: the kernel reads them for others
+ * (/proc/PID/cmdline, environ, ps) without waiting for a userfaultfd.
+ */
+bool restore_run_lazy(const struct restore_task *t, size_t k)
+{
+	uint64_t start = t->runs[k]->vaddr;
+	uint64_t end = start + (uint64_t)t->runs[k]->nr_pages * PAGE_SIZE;
+	int vi;
+
+	if (!t->lazy || (t->run_early && t->run_early[k]))
+		return false;
+	if (start < t->mm->env_end && t->mm->arg_start < end)
+		return false;
+	vi = restore_run_vma(t, k);
+	return vi >= 0 && restore_vma_lazy(t, vi);
+}
+
 static int task_forced(const struct restore_task *t)
 {
 	for (size_t i = 0; i < t->mm->n_vmas; i++)
@@ -192,8 +250,8 @@ static int thread_fowns(const struct restore_task *t, struct rst_fown *out)
 static struct restore_args *build_args(struct restore_task *t,
 				       const struct restore_files *rf,
 				       const int *keep, int nr_keep,
-				       const int *chain_fds, int mem_fd, uint64_t *entry,
-				       uint64_t *stack_top)
+				       const int *chain_fds, int mem_fd, int lazy_fd,
+				       uint64_t *entry, uint64_t *stack_top)
 {
 	const CoreEntry *c = t->core;
 	const ThreadCoreEntry *tc = c->threads[0];
@@ -310,6 +368,8 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].fd = task_fd(t, files_vma_fd(rf, v));
 		vmas[nv].premapped = t->vma_cur ? t->vma_cur[i] : 0;
 		vmas[nv].how = vma_forced(v, vmas[nv].premapped) ? RST_VMA_FORCE : 0;
+		if (restore_vma_lazy(t, i))
+			vmas[nv].how |= RST_VMA_LAZY;
 		vmas[nv].advice = v->has_advice ? v->advice : 0;
 		if ((vmas[nv].advice & ~RST_ADV_ALL) || v->n_guards % 2) {
 			pr_err("image mm-%d.img is corrupt: mapping %#llx has advice %#x and %zu guard numbers",
@@ -339,6 +399,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	for (i = 0, k = 0; i < t->nr_runs; i++) {
 		if (t->run_early && t->run_early[i])
 			continue;	/* in place already (mem-premap.c) */
+		if (restore_run_lazy(t, i))
+			continue;	/* the lazy-pages server's (lazy.c) */
 		runs[k].vaddr = t->runs[i]->vaddr;
 		runs[k].nr_pages = t->runs[i]->nr_pages;
 		runs[k].crc = t->runs[i]->crc;
@@ -356,6 +418,9 @@ static struct restore_args *build_args(struct restore_task *t,
 	ra->mem_fd = mem_fd;
 	ra->pages_off = IMG_PAGES_OFF;
 	ra->verify_crc = 1;
+	ra->lazy_fd = t->lazy ? lazy_fd : -1;
+	ra->lazy_features = LAZY_UFFD_FEATURES;
+	ra->orig_pid = t->pe->pid;
 
 	ra->has_mm = 1;
 	ra->mcl_future = t->mm->has_mcl_future ? t->mm->mcl_future : 0;
@@ -911,6 +976,11 @@ static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
 		return -1;
 	add_keep(keep, nr_keep, sh->report_fd);
 	add_keep(keep, nr_keep, t->sync_fd);
+	if (sh->lazy_fd >= 0) {
+		if ((sh->lazy_fd = copy_fd(t, sh, sh->lazy_fd)) < 0)
+			return -1;
+		add_keep(keep, nr_keep, sh->lazy_fd);
+	}
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
 		if ((fd = copy_fd(t, sh, files_vma_fd(rf, t->mm->vmas[i]))) < -1)
 			return -1;
@@ -1187,6 +1257,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		add_keep(&keep, &nr_keep, mem_fd);
 	}
 	add_keep(&keep, &nr_keep, sh->report_fd);
+	if (sh->lazy_fd >= 0)
+		add_keep(&keep, &nr_keep, sh->lazy_fd);
 	for (size_t i = 0; i < t->mm->n_vmas; i++)
 		add_keep(&keep, &nr_keep, files_vma_fd(rf, t->mm->vmas[i]));
 	if (t->mm->has_exe_file_id)
@@ -1207,7 +1279,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 table_in_place:
 	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
 		_exit(EXIT_FAILURE);
-	ra = build_args(t, rf, keep, nr_keep, chain_fds, mem_fd, &entry, &stack_top);
+	ra = build_args(t, rf, keep, nr_keep, chain_fds, mem_fd, sh->lazy_fd, &entry,
+			&stack_top);
 	if (!ra || set_task_dirs(t, rf))
 		_exit(EXIT_FAILURE);
 	/* The report fd is the restorer's to close; crest learns where to look. */

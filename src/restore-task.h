@@ -60,6 +60,7 @@ struct restore_task {
 	/* filled as the restore goes */
 	uint64_t args_addr;
 	pid_t live;			/* a thread that stopped for us: ptrace, /proc */
+	bool lazy;			/* --lazy-pages: anonymous memory by the server */
 	bool seized, stopped_at_trap;
 };
 
@@ -74,6 +75,7 @@ struct restore_shared {
 	const struct restore_files *files;
 	const struct ns_restore *ns;	/* namespaces.c */
 	int report_fd;
+	int lazy_fd;			/* --lazy-pages: socket to the server; -1 */
 	int top;			/* every fd crest held at the fork is below */
 	bool restore_pid;
 	struct pid_map_entry *map;	/* MAP_SHARED: tasks fill .now */
@@ -99,6 +101,16 @@ void busy_add(struct busy *b, uint64_t start, uint64_t end);
 uint64_t busy_find_hole(struct busy *b, uint64_t size);
 /* Our own mappings, and where our vDSO/vvar are if ra is not NULL. */
 int busy_own_layout(struct busy *b, struct restore_args *ra);
+
+/*
+ * --lazy-pages (src/lazy.c): what the lazy-pages server fills, decided
+ * the same way in crest's side and in the server.
+ */
+#define LAZY_UFFD_FEATURES	((1ULL << 1) | (1ULL << 2) | (1ULL << 3) | (1ULL << 6))
+						/* EVENT_FORK, _REMAP, _REMOVE, _UNMAP */
+bool restore_vma_lazy(const struct restore_task *t, size_t vma);
+bool restore_run_lazy(const struct restore_task *t, size_t run);
+int restore_run_vma(const struct restore_task *t, size_t run);
 
 /*
  * Make task t, by crest (a root) or by its parent: with its PID if

@@ -36,6 +36,7 @@
 #include "context.h"
 #include "files-lock.h"
 #include "image.h"
+#include "lazy.h"
 #include "log.h"
 #include "mem-premap.h"
 #include "namespaces.h"
@@ -83,6 +84,7 @@ struct restore_ctx {
 	int problems;			/* checks failed so far (--check-only goes on) */
 	struct sign_key key;		/* --verify-key; len 0: none */
 	struct ns_restore ns;		/* the tree's namespaces */
+	pid_t lazy_pid;			/* --lazy-pages: the server (lazy.c); 0: none */
 };
 
 static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
@@ -515,6 +517,7 @@ static const char *stage_name(uint32_t stage)
 		[RST_STAGE_ATTRS] = "restoring seccomp, THP or timer slack",
 		[RST_STAGE_ADVICE] = "giving memory its madvise() advice or mlock",
 		[RST_STAGE_FILES] = "giving a thread its own fd table, or an fd its owner thread",
+		[RST_STAGE_LAZY] = "registering lazy memory with userfaultfd (--lazy-pages)",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
@@ -1039,6 +1042,16 @@ static int run_restorers(struct restore_ctx *ctx)
 			pr_perror("can't wait for the new processes");
 			goto out;
 		}
+		if (pid == ctx->lazy_pid) {
+			/* Every page in already (small processes): its job is done. */
+			ctx->lazy_pid = 0;
+			if (WIFEXITED(status) && !WEXITSTATUS(status))
+				continue;
+			pr_err("the lazy-pages server exited before the tree ran (%s %d)",
+			       WIFEXITED(status) ? "exit status" : "signal",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+			goto out;
+		}
 		t = task_of(ctx, pid);
 		if (!t)
 			continue;	/* a restored zombie, reaped by us: fine */
@@ -1220,6 +1233,9 @@ static void kill_all(struct restore_ctx *ctx)
 		if (pid > 0)
 			kill(pid, SIGKILL);
 	}
+	/* After the tree: what it faulted on is never let in as zeros. */
+	if (ctx->lazy_pid > 0)
+		kill(ctx->lazy_pid, SIGKILL);
 	for (;;) {
 		pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
 
@@ -1422,7 +1438,12 @@ static int prepare_objects(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr; i++) {
 		ctx->sh.map[i].orig = ctx->tasks[i].pe->pid;
 		ctx->tasks[i].restore_pid = ctx->opts->restore_pid;
+		ctx->tasks[i].lazy = ctx->opts->lazy_pages;
 	}
+	/* Last: the server keeps none of the fds above, only the images. */
+	if (ctx->opts->lazy_pages &&
+	    lazy_start(ctx->tasks, ctx->nr, base, &ctx->sh.lazy_fd, &ctx->lazy_pid))
+		return -1;
 	return 0;
 err:
 	free(mms);
@@ -1607,6 +1628,7 @@ int cr_restore(const struct options *opts)
 	int ret;
 
 	ctx.dir.dirfd = -1;
+	ctx.sh.lazy_fd = -1;
 	if (check_privileges("restore"))
 		return EXIT_FAIL;
 	ctx.own_fds = open_fds(&ctx.nr_own_fds);

@@ -243,9 +243,11 @@ def parse_smaps(text, classes=None):
             fl = line[8:].split()
             cur["ac"] = {"yes" if "ac" in fl else "no"}
             # uw: crest's own write tracking, on from a pre-dump to the
-            # dump that follows it (crest pre-dump); a program that uses
+            # dump that follows it (crest pre-dump); um: crest's lazy
+            # pages, registered until the lazy-pages server has put every
+            # page in (restore --lazy-pages). A program that uses
             # userfaultfd itself is refused by its fd.
-            cur["flags"] = sorted(x for x in fl if x not in ("ac", "uw"))
+            cur["flags"] = sorted(x for x in fl if x not in ("ac", "uw", "um"))
     merged = []
     for m in maps:
         p = merged[-1] if merged else None

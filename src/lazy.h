@@ -1,0 +1,16 @@
+#ifndef CREST_LAZY_H
+#define CREST_LAZY_H
+
+#include <sys/types.h>
+
+#include "restore-task.h"
+
+/*
+ * restore --lazy-pages: fork the lazy-pages server (src/lazy.c) for the
+ * tasks; once it has opened every pages image it needs and is ready,
+ * *tree_fd is the tasks' end of its socket (a service fd at or above
+ * base) and *server its pid.
+ */
+int lazy_start(struct restore_task *tasks, int nr, int base, int *tree_fd, pid_t *server);
+
+#endif
