@@ -98,6 +98,12 @@ struct img_dir {
 	bool have_id;
 	bool check_owner;	/* restore as root: only root's, only root-writable */
 	/*
+	 * restore --lazy-pages: the SHA-256 of pages-*.img is the lazy-pages
+	 * server's to check, in the background (its size, header and id are
+	 * checked here as for any image).
+	 */
+	bool defer_pages_hash;
+	/*
 	 * crest verify: img_verify_set() goes on after a bad file, marking
 	 * bad_files[i] for the inventory's files[i]; NULL: stop at the first.
 	 */

@@ -32,7 +32,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <openssl/evp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,9 @@ struct lazy_piece {
 struct lazy_src {
 	pid_t orig, now;
 	int fds[CHAIN_MAX];
+	bool hash;		/* fds[0]'s SHA-256 is ours to check (sha256) */
+	uint8_t sha256[32];
+	const char *pages_path;
 	struct lazy_run *runs;	/* sorted by vaddr */
 	size_t nr_runs;
 	size_t *order;		/* background order: largest mappings first */
@@ -105,6 +110,11 @@ struct lazy_server {
 	long pace_ms;		/* CREST_LAZY_PACE_MS: a pause before each background run */
 	size_t rr;
 	uint64_t copied, zeroed, faults;
+	/* The hasher thread: a byte on hash_pipe[0] when it is done. */
+	int hash_pipe[2];
+	bool hashing;
+	volatile int hash_bad;	/* -1 none, else index in src[] */
+	volatile int hash_errno;
 };
 
 static volatile sig_atomic_t hurry;
@@ -572,6 +582,69 @@ static int background(struct lazy_server *s, struct lazy_mm *m)
 	return m->nr ? copy_run(s, m, m->p[0].run, m->p[0].first) : 0;
 }
 
+/*
+ * The hasher: each pages image read from start to end against the
+ * inventory's SHA-256, on the other core while the pages go in.
+ */
+static void *hasher(void *arg)
+{
+	struct lazy_server *s = arg;
+	char *buf = xzalloc(1 << 20);
+	char c = 'h';
+
+	for (int i = 0; i < s->nr_src && s->hash_bad < 0; i++) {
+		struct lazy_src *src = &s->src[i];
+		EVP_MD_CTX *md;
+		unsigned char out[32];
+		unsigned int len = 0;
+		off_t off = 0;
+		ssize_t n;
+
+		if (!src->hash)
+			continue;
+		md = EVP_MD_CTX_new();
+		if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+			s->hash_bad = i;
+			break;
+		}
+		while ((n = pread(src->fds[0], buf, 1 << 20, off)) > 0) {
+			EVP_DigestUpdate(md, buf, n);
+			off += n;
+		}
+		if (n < 0)
+			s->hash_errno = errno;
+		if (n < 0 || !EVP_DigestFinal_ex(md, out, &len) || len != 32 ||
+		    memcmp(out, src->sha256, 32))
+			s->hash_bad = i;
+		EVP_MD_CTX_free(md);
+	}
+	free(buf);
+	if (write(s->hash_pipe[1], &c, 1) != 1)
+		s->hash_bad = s->hash_bad < 0 ? 0 : s->hash_bad;
+	return NULL;
+}
+
+static int hash_done(struct lazy_server *s)
+{
+	char c;
+
+	if (read(s->hash_pipe[0], &c, 1) != 1) {
+		pr_perror("lazy-pages: can't hear from the hasher");
+		return -1;
+	}
+	s->hashing = false;
+	if (s->hash_bad >= 0) {
+		errno = s->hash_errno;
+		if (errno)
+			pr_perror("lazy-pages: can't read '%s'", s->src[s->hash_bad].pages_path);
+		else
+			pr_err("lazy-pages: image '%s' was changed after the dump (its SHA-256 is not the inventory's)",
+			       s->src[s->hash_bad].pages_path);
+		return -1;
+	}
+	return 0;
+}
+
 /* A restorer's hello, with its userfaultfd. */
 static int on_hello(struct lazy_server *s)
 {
@@ -623,7 +696,7 @@ static bool all_in(const struct lazy_server *s)
 	for (int i = 0; i < s->nr_mms; i++)
 		if (s->mms[i]->nr)
 			return false;
-	return !s->expect;
+	return !s->expect && !s->hashing;
 }
 
 static int serve(struct lazy_server *s)
@@ -634,9 +707,11 @@ static int serve(struct lazy_server *s)
 		int n, np = 0, timeout;
 		bool work = false;
 
-		pfd = xrealloc(pfd, (s->nr_mms + 1) * sizeof(*pfd));
+		pfd = xrealloc(pfd, (s->nr_mms + 2) * sizeof(*pfd));
 		if (s->expect)
 			pfd[np++] = (struct pollfd){ s->sock, POLLIN, 0 };
+		if (s->hashing)
+			pfd[np++] = (struct pollfd){ s->hash_pipe[0], POLLIN, 0 };
 		for (int i = 0; i < s->nr_mms; i++) {
 			if (s->mms[i]->uffd >= 0)
 				pfd[np++] = (struct pollfd){ s->mms[i]->uffd, POLLIN, 0 };
@@ -656,6 +731,11 @@ static int serve(struct lazy_server *s)
 					continue;
 				if (pfd[i].fd == s->sock && s->expect) {
 					if (on_hello(s))
+						goto err;
+					continue;
+				}
+				if (s->hashing && pfd[i].fd == s->hash_pipe[0]) {
+					if (hash_done(s))
 						goto err;
 					continue;
 				}
@@ -691,11 +771,24 @@ err:
 
 /* ---- crest's side ---- */
 
-static int src_init(struct lazy_src *src, const struct restore_task *t)
+static int src_init(struct lazy_src *src, const struct restore_task *t,
+		    const InventoryEntry *inv)
 {
+	char *name = img_name(IMG_PAGES, t->pe->pid);
 	uint64_t *vsize;
 
 	src->orig = t->pe->pid;
+	src->pages_path = t->pages_paths[0];
+	for (size_t i = 0; inv && i < inv->n_files; i++)
+		if (!strcmp(inv->files[i]->name, name) && inv->files[i]->sha256.len == 32) {
+			src->hash = true;
+			memcpy(src->sha256, inv->files[i]->sha256.data, 32);
+		}
+	free(name);
+	if (inv && !src->hash) {
+		pr_err("lazy-pages: the inventory has no SHA-256 of the pages of %d", src->orig);
+		return -1;
+	}
 	for (int i = 0; i < CHAIN_MAX; i++) {
 		src->fds[i] = -1;
 		if (!t->pages_paths[i])
@@ -766,7 +859,8 @@ static void close_others(const struct lazy_server *s)
 	while ((de = readdir(d))) {
 		int fd = atoi(de->d_name);
 		bool keep = de->d_name[0] == '.' || fd == dirfd(d) || fd <= 2 ||
-			    fd == s->sock || fd == log_get_fd();
+			    fd == s->sock || fd == log_get_fd() || fd == s->hash_pipe[0] ||
+			    fd == s->hash_pipe[1];
 
 		for (int i = 0; !keep && i < s->nr_src; i++)
 			for (int k = 0; k < CHAIN_MAX; k++)
@@ -778,7 +872,8 @@ static void close_others(const struct lazy_server *s)
 }
 
 static void __attribute__((noreturn)) server_main(struct lazy_server *s,
-						  struct restore_task *tasks, int nr)
+						  struct restore_task *tasks, int nr,
+						  const InventoryEntry *inv)
 {
 	struct sigaction sa = { .sa_handler = on_term };
 	const char *pace = getenv("CREST_LAZY_PACE_MS");
@@ -802,11 +897,29 @@ static void __attribute__((noreturn)) server_main(struct lazy_server *s,
 	for (int i = 0; i < nr; i++) {
 		if (tasks[i].pe->zombie)
 			continue;
-		if (src_init(&s->src[s->nr_src++], &tasks[i]))
+		if (src_init(&s->src[s->nr_src++], &tasks[i], inv))
 			_exit(1);
 		s->expect++;
 	}
-	close_others(s);
+	s->hash_bad = -1;
+	s->hash_pipe[0] = s->hash_pipe[1] = -1;
+	if (inv) {
+		pthread_t th;
+
+		if (pipe2(s->hash_pipe, O_CLOEXEC)) {
+			pr_perror("lazy-pages: can't create a pipe");
+			_exit(1);
+		}
+		close_others(s);
+		if (pthread_create(&th, NULL, hasher, s)) {
+			pr_err("lazy-pages: can't start the hasher thread");
+			_exit(1);
+		}
+		pthread_detach(th);
+		s->hashing = true;
+	} else {
+		close_others(s);
+	}
 	if (write(s->sock, &ok, 1) != 1)
 		_exit(1);
 	if (serve(s))
@@ -817,7 +930,8 @@ static void __attribute__((noreturn)) server_main(struct lazy_server *s,
 	_exit(0);
 }
 
-int lazy_start(struct restore_task *tasks, int nr, int base, int *tree_fd, pid_t *server)
+int lazy_start(struct restore_task *tasks, int nr, const InventoryEntry *inv, int base,
+	       int *tree_fd, pid_t *server)
 {
 	struct lazy_server s = { .sock = -1 };
 	int sk[2];
@@ -839,7 +953,7 @@ int lazy_start(struct restore_task *tasks, int nr, int base, int *tree_fd, pid_t
 	if (pid == 0) {
 		close(sk[1]);
 		s.sock = sk[0];
-		server_main(&s, tasks, nr);
+		server_main(&s, tasks, nr, inv);
 	}
 	close(sk[0]);
 	do

@@ -137,7 +137,9 @@ static int vma_forced(const VmaEntry *v, uint64_t premapped)
 /*
  * restore --lazy-pages: which mappings the lazy-pages server fills
  * (src/lazy.c). Anonymous private memory only (userfaultfd's missing
- * mode knows no private file mapping), none that crest's side fills
+ * mode knows no private file mapping), writable (mprotect() of one
+ * with no page in yet drops its commit charge: "ac" would go), none
+ * that crest's side fills
  * before the fork (copy-on-write sharing), none filled through mem_fd,
  * none that mlock would fault in at once, none whose fork the server
  * could not follow (MADV_DONTFORK, MADV_WIPEONFORK).
@@ -148,6 +150,7 @@ bool restore_vma_lazy(const struct restore_task *t, size_t i)
 	uint32_t adv = v->has_advice ? v->advice : 0;
 
 	return t->lazy && v->kind == VMA_KIND__VMA_ANON_PRIVATE &&
+	       (v->prot & PROT_WRITE) &&
 	       !(v->flags & (MAP_SHARED | MAP_HUGETLB)) &&
 	       !(t->vma_premap && t->vma_premap[i]) && !vma_forced(v, 0) &&
 	       !(adv & (RST_ADV_LOCKED | RST_ADV_LOCKONFAULT | RST_ADV_DONTFORK |

@@ -1442,7 +1442,8 @@ static int prepare_objects(struct restore_ctx *ctx)
 	}
 	/* Last: the server keeps none of the fds above, only the images. */
 	if (ctx->opts->lazy_pages &&
-	    lazy_start(ctx->tasks, ctx->nr, base, &ctx->sh.lazy_fd, &ctx->lazy_pid))
+	    lazy_start(ctx->tasks, ctx->nr, ctx->dir.defer_pages_hash ? ctx->inv : NULL,
+		       base, &ctx->sh.lazy_fd, &ctx->lazy_pid))
 		return -1;
 	return 0;
 err:
@@ -1652,6 +1653,8 @@ int cr_restore(const struct options *opts)
 	}
 	/* The staging directory is crest's own; a context file is checked. */
 	ctx.dir.check_owner = geteuid() == 0 && !opts->trust_images && !stream;
+	/* A signed set is checked whole before it runs; otherwise crest-lazy does. */
+	ctx.dir.defer_pages_hash = opts->lazy_pages && !opts->verify_key && !opts->check_only;
 	if (geteuid() == 0 && !opts->trust_images && opts->file &&
 	    strcmp(opts->file, "-") && check_context_owner(opts->file))
 		goto err;
