@@ -219,7 +219,7 @@ static void __attribute__((noreturn)) lazy_die(struct lazy_server *s)
 			break;
 		nanosleep(&ts, NULL);
 	}
-	log_msg(LOG_ERROR, "error: lazy-pages: the restored processes were killed: a page of theirs could not be put in (see above)\n");
+	log_msg(LOG_ERROR, "error: lazy-pages: the restored processes were killed: their memory could not be put in as it was saved (see above)\n");
 	_exit(1);
 }
 
