@@ -16,6 +16,11 @@
  *     (| 4 per thread); CLOCK_PROCESS_CPUTIME_ID shows as -6 (pid 0),
  *     CLOCK_THREAD_CPUTIME_ID as -2 (tid 0: the thread that created it,
  *     which nothing in /proc tells).
+ *   - timer_getoverrun() is it_overrun_last, set when the timer's signal
+ *     is delivered; the expirations counted while it is pending show
+ *     nowhere (PTRACE_PEEKSIGINFO gives si_overrun 0). Neither can be
+ *     set at restore, and the pending signal comes back as a queued copy
+ *     (task.c): a documented loss, not a refusal (crest(8), LIMITATIONS).
  */
 #include <errno.h>
 #include <signal.h>

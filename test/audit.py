@@ -90,9 +90,11 @@ KNOWN_LOSSES = [
 
 # Not in /proc, so not on these lists, and lost too (crest(8), LIMITATIONS):
 # a POSIX timer's overrun count (the kernel sets it only when it delivers
-# the timer's signal; no call sets it) and TIMER_ABSTIME (timer_gettime()
-# gives the time left either way; /proc/PID/timers shows id, signal,
-# notification and clock only), so an absolute timer comes back relative.
+# the timer's signal; no call sets it), the expirations a timer counted
+# while its signal was pending (the restored pending signal is a copy,
+# si_overrun 0) and TIMER_ABSTIME (timer_gettime() gives the time left
+# either way; /proc/PID/timers shows id, signal, notification and clock
+# only), so an absolute timer comes back relative.
 
 # Resident memory: the restored task may fault in less (file pages come
 # back lazily) or somewhat more (the restore touched them), not wildly more.
