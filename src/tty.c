@@ -37,7 +37,8 @@
  * exclusive mode, packet mode and the lock. The session leader takes it
  * as controlling terminal right after its setsid(), before it forks the
  * rest of its session (who inherit it); once its fds are in place it
- * makes the saved group the foreground one.
+ * makes the saved group the foreground one. Opens of /dev/tty on it are
+ * made once per description, shared like any object (open_dev_ttys()).
  */
 #include <asm/termbits.h>
 #include <errno.h>
@@ -50,6 +51,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -676,14 +678,32 @@ static const struct pty *tree_pty(const struct tty_dump *u, dev_t dev)
 
 #define SHELL_HINT "dump it with --shell-job to give it crest's terminal at restore"
 
-/* /dev/tty at fd: the task's controlling terminal, the job's or refused. */
+/*
+ * The terminal an fd on /dev/tty leads to: the controlling terminal of
+ * whoever opened it, then (TIOCGDEV on a copy), not always the holder's
+ * now. 0 if it has none (hung up).
+ */
+static int dev_tty_dev(pid_t pid, int fd, dev_t *dev)
+{
+	unsigned int d;
+	int t = pidfd_take(pid, fd);
+
+	*dev = 0;
+	if (t < 0)
+		return -1;
+	if (!ioctl(t, TIOCGDEV, &d))
+		*dev = d;	/* new_encode_dev(), as glibc's dev_t */
+	close(t);
+	return 0;
+}
+
+/* /dev/tty at fd: a pty of the tree, the job's terminal or refused. */
 static void dev_tty_fd(struct tty_dump *u, struct pstree_item *it, FdEntry *e,
 		       struct pty *job, bool shell_job)
 {
-	pid_t tpgid;
 	dev_t dev;
 
-	if (ctty_of(it->pid, &dev, &tpgid))
+	if (dev_tty_dev(it->pid, e->fd, &dev))
 		return;
 	if (job && dev_is_slave(dev) && dev_index(dev) == job->e->index) {
 		if (!shell_job) {
@@ -700,17 +720,17 @@ static void dev_tty_fd(struct tty_dump *u, struct pstree_item *it, FdEntry *e,
 	if (tree_pty(u, dev)) {
 		struct pty *p = (struct pty *)tree_pty(u, dev);
 
-		/* Opened again at restore, once the session has it (post_open). */
+		/* Opened once at restore, where the pty is a terminal (open_dev_ttys()). */
 		e->file_id = p->e->id;
 		e->has_desc_id = 1;
 		e->desc_id = job_desc(p, it->pid, e, true);
 		return;
 	}
 	if (!dev)
-		refuse(it->pid, "fd %u is /dev/tty, and the process has no controlling terminal; not supported yet",
+		refuse(it->pid, "fd %u is /dev/tty, on no terminal now (hung up); not supported yet",
 		       e->fd);
 	else
-		refuse(it->pid, "fd %u is /dev/tty, its controlling terminal %u:%u, %s; not supported yet",
+		refuse(it->pid, "fd %u is /dev/tty, on the terminal %u:%u, %s; not supported yet",
 		       e->fd, major(dev), minor(dev),
 		       dev_is_slave(dev) ? "a pty that is not the job's terminal" :
 		       "not a pty");
@@ -1039,6 +1059,101 @@ static int open_path_tty(struct tty_restore *u, int i, int base)
 	return 0;
 }
 
+/*
+ * The opens of /dev/tty on a pty of the tree: only a process whose
+ * controlling terminal it is can make them, and crest keeps its own. A
+ * child of crest takes the new pty as its controlling terminal
+ * (setsid(), TIOCSCTTY), opens /dev/tty once per description and waits;
+ * crest takes each with pidfd_getfd() and lets it exit. The exit of a
+ * session leader whose terminal is a pty hangs nothing up: the pty is
+ * nobody's terminal again (disassociate_ctty()), for the tree's session
+ * leader to take, and the descriptions, shared like any service fd, lead
+ * to it as /dev/tty does.
+ */
+static int open_dev_ttys(struct tty_restore *u, int i, int base)
+{
+	const TtyEntry *e = u->ttys[i];
+	int res[2], ack[2], ret = -1, st = 0;
+	size_t nr = 0, got = 0;
+	pid_t pid;
+
+	for (size_t j = 0; j < e->n_descs; j++)
+		nr += !e->descs[j]->master && e->descs[j]->dev_tty;
+	if (!nr)
+		return 0;
+	if (pipe2(res, O_CLOEXEC)) {
+		pr_perror("can't make a pipe");
+		return -1;
+	}
+	if (pipe2(ack, O_CLOEXEC)) {
+		pr_perror("can't make a pipe");
+		goto out_res;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("can't fork to open /dev/tty on pty %u", u->now[i]);
+		goto out_ack;
+	}
+	if (pid == 0) {
+		char c;
+
+		close(res[0]);
+		close(ack[1]);
+		if (setsid() < 0 || ioctl(u->ctl[i], TIOCSCTTY, 0))
+			_exit(1);
+		for (size_t j = 0; j < e->n_descs; j++) {
+			const TtyDesc *d = e->descs[j];
+			int fd;
+
+			if (d->master || !d->dev_tty)
+				continue;
+			fd = open("/dev/tty", (d->flags & ~O_CLOEXEC) | O_NOCTTY);
+			if (fd < 0 || write(res[1], &fd, sizeof(fd)) != sizeof(fd))
+				_exit(1);
+		}
+		while (read(ack[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(res[1]);
+	res[1] = -1;
+	close(ack[0]);
+	ack[0] = -1;
+	for (size_t j = 0; j < e->n_descs; j++) {
+		const TtyDesc *d = e->descs[j];
+		int fd;
+
+		if (d->master || !d->dev_tty)
+			continue;
+		if (read(res[0], &fd, sizeof(fd)) != sizeof(fd)) {
+			pr_err("can't open /dev/tty on pty %u in a session of its own",
+			       u->now[i]);
+			break;
+		}
+		fd = pidfd_take(pid, fd);
+		if (fd < 0 || (u->desc[i][j] = files_to_service(fd, base)) < 0)
+			break;
+		got++;
+	}
+	close(ack[1]);
+	ack[1] = -1;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		pr_err("the opener of /dev/tty on pty %u failed (status %#x)",
+		       u->now[i], st);
+	else if (got == nr)
+		ret = 0;
+out_ack:
+	if (ack[0] >= 0)
+		close(ack[0]);
+	if (ack[1] >= 0)
+		close(ack[1]);
+out_res:
+	close(res[0]);
+	if (res[1] >= 0)
+		close(res[1]);
+	return ret;
+}
+
 static int open_one(struct tty_restore *u, int i, int base)
 {
 	const TtyEntry *e = u->ttys[i];
@@ -1087,11 +1202,8 @@ static int open_one(struct tty_restore *u, int i, int base)
 			u->desc[i][j] = m;
 			continue;
 		}
-		if (d->dev_tty) {
-			/* /dev/tty: in the task, once its session has the pty. */
-			u->desc[i][j] = FD_MADE_LATER;
-			continue;
-		}
+		if (d->dev_tty)
+			continue;	/* open_dev_ttys() */
 		/*
 		 * Its flags as they were (O_LARGEFILE too, which F_SETFL can't
 		 * give); no O_CLOEXEC, which dentry_open() would keep in the
@@ -1103,6 +1215,8 @@ static int open_one(struct tty_restore *u, int i, int base)
 		if ((u->desc[i][j] = files_to_service(fd, base)) < 0)
 			return -1;
 	}
+	if (open_dev_ttys(u, i, base))
+		return -1;
 	if ((e->exclusive && ioctl(s, TIOCEXCL)) ||
 	    (e->packet && ioctl(m, TIOCPKT, &one)) ||
 	    (e->locked && ioctl(m, TIOCSPTLCK, &one))) {
@@ -1286,46 +1400,6 @@ int tty_restore_fg(const struct restore_files *rf, pid_t orig_pid,
 }
 
 /*
- * In a task: its fds on /dev/tty where its controlling terminal is a pty
- * of the tree (its session leader took it in phase 1). Each task opens
- * its own description: one shared by several processes comes back as one
- * per process (crest(8), TERMINALS).
- */
-static int tty_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
-{
-	const struct tty_restore *u = restore_state_ro(rf);
-
-	for (int i = 0; i < nr; i++) {
-		const FdEntry *e = fds[i];
-		const TtyDesc *d;
-		int k, fd;
-
-		if (e->kind != FD_KIND__FD_TTY || (k = tty_index(u, e->file_id)) < 0 ||
-		    u->ttys[k]->shell_job || u->ttys[k]->path || !e->has_desc_id ||
-		    !e->desc_id || e->desc_id > u->ttys[k]->n_descs)
-			continue;
-		d = u->ttys[k]->descs[e->desc_id - 1];
-		if (!d->dev_tty)
-			continue;
-		fd = open("/dev/tty", (d->flags & ~O_CLOEXEC) | O_NOCTTY |
-			  (e->cloexec ? O_CLOEXEC : 0));
-		if (fd < 0) {
-			pr_perror("can't open /dev/tty at fd %u (pty %u)", e->fd, u->now[k]);
-			return -1;
-		}
-		if (fd != (int)e->fd) {
-			if (dup3(fd, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0) {
-				pr_perror("can't put /dev/tty at fd %u", e->fd);
-				close(fd);
-				return -1;
-			}
-			close(fd);
-		}
-	}
-	return 0;
-}
-
-/*
  * In crest, once every task is in its group and before they run: the
  * group of the job that was in the foreground at the dump gets the
  * foreground of crest's terminal, if crest has it: one of its own groups
@@ -1390,6 +1464,5 @@ const struct fd_kind_ops tty_fd_ops = {
 	.read		= tty_read,
 	.open		= tty_open,
 	.service_fd	= tty_service_fd,
-	.post_open	= tty_post_open,
 	.show		= tty_show,
 };

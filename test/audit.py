@@ -396,6 +396,31 @@ def _kcmp_files(pid, tid):
     return libc.syscall(312, pid, tid, 2, 0, 0)
 
 
+def _kcmp_file(pid1, fd1, pid2, fd2):
+    """kcmp(KCMP_FILE): 0 the same open file description, else not (or
+    unknown: a zombie has no fds)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(312, pid1, pid2, 0, fd1, fd2)
+
+
+def shared_descriptions(fds, same):
+    """Which fds share an open file description (one open, then dup or
+    fork): fds is [(task, fd, link)] in snapshot order, same(x, y) says
+    whether two of them are one description. {(task, fd): "TASK fd N"},
+    the first fd met on that description, for every fd after it; only fds
+    with the same link are asked (another path is another file)."""
+    firsts = {}     # link -> [(task, fd)] the first of each description
+    out = {}
+    for task, fd, link in fds:
+        for first in firsts.setdefault(link, []):
+            if same(first, (task, fd)):
+                out[(task, fd)] = "%s fd %s" % first
+                break
+        else:
+            firsts[link].append((task, fd))
+    return out
+
+
 def _sock_state(pid, fd, thread=False):
     """{name: value} of socket options and its queued bytes, or {}.
     thread: pid is a thread with an fd table of its own (PIDFD_THREAD)."""
@@ -710,6 +735,23 @@ def snapshot(pids):
                 t["files"] = "its own table"
                 _snap_fds("%s/task/%d" % (base, tid), tid, True, classes, t)
             snap["%d/%d" % (pid, tid)] = t
+    # Open file descriptions shared between fds, tasks and tables.
+    fds, kpid = [], {}
+    for task in sorted(snap, key=lambda k: [int(x) for x in k.split("/")]):
+        if "/" in task and snap[task].get("files") != "its own table":
+            continue
+        kpid[task] = int(task.split("/")[-1])
+        base = "/proc/%s" % task.split("/")[0] + (
+            "/task/%s" % task.split("/")[1] if "/" in task else "")
+        for key in sorted((k for k in snap[task] if re.match(r"fd:\d+$", k)),
+                          key=lambda k: int(k[3:])):
+            link = _link("%s/%s" % (base, key.replace(":", "/")))
+            if link is not None:
+                fds.append((task, int(key[3:]), link))
+    shared = shared_descriptions(
+        fds, lambda x, y: _kcmp_file(kpid[x[0]], x[1], kpid[y[0]], y[1]) == 0)
+    for (task, fd), first in shared.items():
+        snap[task]["fd:%d:shares" % fd] = first
     return snap
 
 

@@ -8,7 +8,8 @@
  * the parent; the master is O_NONBLOCK.
  * After the restore: each side reads exactly what was queued, then they
  * talk both ways (through /dev/tty too, which the session leader holds
- * open, close-on-exec); the termios, the window size, the session, the
+ * open, close-on-exec, and its grandchild inherited: one description for
+ * both, kcmp says); the termios, the window size, the session, the
  * foreground group and /dev/tty (the controlling terminal) are as they
  * were.
  */
@@ -20,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -201,6 +204,10 @@ static int child_main(const char *pts, int ready, int go)
 			case_fail("fd %d is %s, want /dev/tty", tty, n < 0 ? "gone" : link);
 		if (!(fcntl(tty, F_GETFD) & FD_CLOEXEC))
 			case_fail("/dev/tty lost close-on-exec");
+		/* One open, inherited by the grandchild: one description still. */
+		if (syscall(SYS_kcmp, getpid(), g, KCMP_FILE, tty, tty) != 0)
+			case_fail("/dev/tty at fd %d is not the description the grandchild's fd %d is (kcmp: %s)",
+				  tty, tty, strerror(errno));
 		if (write(s2, buf, 10) != 10 || write(0, buf + 10, 10) != 10 ||
 		    write(tty, buf + 20, 10) != 10)
 			case_fail("write after restore: %s", strerror(errno));

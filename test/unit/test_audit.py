@@ -8,6 +8,24 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import audit  # noqa: E402
 
 
+class SharedDescriptions(unittest.TestCase):
+    def test_first_holder_named(self):
+        fds = [("1", 3, "/dev/tty"), ("1", 4, "/dev/tty"), ("2", 3, "/dev/tty"),
+               ("2", 5, "pipe:[7]"), ("2", 6, "pipe:[7]")]
+        one = {("1", 3), ("2", 3)}      # one open, inherited
+        pipe = {("2", 5), ("2", 6)}     # dup
+        got = audit.shared_descriptions(
+            fds, lambda x, y: {x, y} <= one or {x, y} <= pipe)
+        self.assertEqual(got, {("2", 3): "1 fd 3", ("2", 6): "2 fd 5"})
+
+    def test_other_links_not_asked(self):
+        asked = []
+        audit.shared_descriptions(
+            [("1", 3, "/a"), ("1", 4, "/b")],
+            lambda x, y: asked.append((x, y)) or True)
+        self.assertEqual(asked, [])
+
+
 class Compare(unittest.TestCase):
     def test_equal(self):
         s = {"1": {"status:CapEff": "0", "fd:3": "pipe#1"}}
