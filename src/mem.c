@@ -5,7 +5,8 @@
  * crest's memory: the parasite vmsplices runs of its pages into a pipe,
  * crest splices the pipe into pages-PID.img. Only pages that are present
  * or swapped are taken; in a file-backed private mapping only those the
- * program wrote (anonymous copies), the rest come back from the file.
+ * program wrote (anonymous copies), the rest come back from the file; in
+ * anonymous memory not the kernel's zero page (read, never written).
  *
  * Copy-on-write: a page of a child that is the very page its parent has
  * at the same address (same PFN in both pagemaps, mapped by more than
@@ -514,6 +515,71 @@ static int read_pme(int fd, uint64_t *pme, uint64_t addr, uint64_t nr)
 	return pread(fd, pme, nr * 8, addr / PAGE_SIZE * 8) == (ssize_t)(nr * 8) ? 0 : -1;
 }
 
+/*
+ * The kernel's zero page, and its huge one: what a page of anonymous
+ * memory that was read but never written maps. Such a page is no data:
+ * it is not saved, and it reads as zeros again after the restore (as
+ * an untouched page does; the zero page is in nobody's RSS either).
+ * Learned once, from a page of our own; 0: PFNs are hidden from us.
+ */
+static uint64_t zero_pfn, huge_zero_pfn;
+
+static uint64_t own_pfn(const volatile char *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	(void)*p;
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, (uint64_t)p / PAGE_SIZE * 8) != 8)
+		e = 0;
+	close(fd);
+	return (e & PME_PRESENT) && !(e & PME_SWAP) ? e & PME_PFN : 0;
+}
+
+static void probe_zero_pfns(void)
+{
+	static bool done;
+	const size_t huge = 2UL << 20;
+	char *m;
+
+	if (done)
+		return;
+	done = true;
+	m = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m != MAP_FAILED) {
+		zero_pfn = own_pfn(m);
+		munmap(m, PAGE_SIZE);
+	}
+	/* A read fault in an aligned huge-page range may map the huge zero page. */
+	m = mmap(NULL, 2 * huge, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m != MAP_FAILED) {
+		char *a = (char *)(((uint64_t)m + huge - 1) & ~(huge - 1));
+		uint64_t pfn;
+
+		madvise(a, huge, MADV_HUGEPAGE);
+		pfn = own_pfn(a);
+		if (pfn && pfn != zero_pfn && !(pfn % (huge / PAGE_SIZE)) &&
+		    own_pfn(a + huge - PAGE_SIZE) == pfn + huge / PAGE_SIZE - 1)
+			huge_zero_pfn = pfn;
+		munmap(m, 2 * huge);
+	}
+	pr_debug("zero page: pfn %#llx, huge zero page: pfn %#llx",
+		 (unsigned long long)zero_pfn, (unsigned long long)huge_zero_pfn);
+}
+
+static bool zero_page(uint64_t e)
+{
+	uint64_t pfn = e & PME_PFN;
+
+	if (!(e & PME_PRESENT) || (e & PME_SWAP) || !pfn)
+		return false;
+	return pfn == zero_pfn ||
+	       (huge_zero_pfn && pfn >= huge_zero_pfn &&
+		pfn < huge_zero_pfn + (2UL << 20) / PAGE_SIZE);
+}
+
 /* A guard page (it shows as swapped too): kept in the VMA, no bytes. */
 static void add_guard(VmaEntry *v, uint64_t start)
 {
@@ -564,6 +630,9 @@ static int dump_vma_pages(struct dump_pages *d, const struct mem_layout *ml,
 				add_guard(v, addr + i * PAGE_SIZE);
 				continue;
 			}
+			/* Read, never written: the zero page, no data. */
+			if (v->kind == VMA_KIND__VMA_ANON_PRIVATE && zero_page(e))
+				continue;
 			if (share && cow_shared(e, pp1[i], pp2[i])) {
 				add_inherited(d, v, addr + i * PAGE_SIZE);
 				continue;
@@ -631,6 +700,7 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 	int ret = -1;
 	char path[64];
 
+	probe_zero_pfns();
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctl->pid);
 	d.pm_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (d.pm_fd < 0) {
