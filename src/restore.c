@@ -1346,6 +1346,54 @@ static void forward_signal(int sig)
 		kill(root_pid, sig);
 }
 
+/*
+ * The first root as a shell job in a group of its own: crest is its shell
+ * (tty.c). Its stops are reported (WUNTRACED) and crest's own SIGCONT
+ * is taken with SIGCHLD, both blocked, by sigtimedwait(): none is missed
+ * between a look and a wait. A job crest let go on in the background
+ * (bg) is given the terminal once crest has it (fg, which continues a
+ * running job with no SIGCONT).
+ */
+static int wait_job(struct restore_ctx *ctx, pid_t root, int *status)
+{
+	sigset_t set, old, cont;
+	int ret = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGCONT);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	for (;;) {
+		/* Behind, crest looks for its fg every 20 ms (no SIGCONT tells). */
+		struct timespec ts = { tty_job_behind() ? 0 : 1,
+				       tty_job_behind() ? 20 * 1000000L : 0 };
+		pid_t r = waitpid(root, status, WNOHANG | WUNTRACED);
+		int sig;
+
+		if (r < 0 && errno != EINTR) {
+			pr_perror("can't wait for restored process %d", root);
+			ret = -1;
+			break;
+		}
+		if (r == root && !WIFSTOPPED(*status))
+			break;
+		if (r == root) {
+			tty_job_stopped(&ctx->files, root, WSTOPSIG(*status));
+			/* The SIGCONT that woke crest: the job goes on already. */
+			sigemptyset(&cont);
+			sigaddset(&cont, SIGCONT);
+			while (sigtimedwait(&cont, NULL, &(struct timespec){ 0, 0 }) > 0)
+				;
+			continue;
+		}
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGCONT || tty_job_behind())
+			tty_job_continued(root);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
 /* Stay the parent of the roots, like a shell: pass signals on, wait. */
 static int wait_roots(struct restore_ctx *ctx)
 {
@@ -1362,10 +1410,16 @@ static int wait_roots(struct restore_ctx *ctx)
 
 		if (t->parent)
 			continue;
-		while (waitpid(t->new_pid, &status, 0) < 0) {
-			if (errno != EINTR) {
-				pr_perror("can't wait for restored process %d", t->new_pid);
+		if (first && tty_job_control(&ctx->files, t->new_pid)) {
+			if (wait_job(ctx, t->new_pid, &status))
 				return EXIT_FAIL;
+		} else {
+			while (waitpid(t->new_pid, &status, 0) < 0) {
+				if (errno != EINTR) {
+					pr_perror("can't wait for restored process %d",
+						  t->new_pid);
+					return EXIT_FAIL;
+				}
 			}
 		}
 		if (first)

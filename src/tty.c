@@ -1446,6 +1446,135 @@ bool tty_shell_job(const struct restore_files *rf)
 	return false;
 }
 
+bool tty_job_control(const struct restore_files *rf, pid_t root)
+{
+	pid_t pg = getpgid(root);
+
+	/* In crest's group, the job stops and goes on with crest: nothing to do. */
+	return tty_shell_job(rf) && pg > 0 && pg != getpgrp();
+}
+
+/* The terminal's foreground to pg, quietly (crest may be in the background). */
+static int give_terminal(int t, pid_t pg)
+{
+	sigset_t ttou, old;
+	int ret;
+
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	ret = ioctl(t, TIOCSPGRP, &pg);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* pid is root or one of its descendants. */
+static bool of_job(pid_t root, pid_t pid)
+{
+	for (int depth = 0; pid > 1 && depth < 4096; depth++) {
+		char *st, *p;
+		pid_t ppid = 0;
+
+		if (pid == root)
+			return true;
+		st = read_proc(pid, "stat", NULL);
+		p = st ? strrchr(st, ')') : NULL;
+		if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1) {
+			free(st);
+			return false;
+		}
+		free(st);
+		pid = ppid;
+	}
+	return false;
+}
+
+/* What the job had of the terminal when it last had it. */
+static struct {
+	struct termios2 t;
+	bool modes;
+	pid_t fg;
+	bool behind;	/* crest was in the background when it went on */
+} job_had;
+
+/* crest has its terminal: the job gets it (and its modes) back, and goes on. */
+static void job_resume(pid_t root, int t)
+{
+	pid_t pg = getpgid(root), fg = 0;
+
+	if (pg <= 0)
+		return;
+	job_had.behind = true;
+	if (t >= 0 && !ioctl(t, TIOCGPGRP, &fg) && fg == getpgrp()) {
+		sigset_t ttou, old;
+
+		job_had.behind = false;
+
+		if (job_had.fg <= 0 || getpgid(job_had.fg) != job_had.fg)
+			job_had.fg = pg;
+		sigemptyset(&ttou);
+		sigaddset(&ttou, SIGTTOU);
+		sigprocmask(SIG_BLOCK, &ttou, &old);
+		if (job_had.modes && ioctl(t, TCSETS2, &job_had.t))
+			pr_perror("can't give the terminal the job's modes back");
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (give_terminal(t, job_had.fg))
+			pr_perror("can't give the terminal back to the job's group %d",
+				  job_had.fg);
+	}
+	if (kill(-pg, SIGCONT) ||
+	    (job_had.fg > 0 && job_had.fg != pg && kill(-job_had.fg, SIGCONT)))
+		pr_perror("can't continue the job's group %d", pg);
+}
+
+void tty_job_stopped(const struct restore_files *rf, pid_t root, int sig)
+{
+	const struct tty_restore *u = restore_state_ro(rf);
+	pid_t fg = 0;
+	int t;
+
+	t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (t >= 0 && !ioctl(t, TIOCGPGRP, &fg) && fg > 0 && fg != getpgrp() &&
+	    of_job(root, fg)) {
+		/* A group of the job had the terminal: crest's gets it back. */
+		job_had.fg = fg;
+		job_had.modes = !ioctl(t, TCGETS2, &job_had.t);
+		if (give_terminal(t, getpgrp()))
+			pr_perror("can't take the terminal back from the stopped job");
+		if (u)
+			tty_modes_put_back(u->own);
+	} else if (fg == getpgrp() && (sig == SIGTTIN || sig == SIGTTOU)) {
+		/* Brought to the foreground (fg) while the job ran behind. */
+		job_resume(root, t);
+		close(t);
+		return;
+	}
+	pr_debug("the job stopped by signal %d: crest stops too", sig);
+	/* As the job did: its shell sees crest stop, for fg or bg. */
+	if (kill(getpid(), sig))
+		pr_perror("can't stop");
+	job_resume(root, t);
+	if (t >= 0)
+		close(t);
+}
+
+bool tty_job_behind(void)
+{
+	return job_had.behind;
+}
+
+void tty_job_continued(pid_t root)
+{
+	int t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	pid_t fg = 0;
+
+	/* Only if crest has the terminal: fg after bg. */
+	if (t >= 0 && !ioctl(t, TIOCGPGRP, &fg) && fg == getpgrp())
+		job_resume(root, t);
+	if (t >= 0)
+		close(t);
+}
+
 void tty_restore_done(const struct restore_files *rf)
 {
 	const struct tty_restore *u = restore_state_ro(rf);

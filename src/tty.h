@@ -29,6 +29,23 @@ int tty_restore_job_fg(const struct restore_files *rf, const struct files_pid_ma
 /* The images hold a job of a terminal (dump --shell-job). */
 bool tty_shell_job(const struct restore_files *rf);
 /*
+ * A waiting crest whose shell job runs in a process group of its own
+ * (--restore-pgid) is the job's shell: it is told when the root stops
+ * (tty_job_stopped(), a stop signal's number); it gives its terminal
+ * back to its own group, stops itself by the same signal, so that its
+ * own shell sees the job stop, and once continued (fg or bg) continues
+ * the job, in the foreground of the terminal if crest is.
+ */
+bool tty_job_control(const struct restore_files *rf, pid_t root);
+void tty_job_stopped(const struct restore_files *rf, pid_t root, int sig);
+/*
+ * crest may have been brought to the foreground: so is the job then. A
+ * shell's fg of a job running in the background sends no SIGCONT: while
+ * crest went on in the background (tty_job_behind()), it looks often.
+ */
+void tty_job_continued(pid_t root);
+bool tty_job_behind(void);
+/*
  * In crest, when the job ended (or the restore failed): crest's terminal
  * gets the modes it had when the restore began, if crest is in its
  * foreground (with or without --shell-job).
