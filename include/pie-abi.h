@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		13
+#define PIE_ABI_VERSION		14
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -187,6 +187,19 @@ struct rst_vma {
 	 */
 	uint32_t advice;
 	uint32_t pad_advice;
+};
+
+/*
+ * A Linux AIO context (src/mem-aio.c): io_setup(nr_req) again, its tail
+ * moved to the saved one, head set, the saved events copied from ring
+ * and the ring moved to start, where the program's aio_context_t is.
+ */
+struct rst_aio {
+	uint64_t start;
+	uint64_t len;
+	uint64_t ring;		/* the saved bytes, len of them */
+	uint32_t nr_req;	/* for io_setup() */
+	uint32_t prot;
 };
 
 #define RST_ADV_DONTFORK	(1u << 0)	/* dc: MADV_DONTFORK */
@@ -359,6 +372,7 @@ enum rst_stage {
 	RST_STAGE_ADVICE,	/* madvise() advice, mlock of the VMAs */
 	RST_STAGE_FILES,	/* a thread's own fd table, owners of fds */
 	RST_STAGE_LAZY,		/* userfaultfd for --lazy-pages, handed to the server */
+	RST_STAGE_AIO,		/* Linux AIO contexts made again */
 };
 
 /*
@@ -456,12 +470,16 @@ struct restore_args {
 	uint64_t lazy_features;
 	int32_t orig_pid;	/* for the server: which process of the images */
 	uint32_t pad_orig;
+	uint32_t nr_aios;
+	int32_t aio_null_fd;	/* /dev/null, written to move an AIO ring's tail */
+	uint64_t aios;		/* struct rst_aio[] */
 	uint8_t scratch[128];	/* crest's: a siginfo it queues by remote syscall */
 };
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
 _Static_assert(sizeof(struct rst_vma) == 56, "rst_vma layout");
 _Static_assert(sizeof(struct rst_run) == 32, "rst_run layout");
+_Static_assert(sizeof(struct rst_aio) == 32, "rst_aio layout");
 _Static_assert(sizeof(struct rst_lock) == 24, "rst_lock layout");
 _Static_assert(sizeof(struct rst_fd) == 16, "rst_fd layout");
 _Static_assert(sizeof(struct rst_fown) == 8, "rst_fown layout");

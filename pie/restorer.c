@@ -1042,6 +1042,94 @@ static long take_locks(struct restore_args *a)
 	return 0;
 }
 
+/* struct iocb of <linux/aio_abi.h>, little-endian. */
+struct pie_iocb {
+	uint64_t data;
+	uint32_t key, rw_flags;
+	uint16_t opcode;
+	int16_t reqprio;
+	uint32_t fildes;
+	uint64_t buf, nbytes;
+	int64_t offset;
+	uint64_t reserved2;
+	uint32_t flags, resfd;
+};
+_Static_assert(sizeof(struct pie_iocb) == 64, "iocb layout");
+
+/* The head of struct aio_ring (fs/aio.c); its events follow. */
+struct pie_aio_ring {
+	uint32_t id, nr, head, tail, magic, compat, incompat, header_length;
+};
+
+#define IOCB_CMD_PWRITE	1
+#define MREMAP_MAYMOVE	1
+#define AIO_BATCH	64
+
+/*
+ * One AIO context again (src/mem-aio.c): io_setup() a ring of the same
+ * nr; the kernel writes the next event at its tail, which only events
+ * move: as many writes of a byte to /dev/null as the saved tail is past
+ * 0 (a turn more if it wrapped, head past tail), each completing at
+ * once, head moved along as a reader would so the ring never fills;
+ * then the saved events over them and the ring to its old address.
+ */
+static long restore_aio(struct restore_args *a, const struct rst_aio *r)
+{
+	const struct pie_aio_ring *old = (const struct pie_aio_ring *)r->ring;
+	struct pie_iocb cb = { 0 }, *cbs[AIO_BATCH];
+	volatile struct pie_aio_ring *ring;
+	uint32_t count, done = 0, i;
+	uint64_t ctx = 0, k;
+	char byte = 0;
+	long ret;
+
+	ret = sys_io_setup(r->nr_req, (unsigned long)&ctx);
+	if (ret)
+		fail(a, RST_STAGE_AIO, ret, r->start);
+	ring = (volatile struct pie_aio_ring *)ctx;
+	if (ring->nr != old->nr || old->head >= old->nr || old->tail >= old->nr)
+		fail(a, RST_STAGE_AIO, -22, r->start);
+	count = old->tail < old->head ? old->nr + old->tail : old->tail;
+	cb.opcode = IOCB_CMD_PWRITE;
+	cb.fildes = a->aio_null_fd;
+	cb.buf = (uint64_t)&byte;
+	cb.nbytes = 1;
+	for (i = 0; i < AIO_BATCH; i++)
+		cbs[i] = &cb;
+	while (done < count) {
+		ret = sys_io_submit(ctx, count - done < AIO_BATCH ? count - done : AIO_BATCH,
+				    (unsigned long)cbs);
+		if (ret <= 0)
+			fail(a, RST_STAGE_AIO, ret ? ret : -11, r->start);
+		done += ret;
+		ring->head = done < old->head ? done : old->head;
+	}
+	if (ring->tail != old->tail || ring->head != old->head)
+		fail(a, RST_STAGE_AIO, -22, r->start);
+	/* Word by word: no memcpy() here. */
+	for (k = sizeof(*old); k < r->len; k += 8)
+		*(volatile uint64_t *)(ctx + k) = *(const uint64_t *)(r->ring + k);
+	ret = sys_mremap(ctx, r->len, r->len, MREMAP_FIXED | MREMAP_MAYMOVE, r->start);
+	if ((uint64_t)ret != r->start)
+		fail(a, RST_STAGE_AIO, ret < 0 ? ret : -22, r->start);
+	if (r->prot != (PROT_READ | PROT_WRITE)) {
+		ret = sys_mprotect(r->start, r->len, r->prot);
+		if (ret)
+			fail(a, RST_STAGE_AIO, ret, r->start);
+	}
+	return 0;
+}
+
+static long restore_aios(struct restore_args *a)
+{
+	const struct rst_aio *r = (const struct rst_aio *)a->aios;
+
+	for (uint32_t i = 0; i < a->nr_aios; i++)
+		if (restore_aio(a, &r[i]))
+			return a->ret;
+	return 0;
+}
+
 static long restore_task(struct restore_args *a)
 {
 	int32_t *close_fds = (int32_t *)a->close_fds;
@@ -1072,6 +1160,9 @@ static long restore_task(struct restore_args *a)
 		return a->ret;
 	a->stage = RST_STAGE_ADVICE;
 	if (advise_vmas(a))
+		return a->ret;
+	a->stage = RST_STAGE_AIO;
+	if (restore_aios(a))
 		return a->ret;
 
 	a->stage = RST_STAGE_MM;

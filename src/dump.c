@@ -238,6 +238,7 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 	if (!ctl)
 		return -1;
 	if (mem_future_lock(it->live, ctl->remote, &it->mm) || mem_ksm(it->live, &it->mm) ||
+	    aio_check_owned(ctl, it->pid, &it->mem) ||
 	    parasite_cmd(ctl, PARASITE_CMD_INFO))
 		goto cure;
 	it->info = ctl->args->info;

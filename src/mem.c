@@ -61,6 +61,8 @@ int mem_vma_kind(const char *path, int shared, VmaKind *kind)
 		*kind = shared ? VMA_KIND__VMA_ANON_SHARED : VMA_KIND__VMA_ANON_PRIVATE;
 	else if (shared && !strcmp(path, "/dev/zero (deleted)"))
 		*kind = VMA_KIND__VMA_ANON_SHARED;
+	else if (shared && !strcmp(path, "/[aio] (deleted)"))
+		*kind = VMA_KIND__VMA_AIO_RING;
 	else if (path[0] == '/')
 		*kind = shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
 	else
@@ -112,12 +114,6 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 	    !strncmp(pv->path, "/SYSV", 5)) {
 		refuse(pid, "mapping %lx-%lx is '%s' (System V shared memory), not supported yet",
 		       (unsigned long)pv->start, (unsigned long)pv->end, pv->path);
-		return 0;
-	}
-	/* io_setup()'s ring: the kernel's, with requests crest can't see. */
-	if (kind == VMA_KIND__VMA_FILE_SHARED && !strcmp(pv->path, "/[aio] (deleted)")) {
-		refuse(pid, "mapping %lx-%lx is a Linux AIO context (io_setup), not supported yet",
-		       (unsigned long)pv->start, (unsigned long)pv->end);
 		return 0;
 	}
 
@@ -173,6 +169,14 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 		}
 		break;
 	}
+	case VMA_KIND__VMA_AIO_RING:
+		/* io_setup()'s ring: made again by io_setup (mem-aio.c). */
+		if (aio_dump_ring(pid, v)) {
+			free(v->name);
+			free(v);
+			return -1;
+		}
+		break;
 	case VMA_KIND__VMA_VDSO:
 		ml->vdso_start = pv->start;
 		ml->vdso_end = pv->end;

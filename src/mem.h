@@ -67,4 +67,17 @@ int mem_flags_unsupported(const char *path, const char *vmflags,
 /* Classify one maps line: the pure part, unit-tested. */
 int mem_vma_kind(const char *path, int shared, VmaKind *kind);
 
+/* Linux AIO rings (src/mem-aio.c). */
+struct rst_aio;
+/* Its bytes and the io_setup() size into v; refuses one it can't save. */
+int aio_dump_ring(pid_t pid, VmaEntry *v);
+int aio_nr_rings(const MmEntry *mm);
+/* Room the restorer's arguments need for mm's rings. */
+size_t aio_args_size(const MmEntry *mm);
+struct parasite_ctl;
+/* Each ring is a context of the process, not its parent's (refused). */
+int aio_check_owned(struct parasite_ctl *ctl, pid_t pid, const struct mem_layout *ml);
+/* The restorer's view of ring v, its saved bytes copied to ring. */
+int aio_fill_arg(pid_t pid, const VmaEntry *v, struct rst_aio *a, void *ring);
+
 #endif

@@ -283,6 +283,9 @@ static struct restore_args *build_args(struct restore_task *t,
 	int n_fowns = thread_fowns(t, NULL), n_tfd = 0;
 	struct rst_fd *tfd;
 	void *attrs_area;
+	struct rst_aio *aios;
+	unsigned char *aio_rings;
+	int n_aios = aio_nr_rings(t->mm);
 	unsigned char *p;
 	size_t i, k, nv = 0;
 
@@ -300,7 +303,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	       nr_keep * 4 + n_ptimers * sizeof(struct rst_posix_timer) +
 	       nr_locks * sizeof(struct rst_lock) + n_guards * sizeof(struct rst_range) +
 	       64 * 10 + attrs_args_size(c) +
-	       n_fowns * sizeof(struct rst_fown) + n_tfd * sizeof(struct rst_fd);
+	       n_fowns * sizeof(struct rst_fown) + n_tfd * sizeof(struct rst_fd) +
+	       aio_args_size(t->mm);
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -343,6 +347,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(attrs_area, attrs_args_size(c));
 	TAKE(fowns, n_fowns * sizeof(*fowns));
 	TAKE(tfd, n_tfd * sizeof(*tfd));
+	TAKE(aios, n_aios * sizeof(*aios));
+	TAKE(aio_rings, aio_args_size(t->mm) - n_aios * sizeof(*aios));
 	off = (off + 63) & ~63UL;
 	stacks = (uint64_t)(p + off);
 	off += n_thr * PIE_THREAD_STACK;
@@ -361,6 +367,14 @@ static struct restore_args *build_args(struct restore_task *t,
 		if (idx >= 0) {
 			ra->tgt_special[idx].start = v->start;
 			ra->tgt_special[idx].end = v->end;
+			continue;
+		}
+		if (v->kind == VMA_KIND__VMA_AIO_RING) {
+			/* Not mapped: io_setup() makes it (mem-aio.c). */
+			if (aio_fill_arg(t->pe->pid, v, &aios[ra->nr_aios], aio_rings))
+				return NULL;
+			aio_rings += (v->aio_ring.len + 7) & ~7UL;
+			ra->nr_aios++;
 			continue;
 		}
 		vmas[nv].start = v->start;
@@ -399,6 +413,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	}
 	ra->nr_vmas = nv;
 	ra->vmas = (uint64_t)vmas;
+	ra->aios = (uint64_t)aios;
+	ra->aio_null_fd = t->aio_null_fd;
 	for (i = 0, k = 0; i < t->nr_runs; i++) {
 		if (t->run_early && t->run_early[i])
 			continue;	/* in place already (mem-premap.c) */
@@ -515,6 +531,26 @@ static struct restore_args *build_args(struct restore_task *t,
 	*stack_top = base + size;
 	free(busy.r);
 	return ra;
+}
+
+static int add_keep(int **keep, int *nr, int fd);
+
+/*
+ * The restorer moves an AIO ring's tail with writes to /dev/null: opened
+ * here, while crest's files are still there to see, above the tree's.
+ */
+static int aio_null(struct restore_task *t, int base, int **keep, int *nr_keep)
+{
+	t->aio_null_fd = -1;
+	if (!aio_nr_rings(t->mm))
+		return 0;
+	t->aio_null_fd = files_to_service(open("/dev/null", O_WRONLY | O_CLOEXEC), base);
+	if (t->aio_null_fd < 0) {
+		pr_perror("can't open /dev/null for the AIO rings of process %d", t->pe->pid);
+		return -1;
+	}
+	add_keep(keep, nr_keep, t->aio_null_fd);
+	return 0;
 }
 
 /* The service fds of a deleted cwd and root (files_dump_dirs()), or -1. */
@@ -1281,6 +1317,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 table_in_place:
 	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
+		_exit(EXIT_FAILURE);
+	if (aio_null(t, t->pe->shares_files ? sh->top : rf->base, &keep, &nr_keep))
 		_exit(EXIT_FAILURE);
 	ra = build_args(t, rf, keep, nr_keep, chain_fds, mem_fd, sh->lazy_fd, &entry,
 			&stack_top);

@@ -47,6 +47,7 @@ struct restore_task {
 	struct restore_task *parent;
 	struct restore_task **children;	/* created by this task, in order */
 	int nr_children;
+	int aio_null_fd;		/* /dev/null for its AIO rings' restorer, or -1 */
 	int sync_fd;			/* the task reads "go" here (twice) */
 	int sync_wfd;			/* crest writes it */
 	pid_t new_pid;

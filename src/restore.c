@@ -516,6 +516,7 @@ static const char *stage_name(uint32_t stage)
 		[RST_STAGE_DONE] = "done",
 		[RST_STAGE_ATTRS] = "restoring seccomp, THP or timer slack",
 		[RST_STAGE_ADVICE] = "giving memory its madvise() advice or mlock",
+		[RST_STAGE_AIO] = "making its Linux AIO contexts again",
 		[RST_STAGE_FILES] = "giving a thread its own fd table, or an fd its owner thread",
 		[RST_STAGE_LAZY] = "registering lazy memory with userfaultfd (--lazy-pages)",
 	};

@@ -496,6 +496,18 @@ def _data_ranges(path, limit=16):
     return " ".join(out)
 
 
+def _aio_ring(base, addr):
+    """nr, head and tail of the AIO ring at addr (struct aio_ring)."""
+    import struct
+    try:
+        with open(base + "/mem", "rb") as f:
+            f.seek(addr)
+            _, nr, head, tail, magic = struct.unpack("<5I", f.read(20))
+    except (OSError, struct.error, ValueError, OverflowError):
+        return None
+    return "nr %d head %d tail %d magic %x" % (nr, head, tail, magic)
+
+
 def _deleted_file(path, key, st, classes, memfd=False):
     """What crest recreates of a deleted object (file, directory, FIFO,
     device node): its kind, mode, owner, size, st_blocks, atime and mtime,
@@ -699,6 +711,10 @@ def snapshot(pids):
             proc["vma:%s" % start] = line
             proc["vma:%s:VmFlags" % start] = flags
             proc["vma:%s:ac" % start] = ac
+            # A Linux AIO ring: its size and where its reader and the
+            # kernel are (the id is the kernel's index, not the program's).
+            if line.endswith(" /[aio] (deleted)"):
+                proc["vma:%s:aio" % start] = _aio_ring(base, int(start, 16))
         gone = _snap_fds(base, pid, False, classes, proc)
         # Its parent's fd table (clone(CLONE_FILES)), or a table of its own.
         ppid = int(proc.get("status:PPid", "0") or 0)
