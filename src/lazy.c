@@ -90,6 +90,7 @@ struct lazy_src {
 /* One address space being filled: a restored process or a fork of one. */
 struct lazy_mm {
 	int uffd;
+	int id;			/* the guard's name for it */
 	struct lazy_src *src;
 	struct lazy_piece *p;
 	size_t nr;		/* pieces left */
@@ -105,11 +106,12 @@ struct lazy_server {
 	int nr_mms;
 	int expect;		/* hellos still to come */
 	char **bufs;		/* one per nesting of copies (events during a copy) */
+	size_t *buf_sizes;
 	int nr_bufs, depth;
-	size_t buf_size;
 	long pace_ms;		/* CREST_LAZY_PACE_MS: a pause before each background run */
 	size_t rr;
 	uint64_t copied, zeroed, faults;
+	int guard;		/* socket to crest-lazy-guard; -1: none */
 	/* The hasher thread: a byte on hash_pipe[0] when it is done. */
 	int hash_pipe[2];
 	bool hashing;
@@ -202,6 +204,11 @@ static bool finished(pid_t pid)
  * userfaultfd closes (at our exit): a fault would then be filled with
  * zeros, which is exactly what must never happen.
  */
+/* crest-lazy-guard's messages (see guard_main()) */
+enum { GUARD_UFFD = 1, GUARD_PID, GUARD_CLOSE, GUARD_DONE };
+
+static void guard_send(struct lazy_server *s, int type, int id, pid_t pid, int fd);
+
 static void __attribute__((noreturn)) lazy_die(struct lazy_server *s)
 {
 	struct timespec ts = { 0, 2 * 1000000L };
@@ -219,8 +226,159 @@ static void __attribute__((noreturn)) lazy_die(struct lazy_server *s)
 			break;
 		nanosleep(&ts, NULL);
 	}
+	/* Nothing left to guard: the tree is gone. */
+	if (s->guard >= 0)
+		guard_send(s, GUARD_DONE, 0, 0, -1);
 	log_msg(LOG_ERROR, "error: lazy-pages: the restored processes were killed: their memory could not be put in as it was saved (see above)\n");
 	_exit(1);
+}
+
+/* ---- the guard ---- */
+
+/*
+ * crest-lazy-guard, a child of the server, holds a copy of every
+ * userfaultfd: if the server dies (SIGKILL, the OOM killer), a fault then
+ * waits instead of coming in as zeros, and the guard kills the tree. The
+ * server says when a process has all its pages (the guard closes its
+ * copy, then the server its own) and when it is done.
+ */
+struct guard_msg {
+	int32_t type;
+	int32_t id;		/* GUARD_UFFD, GUARD_CLOSE */
+	int32_t pid;		/* GUARD_PID: a restored process */
+	int32_t pad;
+};
+
+static void guard_send(struct lazy_server *s, int type, int id, pid_t pid, int fd)
+{
+	struct guard_msg g = { type, id, pid, 0 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { &g, sizeof(g) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (s->guard < 0)
+		return;
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	}
+	do
+		n = sendmsg(s->guard, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != sizeof(g)) {
+		/* No guard any more: the tree is only as safe as we are. */
+		pr_warn("lazy-pages: the guard is gone (%s)", n < 0 ? strerror(errno) : "short");
+		close(s->guard);
+		s->guard = -1;
+	}
+}
+
+static void __attribute__((noreturn)) guard_main(int sk)
+{
+	struct lazy_server g = { .sock = -1, .guard = -1 };
+	int *fds = NULL, nr_fds = 0;
+	bool done = false;
+	DIR *d;
+
+	prctl(PR_SET_NAME, "crest-lazy-guard", 0, 0, 0);
+	signal(SIGTERM, SIG_IGN);
+	log_set_prefix("crest-lazy-guard");
+	d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *de;
+
+		while ((de = readdir(d))) {
+			int fd = atoi(de->d_name);
+
+			if (de->d_name[0] != '.' && fd > 2 && fd != dirfd(d) && fd != sk &&
+			    fd != log_get_fd())
+				close(fd);
+		}
+		closedir(d);
+	}
+	for (;;) {
+		struct guard_msg m;
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} cm;
+		struct iovec iov = { &m, sizeof(m) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+		struct cmsghdr *c;
+		int fd = -1;
+		ssize_t n = recvmsg(sk, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != sizeof(m))
+			break;		/* the server is gone */
+		c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+		if (m.type == GUARD_UFFD && fd >= 0 && m.id >= 0 && m.id < 1 << 20) {
+			if (m.id >= nr_fds) {
+				fds = xrealloc(fds, (m.id + 1) * sizeof(*fds));
+				while (nr_fds <= m.id)
+					fds[nr_fds++] = -1;
+			}
+			fds[m.id] = fd;
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (m.type == GUARD_PID) {
+			g.src = xrealloc(g.src, (g.nr_src + 1) * sizeof(*g.src));
+			memset(&g.src[g.nr_src], 0, sizeof(*g.src));
+			g.src[g.nr_src++].now = m.pid;
+		} else if (m.type == GUARD_CLOSE && m.id >= 0 && m.id < nr_fds && fds[m.id] >= 0) {
+			close(fds[m.id]);
+			fds[m.id] = -1;
+		} else if (m.type == GUARD_DONE) {
+			done = true;
+		}
+	}
+	if (done)
+		_exit(0);
+	log_msg(LOG_ERROR, "error: lazy-pages: the server died with pages still to come\n");
+	lazy_die(&g);
+}
+
+/* Fork the guard; the server keeps going without one if it can't. */
+static void guard_start(struct lazy_server *s)
+{
+	int sk[2];
+	pid_t pid;
+
+	s->guard = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk)) {
+		pr_perror("lazy-pages: can't create the guard's socket");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(sk[0]);
+		guard_main(sk[1]);
+	}
+	close(sk[1]);
+	if (pid < 0) {
+		pr_perror("lazy-pages: can't fork the guard");
+		close(sk[0]);
+		return;
+	}
+	s->guard = sk[0];
 }
 
 /* ---- pieces ---- */
@@ -315,16 +473,22 @@ static char *read_run(struct lazy_server *s, struct lazy_mm *m, const struct laz
 	size_t len = (size_t)r->nr_pages * PAGE_SIZE, got = 0;
 	char *buf;
 
-	if (len > s->buf_size) {
-		for (int i = 0; i < s->nr_bufs; i++)
-			free(s->bufs[i]);
-		s->nr_bufs = 0;
-		s->buf_size = len;
-	}
+	/*
+	 * Each nesting depth its own buffer, grown alone: a copy interrupted
+	 * by events (EAGAIN) still holds the one below.
+	 */
 	if (s->depth >= s->nr_bufs) {
 		s->bufs = xrealloc(s->bufs, (s->depth + 1) * sizeof(*s->bufs));
-		while (s->nr_bufs <= s->depth)
-			s->bufs[s->nr_bufs++] = xzalloc(s->buf_size);
+		s->buf_sizes = xrealloc(s->buf_sizes, (s->depth + 1) * sizeof(*s->buf_sizes));
+		while (s->nr_bufs <= s->depth) {
+			s->bufs[s->nr_bufs] = NULL;
+			s->buf_sizes[s->nr_bufs++] = 0;
+		}
+	}
+	if (len > s->buf_sizes[s->depth]) {
+		free(s->bufs[s->depth]);
+		s->bufs[s->depth] = xzalloc(len);
+		s->buf_sizes[s->depth] = len;
 	}
 	buf = s->bufs[s->depth];
 	while (got < len) {
@@ -357,10 +521,12 @@ static char *read_run(struct lazy_server *s, struct lazy_mm *m, const struct laz
 
 static int mm_events(struct lazy_server *s, struct lazy_mm *m);
 
-static void mm_drop(struct lazy_mm *m)
+static void mm_drop(struct lazy_server *s, struct lazy_mm *m)
 {
-	if (m->uffd >= 0)
+	if (m->uffd >= 0) {
+		guard_send(s, GUARD_CLOSE, m->id, 0, -1);
 		close(m->uffd);
+	}
 	m->uffd = -1;
 	m->nr = 0;
 }
@@ -413,7 +579,7 @@ static int copy_run(struct lazy_server *s, struct lazy_mm *m, uint32_t r, uint32
 		if (errno == EEXIST)
 			continue;
 		if (errno == ESRCH) {
-			mm_drop(m);
+			mm_drop(s, m);
 			break;
 		}
 		pr_perror("lazy-pages: can't put in the pages of %d at %#llx",
@@ -447,7 +613,7 @@ static int zero_page(struct lazy_server *s, struct lazy_mm *m, uint64_t addr)
 			return 0;
 		}
 		if (errno == ESRCH) {
-			mm_drop(m);
+			mm_drop(s, m);
 			return 0;
 		}
 		break;
@@ -502,6 +668,8 @@ static struct lazy_mm *mm_new(struct lazy_server *s, struct lazy_src *src, int u
 			m->p[i] = (struct lazy_piece){ src->runs[i].vaddr, (uint32_t)i, 0,
 						       src->runs[i].nr_pages };
 	}
+	m->id = s->nr_mms;
+	guard_send(s, GUARD_UFFD, m->id, 0, uffd);
 	s->mms = xrealloc(s->mms, (s->nr_mms + 1) * sizeof(*s->mms));
 	s->mms[s->nr_mms++] = m;
 	return m;
@@ -683,6 +851,7 @@ static int on_hello(struct lazy_server *s)
 	}
 	src->hello = true;
 	src->now = h.new_pid;
+	guard_send(s, GUARD_PID, 0, h.new_pid, -1);
 	s->expect--;
 	if (fd >= 0) {
 		fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -761,7 +930,7 @@ static int serve(struct lazy_server *s)
 	for (int k = 0; k < s->nr_mms; k++) {
 		if (mm_events(s, s->mms[k]))
 			return -1;
-		mm_drop(s->mms[k]);
+		mm_drop(s, s->mms[k]);
 	}
 	return 0;
 err:
@@ -903,27 +1072,27 @@ static void __attribute__((noreturn)) server_main(struct lazy_server *s,
 	}
 	s->hash_bad = -1;
 	s->hash_pipe[0] = s->hash_pipe[1] = -1;
+	if (inv && pipe2(s->hash_pipe, O_CLOEXEC)) {
+		pr_perror("lazy-pages: can't create a pipe");
+		_exit(1);
+	}
+	close_others(s);
+	guard_start(s);		/* before any thread */
 	if (inv) {
 		pthread_t th;
 
-		if (pipe2(s->hash_pipe, O_CLOEXEC)) {
-			pr_perror("lazy-pages: can't create a pipe");
-			_exit(1);
-		}
-		close_others(s);
 		if (pthread_create(&th, NULL, hasher, s)) {
 			pr_err("lazy-pages: can't start the hasher thread");
 			_exit(1);
 		}
 		pthread_detach(th);
 		s->hashing = true;
-	} else {
-		close_others(s);
 	}
 	if (write(s->sock, &ok, 1) != 1)
 		_exit(1);
 	if (serve(s))
 		lazy_die(s);
+	guard_send(s, GUARD_DONE, 0, 0, -1);
 	pr_info("lazy-pages: done: %llu MiB put in, %llu faults, %llu KiB of zeros",
 		(unsigned long long)(s->copied >> 20), (unsigned long long)s->faults,
 		(unsigned long long)(s->zeroed >> 10));
@@ -933,7 +1102,7 @@ static void __attribute__((noreturn)) server_main(struct lazy_server *s,
 int lazy_start(struct restore_task *tasks, int nr, const InventoryEntry *inv, int base,
 	       int *tree_fd, pid_t *server)
 {
-	struct lazy_server s = { .sock = -1 };
+	struct lazy_server s = { .sock = -1, .guard = -1 };
 	int sk[2];
 	char c;
 	ssize_t n;
