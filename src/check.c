@@ -34,8 +34,8 @@
 #define CAP_CHECKPOINT_RESTORE	40
 #endif
 /* The namespace kinds a tree may have of its own (namespaces.c). */
-#define NS_RESTORED	"uts ipc"
-#define NS_REFUSED	"pid mnt net user cgroup time"
+#define NS_RESTORED	"uts ipc pid"
+#define NS_REFUSED	"mnt net user cgroup time"
 #define PAGEMAP_SCAN_IOCTL	_IOWR('f', 16, char[96])
 
 static int probe_seize(void)
@@ -149,6 +149,24 @@ static int probe_ns(int flag, int (*more)(void))
 	return WIFEXITED(status) && !WEXITSTATUS(status);
 }
 
+/* The init of a new PID namespace under PID 1 chosen by set_tid. */
+static int pid_ns_init(void)
+{
+	pid_t one = 1, pid;
+	struct clone_args ca = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)&one,
+		.set_tid_size = 1,
+	};
+	int status;
+
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid == 0)
+		_exit(getpid() == 1 ? 0 : 1);
+	return pid > 0 && waitpid(pid, &status, 0) == pid &&
+	       WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
 /* IPC objects back under their ids: the kernel's *_next_id sysctls. */
 static int ipc_next_ids(void)
 {
@@ -189,6 +207,7 @@ int cr_check(const struct options *opts)
 		{ "UTS namespaces", probe_ns(CLONE_NEWUTS, NULL), 0 },
 		{ "IPC namespaces, System V ids", probe_ns(CLONE_NEWIPC, ipc_next_ids), 0 },
 		{ "System V messages read (MSG_COPY)", probe_ns(CLONE_NEWIPC, msg_copy), 0 },
+		{ "PID namespaces, set_tid per level", probe_ns(CLONE_NEWPID, pid_ns_init), 0 },
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 	int missing = 0;

@@ -642,6 +642,7 @@ static int check_only(struct dump_ctx *ctx)
 		goto err;
 	ret = collect(ctx) || check_abort();
 	nr = ctx->tree.nr;
+	ns_dump_done(true);
 	pstree_release(&ctx->tree);
 	if (refusals_nr()) {
 		printf("crest can't save %d thing%s of the %d process%s of %d:\n",
@@ -756,6 +757,7 @@ static int do_dump(const struct options *opts)
 	 */
 	/* TCP connections stay in repair mode only for a tree that dies. */
 	files_dump_done(&ctx.files, opts->after_dump == AFTER_KILL && !dump_aborted);
+	ns_dump_done(opts->after_dump != AFTER_KILL || dump_aborted);
 	if (after_dump(&ctx))
 		return EXIT_FAIL;
 	/* A dump ends the tracking it took over (a pre-dump took it already). */
@@ -771,6 +773,7 @@ static int do_dump(const struct options *opts)
 err_release:
 	progress_end();
 	files_dump_done(&ctx.files, false);
+	ns_dump_done(true);
 	pstree_release(&ctx.tree);
 err:
 	sign_key_wipe(&ctx.key);

@@ -39,7 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -75,7 +77,7 @@ struct ns_kind_desc {
 static const struct ns_kind_desc kinds[NSI_NR] = {
 	[NSI_UTS] = { "uts", NS_KIND__NS_UTS, CLONE_NEWUTS, "UTS namespace" },
 	[NSI_IPC] = { "ipc", NS_KIND__NS_IPC, CLONE_NEWIPC, "IPC namespace" },
-	[NSI_PID] = { NULL, NS_KIND__NS_PID, CLONE_NEWPID, "PID namespace" },
+	[NSI_PID] = { "pid", NS_KIND__NS_PID, CLONE_NEWPID, "PID namespace" },
 	[NSI_MNT] = { NULL, NS_KIND__NS_MNT, CLONE_NEWNS, "mount namespace" },
 };
 
@@ -498,6 +500,124 @@ static int ipc_helper(int out)
 
 /* ---------------------------------------------------------------- dump */
 
+/*
+ * A parasite waits on a pidfd of crest, opened by its PID: a task in a
+ * PID namespace below crest's can't see crest. There it waits on a
+ * watch instead: a child of crest made in that namespace (setns() of
+ * crest's pid_for_children), which dies with crest (PR_SET_PDEATHSIG).
+ * Its birth takes the next PID of the namespace: it says which, and the
+ * namespace's last PID was the one before (saved as last_pid); it puts
+ * that back as it goes, so a tree left running forks on as it would have.
+ */
+struct pid_watch {
+	uint64_t ino;		/* the PID namespace */
+	pid_t host, inside;	/* the watch's PIDs */
+	int ctl;		/* a byte here: put last_pid back and exit */
+};
+
+static struct pid_watch *watches;
+static int nr_watches;
+
+static void watch_main(int rfd, int wfd)
+{
+	char buf[16];
+	int n;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	n = snprintf(buf, sizeof(buf), "%d", getpid());
+	if (write_all(wfd, buf, n))
+		_exit(1);
+	close(wfd);
+	if (read(rfd, buf, 1) == 1) {
+		int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+
+		n = snprintf(buf, sizeof(buf), "%d", getpid() - 1);
+		if (fd >= 0) {
+			if (write(fd, buf, n) != n)
+				_exit(1);
+			close(fd);
+		}
+	}
+	_exit(0);
+}
+
+static int watch_start(pid_t pid, uint64_t ino, NsEntry *e)
+{
+	char path[64], buf[16] = "";
+	int nsfd, own, down[2], up[2];
+	struct pid_watch w = { .ino = ino };
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || own < 0 || pipe2(down, O_CLOEXEC) || pipe2(up, O_CLOEXEC)) {
+		pr_perror("can't watch the PID namespace of process %d", pid);
+		return -1;
+	}
+	if (setns(nsfd, CLONE_NEWPID)) {
+		pr_perror("can't join the PID namespace of process %d", pid);
+		return -1;
+	}
+	fflush(NULL);
+	w.host = fork();
+	if (w.host == 0) {
+		close(down[1]);
+		close(up[0]);
+		watch_main(down[0], up[1]);
+	}
+	if (setns(own, CLONE_NEWPID))
+		pr_perror("can't go back to crest's PID namespace");
+	close(nsfd);
+	close(own);
+	close(down[0]);
+	close(up[1]);
+	if (w.host < 0) {
+		pr_perror("can't fork a watch");
+		return -1;
+	}
+	if (read(up[0], buf, sizeof(buf) - 1) <= 0 || (w.inside = atoi(buf)) <= 1) {
+		pr_err("the watch of the PID namespace of process %d said nothing", pid);
+		close(up[0]);
+		return -1;
+	}
+	close(up[0]);
+	w.ctl = down[1];
+	e->has_last_pid = 1;
+	e->last_pid = w.inside - 1;
+	watches = xrealloc(watches, (nr_watches + 1) * sizeof(w));
+	watches[nr_watches++] = w;
+	return 0;
+}
+
+pid_t ns_tracer_pid(pid_t pid)
+{
+	uint64_t ino = 0;
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	if (!stat(path, &st))
+		ino = st.st_ino;
+	for (int i = 0; i < nr_watches; i++)
+		if (watches[i].ino == ino)
+			return watches[i].inside;
+	return getpid();
+}
+
+void ns_dump_done(bool keep_counters)
+{
+	for (int i = 0; i < nr_watches; i++) {
+		if (keep_counters && write(watches[i].ctl, "x", 1) != 1)
+			pr_perror("can't tell a PID namespace watch to go");
+		close(watches[i].ctl);
+		while (waitpid(watches[i].host, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	free(watches);
+	watches = NULL;
+	nr_watches = 0;
+}
+
 static uint64_t ns_inode(pid_t pid, const char *name)
 {
 	char path[64];
@@ -535,6 +655,11 @@ static int ns_add(struct ns_dump *nd, int i, struct pstree_item *it)
 	it->ns_id[i] = e->id;
 
 	switch (i) {
+	case NSI_PID:
+		e->has_parent = e->has_level = 1;
+		e->parent = it->parent ? it->parent->ns_id[NSI_PID] : 0;
+		e->level = it->nr_ns_pids;
+		return watch_start(it->live, it->ns_ino[i], e);
 	case NSI_UTS:
 		if (in_ns(it->live, i, uts_helper, &r))
 			return -1;
@@ -576,8 +701,113 @@ static int ns_find(const struct ns_dump *nd, NsKind kind, uint64_t ino)
 	return -1;
 }
 
+/* NSpid of /proc/PID/status: its PID at crest's level, then below. */
+static int read_nspid(struct pstree_item *it)
+{
+	char path[64], *buf, *l;
+	int n = 0;
+
+	/* A zombie's status shows it too. */
+	snprintf(path, sizeof(path), "/proc/%d/status", it->live ? it->live : it->pid);
+	buf = read_file(path, NULL);
+	if (!buf) {
+		pr_perror("can't read '%s'", path);
+		return -1;
+	}
+	l = strstr(buf, "\nNSpid:");
+	it->nr_ns_pids = 0;
+	if (l) {
+		char *p = l + 7, *end;
+
+		for (;;) {
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (n++ && it->nr_ns_pids < NS_MAX_LEVEL)
+				it->ns_pids[it->nr_ns_pids++] = v;
+			else if (n > NS_MAX_LEVEL + 1)
+				refuse(it->pid, "is in PID namespaces %d deep, crest goes %d deep",
+				       n - 1, NS_MAX_LEVEL);
+			p = end;
+		}
+	}
+	free(buf);
+	return 0;
+}
+
+/*
+ * A PID namespace is entered by its init only: PID 1 in it, one level
+ * below its parent's (crest's for a root). Its processes are single
+ * threads for now (a thread would need its TID at every level), and no
+ * fd of theirs has an owner (F_SETOWN names a PID of the caller's level).
+ */
+static bool pid_ns_ok(struct pstree_item *it, bool entered)
+{
+	int above = it->parent ? it->parent->nr_ns_pids : 0;
+	bool ok = true;
+
+	if (entered && (it->nr_ns_pids != above + 1 || it->ns_pids[it->nr_ns_pids - 1] != 1)) {
+		refuse(it->pid, "is PID %u of a PID namespace it is not the init of: dump the namespace's init (PID 1 in it) and its tree",
+		       it->nr_ns_pids ? it->ns_pids[it->nr_ns_pids - 1] : (uint32_t)it->pid);
+		return false;
+	}
+	if (!it->nr_ns_pids)
+		return true;
+	if (it->nr_threads > 1) {
+		refuse(it->pid, "has %d threads in a PID namespace of its tree: threads there are not supported yet",
+		       it->nr_threads);
+		ok = false;
+	}
+	for (int j = 0; j < it->nr_fds; j++)
+		if (it->fds[j]->fown && it->fds[j]->fown->pid) {
+			refuse(it->pid, "fd %u has an owner (F_SETOWN %u) in a PID namespace of its tree, not supported yet",
+			       it->fds[j]->fd, it->fds[j]->fown->pid);
+			ok = false;
+		}
+	return ok;
+}
+
+/*
+ * unshare(CLONE_NEWPID) leaves the caller where it is and puts its next
+ * child in a new namespace, as init: pid_for_children shows it. It is
+ * saved where that init is a child of the tree (it->pid_unshared); any
+ * other is refused.
+ */
+static int pid_for_children(const struct ns_dump *nd, struct pstree *t)
+{
+	for (int k = 0; k < t->nr; k++) {
+		struct pstree_item *it = t->items[k];
+		uint64_t pfc;
+		bool found = false;
+
+		if (it->zombie)
+			continue;
+		pfc = ns_inode(it->live, "pid_for_children");
+		if (!pfc || pfc == it->ns_ino[NSI_PID])
+			continue;
+		for (int c = 0; c < t->nr; c++) {
+			struct pstree_item *ch = t->items[c];
+			int at = ns_find(nd, NS_KIND__NS_PID, pfc);
+
+			if (ch->parent == it && at >= 0 &&
+			    nd->ns[at]->entered_by == (uint32_t)ch->pid)
+				found = true;
+		}
+		if (found)
+			it->pid_unshared = true;
+		else
+			refuse(it->pid, "its children go to PID namespace pid:[%llu] (pid_for_children: unshare(CLONE_NEWPID)) whose init is none of its children in the tree, not supported",
+			       (unsigned long long)pfc);
+	}
+	return 0;
+}
+
 int ns_collect(struct ns_dump *nd, struct pstree *t)
 {
+	for (int k = 0; k < t->nr; k++)
+		if (read_nspid(t->items[k]))
+			return -1;
 	for (int i = 0; i < NSI_NR; i++) {
 		uint64_t crest;
 
@@ -597,6 +827,8 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 				/* Its namespaces are gone with it: its parent's. */
 				it->ns_ino[i] = above;
 				it->ns_id[i] = p ? p->ns_id[i] : 0;
+				if (i == NSI_PID && it->nr_ns_pids != (p ? p->nr_ns_pids : 0))
+					refuse(it->pid, "is a zombie in a PID namespace of its own (its init is dead), not supported");
 				continue;
 			}
 			it->ns_ino[i] = ns_inode(it->live, kinds[i].name);
@@ -606,6 +838,8 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 			}
 			if (it->ns_ino[i] == above) {
 				it->ns_id[i] = p ? p->ns_id[i] : 0;
+				if (i == NSI_PID)
+					pid_ns_ok(it, false);
 				continue;
 			}
 			if (it->ns_ino[i] == crest) {
@@ -620,11 +854,13 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 				       (unsigned long long)it->ns_ino[i]);
 				continue;
 			}
+			if (i == NSI_PID && !pid_ns_ok(it, true))
+				continue;
 			if (ns_add(nd, i, it))
 				return -1;
 		}
 	}
-	return 0;
+	return pid_for_children(nd, t);
 }
 
 void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe)
@@ -639,6 +875,7 @@ void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe)
 	pe->mnt_ns = it->ns_id[NSI_MNT];
 	pe->n_ns_pids = it->nr_ns_pids;
 	pe->ns_pids = (uint32_t *)it->ns_pids;
+	pe->has_pid_unshared = pe->pid_unshared = it->pid_unshared;
 }
 
 int ns_write(const struct ns_dump *nd, struct img_dir *d)
@@ -741,6 +978,15 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 			if (ret < 0)
 				return -1;
 			break;
+		case NS_KIND__NS_PID:
+			if (!e->has_level || !e->level || e->level > NS_MAX_LEVEL ||
+			    (e->parent && (e->parent >= e->id ||
+					   nr->ns[e->parent - 1]->kind != NS_KIND__NS_PID))) {
+				pr_err("%s: PID namespace %u has a bad level or parent",
+				       img_descs[IMG_NAMESPACES].name, e->id);
+				return -1;
+			}
+			break;
 		default:
 			pr_err("%s: namespace %u is of a kind this crest does not restore (%d)",
 			       img_descs[IMG_NAMESPACES].name, e->id, e->kind);
@@ -775,6 +1021,19 @@ int ns_check(const struct ns_restore *nr, PstreeEntry **pes, int nr_pes)
 				return -1;
 			}
 		}
+	for (int i = 0; i < nr_pes; i++) {
+		const NsEntry *e = ns_by_id(nr, pes[i]->pid_ns, NULL);
+		size_t level = e ? e->level : 0;
+
+		if (pes[i]->n_ns_pids != level ||
+		    (e && e->entered_by == pes[i]->pid &&
+		     pes[i]->ns_pids[level - 1] != 1)) {
+			pr_err("%s: process %u has %zu PIDs below crest's level in PID namespace %u of level %zu",
+			       img_descs[IMG_PSTREE].name, pes[i]->pid, pes[i]->n_ns_pids,
+			       pes[i]->pid_ns, level);
+			return -1;
+		}
+	}
 	for (int k = 0; k < nr->nr; k++) {
 		const NsEntry *e = nr->ns[k];
 		bool ok = false;
@@ -798,18 +1057,35 @@ static bool enters(const struct ns_restore *nr, const PstreeEntry *pe, int i)
 	return e && e->entered_by == pe->pid;
 }
 
+bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe)
+{
+	return enters(nr, pe, NSI_PID);
+}
+
+/*
+ * set_tid names a PID at each level from the child's own (set_tid[0])
+ * up: every level below crest's always (each namespace there is new,
+ * every PID in it free), crest's own with with_pid. The kernel takes
+ * levels above the caller's too (CAP_SYS_ADMIN over each), so a task
+ * inside makes its children with their host PIDs as well.
+ */
 void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
 		  const PstreeEntry *parent, bool with_pid, struct ns_clone *nc)
 {
-	(void)parent;
+	uint32_t m = pe->n_ns_pids;
+
 	memset(nc, 0, sizeof(*nc));
 	for (int i = 0; i < NSI_NR; i++)
 		if (enters(nr, pe, i))
 			nc->flags |= kinds[i].flag;
-	if (with_pid) {
-		nc->set_tid[0] = pe->pid;
-		nc->nr_set_tid = 1;
-	}
+	/* Its parent unshare()d for it: it is born in pid_for_children. */
+	if (parent && parent->pid_unshared && enters(nr, pe, NSI_PID))
+		nc->flags &= ~(uint64_t)CLONE_NEWPID;
+	for (uint32_t j = 0; j < m; j++)
+		nc->set_tid[j] = pe->ns_pids[m - 1 - j];
+	nc->nr_set_tid = m;
+	if (with_pid)
+		nc->set_tid[nc->nr_set_tid++] = pe->pid;
 }
 
 static int write_sys(const char *name, const char *value)
@@ -999,6 +1275,18 @@ static int restore_ipc(const struct ns_restore *nr, int k)
 	}
 	/* Each next_id went back to -1 (the kernel's choice) as it was used. */
 	return ret;
+}
+
+int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe)
+{
+	const NsEntry *e = ns_by_id(nr, pe->pid_ns, NULL);
+	char v[16];
+
+	if (!e || e->entered_by != pe->pid || !e->has_last_pid)
+		return 0;
+	/* Its next fork gets the PID it would have got (set_tid did not move it). */
+	snprintf(v, sizeof(v), "%u", e->last_pid);
+	return write_sys("kernel/ns_last_pid", v);
 }
 
 int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe)

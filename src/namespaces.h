@@ -30,6 +30,10 @@ struct ns_dump {
 int ns_collect(struct ns_dump *nd, struct pstree *t);
 /* namespaces.img and one image per namespace; pe's fields from it. */
 int ns_write(const struct ns_dump *nd, struct img_dir *d);
+/* crest's PID as pid sees it, for the parasite's wait: a watch's inside. */
+pid_t ns_tracer_pid(pid_t pid);
+/* The dump is over: the watches go; keep_counters: the tree runs on. */
+void ns_dump_done(bool keep_counters);
 void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe);
 
 /* The restore's side. */
@@ -59,6 +63,10 @@ int ns_check(const struct ns_restore *nr, PstreeEntry **pes, int nr_pes);
  */
 void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
 		  const PstreeEntry *parent, bool with_pid, struct ns_clone *nc);
+/* pe is the init of a PID namespace of its own. */
+bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe);
+/* Phase 2, every task made: what a namespace's entering task sets last. */
+int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe);
 /* In the new task, made in the namespaces it entered: fill them. */
 int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "namespaces.h"
 #include "parasite.h"
 #include "seize.h"
 #include "util.h"
@@ -185,7 +186,7 @@ static void fill_cure(struct parasite_args *a, pid_t pid, pid_t tid,
 		.rsp = r.rsp, .eflags = r.eflags,
 	};
 	a->cure_sigmask = mask;
-	a->tracer = getpid();
+	a->tracer = ns_tracer_pid(pid);
 	a->keep_sigpipe = sig_pending(pid, tid, SIGPIPE);
 	a->keep_sigtrap = sig_pending(pid, tid, SIGTRAP);
 }

@@ -56,6 +56,7 @@ struct pstree_item {
 	uint64_t ns_ino[NSI_NR];
 	uint32_t ns_pids[NS_MAX_LEVEL];	/* NSpid below crest's level */
 	int nr_ns_pids;
+	bool pid_unshared;		/* unshare(CLONE_NEWPID) for a child of the tree */
 };
 
 struct pstree {

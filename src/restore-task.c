@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -801,14 +802,27 @@ static int join_group(struct restore_task *t, const struct restore_shared *sh)
 
 	if (!want)
 		return 0;
-	if (t->join_pgid_orig) {
+	/* In a PID namespace of the tree: its leader by its PID there. */
+	if (t->pe->n_ns_pids) {
+		want = t->join_pgid_ns;
+		if (!want)
+			return 0;	/* outside it: inherited */
+	} else if (t->join_pgid_orig) {
 		want = restore_new_pid(sh, t->join_pgid_orig);
 		if (!want)
 			return 0;
 	}
-	if (getpgid(0) != want && setpgid(0, want)) {
-		pr_perror("can't put %d into process group %d", t->pe->pid, want);
-		return -1;
+	/*
+	 * A leader that is not our ancestor makes its group in its own
+	 * phase 1, which may not be over yet (crest says "go" twice once
+	 * every task exists): EPERM until it is, for a while at most.
+	 */
+	for (int ms = 0; getpgid(0) != want && setpgid(0, want); ms++) {
+		if (errno != EPERM || ms >= ON_ITS_WAY_MS) {
+			pr_perror("can't put %d into process group %d", t->pe->pid, want);
+			return -1;
+		}
+		usleep(1000);
 	}
 	return 0;
 }
@@ -1197,6 +1211,27 @@ static int stage_thread_tables(struct restore_task *t, const struct restore_file
 	return 0;
 }
 
+/*
+ * Our PID at crest's level: getpid() says the one of our own PID
+ * namespace. /proc is still crest's here (its mount namespace, or a
+ * copy), and its "self" is us as crest sees us.
+ */
+static pid_t host_pid(const struct restore_task *t)
+{
+	char buf[32];
+	ssize_t n;
+
+	if (!t->pe->n_ns_pids)
+		return getpid();
+	n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n <= 0) {
+		pr_perror("can't read /proc/self");
+		_exit(EXIT_FAILURE);
+	}
+	buf[n] = 0;
+	return atoi(buf);
+}
+
 static pid_t map_pid(const void *arg, pid_t orig)
 {
 	return restore_new_pid(arg, orig);
@@ -1230,7 +1265,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 
 	/* If crest dies before the restorer is done, so do we. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	t->new_pid = getpid();
+	t->new_pid = host_pid(t);
 	for (int i = 0; i < sh->nr; i++)
 		if (sh->map[i].orig == (pid_t)t->pe->pid)
 			sh->map[i].now = t->new_pid;
@@ -1253,16 +1288,30 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 			  (nr_before = list_fds(&before)) < 0))
 		_exit(EXIT_FAILURE);
 
-	for (int i = 0; i < t->nr_children; i++) {
-		struct restore_task *c = t->children[i];
-		pid_t pid = restore_clone(sh, c, sh->restore_pid);
+	/*
+	 * A child that is the init of the PID namespace we unshare()d for
+	 * comes last: every child after the unshare() is born in it.
+	 */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < t->nr_children; i++) {
+			struct restore_task *c = t->children[i];
+			bool last = t->pe->pid_unshared && ns_enters_pid(sh->ns, c->pe);
+			pid_t pid;
 
-		if (pid < 0)
-			_exit(EXIT_FAILURE);
-		if (pid == 0)
-			restore_task_child(c, sh);
-	}
-	if (wait_go(t) || (t->pe->shares_files && wait_table(t)) || join_group(t, sh))
+			if (last != (pass == 1))
+				continue;
+			if (last && unshare(CLONE_NEWPID)) {
+				pr_perror("can't make a PID namespace for %d", c->pe->pid);
+				_exit(EXIT_FAILURE);
+			}
+			pid = restore_clone(sh, c, sh->restore_pid);
+			if (pid < 0)
+				_exit(EXIT_FAILURE);
+			if (pid == 0)
+				restore_task_child(c, sh);
+		}
+	if (wait_go(t) || (t->pe->shares_files && wait_table(t)) || join_group(t, sh) ||
+	    ns_restore_late(sh->ns, t->pe))
 		_exit(EXIT_FAILURE);
 	if (t->pe->zombie)
 		die_as_zombie(t);

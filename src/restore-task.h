@@ -58,6 +58,7 @@ struct restore_task {
 	bool own_group;			/* call setpgid(0, 0) */
 	pid_t join_pgid;		/* phase 2: join this group (0: stay) */
 	pid_t join_pgid_orig;		/* ...named by its original leader */
+	pid_t join_pgid_ns;		/* ...by its PID in our PID namespace (0: outside it) */
 	/* filled as the restore goes */
 	uint64_t args_addr;
 	pid_t live;			/* a thread that stopped for us: ptrace, /proc */

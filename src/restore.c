@@ -375,8 +375,13 @@ static int plan_tree(struct restore_ctx *ctx)
 			return -1;
 		}
 
-		/* Sessions: leaders inside make their own; the rest inherit. */
-		t->setsid = pe->sid == pe->pid && (t->parent || o->restore_sid);
+		/*
+		 * Sessions: leaders inside make their own; the rest inherit.
+		 * The init of a PID namespace that led its session leads it
+		 * again: inside, getsid() would say 0 (outside) instead of 1.
+		 */
+		t->setsid = pe->sid == pe->pid &&
+			    (t->parent || o->restore_sid || ns_enters_pid(&ctx->ns, pe));
 		parent_sid = t->parent ? t->parent->pe->sid : root->sid;
 		if (!t->setsid && (pid_t)pe->sid != parent_sid &&
 		    !(!t->parent && !o->restore_sid)) {
@@ -402,7 +407,8 @@ static int plan_tree(struct restore_ctx *ctx)
 				pe->pid);
 
 		/* Group leaders make theirs (members join below). */
-		t->own_group = pe->pgid == pe->pid && (t->parent || o->restore_pgid);
+		t->own_group = pe->pgid == pe->pid &&
+			       (t->parent || o->restore_pgid || ns_enters_pid(&ctx->ns, pe));
 	}
 	for (int i = 0; i < ctx->nr; i++) {
 		struct restore_task *t = &ctx->tasks[i];
@@ -414,6 +420,9 @@ static int plan_tree(struct restore_ctx *ctx)
 			/* Phase 2, by the leader's new pid. */
 			t->join_pgid_orig = t->pe->pgid;
 			t->join_pgid = t->pe->pgid;
+			/* In a PID namespace, by its PID there if it is in ours. */
+			if (t->pe->n_ns_pids && leader->pe->pid_ns == t->pe->pid_ns)
+				t->join_pgid_ns = leader->pe->ns_pids[t->pe->n_ns_pids - 1];
 		} else if (o->restore_pgid && !leader) {
 			t->join_pgid = t->pe->pgid;	/* must exist outside */
 		} else if (!t->setsid) {

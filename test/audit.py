@@ -130,7 +130,8 @@ PROC_FILES = ["oom_score_adj", "loginuid", "sessionid", "coredump_filter",
               "personality", "timerslack_ns", "cgroup", "timers", "cmdline",
               "environ", "autogroup"]
 PROC_LINKS = ["cwd", "root", "exe", "ns/ipc", "ns/mnt", "ns/net", "ns/pid",
-              "ns/user", "ns/uts", "ns/cgroup", "ns/time"]
+              "ns/user", "ns/uts", "ns/cgroup", "ns/time",
+              "ns/pid_for_children", "ns/time_for_children"]
 
 # Inode-numbered objects crest recreates: renumbered per snapshot, in the
 # order first met, so "the same pipe as fd 3 of that task" is compared.
@@ -654,7 +655,7 @@ def _snap_ns(pid, proc, namespaces):
     for f in PROC_LINKS:
         if not f.startswith("ns/") or "link:" + f not in proc:
             continue
-        kind, v = f[3:], proc["link:" + f]
+        kind, v = f[3:].split("_")[0], proc["link:" + f]
         if v == _link("/proc/self/" + f):
             proc["link:" + f] = "crest's own"
             continue
