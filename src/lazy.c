@@ -819,9 +819,10 @@ static int on_hello(struct lazy_server *s)
 	struct rst_lazy_hello h;
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
 	} cm;
 	struct iovec iov = { &h, sizeof(h) };
+	pid_t sender = 0;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
 	struct cmsghdr *c;
@@ -836,13 +837,25 @@ static int on_hello(struct lazy_server *s)
 		s->expect = 0;	/* crest and the restorers are gone */
 		return 0;
 	}
-	c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	/*
+	 * The sender's pid as the kernel gives it (SO_PASSCRED), in our PID
+	 * namespace: in a namespace of the tree's own, h.new_pid is its pid
+	 * there, another process here.
+	 */
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			sender = uc.pid;
+		}
+	}
 	for (int i = 0; n == sizeof(h) && i < s->nr_src; i++)
 		if (s->src[i].orig == h.orig_pid && !s->src[i].hello)
 			src = &s->src[i];
-	if (!src || (h.nr_lazy && fd < 0)) {
+	if (!src || (h.nr_lazy && fd < 0) || sender <= 0) {
 		pr_err("lazy-pages: a restorer's hello makes no sense (%zd bytes, pid %d)",
 		       n, n >= 4 ? h.orig_pid : 0);
 		if (fd >= 0)
@@ -850,8 +863,10 @@ static int on_hello(struct lazy_server *s)
 		return -1;
 	}
 	src->hello = true;
-	src->now = h.new_pid;
-	guard_send(s, GUARD_PID, 0, h.new_pid, -1);
+	src->now = sender;
+	pr_debug("lazy-pages: process %d is %d here (%d in its own PID namespace), %u lazy mappings",
+		 src->orig, sender, h.new_pid, h.nr_lazy);
+	guard_send(s, GUARD_PID, 0, sender, -1);
 	s->expect--;
 	if (fd >= 0) {
 		fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -1120,8 +1135,14 @@ int lazy_start(struct restore_task *tasks, int nr, const InventoryEntry *inv, in
 		return -1;
 	}
 	if (pid == 0) {
+		int on = 1;
+
 		close(sk[1]);
 		s.sock = sk[0];
+		if (setsockopt(s.sock, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on))) {
+			pr_perror("lazy-pages: can't ask for the restorers' credentials");
+			_exit(1);
+		}
 		server_main(&s, tasks, nr, inv);
 	}
 	close(sk[0]);
