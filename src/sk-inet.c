@@ -1166,12 +1166,12 @@ static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 						    e->tcp ? make_closed(e) : make_socket(e),
 						    rf->base);
 			if (u->fd[i] < 0) {
-				udp_queue_done();
+				inet_raw_done();
 				return -1;
 			}
 		}
 	}
-	udp_queue_done();
+	inet_raw_done();
 	/*
 	 * Out of repair mode: the kernel sends a window probe, which tells
 	 * the peer where things stand, and the bytes never sent go.

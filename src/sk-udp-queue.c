@@ -24,8 +24,7 @@
  * Restore: the socket is bound and not connected yet (a datagram queued
  * before a connect may come from anyone), with no filter yet (each
  * datagram passed it once). Each datagram is built whole, IP header
- * included, and sent through a raw socket (IPPROTO_RAW: the header is
- * crest's) from its sender's address and port to where it was sent: no
+ * included, and sent through a raw socket (sk-inet-raw.c) from its sender's address and port to where it was sent: no
  * socket is bound to the sender's address for it, so no port of the tree
  * or of anybody else is in the way, and a sender that is not an address of
  * this machine is no problem. Where it was sent: its own destination if
@@ -39,9 +38,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/ip6.h>
 #include <netinet/udp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,49 +307,6 @@ int udp_queue_check(const InetSkEntry *e)
 
 /* ---- restore ---- */
 
-static int raw_fd[2] = { -1, -1 };	/* IPv4, IPv6 */
-
-static int raw_socket(bool v4)
-{
-	int *fd = &raw_fd[v4 ? 0 : 1];
-
-	if (*fd < 0) {
-		*fd = socket(v4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-		if (*fd < 0)
-			pr_perror("can't open a raw IPv%c socket to queue datagrams again",
-				  v4 ? '4' : '6');
-	}
-	return *fd;
-}
-
-void udp_queue_done(void)
-{
-	for (int i = 0; i < 2; i++)
-		if (raw_fd[i] >= 0) {
-			close(raw_fd[i]);
-			raw_fd[i] = -1;
-		}
-}
-
-static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	sum = ~sum & 0xffff;
-	return sum ? sum : 0xffff;	/* 0 would say "no checksum" */
-}
-
 /* An address in this family that is this machine's (a bind says so). */
 static bool is_local(int family, const char *addr)
 {
@@ -415,61 +370,19 @@ static int dgram_dst(const InetSkEntry *e, const UdpDgramEntry *d, bool v4,
 	return 0;
 }
 
-/* The whole packet of d: an IP header, a UDP (or UDP-Lite) one, the data. */
-static size_t build(const InetSkEntry *e, const UdpDgramEntry *d, bool v4,
-		    const struct sockaddr_storage *src, const struct sockaddr_storage *dst,
-		    uint8_t *pkt)
+/* UDP (or UDP-Lite) header and data of d, in buf: its length. */
+static size_t build(const InetSkEntry *e, const UdpDgramEntry *d, uint8_t *buf)
 {
-	size_t ulen = sizeof(struct udphdr) + d->data.len;
-	struct udphdr *uh;
-	uint32_t sum = 0;
-	uint8_t proto = e->protocol;
+	struct udphdr *uh = (struct udphdr *)buf;
+	size_t ulen = sizeof(*uh) + d->data.len;
 
-	if (v4) {
-		struct iphdr *ih = (struct iphdr *)pkt;
-		const struct sockaddr_in *s = (const struct sockaddr_in *)src;
-		const struct sockaddr_in *t = (const struct sockaddr_in *)dst;
-
-		memset(ih, 0, sizeof(*ih));
-		ih->version = 4;
-		ih->ihl = 5;
-		ih->tos = d->has_tos ? d->tos : 0;
-		ih->tot_len = htons(sizeof(*ih) + ulen);
-		ih->ttl = d->has_ttl ? d->ttl : 64;
-		ih->protocol = proto;
-		ih->saddr = s->sin_addr.s_addr;
-		ih->daddr = t->sin_addr.s_addr;
-		sum = csum_add(sum, &ih->saddr, 8);
-		uh = (struct udphdr *)(ih + 1);
-	} else {
-		struct ip6_hdr *ih = (struct ip6_hdr *)pkt;
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)src;
-		const struct sockaddr_in6 *t = (const struct sockaddr_in6 *)dst;
-		uint32_t l = htonl(ulen);
-
-		memset(ih, 0, sizeof(*ih));
-		ih->ip6_flow = htonl(6u << 28 | (d->has_tos ? d->tos : 0) << 20);
-		ih->ip6_plen = htons(ulen);
-		ih->ip6_nxt = proto;
-		ih->ip6_hlim = d->has_ttl ? d->ttl : 64;
-		ih->ip6_src = s->sin6_addr;
-		ih->ip6_dst = t->sin6_addr;
-		sum = csum_add(sum, &ih->ip6_src, 32);
-		sum = csum_add(sum, &l, 4);
-		uh = (struct udphdr *)(ih + 1);
-	}
-	if (v4)
-		sum += ulen;
-	sum += proto;
 	uh->source = htons(d->src_port);
 	uh->dest = htons(e->src_port);
 	/* UDP-Lite: the length field is the checksum's coverage, 0 all of it. */
-	uh->len = proto == IPPROTO_UDP ? htons(ulen) : 0;
+	uh->len = e->protocol == IPPROTO_UDP ? htons(ulen) : 0;
 	uh->check = 0;
 	memcpy(uh + 1, d->data.data, d->data.len);
-	sum = csum_add(sum, uh, ulen);
-	uh->check = htons(csum_fold(sum));
-	return (uint8_t *)(uh + 1) - pkt + d->data.len;
+	return ulen;
 }
 
 static int wait_arrived(int fd, uint32_t before)
@@ -498,7 +411,6 @@ static int send_one(int fd, const InetSkEntry *e, size_t i, uint8_t *pkt, const 
 	bool v4 = e->family == AF_INET;
 	uint32_t before;
 	size_t len;
-	int raw;
 
 	if (!v4 && !strncmp(saddr, "::ffff:", 7) && strchr(saddr, '.')) {
 		v4 = true;
@@ -510,14 +422,13 @@ static int send_one(int fd, const InetSkEntry *e, size_t i, uint8_t *pkt, const 
 		pr_err("can't queue datagram %zu of %s again from %s", i + 1, what, d->src_addr);
 		return -1;
 	}
-	raw = raw_socket(v4);
-	if (raw < 0 || meminfo_rmem(fd, &before))
+	if (meminfo_rmem(fd, &before))
 		return -1;
-	len = build(e, d, v4, &src, &dst, pkt);
-	if (sendto(raw, pkt, len, 0, (struct sockaddr *)&dst,
-		   v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) != (ssize_t)len) {
-		pr_perror("can't send datagram %zu of %s again (from %s:%u to %s)", i + 1, what,
-			  d->src_addr, d->src_port, daddr);
+	len = build(e, d, pkt);
+	if (inet_raw_send(&src, &dst, e->protocol, pkt, len, offsetof(struct udphdr, check),
+			  d->has_tos ? (int)d->tos : 0, d->has_ttl ? (int)d->ttl : 64)) {
+		pr_err("can't send datagram %zu of %s again (from %s:%u to %s)", i + 1, what,
+		       d->src_addr, d->src_port, daddr);
 		return -1;
 	}
 	if (wait_arrived(fd, before)) {
