@@ -70,6 +70,7 @@ int inet_raw_send(const struct sockaddr_storage *src, const struct sockaddr_stor
 {
 	bool v4 = dst->ss_family == AF_INET;
 	size_t hlen = v4 ? sizeof(struct iphdr) : sizeof(struct ip6_hdr);
+	struct sockaddr_storage to;
 	uint8_t *pkt;
 	uint32_t sum = 0;
 	uint16_t check;
@@ -112,7 +113,13 @@ int inet_raw_send(const struct sockaddr_storage *src, const struct sockaddr_stor
 	check = htons(csum_fold(sum));
 	memcpy(l4 + csum_off, &check, 2);
 	memcpy(pkt + hlen, l4, len);
-	n = sendto(raw, pkt, hlen + len, 0, (const struct sockaddr *)dst,
+	/* A raw socket's "port" is a protocol (IPv6: it must be 0 or its own). */
+	memcpy(&to, dst, sizeof(to));
+	if (v4)
+		((struct sockaddr_in *)&to)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&to)->sin6_port = 0;
+	n = sendto(raw, pkt, hlen + len, 0, (const struct sockaddr *)&to,
 		   v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 	free(pkt);
 	if (n != (ssize_t)(hlen + len)) {

@@ -23,8 +23,9 @@
  * was (SO_LOCK_FILTER); an eBPF one (SO_ATTACH_BPF) can't be read back
  * (SO_GET_FILTER: EACCES) and is refused.
  *
- * Refused by name, with the addresses: an established TCP connection
- * without --tcp-established, one being opened or closed; a listener with
+ * With --tcp-established, established and half-closed connections are
+ * repaired (make_conn, make_fins). Refused by name, with the addresses: a
+ * connection without --tcp-established, one being opened; a listener with
  * connections waiting to be accepted (crest can't make their peers
  * connect again, and CRIU can't either); a UDP queue sk-udp-queue.c
  * can't save; a TLS (TCP_ULP) socket. Multicast memberships can't be read
@@ -49,6 +50,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +59,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -118,6 +122,25 @@ enum {
 	ST_FIN_WAIT2, ST_TIME_WAIT, ST_CLOSE, ST_CLOSE_WAIT, ST_LAST_ACK,
 	ST_LISTEN, ST_CLOSING,
 };
+
+/* A connection crest repairs: established or half closed. */
+static bool tcp_conn_state(unsigned int st)
+{
+	return st == ST_ESTABLISHED || st == ST_FIN_WAIT1 || st == ST_FIN_WAIT2 ||
+	       st == ST_CLOSING || st == ST_LAST_ACK || st == ST_CLOSE_WAIT;
+}
+
+/* Our FIN written, acknowledged; the peer's FIN come: what each state says. */
+static bool fin_sent(unsigned int st)
+{
+	return st == ST_FIN_WAIT1 || st == ST_FIN_WAIT2 || st == ST_CLOSING ||
+	       st == ST_LAST_ACK;
+}
+
+static bool fin_rcvd(unsigned int st)
+{
+	return st == ST_CLOSE_WAIT || st == ST_CLOSING || st == ST_LAST_ACK;
+}
 
 static const char *tcp_state_name(unsigned int st)
 {
@@ -325,7 +348,7 @@ static void sk_words(const InetSkEntry *e, char *buf, size_t size)
  */
 static int dump_opts(InetSkEntry *e, int cfd, int fresh)
 {
-	bool conn = e->protocol == IPPROTO_TCP && e->state == ST_ESTABLISHED;
+	bool conn = e->protocol == IPPROTO_TCP && tcp_conn_state(e->state);
 
 	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++) {
 		const struct sk_opt *o = &sk_opts[i];
@@ -367,6 +390,24 @@ static int dump_opts(InetSkEntry *e, int cfd, int fresh)
 		e->opts[e->n_opts++] = so;
 	}
 	return 0;
+}
+
+/*
+ * What the program shut itself (shutdown(2)), as poll tells it: reading
+ * (POLLRDHUP) where no FIN of the peer explains it, and for a datagram
+ * socket both ways (POLLHUP). A TCP connection's SHUT_WR is its state.
+ */
+static void dump_shutdown(InetSkEntry *e, int cfd)
+{
+	struct pollfd p = { cfd, POLLRDHUP, 0 };
+
+	if (e->state == ST_LISTEN || poll(&p, 1, 0) != 1)
+		return;
+	if ((p.revents & POLLRDHUP) && !(e->protocol == IPPROTO_TCP && fin_rcvd(e->state)))
+		e->shutdown |= 1;
+	if (e->type == SOCK_DGRAM && (p.revents & POLLHUP))
+		e->shutdown |= 2;
+	e->has_shutdown = !!e->shutdown;
 }
 
 /* Another family than inet: what it is, for the refusal. */
@@ -442,7 +483,7 @@ static char *own_problem(InetSkEntry *e, int cfd, bool tcp_established)
 			return xsprintf("%s with the upper layer protocol '%.*s' (TCP_ULP)",
 					what, (int)len, prog);
 	}
-	if (e->protocol == IPPROTO_TCP && e->state == ST_ESTABLISHED) {
+	if (e->protocol == IPPROTO_TCP && tcp_conn_state(e->state)) {
 		if (!tcp_established)
 			return xsprintf("%s (CRIU's --tcp-established saves it)", what);
 		if (sock_int(cfd, SOL_SOCKET, SO_PEEK_OFF) >= 0)
@@ -451,7 +492,7 @@ static char *own_problem(InetSkEntry *e, int cfd, bool tcp_established)
 	}
 	if (e->protocol == IPPROTO_TCP && e->state != ST_CLOSE &&
 	    e->state != ST_LISTEN)
-		return xsprintf("%s (with --tcp-established crest saves established connections only)",
+		return xsprintf("%s (with --tcp-established crest saves established and half-closed connections only)",
 				what);
 	return NULL;
 }
@@ -525,7 +566,7 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 			goto err;
 		}
 		e->state = ti.tcpi_state;
-		if (e->state == ST_ESTABLISHED) {
+		if (tcp_conn_state(e->state)) {
 			int inq = 0, outq = 0;
 
 			/* The queues are read at the end; their size is known now. */
@@ -556,6 +597,7 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 			why = NULL;
 		}
 	}
+	dump_shutdown(e, cfd);
 	why = own_problem(e, cfd, df->opts && df->opts->tcp_established);
 	if (why) {
 		refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
@@ -599,7 +641,7 @@ static int repair_queue(int fd, int q)
  * (MSG_PEEK of the selected queue: the send queue whole from its first
  * unacknowledged byte), *len of them as the ioctl counts.
  */
-static int read_queue(int fd, int q, unsigned long ioc, uint32_t *seq,
+static int read_queue(int fd, int q, unsigned long ioc, int fin, uint32_t *seq,
 		      ProtobufCBinaryData *data, const char *what)
 {
 	int len = 0, opt;
@@ -614,6 +656,12 @@ static int read_queue(int fd, int q, unsigned long ioc, uint32_t *seq,
 		return -1;
 	}
 	*seq = opt;
+	len -= fin;		/* a FIN in the send queue counts one, and is no byte */
+	if (len < 0) {
+		pr_err("the %s queue of %s has no room for its FIN", q == TCP_SEND_QUEUE ?
+		       "send" : "receive", what);
+		return -1;
+	}
 	data->data = xzalloc(len + 1);
 	data->len = len;
 	if (len)
@@ -644,16 +692,29 @@ static int read_conn(struct insk *s)
 		pr_perror("can't read TCP_INFO of %s", what);
 		return -1;
 	}
-	if (ti.tcpi_state != ST_ESTABLISHED) {
+	/* A peer outside may have closed its side since: that is saved too. */
+	if (!tcp_conn_state(ti.tcpi_state)) {
 		pr_err("%s became %s during the dump", what, tcp_state_name(ti.tcpi_state));
 		return -1;
 	}
-	if (read_queue(s->rfd, TCP_RECV_QUEUE, SIOCINQ, &t->inq_seq, &t->inq, what) ||
-	    read_queue(s->rfd, TCP_SEND_QUEUE, SIOCOUTQ, &t->outq_seq, &t->outq, what))
-		return -1;
-	if (ioctl(s->rfd, SIOCOUTQNSD, &unsent) || unsent < 0 ||
-	    (size_t)unsent > t->outq.len) {
+	s->e->state = ti.tcpi_state;
+	t->fin_sent = fin_sent(s->e->state);
+	t->fin_acked = s->e->state == ST_FIN_WAIT2;
+	t->fin_rcvd = fin_rcvd(s->e->state);
+	if (ioctl(s->rfd, SIOCOUTQNSD, &unsent) || unsent < 0) {
 		pr_perror("can't tell what %s has not sent yet", what);
+		return -1;
+	}
+	/* SIOCOUTQNSD counts a FIN not sent yet as one too. */
+	t->fin_unsent = t->fin_sent && unsent > 0;
+	unsent -= t->fin_unsent;
+	t->has_fin_sent = t->has_fin_acked = t->has_fin_rcvd = t->has_fin_unsent = 1;
+	if (read_queue(s->rfd, TCP_RECV_QUEUE, SIOCINQ, 0, &t->inq_seq, &t->inq, what) ||
+	    read_queue(s->rfd, TCP_SEND_QUEUE, SIOCOUTQ, t->fin_sent && !t->fin_acked,
+		       &t->outq_seq, &t->outq, what))
+		return -1;
+	if ((size_t)unsent > t->outq.len) {
+		pr_err("%s has %d bytes not sent of %zu to send", what, unsent, t->outq.len);
 		return -1;
 	}
 	t->unsent = unsent;
@@ -712,7 +773,7 @@ static int repair_all(struct dump_files *df)
 	for (int i = 0; i < u->nr; i++) {
 		struct insk *s = &u->sk[i];
 
-		if (s->e->protocol != IPPROTO_TCP || s->e->state != ST_ESTABLISHED)
+		if (s->e->protocol != IPPROTO_TCP || !tcp_conn_state(s->e->state))
 			continue;
 		s->rfd = pidfd_take(s->pid, s->fd);
 		if (s->rfd < 0)
@@ -826,10 +887,19 @@ static int check_entry(const InetSkEntry *e)
 	if (e->state == ST_ESTABLISHED && (!e->dst_addr || !e->src_addr ||
 					   (e->protocol == IPPROTO_TCP) != !!e->tcp))
 		return bad_image(e, "is connected and can't be");
-	if (e->tcp && (e->state != ST_ESTABLISHED || e->tcp->unsent > e->tcp->outq.len))
+	if (e->tcp && (!tcp_conn_state(e->state) || e->protocol != IPPROTO_TCP ||
+		       !e->dst_addr || !e->src_addr || e->tcp->unsent > e->tcp->outq.len ||
+		       e->tcp->fin_sent != fin_sent(e->state) ||
+		       e->tcp->fin_rcvd != fin_rcvd(e->state) ||
+		       e->tcp->fin_acked != (e->state == ST_FIN_WAIT2) ||
+		       (e->tcp->fin_unsent && (!e->tcp->fin_sent || e->tcp->fin_acked)) ||
+		       (e->tcp->unsent && e->tcp->fin_sent && !e->tcp->fin_unsent)))
 		return bad_image(e, "has a TCP connection that can't be");
-	if (e->state != ST_LISTEN && e->state != ST_CLOSE && e->state != ST_ESTABLISHED)
+	if (e->state != ST_LISTEN && e->state != ST_CLOSE && e->state != ST_ESTABLISHED &&
+	    !(e->tcp && tcp_conn_state(e->state)))
 		return bad_image(e, "is in a state crest does not restore");
+	if (e->shutdown > 3)
+		return bad_image(e, "is shut in a way there is not");
 	if (e->state == ST_CLOSE && e->dst_addr)
 		return bad_image(e, "has a peer and is not connected");
 	for (size_t i = 0; i < e->n_opts; i++)
@@ -922,6 +992,19 @@ static int set_filter(int fd, const InetSkEntry *e, const char *what)
 	return 0;
 }
 
+/* What the program shut itself (dump_shutdown), shut again. */
+static int set_shutdown(int fd, const InetSkEntry *e, const char *what)
+{
+	int how = e->shutdown == 3 ? SHUT_RDWR : e->shutdown == 2 ? SHUT_WR : SHUT_RD;
+
+	/* Not connected, the kernel shuts it and says ENOTCONN. */
+	if (e->shutdown && shutdown(fd, how) && errno != ENOTCONN) {
+		pr_perror("can't shut %s again", what);
+		return -1;
+	}
+	return 0;
+}
+
 static int make_socket(const InetSkEntry *e)
 {
 	struct sockaddr_storage ss;
@@ -966,6 +1049,8 @@ static int make_socket(const InetSkEntry *e)
 			goto err;
 		}
 	}
+	if (set_shutdown(fd, e, what))
+		goto err;
 	return fd;
 err:
 	close(fd);
@@ -1023,6 +1108,114 @@ static int fill(int fd, const uint8_t *buf, size_t len, const char *q, const cha
 	return 0;
 }
 
+/* Our FIN, in repair mode, as sent and not acknowledged yet. */
+static int fin_as_sent(int fd, const char *what)
+{
+	if (tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", what))
+		return -1;
+	if (shutdown(fd, SHUT_WR)) {
+		pr_perror("can't write the FIN of %s again", what);
+		return -1;
+	}
+	return tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE", what);
+}
+
+/* The address of the peer (from) or the socket, v4-mapped ones as IPv4. */
+static socklen_t conn_addr(const InetSkEntry *e, bool peer, struct sockaddr_storage *ss)
+{
+	const char *a = peer ? e->dst_addr : e->src_addr;
+	uint32_t port = peer ? e->dst_port : e->src_port;
+
+	if (e->family == AF_INET6 && !strncmp(a, "::ffff:", 7) && strchr(a, '.'))
+		return inet_sa_make(AF_INET, a + 7, port, 0, ss);
+	return inet_sa_make(e->family, a, port, 0, ss);
+}
+
+/*
+ * A segment of the peer's, made by hand and sent to the connection being
+ * repaired: its FIN, or its acknowledgement of ours, as it came once. No
+ * timestamp option (PAWS checks none then); the window the peer gave.
+ */
+static int peer_segment(const InetSkEntry *e, uint32_t seq, uint32_t ack, bool fin,
+			const char *what)
+{
+	const TcpConnEntry *t = e->tcp;
+	struct sockaddr_storage src, dst;
+	uint32_t wnd = t->snd_wnd >> (t->has_snd_wscale ? t->snd_wscale : 0);
+	struct tcphdr th;
+
+	if (!conn_addr(e, true, &src) || !conn_addr(e, false, &dst))
+		return bad_image(e, "has an address no socket can have");
+	memset(&th, 0, sizeof(th));
+	th.source = htons(e->dst_port);
+	th.dest = htons(e->src_port);
+	th.seq = htonl(seq);
+	th.ack_seq = htonl(ack);
+	th.doff = sizeof(th) / 4;
+	th.ack = 1;
+	th.fin = fin;
+	th.window = htons(wnd > 65535 ? 65535 : wnd);
+	if (inet_raw_send(&src, &dst, IPPROTO_TCP, (uint8_t *)&th, sizeof(th),
+			  offsetof(struct tcphdr, check), 0, 64)) {
+		pr_err("can't send %s the %s of its peer again", what, fin ? "FIN" : "ACK");
+		return -1;
+	}
+	return 0;
+}
+
+/* The kernel takes a segment sent to lo in softirq: wait for its effect. */
+static int wait_state(int fd, unsigned int want, const char *what)
+{
+	struct timespec nap = { 0, 200 * 1000 };
+	struct tcp_info ti;
+
+	for (int i = 0; i < 50000; i++) {
+		socklen_t len = sizeof(ti);
+
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+			pr_perror("can't read TCP_INFO of %s", what);
+			return -1;
+		}
+		if (ti.tcpi_state == want)
+			return 0;
+		nanosleep(&nap, NULL);
+	}
+	pr_err("%s did not become %s again (it is %s)", what, tcp_state_name(want),
+	       tcp_state_name(ti.tcpi_state));
+	return -1;
+}
+
+/*
+ * A half-closed connection, from ESTABLISHED in repair mode, as libsoccr
+ * (CRIU) does it: our FIN written as sent (shutdown in repair mode with
+ * the send queue selected: FIN_WAIT1), the peer's FIN sent to it by hand
+ * (CLOSE_WAIT, or CLOSING after ours), our FIN after the peer's for
+ * LAST_ACK, and for FIN_WAIT2 the peer's acknowledgement of ours. A FIN
+ * that was not sent yet waits for finish_conn, after the bytes before it.
+ */
+static int make_fins(int fd, const InetSkEntry *e, const char *what)
+{
+	const TcpConnEntry *t = e->tcp;
+	uint32_t snd_una = t->outq_seq - (t->fin_sent && !t->fin_acked) - t->outq.len;
+	uint32_t rcv_nxt = t->inq_seq - t->fin_rcvd;
+	bool first = t->fin_sent && !t->fin_unsent && e->state != ST_LAST_ACK;
+
+	if (first && fin_as_sent(fd, what))
+		return -1;
+	if (t->fin_rcvd &&
+	    (peer_segment(e, rcv_nxt, snd_una, true, what) ||
+	     wait_state(fd, first ? ST_CLOSING : ST_CLOSE_WAIT, what)))
+		return -1;
+	if (e->state == ST_LAST_ACK && !t->fin_unsent && fin_as_sent(fd, what))
+		return -1;
+	if (t->fin_acked &&
+	    (peer_segment(e, t->inq_seq, t->outq_seq, false, what) ||
+	     wait_state(fd, ST_FIN_WAIT2, what)))
+		return -1;
+	return 0;
+}
+
 /*
  * An established connection, as CRIU repairs one: in repair mode, each
  * queue's first sequence number, bind, connect (no handshake: it is
@@ -1036,8 +1229,13 @@ static int make_conn(const InetSkEntry *e)
 	const TcpConnEntry *t = e->tcp;
 	size_t sent = t->outq.len - t->unsent;
 	struct tcp_repair_opt ro[4];
+	/*
+	 * A FIN that came is not in the queue made now (the peer's FIN is
+	 * sent to it below): rcv_nxt is one less, and so is the window's
+	 * left edge, its right one where it was.
+	 */
 	struct tcp_repair_window w = { t->snd_wl1, t->snd_wnd, t->max_window,
-				       t->rcv_wnd, t->rcv_wup };
+				       t->rcv_wnd + t->fin_rcvd, t->rcv_wup - t->fin_rcvd };
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char what[200];
@@ -1053,13 +1251,18 @@ static int make_conn(const InetSkEntry *e)
 		pr_perror("can't give %s its owner %u back", what, e->uid);
 		goto err;
 	}
-	/* Options first: SO_REUSEADDR would undo repair's forced reuse. */
-	if (set_opts(fd, e) || set_filter(fd, e, what) ||
+	/*
+	 * Options first: SO_REUSEADDR would undo repair's forced reuse. The
+	 * filter last: it would drop the segments crest sends it by hand.
+	 */
+	if (set_opts(fd, e) ||
 	    tcp_set_int(fd, TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR", what) ||
 	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", what) ||
-	    tcp_set_int(fd, TCP_QUEUE_SEQ, t->outq_seq - t->outq.len, "the send sequence", what) ||
+	    tcp_set_int(fd, TCP_QUEUE_SEQ, t->outq_seq - t->fin_sent - t->outq.len,
+			"the send sequence", what) ||
 	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE", what) ||
-	    tcp_set_int(fd, TCP_QUEUE_SEQ, t->inq_seq - t->inq.len, "the receive sequence", what))
+	    tcp_set_int(fd, TCP_QUEUE_SEQ, t->inq_seq - t->fin_rcvd - t->inq.len,
+			"the receive sequence", what))
 		goto err;
 	len = inet_sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, len)) {
@@ -1086,7 +1289,8 @@ static int make_conn(const InetSkEntry *e)
 	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", what) ||
 	    fill(fd, t->outq.data, sent, "send", what) ||
 	    tcp_set(fd, TCP_REPAIR_WINDOW, &w, sizeof(w), "TCP_REPAIR_WINDOW", what) ||
-	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE", what))
+	    tcp_set_int(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE", what) ||
+	    make_fins(fd, e, what) || set_filter(fd, e, what))
 		goto err;
 	return fd;
 err:
@@ -1107,6 +1311,12 @@ static int finish_conn(int fd, const InetSkEntry *e)
 	sk_words(e, what, sizeof(what));
 	if (tcp_set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR off", what) ||
 	    fill(fd, t->outq.data + sent, t->unsent, "unsent", what))
+		return -1;
+	if (t->fin_unsent && shutdown(fd, SHUT_WR)) {
+		pr_perror("can't write the FIN of %s again", what);
+		return -1;
+	}
+	if (set_shutdown(fd, e, what))
 		return -1;
 	/* Repair mode's end reset SO_REUSEADDR (sk_reuse): as it was. */
 	for (size_t i = 0; i < e->n_opts; i++) {
