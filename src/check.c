@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -34,8 +35,8 @@
 #define CAP_CHECKPOINT_RESTORE	40
 #endif
 /* The namespace kinds a tree may have of its own (namespaces.c). */
-#define NS_RESTORED	"uts ipc pid"
-#define NS_REFUSED	"mnt net user cgroup time"
+#define NS_RESTORED	"uts ipc pid mnt"
+#define NS_REFUSED	"net user cgroup time"
 #define PAGEMAP_SCAN_IOCTL	_IOWR('f', 16, char[96])
 
 static int probe_seize(void)
@@ -167,6 +168,13 @@ static int pid_ns_init(void)
 	       WIFEXITED(status) && !WEXITSTATUS(status);
 }
 
+/* A private copy of our mounts, and a tmpfs on it. */
+static int tmpfs_mount(void)
+{
+	return !mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) &&
+	       !mount("tmpfs", "/tmp", "tmpfs", 0, "size=4k");
+}
+
 /* IPC objects back under their ids: the kernel's *_next_id sysctls. */
 static int ipc_next_ids(void)
 {
@@ -208,6 +216,7 @@ int cr_check(const struct options *opts)
 		{ "IPC namespaces, System V ids", probe_ns(CLONE_NEWIPC, ipc_next_ids), 0 },
 		{ "System V messages read (MSG_COPY)", probe_ns(CLONE_NEWIPC, msg_copy), 0 },
 		{ "PID namespaces, set_tid per level", probe_ns(CLONE_NEWPID, pid_ns_init), 0 },
+		{ "mount namespaces, tmpfs", probe_ns(CLONE_NEWNS, tmpfs_mount), 0 },
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 	int missing = 0;

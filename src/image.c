@@ -60,6 +60,8 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_UTSNS]	= { "utsns-%d.img", 0x55545331, &uts_ns_entry__descriptor },	/* %d: ns id */
 	[IMG_IPCNS]	= { "ipcns-%d.img", 0x49504331, &ipc_ns_entry__descriptor },
 	[IMG_IPCOBJS]	= { "ipcobjs-%d.img", 0x49504f31, &ipc_obj_entry__descriptor },
+	[IMG_MNTNS]	= { "mntns-%d.img", 0x4d4e5431, &mnt_entry__descriptor },
+	[IMG_TMPFS]	= { "tmpfs-%d.img", 0x544d5031, &tmpfs_file__descriptor },	/* %d: tmpfs id */
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

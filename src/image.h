@@ -60,6 +60,8 @@ enum img_kind {
 	IMG_UTSNS,
 	IMG_IPCNS,
 	IMG_IPCOBJS,
+	IMG_MNTNS,
+	IMG_TMPFS,
 	IMG_NR_KINDS,
 };
 

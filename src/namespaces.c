@@ -78,7 +78,7 @@ static const struct ns_kind_desc kinds[NSI_NR] = {
 	[NSI_UTS] = { "uts", NS_KIND__NS_UTS, CLONE_NEWUTS, "UTS namespace" },
 	[NSI_IPC] = { "ipc", NS_KIND__NS_IPC, CLONE_NEWIPC, "IPC namespace" },
 	[NSI_PID] = { "pid", NS_KIND__NS_PID, CLONE_NEWPID, "PID namespace" },
-	[NSI_MNT] = { NULL, NS_KIND__NS_MNT, CLONE_NEWNS, "mount namespace" },
+	[NSI_MNT] = { "mnt", NS_KIND__NS_MNT, CLONE_NEWNS, "mount namespace" },
 };
 
 /* The IPC limits of a namespace, under /proc/sys. */
@@ -645,6 +645,8 @@ static int ns_add(struct ns_dump *nd, int i, struct pstree_item *it)
 	nd->ipc = xrealloc(nd->ipc, (n + 1) * sizeof(*nd->ipc));
 	nd->objs = xrealloc(nd->objs, (n + 1) * sizeof(*nd->objs));
 	nd->nr_objs = xrealloc(nd->nr_objs, (n + 1) * sizeof(*nd->nr_objs));
+	nd->mnt = xrealloc(nd->mnt, (n + 1) * sizeof(*nd->mnt));
+	nd->mnt[n] = NULL;
 	nd->ns[n] = e;
 	nd->ino[n] = it->ns_ino[i];
 	nd->uts[n] = NULL;
@@ -660,6 +662,8 @@ static int ns_add(struct ns_dump *nd, int i, struct pstree_item *it)
 		e->parent = it->parent ? it->parent->ns_id[NSI_PID] : 0;
 		e->level = it->nr_ns_pids;
 		return watch_start(it->live, it->ns_ino[i], e);
+	case NSI_MNT:
+		return mntns_collect(nd, n, it->live);
 	case NSI_UTS:
 		if (in_ns(it->live, i, uts_helper, &r))
 			return -1;
@@ -860,6 +864,10 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 				return -1;
 		}
 	}
+	for (int k = 0; k < t->nr; k++)
+		if (t->items[k]->ns_id[NSI_MNT] && !t->items[k]->zombie &&
+		    mntns_check_task(nd, t->items[k]->ns_id[NSI_MNT] - 1, t->items[k]))
+			return -1;
 	return pid_for_children(nd, t);
 }
 
@@ -895,6 +903,8 @@ int ns_write(const struct ns_dump *nd, struct img_dir *d)
 			if (!img || img_write_msg(img, &nd->uts[k]->base))
 				return -1;
 		}
+		if (nd->mnt[k] && mntns_write(nd, k, d))
+			return -1;
 		if (nd->ipc[k]) {
 			img = img_create(d, IMG_IPCNS, e->id);
 			if (!img || img_write_msg(img, &nd->ipc[k]->base))
@@ -953,6 +963,7 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 	nr->ipc = xzalloc((nr->nr + 1) * sizeof(*nr->ipc));
 	nr->objs = xzalloc((nr->nr + 1) * sizeof(*nr->objs));
 	nr->nr_objs = xzalloc((nr->nr + 1) * sizeof(*nr->nr_objs));
+	nr->mnt = xzalloc((nr->nr + 1) * sizeof(*nr->mnt));
 	for (int k = 0; k < nr->nr; k++) {
 		const NsEntry *e = nr->ns[k];
 
@@ -976,6 +987,10 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 			}
 			img_close(img);
 			if (ret < 0)
+				return -1;
+			break;
+		case NS_KIND__NS_MNT:
+			if (mntns_read(nr, k, d))
 				return -1;
 			break;
 		case NS_KIND__NS_PID:
@@ -1293,6 +1308,11 @@ int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe)
 {
 	int k;
 
+	/* A copy of crest's: private as the dump saw it; mounts at the end. */
+	if (enters(nr, pe, NSI_MNT) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		pr_perror("can't make the new mount namespace of %u private", pe->pid);
+		return -1;
+	}
 	if (enters(nr, pe, NSI_UTS)) {
 		const UtsNsEntry *u;
 

@@ -10,6 +10,9 @@
 #include "pstree.h"
 #include "pstree.pb-c.h"
 
+struct mnt_dump;
+struct mnt_restore;
+
 /* What a dump keeps of the tree's namespaces (namespaces.c). */
 struct ns_dump {
 	NsEntry **ns;			/* namespaces.img, ns[i]->id == i + 1 */
@@ -18,6 +21,7 @@ struct ns_dump {
 	IpcNsEntry **ipc;		/* per ns: an IPC one's limits... */
 	IpcObjEntry ***objs;		/* ...and objects */
 	int *nr_objs;
+	struct mnt_dump **mnt;		/* per ns: a mount one's (ns-mnt.c) */
 	int nr;
 };
 
@@ -43,6 +47,7 @@ struct ns_restore {
 	IpcNsEntry **ipc;
 	IpcObjEntry ***objs;
 	int *nr_objs;
+	struct mnt_restore **mnt;
 	int nr;
 };
 
@@ -69,5 +74,16 @@ bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe);
 int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe);
 /* In the new task, made in the namespaces it entered: fill them. */
 int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe);
+
+/* ns-mnt.c: a mount namespace, ns k, entered by pid. */
+int mntns_collect(struct ns_dump *nd, int k, pid_t pid);
+int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *it);
+int mntns_write(const struct ns_dump *nd, int k, struct img_dir *d);
+int mntns_read(struct ns_restore *nr, int k, struct img_dir *d);
+/*
+ * crest, once every restorer is done: each mount namespace's mounts, by
+ * a helper in it; host[k]: the host PID of the task that entered ns k.
+ */
+int mntns_restore_mounts(const struct ns_restore *nr, const pid_t *host);
 
 #endif

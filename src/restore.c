@@ -1584,6 +1584,22 @@ static int check_creds(struct restore_ctx *ctx)
 	return ret;
 }
 
+/* Every restorer is done: the mounts of the tree's mount namespaces. */
+static int restore_mounts(struct restore_ctx *ctx)
+{
+	pid_t *host = xzalloc((ctx->ns.nr + 1) * sizeof(*host));
+	int ret;
+
+	for (int k = 0; k < ctx->ns.nr; k++) {
+		struct restore_task *t = task_by_pid(ctx, ctx->ns.ns[k]->entered_by);
+
+		host[k] = t ? t->new_pid : 0;
+	}
+	ret = mntns_restore_mounts(&ctx->ns, host);
+	free(host);
+	return ret;
+}
+
 static int check_ns(struct restore_ctx *ctx)
 {
 	PstreeEntry **pes = xzalloc(ctx->nr * sizeof(*pes));
@@ -1747,7 +1763,8 @@ int cr_restore(const struct options *opts)
 	if (prepare_objects(&ctx) || check_locks(&ctx))
 		goto err_modes;
 	start_progress(&ctx);
-	if (create_tree(&ctx) || run_restorers(&ctx) || job_foreground(&ctx) ||
+	if (create_tree(&ctx) || run_restorers(&ctx) || restore_mounts(&ctx) ||
+	    job_foreground(&ctx) ||
 	    finish_all(&ctx)) {
 		progress_end();
 		kill_all(&ctx);

@@ -12,8 +12,8 @@
  * crest is assumed to run where the dumping one did).
  *
  * When you make crest save one of these, remove its row (and its entry
- * in the known losses of test/audit.py). UTS, IPC and PID namespaces
- * (pid_for_children too) are namespaces.c's.
+ * in the known losses of test/audit.py). UTS, IPC, PID and mount
+ * namespaces (pid_for_children too) are namespaces.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,7 +60,6 @@ static const struct unsaved_row rows[] = {
 	{ "status", "Mems_allowed_list", PER_THREAD, DEF_CREST, NULL,
 	  "a memory node set (cpuset or mempolicy)" },
 	{ "coredump_filter", NULL, PER_PROCESS, DEF_CREST, NULL, "a coredump_filter" },
-	{ "ns/mnt", NULL, PER_PROCESS, DEF_LINK, NULL, "a mount namespace" },
 	{ "ns/net", NULL, PER_PROCESS, DEF_LINK, NULL, "a network namespace" },
 	{ "ns/user", NULL, PER_PROCESS, DEF_LINK, NULL, "a user namespace" },
 	{ "ns/cgroup", NULL, PER_PROCESS, DEF_LINK, NULL, "a cgroup namespace" },

@@ -587,7 +587,7 @@ def _snap_fds(base, tid, thread, classes, out):
 # inside it is compared instead: a UTS namespace's names, an IPC
 # namespace's limits and objects (/proc/sysvipc, without the pids and
 # times of their last use), read in it with nsenter(1).
-NS_KINDS = {"uts": "-u", "ipc": "-i"}
+NS_KINDS = {"uts": "-u", "ipc": "-i", "mnt": None}
 IPC_LIMITS = ["kernel/sem", "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni",
               "kernel/shmmax", "kernel/shmall", "kernel/shmmni",
               "kernel/shm_rmid_forced", "fs/mqueue/queues_max",
@@ -626,9 +626,27 @@ def _in_ns(pid, flag, script):
     return r.stdout.decode(errors="replace") if r.returncode == 0 else None
 
 
+def parse_mountinfo(text):
+    """Each mount as "MOUNTPOINT ROOT FSTYPE SOURCE OPTIONS SUPER
+    PROPAGATION", in order: not its id, parent or device number (a
+    restored tmpfs or proc is a new one), nor its peer group's number."""
+    out = []
+    for l in (text or "").splitlines():
+        pre, _, post = l.partition(" - ")
+        f, g = pre.split(), post.split()
+        if len(f) < 6 or len(g) < 2:
+            continue
+        prop = " ".join(re.sub(r":\d+", "", o) for o in f[6:]) or "private"
+        out.append(" ".join([f[4], f[3]] + g[:3] + [f[5], prop]))
+    return "; ".join(out)
+
+
 def _ns_contents(pid, kind):
     out = {}
-    if kind == "uts":
+    if kind == "mnt":
+        out["ns:mnt:mountinfo"] = parse_mountinfo(
+            _read("/proc/%d/mountinfo" % pid))
+    elif kind == "uts":
         t = _in_ns(pid, "-u", "cat /proc/sys/kernel/hostname "
                    "/proc/sys/kernel/domainname")
         if t is not None:

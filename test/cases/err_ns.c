@@ -1,8 +1,9 @@
 /*
  * Namespaces and IPC objects crest does not save yet, each to be refused
  * by name (test/run's errors mode starts it under unshare --net --cgroup
- * --time --ipc): its network, cgroup and time namespaces, a POSIX
- * message queue and a System V segment it keeps attached.
+ * --time --ipc --mount): its network, cgroup and time namespaces, a POSIX
+ * message queue and a System V segment it keeps attached; in its mount
+ * namespace a shared tmpfs with a file it holds open, and a bind mount.
  */
 #include "caselib.h"
 
@@ -10,7 +11,11 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 
 int main(void)
 {
@@ -27,6 +32,22 @@ int main(void)
 	if (p == (void *)-1)
 		case_fail("shmget/shmat: %s", strerror(errno));
 	strcpy(p, "attached");
+	{
+		const char *tmp = getenv("CREST_TMP");
+		char t1[4096], t2[4096], f[4200];
+
+		if (!tmp)
+			case_fail("no CREST_TMP");
+		snprintf(t1, sizeof(t1), "%s/shared", tmp);
+		snprintf(t2, sizeof(t2), "%s/bind", tmp);
+		snprintf(f, sizeof(f), "%s/held", t1);
+		if (mkdir(t1, 0755) || mkdir(t2, 0755) ||
+		    mount("tmpfs", t1, "tmpfs", 0, "size=1m") ||
+		    mount(NULL, t1, NULL, MS_SHARED, NULL) ||
+		    mount(tmp, t2, NULL, MS_BIND, NULL) ||
+		    open(f, O_RDWR | O_CREAT, 0600) < 0)
+			case_fail("mounts: %s", strerror(errno));
+	}
 	case_ready();
 	case_wait_go();
 	if (strcmp(p, "attached"))

@@ -1,0 +1,773 @@
+/*
+ * Mount namespaces, the simple shape only: a copy of crest's own (as
+ * unshare --mount makes it), every mount private, plus tmpfs mounts
+ * (their files saved) and proc mounts made in it. Anything else -- a
+ * shared, slave or unbindable mount, a mount of another kind (or a bind
+ * of part of a tmpfs or proc), a mount inside a new tmpfs, a root that is not the
+ * namespace's, hard links, devices, FIFOs or sockets on a tmpfs, an fd,
+ * cwd or mapping of the tree on a new mount -- is refused by name.
+ *
+ * At restore the entering task is made with CLONE_NEWNS (a copy of the
+ * restoring crest's namespace) and makes every mount private. The rest
+ * waits till every restorer is done -- a new tmpfs could hide the images,
+ * a new proc the /proc/self the restore reads -- and is a helper's, a
+ * child of crest that joins the namespace: it checks that every mount of
+ * crest's the images name is there, detaches what they do not have, and
+ * mounts the tmpfs and proc mounts in their order, filling each tmpfs. A
+ * proc shows the PID namespace of whoever mounts it: one of a PID
+ * namespace of the tree is mounted by a child of the helper born there
+ * (setns() of its pid_for_children), which puts ns_last_pid back.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "namespaces.h"
+#include "refuse.h"
+#include "util.h"
+
+#define TMPFS_MAX_FILE	(IMG_MAX_RECORD - (1u << 20))
+
+struct mi {
+	int id, parent;
+	unsigned int maj, min;
+	char *root, *mp, *opts, *optional, *fstype, *source, *super;
+};
+
+struct mnt_dump {
+	MntEntry **m;
+	int nr;
+	dev_t *new_devs;	/* of the tmpfs and proc mounts made in it */
+	char **new_mps;
+	int nr_new;
+	/* per tmpfs: its files */
+	uint32_t *tmpfs_ids;
+	TmpfsFile ***files;
+	int *nr_files;
+	int nr_tmpfs;
+};
+
+static uint32_t next_tmpfs_id;
+
+/* "\040" and the like back to bytes. */
+static char *unescape(const char *s)
+{
+	char *out = xzalloc(strlen(s) + 1), *o = out;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	return out;
+}
+
+static void mi_free(struct mi *m, int nr)
+{
+	for (int i = 0; i < nr; i++) {
+		free(m[i].root);
+		free(m[i].mp);
+		free(m[i].opts);
+		free(m[i].optional);
+		free(m[i].fstype);
+		free(m[i].source);
+		free(m[i].super);
+	}
+	free(m);
+}
+
+/* id parent maj:min root mp opts [optional...] - fstype source super */
+static int parse_mountinfo(const char *path, struct mi **out, int *nr)
+{
+	char *text = read_file(path, NULL), *line, *save = NULL;
+
+	*out = NULL;
+	*nr = 0;
+	if (!text) {
+		pr_perror("can't read '%s'", path);
+		return -1;
+	}
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char root[4096], mp[4096], opts[1024], fstype[256], source[4096], super[4096];
+		char *dash = strstr(line, " - "), optional[1024] = "";
+		struct mi m = {};
+		int n = 0;
+
+		if (!dash || sscanf(line, "%d %d %u:%u %4095s %4095s %1023s %n", &m.id, &m.parent,
+				    &m.maj, &m.min, root, mp, opts, &n) < 7 ||
+		    sscanf(dash + 3, "%255s %4095s %4095s", fstype, source, super) < 2) {
+			pr_err("'%s': can't parse '%s'", path, line);
+			free(text);
+			return -1;
+		}
+		if (line + n < dash)
+			snprintf(optional, sizeof(optional), "%.*s", (int)(dash - line - n), line + n);
+		if (sscanf(dash + 3, "%*s %*s %4095s", super) < 1)
+			super[0] = 0;
+		m.root = xstrdup(root);
+		m.mp = xstrdup(mp);
+		m.opts = xstrdup(opts);
+		m.optional = xstrdup(optional);
+		m.fstype = xstrdup(fstype);
+		m.source = xstrdup(source);
+		m.super = xstrdup(super);
+		*out = xrealloc(*out, (*nr + 1) * sizeof(m));
+		(*out)[(*nr)++] = m;
+	}
+	free(text);
+	return 0;
+}
+
+static bool same_mount(const struct mi *a, const struct mi *b)
+{
+	return !strcmp(a->mp, b->mp) && !strcmp(a->root, b->root) &&
+	       !strcmp(a->fstype, b->fstype) && !strcmp(a->source, b->source) &&
+	       !strcmp(a->opts, b->opts);
+}
+
+static bool same_entry(const MntEntry *e, const struct mi *b)
+{
+	return !strcmp(e->mountpoint, b->mp) && !strcmp(e->root, b->root) &&
+	       !strcmp(e->fstype, b->fstype) && !strcmp(e->source, b->source) &&
+	       !strcmp(e->options, b->opts);
+}
+
+/* ---------------------------------------------------------------- dump */
+
+static void add_file(struct mnt_dump *md, int t, TmpfsFile *f)
+{
+	md->files[t] = xrealloc(md->files[t], (md->nr_files[t] + 1) * sizeof(f));
+	md->files[t][md->nr_files[t]++] = f;
+}
+
+static TmpfsFile *new_file(const char *path, const struct stat *st)
+{
+	TmpfsFile *f = xzalloc(sizeof(*f));
+
+	tmpfs_file__init(f);
+	f->path = xstrdup(path);
+	f->mode = st->st_mode;
+	f->uid = st->st_uid;
+	f->gid = st->st_gid;
+	f->mtime_sec = st->st_mtim.tv_sec;
+	f->mtime_nsec = st->st_mtim.tv_nsec;
+	return f;
+}
+
+/* Every file below dirfd (path: where, for the records), parents first. */
+static int walk_tmpfs(struct mnt_dump *md, int t, int dirfd, const char *path,
+		      dev_t dev, pid_t pid, const char *mp)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d) {
+		pr_perror("can't list '%s' of the tmpfs at %s", path, mp);
+		close(dirfd);
+		return -1;
+	}
+	while (!ret && (de = readdir(d))) {
+		char *sub;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		sub = *path ? xsprintf("%s/%s", path, de->d_name) : xstrdup(de->d_name);
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			pr_perror("can't stat '%s' on the tmpfs at %s", sub, mp);
+			ret = -1;
+		} else if (st.st_dev != dev) {
+			refuse(pid, "the tmpfs at %s of its mount namespace has a mount at '%s', not supported yet",
+			       mp, sub);
+		} else if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			add_file(md, t, new_file(sub, &st));
+			ret = fd < 0 ? -1 : walk_tmpfs(md, t, fd, sub, dev, pid, mp);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlinkat(dirfd, de->d_name, target, sizeof(target) - 1);
+			TmpfsFile *f;
+
+			if (n < 0) {
+				pr_perror("can't read the link '%s' on the tmpfs at %s", sub, mp);
+				ret = -1;
+			} else {
+				target[n] = 0;
+				f = new_file(sub, &st);
+				f->target = xstrdup(target);
+				add_file(md, t, f);
+			}
+		} else if (S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_size <= TMPFS_MAX_FILE) {
+			int fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			TmpfsFile *f = new_file(sub, &st);
+
+			f->has_data = 1;
+			f->data.len = st.st_size;
+			f->data.data = xzalloc(st.st_size + 1);
+			if (fd < 0 || read_all(fd, f->data.data, st.st_size)) {
+				pr_perror("can't read '%s' on the tmpfs at %s", sub, mp);
+				ret = -1;
+			}
+			if (fd >= 0)
+				close(fd);
+			add_file(md, t, f);
+		} else {
+			refuse(pid, "'%s' on the tmpfs at %s of its mount namespace is %s, not supported yet",
+			       sub, mp, S_ISREG(st.st_mode) ?
+			       (st.st_nlink > 1 ? "a file with hard links" : "a file too big to save") :
+			       S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" :
+			       "a device node");
+		}
+		free(sub);
+	}
+	closedir(d);
+	return ret;
+}
+
+static int dump_tmpfs(struct mnt_dump *md, MntEntry *e, pid_t pid, dev_t dev)
+{
+	char *path = xsprintf("/proc/%d/root%s", pid, e->mountpoint), *mp = unescape(path);
+	int t = md->nr_tmpfs, fd;
+	struct stat st;
+
+	free(path);
+	md->tmpfs_ids = xrealloc(md->tmpfs_ids, (t + 1) * sizeof(*md->tmpfs_ids));
+	md->files = xrealloc(md->files, (t + 1) * sizeof(*md->files));
+	md->nr_files = xrealloc(md->nr_files, (t + 1) * sizeof(*md->nr_files));
+	md->files[t] = NULL;
+	md->nr_files[t] = 0;
+	md->tmpfs_ids[t] = e->tmpfs_id = ++next_tmpfs_id;
+	e->has_tmpfs_id = 1;
+	md->nr_tmpfs++;
+	fd = open(mp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		pr_perror("can't open the tmpfs at '%s'", mp);
+		free(mp);
+		return -1;
+	}
+	free(mp);
+	if (st.st_dev != dev) {
+		refuse(pid, "the tmpfs at %s of its mount namespace is covered by another mount, not supported yet",
+		       e->mountpoint);
+		close(fd);
+		return 0;
+	}
+	add_file(md, t, new_file("", &st));
+	return walk_tmpfs(md, t, fd, "", dev, pid, e->mountpoint);
+}
+
+/* The PID namespace a proc shows: that of its PID 1. */
+static int proc_pid_ns(const struct ns_dump *nd, MntEntry *e, pid_t pid)
+{
+	char *p = xsprintf("/proc/%d/root%s/1/ns/pid", pid, e->mountpoint), *path = unescape(p);
+	struct stat st, own;
+	int ret = -1;
+
+	free(p);
+	if (stat(path, &st) || stat("/proc/self/ns/pid", &own)) {
+		refuse(pid, "the proc at %s of its mount namespace shows a PID namespace whose init is gone, not supported",
+		       e->mountpoint);
+		free(path);
+		return 0;
+	}
+	free(path);
+	e->has_pid_ns = 1;
+	if (st.st_ino == own.st_ino)
+		return 0;
+	for (int k = 0; k < nd->nr; k++)
+		if (nd->ns[k]->kind == NS_KIND__NS_PID && nd->ino[k] == st.st_ino) {
+			e->pid_ns = nd->ns[k]->id;
+			ret = 0;
+		}
+	if (ret)
+		refuse(pid, "the proc at %s of its mount namespace shows a PID namespace neither crest's nor the tree's, not supported",
+		       e->mountpoint);
+	return 0;
+}
+
+static bool propagates(const char *optional)
+{
+	return strstr(optional, "shared:") || strstr(optional, "master:") ||
+	       strstr(optional, "propagate_from:") || strstr(optional, "unbindable");
+}
+
+int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
+{
+	struct mnt_dump *md = xzalloc(sizeof(*md));
+	struct mi *own, *tgt;
+	int nr_own, nr_tgt, ret = 0;
+	char path[64], *root;
+
+	nd->mnt[k] = md;
+	snprintf(path, sizeof(path), "/proc/%d/root", pid);
+	root = readlink_alloc(path);
+	if (!root || strcmp(root, "/"))
+		refuse(pid, "its root is '%s' in its mount namespace (chroot, pivot_root), not supported yet",
+		       root ? root : "?");
+	free(root);
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	if (parse_mountinfo("/proc/self/mountinfo", &own, &nr_own))
+		return -1;
+	if (parse_mountinfo(path, &tgt, &nr_tgt)) {
+		mi_free(own, nr_own);
+		return -1;
+	}
+	/*
+	 * A mount of crest's the namespace lacks (unmounted there, or made
+	 * on the host since) is simply not in the images: the restore
+	 * detaches what they do not name from its copy of crest's.
+	 */
+	for (int j = 0; j < nr_tgt && !ret; j++) {
+		struct mi *t = &tgt[j];
+		MntEntry *e;
+		bool host = false;
+
+		for (int i = 0; i < nr_own; i++)
+			if (same_mount(&own[i], t) && own[i].maj == t->maj && own[i].min == t->min)
+				host = true;
+		/*
+		 * What the tree holds on a filesystem mounted there is refused
+		 * too (not on a bind of one of crest's: that is refused itself).
+		 */
+		bool new_fs = !host;
+
+		for (int i = 0; i < nr_own; i++)
+			if (own[i].maj == t->maj && own[i].min == t->min)
+				new_fs = false;
+		if (new_fs) {
+			md->new_devs = xrealloc(md->new_devs, (md->nr_new + 1) * sizeof(dev_t));
+			md->new_mps = xrealloc(md->new_mps, (md->nr_new + 1) * sizeof(char *));
+			md->new_devs[md->nr_new] = makedev(t->maj, t->min);
+			md->new_mps[md->nr_new++] = t->mp;
+		}
+		if (propagates(t->optional)) {
+			refuse(pid, "mount %d at %s of its mount namespace propagates (%s): only private mounts are supported yet",
+			       t->id, t->mp, t->optional);
+			continue;
+		}
+		if (!host && strcmp(t->fstype, "tmpfs") && strcmp(t->fstype, "proc")) {
+			refuse(pid, "mount %d at %s of its mount namespace (%s %s %s, root %s) is neither crest's nor a tmpfs or proc made there, not supported yet",
+			       t->id, t->mp, t->fstype, t->source, t->opts, t->root);
+			continue;
+		}
+		if (!host && strcmp(t->root, "/")) {
+			refuse(pid, "mount %d at %s of its mount namespace binds %s of a %s, not supported yet",
+			       t->id, t->mp, t->root, t->fstype);
+			continue;
+		}
+		e = xzalloc(sizeof(*e));
+		mnt_entry__init(e);
+		e->kind = host ? MNT_KIND__MNT_HOST : !strcmp(t->fstype, "tmpfs") ?
+			  MNT_KIND__MNT_TMPFS : MNT_KIND__MNT_PROC;
+		e->mountpoint = xstrdup(t->mp);
+		e->root = xstrdup(t->root);
+		e->fstype = xstrdup(t->fstype);
+		e->source = xstrdup(t->source);
+		e->options = xstrdup(t->opts);
+		e->super_options = xstrdup(t->super);
+		md->m = xrealloc(md->m, (md->nr + 1) * sizeof(e));
+		md->m[md->nr++] = e;
+		if (host)
+			continue;
+		if (e->kind == MNT_KIND__MNT_PROC) {
+			ret = proc_pid_ns(nd, e, pid);
+			continue;
+		}
+		for (int c = 0; c < nr_tgt; c++)
+			if (tgt[c].parent == t->id)
+				refuse(pid, "the tmpfs at %s of its mount namespace has a mount at %s, not supported yet",
+				       t->mp, tgt[c].mp);
+		ret = dump_tmpfs(md, e, pid, makedev(t->maj, t->min));
+	}
+	/* The paths stay the mountinfo's (new_mps); the rest goes. */
+	for (int j = 0; j < nr_tgt; j++)
+		tgt[j].mp = xstrdup(tgt[j].mp);
+	mi_free(own, nr_own);
+	mi_free(tgt, nr_tgt);
+	return ret;
+}
+
+static const char *on_new_mount(const struct mnt_dump *md, dev_t dev)
+{
+	for (int i = 0; i < md->nr_new; i++)
+		if (md->new_devs[i] == dev)
+			return md->new_mps[i];
+	return NULL;
+}
+
+/* Its fds, cwd, exe and mappings must be on crest's mounts. */
+int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *it)
+{
+	const struct mnt_dump *md = nd->mnt[k];
+	const char *links[] = { "cwd", "exe" };
+	char path[128], *maps, *line, *save = NULL;
+	struct stat st;
+	const char *mp;
+
+	if (!md)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", it->live, links[i]);
+		if (!stat(path, &st) && (mp = on_new_mount(md, st.st_dev)))
+			refuse(it->pid, "its %s is on the %s made in its mount namespace, not supported yet",
+			       links[i], mp);
+	}
+	for (int j = 0; j < it->nr_fds; j++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%u", it->live, it->fds[j]->fd);
+		if (!stat(path, &st) && (mp = on_new_mount(md, st.st_dev)))
+			refuse(it->pid, "fd %u is on the mount at %s made in its mount namespace, not supported yet",
+			       it->fds[j]->fd, mp);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", it->live);
+	maps = read_file(path, NULL);
+	for (line = maps ? strtok_r(maps, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned int maj, min;
+		unsigned long ino;
+
+		if (sscanf(line, "%*s %*s %*s %x:%x %lu", &maj, &min, &ino) == 3 && ino &&
+		    (mp = on_new_mount(md, makedev(maj, min))))
+			refuse(it->pid, "a mapping is of a file on the mount at %s made in its mount namespace, not supported yet",
+			       mp);
+	}
+	free(maps);
+	return 0;
+}
+
+int mntns_write(const struct ns_dump *nd, int k, struct img_dir *d)
+{
+	const struct mnt_dump *md = nd->mnt[k];
+	struct image *img = img_create(d, IMG_MNTNS, nd->ns[k]->id);
+
+	if (!img)
+		return -1;
+	for (int i = 0; i < md->nr; i++)
+		if (img_write_msg(img, &md->m[i]->base))
+			return -1;
+	for (int t = 0; t < md->nr_tmpfs; t++) {
+		img = img_create(d, IMG_TMPFS, md->tmpfs_ids[t]);
+		if (!img)
+			return -1;
+		for (int i = 0; i < md->nr_files[t]; i++)
+			if (img_write_msg(img, &md->files[t][i]->base))
+				return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- restore */
+
+struct mnt_restore {
+	MntEntry **m;
+	int nr;
+	TmpfsFile ***files;	/* per m[]: a tmpfs's */
+	int *nr_files;
+};
+
+int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
+{
+	struct mnt_restore *mr = xzalloc(sizeof(*mr));
+	struct image *img = img_open(d, IMG_MNTNS, nr->ns[k]->id);
+	void *msg;
+	int ret;
+
+	nr->mnt[k] = mr;
+	if (!img)
+		return -1;
+	while ((ret = img_read_msg(img, &msg)) > 0) {
+		mr->m = xrealloc(mr->m, (mr->nr + 1) * sizeof(msg));
+		mr->m[mr->nr++] = msg;
+	}
+	img_close(img);
+	if (ret < 0)
+		return -1;
+	mr->files = xzalloc((mr->nr + 1) * sizeof(*mr->files));
+	mr->nr_files = xzalloc((mr->nr + 1) * sizeof(*mr->nr_files));
+	for (int i = 0; i < mr->nr; i++) {
+		const MntEntry *e = mr->m[i];
+
+		if (e->mountpoint[0] != '/' || strstr(e->mountpoint, "/../")) {
+			pr_err("%s: a mount at '%s'", img_descs[IMG_MNTNS].name, e->mountpoint);
+			return -1;
+		}
+		if (e->kind != MNT_KIND__MNT_TMPFS)
+			continue;
+		img = img_open(d, IMG_TMPFS, e->tmpfs_id);
+		if (!img)
+			return -1;
+		while ((ret = img_read_msg(img, &msg)) > 0) {
+			TmpfsFile *f = msg;
+
+			if (f->path[0] == '/' || strstr(f->path, "..")) {
+				pr_err("%s: a file at '%s'", img->path, f->path);
+				ret = -1;
+				break;
+			}
+			mr->files[i] = xrealloc(mr->files[i], (mr->nr_files[i] + 1) * sizeof(msg));
+			mr->files[i][mr->nr_files[i]++] = msg;
+		}
+		img_close(img);
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Mount flags of mountinfo's per-mount options; the rest is the data. */
+static unsigned long mount_flags(const char *opts)
+{
+	static const struct { const char *name; unsigned long flag; } f[] = {
+		{ "ro", MS_RDONLY }, { "nosuid", MS_NOSUID }, { "nodev", MS_NODEV },
+		{ "noexec", MS_NOEXEC }, { "noatime", MS_NOATIME },
+		{ "nodiratime", MS_NODIRATIME }, { "relatime", MS_RELATIME },
+		{ "strictatime", MS_STRICTATIME }, { "sync", MS_SYNCHRONOUS },
+	};
+	char *copy = xstrdup(opts), *tok, *save = NULL;
+	unsigned long flags = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+			if (!strcmp(tok, f[i].name))
+				flags |= f[i].flag;
+	free(copy);
+	return flags;
+}
+
+static char *fs_data(const char *super)
+{
+	char *copy = xstrdup(super), *tok, *save = NULL, *out = xzalloc(strlen(super) + 2);
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "rw") || !strcmp(tok, "ro"))
+			continue;
+		if (*out)
+			strcat(out, ",");
+		strcat(out, tok);
+	}
+	free(copy);
+	return out;
+}
+
+static int fill_tmpfs(const char *mp, TmpfsFile **files, int nr)
+{
+	int dir = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dir < 0) {
+		pr_perror("can't open the new tmpfs at '%s'", mp);
+		return -1;
+	}
+	for (int i = 0; i < nr; i++) {
+		const TmpfsFile *f = files[i];
+		const char *p = *f->path ? f->path : ".";
+		int fd, ret = 0;
+
+		if (S_ISDIR(f->mode)) {
+			if (*f->path && mkdirat(dir, p, 0700))
+				ret = -1;
+		} else if (S_ISLNK(f->mode)) {
+			ret = symlinkat(f->target ? f->target : "", dir, p);
+		} else if (S_ISREG(f->mode)) {
+			fd = openat(dir, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd < 0 || (f->has_data && write_all(fd, f->data.data, f->data.len)))
+				ret = -1;
+			if (fd >= 0)
+				close(fd);
+		} else {
+			pr_err("tmpfs at '%s': '%s' has mode %o", mp, p, f->mode);
+			close(dir);
+			return -1;
+		}
+		if (ret || fchownat(dir, p, f->uid, f->gid, AT_SYMLINK_NOFOLLOW) ||
+		    (!S_ISLNK(f->mode) && fchmodat(dir, p, f->mode & 07777, 0))) {
+			pr_perror("can't make '%s' on the tmpfs at '%s'", p, mp);
+			close(dir);
+			return -1;
+		}
+	}
+	/* Times last, deepest first: making a file changes its directory's. */
+	for (int i = nr - 1; i >= 0; i--) {
+		const TmpfsFile *f = files[i];
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { f->mtime_sec, f->mtime_nsec } };
+
+		if (utimensat(dir, *f->path ? f->path : ".", ts, AT_SYMLINK_NOFOLLOW)) {
+			pr_perror("can't set the times of '%s' on the tmpfs at '%s'", f->path, mp);
+			close(dir);
+			return -1;
+		}
+	}
+	close(dir);
+	return 0;
+}
+
+static int mount_one(const struct mnt_restore *mr, int i)
+{
+	const MntEntry *e = mr->m[i];
+	char *mp = unescape(e->mountpoint), *data = fs_data(e->super_options);
+	int ret = 0;
+
+	if (mount(e->source, mp, e->fstype, mount_flags(e->options) & ~MS_RDONLY, data)) {
+		pr_perror("can't mount %s on '%s' (%s)", e->fstype, mp, data);
+		ret = -1;
+	} else if (e->kind == MNT_KIND__MNT_TMPFS &&
+		   fill_tmpfs(mp, mr->files[i], mr->nr_files[i])) {
+		ret = -1;
+	} else if ((mount_flags(e->options) & MS_RDONLY) &&
+		   mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | mount_flags(e->options), NULL)) {
+		pr_perror("can't make the mount at '%s' read-only", mp);
+		ret = -1;
+	}
+	free(mp);
+	free(data);
+	return ret;
+}
+
+/* A proc of a PID namespace of the tree: mounted by a child born there. */
+static int mount_proc_in(const struct ns_restore *nr, const struct mnt_restore *mr,
+			 int j, pid_t init)
+{
+	char path[64];
+	int fd, own, status;
+	const NsEntry *e = NULL;
+	pid_t pid;
+
+	for (int k = 0; k < nr->nr; k++)
+		if (nr->ns[k]->id == mr->m[j]->pid_ns)
+			e = nr->ns[k];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", init);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (!e || fd < 0 || own < 0 || setns(fd, CLONE_NEWPID)) {
+		pr_perror("can't join the PID namespace of %d to mount its proc", init);
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int ret = mount_one(mr, j);
+		char v[16];
+		int l;
+
+		/* Our birth took a PID: the namespace's last one goes back. */
+		if (!ret && e->has_last_pid) {
+			int sfd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+
+			l = snprintf(v, sizeof(v), "%u", e->last_pid);
+			if (sfd < 0 || write(sfd, v, l) != l)
+				ret = -1;
+			if (sfd >= 0)
+				close(sfd);
+		}
+		_exit(ret ? 1 : 0);
+	}
+	setns(own, CLONE_NEWPID);
+	close(fd);
+	close(own);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		pr_err("can't mount the proc at %s", mr->m[j]->mountpoint);
+		return -1;
+	}
+	return 0;
+}
+
+/* In the helper, in mount namespace k: make it what the images say. */
+static int apply(const struct ns_restore *nr, int k, const pid_t *host)
+{
+	const struct mnt_restore *mr = nr->mnt[k];
+	struct mi *own;
+	int nr_own;
+
+	if (parse_mountinfo("/proc/self/mountinfo", &own, &nr_own))
+		return -1;
+	for (int j = 0; j < mr->nr; j++) {
+		bool there = mr->m[j]->kind != MNT_KIND__MNT_HOST;
+
+		for (int i = 0; i < nr_own; i++)
+			there |= same_entry(mr->m[j], &own[i]);
+		if (!there) {
+			pr_err("the mount namespace had %s at %s (%s, %s); crest has none here",
+			       mr->m[j]->fstype, mr->m[j]->mountpoint, mr->m[j]->source,
+			       mr->m[j]->options);
+			mi_free(own, nr_own);
+			return -1;
+		}
+	}
+	/* What crest has and the namespace had not: away, deepest first. */
+	for (int i = nr_own - 1; i >= 0; i--) {
+		bool keep = false;
+
+		for (int j = 0; j < mr->nr; j++)
+			keep |= mr->m[j]->kind == MNT_KIND__MNT_HOST && same_entry(mr->m[j], &own[i]);
+		if (!keep) {
+			char *mp = unescape(own[i].mp);
+
+			if (umount2(mp, MNT_DETACH))
+				pr_perror("can't detach crest's mount at '%s' from the new mount namespace", mp);
+			free(mp);
+		}
+	}
+	mi_free(own, nr_own);
+	for (int j = 0; j < mr->nr; j++) {
+		const MntEntry *e = mr->m[j];
+		int ret = 0;
+
+		if (e->kind == MNT_KIND__MNT_HOST)
+			continue;
+		if (e->kind == MNT_KIND__MNT_PROC && e->pid_ns)
+			ret = mount_proc_in(nr, mr, j, host[e->pid_ns - 1]);
+		else
+			ret = mount_one(mr, j);
+		if (ret)
+			return -1;
+	}
+	return 0;
+}
+
+int mntns_restore_mounts(const struct ns_restore *nr, const pid_t *host)
+{
+	for (int k = 0; k < nr->nr; k++) {
+		char path[64];
+		int fd, status;
+		pid_t pid;
+
+		if (nr->ns[k]->kind != NS_KIND__NS_MNT)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", host[k]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("can't open '%s'", path);
+			return -1;
+		}
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0) {
+			if (setns(fd, CLONE_NEWNS)) {
+				pr_perror("can't join the new mount namespace of %d", host[k]);
+				_exit(1);
+			}
+			_exit(apply(nr, k, host) ? 1 : 0);
+		}
+		close(fd);
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status)) {
+			pr_err("can't make the mounts of mount namespace %u", nr->ns[k]->id);
+			return -1;
+		}
+	}
+	return 0;
+}
