@@ -103,6 +103,11 @@ static bool pipe_recognise(const struct fd_dump *f)
 
 static int pipe_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
+	char what[32];
+
+	snprintf(what, sizeof(what), "fd %d", f->fd);
+	if (files_refuse_linked(f->pid, what, f->link, f->st))
+		return 0;
 	return pipe_add(df, f, e);
 }
 

@@ -162,8 +162,25 @@ static bool reg_recognise(const struct fd_dump *f)
 	return S_ISREG(m) || S_ISDIR(m);
 }
 
+bool files_refuse_linked(pid_t pid, const char *what, const char *link,
+			 const struct stat *st)
+{
+	if (!files_link_deleted(link) || (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)) ||
+	    !st->st_nlink || !strncmp(link, "/memfd:", 7))
+		return false;
+	refuse(pid, "%s is '%s', unlinked under that name but still linked elsewhere (%lu link%s): a copy would not be that %s; not supported yet",
+	       what, link, (unsigned long)st->st_nlink, st->st_nlink > 1 ? "s" : "",
+	       S_ISFIFO(st->st_mode) ? "FIFO" : "file");
+	return true;
+}
+
 static int reg_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
+	char what[32];
+
+	snprintf(what, sizeof(what), "fd %d", f->fd);
+	if (files_refuse_linked(f->pid, what, f->link, f->st))
+		return 0;
 	e->file_id = file_description(df, f);
 	if (files_link_deleted(f->link) && S_ISREG(f->st->st_mode)) {
 		char path[64];

@@ -74,6 +74,13 @@ int files_add_mapped_src(struct dump_files *df, const char *path,
 			 const struct stat *st, const char *src, uint32_t *id);
 /* Save this file's contents in the image (--save-*). */
 void files_save(struct dump_files *df, uint32_t id);
+/*
+ * A file unlinked under the name it was opened by but linked elsewhere
+ * still (st_nlink > 0): a copy would not be that file. Refused, naming
+ * what (an "fd N" or "mapping A-B"); true if so.
+ */
+bool files_refuse_linked(pid_t pid, const char *what, const char *link,
+			 const struct stat *st);
 /* A deleted cwd and root of pid as entries of their own (0: not deleted). */
 int files_dump_dirs(struct dump_files *df, pid_t pid, uint32_t *cwd_id,
 		    uint32_t *root_id);
