@@ -563,6 +563,9 @@ static int watch_start(pid_t pid, uint64_t ino, NsEntry *e)
 	if (w.host == 0) {
 		close(down[1]);
 		close(up[0]);
+		/* The other watches' ends: each sees EOF when crest goes. */
+		for (int i = 0; i < nr_watches; i++)
+			close(watches[i].ctl);
 		watch_main(down[0], up[1]);
 	}
 	if (setns(own, CLONE_NEWPID))
@@ -610,6 +613,8 @@ void ns_dump_done(bool keep_counters)
 		if (keep_counters && write(watches[i].ctl, "x", 1) != 1)
 			pr_perror("can't tell a PID namespace watch to go");
 		close(watches[i].ctl);
+		if (!keep_counters)
+			kill(watches[i].host, SIGKILL);
 		while (waitpid(watches[i].host, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
