@@ -147,6 +147,24 @@ struct parasite_args {
 	uint64_t main;
 	uint64_t cure_sigmask;
 	struct pie_regs cure;
+	/*
+	 * The way out that leaves nothing behind (arch/x86/sigframe.c):
+	 * jump to cure_vsys (a "syscall; ret" of the vDSO) with rsp at
+	 * cure_frame (an rt_sigreturn frame crest put below the thread's red
+	 * zone, its first word a "mov $15, %rax; syscall" of the program's):
+	 * the main thread's syscall is the munmap of self_start/self_size,
+	 * another thread's an rt_sigprocmask that makes the kernel write its
+	 * mask into the main block's thread_out (it runs no code of ours
+	 * after that). cure_frame 0: pie_resume, the blob stays mapped.
+	 */
+	uint64_t cure_frame;
+	uint64_t cure_vsys;
+	uint64_t self_start;
+	uint64_t self_size;
+	/* Main block: 0 while another thread may run in the blob (crest sets it). */
+	uint64_t thread_out;
+	uint32_t keep_blob;	/* main block: never unmap (a thread had no frame) */
+	uint32_t pad_out;
 };
 
 /* ---- restorer ---- */

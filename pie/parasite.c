@@ -320,7 +320,65 @@ asm(".text\n"
     "pie_orphan_entry:\n"
     "	andq $-16, %rsp\n"
     "	call pie_orphan\n"
-    "	ud2\n");
+    "	ud2\n"
+    /*
+     * Out of the blob for good (struct pie_leave): one syscall from the
+     * vDSO, whose "ret" takes the frame's sigreturn address; nothing of
+     * the blob is read after the jump.
+     */
+    ".globl pie_leave\n"
+    "pie_leave:\n"
+    "	mov 0(%rdi), %rax\n"
+    "	mov 16(%rdi), %rsi\n"
+    "	mov 24(%rdi), %rdx\n"
+    "	mov 32(%rdi), %r10\n"
+    "	mov 40(%rdi), %rsp\n"
+    "	mov 48(%rdi), %rcx\n"
+    "	mov 8(%rdi), %rdi\n"
+    "	jmp *%rcx\n");
+
+struct pie_leave {
+	uint64_t nr, a0, a1, a2, a3;	/* 0 .. 32 */
+	uint64_t sp, ip;		/* 40, 48 */
+};
+
+__attribute__((noreturn)) void pie_leave(const struct pie_leave *l);
+
+/*
+ * The main thread unmaps the blob once no other thread runs in it: the
+ * one thread crest may have been driving (one at a time) comes out when
+ * the main thread says it is orphaned; bounded, else the blob stays.
+ */
+static __attribute__((noreturn)) void leave_blob(struct parasite_args *a)
+{
+	struct parasite_args *m = (struct parasite_args *)a->main;
+	struct pie_leave l = { .sp = a->cure_frame, .ip = a->cure_vsys };
+	int64_t ts[2];
+
+	if (a->borrowed) {
+		l.nr = 14;	/* rt_sigprocmask(SIG_BLOCK, NULL, &thread_out, 8) */
+		l.a0 = 0;
+		l.a1 = 0;
+		l.a2 = (uint64_t)&m->thread_out;
+		l.a3 = 8;
+		pie_leave(&l);
+	}
+	/* ppoll writes the time left back: a new timeout every turn. */
+	for (int i = 0; i < 2000 &&
+	     !__atomic_load_n(&a->thread_out, __ATOMIC_SEQ_CST); i++) {
+		ts[0] = 0;
+		ts[1] = 5 * 1000 * 1000;
+		sys_ppoll(0, 0, (unsigned long)ts, 0, 0);
+	}
+	if (a->keep_blob || !__atomic_load_n(&a->thread_out, __ATOMIC_SEQ_CST)) {
+		l.nr = 39;	/* getpid: harmless, the blob stays */
+	} else {
+		l.nr = 11;	/* munmap */
+		l.a0 = a->self_start;
+		l.a1 = a->self_size;
+	}
+	pie_leave(&l);
+}
 
 struct k_pollfd {
 	int32_t fd;
@@ -353,6 +411,9 @@ __attribute__((noreturn, used)) void pie_orphan(struct parasite_args *a)
 	 */
 	for (int i = 0; set && i < 2; i++)
 		sys_rt_sigtimedwait((unsigned long)&set, 0, (unsigned long)zero, 8);
+	/* The frame holds registers, signal mask and xstate: rt_sigreturn. */
+	if (a->cure_frame)
+		leave_blob(a);
 	a->cure.tmp_sp = a->cure.rsp - 136;
 	*(volatile uint64_t *)a->cure.tmp_sp = a->cure.rip;
 	sys_rt_sigprocmask(2 /* SIG_SETMASK */, (unsigned long)&a->cure_sigmask, 0, 8);
@@ -368,7 +429,7 @@ static __attribute__((noreturn)) void wait_crest(struct parasite_args *a)
 {
 	struct k_pollfd p = { .fd = a->ctl_fd, .events = 1 /* POLLIN */ };
 	struct parasite_args *m = (struct parasite_args *)a->main;
-	int64_t ts[2] = { 0, 50 * 1000 * 1000 };
+	int64_t ts[2];
 
 	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
 	sys_futex((unsigned long)&a->done, 1 /* FUTEX_WAKE */, 1, 0, 0, 0);
@@ -383,6 +444,9 @@ static __attribute__((noreturn)) void wait_crest(struct parasite_args *a)
 		if (a->borrowed) {
 			if (__atomic_load_n(&m->orphaned, __ATOMIC_SEQ_CST))
 				break;
+			/* ppoll writes the time left back into ts. */
+			ts[0] = 0;
+			ts[1] = 50 * 1000 * 1000;
 			sys_ppoll(0, 0, (unsigned long)ts, 0, 0);
 			continue;
 		}

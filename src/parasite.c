@@ -149,6 +149,220 @@ static int find_syscall_insn(pid_t pid, uint64_t start, uint64_t end,
 	return -1;
 }
 
+/* A "syscall; ret" of the vDSO (arch/x86/sigframe.c); 0 if none. */
+static void find_syscall_ret(struct parasite_ctl *ctl, uint64_t start,
+			     uint64_t end)
+{
+	size_t len = end - start, off;
+	unsigned char *buf = xzalloc(len);
+	struct iovec local = { buf, len }, remote = { (void *)start, len };
+
+	if (process_vm_readv(ctl->pid, &local, 1, &remote, 1, 0) == (ssize_t)len &&
+	    !arch_find_syscall_ret(buf, len, &off))
+		ctl->vsys = start + off;
+	free(buf);
+}
+
+/*
+ * The rt_sigreturn gadget (arch/x86/sigframe.c) in the task's own code:
+ * its executable mappings, read through process_vm_readv.
+ */
+static uint64_t find_sigreturn(pid_t pid)
+{
+	size_t chunk = 1 << 20, off;
+	unsigned char *buf = xzalloc(chunk + 16);
+	char path[64], line[512];
+	uint64_t found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		free(buf);
+		return 0;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3 ||
+		    perms[2] != 'x' || strstr(line, "[v"))
+			continue;
+		for (uint64_t a = start; a < end && !found; a += chunk) {
+			size_t len = end - a < chunk + 16 ? end - a : chunk + 16;
+			struct iovec l = { buf, len }, r = { (void *)a, len };
+			ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+
+			if (n > 0 && !arch_find_sigreturn(buf, n, &off))
+				found = a + off;
+		}
+	}
+	fclose(f);
+	free(buf);
+	return found;
+}
+
+/*
+ * Put the frame thread tid returns into the program through (should crest
+ * die) below its red zone; 0 if it can't be made (the old ways then).
+ */
+static uint64_t put_frame(struct parasite_ctl *ctl, pid_t tid,
+			  const arch_regs_t *orig, uint64_t mask)
+{
+	size_t xsize = arch_xstate_size(), len = xsize + 4096;
+	void *xstate = xzalloc(xsize), *buf = xzalloc(len);
+	arch_regs_t fixed = *orig;
+	uint64_t frame = 0;
+	long n = -1;
+
+	/* CREST_FAULT=no-cure-frame: the old ways, for tests. */
+	if (!ctl->sigret || !ctl->vsys || fault("no-cure-frame"))
+		goto out;
+	arch_fixup_restart(&fixed);
+	if (arch_get_xstate(tid, xstate, xsize))
+		goto out;
+	n = arch_cure_frame(buf, len, orig->rsp, &fixed, mask, xstate, xsize,
+			    ctl->sigret, &frame);
+	if (n > 0) {
+		struct iovec l = { buf, n }, r = { (void *)frame, n };
+
+		if (process_vm_writev(ctl->pid, &l, 1, &r, 1, 0) != n) {
+			pr_debug("no room for a cure frame below the stack of thread %d: %m",
+				 tid);
+			frame = 0;
+		}
+	} else {
+		frame = 0;
+	}
+out:
+	free(xstate);
+	free(buf);
+	return frame;
+}
+
+/* A stopped thread let go here returns into the program: rt_sigreturn. */
+static int set_sigreturn(pid_t tid, const arch_regs_t *orig, uint64_t sigret,
+			 uint64_t frame)
+{
+	arch_regs_t regs = *orig;
+
+	regs.rip = sigret;
+	regs.rsp = frame + 8;
+	regs.orig_rax = -1;
+	return arch_set_regs(tid, &regs);
+}
+
+/* ... here: munmaps the parasite, then the same rt_sigreturn. */
+static int set_leave(struct parasite_ctl *ctl)
+{
+	arch_regs_t regs = ctl->orig_regs;
+	unsigned long args[6] = { ctl->remote, ctl->size };
+
+	arch_prep_syscall(&regs, ctl->vsys, SYS_munmap, args);
+	regs.rsp = ctl->frame;
+	return arch_set_regs(ctl->pid, &regs);
+}
+
+static int syscall_stop_regs(pid_t pid, arch_regs_t *regs)
+{
+	if (cont_syscall_stop(pid))
+		return -1;
+	return arch_get_regs(pid, regs);
+}
+
+/*
+ * The parasite's mmap, safe at every moment against crest's death: the
+ * task first runs the sigreturn gadget, whose syscall entry stop becomes
+ * the mmap (the return goes to the gadget again); at the exit stop it is
+ * set to munmap the area and sigreturn. Let go anywhere, it returns into
+ * the program as it was, the area unmapped (but for a crest that dies
+ * while the task is inside the mmap itself: the empty area stays).
+ */
+static long safe_mmap(struct parasite_ctl *ctl)
+{
+	uint64_t all = ~0ULL, ret;
+	unsigned char g[9];
+	struct iovec l = { g, sizeof(g) }, r = { (void *)ctl->sigret, sizeof(g) };
+	arch_regs_t regs;
+
+	if (process_vm_readv(ctl->pid, &l, 1, &r, 1, 0) != sizeof(g))
+		return -EIO;
+	if (set_sigreturn(ctl->pid, &ctl->orig_regs, ctl->sigret, ctl->frame))
+		return -EIO;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(all), &all)) {
+		pr_perror("can't block signals in task %d", ctl->pid);
+		return -EIO;
+	}
+	fault_die("die-infect-sigreturn");
+	if (syscall_stop_regs(ctl->pid, &regs))
+		return -EIO;
+	fault_die("die-infect-entry");
+	if ((long)regs.orig_rax != SYS_rt_sigreturn ||
+	    regs.rip != ctl->sigret + arch_sigreturn_syscall(g) + 2) {
+		pr_err("task %d stopped at %#llx (syscall %lld), not at crest's rt_sigreturn",
+		       ctl->pid, regs.rip, (long long)regs.orig_rax);
+		return -EIO;
+	}
+	regs.orig_rax = SYS_mmap;
+	regs.rdi = 0;
+	regs.rsi = ctl->size;
+	regs.rdx = PROT_READ | PROT_WRITE | PROT_EXEC;
+	regs.r10 = MAP_SHARED | MAP_ANONYMOUS;
+	regs.r8 = -1;
+	regs.r9 = 0;
+	regs.rip = ctl->sigret;
+	if (arch_set_regs(ctl->pid, &regs))
+		return -EIO;
+	fault_die("die-infect-mmap");
+	if (syscall_stop_regs(ctl->pid, &regs))
+		return -EIO;
+	ret = regs.rax;
+	fault_die("die-infect-exit");
+	if ((long)ret < 0 && (long)ret > -4096)
+		return ret;	/* the task returns to the gadget: sigreturn */
+	ctl->remote = ret;
+	if (set_leave(ctl))
+		return -EIO;
+	fault_die("die-infect-leave");
+	return ret;
+}
+
+/*
+ * Unmap the parasite from a thread set to leave (set_leave), then give it
+ * its mask and registers back: every stop on the way is one a dying crest
+ * may leave it in.
+ */
+static int safe_unmap(struct parasite_ctl *ctl)
+{
+	arch_regs_t regs;
+	int ret = 0;
+
+	if (set_leave(ctl))
+		return -1;
+	fault_die("die-cure-munmap");
+	if (syscall_stop_regs(ctl->pid, &regs))
+		return -1;
+	fault_die("die-cure-entry");
+	if (syscall_stop_regs(ctl->pid, &regs))
+		return -1;
+	fault_die("die-cure-exit");
+	if (regs.rax) {
+		errno = -(long)regs.rax;
+		pr_perror("can't unmap the parasite from task %d", ctl->pid);
+		ret = -1;
+	}
+	/* Mask first: let go in between, the frame sets it too. */
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t),
+		   &ctl->orig_sigmask)) {
+		pr_perror("can't restore the signal mask of task %d", ctl->pid);
+		ret = -1;
+	}
+	fault_die("die-cure-mask");
+	if (arch_set_regs(ctl->pid, &ctl->orig_regs))
+		ret = -1;
+	return ret;
+}
+
 /* A SIGPIPE in the thread's own pending set (SigPnd, bit 12)? */
 static bool sig_pending(pid_t pid, pid_t tid, int sig)
 {
@@ -313,15 +527,12 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	}
 	if (find_syscall_insn(pid, vdso_start, vdso_end, &ctl->syscall_ip))
 		goto err_free;
+	find_syscall_ret(ctl, vdso_start, vdso_end);
+	ctl->sigret = find_sigreturn(pid);
 	if (arch_get_regs(pid, &ctl->orig_regs))
 		goto err_free;
 	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
 		pr_perror("can't read the signal mask of task %d", pid);
-		goto err_free;
-	}
-	/* Nothing may be delivered while foreign code runs in the task. */
-	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &all)) {
-		pr_perror("can't block signals in task %d", pid);
 		goto err_free;
 	}
 
@@ -333,9 +544,24 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 		    (sizeof(struct parasite_args) + PARASITE_SLOT_STACK) +
 		    PIE_STACK_SIZE;
 	ctl->size = (ctl->size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	ret = remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip, SYS_mmap, 0,
-			     ctl->size, PROT_READ | PROT_WRITE | PROT_EXEC,
-			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ctl->frame = put_frame(ctl, pid, &ctl->orig_regs, ctl->orig_sigmask);
+	if (ctl->frame) {
+		ret = safe_mmap(ctl);
+	} else {
+		pr_debug("task %d: no way back for it without crest (%s)", pid,
+			 !ctl->sigret ? "no rt_sigreturn in its code" :
+			 !ctl->vsys ? "no syscall; ret in its vDSO" :
+			 "no frame below its stack");
+		/* Nothing may be delivered while foreign code runs in the task. */
+		if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &all)) {
+			pr_perror("can't block signals in task %d", pid);
+			goto err_free;
+		}
+		ret = remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip,
+				     SYS_mmap, 0, ctl->size,
+				     PROT_READ | PROT_WRITE | PROT_EXEC,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	}
 	if (ret < 0 && ret > -4096) {
 		errno = -ret;
 		pr_perror("can't map the parasite in task %d", pid);
@@ -365,6 +591,13 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	ctl->args->pipe_fd = ctl->args->pipe_rfd = -1;
 	ctl->args->ctl_fd = -1;
 	fill_cure(ctl->args, pid, pid, &ctl->orig_regs, ctl->orig_sigmask);
+	ctl->args->thread_out = 1;
+	if (ctl->frame) {
+		ctl->args->cure_frame = ctl->frame;
+		ctl->args->cure_vsys = ctl->vsys;
+		ctl->args->self_start = ctl->remote;
+		ctl->args->self_size = ctl->size;
+	}
 	{
 		struct { uint64_t addr; uint32_t len, sig, flags, pad; } rc = {};
 
@@ -379,18 +612,24 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	/* From here on a task let go by a dying crest cures itself. */
 	if (park_main(ctl))
 		goto err_unmap_local;
-	pr_debug("parasite in task %d at %#lx (%zu bytes)", pid,
-		 (unsigned long)ctl->remote, ctl->size);
+	pr_debug("parasite in task %d at %#lx (%zu bytes)%s", pid,
+		 (unsigned long)ctl->remote, ctl->size,
+		 ctl->frame ? ", its way back at hand" : "");
+	fault_die("die-infected");
 	return ctl;
 
 err_unmap_local:
 	munmap(ctl->local, ctl->size);
 err_unmap:
+	if (ctl->frame) {
+		safe_unmap(ctl);
+		goto err_free;
+	}
 	remote_syscall(pid, &ctl->orig_regs, ctl->syscall_ip, SYS_munmap,
 		       ctl->remote, ctl->size, 0, 0, 0, 0);
 err_regs:
-	arch_set_regs(pid, &ctl->orig_regs);
 	ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &ctl->orig_sigmask);
+	arch_set_regs(pid, &ctl->orig_regs);
 err_free:
 	free(ctl);
 	return NULL;
@@ -451,6 +690,7 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	uint64_t remote = ctl->remote + off, all = ~0ULL, mask;
 	uint64_t sp = remote + sizeof(*a) + PARASITE_SLOT_STACK;
 	arch_regs_t orig, regs;
+	uint64_t frame;
 	int ret = -1;
 
 	BUG_ON(slot >= ctl->nr_slots);
@@ -470,10 +710,21 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	a->borrowed = 1;
 	a->main = ctl->args_remote;
 	fill_cure(a, ctl->pid, tid, &orig, mask);
+	frame = put_frame(ctl, tid, &orig, mask);
+	if (frame) {
+		a->cure_frame = frame;
+		a->cure_vsys = ctl->vsys;
+		/* Let go before it runs the parasite: rt_sigreturn. */
+		if (set_sigreturn(tid, &orig, ctl->sigret, frame))
+			return NULL;
+	} else {
+		ctl->args->keep_blob = 1;	/* its way out runs in the blob */
+	}
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all)) {
 		pr_perror("can't block signals in thread %d", tid);
-		return NULL;
+		goto out;
 	}
+	__atomic_store_n(&ctl->args->thread_out, 0, __ATOMIC_SEQ_CST);
 	regs = orig;
 	/* The stack sits right above the block, growing down towards it. */
 	arch_prep_pie_call(&regs, ctl->remote, sp, remote);
@@ -483,6 +734,7 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 		pr_perror("can't run the parasite in thread %d", tid);
 		goto out;
 	}
+	fault_die("die-thread-running");
 	if (wait_done(tid, a, true) < 0)
 		goto out;
 	if (a->ret) {
@@ -492,12 +744,27 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	}
 	ret = 0;
 out:
-	if (arch_set_regs(tid, &orig))
+	/*
+	 * Out of the blob first (the main thread may unmap it once
+	 * thread_out says so), by way of the frame if there is one: let go
+	 * between the steps, the thread returns into the program as it was.
+	 */
+	if (frame) {
+		if (set_sigreturn(tid, &orig, ctl->sigret, frame))
+			ret = -1;
+		__atomic_store_n(&ctl->args->thread_out, 1, __ATOMIC_SEQ_CST);
+		fault_die("die-thread-out");
+	} else if (arch_set_regs(tid, &orig)) {
 		ret = -1;
+	}
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask)) {
 		pr_perror("can't restore the signal mask of thread %d", tid);
 		ret = -1;
 	}
+	if (frame && arch_set_regs(tid, &orig))
+		ret = -1;
+	if (!frame)
+		__atomic_store_n(&ctl->args->thread_out, 1, __ATOMIC_SEQ_CST);
 	return ret ? NULL : a;
 }
 
@@ -535,6 +802,11 @@ int parasite_cure(struct parasite_ctl *ctl)
 			ret = -1;
 		}
 	}
+	if (ctl->frame) {
+		if (safe_unmap(ctl))
+			ret = -1;
+		goto out;
+	}
 	r = remote_syscall(ctl->pid, &ctl->orig_regs, ctl->syscall_ip,
 			   SYS_munmap, ctl->remote, ctl->size, 0, 0, 0, 0);
 	if (r) {
@@ -549,6 +821,7 @@ int parasite_cure(struct parasite_ctl *ctl)
 		pr_perror("can't restore the signal mask of task %d", ctl->pid);
 		ret = -1;
 	}
+out:
 	munmap(ctl->local, ctl->size);
 	free(ctl);
 	return ret;

@@ -18,6 +18,16 @@ struct parasite_ctl {
 	arch_regs_t orig_regs;
 	uint64_t orig_sigmask;
 	uint64_t syscall_ip;		/* a syscall instruction in the vDSO */
+	/*
+	 * The way back into the program without crest (arch/x86/sigframe.c):
+	 * "syscall; ret" in the vDSO, "mov $15, %rax; syscall" in the
+	 * program's code, the main thread's rt_sigreturn frame below its
+	 * red zone. frame 0: none (the remote syscalls of infect and cure
+	 * then run from syscall_ip, and a task let go there dies).
+	 */
+	uint64_t vsys;
+	uint64_t sigret;
+	uint64_t frame;
 	uint64_t remote;		/* the shared area in the target */
 	unsigned char *local;		/* the same area in crest */
 	size_t size;

@@ -108,22 +108,30 @@ bool seize_suspends_seccomp(void)
 	return suspend_seccomp == 1;
 }
 
+/*
+ * PTRACE_O_TRACESYSGOOD: a task let go by a dying crest at a syscall stop
+ * crest had not waited for yet gets no SIGTRAP from the kernel (it sends
+ * the stop's code, and SIGTRAP | 0x80 is no signal; ptrace_report_syscall).
+ */
+#define SEIZE_OPTS	PTRACE_O_TRACESYSGOOD
+
 static int seize_opts(pid_t pid)
 {
 	if (suspend_seccomp != 0) {
-		if (!ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_SUSPEND_SECCOMP)) {
+		if (!ptrace(PTRACE_SEIZE, pid, NULL,
+			    (void *)(PTRACE_O_SUSPEND_SECCOMP | SEIZE_OPTS))) {
 			suspend_seccomp = 1;
 			return 0;
 		}
 		if (errno != EPERM && errno != EINVAL)
 			return -1;
-		if (ptrace(PTRACE_SEIZE, pid, NULL, NULL))
+		if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)SEIZE_OPTS))
 			return -1;
 		pr_debug("seccomp can't be suspended in traced tasks here");
 		suspend_seccomp = 0;
 		return 0;
 	}
-	return ptrace(PTRACE_SEIZE, pid, NULL, NULL);
+	return ptrace(PTRACE_SEIZE, pid, NULL, (void *)SEIZE_OPTS);
 }
 
 int seize_begin(pid_t pid)

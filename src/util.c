@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -188,6 +189,23 @@ bool fault_arg(const char *name, uint64_t *arg)
 		return false;
 	*arg = *p == '=' ? strtoull(p + 1, NULL, 0) : 0;
 	return true;
+}
+
+void fault_die(const char *name)
+{
+	static struct { const char *name; uint64_t hits; } seen[32];
+	uint64_t at;
+	int i;
+
+	if (!fault_arg(name, &at))
+		return;
+	for (i = 0; i < 31 && seen[i].name && strcmp(seen[i].name, name); i++)
+		;
+	seen[i].name = name;
+	if (++seen[i].hits < (at ? at : 1))
+		return;
+	pr_info("fault %s: crest dies here (SIGKILL)", name);
+	kill(getpid(), SIGKILL);
 }
 
 int pidfd_take(pid_t pid, int fd)

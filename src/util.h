@@ -32,6 +32,12 @@ int sock_domain(pid_t pid, int fd);
 
 /* Fault injection: CREST_FAULT=name[,name...] makes fault("name") true. */
 bool fault(const char *name);
+/*
+ * CREST_FAULT=NAME[=N]: crest dies of SIGKILL the Nth time (default the
+ * first) it passes here, as an OOM kill would make it; for tests of what
+ * its tracees do when their tracer is gone.
+ */
+void fault_die(const char *name);
 /* name=N given: true and *arg = N (0 without a number). */
 bool fault_arg(const char *name, uint64_t *arg);
 

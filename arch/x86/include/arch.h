@@ -49,6 +49,27 @@ int arch_cpu_has_crc32c(void);
 void arch_regs_to_array(const arch_regs_t *regs, uint64_t out[27]);
 void arch_regs_from_array(arch_regs_t *regs, const uint64_t in[27]);
 
+/*
+ * The frame a stopped task returns into the program through, should its
+ * tracer die (arch/x86/sigframe.c): built in buf (len bytes) for the
+ * task's stack pointer sp, from registers regs (set up to restart a
+ * syscall), signal mask and xstate (PTRACE_GETREGSET). Returns its size
+ * (it ends 128 bytes below sp) and its address in *frame, -1 if it can't
+ * be made (too big, AMX state in use). Its first word is sigreturn.
+ */
+long arch_cure_frame(void *buf, size_t len, uint64_t sp,
+		     const arch_regs_t *regs, uint64_t sigmask,
+		     const void *xstate, size_t xsize, uint64_t sigreturn,
+		     uint64_t *frame);
+/* "mov $15, %rax; syscall" in buf: its offset. */
+int arch_find_sigreturn(const unsigned char *buf, size_t len, size_t *off);
+/* "syscall" followed by register clears and "ret" only: its offset. */
+int arch_find_syscall_ret(const unsigned char *buf, size_t len, size_t *off);
+/* The syscall instruction in a sigreturn gadget at off. */
+static inline size_t arch_sigreturn_syscall(const unsigned char *g)
+{
+	return g[0] == 0x48 ? 7 : 5;
+}
 
 
 /* Leave crest for good: switch to stack sp and jump to entry(arg). */
