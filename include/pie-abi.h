@@ -164,7 +164,15 @@ struct parasite_args {
 	/* Main block: 0 while another thread may run in the blob (crest sets it). */
 	uint64_t thread_out;
 	uint32_t keep_blob;	/* main block: never unmap (a thread had no frame) */
-	uint32_t pad_out;
+	/*
+	 * An fd crest made in the process through a remote syscall (the
+	 * userfaultfd of a pre-dump) until crest has closed it: the cure
+	 * closes it. rsys_fd: the remote syscall under way returns one (the
+	 * cure closes what it returned, should the thread be let go there).
+	 */
+	int32_t extra_fd;
+	uint32_t rsys_fd;
+	uint32_t pad_fd;
 };
 
 /* ---- restorer ---- */

@@ -315,7 +315,10 @@ asm(".text\n"
     "pie_rsys:\n"
     "	syscall\n"
     "	mov %r15, %rdi\n"
-    "	jmp pie_orphan_entry\n"
+    "	mov %rax, %rsi\n"
+    "	andq $-16, %rsp\n"
+    "	call pie_orphan_rsys\n"
+    "	ud2\n"
     ".globl pie_orphan_entry\n"
     "pie_orphan_entry:\n"
     "	andq $-16, %rsp\n"
@@ -386,6 +389,18 @@ struct k_pollfd {
 	int16_t revents;
 };
 
+__attribute__((noreturn)) void pie_orphan(struct parasite_args *a);
+
+/* Let go right after a remote syscall: an fd it made is closed too. */
+__attribute__((noreturn, used)) void pie_orphan_rsys(struct parasite_args *a,
+						     long ret)
+{
+	if (a->rsys_fd && ret >= 0 && ret != a->extra_fd)
+		sys_close(ret);
+	a->rsys_fd = 0;
+	pie_orphan(a);
+}
+
 /* Crest is gone: put back what the parasite changed, resume the program. */
 __attribute__((noreturn, used)) void pie_orphan(struct parasite_args *a)
 {
@@ -400,7 +415,9 @@ __attribute__((noreturn, used)) void pie_orphan(struct parasite_args *a)
 		sys_close(a->pipe_fd);
 	if (a->pipe_rfd >= 0)
 		sys_close(a->pipe_rfd);
-	a->ctl_fd = a->pipe_fd = a->pipe_rfd = -1;
+	if (a->extra_fd >= 0 && !a->borrowed)
+		sys_close(a->extra_fd);
+	a->ctl_fd = a->pipe_fd = a->pipe_rfd = a->extra_fd = -1;
 	if (a->rseq_off && !sys_rseq(a->rseq_addr, a->rseq_len, 0, a->rseq_sig))
 		a->rseq_off = 0;
 	/*

@@ -439,6 +439,10 @@ long parasite_rsys(struct parasite_ctl *ctl, long nr, unsigned long a0,
 	base.rsp = ctl->stack_top;
 	r = remote_syscall(ctl->pid, &base, ctl->remote + parasite_off_rsys, nr,
 			   a0, a1, a2, a3, a4, a5);
+	if (ctl->rsys_die) {
+		fault_die(ctl->rsys_die);
+		ctl->rsys_die = NULL;
+	}
 	if (park_main(ctl))
 		return -EIO;
 	return r;
@@ -590,6 +594,7 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 	ctl->args->version = PIE_ABI_VERSION;
 	ctl->args->pipe_fd = ctl->args->pipe_rfd = -1;
 	ctl->args->ctl_fd = -1;
+	ctl->args->extra_fd = -1;
 	fill_cure(ctl->args, pid, pid, &ctl->orig_regs, ctl->orig_sigmask);
 	ctl->args->thread_out = 1;
 	if (ctl->frame) {
@@ -706,7 +711,7 @@ struct parasite_args *parasite_thread_cmd(struct parasite_ctl *ctl, int slot,
 	a->ret = -1;
 	a->pipe_fd = a->pipe_rfd = -1;
 	/* No fd of its own: it waits for the main thread's cure (pie). */
-	a->ctl_fd = -1;
+	a->ctl_fd = a->extra_fd = -1;
 	a->borrowed = 1;
 	a->main = ctl->args_remote;
 	fill_cure(a, ctl->pid, tid, &orig, mask);

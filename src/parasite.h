@@ -28,6 +28,8 @@ struct parasite_ctl {
 	uint64_t vsys;
 	uint64_t sigret;
 	uint64_t frame;
+	/* CREST_FAULT point of the next parasite_rsys()'s exit stop (tests). */
+	const char *rsys_die;
 	uint64_t remote;		/* the shared area in the target */
 	unsigned char *local;		/* the same area in crest */
 	size_t size;

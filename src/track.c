@@ -66,10 +66,22 @@ int track_start(struct parasite_ctl *ctl, const struct mem_layout *ml, int *uffd
 	long fd, r;
 
 	*uffd = -1;
+	/*
+	 * Until crest has closed it, the process's copy is the parasite's to
+	 * close should crest die (extra_fd): its registrations go with the
+	 * last copy, and the fd table is as it was.
+	 */
+	ctl->args->rsys_fd = 1;
+	ctl->rsys_die = "die-track-uffd-exit";
 	fd = rsys(ctl, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0);
 	if (fd == -EPERM)	/* vm.unprivileged_userfaultfd = 0 */
 		fd = rsys(ctl, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY,
 			  0, 0);
+	ctl->rsys_die = NULL;
+	if (fd >= 0)
+		ctl->args->extra_fd = fd;
+	ctl->args->rsys_fd = 0;
+	fault_die("die-track-uffd");
 	if (fd < 0) {
 		errno = -fd;
 		pr_perror("can't track the writes of process %d: userfaultfd", ctl->pid);
@@ -113,12 +125,14 @@ int track_start(struct parasite_ctl *ctl, const struct mem_layout *ml, int *uffd
 		}
 		tracked++;
 	}
+	fault_die("die-track-registered");
 	*uffd = pidfd_take(ctl->pid, (int)fd);
 	if (*uffd < 0)
 		goto out;
 	pr_debug("process %d: %d mappings tracked", ctl->pid, tracked);
 out:
 	/* The process keeps nothing of ours; closing its copy keeps crest's. */
+	ctl->args->extra_fd = -1;
 	rsys(ctl, SYS_close, fd, 0, 0);
 	return *uffd < 0 ? -1 : 0;
 }
