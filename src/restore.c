@@ -743,14 +743,6 @@ static int send_go(struct restore_task *t)
 	return 0;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 static int read_report(struct restore_ctx *ctx, struct restore_report *r,
 		       int timeout_ms, const char *stage)
 {

@@ -920,13 +920,22 @@ static int tty_read(struct restore_files *rf, struct img_dir *d)
 /*
  * /dev/ptmx until the kernel gives want: it hands out the lowest free
  * index, so the ones below are held open meanwhile. If want is taken, the
- * first index above it is kept.
+ * first index above it is kept -- unless /dev/pts/want is gone: the pty's
+ * last master was closed (pty_close() removes the name at once) and the
+ * kernel frees the index a moment later, from a work queue. That is the
+ * pty of processes just killed (the dump's --kill, a restore after a
+ * crash): it is waited for, as their PIDs are.
  */
+#define PTY_FREED_MS	10000
+
 static int alloc_pty(unsigned int want, unsigned int *got)
 {
 	int *held = xzalloc((want + 2) * sizeof(int)), nr = 0, fd = -1;
+	char name[32];
+	long deadline = now_ms() + PTY_FREED_MS;
 
-	for (;;) {
+	snprintf(name, sizeof(name), "/dev/pts/%u", want);
+	for (bool said = false;;) {
 		unsigned int n;
 
 		fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -939,6 +948,15 @@ static int alloc_pty(unsigned int want, unsigned int *got)
 			close(fd);
 			fd = -1;
 			break;
+		}
+		if (n > want && access(name, F_OK) &&
+		    errno == ENOENT && now_ms() < deadline) {
+			if (!said)
+				pr_info("pty %u is on its way out; waiting", want);
+			said = true;
+			close(fd);
+			usleep(2000);
+			continue;
 		}
 		if (n >= want || nr > (int)want) {
 			*got = n;

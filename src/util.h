@@ -23,6 +23,7 @@ char *read_proc(pid_t pid, const char *what, size_t *len);
 int read_all(int fd, void *buf, size_t len);
 int write_all(int fd, const void *buf, size_t len);
 char *readlink_alloc(const char *path);
+long now_ms(void);		/* CLOCK_MONOTONIC, in ms */
 /* A copy of fd `fd` of process pid (pidfd_getfd), or -1 (reported). */
 int pidfd_take(pid_t pid, int fd);
 /* An int socket option of fd; -1 if it can't be read. */
