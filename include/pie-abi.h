@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		14
+#define PIE_ABI_VERSION		15
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -318,6 +318,12 @@ struct rst_thread {
 	uint32_t own_files;
 	uint32_t nr_fds;
 	uint64_t fds;
+	/*
+	 * In a PID namespace of the tree: its TID at every level, innermost
+	 * first (clone3's set_tid); nr_set_tid 0: tid alone, as above.
+	 */
+	int32_t set_tid[9];
+	uint32_t nr_set_tid;
 };
 
 /* A thread's own fd: dst made from src, a copy in the process's table. */

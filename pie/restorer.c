@@ -892,6 +892,13 @@ static long create_threads(struct restore_args *a)
 		};
 		long tid;
 
+		/* In a PID namespace: every level; its holder is ours by the inner TID. */
+		if (t[i].nr_set_tid) {
+			want = t[i].set_tid[0];
+			ca.set_tid = (uint64_t)t[i].set_tid;
+			ca.set_tid_size = t[i].nr_set_tid;
+		}
+
 		t[i].args = (uint64_t)a;
 		t[i].ret = -1;
 		tid = release_tid(want);

@@ -747,9 +747,9 @@ static int read_nspid(struct pstree_item *it)
 
 /*
  * A PID namespace is entered by its init only: PID 1 in it, one level
- * below its parent's (crest's for a root). Its processes are single
- * threads for now (a thread would need its TID at every level), and no
- * fd of theirs has an owner (F_SETOWN names a PID of the caller's level).
+ * below its parent's (crest's for a root). Each thread's TIDs there are
+ * saved (NSpid of its task/TID/status); no fd of theirs has an owner
+ * (F_SETOWN names a PID of the caller's level) yet.
  */
 static bool pid_ns_ok(struct pstree_item *it, bool entered)
 {
@@ -763,10 +763,35 @@ static bool pid_ns_ok(struct pstree_item *it, bool entered)
 	}
 	if (!it->nr_ns_pids)
 		return true;
-	if (it->nr_threads > 1) {
-		refuse(it->pid, "has %d threads in a PID namespace of its tree: threads there are not supported yet",
-		       it->nr_threads);
+	if (it->zombie_leader) {
+		refuse(it->pid, "is a process of a PID namespace of its tree whose main thread is gone, not supported yet");
 		ok = false;
+	}
+	it->ns_tids = xzalloc((it->nr_threads * it->nr_ns_pids + 1) * sizeof(uint32_t));
+	for (int t = 0; t < it->nr_threads; t++) {
+		char path[64], *buf, *l;
+		int n = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", it->live, it->threads[t]);
+		buf = read_file(path, NULL);
+		l = buf ? strstr(buf, "\nNSpid:") : NULL;
+		if (l) {
+			char *p = l + 7, *end;
+
+			strtoul(p, &end, 10);	/* crest's level */
+			for (p = end; n < it->nr_ns_pids; n++, p = end) {
+				unsigned long v = strtoul(p, &end, 10);
+
+				if (end == p)
+					break;
+				it->ns_tids[t * it->nr_ns_pids + n] = v;
+			}
+		}
+		free(buf);
+		if (n != it->nr_ns_pids) {
+			refuse(it->pid, "thread %d: its TIDs in the PID namespaces can't be read", it->threads[t]);
+			ok = false;
+		}
 	}
 	for (int j = 0; j < it->nr_fds; j++)
 		if (it->fds[j]->fown && it->fds[j]->fown->pid) {
@@ -889,6 +914,8 @@ void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe)
 	pe->n_ns_pids = it->nr_ns_pids;
 	pe->ns_pids = (uint32_t *)it->ns_pids;
 	pe->has_pid_unshared = pe->pid_unshared = it->pid_unshared;
+	pe->n_ns_tids = it->ns_tids ? it->nr_threads * it->nr_ns_pids : 0;
+	pe->ns_tids = it->ns_tids;
 }
 
 int ns_write(const struct ns_dump *nd, struct img_dir *d)
@@ -1075,6 +1102,24 @@ static bool enters(const struct ns_restore *nr, const PstreeEntry *pe, int i)
 	const NsEntry *e = ns_by_id(nr, pe_ns(pe, i), NULL);
 
 	return e && e->entered_by == pe->pid;
+}
+
+int ns_thread_set_tid(const PstreeEntry *pe, pid_t tid, bool with_pid, int32_t *set_tid)
+{
+	size_t m = pe->n_ns_pids, n = 0;
+
+	for (size_t k = 0; m && k < pe->n_threads; k++) {
+		if ((pid_t)pe->threads[k] != tid)
+			continue;
+		if ((k + 1) * m > pe->n_ns_tids)
+			return -1;
+		for (size_t j = 0; j < m; j++)
+			set_tid[n++] = pe->ns_tids[k * m + m - 1 - j];
+		if (with_pid)
+			set_tid[n++] = tid;
+		return n;
+	}
+	return m ? -1 : 0;
 }
 
 bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe)

@@ -68,6 +68,11 @@ int ns_check(const struct ns_restore *nr, PstreeEntry **pes, int nr_pes);
  */
 void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
 		  const PstreeEntry *parent, bool with_pid, struct ns_clone *nc);
+/*
+ * A thread of pe in a PID namespace: its set_tid (innermost first, the
+ * host TID last with with_pid) and how many; 0: not in one; -1: no TIDs.
+ */
+int ns_thread_set_tid(const PstreeEntry *pe, pid_t tid, bool with_pid, int32_t *set_tid);
 /* pe is the init of a PID namespace of its own. */
 bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe);
 /* Phase 2, every task made: what a namespace's entering task sets last. */

@@ -57,6 +57,7 @@ struct pstree_item {
 	uint32_t ns_pids[NS_MAX_LEVEL];	/* NSpid below crest's level */
 	int nr_ns_pids;
 	bool pid_unshared;		/* unshare(CLONE_NEWPID) for a child of the tree */
+	uint32_t *ns_tids;		/* per thread (threads[]): its nr_ns_pids TIDs */
 };
 
 struct pstree {

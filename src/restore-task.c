@@ -484,8 +484,16 @@ static struct restore_args *build_args(struct restore_task *t,
 	for (i = 0; i < n_thr; i++) {
 		const ThreadCoreEntry *th = c->threads[i + !zl];
 		struct rst_thread *r = &thr[i];
+		int n;
 
 		r->tid = t->restore_pid ? th->tid : 0;
+		n = ns_thread_set_tid(t->pe, th->tid, t->restore_pid, r->set_tid);
+		if (n < 0) {
+			pr_err("thread %d of %d has no TIDs in its PID namespaces in the images",
+			       (int)th->tid, t->pe->pid);
+			return NULL;
+		}
+		r->nr_set_tid = n;
 		r->siginfo = (uint64_t)tsi;
 		r->nr_siginfo = 0;
 		for (size_t k = 0; k < th->n_pending; k++) {
@@ -723,15 +731,21 @@ static int hold_tids(const struct restore_task *t)
 	sigprocmask(SIG_SETMASK, &all, &old);
 	fflush(NULL);
 	for (size_t i = 0; i < c->n_threads && !ret; i++) {
-		pid_t tid = c->threads[i]->tid, set_tid = tid;
+		pid_t tid = c->threads[i]->tid;
+		int32_t set_tid[NS_MAX_LEVEL + 1] = { tid };
 		struct clone_args ca = {
-			.set_tid = (uint64_t)&set_tid,
+			.set_tid = (uint64_t)set_tid,
 			.set_tid_size = 1,
 		};
 		long r;
+		int n;
 
 		if (tid == (pid_t)t->pe->pid)
 			continue;
+		/* In a PID namespace: held at every level, as the restorer asks. */
+		n = ns_thread_set_tid(t->pe, tid, true, set_tid);
+		if (n > 0)
+			ca.set_tid_size = n;
 		r = clone3_at(&ca, tid);
 		if (r == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);

@@ -544,6 +544,36 @@ static int read_args(pid_t pid, uint64_t addr, struct restore_args *ra)
 }
 
 /* Which TIDs the threads got, and did each make it? */
+/* The thread of t whose TID in its own PID namespace is inner (0: none). */
+static pid_t host_tid(const struct restore_task *t, pid_t inner)
+{
+	char path[320];
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", t->new_pid);
+	d = opendir(path);
+	while (d && !found && (de = readdir(d))) {
+		char *buf, *l, *last = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", t->new_pid, de->d_name);
+		buf = read_file(path, NULL);
+		l = buf ? strstr(buf, "\nNSpid:") : NULL;
+		for (char *p = l ? l + 7 : NULL; p && *p && *p != '\n'; p++)
+			if ((*p >= '0' && *p <= '9') && (p[-1] == ' ' || p[-1] == '\t' || p[-1] == ':'))
+				last = p;
+		if (last && atoi(last) == inner)
+			found = atoi(de->d_name);
+		free(buf);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 static int read_threads(struct restore_task *t, const struct restore_args *ra)
 {
 	size_t n = ra->nr_threads, len = n * sizeof(struct rst_thread);
@@ -562,6 +592,9 @@ static int read_threads(struct restore_task *t, const struct restore_args *ra)
 	}
 	for (size_t i = 0; i < n; i++) {
 		t->tids[i + !zl] = thr[i].new_tid;
+		/* In a PID namespace the restorer saw its inner TID: ours is the host's. */
+		if (t->pe->n_ns_pids)
+			t->tids[i + !zl] = host_tid(t, thr[i].new_tid);
 		if (thr[i].stage != RST_STAGE_DONE || thr[i].ret) {
 			errno = -thr[i].ret;
 			pr_perror("thread %zu of %d failed while %s", i + 1,
