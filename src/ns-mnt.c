@@ -479,6 +479,25 @@ struct mnt_restore {
 	int *nr_files;
 };
 
+/*
+ * A file's parent is a directory listed before it (the root for the
+ * root's entries): no path of the images leads through a symlink they
+ * made, out of the tmpfs.
+ */
+static bool parent_listed(TmpfsFile **files, int nr, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+
+	if (!*path)
+		return nr == 0;
+	for (int i = 0; i < nr; i++)
+		if (S_ISDIR(files[i]->mode) && strlen(files[i]->path) == len &&
+		    !strncmp(files[i]->path, path, len))
+			return true;
+	return false;
+}
+
 int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
 {
 	struct mnt_restore *mr = xzalloc(sizeof(*mr));
@@ -513,8 +532,10 @@ int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
 		while ((ret = img_read_msg(img, &msg)) > 0) {
 			TmpfsFile *f = msg;
 
-			if (f->path[0] == '/' || strstr(f->path, "..")) {
-				pr_err("%s: a file at '%s'", img->path, f->path);
+			if (f->path[0] == '/' || strstr(f->path, "..") ||
+			    !parent_listed(mr->files[i], mr->nr_files[i], f->path)) {
+				pr_err("%s: a file at '%s' (not below a directory listed before it)",
+				       img->path, f->path);
 				ret = -1;
 				break;
 			}
