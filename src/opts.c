@@ -75,7 +75,7 @@ enum {
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
 	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS, OPT_LAZY_PAGES,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
-	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
+	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK,
 };
 
 static const struct option long_opts[] = {
@@ -111,6 +111,7 @@ static const struct option long_opts[] = {
 	{ "ext-unix-sk",	optional_argument, NULL, OPT_EXT_UNIX_SK },
 	{ "tcp-established",	no_argument,	   NULL, OPT_TCP_ESTABLISHED },
 	{ "tcp-close",		no_argument,	   NULL, OPT_TCP_CLOSE },
+	{ "network-lock",	required_argument, NULL, OPT_NETWORK_LOCK },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
@@ -140,7 +141,8 @@ static const struct option long_opts[] = {
  */
 static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
-	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, 'j', OPT_CHECK_ONLY,
+	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j',
+	OPT_CHECK_ONLY,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
@@ -152,7 +154,7 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_LAZY_PAGES, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_NETWORK_LOCK, OPT_LAZY_PAGES, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
 static const int no_opts[] = { 0 };
@@ -245,6 +247,10 @@ static const struct opt_help {
 	{ C(RESTORE), OPT_TCP_ESTABLISHED, NULL,
 	  "accepted for CRIU's callers: the images hold\n"
 	  "the connections" },
+	{ C(DUMP) | C(RESTORE), OPT_NETWORK_LOCK, "skip",
+	  "as CRIU's: crest locks no connection (it has no\n"
+	  "iptables or nftables lock; iptables and nftables\n"
+	  "are refused)" },
 	{ C(RESTORE), OPT_TCP_CLOSE, NULL,
 	  "the TCP connections of the images come back\n"
 	  "closed (not connected: ENOTCONN), as CRIU's" },
@@ -579,6 +585,23 @@ int opts_parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case OPT_TCP_CLOSE:	o->tcp_close = true; break;
+		case OPT_NETWORK_LOCK:
+			/*
+			 * CRIU's methods: iptables (its default), nftables,
+			 * skip. crest has no lock: it always does what skip
+			 * says, and a lock asked for by name is not there.
+			 */
+			if (!strcmp(optarg, "iptables") || !strcmp(optarg, "nftables")) {
+				pr_err("--network-lock %s: crest has no %s lock (nor any other): the connections are not locked between the dump and the restore, as with CRIU's --network-lock skip, which crest takes",
+				       optarg, optarg);
+				return -1;
+			}
+			if (strcmp(optarg, "skip")) {
+				pr_err("--network-lock takes iptables, nftables or skip, not '%s'",
+				       optarg);
+				return -1;
+			}
+			break;
 		case OPT_SIGN_KEY:	o->sign_key = optarg; break;
 		case OPT_VERIFY_KEY:	o->verify_key = optarg; break;
 		case 'j':
