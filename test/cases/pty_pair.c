@@ -117,7 +117,7 @@ static int child_main(const char *pts, int ready, int go)
 {
 	struct termios t, now;
 	struct winsize ws;
-	int s, s2, fd, tty, gsync[2];
+	int s, s2, fd, tty, gsync[2], gready[2];
 	pid_t g;
 
 	if (setsid() < 0)
@@ -142,7 +142,7 @@ static int child_main(const char *pts, int ready, int go)
 	tty = open("/dev/tty", O_RDWR | O_CLOEXEC);	/* our controlling terminal */
 	if (tty < 0)
 		case_fail("open /dev/tty: %s", strerror(errno));
-	if (pipe(gsync))
+	if (pipe(gsync) || pipe(gready))
 		case_fail("pipe: %s", strerror(errno));
 	g = fork();
 	if (g < 0)
@@ -151,14 +151,21 @@ static int child_main(const char *pts, int ready, int go)
 		char c;
 
 		close(gsync[1]);
+		close(gready[0]);
 		setpgid(0, 0);
+		/* Settled (the audit's snapshot sees it so): say so. */
+		xwrite1(gready[1]);
+		close(gready[1]);
 		/* Until the session leader is done: EOF. */
 		while (read(gsync[0], &c, 1) > 0)
 			;
 		_exit(0);
 	}
 	close(gsync[0]);
+	close(gready[1]);
 	setpgid(g, g);
+	xread1(gready[0]);
+	close(gready[0]);
 	signal(SIGTTOU, SIG_IGN);
 	if (tcsetpgrp(s, g))
 		case_fail("tcsetpgrp: %s", strerror(errno));
