@@ -17,11 +17,11 @@
  * the way they came, so a tree that runs on (--leave-running) still gets
  * them: to the master by a write on the slave with OPOST off for the
  * moment (no output processing twice), to the slave by a write on the
- * master with input processing and echo off. Input of a canonical reader
- * can't be put back with its line boundaries, so typed lines waiting
- * (FIONREAD counts whole lines there) are refused by name; an unfinished
- * line shows nowhere (see crest(8), TERMINALS). Packet mode with output
- * queued is refused (a read there would take a status byte too).
+ * master with input processing and echo off. Input of a canonical
+ * reader keeps its lines and its unfinished line (take_canon(),
+ * put_canon(): TIOCSTI, with CAP_SYS_ADMIN; without, typed lines are
+ * refused). Packet mode with output queued is refused (a read there
+ * would take a status byte too).
  *
  * A slave whose master is outside the tree at fds 0-2 leads outside like
  * any terminal there (files-ext.c: crest's own fd at restore); elsewhere
@@ -336,6 +336,184 @@ out:
 	return -1;
 }
 
+/*
+ * Input typed for a canonical reader (ICANON): complete lines and a line
+ * not ended yet, which FIONREAD does not count. The line boundaries are
+ * the line discipline's own (flags beside its buffer, and the EOF
+ * character stored as no byte): they are taken by reading one line per
+ * read() (a canonical read ends at a line's end; a line ended by EOF
+ * alone reads as 0 bytes), then, with ICANON off for a moment (which
+ * makes every byte left readable), the unfinished line. They are put
+ * back by TIOCSTI: each byte goes through the line discipline at once,
+ * in order, under a termios of crest's (put_canon()). TIOCSTI on a
+ * terminal that is not crest's controlling one needs CAP_SYS_ADMIN
+ * (/proc/sys/dev/tty/legacy_tiocsti aside); a master's write would go
+ * through the flip buffer, whose processing of an unfinished line can't
+ * be waited for.
+ */
+static bool is_terminator(const struct termios2 *t, uint8_t c)
+{
+	return c == '\n' || (t->c_cc[VEOL] && c == t->c_cc[VEOL]) ||
+	       ((t->c_lflag & IEXTEN) && t->c_cc[VEOL2] && c == t->c_cc[VEOL2]);
+}
+
+/* A control character for the refill: want if free, else another. */
+static cc_t spare_cc(const struct termios2 *t, cc_t want, cc_t other)
+{
+	for (int c = 0; c < 32; c++) {
+		cc_t v = c ? (cc_t)c : want;
+
+		if (v && v != '\n' && v != t->c_cc[VEOL] && v != t->c_cc[VEOL2] &&
+		    v != other)
+			return v;
+	}
+	return want;
+}
+
+static bool can_tiocsti(void)
+{
+	char *st = read_file("/proc/self/status", NULL), *p;
+	unsigned long long eff = 0;
+
+	p = st ? strstr(st, "\nCapEff:") : NULL;
+	if (p)
+		eff = strtoull(p + 8, NULL, 16);
+	free(st);
+	return eff & (1ULL << 21);	/* CAP_SYS_ADMIN */
+}
+
+/*
+ * The lines and the unfinished line back into the slave s, as the line
+ * discipline had them: echo, signals and input mapping off, every byte
+ * that is special to the refill quoted with its LNEXT, each line's
+ * terminator as it is (EOF for a line ended by it), then saved.
+ */
+static int put_canon(int s, const struct termios2 *saved, const uint8_t *data,
+		     size_t len, TtyLine **lines, size_t nr, unsigned int index)
+{
+	struct termios2 r = *saved;
+	size_t at = 0, end, total = 0;
+	cc_t lnext, eof;
+	int n = -1;
+
+	r.c_iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL |
+		       IXON | IXOFF | IUCLC | INPCK | IMAXBEL);
+	r.c_lflag &= ~(ECHO | ECHONL | ISIG);
+	r.c_lflag |= ICANON | IEXTEN;
+	lnext = spare_cc(saved, saved->c_cc[VLNEXT] ? saved->c_cc[VLNEXT] : 026, 0);
+	eof = spare_cc(saved, saved->c_cc[VEOF] ? saved->c_cc[VEOF] : 004, lnext);
+	r.c_cc[VLNEXT] = lnext;
+	r.c_cc[VEOF] = eof;
+	r.c_cc[VERASE] = r.c_cc[VKILL] = r.c_cc[VWERASE] = r.c_cc[VREPRINT] = 0;
+	if (ioctl(s, TCSETS2, &r)) {
+		pr_perror("can't set pty %u's termios", index);
+		return -1;
+	}
+	for (size_t i = 0; i <= nr; i++) {
+		bool last = i == nr;
+
+		end = last ? len : at + lines[i]->len;
+		for (size_t k = at; k < end; k++) {
+			uint8_t c = data[k];
+			bool term = !last && !lines[i]->eof && k == end - 1;
+
+			if (!term && (c == '\n' || c == r.c_cc[VEOL] ||
+				      c == r.c_cc[VEOL2] || c == eof || c == lnext) &&
+			    c && ioctl(s, TIOCSTI, &lnext))
+				goto err;
+			if (ioctl(s, TIOCSTI, &c))
+				goto err;
+		}
+		if (!last && lines[i]->eof && ioctl(s, TIOCSTI, &eof))
+			goto err;
+		if (!last)
+			total += lines[i]->len;
+		at = end;
+	}
+	if (ioctl(s, TCSETS2, saved)) {
+		pr_perror("can't set pty %u's termios back", index);
+		return -1;
+	}
+	if (ioctl(s, FIONREAD, &n) || (size_t)n != total) {
+		pr_err("pty %u: %zu bytes of typed lines put back, %d there", index,
+		       total, n);
+		return -1;
+	}
+	return 0;
+err:
+	pr_perror("can't put back what was typed on pty %u (TIOCSTI)", index);
+	ioctl(s, TCSETS2, saved);
+	return -1;
+}
+
+static int take_canon(struct pty *p, int s, const struct termios2 *saved)
+{
+	TtyEntry *e = p->e;
+	uint8_t *buf = xzalloc(PTY_QUEUE_MAX + 1);
+	struct termios2 t = *saved;
+	size_t len = 0;
+	int n = 0;
+
+	/* Each line by a read of its own; EAGAIN: no line left. */
+	for (;;) {
+		ssize_t r = len < PTY_QUEUE_MAX ? read(s, buf + len, PTY_QUEUE_MAX - len) : -1;
+		TtyLine *l;
+
+		if (r < 0 && errno == EAGAIN)
+			break;
+		if (r < 0 || e->n_lines >= PTY_QUEUE_MAX) {
+			pr_perror("can't read the lines typed on pty %u", e->index);
+			goto err;
+		}
+		l = xzalloc(sizeof(*l));
+		tty_line__init(l);
+		l->len = r;
+		l->has_eof = l->eof = !r || !is_terminator(saved, buf[len + r - 1]);
+		e->lines = xrealloc(e->lines, (e->n_lines + 1) * sizeof(*e->lines));
+		e->lines[e->n_lines++] = l;
+		len += r;
+	}
+	/* The line not ended yet: readable once ICANON is off. */
+	t.c_lflag &= ~ICANON;
+	t.c_cc[VMIN] = t.c_cc[VTIME] = 0;
+	if (ioctl(s, TCSETS2, &t) || ioctl(s, FIONREAD, &n)) {
+		pr_perror("can't read the line typed on pty %u", e->index);
+		ioctl(s, TCSETS2, saved);
+		goto err;
+	}
+	while (n > 0 && len < PTY_QUEUE_MAX) {
+		ssize_t r = read(s, buf + len, PTY_QUEUE_MAX - len);
+
+		if (r <= 0)
+			break;
+		len += r;
+		n -= r;
+	}
+	if (ioctl(s, TCSETS2, saved)) {
+		pr_perror("can't set pty %u's termios back", e->index);
+		goto err;
+	}
+	if (n > 0) {
+		pr_err("pty %u: the line typed on it could not be read whole", e->index);
+		goto err;
+	}
+	if (!len && !e->n_lines) {
+		free(buf);
+		return 0;
+	}
+	if (put_canon(s, saved, buf, len, e->lines, e->n_lines, e->index))
+		goto err;
+	e->has_canon = e->canon = 1;
+	e->has_to_slave = 1;
+	e->to_slave.data = buf;
+	e->to_slave.len = len;
+	return 0;
+err:
+	pr_err("pty %u: what was typed on it may be lost", e->index);
+	free(buf);
+	return -1;
+}
+
 /* A slave of our own, whatever the lock (put back as it was). */
 static int open_peer(int m, unsigned int index, int locked)
 {
@@ -428,9 +606,22 @@ static int dump_master(const struct fd_dump *f, struct pty *p, int m)
 		pr_perror("can't count what waits for the slave of pty %u", e->index);
 		goto out;
 	}
-	if (n && (t.c_lflag & ICANON)) {
-		refuse(f->it->pid, "fd %d is the master of pty %u, whose slave has %d bytes of typed lines waiting for a canonical reader; crest can't put back their line boundaries, not supported yet",
-		       f->fd, e->index, n);
+	if ((t.c_lflag & ICANON) && (t.c_lflag & EXTPROC)) {
+		if (n)
+			refuse(f->it->pid, "fd %d is the master of pty %u, whose slave has %d bytes typed for a reader in canonical mode with EXTPROC; not supported yet",
+			       f->fd, e->index, n);
+	} else if ((t.c_lflag & ICANON) && can_tiocsti()) {
+		/* An unfinished line does not count in n: taken as well. */
+		if (take_canon(p, s, &t))
+			goto out;
+	} else if (t.c_lflag & ICANON) {
+		/*
+		 * Without TIOCSTI: typed lines refused; an unfinished line
+		 * can't even be seen without making it a line (crest(8)).
+		 */
+		if (n)
+			refuse(f->it->pid, "fd %d is the master of pty %u, whose slave has %d bytes of typed lines waiting for a canonical reader; crest puts them back only with CAP_SYS_ADMIN (TIOCSTI), not supported yet",
+			       f->fd, e->index, n);
 	} else if (n && take_to_slave(p, m, s, &t, n)) {
 		goto out;
 	}
@@ -891,6 +1082,30 @@ static int tty_index(const struct tty_restore *u, uint32_t id)
 	return -1;
 }
 
+/* Lines that fit in to_slave, each ended as its termios ends lines. */
+static bool canon_bad(const TtyEntry *e)
+{
+	struct termios2 t;
+	size_t at = 0;
+
+	if (e->cc.len != NCCS || !(e->lflag & ICANON) || (e->lflag & EXTPROC) ||
+	    e->n_lines > PTY_QUEUE_MAX)
+		return true;
+	memset(&t, 0, sizeof(t));
+	t.c_lflag = e->lflag;
+	memcpy(t.c_cc, e->cc.data, NCCS);
+	for (size_t i = 0; i < e->n_lines; i++) {
+		const TtyLine *l = e->lines[i];
+
+		if (l->len > e->to_slave.len - at ||
+		    (!l->eof && (!l->len ||
+				 !is_terminator(&t, e->to_slave.data[at + l->len - 1]))))
+			return true;
+		at += l->len;
+	}
+	return false;
+}
+
 static int tty_read(struct restore_files *rf, struct img_dir *d)
 {
 	struct tty_restore *u = restore_state(rf);
@@ -903,6 +1118,10 @@ static int tty_read(struct restore_files *rf, struct img_dir *d)
 
 		for (size_t j = 0; j < e->n_descs; j++)
 			masters += e->descs[j]->master;
+		if (e->canon && canon_bad(e)) {
+			pr_err("image ttys.img is corrupt: pty %u has bad typed lines", e->id);
+			return -1;
+		}
 		if (e->cc.len != NCCS || masters != (e->shell_job || e->path ? 0 : 1) ||
 		    e->index >= PTY_MAX_INDEX ||
 		    /* more than a pty holds: writing it back would block */
@@ -1198,7 +1417,8 @@ static int open_one(struct tty_restore *u, int i, int base)
 	}
 	if (set_termios(s, e, true, u->now[i]))
 		return -1;
-	if (e->has_to_slave && (write_all(m, e->to_slave.data, e->to_slave.len) ||
+	if (e->has_to_slave && !e->canon &&
+	    (write_all(m, e->to_slave.data, e->to_slave.len) ||
 				wait_queued(s, e->to_slave.len, "typed for the slave"))) {
 		pr_err("can't refill pty %u", u->now[i]);
 		return -1;
@@ -1210,6 +1430,16 @@ static int open_one(struct tty_restore *u, int i, int base)
 	}
 	if (set_termios(s, e, false, u->now[i]))
 		return -1;
+	if (e->canon) {
+		struct termios2 t;
+
+		if (ioctl(s, TCGETS2, &t) ||
+		    put_canon(s, &t, e->to_slave.data, e->to_slave.len, e->lines,
+			      e->n_lines, u->now[i])) {
+			pr_err("can't refill pty %u", u->now[i]);
+			return -1;
+		}
+	}
 
 	u->desc[i] = xzalloc((e->n_descs + 1) * sizeof(int));
 	for (size_t j = 0; j < e->n_descs; j++) {

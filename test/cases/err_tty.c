@@ -1,7 +1,8 @@
 /* Not a checkpoint/restore case: ptys crest can't save yet, next to one
  * it could:
  *   fd 10, 11  a pty's master and its slave in canonical mode, a line
- *              typed ("hello\n") and not read yet
+ *              typed ("hello\n") and not read yet: crest can save it
+ *              (with CAP_SYS_ADMIN), taking the line and putting it back
  *   fd 12      the slave of a pty whose master a process outside the tree
  *              holds (a grandchild that was reparented away)
  *              and, in a child, the controlling terminal of its session
@@ -9,8 +10,8 @@
  *              bytes the master has not read
  *   fd 15, 16  a pty's master and slave in raw mode, nothing queued:
  *              crest could save it
- * The errors mode expects fds 10, 12 and 13 and the child's session
- * refused by name, 15 not, and
+ * The errors mode expects fds 12 and 13 and the child's session
+ * refused by name, 10 and 15 not, and
  * the process left running with every byte still queued: after go the
  * slave at 11 reads its line and the master at 13 its packet. Cases named
  * err_* are run by the errors mode only. */
