@@ -22,6 +22,9 @@
  *           | ucontext (304)       |
  *   frame ->| pretcode: sigreturn  |
  *           +----------------------+
+ *
+ * That is where and how big the kernel makes the frame of a signal the
+ * task takes on that stack: memory the program must leave free anyway.
  */
 #include <cpuid.h>
 #include <stddef.h>
