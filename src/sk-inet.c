@@ -1,10 +1,11 @@
 /*
- * TCP, UDP and UDP-Lite sockets, IPv4 and IPv6 (v4-mapped included): not
- * connected (bound or not), TCP listening, UDP connected to a peer, with
- * the datagrams in its queue. One
+ * TCP, UDP, UDP-Lite and raw IP sockets, IPv4 and IPv6 (v4-mapped
+ * included): not connected (bound or not), TCP listening, UDP and raw
+ * connected to a peer, with the datagrams in a UDP queue (a raw socket's
+ * packets queued are refused). One
  * inet_sk_entry per socket, however many fds in however many processes
  * hold it. Every other socket at fds above 2 that is not a unix or netlink
- * one (packet, raw, ICMP, SCTP, MPTCP...) is this kind's
+ * one (packet, ping, SCTP, MPTCP...) is this kind's
  * too, to be refused by name with its protocol and address; at fds 0-2 a
  * socket leading outside stays files-ext.c's (crest's own stdio).
  *
@@ -115,6 +116,18 @@
 #ifndef SO_TIMESTAMPING
 #define SO_TIMESTAMPING	37
 #endif
+#ifndef SO_MEMINFO
+#define SO_MEMINFO	55
+#endif
+#ifndef SOL_RAW
+#define SOL_RAW		255
+#endif
+#ifndef ICMP_FILTER
+#define ICMP_FILTER	1
+#endif
+#ifndef ICMPV6_FILTER
+#define ICMPV6_FILTER	1
+#endif
 
 /* The kernel's TCP states (include/net/tcp_states.h). */
 enum {
@@ -201,6 +214,8 @@ static const struct sk_opt {
 	O(SOL_UDP, UDP_CORK),		O(SOL_UDP, UDP_SEGMENT),
 	O(SOL_UDP, UDP_GRO),		O(SOL_UDP, UDP_ENCAP),
 	O(SOL_UDPLITE, UDPLITE_SEND_CSCOV), O(SOL_UDPLITE, UDPLITE_RECV_CSCOV),
+	O(SOL_RAW, ICMP_FILTER),	O(IPPROTO_IP, IP_HDRINCL),
+	O(IPPROTO_IPV6, IPV6_CHECKSUM),	O(IPPROTO_ICMPV6, ICMPV6_FILTER),
 #undef O
 };
 
@@ -311,7 +326,7 @@ static bool sa_unspecified(const struct sockaddr_storage *ss)
 
 static const char *proto_name(const InetSkEntry *e)
 {
-	return e->protocol == IPPROTO_TCP ? "TCP" :
+	return e->type == SOCK_RAW ? "raw IP" : e->protocol == IPPROTO_TCP ? "TCP" :
 	       e->protocol == IPPROTO_UDPLITE ? "UDP-Lite" : "UDP";
 }
 
@@ -408,6 +423,63 @@ static void dump_shutdown(InetSkEntry *e, int cfd)
 	if (e->type == SOCK_DGRAM && (p.revents & POLLHUP))
 		e->shutdown |= 2;
 	e->has_shutdown = !!e->shutdown;
+}
+
+/*
+ * A raw socket connected to a peer with port 0 (a raw socket's usual
+ * connect) has no name getpeername gives (ENOTCONN): /proc/net/raw{,6}
+ * has its remote address and state, hex words in the kernel's order.
+ */
+static int raw_peer(pid_t pid, InetSkEntry *e)
+{
+	bool v6 = e->family == AF_INET6;
+	char *text = read_proc(pid, v6 ? "net/raw6" : "net/raw", NULL), *line;
+	int ret = 0;
+
+	if (!text)
+		return -1;
+	for (line = strchr(text, '\n'); line && *++line; line = strchr(line, '\n')) {
+		char rem[40];
+		unsigned int st;
+		unsigned long long ino;
+		struct sockaddr_storage ss;
+		uint32_t w[4], port, scope;
+
+		if (sscanf(line, "%*s %*s %39[0-9A-Fa-f]:%*x %x %*s %*s %*s %*s %*s %llu",
+			   rem, &st, &ino) != 3 || ino != e->ino)
+			continue;
+		if (st != ST_ESTABLISHED)
+			break;
+		memset(&ss, 0, sizeof(ss));
+		for (int i = 0; i < (v6 ? 4 : 1); i++)
+			if (sscanf(rem + 8 * i, "%8x", &w[i]) != 1)
+				goto out;
+		ss.ss_family = e->family;
+		if (v6)
+			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, w, 16);
+		else
+			memcpy(&((struct sockaddr_in *)&ss)->sin_addr, w, 4);
+		if (!inet_sa_split(&ss, &e->dst_addr, &port, &scope))
+			e->has_dst_port = 1;
+		break;
+	}
+out:
+	free(text);
+	return ret;
+}
+
+/* A raw IP socket: its packets queued are not saved yet. */
+static char *raw_queue_problem(int cfd, const char *what)
+{
+	uint32_t mi[16];
+	socklen_t len = sizeof(mi);
+
+	memset(mi, 0, sizeof(mi));
+	if (getsockopt(cfd, SOL_SOCKET, SO_MEMINFO, mi, &len))
+		return xsprintf("%s whose queue crest could not read (%s)", what, strerror(errno));
+	if (mi[0])	/* SK_MEMINFO_RMEM_ALLOC */
+		return xsprintf("%s with packets queued (%u bytes with overhead)", what, mi[0]);
+	return NULL;
 }
 
 /* Another family than inet: what it is, for the refusal. */
@@ -519,7 +591,8 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	proto = sock_int(cfd, SOL_SOCKET, SO_PROTOCOL);
 	if ((dom != AF_INET && dom != AF_INET6) ||
 	    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
-	      (type == SOCK_DGRAM && (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)))) {
+	      (type == SOCK_DGRAM && (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)) ||
+	      (type == SOCK_RAW && proto > 0 && proto < 256))) {
 		why = other_words(cfd, dom, type, proto);
 		refuse(f->it->pid, "fd %d is %s ('%s'), not supported yet", f->fd, why,
 		       f->link);
@@ -588,9 +661,12 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	} else {
 		char what[200];
 
+		if (type == SOCK_RAW && !e->dst_addr && raw_peer(f->pid, e))
+			goto err;
 		e->state = e->dst_addr ? ST_ESTABLISHED : ST_CLOSE;
 		sk_words(e, what, sizeof(what));
-		why = udp_queue_dump(e, cfd, what);
+		why = type == SOCK_RAW ? raw_queue_problem(cfd, what) :
+		      udp_queue_dump(e, cfd, what);
 		if (why) {
 			refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
 			free(why);
@@ -870,7 +946,8 @@ static int check_entry(const InetSkEntry *e)
 		return bad_image(e, "has an unknown family");
 	if (!(e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) &&
 	    !(e->type == SOCK_DGRAM && (e->protocol == IPPROTO_UDP ||
-					e->protocol == IPPROTO_UDPLITE)))
+					e->protocol == IPPROTO_UDPLITE)) &&
+	    !(e->type == SOCK_RAW && e->protocol > 0 && e->protocol < 256))
 		return bad_image(e, "is neither TCP nor UDP");
 	if (udp_queue_check(e))
 		return bad_image(e, "has a datagram queued that can't be");

@@ -350,11 +350,12 @@ def parse_net_unix(text):
     return out
 
 
-# TCP, UDP and UDP-Lite sockets: their line of /proc/PID/net/{tcp,udp,udplite}{,6}
+# TCP, UDP, UDP-Lite and raw sockets: their line of
+# /proc/PID/net/{tcp,udp,udplite,raw}{,6}
 # by inode: local and remote address, state, the owner; and apart, the
 # queues (a listener's accept queue), which a restored connection moves
 # on its own (the sender sends on).
-NET_INET = ["tcp", "tcp6", "udp", "udp6", "udplite", "udplite6"]
+NET_INET = ["tcp", "tcp6", "udp", "udp6", "udplite", "udplite6", "raw", "raw6"]
 
 
 def parse_net_inet(text, proto):

@@ -5,7 +5,7 @@
  *              (its client at fd 13, established too)
  *   fd 14      a NETLINK_ROUTE socket with the kernel's answer queued
  *   fd 15      a packet socket
- *   fd 16      a raw ICMP socket
+ *   fd 16      a raw ICMP socket with packets queued
  *   fd 17      a bound UDP socket, which crest could save
  *   fd 18      a UDP socket with an eBPF socket filter (SO_ATTACH_BPF),
  *              which can't be read back
@@ -109,6 +109,14 @@ int main(void)
 	}
 	at(socket(AF_PACKET, SOCK_DGRAM, ETH_P_ALL_BE), 15);
 	at(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), 16);
+	{
+		/* An echo request to lo: its copy (and the reply's) queued on fd 16. */
+		unsigned char req[8] = { 8, 0, 0xf7, 0xfe, 0, 1, 0, 0 };
+		struct pollfd p = { 16, POLLIN, 0 };
+
+		must(sendto(16, req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) ==
+		     sizeof(req) && poll(&p, 1, 30000) == 1, "an echo request on fd 16");
+	}
 	at(socket(AF_INET, SOCK_DGRAM, 0), 17);
 	must(!bind(17, (struct sockaddr *)&sa, sizeof(sa)), "bind udp");
 	{
