@@ -184,7 +184,8 @@ static int stop_task(struct restore_task *t)
 		/* The kernel's own rule, said out loud. */
 		pr_warn("restored process %d did not stop again with signal %d (%s), as its process group is orphaned now: stopping it with SIGSTOP",
 			t->new_pid, sig, strsignal(sig));
-		r = take_stop(t->new_pid, lead, SIGSTOP);
+		sig = SIGSTOP;
+		r = take_stop(t->new_pid, lead, sig);
 	}
 	if (r != 1) {
 		if (r == 0)
