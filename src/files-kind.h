@@ -9,7 +9,8 @@
  *
  *   dump:     recognise -> dump (per fd) -> inflight -> collected (the whole tree)
  *             -> contents -> write -> dump_done
- *   restore:  read -> check -> open (crest, service fds) -> tasks_made
+ *   restore:  read -> check -> open (crest, service fds) -> task_early
+ *             (in each task as it is made) -> tasks_made
  *             (crest, every task exists) -> in each task: service_fd,
  *             dup3 into place, then post_open once every fd of the task
  *             is there
@@ -86,6 +87,13 @@ struct fd_kind_ops {
 	/* Create every object once, as service fds at or above rf->base. */
 	int (*open)(struct restore_files *rf, struct img_dir *d,
 		    MmEntry **mms, int nr_mms);
+	/*
+	 * In each new task as soon as it exists, before it reports so (its
+	 * parent and crest wait for that): objects this very process must
+	 * make (a socketpair whose SO_PEERCRED names its maker), at service
+	 * fd numbers open reserved; crest takes them in tasks_made.
+	 */
+	int (*task_early)(const struct restore_files *rf, pid_t pid);
 	/*
 	 * In crest, once every task of the tree exists and before any puts
 	 * its fds in place: objects that name tasks (pidfds).

@@ -788,6 +788,14 @@ int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 	return 0;
 }
 
+int files_task_early(const struct restore_files *rf, pid_t pid)
+{
+	for_each_kind(k)
+		if ((*k)->task_early && (*k)->task_early(rf, pid))
+			return -1;
+	return 0;
+}
+
 int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
 {
 	for_each_kind(k)

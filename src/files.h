@@ -174,6 +174,8 @@ struct files_pid_map {
  */
 bool files_owner_later(const FdEntry *e, const struct files_pid_map *map);
 
+/* In a new task (its pid at the dump), before it reports: what it makes. */
+int files_task_early(const struct restore_files *rf, pid_t pid);
 /* In crest, once every task exists: the kinds' objects that name tasks. */
 int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map);
 /*

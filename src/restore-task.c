@@ -1288,7 +1288,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (t->pe->shares_files &&
 	    sharer_copies(t, sh, &keep, &nr_keep, chain_fds, &mem_fd))
 		_exit(EXIT_FAILURE);
-	if (report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
+	if (files_task_early(rf, t->pe->pid) ||
+	    report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
 		_exit(EXIT_FAILURE);
 	/* Made in the namespaces it enters: filled before anything runs there. */
 	if (ns_restore_entered(sh->ns, t->pe))

@@ -32,7 +32,11 @@
  * took) or of whoever connected (an accepted end). crest makes, listens
  * and connects with the dumped euid and egid as its effective ids for the
  * moment (crest as root), so the uid and gid come back; the pid is crest's
- * (only a restored task could make it theirs): crest(8), LIMITATIONS.
+ * (only a restored task could make it theirs): crest(8), LIMITATIONS. A
+ * socketpair made by a process of the tree (made_by) is made by it again:
+ * ux_task_early, as soon as it exists, at service fd numbers crest
+ * reserved in open; crest takes both ends from it in tasks_made, and the
+ * holders take them from crest (FD_MADE_LATER, post_open).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +62,10 @@ struct uxsk_restore {
 	int *fd;		/* service fd of each */
 	int *ghost;		/* the other end of one whose peer was closed,
 				 * until its queue is refilled */
+	bool *later;		/* made by the task that made it (made_by):
+				 * u->fd[i] (and ghost[i]) reserved until
+				 * tasks_made takes it from that task */
+	pid_t crest;		/* whose fds the holders take then */
 };
 
 static struct uxsk_restore *restore_state(struct restore_files *rf)
@@ -477,6 +485,13 @@ err:
 	return -1;
 }
 
+/* A service fd number kept for a socket a task will make. */
+static int reserve(int *fd, int base)
+{
+	*fd = files_to_service(open("/dev/null", O_RDONLY | O_CLOEXEC), base);
+	return *fd < 0 ? -1 : 0;
+}
+
 /* Make every socket, named, listening, accepted, waiting (steps 1-5). */
 static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
 {
@@ -488,8 +503,19 @@ static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
 		if (u->fd[i] >= 0 || e->accepted)
 			continue;
 		if ((p && !p->accepted) || e->peer_closed) {
-			int as = creds_as(e), r;
+			int as, r;
 
+			if (e->has_made_by && !e->has_name && (!p || !p->has_name)) {
+				/* Its maker makes it (ux_task_early): numbers for now. */
+				u->later[i] = true;
+				if (p)
+					u->later[ux_index(u, e->peer_id)] = true;
+				if (reserve(&u->fd[i], base) ||
+				    reserve(p ? &u->fd[ux_index(u, e->peer_id)] : &ghost[i], base))
+					return -1;
+				continue;
+			}
+			as = creds_as(e);
 			if (as < 0)
 				return -1;
 			r = socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv);
@@ -600,7 +626,8 @@ static const UnixSkAnc *anc_of(const UnixSkEntry *e, size_t k)
  * Length in *len; -1 reported.
  */
 static int anc_cmsgs(const struct restore_files *rf, const struct files_pid_map *map,
-		     const UnixSkEntry *e, const UnixSkAnc *a, char *ctl,
+		     const struct uxsk_restore *u, const UnixSkEntry *e,
+		     const UnixSkAnc *a, char *ctl,
 		     size_t size, size_t *len)
 {
 	struct msghdr mh = { .msg_control = ctl, .msg_controllen = size };
@@ -618,7 +645,9 @@ static int anc_cmsgs(const struct restore_files *rf, const struct files_pid_map 
 			const FdEntry *fe = a->rights[i];
 			char what[160];
 
-			fds[i] = files_service_fd(rf, fe);
+			/* A unix socket: crest's own, made later or not. */
+			fds[i] = fe->kind == FD_KIND__FD_UNIX_SK && ux_index(u, fe->file_id) >= 0 ?
+				 u->fd[ux_index(u, fe->file_id)] : files_service_fd(rf, fe);
 			if (fds[i] < 0) {
 				files_show_fd(rf, fe, what, sizeof(what));
 				pr_err("socket:[%llu]: fd %zu in flight with message %u (%s, %s) can't be made again",
@@ -682,7 +711,7 @@ static int refill(const struct restore_files *rf, const struct files_pid_map *ma
 
 		if (w < 0 || make_room(w, total, e->n_queue, e))
 			goto err;
-		if (a && (a->n_rights > 253 || anc_cmsgs(rf, map, e, a, ctl, sizeof(ctl), &ctllen)))
+		if (a && (a->n_rights > 253 || anc_cmsgs(rf, map, u, e, a, ctl, sizeof(ctl), &ctllen)))
 			goto err;
 		do {
 			struct iovec iov = { (void *)p, left };
@@ -806,6 +835,8 @@ int ux_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms, int nr_m
 	(void)nr_mms;
 	u->fd = xzalloc((u->nr + 1) * sizeof(int));
 	u->ghost = xzalloc((u->nr + 1) * sizeof(int));
+	u->later = xzalloc((u->nr + 1) * sizeof(bool));
+	u->crest = getpid();
 	for (int i = 0; i < u->nr; i++)
 		u->fd[i] = u->ghost[i] = -1;
 	return make_sockets(u, u->ghost, rf->base);
@@ -821,6 +852,110 @@ static void close_ghosts(struct uxsk_restore *u)
 	}
 }
 
+/* Is i the end of a pair made later whose maker makes both ends? */
+static bool later_first(const struct uxsk_restore *u, int i)
+{
+	const UnixSkEntry *e = u->sks[i];
+
+	return u->later && u->later[i] &&
+	       (!e->has_peer_id || i < ux_index(u, e->peer_id));
+}
+
+/*
+ * In each task as it is made, before it reports: the socketpairs it made
+ * (SO_PEERCRED gives its pid to both ends, and its uid and gid: creds_as),
+ * at the numbers crest reserved, which this task inherited.
+ */
+int ux_task_early(const struct restore_files *rf, pid_t pid)
+{
+	const struct uxsk_restore *u = restore_state_ro(rf);
+
+	for (int i = 0; u && i < u->nr; i++) {
+		const UnixSkEntry *e = u->sks[i];
+		int sv[2], as, r, other;
+
+		if (!later_first(u, i) || e->made_by != pid)
+			continue;
+		other = e->has_peer_id ? u->fd[ux_index(u, e->peer_id)] : u->ghost[i];
+		as = creds_as(e);
+		if (as < 0)
+			return -1;
+		r = socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv);
+		if (creds_back(as))
+			return -1;
+		if (r) {
+			pr_perror("can't create a unix %s socketpair", ux_type_name(e->type));
+			return -1;
+		}
+		if (dup3(sv[0], u->fd[i], O_CLOEXEC) < 0 || dup3(sv[1], other, O_CLOEXEC) < 0) {
+			pr_perror("can't put the socketpair of socket:[%llu] in place",
+				  (unsigned long long)e->ino);
+			return -1;
+		}
+		close(sv[0]);
+		close(sv[1]);
+	}
+	return 0;
+}
+
+/* crest's copy of a socket task pid made at fd (its number in both). */
+static int take_made(pid_t pid, int fd, const UnixSkEntry *e)
+{
+	int got = pidfd_take(pid, fd);
+
+	if (got < 0) {
+		pr_err("can't take socket:[%llu] from process %d, which made it",
+		       (unsigned long long)e->ino, pid);
+		return -1;
+	}
+	if (dup3(got, fd, O_CLOEXEC) < 0) {
+		pr_perror("can't put socket:[%llu] in place", (unsigned long long)e->ino);
+		close(got);
+		return -1;
+	}
+	close(got);
+	return 0;
+}
+
+/* The socketpairs the tasks made (ux_task_early), into crest's numbers. */
+static int take_later(struct uxsk_restore *u, const struct files_pid_map *map)
+{
+	for (int i = 0; i < u->nr; i++) {
+		const UnixSkEntry *e = u->sks[i];
+		pid_t pid;
+
+		if (!later_first(u, i))
+			continue;
+		pid = map && map->new_pid ? map->new_pid(map->arg, e->made_by) : e->made_by;
+		if (pid <= 0) {
+			pr_err("socket:[%llu]: its maker %d is not restored",
+			       (unsigned long long)e->ino, e->made_by);
+			return -1;
+		}
+		if (take_made(pid, u->fd[i], e) ||
+		    take_made(pid, e->has_peer_id ? u->fd[ux_index(u, e->peer_id)] : u->ghost[i], e))
+			return -1;
+	}
+	return 0;
+}
+
+/* In a task: the sockets made later, from crest (files_take_into). */
+int ux_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
+{
+	const struct uxsk_restore *u = restore_state_ro(rf);
+
+	for (int i = 0; u && i < nr; i++) {
+		int k;
+
+		if (fds[i]->kind != FD_KIND__FD_UNIX_SK)
+			continue;
+		k = ux_index(u, fds[i]->file_id);
+		if (k >= 0 && u->later[k] && files_take_into(u->crest, u->fd[k], fds[i]))
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Steps 6-9. The tasks were forked with crest's service fds, the ghosts
  * too: each task closes the ones it does not hold before it runs on.
@@ -832,6 +967,8 @@ int ux_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
 
 	if (!u->fd)
 		return 0;
+	if (take_later(u, map))
+		goto out;
 	for (int i = 0; i < u->nr; i++)
 		if (refill(rf, map, u, i, u->ghost[i]))
 			goto out;
@@ -849,6 +986,8 @@ int ux_service_fd(const struct restore_files *rf, const FdEntry *e)
 	const struct uxsk_restore *u = restore_state_ro(rf);
 	int i = ux_index(u, e->file_id);
 
+	if (i >= 0 && u->later && u->later[i])
+		return FD_MADE_LATER;
 	return i < 0 || !u->fd ? -1 : u->fd[i];
 }
 

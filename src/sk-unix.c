@@ -1118,6 +1118,31 @@ static void queue_problems(struct uxsk_dump *u, struct pstree *t, struct uxsk *s
 	free(w);
 }
 
+/*
+ * A socketpair's ends show its maker's pid (SO_PEERCRED): if that is a
+ * process of the tree, it makes the pair again at restore (made_by). An
+ * end whose other end was closed is made again from a pair too.
+ */
+static void set_makers(struct uxsk_dump *u, struct pstree *t)
+{
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sk[i].e, *p;
+
+		if (u->sk[i].why || e->accepted || !e->has_peer_pid || e->peer_pid <= 0 ||
+		    !pstree_find(t, e->peer_pid))
+			continue;
+		if (e->has_peer_id) {
+			p = by_id(u, e->peer_id)->e;
+			if (p->accepted || !p->has_peer_pid || p->peer_pid != e->peer_pid)
+				continue;
+		} else if (!e->peer_closed) {
+			continue;
+		}
+		e->has_made_by = 1;
+		e->made_by = e->peer_pid;
+	}
+}
+
 static void link_socket(struct dump_files *df, struct uxsk_dump *u, struct uxsk *s)
 {
 	struct uxsk *p, *l;
@@ -1198,6 +1223,7 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 			dump_file(s);
 	}
 	spread_why(u);
+	set_makers(u, t);
 	for (int k = 0; k < t->nr; k++) {
 		struct pstree_item *it = t->items[k];
 
@@ -1275,7 +1301,9 @@ const struct fd_kind_ops unixsk_fd_ops = {
 	.read		= ux_read,
 	.check		= ux_check,
 	.open		= ux_open,
+	.task_early	= ux_task_early,
 	.tasks_made	= ux_tasks_made,
 	.service_fd	= ux_service_fd,
+	.post_open	= ux_post_open,
 	.show		= ux_show,
 };

@@ -58,7 +58,9 @@ int ux_read(struct restore_files *rf, struct img_dir *d);
 int ux_check(const struct restore_files *rf);
 int ux_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 	    int nr_mms);
+int ux_task_early(const struct restore_files *rf, pid_t pid);
 int ux_tasks_made(struct restore_files *rf, const struct files_pid_map *map);
+int ux_post_open(const struct restore_files *rf, FdEntry **fds, int nr);
 int ux_service_fd(const struct restore_files *rf, const FdEntry *e);
 void ux_show(const struct restore_files *rf, const FdEntry *e, char *buf,
 	     size_t len);
