@@ -6,8 +6,10 @@
 FD_KIND(reg)		/* files-reg.c: regular files and directories */
 FD_KIND(chr)		/* files-reg.c: character devices, reopened by path */
 FD_KIND(pipe)		/* files-pipe.c: pipes and FIFOs */
-FD_KIND(anon)		/* files-anon.c: eventfd, signalfd, timerfd, epoll */
+/* Before anon: a socketpair its maker made comes in post_open, before an
+ * epoll's post_open watches it. */
 FD_KIND(unixsk)		/* sk-unix.c, sk-unix-restore.c: unix sockets */
+FD_KIND(anon)		/* files-anon.c: eventfd, signalfd, timerfd, epoll */
 FD_KIND(tty)		/* tty.c: ptys with their master in the tree */
 FD_KIND(inetsk)		/* sk-inet.c: TCP and UDP sockets (and refuses the rest) */
 FD_KIND(netlinksk)	/* sk-netlink.c: netlink sockets */
