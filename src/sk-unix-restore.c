@@ -260,6 +260,19 @@ static int free_path(const char *path, const UnixSkEntry *e, bool remove)
 	return 0;
 }
 
+/* The socket of the tree that sends with name f, or -1. */
+static int tree_sender(const struct uxsk_restore *u, const ProtobufCBinaryData *f)
+{
+	for (int k = 0; u && k < u->nr; k++) {
+		const UnixSkEntry *s = u->sks[k];
+
+		if (s->has_name && !s->accepted && !s->has_backlog &&
+		    s->name.len == f->len && !memcmp(s->name.data, f->data, f->len))
+			return k;
+	}
+	return -1;
+}
+
 /*
  * Before anything is made: every path crest will bind is free or a stale
  * socket file, in a directory that exists; every path an --ext-unix-sk
@@ -279,6 +292,18 @@ int ux_check(const struct restore_files *rf)
 		    ux_addr(&e->name, &sa) && sa.sun_path[0] &&
 		    free_path(sa.sun_path, e, false))
 			ret = -1;
+		/* A sender's path crest binds for the moment: nothing there. */
+		for (size_t j = 0; !e->has_peer_id && !e->peer_closed && j < e->n_queue_from; j++) {
+			const ProtobufCBinaryData *f = &e->queue_from[j];
+
+			if (!f->len || !f->data[0] || tree_sender(u, f) >= 0 ||
+			    !ux_addr(f, &sa) || lstat(sa.sun_path, &st))
+				continue;
+			pr_err("can't send socket:[%llu] its datagram from '%s' again: something is at that path now",
+			       (unsigned long long)e->ino, sa.sun_path);
+			ret = -1;
+			break;
+		}
 		if (e->has_ext_peer && ux_addr(&e->ext_peer, &sa) && sa.sun_path[0] &&
 		    (stat(sa.sun_path, &st) || !S_ISSOCK(st.st_mode))) {
 			pr_err("socket:[%llu] was connected to '%s' outside the tree (--ext-unix-sk), which is no longer a socket",
@@ -593,21 +618,34 @@ static int sender(const struct uxsk_restore *u, const UnixSkEntry *e, int ghost,
 		return u->fd[ux_index(u, e->peer_id)];
 	if (ghost >= 0)
 		return ghost;
-	if (f && f->len) {
-		for (int k = 0; k < u->nr; k++) {
-			const UnixSkEntry *s = u->sks[k];
-
-			if (s->has_name && !s->accepted && !s->has_backlog &&
-			    s->name.len == f->len && !memcmp(s->name.data, f->data, f->len))
-				return u->fd[k];
-		}
-	}
+	if (f && f->len && tree_sender(u, f) >= 0)
+		return u->fd[tree_sender(u, f)];
 	*tmp = new_socket(SOCK_DGRAM);
 	if (*tmp >= 0 && f && f->len && bind_name(*tmp, e, f, false)) {
 		close(*tmp);
 		*tmp = -1;
 	}
 	return *tmp;
+}
+
+/*
+ * A socket made to send as a sender bound to a path: closed, and its
+ * file removed (the dump found nothing there, ux_check nothing before).
+ */
+static int close_sender(int tmp, const UnixSkEntry *e, size_t i)
+{
+	const ProtobufCBinaryData *f = i < e->n_queue_from ? &e->queue_from[i] : NULL;
+	struct sockaddr_un sa;
+
+	close(tmp);
+	if (!f || !f->len || !f->data[0] || !ux_addr(f, &sa))
+		return 0;
+	if (unlink(sa.sun_path) && errno != ENOENT) {
+		pr_perror("can't remove '%s' (bound to send socket:[%llu] a datagram)",
+			  sa.sun_path, (unsigned long long)e->ino);
+		return -1;
+	}
+	return 0;
 }
 
 /* What came with message k of e besides its bytes, or NULL. */
@@ -735,14 +773,12 @@ static int refill(const struct restore_files *rf, const struct files_pid_map *ma
 			left -= n;
 			ctllen = 0;	/* sent with the first part */
 		} while (left);
-		if (tmp >= 0) {
-			close(tmp);
-			tmp = -1;
-		}
+		if (tmp >= 0 && close_sender(tmp, e, k))
+			return -1;
 		continue;
 err:
 		if (tmp >= 0)
-			close(tmp);
+			close_sender(tmp, e, k);
 		return -1;
 	}
 	return 0;

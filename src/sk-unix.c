@@ -1051,7 +1051,9 @@ static int ux_inflight(struct dump_files *df, struct pstree *t)
 /*
  * Each queued datagram comes back from a socket with its sender's name:
  * the sender itself if it is in the tree, a socket made for it if it was
- * unbound or abstract; a path crest does not hold is refused.
+ * unbound, abstract, or bound to a path where nothing is now (the socket
+ * made for it is bound there for the moment); a path crest does not hold
+ * with a file there is refused.
  */
 static void check_senders(struct uxsk_dump *u, struct uxsk *s)
 {
@@ -1064,9 +1066,23 @@ static void check_senders(struct uxsk_dump *u, struct uxsk *s)
 			continue;
 		if (s->e->has_peer_id || s->e->peer_closed)
 			continue;	/* a pair's: the other end sends */
+		if (f->data[0] == '/') {
+			char *path = xsprintf("/proc/%d/root%.*s", s->pid, (int)f->len,
+					      (char *)f->data);
+			struct stat st;
+			int gone = lstat(path, &st) && errno == ENOENT;
+
+			free(path);
+			/* Nothing there: sent again from a socket bound there
+			 * for the moment (sk-unix-restore.c, sender()). */
+			if (gone)
+				continue;
+		}
 		name_words(s->d.name, s->d.name_len, name, sizeof(name));
-		refuse(s->tpid, "fd %d is a unix datagram socket bound to %s with a datagram queued from '%.*s', a socket not in the tree; not supported yet",
-		       s->fd, name, (int)f->len, (char *)f->data);
+		refuse(s->tpid, "fd %d is a unix datagram socket bound to %s with a datagram queued from '%.*s', a socket not in the tree %s; not supported yet",
+		       s->fd, name, (int)f->len, (char *)f->data,
+		       f->data[0] == '/' ? "whose file is still there (crest would have to take the path to send from it)" :
+		       "bound to a relative path");
 		return;
 	}
 }

@@ -3,8 +3,8 @@
  * (SCM_RIGHTS sent, not received): a pipe end, which crest saves, and an
  * epoll instance, which it can't send again (made in each task), fd 11 a datagram socket bound to an
  * abstract name with a datagram queued from a socket bound to a path that
- * has been closed since (nothing of the tree can send it again with that
- * name), fds 12-13 a pair with "abc" queued, and fd 14 a listener with a
+ * has been closed since, its file left there (nothing of the tree can
+ * send it again with that name, nor crest without taking the path), fds 12-13 a pair with "abc" queued, and fd 14 a listener with a
  * connection waiting whose client has closed since (what it sent waits
  * where crest can't read it). The errors mode expects one refusal naming
  * fds 10, 11 and 14, the process left running; after go the fds in flight
@@ -37,7 +37,7 @@ int main(void)
 			     .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
 	struct cmsghdr *c;
 	int p[2], q[2], pp[2], d, got[2], ep;
-	char buf[8];
+	char buf[8], buf2[256];
 
 	case_init();
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, p) || socketpair(AF_UNIX, SOCK_STREAM, 0, q) ||
@@ -72,8 +72,8 @@ int main(void)
 			   offsetof(struct sockaddr_un, sun_path) + 1 +
 			   strlen(sa.sun_path + 1)) != 2)
 			case_fail("datagram from a path: %s", strerror(errno));
+		/* Its file stays: crest can't bind there to send "dg" again. */
 		close(x);
-		unlink(from.sun_path);
 	}
 	if (write(13, "abc", 3) != 3)
 		case_fail("write: %s", strerror(errno));
@@ -121,5 +121,7 @@ int main(void)
 		case_fail("the queued 'abc' is not there as it was");
 	if (recv(12, buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno != EAGAIN)
 		case_fail("more than 'abc' queued after the failed dump");
+	snprintf(buf2, sizeof(buf2), "%s/err_sk_unix-%d.sock", case_tmpdir(), getpid());
+	unlink(buf2);
 	case_pass();
 }

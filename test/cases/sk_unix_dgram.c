@@ -4,7 +4,8 @@
  *    senders: an unbound one connect()ed to it, one bound to an abstract
  *    name (sendto), one bound to a path (a 3000-byte datagram), and one
  *    autobound (bind with no name: the kernel picked "@xxxxx"), then the
- *    abstract sender again;
+ *    abstract sender again, then one bound to a path that was closed and
+ *    its file removed (nothing of the tree holds that name);
  *  - a receiver bound to a path whose file was then removed, with a
  *    datagram from a sender that was closed (an unbound one);
  *  - a stream socket bound to a path, never connected (its file chmod
@@ -12,7 +13,8 @@
  * After the restore each datagram is there once, whole, in order, with
  * its sender's name; every socket has its name; the connected sender
  * still sends to the receiver; the removed file is still
- * absent, the others are socket files with their modes and the path
+ * absent (and the closed sender's path too: crest bound a socket there
+ * only to send its datagram), the others are socket files with their modes and the path
  * sender can be written to by a new socket.
  */
 #include "caselib.h"
@@ -32,7 +34,7 @@ struct name {
 	socklen_t len;
 };
 
-static struct name recv_n, abs_n, path_n, gone_n, auto_n, stream_n;
+static struct name recv_n, abs_n, path_n, gone_n, auto_n, stream_n, left_n;
 
 static void set_abstract(struct name *n, const char *what)
 {
@@ -140,6 +142,7 @@ int main(void)
 	set_path(&path_n, "sk_unix_dgram-path");
 	set_path(&gone_n, "sk_unix_dgram-gone");
 	set_path(&stream_n, "sk_unix_dgram-stream");
+	set_path(&left_n, "sk_unix_dgram-left");
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = 'a' + i % 23;
 
@@ -158,6 +161,10 @@ int main(void)
 	send_to(p, &recv_n, big, sizeof(big));
 	send_to(au, &recv_n, "auto", 4);
 	send_to(a, &recv_n, "", 0);
+	x = bound(SOCK_DGRAM, &left_n);
+	send_to(x, &recv_n, "from-a-left-path", 16);
+	close(x);
+	unlink(left_n.sa.sun_path);
 
 	g = bound(SOCK_DGRAM, &gone_n);
 	x = bound(SOCK_DGRAM, NULL);
@@ -177,6 +184,7 @@ int main(void)
 	expect("datagram 3", r, big, sizeof(big), &path_n);
 	expect("datagram 4", r, "auto", 4, &auto_n);
 	expect("datagram 5 (empty)", r, "", 0, &abs_n);
+	expect("datagram 6", r, "from-a-left-path", 16, &left_n);
 	empty("receiver", r);
 	expect("removed file's datagram", g, "from-the-closed", 15, NULL);
 	empty("removed file's receiver", g);
@@ -193,6 +201,8 @@ int main(void)
 	same("stream socket's name", &got, &stream_n);
 	if (!access(gone_n.sa.sun_path, F_OK))
 		case_fail("'%s' is there again", gone_n.sa.sun_path);
+	if (!access(left_n.sa.sun_path, F_OK))
+		case_fail("'%s' is there again", left_n.sa.sun_path);
 	is_socket_file(&path_n, 0);
 	is_socket_file(&stream_n, 0600);
 
