@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		15
+#define PIE_ABI_VERSION		16
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -36,6 +36,7 @@ enum parasite_cmd {
 	PARASITE_CMD_DUMP_PAGES,/* crc + vmsplice each iov into the pipe */
 	PARASITE_CMD_FINI,	/* close what the parasite opened */
 	PARASITE_CMD_POSIX_TIMERS,/* timer_gettime/_getoverrun of args->timers */
+	PARASITE_CMD_FIND_ZEROS,/* crcs[i] = 1 if iov i is all zeros, else 0 */
 };
 
 struct pie_sigaction {

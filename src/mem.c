@@ -6,7 +6,9 @@
  * crest splices the pipe into pages-PID.img. Only pages that are present
  * or swapped are taken; in a file-backed private mapping only those the
  * program wrote (anonymous copies), the rest come back from the file; in
- * anonymous memory not the kernel's zero page (read, never written).
+ * anonymous memory not the kernel's zero page (read, never written), nor
+ * a page that is all zeros (written with zeros, or written and cleared):
+ * both read as zeros again after the restore, as an untouched page does.
  *
  * Copy-on-write: a page of a child that is the very page its parent has
  * at the same address (same PFN in both pagemaps, mapped by more than
@@ -257,6 +259,7 @@ struct dump_pages {
 	/* a run of pages the parasite may not read, read by crest */
 	int mem_fd;		/* /proc/PID/mem, opened for the first */
 	uint64_t forced, nr_forced;
+	uint64_t zeroed;	/* present pages full of zeros, not saved */
 };
 
 /*
@@ -608,13 +611,56 @@ static void add_guard(VmaEntry *v, uint64_t start)
 	v->n_guards = n + 2;
 }
 
+/*
+ * Which of the present pages of a chunk of a readable private anonymous
+ * mapping are full of zeros: the parasite looks (PARASITE_CMD_FIND_ZEROS,
+ * the task is stopped, its pages hold still), one page per iov of the
+ * batch area, which is emptied first. Not crest through
+ * process_vm_readv: its read pin unshares a copy-on-write page.
+ */
+static int find_zeros(struct dump_pages *d, uint64_t addr, const uint64_t *pme,
+		      uint64_t nr, uint8_t *zero)
+{
+	struct page_batch *b = &d->b;
+	struct parasite_ctl *ctl = d->ctl;
+	static uint64_t cand[4096];
+	uint64_t i = 0;
+
+	memset(zero, 0, nr);
+	if (flush_batch(d))
+		return -1;
+	while (i < nr) {
+		uint32_t n = 0;
+
+		for (; i < nr && n < b->max && n < 4096; i++) {
+			if (!(pme[i] & PME_PRESENT) || zero_page(pme[i]))
+				continue;
+			cand[n] = i;
+			b->iovs[n].base = addr + i * PAGE_SIZE;
+			b->iovs[n].len = PAGE_SIZE;
+			n++;
+		}
+		if (!n)
+			break;
+		ctl->args->nr_iovs = n;
+		ctl->args->iovs = ctl->remote + ((unsigned char *)b->iovs - ctl->local);
+		ctl->args->crcs = ctl->remote + ((unsigned char *)b->crcs - ctl->local);
+		if (parasite_cmd(ctl, PARASITE_CMD_FIND_ZEROS))
+			return -1;
+		for (uint32_t k = 0; k < n; k++)
+			zero[cand[k]] = b->crcs[k] == 1;
+	}
+	return 0;
+}
+
 static int dump_vma_pages(struct dump_pages *d, const struct mem_layout *ml,
 			  VmaEntry *v)
 {
 	enum { CHUNK = 4096 };
 	static uint64_t pme[CHUNK], pp1[CHUNK], pp2[CHUNK];
-	static uint8_t written[CHUNK];
+	static uint8_t written[CHUNK], zero[CHUNK];
 	uint64_t addr = v->start;
+	int zeros = v->kind == VMA_KIND__VMA_ANON_PRIVATE && (v->prot & PROT_READ);
 	int cow = d->ppm_fd >= 0 &&
 		  mem_cow_parent_vma(d->par->ml->vmas, d->par->ml->nr_vmas, v) >= 0;
 
@@ -635,6 +681,8 @@ static int dump_vma_pages(struct dump_pages *d, const struct mem_layout *ml,
 		}
 		if (share && read_pme(d->ppm_fd, pp2, addr, nr))
 			share = 0;
+		if (zeros && find_zeros(d, addr, pme, nr, zero))
+			return -1;
 		for (uint64_t i = 0; i < nr; i++) {
 			uint64_t e = pme[i];
 			int take = e & PME_SWAP;
@@ -663,6 +711,11 @@ static int dump_vma_pages(struct dump_pages *d, const struct mem_layout *ml,
 				continue;
 			if (chained && !written[i] && prev_has(ml, addr + i * PAGE_SIZE)) {
 				add_in_parent(d, v, addr + i * PAGE_SIZE);
+				continue;
+			}
+			/* Full of zeros: no data, it reads as zeros again. */
+			if (zeros && zero[i]) {
+				d->zeroed++;
 				continue;
 			}
 			if (!(v->prot & PROT_READ) ? add_forced(d, addr + i * PAGE_SIZE) :
@@ -751,6 +804,9 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 	}
 	if (flush_batch(&d) || write_inherited(&d))
 		goto out_pipe;
+	if (d.zeroed)
+		pr_info("process %d: %llu pages full of zeros not saved",
+			ctl->pid, (unsigned long long)d.zeroed);
 	ret = 0;
 out_pipe:
 	close(d.rfd);
