@@ -703,9 +703,14 @@ def snapshot(pids):
             if v is not None:
                 proc[f] = v.replace("\0", " ").strip()
         # "/autogroup-N nice X": a new session gets a new autogroup whose
-        # number can't be chosen; its nice value is what matters.
+        # number can't be chosen; its nice value is what matters. A task
+        # of no autogroup (the root group: its session began before
+        # autogroups, as under some CI runners) shows nothing and is
+        # scheduled as one at nice 0; the restore, run in a session of
+        # its own, can only give it an autogroup.
         if "autogroup" in proc:
-            proc["autogroup"] = re.sub(r"^/autogroup-\d+ ", "", proc["autogroup"])
+            proc["autogroup"] = (re.sub(r"^/autogroup-\d+ ", "", proc["autogroup"])
+                                 or "nice 0")
         for f in PROC_LINKS:
             v = _link(base + "/" + f)
             if v is not None:
