@@ -1,11 +1,14 @@
 #!/bin/sh
 # Install what crest needs to build and test, on Debian/Ubuntu.
 # As root it installs the missing packages; otherwise it lists them.
+# runc and busybox-static: the container test (test/run --mode tree-checks -k runc)
+# runs a busybox container with Debian's runc driving crest as its criu.
 set -e
 pkgs="gcc make binutils pkg-config protobuf-c-compiler libprotobuf-c-dev
 libnl-3-dev libnl-genl-3-dev libcap-dev libbsd-dev libcmocka-dev libzstd-dev python3
 procps xz-utils util-linux sqlite3 libssl-dev inotify-tools redis-server
-tmux vim less nginx-light man-db groff-base"
+tmux vim less nginx-light man-db groff-base
+runc busybox-static"
 missing=
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,15 +71,42 @@ static int fail_resp(int sk, CriuReqType type, int err, const char *msg)
 	return send_resp(sk, &r);
 }
 
-/* The path behind an fd the caller passed (images_dir_fd, work_dir_fd). */
-static char *fd_path(int fd)
+/*
+ * The caller: the process at the other end of the socket. Its fd numbers
+ * (images_dir_fd, work_dir_fd, status_fd) are its own, not ours: runc
+ * passes us only the socket.
+ */
+static pid_t peer_pid(int sk)
 {
-	char link[64];
+	struct ucred cr = { .pid = 0 };
+	socklen_t len = sizeof(cr);
 
-	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+	if (getsockopt(sk, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+		return 0;
+	return cr.pid;
+}
+
+/* /proc/PEER/fd/FD: an fd of the caller's; NULL if it has none there. */
+static char *peer_fd_link(int sk, int fd)
+{
+	pid_t peer = peer_pid(sk);
+
+	if (fd < 0 || peer <= 0)
 		return NULL;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	return readlink_alloc(link);
+	return xsprintf("/proc/%d/fd/%d", peer, fd);
+}
+
+/* The directory behind an fd the caller passed (images_dir_fd, work_dir_fd). */
+static char *fd_path(int sk, int fd)
+{
+	char *link = peer_fd_link(sk, fd), *path;
+	struct stat st;
+
+	if (!link)
+		return NULL;
+	path = stat(link, &st) == 0 && S_ISDIR(st.st_mode) ? readlink_alloc(link) : NULL;
+	free(link);
+	return path;
 }
 
 /*
@@ -149,13 +178,71 @@ static int run_crest(struct argv_buf *a, const char *log, bool no_stdout, char *
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Options of the request into crest's; -1 with the reason in why. */
-static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
-		      char *pidfile, char *log, size_t loglen, char *why, size_t len)
+/*
+ * The log the request names (log_file in work_dir_fd, else in the images
+ * directory), or one of ours for the cause of a failure, removed after.
+ * Our own refusals go there too: runc shows its caller only the name of
+ * the log, never cr_errmsg.
+ */
+static int log_path(int sk, const CriuOpts *o, const char *dir, char *log, size_t loglen,
+		    char *why, size_t len)
+{
+	char *logdir;
+
+	if (!o->log_file) {
+		snprintf(log, loglen, "/run/.crest-swrk.%d.log", getpid());
+		unlink(log);
+		return 0;
+	}
+	if (strchr(o->log_file, '/')) {
+		snprintf(why, len, "log_file '%s' has a '/' (it names a file in work_dir_fd)",
+			 o->log_file);
+		return -1;
+	}
+	logdir = o->has_work_dir_fd ? fd_path(sk, o->work_dir_fd) : xstrdup(dir);
+	if (!logdir) {
+		snprintf(why, len, "work_dir_fd %d is not a directory open in the caller",
+			 o->work_dir_fd);
+		return -1;
+	}
+	snprintf(log, loglen, "%s/%s", logdir, o->log_file);
+	free(logdir);
+	return 0;
+}
+
+/* Our line for ctrl in /proc/self/cgroup ("" for cgroup v2): its path. */
+static char *own_cgroup(const char *ctrl)
+{
+	char *text = read_file("/proc/self/cgroup", NULL), *line, *save = NULL, *path = NULL;
+
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line && !path;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *tok, *s2;
+		char *list;
+
+		if (!c2)
+			continue;
+		list = xzalloc(c2 - c1);
+		memcpy(list, c1 + 1, c2 - c1 - 1);
+		if (!*ctrl && !*list)
+			path = xstrdup(c2 + 1);
+		for (tok = strtok_r(list, ",", &s2); tok && !path; tok = strtok_r(NULL, ",", &s2))
+			if (!strcmp(tok, ctrl) || (!strncmp(tok, "name=", 5) && !strcmp(tok + 5, ctrl)))
+				path = xstrdup(c2 + 1);
+		free(list);
+	}
+	free(text);
+	return path;
+}
+
+/*
+ * The fields that change nothing for crest or that it can't honour: 0 if
+ * every one set is fine, -1 with the reason in why.
+ */
+static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 {
 	const CriuOpts *o = req->opts;
-	static char pidbuf[32], vbuf[16], fdbuf[16];
-	char *logdir;
+	bool restore = req->type == CRIU_REQ_TYPE__RESTORE;
 
 	if (o->base.n_unknown_fields) {
 		snprintf(why, len, "option field %u of criu_opts is not supported by crest",
@@ -166,6 +253,112 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		snprintf(why, len, "a page server (criu_opts.ps) is not supported by crest");
 		return -1;
 	}
+	if (o->auto_dedup) {
+		snprintf(why, len, "criu_opts.auto_dedup: crest does not punch saved pages out of the parent images; leave it unset");
+		return -1;
+	}
+	if (o->lazy_pages) {
+		snprintf(why, len, "criu_opts.lazy_pages: crest serves no lazy pages over the RPC (FEATURE_CHECK says so); checkpoint without --lazy-pages");
+		return -1;
+	}
+	/* CRIU ignores a configuration file that does not exist; runc names one always. */
+	if (o->config_file && access(o->config_file, F_OK) == 0) {
+		snprintf(why, len, "criu_opts.config_file '%s': crest reads no CRIU configuration file; remove it (runc: /etc/criu/runc.conf or the org.criu.config annotation)",
+			 o->config_file);
+		return -1;
+	}
+	if (o->lsm_profile) {
+		snprintf(why, len, "criu_opts.lsm_profile '%s': crest restores no LSM profile; not supported yet",
+			 o->lsm_profile);
+		return -1;
+	}
+	if (o->n_external) {
+		snprintf(why, len, "criu_opts.external '%s': crest has no external resources of that kind; not supported yet",
+			 o->external[0]);
+		return -1;
+	}
+	/*
+	 * empty_ns: namespaces the caller sets up itself. runc names the
+	 * network one always. crest saves no network namespace (a tree in
+	 * one of its own is refused at the dump), so it has none to leave
+	 * out or make empty: CLONE_NEWNET changes nothing.
+	 */
+	if (o->empty_ns & ~(uint32_t)CLONE_NEWNET) {
+		snprintf(why, len, "criu_opts.empty_ns 0x%x: crest makes no empty namespace but a network one; not supported yet",
+			 o->empty_ns);
+		return -1;
+	}
+	if (o->n_inherit_fd) {
+		snprintf(why, len, "criu_opts.inherit_fd '%s' (fd %d): crest gives restored processes no fd of the caller's; not supported yet",
+			 o->inherit_fd[0]->key, o->inherit_fd[0]->fd);
+		return -1;
+	}
+	/*
+	 * crest puts every restored process back in the cgroups it was
+	 * dumped in, which must exist (CRIU's soft mode, with nothing to
+	 * create): manage_cgroups and the soft and default modes are that.
+	 */
+	if (o->has_manage_cgroups_mode && o->manage_cgroups_mode != CRIU_CG_MODE__SOFT &&
+	    o->manage_cgroups_mode != CRIU_CG_MODE__DEFAULT) {
+		snprintf(why, len, "criu_opts.manage_cgroups_mode %d: crest only joins the cgroups the processes were dumped in (soft); not supported yet",
+			 o->manage_cgroups_mode);
+		return -1;
+	}
+	/*
+	 * cg_root: where the caller wants the tree. runc puts crest there
+	 * before the RESTORE; crest restores the processes into the cgroups
+	 * they were dumped in, so it must be the same place.
+	 */
+	for (size_t i = 0; restore && i < o->n_cg_root; i++) {
+		const char *ctrl = o->cg_root[i]->ctrl ? o->cg_root[i]->ctrl : "";
+		char *own = own_cgroup(ctrl);
+		bool same = own && !strcmp(own, o->cg_root[i]->path);
+
+		free(own);
+		if (!same) {
+			snprintf(why, len, "criu_opts.cg_root '%s' for '%s' is not the cgroup crest runs in: crest restores processes into the cgroups they were dumped in; not supported yet",
+				 o->cg_root[i]->path, ctrl);
+			return -1;
+		}
+	}
+	(void)sk;
+	return 0;
+}
+
+/*
+ * criu_opts.root at a dump: the tree's root, which crest reads from
+ * /proc/PID/root itself; it must be that very directory.
+ */
+static int check_dump_root(const CriuOpts *o, pid_t pid, char *why, size_t len)
+{
+	char link[64];
+	struct stat a, b;
+
+	if (!o->root)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	if (stat(o->root, &a) || stat(link, &b)) {
+		snprintf(why, len, "criu_opts.root '%s' or the root of process %d can't be looked at: %s",
+			 o->root, pid, strerror(errno));
+		return -1;
+	}
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		snprintf(why, len, "criu_opts.root '%s' is not the root directory of process %d",
+			 o->root, pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Options of the request into crest's; -1 with the reason in why. */
+static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
+		      char *pidfile, const char *log, char *why, size_t len)
+{
+	const CriuOpts *o = req->opts;
+	static char pidbuf[32], vbuf[16], fdbuf[16];
+
+	if (check_fields(sk, req, why, len))
+		return -1;
 	add(a, "crest");
 	switch (req->type) {
 	case CRIU_REQ_TYPE__DUMP:	add(a, "dump"); break;
@@ -176,12 +369,11 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 	add(a, dir);
 	if (req->type != CRIU_REQ_TYPE__RESTORE) {
 		/* Unset: the caller itself, as CRIU (the peer of the socket). */
-		struct ucred cr = { .pid = 0 };
-		socklen_t crlen = sizeof(cr);
+		pid_t pid = o->has_pid ? o->pid : peer_pid(sk);
 
-		if (!o->has_pid && getsockopt(sk, SOL_SOCKET, SO_PEERCRED, &cr, &crlen))
-			cr.pid = 0;
-		snprintf(pidbuf, sizeof(pidbuf), "%d", o->has_pid ? o->pid : cr.pid);
+		if (check_dump_root(o, pid, why, len))
+			return -1;
+		snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 		add(a, "-t");
 		add(a, pidbuf);
 		if (o->leave_running && req->type == CRIU_REQ_TYPE__DUMP)
@@ -205,11 +397,30 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		if (o->tcp_established)
 			add(a, "--tcp-established");
 	} else {
+		if (o->root) {
+			struct stat st, top;
+
+			if (stat(o->root, &st) || stat("/", &top) || st.st_dev != top.st_dev ||
+			    st.st_ino != top.st_ino) {
+				snprintf(why, len, "criu_opts.root '%s': crest restores a tree only under its own root directory (a container's root filesystem is not supported yet)",
+					 o->root);
+				return -1;
+			}
+		}
 		add(a, "-d");
 		add(a, "--pidfile");
 		add(a, pidfile);
 		if (o->has_status_fd) {
-			snprintf(fdbuf, sizeof(fdbuf), "%d", o->status_fd);
+			/* The caller's fd, opened here for the child to inherit. */
+			char *link = peer_fd_link(sk, o->status_fd);
+			int fd = link ? open(link, O_WRONLY) : -1;
+
+			free(link);
+			if (fd < 0) {
+				snprintf(why, len, "status_fd %d is not open in the caller", o->status_fd);
+				return -1;
+			}
+			snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
 			add(a, "--status-fd");
 			add(a, fdbuf);
 		}
@@ -220,27 +431,40 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		add(a, "-l");
 	snprintf(vbuf, sizeof(vbuf), "-v%d", o->log_level);
 	add(a, vbuf);
-	if (!o->log_file) {
-		/* Our own, for the cause of a failure; removed after. */
-		snprintf(log, loglen, "/run/.crest-swrk.%d.log", getpid());
-		unlink(log);
-		add(a, "-o");
-		add(a, log);
-	} else {
-		if (strchr(o->log_file, '/')) {
-			snprintf(why, len, "log_file '%s' has a '/' (it names a file in work_dir_fd)",
-				 o->log_file);
+	add(a, (char *)"-o");
+	add(a, (char *)log);
+	return 0;
+}
+
+/* Our own refusal, into the log the caller reads, and as the answer. */
+static int refuse_req(int sk, const CriuReq *req, const char *log, int err, const char *why)
+{
+	FILE *f = log[0] ? fopen(log, "a") : NULL;
+
+	if (f) {
+		fprintf(f, "error: %s\n", why);
+		fclose(f);
+	}
+	return fail_resp(sk, req->type, err, why);
+}
+
+/*
+ * The caller's hooks, in CRIU's order. crest's dump and restore run
+ * whole in a child, so a restore's hooks all come once the tree runs.
+ */
+static const char *const dump_before[] = { "pre-dump", "network-lock", NULL };
+static const char *const pre_dump_before[] = { "pre-dump", NULL };
+static const char *const restore_after[] = { "setup-namespaces", "post-setup-namespaces",
+	"post-restore", "network-unlock", "pre-resume", "post-resume", NULL };
+
+static int notify_all(int sk, const char *const *scripts, int pid)
+{
+	for (int i = 0; scripts[i]; i++) {
+		bool with_pid = !strcmp(scripts[i], "setup-namespaces") ||
+				!strcmp(scripts[i], "post-restore");
+
+		if (notify(sk, scripts[i], with_pid ? pid : 0))
 			return -1;
-		}
-		logdir = o->has_work_dir_fd ? fd_path(o->work_dir_fd) : xstrdup(dir);
-		if (!logdir) {
-			snprintf(why, len, "work_dir_fd %d is not an open directory", o->work_dir_fd);
-			return -1;
-		}
-		snprintf(log, loglen, "%s/%s", logdir, o->log_file);
-		add(a, "-o");
-		add(a, xstrdup(log));
-		free(logdir);
 	}
 	return 0;
 }
@@ -253,30 +477,38 @@ static int serve_cr(int sk, const CriuReq *req)
 	struct argv_buf a = { .n = 0 };
 	char why[512] = "", pidfile[64], log[PATH_MAX] = "", *dir, *buf;
 	bool restore = req->type == CRIU_REQ_TYPE__RESTORE;
-	int rc, pid = 0, notifies = req->opts && req->opts->notify_scripts;
+	bool leave = req->type == CRIU_REQ_TYPE__PRE_DUMP || req->opts->leave_running;
+	int rc, ret, pid = 0, notifies = req->opts && req->opts->notify_scripts;
+	static const char *const pre_restore[] = { "pre-restore", NULL };
+	static const char *const unlock[] = { "network-unlock", NULL };
+	static const char *const post_dump[] = { "post-dump", NULL };
 
 	if (!req->opts)
 		return fail_resp(sk, req->type, EINVAL, "the request has no criu_opts");
-	dir = fd_path(req->opts->images_dir_fd);
+	dir = fd_path(sk, req->opts->images_dir_fd);
 	if (!dir)
-		return fail_resp(sk, req->type, EBADF, "images_dir_fd is not an open directory");
-	snprintf(pidfile, sizeof(pidfile), "/run/.crest-swrk.%d.pid", getpid());
-	if (build_args(sk, req, &a, dir, pidfile, log, sizeof(log), why, sizeof(why))) {
+		return fail_resp(sk, req->type, EBADF,
+				 "images_dir_fd is not a directory open in the caller");
+	if (log_path(sk, req->opts, dir, log, sizeof(log), why, sizeof(why))) {
 		free(dir);
-		return fail_resp(sk, req->type, EOPNOTSUPP, why);
+		return fail_resp(sk, req->type, EBADF, why);
 	}
-	if (notifies && notify(sk, restore ? "pre-restore" : "pre-dump", 0)) {
-		free(dir);
-		return fail_resp(sk, req->type, ECANCELED, "the caller's hook failed");
+	snprintf(pidfile, sizeof(pidfile), "/run/.crest-swrk.%d.pid", getpid());
+	if (build_args(sk, req, &a, dir, pidfile, log, why, sizeof(why))) {
+		ret = refuse_req(sk, req, log, EOPNOTSUPP, why);
+		goto out;
+	}
+	if (notifies && notify_all(sk, restore ? pre_restore :
+				   req->type == CRIU_REQ_TYPE__PRE_DUMP ? pre_dump_before : dump_before, 0)) {
+		ret = refuse_req(sk, req, log, ECANCELED, "the caller's hook failed");
+		goto out;
 	}
 	unlink(pidfile);
 	rc = run_crest(&a, log, false, why, sizeof(why));
-	if (!req->opts->log_file)
-		unlink(log);
 	if (rc) {
-		free(dir);
 		unlink(pidfile);
-		return fail_resp(sk, req->type, EIO, why[0] ? why : "crest failed");
+		ret = fail_resp(sk, req->type, EIO, why[0] ? why : "crest failed");
+		goto out;
 	}
 	if (restore) {
 		buf = read_file(pidfile, NULL);
@@ -284,26 +516,32 @@ static int serve_cr(int sk, const CriuReq *req)
 		free(buf);
 		unlink(pidfile);
 		if (pid <= 0) {
-			free(dir);
-			return fail_resp(sk, req->type, EIO, "the restored root's PID is unknown");
+			ret = fail_resp(sk, req->type, EIO, "the restored root's PID is unknown");
+			goto out;
 		}
-		if (notifies && notify(sk, "post-restore", pid)) {
-			free(dir);
-			return fail_resp(sk, req->type, ECANCELED, "the caller's hook failed");
+		if (notifies && notify_all(sk, restore_after, pid)) {
+			ret = fail_resp(sk, req->type, ECANCELED, "the caller's hook failed");
+			goto out;
 		}
 		rr.pid = pid;
 		r.restore = &rr;
 	} else {
-		if (notifies && notify(sk, "post-dump", 0)) {
-			free(dir);
-			return fail_resp(sk, req->type, ECANCELED, "the caller's hook failed");
+		if (notifies && (notify_all(sk, post_dump, 0) ||
+				 (req->type == CRIU_REQ_TYPE__DUMP && leave &&
+				  notify_all(sk, unlock, 0)))) {
+			ret = fail_resp(sk, req->type, ECANCELED, "the caller's hook failed");
+			goto out;
 		}
 		r.dump = &dr;
 	}
-	free(dir);
 	r.type = req->type;
 	r.success = 1;
-	return send_resp(sk, &r);
+	ret = send_resp(sk, &r);
+out:
+	if (!req->opts->log_file)
+		unlink(log);
+	free(dir);
+	return ret;
 }
 
 static int serve_check(int sk, const CriuReq *req)

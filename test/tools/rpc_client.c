@@ -68,8 +68,8 @@ int main(int argc, char **argv)
 		o.has_log_level = 1;
 		o.log_level = 4;
 	} else if (!strcmp(argv[2], "unknown-option") && argc >= 5) {
-		/* A CRIU option crest doesn't offer: field 13, root. */
-		ProtobufCMessageUnknownField u = { .tag = 13,
+		/* A CRIU option crest doesn't offer: field 22, exec_cmd. */
+		ProtobufCMessageUnknownField u = { .tag = 22,
 			.wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED, .len = 3, .data = extra };
 
 		req.type = CRIU_REQ_TYPE__DUMP;
