@@ -50,40 +50,80 @@
 #define INOTIFY_KEPT	(IN_ALL_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | \
 			 IN_EXCL_UNLINK | IN_ONESHOT)
 
-struct notify_dump {
-	InotifyEntry **ins;
-	struct file_owner *own;
+/*
+ * The instances (or groups) of one kind, one record each: at the dump with
+ * a holder of each description, at the restore with the service fd made
+ * for each. Both kinds keep one, in their own slot.
+ */
+struct notify_set {
+	void **objs;			/* InotifyEntry / FanotifyEntry */
 	int nr;
+	struct file_owner *own;		/* dump: a holder of each */
+	int *fd;			/* restore: service fds, by index */
 };
 
-struct notify_restore {
-	InotifyEntry **ins;
-	int nr;
-	int *fd;			/* service fds, by index in ins[] */
-};
-
-static struct notify_dump *dump_state(struct dump_files *df)
+static struct notify_set *dump_set(struct dump_files *df, const struct fd_kind_ops *k)
 {
-	void **p = files_dump_priv(df, &inotify_fd_ops);
+	void **p = files_dump_priv(df, k);
 
 	if (!*p)
-		*p = xzalloc(sizeof(struct notify_dump));
+		*p = xzalloc(sizeof(struct notify_set));
 	return *p;
 }
 
-static struct notify_restore *restore_state(struct restore_files *rf)
+static struct notify_set *restore_set(struct restore_files *rf, const struct fd_kind_ops *k)
 {
-	void **p = files_restore_priv(rf, &inotify_fd_ops);
+	void **p = files_restore_priv(rf, k);
 
 	if (!*p)
-		*p = xzalloc(sizeof(struct notify_restore));
+		*p = xzalloc(sizeof(struct notify_set));
 	return *p;
 }
 
-static const struct notify_restore *restore_state_ro(const struct restore_files *rf)
+static const struct notify_set *restore_set_ro(const struct restore_files *rf,
+					       const struct fd_kind_ops *k)
 {
-	return *files_restore_priv_ro(rf, &inotify_fd_ops);
+	return *files_restore_priv_ro(rf, k);
 }
+
+/* The index of the record already made for f's description, or -1. */
+static int set_shared(const struct notify_set *s, const struct fd_dump *f)
+{
+	for (int i = 0; i < s->nr; i++)
+		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd))
+			return i;
+	return -1;
+}
+
+static void set_add(struct notify_set *s, void *obj, const struct fd_dump *f)
+{
+	s->objs = xrealloc(s->objs, (s->nr + 1) * sizeof(obj));
+	s->own = xrealloc(s->own, (s->nr + 1) * sizeof(*s->own));
+	s->objs[s->nr] = obj;
+	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
+	s->nr++;
+}
+
+/* Every record made again, by make(), kept as a service fd. */
+static int set_open(struct notify_set *s, struct restore_files *rf,
+		    int (*make)(const void *obj))
+{
+	s->fd = xzalloc((s->nr + 1) * sizeof(int));
+	for (int i = 0; i < s->nr; i++) {
+		s->fd[i] = files_to_service(make(s->objs[i]), rf->base);
+		if (s->fd[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int set_service_fd(const struct notify_set *s, int i)
+{
+	return i < 0 || !s->fd ? -1 : s->fd[i];
+}
+
+#define INS(s)	((InotifyEntry **)(s)->objs)
+#define GROUPS(s)	((FanotifyEntry **)(s)->objs)
 
 static bool inotify_recognise(const struct fd_dump *f)
 {
@@ -228,15 +268,14 @@ static int cmp_wd(const void *a, const void *b)
 
 static int inotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	struct notify_dump *s = dump_state(df);
+	struct notify_set *s = dump_set(df, &inotify_fd_ops);
+	int i = set_shared(s, f), refused = 0;
 	InotifyEntry *in;
-	int refused = 0;
 
-	for (int i = 0; i < s->nr; i++)
-		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd)) {
-			e->file_id = s->ins[i]->id;
-			return 0;
-		}
+	if (i >= 0) {
+		e->file_id = INS(s)[i]->id;
+		return 0;
+	}
 	in = xzalloc(sizeof(*in));
 	inotify_entry__init(in);
 	in->id = s->nr + 1;
@@ -256,11 +295,7 @@ static int inotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry 
 		refused |= r;
 	}
 	qsort(in->watches, in->n_watches, sizeof(*in->watches), cmp_wd);
-	s->ins = xrealloc(s->ins, (s->nr + 1) * sizeof(in));
-	s->own = xrealloc(s->own, (s->nr + 1) * sizeof(*s->own));
-	s->ins[s->nr] = in;
-	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
-	s->nr++;
+	set_add(s, in, f);
 	e->file_id = in->id;
 	if (!refused)
 		pr_debug("fd %d of process %d: inotify with %zu watches", f->fd,
@@ -270,25 +305,25 @@ static int inotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry 
 
 static int inotify_write(struct dump_files *df, struct img_dir *d)
 {
-	struct notify_dump *s = dump_state(df);
+	struct notify_set *s = dump_set(df, &inotify_fd_ops);
 
-	return files_write_msgs(d, IMG_INOTIFY, 0, (void **)s->ins, s->nr);
+	return files_write_msgs(d, IMG_INOTIFY, 0, s->objs, s->nr);
 }
 
 static int inotify_read(struct restore_files *rf, struct img_dir *d)
 {
-	struct notify_restore *s = restore_state(rf);
+	struct notify_set *s = restore_set(rf, &inotify_fd_ops);
 
-	if (files_read_msgs(d, IMG_INOTIFY, 0, (void ***)&s->ins, &s->nr))
+	if (files_read_msgs(d, IMG_INOTIFY, 0, &s->objs, &s->nr))
 		return -1;
 	for (int i = 0; i < s->nr; i++)
-		for (size_t j = 0; j < s->ins[i]->n_watches; j++) {
-			const InotifyWatch *w = s->ins[i]->watches[j];
+		for (size_t j = 0; j < INS(s)[i]->n_watches; j++) {
+			const InotifyWatch *w = INS(s)[i]->watches[j];
 
-			if (!w->wd || (int)w->wd < 0 || (j && w->wd <= s->ins[i]->watches[j - 1]->wd) ||
+			if (!w->wd || (int)w->wd < 0 || (j && w->wd <= INS(s)[i]->watches[j - 1]->wd) ||
 			    (w->mask & ~INOTIFY_KEPT)) {
 				pr_err("image inotify.img is corrupt: inotify %u has watch %u (mask %#x) out of order",
-				       s->ins[i]->id, w->wd, w->mask);
+				       INS(s)[i]->id, w->wd, w->mask);
 				return -1;
 			}
 		}
@@ -298,12 +333,12 @@ static int inotify_read(struct restore_files *rf, struct img_dir *d)
 /* Every watched path is there, the same kind of file. */
 static int inotify_check(const struct restore_files *rf)
 {
-	const struct notify_restore *s = restore_state_ro(rf);
+	const struct notify_set *s = restore_set_ro(rf, &inotify_fd_ops);
 	int ret = 0;
 
 	for (int i = 0; s && i < s->nr; i++)
-		for (size_t j = 0; j < s->ins[i]->n_watches; j++) {
-			const InotifyWatch *w = s->ins[i]->watches[j];
+		for (size_t j = 0; j < INS(s)[i]->n_watches; j++) {
+			const InotifyWatch *w = INS(s)[i]->watches[j];
 			struct stat st;
 			int r = w->mask & IN_DONT_FOLLOW ? lstat(w->path, &st) :
 				stat(w->path, &st);
@@ -342,8 +377,9 @@ static int add_watch(int fd, const InotifyWatch *w)
 	return -1;
 }
 
-static int make_inotify(const InotifyEntry *in)
+static int make_inotify(const void *obj)
 {
+	const InotifyEntry *in = obj;
 	char buf[4096];
 	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 
@@ -370,45 +406,36 @@ static int make_inotify(const InotifyEntry *in)
 static int inotify_open(struct restore_files *rf, struct img_dir *d,
 			MmEntry **mms, int nr_mms)
 {
-	struct notify_restore *s = restore_state(rf);
-
-	s->fd = xzalloc((s->nr + 1) * sizeof(int));
-	for (int i = 0; i < s->nr; i++) {
-		s->fd[i] = files_to_service(make_inotify(s->ins[i]), rf->base);
-		if (s->fd[i] < 0)
-			return -1;
-	}
-	return 0;
+	return set_open(restore_set(rf, &inotify_fd_ops), rf, make_inotify);
 }
 
-static int inotify_index(const struct notify_restore *s, uint32_t id)
+static int inotify_index(const struct notify_set *s, uint32_t id)
 {
 	for (int i = 0; s && i < s->nr; i++)
-		if (s->ins[i]->id == id)
+		if (INS(s)[i]->id == id)
 			return i;
 	return -1;
 }
 
 static int inotify_service_fd(const struct restore_files *rf, const FdEntry *e)
 {
-	const struct notify_restore *s = restore_state_ro(rf);
-	int i = inotify_index(s, e->file_id);
+	const struct notify_set *s = restore_set_ro(rf, &inotify_fd_ops);
 
-	return i < 0 || !s->fd ? -1 : s->fd[i];
+	return set_service_fd(s, inotify_index(s, e->file_id));
 }
 
 static void inotify_show(const struct restore_files *rf, const FdEntry *e,
 			 char *buf, size_t len)
 {
-	const struct notify_restore *s = restore_state_ro(rf);
+	const struct notify_set *s = restore_set_ro(rf, &inotify_fd_ops);
 	int i = inotify_index(s, e->file_id);
 
 	if (i < 0)
 		snprintf(buf, len, "inotify %u, not in the images", e->file_id);
 	else
-		snprintf(buf, len, "inotify, %zu watches%s%s", s->ins[i]->n_watches,
-			 s->ins[i]->n_watches ? ", the first on " : "",
-			 s->ins[i]->n_watches ? s->ins[i]->watches[0]->path : "");
+		snprintf(buf, len, "inotify, %zu watches%s%s", INS(s)[i]->n_watches,
+			 INS(s)[i]->n_watches ? ", the first on " : "",
+			 INS(s)[i]->n_watches ? INS(s)[i]->watches[0]->path : "");
 }
 
 const struct fd_kind_ops inotify_fd_ops = {
@@ -440,41 +467,6 @@ const struct fd_kind_ops inotify_fd_ops = {
  */
 #define FAN_MFLAGS_KEPT	(FAN_MARK_IGNORED_SURV_MODIFY | FAN_MARK_EVICTABLE | \
 			 FAN_MARK_IGNORE)
-
-struct fanotify_dump {
-	FanotifyEntry **gs;
-	struct file_owner *own;
-	int nr;
-};
-
-struct fanotify_restore {
-	FanotifyEntry **gs;
-	int nr;
-	int *fd;
-};
-
-static struct fanotify_dump *fan_dump_state(struct dump_files *df)
-{
-	void **p = files_dump_priv(df, &fanotify_fd_ops);
-
-	if (!*p)
-		*p = xzalloc(sizeof(struct fanotify_dump));
-	return *p;
-}
-
-static struct fanotify_restore *fan_restore_state(struct restore_files *rf)
-{
-	void **p = files_restore_priv(rf, &fanotify_fd_ops);
-
-	if (!*p)
-		*p = xzalloc(sizeof(struct fanotify_restore));
-	return *p;
-}
-
-static const struct fanotify_restore *fan_restore_state_ro(const struct restore_files *rf)
-{
-	return *files_restore_priv_ro(rf, &fanotify_fd_ops);
-}
 
 static bool fanotify_recognise(const struct fd_dump *f)
 {
@@ -600,16 +592,16 @@ static int parse_fan_mark(const struct fd_dump *f, const char *p, FanotifyEntry 
 
 static int fanotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	struct fanotify_dump *s = fan_dump_state(df);
-	unsigned int flags, evf;
+	struct notify_set *s = dump_set(df, &fanotify_fd_ops);
 	const char *p = strstr(f->fdinfo, "fanotify flags:");
+	int i = set_shared(s, f);
+	unsigned int flags, evf;
 	FanotifyEntry *g;
 
-	for (int i = 0; i < s->nr; i++)
-		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd)) {
-			e->file_id = s->gs[i]->id;
-			return 0;
-		}
+	if (i >= 0) {
+		e->file_id = GROUPS(s)[i]->id;
+		return 0;
+	}
 	if (!p || sscanf(p, "fanotify flags:%x event-flags:%x", &flags, &evf) != 2) {
 		pr_err("can't parse the fdinfo of fd %d of process %d (fanotify)",
 		       f->fd, f->it->pid);
@@ -631,48 +623,46 @@ static int fanotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry
 			return -1;
 		}
 	}
-	s->gs = xrealloc(s->gs, (s->nr + 1) * sizeof(g));
-	s->own = xrealloc(s->own, (s->nr + 1) * sizeof(*s->own));
-	s->gs[s->nr] = g;
-	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
-	s->nr++;
+	set_add(s, g, f);
 	e->file_id = g->id;
 	return 0;
 }
 
 static int fanotify_write(struct dump_files *df, struct img_dir *d)
 {
-	struct fanotify_dump *s = fan_dump_state(df);
+	struct notify_set *s = dump_set(df, &fanotify_fd_ops);
 
-	return files_write_msgs(d, IMG_FANOTIFY, 0, (void **)s->gs, s->nr);
+	return files_write_msgs(d, IMG_FANOTIFY, 0, s->objs, s->nr);
 }
 
 static int fanotify_read(struct restore_files *rf, struct img_dir *d)
 {
-	struct fanotify_restore *s = fan_restore_state(rf);
+	struct notify_set *s = restore_set(rf, &fanotify_fd_ops);
 
-	if (files_read_msgs(d, IMG_FANOTIFY, 0, (void ***)&s->gs, &s->nr))
+	if (files_read_msgs(d, IMG_FANOTIFY, 0, &s->objs, &s->nr))
 		return -1;
 	for (int i = 0; i < s->nr; i++)
-		for (size_t j = 0; j < s->gs[i]->n_marks; j++)
-			if ((s->gs[i]->marks[j]->mflags & ~(FAN_MFLAGS_KEPT | FAN_MARK_DONT_FOLLOW)) ||
-			    s->gs[i]->marks[j]->type > FANOTIFY_MARK_TYPE__FAN_FILESYSTEM) {
+		for (size_t j = 0; j < GROUPS(s)[i]->n_marks; j++) {
+			const FanotifyMark *m = GROUPS(s)[i]->marks[j];
+
+			if ((m->mflags & ~(FAN_MFLAGS_KEPT | FAN_MARK_DONT_FOLLOW)) ||
+			    m->type > FANOTIFY_MARK_TYPE__FAN_FILESYSTEM) {
 				pr_err("image fanotify.img is corrupt: group %u has a mark of flags %#x, type %d",
-				       s->gs[i]->id, s->gs[i]->marks[j]->mflags,
-				       s->gs[i]->marks[j]->type);
+				       GROUPS(s)[i]->id, m->mflags, m->type);
 				return -1;
 			}
+		}
 	return 0;
 }
 
 static int fanotify_check(const struct restore_files *rf)
 {
-	const struct fanotify_restore *s = fan_restore_state_ro(rf);
+	const struct notify_set *s = restore_set_ro(rf, &fanotify_fd_ops);
 	int ret = 0;
 
 	for (int i = 0; s && i < s->nr; i++)
-		for (size_t j = 0; j < s->gs[i]->n_marks; j++) {
-			const FanotifyMark *m = s->gs[i]->marks[j];
+		for (size_t j = 0; j < GROUPS(s)[i]->n_marks; j++) {
+			const FanotifyMark *m = GROUPS(s)[i]->marks[j];
 			struct stat st;
 			int r = m->mflags & FAN_MARK_DONT_FOLLOW ? lstat(m->path, &st) :
 				stat(m->path, &st);
@@ -685,8 +675,9 @@ static int fanotify_check(const struct restore_files *rf)
 	return ret;
 }
 
-static int make_fanotify(const FanotifyEntry *g)
+static int make_fanotify(const void *obj)
 {
+	const FanotifyEntry *g = obj;
 	static const unsigned int types[] = {
 		[FANOTIFY_MARK_TYPE__FAN_INODE] = FAN_MARK_INODE,
 		[FANOTIFY_MARK_TYPE__FAN_MOUNT] = FAN_MARK_MOUNT,
@@ -734,43 +725,34 @@ err:
 static int fanotify_open(struct restore_files *rf, struct img_dir *d,
 			 MmEntry **mms, int nr_mms)
 {
-	struct fanotify_restore *s = fan_restore_state(rf);
-
-	s->fd = xzalloc((s->nr + 1) * sizeof(int));
-	for (int i = 0; i < s->nr; i++) {
-		s->fd[i] = files_to_service(make_fanotify(s->gs[i]), rf->base);
-		if (s->fd[i] < 0)
-			return -1;
-	}
-	return 0;
+	return set_open(restore_set(rf, &fanotify_fd_ops), rf, make_fanotify);
 }
 
-static int fanotify_index(const struct fanotify_restore *s, uint32_t id)
+static int fanotify_index(const struct notify_set *s, uint32_t id)
 {
 	for (int i = 0; s && i < s->nr; i++)
-		if (s->gs[i]->id == id)
+		if (GROUPS(s)[i]->id == id)
 			return i;
 	return -1;
 }
 
 static int fanotify_service_fd(const struct restore_files *rf, const FdEntry *e)
 {
-	const struct fanotify_restore *s = fan_restore_state_ro(rf);
-	int i = fanotify_index(s, e->file_id);
+	const struct notify_set *s = restore_set_ro(rf, &fanotify_fd_ops);
 
-	return i < 0 || !s->fd ? -1 : s->fd[i];
+	return set_service_fd(s, fanotify_index(s, e->file_id));
 }
 
 static void fanotify_show(const struct restore_files *rf, const FdEntry *e,
 			  char *buf, size_t len)
 {
-	const struct fanotify_restore *s = fan_restore_state_ro(rf);
+	const struct notify_set *s = restore_set_ro(rf, &fanotify_fd_ops);
 	int i = fanotify_index(s, e->file_id);
 
 	if (i < 0)
 		snprintf(buf, len, "fanotify group %u, not in the images", e->file_id);
 	else
-		snprintf(buf, len, "fanotify group, %zu marks", s->gs[i]->n_marks);
+		snprintf(buf, len, "fanotify group, %zu marks", GROUPS(s)[i]->n_marks);
 }
 
 const struct fd_kind_ops fanotify_fd_ops = {
