@@ -117,8 +117,33 @@ static int set_open(struct notify_set *s, struct restore_files *rf,
 	return 0;
 }
 
-static int set_service_fd(const struct notify_set *s, int i)
+/* Record id is the (i + 1)th of its set: the dump numbers them so, the
+ * restore checks it as it reads them. */
+static int set_index(const struct notify_set *s, uint32_t id)
 {
+	return s && id >= 1 && id <= (uint32_t)s->nr ? (int)id - 1 : -1;
+}
+
+static int set_read(struct notify_set *s, struct img_dir *d, enum img_kind kind,
+		    const char *img, uint32_t (*id_of)(const void *obj))
+{
+	if (files_read_msgs(d, kind, 0, &s->objs, &s->nr))
+		return -1;
+	for (int i = 0; i < s->nr; i++)
+		if (id_of(s->objs[i]) != (uint32_t)i + 1) {
+			pr_err("image %s is corrupt: record %d has id %u", img, i + 1,
+			       id_of(s->objs[i]));
+			return -1;
+		}
+	return 0;
+}
+
+static int set_service_fd(const struct restore_files *rf, const struct fd_kind_ops *k,
+			  const FdEntry *e)
+{
+	const struct notify_set *s = restore_set_ro(rf, k);
+	int i = set_index(s, e->file_id);
+
 	return i < 0 || !s->fd ? -1 : s->fd[i];
 }
 
@@ -310,11 +335,16 @@ static int inotify_write(struct dump_files *df, struct img_dir *d)
 	return files_write_msgs(d, IMG_INOTIFY, 0, s->objs, s->nr);
 }
 
+static uint32_t inotify_id(const void *obj)
+{
+	return ((const InotifyEntry *)obj)->id;
+}
+
 static int inotify_read(struct restore_files *rf, struct img_dir *d)
 {
 	struct notify_set *s = restore_set(rf, &inotify_fd_ops);
 
-	if (files_read_msgs(d, IMG_INOTIFY, 0, &s->objs, &s->nr))
+	if (set_read(s, d, IMG_INOTIFY, "inotify.img", inotify_id))
 		return -1;
 	for (int i = 0; i < s->nr; i++)
 		for (size_t j = 0; j < INS(s)[i]->n_watches; j++) {
@@ -409,26 +439,16 @@ static int inotify_open(struct restore_files *rf, struct img_dir *d,
 	return set_open(restore_set(rf, &inotify_fd_ops), rf, make_inotify);
 }
 
-static int inotify_index(const struct notify_set *s, uint32_t id)
-{
-	for (int i = 0; s && i < s->nr; i++)
-		if (INS(s)[i]->id == id)
-			return i;
-	return -1;
-}
-
 static int inotify_service_fd(const struct restore_files *rf, const FdEntry *e)
 {
-	const struct notify_set *s = restore_set_ro(rf, &inotify_fd_ops);
-
-	return set_service_fd(s, inotify_index(s, e->file_id));
+	return set_service_fd(rf, &inotify_fd_ops, e);
 }
 
 static void inotify_show(const struct restore_files *rf, const FdEntry *e,
 			 char *buf, size_t len)
 {
 	const struct notify_set *s = restore_set_ro(rf, &inotify_fd_ops);
-	int i = inotify_index(s, e->file_id);
+	int i = set_index(s, e->file_id);
 
 	if (i < 0)
 		snprintf(buf, len, "inotify %u, not in the images", e->file_id);
@@ -635,11 +655,16 @@ static int fanotify_write(struct dump_files *df, struct img_dir *d)
 	return files_write_msgs(d, IMG_FANOTIFY, 0, s->objs, s->nr);
 }
 
+static uint32_t fanotify_id(const void *obj)
+{
+	return ((const FanotifyEntry *)obj)->id;
+}
+
 static int fanotify_read(struct restore_files *rf, struct img_dir *d)
 {
 	struct notify_set *s = restore_set(rf, &fanotify_fd_ops);
 
-	if (files_read_msgs(d, IMG_FANOTIFY, 0, &s->objs, &s->nr))
+	if (set_read(s, d, IMG_FANOTIFY, "fanotify.img", fanotify_id))
 		return -1;
 	for (int i = 0; i < s->nr; i++)
 		for (size_t j = 0; j < GROUPS(s)[i]->n_marks; j++) {
@@ -728,26 +753,16 @@ static int fanotify_open(struct restore_files *rf, struct img_dir *d,
 	return set_open(restore_set(rf, &fanotify_fd_ops), rf, make_fanotify);
 }
 
-static int fanotify_index(const struct notify_set *s, uint32_t id)
-{
-	for (int i = 0; s && i < s->nr; i++)
-		if (GROUPS(s)[i]->id == id)
-			return i;
-	return -1;
-}
-
 static int fanotify_service_fd(const struct restore_files *rf, const FdEntry *e)
 {
-	const struct notify_set *s = restore_set_ro(rf, &fanotify_fd_ops);
-
-	return set_service_fd(s, fanotify_index(s, e->file_id));
+	return set_service_fd(rf, &fanotify_fd_ops, e);
 }
 
 static void fanotify_show(const struct restore_files *rf, const FdEntry *e,
 			  char *buf, size_t len)
 {
 	const struct notify_set *s = restore_set_ro(rf, &fanotify_fd_ops);
-	int i = fanotify_index(s, e->file_id);
+	int i = set_index(s, e->file_id);
 
 	if (i < 0)
 		snprintf(buf, len, "fanotify group %u, not in the images", e->file_id);
