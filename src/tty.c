@@ -243,83 +243,51 @@ static int add_desc(struct pty *p, const struct fd_dump *f, bool master)
 }
 
 /*
- * Bytes waiting for the master's reader: read from the master, written
- * back on the slave with output processing off for the moment.
+ * Bytes waiting for one end's reader, taken and put back: those for the
+ * master's reader are read from the master and written back on the slave
+ * with output processing off for the moment; those typed for the slave
+ * (and not read) are read from the slave and typed again through the
+ * master with input processing off.
  */
-static int take_to_master(struct pty *p, int m, int s,
-			  const struct termios2 *saved, int n)
+static int take_queue(struct pty *p, int m, int s, const struct termios2 *saved,
+		      int n, bool for_master)
 {
+	const char *end = for_master ? "master" : "slave";
+	int from = for_master ? m : s, to = for_master ? s : m;
 	struct termios2 t = *saved;
-	char *buf = xzalloc(n);
-	int got = 0, ret = -1;
-
-	while (got < n) {
-		struct pollfd pf = { m, POLLIN, 0 };
-		ssize_t r;
-
-		if (poll(&pf, 1, TTY_WAIT_MS) != 1) {
-			pr_err("pty %u: %d bytes queued for its master, only %d readable",
-			       p->e->index, n, got);
-			goto out;
-		}
-		r = read(m, buf + got, n - got);
-		if (r <= 0) {
-			pr_perror("can't read what waits for the master of pty %u",
-				  p->e->index);
-			goto out;
-		}
-		got += r;
-	}
-	t.c_oflag &= ~OPOST;
-	if (ioctl(s, TCSETS2, &t)) {
-		pr_perror("can't set pty %u's termios", p->e->index);
-		goto out;
-	}
-	if (write_all(s, buf, n) || wait_queued(m, n, "put back for the master")) {
-		pr_err("pty %u: %d bytes for its master could not be put back",
-		       p->e->index, n);
-		ioctl(s, TCSETS2, saved);
-		goto out;
-	}
-	if (ioctl(s, TCSETS2, saved)) {
-		pr_perror("can't set pty %u's termios back", p->e->index);
-		goto out;
-	}
-	p->e->has_to_master = 1;
-	p->e->to_master.data = (uint8_t *)buf;
-	p->e->to_master.len = n;
-	return 0;
-out:
-	free(buf);
-	return ret;
-}
-
-/* Bytes typed and not read: from the slave, back through the master. */
-static int take_to_slave(struct pty *p, int m, int s, const struct termios2 *saved,
-			 int n)
-{
-	struct termios2 t = *saved;
+	ProtobufCBinaryData *keep = for_master ? &p->e->to_master : &p->e->to_slave;
 	char *buf = xzalloc(n);
 	int got = 0;
 
 	while (got < n) {
-		ssize_t r = read(s, buf + got, n - got);
+		struct pollfd pf = { from, POLLIN, 0 };
+		ssize_t r;
 
+		if (poll(&pf, 1, TTY_WAIT_MS) != 1) {
+			pr_err("pty %u: %d bytes queued for its %s, only %d readable",
+			       p->e->index, n, end, got);
+			goto out;
+		}
+		r = read(from, buf + got, n - got);
 		if (r <= 0) {
-			pr_perror("can't read what waits for the slave of pty %u",
+			pr_perror("can't read what waits for the %s of pty %u", end,
 				  p->e->index);
 			goto out;
 		}
 		got += r;
 	}
-	raw_input(&t);
+	if (for_master)
+		t.c_oflag &= ~OPOST;
+	else
+		raw_input(&t);
 	if (ioctl(s, TCSETS2, &t)) {
 		pr_perror("can't set pty %u's termios", p->e->index);
 		goto out;
 	}
-	if (write_all(m, buf, n) || wait_queued(s, n, "put back for the slave")) {
-		pr_err("pty %u: %d bytes for its slave could not be put back",
-		       p->e->index, n);
+	if (write_all(to, buf, n) || wait_queued(from, n, for_master ?
+			"put back for the master" : "put back for the slave")) {
+		pr_err("pty %u: %d bytes for its %s could not be put back",
+		       p->e->index, n, end);
 		ioctl(s, TCSETS2, saved);
 		goto out;
 	}
@@ -327,9 +295,12 @@ static int take_to_slave(struct pty *p, int m, int s, const struct termios2 *sav
 		pr_perror("can't set pty %u's termios back", p->e->index);
 		goto out;
 	}
-	p->e->has_to_slave = 1;
-	p->e->to_slave.data = (uint8_t *)buf;
-	p->e->to_slave.len = n;
+	if (for_master)
+		p->e->has_to_master = 1;
+	else
+		p->e->has_to_slave = 1;
+	keep->data = (uint8_t *)buf;
+	keep->len = n;
 	return 0;
 out:
 	free(buf);
@@ -599,7 +570,7 @@ static int dump_master(const struct fd_dump *f, struct pty *p, int m)
 	if (n && e->packet) {
 		refuse(f->it->pid, "fd %d is the master of pty %u in packet mode with %d bytes waiting to be read; not supported yet",
 		       f->fd, e->index, n);
-	} else if (n && take_to_master(p, m, s, &t, n)) {
+	} else if (n && take_queue(p, m, s, &t, n, true)) {
 		goto out;
 	}
 	if (ioctl(s, FIONREAD, &n)) {
@@ -622,7 +593,7 @@ static int dump_master(const struct fd_dump *f, struct pty *p, int m)
 		if (n)
 			refuse(f->it->pid, "fd %d is the master of pty %u, whose slave has %d bytes of typed lines waiting for a canonical reader; crest puts them back only with CAP_SYS_ADMIN (TIOCSTI), not supported yet",
 			       f->fd, e->index, n);
-	} else if (n && take_to_slave(p, m, s, &t, n)) {
+	} else if (n && take_queue(p, m, s, &t, n, false)) {
 		goto out;
 	}
 	ret = 0;
