@@ -166,7 +166,12 @@ static int has_flag(const char *vmflags, const char *flag)
 	return 0;
 }
 
-int mem_future_lock(pid_t pid, uint64_t addr, MmEntry *mm)
+/*
+ * Calls fn with each mapping of pid's smaps and its VmFlags line (which
+ * fn may change in place), until fn returns nonzero.
+ */
+static int smaps_each(pid_t pid, int (*fn)(const struct proc_vma *pv, char *vmflags,
+					   void *arg), void *arg)
 {
 	char *smaps = read_proc(pid, "smaps", NULL), *line, *save = NULL;
 	struct proc_vma pv = { .start = 0 };
@@ -181,23 +186,43 @@ int mem_future_lock(pid_t pid, uint64_t addr, MmEntry *mm)
 		size_t key = strcspn(line, " ");
 
 		if (key && line[key - 1] != ':') {
-			have = !proc_parse_maps_line(line, &pv) &&
-			       pv.start <= addr && addr < pv.end;
+			/* A mapping's first line, as in maps. */
+			have = !proc_parse_maps_line(line, &pv);
 			continue;
 		}
-		if (!have || strncmp(line, "VmFlags:", 8))
-			continue;
-		if (has_flag(line + 8, "lo")) {
-			mm->has_mcl_future = 1;
-			mm->mcl_future = MCL_FUTURE |
-					 (has_flag(line + 8, "lf") ? MCL_ONFAULT : 0);
-			pr_debug("process %d: mlockall(MCL_FUTURE%s)", pid,
-				 mm->mcl_future & MCL_ONFAULT ? " | MCL_ONFAULT" : "");
-		}
-		break;
+		if (have && !strncmp(line, "VmFlags:", 8) && fn(&pv, line + 8, arg))
+			break;
 	}
 	free(smaps);
 	return 0;
+}
+
+struct future_lock {
+	pid_t pid;
+	uint64_t addr;
+	MmEntry *mm;
+};
+
+static int future_lock_of(const struct proc_vma *pv, char *vmflags, void *arg)
+{
+	struct future_lock *fl = arg;
+
+	if (fl->addr < pv->start || pv->end <= fl->addr)
+		return 0;
+	if (has_flag(vmflags, "lo")) {
+		fl->mm->has_mcl_future = 1;
+		fl->mm->mcl_future = MCL_FUTURE | (has_flag(vmflags, "lf") ? MCL_ONFAULT : 0);
+		pr_debug("process %d: mlockall(MCL_FUTURE%s)", fl->pid,
+			 fl->mm->mcl_future & MCL_ONFAULT ? " | MCL_ONFAULT" : "");
+	}
+	return 1;
+}
+
+int mem_future_lock(pid_t pid, uint64_t addr, MmEntry *mm)
+{
+	struct future_lock fl = { pid, addr, mm };
+
+	return smaps_each(pid, future_lock_of, &fl);
 }
 
 int mem_ksm(pid_t pid, MmEntry *mm)
@@ -236,60 +261,54 @@ static void drop_flag(char *vmflags, const char *flag)
 	}
 }
 
+struct check_flags {
+	pid_t pid;
+	const struct mem_layout *ml;
+};
+
+static int check_flags_of(const struct proc_vma *pv, char *vmflags, void *arg)
+{
+	const struct check_flags *cf = arg;
+	pid_t pid = cf->pid;
+	char bad[1024];
+	unsigned long mmap_flags = 0;
+	uint32_t advice = 0;
+	VmaEntry *v;
+
+	if (!strcmp(pv->path, "[vsyscall]"))
+		return 0;	/* the kernel's own, the same everywhere */
+	v = vma_at(cf->ml, pv->start);
+	if (!v)
+		return 0;	/* refused already, by kind */
+	/* crest's own write tracking (a pre-dump's), handed over to us. */
+	if (cf->ml->tracked)
+		drop_flag(vmflags, "uw");
+	if (flags_check(pv->path, vmflags, bad, sizeof(bad), &mmap_flags, &advice))
+		refuse(pid, "mapping %lx-%lx%s%s%s has %s, not supported yet%s",
+		       (unsigned long)pv->start, (unsigned long)pv->end,
+		       pv->path[0] ? " ('" : "", pv->path, pv->path[0] ? "')" : "",
+		       bad, strstr(bad, "uw (") ?
+		       " (tracked by a crest pre-dump? dump with --prev-images-dir)" : "");
+	v->flags |= mmap_flags;
+	/* Guard pages are found in the pages crest reads: private ones. */
+	if ((advice & RST_ADV_GUARD) && v->kind != VMA_KIND__VMA_ANON_PRIVATE &&
+	    v->kind != VMA_KIND__VMA_FILE_PRIVATE)
+		refuse(pid, "mapping %lx-%lx%s%s%s is shared and has guard regions (MADV_GUARD_INSTALL), not supported yet",
+		       (unsigned long)pv->start, (unsigned long)pv->end,
+		       pv->path[0] ? " ('" : "", pv->path, pv->path[0] ? "')" : "");
+	if (advice) {
+		v->has_advice = 1;
+		v->advice = advice;
+	}
+	v->has_accounted = v->has_maywrite = 1;
+	v->accounted = has_flag(vmflags, "ac");
+	v->maywrite = has_flag(vmflags, "mw");
+	return 0;
+}
+
 int mem_check_flags(pid_t pid, const struct mem_layout *ml)
 {
-	char *smaps = read_proc(pid, "smaps", NULL), *line, *save = NULL;
-	struct proc_vma pv = { .start = 0 };
-	int have = 0;
+	struct check_flags cf = { pid, ml };
 
-	if (!smaps) {
-		pr_perror("can't read /proc/%d/smaps", pid);
-		return -1;
-	}
-	for (line = strtok_r(smaps, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char bad[1024];
-		size_t key = strcspn(line, " ");
-		unsigned long mmap_flags = 0;
-		uint32_t advice = 0;
-		VmaEntry *v;
-
-		if (key && line[key - 1] != ':') {
-			/* A mapping's first line, as in maps. */
-			have = !proc_parse_maps_line(line, &pv);
-			continue;
-		}
-		if (strncmp(line, "VmFlags:", 8) || !have)
-			continue;
-		if (!strcmp(pv.path, "[vsyscall]"))
-			continue;	/* the kernel's own, the same everywhere */
-		v = vma_at(ml, pv.start);
-		if (!v)
-			continue;	/* refused already, by kind */
-		/* crest's own write tracking (a pre-dump's), handed over to us. */
-		if (ml->tracked)
-			drop_flag(line + 8, "uw");
-		if (flags_check(pv.path, line + 8, bad, sizeof(bad), &mmap_flags, &advice))
-			refuse(pid, "mapping %lx-%lx%s%s%s has %s, not supported yet%s",
-			       (unsigned long)pv.start, (unsigned long)pv.end,
-			       pv.path[0] ? " ('" : "", pv.path, pv.path[0] ? "')" : "",
-			       bad, strstr(bad, "uw (") ?
-			       " (tracked by a crest pre-dump? dump with --prev-images-dir)" : "");
-		v->flags |= mmap_flags;
-		/* Guard pages are found in the pages crest reads: private ones. */
-		if ((advice & RST_ADV_GUARD) && v->kind != VMA_KIND__VMA_ANON_PRIVATE &&
-		    v->kind != VMA_KIND__VMA_FILE_PRIVATE)
-			refuse(pid, "mapping %lx-%lx%s%s%s is shared and has guard regions (MADV_GUARD_INSTALL), not supported yet",
-			       (unsigned long)pv.start, (unsigned long)pv.end,
-			       pv.path[0] ? " ('" : "", pv.path, pv.path[0] ? "')" : "");
-		if (advice) {
-			v->has_advice = 1;
-			v->advice = advice;
-		}
-		v->has_accounted = v->has_maywrite = 1;
-		v->accounted = has_flag(line + 8, "ac");
-		v->maywrite = has_flag(line + 8, "mw");
-	}
-	free(smaps);
-	return 0;
+	return smaps_each(pid, check_flags_of, &cf);
 }
