@@ -68,7 +68,7 @@ static void serve(int logfd, int l)
 			}
 			r = recv(p[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
 			if (r == 4 && !memcmp(buf, "log?", 4)) {
-				snprintf(buf, sizeof(buf), "log:%s", last);
+				snprintf(buf, sizeof(buf), "log:%.123s", last);
 				send(p[i].fd, buf, strlen(buf), MSG_NOSIGNAL);
 			} else if (r > 0) {
 				send(p[i].fd, buf, r, MSG_NOSIGNAL);	/* echo */
