@@ -106,7 +106,7 @@ int img_check_header(const unsigned char *buf, size_t len, uint32_t *magic,
 	/* The version first: an older header is shorter, its checksum elsewhere. */
 	if (get32(buf + 8) != IMG_VERSION) {
 		snprintf(why, whylen, "image version %u, this crest reads version %u (dump again with this crest)",
-			 get32(buf + 8), IMG_VERSION);
+			 get32(buf + 8), (unsigned int)IMG_VERSION);
 		return -1;
 	}
 	if (len < IMG_HDR_SIZE) {

@@ -238,7 +238,8 @@ static int drop_uninherited(const struct restore_task *t, size_t vi)
 			inh[n++] = r;
 		}
 	}
-	qsort(inh, n, sizeof(*inh), cmp_run);
+	if (n)
+		qsort(inh, n, sizeof(*inh), cmp_run);
 	for (size_t k = 0; k <= n && !ret; k++) {
 		uint64_t end = k < n ? inh[k]->vaddr : v->end;
 

@@ -257,7 +257,9 @@ static int omitted(pid_t pid)
 	char *env = read_proc(pid, "environ", &len);
 	int ret = 0;
 
-	for (size_t off = 0; env && off < len; off += strlen(env + off) + 1)
+	if (!env)
+		return 0;
+	for (size_t off = 0; off < len; off += strlen(env + off) + 1)
 		if (!strcmp(env + off, "CREST_OMIT=1"))
 			ret = 1;
 	free(env);

@@ -535,9 +535,10 @@ static const char *stage_name(uint32_t stage)
 
 static int read_args(pid_t pid, uint64_t addr, struct restore_args *ra)
 {
-	struct iovec l = { ra, sizeof(*ra) }, r = { (void *)addr, sizeof(*ra) };
+	struct iovec l, r = { (void *)addr, sizeof(*ra) };
 
 	memset(ra, 0, sizeof(*ra));
+	l = (struct iovec){ ra, sizeof(*ra) };
 	if (!addr || process_vm_readv(pid, &l, 1, &r, 1, 0) != sizeof(*ra))
 		return -1;
 	return 0;

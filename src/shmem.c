@@ -398,7 +398,7 @@ static int memfd_open(struct restore_files *rf, struct img_dir *d,
 			}
 			/* The object behind the mapping, to hand to the tasks. */
 			snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
-				 (unsigned long)p, (unsigned long)p + len);
+				 (unsigned long)p, (unsigned long)((char *)p + len));
 			fd = open(path, O_RDWR | O_CLOEXEC);
 			if (fd < 0) {
 				pr_perror("can't open '%s'", path);
