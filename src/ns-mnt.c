@@ -1,10 +1,14 @@
 /*
- * Mount namespaces, the simple shape only: a copy of crest's own (as
- * unshare --mount makes it), every mount private, plus tmpfs mounts
- * (their files saved) and proc mounts made in it. Anything else -- a
- * shared, slave or unbindable mount, a mount of another kind (or a bind
- * of part of a tmpfs or proc), a mount inside a new tmpfs, a root that is not the
- * namespace's, hard links, devices, FIFOs or sockets on a tmpfs, an fd,
+ * Mount namespaces: a copy of crest's own (as unshare --mount makes it),
+ * every mount private, plus the mounts a container runtime makes in it:
+ * tmpfs mounts (their files saved, walked in a clone of the mount alone
+ * so that a directory a mount sits on is seen as it is), proc, sysfs (one
+ * per network namespace: crest's), devpts instances with no pty in them,
+ * the mqueue of the entering task's IPC namespace, and binds of part of
+ * a mount made there (runc's masked and read-only paths). Anything else --
+ * a shared, slave or unbindable mount, a mount of another kind, a bind of
+ * a filesystem crest has (a host directory, a container's root), a root
+ * that is not the namespace's, hard links or sockets on a tmpfs, an fd,
  * cwd or mapping of the tree on a new mount -- is refused by name.
  *
  * At restore the entering task is made with CLONE_NEWNS (a copy of the
@@ -13,10 +17,11 @@
  * a new proc the /proc/self the restore reads -- and is a helper's, a
  * child of crest that joins the namespace: it checks that every mount of
  * crest's the images name is there, detaches what they do not have, and
- * mounts the tmpfs and proc mounts in their order, filling each tmpfs. A
- * proc shows the PID namespace of whoever mounts it: one of a PID
- * namespace of the tree is mounted by a child of the helper born there
- * (setns() of its pid_for_children), which puts ns_last_pid back.
+ * makes the others in their order, filling each tmpfs. A proc shows the
+ * PID namespace of whoever mounts it: one of a PID namespace of the tree
+ * is mounted by a child of the helper born there (setns() of its
+ * pid_for_children), which puts ns_last_pid back; an mqueue is mounted
+ * by a child in the entering task's IPC namespace.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -46,6 +53,7 @@ struct mi {
 
 struct mnt_dump {
 	MntEntry **m;
+	dev_t *devs;		/* per m[]: its device */
 	int nr;
 	dev_t *new_devs;	/* of the tmpfs and proc mounts made in it */
 	char **new_mps;
@@ -226,12 +234,18 @@ static int walk_tmpfs(struct mnt_dump *md, int t, int dirfd, const char *path,
 			if (fd >= 0)
 				close(fd);
 			add_file(md, t, f);
+		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+			/* A node only: what holds it open is refused as on a new mount. */
+			TmpfsFile *f = new_file(sub, &st);
+
+			f->has_rdev = 1;
+			f->rdev = st.st_rdev;
+			add_file(md, t, f);
 		} else {
 			refuse(pid, "'%s' on the tmpfs at %s of its mount namespace is %s, not supported yet",
 			       sub, mp, S_ISREG(st.st_mode) ?
 			       (st.st_nlink > 1 ? "a file with hard links" : "a file too big to save") :
-			       S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" :
-			       "a device node");
+			       "a socket");
 		}
 		free(sub);
 	}
@@ -239,9 +253,78 @@ static int walk_tmpfs(struct mnt_dump *md, int t, int dirfd, const char *path,
 	return ret;
 }
 
+/*
+ * A child of crest in pid's namespace of that kind (mnt, ipc) runs fn
+ * there and hands back one fd (-1: it failed, having said why).
+ */
+static int fd_from_ns(pid_t pid, const char *kind, int (*fn)(const char *arg), const char *arg)
+{
+	char path[64], cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, c = 0;
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	int sk[2], ns, fd = -1, status;
+	pid_t child;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kind);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sk)) {
+		pr_perror("can't open '%s'", path);
+		if (ns >= 0)
+			close(ns);
+		return -1;
+	}
+	fflush(NULL);
+	child = fork();
+	if (child == 0) {
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		int out;
+
+		close(sk[0]);
+		if (setns(ns, 0)) {
+			pr_perror("can't join the %s namespace of %d", kind, pid);
+			_exit(1);
+		}
+		out = fn(arg);
+		if (out < 0)
+			_exit(1);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &out, sizeof(int));
+		_exit(sendmsg(sk[1], &mh, 0) == 1 ? 0 : 1);
+	}
+	close(sk[1]);
+	close(ns);
+	if (child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	    !WEXITSTATUS(status) && recvmsg(sk[0], &mh, MSG_CMSG_CLOEXEC) == 1) {
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+		if (cm && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	}
+	close(sk[0]);
+	return fd;
+}
+
+/* In the namespace: the mount at mp alone, cloned (no mount on it). */
+static int clone_one(const char *mp)
+{
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, mp, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+	if (fd < 0)
+		pr_perror("can't clone the mount at '%s'", mp);
+	return fd;
+}
+
+/*
+ * Its files, walked in a clone of it alone: a directory some mount sits
+ * on (/dev/pts on runc's /dev) is seen as it is below that mount.
+ */
 static int dump_tmpfs(struct mnt_dump *md, MntEntry *e, pid_t pid, dev_t dev)
 {
 	char *path = xsprintf("/proc/%d/root%s", pid, e->mountpoint), *mp = unescape(path);
+	char *inside = unescape(e->mountpoint);
 	int t = md->nr_tmpfs, fd;
 	struct stat st;
 
@@ -254,21 +337,83 @@ static int dump_tmpfs(struct mnt_dump *md, MntEntry *e, pid_t pid, dev_t dev)
 	md->tmpfs_ids[t] = e->tmpfs_id = ++next_tmpfs_id;
 	e->has_tmpfs_id = 1;
 	md->nr_tmpfs++;
-	fd = open(mp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		pr_perror("can't open the tmpfs at '%s'", mp);
+	if (stat(mp, &st)) {
+		pr_perror("can't look at the tmpfs at '%s'", mp);
 		free(mp);
+		free(inside);
 		return -1;
 	}
 	free(mp);
 	if (st.st_dev != dev) {
 		refuse(pid, "the tmpfs at %s of its mount namespace is covered by another mount, not supported yet",
 		       e->mountpoint);
-		close(fd);
+		free(inside);
 		return 0;
+	}
+	fd = fd_from_ns(pid, "mnt", clone_one, inside);
+	free(inside);
+	if (fd >= 0) {
+		/* open_tree() gives an O_PATH fd: one to read the directory by. */
+		int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(fd);
+		fd = dir;
+	}
+	if (fd < 0 || fstat(fd, &st)) {
+		pr_err("can't open the tmpfs at %s of the mount namespace of %d", e->mountpoint, pid);
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
 	add_file(md, t, new_file("", &st));
 	return walk_tmpfs(md, t, fd, "", dev, pid, e->mountpoint);
+}
+
+/* In an IPC namespace: a detached mount of its mqueue. */
+static int mqueue_mount(const char *unused)
+{
+	int fs = (int)syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC), m = -1;
+
+	(void)unused;
+	if (fs >= 0 && !syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	if (m < 0)
+		pr_perror("can't mount an mqueue");
+	if (fs >= 0)
+		close(fs);
+	return m;
+}
+
+/* The device of the mqueue of pid's IPC namespace; 0 if unknown. */
+static dev_t ipc_mqueue_dev(pid_t pid)
+{
+	int fd = fd_from_ns(pid, "ipc", mqueue_mount, NULL);
+	struct stat st;
+	dev_t dev = 0;
+
+	if (fd >= 0 && !fstat(fd, &st))
+		dev = st.st_dev;
+	if (fd >= 0)
+		close(fd);
+	return dev;
+}
+
+/* A devpts instance with a pty in it can't be made again empty. */
+static void devpts_empty(pid_t pid, const MntEntry *e)
+{
+	char *p = xsprintf("/proc/%d/root%s", pid, e->mountpoint), *path = unescape(p);
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	free(p);
+	free(path);
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, "ptmx"))
+			refuse(pid, "the devpts at %s of its mount namespace holds pty %s, not supported yet",
+			       e->mountpoint, de->d_name);
+	if (d)
+		closedir(d);
 }
 
 /* The PID namespace a proc shows: that of its PID 1. */
@@ -304,6 +449,57 @@ static bool propagates(const char *optional)
 {
 	return strstr(optional, "shared:") || strstr(optional, "master:") ||
 	       strstr(optional, "propagate_from:") || strstr(optional, "unbindable");
+}
+
+/*
+ * What a mount made in the namespace is (e->kind, e->bind_of); -1 when
+ * it is refused (said so).
+ */
+static int kind_of(const struct mnt_dump *md, const struct mi *t, MntEntry *e, pid_t pid)
+{
+	static const struct { const char *fstype; MntKind kind; } fs[] = {
+		{ "tmpfs", MNT_KIND__MNT_TMPFS }, { "proc", MNT_KIND__MNT_PROC },
+		{ "sysfs", MNT_KIND__MNT_SYSFS }, { "devpts", MNT_KIND__MNT_DEVPTS },
+		{ "mqueue", MNT_KIND__MNT_MQUEUE },
+	};
+	dev_t dev = makedev(t->maj, t->min);
+
+	/* A second mount of a filesystem made there: a bind of the first. */
+	for (int i = 0; i < md->nr; i++) {
+		const MntEntry *s = md->m[i];
+		size_t len = strcmp(s->root, "/") ? strlen(s->root) : 0;
+
+		if (md->devs[i] != dev || s->kind == MNT_KIND__MNT_HOST)
+			continue;
+		if (strncmp(t->root, s->root, len) || (t->root[len] && t->root[len] != '/' && len)) {
+			refuse(pid, "mount %d at %s of its mount namespace binds %s of the %s at %s, which shows only %s, not supported yet",
+			       t->id, t->mp, t->root, s->fstype, s->mountpoint, s->root);
+			return -1;
+		}
+		e->kind = MNT_KIND__MNT_BIND;
+		e->has_bind_of = 1;
+		e->bind_of = i + 1;
+		return 0;
+	}
+	if (strcmp(t->root, "/")) {
+		refuse(pid, "mount %d at %s of its mount namespace binds %s of a %s (%s) made outside the tree, not supported yet",
+		       t->id, t->mp, t->root, t->fstype, t->source);
+		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(fs); i++) {
+		if (strcmp(t->fstype, fs[i].fstype))
+			continue;
+		e->kind = fs[i].kind;
+		if (e->kind == MNT_KIND__MNT_MQUEUE && ipc_mqueue_dev(pid) != dev) {
+			refuse(pid, "the mqueue at %s of its mount namespace is not that of its IPC namespace, not supported yet",
+			       t->mp);
+			return -1;
+		}
+		return 0;
+	}
+	refuse(pid, "mount %d at %s of its mount namespace (%s %s %s, root %s) is neither crest's nor a tmpfs, proc, sysfs, devpts or mqueue made there, not supported yet",
+	       t->id, t->mp, t->fstype, t->source, t->opts, t->root);
+	return -1;
 }
 
 int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
@@ -360,20 +556,25 @@ int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
 			       t->id, t->mp, t->optional);
 			continue;
 		}
-		if (!host && strcmp(t->fstype, "tmpfs") && strcmp(t->fstype, "proc")) {
-			refuse(pid, "mount %d at %s of its mount namespace (%s %s %s, root %s) is neither crest's nor a tmpfs or proc made there, not supported yet",
-			       t->id, t->mp, t->fstype, t->source, t->opts, t->root);
-			continue;
-		}
-		if (!host && strcmp(t->root, "/")) {
-			refuse(pid, "mount %d at %s of its mount namespace binds %s of a %s, not supported yet",
-			       t->id, t->mp, t->root, t->fstype);
+		/*
+		 * A sysfs or an mqueue is one filesystem per network or IPC
+		 * namespace: one mounted anew in crest's is crest's own.
+		 */
+		if (!host && !new_fs && !strcmp(t->root, "/") &&
+		    (!strcmp(t->fstype, "sysfs") || !strcmp(t->fstype, "mqueue")))
+			new_fs = true;
+		if (!host && !new_fs) {
+			refuse(pid, "mount %d at %s of its mount namespace (%s %s, root %s) binds a filesystem crest has mounted, not as crest has it, not supported yet",
+			       t->id, t->mp, t->fstype, t->source, t->root);
 			continue;
 		}
 		e = xzalloc(sizeof(*e));
 		mnt_entry__init(e);
-		e->kind = host ? MNT_KIND__MNT_HOST : !strcmp(t->fstype, "tmpfs") ?
-			  MNT_KIND__MNT_TMPFS : MNT_KIND__MNT_PROC;
+		e->kind = MNT_KIND__MNT_HOST;
+		if (!host && kind_of(md, t, e, pid)) {
+			free(e);
+			continue;
+		}
 		e->mountpoint = xstrdup(t->mp);
 		e->root = xstrdup(t->root);
 		e->fstype = xstrdup(t->fstype);
@@ -381,18 +582,15 @@ int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
 		e->options = xstrdup(t->opts);
 		e->super_options = xstrdup(t->super);
 		md->m = xrealloc(md->m, (md->nr + 1) * sizeof(e));
+		md->devs = xrealloc(md->devs, (md->nr + 1) * sizeof(dev_t));
+		md->devs[md->nr] = makedev(t->maj, t->min);
 		md->m[md->nr++] = e;
-		if (host)
-			continue;
-		if (e->kind == MNT_KIND__MNT_PROC) {
+		if (e->kind == MNT_KIND__MNT_PROC)
 			ret = proc_pid_ns(nd, e, pid);
-			continue;
-		}
-		for (int c = 0; c < nr_tgt; c++)
-			if (tgt[c].parent == t->id)
-				refuse(pid, "the tmpfs at %s of its mount namespace has a mount at %s, not supported yet",
-				       t->mp, tgt[c].mp);
-		ret = dump_tmpfs(md, e, pid, makedev(t->maj, t->min));
+		else if (e->kind == MNT_KIND__MNT_TMPFS)
+			ret = dump_tmpfs(md, e, pid, makedev(t->maj, t->min));
+		else if (e->kind == MNT_KIND__MNT_DEVPTS)
+			devpts_empty(pid, e);
 	}
 	/* The paths stay the mountinfo's (new_mps); the rest goes. */
 	for (int j = 0; j < nr_tgt; j++)
@@ -566,6 +764,9 @@ static unsigned long mount_flags(const char *opts)
 			if (!strcmp(tok, f[i].name))
 				flags |= f[i].flag;
 	free(copy);
+	/* mountinfo names no atime mode for strictatime; a mount's default is relatime. */
+	if (!(flags & (MS_NOATIME | MS_RELATIME)))
+		flags |= MS_STRICTATIME;
 	return flags;
 }
 
@@ -608,6 +809,9 @@ static int fill_tmpfs(const char *mp, TmpfsFile **files, int nr)
 				ret = -1;
 			if (fd >= 0)
 				close(fd);
+		} else if ((S_ISCHR(f->mode) || S_ISBLK(f->mode) || S_ISFIFO(f->mode)) &&
+			   f->has_rdev) {
+			ret = mknodat(dir, p, f->mode & S_IFMT, (dev_t)f->rdev);
 		} else {
 			pr_err("tmpfs at '%s': '%s' has mode %o", mp, p, f->mode);
 			close(dir);
@@ -706,8 +910,65 @@ static int mount_proc_in(const struct ns_restore *nr, const struct mnt_restore *
 	return 0;
 }
 
+/*
+ * A bind of part of an earlier mount: from where that one is mounted, the
+ * path below its root; then this mount's own flags.
+ */
+static int bind_one(const struct mnt_restore *mr, int j)
+{
+	const MntEntry *e = mr->m[j], *s = mr->m[e->bind_of - 1];
+	size_t len = strcmp(s->root, "/") ? strlen(s->root) : 0;
+	char *mp = unescape(e->mountpoint), *smp = unescape(s->mountpoint), *rel, *src;
+	int ret = 0;
+
+	rel = unescape(e->root + len);
+	src = xsprintf("%s%s", strcmp(smp, "/") ? smp : "", *rel ? rel : "");
+	if (!*src) {
+		free(src);
+		src = xstrdup("/");
+	}
+	if (mount(src, mp, NULL, MS_BIND, NULL)) {
+		pr_perror("can't bind '%s' on '%s'", src, mp);
+		ret = -1;
+	} else if (mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | mount_flags(e->options), NULL)) {
+		pr_perror("can't give the bind at '%s' its flags (%s)", mp, e->options);
+		ret = -1;
+	}
+	free(mp);
+	free(smp);
+	free(rel);
+	free(src);
+	return ret;
+}
+
+/*
+ * The mqueue shows the IPC namespace of who mounts it: the entering
+ * task's (ipc, opened while /proc was still crest's).
+ */
+static int mount_mqueue_in(const struct mnt_restore *mr, int j, int ipc)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		if (setns(ipc, CLONE_NEWIPC)) {
+			pr_perror("can't join the IPC namespace of the mount namespace");
+			_exit(1);
+		}
+		_exit(mount_one(mr, j) ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		pr_err("can't mount the mqueue at %s", mr->m[j]->mountpoint);
+		return -1;
+	}
+	return 0;
+}
+
 /* In the helper, in mount namespace k: make it what the images say. */
-static int apply(const struct ns_restore *nr, int k, const pid_t *host)
+static int apply(const struct ns_restore *nr, int k, const pid_t *host, int ipc)
 {
 	const struct mnt_restore *mr = nr->mnt[k];
 	struct mi *own;
@@ -751,6 +1012,10 @@ static int apply(const struct ns_restore *nr, int k, const pid_t *host)
 			continue;
 		if (e->kind == MNT_KIND__MNT_PROC && e->pid_ns)
 			ret = mount_proc_in(nr, mr, j, host[e->pid_ns - 1]);
+		else if (e->kind == MNT_KIND__MNT_BIND)
+			ret = bind_one(mr, j);
+		else if (e->kind == MNT_KIND__MNT_MQUEUE)
+			ret = mount_mqueue_in(mr, j, ipc);
 		else
 			ret = mount_one(mr, j);
 		if (ret)
@@ -763,15 +1028,21 @@ int mntns_restore_mounts(const struct ns_restore *nr, const pid_t *host)
 {
 	for (int k = 0; k < nr->nr; k++) {
 		char path[64];
-		int fd, status;
+		int fd, ipc, status;
 		pid_t pid;
 
 		if (nr->ns[k]->kind != NS_KIND__NS_MNT)
 			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", host[k]);
+		ipc = open(path, O_RDONLY | O_CLOEXEC);
 		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", host[k]);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			pr_perror("can't open '%s'", path);
+		if (fd < 0 || ipc < 0) {
+			pr_perror("can't open '%s' or its ipc", path);
+			if (fd >= 0)
+				close(fd);
+			if (ipc >= 0)
+				close(ipc);
 			return -1;
 		}
 		fflush(NULL);
@@ -781,9 +1052,10 @@ int mntns_restore_mounts(const struct ns_restore *nr, const pid_t *host)
 				pr_perror("can't join the new mount namespace of %d", host[k]);
 				_exit(1);
 			}
-			_exit(apply(nr, k, host) ? 1 : 0);
+			_exit(apply(nr, k, host, ipc) ? 1 : 0);
 		}
 		close(fd);
+		close(ipc);
 		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 		    WEXITSTATUS(status)) {
 			pr_err("can't make the mounts of mount namespace %u", nr->ns[k]->id);
