@@ -442,6 +442,11 @@ static int write_images(struct dump_ctx *ctx)
 		pe.has_stop_waited = it->stopped;
 		pe.stop_waited = it->stopped && !it->stat.exit_code;
 		pe.has_zombie_leader = pe.zombie_leader = it->zombie_leader;
+		int cont = pstree_cont_pending(it);
+
+		if (cont < 0)
+			goto out;
+		pe.has_cont_pending = pe.cont_pending = cont;
 		uint32_t own[it->nr_tfds + 1];
 
 		for (int k = 0; k < it->nr_tfds; k++)

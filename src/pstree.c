@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "freezer.h"
@@ -651,6 +652,35 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 	}
 	free(pre);
 	return ret;
+}
+
+/*
+ * The kernel keeps a continue (SIGCONT to a stopped group) for the
+ * parent's wait(WCONTINUED) until that takes it or the group stops again
+ * (SIGNAL_STOP_CONTINUED); /proc shows nothing of it. A tracer may wait
+ * for it too (kernel/exit.c, wait_task_continued()), so crest asks with
+ * WNOWAIT: the report stays the parent's. Waited through a live seized
+ * thread (a zombie leader's leader is not traced), whose own trap crest
+ * has always taken already.
+ */
+int pstree_cont_pending(const struct pstree_item *it)
+{
+	siginfo_t si = {};
+
+	if (!it->parent || !it->seized || it->zombie || it->stopped)
+		return 0;
+	if (waitid(P_PID, it->live, &si, WCONTINUED | WNOHANG | WNOWAIT | __WALL)) {
+		pr_perror("can't ask whether process %d was continued", it->pid);
+		return -1;
+	}
+	if (!si.si_pid)
+		return 0;
+	if (si.si_code != CLD_CONTINUED) {
+		pr_err("process %d: a report (code %d) crest had not taken while asking whether it was continued",
+		       it->pid, si.si_code);
+		return -1;
+	}
+	return 1;
 }
 
 void pstree_release(struct pstree *t)

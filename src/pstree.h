@@ -89,6 +89,8 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 			pid_t id, const struct pstree_policy *pol);
 /* Detach every seized task (tasks go on as they were). */
 void pstree_release(struct pstree *t);
+/* Continued, and its parent (in the tree) not told yet: 1, 0, -1 on error. */
+int pstree_cont_pending(const struct pstree_item *it);
 struct pstree_item *pstree_find(const struct pstree *t, pid_t pid);
 /* Parse "a b c" of /proc/PID/task/TID/children; pure, unit-tested. */
 int pstree_parse_children(const char *buf, pid_t **out);

@@ -28,6 +28,16 @@
  *   3. stop_roots(): a root is crest's own child, and its group stop sent
  *      nothing to crest but ptrace's: after the detach crest waits for
  *      the stop itself if its parent had.
+ *
+ * A continue is kept the same way: SIGCONT to a stopped group sets
+ * SIGNAL_STOP_CONTINUED, which the parent's wait(WCONTINUED) reports and
+ * clears (so does the next group stop), and the first thread to run
+ * sends the parent SIGCHLD (CLD_CONTINUED). cont_tasks(), after step 1:
+ * a process continued whose parent had not waited for it is stopped by
+ * SIGSTOP as in step 1 and sent SIGCONT (its delivery dropped), then the
+ * stop and continue signals pending in its image that these two took
+ * away are queued again; step 2 takes back the SIGCHLD. A root's parent
+ * is outside: nothing of its report is saved.
  * The detach (restore.c) then leaves each stopped one stopped.
  */
 #include <errno.h>
@@ -163,10 +173,10 @@ static uint64_t action(const CoreEntry *c, int sig)
 	return 0;
 }
 
-static int stop_task(struct restore_task *t)
+static int stop_task(struct restore_task *t, int sig)
 {
 	uint64_t all = ~0ULL;
-	int sig = restore_stop_signal(t->pe), r, event;
+	int r, event;
 	pid_t lead = t->tids[0];
 
 	/*
@@ -219,7 +229,8 @@ static int stop_task(struct restore_task *t)
 int stop_tasks(struct restore_task *tasks, int nr)
 {
 	for (int i = 0; i < nr; i++)
-		if (restore_stop_signal(tasks[i].pe) && stop_task(&tasks[i]))
+		if (restore_stop_signal(tasks[i].pe) &&
+		    stop_task(&tasks[i], restore_stop_signal(tasks[i].pe)))
 			return -1;
 	return 0;
 }
@@ -338,6 +349,130 @@ static int drop_sigchld(struct restore_task *p, const struct restore_args *ra)
 	return 0;
 }
 
+/* Continued, its parent in the tree not told yet (the dump: pstree.c). */
+static bool cont_pending(const struct restore_task *t)
+{
+	return t->parent && !t->pe->zombie && !restore_stop_signal(t->pe) &&
+	       t->pe->has_cont_pending && t->pe->cont_pending;
+}
+
+/* From its group-stop trap back to its int3, a SIGCONT dropped on the way. */
+static int back_to_int3(pid_t tid)
+{
+	int got = -1, event = 0;
+
+	for (int i = 0; i < 8; i++) {
+		if (cont(tid, 0))
+			return -1;
+		got = next_stop(tid, &event);
+		if (got < 0)
+			return -1;
+		if (!event && got == SIGTRAP)
+			return 0;
+		/* The trap that tells the group runs again; SIGCONT itself. */
+		if (event != PTRACE_EVENT_STOP && (event || got != SIGCONT))
+			break;
+	}
+	pr_err("thread %d stopped by signal %d (event %d) while being continued again",
+	       tid, got, event);
+	return -1;
+}
+
+static bool stop_or_cont(int sig)
+{
+	return sig == SIGCONT || sig == SIGSTOP || sig == SIGTSTP ||
+	       sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/*
+ * SIGSTOP took a pending SIGCONT away, SIGCONT the pending stop signals
+ * (kernel/signal.c, prepare_signal()): those of the image are queued
+ * again, each by the thread whose list holds it (a siginfo of the kind
+ * kill() makes is taken only from the thread it is for, or for a shared
+ * one from the leader), with the ids the thread sees (a PID namespace).
+ */
+static int requeue(struct restore_task *t, const struct restore_args *ra)
+{
+	uint64_t si = t->args_addr + offsetof(struct restore_args, scratch);
+
+	for (size_t k = 0; k < t->core->n_threads; k++) {
+		const ThreadCoreEntry *tc = t->core->threads[k];
+		long tgid = 0, tid = 0;
+
+		for (size_t j = 0; j < tc->n_pending; j++) {
+			const SiginfoEntry *se = tc->pending[j];
+			uint8_t raw[sizeof(ra->scratch)] = {};
+			int32_t sig;
+			long r;
+
+			if (se->raw.len < sizeof(sig))
+				continue;
+			memcpy(&sig, se->raw.data, sizeof(sig));
+			if (!stop_or_cont(sig))
+				continue;
+			if (!tgid) {
+				tgid = p_syscall(t, t->tids[k], ra, SYS_getpid, 0, 0, 0, 0, 0);
+				tid = p_syscall(t, t->tids[k], ra, SYS_gettid, 0, 0, 0, 0, 0);
+			}
+			memcpy(raw, se->raw.data, se->raw.len < sizeof(raw) ? se->raw.len : sizeof(raw));
+			if (put_scratch(t, raw, sizeof(raw)))
+				return -1;
+			if (se->shared)
+				r = p_syscall(t, t->tids[k], ra, SYS_rt_sigqueueinfo, tgid, sig, si, 0, 0);
+			else
+				r = p_syscall(t, t->tids[k], ra, SYS_rt_tgsigqueueinfo, tgid, tid, sig, si, 0);
+			if (r) {
+				errno = -r;
+				pr_perror("can't queue signal %d of restored process %d again",
+					  sig, t->new_pid);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * Stopped by SIGSTOP and sent SIGCONT under crest, the group keeps a
+ * continue for its parent's wait(WCONTINUED), which is sent SIGCHLD
+ * (taken back in stop_reports() unless one was pending in its image).
+ * Our SIGCONT is caught at its delivery and dropped: the program ran
+ * its handler, if any, before the dump. Each thread ends at its int3.
+ */
+static int cont_task(struct restore_task *t, const struct restore_args *ra)
+{
+	uint64_t mask = ~bit(SIGCONT), all = ~0ULL;
+	pid_t lead = t->tids[0];
+
+	if (stop_task(t, SIGSTOP))
+		return -1;
+	if (ptrace(PTRACE_SETSIGMASK, lead, sizeof(mask), &mask)) {
+		pr_perror("can't unblock SIGCONT in thread %d", lead);
+		return -1;
+	}
+	if (syscall(SYS_tgkill, t->new_pid, lead, SIGCONT)) {
+		pr_perror("can't send SIGCONT to thread %d", lead);
+		return -1;
+	}
+	for (size_t k = 0; k < t->core->n_threads; k++)
+		if (back_to_int3(t->tids[k]))
+			return -1;
+	if (ptrace(PTRACE_SETSIGMASK, lead, sizeof(all), &all)) {
+		pr_perror("can't block signals in thread %d", lead);
+		return -1;
+	}
+	pr_debug("restored process %d is continued, its parent not told yet", t->new_pid);
+	return requeue(t, ra);
+}
+
+int cont_tasks(struct restore_task *tasks, const struct restore_args *ras, int nr)
+{
+	for (int i = 0; i < nr; i++)
+		if (cont_pending(&tasks[i]) && cont_task(&tasks[i], &ras[i]))
+			return -1;
+	return 0;
+}
+
 int stop_reports(struct restore_task *p, const struct restore_args *ra)
 {
 	bool any = false;
@@ -347,6 +482,8 @@ int stop_reports(struct restore_task *p, const struct restore_args *ra)
 	for (int k = 0; k < p->nr_children; k++) {
 		struct restore_task *c = p->children[k];
 
+		if (cont_pending(c))
+			any = true;
 		if (!restore_stop_signal(c->pe))
 			continue;
 		any = true;

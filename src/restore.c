@@ -1209,8 +1209,11 @@ static int finish_all(struct restore_ctx *ctx)
 		if (t->pe->zombie_leader && wait_leader_gone(t->new_pid))
 			goto out;
 	}
-	/* Stopped ones stop now, while ours; then their parents' reports. */
-	if (stop_tasks(ctx->tasks, ctx->nr))
+	/*
+	 * Stopped ones stop now, while ours, continued ones stop and go on
+	 * again; then their parents' reports.
+	 */
+	if (stop_tasks(ctx->tasks, ctx->nr) || cont_tasks(ctx->tasks, ras, ctx->nr))
 		goto out;
 	for (int i = 0; i < ctx->nr; i++)
 		if (stop_reports(&ctx->tasks[i], &ras[i]))

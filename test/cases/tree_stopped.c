@@ -5,6 +5,7 @@
  * both threads, on SIGCONT.
  */
 #include "caselib.h"
+#include "stop_util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -33,30 +34,6 @@ static void *spin(void *arg)
 	return NULL;
 }
 
-static char proc_state(pid_t pid)
-{
-	char path[64], state = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%*d %*s %c", &state) != 1)
-		state = 0;
-	fclose(f);
-	return state;
-}
-
-static void wait_counters(long a, long b)
-{
-	for (int i = 0; i < 30000 && (counter[0] <= a || counter[1] <= b); i++)
-		usleep(1000);
-	if (counter[0] <= a || counter[1] <= b)
-		case_fail("the child's threads do not both run (counters %ld %ld)",
-			  counter[0], counter[1]);
-}
-
 int main(void)
 {
 	struct sigaction sa = { .sa_handler = on_chld, .sa_flags = SA_RESTART };
@@ -78,7 +55,7 @@ int main(void)
 			usleep(1000);
 		}
 	}
-	wait_counters(5, 5);
+	wait_counters(counter, 5, 5);
 	kill(c, SIGSTOP);
 	if (waitpid(c, &status, WUNTRACED) != c || !WIFSTOPPED(status))
 		case_fail("child did not stop");
@@ -106,7 +83,7 @@ int main(void)
 	if (counter[0] != before[0] || counter[1] != before[1])
 		case_fail("the stopped child runs");
 	kill(c, SIGCONT);
-	wait_counters(before[0], before[1]);
+	wait_counters(counter, before[0], before[1]);
 	kill(c, SIGKILL);
 	waitpid(c, &status, 0);
 	case_pass();
