@@ -10,6 +10,7 @@
  *          every 10 ms
  *   tcpu   the helper thread's CPU clock (pthread_getcpuclockid), SIGEV_NONE
  *   null   timer_create(.., NULL, ..): SIGALRM with its own id, disarmed
+ *   tai    CLOCK_TAI, SIGRTMIN+5, sival_int 8, 2000 s then every 3 s
  * After the restore: timer_gettime() works on every id with plausible
  * values, the periodic ones keep signalling with the right si_value and
  * si_timerid (the thread one in its thread), and /proc/self/timers lists
@@ -26,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MONO, REAL, BOOT, NONE, CPU, THR, TCPU, NUL, NR };
-static const char *names[NR] = { "mono", "real", "boot", "none", "cpu", "thr", "tcpu", "null" };
+enum { MONO, REAL, BOOT, NONE, CPU, THR, TCPU, NUL, TAI, NR };
+static const char *names[NR] = { "mono", "real", "boot", "none", "cpu", "thr", "tcpu", "null", "tai" };
 static timer_t tm[NR];
 
 static int marker;
@@ -163,6 +164,8 @@ int main(void)
 	make(TCPU, tclock, SIGEV_NONE, 0, (union sigval){ .sival_int = 6 }, 0, 500, 0, 0, 0);
 	if (timer_create(CLOCK_MONOTONIC, NULL, &tm[NUL]))
 		case_fail("timer_create null: %s", strerror(errno));
+	make(TAI, CLOCK_TAI, SIGEV_SIGNAL, SIGRTMIN + 5, (union sigval){ .sival_int = 8 },
+	     0, 2000, 0, 3, 0);
 
 	wait_ticks(&mono_ticks, "the monotonic timer");
 	wait_ticks(&thr_ticks, "the thread's timer");
@@ -178,6 +181,7 @@ int main(void)
 	check(THR, 0, 0.010, 0, 10000000);
 	check(TCPU, 490, 500, 0, 0);
 	check(NUL, 0, 0, 0, 0);
+	check(TAI, 1000, 2000, 3, 0);
 	after = timers_text();
 	if (strcmp(before, after))
 		case_fail("/proc/self/timers differs:\n--- before\n%s--- after\n%s", before, after);
