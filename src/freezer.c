@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "freezer.h"
@@ -81,18 +85,98 @@ static int set_state(const char *cg, bool frozen)
 	return -1;
 }
 
-int freezer_freeze(const char *cg)
+/*
+ * A cgroup stays frozen when whoever froze it dies: a crest killed (an
+ * OOM kill, kill -9 of its process groups) between freeze and thaw
+ * would leave the tree frozen for good. So before freezing, crest starts
+ * a watcher: a process of its own session, nobody's child here (so a
+ * kill of crest's groups or of its descendants misses it), holding a
+ * pidfd of crest and the read end of a pipe. A byte on the pipe: crest
+ * thawed, the watcher just exits. crest's pidfd readable or the pipe's
+ * EOF without a byte: crest died, the watcher thaws the cgroup (the
+ * tracees, detached by their tracer's death, run on) and exits.
+ */
+static void __attribute__((noreturn)) watch(const char *cg, int crest, int rd)
 {
+	struct pollfd pfd[2] = { { .fd = crest, .events = POLLIN },
+				 { .fd = rd, .events = POLLIN } };
+	int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGTSTP,
+		       SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2 };
+	char c;
+
+	setsid();
+	prctl(PR_SET_NAME, "crest-thaw", 0, 0, 0);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_IGN);
+	log_set_prefix("crest-thaw");
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents && read(rd, &c, 1) == 1)
+			_exit(0);
+		if (pfd[0].revents || pfd[1].revents)
+			break;
+	}
+	pr_warn("crest died with the cgroup '%s' frozen: thawing it", cg);
+	_exit(set_state(cg, false) ? 1 : 0);
+}
+
+/* The watcher's pipe (write end), or -1 (said why). */
+static int watch_start(const char *cg)
+{
+	int self = syscall(SYS_pidfd_open, getpid(), 0), p[2], ret;
+
+	if (self < 0) {
+		pr_perror("can't open a pidfd of crest itself");
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("can't create a pipe");
+		close(self);
+		return -1;
+	}
+	ret = fork_keeper("watcher that thaws the cgroup if crest dies",
+			  (int[]){ self, p[0], log_get_fd() }, 3);
+	if (ret == 0)
+		watch(cg, self, p[0]);
+	close(self);
+	close(p[0]);
+	if (ret < 0) {
+		close(p[1]);
+		return -1;
+	}
+	return p[1];
+}
+
+/* Thawed: the watcher may go. */
+static void watch_end(int wr)
+{
+	if (write(wr, "t", 1) != 1)
+		pr_perror("can't tell the cgroup's watcher it is thawed");
+	close(wr);
+}
+
+int freezer_freeze(const char *cg, int *watcher)
+{
+	*watcher = watch_start(cg);
+	if (*watcher < 0)
+		return -1;
 	if (set_state(cg, true)) {
-		set_state(cg, false);
+		freezer_thaw(cg, *watcher);
 		return -1;
 	}
 	return 0;
 }
 
-int freezer_thaw(const char *cg)
+int freezer_thaw(const char *cg, int watcher)
 {
-	return set_state(cg, false);
+	if (set_state(cg, false))
+		return -1;	/* the watcher tries again when crest exits */
+	watch_end(watcher);
+	return 0;
 }
 
 /* Every PID of cg and the cgroups below it; -1 if unreadable. */

@@ -10,9 +10,13 @@
 
 #include "pstree.h"
 
-/* Freeze cg and wait until it is; thaw. -1: said why (thawed again). */
-int freezer_freeze(const char *cg);
-int freezer_thaw(const char *cg);
+/*
+ * Freeze cg and wait until it is; -1: said why (thawed again). *watcher:
+ * the pipe to a process that thaws cg if crest dies before
+ * freezer_thaw(cg, *watcher), which lets it go.
+ */
+int freezer_freeze(const char *cg, int *watcher);
+int freezer_thaw(const char *cg, int watcher);
 /* 1: cg holds one of crest's processes (said), 0: no. */
 int freezer_holds_crest(const char *cg, const struct pstree_policy *pol);
 

@@ -593,11 +593,11 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 			pid_t id, const struct pstree_policy *pol)
 {
 	pid_t *tids, *pre = NULL;
-	int ret = -1, nr, nr_pre = 0;
+	int ret = -1, nr, nr_pre = 0, watcher;
 
 	if (freezer_holds_crest(cg, pol))
 		return -2;
-	if (freezer_freeze(cg))
+	if (freezer_freeze(cg, &watcher))
 		return -1;
 	/* Ask every thread of every live process to stop when it thaws. */
 	memset(t, 0, sizeof(*t));
@@ -634,7 +634,9 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 	free(t->items);
 	t->items = NULL;
 	t->nr = 0;
-	if (freezer_thaw(cg)) {
+	/* Tests: crest killed with the cgroup frozen (its watcher thaws it). */
+	fault_die("die-frozen");
+	if (freezer_thaw(cg, watcher)) {
 		for (int i = 0; i < nr_pre; i++)
 			ptrace(PTRACE_DETACH, pre[i], NULL, NULL);
 		return -1;

@@ -297,8 +297,7 @@ int track_keep(const uint8_t id[16], struct track *t, int nr, char **name)
 	char idstr[2 * IMG_ID_SIZE + 1];
 	struct sockaddr_un sa;
 	socklen_t len;
-	pid_t pid;
-	int lsk, status;
+	int lsk, ret, *keep;
 
 	img_id_str(id, idstr);
 	*name = xsprintf("crest-track-%s", idstr);
@@ -310,47 +309,20 @@ int track_keep(const uint8_t id[16], struct track *t, int nr, char **name)
 			close(lsk);
 		return -1;
 	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		pr_perror("can't start the tracking keeper");
-		close(lsk);
-		return -1;
+	/* Nothing of the dump's but its socket and the fds it keeps. */
+	keep = xzalloc((2 * nr + 1) * sizeof(int));
+	keep[0] = lsk;
+	for (int i = 0; i < nr; i++) {
+		keep[1 + 2 * i] = t[i].uffd;
+		keep[2 + 2 * i] = t[i].pidfd;
 	}
-	if (pid == 0) {
-		/* A grandchild, so that it is nobody's child here. */
-		pid_t k = fork();
-
-		if (k == 0) {
-			int keep_max = lsk;
-
-			for (int i = 0; i < nr; i++) {
-				if (t[i].uffd > keep_max)
-					keep_max = t[i].uffd;
-				if (t[i].pidfd > keep_max)
-					keep_max = t[i].pidfd;
-			}
-			/* Nothing of the dump's but its socket and the fds it keeps. */
-			for (int fd = 3; fd <= keep_max; fd++) {
-				bool keep = fd == lsk;
-
-				for (int i = 0; !keep && i < nr; i++)
-					keep = fd == t[i].uffd || fd == t[i].pidfd;
-				if (!keep)
-					close(fd);
-			}
-			syscall(SYS_close_range, keep_max + 1, ~0U, 0);
-			keeper_main(lsk, t, nr);
-		}
-		_exit(k < 0);
-	}
+	ret = fork_keeper("tracking keeper", keep, 2 * nr + 1);
+	free(keep);
+	if (ret == 0)
+		keeper_main(lsk, t, nr);
 	close(lsk);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		pr_err("can't start the tracking keeper");
+	if (ret < 0)
 		return -1;
-	}
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,6 +215,11 @@ void fault_die(const char *name)
 	if (++seen[i].hits < (at ? at : 1))
 		return;
 	pr_info("fault %s: crest dies here (SIGKILL)", name);
+	/* die-all: the crest that started this one and this process group too. */
+	if (fault("die-all") && getppid() > 1)
+		kill(getppid(), SIGKILL);
+	if (fault("die-all"))
+		kill(0, SIGKILL);
 	kill(getpid(), SIGKILL);
 }
 
@@ -234,6 +240,47 @@ int pidfd_take(pid_t pid, int fd)
 		pr_perror("can't take fd %d of process %d", fd, pid);
 	close(pidfd);
 	return ret;
+}
+
+int fork_keeper(const char *what, const int *keep, int nr)
+{
+	pid_t pid, k;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("can't start the %s", what);
+		return -1;
+	}
+	if (pid == 0) {
+		k = fork();
+		if (k == 0) {
+			int max = 2;
+
+			for (int i = 0; i < nr; i++)
+				if (keep[i] > max)
+					max = keep[i];
+			for (int fd = 3; fd <= max; fd++) {
+				bool kept = false;
+
+				for (int i = 0; !kept && i < nr; i++)
+					kept = fd == keep[i];
+				if (!kept)
+					close(fd);
+			}
+			syscall(SYS_close_range, max + 1, ~0U, 0);
+			return 0;
+		}
+		_exit(k < 0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_err("can't start the %s", what);
+		return -1;
+	}
+	return 1;
 }
 
 int sock_int(int fd, int level, int name)

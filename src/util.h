@@ -26,6 +26,13 @@ char *readlink_alloc(const char *path);
 long now_ms(void);		/* CLOCK_MONOTONIC, in ms */
 /* A copy of fd `fd` of process pid (pidfd_getfd), or -1 (reported). */
 int pidfd_take(pid_t pid, int fd);
+/*
+ * A process that outlives the caller: a grandchild (nobody's child here,
+ * so no kill of the caller's descendants finds it) holding only the fds
+ * in keep[] (and 0-2). 0 in it, 1 in the caller once it exists, -1 if
+ * it could not be made (said why).
+ */
+int fork_keeper(const char *what, const int *keep, int nr);
 /* An int socket option of fd; -1 if it can't be read. */
 int sock_int(int fd, int level, int name);
 /* The address family of socket fd of process pid (SO_DOMAIN of a copy); -1. */
@@ -36,7 +43,9 @@ bool fault(const char *name);
 /*
  * CREST_FAULT=NAME[=N]: crest dies of SIGKILL the Nth time (default the
  * first) it passes here, as an OOM kill would make it; for tests of what
- * its tracees do when their tracer is gone.
+ * its tracees do when their tracer is gone. With die-all in CREST_FAULT
+ * too, its parent (the crest the user started, for a dump worker) and
+ * its process group die with it: a kill -9 of everything crest is.
  */
 void fault_die(const char *name);
 /* name=N given: true and *arg = N (0 without a number). */
