@@ -185,7 +185,15 @@ static int seize_threads(struct pstree *t, struct pstree_item *it)
 				continue;	/* exited as we came */
 			if (ret) {
 				free(tids);
-				return -1;
+				return ret;	/* -2: refused */
+			}
+			/*
+			 * With its leader gone, the group stop is seen only
+			 * in the threads: each reports the stop signal.
+			 */
+			if (it->zombie_leader && stopped && !it->stop_signal) {
+				it->stop_signal = stopped;
+				it->stopped = true;
 			}
 			it->threads = xrealloc(it->threads, (it->nr_threads + 1) * sizeof(pid_t));
 			it->threads[it->nr_threads++] = tids[i];
@@ -339,7 +347,7 @@ static int check_guards(const struct pstree_item *it, const struct pstree_policy
 /* Seize and stop one task; a zombie is only recorded. 1: gone. */
 static int seize_item(struct pstree *t, struct pstree_item *it)
 {
-	int ret;
+	int ret, exit_code;
 
 	if ((it->stat.state == 'Z' || it->stat.state == 'X') && it->stat.num_threads <= 1) {
 		it->zombie = true;
@@ -355,9 +363,18 @@ static int seize_item(struct pstree *t, struct pstree_item *it)
 		if (!it->nr_threads)
 			return 1;
 		it->live = it->threads[0];
-		/* The leader's stat shows no memory any more: a thread's does. */
+		/*
+		 * The leader's stat shows no memory any more: a thread's does.
+		 * Only the leader's, the whole group's, shows the stop not
+		 * waited for yet (group_exit_code) as exit_code; a thread's
+		 * is its own, 0.
+		 */
+		if (read_stat(it->pid, &it->stat))
+			return -1;
+		exit_code = it->stat.exit_code;
 		if (read_stat(it->live, &it->stat))
 			return -1;
+		it->stat.exit_code = exit_code;
 		it->pgid = it->stat.pgid;
 		it->sid = it->stat.sid;
 		pr_info("process %d: its main thread has exited; %d threads run on",
@@ -376,7 +393,7 @@ static int seize_item(struct pstree *t, struct pstree_item *it)
 		return 1;
 	}
 	if (ret)
-		return -1;
+		return ret;	/* -2: refused */
 	it->seized = true;
 	it->live = it->pid;
 	it->threads = xzalloc(sizeof(pid_t));

@@ -1183,10 +1183,12 @@ static bool wait_state_t(pid_t pid)
 }
 
 /* Stopped under us before the detach (restore-stop.c): stopped again after. */
-static void wait_stopped(pid_t pid)
+static void wait_stopped(const struct restore_task *t)
 {
-	if (!wait_state_t(pid))
-		pr_warn("restored process %d was stopped but has not stopped again", pid);
+	/* tids[0]: a live thread even where the leader has exited. */
+	if (!wait_state_t(t->tids[0]))
+		pr_warn("restored process %d was stopped but has not stopped again",
+			t->new_pid);
 }
 
 static int finish_all(struct restore_ctx *ctx)
@@ -1243,7 +1245,7 @@ static int finish_all(struct restore_ctx *ctx)
 	/* Stopped ones are back stopped before crest says it is done. */
 	for (int i = 0; i < ctx->nr; i++)
 		if (restore_stop_signal(ctx->tasks[i].pe))
-			wait_stopped(ctx->tasks[i].new_pid);
+			wait_stopped(&ctx->tasks[i]);
 	ret = stop_roots(ctx->tasks, ctx->nr);
 out:
 	free(ras);

@@ -3,14 +3,19 @@
  * SIGSTOP is sent), PTRACE_INTERRUPT brings it to a stop we own.
  */
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ptrace.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
+#include "pstree.h"
 #include "seize.h"
 #include "util.h"
 
@@ -160,11 +165,66 @@ int seize_task(pid_t pid, int *stopsig)
 	return ret ? ret : seize_wait(pid, stopsig);
 }
 
+static bool same_vm(pid_t a, pid_t b)
+{
+	return syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0;
+}
+
+/*
+ * A thread that called vfork() waits for its child to exec or exit,
+ * killable but not interruptible: PTRACE_INTERRUPT stops it only then,
+ * and a stopped child may never. The child runs in the parent's memory
+ * meanwhile; so does a child made with CLONE_VM alone. crest saves one
+ * address space per process and can't stop a vfork parent: refuse both
+ * ends by name. Asked after PTRACE_INTERRUPT: a vfork() begun after it
+ * takes the trap first (copy_process() gives way to a pending signal),
+ * so a child sharing the memory now is one made before.
+ */
+static int shares_vm(pid_t tid)
+{
+	char path[64], *buf;
+	const char *f;
+	struct proc_stat st;
+	pid_t *kids, tgid = tid;
+	int n, ret = 0;
+
+	buf = read_proc(tid, "status", NULL);
+	if (buf && (f = proc_field(buf, "Tgid")))
+		tgid = atoi(f);
+	free(buf);
+	snprintf(path, sizeof(path), "task/%d/children", tid);
+	buf = read_proc(tid, path, NULL);
+	n = buf ? pstree_parse_children(buf, &kids) : 0;
+	free(buf);
+	for (int i = 0; i < n && !ret; i++) {
+		if (!same_vm(tid, kids[i]))
+			continue;
+		pr_err("process %d (thread %d) shares its memory with its child %d: it waits in vfork() until that child calls exec or exits (or it made the child with clone(CLONE_VM)); crest can't stop a vfork() parent nor save one memory for two processes: dump again once the child has exec'd or exited",
+		       tgid, tid, kids[i]);
+		ret = -2;
+	}
+	if (n > 0)
+		free(kids);
+	buf = read_proc(tid, "stat", NULL);
+	if (!ret && buf && !proc_parse_stat(buf, &st) && st.ppid > 0 &&
+	    same_vm(tid, st.ppid)) {
+		pr_err("process %d shares its memory with its parent %d: a vfork() child that has not called exec yet (or one made with clone(CLONE_VM)); crest saves one memory per process: dump again once it has exec'd or exited",
+		       tgid, st.ppid);
+		ret = -2;
+	}
+	free(buf);
+	return ret;
+}
+
 int seize_wait(pid_t pid, int *stopsig)
 {
-	int status, sig;
+	int status, sig, ret;
 
 	*stopsig = 0;
+	if ((ret = shares_vm(pid))) {
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		return ret;
+	}
 	for (;;) {
 		if (waitpid(pid, &status, __WALL) < 0) {
 			if (errno == EINTR)

@@ -1,6 +1,7 @@
 /*
- * For the cases of a stopped or continued child of two threads, each
- * bumping its own counter in shared memory (tree_stopped, tree_continued).
+ * For the cases of stopped or continued children: their state in /proc;
+ * two threads, each bumping its own counter in shared memory
+ * (tree_stopped, tree_continued).
  */
 #include "caselib.h"
 
@@ -8,13 +9,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* Its state letter in /proc/PID/stat, 0 if it is gone. */
-static char proc_state(pid_t pid)
+/* The state letter of thread tid of pid in /proc, 0 if it is gone. */
+static inline char task_state(pid_t pid, pid_t tid)
 {
 	char path[64], state = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -24,8 +25,14 @@ static char proc_state(pid_t pid)
 	return state;
 }
 
+/* Its main thread's state letter, 0 if it is gone. */
+static inline char proc_state(pid_t pid)
+{
+	return task_state(pid, pid);
+}
+
 /* Both counters go past a and b, within 30 s. */
-static void wait_counters(volatile long *counter, long a, long b)
+static inline void wait_counters(volatile long *counter, long a, long b)
 {
 	for (int i = 0; i < 30000 && (counter[0] <= a || counter[1] <= b); i++)
 		usleep(1000);
