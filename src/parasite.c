@@ -81,12 +81,12 @@ bool thread_trap_pending(pid_t tid, void *si)
 	}
 }
 
-int remote_queue_trap(pid_t tgid, pid_t tid, uint64_t syscall_ip,
+int remote_queue_trap(pid_t tid, uint64_t syscall_ip,
 		      uint64_t remote_si)
 {
 	uint64_t all = ~0ULL;
+	long r, ns_tgid, ns_tid;
 	arch_regs_t regs;
-	long r;
 
 	if (arch_get_regs(tid, &regs))
 		return -1;
@@ -95,7 +95,15 @@ int remote_queue_trap(pid_t tgid, pid_t tid, uint64_t syscall_ip,
 		pr_perror("can't block signals in thread %d", tid);
 		return -1;
 	}
-	r = remote_syscall(tid, &regs, syscall_ip, SYS_rt_tgsigqueueinfo, tgid, tid,
+	/*
+	 * The ids the thread itself sees, which differ from ours in a PID
+	 * namespace: the kernel takes a siginfo of the kind kill() makes only
+	 * from a sender that names itself.
+	 */
+	ns_tgid = remote_syscall(tid, &regs, syscall_ip, SYS_getpid, 0, 0, 0, 0, 0, 0);
+	ns_tid = remote_syscall(tid, &regs, syscall_ip, SYS_gettid, 0, 0, 0, 0, 0, 0);
+	r = ns_tgid < 0 ? ns_tgid : ns_tid < 0 ? ns_tid :
+	    remote_syscall(tid, &regs, syscall_ip, SYS_rt_tgsigqueueinfo, ns_tgid, ns_tid,
 			   SIGTRAP, remote_si, 0, 0);
 	if (arch_set_regs(tid, &regs))
 		return -1;

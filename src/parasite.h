@@ -57,9 +57,10 @@ long remote_syscall(pid_t pid, const arch_regs_t *base, uint64_t syscall_ip,
 bool thread_trap_pending(pid_t tid, void *si);
 /*
  * Queue the siginfo at remote_si back to tid, by tid itself (only a task
- * may queue a kernel's or tkill's siginfo to itself), all signals blocked.
+ * may queue a kernel's or tkill's siginfo to itself, naming itself by the
+ * ids it sees), all signals blocked.
  */
-int remote_queue_trap(pid_t tgid, pid_t tid, uint64_t syscall_ip,
+int remote_queue_trap(pid_t tid, uint64_t syscall_ip,
 		      uint64_t remote_si);
 
 /*

@@ -710,8 +710,8 @@ static int queue_traps(struct restore_task *t, struct restore_args *ra)
 				pr_perror("can't write a siginfo into %d", t->new_pid);
 				return -1;
 			}
-			if (remote_queue_trap(t->new_pid, t->tids[i],
-					      ra->self.start + restorer_off_syscall, scratch))
+			if (remote_queue_trap(t->tids[i], ra->self.start + restorer_off_syscall,
+					      scratch))
 				return -1;
 		}
 	}
