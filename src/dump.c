@@ -187,6 +187,8 @@ static int collect(struct dump_ctx *ctx)
 	/* The whole tree's checks (locks no fd shows...) refuse with the rest. */
 	if (files_dump_collected(&ctx->files, &ctx->tree))
 		bad = 1;
+	ctx->ns.ext = ctx->opts->ext_mnt;
+	ctx->ns.nr_ext = ctx->opts->nr_ext_mnt;
 	if (ns_collect(&ctx->ns, &ctx->tree))
 		return -1;
 	if (refused(ctx) || bad)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "opts.h"
 #include "image.h"
 #include "ns.pb-c.h"
 #include "pstree.h"
@@ -23,6 +24,8 @@ struct ns_dump {
 	int *nr_objs;
 	struct mnt_dump **mnt;		/* per ns: a mount one's (ns-mnt.c) */
 	int nr;
+	const struct ext_mnt *ext;	/* --external mnt[MP]:NAME */
+	int nr_ext;
 };
 
 /*
@@ -49,6 +52,8 @@ struct ns_restore {
 	int *nr_objs;
 	struct mnt_restore **mnt;
 	int nr;
+	const struct ext_mnt *ext;	/* --external mnt[NAME]:PATH */
+	int nr_ext;
 };
 
 /* How a task is made: clone3 flags and set_tid (innermost first). */

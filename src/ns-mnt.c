@@ -5,7 +5,9 @@
  * so that a directory a mount sits on is seen as it is), proc, sysfs (one
  * per network namespace: crest's), devpts instances with no pty in them,
  * the mqueue of the entering task's IPC namespace, and binds of part of
- * a mount made there (runc's masked and read-only paths). Anything else --
+ * a mount made there (runc's masked and read-only paths); a mount the
+ * caller names (--external mnt[MP]:NAME) is saved by that name and bound
+ * again from where the restore's caller says. Anything else --
  * a shared, slave or unbindable mount, a mount of another kind, a bind of
  * a filesystem crest has (a host directory, a container's root), a root
  * that is not the namespace's, hard links or sockets on a tmpfs, an fd,
@@ -58,6 +60,9 @@ struct mnt_dump {
 	dev_t *new_devs;	/* of the tmpfs and proc mounts made in it */
 	char **new_mps;
 	int nr_new;
+	int *ext_ids;		/* the caller's mounts (--external): ids... */
+	char **ext_mps;		/* ...and mount points, unescaped */
+	int nr_ext;
 	/* per tmpfs: its files */
 	uint32_t *tmpfs_ids;
 	TmpfsFile ***files;
@@ -452,6 +457,35 @@ static bool propagates(const char *optional)
 }
 
 /*
+ * The name the caller gave the mount at t's mount point (--external
+ * mnt[MP]:NAME), NULL if none; remembered in md the first time, for the
+ * check of what the tree holds on it.
+ */
+static const char *external(const struct ns_dump *nd, struct mnt_dump *md, const struct mi *t)
+{
+	char *mp = unescape(t->mp);
+	const char *name = NULL;
+
+	for (int i = 0; i < nd->nr_ext && !name; i++)
+		if (!strcmp(nd->ext[i].key, mp))
+			name = nd->ext[i].val;
+	for (int i = 0; name && i < md->nr_ext; i++)
+		if (md->ext_ids[i] == t->id) {
+			free(mp);
+			return name;
+		}
+	if (name) {
+		md->ext_ids = xrealloc(md->ext_ids, (md->nr_ext + 1) * sizeof(int));
+		md->ext_mps = xrealloc(md->ext_mps, (md->nr_ext + 1) * sizeof(char *));
+		md->ext_ids[md->nr_ext] = t->id;
+		md->ext_mps[md->nr_ext++] = mp;
+		return name;
+	}
+	free(mp);
+	return NULL;
+}
+
+/*
  * What a mount made in the namespace is (e->kind, e->bind_of); -1 when
  * it is refused (said so).
  */
@@ -556,6 +590,13 @@ int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
 			       t->id, t->mp, t->optional);
 			continue;
 		}
+		if (external(nd, md, t)) {
+			e = xzalloc(sizeof(*e));
+			mnt_entry__init(e);
+			e->kind = MNT_KIND__MNT_EXTERNAL;
+			e->ext_name = xstrdup(external(nd, md, t));
+			goto add;
+		}
 		/*
 		 * A sysfs or an mqueue is one filesystem per network or IPC
 		 * namespace: one mounted anew in crest's is crest's own.
@@ -575,6 +616,7 @@ int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
 			free(e);
 			continue;
 		}
+add:
 		e->mountpoint = xstrdup(t->mp);
 		e->root = xstrdup(t->root);
 		e->fstype = xstrdup(t->fstype);
@@ -608,6 +650,46 @@ static const char *on_new_mount(const struct mnt_dump *md, dev_t dev)
 	return NULL;
 }
 
+/* The external mount point path is below, or NULL. */
+static const char *path_under(const struct mnt_dump *md, const char *path)
+{
+	for (int i = 0; i < md->nr_ext; i++) {
+		size_t len = strlen(md->ext_mps[i]);
+
+		if (!strncmp(path, md->ext_mps[i], len) && (path[len] == '/' || !path[len]))
+			return md->ext_mps[i];
+	}
+	return NULL;
+}
+
+static const char *under_external(const struct mnt_dump *md, const char *link)
+{
+	char *target = md->nr_ext ? readlink_alloc(link) : NULL;
+	const char *mp = target ? path_under(md, target) : NULL;
+
+	free(target);
+	return mp;
+}
+
+/* The external mount an fd is on (fdinfo's mnt_id), or NULL. */
+static const char *on_external(const struct mnt_dump *md, pid_t pid, int fd)
+{
+	char path[64], *info, *p;
+	int id;
+
+	if (!md->nr_ext)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	info = read_file(path, NULL);
+	p = info ? strstr(info, "mnt_id:") : NULL;
+	id = p ? atoi(p + 7) : -1;
+	free(info);
+	for (int i = 0; i < md->nr_ext; i++)
+		if (md->ext_ids[i] == id)
+			return md->ext_mps[i];
+	return NULL;
+}
+
 /* Its fds, cwd, exe and mappings must be on crest's mounts. */
 int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *it)
 {
@@ -630,6 +712,15 @@ int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *
 		if (!stat(path, &st) && (mp = on_new_mount(md, st.st_dev)))
 			refuse(it->pid, "fd %u is on the mount at %s made in its mount namespace, not supported yet",
 			       it->fds[j]->fd, mp);
+		else if ((mp = on_external(md, it->live, it->fds[j]->fd)))
+			refuse(it->pid, "fd %u is on the external mount at %s of its mount namespace (crest would reopen it by its path outside), not supported yet",
+			       it->fds[j]->fd, mp);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", it->live, links[i]);
+		if ((mp = under_external(md, path)))
+			refuse(it->pid, "its %s is below the external mount at %s of its mount namespace, not supported yet",
+			       links[i], mp);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/maps", it->live);
 	maps = read_file(path, NULL);
@@ -638,10 +729,15 @@ int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *
 		unsigned int maj, min;
 		unsigned long ino;
 
+		char *file = strchr(line, '/');
+
 		if (sscanf(line, "%*s %*s %*s %x:%x %lu", &maj, &min, &ino) == 3 && ino &&
 		    (mp = on_new_mount(md, makedev(maj, min))))
 			refuse(it->pid, "a mapping is of a file on the mount at %s made in its mount namespace, not supported yet",
 			       mp);
+		else if (ino && file && (mp = path_under(md, file)))
+			refuse(it->pid, "a mapping is of '%s', below the external mount at %s of its mount namespace, not supported yet",
+			       file, mp);
 	}
 	free(maps);
 	return 0;
@@ -696,6 +792,15 @@ static bool parent_listed(TmpfsFile **files, int nr, const char *path)
 	return false;
 }
 
+/* --external mnt[NAME]:PATH for the external mount e; NULL if not given. */
+static const char *ext_path(const struct ns_restore *nr, const MntEntry *e)
+{
+	for (int i = 0; e->ext_name && i < nr->nr_ext; i++)
+		if (!strcmp(nr->ext[i].key, e->ext_name))
+			return nr->ext[i].val;
+	return NULL;
+}
+
 int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
 {
 	struct mnt_restore *mr = xzalloc(sizeof(*mr));
@@ -720,6 +825,17 @@ int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
 
 		if (e->mountpoint[0] != '/' || strstr(e->mountpoint, "/../")) {
 			pr_err("%s: a mount at '%s'", img_descs[IMG_MNTNS].name, e->mountpoint);
+			return -1;
+		}
+		if (e->kind == MNT_KIND__MNT_EXTERNAL && !ext_path(nr, e)) {
+			pr_err("the mount at %s is the caller's, saved as '%s': give the path to bind there with --external mnt[%s]:PATH",
+			       e->mountpoint, e->ext_name ? e->ext_name : "", e->ext_name ? e->ext_name : "");
+			return -1;
+		}
+		if (e->kind == MNT_KIND__MNT_BIND &&
+		    (!e->has_bind_of || e->bind_of < 1 || (int)e->bind_of > i)) {
+			pr_err("%s: the bind at '%s' is of mount %u", img_descs[IMG_MNTNS].name,
+			       e->mountpoint, e->bind_of);
 			return -1;
 		}
 		if (e->kind != MNT_KIND__MNT_TMPFS)
@@ -914,18 +1030,22 @@ static int mount_proc_in(const struct ns_restore *nr, const struct mnt_restore *
  * A bind of part of an earlier mount: from where that one is mounted, the
  * path below its root; then this mount's own flags.
  */
-static int bind_one(const struct mnt_restore *mr, int j)
+static int bind_one(const struct mnt_restore *mr, int j, const char *ext)
 {
-	const MntEntry *e = mr->m[j], *s = mr->m[e->bind_of - 1];
-	size_t len = strcmp(s->root, "/") ? strlen(s->root) : 0;
-	char *mp = unescape(e->mountpoint), *smp = unescape(s->mountpoint), *rel, *src;
+	const MntEntry *e = mr->m[j], *s = ext ? NULL : mr->m[e->bind_of - 1];
+	size_t len = s && strcmp(s->root, "/") ? strlen(s->root) : 0;
+	char *mp = unescape(e->mountpoint), *smp = s ? unescape(s->mountpoint) : NULL;
+	char *rel = s ? unescape(e->root + len) : NULL, *src;
 	int ret = 0;
 
-	rel = unescape(e->root + len);
-	src = xsprintf("%s%s", strcmp(smp, "/") ? smp : "", *rel ? rel : "");
-	if (!*src) {
-		free(src);
-		src = xstrdup("/");
+	if (ext) {
+		src = xstrdup(ext);
+	} else {
+		src = xsprintf("%s%s", strcmp(smp, "/") ? smp : "", *rel ? rel : "");
+		if (!*src) {
+			free(src);
+			src = xstrdup("/");
+		}
 	}
 	if (mount(src, mp, NULL, MS_BIND, NULL)) {
 		pr_perror("can't bind '%s' on '%s'", src, mp);
@@ -1013,7 +1133,9 @@ static int apply(const struct ns_restore *nr, int k, const pid_t *host, int ipc)
 		if (e->kind == MNT_KIND__MNT_PROC && e->pid_ns)
 			ret = mount_proc_in(nr, mr, j, host[e->pid_ns - 1]);
 		else if (e->kind == MNT_KIND__MNT_BIND)
-			ret = bind_one(mr, j);
+			ret = bind_one(mr, j, NULL);
+		else if (e->kind == MNT_KIND__MNT_EXTERNAL)
+			ret = bind_one(mr, j, ext_path(nr, e));
 		else if (e->kind == MNT_KIND__MNT_MQUEUE)
 			ret = mount_mqueue_in(mr, j, ipc);
 		else

@@ -75,7 +75,7 @@ enum {
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
 	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS, OPT_LAZY_PAGES,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
-	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK,
+	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
 };
 
 static const struct option long_opts[] = {
@@ -112,6 +112,7 @@ static const struct option long_opts[] = {
 	{ "tcp-established",	no_argument,	   NULL, OPT_TCP_ESTABLISHED },
 	{ "tcp-close",		no_argument,	   NULL, OPT_TCP_CLOSE },
 	{ "network-lock",	required_argument, NULL, OPT_NETWORK_LOCK },
+	{ "external",		required_argument, NULL, OPT_EXTERNAL },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
@@ -142,7 +143,7 @@ static const struct option long_opts[] = {
 static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j',
-	OPT_CHECK_ONLY,
+	OPT_EXTERNAL, OPT_CHECK_ONLY,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
@@ -154,7 +155,7 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_NETWORK_LOCK, OPT_LAZY_PAGES, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_LAZY_PAGES, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
 static const int no_opts[] = { 0 };
@@ -251,6 +252,13 @@ static const struct opt_help {
 	  "as CRIU's: crest locks no connection (it has no\n"
 	  "iptables or nftables lock; iptables and nftables\n"
 	  "are refused)" },
+	{ C(DUMP), OPT_EXTERNAL, "mnt[MP]:NAME",
+	  "the bind mount at MP of the tree's mount\n"
+	  "namespace is the caller's: saved as NAME, not\n"
+	  "looked into (CRIU's; repeatable)" },
+	{ C(RESTORE), OPT_EXTERNAL, "mnt[NAME]:PATH",
+	  "bind PATH where the mount saved as NAME was\n"
+	  "(CRIU's; repeatable)" },
 	{ C(RESTORE), OPT_TCP_CLOSE, NULL,
 	  "the TCP connections of the images come back\n"
 	  "closed (not connected: ENOTCONN), as CRIU's" },
@@ -585,6 +593,25 @@ int opts_parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case OPT_TCP_CLOSE:	o->tcp_close = true; break;
+		case OPT_EXTERNAL: {
+			/* mnt[KEY]:VAL; CRIU's other kinds are not crest's. */
+			char *close = strstr(optarg, "]:");
+
+			if (strncmp(optarg, "mnt[", 4) || !close || close == optarg + 4 ||
+			    !close[2]) {
+				pr_err("--external takes mnt[KEY]:VAL, not '%s' (crest has no other external resources)",
+				       optarg);
+				return -1;
+			}
+			if (o->nr_ext_mnt == MAX_EXT_MNT) {
+				pr_err("more than %d --external mounts", MAX_EXT_MNT);
+				return -1;
+			}
+			*close = 0;
+			o->ext_mnt[o->nr_ext_mnt].key = optarg + 4;
+			o->ext_mnt[o->nr_ext_mnt++].val = close + 2;
+			break;
+		}
 		case OPT_NETWORK_LOCK:
 			/*
 			 * CRIU's methods: iptables (its default), nftables,

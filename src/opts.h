@@ -41,6 +41,14 @@ struct reloc {
 };
 
 /* Filled once by the front end; read-only afterwards. */
+#define MAX_EXT_MNT	64
+
+/* --external mnt[KEY]:VAL (CRIU's): at a dump KEY is a mount point, VAL its
+ * name; at a restore KEY is that name, VAL the path to bind there. */
+struct ext_mnt {
+	const char *key, *val;
+};
+
 struct options {
 	enum crest_cmd cmd;
 	pid_t pid;
@@ -92,6 +100,9 @@ struct options {
 	bool tcp_established;	/* --tcp-established: TCP connections, repaired */
 	bool tcp_close;		/* --tcp-close: TCP connections come back closed */
 	const char *ext_unix_sk_inos;	/* ...=INO,...: only these (NULL: all) */
+
+	struct ext_mnt ext_mnt[MAX_EXT_MNT];
+	int nr_ext_mnt;
 
 	/* restore */
 	struct reloc relocs[MAX_RELOCS];

@@ -331,6 +331,8 @@ static int read_images(struct restore_ctx *ctx)
 	for (i = 0; i < ctx->nr; i++)
 		if (read_task(ctx, &ctx->tasks[i]))
 			return -1;
+	ctx->ns.ext = ctx->opts->ext_mnt;
+	ctx->ns.nr_ext = ctx->opts->nr_ext_mnt;
 	if (files_read(&ctx->files, &ctx->dir) || ns_read(&ctx->ns, &ctx->dir))
 		return -1;
 	ctx->files.opts = ctx->opts;

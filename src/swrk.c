@@ -28,7 +28,7 @@
 #include "rpc.pb-c.h"
 
 #define MAX_PACKET	(1 << 20)
-#define MAX_ARGS	64
+#define MAX_ARGS	256
 
 struct argv_buf {
 	char *v[MAX_ARGS + 1];
@@ -424,6 +424,11 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 			add(a, "--status-fd");
 			add(a, fdbuf);
 		}
+	}
+	/* ext_mnt: at a dump a mount point and its name, at a restore the name and a path. */
+	for (size_t i = 0; i < o->n_ext_mnt; i++) {
+		add(a, "--external");
+		add(a, xsprintf("mnt[%s]:%s", o->ext_mnt[i]->key, o->ext_mnt[i]->val));
 	}
 	if (o->shell_job)
 		add(a, "--shell-job");
