@@ -89,7 +89,7 @@ static int add_memfd(struct dump_files *df, pid_t pid, int hfd, const char *link
 			continue;
 		if (!first)
 			first = df->memfds[i]->id;
-		if (hfd < 0 ? (df->memfds[i]->flags & O_ACCMODE) == O_RDWR :
+		if (hfd < 0 ? o->fd < 0 :
 		    o->fd >= 0 && files_same_description(pid, hfd, o->pid, o->fd)) {
 			*id = df->memfds[i]->id;
 			return 0;
@@ -100,12 +100,18 @@ static int add_memfd(struct dump_files *df, pid_t pid, int hfd, const char *link
 	m->id = n + 1;
 	m->name = memfd_name(link);
 	m->size = st->st_size;
-	m->flags = flags;
+	/*
+	 * A mapping's description is the restorer's alone: O_NOATIME, or
+	 * mapping it at restore would touch the atime given back.
+	 */
+	m->flags = hfd < 0 ? flags | O_NOATIME : flags;
 	m->pos = pos;
 	m->has_mode = 1;
 	m->mode = st->st_mode & 07777;
 	m->has_mtime_ns = 1;
 	m->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+	m->has_atime_ns = 1;
+	m->atime_ns = st->st_atim.tv_sec * 1000000000ULL + st->st_atim.tv_nsec;
 	if (first) {
 		m->has_first_id = 1;
 		m->first_id = first;
@@ -167,7 +173,11 @@ static int dump_one(ShmemEntry *s, const char *path, struct image *pm,
 	off_t off = 0;
 	int fd, ret = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not to change what is saved: a memfd's atime. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	/* O_NOATIME takes the owner or CAP_FOWNER. */
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open shared memory '%s'", path);
 		return -1;
@@ -314,11 +324,17 @@ static int memfd_finish(struct restore_files *rf, uint32_t shmem_id, int fd)
 				pr_perror("can't give memfd '%s' its mode %o", m->name, m->mode);
 				goto out;
 			}
-			/* Filling it moved its mtime: the checkpoint's. */
+			/*
+			 * Filling it moved its times: the checkpoint's. Only
+			 * O_NOATIME descriptions map it after (the restorer's).
+			 */
 			if (m->has_mtime_ns && futimens(fd, (struct timespec[2]){
-					{ .tv_nsec = UTIME_OMIT },
+					m->has_atime_ns ?
+					(struct timespec){ m->atime_ns / 1000000000,
+							   m->atime_ns % 1000000000 } :
+					(struct timespec){ .tv_nsec = UTIME_OMIT },
 					{ m->mtime_ns / 1000000000, m->mtime_ns % 1000000000 } })) {
-				pr_perror("can't give memfd '%s' its mtime", m->name);
+				pr_perror("can't give memfd '%s' its times", m->name);
 				goto out;
 			}
 			if (m->seals && fcntl(fd, F_ADD_SEALS, m->seals) < 0) {
@@ -326,12 +342,12 @@ static int memfd_finish(struct restore_files *rf, uint32_t shmem_id, int fd)
 				goto out;
 			}
 		}
-		if (e == m && (e->flags & O_ACCMODE) == O_RDWR) {
+		if (e == m && (e->flags & O_ACCMODE) == O_RDWR && !(e->flags & O_NOATIME)) {
 			dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		} else {
-			/* A description of its own: access mode and offset. */
+			/* A description of its own: access mode, offset, O_NOATIME. */
 			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-			dfd = open(path, (e->flags & O_ACCMODE) | O_CLOEXEC);
+			dfd = open(path, (e->flags & (O_ACCMODE | O_NOATIME)) | O_CLOEXEC);
 		}
 		if (dfd < 0 || lseek(dfd, e->pos, SEEK_SET) < 0) {
 			pr_perror("can't open memfd '%s' again", e->name);

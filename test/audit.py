@@ -510,7 +510,7 @@ def _aio_ring(base, addr):
     return "nr %d head %d tail %d magic %x" % (nr, head, tail, magic)
 
 
-def _deleted_file(path, key, st, classes, memfd=False):
+def _deleted_file(path, key, st, classes):
     """What crest recreates of a deleted object (file, directory, FIFO,
     device node): its kind, mode, owner, size, st_blocks, atime and mtime,
     for a regular file where its data is (its holes), and which inode it
@@ -522,10 +522,8 @@ def _deleted_file(path, key, st, classes, memfd=False):
     if stat.S_ISREG(st.st_mode):
         out[key + ":size"] = "%d bytes, %d blocks" % (st.st_size, st.st_blocks)
         out[key + ":data"] = _data_ranges(path)
-        # A memfd's atime is not saved (shmem.c): its mtime is.
-        out[key + ":times"] = ("mtime %d" % st.st_mtime_ns if memfd else
-                               "atime %d mtime %d" % (st.st_atime_ns,
-                                                      st.st_mtime_ns))
+        out[key + ":times"] = "atime %d mtime %d" % (st.st_atime_ns,
+                                                     st.st_mtime_ns)
     return out
 
 
@@ -548,7 +546,7 @@ def _snap_fds(base, tid, thread, classes, out):
                 st = os.stat("%s/fd/%s" % (base, fd))
                 gone.add(str(st.st_ino))
                 out.update(_deleted_file("%s/fd/%s" % (base, fd), "fd:%s" % fd,
-                                         st, classes, link.startswith("/memfd:")))
+                                         st, classes))
             except OSError:
                 pass
         m = RECREATED.match(link)
