@@ -968,12 +968,14 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 	struct image *img;
 	const struct ext_mnt *ext = nr->ext;	/* the caller's, set before */
 	int nr_ext = nr->nr_ext;
+	bool evasive = nr->evasive;
 	void *msg;
 	int ret;
 
 	memset(nr, 0, sizeof(*nr));
 	nr->ext = ext;
 	nr->nr_ext = nr_ext;
+	nr->evasive = evasive;
 	/* Images of a crest before namespaces: none but crest's own. */
 	if (faccessat(d->dirfd, img_descs[IMG_NAMESPACES].name, F_OK, 0))
 		return 0;

@@ -54,6 +54,7 @@ struct ns_restore {
 	int nr;
 	const struct ext_mnt *ext;	/* --external mnt[NAME]:PATH */
 	int nr_ext;
+	bool evasive;			/* --evasive-devices */
 };
 
 /* How a task is made: clone3 flags and set_tid (innermost first). */

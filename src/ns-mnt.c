@@ -40,6 +40,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "files-kind.h"
 #include "log.h"
 #include "namespaces.h"
 #include "refuse.h"
@@ -690,6 +691,46 @@ static const char *on_external(const struct mnt_dump *md, pid_t pid, int fd)
 	return NULL;
 }
 
+/*
+ * An fd of a character device on a mount made in the namespace (the
+ * /dev/null on runc's /dev) whose path is, in crest's namespace, a node
+ * of the same device -- not a terminal, whose numbers name a pty of
+ * another devpts: crest reopens that one (CRIU's evasive devices).
+ */
+static bool same_device_here(const char *fd_link, const struct stat *st)
+{
+	char *link = S_ISCHR(st->st_mode) ? readlink_alloc(fd_link) : NULL;
+	struct stat here;
+	bool same;
+
+	same = link && link[0] == '/' && !files_link_tty(link) && !stat(link, &here) &&
+	       S_ISCHR(here.st_mode) && here.st_rdev == st->st_rdev;
+	free(link);
+	return same;
+}
+
+/*
+ * Noted on the mount it is on, for the restore: which can't make it there
+ * (the mount comes once every fd is open) and refuses it unless a node of
+ * the same device will do (--evasive-devices).
+ */
+static void evasive_fd(const struct mnt_dump *md, const struct pstree_item *it, int fd,
+		       dev_t dev)
+{
+	for (int i = 0; i < md->nr; i++) {
+		MntEntry *e = md->m[i];
+
+		if (md->devs[i] != dev)
+			continue;
+		e->evasive_fds = xrealloc(e->evasive_fds,
+					  (e->n_evasive_fds + 1) * sizeof(char *));
+		e->evasive_fds[e->n_evasive_fds++] = xsprintf("%d:%d", it->pid, fd);
+		pr_info("process %d: fd %d is a device node on the %s at %s made in its mount namespace; a restore with --evasive-devices opens crest's node of its path instead",
+			it->pid, fd, e->fstype, e->mountpoint);
+		return;
+	}
+}
+
 /* Its fds, cwd, exe and mappings must be on crest's mounts. */
 int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *it)
 {
@@ -709,10 +750,13 @@ int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *
 	}
 	for (int j = 0; j < it->nr_fds; j++) {
 		snprintf(path, sizeof(path), "/proc/%d/fd/%u", it->live, it->fds[j]->fd);
-		if (!stat(path, &st) && (mp = on_new_mount(md, st.st_dev)))
-			refuse(it->pid, "fd %u is on the mount at %s made in its mount namespace, not supported yet",
-			       it->fds[j]->fd, mp);
-		else if ((mp = on_external(md, it->live, it->fds[j]->fd)))
+		if (!stat(path, &st) && (mp = on_new_mount(md, st.st_dev))) {
+			if (same_device_here(path, &st))
+				evasive_fd(md, it, it->fds[j]->fd, st.st_dev);
+			else
+				refuse(it->pid, "fd %u is on the mount at %s made in its mount namespace, not supported yet",
+				       it->fds[j]->fd, mp);
+		} else if ((mp = on_external(md, it->live, it->fds[j]->fd)))
 			refuse(it->pid, "fd %u is on the external mount at %s of its mount namespace (crest would reopen it by its path outside), not supported yet",
 			       it->fds[j]->fd, mp);
 	}
@@ -825,6 +869,11 @@ int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
 
 		if (e->mountpoint[0] != '/' || strstr(e->mountpoint, "/../")) {
 			pr_err("%s: a mount at '%s'", img_descs[IMG_MNTNS].name, e->mountpoint);
+			return -1;
+		}
+		if (e->n_evasive_fds && !nr->evasive) {
+			pr_err("process %s held a device node on the %s at %s of its mount namespace, which is made only once its fds are open: restore with --evasive-devices to open crest's node of that path and device instead",
+			       e->evasive_fds[0], e->fstype, e->mountpoint);
 			return -1;
 		}
 		if (e->kind == MNT_KIND__MNT_EXTERNAL && !ext_path(nr, e)) {

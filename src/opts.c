@@ -76,6 +76,7 @@ enum {
 	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS, OPT_LAZY_PAGES,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
+	OPT_EVASIVE_DEVICES,
 };
 
 static const struct option long_opts[] = {
@@ -113,6 +114,7 @@ static const struct option long_opts[] = {
 	{ "tcp-close",		no_argument,	   NULL, OPT_TCP_CLOSE },
 	{ "network-lock",	required_argument, NULL, OPT_NETWORK_LOCK },
 	{ "external",		required_argument, NULL, OPT_EXTERNAL },
+	{ "evasive-devices",	no_argument,	   NULL, OPT_EVASIVE_DEVICES },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
@@ -155,7 +157,7 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_LAZY_PAGES, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_LAZY_PAGES, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
 static const int no_opts[] = { 0 };
@@ -259,6 +261,11 @@ static const struct opt_help {
 	{ C(RESTORE), OPT_EXTERNAL, "mnt[NAME]:PATH",
 	  "bind PATH where the mount saved as NAME was\n"
 	  "(CRIU's; repeatable)" },
+	{ C(RESTORE), OPT_EVASIVE_DEVICES, NULL,
+	  "an fd the tree held of a device node on a mount\n"
+	  "made in its mount namespace (a container's\n"
+	  "/dev/null) is opened as crest's node of that path\n"
+	  "and device (CRIU's; refused without it)" },
 	{ C(RESTORE), OPT_TCP_CLOSE, NULL,
 	  "the TCP connections of the images come back\n"
 	  "closed (not connected: ENOTCONN), as CRIU's" },
@@ -593,6 +600,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case OPT_TCP_CLOSE:	o->tcp_close = true; break;
+		case OPT_EVASIVE_DEVICES: o->evasive_devices = true; break;
 		case OPT_EXTERNAL: {
 			/* mnt[KEY]:VAL; CRIU's other kinds are not crest's. */
 			char *close = strstr(optarg, "]:");

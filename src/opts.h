@@ -110,6 +110,7 @@ struct options {
 	int after_restore;	/* enum after_dump's signals, applied to the restored tree */
 	int after_restore_signal;
 	bool lazy_pages;	/* --lazy-pages: anonymous memory on demand (lazy.c) */
+	bool evasive_devices;	/* --evasive-devices: a node of the same device will do */
 };
 
 /* Exit codes: distinct per class of failure, documented in crest(8). */

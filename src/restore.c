@@ -333,6 +333,7 @@ static int read_images(struct restore_ctx *ctx)
 			return -1;
 	ctx->ns.ext = ctx->opts->ext_mnt;
 	ctx->ns.nr_ext = ctx->opts->nr_ext_mnt;
+	ctx->ns.evasive = ctx->opts->evasive_devices;
 	if (files_read(&ctx->files, &ctx->dir) || ns_read(&ctx->ns, &ctx->dir))
 		return -1;
 	ctx->files.opts = ctx->opts;

@@ -408,6 +408,8 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 			}
 		}
 		add(a, "-d");
+		if (o->evasive_devices)
+			add(a, "--evasive-devices");
 		add(a, "--pidfile");
 		add(a, pidfile);
 		if (o->has_status_fd) {
