@@ -457,6 +457,22 @@ static bool propagates(const char *optional)
 	       strstr(optional, "propagate_from:") || strstr(optional, "unbindable");
 }
 
+/* Where crest sees what mount t shows: one of its mounts of t's filesystem. */
+static char *host_path(const struct mi *own, int nr_own, const struct mi *t)
+{
+	for (int i = 0; i < nr_own; i++) {
+		size_t len = strcmp(own[i].root, "/") ? strlen(own[i].root) : 0;
+
+		if (own[i].maj != t->maj || own[i].min != t->min ||
+		    strncmp(t->root, own[i].root, len) || (t->root[len] && t->root[len] != '/'))
+			continue;
+		if (!strcmp(own[i].mp, "/") && !t->root[len])
+			return xstrdup("/");
+		return xsprintf("%s%s", strcmp(own[i].mp, "/") ? own[i].mp : "", t->root + len);
+	}
+	return NULL;
+}
+
 /*
  * The name the caller gave the mount at t's mount point (--external
  * mnt[MP]:NAME), NULL if none; remembered in md the first time, for the
@@ -605,6 +621,14 @@ int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
 		if (!host && !new_fs && !strcmp(t->root, "/") &&
 		    (!strcmp(t->fstype, "sysfs") || !strcmp(t->fstype, "mqueue")))
 			new_fs = true;
+		if (!host && !new_fs && !strcmp(t->mp, "/")) {
+			char *where = host_path(own, nr_own, t);
+
+			refuse(pid, "its mount namespace's root is %s of crest's (%s %s) bound there and pivot_root'ed into, as a container's root filesystem: not supported yet",
+			       where ? where : t->root, t->fstype, t->source);
+			free(where);
+			continue;
+		}
 		if (!host && !new_fs) {
 			refuse(pid, "mount %d at %s of its mount namespace (%s %s, root %s) binds a filesystem crest has mounted, not as crest has it, not supported yet",
 			       t->id, t->mp, t->fstype, t->source, t->root);
