@@ -498,7 +498,7 @@ static bool fanotify_recognise(const struct fd_dump *f)
  * crest's mount table; a mount point that leads to another mount (one
  * mounted over it) does not count. NULL if none.
  */
-static char *mount_path(int id, unsigned int sdev)
+char *files_mount_path(int id, unsigned int sdev)
 {
 	char *mi = read_file("/proc/self/mountinfo", NULL), *line, *save = NULL, *found = NULL;
 
@@ -563,7 +563,7 @@ static int parse_fan_mark(const struct fd_dump *f, const char *p, FanotifyEntry 
 	} else if (sscanf(p, "fanotify mnt_id:%x mflags:%x mask:%llx ignored_mask:%llx",
 			  &mnt_id, &mflags, &mask, &ign) == 4) {
 		kind = FANOTIFY_MARK_TYPE__FAN_MOUNT;
-		path = mount_path(mnt_id, 0);
+		path = files_mount_path(mnt_id, 0);
 		if (!path) {
 			refuse(f->it->pid, "fd %d is a fanotify group marking mount %u, which crest can't find by path (mounted over?); not supported yet",
 			       f->fd, mnt_id);
@@ -572,7 +572,7 @@ static int parse_fan_mark(const struct fd_dump *f, const char *p, FanotifyEntry 
 	} else if (sscanf(p, "fanotify sdev:%x mflags:%x mask:%llx ignored_mask:%llx",
 			  &sdev, &mflags, &mask, &ign) == 4) {
 		kind = FANOTIFY_MARK_TYPE__FAN_FILESYSTEM;
-		path = mount_path(-1, sdev);
+		path = files_mount_path(-1, sdev);
 		if (!path) {
 			refuse(f->it->pid, "fd %d is a fanotify group marking the filesystem of device %u:%u, which no mount shows; not supported yet",
 			       f->fd, sdev >> 20, sdev & 0xfffff);

@@ -106,7 +106,7 @@ static int pipe_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	char what[32];
 
 	snprintf(what, sizeof(what), "fd %d", f->fd);
-	if (files_refuse_linked(f->pid, what, f->link, f->st))
+	if (files_refuse_linked(f->pid, what, f->link, f->st, NULL))
 		return 0;
 	return pipe_add(df, f, e);
 }

@@ -97,6 +97,97 @@ static bool node_kind(mode_t m)
 	return S_ISDIR(m) || S_ISFIFO(m) || S_ISCHR(m) || S_ISBLK(m);
 }
 
+/*
+ * The file handle of the inode src leads to (a /proc link, followed) and
+ * the mount point it is found through: NULL and *why if there is none.
+ */
+static struct file_handle *linked_handle(const char *src, char **mnt, const char **why)
+{
+	struct file_handle *fh = xzalloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mnt_id;
+
+	*mnt = NULL;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(AT_FDCWD, src, fh, &mnt_id, AT_SYMLINK_FOLLOW)) {
+		*why = errno == EOPNOTSUPP ? "its filesystem gives no file handles" :
+		       "crest can't read its file handle";
+		free(fh);
+		return NULL;
+	}
+	*mnt = files_mount_path(mnt_id, 0);
+	if (!*mnt) {
+		*why = "its mount is not in crest's mount table";
+		free(fh);
+		return NULL;
+	}
+	return fh;
+}
+
+bool files_refuse_linked(pid_t pid, const char *what, const char *link,
+			 const struct stat *st, const char *src)
+{
+	struct file_handle *fh;
+	const char *why = "no /proc link to read it through";
+	char *mnt;
+
+	if (!files_link_deleted(link) || (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)) ||
+	    !st->st_nlink || !strncmp(link, "/memfd:", 7))
+		return false;
+	if (S_ISREG(st->st_mode) && src && (fh = linked_handle(src, &mnt, &why))) {
+		free(fh);
+		free(mnt);
+		return false;	/* opened again by its handle */
+	}
+	if (S_ISFIFO(st->st_mode))
+		refuse(pid, "%s is '%s', unlinked under that name but still linked elsewhere (%lu link%s): a copy would not be that FIFO; not supported yet",
+		       what, link, (unsigned long)st->st_nlink, st->st_nlink > 1 ? "s" : "");
+	else
+		refuse(pid, "%s is '%s', unlinked under that name but still linked elsewhere (%lu link%s): a copy would not be that file, and crest can't open it again by its file handle: %s",
+		       what, link, (unsigned long)st->st_nlink, st->st_nlink > 1 ? "s" : "", why);
+	return true;
+}
+
+/* Is it a file files_refuse_linked() let through: opened by its handle? */
+static bool linked(const char *link, const struct stat *st)
+{
+	return files_link_deleted(link) && S_ISREG(st->st_mode) && st->st_nlink;
+}
+
+/* Not saved: its handle, to open the same inode again (files_refuse_linked). */
+static int mark_linked(struct dump_files *df, uint32_t id, const char *src,
+		       const struct stat *st)
+{
+	RegFileEntry *f = df->files[id - 1];
+	const char *why;
+	struct file_handle *fh;
+	char *mnt;
+
+	if (f->has_handle)
+		return 0;
+	fh = linked_handle(src, &mnt, &why);
+	if (!fh) {
+		pr_err("'%s': %s", f->path, why);
+		return -1;
+	}
+	f->has_handle = 1;
+	f->handle.len = fh->handle_bytes;
+	f->handle.data = xzalloc(fh->handle_bytes);
+	memcpy(f->handle.data, fh->f_handle, fh->handle_bytes);
+	f->has_handle_type = 1;
+	f->handle_type = fh->handle_type;
+	f->handle_mnt = mnt;
+	f->has_handle_dev = f->has_handle_ino = 1;
+	f->handle_dev = st->st_dev;
+	f->handle_ino = st->st_ino;
+	free(fh);
+	/* Only mapped: the restorer's description; mapping it touches no atime. */
+	if (df->files_own[id - 1].fd < 0)
+		f->flags |= O_NOATIME;
+	if (files_link_deleted(f->path))
+		f->path[strlen(f->path) - 10] = 0;
+	return 0;
+}
+
 int files_add_mapped_src(struct dump_files *df, const char *path,
 			 const struct stat *st, const char *src, uint32_t *id)
 {
@@ -109,6 +200,8 @@ int files_add_mapped_src(struct dump_files *df, const char *path,
 	}
 	*id = add_file(df, path, st, O_RDONLY, 0, 0, -1);
 	df->files_own[*id - 1].src = src ? xstrdup(src) : NULL;
+	if (linked(path, st) && src)
+		return mark_linked(df, *id, src, st);
 	if (files_link_deleted(path))
 		mark_saved(df, *id, src, 1);
 	return 0;
@@ -162,31 +255,22 @@ static bool reg_recognise(const struct fd_dump *f)
 	return S_ISREG(m) || S_ISDIR(m);
 }
 
-bool files_refuse_linked(pid_t pid, const char *what, const char *link,
-			 const struct stat *st)
-{
-	if (!files_link_deleted(link) || (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)) ||
-	    !st->st_nlink || !strncmp(link, "/memfd:", 7))
-		return false;
-	refuse(pid, "%s is '%s', unlinked under that name but still linked elsewhere (%lu link%s): a copy would not be that %s; not supported yet",
-	       what, link, (unsigned long)st->st_nlink, st->st_nlink > 1 ? "s" : "",
-	       S_ISFIFO(st->st_mode) ? "FIFO" : "file");
-	return true;
-}
-
 static int reg_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
 	char what[32];
 
+	char path[64];
+
 	snprintf(what, sizeof(what), "fd %d", f->fd);
-	if (files_refuse_linked(f->pid, what, f->link, f->st))
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
+	if (files_refuse_linked(f->pid, what, f->link, f->st, path))
 		return 0;
 	e->file_id = file_description(df, f);
-	if (files_link_deleted(f->link) && S_ISREG(f->st->st_mode)) {
-		char path[64];
-
+	if (linked(f->link, f->st)) {
+		/* Linked elsewhere still: the same inode, by its handle. */
+		return mark_linked(df, e->file_id, path, f->st);
+	} else if (files_link_deleted(f->link) && S_ISREG(f->st->st_mode)) {
 		/* Deleted while open: saved by content, back deleted. */
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
 		mark_saved(df, e->file_id, path, 1);
 	} else if (files_link_deleted(f->link)) {
 		mark_node(df, e->file_id, f->st);
@@ -328,8 +412,8 @@ static int reg_check(const struct restore_files *rf)
 		const RegFileEntry *f = rf->files[i];
 		struct stat st;
 
-		if (f->saved || f->deleted || f->has_proc_pid)
-			continue;	/* comes from the images, or is the tree's */
+		if (f->saved || f->deleted || f->has_proc_pid || f->has_handle)
+			continue;	/* comes from the images, the tree's, by handle */
 		/* A symlink itself (O_PATH | O_NOFOLLOW) is not followed. */
 		if (S_ISLNK(f->mode) ? lstat(f->path, &st) : stat(f->path, &st)) {
 			pr_perror("restore needs '%s'", f->path);
@@ -440,6 +524,87 @@ out:
 }
 
 /*
+ * A file linked elsewhere still when it was unlinked under its path: the
+ * same inode, by its handle, linked at its path again for the open (so
+ * that /proc names it "PATH (deleted)" as before) and unlinked. Where the
+ * path is taken now, or its directory gone, it is opened through the
+ * handle alone and /proc names it by another of its links.
+ */
+static int open_linked(const RegFileEntry *f, int rw)
+{
+	struct file_handle *fh;
+	char self[64];
+	struct stat st;
+	int mfd, hfd, fd = -1, fl = (f->flags & REOPEN_FLAGS) | O_CLOEXEC;
+
+	if (!f->has_handle || !f->handle_mnt || f->handle.len > MAX_HANDLE_SZ) {
+		pr_err("the image of file '%s' (id %u) has no whole file handle", f->path, f->id);
+		return -1;
+	}
+	if (rw)
+		fl = (fl & ~O_ACCMODE) | O_RDWR;
+	mfd = open(f->handle_mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0 || fstat(mfd, &st) || st.st_dev != f->handle_dev) {
+		pr_err("'%s' (unlinked, linked elsewhere): its mount '%s' is %s now",
+		       f->path, f->handle_mnt, mfd < 0 ? "gone" : "another filesystem");
+		if (mfd >= 0)
+			close(mfd);
+		return -1;
+	}
+	fh = xzalloc(sizeof(*fh) + f->handle.len);
+	fh->handle_bytes = f->handle.len;
+	fh->handle_type = f->handle_type;
+	memcpy(fh->f_handle, f->handle.data, f->handle.len);
+	hfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+	free(fh);
+	close(mfd);
+	if (hfd < 0 || fstat(hfd, &st) || st.st_ino != f->handle_ino || !st.st_nlink) {
+		if (hfd < 0 && errno != ESTALE)
+			pr_perror("can't open '%s' by its file handle", f->path);
+		else
+			pr_err("'%s' (unlinked, linked elsewhere at the dump) has no link left: its other names were removed since",
+			       f->path);
+		if (hfd >= 0)
+			close(hfd);
+		return -1;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", hfd);
+	if (!linkat(AT_FDCWD, self, AT_FDCWD, f->path, AT_SYMLINK_FOLLOW)) {
+		struct stat now;
+
+		/* Not O_NOFOLLOW: fdinfo would show it; the inode is checked. */
+		fd = open(f->path, fl);
+		if (fd < 0 && (fl & O_NOATIME) && errno == EPERM)
+			fd = open(f->path, fl & ~O_NOATIME);
+		if (fd >= 0 && (fstat(fd, &now) || now.st_ino != st.st_ino ||
+				now.st_dev != st.st_dev)) {
+			close(fd);
+			fd = -1;
+		}
+		unlink(f->path);
+	} else {
+		pr_warn("'%s' can't be linked again for its open (%s): /proc names it by another of its links",
+			f->path, strerror(errno));
+	}
+	if (fd < 0) {
+		fd = open(self, fl);
+		if (fd < 0 && (fl & O_NOATIME) && errno == EPERM)
+			fd = open(self, fl & ~O_NOATIME);
+	}
+	close(hfd);
+	if (fd < 0) {
+		pr_perror("can't open '%s' again", f->path);
+		return -1;
+	}
+	if (!(fl & O_PATH) && lseek(fd, f->pos, SEEK_SET) != (off_t)f->pos) {
+		pr_perror("can't seek '%s' to %llu", f->path, (unsigned long long)f->pos);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * A saved file: made from its image, or, another description or mapping
  * of an inode made already (ghost_id), reopened from that one.
  */
@@ -489,7 +654,8 @@ static int reg_open(struct restore_files *rf, struct img_dir *d,
 				return -1;
 			continue;
 		}
-		rf->file_fd[i] = files_to_service(f->saved || f->deleted ?
+		rf->file_fd[i] = files_to_service(f->has_handle ? open_linked(f, rw) :
+						  f->saved || f->deleted ?
 						  open_saved(rf, i, d, rw) :
 						  open_reg(f, rw), rf->base);
 		if (rf->file_fd[i] < 0)

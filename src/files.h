@@ -75,12 +75,16 @@ int files_add_mapped_src(struct dump_files *df, const char *path,
 /* Save this file's contents in the image (--save-*). */
 void files_save(struct dump_files *df, uint32_t id);
 /*
- * A file unlinked under the name it was opened by but linked elsewhere
- * still (st_nlink > 0): a copy would not be that file. Refused, naming
- * what (an "fd N" or "mapping A-B"); true if so.
+ * A file or FIFO unlinked under the name it was opened or mapped by but
+ * linked elsewhere still (st_nlink > 0): a copy would not be that file.
+ * A regular file is opened again by its file handle (read through src,
+ * its /proc link): refused only where it has none; a FIFO is refused.
+ * what: "fd N" or "mapping A-B"; true if refused.
  */
 bool files_refuse_linked(pid_t pid, const char *what, const char *link,
-			 const struct stat *st);
+			 const struct stat *st, const char *src);
+/* The mount point of mount id (>= 0) or of device sdev in crest's table. */
+char *files_mount_path(int id, unsigned int sdev);
 /* A deleted cwd and root of pid as entries of their own (0: not deleted). */
 int files_dump_dirs(struct dump_files *df, pid_t pid, uint32_t *cwd_id,
 		    uint32_t *root_id);

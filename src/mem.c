@@ -169,14 +169,21 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 
 			snprintf(what, sizeof(what), "mapping %lx-%lx",
 				 (unsigned long)pv->start, (unsigned long)pv->end);
-			if (files_refuse_linked(pid, what, pv->path, &st)) {
+			if (files_refuse_linked(pid, what, pv->path, &st, mf)) {
 				free(v->name);
 				free(v);
 				return 0;
 			}
-			/* A deleted file is saved by content, read through mf. */
+			/*
+			 * A deleted file is saved by content, read through mf
+			 * (one linked elsewhere: its handle, read through mf).
+			 */
 			v->has_file_id = 1;
-			files_add_mapped_src(df, pv->path, &st, mf, &v->file_id);
+			if (files_add_mapped_src(df, pv->path, &st, mf, &v->file_id)) {
+				free(v->name);
+				free(v);
+				return -1;
+			}
 		}
 		break;
 	}
