@@ -59,8 +59,12 @@ long remote_syscall(pid_t pid, const arch_regs_t *base, uint64_t syscall_ip,
 	if (arch_set_regs(pid, &regs))
 		return -EIO;
 	/* One stop at the syscall entry, one at its exit. */
-	if (cont_syscall_stop(pid) || cont_syscall_stop(pid))
+	if (cont_syscall_stop(pid))
 		return -EIO;
+	fault_die("die-rsys-entry");
+	if (cont_syscall_stop(pid))
+		return -EIO;
+	fault_die("die-rsys-exit");
 	if (arch_get_regs(pid, &regs))
 		return -EIO;
 	return arch_syscall_ret(&regs);
@@ -563,7 +567,7 @@ struct parasite_ctl *parasite_infect(pid_t pid, uint64_t vdso_start,
 		pr_debug("task %d: no way back for it without crest (%s)", pid,
 			 !ctl->sigret ? "no rt_sigreturn in its code" :
 			 !ctl->vsys ? "no syscall; ret in its vDSO" :
-			 "no frame below its stack");
+			 "AMX tiles in use or no room for a frame below its stack");
 		/* Nothing may be delivered while foreign code runs in the task. */
 		if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &all)) {
 			pr_perror("can't block signals in task %d", pid);
