@@ -84,6 +84,8 @@ int chain_prev_open(struct chain_prev *p, const char *dir, const char *arg)
 	}
 	if (img_dir_open(&p->dir, p->path, false))
 		return -1;
+	/* Its pages may be where a page server put them: the pagemaps are enough here. */
+	p->dir.pages_elsewhere_ok = true;
 	inv_img = img_open(&p->dir, IMG_INVENTORY, 0);
 	ret = inv_img ? img_read_msg(inv_img, &msg) : -1;
 	if (ret == 0)

@@ -28,6 +28,7 @@
 #include "mem.h"
 #include "namespaces.h"
 #include "opts.h"
+#include "page-server.h"
 #include "parasite.h"
 #include "proc.h"
 #include "progress.h"
@@ -711,6 +712,13 @@ static int do_dump(const struct options *opts)
 		goto err;
 	ctx.dir.nosync = opts->nosync || stream;
 	pr_debug("dumping %d into '%s'", opts->pid, opts->dir);
+	/* A page server that can't be reached stops the dump before anything is seized. */
+	if (opts->page_server) {
+		ctx.dir.ps = ps_connect(opts->ps_address, opts->ps_port, ctx.dir.id,
+					ctx.dir.nosync);
+		if (!ctx.dir.ps)
+			goto err;
+	}
 	/* The previous dump of a chain is read before anything is frozen. */
 	if (opts->prev_dir) {
 		ctx.exit_code = EXIT_IMAGE;

@@ -14,6 +14,7 @@
 #include "arch.h"
 #include "image.h"
 #include "log.h"
+#include "page-server.h"
 #include "util.h"
 
 #include "inventory.pb-c.h"
@@ -248,6 +249,8 @@ void img_dir_close(struct img_dir *d)
 	free(d->written);
 	d->written = NULL;
 	d->nr_written = 0;
+	ps_disconnect(d->ps);
+	d->ps = NULL;
 	if (d->dirfd >= 0)
 		close(d->dirfd);
 	d->dirfd = -1;
@@ -261,6 +264,45 @@ char *img_name(enum img_kind kind, pid_t pid)
 	return xsprintf(img_descs[kind].name, pid);
 }
 
+static void img_add_written(struct img_dir *d, struct image *img)
+{
+	d->written = xrealloc(d->written, (d->nr_written + 1) * sizeof(img));
+	d->written[d->nr_written++] = img;
+}
+
+/* A pages image the page server writes (its header too): fd is the socket. */
+static struct image *img_create_remote(struct img_dir *d, struct image *img)
+{
+	img->path = xsprintf("%s (page server %s)", img->name, ps_where(d->ps));
+	img->fd = -1;
+	img->ps = d->ps;
+	if (ps_open(d->ps, img->name, &img->ps_handle))
+		goto err;
+	img->fd = fcntl(ps_sock(d->ps), F_DUPFD_CLOEXEC, 0);
+	if (img->fd < 0) {
+		pr_perror("can't dup the page server's socket");
+		goto err;
+	}
+	img->off = IMG_PAGES_OFF;
+	img_add_written(d, img);
+	return img;
+err:
+	img_close(img);
+	return NULL;
+}
+
+int img_raw_begin(struct image *img, uint64_t len)
+{
+	if (!img->ps_handle || !len)
+		return 0;
+	return ps_data(img->ps, img->ps_handle, len);
+}
+
+int img_raw_sync(struct image *img)
+{
+	return img->ps_handle ? ps_sync(img->ps) : 0;
+}
+
 struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid)
 {
 	struct image *img = xzalloc(sizeof(*img));
@@ -270,6 +312,8 @@ struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid)
 	img->kind = kind;
 	img->name = img_name(kind, pid);
 	img->tmp_name = xsprintf(".%s.tmp", img->name);
+	if (d->ps && kind == IMG_PAGES)
+		return img_create_remote(d, img);
 	img->path = xsprintf("%s/%s", d->path, img->name);
 	/*
 	 * Never through a name someone else put there: a stale temporary
@@ -296,8 +340,7 @@ struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid)
 		goto err;
 	}
 	img->off = hlen;
-	d->written = xrealloc(d->written, (d->nr_written + 1) * sizeof(img));
-	d->written[d->nr_written++] = img;
+	img_add_written(d, img);
 	return img;
 err:
 	free(img->name);
@@ -350,8 +393,9 @@ static void remove_stale_images(struct img_dir *d)
 
 		if (!is_image_name(de->d_name) || !strcmp(de->d_name, "inventory.img"))
 			continue;
+		/* A pages image the page server has: the one here is the old set's. */
 		for (i = 0; i < d->nr_written; i++)
-			if (!strcmp(d->written[i]->name, de->d_name))
+			if (!d->written[i]->ps_handle && !strcmp(d->written[i]->name, de->d_name))
 				break;
 		if (i < d->nr_written)
 			continue;
@@ -379,6 +423,8 @@ int img_commit_set(struct img_dir *d)
 			inv = img;
 			continue;
 		}
+		if (img->ps_handle)
+			continue;	/* synced by the page server at its CLOSE */
 		if (!d->nosync && fsync(img->fd)) {
 			pr_perror("can't sync image '%s'", img->path);
 			return -1;
@@ -393,7 +439,7 @@ int img_commit_set(struct img_dir *d)
 	for (i = 0; i < d->nr_written; i++) {
 		struct image *img = d->written[i];
 
-		if (img == inv)
+		if (img == inv || img->ps_handle)
 			continue;
 		if (renameat(d->dirfd, img->tmp_name, d->dirfd, img->name)) {
 			pr_perror("can't move image '%s' in place", img->path);
@@ -413,6 +459,17 @@ int img_commit_set(struct img_dir *d)
 		pr_perror("can't put '%s' in place", inv->path);
 		return -1;
 	}
+	/*
+	 * The page server's files go in place last: if they can't, the
+	 * set here is made incomplete again, and the server removes its
+	 * part once the connection closes without a commit.
+	 */
+	if (d->ps && ps_commit(d->ps)) {
+		if (unlinkat(d->dirfd, "inventory.img", 0))
+			pr_perror("can't remove '%s' of the set the page server did not commit",
+				  inv->path);
+		return -1;
+	}
 	for (i = 0; i < d->nr_written; i++) {
 		free(d->written[i]->tmp_name);
 		d->written[i]->tmp_name = NULL;
@@ -422,6 +479,7 @@ int img_commit_set(struct img_dir *d)
 
 void img_abort_set(struct img_dir *d)
 {
+	ps_abort(d->ps);
 	for (int i = 0; i < d->nr_written; i++)
 		if (d->written[i]->tmp_name)
 			unlinkat(d->dirfd, d->written[i]->tmp_name, 0);
@@ -585,6 +643,13 @@ int img_list_files(struct img_dir *d, InventoryEntry *inv)
 		f->name = img->name;
 		f->sha256.data = xzalloc(IMG_HASH_SIZE);
 		f->sha256.len = IMG_HASH_SIZE;
+		if (img->ps_handle) {
+			/* The server's size and hash of what it wrote. */
+			f->has_page_server = f->page_server = 1;
+			if (ps_close(img->ps, img->ps_handle, &f->size, f->sha256.data))
+				return -1;
+			continue;
+		}
 		if (fstat(img->fd, &st) || img_sha256_fd(img->fd, f->sha256.data)) {
 			pr_perror("can't hash image '%s'", img->path);
 			return -1;
@@ -655,7 +720,15 @@ static int verify_file(struct img_dir *d, const ImageFile *f)
 	}
 	fd = openat(d->dirfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT && f->page_server && d->pages_elsewhere_ok) {
+			pr_debug("'%s/%s' is on the page server the dump sent it to", d->path,
+				 f->name);
+			return 0;
+		}
+		if (errno == ENOENT && f->page_server)
+			pr_err("image '%s/%s' is missing: the dump sent it to a page server; copy it here from the page server's directory",
+			       d->path, f->name);
+		else if (errno == ENOENT)
 			pr_err("image '%s/%s' is missing: the inventory lists it", d->path, f->name);
 		else if (errno == ELOOP)
 			pr_err("image '%s/%s' is a symlink: images are never read through one",

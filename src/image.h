@@ -22,6 +22,8 @@
 
 #include "inventory.pb-c.h"
 
+struct ps_conn;
+
 #define IMG_COMMON_MAGIC	0x54535243u	/* "CRST" */
 #define IMG_VERSION		3	/* 3: set id in headers, files hashed in the inventory */
 #define IMG_HDR_SIZE		32
@@ -86,6 +88,8 @@ struct image {
 	size_t size;
 	size_t off;
 	uint8_t id[IMG_ID_SIZE];	/* from the header */
+	struct ps_conn *ps;	/* written by this page server (fd: its socket) */
+	uint32_t ps_handle;	/* its handle there; 0: a local file */
 };
 
 /* The directory an image set is written to or read from. */
@@ -110,6 +114,16 @@ struct img_dir {
 	 * bad_files[i] for the inventory's files[i]; NULL: stop at the first.
 	 */
 	bool *bad_files;
+	/*
+	 * dump --page-server: pages images go to this server, the rest
+	 * here (page-server.h).
+	 */
+	struct ps_conn *ps;
+	/*
+	 * The previous dump of a chain, read by a dump: its pages images
+	 * may be on the page server it wrote them to, not here.
+	 */
+	bool pages_elsewhere_ok;
 };
 
 int img_dir_open(struct img_dir *d, const char *path, bool create);
@@ -117,7 +131,17 @@ void img_dir_close(struct img_dir *d);
 
 struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid);
 int img_write_msg(struct image *img, const ProtobufCMessage *msg);
-/* Pages: raw bytes at the current end; img_pages_fd() gives the fd. */
+/*
+ * Raw images: bytes at the current end of img->fd. len bytes are about to
+ * be written or spliced there: a page server's image announces them.
+ */
+int img_raw_begin(struct image *img, uint64_t len);
+/*
+ * Every byte spliced so far is in the file. Spliced to a socket, pages
+ * stay the target's own until the page server has written them: the
+ * target may not change them before this returns.
+ */
+int img_raw_sync(struct image *img);
 int img_commit_set(struct img_dir *d);
 /* Remove what a failed dump wrote; earlier images stay as they were. */
 void img_abort_set(struct img_dir *d);

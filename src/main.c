@@ -7,6 +7,7 @@
 #include "dump.h"
 #include "log.h"
 #include "opts.h"
+#include "page-server.h"
 #include "restore.h"
 #include "show.h"
 #include "swrk.h"
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
 	case CMD_CHECK:		return cr_check(&opts);
 	case CMD_VERIFY:	return cr_verify(&opts);
 	case CMD_SWRK:		return cr_swrk(&opts);
+	case CMD_PAGE_SERVER:	return cr_page_server(&opts);
 	default:		return EXIT_USAGE;
 	}
 }

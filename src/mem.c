@@ -359,7 +359,13 @@ static int flush_batch(struct dump_pages *d)
 	ctl->args->nr_iovs = b->nr;
 	ctl->args->iovs = ctl->remote + ((unsigned char *)b->iovs - ctl->local);
 	ctl->args->crcs = ctl->remote + ((unsigned char *)b->crcs - ctl->local);
-	if (parasite_start(ctl, PARASITE_CMD_DUMP_PAGES))
+	/*
+	 * To a page server the bytes are announced, then spliced to its
+	 * socket as they would be to the file: a send that fails then is a
+	 * failed write, drained as one.
+	 */
+	if (img_raw_begin(d->pages, b->bytes) ||
+	    parasite_start(ctl, PARASITE_CMD_DUMP_PAGES))
 		return -1;
 	if (drain_pipe(ctl, d->rfd, d->pages->fd, b->bytes, d->pages->path,
 		       d->pages->off - IMG_PAGES_OFF))
@@ -431,6 +437,8 @@ static int write_forced(struct dump_pages *d)
 			  (unsigned long)d->forced, d->ctl->pid);
 		goto err;
 	}
+	if (img_raw_begin(d->pages, len))
+		goto err;
 	while (done < len) {
 		ssize_t n = write(d->pages->fd, buf + done, len - done);
 
@@ -809,7 +817,12 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 		if (dump_vma_pages(&d, ml, ml->vmas[i]))
 			goto out_pipe;
 	}
-	if (flush_batch(&d) || write_inherited(&d))
+	/*
+	 * Spliced to a socket, pages are still the target's own until the
+	 * page server has written them: they must be there before FINI
+	 * gives rseq back (the kernel writes into it) or the tree runs.
+	 */
+	if (flush_batch(&d) || write_inherited(&d) || img_raw_sync(pages))
 		goto out_pipe;
 	if (d.zeroed)
 		pr_info("process %d: %llu pages full of zeros not saved",

@@ -38,6 +38,10 @@ static const char usage_text[] =
 "        serve CRIU's RPC (criu_req/criu_resp of rpc.proto) on the socket FD,\n"
 "        as runc and other runtimes drive 'criu swrk FD': DUMP, PRE_DUMP,\n"
 "        RESTORE, CHECK, VERSION, FEATURE_CHECK\n"
+"  page-server -D DIR --port PORT [--address ADDR]\n"
+"        receive the pages of one dump (dump --page-server) over TCP into\n"
+"        DIR, then exit (0 once the dump committed them; a dump that fails\n"
+"        leaves nothing there)\n"
 "  check [--json]\n"
 "        report the kernel features crest relies on; non-zero if one is missing\n"
 "\n"
@@ -76,7 +80,7 @@ enum {
 	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS, OPT_LAZY_PAGES,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
-	OPT_EVASIVE_DEVICES,
+	OPT_EVASIVE_DEVICES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT,
 };
 
 static const struct option long_opts[] = {
@@ -123,6 +127,9 @@ static const struct option long_opts[] = {
 	{ "track-mem",		no_argument,	   NULL, OPT_TRACK_MEM },
 	{ "lazy-pages",		no_argument,	   NULL, OPT_LAZY_PAGES },
 	{ "json",		no_argument,	   NULL, OPT_JSON },
+	{ "page-server",	no_argument,	   NULL, OPT_PAGE_SERVER },
+	{ "address",		required_argument, NULL, OPT_ADDRESS },
+	{ "port",		required_argument, NULL, OPT_PORT },
 	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
 	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
 	{ "ptraced-error",	no_argument,	   NULL, OPT_PTRACED_ERROR },
@@ -144,15 +151,17 @@ static const struct option long_opts[] = {
  */
 static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
-	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j',
-	OPT_EXTERNAL, OPT_CHECK_ONLY,
+	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT,
+	OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j', OPT_EXTERNAL, OPT_CHECK_ONLY,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_NOSYNC, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
-	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+static const int page_server_opts[] = { 'D', OPT_ADDRESS, OPT_PORT, OPT_STATUS_FD,
+	OPT_NOSYNC, 0 };
 static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VERIFY_KEY,
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
@@ -171,6 +180,7 @@ static const int *cmd_opts(enum crest_cmd cmd)
 	case CMD_RESTORE:	return restore_opts;
 	case CMD_VERIFY:	return verify_opts;
 	case CMD_CHECK:		return check_opts;
+	case CMD_PAGE_SERVER:	return page_server_opts;
 	default:		return no_opts;
 	}
 }
@@ -206,6 +216,23 @@ static const struct opt_help {
 	  "cgroup if that holds nothing else" },
 	{ C(DUMP) | C(PRE_DUMP), 'D', "DIR", "where the images go (default .)" },
 	{ C(RESTORE) | C(VERIFY), 'D', "DIR", "where the images are (default .)" },
+	{ C(PAGE_SERVER), 'D', "DIR", "where the pages images go (default .)" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_PAGE_SERVER, NULL,
+	  "send the pages images (pages-PID.img) to a crest\n"
+	  "page-server at --address and --port, as CRIU's;\n"
+	  "the other images go to DIR" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_ADDRESS, "ADDR", "the page server's address (--page-server)" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_PORT, "PORT", "the page server's port (--page-server)" },
+	{ C(PAGE_SERVER), OPT_ADDRESS, "ADDR",
+	  "listen on this address only (default: every\n"
+	  "IPv4 address)" },
+	{ C(PAGE_SERVER), OPT_PORT, "PORT",
+	  "listen on this TCP port (0: one the kernel picks,\n"
+	  "printed on stdout)" },
+	{ C(PAGE_SERVER), OPT_STATUS_FD, "FD",
+	  "write a zero byte to FD and close it once it\n"
+	  "listens (CRIU's readiness signal)" },
+	{ C(PAGE_SERVER), OPT_NOSYNC, NULL, "don't fsync the pages images" },
 	{ C(DUMP), OPT_FILE, "FILE",
 	  "all images in one context file instead ('-':\n"
 	  "stdout), written beside and renamed when complete" },
@@ -392,7 +419,7 @@ static void help_line(FILE *f, enum crest_cmd cmd, int val)
 static const char *const cmd_names[] = {
 	[CMD_DUMP] = "dump", [CMD_PRE_DUMP] = "pre-dump", [CMD_RESTORE] = "restore",
 	[CMD_SHOW] = "show", [CMD_CHECK] = "check", [CMD_VERIFY] = "verify",
-	[CMD_SWRK] = "swrk",
+	[CMD_SWRK] = "swrk", [CMD_PAGE_SERVER] = "page-server",
 };
 
 void opts_command_usage(FILE *f, enum crest_cmd cmd)
@@ -415,7 +442,7 @@ void opts_command_usage(FILE *f, enum crest_cmd cmd)
 void opts_usage(FILE *f)
 {
 	static const enum crest_cmd with_opts[] = { CMD_DUMP, CMD_PRE_DUMP, CMD_RESTORE,
-						     CMD_VERIFY, CMD_CHECK };
+						     CMD_VERIFY, CMD_PAGE_SERVER, CMD_CHECK };
 	const char *exit_text = strstr(usage_text, "exit status:");
 
 	fwrite(usage_text, 1, exit_text - usage_text, f);
@@ -436,7 +463,7 @@ const char *opts_help_missing(void)
 {
 	static char what[64];
 
-	for (enum crest_cmd c = CMD_DUMP; c <= CMD_SWRK; c++)
+	for (enum crest_cmd c = CMD_DUMP; c <= CMD_PAGE_SERVER; c++)
 		for (const int *l = cmd_opts(c); *l; l++) {
 			const struct option *lo = long_opts;
 
@@ -465,6 +492,7 @@ void opts_defaults(struct options *o)
 	o->restore_pid = true;
 	o->fd = -1;
 	o->status_fd = -1;
+	o->ps_port = -1;
 	o->after_restore = AFTER_RUN;
 	o->verbosity = LOG_WARN;
 }
@@ -475,7 +503,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		{ "dump", CMD_DUMP }, { "restore", CMD_RESTORE },
 		{ "show", CMD_SHOW }, { "check", CMD_CHECK },
 		{ "verify", CMD_VERIFY }, { "pre-dump", CMD_PRE_DUMP },
-		{ "swrk", CMD_SWRK },
+		{ "swrk", CMD_SWRK }, { "page-server", CMD_PAGE_SERVER },
 	};
 	int c;
 
@@ -576,6 +604,19 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_PREV_DIR:	o->prev_dir = optarg; break;
 		case OPT_TRACK_MEM:	o->track_mem = true; break;
 		case OPT_LAZY_PAGES:	o->lazy_pages = true; break;
+		case OPT_PAGE_SERVER:	o->page_server = true; break;
+		case OPT_ADDRESS:	o->ps_address = optarg; break;
+		case OPT_PORT: {
+			char *end;
+			long port = strtol(optarg, &end, 10);
+
+			if (!*optarg || *end || port < 0 || port > 65535) {
+				pr_err("--port %s: not a TCP port number", optarg);
+				return -1;
+			}
+			o->ps_port = (int)port;
+			break;
+		}
 		case OPT_STATUS_FD: {
 			char *end;
 			long fd = strtol(optarg, &end, 10);
@@ -719,6 +760,24 @@ int opts_parse(int argc, char **argv, struct options *o)
 		o->pre_dump = true;
 		o->after_dump = AFTER_RUN;
 		o->leave_running = true;
+	}
+	if (o->cmd == CMD_PAGE_SERVER && o->ps_port < 0) {
+		pr_err("'crest page-server' needs the port to listen on: --port PORT");
+		return -1;
+	}
+	if (o->cmd == CMD_DUMP && !o->page_server && (o->ps_address || o->ps_port >= 0)) {
+		pr_err("--address and --port name a page server: give --page-server too");
+		return -1;
+	}
+	if (o->page_server) {
+		if (!o->ps_address || o->ps_port <= 0) {
+			pr_err("--page-server needs the server's --address ADDR and --port PORT");
+			return -1;
+		}
+		if (o->file || o->fd >= 0) {
+			pr_err("--page-server sends the pages of an images directory: it can't be used with --file");
+			return -1;
+		}
 	}
 	if (o->compress && !o->file && o->fd < 0) {
 		pr_err("--compress compresses the --file stream: give --file FILE (or '-')");

@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 enum crest_cmd { CMD_NONE, CMD_DUMP, CMD_RESTORE, CMD_SHOW, CMD_CHECK, CMD_VERIFY,
-		CMD_PRE_DUMP, CMD_SWRK };
+		CMD_PRE_DUMP, CMD_SWRK, CMD_PAGE_SERVER };
 
 /* What becomes of the tree after its checkpoint (BLCR's signal options). */
 enum after_dump {
@@ -100,6 +100,9 @@ struct options {
 	bool tcp_established;	/* --tcp-established: TCP connections, repaired */
 	bool tcp_close;		/* --tcp-close: TCP connections come back closed */
 	const char *ext_unix_sk_inos;	/* ...=INO,...: only these (NULL: all) */
+	bool page_server;	/* dump --page-server: pages to the server at ps_address */
+	const char *ps_address;	/* --address: the server's (dump), to listen on (page-server) */
+	int ps_port;		/* --port; -1: not given */
 
 	struct ext_mnt ext_mnt[MAX_EXT_MNT];
 	int nr_ext_mnt;

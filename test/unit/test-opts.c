@@ -263,6 +263,43 @@ static void test_command_help(void **state)
 	free(pre);
 }
 
+/* CRIU's page server: crest page-server, dump/pre-dump --page-server. */
+static void test_page_server_opts(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "page-server", "-D", "d", "--port", "0"), 0);
+	assert_int_equal(o.cmd, CMD_PAGE_SERVER);
+	assert_int_equal(o.ps_port, 0);
+	assert_null(o.ps_address);
+	assert_int_equal(PARSE(&o, "crest", "page-server", "--address", "127.0.0.1",
+			       "--port", "2727"), 0);
+	assert_string_equal(o.ps_address, "127.0.0.1");
+	assert_int_equal(o.ps_port, 2727);
+	/* The port is needed, and must be one. */
+	assert_int_equal(PARSE(&o, "crest", "page-server", "-D", "d"), -1);
+	assert_int_equal(PARSE(&o, "crest", "page-server", "--port", "65536"), -1);
+	assert_int_equal(PARSE(&o, "crest", "page-server", "--port", "x"), -1);
+	assert_int_equal(PARSE(&o, "crest", "page-server", "--port", "1", "-t", "1"), -1);
+
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--page-server",
+			       "--address", "h", "--port", "2727"), 0);
+	assert_true(o.page_server);
+	assert_int_equal(PARSE(&o, "crest", "pre-dump", "-t", "1", "-D", "d", "--page-server",
+			       "--address", "h", "--port", "2727"), 0);
+	assert_true(o.page_server && o.pre_dump);
+	/* Both the address and a port other than 0, and no --file. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--page-server",
+			       "--port", "2727"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--page-server",
+			       "--address", "h", "--port", "0"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--page-server",
+			       "--address", "h", "--port", "1", "--file", "f"), -1);
+	/* --address and --port name a page server: alone they are a mistake. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--port", "2727"), -1);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--page-server"), -1);
+}
+
 /* Every long option is in crest(8), as groff spells it ("\-\-images\-dir"). */
 static void test_man_page_options(void **state)
 {
@@ -447,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_usage_text),
 		cmocka_unit_test(test_command_help),
 		cmocka_unit_test(test_man_page_options),
+		cmocka_unit_test(test_page_server_opts),
 		cmocka_unit_test(test_errors),
 	};
 

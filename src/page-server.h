@@ -1,0 +1,58 @@
+/*
+ * The page server (CRIU's): `crest page-server -D DIR --port P` takes
+ * the pages images of a dump over TCP (`crest dump --page-server
+ * --address A --port P`) and writes them into DIR; every other image
+ * stays in the dump's own -D, as CRIU does.
+ *
+ * One connection, one image set. Every message is a header
+ *
+ *   u32 cmd, u32 handle, u64 len            (little-endian) + len bytes
+ *
+ *   HELLO  -> OK|ERR   magic, version, the set's id, flags
+ *   OPEN   -> OK|ERR   handle: a new number; bytes: "pages-PID.img"
+ *   DATA               bytes: raw pages, appended (spliced both ways)
+ *   SYNC   -> OK|ERR   every byte sent so far is in its file: spliced to
+ *                      a socket, pages are the target's own till then
+ *   CLOSE  -> SUM|ERR  synced; SUM: u64 size, SHA-256 (for the inventory)
+ *   COMMIT -> OK|ERR   every file renamed into place, the directory synced
+ *   ABORT              or the connection closed before COMMIT: every
+ *                      file of the set is removed, nothing is left
+ *
+ * ERR carries the server's message. The server writes the header of each
+ * file itself (the set's id from HELLO), so a file is a pages image as a
+ * local dump would write it.
+ */
+#ifndef CREST_PAGE_SERVER_H
+#define CREST_PAGE_SERVER_H
+
+#include <stdint.h>
+
+#include "image.h"
+#include "opts.h"
+
+struct ps_conn;
+
+/* crest page-server: serve one dump, exit 0 once it committed. */
+int cr_page_server(const struct options *opts);
+
+/*
+ * Dump side. ps_connect() before anything is seized: an unreachable or
+ * foreign server stops the dump there. -1 reported.
+ */
+struct ps_conn *ps_connect(const char *address, int port, const uint8_t id[IMG_ID_SIZE],
+			   bool nosync);
+const char *ps_where(const struct ps_conn *c);
+int ps_sock(const struct ps_conn *c);
+int ps_open(struct ps_conn *c, const char *name, uint32_t *handle);
+/* len raw bytes follow on ps_sock() (the caller splices or writes them). */
+int ps_data(struct ps_conn *c, uint32_t handle, uint64_t len);
+/* Every byte sent so far is written by the server. */
+int ps_sync(struct ps_conn *c);
+int ps_close(struct ps_conn *c, uint32_t handle, uint64_t *size,
+	     uint8_t sha256[IMG_HASH_SIZE]);
+int ps_commit(struct ps_conn *c);
+/* The server removes what it holds of the set (best effort). */
+void ps_abort(struct ps_conn *c);
+void ps_disconnect(struct ps_conn *c);
+
+#endif
