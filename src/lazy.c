@@ -49,6 +49,7 @@
 #include "image.h"
 #include "lazy.h"
 #include "log.h"
+#include "page-server.h"
 #include "restore-task.h"
 #include "util.h"
 
@@ -81,6 +82,7 @@ struct lazy_src {
 	bool hash;		/* fds[0]'s SHA-256 is ours to check (sha256) */
 	uint8_t sha256[32];
 	const char *pages_path;
+	uint32_t ps_handle;	/* fds[0]'s lazy runs are on the page server */
 	struct lazy_run *runs;	/* sorted by vaddr */
 	size_t nr_runs;
 	size_t *order;		/* background order: largest mappings first */
@@ -112,6 +114,7 @@ struct lazy_server {
 	size_t rr;
 	uint64_t copied, zeroed, faults;
 	int guard;		/* socket to crest-lazy-guard; -1: none */
+	struct ps_conn *ps;	/* restore --lazy-pages --page-server */
 	/* The hasher thread: a byte on hash_pipe[0] when it is done. */
 	int hash_pipe[2];
 	bool hashing;
@@ -467,10 +470,37 @@ static long piece_of_run(const struct lazy_mm *m, uint32_t r, uint32_t page)
 
 /* ---- pages ---- */
 
+/* A run's bytes from its pages image here. */
+static int read_local(const struct lazy_mm *m, const struct lazy_run *r, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(m->src->fds[r->file], buf + got, len - got,
+				  IMG_PAGES_OFF + r->off + got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				pr_perror("lazy-pages: can't read the pages of %d at %#llx (pages image offset %llu)",
+					  m->src->orig, (unsigned long long)r->vaddr,
+					  (unsigned long long)(IMG_PAGES_OFF + r->off + got));
+			else
+				pr_err("lazy-pages: the pages image of %d ends before the pages at %#llx (offset %llu): truncated after the restore began",
+				       m->src->orig, (unsigned long long)r->vaddr,
+				       (unsigned long long)(IMG_PAGES_OFF + r->off + got));
+			return -1;
+		}
+		got += n;
+	}
+	return 0;
+}
+
 /* A run's bytes, checked, in the buffer of this nesting depth. */
 static char *read_run(struct lazy_server *s, struct lazy_mm *m, const struct lazy_run *r)
 {
-	size_t len = (size_t)r->nr_pages * PAGE_SIZE, got = 0;
+	size_t len = (size_t)r->nr_pages * PAGE_SIZE;
 	char *buf;
 
 	/*
@@ -491,24 +521,15 @@ static char *read_run(struct lazy_server *s, struct lazy_mm *m, const struct laz
 		s->buf_sizes[s->depth] = len;
 	}
 	buf = s->bufs[s->depth];
-	while (got < len) {
-		ssize_t n = pread(m->src->fds[r->file], buf + got, len - got,
-				  IMG_PAGES_OFF + r->off + got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n < 0)
-				pr_perror("lazy-pages: can't read the pages of %d at %#llx (pages image offset %llu)",
-					  m->src->orig, (unsigned long long)r->vaddr,
-					  (unsigned long long)(IMG_PAGES_OFF + r->off + got));
-			else
-				pr_err("lazy-pages: the pages image of %d ends before the pages at %#llx (offset %llu): truncated after the restore began",
-				       m->src->orig, (unsigned long long)r->vaddr,
-				       (unsigned long long)(IMG_PAGES_OFF + r->off + got));
+	/* Lazy runs of a page server's image are read there. */
+	if (m->src->ps_handle && !r->file) {
+		if (ps_read(s->ps, m->src->ps_handle, IMG_PAGES_OFF + r->off, buf, len)) {
+			pr_err("lazy-pages: can't fetch the pages of %d at %#llx from the page server",
+			       m->src->orig, (unsigned long long)r->vaddr);
 			return NULL;
 		}
-		got += n;
+	} else if (read_local(m, r, buf, len)) {
+		return NULL;
 	}
 	if (r->check && arch_crc32c_pages(buf, len) != r->crc) {
 		pr_err("lazy-pages: the pages of %d at %#llx (%u pages, pages image offset %llu) fail their checksum",
@@ -941,6 +962,9 @@ static int serve(struct lazy_server *s)
 		}
 	}
 	free(pfd);
+	/* Every page is in: were the page server's files the dump's? */
+	if (s->ps && ps_done(s->ps))
+		return -1;
 	/* A fork under way is read before its parent's userfaultfd goes. */
 	for (int k = 0; k < s->nr_mms; k++) {
 		if (mm_events(s, s->mms[k]))
@@ -963,6 +987,10 @@ static int src_init(struct lazy_src *src, const struct restore_task *t,
 
 	src->orig = t->pe->pid;
 	src->pages_path = t->pages_paths[0];
+	/* The page server hashes its file (DONE says how it went). */
+	src->ps_handle = t->pages_remote ? t->ps_handle : 0;
+	if (src->ps_handle)
+		inv = NULL;
 	for (size_t i = 0; inv && i < inv->n_files; i++)
 		if (!strcmp(inv->files[i]->name, name) && inv->files[i]->sha256.len == 32) {
 			src->hash = true;
@@ -1044,7 +1072,7 @@ static void close_others(const struct lazy_server *s)
 		int fd = atoi(de->d_name);
 		bool keep = de->d_name[0] == '.' || fd == dirfd(d) || fd <= 2 ||
 			    fd == s->sock || fd == log_get_fd() || fd == s->hash_pipe[0] ||
-			    fd == s->hash_pipe[1];
+			    fd == s->hash_pipe[1] || (s->ps && fd == ps_sock(s->ps));
 
 		for (int i = 0; !keep && i < s->nr_src; i++)
 			for (int k = 0; k < CHAIN_MAX; k++)
@@ -1115,9 +1143,9 @@ static void __attribute__((noreturn)) server_main(struct lazy_server *s,
 }
 
 int lazy_start(struct restore_task *tasks, int nr, const InventoryEntry *inv, int base,
-	       int *tree_fd, pid_t *server)
+	       struct ps_conn *ps, int *tree_fd, pid_t *server)
 {
-	struct lazy_server s = { .sock = -1, .guard = -1 };
+	struct lazy_server s = { .sock = -1, .guard = -1, .ps = ps };
 	int sk[2];
 	char c;
 	ssize_t n;

@@ -13,7 +13,23 @@
  * base) and *server its pid. With inv, the server checks each pages
  * image against the inventory's SHA-256 too, as the tree runs.
  */
+struct ps_conn;
+struct options;
+
+/*
+ * ps: restore --lazy-pages --page-server: the connection the lazy runs of
+ * the tasks whose pages_remote is set are read through; NULL: none.
+ */
 int lazy_start(struct restore_task *tasks, int nr, const InventoryEntry *inv, int base,
-	       int *tree_fd, pid_t *server);
+	       struct ps_conn *ps, int *tree_fd, pid_t *server);
+
+/*
+ * restore --lazy-pages --page-server (lazy-remote.c): connect to the page
+ * server, fill a memfd per task whose pages are there with what the
+ * restorer reads itself and make it the task's pages_path. *ps: the
+ * connection (a service fd at or above base), NULL if no task needs it.
+ */
+int lazy_remote_fetch(struct restore_task *tasks, int nr, const struct options *o,
+		      const uint8_t id[IMG_ID_SIZE], int base, struct ps_conn **ps);
 
 #endif

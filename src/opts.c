@@ -160,13 +160,14 @@ static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGR
 static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_NOSYNC, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
 	OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
-static const int page_server_opts[] = { 'D', OPT_ADDRESS, OPT_PORT, OPT_STATUS_FD,
-	OPT_NOSYNC, 0 };
+static const int page_server_opts[] = { 'D', OPT_ADDRESS, OPT_PORT, OPT_LAZY_PAGES,
+	OPT_STATUS_FD, OPT_NOSYNC, 0 };
 static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VERIFY_KEY,
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_LAZY_PAGES, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_LAZY_PAGES, OPT_PAGE_SERVER,
+	OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
 static const int no_opts[] = { 0 };
@@ -233,6 +234,17 @@ static const struct opt_help {
 	  "write a zero byte to FD and close it once it\n"
 	  "listens (CRIU's readiness signal)" },
 	{ C(PAGE_SERVER), OPT_NOSYNC, NULL, "don't fsync the pages images" },
+	{ C(PAGE_SERVER), OPT_LAZY_PAGES, NULL,
+	  "serve the pages images in DIR to one restore\n"
+	  "--lazy-pages --page-server instead (their SHA-256\n"
+	  "checked beside), then exit" },
+	{ C(RESTORE), OPT_PAGE_SERVER, NULL,
+	  "with --lazy-pages: the pages images the dump sent\n"
+	  "to a page server are read from a crest page-server\n"
+	  "--lazy-pages at --address and --port (what the\n"
+	  "restorers read at once first, the rest on demand)" },
+	{ C(RESTORE), OPT_ADDRESS, "ADDR", "the page server's address (--page-server)" },
+	{ C(RESTORE), OPT_PORT, "PORT", "the page server's port (--page-server)" },
 	{ C(DUMP), OPT_FILE, "FILE",
 	  "all images in one context file instead ('-':\n"
 	  "stdout), written beside and renamed when complete" },
@@ -765,7 +777,8 @@ int opts_parse(int argc, char **argv, struct options *o)
 		pr_err("'crest page-server' needs the port to listen on: --port PORT");
 		return -1;
 	}
-	if (o->cmd == CMD_DUMP && !o->page_server && (o->ps_address || o->ps_port >= 0)) {
+	if ((o->cmd == CMD_DUMP || o->cmd == CMD_RESTORE) && !o->page_server &&
+	    (o->ps_address || o->ps_port >= 0)) {
 		pr_err("--address and --port name a page server: give --page-server too");
 		return -1;
 	}
@@ -776,6 +789,10 @@ int opts_parse(int argc, char **argv, struct options *o)
 		}
 		if (o->file || o->fd >= 0) {
 			pr_err("--page-server sends the pages of an images directory: it can't be used with --file");
+			return -1;
+		}
+		if (o->cmd == CMD_RESTORE && !o->lazy_pages) {
+			pr_err("restore --page-server reads pages as the tree faults on them: give --lazy-pages too");
 			return -1;
 		}
 	}

@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +29,8 @@
 
 enum ps_cmd {
 	PS_HELLO = 1, PS_OPEN, PS_DATA, PS_CLOSE, PS_COMMIT, PS_ABORT, PS_SYNC,
+	/* restore --lazy-pages --page-server: the server's files read back */
+	PS_GET, PS_READ, PS_DONE,
 	PS_OK = 64, PS_ERR, PS_SUM,
 };
 
@@ -83,7 +87,26 @@ struct ps_server {
 	uint32_t nr_files;
 	uint64_t received;	/* bytes of pages */
 	char peer[128];
+	/* page-server --lazy-pages: files served, each hashed by a thread */
+	struct ps_served {
+		char name[64];
+		int fd;
+		uint64_t size;
+		uint8_t sha256[IMG_HASH_SIZE];
+		pthread_t hasher;
+		int bad;	/* 0 good, 1 changed, else an errno */
+	} *served;
+	uint32_t nr_served;
+	bool lazy, done;
 };
+
+/* GET's payload: what the client's inventory says of the file. */
+struct ps_get {
+	uint64_t size;
+	uint8_t sha256[IMG_HASH_SIZE];
+	char name[64];
+};
+_Static_assert(sizeof(struct ps_get) == 104, "ps_get is 104 bytes on the wire");
 
 /* Tell the client why, once; the caller removes the set. */
 static int serve_err(struct ps_server *s, const char *fmt, ...)
@@ -272,6 +295,131 @@ static int serve_hello(struct ps_server *s, const struct ps_hdr *h)
 	return send_msg(s->sk, PS_OK, 0, NULL, 0);
 }
 
+/* The whole served file against the client's SHA-256, beside the reads. */
+static void *serve_hash(void *arg)
+{
+	struct ps_served *f = arg;
+	uint8_t got[IMG_HASH_SIZE];
+
+	if (img_sha256_fd(f->fd, got))
+		f->bad = errno ? errno : EIO;
+	else if (memcmp(got, f->sha256, IMG_HASH_SIZE))
+		f->bad = 1;
+	return NULL;
+}
+
+static int serve_get(struct ps_server *s, const struct ps_hdr *h)
+{
+	struct ps_get g;
+	unsigned char hdr[IMG_HDR_SIZE];
+	struct ps_served *f;
+	char why[128];
+	uint8_t id[IMG_ID_SIZE];
+	uint32_t magic;
+	struct stat st;
+	int pid, end = 0;
+
+	if (h->len != sizeof(g) || read_all(s->sk, &g, sizeof(g)) ||
+	    h->handle != s->nr_served + 1)
+		return serve_err(s, "page server: a bad GET from %s", s->peer);
+	g.name[sizeof(g.name) - 1] = 0;
+	if (sscanf(g.name, "pages-%d.img%n", &pid, &end) != 1 || pid <= 0 ||
+	    (size_t)end != strlen(g.name))
+		return serve_err(s, "page server: '%s' is not a pages image name", g.name);
+	s->served = xrealloc(s->served, (s->nr_served + 1) * sizeof(*s->served));
+	f = &s->served[s->nr_served];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", g.name);
+	f->fd = openat(s->dir.dirfd, g.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (f->fd < 0)
+		return serve_err(s, "page server: can't open '%s/%s': %s", s->dir.path, g.name,
+				 strerror(errno));
+	s->nr_served++;
+	if (fstat(f->fd, &st) || pread(f->fd, hdr, sizeof(hdr), 0) != sizeof(hdr))
+		return serve_err(s, "page server: can't read '%s/%s': %s", s->dir.path, g.name,
+				 strerror(errno));
+	if (img_check_header(hdr, sizeof(hdr), &magic, id, why, sizeof(why)))
+		return serve_err(s, "page server: image '%s/%s' at offset 0: %s", s->dir.path,
+				 g.name, why);
+	if (magic != img_descs[IMG_PAGES].magic || memcmp(id, s->dir.id, IMG_ID_SIZE))
+		return serve_err(s, "page server: '%s/%s' belongs to another checkpoint",
+				 s->dir.path, g.name);
+	if ((uint64_t)st.st_size != g.size)
+		return serve_err(s, "page server: '%s/%s' is %lld bytes, the inventory says %llu",
+				 s->dir.path, g.name, (long long)st.st_size,
+				 (unsigned long long)g.size);
+	f->size = g.size;
+	memcpy(f->sha256, g.sha256, IMG_HASH_SIZE);
+	if (pthread_create(&f->hasher, NULL, serve_hash, f)) {
+		close(f->fd);
+		f->fd = -1;
+		return serve_err(s, "page server: can't start a thread to hash '%s'", g.name);
+	}
+	pr_debug("page server: serving '%s/%s'", s->dir.path, g.name);
+	return send_msg(s->sk, PS_OK, h->handle, NULL, 0);
+}
+
+/* READ: u64 offset; the answer a DATA of len bytes, sent from the page cache. */
+static int serve_read(struct ps_server *s, const struct ps_hdr *h)
+{
+	struct ps_hdr d = { PS_DATA, h->handle, h->len };
+	struct ps_served *f;
+	uint64_t off;
+	off_t at;
+
+	if (read_all(s->sk, &off, sizeof(off)) || !h->handle || h->handle > s->nr_served)
+		return serve_err(s, "page server: a bad READ from %s", s->peer);
+	f = &s->served[h->handle - 1];
+	if (off > f->size || h->len > f->size - off)
+		return serve_err(s, "page server: a READ past the end of '%s'", f->name);
+	if (send(s->sk, &d, sizeof(d), MSG_NOSIGNAL | MSG_MORE) != sizeof(d))
+		return -1;
+	at = off;
+	for (uint64_t left = h->len; left; ) {
+		ssize_t n = sendfile(s->sk, f->fd, &at, left);
+
+		if (n < 0 && errno == EINTR && !ps_stop)
+			continue;
+		if (n <= 0) {
+			pr_perror("page server: can't send '%s' to %s", f->name, s->peer);
+			return -1;
+		}
+		left -= n;
+	}
+	return 0;
+}
+
+static int join_hashers(struct ps_server *s)
+{
+	int ret = 0;
+
+	for (uint32_t i = 0; i < s->nr_served; i++) {
+		struct ps_served *f = &s->served[i];
+
+		if (f->fd < 0)
+			continue;
+		pthread_join(f->hasher, NULL);
+		close(f->fd);
+		f->fd = -1;
+		if (f->bad && !ret)
+			ret = f->bad == 1 ?
+			      serve_err(s, "page server: image '%s/%s' was changed after the dump (its SHA-256 is not the inventory's)",
+					s->dir.path, f->name) :
+			      serve_err(s, "page server: can't read '%s/%s': %s", s->dir.path,
+					f->name, strerror(f->bad));
+	}
+	return ret;
+}
+
+/* DONE: every page is in; the answer says whether every file was sound. */
+static int serve_done(struct ps_server *s)
+{
+	if (join_hashers(s))
+		return -1;
+	s->done = true;
+	return send_msg(s->sk, PS_OK, 0, NULL, 0);
+}
+
 /* 0: the set is committed and the client gone; -1: it is not. */
 static int serve(struct ps_server *s)
 {
@@ -280,7 +428,7 @@ static int serve(struct ps_server *s)
 		int ret;
 
 		if (read_all(s->sk, &h, sizeof(h))) {
-			if (s->committed && errno == ENODATA)
+			if ((s->committed || s->done) && errno == ENODATA)
 				return 0;
 			if (ps_stop)
 				pr_err("page server: stopped by signal %d", (int)ps_stop);
@@ -293,10 +441,18 @@ static int serve(struct ps_server *s)
 		if (!s->hello && h.cmd != PS_HELLO)
 			return serve_err(s, "page server: %s does not speak crest's page server protocol",
 					 s->peer);
-		if (s->committed && h.cmd != PS_ABORT)
-			return serve_err(s, "page server: a message after COMMIT");
+		if (s->committed || s->done)
+			return serve_err(s, "page server: a message after the end");
+		if (s->hello && s->lazy != (h.cmd == PS_GET || h.cmd == PS_READ ||
+					    h.cmd == PS_DONE))
+			return serve_err(s, s->lazy ?
+					 "page server: this one serves a lazy restore (page-server --lazy-pages), not a dump" :
+					 "page server: this one takes a dump; start page-server --lazy-pages for a lazy restore");
 		switch (h.cmd) {
 		case PS_HELLO:	ret = serve_hello(s, &h); break;
+		case PS_GET:	ret = serve_get(s, &h); break;
+		case PS_READ:	ret = serve_read(s, &h); break;
+		case PS_DONE:	ret = serve_done(s); break;
 		case PS_OPEN:	ret = serve_open(s, &h); break;
 		case PS_DATA:	ret = serve_data(s, &h); break;
 		case PS_CLOSE:	ret = serve_close(s, &h); break;
@@ -374,14 +530,19 @@ int cr_page_server(const struct options *opts)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	/* The directory first: it is locked for this one set, stale temporaries go. */
-	if (img_dir_open(&s.dir, opts->dir, true))
+	/*
+	 * The directory first: for a dump it is locked for this one set and
+	 * stale temporaries go; a lazy restore only reads it.
+	 */
+	s.lazy = opts->lazy_pages;
+	if (img_dir_open(&s.dir, opts->dir, !s.lazy))
 		return EXIT_FAIL;
 	s.dir.nosync = opts->nosync;
 	lsk = listen_on(opts->ps_address, opts->ps_port, where, sizeof(where));
 	if (lsk < 0)
 		goto out;
-	printf("crest page-server: listening on %s, pages into '%s'\n", where, opts->dir);
+	printf("crest page-server: listening on %s, pages %s '%s'\n", where,
+	       s.lazy ? "served from" : "into", opts->dir);
 	fflush(stdout);
 	if (opts->status_fd >= 0) {
 		if (write(opts->status_fd, "", 1) != 1)
@@ -410,10 +571,15 @@ int cr_page_server(const struct options *opts)
 	}
 	fcntl(s.pipe[1], F_SETPIPE_SZ, PS_CHUNK);
 	if (!serve(&s)) {
-		pr_info("page server: %d pages image%s committed into '%s'", s.dir.nr_written,
-			s.dir.nr_written == 1 ? "" : "s", s.dir.path);
+		if (s.lazy)
+			pr_info("page server: %u pages image%s served from '%s'", s.nr_served,
+				s.nr_served == 1 ? "" : "s", s.dir.path);
+		else
+			pr_info("page server: %d pages image%s committed into '%s'",
+				s.dir.nr_written, s.dir.nr_written == 1 ? "" : "s", s.dir.path);
 		ret = EXIT_OK;
 	}
+	join_hashers(&s);
 out:
 	if (ret != EXIT_OK) {
 		/* Nothing of a set that did not commit stays. */
@@ -429,6 +595,7 @@ out:
 		close(s.pipe[1]);
 	}
 	free(s.files);
+	free(s.served);
 	img_dir_close(&s.dir);
 	return ret;
 }
@@ -450,6 +617,19 @@ const char *ps_where(const struct ps_conn *c)
 int ps_sock(const struct ps_conn *c)
 {
 	return c->sk;
+}
+
+int ps_move_sock(struct ps_conn *c, int base)
+{
+	int fd = fcntl(c->sk, F_DUPFD_CLOEXEC, base);
+
+	if (fd < 0) {
+		pr_perror("can't move the page server's socket above %d", base);
+		return -1;
+	}
+	close(c->sk);
+	c->sk = fd;
+	return 0;
 }
 
 static int conn_send(struct ps_conn *c, uint32_t cmd, uint32_t handle, const void *buf,
@@ -624,6 +804,59 @@ int ps_commit(struct ps_conn *c)
 		return -1;
 	}
 	return conn_send(c, PS_COMMIT, 0, NULL, 0) || conn_reply(c, PS_OK, NULL, 0) ? -1 : 0;
+}
+
+int ps_get(struct ps_conn *c, const char *name, uint64_t size,
+	   const uint8_t sha256[IMG_HASH_SIZE], uint32_t *handle)
+{
+	struct ps_get g = { .size = size };
+
+	memcpy(g.sha256, sha256, IMG_HASH_SIZE);
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	if (conn_send(c, PS_GET, c->nr_open + 1, &g, sizeof(g)) ||
+	    conn_reply(c, PS_OK, NULL, 0))
+		return -1;
+	*handle = ++c->nr_open;
+	return 0;
+}
+
+/* READ's header carries the length wanted; the offset follows it. */
+int ps_read(struct ps_conn *c, uint32_t handle, uint64_t off, void *buf, size_t len)
+{
+	struct { struct ps_hdr h; uint64_t off; } m = { { PS_READ, handle, len }, off };
+	struct ps_hdr h;
+
+	if (c->broken) {
+		pr_err("page server %s: the connection failed already", c->where);
+		return -1;
+	}
+	if (send(c->sk, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
+		c->broken = true;
+		pr_perror("can't ask the page server %s for pages", c->where);
+		return -1;
+	}
+	if (read_all(c->sk, &h, sizeof(h)) || h.cmd != PS_DATA || h.len != len) {
+		char msg[PS_MAX_MSG + 1] = "";
+
+		c->broken = true;
+		if (h.cmd == PS_ERR && h.len <= PS_MAX_MSG && !read_all(c->sk, msg, h.len))
+			pr_err("the page server %s refused: %s", c->where, msg);
+		else
+			pr_err("the page server %s did not send the %zu bytes at offset %llu",
+			       c->where, len, (unsigned long long)off);
+		return -1;
+	}
+	if (read_all(c->sk, buf, len)) {
+		c->broken = true;
+		pr_perror("can't read pages from the page server %s", c->where);
+		return -1;
+	}
+	return 0;
+}
+
+int ps_done(struct ps_conn *c)
+{
+	return conn_send(c, PS_DONE, 0, NULL, 0) || conn_reply(c, PS_OK, NULL, 0) ? -1 : 0;
 }
 
 void ps_abort(struct ps_conn *c)

@@ -18,6 +18,16 @@
  *   ABORT              or the connection closed before COMMIT: every
  *                      file of the set is removed, nothing is left
  *
+ * page-server --lazy-pages serves a restore --lazy-pages instead:
+ *
+ *   HELLO  -> OK|ERR   as above (the set's id: every file must carry it)
+ *   GET    -> OK|ERR   handle: a new number; bytes: size, SHA-256, name
+ *   READ   -> DATA|ERR len: bytes wanted, a u64 offset follows; DATA's
+ *                      bytes sent from the file (sendfile)
+ *   DONE   -> OK|ERR   every page is in: ERR if a file's SHA-256 (hashed
+ *                      by the server beside the reads) is not the one GET
+ *                      gave
+ *
  * ERR carries the server's message. The server writes the header of each
  * file itself (the set's id from HELLO), so a file is a pages image as a
  * local dump would write it.
@@ -43,6 +53,8 @@ struct ps_conn *ps_connect(const char *address, int port, const uint8_t id[IMG_I
 			   bool nosync);
 const char *ps_where(const struct ps_conn *c);
 int ps_sock(const struct ps_conn *c);
+/* Move the socket to an fd at or above base (a restore's service fds). */
+int ps_move_sock(struct ps_conn *c, int base);
 int ps_open(struct ps_conn *c, const char *name, uint32_t *handle);
 /* len raw bytes follow on ps_sock() (the caller splices or writes them). */
 int ps_data(struct ps_conn *c, uint32_t handle, uint64_t len);
@@ -51,6 +63,17 @@ int ps_sync(struct ps_conn *c);
 int ps_close(struct ps_conn *c, uint32_t handle, uint64_t *size,
 	     uint8_t sha256[IMG_HASH_SIZE]);
 int ps_commit(struct ps_conn *c);
+/*
+ * restore --lazy-pages --page-server (the server started with
+ * --lazy-pages): name a file to read, with the inventory's size and
+ * SHA-256 (the server checks the size now, the hash beside the reads),
+ * read len bytes of it at off, and say every page is in: ps_done() fails
+ * if a file's SHA-256 was not the inventory's.
+ */
+int ps_get(struct ps_conn *c, const char *name, uint64_t size,
+	   const uint8_t sha256[IMG_HASH_SIZE], uint32_t *handle);
+int ps_read(struct ps_conn *c, uint32_t handle, uint64_t off, void *buf, size_t len);
+int ps_done(struct ps_conn *c);
 /* The server removes what it holds of the set (best effort). */
 void ps_abort(struct ps_conn *c);
 void ps_disconnect(struct ps_conn *c);

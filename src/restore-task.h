@@ -32,6 +32,13 @@ struct restore_task {
 	uint8_t *run_file;		/* NULL: all in pages_path */
 	uint8_t *run_nocrc;		/* a piece of a run: no checksum of its own */
 	char *pages_paths[CHAIN_MAX];	/* [0]: pages_path */
+	/*
+	 * restore --lazy-pages --page-server: pages_path is a memfd holding
+	 * the runs the restorer reads, fetched from the page server; the
+	 * lazy-pages server reads the others there (lazy-remote.c).
+	 */
+	const ImageFile *pages_remote;	/* the inventory's file; NULL: local */
+	uint32_t ps_handle;
 	FdEntry **fds;
 	int nr_fds;
 	struct thread_fds *tfds;	/* threads' own tables, fdinfo-TID.img */

@@ -41,6 +41,7 @@
 #include "mem-premap.h"
 #include "namespaces.h"
 #include "opts.h"
+#include "page-server.h"
 #include "parasite.h"
 #include "proc.h"
 #include "progress.h"
@@ -85,6 +86,7 @@ struct restore_ctx {
 	struct sign_key key;		/* --verify-key; len 0: none */
 	struct ns_restore ns;		/* the tree's namespaces */
 	pid_t lazy_pid;			/* --lazy-pages: the server (lazy.c); 0: none */
+	struct ps_conn *ps;		/* --page-server: where pages images are */
 };
 
 static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
@@ -143,6 +145,35 @@ static int add_parent_runs(struct restore_ctx *ctx, struct restore_task *t,
 	return 0;
 }
 
+
+/*
+ * restore --lazy-pages --page-server: pid's pages image is on the page
+ * server if the dump sent it there and it is not here. 1: it is (the
+ * sizes agree; t->pages_remote set, or -1 returned by the caller if they
+ * do not), 0: read it here.
+ */
+static int pages_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	char *name = img_name(IMG_PAGES, t->pe->pid);
+	const ImageFile *f = NULL;
+
+	for (size_t i = 0; i < ctx->inv->n_files; i++)
+		if (!strcmp(ctx->inv->files[i]->name, name))
+			f = ctx->inv->files[i];
+	free(name);
+	if (!f || !f->page_server ||
+	    !faccessat(ctx->dir.dirfd, f->name, F_OK, AT_SYMLINK_NOFOLLOW))
+		return 0;
+	if (f->size != IMG_PAGES_OFF + t->pages_bytes) {
+		pr_err("the inventory of '%s' says '%s' is %llu bytes, the pagemap %llu",
+		       ctx->dir.path, f->name, (unsigned long long)f->size,
+		       (unsigned long long)(IMG_PAGES_OFF + t->pages_bytes));
+		return 1;
+	}
+	t->pages_remote = f;
+	return 1;
+}
+
 static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
 {
 	pid_t pid = t->pe->pid;
@@ -181,6 +212,8 @@ static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
 	if (ret < 0)
 		return -1;
 
+	if (ctx->opts->page_server && pages_remote(ctx, t))
+		return t->pages_remote ? 0 : -1;
 	img = img_open(&ctx->dir, IMG_PAGES, pid);
 	if (!img)
 		return -1;
@@ -1538,10 +1571,18 @@ static int prepare_objects(struct restore_ctx *ctx)
 		ctx->tasks[i].restore_pid = ctx->opts->restore_pid;
 		ctx->tasks[i].lazy = ctx->opts->lazy_pages;
 	}
+	/* The pages the restorers read themselves, fetched from a page server. */
+	if (ctx->opts->page_server &&
+	    lazy_remote_fetch(ctx->tasks, ctx->nr, ctx->opts, ctx->dir.id, base, &ctx->ps))
+		return -1;
 	/* Last: the server keeps none of the fds above, only the images. */
-	if (ctx->opts->lazy_pages &&
-	    lazy_start(ctx->tasks, ctx->nr, ctx->dir.defer_pages_hash ? ctx->inv : NULL,
-		       base, &ctx->sh.lazy_fd, &ctx->lazy_pid))
+	ret = ctx->opts->lazy_pages &&
+	      lazy_start(ctx->tasks, ctx->nr, ctx->dir.defer_pages_hash ? ctx->inv : NULL,
+			 base, ctx->ps, &ctx->sh.lazy_fd, &ctx->lazy_pid);
+	/* The connection is the lazy-pages server's now. */
+	ps_disconnect(ctx->ps);
+	ctx->ps = NULL;
+	if (ret)
 		return -1;
 	return 0;
 err:
@@ -1769,6 +1810,8 @@ int cr_restore(const struct options *opts)
 	ctx.dir.check_owner = geteuid() == 0 && !opts->trust_images && !stream;
 	/* A signed set is checked whole before it runs; otherwise crest-lazy does. */
 	ctx.dir.defer_pages_hash = opts->lazy_pages && !opts->verify_key && !opts->check_only;
+	/* --page-server: pages images the dump sent there are not here. */
+	ctx.dir.pages_elsewhere_ok = opts->page_server;
 	if (geteuid() == 0 && !opts->trust_images && opts->file &&
 	    strcmp(opts->file, "-") && check_context_owner(opts->file))
 		goto err;
