@@ -249,8 +249,10 @@ static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 			 o->base.unknown_fields[0].tag);
 		return -1;
 	}
-	if (o->ps) {
-		snprintf(why, len, "a page server (criu_opts.ps) is not supported by crest");
+	/* A page server by address (dump, pre-dump); an fd or a pid of one is not crest's. */
+	if (o->ps && (req->type == CRIU_REQ_TYPE__RESTORE || o->ps->has_fd || o->ps->has_pid ||
+		      !o->ps->address || !o->ps->has_port)) {
+		snprintf(why, len, "a page server (criu_opts.ps) is supported by crest for DUMP and PRE_DUMP, by address and port only");
 		return -1;
 	}
 	if (o->auto_dedup) {
@@ -384,6 +386,16 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		}
 		if (o->track_mem && req->type == CRIU_REQ_TYPE__DUMP)
 			add(a, "--track-mem");
+		if (o->ps) {
+			static char portbuf[16];
+
+			snprintf(portbuf, sizeof(portbuf), "%d", o->ps->port);
+			add(a, "--page-server");
+			add(a, "--address");
+			add(a, o->ps->address);
+			add(a, "--port");
+			add(a, portbuf);
+		}
 		if (o->freeze_cgroup) {
 			add(a, "--freeze-cgroup");
 			add(a, o->freeze_cgroup);

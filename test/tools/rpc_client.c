@@ -4,7 +4,7 @@
  * hooks answered when notify_scripts is set -- for test/run.
  *
  *   rpc_client CREST version|check|features
- *   rpc_client CREST dump PID DIR [leave-running] [notify]
+ *   rpc_client CREST dump PID DIR [leave-running] [notify] [ps=ADDR:PORT]
  *   rpc_client CREST restore DIR [notify]
  *   rpc_client CREST unknown-option DIR PID
  *
@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 {
 	CriuReq req = CRIU_REQ__INIT;
 	CriuOpts o = CRIU_OPTS__INIT;
+	CriuPageServerInfo ps = CRIU_PAGE_SERVER_INFO__INIT;
 	uint8_t buf[65536], extra[8];
 	int sv[2], ok = 0, notifies = 0;
 	pid_t crest;
@@ -42,8 +43,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: rpc_client CREST REQUEST ...\n");
 		return 2;
 	}
-	for (int i = 3; i < argc; i++)
+	for (int i = 3; i < argc; i++) {
+		char *colon;
+
 		notifies |= !strcmp(argv[i], "notify");
+		/* ps=ADDR:PORT: criu_opts.ps, a page server by address */
+		if (!strncmp(argv[i], "ps=", 3) && (colon = strrchr(argv[i], ':'))) {
+			*colon = 0;
+			ps.address = argv[i] + 3;
+			ps.has_port = 1;
+			ps.port = atoi(colon + 1);
+			o.ps = &ps;
+		}
+	}
 	req.opts = &o;
 	o.images_dir_fd = -1;
 	if (!strcmp(argv[2], "version")) {
