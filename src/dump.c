@@ -26,6 +26,7 @@
 #include "image.h"
 #include "log.h"
 #include "mem.h"
+#include "mem-zpages.h"
 #include "namespaces.h"
 #include "opts.h"
 #include "page-server.h"
@@ -262,6 +263,12 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 	pages = img_create(&ctx->dir, IMG_PAGES, it->pid);
 	if (!pagemap || !pages)
 		goto cure;
+	/* --compress into a directory: the pages as zstd frames, run by run. */
+	if (ctx->opts->compress && !ctx->opts->file && ctx->opts->fd < 0) {
+		if (zpages_mark(pages))
+			goto cure;
+		pages->zpages = true;
+	}
 	if (fault("dump-pages")) {
 		pr_err("fault injected: dump-pages");
 		goto cure;

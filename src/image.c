@@ -14,6 +14,7 @@
 #include "arch.h"
 #include "image.h"
 #include "log.h"
+#include "mem-zpages.h"
 #include "page-server.h"
 #include "util.h"
 
@@ -771,7 +772,8 @@ static int verify_file(struct img_dir *d, const ImageFile *f)
 		       (unsigned long long)f->size);
 		goto out;
 	}
-	if (d->defer_pages_hash && !strncmp(f->name, "pages-", 6)) {
+	/* Compressed, it is read through a memfd: hashed now, as it is. */
+	if (d->defer_pages_hash && !strncmp(f->name, "pages-", 6) && zpages_is(fd) != 1) {
 		ret = 0;	/* src/lazy.c hashes it as the tree runs */
 		goto out;
 	}

@@ -90,6 +90,7 @@ struct image {
 	uint8_t id[IMG_ID_SIZE];	/* from the header */
 	struct ps_conn *ps;	/* written by this page server (fd: its socket) */
 	uint32_t ps_handle;	/* its handle there; 0: a local file */
+	bool zpages;		/* a pages image of zstd frames (mem-zpages.h) */
 };
 
 /* The directory an image set is written to or read from. */

@@ -989,7 +989,8 @@ static int src_init(struct lazy_src *src, const struct restore_task *t,
 	src->pages_path = t->pages_paths[0];
 	/* The page server hashes its file (DONE says how it went). */
 	src->ps_handle = t->pages_remote ? t->ps_handle : 0;
-	if (src->ps_handle)
+	/* A compressed image was hashed before it was decompressed. */
+	if (src->ps_handle || t->pages_z)
 		inv = NULL;
 	for (size_t i = 0; inv && i < inv->n_files; i++)
 		if (!strcmp(inv->files[i]->name, name) && inv->files[i]->sha256.len == 32) {

@@ -30,6 +30,7 @@
 #include "image.h"
 #include "log.h"
 #include "mem.h"
+#include "mem-zpages.h"
 #include "track.h"
 #include "parasite.h"
 #include "proc.h"
@@ -49,6 +50,7 @@
 #define MAX_INH_PAGES	(1U << 20)
 #define MAX_RUN_PAGES	256		/* 1 MiB per crc'd run */
 #define PIPE_BYTES	(1 << 20)
+#define ZBATCH_BYTES	(16 << 20)	/* --compress: pages held per batch */
 
 int mem_vma_kind(const char *path, int shared, VmaKind *kind)
 {
@@ -267,6 +269,9 @@ struct dump_pages {
 	int mem_fd;		/* /proc/PID/mem, opened for the first */
 	uint64_t forced, nr_forced;
 	uint64_t zeroed;	/* present pages full of zeros, not saved */
+	/* --compress: a batch is drained here, then compressed into pages */
+	int zfd;
+	uint32_t *zlens;
 };
 
 /*
@@ -348,6 +353,42 @@ fail:
 	return -1;
 }
 
+/*
+ * --compress: the batch is spliced into a memfd as it would be into the
+ * image (the parasite's command ends the same way), then each run goes
+ * into the image as a zstd frame, on both cores.
+ */
+static int drain_compressed(struct dump_pages *d)
+{
+	struct page_batch *b = &d->b;
+	uint32_t lens[b->nr];
+	uint64_t zbytes = 0;
+	void *map;
+	int ret;
+
+	if (ftruncate(d->zfd, 0) || lseek(d->zfd, 0, SEEK_SET)) {
+		pr_perror("can't empty the compression buffer");
+		return -1;
+	}
+	if (drain_pipe(d->ctl, d->rfd, d->zfd, b->bytes, d->pages->path,
+		       d->pages->off - IMG_PAGES_OFF))
+		return -1;
+	map = mmap(NULL, b->bytes, PROT_READ, MAP_SHARED, d->zfd, 0);
+	if (map == MAP_FAILED) {
+		pr_perror("can't map the compression buffer");
+		return -1;
+	}
+	for (uint32_t i = 0; i < b->nr; i++)
+		lens[i] = b->iovs[i].len;
+	d->zlens = xrealloc(d->zlens, b->nr * sizeof(*d->zlens));
+	ret = zpages_write(d->pages->fd, d->pages->path, map, lens, b->nr, d->zlens);
+	munmap(map, b->bytes);
+	for (uint32_t i = 0; !ret && i < b->nr; i++)
+		zbytes += d->zlens[i];
+	d->pages->off += zbytes;
+	return ret;
+}
+
 static int flush_batch(struct dump_pages *d)
 {
 	struct page_batch *b = &d->b;
@@ -367,17 +408,21 @@ static int flush_batch(struct dump_pages *d)
 	if (img_raw_begin(d->pages, b->bytes) ||
 	    parasite_start(ctl, PARASITE_CMD_DUMP_PAGES))
 		return -1;
-	if (drain_pipe(ctl, d->rfd, d->pages->fd, b->bytes, d->pages->path,
+	if (d->zfd >= 0 ? drain_compressed(d) :
+	    drain_pipe(ctl, d->rfd, d->pages->fd, b->bytes, d->pages->path,
 		       d->pages->off - IMG_PAGES_OFF))
 		return -1;
 	for (uint32_t i = 0; i < b->nr; i++) {
 		pe.vaddr = b->iovs[i].base;
 		pe.nr_pages = b->iovs[i].len / PAGE_SIZE;
 		pe.crc = b->crcs[i];
+		pe.has_zlen = d->zfd >= 0;
+		pe.zlen = pe.has_zlen ? d->zlens[i] : 0;
 		if (img_write_msg(d->pagemap, &pe.base))
 			return -1;
 	}
-	d->pages->off += b->bytes;
+	if (d->zfd < 0)
+		d->pages->off += b->bytes;
 	b->nr = 0;
 	b->bytes = 0;
 	return 0;
@@ -396,7 +441,8 @@ static int add_page(struct dump_pages *d, const VmaEntry *v, uint64_t start)
 		b->bytes += PAGE_SIZE;
 		return 0;
 	}
-	if (b->nr == b->max && flush_batch(d))
+	/* Compressed, a batch is held in memory: at most ZBATCH_BYTES. */
+	if ((b->nr == b->max || (d->zfd >= 0 && b->bytes >= ZBATCH_BYTES)) && flush_batch(d))
 		return -1;
 	b->iovs[b->nr].base = start;
 	b->iovs[b->nr].len = PAGE_SIZE;
@@ -437,7 +483,20 @@ static int write_forced(struct dump_pages *d)
 			  (unsigned long)d->forced, d->ctl->pid);
 		goto err;
 	}
-	if (img_raw_begin(d->pages, len))
+	pe.vaddr = d->forced;
+	pe.nr_pages = d->nr_forced;
+	pe.crc = arch_crc32c_pages(buf, len);
+	if (d->zfd >= 0) {
+		uint32_t l = len, z;
+
+		if (zpages_write(d->pages->fd, d->pages->path, (unsigned char *)buf, &l, 1, &z))
+			goto err;
+		pe.has_zlen = 1;
+		pe.zlen = z;
+		done = len;
+		d->pages->off += z - len;	/* with += len below */
+	}
+	if (d->zfd < 0 && img_raw_begin(d->pages, len))
 		goto err;
 	while (done < len) {
 		ssize_t n = write(d->pages->fd, buf + done, len - done);
@@ -450,9 +509,6 @@ static int write_forced(struct dump_pages *d)
 		}
 		done += n;
 	}
-	pe.vaddr = d->forced;
-	pe.nr_pages = d->nr_forced;
-	pe.crc = arch_crc32c_pages(buf, len);
 	free(buf);
 	d->pages->off += len;
 	d->nr_forced = 0;
@@ -777,11 +833,18 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 		   struct image *pagemap, struct image *pages)
 {
 	struct dump_pages d = { .ctl = ctl, .pagemap = pagemap, .pages = pages,
-				.par = par, .ppm_fd = -1, .rfd = -1, .mem_fd = -1 };
+				.par = par, .ppm_fd = -1, .rfd = -1, .mem_fd = -1, .zfd = -1 };
 	int ret = -1;
 	char path[64];
 
 	probe_zero_pfns();
+	if (pages->zpages) {
+		d.zfd = memfd_create("crest-zpages", MFD_CLOEXEC);
+		if (d.zfd < 0) {
+			pr_perror("can't make a memfd to compress pages in");
+			return -1;
+		}
+	}
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctl->pid);
 	d.pm_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (d.pm_fd < 0) {
@@ -838,5 +901,8 @@ out_pm:
 	if (d.ppm_fd >= 0)
 		close(d.ppm_fd);
 	close(d.pm_fd);
+	if (d.zfd >= 0)
+		close(d.zfd);
+	free(d.zlens);
 	return ret;
 }

@@ -158,7 +158,7 @@ static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGR
 	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
-	'D', OPT_NOSYNC, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
+	'D', OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
 	OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int page_server_opts[] = { 'D', OPT_ADDRESS, OPT_PORT, OPT_LAZY_PAGES,
 	OPT_STATUS_FD, OPT_NOSYNC, 0 };
@@ -250,9 +250,10 @@ static const struct opt_help {
 	  "stdout), written beside and renamed when complete" },
 	{ C(RESTORE), OPT_FILE, "FILE", "restore from a context file ('-': stdin)" },
 	{ C(VERIFY), OPT_FILE, "FILE", "check a context file ('-': stdin)" },
-	{ C(DUMP), OPT_COMPRESS, NULL,
-	  "compress the images in the --file stream (zstd,\n"
-	  "two threads); restore finds it out by itself" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_COMPRESS, NULL,
+	  "compress the images in the --file stream, or the\n"
+	  "pages images of DIR run by run (zstd, two\n"
+	  "threads); restore finds it out by itself" },
 	{ C(DUMP) | C(PRE_DUMP), OPT_NOSYNC, NULL, "don't fsync the images" },
 	{ C(DUMP) | C(PRE_DUMP), OPT_SIGN_KEY, "FILE",
 	  "sign the images: an HMAC-SHA256 keyed with FILE's\n"
@@ -796,8 +797,8 @@ int opts_parse(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
-	if (o->compress && !o->file && o->fd < 0) {
-		pr_err("--compress compresses the --file stream: give --file FILE (or '-')");
+	if (o->compress && o->page_server) {
+		pr_err("--compress and --page-server: the pages go to the page server as they are; give one of them");
 		return -1;
 	}
 	if (o->prev_dir && (o->file || o->fd >= 0)) {

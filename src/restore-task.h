@@ -38,6 +38,7 @@ struct restore_task {
 	 * lazy-pages server reads the others there (lazy-remote.c).
 	 */
 	const ImageFile *pages_remote;	/* the inventory's file; NULL: local */
+	bool pages_z;			/* dump --compress: decompressed into a memfd */
 	uint32_t ps_handle;
 	FdEntry **fds;
 	int nr_fds;

@@ -39,6 +39,7 @@
 #include "lazy.h"
 #include "log.h"
 #include "mem-premap.h"
+#include "mem-zpages.h"
 #include "namespaces.h"
 #include "opts.h"
 #include "page-server.h"
@@ -229,7 +230,9 @@ static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
 		img_close(img);
 		return -1;
 	}
-	if ((uint64_t)st.st_size != IMG_PAGES_OFF + t->pages_bytes) {
+	/* Compressed (dump --compress), its size is checked once it is decompressed. */
+	t->pages_z = zpages_is(img->fd) == 1;
+	if (!t->pages_z && (uint64_t)st.st_size != IMG_PAGES_OFF + t->pages_bytes) {
 		pr_err("image '%s' is truncated or corrupt: %lld bytes, the pagemap says %llu",
 		       img->path, (long long)st.st_size,
 		       (unsigned long long)(IMG_PAGES_OFF + t->pages_bytes));
@@ -1507,6 +1510,52 @@ static int wait_roots(struct restore_ctx *ctx)
 }
 
 /* Shared objects and pipes: open once here, inherited by every task. */
+/*
+ * Compressed pages images (dump --compress) are read through a memfd of
+ * each as an uncompressed dump would have written it, made here before
+ * anything is created (the earlier links of a chain too). The memfd is a
+ * service fd: the tasks open it by its path in /proc, and close it.
+ */
+static int plain_pages(struct restore_ctx *ctx, int base)
+{
+	for (int i = 0; i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+
+		for (int k = 0; k < CHAIN_MAX && !t->pe->zombie; k++) {
+			int fd, z, plain;
+			struct stat st;
+
+			if (!t->pages_paths[k] || t->pages_remote)
+				continue;
+			fd = open(t->pages_paths[k], O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				pr_perror("can't open '%s'", t->pages_paths[k]);
+				return -1;
+			}
+			z = zpages_is(fd);
+			plain = z == 1 ? zpages_plain(fd, t->pages_paths[k]) : -1;
+			close(fd);
+			if (z != 1)
+				continue;
+			plain = files_to_service(plain, base);
+			if (plain < 0)
+				return -1;
+			if (!k && (fstat(plain, &st) ||
+				   (uint64_t)st.st_size != IMG_PAGES_OFF + t->pages_bytes)) {
+				pr_err("image '%s' is truncated or corrupt: %lld bytes decompressed, the pagemap says %llu",
+				       t->pages_paths[k], (long long)st.st_size,
+				       (unsigned long long)(IMG_PAGES_OFF + t->pages_bytes));
+				return -1;
+			}
+			pr_debug("'%s' decompressed", t->pages_paths[k]);
+			t->pages_paths[k] = xsprintf("/proc/%d/fd/%d", getpid(), plain);
+			if (!k)
+				t->pages_path = t->pages_paths[0];
+		}
+	}
+	return 0;
+}
+
 static int prepare_objects(struct restore_ctx *ctx)
 {
 	struct rlimit rl;
@@ -1571,6 +1620,8 @@ static int prepare_objects(struct restore_ctx *ctx)
 		ctx->tasks[i].restore_pid = ctx->opts->restore_pid;
 		ctx->tasks[i].lazy = ctx->opts->lazy_pages;
 	}
+	if (plain_pages(ctx, base))
+		return -1;
 	/* The pages the restorers read themselves, fetched from a page server. */
 	if (ctx->opts->page_server &&
 	    lazy_remote_fetch(ctx->tasks, ctx->nr, ctx->opts, ctx->dir.id, base, &ctx->ps))

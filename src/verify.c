@@ -24,6 +24,7 @@
 #include "context.h"
 #include "image.h"
 #include "log.h"
+#include "mem-zpages.h"
 #include "opts.h"
 #include "sign.h"
 #include "util.h"
@@ -131,6 +132,22 @@ static const uint8_t *map_raw(struct verify *v, const char *name, size_t *size,
 		free_msgs(msgs, nr);
 		v->problems++;
 		return NULL;
+	}
+	/* A compressed pages image (dump --compress) is checked decompressed. */
+	if (img->kind == IMG_PAGES && zpages_is(img->fd) == 1) {
+		int plain = zpages_plain(img->fd, img->path);
+		struct stat st;
+
+		if (plain < 0 || fstat(plain, &st)) {
+			if (plain >= 0)
+				close(plain);
+			free_msgs(msgs, nr);
+			v->problems++;
+			return NULL;
+		}
+		close(img->fd);
+		img->fd = plain;
+		img->size = st.st_size;
 	}
 	*size = img->size;
 	if (!img->size)

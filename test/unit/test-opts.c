@@ -388,12 +388,14 @@ static void test_errors(void **state)
 	assert_int_equal(PARSE(&o, "crest", "show"), -1);
 	assert_int_equal(PARSE(&o, "crest", "show", "a", "b"), -1);
 
-	/* --compress is the stream's: dump --file only. */
-	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--compress"), -1);
-	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-D", "d", "--compress"), -1);
+	/* --compress: the stream, or a directory's pages images; not a page server's. */
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--compress"), 0);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-D", "d", "--compress"), 0);
 	assert_int_equal(PARSE(&o, "crest", "restore", "--file", "f", "--compress"), -1);
 	assert_int_equal(PARSE(&o, "crest", "pre-dump", "-t", "1", "-D", "d",
-			       "--compress"), -1);
+			       "--compress"), 0);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-D", "d", "--compress",
+			       "--page-server", "--address", "h", "--port", "1"), -1);
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--file", "-",
 			       "--compress"), 0);
 	assert_true(o.compress);

@@ -1,0 +1,33 @@
+/*
+ * dump --compress into a directory: pages-PID.img holds one zstd frame
+ * per run (pagemap_entry.zlen its length), back to back from
+ * IMG_PAGES_OFF, and says so in its header's padding:
+ *
+ *   0      32              40                 4096
+ *   header | "ZPG1" u32 1  | zeros ...        | frame | frame | ...
+ *
+ * (the header's crc covers its first 28 bytes; the inventory's SHA-256
+ * covers the whole file). A restore makes a memfd of the image as an
+ * uncompressed dump would have written it and reads that.
+ */
+#ifndef CREST_MEM_ZPAGES_H
+#define CREST_MEM_ZPAGES_H
+
+#include <stdint.h>
+
+#include "image.h"
+
+/* Mark a new pages image compressed (its header is written). */
+int zpages_mark(struct image *pages);
+/*
+ * Compress nr runs of lens[i] bytes, back to back at src, into one frame
+ * each at the end of fd, on two threads; zlens[i]: each frame's length.
+ */
+int zpages_write(int fd, const char *path, const unsigned char *src, const uint32_t *lens,
+		 uint32_t nr, uint32_t *zlens);
+/* 1: the pages image at fd is compressed, 0: it is not, -1: can't read it. */
+int zpages_is(int fd);
+/* A memfd holding the image at fd uncompressed (offset 0), or -1 reported. */
+int zpages_plain(int fd, const char *path);
+
+#endif
