@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "arch-crc.h"
 #include "image.h"
 #include "lazy.h"
@@ -61,6 +63,8 @@ struct lazy_run {
 	uint32_t crc;
 	uint8_t file;		/* lazy_src.fds[file] */
 	bool check;		/* it has a crc of its own */
+	uint64_t zoff;		/* compressed: its frame in lazy_src.zfd, from IMG_PAGES_OFF */
+	uint32_t zlen;
 };
 
 /*
@@ -83,6 +87,7 @@ struct lazy_src {
 	uint8_t sha256[32];
 	const char *pages_path;
 	uint32_t ps_handle;	/* fds[0]'s lazy runs are on the page server */
+	int zfd;		/* ... or frames of this compressed image; -1 */
 	struct lazy_run *runs;	/* sorted by vaddr */
 	size_t nr_runs;
 	size_t *order;		/* background order: largest mappings first */
@@ -497,6 +502,29 @@ static int read_local(const struct lazy_mm *m, const struct lazy_run *r, char *b
 	return 0;
 }
 
+/* A lazy run of a compressed image: its frame, decompressed into buf. */
+static int read_frame(const struct lazy_mm *m, const struct lazy_run *r, char *buf, size_t len)
+{
+	void *z = xzalloc(r->zlen ? r->zlen : 1);
+	ssize_t n = pread(m->src->zfd, z, r->zlen, IMG_PAGES_OFF + r->zoff);
+	size_t got = 0;
+
+	if (n == (ssize_t)r->zlen)
+		got = ZSTD_decompress(buf, len, z, r->zlen);
+	free(z);
+	if (n != (ssize_t)r->zlen || ZSTD_isError(got) || got != len) {
+		if (n < 0)
+			pr_perror("lazy-pages: can't read the pages of %d at %#llx",
+				  m->src->orig, (unsigned long long)r->vaddr);
+		else
+			pr_err("lazy-pages: the compressed pages of %d at %#llx (pages image offset %llu) are cut short or do not decompress",
+			       m->src->orig, (unsigned long long)r->vaddr,
+			       (unsigned long long)(IMG_PAGES_OFF + r->zoff));
+		return -1;
+	}
+	return 0;
+}
+
 /* A run's bytes, checked, in the buffer of this nesting depth. */
 static char *read_run(struct lazy_server *s, struct lazy_mm *m, const struct lazy_run *r)
 {
@@ -528,6 +556,9 @@ static char *read_run(struct lazy_server *s, struct lazy_mm *m, const struct laz
 			       m->src->orig, (unsigned long long)r->vaddr);
 			return NULL;
 		}
+	} else if (m->src->zfd >= 0 && !r->file) {
+		if (read_frame(m, r, buf, len))
+			return NULL;
 	} else if (read_local(m, r, buf, len)) {
 		return NULL;
 	}
@@ -989,6 +1020,14 @@ static int src_init(struct lazy_src *src, const struct restore_task *t,
 	src->pages_path = t->pages_paths[0];
 	/* The page server hashes its file (DONE says how it went). */
 	src->ps_handle = t->pages_remote ? t->ps_handle : 0;
+	src->zfd = -1;
+	if (t->run_zoff) {
+		src->zfd = open(t->pages_zpath, O_RDONLY | O_CLOEXEC);
+		if (src->zfd < 0) {
+			pr_perror("lazy-pages: can't open '%s'", t->pages_zpath);
+			return -1;
+		}
+	}
 	/* A compressed image was hashed before it was decompressed. */
 	if (src->ps_handle || t->pages_z)
 		inv = NULL;
@@ -1024,6 +1063,8 @@ static int src_init(struct lazy_src *src, const struct restore_task *t,
 		r->off = t->run_off[k];
 		r->file = t->run_file ? t->run_file[k] : 0;
 		r->check = !(t->run_nocrc && t->run_nocrc[k]);
+		r->zoff = t->run_zoff ? t->run_zoff[k] : 0;
+		r->zlen = t->run_zoff ? t->runs[k]->zlen : 0;
 		if (r->file >= CHAIN_MAX || src->fds[r->file] < 0) {
 			pr_err("lazy-pages: the pages of %d at %#llx are in no image",
 			       src->orig, (unsigned long long)r->vaddr);
@@ -1075,9 +1116,11 @@ static void close_others(const struct lazy_server *s)
 			    fd == s->sock || fd == log_get_fd() || fd == s->hash_pipe[0] ||
 			    fd == s->hash_pipe[1] || (s->ps && fd == ps_sock(s->ps));
 
-		for (int i = 0; !keep && i < s->nr_src; i++)
+		for (int i = 0; !keep && i < s->nr_src; i++) {
 			for (int k = 0; k < CHAIN_MAX; k++)
 				keep |= s->src[i].fds[k] == fd;
+			keep |= s->src[i].zfd == fd;
+		}
 		if (!keep)
 			close(fd);
 	}

@@ -29,6 +29,13 @@ int lazy_start(struct restore_task *tasks, int nr, const InventoryEntry *inv, in
  * restorer reads itself and make it the task's pages_path. *ps: the
  * connection (a service fd at or above base), NULL if no task needs it.
  */
+/*
+ * restore --lazy-pages of t's compressed pages image at fd (lazy-remote.c):
+ * a memfd (a service fd at or above base) of what the restorer reads,
+ * decompressed; the lazy runs stay for crest-lazy to decompress. -1.
+ */
+int lazy_zpages_fill(struct restore_task *t, int fd, const char *path, int base);
+
 int lazy_remote_fetch(struct restore_task *tasks, int nr, const struct options *o,
 		      const uint8_t id[IMG_ID_SIZE], int base, struct ps_conn **ps);
 

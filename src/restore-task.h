@@ -39,6 +39,13 @@ struct restore_task {
 	 */
 	const ImageFile *pages_remote;	/* the inventory's file; NULL: local */
 	bool pages_z;			/* dump --compress: decompressed into a memfd */
+	/*
+	 * ... and with --lazy-pages: the memfd holds only what the restorer
+	 * reads; crest-lazy decompresses each lazy run's frame (at run_zoff[k]
+	 * from IMG_PAGES_OFF in pages_zpath) as it is needed.
+	 */
+	char *pages_zpath;
+	uint64_t *run_zoff;
 	uint32_t ps_handle;
 	FdEntry **fds;
 	int nr_fds;

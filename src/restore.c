@@ -1533,11 +1533,14 @@ static int plain_pages(struct restore_ctx *ctx, int base)
 				return -1;
 			}
 			z = zpages_is(fd);
-			plain = z == 1 ? zpages_plain(fd, t->pages_paths[k]) : -1;
+			/* Lazy, only what the restorer reads: crest-lazy seeks to the rest. */
+			if (z == 1 && !k && t->lazy)
+				plain = lazy_zpages_fill(t, fd, t->pages_paths[k], base);
+			else if (z == 1)
+				plain = files_to_service(zpages_plain(fd, t->pages_paths[k]), base);
 			close(fd);
 			if (z != 1)
 				continue;
-			plain = files_to_service(plain, base);
 			if (plain < 0)
 				return -1;
 			if (!k && (fstat(plain, &st) ||
@@ -1547,7 +1550,8 @@ static int plain_pages(struct restore_ctx *ctx, int base)
 				       (unsigned long long)(IMG_PAGES_OFF + t->pages_bytes));
 				return -1;
 			}
-			pr_debug("'%s' decompressed", t->pages_paths[k]);
+			pr_debug(!k && t->lazy ? "'%s': what the restorer reads decompressed, the rest on demand" :
+				 "'%s' decompressed", t->pages_paths[k]);
 			t->pages_paths[k] = xsprintf("/proc/%d/fd/%d", getpid(), plain);
 			if (!k)
 				t->pages_path = t->pages_paths[0];
