@@ -763,25 +763,37 @@ int ps_open(struct ps_conn *c, const char *name, uint32_t *handle)
 	return 0;
 }
 
-int ps_data(struct ps_conn *c, uint32_t handle, uint64_t len)
+/* A message whose bytes follow it (DATA), or that carries its own (READ). */
+static int conn_raw(struct ps_conn *c, const void *m, size_t len, int flags, const char *what)
 {
-	struct ps_hdr h = { PS_DATA, handle, len };
-
 	if (c->broken) {
 		pr_err("page server %s: the connection failed already", c->where);
 		return -1;
 	}
-	if (send(c->sk, &h, sizeof(h), MSG_NOSIGNAL | MSG_MORE) != sizeof(h)) {
+	if (send(c->sk, m, len, MSG_NOSIGNAL | flags) != (ssize_t)len) {
 		c->broken = true;
-		pr_perror("can't send pages to the page server %s", c->where);
+		pr_perror("can't %s the page server %s", what, c->where);
 		return -1;
 	}
 	return 0;
 }
 
+/* A message of no bytes, answered OK. */
+static int conn_ask(struct ps_conn *c, uint32_t cmd)
+{
+	return conn_send(c, cmd, 0, NULL, 0) || conn_reply(c, PS_OK, NULL, 0) ? -1 : 0;
+}
+
+int ps_data(struct ps_conn *c, uint32_t handle, uint64_t len)
+{
+	struct ps_hdr h = { PS_DATA, handle, len };
+
+	return conn_raw(c, &h, sizeof(h), MSG_MORE, "send pages to");
+}
+
 int ps_sync(struct ps_conn *c)
 {
-	return conn_send(c, PS_SYNC, 0, NULL, 0) || conn_reply(c, PS_OK, NULL, 0) ? -1 : 0;
+	return conn_ask(c, PS_SYNC);
 }
 
 int ps_close(struct ps_conn *c, uint32_t handle, uint64_t *size,
@@ -803,7 +815,7 @@ int ps_commit(struct ps_conn *c)
 		pr_err("page server %s: commit failed (fault injected)", c->where);
 		return -1;
 	}
-	return conn_send(c, PS_COMMIT, 0, NULL, 0) || conn_reply(c, PS_OK, NULL, 0) ? -1 : 0;
+	return conn_ask(c, PS_COMMIT);
 }
 
 int ps_get(struct ps_conn *c, const char *name, uint64_t size,
@@ -826,15 +838,8 @@ int ps_read(struct ps_conn *c, uint32_t handle, uint64_t off, void *buf, size_t 
 	struct { struct ps_hdr h; uint64_t off; } m = { { PS_READ, handle, len }, off };
 	struct ps_hdr h;
 
-	if (c->broken) {
-		pr_err("page server %s: the connection failed already", c->where);
+	if (conn_raw(c, &m, sizeof(m), 0, "ask for pages from"))
 		return -1;
-	}
-	if (send(c->sk, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
-		c->broken = true;
-		pr_perror("can't ask the page server %s for pages", c->where);
-		return -1;
-	}
 	if (read_all(c->sk, &h, sizeof(h)) || h.cmd != PS_DATA || h.len != len) {
 		char msg[PS_MAX_MSG + 1] = "";
 
@@ -856,7 +861,7 @@ int ps_read(struct ps_conn *c, uint32_t handle, uint64_t off, void *buf, size_t 
 
 int ps_done(struct ps_conn *c)
 {
-	return conn_send(c, PS_DONE, 0, NULL, 0) || conn_reply(c, PS_OK, NULL, 0) ? -1 : 0;
+	return conn_ask(c, PS_DONE);
 }
 
 void ps_abort(struct ps_conn *c)
