@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,6 +87,170 @@ static int data_ranges(int in, RegFileEntry *f, uint64_t size)
 	return 0;
 }
 
+static void add_pair(uint64_t **v, size_t *n, uint64_t off, uint64_t len)
+{
+	if (!len)
+		return;
+	if (*n && (*v)[*n - 2] + (*v)[*n - 1] == off) {
+		(*v)[*n - 1] += len;
+		return;
+	}
+	*v = xrealloc(*v, (*n + 2) * sizeof(**v));
+	(*v)[(*n)++] = off;
+	(*v)[(*n)++] = len;
+}
+
+/* Bytes of data SEEK_DATA finds, page by page; UINT64_MAX: can't tell. */
+static uint64_t data_bytes(int fd, uint64_t size)
+{
+	uint64_t off = 0, bytes = 0;
+
+	for (size_t k = 0; off < size; k++) {
+		off_t d = lseek(fd, off, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			return bytes;	/* holes to the end */
+		if (d < 0 || k == GHOST_MAX_RANGES || (h = lseek(fd, d, SEEK_HOLE)) < 0)
+			return UINT64_MAX;
+		d &= ~((off_t)PAGE_SIZE - 1);
+		h = (h + PAGE_SIZE - 1) & ~((off_t)PAGE_SIZE - 1);
+		bytes += h - d;
+		off = h;
+	}
+	return bytes;
+}
+
+/* FIEMAP's unwritten extents: 1 where there is no FIEMAP. */
+static int fiemap_unwritten(int fd, uint64_t **out, size_t *n)
+{
+	enum { NR = 256 };
+	struct fiemap *fm = xzalloc(sizeof(*fm) + NR * sizeof(struct fiemap_extent));
+	uint64_t start = 0;
+	int ret = 0;
+
+	for (;;) {
+		memset(fm, 0, sizeof(*fm));
+		fm->fm_start = start;
+		fm->fm_length = FIEMAP_MAX_OFFSET - start;
+		fm->fm_extent_count = NR;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm)) {
+			ret = errno == EOPNOTSUPP || errno == ENOTTY ? 1 : -1;
+			break;
+		}
+		if (!fm->fm_mapped_extents)
+			break;
+		for (unsigned int i = 0; i < fm->fm_mapped_extents; i++) {
+			const struct fiemap_extent *e = &fm->fm_extents[i];
+
+			if ((e->fe_flags & FIEMAP_EXTENT_UNWRITTEN) && *n / 2 < GHOST_MAX_RANGES)
+				add_pair(out, n, e->fe_logical, e->fe_length);
+			start = e->fe_logical + e->fe_length;
+		}
+		if (fm->fm_extents[fm->fm_mapped_extents - 1].fe_flags & FIEMAP_EXTENT_LAST)
+			break;
+	}
+	free(fm);
+	return ret;
+}
+
+/*
+ * No FIEMAP (tmpfs): nothing says where pages fallocated and not written
+ * are (not uptodate, they are holes to SEEK_DATA and absent to mincore),
+ * only how many there are (st_blocks). So many are taken from its holes
+ * in order, then past its end: exact where it allocated every hole, as
+ * posix_fallocate() of the whole file does; where some holes were never
+ * allocated, the count is kept, not the places (crest(8)).
+ */
+static int guess_pages(int fd, const struct stat *st, uint64_t data, uint64_t **out,
+		       size_t *n)
+{
+	uint64_t left = ((uint64_t)st->st_blocks * 512 - data) / PAGE_SIZE, off = 0;
+	uint64_t size = (st->st_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+
+	while (left && off < size && *n / 2 < GHOST_MAX_RANGES) {
+		off_t h = lseek(fd, off, SEEK_HOLE), d;
+		uint64_t len;
+
+		if (h < 0)
+			return -1;
+		h &= ~((off_t)PAGE_SIZE - 1);
+		if ((uint64_t)h >= size)
+			break;
+		d = lseek(fd, h, SEEK_DATA);
+		if (d < 0 && errno != ENXIO)
+			return -1;
+		if (d < 0 || (uint64_t)d > size)
+			d = size;
+		d = (d + PAGE_SIZE - 1) & ~((off_t)PAGE_SIZE - 1);
+		if (d <= h) {
+			off = h + PAGE_SIZE;
+			continue;
+		}
+		len = (uint64_t)(d - h) / PAGE_SIZE < left ? (uint64_t)(d - h) : left * PAGE_SIZE;
+		add_pair(out, n, h, len);
+		left -= len / PAGE_SIZE;
+		off = d;
+	}
+	if (left)
+		add_pair(out, n, size, left * PAGE_SIZE);
+	return 0;
+}
+
+/*
+ * A range fallocate(2) allocated and nobody wrote reads as zeros, and
+ * SEEK_DATA calls it a hole (ext4, tmpfs here), yet the blocks are the
+ * file's: st_blocks counts them, a write there can't fail for space.
+ */
+int ghost_alloc_ranges(int fd, const struct stat *st, const char *what,
+		       uint64_t **out, size_t *n)
+{
+	uint64_t data = data_bytes(fd, st->st_size);
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (data != UINT64_MAX && (uint64_t)st->st_blocks * 512 <= data)
+		return 0;	/* nothing allocated beyond the data */
+	r = fiemap_unwritten(fd, out, n);
+	if (r == 1 && data != UINT64_MAX)
+		r = guess_pages(fd, st, data, out, n);
+	else if (r == 1)
+		r = 0;
+	if (r < 0) {
+		pr_perror("can't find the blocks allocated to '%s'", what);
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	if (*n / 2 >= GHOST_MAX_RANGES)
+		pr_warn("'%s' has more than %d ranges allocated: the rest comes back as holes",
+			what, GHOST_MAX_RANGES);
+	return 0;
+}
+
+int ghost_alloc_again(int fd, const uint64_t *alloc, size_t n, const char *what)
+{
+	if (n % 2) {
+		pr_err("the allocated ranges of '%s' in the image are not pairs", what);
+		return -1;
+	}
+	for (size_t k = 0; k < n; k += 2) {
+		if (!alloc[k + 1] || alloc[k] + alloc[k + 1] < alloc[k] ||
+		    alloc[k] + alloc[k + 1] > (uint64_t)INT64_MAX) {
+			pr_err("an allocated range of '%s' in the image is out of bounds", what);
+			return -1;
+		}
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, alloc[k], alloc[k + 1])) {
+			pr_perror("can't allocate %llu bytes at %llu of '%s' again",
+				  (unsigned long long)alloc[k + 1],
+				  (unsigned long long)alloc[k], what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* len bytes of in at *off to the end of out, through the page cache. */
 static int copy_range(int out, int in, off_t *off, uint64_t len, const char *what)
 {
@@ -138,7 +306,8 @@ static int dump_one(RegFileEntry *f, const char *src, struct img_dir *d)
 	f->gid = st.st_gid;
 	f->atime_ns = st.st_atim.tv_sec * 1000000000ULL + st.st_atim.tv_nsec;
 	f->mtime_ns = st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec;
-	if (data_ranges(in, f, st.st_size))
+	if (data_ranges(in, f, st.st_size) ||
+	    ghost_alloc_ranges(in, &st, f->path, &f->alloc, &f->n_alloc))
 		goto err;
 	img = img_create(d, IMG_GHOST, f->id);
 	if (!img)
@@ -437,7 +606,8 @@ int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw)
 		pr_perror("can't recreate the saved file '%s'", f->path);
 		goto err_img;
 	}
-	if (fill(f, fd, img) || give_attrs(f, fd))
+	if (fill(f, fd, img) || ghost_alloc_again(fd, f->alloc, f->n_alloc, f->path) ||
+	    give_attrs(f, fd))
 		goto err;
 	img_close(img);
 	/* Reopen with the description's own flags, then it can go. */

@@ -1,6 +1,10 @@
 #ifndef CREST_FILES_GHOST_H
 #define CREST_FILES_GHOST_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
 #include "fdinfo.pb-c.h"
 
 struct dump_files;
@@ -13,6 +17,16 @@ int ghost_dump(struct dump_files *df, struct img_dir *d);
 int ghost_open(const RegFileEntry *f, struct img_dir *d, int rw);
 /* Another description of the file ghost_open() made as fd (ghost_id). */
 int ghost_reopen(const RegFileEntry *f, int fd, int rw);
+
+/*
+ * Blocks of the file at fd allocated (fallocate) but holding no data, as
+ * offset, length pairs in *out (*n numbers): asked only where st_blocks
+ * counts more than SEEK_DATA's data. -1 on a real failure.
+ */
+int ghost_alloc_ranges(int fd, const struct stat *st, const char *what,
+		       uint64_t **out, size_t *n);
+/* Those blocks allocated again in fd (FALLOC_FL_KEEP_SIZE). */
+int ghost_alloc_again(int fd, const uint64_t *alloc, size_t n, const char *what);
 
 /*
  * A deleted directory, FIFO or device node made again, with its owner,

@@ -18,6 +18,7 @@
 
 #include "arch.h"
 #include "files.h"
+#include "files-ghost.h"
 #include "files-kind.h"
 #include "image.h"
 #include "log.h"
@@ -131,6 +132,12 @@ static int add_memfd(struct dump_files *df, pid_t pid, int hfd, const char *link
 	m->seals = fcntl(fd, F_GET_SEALS);
 	if ((int)m->seals < 0)
 		m->seals = 0;
+	/* Pages fallocated and not written: holes to SEEK_DATA, not to st_blocks. */
+	if (!first && ghost_alloc_ranges(fd, st, m->name, &m->alloc, &m->n_alloc)) {
+		close(fd);
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		return -1;
+	}
 	close(fd);
 	if (files_add_shmem(df, pid, path, st, &m->shmem_id))
 		return -1;
@@ -422,7 +429,8 @@ static int memfd_open(struct restore_files *rf, struct img_dir *d,
 				goto out;
 			}
 		}
-		if (fill(pm, pages, &off, s, p)) {
+		if (fill(pm, pages, &off, s, p) ||
+		    (m && ghost_alloc_again(fd, m->alloc, m->n_alloc, m->name))) {
 			if (p)
 				munmap(p, len);
 			close(fd);
