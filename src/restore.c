@@ -646,11 +646,40 @@ static int read_threads(struct restore_task *t, const struct restore_args *ra)
 	return ret;
 }
 
+/*
+ * A zombie leader's stops at the birth of its threads: the last thread can
+ * reach its int3, ending run_restorers()'s wait, before the leader's stop
+ * at that thread's clone is seen. Resume those; -1 on any other stop.
+ */
+static int resume_leader(pid_t pid)
+{
+	int status;
+	pid_t r;
+
+	while ((r = waitpid(pid, &status, WNOHANG | __WALL)) == pid) {
+		int event = status >> 16;
+
+		if (!WIFSTOPPED(status) ||
+		    (event != PTRACE_EVENT_CLONE && event != PTRACE_EVENT_STOP)) {
+			pr_err("the main thread of %d, to exit, stopped or ended instead (status %#x)",
+			       pid, status);
+			return -1;
+		}
+		if (ptrace(PTRACE_CONT, pid, NULL, NULL)) {
+			pr_perror("can't resume the main thread of %d", pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The restorer has stopped at its int3: did it make it? */
 static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 			  struct restore_args *ra)
 {
-	for (int i = 0;; i++) {
+	long deadline = now_ms() + RESTORE_TIMEOUT_MS;
+
+	for (;;) {
 		if (read_args(t->live, t->args_addr, ra)) {
 			pr_perror("can't read the restorer's report from %d", t->new_pid);
 			return -1;
@@ -660,8 +689,10 @@ static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 		 * way to the end when its threads have all stopped.
 		 */
 		if (!t->pe->zombie_leader || ra->stage == RST_STAGE_DONE || ra->ret ||
-		    i >= 5000)
+		    now_ms() > deadline)
 			break;
+		if (resume_leader(t->new_pid))
+			return -1;
 		usleep(1000);
 	}
 	if (ra->stage == RST_STAGE_DONE && !ra->ret)
@@ -707,10 +738,11 @@ static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 
 static int wait_leader_gone(pid_t pid)
 {
+	long deadline = now_ms() + RESTORE_TIMEOUT_MS;
 	char path[64];
 
 	snprintf(path, sizeof(path), "task/%d/stat", pid);
-	for (int i = 0; i < 5000; i++) {
+	while (now_ms() <= deadline) {
 		char *buf = read_proc(pid, path, NULL);
 		struct proc_stat st;
 		int gone = !buf || proc_parse_stat(buf, &st) ||
