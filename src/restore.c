@@ -1240,7 +1240,9 @@ out:
 
 static bool wait_state_t(pid_t pid)
 {
-	for (int i = 0; i < 500; i++) {
+	long deadline = now_ms() + 10000;
+
+	while (now_ms() <= deadline) {
 		char *buf = read_proc(pid, "stat", NULL);
 		struct proc_stat st;
 		int done = !buf || proc_parse_stat(buf, &st) || st.state == 'T';
