@@ -1328,6 +1328,9 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (wait_go(t) || (t->pe->shares_files && wait_table(t)) || join_group(t, sh) ||
 	    ns_restore_late(sh->ns, t->pe))
 		_exit(EXIT_FAILURE);
+	/* Tests of the watchdog: a new process that never gets to its restorer. */
+	while (fault("restore-hang") && !t->pe->zombie)
+		pause();
 	if (t->pe->zombie)
 		die_as_zombie(t);
 	if (installer && (nr_spare = installer_spare(before, nr_before, &spare)) < 0)

@@ -70,6 +70,15 @@
  */
 #define RESTORE_TIMEOUT_MS	60000
 
+/* CREST_RESTORE_TIMEOUT_MS: a shorter one, for the test suite. */
+static int restore_timeout_ms(void)
+{
+	const char *env = getenv("CREST_RESTORE_TIMEOUT_MS");
+	int ms = env ? atoi(env) : 0;
+
+	return ms > 0 ? ms : RESTORE_TIMEOUT_MS;
+}
+
 struct restore_ctx {
 	const struct options *opts;
 	struct img_dir dir;
@@ -881,8 +890,8 @@ static int read_report(struct restore_ctx *ctx, struct restore_report *r,
 			}
 		}
 		if (now_ms() > deadline) {
-			pr_err("the new processes did not report within %d s while %s",
-			       timeout_ms / 1000, stage);
+			pr_err("the new processes did not report within %.1f s while %s",
+			       timeout_ms / 1000.0, stage);
 			return -1;
 		}
 	}
@@ -940,7 +949,7 @@ static int create_tree(struct restore_ctx *ctx)
 		struct restore_report r;
 		struct restore_task *t;
 
-		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS, "creating the process tree"))
+		if (read_report(ctx, &r, restore_timeout_ms(), "creating the process tree"))
 			return -1;
 		t = task_by_pid(ctx, r.pid);
 		if (r.type != REPORT_CREATED || !t) {
@@ -1061,8 +1070,8 @@ static void report_stuck(struct restore_ctx *ctx, const int *trapped)
 		if (!buf || proc_parse_stat(buf, &st))
 			st.state = '?';
 		free(buf);
-		pr_err("process %d (now %d, state %c) did not finish its restore within %d s: %d of %zu threads done, its restorer %s%s",
-		       t->pe->pid, t->new_pid, st.state, RESTORE_TIMEOUT_MS / 1000,
+		pr_err("process %d (now %d, state %c) did not finish its restore within %.1f s: %d of %zu threads done, its restorer %s%s",
+		       t->pe->pid, t->new_pid, st.state, restore_timeout_ms() / 1000.0,
 		       trapped[i], t->core->n_threads,
 		       t->args_addr ? "stuck while " : "not started",
 		       t->args_addr ? stage_name(ra.stage) : "");
@@ -1118,7 +1127,7 @@ static int run_restorers(struct restore_ctx *ctx)
 	const struct files_pid_map pid_map = { map_pid, &ctx->sh };
 	int live = 0, threads = 0, trapped = 0, reported = 0, ret = -1;
 	int *done = xzalloc((ctx->nr + 1) * sizeof(int));
-	long deadline = now_ms() + RESTORE_TIMEOUT_MS;
+	long deadline = now_ms() + restore_timeout_ms();
 	sigset_t chld, old;
 
 	sigemptyset(&chld);
@@ -1220,7 +1229,7 @@ static int run_restorers(struct restore_ctx *ctx)
 		struct restore_report r;
 		struct restore_task *t;
 
-		if (read_report(ctx, &r, RESTORE_TIMEOUT_MS, "starting the restorers"))
+		if (read_report(ctx, &r, restore_timeout_ms(), "starting the restorers"))
 			goto out;
 		t = task_by_pid(ctx, r.pid);
 		if (!t || r.type != REPORT_RESTORER) {
