@@ -70,64 +70,9 @@
 #include "pstree.h"
 #include "refuse.h"
 #include "sk-inet.h"
+#include "sk-opts.h"
 #include "util.h"
 
-
-#ifndef SOL_UDP
-#define SOL_UDP		17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT	103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO		104
-#endif
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT	24
-#endif
-#ifndef IPV6_FREEBIND
-#define IPV6_FREEBIND	78
-#endif
-#ifndef IPV6_TRANSPARENT
-#define IPV6_TRANSPARENT	75
-#endif
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP	262
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP		31
-#endif
-#ifndef UDP_ENCAP
-#define UDP_ENCAP	100
-#endif
-#ifndef SOL_UDPLITE
-#define SOL_UDPLITE	136
-#endif
-#ifndef UDPLITE_SEND_CSCOV
-#define UDPLITE_SEND_CSCOV	10
-#define UDPLITE_RECV_CSCOV	11
-#endif
-#ifndef IP_RECVORIGDSTADDR
-#define IP_RECVORIGDSTADDR	20
-#endif
-#ifndef IPV6_RECVORIGDSTADDR
-#define IPV6_RECVORIGDSTADDR	74
-#endif
-#ifndef SO_TIMESTAMPING
-#define SO_TIMESTAMPING	37
-#endif
-#ifndef SO_MEMINFO
-#define SO_MEMINFO	55
-#endif
-#ifndef SOL_RAW
-#define SOL_RAW		255
-#endif
-#ifndef ICMP_FILTER
-#define ICMP_FILTER	1
-#endif
-#ifndef ICMPV6_FILTER
-#define ICMPV6_FILTER	1
-#endif
 
 /* The kernel's TCP states (include/net/tcp_states.h). */
 enum {
@@ -168,56 +113,6 @@ static const char *tcp_state_name(unsigned int st)
 
 	return st < ARRAY_SIZE(names) && names[st] ? names[st] : "unknown";
 }
-
-/*
- * The options saved, set again before the bind in this order. Each is
- * read on the socket and on a new one of its kind; what a socket of the
- * kind does not have (ENOPROTOOPT, EOPNOTSUPP...) is skipped.
- */
-static const struct sk_opt {
-	int level, name;
-	const char *str;
-} sk_opts[] = {
-#define O(l, n)	{ l, n, #n }
-	O(SOL_SOCKET, SO_REUSEADDR),	O(SOL_SOCKET, SO_REUSEPORT),
-	O(SOL_SOCKET, SO_KEEPALIVE),	O(SOL_SOCKET, SO_BROADCAST),
-	O(SOL_SOCKET, SO_OOBINLINE),	O(SOL_SOCKET, SO_DONTROUTE),
-	O(SOL_SOCKET, SO_PRIORITY),	O(SOL_SOCKET, SO_MARK),
-	O(SOL_SOCKET, SO_RCVLOWAT),	O(SOL_SOCKET, SO_LINGER),
-	O(SOL_SOCKET, SO_RCVTIMEO),	O(SOL_SOCKET, SO_SNDTIMEO),
-	O(SOL_SOCKET, SO_SNDBUF),	O(SOL_SOCKET, SO_RCVBUF),
-	O(SOL_SOCKET, SO_BINDTODEVICE),	O(SOL_SOCKET, SO_TIMESTAMP),
-	O(SOL_SOCKET, SO_TIMESTAMPNS),	O(SOL_SOCKET, SO_BUSY_POLL),
-	O(SOL_SOCKET, SO_TIMESTAMPING),
-	O(IPPROTO_IP, IP_TOS),		O(IPPROTO_IP, IP_TTL),
-	O(IPPROTO_IP, IP_FREEBIND),	O(IPPROTO_IP, IP_TRANSPARENT),
-	O(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT),
-	O(IPPROTO_IP, IP_RECVERR),	O(IPPROTO_IP, IP_PKTINFO),
-	O(IPPROTO_IP, IP_RECVTOS),	O(IPPROTO_IP, IP_RECVTTL),
-	O(IPPROTO_IP, IP_RECVORIGDSTADDR),
-	O(IPPROTO_IP, IP_MTU_DISCOVER),	O(IPPROTO_IP, IP_MULTICAST_TTL),
-	O(IPPROTO_IP, IP_MULTICAST_LOOP), O(IPPROTO_IP, IP_MULTICAST_ALL),
-	O(IPPROTO_IPV6, IPV6_V6ONLY),	O(IPPROTO_IPV6, IPV6_UNICAST_HOPS),
-	O(IPPROTO_IPV6, IPV6_MULTICAST_HOPS), O(IPPROTO_IPV6, IPV6_MULTICAST_LOOP),
-	O(IPPROTO_IPV6, IPV6_TCLASS),	O(IPPROTO_IPV6, IPV6_RECVPKTINFO),
-	O(IPPROTO_IPV6, IPV6_RECVERR),	O(IPPROTO_IPV6, IPV6_MTU_DISCOVER),
-	O(IPPROTO_IPV6, IPV6_FREEBIND),	O(IPPROTO_IPV6, IPV6_TRANSPARENT),
-	O(IPPROTO_IPV6, IPV6_RECVTCLASS), O(IPPROTO_IPV6, IPV6_RECVHOPLIMIT),
-	O(IPPROTO_IPV6, IPV6_RECVORIGDSTADDR),
-	O(IPPROTO_TCP, TCP_NODELAY),	O(IPPROTO_TCP, TCP_CORK),
-	O(IPPROTO_TCP, TCP_MAXSEG),	O(IPPROTO_TCP, TCP_KEEPIDLE),
-	O(IPPROTO_TCP, TCP_KEEPINTVL),	O(IPPROTO_TCP, TCP_KEEPCNT),
-	O(IPPROTO_TCP, TCP_SYNCNT),	O(IPPROTO_TCP, TCP_LINGER2),
-	O(IPPROTO_TCP, TCP_DEFER_ACCEPT), O(IPPROTO_TCP, TCP_WINDOW_CLAMP),
-	O(IPPROTO_TCP, TCP_USER_TIMEOUT), O(IPPROTO_TCP, TCP_NOTSENT_LOWAT),
-	O(IPPROTO_TCP, TCP_FASTOPEN),	O(IPPROTO_TCP, TCP_CONGESTION),
-	O(SOL_UDP, UDP_CORK),		O(SOL_UDP, UDP_SEGMENT),
-	O(SOL_UDP, UDP_GRO),		O(SOL_UDP, UDP_ENCAP),
-	O(SOL_UDPLITE, UDPLITE_SEND_CSCOV), O(SOL_UDPLITE, UDPLITE_RECV_CSCOV),
-	O(SOL_RAW, ICMP_FILTER),	O(IPPROTO_IP, IP_HDRINCL),
-	O(IPPROTO_IPV6, IPV6_CHECKSUM),	O(IPPROTO_ICMPV6, ICMPV6_FILTER),
-#undef O
-};
 
 struct insk {
 	InetSkEntry *e;
@@ -358,53 +253,23 @@ static void sk_words(const InetSkEntry *e, char *buf, size_t size)
 }
 
 /*
- * The options of the table that differ from those of fresh, a new socket
- * of the same kind. SO_BINDTODEVICE, TCP_CONGESTION: a name.
+ * What sk-opts.c's table has that a socket of this kind does not save:
+ * multicast is datagrams' (a stream socket refuses them; an accepted one
+ * has the TTL and hop limit of the SYN); a connection's MSS and window
+ * clamp are the kernel's, repaired.
  */
-static int dump_opts(InetSkEntry *e, int cfd, int fresh)
+static bool skip_opt(int level, int name, const void *arg)
 {
+	const InetSkEntry *e = arg;
 	bool conn = e->protocol == IPPROTO_TCP && tcp_conn_state(e->state);
 
-	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++) {
-		const struct sk_opt *o = &sk_opts[i];
-		char v[64], d[64];
-		socklen_t vl = sizeof(v), dl = sizeof(d);
-		SkOptEntry *so;
-
-		/*
-		 * Multicast is datagrams' (a stream socket refuses them; an
-		 * accepted one has the TTL and hop limit of the SYN).
-		 */
-		if (e->type == SOCK_STREAM &&
-		    ((o->level == IPPROTO_IP && (o->name == IP_MULTICAST_TTL ||
-						 o->name == IP_MULTICAST_LOOP ||
-						 o->name == IP_MULTICAST_ALL)) ||
-		     (o->level == IPPROTO_IPV6 && (o->name == IPV6_MULTICAST_HOPS ||
-						   o->name == IPV6_MULTICAST_LOOP))))
-			continue;
-		/* A connection's MSS and window clamp are the kernel's: repaired. */
-		if (conn && o->level == IPPROTO_TCP &&
-		    (o->name == TCP_MAXSEG || o->name == TCP_WINDOW_CLAMP))
-			continue;
-
-		memset(v, 0, sizeof(v));
-		memset(d, 0, sizeof(d));
-		if (getsockopt(cfd, o->level, o->name, v, &vl))
-			continue;	/* not this kind's */
-		if (!getsockopt(fresh, o->level, o->name, d, &dl) && vl == dl &&
-		    !memcmp(v, d, vl))
-			continue;
-		so = xzalloc(sizeof(*so));
-		sk_opt_entry__init(so);
-		so->level = o->level;
-		so->name = o->name;
-		so->val.len = vl;
-		so->val.data = xzalloc(vl + 1);
-		memcpy(so->val.data, v, vl);
-		e->opts = xrealloc(e->opts, (e->n_opts + 1) * sizeof(*e->opts));
-		e->opts[e->n_opts++] = so;
-	}
-	return 0;
+	if (e->type == SOCK_STREAM &&
+	    ((level == IPPROTO_IP && (name == IP_MULTICAST_TTL || name == IP_MULTICAST_LOOP ||
+				      name == IP_MULTICAST_ALL)) ||
+	     (level == IPPROTO_IPV6 && (name == IPV6_MULTICAST_HOPS ||
+					name == IPV6_MULTICAST_LOOP))))
+		return true;
+	return conn && level == IPPROTO_TCP && (name == TCP_MAXSEG || name == TCP_WINDOW_CLAMP);
 }
 
 /*
@@ -520,35 +385,16 @@ static char *other_words(int cfd, int dom, int type, int proto)
 /* What else makes a TCP or UDP socket impossible to save, or NULL. */
 static char *own_problem(InetSkEntry *e, int cfd, bool tcp_established)
 {
-	char what[200], prog[32] = "";
-	struct sock_fprog fp;
+	char what[200], prog[32] = "", *why;
 	socklen_t len;
-	int n;
+	bool locked;
 
 	sk_words(e, what, sizeof(what));
-	/*
-	 * SO_GET_FILTER: the number of instructions with a length of 0, then
-	 * the instructions (a length in instructions, not bytes).
-	 */
-	len = 0;
-	n = getsockopt(cfd, SOL_SOCKET, SO_GET_FILTER, &fp, &len);
-	if (n && errno == EACCES)
-		return xsprintf("%s with a socket filter that can't be read back", what);
-	if (!n && len) {
-		socklen_t count = len;
-
-		if (count > BPF_MAXINSNS)
-			return xsprintf("%s with a socket filter of %u instructions", what, count);
-		e->has_filter = 1;
-		e->filter.data = xzalloc(count * sizeof(struct sock_filter));
-		if (getsockopt(cfd, SOL_SOCKET, SO_GET_FILTER, e->filter.data, &len) ||
-		    len != count)
-			return xsprintf("%s with a socket filter crest could not read (%s)",
-					what, strerror(errno));
-		e->filter.len = count * sizeof(struct sock_filter);
-		if (sock_int(cfd, SOL_SOCKET, SO_LOCK_FILTER) == 1)
-			e->has_filter_locked = e->filter_locked = 1;
-	}
+	why = sk_filter_dump(cfd, what, &e->filter, &locked);
+	if (why)
+		return why;
+	e->has_filter = !!e->filter.data;
+	e->has_filter_locked = e->filter_locked = locked;
 	if (e->protocol == IPPROTO_TCP) {
 		len = sizeof(prog);
 		if (!getsockopt(cfd, IPPROTO_TCP, TCP_ULP, prog, &len) && len && prog[0])
@@ -685,7 +531,7 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 			  f->fd, f->it->pid);
 		goto err;
 	}
-	dump_opts(e, cfd, fresh);
+	sk_opts_dump(cfd, fresh, skip_opt, e, &e->opts, &e->n_opts);
 	close(fresh);
 	close(cfd);
 	u->sk = xrealloc(u->sk, (u->nr + 1) * sizeof(*u->sk));
@@ -979,11 +825,9 @@ static int check_entry(const InetSkEntry *e)
 		return bad_image(e, "is shut in a way there is not");
 	if (e->state == ST_CLOSE && e->dst_addr)
 		return bad_image(e, "has a peer and is not connected");
-	for (size_t i = 0; i < e->n_opts; i++)
-		if (e->opts[i]->val.len > 64)
-			return bad_image(e, "has an option too long");
-	if (e->has_filter && (!e->filter.len || e->filter.len % sizeof(struct sock_filter) ||
-			      e->filter.len / sizeof(struct sock_filter) > BPF_MAXINSNS))
+	if (sk_opts_check(e->opts, e->n_opts))
+		return bad_image(e, "has an option that can't be");
+	if (e->has_filter && sk_filter_bad(&e->filter))
 		return bad_image(e, "has a socket filter that can't be");
 	return 0;
 }
@@ -1000,73 +844,17 @@ static int in_read(struct restore_files *rf, struct img_dir *d)
 	return 0;
 }
 
-static const char *opt_name(const SkOptEntry *o)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++)
-		if ((unsigned int)sk_opts[i].level == o->level &&
-		    (unsigned int)sk_opts[i].name == o->name)
-			return sk_opts[i].str;
-	return "an unknown option";
-}
-
-/* A buffer size as getsockopt said it: twice what setsockopt is given. */
-static int set_buf(int fd, const SkOptEntry *o, const InetSkEntry *e)
-{
-	int val, half, force = o->name == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE;
-
-	memcpy(&val, o->val.data, sizeof(val));
-	half = val / 2;
-	if (setsockopt(fd, SOL_SOCKET, force, &half, sizeof(half)) ||
-	    sock_int(fd, SOL_SOCKET, o->name) != val) {
-		pr_err("can't give %s socket socket:[%llu] its %s of %d bytes (got %d)",
-		       proto_name(e), (unsigned long long)e->ino, opt_name(o), val,
-		       sock_int(fd, SOL_SOCKET, o->name));
-		return -1;
-	}
-	return 0;
-}
-
 static int set_opts(int fd, const InetSkEntry *e)
 {
-	for (size_t i = 0; i < e->n_opts; i++) {
-		const SkOptEntry *o = e->opts[i];
+	char what[200];
 
-		if (o->level == SOL_SOCKET && (o->name == SO_SNDBUF || o->name == SO_RCVBUF)) {
-			if (o->val.len != sizeof(int))
-				return bad_image(e, "has a buffer size that is not an int");
-			if (set_buf(fd, o, e))
-				return -1;
-			continue;
-		}
-		if (setsockopt(fd, o->level, o->name, o->val.data, o->val.len)) {
-			pr_perror("can't set %s on %s socket socket:[%llu]", opt_name(o),
-				  proto_name(e), (unsigned long long)e->ino);
-			return -1;
-		}
-	}
-	return 0;
+	sk_words(e, what, sizeof(what));
+	return sk_opts_set(fd, e->opts, e->n_opts, what);
 }
 
-/* The classic filter, then its lock (which would stop the attach). */
 static int set_filter(int fd, const InetSkEntry *e, const char *what)
 {
-	struct sock_fprog fp;
-	int one = 1;
-
-	if (!e->has_filter)
-		return 0;
-	fp.len = e->filter.len / sizeof(struct sock_filter);
-	fp.filter = (struct sock_filter *)e->filter.data;
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp))) {
-		pr_perror("can't attach the socket filter of %s", what);
-		return -1;
-	}
-	if (e->filter_locked &&
-	    setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one))) {
-		pr_perror("can't lock the socket filter of %s", what);
-		return -1;
-	}
-	return 0;
+	return e->has_filter ? sk_filter_set(fd, &e->filter, e->filter_locked, what) : 0;
 }
 
 /* What the program shut itself (dump_shutdown), shut again. */
