@@ -13,6 +13,7 @@ FD_KIND(anon)		/* files-anon.c: eventfd, signalfd, timerfd, epoll */
 FD_KIND(tty)		/* tty.c: ptys with their master in the tree */
 FD_KIND(inetsk)		/* sk-inet.c: TCP and UDP sockets (and refuses the rest) */
 FD_KIND(netlinksk)	/* sk-netlink.c: netlink sockets */
+FD_KIND(packetsk)	/* sk-packet.c: packet sockets */
 FD_KIND(memfd)		/* shmem.c: memfds (and shared memory behind mappings) */
 FD_KIND(inotify)	/* files-notify.c: inotify instances and their watches */
 FD_KIND(fanotify)	/* files-notify.c: fanotify groups and their marks */

@@ -30,6 +30,7 @@
 #include "sk-inet.pb-c.h"
 #include "tty.pb-c.h"
 #include "sk-netlink.pb-c.h"
+#include "sk-packet.pb-c.h"
 #include "ns.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
@@ -64,6 +65,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_IPCOBJS]	= { "ipcobjs-%d.img", 0x49504f31, &ipc_obj_entry__descriptor },
 	[IMG_MNTNS]	= { "mntns-%d.img", 0x4d4e5431, &mnt_entry__descriptor },
 	[IMG_TMPFS]	= { "tmpfs-%d.img", 0x544d5031, &tmpfs_file__descriptor },	/* %d: tmpfs id */
+	[IMG_PACKETSK] = { "packetsk.img", 0x504b5331, &packet_sk_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

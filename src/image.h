@@ -64,6 +64,7 @@ enum img_kind {
 	IMG_IPCOBJS,
 	IMG_MNTNS,
 	IMG_TMPFS,
+	IMG_PACKETSK,
 	IMG_NR_KINDS,
 };
 

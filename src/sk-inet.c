@@ -4,8 +4,8 @@
  * connected to a peer, with the datagrams in a UDP queue (a raw socket's
  * packets queued are refused). One
  * inet_sk_entry per socket, however many fds in however many processes
- * hold it. Every other socket at fds above 2 that is not a unix or netlink
- * one (packet, ping, SCTP, MPTCP...) is this kind's
+ * hold it. Every other socket at fds above 2 that is not a unix, netlink
+ * or packet one (ping, SCTP, MPTCP...) is this kind's
  * too, to be refused by name with its protocol and address; at fds 0-2 a
  * socket leading outside stays files-ext.c's (crest's own stdio).
  *
@@ -45,7 +45,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
-#include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -136,7 +135,7 @@ static struct insk_dump *dump_state(struct dump_files *df)
 	return *p;
 }
 
-/* Any socket at fds above 2 but a unix or netlink one (sk-unix.c's, sk-netlink.c's). */
+/* Any socket at fds above 2 but a unix, netlink or packet one (sk-unix.c's, sk-netlink.c's, sk-packet.c's). */
 static bool in_recognise(const struct fd_dump *f)
 {
 	int dom;
@@ -144,7 +143,7 @@ static bool in_recognise(const struct fd_dump *f)
 	if (!S_ISSOCK(f->st->st_mode) || f->fd <= 2)
 		return false;
 	dom = sock_domain(f->pid, f->fd);
-	return dom >= 0 && dom != AF_UNIX && dom != AF_NETLINK;
+	return dom >= 0 && dom != AF_UNIX && dom != AF_NETLINK && dom != AF_PACKET;
 }
 
 /* "127.0.0.1:80", "[::1]:80", "[fe80::1%2]:80" of an address. */
@@ -350,22 +349,7 @@ static char *raw_queue_problem(int cfd, const char *what)
 /* Another family than inet: what it is, for the refusal. */
 static char *other_words(int cfd, int dom, int type, int proto)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	memset(&ss, 0, sizeof(ss));
-	getsockname(cfd, (struct sockaddr *)&ss, &len);
-	if (dom == AF_PACKET) {
-		const struct sockaddr_ll *s = (const struct sockaddr_ll *)&ss;
-		char ifn[IF_NAMESIZE] = "";
-
-		if (s->sll_ifindex && !if_indextoname(s->sll_ifindex, ifn))
-			snprintf(ifn, sizeof(ifn), "#%d", s->sll_ifindex);
-		/* sll_protocol: what it was made or bound for (SO_PROTOCOL says 0). */
-		return xsprintf("a packet socket (%s, protocol 0x%04x)%s%s",
-				type == SOCK_RAW ? "raw" : "datagram", ntohs(s->sll_protocol),
-				ifn[0] ? " bound to " : "", ifn);
-	}
+	(void)cfd;
 	if (dom == AF_INET || dom == AF_INET6) {
 		const char *v = dom == AF_INET6 ? "v6" : "";
 

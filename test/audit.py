@@ -385,6 +385,19 @@ def parse_net_netlink(text):
     return out
 
 
+# Packet sockets: their line of /proc/PID/net/packet by inode: type,
+# protocol, interface, whether hooked to receive (R), owner; not Rmem,
+# what waits (frames may come to a restored socket before the snapshot).
+def parse_net_packet(text):
+    """{inode: "type proto iface running uid"} of /proc/net/packet."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 9:
+            out[f[8]] = " ".join(f[2:6] + f[7:8])
+    return out
+
+
 def _sock_file(base, line):
     """The socket file of a unix socket bound to a path: mode and owner,
     or "absent" (unlinked after the bind); "" if not bound to a path."""
@@ -548,6 +561,7 @@ def _snap_fds(base, tid, thread, classes, out):
     net_unix = None
     net_inet = None
     net_netlink = None
+    net_packet = None
     for fd in fds:
         link = _link("%s/fd/%s" % (base, fd))
         if link is None:
@@ -576,6 +590,10 @@ def _snap_fds(base, tid, thread, classes, out):
                 net_netlink = parse_net_netlink(_read(base + "/net/netlink") or "")
             if m.group(2) in net_netlink:
                 out["fd:%s:netlink" % fd] = net_netlink[m.group(2)]
+            if net_packet is None:
+                net_packet = parse_net_packet(_read(base + "/net/packet") or "")
+            if m.group(2) in net_packet:
+                out["fd:%s:packet" % fd] = net_packet[m.group(2)]
             if m.group(2) in net_inet:
                 out["fd:%s:inet" % fd] = net_inet[m.group(2)][0]
                 out["fd:%s:inet:queues" % fd] = net_inet[m.group(2)][1]

@@ -4,14 +4,17 @@
  *   fd 12      a TCP listener with a connection waiting to be accepted
  *              (its client at fd 13, established too)
  *   fd 14      a NETLINK_ROUTE socket with the kernel's answer queued
- *   fd 15      a packet socket
+ *   fd 15      a packet socket bound to lo with a receive ring mapped
+ *              (PACKET_RX_RING)
  *   fd 16      a raw ICMP socket with packets queued
  *   fd 17      a bound UDP socket, which crest could save
  *   fd 18      a UDP socket with an eBPF socket filter (SO_ATTACH_BPF),
  *              which can't be read back
  *   fd 19      a UDP socket with SO_TIMESTAMP and a datagram queued (when
  *              it came can't be given back)
- * The errors mode expects every one of fds 10-16, 18 and 19 refused by name with its
+ *   fd 20      a packet socket in a fanout group of mode PACKET_FANOUT_CBPF
+ *              (its program can't be read back)
+ * The errors mode expects every one of fds 10-16 and 18-20 refused by name with its
  * addresses or protocol, fd 17 not, and the process left running; after
  * go the connection carries bytes both ways, the waiting one is accepted
  * and the netlink answer is there. Cases named err_* are run by the errors mode only. */
@@ -20,17 +23,19 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/bpf.h>
+#include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define ETH_P_ALL_BE	0x0300	/* htons(ETH_P_ALL) */
+#define ETH_P_RING	0x88b9	/* local experimental: nothing sends it */
 
 static void must(int ok, const char *what)
 {
@@ -107,7 +112,18 @@ int main(void)
 		must(send(14, &req, sizeof(req), 0) == sizeof(req) && poll(&p, 1, 30000) == 1,
 		     "netlink request");
 	}
-	at(socket(AF_PACKET, SOCK_DGRAM, ETH_P_ALL_BE), 15);
+	at(socket(AF_PACKET, SOCK_RAW, htons(ETH_P_RING)), 15);
+	{
+		struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+					   .sll_protocol = htons(ETH_P_RING), .sll_ifindex = 1 };
+		struct tpacket_req r = { .tp_block_size = 4096, .tp_block_nr = 1,
+					 .tp_frame_size = 2048, .tp_frame_nr = 2 };
+
+		must(!bind(15, (struct sockaddr *)&sll, sizeof(sll)) &&
+		     !setsockopt(15, SOL_PACKET, PACKET_RX_RING, &r, sizeof(r)) &&
+		     mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 15, 0) != MAP_FAILED,
+		     "a packet socket with a ring");
+	}
 	at(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), 16);
 	{
 		/* An echo request to lo: its copy (and the reply's) queued on fd 16. */
@@ -153,6 +169,14 @@ int main(void)
 		     !getsockname(19, (struct sockaddr *)&sa, &len) &&
 		     sendto(17, "t", 1, 0, (struct sockaddr *)&sa, len) == 1 &&
 		     poll(&p, 1, 30000) == 1, "a datagram for fd 19");
+	}
+
+	at(socket(AF_PACKET, SOCK_RAW, htons(ETH_P_RING + 1)), 20);
+	{
+		int fanout = (getpid() & 0xffff) | PACKET_FANOUT_CBPF << 16;
+
+		must(!setsockopt(20, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof(fanout)),
+		     "a fanout group of mode PACKET_FANOUT_CBPF");
 	}
 
 	case_ready();
