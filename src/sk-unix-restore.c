@@ -15,6 +15,11 @@
  *      the listener accepts: the server end has the listener's name
  *   5. connections waiting to be accepted: each client connects to its
  *      listener, in the order they came
+ *   (3-5 of a listener that listened in a live process of the tree,
+ *   listen_by: that process listens in ux_task_early; clients its process
+ *   or a descendant's connected (connect_by) are connected there too, and
+ *   accept_later, in tasks_made, accepts them, then connects and accepts
+ *   the other accepted ones, then connects the waiting ones)
  *   6. (steps 6-9 in tasks_made: every kind has made its objects, every
  *      task exists) queues: stream bytes and records written by the
  *      other end; datagrams sent to each socket by a socket with the
@@ -32,7 +37,8 @@
  * took) or of whoever connected (an accepted end). crest makes, listens
  * and connects with the dumped euid and egid as its effective ids for the
  * moment (crest as root), so the uid and gid come back; the pid is crest's
- * (only a restored task could make it theirs): crest(8), LIMITATIONS. A
+ * unless a restored task makes the socket or makes the call (listen_by,
+ * connect_by, made_by): crest(8), LIMITATIONS. A
  * socketpair made by a process of the tree (made_by) is made by it again:
  * ux_task_early, as soon as it exists, at service fd numbers crest
  * reserved in open; crest takes both ends from it in tasks_made, and the
@@ -510,6 +516,13 @@ err:
 	return -1;
 }
 
+/* Is e accepted from a listener its process listens on again (listen_by)? */
+static bool listens_later(const struct uxsk_restore *u, const UnixSkEntry *e)
+{
+	return e->accepted && e->has_listener_id &&
+	       u->sks[ux_index(u, e->listener_id)]->has_listen_by;
+}
+
 /* A service fd number kept for a socket a task will make. */
 static int reserve(int *fd, int base)
 {
@@ -570,15 +583,29 @@ static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
 
 		if (e->has_name && !e->accepted && bind_name(u->fd[i], e, &e->name, true))
 			return -1;
-		if (e->has_backlog && listen_as(u->fd[i], e->backlog, e, e))
+		/* Its process listens (ux_task_early): SO_PEERCRED's pid. */
+		if (e->has_backlog && !e->has_listen_by &&
+		    listen_as(u->fd[i], e->backlog, e, e))
 			return -1;
 	}
-	for (int i = 0; i < u->nr; i++)
-		if (u->sks[i]->accepted && make_accepted(u, i, base))
+	for (int i = 0; i < u->nr; i++) {
+		if (!u->sks[i]->accepted)
+			continue;
+		/* Accepted once every task exists (accept_later): a number for now. */
+		if (listens_later(u, u->sks[i])) {
+			u->later[i] = true;
+			if (reserve(&u->fd[i], base))
+				return -1;
+			continue;
+		}
+		if (make_accepted(u, i, base))
 			return -1;
+	}
 	for (int i = 0; i < u->nr; i++) {
 		UnixSkEntry *e = u->sks[i];
 
+		if (e->has_listen_by)
+			continue;
 		for (size_t j = 0; j < e->n_pending; j++) {
 			int c = ux_index(u, e->pending[j]);
 
@@ -893,7 +920,7 @@ static bool later_first(const struct uxsk_restore *u, int i)
 {
 	const UnixSkEntry *e = u->sks[i];
 
-	return u->later && u->later[i] &&
+	return u->later && u->later[i] && e->has_made_by &&
 	       (!e->has_peer_id || i < ux_index(u, e->peer_id));
 }
 
@@ -930,6 +957,24 @@ int ux_task_early(const struct restore_files *rf, pid_t pid)
 		}
 		close(sv[0]);
 		close(sv[1]);
+	}
+	/* Listen, then connect: a task may be both (listen_by, connect_by). */
+	for (int i = 0; u && i < u->nr; i++) {
+		const UnixSkEntry *e = u->sks[i];
+
+		if (e->has_listen_by && e->listen_by == pid &&
+		    listen_as(u->fd[i], e->backlog, e, e))
+			return -1;
+	}
+	for (int i = 0; u && i < u->nr; i++) {
+		const UnixSkEntry *e = u->sks[i];
+		int c;
+
+		if (!e->has_connect_by || e->connect_by != pid || !listens_later(u, e))
+			continue;
+		c = ux_index(u, e->peer_id);
+		if (connect_as(u->fd[c], &e->name, u->sks[c], e))
+			return -1;
 	}
 	return 0;
 }
@@ -975,6 +1020,109 @@ static int take_later(struct uxsk_restore *u, const struct files_pid_map *map)
 	return 0;
 }
 
+/* An accepted socket s as the service fd of i, blocking as a socket is made. */
+static int accepted_into(struct uxsk_restore *u, int i, int s)
+{
+	const UnixSkEntry *e = u->sks[i];
+
+	if (fcntl(s, F_SETFL, 0) || dup3(s, u->fd[i], O_CLOEXEC) < 0) {
+		pr_perror("can't put the accepted socket:[%llu] in place",
+			  (unsigned long long)e->ino);
+		close(s);
+		return -1;
+	}
+	close(s);
+	return 0;
+}
+
+/* Which accepted end of listener l is the other end of socket s's client? */
+static int accepted_of(struct uxsk_restore *u, int l, int s)
+{
+	struct ux_diag d;
+	struct stat st, cst;
+	int ret = -1;
+
+	if (fstat(s, &st) || ux_diag(st.st_ino, &d)) {
+		pr_err("can't tell which client an accept of socket:[%llu] took",
+		       (unsigned long long)u->sks[l]->ino);
+		return -1;
+	}
+	for (int i = 0; ret < 0 && i < u->nr; i++) {
+		const UnixSkEntry *e = u->sks[i];
+
+		if (e->has_connect_by && listens_later(u, e) && e->listener_id == u->sks[l]->id &&
+		    !fstat(u->fd[ux_index(u, e->peer_id)], &cst) && d.has_peer &&
+		    cst.st_ino == d.peer)
+			ret = i;
+	}
+	ux_diag_free(&d);
+	if (ret < 0)
+		pr_err("an accept of socket:[%llu] took a client crest did not connect",
+		       (unsigned long long)u->sks[l]->ino);
+	return ret;
+}
+
+/*
+ * The listeners whose process listened again (listen_by) once every
+ * task exists: the connections their clients' processes made
+ * (connect_by) accepted, told apart by the client each leads to; then
+ * crest connects and accepts the other accepted ones, then connects the
+ * clients still waiting, in the order they came.
+ */
+static int accept_later(struct uxsk_restore *u)
+{
+	for (int l = 0; l < u->nr; l++) {
+		const UnixSkEntry *le = u->sks[l];
+
+		if (!le->has_listen_by)
+			continue;
+		for (int i = 0; i < u->nr; i++) {
+			const UnixSkEntry *e = u->sks[i];
+			int s, k;
+
+			if (!e->has_connect_by || !listens_later(u, e) || e->listener_id != le->id)
+				continue;
+			s = accept4(u->fd[l], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (s < 0) {
+				pr_perror("can't accept a connection on socket:[%llu]",
+					  (unsigned long long)le->ino);
+				return -1;
+			}
+			k = accepted_of(u, l, s);
+			if (k < 0) {
+				close(s);
+				return -1;
+			}
+			if (accepted_into(u, k, s))
+				return -1;
+		}
+		for (int i = 0; i < u->nr; i++) {
+			const UnixSkEntry *e = u->sks[i];
+			int c = e->has_peer_id ? ux_index(u, e->peer_id) : -1, s;
+
+			if (e->has_connect_by || !listens_later(u, e) || e->listener_id != le->id)
+				continue;
+			if (connect_as(u->fd[c], &e->name, u->sks[c], e))
+				return -1;
+			s = accept4(u->fd[l], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (s < 0) {
+				pr_perror("can't accept the connection of socket:[%llu]",
+					  (unsigned long long)e->ino);
+				return -1;
+			}
+			if (accepted_into(u, i, s))
+				return -1;
+		}
+		for (size_t j = 0; j < le->n_pending; j++) {
+			int c = ux_index(u, le->pending[j]);
+
+			if (connect_name(u->fd[c], &le->name, u->sks[c]))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* In a task: the sockets made later, from crest (files_take_into). */
 int ux_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 {
@@ -1003,7 +1151,7 @@ int ux_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
 
 	if (!u->fd)
 		return 0;
-	if (take_later(u, map))
+	if (take_later(u, map) || accept_later(u))
 		goto out;
 	for (int i = 0; i < u->nr; i++)
 		if (refill(rf, map, u, i, u->ghost[i]))

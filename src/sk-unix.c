@@ -1159,6 +1159,60 @@ static void set_makers(struct uxsk_dump *u, struct pstree *t)
 	}
 }
 
+/* A live process of the tree (zombies make nothing at restore). */
+static const struct pstree_item *live_task(struct pstree *t, pid_t pid)
+{
+	const struct pstree_item *it = pid > 0 ? pstree_find(t, pid) : NULL;
+
+	return it && !it->zombie ? it : NULL;
+}
+
+/*
+ * SO_PEERCRED of a listener is whoever listened (listen() takes its
+ * creds, and its clients get them); of an accepted end, whoever connected
+ * its client. A live process of the tree listens again (listen_by), and
+ * connects again (connect_by) if it exists by then: it is the listener's
+ * process or a descendant of it (a task makes its objects before it
+ * forks its children). Connections it makes are accepted only once every
+ * task exists: at most backlog + 1 of them per listener, so that no
+ * connect() of one waits for an accept.
+ */
+static void set_listeners(struct uxsk_dump *u, struct pstree *t)
+{
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sk[i].e;
+
+		if (!u->sk[i].why && e->has_backlog && e->has_peer_pid &&
+		    live_task(t, e->peer_pid)) {
+			e->has_listen_by = 1;
+			e->listen_by = e->peer_pid;
+		}
+	}
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sk[i].e, *l;
+		const struct pstree_item *c;
+		unsigned int n = 0;
+
+		if (u->sk[i].why || !e->accepted || !e->has_listener_id || !e->has_peer_pid)
+			continue;
+		l = by_id(u, e->listener_id)->e;
+		c = live_task(t, e->peer_pid);
+		if (!l->has_listen_by || !c)
+			continue;
+		for (int j = 0; j < i; j++)
+			n += u->sk[j].e->has_connect_by && u->sk[j].e->has_listener_id &&
+			     u->sk[j].e->listener_id == l->id;
+		if (n > l->backlog)
+			continue;
+		while (c && c->pid != l->listen_by)
+			c = c->parent;
+		if (!c)
+			continue;
+		e->has_connect_by = 1;
+		e->connect_by = e->peer_pid;
+	}
+}
+
 static void link_socket(struct dump_files *df, struct uxsk_dump *u, struct uxsk *s)
 {
 	struct uxsk *p, *l;
@@ -1240,6 +1294,7 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 	}
 	spread_why(u);
 	set_makers(u, t);
+	set_listeners(u, t);
 	for (int k = 0; k < t->nr; k++) {
 		struct pstree_item *it = t->items[k];
 

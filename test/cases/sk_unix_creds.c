@@ -7,8 +7,8 @@
  * Then root again, a root client connects to nobody's listener and is
  * accepted (the client sees nobody, the accepted end root).
  * After the restore every end shows the uid and gid it showed before.
- * (The pid is crest's for what listened or connected: crest(8),
- * LIMITATIONS; not checked here. A socketpair's: sk_unix_peerpid.)
+ * (The pid: sk_unix_peerpid for socketpairs, sk_unix_peerpid_listen for
+ * listeners and connections; not checked here.)
  */
 #include "caselib.h"
 
