@@ -264,9 +264,10 @@ static bool skip_opt(int level, int name, const void *arg)
 
 	if (e->type == SOCK_STREAM &&
 	    ((level == IPPROTO_IP && (name == IP_MULTICAST_TTL || name == IP_MULTICAST_LOOP ||
-				      name == IP_MULTICAST_ALL)) ||
+				      name == IP_MULTICAST_ALL || name == IP_MULTICAST_IF)) ||
 	     (level == IPPROTO_IPV6 && (name == IPV6_MULTICAST_HOPS ||
-					name == IPV6_MULTICAST_LOOP))))
+					name == IPV6_MULTICAST_LOOP ||
+					name == IPV6_MULTICAST_IF || name == IPV6_MULTICAST_ALL))))
 		return true;
 	return conn && level == IPPROTO_TCP && (name == TCP_MAXSEG || name == TCP_WINDOW_CLAMP);
 }
@@ -289,6 +290,25 @@ static void dump_shutdown(InetSkEntry *e, int cfd)
 	e->has_shutdown = !!e->shutdown;
 }
 
+/* An address of /proc/net/{raw,udp...}{,6}: hex words in the kernel's order. */
+static int proc_addr(const char *hex, unsigned int family, char **addr, uint32_t *port,
+		     uint32_t *scope)
+{
+	struct sockaddr_storage ss;
+	uint32_t w[4];
+
+	memset(&ss, 0, sizeof(ss));
+	for (int i = 0; i < (family == AF_INET6 ? 4 : 1); i++)
+		if (sscanf(hex + 8 * i, "%8x", &w[i]) != 1)
+			return -1;
+	ss.ss_family = family;
+	if (family == AF_INET6)
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, w, 16);
+	else
+		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, w, 4);
+	return inet_sa_split(&ss, addr, port, scope);
+}
+
 /*
  * A raw socket connected to a peer with port 0 (a raw socket's usual
  * connect) has no name getpeername gives (ENOTCONN): /proc/net/raw{,6}
@@ -298,7 +318,6 @@ static int raw_peer(pid_t pid, InetSkEntry *e)
 {
 	bool v6 = e->family == AF_INET6;
 	char *text = read_proc(pid, v6 ? "net/raw6" : "net/raw", NULL), *line;
-	int ret = 0;
 
 	if (!text)
 		return -1;
@@ -306,30 +325,18 @@ static int raw_peer(pid_t pid, InetSkEntry *e)
 		char rem[40];
 		unsigned int st;
 		unsigned long long ino;
-		struct sockaddr_storage ss;
-		uint32_t w[4], port, scope;
+		uint32_t port, scope;
 
 		if (sscanf(line, "%*s %*s %39[0-9A-Fa-f]:%*x %x %*s %*s %*s %*s %*s %llu",
 			   rem, &st, &ino) != 3 || ino != e->ino)
 			continue;
-		if (st != ST_ESTABLISHED)
-			break;
-		memset(&ss, 0, sizeof(ss));
-		for (int i = 0; i < (v6 ? 4 : 1); i++)
-			if (sscanf(rem + 8 * i, "%8x", &w[i]) != 1)
-				goto out;
-		ss.ss_family = e->family;
-		if (v6)
-			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, w, 16);
-		else
-			memcpy(&((struct sockaddr_in *)&ss)->sin_addr, w, 4);
-		if (!inet_sa_split(&ss, &e->dst_addr, &port, &scope))
+		if (st == ST_ESTABLISHED &&
+		    !proc_addr(rem, e->family, &e->dst_addr, &port, &scope))
 			e->has_dst_port = 1;
 		break;
 	}
-out:
 	free(text);
-	return ret;
+	return 0;
 }
 
 /* A raw IP socket: its packets queued are not saved yet. */
@@ -405,7 +412,7 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int cfd, fresh = -1, dom, type, proto;
-	char *why = NULL;
+	char *why = NULL, what[200];
 	InetSkEntry *e;
 
 	for (int i = 0; i < u->nr; i++)
@@ -488,15 +495,23 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 				       e->src_port, ti.tcpi_unacked,
 				       ti.tcpi_unacked > 1 ? "s" : "");
 		}
+		sk_words(e, what, sizeof(what));
+		why = sk_pending_problem(cfd, what);
+		if (why) {
+			refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
+			free(why);
+			why = NULL;
+		}
 	} else {
-		char what[200];
-
 		if (type == SOCK_RAW && !e->dst_addr && raw_peer(f->pid, e))
 			goto err;
 		e->state = e->dst_addr ? ST_ESTABLISHED : ST_CLOSE;
 		sk_words(e, what, sizeof(what));
-		why = type == SOCK_RAW ? raw_queue_problem(cfd, what) :
-		      udp_queue_dump(e, cfd, what);
+		/* First: a peek of a UDP queue would take a pending error. */
+		why = sk_pending_problem(cfd, what);
+		if (!why)
+			why = type == SOCK_RAW ? raw_queue_problem(cfd, what) :
+			      udp_queue_dump(e, cfd, what);
 		if (why) {
 			refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
 			free(why);
@@ -669,6 +684,80 @@ static int read_conn(struct insk *s)
  * sends after the read and the kernel acknowledges is lost, so the
  * moments between are as few as can be (there is no network lock).
  */
+/* Is SO_REUSEPORT among e's saved options (set, as a new socket has it not)? */
+static bool has_reuseport(const InetSkEntry *e)
+{
+	for (size_t i = 0; i < e->n_opts; i++)
+		if (e->opts[i]->level == SOL_SOCKET && e->opts[i]->name == SO_REUSEPORT)
+			return true;
+	return false;
+}
+
+/*
+ * How many sockets of /proc/PID/net/udp{,6} (udplite) are bound to e's
+ * address and port: every member of its SO_REUSEPORT group, whoever
+ * holds it; -1 unknown.
+ */
+static int bound_like(pid_t pid, const InetSkEntry *e)
+{
+	bool v6 = e->family == AF_INET6;
+	const char *file = e->protocol == IPPROTO_UDPLITE ? (v6 ? "net/udplite6" : "net/udplite") :
+			   (v6 ? "net/udp6" : "net/udp");
+	char *text = read_proc(pid, file, NULL), *line;
+	int n = 0;
+
+	if (!text)
+		return -1;
+	for (line = strchr(text, '\n'); line && *++line; line = strchr(line, '\n')) {
+		char loc[40], *addr = NULL;
+		unsigned int port;
+		uint32_t p, scope;
+
+		if (sscanf(line, "%*s %39[0-9A-Fa-f]:%x", loc, &port) != 2 || port != e->src_port)
+			continue;
+		if (!proc_addr(loc, e->family, &addr, &p, &scope))
+			n += !strcmp(addr, e->src_addr);
+		free(addr);
+	}
+	free(text);
+	return n;
+}
+
+/*
+ * A UDP socket's SO_REUSEPORT group is every socket bound to its address
+ * and port: one outside the tree would be left out of the group made
+ * again (and hold the port). Its BPF program
+ * (SO_ATTACH_REUSEPORT_CBPF/EBPF) can't be seen: crest(8), LIMITATIONS.
+ */
+static int in_collected(struct dump_files *df, struct pstree *t)
+{
+	struct insk_dump *u = dump_state(df);
+
+	(void)t;
+	for (int i = 0; i < u->nr; i++) {
+		const InetSkEntry *e = u->sk[i].e;
+		char what[200];
+		int ours = 0, all;
+
+		if (e->type != SOCK_DGRAM || !e->src_addr || !e->src_port || !has_reuseport(e))
+			continue;
+		for (int j = 0; j < u->nr; j++) {
+			const InetSkEntry *o = u->sk[j].e;
+
+			ours += o->type == SOCK_DGRAM && o->family == e->family &&
+				o->protocol == e->protocol && o->src_addr &&
+				o->src_port == e->src_port && !strcmp(o->src_addr, e->src_addr);
+		}
+		all = bound_like(u->sk[i].pid, e);
+		if (all <= ours)
+			continue;
+		sk_words(e, what, sizeof(what));
+		refuse(u->sk[i].tpid, "fd %d is %s, of an SO_REUSEPORT group with %d socket%s outside the tree, not supported yet",
+		       u->sk[i].fd, what, all - ours, all - ours > 1 ? "s" : "");
+	}
+	return 0;
+}
+
 static int repair_all(struct dump_files *df)
 {
 	struct insk_dump *u = dump_state(df);
@@ -1269,6 +1358,7 @@ const struct fd_kind_ops inetsk_fd_ops = {
 	.kind		= FD_KIND__FD_INET_SK,
 	.recognise	= in_recognise,
 	.dump		= in_dump,
+	.collected	= in_collected,
 	.write		= in_write,
 	.dump_done	= in_dump_done,
 	.read		= in_read,

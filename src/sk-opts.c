@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +34,24 @@ static const struct sk_opt {
 	O(SOL_SOCKET, SO_REUSEADDR),	O(SOL_SOCKET, SO_REUSEPORT),
 	O(SOL_SOCKET, SO_KEEPALIVE),	O(SOL_SOCKET, SO_BROADCAST),
 	O(SOL_SOCKET, SO_OOBINLINE),	O(SOL_SOCKET, SO_DONTROUTE),
-	O(SOL_SOCKET, SO_PRIORITY),	O(SOL_SOCKET, SO_MARK),
+	O(SOL_SOCKET, SO_MARK),
 	O(SOL_SOCKET, SO_RCVLOWAT),	O(SOL_SOCKET, SO_LINGER),
 	O(SOL_SOCKET, SO_RCVTIMEO),	O(SOL_SOCKET, SO_SNDTIMEO),
 	O(SOL_SOCKET, SO_SNDBUF),	O(SOL_SOCKET, SO_RCVBUF),
 	O(SOL_SOCKET, SO_BINDTODEVICE),	O(SOL_SOCKET, SO_TIMESTAMP),
 	O(SOL_SOCKET, SO_TIMESTAMPNS),	O(SOL_SOCKET, SO_BUSY_POLL),
 	O(SOL_SOCKET, SO_TIMESTAMPING),
+	/*
+	 * The _NEW ones read 1 only when set by their own name (they share
+	 * a flag of the socket, SOCK_TSTAMP_NEW, with the old ones): set
+	 * after them, the flag comes back. SO_TIMESTAMPING gives its flags
+	 * and bind_phc (struct so_timestamping).
+	 */
+	O(SOL_SOCKET, SO_TIMESTAMP_NEW), O(SOL_SOCKET, SO_TIMESTAMPNS_NEW),
+	O(SOL_SOCKET, SO_TIMESTAMPING_NEW),
+	O(SOL_SOCKET, SO_RXQ_OVFL),	O(SOL_SOCKET, SO_SELECT_ERR_QUEUE),
+	O(SOL_SOCKET, SO_TXTIME),	O(SOL_SOCKET, SO_PREFER_BUSY_POLL),
+	O(SOL_SOCKET, SO_BUSY_POLL_BUDGET), O(SOL_SOCKET, SO_RCVMARK),
 	O(IPPROTO_IP, IP_TOS),		O(IPPROTO_IP, IP_TTL),
 	O(IPPROTO_IP, IP_FREEBIND),	O(IPPROTO_IP, IP_TRANSPARENT),
 	O(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT),
@@ -47,6 +60,12 @@ static const struct sk_opt {
 	O(IPPROTO_IP, IP_RECVORIGDSTADDR),
 	O(IPPROTO_IP, IP_MTU_DISCOVER),	O(IPPROTO_IP, IP_MULTICAST_TTL),
 	O(IPPROTO_IP, IP_MULTICAST_LOOP), O(IPPROTO_IP, IP_MULTICAST_ALL),
+	O(IPPROTO_IP, IP_MULTICAST_IF),	O(IPPROTO_IP, IP_UNICAST_IF),
+	O(IPPROTO_IP, IP_RECVERR_RFC4884), O(IPPROTO_IP, IP_RECVFRAGSIZE),
+	O(IPPROTO_IP, IP_CHECKSUM),	O(IPPROTO_IP, IP_MINTTL),
+	O(IPPROTO_IP, IP_NODEFRAG),	O(IPPROTO_IP, IP_LOCAL_PORT_RANGE),
+	O(IPPROTO_IP, IP_RECVOPTS),	O(IPPROTO_IP, IP_RETOPTS),
+	O(IPPROTO_IP, IP_PASSSEC),	O(IPPROTO_IP, IP_OPTIONS),	/* 40 bytes at most */
 	O(IPPROTO_IPV6, IPV6_V6ONLY),	O(IPPROTO_IPV6, IPV6_UNICAST_HOPS),
 	O(IPPROTO_IPV6, IPV6_MULTICAST_HOPS), O(IPPROTO_IPV6, IPV6_MULTICAST_LOOP),
 	O(IPPROTO_IPV6, IPV6_TCLASS),	O(IPPROTO_IPV6, IPV6_RECVPKTINFO),
@@ -54,6 +73,15 @@ static const struct sk_opt {
 	O(IPPROTO_IPV6, IPV6_FREEBIND),	O(IPPROTO_IPV6, IPV6_TRANSPARENT),
 	O(IPPROTO_IPV6, IPV6_RECVTCLASS), O(IPPROTO_IPV6, IPV6_RECVHOPLIMIT),
 	O(IPPROTO_IPV6, IPV6_RECVORIGDSTADDR),
+	O(IPPROTO_IPV6, IPV6_MULTICAST_IF), O(IPPROTO_IPV6, IPV6_UNICAST_IF),
+	O(IPPROTO_IPV6, IPV6_MULTICAST_ALL), O(IPPROTO_IPV6, IPV6_RECVERR_RFC4884),
+	O(IPPROTO_IPV6, IPV6_DONTFRAG),	O(IPPROTO_IPV6, IPV6_AUTOFLOWLABEL),
+	O(IPPROTO_IPV6, IPV6_MINHOPCOUNT), O(IPPROTO_IPV6, IPV6_RECVFRAGSIZE),
+	O(IPPROTO_IPV6, IPV6_RECVPATHMTU), O(IPPROTO_IPV6, IPV6_FLOWINFO),
+	O(IPPROTO_IPV6, IPV6_RECVRTHDR), O(IPPROTO_IPV6, IPV6_RECVHOPOPTS),
+	O(IPPROTO_IPV6, IPV6_RECVDSTOPTS),
+	/* After IP_TOS, which sets the priority too. */
+	O(SOL_SOCKET, SO_PRIORITY),
 	O(IPPROTO_TCP, TCP_NODELAY),	O(IPPROTO_TCP, TCP_CORK),
 	O(IPPROTO_TCP, TCP_MAXSEG),	O(IPPROTO_TCP, TCP_KEEPIDLE),
 	O(IPPROTO_TCP, TCP_KEEPINTVL),	O(IPPROTO_TCP, TCP_KEEPCNT),
@@ -167,6 +195,49 @@ int sk_opts_set(int fd, SkOptEntry *const *opts, size_t n, const char *what)
 		}
 	}
 	return 0;
+}
+
+/*
+ * A socket's pending error (sk_err: a reset, an ICMP error of a connected
+ * UDP socket) or error queue (IP_RECVERR's ICMP errors, transmit
+ * timestamps, zerocopy notifications) shows as POLLERR; neither can be
+ * read without taking it (SO_ERROR clears the error, MSG_ERRQUEUE
+ * dequeues) nor put back. The counters of SOF_TIMESTAMPING_OPT_ID and
+ * SO_ZEROCOPY, which number what is sent, can't be read either.
+ */
+static const struct sk_opt v6_sticky[] = {
+	{ IPPROTO_IPV6, IPV6_HOPOPTS, "IPV6_HOPOPTS" },
+	{ IPPROTO_IPV6, IPV6_RTHDRDSTOPTS, "IPV6_RTHDRDSTOPTS" },
+	{ IPPROTO_IPV6, IPV6_RTHDR, "IPV6_RTHDR" },
+	{ IPPROTO_IPV6, IPV6_DSTOPTS, "IPV6_DSTOPTS" },
+};
+
+char *sk_pending_problem(int cfd, const char *what)
+{
+	struct pollfd p = { cfd, POLLERR, 0 };
+	uint32_t ts[2] = { 0, 0 };
+	socklen_t len = sizeof(ts);
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+		return xsprintf("%s with an error waiting to be read (SO_ERROR, or its error queue: IP_RECVERR's errors, transmit timestamps, zerocopy notifications; reading it would take it)",
+				what);
+	if (!getsockopt(cfd, SOL_SOCKET, SO_TIMESTAMPING, ts, &len) &&
+	    (ts[0] & SOF_TIMESTAMPING_OPT_ID))
+		return xsprintf("%s with SO_TIMESTAMPING's SOF_TIMESTAMPING_OPT_ID (the counter that numbers its timestamps can't be read back)",
+				what);
+	if (sock_int(cfd, SOL_SOCKET, SO_ZEROCOPY) > 0)
+		return xsprintf("%s with SO_ZEROCOPY (the counter that numbers its notifications can't be read back)",
+				what);
+	/* IPv6 sticky extension headers: any length, not in the table. */
+	for (size_t i = 0; i < ARRAY_SIZE(v6_sticky); i++) {
+		char hdr[8];
+
+		len = sizeof(hdr);
+		if (!getsockopt(cfd, IPPROTO_IPV6, v6_sticky[i].name, hdr, &len) && len)
+			return xsprintf("%s with the IPv6 extension header %s set, not saved yet",
+					what, v6_sticky[i].str);
+	}
+	return NULL;
 }
 
 /*

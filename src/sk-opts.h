@@ -70,6 +70,48 @@
 #define ICMPV6_FILTER	1
 #endif
 
+#ifndef SO_TIMESTAMP_NEW
+#define SO_TIMESTAMP_NEW	63
+#define SO_TIMESTAMPNS_NEW	64
+#define SO_TIMESTAMPING_NEW	65
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL	69
+#define SO_BUSY_POLL_BUDGET	70
+#endif
+#ifndef SO_RCVMARK
+#define SO_RCVMARK		75
+#endif
+#ifndef SO_TXTIME
+#define SO_TXTIME		61
+#endif
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY		60
+#endif
+#ifndef IP_RECVERR_RFC4884
+#define IP_RECVERR_RFC4884	26
+#endif
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE	51
+#endif
+#ifndef IPV6_RECVERR_RFC4884
+#define IPV6_RECVERR_RFC4884	31
+#endif
+#ifndef IPV6_MULTICAST_ALL
+#define IPV6_MULTICAST_ALL	29
+#endif
+#ifndef IPV6_MINHOPCOUNT
+#define IPV6_MINHOPCOUNT	73
+#endif
+#ifndef IPV6_RECVFRAGSIZE
+#define IPV6_RECVFRAGSIZE	77
+#endif
+#ifndef IPV6_FLOWINFO
+#define IPV6_FLOWINFO		11
+#endif
+#ifndef IPV6_UNICAST_IF
+#define IPV6_UNICAST_IF		76
+#endif
 #ifndef SOL_PACKET
 #define SOL_PACKET	263
 #endif
@@ -91,6 +133,12 @@ const char *sk_opt_name(const SkOptEntry *o);
 int sk_opts_check(SkOptEntry *const *opts, size_t n);
 /* Set them again in their order; what: the socket in words. */
 int sk_opts_set(int fd, SkOptEntry *const *opts, size_t n, const char *what);
+
+/*
+ * What can't be saved of any socket: an error waiting (POLLERR) or the
+ * counters of SOF_TIMESTAMPING_OPT_ID and SO_ZEROCOPY; NULL, or why.
+ */
+char *sk_pending_problem(int cfd, const char *what);
 
 /*
  * A classic BPF filter of cfd, into *filter (data NULL: none) and its

@@ -359,7 +359,9 @@ static int pk_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		e->has_fanout = 1;
 		e->fanout = v;
 	}
-	why = problem(e, d, cfd, what);
+	why = sk_pending_problem(cfd, what);
+	if (!why)
+		why = problem(e, d, cfd, what);
 	if (why) {
 		refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
 		free(why);

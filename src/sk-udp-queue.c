@@ -15,7 +15,8 @@
  * them on for the walk and puts them back as they were.
  *
  * Refused by name when there are datagrams: SO_TIMESTAMP* on (the time
- * each arrived can't be given back), bound to a device (a datagram sent
+ * each arrived can't be given back), SO_RXQ_OVFL on (the drop count each
+ * carries), bound to a device (a datagram sent
  * again arrives through lo), in an SO_REUSEPORT group (the group would
  * spread them), UDP_GRO (coalesced datagrams), SO_PEEK_OFF set by the
  * program, a sender with an IPv6 scope (link-local). A corked socket with
@@ -52,28 +53,11 @@
 #include "image.h"
 #include "log.h"
 #include "sk-inet.h"
+#include "sk-opts.h"
 #include "util.h"
 
-#ifndef SOL_UDP
-#define SOL_UDP			17
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO			104
-#endif
-#ifndef SO_MEMINFO
-#define SO_MEMINFO		55
-#endif
 #ifndef SO_BINDTOIFINDEX
 #define SO_BINDTOIFINDEX	62
-#endif
-#ifndef IP_RECVORIGDSTADDR
-#define IP_RECVORIGDSTADDR	20
-#endif
-#ifndef IPV6_RECVORIGDSTADDR
-#define IPV6_RECVORIGDSTADDR	74
-#endif
-#ifndef SO_TIMESTAMPING
-#define SO_TIMESTAMPING		37
 #endif
 
 #define DGRAM_MAX	65536		/* the largest datagram, and a bit */
@@ -109,8 +93,14 @@ static char *queue_problem(const InetSkEntry *e, int cfd, const char *what)
 
 	if (sock_int(cfd, SOL_SOCKET, SO_TIMESTAMP) > 0 ||
 	    sock_int(cfd, SOL_SOCKET, SO_TIMESTAMPNS) > 0 ||
+	    sock_int(cfd, SOL_SOCKET, SO_TIMESTAMP_NEW) > 0 ||
+	    sock_int(cfd, SOL_SOCKET, SO_TIMESTAMPNS_NEW) > 0 ||
 	    sock_int(cfd, SOL_SOCKET, SO_TIMESTAMPING) > 0)
 		return xsprintf("%s with datagrams queued and receive timestamps on (SO_TIMESTAMP*: the time each came can't be given back)",
+				what);
+	/* Each datagram carries the drops counted when it came (SO_RXQ_OVFL). */
+	if (sock_int(cfd, SOL_SOCKET, SO_RXQ_OVFL) > 0)
+		return xsprintf("%s with datagrams queued and SO_RXQ_OVFL on (the drop count each carries can't be given back)",
 				what);
 	if (sock_int(cfd, SOL_SOCKET, SO_BINDTOIFINDEX) > 0)
 		return xsprintf("%s bound to a device (SO_BINDTODEVICE) with datagrams queued",

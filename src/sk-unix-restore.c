@@ -59,6 +59,7 @@
 #include "files-kind.h"
 #include "image.h"
 #include "log.h"
+#include "sk-opts.h"
 #include "sk-unix.h"
 #include "util.h"
 
@@ -124,6 +125,8 @@ static int check_entry(const struct uxsk_restore *u, int i)
 	if ((e->has_name && !ux_addr(&e->name, &sa)) ||
 	    (e->has_ext_peer && !ux_addr(&e->ext_peer, &sa)))
 		return bad_image(e, "has a name no socket can have");
+	if (sk_opts_check(e->opts, e->n_opts))
+		return bad_image(e, "has an option that can't be");
 	if (e->n_queue_from && e->n_queue_from != e->n_queue)
 		return bad_image(e, "has senders for not every message");
 	for (size_t j = 0; j < e->n_queue_from; j++)
@@ -831,6 +834,14 @@ static int finish(const UnixSkEntry *e, int fd)
 				  (unsigned long long)e->ino);
 			return -1;
 		}
+	}
+	if (e->n_opts) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "unix socket socket:[%llu]",
+			 (unsigned long long)e->ino);
+		if (sk_opts_set(fd, e->opts, e->n_opts, what))
+			return -1;
 	}
 	switch (e->shutdown & (RCV_SHUTDOWN | SEND_SHUTDOWN)) {
 	case RCV_SHUTDOWN:			how = SHUT_RD; break;

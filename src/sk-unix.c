@@ -44,6 +44,7 @@
 #include "opts.h"
 #include "pstree.h"
 #include "refuse.h"
+#include "sk-opts.h"
 #include "sk-unix.h"
 #include "util.h"
 
@@ -332,8 +333,26 @@ static void set_name(UnixSkEntry *e, const struct ux_diag *d)
 	memcpy(e->name.data, d->name, len);
 }
 
+/* The buffers are unix_sk_entry's own (sndbuf, rcvbuf). */
+static bool skip_buf(int level, int name, const void *arg)
+{
+	(void)arg;
+	return level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_RCVBUF);
+}
+
+static bool is_tstamp(const SkOptEntry *o)
+{
+	return o->level == SOL_SOCKET &&
+	       (o->name == SO_TIMESTAMP || o->name == SO_TIMESTAMPNS ||
+		o->name == SO_TIMESTAMPING || o->name == SO_TIMESTAMP_NEW ||
+		o->name == SO_TIMESTAMPNS_NEW || o->name == SO_TIMESTAMPING_NEW);
+}
+
 static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
+	SkOptEntry **opts = NULL;
+	size_t n_opts = 0;
+	int fresh;
 	struct uxsk_dump *u = dump_state(df);
 	int i, cfd, type, snd, rcv, cred, sec, pidfd, peek;
 	struct ucred pc = { 0, (uid_t)-1, (gid_t)-1 };
@@ -372,6 +391,15 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	/* Whose credentials the peer sees: none if never connected. */
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &pc, &pclen))
 		pc.pid = 0, pc.uid = (uid_t)-1;
+	fresh = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fresh < 0) {
+		pr_perror("can't make a socket to compare fd %d of process %d with",
+			  f->fd, f->it->pid);
+		close(cfd);
+		return -1;
+	}
+	sk_opts_dump(cfd, fresh, skip_buf, NULL, &opts, &n_opts);
+	close(fresh);
 	close(cfd);
 	s->e = xzalloc(sizeof(*s->e));
 	unix_sk_entry__init(s->e);
@@ -395,6 +423,8 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 		s->e->has_in_flight = s->e->in_flight = 1;
 	s->e->has_peek_off = 1;
 	s->e->peek_off = peek;
+	s->e->opts = opts;
+	s->e->n_opts = n_opts;
 	if (pc.pid || pc.uid != (uid_t)-1) {
 		s->e->has_peer_uid = s->e->has_peer_gid = s->e->has_peer_pid = 1;
 		s->e->peer_uid = pc.uid;
@@ -525,6 +555,11 @@ static char *own_problem(struct uxsk *s)
 		}
 		free(root);
 	}
+	if (s->d.state != TCP_LISTEN && s->d.rqlen)
+		for (size_t i = 0; i < s->e->n_opts; i++)
+			if (is_tstamp(s->e->opts[i]))
+				return xsprintf("a unix %s socket with messages queued and receive timestamps on (%s: the time each came can't be given back)",
+						type, sk_opt_name(s->e->opts[i]));
 	if (s->d.state == TCP_LISTEN) {
 		if (s->e->type == SOCK_DGRAM)
 			return xsprintf("a listening unix datagram socket");

@@ -344,7 +344,21 @@ def _snap_task(base, classes, out, threads):
 _SOL_SOCKET = 1
 _SOCK_OPTS = [("type", 3), ("sndbuf", 7), ("rcvbuf", 8), ("passcred", 16),
               ("passsec", 34), ("passpidfd", 76),
-              ("peek_off", 42), ("domain", 39)]
+              ("peek_off", 42), ("domain", 39),
+              ("reuseaddr", 2), ("reuseport", 15), ("keepalive", 9),
+              ("broadcast", 6), ("priority", 12), ("mark", 36),
+              ("rcvlowat", 18), ("busy_poll", 46),
+              ("timestamp", 29), ("timestampns", 35), ("timestamping", 37),
+              ("timestamp_new", 63), ("timestampns_new", 64),
+              ("timestamping_new", 65), ("rxq_ovfl", 40),
+              ("select_err_queue", 45), ("zerocopy", 60)]
+# Options of other levels, asked where the socket has them: (name, level,
+# option). IP_RECVERR, IPV6_RECVERR, UDP_GRO, UDP_SEGMENT, PACKET_VERSION,
+# PACKET_AUXDATA, PACKET_FANOUT.
+_SOCK_LEVEL_OPTS = [("ip_recverr", 0, 11), ("ipv6_recverr", 41, 25),
+                    ("udp_gro", 17, 104), ("udp_segment", 17, 103),
+                    ("packet_version", 263, 10), ("packet_auxdata", 263, 8),
+                    ("packet_fanout", 263, 18)]
 
 
 def parse_net_unix(text):
@@ -468,6 +482,13 @@ def _sock_state(pid, fd, thread=False):
             except OSError:
                 continue
             out[name] = str(v)
+        if out.get("domain") != str(socket.AF_UNIX):
+            for name, level, opt in _SOCK_LEVEL_OPTS:
+                try:
+                    v = struct.unpack("i", _getsockopt(libc, cfd, opt, level))[0]
+                except OSError:
+                    continue
+                out[name] = str(v)
         if out.get("domain") == str(socket.AF_UNIX):
             # SO_PEERCRED's uid and gid (its pid is crest's after a restore).
             val = ctypes.create_string_buffer(12)
@@ -490,10 +511,10 @@ def _sock_state(pid, fd, thread=False):
     return out
 
 
-def _getsockopt(libc, fd, opt):
+def _getsockopt(libc, fd, opt, level=_SOL_SOCKET):
     val = ctypes.create_string_buffer(4)
     ln = ctypes.c_uint32(4)
-    if libc.getsockopt(fd, _SOL_SOCKET, opt, val, ctypes.byref(ln)) < 0:
+    if libc.getsockopt(fd, level, opt, val, ctypes.byref(ln)) < 0:
         raise OSError(ctypes.get_errno(), "getsockopt")
     return val.raw
 

@@ -14,7 +14,16 @@
  *              it came can't be given back)
  *   fd 20      a packet socket in a fanout group of mode PACKET_FANOUT_CBPF
  *              (its program can't be read back)
- * The errors mode expects every one of fds 10-16 and 18-20 refused by name with its
+ *   fd 21      a UDP socket connected to a closed port, with the error of
+ *              its datagram's ICMP answer pending (SO_ERROR)
+ *   fd 22      a UDP socket with IP_RECVERR and that error in its error
+ *              queue
+ *   fd 23      a UDP socket with SO_TIMESTAMPING's OPT_ID (its counter)
+ *   fd 24      a UDP socket with SO_ZEROCOPY (its counter)
+ *   fd 25      a UDP socket of an SO_REUSEPORT group whose other member a
+ *              process outside the tree holds (a grandchild left to the
+ *              runner, which exits when this process does)
+ * The errors mode expects every one of fds 10-16 and 18-25 refused by name with its
  * addresses or protocol, fd 17 not, and the process left running; after
  * go the connection carries bytes both ways, the waiting one is accepted
  * and the netlink answer is there. Cases named err_* are run by the errors mode only. */
@@ -33,6 +42,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/net_tstamp.h>
 #include <unistd.h>
 
 #define ETH_P_RING	0x88b9	/* local experimental: nothing sends it */
@@ -177,6 +188,73 @@ int main(void)
 
 		must(!setsockopt(20, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof(fanout)),
 		     "a fanout group of mode PACKET_FANOUT_CBPF");
+	}
+
+	/* A port nobody listens on: bound, then closed. */
+	{
+		struct sockaddr_in closed = sa;
+		socklen_t len = sizeof(closed);
+		int t = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+		struct pollfd p[2] = { { 21, POLLERR, 0 }, { 22, POLLERR, 0 } };
+
+		closed.sin_port = 0;
+		must(t >= 0 && !bind(t, (struct sockaddr *)&closed, sizeof(closed)) &&
+		     !getsockname(t, (struct sockaddr *)&closed, &len), "a port to close");
+		close(t);
+		at(socket(AF_INET, SOCK_DGRAM, 0), 21);
+		must(!connect(21, (struct sockaddr *)&closed, len) && send(21, "e", 1, 0) == 1,
+		     "send to a closed port");
+		at(socket(AF_INET, SOCK_DGRAM, 0), 22);
+		must(!setsockopt(22, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) &&
+		     sendto(22, "e", 1, 0, (struct sockaddr *)&closed, len) == 1,
+		     "send to a closed port with IP_RECVERR");
+		must(poll(&p[0], 1, 30000) == 1 && poll(&p[1], 1, 30000) == 1,
+		     "the ICMP errors of fds 21 and 22");
+	}
+	at(socket(AF_INET, SOCK_DGRAM, 0), 23);
+	{
+		int ts = SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_TX_SOFTWARE |
+			 SOF_TIMESTAMPING_SOFTWARE, one = 1;
+
+		must(!setsockopt(23, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof(ts)),
+		     "SO_TIMESTAMPING with OPT_ID");
+		at(socket(AF_INET, SOCK_DGRAM, 0), 24);
+		must(!setsockopt(24, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)), "SO_ZEROCOPY");
+	}
+	{
+		struct sockaddr_in g = sa;
+		socklen_t len = sizeof(g);
+		int one = 1, ready[2], hold[2];
+		char c;
+
+		g.sin_port = 0;
+		at(socket(AF_INET, SOCK_DGRAM, 0), 25);
+		must(!setsockopt(25, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) &&
+		     !bind(25, (struct sockaddr *)&g, sizeof(g)) &&
+		     !getsockname(25, (struct sockaddr *)&g, &len) && !pipe(ready) && !pipe(hold),
+		     "an SO_REUSEPORT socket");
+		if (!fork()) {
+			if (fork())
+				_exit(0);
+			/* Left to the runner: outside the tree. */
+			int o = socket(AF_INET, SOCK_DGRAM, 0);
+
+			close(hold[1]);
+			if (o < 0 || setsockopt(o, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+			    bind(o, (struct sockaddr *)&g, len) || write(ready[1], "r", 1) != 1)
+				_exit(1);
+			for (int i = 3; i < 64; i++)
+				if (i != hold[0] && i != o)
+					close(i);
+			if (read(hold[0], &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		close(hold[0]);
+		close(ready[1]);
+		must(read(ready[0], &c, 1) == 1, "the socket outside the tree");
+		close(ready[0]);
+		wait(NULL);
 	}
 
 	case_ready();
