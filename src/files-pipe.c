@@ -40,8 +40,31 @@ static int pipe_add(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 		p->ino = f->st->st_ino;
 		if (f->link[0] == '/')
 			p->path = xstrdup(f->link);
-		/* Deleted while open: made again at restore, removed again. */
-		if (f->link[0] == '/' && files_link_deleted(f->link)) {
+		if (f->link[0] == '/' && files_link_deleted(f->link) && f->st->st_nlink) {
+			/* Linked elsewhere still: that FIFO, by its handle. */
+			char src[64], *mnt;
+			struct file_handle *fh;
+			const char *why;
+
+			snprintf(src, sizeof(src), "/proc/%d/fd/%d", f->pid, f->fd);
+			fh = files_linked_handle(src, &mnt, &why);
+			if (!fh) {
+				pr_err("FIFO '%s': %s", f->link, why);
+				return -1;
+			}
+			p->path[strlen(p->path) - 10] = 0;
+			p->has_handle = p->has_handle_type = 1;
+			p->handle.len = fh->handle_bytes;
+			p->handle.data = xzalloc(fh->handle_bytes);
+			memcpy(p->handle.data, fh->f_handle, fh->handle_bytes);
+			p->handle_type = fh->handle_type;
+			p->handle_mnt = mnt;
+			p->has_handle_dev = p->has_handle_ino = 1;
+			p->handle_dev = f->st->st_dev;
+			p->handle_ino = f->st->st_ino;
+			free(fh);
+		} else if (f->link[0] == '/' && files_link_deleted(f->link)) {
+			/* Deleted while open: made again at restore, removed again. */
 			const struct stat *st = f->st;
 
 			p->path[strlen(p->path) - 10] = 0;
@@ -103,10 +126,11 @@ static bool pipe_recognise(const struct fd_dump *f)
 
 static int pipe_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	char what[32];
+	char what[32], src[64];
 
 	snprintf(what, sizeof(what), "fd %d", f->fd);
-	if (files_refuse_linked(f->pid, what, f->link, f->st, NULL))
+	snprintf(src, sizeof(src), "/proc/%d/fd/%d", f->pid, f->fd);
+	if (files_refuse_linked(f->pid, what, f->link, f->st, src))
 		return 0;
 	return pipe_add(df, f, e);
 }
@@ -118,8 +142,8 @@ static int pipe_check(const struct restore_files *rf)
 	for (int i = 0; i < rf->nr_pipes; i++) {
 		struct stat st;
 
-		if (!rf->pipes[i]->path || rf->pipes[i]->deleted)
-			continue;	/* a pipe, or a FIFO crest makes */
+		if (!rf->pipes[i]->path || rf->pipes[i]->deleted || rf->pipes[i]->has_handle)
+			continue;	/* a pipe, a FIFO crest makes or finds by handle */
 		if (stat(rf->pipes[i]->path, &st)) {
 			pr_perror("restore needs the FIFO '%s'", rf->pipes[i]->path);
 			ret = -1;
@@ -434,6 +458,29 @@ static int deleted_fifo(const PipeEntry *p, char **made)
 	return ghost_node_make(&f, made);
 }
 
+/*
+ * A FIFO unlinked under its path but linked elsewhere at the dump: an
+ * O_PATH fd on it by its handle, linked at its path again for the opens
+ * (*made: ghost_node_remove() unlinks it after); where that path is
+ * taken, opened through self, its /proc/self/fd link.
+ */
+static int linked_fifo(const PipeEntry *p, char **made, char self[64])
+{
+	int fd = files_handle_open(p->path, p->handle_mnt, p->handle_dev,
+				   p->handle_ino, &p->handle, p->handle_type);
+
+	*made = NULL;
+	if (fd < 0)
+		return -1;
+	snprintf(self, 64, "/proc/self/fd/%d", fd);
+	if (!linkat(AT_FDCWD, self, AT_FDCWD, p->path, AT_SYMLINK_FOLLOW))
+		*made = xstrdup(p->path);
+	else
+		pr_warn("the FIFO '%s' can't be linked again for its opens (%s): /proc names it by another of its links",
+			p->path, strerror(errno));
+	return fd;
+}
+
 static int pipe_open(struct restore_files *rf, struct img_dir *d,
 		     MmEntry **mms, int nr_mms)
 {
@@ -450,7 +497,7 @@ static int pipe_open(struct restore_files *rf, struct img_dir *d,
 		PipeEntry *p = rf->pipes[i];
 		char *buf = read_data(img, p, &off);
 		int fds[2] = { -1, -1 }, err;
-		char *made = NULL, *fifo = p->path;
+		char *made = NULL, *fifo = p->path, self[64];
 		int node = -1;
 
 		if (!buf)
@@ -459,8 +506,14 @@ static int pipe_open(struct restore_files *rf, struct img_dir *d,
 			free(buf);
 			goto out;
 		}
+		if (p->has_handle && (node = linked_fifo(p, &made, self)) < 0) {
+			free(buf);
+			goto out;
+		}
 		if (made)
 			fifo = made;
+		else if (p->has_handle)
+			fifo = self;
 		err = fifo ? make_fifo(p, fifo, buf, fds, rf->base) : make_pipe(p, buf, fds);
 		free(buf);
 		if (!err) {

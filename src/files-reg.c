@@ -101,7 +101,7 @@ static bool node_kind(mode_t m)
  * The file handle of the inode src leads to (a /proc link, followed) and
  * the mount point it is found through: NULL and *why if there is none.
  */
-static struct file_handle *linked_handle(const char *src, char **mnt, const char **why)
+struct file_handle *files_linked_handle(const char *src, char **mnt, const char **why)
 {
 	struct file_handle *fh = xzalloc(sizeof(*fh) + MAX_HANDLE_SZ);
 	int mnt_id;
@@ -133,17 +133,14 @@ bool files_refuse_linked(pid_t pid, const char *what, const char *link,
 	if (!files_link_deleted(link) || (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)) ||
 	    !st->st_nlink || !strncmp(link, "/memfd:", 7))
 		return false;
-	if (S_ISREG(st->st_mode) && src && (fh = linked_handle(src, &mnt, &why))) {
+	if (src && (fh = files_linked_handle(src, &mnt, &why))) {
 		free(fh);
 		free(mnt);
 		return false;	/* opened again by its handle */
 	}
-	if (S_ISFIFO(st->st_mode))
-		refuse(pid, "%s is '%s', unlinked under that name but still linked elsewhere (%lu link%s): a copy would not be that FIFO; not supported yet",
-		       what, link, (unsigned long)st->st_nlink, st->st_nlink > 1 ? "s" : "");
-	else
-		refuse(pid, "%s is '%s', unlinked under that name but still linked elsewhere (%lu link%s): a copy would not be that file, and crest can't open it again by its file handle: %s",
-		       what, link, (unsigned long)st->st_nlink, st->st_nlink > 1 ? "s" : "", why);
+	refuse(pid, "%s is '%s', unlinked under that name but still linked elsewhere (%lu link%s): a copy would not be that %s, and crest can't open it again by its file handle: %s",
+	       what, link, (unsigned long)st->st_nlink, st->st_nlink > 1 ? "s" : "",
+	       S_ISFIFO(st->st_mode) ? "FIFO" : "file", why);
 	return true;
 }
 
@@ -164,7 +161,7 @@ static int mark_linked(struct dump_files *df, uint32_t id, const char *src,
 
 	if (f->has_handle)
 		return 0;
-	fh = linked_handle(src, &mnt, &why);
+	fh = files_linked_handle(src, &mnt, &why);
 	if (!fh) {
 		pr_err("'%s': %s", f->path, why);
 		return -1;
@@ -530,40 +527,60 @@ out:
  * path is taken now, or its directory gone, it is opened through the
  * handle alone and /proc names it by another of its links.
  */
-static int open_linked(const RegFileEntry *f, int rw)
+int files_handle_open(const char *what, const char *mnt, uint64_t dev, uint64_t ino,
+		      const ProtobufCBinaryData *handle, int type)
 {
 	struct file_handle *fh;
-	char self[64];
 	struct stat st;
-	int mfd, hfd, fd = -1, fl = (f->flags & REOPEN_FLAGS) | O_CLOEXEC;
+	int mfd, hfd;
 
-	if (!f->has_handle || !f->handle_mnt || f->handle.len > MAX_HANDLE_SZ) {
-		pr_err("the image of file '%s' (id %u) has no whole file handle", f->path, f->id);
+	if (!mnt || !handle->data || handle->len > MAX_HANDLE_SZ) {
+		pr_err("the image of '%s' has no whole file handle", what);
 		return -1;
 	}
-	if (rw)
-		fl = (fl & ~O_ACCMODE) | O_RDWR;
-	mfd = open(f->handle_mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mfd < 0 || fstat(mfd, &st) || st.st_dev != f->handle_dev) {
+	mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0 || fstat(mfd, &st) || st.st_dev != dev) {
 		pr_err("'%s' (unlinked, linked elsewhere): its mount '%s' is %s now",
-		       f->path, f->handle_mnt, mfd < 0 ? "gone" : "another filesystem");
+		       what, mnt, mfd < 0 ? "gone" : "another filesystem");
 		if (mfd >= 0)
 			close(mfd);
 		return -1;
 	}
-	fh = xzalloc(sizeof(*fh) + f->handle.len);
-	fh->handle_bytes = f->handle.len;
-	fh->handle_type = f->handle_type;
-	memcpy(fh->f_handle, f->handle.data, f->handle.len);
+	fh = xzalloc(sizeof(*fh) + handle->len);
+	fh->handle_bytes = handle->len;
+	fh->handle_type = type;
+	memcpy(fh->f_handle, handle->data, handle->len);
 	hfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
 	free(fh);
 	close(mfd);
-	if (hfd < 0 || fstat(hfd, &st) || st.st_ino != f->handle_ino || !st.st_nlink) {
+	if (hfd < 0 || fstat(hfd, &st) || st.st_ino != ino || !st.st_nlink) {
 		if (hfd < 0 && errno != ESTALE)
-			pr_perror("can't open '%s' by its file handle", f->path);
+			pr_perror("can't open '%s' by its file handle", what);
 		else
 			pr_err("'%s' (unlinked, linked elsewhere at the dump) has no link left: its other names were removed since",
-			       f->path);
+			       what);
+		if (hfd >= 0)
+			close(hfd);
+		return -1;
+	}
+	return hfd;
+}
+
+static int open_linked(const RegFileEntry *f, int rw)
+{
+	char self[64];
+	struct stat st;
+	int hfd, fd = -1, fl = (f->flags & REOPEN_FLAGS) | O_CLOEXEC;
+
+	if (!f->has_handle) {
+		pr_err("the image of file '%s' (id %u) has no file handle", f->path, f->id);
+		return -1;
+	}
+	if (rw)
+		fl = (fl & ~O_ACCMODE) | O_RDWR;
+	hfd = files_handle_open(f->path, f->handle_mnt, f->handle_dev, f->handle_ino,
+				&f->handle, f->handle_type);
+	if (hfd < 0 || fstat(hfd, &st)) {
 		if (hfd >= 0)
 			close(hfd);
 		return -1;

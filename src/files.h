@@ -83,6 +83,19 @@ void files_save(struct dump_files *df, uint32_t id);
  */
 bool files_refuse_linked(pid_t pid, const char *what, const char *link,
 			 const struct stat *st, const char *src);
+/*
+ * The file handle of what src (a /proc link, followed) leads to, and in
+ * *mnt the mount point it is found through in crest's table; NULL and
+ * *why if it has none.
+ */
+struct file_handle *files_linked_handle(const char *src, char **mnt, const char **why);
+/*
+ * An O_PATH fd on the inode of a handle files_linked_handle() gave: found
+ * through mnt (of device dev), checked to be inode ino with links left.
+ * -1 (said, naming what) if not.
+ */
+int files_handle_open(const char *what, const char *mnt, uint64_t dev, uint64_t ino,
+		      const ProtobufCBinaryData *handle, int type);
 /* The mount point of mount id (>= 0) or of device sdev in crest's table. */
 char *files_mount_path(int id, unsigned int sdev);
 /* A deleted cwd and root of pid as entries of their own (0: not deleted). */

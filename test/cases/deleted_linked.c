@@ -6,7 +6,8 @@
  * seen in the shared mapping, a write through the other link is read
  * through the fd), the fd keeps its offset and a second, read-only
  * description its own; a file only mapped (its fd closed) is the linked
- * inode too.
+ * inode too. A FIFO so unlinked is that FIFO: the bytes queued in it are
+ * read through the fd, and what is written then through the other link.
  */
 #include "caselib.h"
 
@@ -20,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char a[PATH_MAX - 32], b[PATH_MAX], c[PATH_MAX], d[PATH_MAX];
+static char a[PATH_MAX - 32], b[PATH_MAX], c[PATH_MAX], d[PATH_MAX], fa[PATH_MAX], fb[PATH_MAX];
 
 static void check_link(int fd, const char *name)
 {
@@ -52,7 +53,7 @@ static void same_inode(int fd, const char *other)
 
 int main(void)
 {
-	int fd, ro, bfd, mfd;
+	int fd, ro, bfd, mfd, ffd, fbd;
 	char buf[16], *m, *m2;
 
 	case_init();
@@ -74,6 +75,11 @@ int main(void)
 	close(mfd);
 	if (lseek(fd, 7, SEEK_SET) != 7 || lseek(ro, 3, SEEK_SET) != 3 || unlink(a) || unlink(c))
 		case_fail("seek, unlink: %s", strerror(errno));
+	snprintf(fa, sizeof(fa), "%s.fifo", a);
+	snprintf(fb, sizeof(fb), "%s.fifo-other", a);
+	if (mkfifo(fa, 0640) || link(fa, fb) || (ffd = open(fa, O_RDWR | O_NONBLOCK)) < 0 ||
+	    write(ffd, "fifo", 4) != 4 || unlink(fa))
+		case_fail("the FIFO: %s", strerror(errno));
 	case_ready();
 	case_wait_go();
 
@@ -103,6 +109,14 @@ int main(void)
 	mfd = open(d, O_RDWR);
 	if (mfd < 0 || pwrite(mfd, "MAPPED", 6, 0) != 6 || memcmp(m2, "MAPPED only", 11))
 		case_fail("the mapping of the closed file is not the linked file");
+	/* The FIFO: its queued bytes, then one through the other link. */
+	check_link(ffd, fa);
+	same_inode(ffd, fb);
+	if (read(ffd, buf, 4) != 4 || memcmp(buf, "fifo", 4))
+		case_fail("the FIFO's queued bytes are not there");
+	if (write(ffd, "x", 1) != 1 || (fbd = open(fb, O_RDONLY | O_NONBLOCK)) < 0 ||
+	    read(fbd, buf, 2) != 1 || buf[0] != 'x')
+		case_fail("the other link does not reach the FIFO");
 	/* As it was, for a second restore of the same images (twice). */
 	if (pwrite(bfd, "linked file.....", 16, 0) != 16 || pwrite(mfd, "mapped only", 11, 0) != 11)
 		case_fail("put the files back: %s", strerror(errno));
