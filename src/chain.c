@@ -91,6 +91,12 @@ int chain_prev_open(struct chain_prev *p, const char *dir, const char *arg)
 	if (ret == 0)
 		pr_err("image '%s/inventory.img' is empty", p->path);
 	p->inv = ret > 0 ? msg : NULL;
+	if (p->inv && p->inv->has_deduped_for) {
+		img_close(inv_img);
+		pr_err("--prev-images-dir '%s' was deduplicated (crest dedup) for a later dump of its chain: chain this one on that dump",
+		       arg);
+		return -1;
+	}
 	/* The previous dump is read at restore: it must be whole now. */
 	if (!p->inv || img_verify_set(&p->dir, inv_img, p->inv)) {
 		img_close(inv_img);
@@ -196,6 +202,15 @@ int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *i
 			if (l->inv)
 				pr_err("'%s' is not the dump '%s' follows (another checkpoint's id)",
 				       l->path, base);
+			img_close(img);
+			goto bad;
+		}
+		/* Deduplicated, it holds only what the dump it was folded for reads. */
+		if (l->inv->has_deduped_for &&
+		    (l->inv->deduped_for.len != IMG_ID_SIZE || !d->have_id ||
+		     memcmp(l->inv->deduped_for.data, d->id, IMG_ID_SIZE))) {
+			pr_err("'%s' was deduplicated (crest dedup) for another dump of its chain than '%s': pages this one needs may be gone",
+			       l->path, d->path);
 			img_close(img);
 			goto bad;
 		}

@@ -29,6 +29,7 @@
 #include "mem-zpages.h"
 #include "namespaces.h"
 #include "opts.h"
+#include "dedup.h"
 #include "page-server.h"
 #include "parasite.h"
 #include "proc.h"
@@ -784,6 +785,9 @@ static int do_dump(const struct options *opts)
 		return EXIT_FAIL;
 	/* A dump ends the tracking it took over (a pre-dump took it already). */
 	chain_prev_close(&ctx.prev);
+	/* The checkpoint is safe whatever this does: a failure only costs room. */
+	if (opts->auto_dedup && dedup_dir(opts->dir))
+		pr_warn("--auto-dedup failed (see above): the chain is whole, only not folded");
 	pr_info("%d process%s checkpointed into '%s'", ctx.tree.nr,
 		ctx.tree.nr > 1 ? "es" : "", where);
 	img_dir_close(&ctx.dir);

@@ -7,6 +7,7 @@
 #include "dump.h"
 #include "log.h"
 #include "opts.h"
+#include "dedup.h"
 #include "page-server.h"
 #include "restore.h"
 #include "show.h"
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
 	case CMD_VERIFY:	return cr_verify(&opts);
 	case CMD_SWRK:		return cr_swrk(&opts);
 	case CMD_PAGE_SERVER:	return cr_page_server(&opts);
+	case CMD_DEDUP:		return cr_dedup(&opts);
 	default:		return EXIT_USAGE;
 	}
 }

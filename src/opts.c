@@ -42,6 +42,10 @@ static const char usage_text[] =
 "        receive the pages of one dump (dump --page-server) over TCP into\n"
 "        DIR, then exit (0 once the dump committed them; a dump that fails\n"
 "        leaves nothing there)\n"
+"  dedup [-D DIR]\n"
+"        the earlier dumps of the chain ending in DIR give back the room of\n"
+"        the pages DIR's dump holds anew (holes punched); from then on only\n"
+"        DIR's dump restores them (CRIU's dedup)\n"
 "  check [--json]\n"
 "        report the kernel features crest relies on; non-zero if one is missing\n"
 "\n"
@@ -80,7 +84,7 @@ enum {
 	OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS, OPT_LAZY_PAGES,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
-	OPT_EVASIVE_DEVICES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT,
+	OPT_EVASIVE_DEVICES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_AUTO_DEDUP,
 };
 
 static const struct option long_opts[] = {
@@ -128,6 +132,7 @@ static const struct option long_opts[] = {
 	{ "lazy-pages",		no_argument,	   NULL, OPT_LAZY_PAGES },
 	{ "json",		no_argument,	   NULL, OPT_JSON },
 	{ "page-server",	no_argument,	   NULL, OPT_PAGE_SERVER },
+	{ "auto-dedup",		no_argument,	   NULL, OPT_AUTO_DEDUP },
 	{ "address",		required_argument, NULL, OPT_ADDRESS },
 	{ "port",		required_argument, NULL, OPT_PORT },
 	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
@@ -151,7 +156,7 @@ static const struct option long_opts[] = {
  */
 static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
-	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT,
+	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_AUTO_DEDUP, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT,
 	OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j', OPT_EXTERNAL, OPT_CHECK_ONLY,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
@@ -159,7 +164,7 @@ static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGR
 	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
-	OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_AUTO_DEDUP, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int page_server_opts[] = { 'D', OPT_ADDRESS, OPT_PORT, OPT_LAZY_PAGES,
 	OPT_STATUS_FD, OPT_NOSYNC, 0 };
 static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VERIFY_KEY,
@@ -168,6 +173,7 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
 	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_LAZY_PAGES, OPT_PAGE_SERVER,
 	OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+static const int dedup_opts[] = { 'D', 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
 static const int no_opts[] = { 0 };
@@ -182,6 +188,7 @@ static const int *cmd_opts(enum crest_cmd cmd)
 	case CMD_VERIFY:	return verify_opts;
 	case CMD_CHECK:		return check_opts;
 	case CMD_PAGE_SERVER:	return page_server_opts;
+	case CMD_DEDUP:		return dedup_opts;
 	default:		return no_opts;
 	}
 }
@@ -218,6 +225,11 @@ static const struct opt_help {
 	{ C(DUMP) | C(PRE_DUMP), 'D', "DIR", "where the images go (default .)" },
 	{ C(RESTORE) | C(VERIFY), 'D', "DIR", "where the images are (default .)" },
 	{ C(PAGE_SERVER), 'D', "DIR", "where the pages images go (default .)" },
+	{ C(DEDUP), 'D', "DIR", "the last dump of the chain (default .)" },
+	{ C(DUMP) | C(PRE_DUMP), OPT_AUTO_DEDUP, NULL,
+	  "with --prev-images-dir: once the dump is in, its\n"
+	  "chain's earlier dumps give back the room of the\n"
+	  "pages it holds anew (crest dedup)" },
 	{ C(DUMP) | C(PRE_DUMP), OPT_PAGE_SERVER, NULL,
 	  "send the pages images (pages-PID.img) to a crest\n"
 	  "page-server at --address and --port, as CRIU's;\n"
@@ -432,7 +444,7 @@ static void help_line(FILE *f, enum crest_cmd cmd, int val)
 static const char *const cmd_names[] = {
 	[CMD_DUMP] = "dump", [CMD_PRE_DUMP] = "pre-dump", [CMD_RESTORE] = "restore",
 	[CMD_SHOW] = "show", [CMD_CHECK] = "check", [CMD_VERIFY] = "verify",
-	[CMD_SWRK] = "swrk", [CMD_PAGE_SERVER] = "page-server",
+	[CMD_SWRK] = "swrk", [CMD_PAGE_SERVER] = "page-server", [CMD_DEDUP] = "dedup",
 };
 
 void opts_command_usage(FILE *f, enum crest_cmd cmd)
@@ -455,7 +467,7 @@ void opts_command_usage(FILE *f, enum crest_cmd cmd)
 void opts_usage(FILE *f)
 {
 	static const enum crest_cmd with_opts[] = { CMD_DUMP, CMD_PRE_DUMP, CMD_RESTORE,
-						     CMD_VERIFY, CMD_PAGE_SERVER, CMD_CHECK };
+						     CMD_VERIFY, CMD_PAGE_SERVER, CMD_DEDUP, CMD_CHECK };
 	const char *exit_text = strstr(usage_text, "exit status:");
 
 	fwrite(usage_text, 1, exit_text - usage_text, f);
@@ -476,7 +488,7 @@ const char *opts_help_missing(void)
 {
 	static char what[64];
 
-	for (enum crest_cmd c = CMD_DUMP; c <= CMD_PAGE_SERVER; c++)
+	for (enum crest_cmd c = CMD_DUMP; c <= CMD_DEDUP; c++)
 		for (const int *l = cmd_opts(c); *l; l++) {
 			const struct option *lo = long_opts;
 
@@ -517,6 +529,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		{ "show", CMD_SHOW }, { "check", CMD_CHECK },
 		{ "verify", CMD_VERIFY }, { "pre-dump", CMD_PRE_DUMP },
 		{ "swrk", CMD_SWRK }, { "page-server", CMD_PAGE_SERVER },
+		{ "dedup", CMD_DEDUP },
 	};
 	int c;
 
@@ -618,6 +631,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_TRACK_MEM:	o->track_mem = true; break;
 		case OPT_LAZY_PAGES:	o->lazy_pages = true; break;
 		case OPT_PAGE_SERVER:	o->page_server = true; break;
+		case OPT_AUTO_DEDUP:	o->auto_dedup = true; break;
 		case OPT_ADDRESS:	o->ps_address = optarg; break;
 		case OPT_PORT: {
 			char *end;
@@ -773,6 +787,14 @@ int opts_parse(int argc, char **argv, struct options *o)
 		o->pre_dump = true;
 		o->after_dump = AFTER_RUN;
 		o->leave_running = true;
+	}
+	if (o->auto_dedup && !o->prev_dir) {
+		pr_err("--auto-dedup folds the dump's chain: give --prev-images-dir PREV");
+		return -1;
+	}
+	if (o->auto_dedup && o->page_server) {
+		pr_err("--auto-dedup and --page-server: the chain's pages are on the page server; deduplicate there");
+		return -1;
 	}
 	if (o->cmd == CMD_PAGE_SERVER && o->ps_port < 0) {
 		pr_err("'crest page-server' needs the port to listen on: --port PORT");

@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 enum crest_cmd { CMD_NONE, CMD_DUMP, CMD_RESTORE, CMD_SHOW, CMD_CHECK, CMD_VERIFY,
-		CMD_PRE_DUMP, CMD_SWRK, CMD_PAGE_SERVER };
+		CMD_PRE_DUMP, CMD_SWRK, CMD_PAGE_SERVER, CMD_DEDUP };
 
 /* What becomes of the tree after its checkpoint (BLCR's signal options). */
 enum after_dump {
@@ -91,6 +91,7 @@ struct options {
 	bool pre_dump;		/* crest pre-dump: pages only, tracked, left running */
 	const char *prev_dir;	/* --prev-images-dir: the previous dump of a chain */
 	bool track_mem;		/* --track-mem (CRIU's; pre-dump always tracks) */
+	bool auto_dedup;	/* --auto-dedup: crest dedup once the chain's dump is in */
 	bool json;		/* check --json */
 	int swrk_fd;		/* swrk FD: CRIU's RPC socket */
 	int status_fd;		/* restore --status-fd: "\0" once the tree runs; -1 */

@@ -350,6 +350,11 @@ static int read_images(struct restore_ctx *ctx)
 		return -1;
 	}
 	img_close(img);
+	if (ctx->inv->has_deduped_for) {
+		pr_err("'%s' was deduplicated (crest dedup) for a later dump of its chain: the pages that one holds anew are gone from it; restore that dump",
+		       ctx->dir.path);
+		return -1;
+	}
 	/* The earlier dumps of a chain are read and checked as this one. */
 	if (chain_open(&ctx->chain, &ctx->dir, ctx->inv, &ctx->key))
 		return -1;

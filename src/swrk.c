@@ -255,10 +255,6 @@ static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 		snprintf(why, len, "a page server (criu_opts.ps) is supported by crest for DUMP and PRE_DUMP, by address and port only");
 		return -1;
 	}
-	if (o->auto_dedup) {
-		snprintf(why, len, "criu_opts.auto_dedup: crest does not punch saved pages out of the parent images; leave it unset");
-		return -1;
-	}
 	if (o->lazy_pages) {
 		snprintf(why, len, "criu_opts.lazy_pages: crest serves no lazy pages over the RPC (FEATURE_CHECK says so); checkpoint without --lazy-pages");
 		return -1;
@@ -386,6 +382,8 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		}
 		if (o->track_mem && req->type == CRIU_REQ_TYPE__DUMP)
 			add(a, "--track-mem");
+		if (o->auto_dedup && o->parent_img)
+			add(a, "--auto-dedup");
 		if (o->ps) {
 			static char portbuf[16];
 

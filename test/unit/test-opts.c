@@ -295,6 +295,17 @@ static void test_page_server_opts(void **state)
 			       "--address", "h", "--port", "0"), -1);
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--page-server",
 			       "--address", "h", "--port", "1", "--file", "f"), -1);
+	/* crest dedup -D DIR; --auto-dedup needs a chain, and no page server. */
+	assert_int_equal(PARSE(&o, "crest", "dedup", "-D", "d"), 0);
+	assert_int_equal(o.cmd, CMD_DEDUP);
+	assert_int_equal(PARSE(&o, "crest", "dedup", "-t", "1"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-D", "d", "--auto-dedup",
+			       "--prev-images-dir", "p"), 0);
+	assert_true(o.auto_dedup);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-D", "d", "--auto-dedup"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "-D", "d", "--auto-dedup",
+			       "--prev-images-dir", "p", "--page-server", "--address", "h",
+			       "--port", "1"), -1);
 	/* --address and --port name a page server: alone they are a mistake. */
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "1", "--port", "2727"), -1);
 	assert_int_equal(PARSE(&o, "crest", "restore", "--page-server"), -1);
