@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -35,8 +36,8 @@
 #define CAP_CHECKPOINT_RESTORE	40
 #endif
 /* The namespace kinds a tree may have of its own (namespaces.c). */
-#define NS_RESTORED	"uts ipc pid mnt"
-#define NS_REFUSED	"net user cgroup time"
+#define NS_RESTORED	"uts ipc pid mnt net time"
+#define NS_REFUSED	"user cgroup"
 #define PAGEMAP_SCAN_IOCTL	_IOWR('f', 16, char[96])
 
 static int probe_seize(void)
@@ -193,6 +194,26 @@ static int msg_copy(void)
 	       msgrcv(q, &m, 4, 0, IPC_NOWAIT | 040000 /* MSG_COPY */) == 4;
 }
 
+/* Loopback up in a new network namespace, through rtnetlink's ioctl twin. */
+static int lo_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
+		return 0;
+	ifr.ifr_flags |= IFF_UP;
+	return !ioctl(fd, SIOCSIFFLAGS, &ifr);
+}
+
+/* The offsets of a new time namespace, before anything enters it. */
+static int time_offsets(void)
+{
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+
+	return fd >= 0 && write(fd, "monotonic 1 0\n", 14) == 14;
+}
+
 int cr_check(const struct options *opts)
 {
 	int seize = probe_seize();
@@ -217,6 +238,8 @@ int cr_check(const struct options *opts)
 		{ "System V messages read (MSG_COPY)", probe_ns(CLONE_NEWIPC, msg_copy), 0 },
 		{ "PID namespaces, set_tid per level", probe_ns(CLONE_NEWPID, pid_ns_init), 0 },
 		{ "mount namespaces, tmpfs", probe_ns(CLONE_NEWNS, tmpfs_mount), 0 },
+		{ "network namespaces, loopback", probe_ns(CLONE_NEWNET, lo_up), 0 },
+		{ "time namespaces, clock offsets", probe_ns(CLONE_NEWTIME, time_offsets), 0 },
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 	int missing = 0;

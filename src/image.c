@@ -66,6 +66,8 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_MNTNS]	= { "mntns-%d.img", 0x4d4e5431, &mnt_entry__descriptor },
 	[IMG_TMPFS]	= { "tmpfs-%d.img", 0x544d5031, &tmpfs_file__descriptor },	/* %d: tmpfs id */
 	[IMG_PACKETSK] = { "packetsk.img", 0x504b5331, &packet_sk_entry__descriptor },
+	[IMG_NETNS]	= { "netns-%d.img", 0x4e455431, &net_ns_entry__descriptor },
+	[IMG_TIMENS]	= { "timens-%d.img", 0x54494d31, &time_ns_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

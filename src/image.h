@@ -65,6 +65,8 @@ enum img_kind {
 	IMG_MNTNS,
 	IMG_TMPFS,
 	IMG_PACKETSK,
+	IMG_NETNS,
+	IMG_TIMENS,
 	IMG_NR_KINDS,
 };
 

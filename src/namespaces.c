@@ -53,6 +53,7 @@
 #include "log.h"
 #include "namespaces.h"
 #include "refuse.h"
+#include "files.h"
 #include "util.h"
 
 #ifndef MSG_COPY
@@ -72,6 +73,7 @@ struct ns_kind_desc {
 	NsKind kind;
 	int flag;		/* CLONE_NEW* */
 	const char *what;
+	bool by_setns;		/* made by crest, joined by its task (not clone3) */
 };
 
 static const struct ns_kind_desc kinds[NSI_NR] = {
@@ -79,6 +81,8 @@ static const struct ns_kind_desc kinds[NSI_NR] = {
 	[NSI_IPC] = { "ipc", NS_KIND__NS_IPC, CLONE_NEWIPC, "IPC namespace" },
 	[NSI_PID] = { "pid", NS_KIND__NS_PID, CLONE_NEWPID, "PID namespace" },
 	[NSI_MNT] = { "mnt", NS_KIND__NS_MNT, CLONE_NEWNS, "mount namespace" },
+	[NSI_NET] = { "net", NS_KIND__NS_NET, CLONE_NEWNET, "network namespace", true },
+	[NSI_TIME] = { "time", NS_KIND__NS_TIME, CLONE_NEWTIME, "time namespace", true },
 };
 
 /* The IPC limits of a namespace, under /proc/sys. */
@@ -99,7 +103,7 @@ static int send_rec(int fd, char type, const void *buf, uint32_t len)
 	return write_all(fd, hdr, 5) || write_all(fd, buf, len) ? -1 : 0;
 }
 
-static int send_msg(int fd, const ProtobufCMessage *m)
+int send_msg(int fd, const ProtobufCMessage *m)
 {
 	size_t len = protobuf_c_message_get_packed_size(m);
 	uint8_t *buf = xzalloc(len + 1);
@@ -111,7 +115,7 @@ static int send_msg(int fd, const ProtobufCMessage *m)
 	return ret;
 }
 
-static void send_text(int fd, char type, const char *fmt, ...)
+void send_text(int fd, char type, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -467,30 +471,55 @@ static int ipc_posix_mq(int out)
 	return 0;
 }
 
-static int ipc_helper(int out)
+IpcVar **ns_read_vars(const char *const *names, size_t nr, size_t *n_vars)
 {
-	IpcNsEntry e = IPC_NS_ENTRY__INIT;
-	IpcVar vars[ARRAY_SIZE(ipc_vars)], *pv[ARRAY_SIZE(ipc_vars)];
-	int ret;
+	IpcVar **vars = xzalloc((nr + 1) * sizeof(*vars));
 
-	for (size_t i = 0; i < ARRAY_SIZE(ipc_vars); i++) {
+	*n_vars = 0;
+	for (size_t i = 0; i < nr; i++) {
 		char path[128], *v;
 		size_t n;
 
-		snprintf(path, sizeof(path), "/proc/sys/%s", ipc_vars[i]);
+		snprintf(path, sizeof(path), "/proc/sys/%s", names[i]);
 		v = read_file(path, NULL);
 		if (!v)
-			continue;	/* not on this kernel */
+			continue;	/* not on this kernel (no IPv6...) */
 		n = strlen(v);
 		while (n && (v[n - 1] == '\n' || v[n - 1] == ' '))
 			v[--n] = 0;
-		ipc_var__init(&vars[e.n_vars]);
-		vars[e.n_vars].name = (char *)ipc_vars[i];
-		vars[e.n_vars].value = v;
-		pv[e.n_vars] = &vars[e.n_vars];
-		e.n_vars++;
+		vars[*n_vars] = xzalloc(sizeof(**vars));
+		ipc_var__init(vars[*n_vars]);
+		vars[*n_vars]->name = (char *)names[i];
+		vars[(*n_vars)++]->value = v;
 	}
-	e.vars = pv;
+	return vars;
+}
+
+int ns_write_vars(IpcVar *const *vars, size_t n_vars, const char *const *names,
+		  size_t nr, const char *what, uint32_t id)
+{
+	for (size_t i = 0; i < n_vars; i++) {
+		bool known = false;
+
+		for (size_t j = 0; j < nr; j++)
+			known |= !strcmp(vars[i]->name, names[j]);
+		if (!known) {
+			pr_err("%s %u: '%s' is not a sysctl crest sets", what, id,
+			       vars[i]->name);
+			return -1;
+		}
+		if (ns_write_sys(vars[i]->name, vars[i]->value))
+			return -1;
+	}
+	return 0;
+}
+
+static int ipc_helper(int out)
+{
+	IpcNsEntry e = IPC_NS_ENTRY__INIT;
+	int ret;
+
+	e.vars = ns_read_vars(ipc_vars, ARRAY_SIZE(ipc_vars), &e.n_vars);
 	ret = send_msg(out, &e.base);
 	if (ret || ipc_shm(out) || ipc_sem(out) || ipc_msq(out))
 		return -1;
@@ -652,6 +681,10 @@ static int ns_add(struct ns_dump *nd, int i, struct pstree_item *it)
 	nd->nr_objs = xrealloc(nd->nr_objs, (n + 1) * sizeof(*nd->nr_objs));
 	nd->mnt = xrealloc(nd->mnt, (n + 1) * sizeof(*nd->mnt));
 	nd->mnt[n] = NULL;
+	nd->net = xrealloc(nd->net, (n + 1) * sizeof(*nd->net));
+	nd->net[n] = NULL;
+	nd->time = xrealloc(nd->time, (n + 1) * sizeof(*nd->time));
+	nd->time[n] = NULL;
 	nd->ns[n] = e;
 	nd->ino[n] = it->ns_ino[i];
 	nd->uts[n] = NULL;
@@ -669,6 +702,16 @@ static int ns_add(struct ns_dump *nd, int i, struct pstree_item *it)
 		return watch_start(it->live, it->ns_ino[i], e);
 	case NSI_MNT:
 		return mntns_collect(nd, n, it->live);
+	case NSI_TIME:
+		return timens_collect(nd, n, it->live);
+	case NSI_NET:
+		if (in_ns(it->live, i, netns_helper, &r))
+			return -1;
+		/* Nothing but refusals: the dump stops with them. */
+		if (r.nr > 1 || (r.nr &&
+		    !(nd->net[n] = unpack(&net_ns_entry__descriptor, &r.recs[0], it->pid))))
+			goto bad;
+		break;
 	case NSI_UTS:
 		if (in_ns(it->live, i, uts_helper, &r))
 			return -1;
@@ -837,6 +880,61 @@ static int pid_for_children(const struct ns_dump *nd, struct pstree *t)
 	return 0;
 }
 
+/*
+ * crest makes every socket of the tree in the network namespace of the
+ * tree's first process (netns_enter_objects()): a socket of a process in
+ * another would be made in the wrong one.
+ */
+static void sockets_in_root_netns(const struct pstree *t)
+{
+	uint32_t root = t->items[0]->ns_id[NSI_NET];
+
+	for (int k = 0; k < t->nr; k++) {
+		const struct pstree_item *it = t->items[k];
+
+		if (it->zombie || it->shares_files || it->ns_id[NSI_NET] == root)
+			continue;
+		for (int j = 0; j < it->nr_fds; j++) {
+			FdKind kind = it->fds[j]->kind;
+
+			if (kind == FD_KIND__FD_INET_SK || kind == FD_KIND__FD_UNIX_SK ||
+			    kind == FD_KIND__FD_NETLINK_SK || kind == FD_KIND__FD_PACKET_SK)
+				refuse(it->pid, "fd %u is a socket of a process in another network namespace than process %d's, the tree's first, not supported yet: dump the tree from inside its network namespace",
+				       it->fds[j]->fd, t->items[0]->pid);
+		}
+	}
+}
+
+/*
+ * unshare(CLONE_NEWTIME) leaves the caller in its time namespace and
+ * puts its children (and itself after an execve) in a new one, whose
+ * offsets can still be set: not saved.
+ */
+static int time_for_children(const struct ns_dump *nd, struct pstree *t)
+{
+	for (int k = 0; k < t->nr; k++) {
+		struct pstree_item *it = t->items[k];
+		int at;
+		uint64_t tfc;
+
+		if (it->zombie)
+			continue;
+		tfc = ns_inode(it->live, "time_for_children");
+		if (!tfc || tfc == it->ns_ino[NSI_TIME])
+			continue;
+		/* unshare --time --fork: its child is in it, entered it. */
+		at = ns_find(nd, NS_KIND__NS_TIME, tfc);
+		for (int c = 0; c < t->nr && at >= 0; c++)
+			if (t->items[c]->parent == it &&
+			    nd->ns[at]->entered_by == (uint32_t)t->items[c]->pid)
+				it->time_unshared = true;
+		if (!it->time_unshared)
+			refuse(it->pid, "its children go to time namespace time:[%llu] (time_for_children: unshare(CLONE_NEWTIME)) that none of its children in the tree is in, not supported",
+			       (unsigned long long)tfc);
+	}
+	return 0;
+}
+
 int ns_collect(struct ns_dump *nd, struct pstree *t)
 {
 	for (int k = 0; k < t->nr; k++)
@@ -898,6 +996,9 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 		if (t->items[k]->ns_id[NSI_MNT] && !t->items[k]->zombie &&
 		    mntns_check_task(nd, t->items[k]->ns_id[NSI_MNT] - 1, t->items[k]))
 			return -1;
+	sockets_in_root_netns(t);
+	if (time_for_children(nd, t))
+		return -1;
 	return pid_for_children(nd, t);
 }
 
@@ -911,9 +1012,14 @@ void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe)
 	pe->pid_ns = it->ns_id[NSI_PID];
 	pe->has_mnt_ns = !!it->ns_id[NSI_MNT];
 	pe->mnt_ns = it->ns_id[NSI_MNT];
+	pe->has_net_ns = !!it->ns_id[NSI_NET];
+	pe->net_ns = it->ns_id[NSI_NET];
+	pe->has_time_ns = !!it->ns_id[NSI_TIME];
+	pe->time_ns = it->ns_id[NSI_TIME];
 	pe->n_ns_pids = it->nr_ns_pids;
 	pe->ns_pids = (uint32_t *)it->ns_pids;
 	pe->has_pid_unshared = pe->pid_unshared = it->pid_unshared;
+	pe->has_time_unshared = pe->time_unshared = it->time_unshared;
 	pe->n_ns_tids = it->ns_tids ? it->nr_threads * it->nr_ns_pids : 0;
 	pe->ns_tids = it->ns_tids;
 }
@@ -937,6 +1043,16 @@ int ns_write(const struct ns_dump *nd, struct img_dir *d)
 		}
 		if (nd->mnt[k] && mntns_write(nd, k, d))
 			return -1;
+		if (nd->net[k]) {
+			img = img_create(d, IMG_NETNS, e->id);
+			if (!img || img_write_msg(img, &nd->net[k]->base))
+				return -1;
+		}
+		if (nd->time[k]) {
+			img = img_create(d, IMG_TIMENS, e->id);
+			if (!img || img_write_msg(img, &nd->time[k]->base))
+				return -1;
+		}
 		if (nd->ipc[k]) {
 			img = img_create(d, IMG_IPCNS, e->id);
 			if (!img || img_write_msg(img, &nd->ipc[k]->base))
@@ -1002,6 +1118,11 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 	nr->objs = xzalloc((nr->nr + 1) * sizeof(*nr->objs));
 	nr->nr_objs = xzalloc((nr->nr + 1) * sizeof(*nr->nr_objs));
 	nr->mnt = xzalloc((nr->nr + 1) * sizeof(*nr->mnt));
+	nr->net = xzalloc((nr->nr + 1) * sizeof(*nr->net));
+	nr->time = xzalloc((nr->nr + 1) * sizeof(*nr->time));
+	nr->fd = xzalloc((nr->nr + 1) * sizeof(*nr->fd));
+	for (int k = 0; k < nr->nr; k++)
+		nr->fd[k] = -1;
 	for (int k = 0; k < nr->nr; k++) {
 		const NsEntry *e = nr->ns[k];
 
@@ -1031,6 +1152,16 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 			if (mntns_read(nr, k, d))
 				return -1;
 			break;
+		case NS_KIND__NS_NET:
+			nr->net[k] = img_read_one(d, IMG_NETNS, e->id);
+			if (!nr->net[k])
+				return -1;
+			break;
+		case NS_KIND__NS_TIME:
+			nr->time[k] = img_read_one(d, IMG_TIMENS, e->id);
+			if (!nr->time[k])
+				return -1;
+			break;
 		case NS_KIND__NS_PID:
 			if (!e->has_level || !e->level || e->level > NS_MAX_LEVEL ||
 			    (e->parent && (e->parent >= e->id ||
@@ -1056,6 +1187,8 @@ static uint32_t pe_ns(const PstreeEntry *pe, int i)
 	case NSI_IPC: return pe->ipc_ns;
 	case NSI_PID: return pe->pid_ns;
 	case NSI_MNT: return pe->mnt_ns;
+	case NSI_NET: return pe->net_ns;
+	case NSI_TIME: return pe->time_ns;
 	}
 	return 0;
 }
@@ -1147,7 +1280,7 @@ void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
 
 	memset(nc, 0, sizeof(*nc));
 	for (int i = 0; i < NSI_NR; i++)
-		if (enters(nr, pe, i))
+		if (enters(nr, pe, i) && !kinds[i].by_setns)
 			nc->flags |= kinds[i].flag;
 	/* Its parent unshare()d for it: it is born in pid_for_children. */
 	if (parent && parent->pid_unshared && enters(nr, pe, NSI_PID))
@@ -1159,7 +1292,7 @@ void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
 		nc->set_tid[nc->nr_set_tid++] = pe->pid;
 }
 
-static int write_sys(const char *name, const char *value)
+int ns_write_sys(const char *name, const char *value)
 {
 	char path[128];
 	int fd;
@@ -1182,7 +1315,7 @@ static int next_id(const char *kind, int id)
 
 	snprintf(name, sizeof(name), "kernel/%s_next_id", kind);
 	snprintf(v, sizeof(v), "%d", id);
-	return write_sys(name, v);
+	return ns_write_sys(name, v);
 }
 
 static int restore_shm(const IpcObjEntry *o)
@@ -1318,19 +1451,9 @@ static int restore_ipc(const struct ns_restore *nr, int k)
 	const IpcNsEntry *e = nr->ipc[k];
 	int ret = 0;
 
-	for (size_t i = 0; i < e->n_vars; i++) {
-		bool known = false;
-
-		for (size_t j = 0; j < ARRAY_SIZE(ipc_vars); j++)
-			known |= !strcmp(e->vars[i]->name, ipc_vars[j]);
-		if (!known) {
-			pr_err("IPC namespace %u: '%s' is not a limit crest sets",
-			       nr->ns[k]->id, e->vars[i]->name);
-			return -1;
-		}
-		if (write_sys(e->vars[i]->name, e->vars[i]->value))
-			return -1;
-	}
+	if (ns_write_vars(e->vars, e->n_vars, ipc_vars, ARRAY_SIZE(ipc_vars),
+			  "IPC namespace", nr->ns[k]->id))
+		return -1;
 	for (int i = 0; i < nr->nr_objs[k] && !ret; i++) {
 		const IpcObjEntry *o = nr->objs[k][i];
 
@@ -1357,12 +1480,141 @@ int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe)
 		return 0;
 	/* Its next fork gets the PID it would have got (set_tid did not move it). */
 	snprintf(v, sizeof(v), "%u", e->last_pid);
-	return write_sys("kernel/ns_last_pid", v);
+	return ns_write_sys("kernel/ns_last_pid", v);
 }
 
-int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe)
+/*
+ * Before the tree's objects are made: the namespaces crest makes itself
+ * (network, time), each kept as a service fd at or above base.
+ */
+int ns_prepare(struct ns_restore *nr, int base)
+{
+	for (int k = 0; k < nr->nr; k++) {
+		const NsEntry *e = nr->ns[k];
+		int fd;
+
+		if (e->kind == NS_KIND__NS_NET)
+			fd = netns_make(nr->net[k], e->id);
+		else if (e->kind == NS_KIND__NS_TIME)
+			fd = timens_make(nr->time[k], e->id);
+		else
+			continue;
+		if (fd < 0)
+			return -1;
+		nr->fd[k] = files_to_service(fd, base);
+		if (nr->fd[k] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int ns_make_in_crest(int i, const char *made, int (*make)(const void *e, uint32_t id),
+		     const void *e, uint32_t id)
+{
+	char path[64];
+	int own, fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", kinds[i].name);
+	own = open(path, O_RDONLY | O_CLOEXEC);
+	if (own < 0) {
+		pr_perror("can't open crest's own %s", kinds[i].what);
+		return -1;
+	}
+	if (!make(e, id)) {
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", made);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			pr_perror("can't open %s %u", kinds[i].what, id);
+	}
+	/* Everything crest makes from here would be in the new one. */
+	if (setns(own, kinds[i].flag)) {
+		pr_perror("can't go back to crest's own %s", kinds[i].what);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	close(own);
+	return fd;
+}
+
+/* The namespace the first process is in: crest makes the sockets there. */
+int ns_enter_objects(const struct ns_restore *nr, const PstreeEntry *root, int *own)
 {
 	int k;
+
+	*own = -1;
+	if (!ns_by_id(nr, root->net_ns, &k))
+		return 0;
+	*own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*own < 0 || setns(nr->fd[k], CLONE_NEWNET)) {
+		pr_perror("can't join network namespace %u to make the sockets of the tree",
+			  root->net_ns);
+		return -1;
+	}
+	return 0;
+}
+
+int ns_leave_objects(int own)
+{
+	int ret = 0;
+
+	if (own < 0)
+		return 0;
+	if (setns(own, CLONE_NEWNET)) {
+		pr_perror("can't go back to crest's own network namespace");
+		ret = -1;
+	}
+	close(own);
+	return ret;
+}
+
+bool ns_unshared_for(const struct ns_restore *nr, const PstreeEntry *parent,
+		     const PstreeEntry *child)
+{
+	return (parent->pid_unshared && enters(nr, child, NSI_PID)) ||
+	       (parent->time_unshared && enters(nr, child, NSI_TIME));
+}
+
+int ns_unshare_for(const struct ns_restore *nr, const PstreeEntry *parent,
+		   const PstreeEntry *child)
+{
+	int k = 0;
+
+	if (parent->pid_unshared && enters(nr, child, NSI_PID) && unshare(CLONE_NEWPID)) {
+		pr_perror("can't make a PID namespace for %u", child->pid);
+		return -1;
+	}
+	if (parent->time_unshared && enters(nr, child, NSI_TIME)) {
+		ns_by_id(nr, child->time_ns, &k);
+		return timens_unshare(nr->time[k], child->time_ns);
+	}
+	return 0;
+}
+
+/* Joined, not made: crest made them in ns_prepare(). */
+static int join_made(const struct ns_restore *nr, const PstreeEntry *pe, int i)
+{
+	int k = 0;
+
+	if (!enters(nr, pe, i))
+		return 0;
+	ns_by_id(nr, pe_ns(pe, i), &k);
+	if (nr->fd[k] < 0 || setns(nr->fd[k], kinds[i].flag)) {
+		pr_perror("process %u can't join its %s", pe->pid, kinds[i].what);
+		return -1;
+	}
+	return 0;
+}
+
+int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe,
+		       const PstreeEntry *parent)
+{
+	int k;
+
+	/* Born in the time namespace its parent unshare()d for it. */
+	if (join_made(nr, pe, NSI_NET) ||
+	    (!(parent && parent->time_unshared) && join_made(nr, pe, NSI_TIME)))
+		return -1;
 
 	/* A copy of crest's: private as the dump saw it; mounts at the end. */
 	if (enters(nr, pe, NSI_MNT) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {

@@ -23,6 +23,8 @@ struct ns_dump {
 	IpcObjEntry ***objs;		/* ...and objects */
 	int *nr_objs;
 	struct mnt_dump **mnt;		/* per ns: a mount one's (ns-mnt.c) */
+	NetNsEntry **net;		/* per ns: a network one's (ns-net.c) */
+	TimeNsEntry **time;		/* per ns: a time one's offsets */
 	int nr;
 	const struct ext_mnt *ext;	/* --external mnt[MP]:NAME */
 	int nr_ext;
@@ -51,6 +53,9 @@ struct ns_restore {
 	IpcObjEntry ***objs;
 	int *nr_objs;
 	struct mnt_restore **mnt;
+	NetNsEntry **net;
+	TimeNsEntry **time;
+	int *fd;			/* per ns: made by ns_prepare() (net, time), or -1 */
 	int nr;
 	const struct ext_mnt *ext;	/* --external mnt[NAME]:PATH */
 	int nr_ext;
@@ -84,7 +89,51 @@ bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe);
 /* Phase 2, every task made: what a namespace's entering task sets last. */
 int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe);
 /* In the new task, made in the namespaces it entered: fill them. */
-int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe);
+int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe,
+		       const PstreeEntry *parent);
+/*
+ * parent unshare()d for child (PID, time): it forks child after its other
+ * children, once ns_unshare_for() made the namespaces it is born in.
+ */
+bool ns_unshared_for(const struct ns_restore *nr, const PstreeEntry *parent,
+		     const PstreeEntry *child);
+int ns_unshare_for(const struct ns_restore *nr, const PstreeEntry *parent,
+		   const PstreeEntry *child);
+/* Before the objects: the network and time namespaces, made by crest. */
+int ns_prepare(struct ns_restore *nr, int base);
+/*
+ * crest in the first process's network namespace while it makes the
+ * tree's objects (its sockets), then back (own: crest's, or -1).
+ */
+int ns_enter_objects(const struct ns_restore *nr, const PstreeEntry *root, int *own);
+int ns_leave_objects(int own);
+
+/* For the ns-*.c helpers that run in a namespace (in_ns()). */
+int send_msg(int fd, const ProtobufCMessage *m);
+void send_text(int fd, char type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Write value to /proc/sys/NAME; reported. */
+int ns_write_sys(const char *name, const char *value);
+/* The sysctls of names there are, as read in the caller's namespaces. */
+IpcVar **ns_read_vars(const char *const *names, size_t nr, size_t *n_vars);
+/* Each written back; one not in names is an image's fault. */
+int ns_write_vars(IpcVar *const *vars, size_t n_vars, const char *const *names,
+		  size_t nr, const char *what, uint32_t id);
+
+/*
+ * A namespace of kind i (NSI_*) made and filled by make() in crest, its fd
+ * (/proc/self/ns/MADE); crest is back in its own then, or -1.
+ */
+int ns_make_in_crest(int i, const char *made, int (*make)(const void *e, uint32_t id),
+		     const void *e, uint32_t id);
+
+/* ns-net.c: the helper that reads a network namespace; one made again (its fd). */
+int netns_helper(int out);
+int netns_make(const NetNsEntry *e, uint32_t id);
+/* ns-time.c: a time namespace's offsets, ns k entered by pid; one made again. */
+int timens_collect(struct ns_dump *nd, int k, pid_t pid);
+int timens_make(const TimeNsEntry *e, uint32_t id);
+/* unshare(CLONE_NEWTIME) with e's offsets, staying: for the caller's children. */
+int timens_unshare(const TimeNsEntry *e, uint32_t id);
 
 /* ns-mnt.c: a mount namespace, ns k, entered by pid. */
 int mntns_collect(struct ns_dump *nd, int k, pid_t pid);

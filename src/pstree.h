@@ -17,7 +17,7 @@
 enum pstree_scope { SCOPE_TREE, SCOPE_PID, SCOPE_PGID, SCOPE_SID };
 
 /* The namespace kinds crest saves (namespaces.c), as indexes. */
-enum { NSI_UTS, NSI_IPC, NSI_PID, NSI_MNT, NSI_NR };
+enum { NSI_UTS, NSI_IPC, NSI_PID, NSI_MNT, NSI_NET, NSI_TIME, NSI_NR };
 #define NS_MAX_LEVEL	8	/* PID namespaces nested below crest's */
 
 /* One process of the checkpoint and what the dump learns about it. */
@@ -57,6 +57,7 @@ struct pstree_item {
 	uint32_t ns_pids[NS_MAX_LEVEL];	/* NSpid below crest's level */
 	int nr_ns_pids;
 	bool pid_unshared;		/* unshare(CLONE_NEWPID) for a child of the tree */
+	bool time_unshared;		/* unshare(CLONE_NEWTIME) for a child of the tree */
 	uint32_t *ns_tids;		/* per thread (threads[]): its nr_ns_pids TIDs */
 };
 

@@ -1292,7 +1292,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	    report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
 		_exit(EXIT_FAILURE);
 	/* Made in the namespaces it enters: filled before anything runs there. */
-	if (ns_restore_entered(sh->ns, t->pe))
+	if (ns_restore_entered(sh->ns, t->pe, t->parent ? t->parent->pe : NULL))
 		_exit(EXIT_FAILURE);
 	if (take_session(t) || (t->setsid && tty_restore_ctty(rf, t->pe->pid)))
 		_exit(EXIT_FAILURE);
@@ -1310,15 +1310,13 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < t->nr_children; i++) {
 			struct restore_task *c = t->children[i];
-			bool last = t->pe->pid_unshared && ns_enters_pid(sh->ns, c->pe);
+			bool last = ns_unshared_for(sh->ns, t->pe, c->pe);
 			pid_t pid;
 
 			if (last != (pass == 1))
 				continue;
-			if (last && unshare(CLONE_NEWPID)) {
-				pr_perror("can't make a PID namespace for %d", c->pe->pid);
+			if (last && ns_unshare_for(sh->ns, t->pe, c->pe))
 				_exit(EXIT_FAILURE);
-			}
 			pid = restore_clone(sh, c, sh->restore_pid);
 			if (pid < 0)
 				_exit(EXIT_FAILURE);

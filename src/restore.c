@@ -1612,7 +1612,7 @@ static int prepare_objects(struct restore_ctx *ctx)
 {
 	struct rlimit rl;
 	MmEntry **mms = xzalloc(ctx->nr * sizeof(*mms));
-	int base = 3, nr_mms = 0, ret, pipefd[2];
+	int base = 3, nr_mms = 0, ret, pipefd[2], own_net = -1;
 
 	/* Room for a service fd per object above every fd of the tree. */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
@@ -1633,7 +1633,13 @@ static int prepare_objects(struct restore_ctx *ctx)
 	base = base < 10 ? 10 : base;
 	if (log_move_fd(base))
 		goto err;
+	/* The tree's sockets are made in its network namespace. */
+	if (ns_prepare(&ctx->ns, base) ||
+	    ns_enter_objects(&ctx->ns, ctx->tasks[0].pe, &own_net))
+		goto err;
 	ret = files_open_all(&ctx->files, &ctx->dir, base, mms, nr_mms);
+	if (ns_leave_objects(own_net))
+		ret = -1;
 	free(mms);
 	if (ret)
 		return -1;

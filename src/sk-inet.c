@@ -406,6 +406,25 @@ static char *own_problem(InetSkEntry *e, int cfd, bool tcp_established)
 	return NULL;
 }
 
+/*
+ * crest makes a socket in the network namespace of the process holding
+ * it (namespaces.c): one of another namespace can't be made so.
+ */
+static bool same_netns(int sk, pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+	int ns = ioctl(sk, SIOCGSKNS);
+	bool same;
+
+	if (ns < 0)
+		return true;	/* a kernel without SIOCGSKNS: can't tell */
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	same = !fstat(ns, &a) && !stat(path, &b) && a.st_ino == b.st_ino;
+	close(ns);
+	return same;
+}
+
 static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 {
 	struct insk_dump *u = dump_state(df);
@@ -434,6 +453,12 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		refuse(f->it->pid, "fd %d is %s ('%s'), not supported yet", f->fd, why,
 		       f->link);
 		free(why);
+		close(cfd);
+		return 0;
+	}
+	if (!same_netns(cfd, f->pid)) {
+		refuse(f->it->pid, "fd %d ('%s') is a socket of another network namespace than the process's (made before a setns() or unshare(), or passed to it), not supported yet",
+		       f->fd, f->link);
 		close(cfd);
 		return 0;
 	}

@@ -60,13 +60,8 @@ static const struct unsaved_row rows[] = {
 	{ "status", "Mems_allowed_list", PER_THREAD, DEF_CREST, NULL,
 	  "a memory node set (cpuset or mempolicy)" },
 	{ "coredump_filter", NULL, PER_PROCESS, DEF_CREST, NULL, "a coredump_filter" },
-	{ "ns/net", NULL, PER_PROCESS, DEF_LINK, NULL, "a network namespace" },
 	{ "ns/user", NULL, PER_PROCESS, DEF_LINK, NULL, "a user namespace" },
 	{ "ns/cgroup", NULL, PER_PROCESS, DEF_LINK, NULL, "a cgroup namespace" },
-	{ "ns/time", NULL, PER_PROCESS, DEF_LINK, NULL, "a time namespace" },
-	/* unshare() of these puts the caller's future children there, not it. */
-	{ "ns/time_for_children", NULL, PER_PROCESS, DEF_LINK, NULL,
-	  "a time namespace for its children (unshare(CLONE_NEWTIME))" },
 };
 
 int unsaved_field(const char *text, const char *key, char *out, size_t len)

@@ -19,6 +19,7 @@ pure, so test/unit/test_audit.py can check the comparison itself.
 import ctypes
 import os
 import re
+import shutil
 import stat
 import subprocess
 
@@ -636,7 +637,13 @@ def _snap_fds(base, tid, thread, classes, out):
 # inside it is compared instead: a UTS namespace's names, an IPC
 # namespace's limits and objects (/proc/sysvipc, without the pids and
 # times of their last use), read in it with nsenter(1).
-NS_KINDS = {"uts": "-u", "ipc": "-i", "mnt": None}
+NS_KINDS = {"uts": "-u", "ipc": "-i", "mnt": None, "net": "-n", "time": None}
+# What a network namespace holds, read in it: interfaces, addresses,
+# routes (every table) and the sysctls crest saves.
+NET_SCRIPT = ("ip -o link show | sed 's/^[0-9]*: //'; ip -o addr show; "
+              "ip route show table all; ip -6 route show table all; "
+              "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/core/somaxconn "
+              "/proc/sys/net/ipv4/ip_local_port_range")
 IPC_LIMITS = ["kernel/sem", "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni",
               "kernel/shmmax", "kernel/shmall", "kernel/shmmni",
               "kernel/shm_rmid_forced", "fs/mqueue/queues_max",
@@ -695,6 +702,13 @@ def _ns_contents(pid, kind):
     if kind == "mnt":
         out["ns:mnt:mountinfo"] = parse_mountinfo(
             _read("/proc/%d/mountinfo" % pid))
+    elif kind == "time":
+        out["ns:time:offsets"] = " ".join(
+            (_read("/proc/%d/timens_offsets" % pid) or "").split())
+    elif kind == "net":
+        t = _in_ns(pid, "-n", NET_SCRIPT) if shutil.which("ip") else None
+        if t is not None:
+            out["ns:net"] = "; ".join(l.strip() for l in t.splitlines())
     elif kind == "uts":
         t = _in_ns(pid, "-u", "cat /proc/sys/kernel/hostname "
                    "/proc/sys/kernel/domainname")

@@ -1,15 +1,18 @@
 /*
  * Namespaces and IPC objects crest does not save yet, each to be refused
  * by name (test/run's errors mode starts it under unshare --net --cgroup
- * --time --ipc --mount): its network, cgroup and time namespaces, a POSIX
- * message queue and a System V segment it keeps attached; in its mount
- * namespace a shared tmpfs with a file it holds open, and a bind mount.
+ * --time --ipc --mount): its cgroup namespace, a veth pair in its network
+ * namespace (made by ip(8)), a time namespace for its children it
+ * unshare()s, a POSIX message queue and a System V segment it keeps
+ * attached; in its mount namespace a shared tmpfs with a file it holds
+ * open, and a bind mount.
  */
 #include "caselib.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sched.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,10 @@ int main(void)
 	char *p;
 
 	case_init();
+	if (system("ip link add crest-v0 type veth peer name crest-v1"))
+		case_fail("ip link add crest-v0 type veth failed");
+	if (unshare(CLONE_NEWTIME))
+		case_fail("unshare(CLONE_NEWTIME): %s", strerror(errno));
 	q = mq_open("/crest-err-ns", O_CREAT | O_RDWR, 0600, NULL);
 	if (q == (mqd_t)-1)
 		case_fail("mq_open: %s", strerror(errno));

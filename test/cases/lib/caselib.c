@@ -83,3 +83,17 @@ const char *case_tmpdir(void)
 
 	return (d && *d) ? d : "/tmp";
 }
+
+int case_own_ns(const char *kind)
+{
+	const char *host = getenv("CREST_HOST_NS");
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", kind);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (!host || n <= 0)
+		return 0;
+	link[n] = 0;
+	return !strstr(host, link);
+}

@@ -19,5 +19,10 @@ void case_fail(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
 /* Directory for temporary files: $CREST_TMP or /tmp. */
 const char *case_tmpdir(void);
+/*
+ * Is the case in a namespace of kind (under /proc/self/ns/) other than
+ * the runner's? test/run's NsCase says those in $CREST_HOST_NS.
+ */
+int case_own_ns(const char *kind);
 
 #endif
