@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		16
+#define PIE_ABI_VERSION		17
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -507,6 +507,13 @@ struct restore_args {
 	int32_t aio_null_fd;	/* /dev/null, written to move an AIO ring's tail */
 	uint64_t aios;		/* struct rst_aio[] */
 	uint8_t scratch[128];	/* crest's: a siginfo it queues by remote syscall */
+	/*
+	 * A process of a user namespace of the tree: its fd, joined
+	 * (setns) before crest's fds are closed and the ids (already in
+	 * the namespace's terms) are set; -1: none.
+	 */
+	int32_t userns_fd;
+	uint32_t pad_userns;
 };
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");

@@ -1278,6 +1278,17 @@ static long restore_task(struct restore_args *a)
 	if (ret)
 		fail(a, RST_STAGE_ATTRS, ret, 1);
 
+	/*
+	 * Into the tree's user namespace at last: crest's privileges over
+	 * the host's (set_tid, PR_SET_MM_MAP...) were needed until here. A
+	 * single-threaded process only (the kernel's rule).
+	 */
+	if (a->userns_fd >= 0) {
+		a->stage = RST_STAGE_CREDS;
+		ret = sys_setns(a->userns_fd, 0x10000000 /* CLONE_NEWUSER */);
+		if (ret)
+			fail(a, RST_STAGE_CREDS, ret, 1);
+	}
 	for (i = 0; i < a->nr_close; i++)
 		sys_close(close_fds[i]);
 	a->stage = RST_STAGE_LOCKS;

@@ -36,8 +36,8 @@
 #define CAP_CHECKPOINT_RESTORE	40
 #endif
 /* The namespace kinds a tree may have of its own (namespaces.c). */
-#define NS_RESTORED	"uts ipc pid mnt net time"
-#define NS_REFUSED	"user cgroup"
+#define NS_RESTORED	"uts ipc pid mnt net time user"
+#define NS_REFUSED	"cgroup"
 #define PAGEMAP_SCAN_IOCTL	_IOWR('f', 16, char[96])
 
 static int probe_seize(void)
@@ -240,6 +240,7 @@ int cr_check(const struct options *opts)
 		{ "mount namespaces, tmpfs", probe_ns(CLONE_NEWNS, tmpfs_mount), 0 },
 		{ "network namespaces, loopback", probe_ns(CLONE_NEWNET, lo_up), 0 },
 		{ "time namespaces, clock offsets", probe_ns(CLONE_NEWTIME, time_offsets), 0 },
+		{ "user namespaces", probe_ns(CLONE_NEWUSER, NULL), 0 },
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 	int missing = 0;

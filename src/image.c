@@ -68,6 +68,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_PACKETSK] = { "packetsk.img", 0x504b5331, &packet_sk_entry__descriptor },
 	[IMG_NETNS]	= { "netns-%d.img", 0x4e455431, &net_ns_entry__descriptor },
 	[IMG_TIMENS]	= { "timens-%d.img", 0x54494d31, &time_ns_entry__descriptor },
+	[IMG_USERNS]	= { "userns-%d.img", 0x55534e31, &user_ns_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

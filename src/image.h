@@ -67,6 +67,7 @@ enum img_kind {
 	IMG_PACKETSK,
 	IMG_NETNS,
 	IMG_TIMENS,
+	IMG_USERNS,
 	IMG_NR_KINDS,
 };
 

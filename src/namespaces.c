@@ -83,6 +83,8 @@ static const struct ns_kind_desc kinds[NSI_NR] = {
 	[NSI_MNT] = { "mnt", NS_KIND__NS_MNT, CLONE_NEWNS, "mount namespace" },
 	[NSI_NET] = { "net", NS_KIND__NS_NET, CLONE_NEWNET, "network namespace", true },
 	[NSI_TIME] = { "time", NS_KIND__NS_TIME, CLONE_NEWTIME, "time namespace", true },
+	/* Joined last, in the restorer (ns-user.c). */
+	[NSI_USER] = { "user", NS_KIND__NS_USER, CLONE_NEWUSER, "user namespace", true },
 };
 
 /* The IPC limits of a namespace, under /proc/sys. */
@@ -685,6 +687,8 @@ static int ns_add(struct ns_dump *nd, int i, struct pstree_item *it)
 	nd->net[n] = NULL;
 	nd->time = xrealloc(nd->time, (n + 1) * sizeof(*nd->time));
 	nd->time[n] = NULL;
+	nd->user = xrealloc(nd->user, (n + 1) * sizeof(*nd->user));
+	nd->user[n] = NULL;
 	nd->ns[n] = e;
 	nd->ino[n] = it->ns_ino[i];
 	nd->uts[n] = NULL;
@@ -704,6 +708,8 @@ static int ns_add(struct ns_dump *nd, int i, struct pstree_item *it)
 		return mntns_collect(nd, n, it->live);
 	case NSI_TIME:
 		return timens_collect(nd, n, it->live);
+	case NSI_USER:
+		return userns_collect(nd, n, it->live);
 	case NSI_NET:
 		if (in_ns(it->live, i, netns_helper, &r))
 			return -1;
@@ -996,6 +1002,10 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 		if (t->items[k]->ns_id[NSI_MNT] && !t->items[k]->zombie &&
 		    mntns_check_task(nd, t->items[k]->ns_id[NSI_MNT] - 1, t->items[k]))
 			return -1;
+	for (int k = 0; k < t->nr; k++)
+		if (t->items[k]->ns_id[NSI_USER] && !t->items[k]->zombie &&
+		    userns_check_task(nd, t->items[k]->ns_id[NSI_USER] - 1, t->items[k]))
+			return -1;
 	sockets_in_root_netns(t);
 	if (time_for_children(nd, t))
 		return -1;
@@ -1016,6 +1026,8 @@ void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe)
 	pe->net_ns = it->ns_id[NSI_NET];
 	pe->has_time_ns = !!it->ns_id[NSI_TIME];
 	pe->time_ns = it->ns_id[NSI_TIME];
+	pe->has_user_ns = !!it->ns_id[NSI_USER];
+	pe->user_ns = it->ns_id[NSI_USER];
 	pe->n_ns_pids = it->nr_ns_pids;
 	pe->ns_pids = (uint32_t *)it->ns_pids;
 	pe->has_pid_unshared = pe->pid_unshared = it->pid_unshared;
@@ -1051,6 +1063,11 @@ int ns_write(const struct ns_dump *nd, struct img_dir *d)
 		if (nd->time[k]) {
 			img = img_create(d, IMG_TIMENS, e->id);
 			if (!img || img_write_msg(img, &nd->time[k]->base))
+				return -1;
+		}
+		if (nd->user[k]) {
+			img = img_create(d, IMG_USERNS, e->id);
+			if (!img || img_write_msg(img, &nd->user[k]->base))
 				return -1;
 		}
 		if (nd->ipc[k]) {
@@ -1120,6 +1137,7 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 	nr->mnt = xzalloc((nr->nr + 1) * sizeof(*nr->mnt));
 	nr->net = xzalloc((nr->nr + 1) * sizeof(*nr->net));
 	nr->time = xzalloc((nr->nr + 1) * sizeof(*nr->time));
+	nr->user = xzalloc((nr->nr + 1) * sizeof(*nr->user));
 	nr->fd = xzalloc((nr->nr + 1) * sizeof(*nr->fd));
 	for (int k = 0; k < nr->nr; k++)
 		nr->fd[k] = -1;
@@ -1162,6 +1180,11 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 			if (!nr->time[k])
 				return -1;
 			break;
+		case NS_KIND__NS_USER:
+			nr->user[k] = img_read_one(d, IMG_USERNS, e->id);
+			if (!nr->user[k])
+				return -1;
+			break;
 		case NS_KIND__NS_PID:
 			if (!e->has_level || !e->level || e->level > NS_MAX_LEVEL ||
 			    (e->parent && (e->parent >= e->id ||
@@ -1189,6 +1212,7 @@ static uint32_t pe_ns(const PstreeEntry *pe, int i)
 	case NSI_MNT: return pe->mnt_ns;
 	case NSI_NET: return pe->net_ns;
 	case NSI_TIME: return pe->time_ns;
+	case NSI_USER: return pe->user_ns;
 	}
 	return 0;
 }
@@ -1497,6 +1521,8 @@ int ns_prepare(struct ns_restore *nr, int base)
 			fd = netns_make(nr->net[k], e->id);
 		else if (e->kind == NS_KIND__NS_TIME)
 			fd = timens_make(nr->time[k], e->id);
+		else if (e->kind == NS_KIND__NS_USER)
+			fd = userns_make(nr->user[k], e->id);
 		else
 			continue;
 		if (fd < 0)
@@ -1566,6 +1592,23 @@ int ns_leave_objects(int own)
 	}
 	close(own);
 	return ret;
+}
+
+int ns_user_fd(const struct ns_restore *nr, const PstreeEntry *pe)
+{
+	int k;
+
+	return ns_by_id(nr, pe->user_ns, &k) ? nr->fd[k] : -1;
+}
+
+void ns_user_args(const struct ns_restore *nr, const PstreeEntry *pe, struct restore_args *ra)
+{
+	int k;
+
+	if (ns_by_id(nr, pe->user_ns, &k))
+		userns_args(nr->user[k], nr->fd[k], ra);
+	else
+		userns_args(NULL, -1, ra);
 }
 
 bool ns_unshared_for(const struct ns_restore *nr, const PstreeEntry *parent,

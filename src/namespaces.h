@@ -25,6 +25,7 @@ struct ns_dump {
 	struct mnt_dump **mnt;		/* per ns: a mount one's (ns-mnt.c) */
 	NetNsEntry **net;		/* per ns: a network one's (ns-net.c) */
 	TimeNsEntry **time;		/* per ns: a time one's offsets */
+	UserNsEntry **user;		/* per ns: a user one's maps */
 	int nr;
 	const struct ext_mnt *ext;	/* --external mnt[MP]:NAME */
 	int nr_ext;
@@ -55,6 +56,7 @@ struct ns_restore {
 	struct mnt_restore **mnt;
 	NetNsEntry **net;
 	TimeNsEntry **time;
+	UserNsEntry **user;
 	int *fd;			/* per ns: made by ns_prepare() (net, time), or -1 */
 	int nr;
 	const struct ext_mnt *ext;	/* --external mnt[NAME]:PATH */
@@ -134,6 +136,16 @@ int timens_collect(struct ns_dump *nd, int k, pid_t pid);
 int timens_make(const TimeNsEntry *e, uint32_t id);
 /* unshare(CLONE_NEWTIME) with e's offsets, staying: for the caller's children. */
 int timens_unshare(const TimeNsEntry *e, uint32_t id);
+/* ns-user.c: a user namespace, ns k, entered by pid; each process in it. */
+struct restore_args;
+int userns_collect(struct ns_dump *nd, int k, pid_t pid);
+int userns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *it);
+int userns_make(const UserNsEntry *e, uint32_t id);
+/* ra's ids in the namespace's terms and its fd (-1: none), joined in the restorer. */
+void userns_args(const UserNsEntry *e, int fd, struct restore_args *ra);
+/* The restore of pe: the fd of its user namespace, to keep for the restorer, or -1. */
+int ns_user_fd(const struct ns_restore *nr, const PstreeEntry *pe);
+void ns_user_args(const struct ns_restore *nr, const PstreeEntry *pe, struct restore_args *ra);
 
 /* ns-mnt.c: a mount namespace, ns k, entered by pid. */
 int mntns_collect(struct ns_dump *nd, int k, pid_t pid);

@@ -17,7 +17,7 @@
 enum pstree_scope { SCOPE_TREE, SCOPE_PID, SCOPE_PGID, SCOPE_SID };
 
 /* The namespace kinds crest saves (namespaces.c), as indexes. */
-enum { NSI_UTS, NSI_IPC, NSI_PID, NSI_MNT, NSI_NET, NSI_TIME, NSI_NR };
+enum { NSI_UTS, NSI_IPC, NSI_PID, NSI_MNT, NSI_NET, NSI_TIME, NSI_USER, NSI_NR };
 #define NS_MAX_LEVEL	8	/* PID namespaces nested below crest's */
 
 /* One process of the checkpoint and what the dump learns about it. */

@@ -1377,6 +1377,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	    locks_restore_task(rf, t->pe->pid) ||
 	    (t->setsid && tty_restore_fg(rf, t->pe->pid, pid_map)))
 		_exit(EXIT_FAILURE);
+	/* Its user namespace's: the restorer joins it at last. */
+	add_keep(&keep, &nr_keep, ns_user_fd(sh->ns, t->pe));
 	if (close_service_fds(rf, keep, nr_keep, spare, nr_spare) ||
 	    (installer && table_done(t)))
 		_exit(EXIT_FAILURE);
@@ -1389,6 +1391,7 @@ table_in_place:
 			&stack_top);
 	if (!ra || set_task_dirs(t, rf))
 		_exit(EXIT_FAILURE);
+	ns_user_args(sh->ns, t->pe, ra);
 	/* The report fd is the restorer's to close; crest learns where to look. */
 	addr = (uint64_t)ra;
 	if (report(sh, REPORT_RESTORER, t->pe->pid, addr))

@@ -1756,13 +1756,19 @@ static int check_creds(struct restore_ctx *ctx)
 {
 	const CoreEntry **cores = xzalloc(ctx->nr * sizeof(*cores));
 	pid_t *pids = xzalloc(ctx->nr * sizeof(*pids));
-	int ret;
+	int ret, n = 0;
 
+	/*
+	 * A process of a user namespace of the tree has its capabilities
+	 * there, which crest makes and owns: it has every one over it.
+	 */
 	for (int i = 0; i < ctx->nr; i++) {
-		cores[i] = ctx->tasks[i].core;
-		pids[i] = ctx->tasks[i].pe->pid;
+		if (ctx->tasks[i].pe->user_ns)
+			continue;
+		cores[n] = ctx->tasks[i].core;
+		pids[n++] = ctx->tasks[i].pe->pid;
 	}
-	ret = creds_check(cores, pids, ctx->nr);
+	ret = creds_check(cores, pids, n);
 	free(cores);
 	free(pids);
 	return ret;

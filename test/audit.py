@@ -637,7 +637,8 @@ def _snap_fds(base, tid, thread, classes, out):
 # inside it is compared instead: a UTS namespace's names, an IPC
 # namespace's limits and objects (/proc/sysvipc, without the pids and
 # times of their last use), read in it with nsenter(1).
-NS_KINDS = {"uts": "-u", "ipc": "-i", "mnt": None, "net": "-n", "time": None}
+NS_KINDS = {"uts": "-u", "ipc": "-i", "mnt": None, "net": "-n", "time": None,
+            "user": None}
 # What a network namespace holds, read in it: interfaces, addresses,
 # routes (every table) and the sysctls crest saves.
 NET_SCRIPT = ("ip -o link show | sed 's/^[0-9]*: //'; ip -o addr show; "
@@ -702,6 +703,10 @@ def _ns_contents(pid, kind):
     if kind == "mnt":
         out["ns:mnt:mountinfo"] = parse_mountinfo(
             _read("/proc/%d/mountinfo" % pid))
+    elif kind == "user":
+        for f in ("uid_map", "gid_map", "setgroups"):
+            out["ns:user:" + f] = " ".join(
+                (_read("/proc/%d/%s" % (pid, f)) or "").split())
     elif kind == "time":
         out["ns:time:offsets"] = " ".join(
             (_read("/proc/%d/timens_offsets" % pid) or "").split())
