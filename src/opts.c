@@ -85,6 +85,7 @@ enum {
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
 	OPT_EVASIVE_DEVICES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_AUTO_DEDUP,
+	OPT_CGROUP_ROOT,
 };
 
 static const struct option long_opts[] = {
@@ -123,6 +124,7 @@ static const struct option long_opts[] = {
 	{ "network-lock",	required_argument, NULL, OPT_NETWORK_LOCK },
 	{ "external",		required_argument, NULL, OPT_EXTERNAL },
 	{ "evasive-devices",	no_argument,	   NULL, OPT_EVASIVE_DEVICES },
+	{ "cgroup-root",	required_argument, NULL, OPT_CGROUP_ROOT },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
@@ -171,8 +173,8 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_LAZY_PAGES, OPT_PAGE_SERVER,
-	OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_CGROUP_ROOT, OPT_LAZY_PAGES,
+	OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int dedup_opts[] = { 'D', 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
@@ -313,6 +315,10 @@ static const struct opt_help {
 	{ C(RESTORE), OPT_EXTERNAL, "mnt[NAME]:PATH",
 	  "bind PATH where the mount saved as NAME was\n"
 	  "(CRIU's; repeatable)" },
+	{ C(RESTORE), OPT_CGROUP_ROOT, "[CTRL:]PATH",
+	  "put the tree where the first root's cgroup of\n"
+	  "CTRL's hierarchy (all, without CTRL) was, at PATH;\n"
+	  "the others below it likewise (CRIU's)" },
 	{ C(RESTORE), OPT_EVASIVE_DEVICES, NULL,
 	  "an fd the tree held of a device node on a mount\n"
 	  "made in its mount namespace (a container's\n"
@@ -669,6 +675,21 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case OPT_TCP_CLOSE:	o->tcp_close = true; break;
 		case OPT_EVASIVE_DEVICES: o->evasive_devices = true; break;
+		case OPT_CGROUP_ROOT: {
+			char *colon = optarg[0] == '/' ? NULL : strchr(optarg, ':');
+
+			if (o->nr_cg_root == MAX_CG_ROOT ||
+			    (colon ? colon[1] != '/' : optarg[0] != '/')) {
+				pr_err("--cgroup-root takes [CTRL:]/PATH (at most %d), not '%s'",
+				       MAX_CG_ROOT, optarg);
+				return -1;
+			}
+			if (colon)
+				*colon = 0;
+			o->cg_root[o->nr_cg_root].ctrl = colon ? optarg : "";
+			o->cg_root[o->nr_cg_root++].path = colon ? colon + 1 : optarg;
+			break;
+		}
 		case OPT_EXTERNAL: {
 			/* mnt[KEY]:VAL; CRIU's other kinds are not crest's. */
 			char *close = strstr(optarg, "]:");

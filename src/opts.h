@@ -49,6 +49,13 @@ struct ext_mnt {
 	const char *key, *val;
 };
 
+#define MAX_CG_ROOT	16
+
+/* --cgroup-root [CTRL:]PATH (CRIU's): the hierarchy of CTRL ("": every one). */
+struct cg_root {
+	const char *ctrl, *path;
+};
+
 struct options {
 	enum crest_cmd cmd;
 	pid_t pid;
@@ -115,6 +122,8 @@ struct options {
 	int after_restore_signal;
 	bool lazy_pages;	/* --lazy-pages: anonymous memory on demand (lazy.c) */
 	bool evasive_devices;	/* --evasive-devices: a node of the same device will do */
+	struct cg_root cg_root[MAX_CG_ROOT];
+	int nr_cg_root;
 };
 
 /* Exit codes: distinct per class of failure, documented in crest(8). */

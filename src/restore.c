@@ -252,6 +252,23 @@ static int read_pagemap(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
+/* --cgroup-root: the tasks' cgroups, moved before anything looks at them. */
+static int cgroup_root(struct restore_ctx *ctx)
+{
+	CoreEntry **cores = xzalloc(ctx->nr * sizeof(*cores));
+	pid_t *pids = xzalloc(ctx->nr * sizeof(*pids));
+	int ret;
+
+	for (int i = 0; i < ctx->nr; i++) {
+		cores[i] = ctx->tasks[i].core;
+		pids[i] = ctx->tasks[i].pe->pid;
+	}
+	ret = attrs_cgroup_root(cores, pids, ctx->nr, ctx->opts->cg_root, ctx->opts->nr_cg_root);
+	free(cores);
+	free(pids);
+	return ret;
+}
+
 static int read_task(struct restore_ctx *ctx, struct restore_task *t)
 {
 	pid_t pid = t->pe->pid;
@@ -381,6 +398,8 @@ static int read_images(struct restore_ctx *ctx)
 	for (i = 0; i < ctx->nr; i++)
 		if (read_task(ctx, &ctx->tasks[i]))
 			return -1;
+	if (ctx->opts->nr_cg_root && cgroup_root(ctx))
+		return -1;
 	ctx->ns.ext = ctx->opts->ext_mnt;
 	ctx->ns.nr_ext = ctx->opts->nr_ext_mnt;
 	ctx->ns.evasive = ctx->opts->evasive_devices;

@@ -210,31 +210,6 @@ static int log_path(int sk, const CriuOpts *o, const char *dir, char *log, size_
 	return 0;
 }
 
-/* Our line for ctrl in /proc/self/cgroup ("" for cgroup v2): its path. */
-static char *own_cgroup(const char *ctrl)
-{
-	char *text = read_file("/proc/self/cgroup", NULL), *line, *save = NULL, *path = NULL;
-
-	for (line = text ? strtok_r(text, "\n", &save) : NULL; line && !path;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *tok, *s2;
-		char *list;
-
-		if (!c2)
-			continue;
-		list = xzalloc(c2 - c1);
-		memcpy(list, c1 + 1, c2 - c1 - 1);
-		if (!*ctrl && !*list)
-			path = xstrdup(c2 + 1);
-		for (tok = strtok_r(list, ",", &s2); tok && !path; tok = strtok_r(NULL, ",", &s2))
-			if (!strcmp(tok, ctrl) || (!strncmp(tok, "name=", 5) && !strcmp(tok + 5, ctrl)))
-				path = xstrdup(c2 + 1);
-		free(list);
-	}
-	free(text);
-	return path;
-}
-
 /*
  * The fields that change nothing for crest or that it can't honour: 0 if
  * every one set is fine, -1 with the reason in why.
@@ -242,7 +217,6 @@ static char *own_cgroup(const char *ctrl)
 static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 {
 	const CriuOpts *o = req->opts;
-	bool restore = req->type == CRIU_REQ_TYPE__RESTORE;
 
 	if (o->base.n_unknown_fields) {
 		snprintf(why, len, "option field %u of criu_opts is not supported by crest",
@@ -301,23 +275,6 @@ static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 		snprintf(why, len, "criu_opts.manage_cgroups_mode %d: crest only joins the cgroups the processes were dumped in (soft); not supported yet",
 			 o->manage_cgroups_mode);
 		return -1;
-	}
-	/*
-	 * cg_root: where the caller wants the tree. runc puts crest there
-	 * before the RESTORE; crest restores the processes into the cgroups
-	 * they were dumped in, so it must be the same place.
-	 */
-	for (size_t i = 0; restore && i < o->n_cg_root; i++) {
-		const char *ctrl = o->cg_root[i]->ctrl ? o->cg_root[i]->ctrl : "";
-		char *own = own_cgroup(ctrl);
-		bool same = own && !strcmp(own, o->cg_root[i]->path);
-
-		free(own);
-		if (!same) {
-			snprintf(why, len, "criu_opts.cg_root '%s' for '%s' is not the cgroup crest runs in: crest restores processes into the cgroups they were dumped in; not supported yet",
-				 o->cg_root[i]->path, ctrl);
-			return -1;
-		}
 	}
 	(void)sk;
 	return 0;
@@ -436,6 +393,14 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 			add(a, "--status-fd");
 			add(a, fdbuf);
 		}
+	}
+	/* cg_root: where the caller wants the tree (runc: the cgroups it made). */
+	for (size_t i = 0; req->type == CRIU_REQ_TYPE__RESTORE && i < o->n_cg_root; i++) {
+		const char *ctrl = o->cg_root[i]->ctrl ? o->cg_root[i]->ctrl : "";
+
+		add(a, "--cgroup-root");
+		add(a, *ctrl ? xsprintf("%s:%s", ctrl, o->cg_root[i]->path) :
+			 xstrdup(o->cg_root[i]->path));
 	}
 	/* ext_mnt: at a dump a mount point and its name, at a restore the name and a path. */
 	for (size_t i = 0; i < o->n_ext_mnt; i++) {

@@ -453,6 +453,59 @@ out:
 	return ret;
 }
 
+/* Does the hierarchy of these controllers hold ctrl ("": any)? */
+static bool hierarchy_of(const char *controllers, const char *ctrl)
+{
+	char *list = xstrdup(controllers), *tok, *save = NULL;
+	bool in = !*ctrl;
+
+	for (tok = strtok_r(list, ",", &save); tok && !in; tok = strtok_r(NULL, ",", &save))
+		in = !strcmp(tok, ctrl);
+	free(list);
+	return in;
+}
+
+int attrs_cgroup_root(CoreEntry **cores, const pid_t *pids, int nr, const struct cg_root *r,
+		      int nr_r)
+{
+	const TaskAttrsEntry *first = nr && cores[0] ? cores[0]->attrs : NULL;
+
+	for (int k = 0; first && k < nr_r; k++) {
+		for (size_t h = 0; h < first->n_cgroups; h++) {
+			const char *old = first->cgroups[h]->path, *ctl = first->cgroups[h]->controllers;
+			size_t len = strcmp(old, "/") ? strlen(old) : 0;
+
+			if (!hierarchy_of(ctl, r[k].ctrl))
+				continue;
+			for (int i = 0; i < nr; i++) {
+				TaskAttrsEntry *ta = cores[i] ? cores[i]->attrs : NULL;
+
+				for (size_t j = 0; ta && j < ta->n_cgroups; j++) {
+					CgroupEntry *e = ta->cgroups[j];
+					const char *rest;
+					char *moved;
+
+					if (strcmp(e->controllers, ctl))
+						continue;
+					if (strncmp(e->path, old, len) ||
+					    (e->path[len] && e->path[len] != '/')) {
+						pr_err("process %d was in cgroup '%s' (%s), not below '%s' of the first root: --cgroup-root can't place it",
+						       pids[i], e->path, ctl[0] ? ctl : "v2", old);
+						return -1;
+					}
+					rest = strcmp(e->path + len, "/") ? e->path + len : "";
+					moved = strcmp(r[k].path, "/") ? xsprintf("%s%s", r[k].path, rest) :
+						xstrdup(*rest ? rest : "/");
+					if (e->path != old)
+						free(e->path);
+					e->path = moved;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 int attrs_check(const CoreEntry *c, pid_t orig_pid)
 {
 	return c->attrs ? cgroups_walk(c->attrs, orig_pid, false) : 0;

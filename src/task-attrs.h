@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "core.pb-c.h"
+#include "opts.h"
 #include "pie-abi.h"
 
 struct pstree_item;
@@ -41,6 +42,13 @@ void attrs_finish(const struct pstree_item *it, CoreEntry *c);
 int attrs_restore_self(const CoreEntry *c, pid_t orig_pid);
 /* Restore: does every cgroup still exist? (before anything is made) */
 int attrs_check(const CoreEntry *c, pid_t orig_pid);
+/*
+ * --cgroup-root: every process's cgroup at or below the first root's, of
+ * each hierarchy named, moved below its new root; -1 (said why) for one
+ * outside the first root's.
+ */
+int attrs_cgroup_root(CoreEntry **cores, const pid_t *pids, int nr, const struct cg_root *r,
+		      int nr_r);
 /* Restore: does a thread run under seccomp (trace it suspended)? */
 bool attrs_has_seccomp(const CoreEntry *c);
 /* Restore, the restorer's part: bytes needed, and the fill. */
