@@ -251,9 +251,9 @@ static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 	}
 	/*
 	 * empty_ns: namespaces the caller sets up itself. runc names the
-	 * network one always. crest saves no network namespace (a tree in
-	 * one of its own is refused at the dump), so it has none to leave
-	 * out or make empty: CLONE_NEWNET changes nothing.
+	 * network one always. Not honoured yet: a network namespace of the
+	 * tree is saved and made again with its loopback, addresses and
+	 * routes, not empty (crest(8)); other bits are refused.
 	 */
 	if (o->empty_ns & ~(uint32_t)CLONE_NEWNET) {
 		snprintf(why, len, "criu_opts.empty_ns 0x%x: crest makes no empty namespace but a network one; not supported yet",
