@@ -20,11 +20,11 @@
 #include <unistd.h>
 
 #include <sys/stat.h>
-#include <zstd.h>
 
 #include "files.h"
 #include "lazy.h"
 #include "log.h"
+#include "mem-zpages.h"
 #include "page-server.h"
 #include "util.h"
 
@@ -142,7 +142,6 @@ int lazy_zpages_fill(struct restore_task *t, int fd, const char *path, int base)
 		goto err_write;
 	for (size_t k = 0; k < t->nr_runs; k++) {
 		size_t len = (size_t)t->runs[k]->nr_pages * PAGE_SIZE, zlen = t->runs[k]->zlen;
-		size_t n;
 
 		if (t->runs[k]->inherited || (t->run_file && t->run_file[k]) ||
 		    restore_run_lazy(t, k))
@@ -159,8 +158,7 @@ int lazy_zpages_fill(struct restore_task *t, int fd, const char *path, int base)
 			pr_perror("can't read image '%s'", path);
 			goto err;
 		}
-		n = ZSTD_decompress(buf, len, zbuf, zlen);
-		if (ZSTD_isError(n) || n != len) {
+		if (zpages_frame(zbuf, zlen, buf, len)) {
 			pr_err("image '%s' is corrupt at offset %llu: the frame of the run at %#llx does not decompress to its %zu bytes",
 			       path, (unsigned long long)(IMG_PAGES_OFF + t->run_zoff[k]),
 			       (unsigned long long)t->runs[k]->vaddr, len);

@@ -45,12 +45,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zstd.h>
-
 #include "arch-crc.h"
 #include "image.h"
 #include "lazy.h"
 #include "log.h"
+#include "mem-zpages.h"
 #include "page-server.h"
 #include "restore-task.h"
 #include "util.h"
@@ -507,12 +506,10 @@ static int read_frame(const struct lazy_mm *m, const struct lazy_run *r, char *b
 {
 	void *z = xzalloc(r->zlen ? r->zlen : 1);
 	ssize_t n = pread(m->src->zfd, z, r->zlen, IMG_PAGES_OFF + r->zoff);
-	size_t got = 0;
+	int bad = n != (ssize_t)r->zlen || zpages_frame(z, r->zlen, buf, len);
 
-	if (n == (ssize_t)r->zlen)
-		got = ZSTD_decompress(buf, len, z, r->zlen);
 	free(z);
-	if (n != (ssize_t)r->zlen || ZSTD_isError(got) || got != len) {
+	if (bad) {
 		if (n < 0)
 			pr_perror("lazy-pages: can't read the pages of %d at %#llx",
 				  m->src->orig, (unsigned long long)r->vaddr);

@@ -58,6 +58,11 @@ static void *compress_runs(void *arg)
 			j->err = ZSTD_getErrorName(n);
 			break;
 		}
+		/* A run that does not shrink is stored as it is: zlen == its length. */
+		if (n >= j->lens[i]) {
+			memcpy(j->outs[i], j->src + j->offs[i], j->lens[i]);
+			n = j->lens[i];
+		}
 		j->zlens[i] = n;
 	}
 	ZSTD_freeCCtx(c);
@@ -116,16 +121,26 @@ int zpages_is(int fd)
 	return !memcmp(m, ZPAGES_MARK, sizeof(m));
 }
 
-int zpages_plain(int fd, const char *path)
+int zpages_frame(const void *z, uint32_t zlen, void *out, size_t len)
 {
-	size_t blen = 1 << 20;
-	unsigned char hdr[IMG_PAGES_OFF], *buf = NULL;
-	ZSTD_DCtx *dc = NULL;
-	ZSTD_inBuffer in;
+	size_t n;
+
+	if (zlen == len) {
+		memcpy(out, z, len);	/* stored as it is */
+		return 0;
+	}
+	n = ZSTD_decompress(out, len, z, zlen);
+	return ZSTD_isError(n) || n != len ? -1 : 0;
+}
+
+int zpages_plain(int fd, const char *path, PagemapEntry **runs, size_t nr)
+{
+	unsigned char hdr[IMG_PAGES_OFF];
+	uint64_t zoff = IMG_PAGES_OFF;
+	void *buf = NULL, *zbuf = NULL;
+	size_t cap = 0, zcap = 0;
 	struct stat st;
-	void *map = MAP_FAILED;
-	size_t last = 0;
-	int out = -1;
+	int out;
 
 	if (fstat(fd, &st) || pread(fd, hdr, sizeof(hdr), 0) != sizeof(hdr)) {
 		pr_perror("can't read image '%s'", path);
@@ -137,51 +152,49 @@ int zpages_plain(int fd, const char *path)
 		pr_perror("can't make a memfd for the pages of '%s'", path);
 		goto err;
 	}
-	in = (ZSTD_inBuffer){ NULL, (size_t)st.st_size - IMG_PAGES_OFF, 0 };
-	if (in.size) {
-		map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED) {
-			pr_perror("can't map image '%s'", path);
-			goto err;
-		}
-		in.src = (unsigned char *)map + IMG_PAGES_OFF;
-	}
-	dc = ZSTD_createDCtx();
-	buf = xzalloc(blen);
-	/* Until the input is used up and the last output did not fill the buffer. */
-	while (in.size) {
-		ZSTD_outBuffer o = { buf, blen, 0 };
+	for (size_t i = 0; i < nr; i++) {
+		size_t len = (size_t)runs[i]->nr_pages * PAGE_SIZE;
+		uint32_t zlen = runs[i]->zlen;
 
-		last = ZSTD_decompressStream(dc, &o, &in);
-		if (ZSTD_isError(last)) {
-			pr_err("image '%s' is corrupt at offset %llu: its compressed pages do not decompress (%s)",
-			       path, (unsigned long long)(IMG_PAGES_OFF + in.pos),
-			       ZSTD_getErrorName(last));
+		if (runs[i]->inherited || runs[i]->in_parent)
+			continue;	/* no bytes here */
+		if (!runs[i]->has_zlen || zoff + zlen > (uint64_t)st.st_size) {
+			pr_err("image '%s' is truncated or corrupt at offset %llu: the run at %#llx has %s",
+			       path, (unsigned long long)zoff, (unsigned long long)runs[i]->vaddr,
+			       runs[i]->has_zlen ? "no room for its frame" : "no frame length");
 			goto err;
 		}
-		if (write_all(out, buf, o.pos)) {
+		if (len > cap)
+			buf = xrealloc(buf, cap = len);
+		if (zlen > zcap)
+			zbuf = xrealloc(zbuf, zcap = zlen);
+		if (pread(fd, zbuf, zlen, zoff) != zlen) {
+			pr_perror("can't read image '%s'", path);
+			goto err;
+		}
+		if (zpages_frame(zbuf, zlen, buf, len)) {
+			pr_err("image '%s' is corrupt at offset %llu: the frame of the run at %#llx does not decompress to its %zu bytes",
+			       path, (unsigned long long)zoff, (unsigned long long)runs[i]->vaddr, len);
+			goto err;
+		}
+		if (write_all(out, buf, len)) {
 			pr_perror("can't fill a memfd with the pages of '%s'", path);
 			goto err;
 		}
-		if (in.pos == in.size && o.pos < blen)
-			break;
+		zoff += zlen;
 	}
-	if (last) {
-		pr_err("image '%s' is truncated: its last compressed run ends before its frame",
-		       path);
+	if (zoff != (uint64_t)st.st_size) {
+		pr_err("image '%s' is %lld bytes, its pagemap's frames end at %llu",
+		       path, (long long)st.st_size, (unsigned long long)zoff);
 		goto err;
 	}
-	ZSTD_freeDCtx(dc);
 	free(buf);
-	if (map != MAP_FAILED)
-		munmap(map, st.st_size);
+	free(zbuf);
 	lseek(out, 0, SEEK_SET);
 	return out;
 err:
-	ZSTD_freeDCtx(dc);
 	free(buf);
-	if (map != MAP_FAILED)
-		munmap(map, st.st_size);
+	free(zbuf);
 	if (out >= 0)
 		close(out);
 	return -1;

@@ -6,6 +6,7 @@
  *   0      32              40                 4096
  *   header | "ZPG1" u32 1  | zeros ...        | frame | frame | ...
  *
+ * A run that does not shrink is stored as it is (zlen == its length).
  * (the header's crc covers its first 28 bytes; the inventory's SHA-256
  * covers the whole file). A restore makes a memfd of the image as an
  * uncompressed dump would have written it and reads that.
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "image.h"
+#include "mm.pb-c.h"
 
 /* Mark a new pages image compressed (its header is written). */
 int zpages_mark(struct image *pages);
@@ -27,7 +29,15 @@ int zpages_write(int fd, const char *path, const unsigned char *src, const uint3
 		 uint32_t nr, uint32_t *zlens);
 /* 1: the pages image at fd is compressed, 0: it is not, -1: can't read it. */
 int zpages_is(int fd);
-/* A memfd holding the image at fd uncompressed (offset 0), or -1 reported. */
-int zpages_plain(int fd, const char *path);
+/*
+ * A run's frame z of zlen bytes into its len bytes at out; zlen == len:
+ * the run was stored as it is (it did not shrink). -1: corrupt.
+ */
+int zpages_frame(const void *z, uint32_t zlen, void *out, size_t len);
+/*
+ * A memfd holding the image at fd uncompressed (offset 0), its frames
+ * found by the runs of its pagemap (nr of them); -1 reported.
+ */
+int zpages_plain(int fd, const char *path, PagemapEntry **runs, size_t nr);
 
 #endif

@@ -1583,6 +1583,18 @@ static int wait_roots(struct restore_ctx *ctx)
  * anything is created (the earlier links of a chain too). The memfd is a
  * service fd: the tasks open it by its path in /proc, and close it.
  */
+/* A chain link's compressed pages image of pid, decompressed by its pagemap. */
+static int link_plain(struct restore_ctx *ctx, int k, pid_t pid, int fd, const char *path)
+{
+	struct chain_link *l = &ctx->chain.link[k];
+
+	for (size_t i = 0; i < l->nr_pids; i++)
+		if (l->pids[i].pid == pid && l->pids[i].loaded)
+			return zpages_plain(fd, path, l->pids[i].runs, l->pids[i].nr);
+	pr_err("'%s': no pagemap read for it", path);
+	return -1;
+}
+
 static int plain_pages(struct restore_ctx *ctx, int base)
 {
 	for (int i = 0; i < ctx->nr; i++) {
@@ -1600,11 +1612,15 @@ static int plain_pages(struct restore_ctx *ctx, int base)
 				return -1;
 			}
 			z = zpages_is(fd);
-			/* Lazy, only what the restorer reads: crest-lazy seeks to the rest. */
-			if (z == 1 && !k && t->lazy)
+			/*
+			 * Its own image: what the restorer reads (all of it, unless
+			 * lazy: crest-lazy seeks to the rest); a chain link's whole.
+			 */
+			if (z == 1 && !k)
 				plain = lazy_zpages_fill(t, fd, t->pages_paths[k], base);
 			else if (z == 1)
-				plain = files_to_service(zpages_plain(fd, t->pages_paths[k]), base);
+				plain = files_to_service(link_plain(ctx, k, t->pe->pid, fd,
+								    t->pages_paths[k]), base);
 			close(fd);
 			if (z != 1)
 				continue;

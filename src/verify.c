@@ -117,7 +117,7 @@ static void check_records(struct verify *v, const char *name)
 
 /* A raw image mapped read-only: its data from IMG_PAGES_OFF. */
 static const uint8_t *map_raw(struct verify *v, const char *name, size_t *size,
-			      struct image **imgp)
+			      struct image **imgp, PagemapEntry **runs, size_t nr_runs)
 {
 	void **msgs;
 	size_t nr;
@@ -135,7 +135,7 @@ static const uint8_t *map_raw(struct verify *v, const char *name, size_t *size,
 	}
 	/* A compressed pages image (dump --compress) is checked decompressed. */
 	if (img->kind == IMG_PAGES && zpages_is(img->fd) == 1) {
-		int plain = zpages_plain(img->fd, img->path);
+		int plain = zpages_plain(img->fd, img->path, runs, nr_runs);
 		struct stat st;
 
 		if (plain < 0 || fstat(plain, &st)) {
@@ -143,6 +143,9 @@ static const uint8_t *map_raw(struct verify *v, const char *name, size_t *size,
 				close(plain);
 			free_msgs(msgs, nr);
 			v->problems++;
+			/* Said once: its runs are not checked against nothing. */
+			img_close(img);
+			*imgp = NULL;
 			return NULL;
 		}
 		close(img->fd);
@@ -222,7 +225,7 @@ static void check_pages(struct verify *v, pid_t pid)
 
 	pm = walk_records(v, pm_name, IMG_PAGEMAP, &runs, &nr);
 	if (pm)
-		data = map_raw(v, pg_name, &size, &pg);
+		data = map_raw(v, pg_name, &size, &pg, (PagemapEntry **)runs, nr);
 	if (pm && pg) {
 		check_runs(v, pm->path, (PagemapEntry **)runs, nr, data ? data : (const uint8_t *)"",
 			   size, pg->path, &off, true);
@@ -255,7 +258,7 @@ static void check_shmem(struct verify *v)
 	sh = walk_records(v, "shmem.img", IMG_SHMEM, &objs, &nr_objs);
 	pm = walk_records(v, "shmem-pagemap.img", IMG_SHMEM_PAGEMAP, &runs, &nr_runs);
 	if (pm)
-		data = map_raw(v, "shmem-pages.img", &size, &pg);
+		data = map_raw(v, "shmem-pages.img", &size, &pg, NULL, 0);
 	for (size_t i = 0; sh && pm && pg && i < nr_objs; i++) {
 		const ShmemEntry *s = objs[i];
 		uint64_t end = (s->size + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
@@ -305,7 +308,7 @@ static void check_pipes(struct verify *v)
 		return;
 	pi = walk_records(v, "pipes.img", IMG_PIPES, &pipes, &nr);
 	if (pi)
-		data = map_raw(v, "pipes-data.img", &size, &pd);
+		data = map_raw(v, "pipes-data.img", &size, &pd, NULL, 0);
 	for (size_t i = 0; pi && pd && i < nr; i++) {
 		const PipeEntry *p = pipes[i];
 
