@@ -3,7 +3,8 @@
  * container's volumes (test/run starts it under unshare --mount and
  * dumps it with --external mnt[MP]:NAME, restores it with --external
  * mnt[NAME]:DIR). The case binds DIR read-only at MP; after the restore
- * MP is that bind again, read-only, with the file DIR holds.
+ * MP is that bind again, read-only, with the file DIR holds. With the
+ * argument "hold" it keeps an fd of that file open: refused by name.
  */
 #include "caselib.h"
 
@@ -18,7 +19,7 @@
 
 #define BYTES "bytes of the host\n"
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *tmp = getenv("CREST_TMP");
 	char host[4096], mp[4096], f[4200], buf[64];
@@ -40,6 +41,11 @@ int main(void)
 	if (mount(host, mp, NULL, MS_BIND, NULL) ||
 	    mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, NULL))
 		case_fail("bind %s on %s: %s", host, mp, strerror(errno));
+	if (argc > 1 && !strcmp(argv[1], "hold")) {
+		snprintf(f, sizeof(f), "%s/file", mp);
+		if (open(f, O_RDONLY) < 0)
+			case_fail("open %s: %s", f, strerror(errno));
+	}
 
 	case_ready();
 	case_wait_go();
