@@ -723,7 +723,7 @@ static int do_dump(const struct options *opts)
 	/* A page server that can't be reached stops the dump before anything is seized. */
 	if (opts->page_server) {
 		ctx.dir.ps = ps_connect(opts->ps_address, opts->ps_port, ctx.dir.id,
-					ctx.dir.nosync);
+					ctx.dir.nosync, false);
 		if (!ctx.dir.ps)
 			goto err;
 	}

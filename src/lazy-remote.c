@@ -86,7 +86,7 @@ int lazy_remote_fetch(struct restore_task *tasks, int nr, const struct options *
 		if (!tasks[i].pages_remote)
 			continue;
 		if (!c) {
-			c = ps_connect(o->ps_address, o->ps_port, id, true);
+			c = ps_connect(o->ps_address, o->ps_port, id, true, true);
 			if (!c || ps_move_sock(c, base))
 				goto err;
 		}

@@ -35,6 +35,7 @@ enum ps_cmd {
 };
 
 #define PS_NOSYNC	1u
+#define PS_LAZY		2u	/* a lazy restore, not a dump */
 
 struct ps_hdr {
 	uint32_t cmd;
@@ -289,6 +290,10 @@ static int serve_hello(struct ps_server *s, const struct ps_hdr *h)
 				 hi.version, IMG_VERSION);
 	memcpy(s->dir.id, hi.id, IMG_ID_SIZE);
 	s->nosync = hi.flags & PS_NOSYNC;
+	if (s->lazy != !!(hi.flags & PS_LAZY))
+		return serve_err(s, s->lazy ?
+				 "page server: this one serves a lazy restore (page-server --lazy-pages), not a dump" :
+				 "page server: this one takes a dump; start page-server --lazy-pages for a lazy restore");
 	s->hello = true;
 	img_id_str(hi.id, id);
 	pr_info("page server: a dump from %s, set %s", s->peer, id);
@@ -443,11 +448,11 @@ static int serve(struct ps_server *s)
 					 s->peer);
 		if (s->committed || s->done)
 			return serve_err(s, "page server: a message after the end");
+		/* HELLO said which; every message after must be of it. */
 		if (s->hello && s->lazy != (h.cmd == PS_GET || h.cmd == PS_READ ||
 					    h.cmd == PS_DONE))
-			return serve_err(s, s->lazy ?
-					 "page server: this one serves a lazy restore (page-server --lazy-pages), not a dump" :
-					 "page server: this one takes a dump; start page-server --lazy-pages for a lazy restore");
+			return serve_err(s, "page server: message %u from %s is not of a %s",
+					 h.cmd, s->peer, s->lazy ? "lazy restore" : "dump");
 		switch (h.cmd) {
 		case PS_HELLO:	ret = serve_hello(s, &h); break;
 		case PS_GET:	ret = serve_get(s, &h); break;
@@ -703,11 +708,12 @@ static int connect_timeout(int sk, const struct sockaddr *sa, socklen_t len)
 }
 
 struct ps_conn *ps_connect(const char *address, int port, const uint8_t id[IMG_ID_SIZE],
-			   bool nosync)
+			   bool nosync, bool lazy)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM };
 	struct ps_conn *c = xzalloc(sizeof(*c));
-	struct ps_hello hi = { PS_MAGIC, IMG_VERSION, {}, nosync ? PS_NOSYNC : 0, 0 };
+	struct ps_hello hi = { PS_MAGIC, IMG_VERSION, {},
+			       (nosync ? PS_NOSYNC : 0) | (lazy ? PS_LAZY : 0), 0 };
 	struct timeval tv = { PS_REPLY_SEC, 0 };
 	struct addrinfo *res, *ai;
 	char serv[16];

@@ -8,7 +8,8 @@
  *
  *   u32 cmd, u32 handle, u64 len            (little-endian) + len bytes
  *
- *   HELLO  -> OK|ERR   magic, version, the set's id, flags
+ *   HELLO  -> OK|ERR   magic, version, the set's id, flags (a lazy
+ *                      restore or a dump: the server serves one of them)
  *   OPEN   -> OK|ERR   handle: a new number; bytes: "pages-PID.img"
  *   DATA               bytes: raw pages, appended (spliced both ways)
  *   SYNC   -> OK|ERR   every byte sent so far is in its file: spliced to
@@ -47,10 +48,11 @@ int cr_page_server(const struct options *opts);
 
 /*
  * Dump side. ps_connect() before anything is seized: an unreachable or
- * foreign server stops the dump there. -1 reported.
+ * foreign server, or one serving a lazy restore, stops the dump there
+ * (lazy: the restore's side, for a page-server --lazy-pages). -1 reported.
  */
 struct ps_conn *ps_connect(const char *address, int port, const uint8_t id[IMG_ID_SIZE],
-			   bool nosync);
+			   bool nosync, bool lazy);
 const char *ps_where(const struct ps_conn *c);
 int ps_sock(const struct ps_conn *c);
 /* Move the socket to an fd at or above base (a restore's service fds). */
