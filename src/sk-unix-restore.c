@@ -46,6 +46,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -983,6 +984,12 @@ int ux_task_early(const struct restore_files *rf, pid_t pid)
 
 		if (!e->has_connect_by || e->connect_by != pid || !listens_later(u, e))
 			continue;
+		/* Not listening yet (its process comes later): crest connects it. */
+		if (getint(u->fd[ux_index(u, e->listener_id)], SO_ACCEPTCONN) != 1) {
+			pr_debug("socket:[%llu]: its listener does not listen yet, crest connects it",
+				 (unsigned long long)e->ino);
+			continue;
+		}
 		c = ux_index(u, e->peer_id);
 		if (connect_as(u->fd[c], &e->name, u->sks[c], e))
 			return -1;
@@ -1076,62 +1083,73 @@ static int accepted_of(struct uxsk_restore *u, int l, int s)
 /*
  * The listeners whose process listened again (listen_by) once every
  * task exists: the connections their clients' processes made
- * (connect_by) accepted, told apart by the client each leads to; then
- * crest connects and accepts the other accepted ones, then connects the
- * clients still waiting, in the order they came.
+ * (connect_by) accepted, as many as the backlog holds, told apart by the
+ * client each leads to; then crest connects and accepts the other
+ * accepted ones (a task that found the listener not listening yet left
+ * its connect to crest), then connects the clients still waiting, in the
+ * order they came.
  */
 static int accept_later(struct uxsk_restore *u)
 {
+	bool *done = xzalloc((u->nr + 1) * sizeof(bool));
+	int ret = -1;
+
 	for (int l = 0; l < u->nr; l++) {
 		const UnixSkEntry *le = u->sks[l];
 
 		if (!le->has_listen_by)
 			continue;
-		for (int i = 0; i < u->nr; i++) {
-			const UnixSkEntry *e = u->sks[i];
+		/* What the tasks connected (connect_by): the backlog holds nothing else. */
+		for (;;) {
+			struct pollfd p = { u->fd[l], POLLIN, 0 };
 			int s, k;
 
-			if (!e->has_connect_by || !listens_later(u, e) || e->listener_id != le->id)
-				continue;
+			/* The listener blocks: accept only what is there. */
+			if (poll(&p, 1, 0) != 1)
+				break;
 			s = accept4(u->fd[l], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (s < 0) {
 				pr_perror("can't accept a connection on socket:[%llu]",
 					  (unsigned long long)le->ino);
-				return -1;
+				goto out;
 			}
 			k = accepted_of(u, l, s);
-			if (k < 0) {
+			if (k < 0 || done[k]) {
 				close(s);
-				return -1;
+				goto out;
 			}
+			done[k] = true;
 			if (accepted_into(u, k, s))
-				return -1;
+				goto out;
 		}
 		for (int i = 0; i < u->nr; i++) {
 			const UnixSkEntry *e = u->sks[i];
 			int c = e->has_peer_id ? ux_index(u, e->peer_id) : -1, s;
 
-			if (e->has_connect_by || !listens_later(u, e) || e->listener_id != le->id)
+			if (done[i] || !listens_later(u, e) || e->listener_id != le->id)
 				continue;
 			if (connect_as(u->fd[c], &e->name, u->sks[c], e))
-				return -1;
+				goto out;
 			s = accept4(u->fd[l], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (s < 0) {
 				pr_perror("can't accept the connection of socket:[%llu]",
 					  (unsigned long long)e->ino);
-				return -1;
+				goto out;
 			}
 			if (accepted_into(u, i, s))
-				return -1;
+				goto out;
 		}
 		for (size_t j = 0; j < le->n_pending; j++) {
 			int c = ux_index(u, le->pending[j]);
 
 			if (connect_name(u->fd[c], &le->name, u->sks[c]))
-				return -1;
+				goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	free(done);
+	return ret;
 }
 
 /* In a task: the sockets made later, from crest (files_take_into). */
