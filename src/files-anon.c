@@ -5,7 +5,9 @@
  * and data), all read from fdinfo.
  * Eventfds, signalfds and timerfds are made once by crest at restore and
  * shared like files; an epoll is made in each task that holds it, after
- * its fds are in place, since it names them by number.
+ * its fds are in place, since it names them by number. An epoll only in
+ * flight (SCM_RIGHTS, not received) is made once by crest, to be sent
+ * again, in a helper that puts what it watches at those numbers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +22,18 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <linux/kcmp.h>
 #include <unistd.h>
 
 #include "files.h"
 #include "files-anon.h"
 #include "files-kind.h"
 #include "log.h"
+#include "pstree.h"
+#include "refuse.h"
 #include "util.h"
 
 /* The value of "key" at the start of a line of fdinfo text. */
@@ -277,7 +284,121 @@ static bool anon_recognise(const struct fd_dump *f)
 
 static int anon_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 {
-	return anon_add(df, f->pid, f->fd, f->link, f->fdinfo, &e->file_id) > 0 ? 0 : -1;
+	AnonFileEntry *a;
+
+	if (anon_add(df, f->pid, f->fd, f->link, f->fdinfo, &e->file_id) <= 0)
+		return -1;
+	a = df->anons[e->file_id - 1];
+	/* crest's own copy: one received from a queue, where it is in flight. */
+	if (f->pid == getpid() && a->kind == ANON_KIND__ANON_EPOLL) {
+		const struct file_owner *o = &df->anons_own[e->file_id - 1];
+
+		if (o->pid != f->pid) {
+			refuse(f->it->pid, "fd %d is '%s', which crest makes in each task that holds it, and fd %d of process %d holds it too: the one in flight would be another epoll; not supported yet",
+			       f->fd, f->link, o->fd, o->pid);
+			return 0;
+		}
+		a->has_in_flight = a->in_flight = 1;
+		df->anons_own[e->file_id - 1].holder = f->it->pid;
+	}
+	return 0;
+}
+
+/* Is the file at fd of pid what epoll efd of epid watches as its k-th tfd? */
+static bool epoll_watches(pid_t pid, int fd, pid_t epid, int efd, uint32_t tfd,
+			  uint32_t toff)
+{
+	struct {
+		uint32_t efd, tfd, toff;
+	} slot = { efd, tfd, toff };	/* struct kcmp_epoll_slot */
+
+	return syscall(SYS_kcmp, pid, epid, KCMP_EPOLL_TFD, fd, &slot) == 0;
+}
+
+/*
+ * The fd of the tree on it: of a process's table, of a thread's, or
+ * only in flight (crest's copy).
+ */
+static const FdEntry *find_watched(const struct dump_files *df, struct pstree *t,
+				   pid_t epid, int efd, uint32_t tfd, uint32_t toff)
+{
+	for (int i = 0; i < df->nr_flying; i++)
+		if (epoll_watches(getpid(), df->flying[i]->fd, epid, efd, tfd, toff))
+			return df->flying[i];
+	for (int i = 0; i < t->nr; i++) {
+		const struct pstree_item *it = t->items[i];
+		int own = it->nr_fds;
+
+		/* The threads' tables joined it->fds at its end (files.c). */
+		for (int j = 0; j < it->nr_tfds; j++)
+			own -= it->tfds[j].nr_fds;
+		for (int k = 0; k < own; k++)
+			if (epoll_watches(it->live, it->fds[k]->fd, epid, efd, tfd, toff))
+				return it->fds[k];
+		for (int j = 0; j < it->nr_tfds; j++)
+			for (int k = 0; k < it->tfds[j].nr_fds; k++)
+				if (epoll_watches(it->tfds[j].tid, it->tfds[j].fds[k]->fd,
+						  epid, efd, tfd, toff))
+					return it->tfds[j].fds[k];
+	}
+	return NULL;
+}
+
+static FdEntry *copy_fd_entry(const FdEntry *e)
+{
+	size_t len = fd_entry__get_packed_size(e);
+	uint8_t *buf = xzalloc(len + 1);
+	FdEntry *c;
+
+	fd_entry__pack(e, buf);
+	c = fd_entry__unpack(NULL, len, buf);
+	free(buf);
+	return c;
+}
+
+/*
+ * An epoll in flight (SCM_RIGHTS, not received) is made once by crest at
+ * restore, in a helper that puts each object it watches at the number it
+ * was added with: each is found here, once the kinds before this one have
+ * linked their fds (a socket at 0-2 leading outside is external now),
+ * among the tree's fds (kcmp
+ * KCMP_EPOLL_TFD), or among those only in flight (an epoll in flight
+ * too is made first, by in_flight_fd). One watching what the tree does
+ * not hold, or an epoll a task holds, is refused by name; one held by a
+ * task too, in anon_dump.
+ */
+static int anon_collected(struct dump_files *df, struct pstree *t)
+{
+	for (int i = 0; i < df->nr_anons; i++) {
+		AnonFileEntry *a = df->anons[i];
+		const struct file_owner *o = &df->anons_own[i];
+		pid_t holder = o->holder;
+
+		if (!a->in_flight)
+			continue;
+		for (size_t k = 0; k < a->n_targets; k++) {
+			EpollTarget *tg = a->targets[k];
+			const FdEntry *w;
+			uint32_t toff = 0;
+
+			for (size_t j = 0; j < k; j++)
+				toff += a->targets[j]->fd == tg->fd;
+			w = find_watched(df, t, o->pid, o->fd, tg->fd, toff);
+			if (!w || (w->kind == FD_KIND__FD_ANON &&
+				   df->anons[w->file_id - 1]->kind == ANON_KIND__ANON_EPOLL &&
+				   !df->anons[w->file_id - 1]->in_flight) ||
+			    w->kind == FD_KIND__FD_EXTERNAL) {
+				refuse(holder, "an epoll in flight (sent with SCM_RIGHTS, not received; crest's copy is fd %d) watches the file it was given as fd %u, %s; not supported yet",
+				       o->fd, tg->fd,
+				       !w ? "which neither a process of the tree nor a queue of it holds" :
+				       w->kind == FD_KIND__FD_EXTERNAL ? "which leads outside the tree" :
+				       "an epoll that a task holds (made in each task that holds it)");
+				continue;
+			}
+			tg->obj = copy_fd_entry(w);
+		}
+	}
+	return 0;
 }
 
 static int anon_write(struct dump_files *df, struct img_dir *d)
@@ -331,6 +452,114 @@ static int anon_service_fd(const struct restore_files *rf, const FdEntry *e)
 		return -1;
 	if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL)
 		return FD_MADE_LATER;
+	return rf->anon_fd[i];
+}
+
+/*
+ * A helper of crest's, forked with its service fds: each object the
+ * epoll watches at the number it was added with, one after the other
+ * (two may have had one number), and the epoll made there; crest takes
+ * it (pidfd_getfd) once the helper says its number on pipe rep.
+ */
+static void epoll_helper(const AnonFileEntry *a, const int *src, int base, int rep,
+			 int stay)
+{
+	int ep = files_to_service(epoll_create1(EPOLL_CLOEXEC), base);
+
+	rep = files_to_service(rep, base);
+	stay = files_to_service(stay, base);
+	if (ep < 0 || rep < 0 || stay < 0)
+		_exit(1);
+	for (size_t t = 0; t < a->n_targets; t++) {
+		struct epoll_event ev = {
+			.events = a->targets[t]->events,
+			.data.u64 = a->targets[t]->data,
+		};
+		int fd = a->targets[t]->fd;
+
+		if (dup2(src[t], fd) != fd || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+			pr_perror("can't watch %s at fd %d with an epoll in flight",
+				  a->targets[t]->obj->desc ? a->targets[t]->obj->desc : "a file", fd);
+			_exit(1);
+		}
+		close(fd);
+	}
+	if (write(rep, &ep, sizeof(ep)) != sizeof(ep))
+		_exit(1);
+	while (read(stay, &ep, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* An epoll in flight, made in a helper (epoll_helper); crest's fd or -1. */
+static int make_in_flight_epoll(const struct restore_files *rf, const AnonFileEntry *a)
+{
+	int *src = xzalloc((a->n_targets + 1) * sizeof(int));
+	int rep[2], stay[2], ep = -1, got = -1, status;
+	pid_t pid;
+
+	for (size_t t = 0; t < a->n_targets; t++) {
+		const EpollTarget *tg = a->targets[t];
+
+		src[t] = tg->obj ? files_in_flight_fd(rf, tg->obj) : -1;
+		if (src[t] < rf->base || tg->fd >= (uint32_t)rf->base) {
+			pr_err("anon file %u, an epoll in flight: what it watched at fd %u (%s) can't be made again",
+			       a->id, tg->fd, tg->obj && tg->obj->desc ? tg->obj->desc : "not in the images");
+			free(src);
+			return -1;
+		}
+	}
+	if (pipe2(rep, O_CLOEXEC) || pipe2(stay, O_CLOEXEC)) {
+		pr_perror("can't make pipes for an epoll in flight");
+		free(src);
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		close(rep[0]);
+		close(stay[1]);
+		epoll_helper(a, src, rf->base, rep[1], stay[0]);
+	}
+	free(src);
+	close(rep[1]);
+	close(stay[0]);
+	if (pid < 0)
+		pr_perror("can't fork for an epoll in flight");
+	else if (read(rep[0], &ep, sizeof(ep)) != sizeof(ep))
+		pr_err("anon file %u: the helper making an epoll in flight failed", a->id);
+	else
+		got = pidfd_take(pid, ep);
+	close(rep[0]);
+	close(stay[1]);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got >= 0 && (a->flags & O_NONBLOCK) && fcntl(got, F_SETFL, O_NONBLOCK)) {
+		pr_perror("can't make an epoll in flight non-blocking");
+		close(got);
+		got = -1;
+	}
+	return files_to_service(got, rf->base);
+}
+
+/*
+ * An object in flight, to send again: an epoll is made once by crest, the
+ * first time it is asked for (every kind has made its objects then).
+ */
+static int anon_in_flight_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	int i = anon_index(rf, e->file_id);
+
+	if (i < 0 || !rf->anon_fd)
+		return -1;
+	if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL && rf->anon_fd[i] < 0) {
+		if (!rf->anons[i]->in_flight) {
+			pr_err("anon file %u, an epoll, is in flight but not marked so", e->file_id);
+			return -1;
+		}
+		/* rf->anon_fd is crest's own table; it keeps what it makes. */
+		rf->anon_fd[i] = make_in_flight_epoll(rf, rf->anons[i]);
+	}
 	return rf->anon_fd[i];
 }
 
@@ -417,9 +646,11 @@ const struct fd_kind_ops anon_fd_ops = {
 	.kind		= FD_KIND__FD_ANON,
 	.recognise	= anon_recognise,
 	.dump		= anon_dump,
+	.collected	= anon_collected,
 	.write		= anon_write,
 	.read		= anon_read,
 	.open		= anon_open,
+	.in_flight_fd	= anon_in_flight_fd,
 	.service_fd	= anon_service_fd,
 	.post_open	= anon_post_open,
 	.show		= anon_show,

@@ -11,7 +11,8 @@
  *             -> contents -> write -> dump_done
  *   restore:  read -> check -> open (crest, service fds) -> task_early
  *             (in each task as it is made) -> tasks_made
- *             (crest, every task exists) -> in each task: service_fd,
+ *             (crest, every task exists) -> queues (crest: sent again,
+ *             fds in flight through in_flight_fd) -> in each task: service_fd,
  *             dup3 into place, then post_open once every fd of the task
  *             is there
  *
@@ -99,6 +100,16 @@ struct fd_kind_ops {
 	 * its fds in place: objects that name tasks (pidfds).
 	 */
 	int (*tasks_made)(struct restore_files *rf, const struct files_pid_map *map);
+	/*
+	 * In crest, after every kind's tasks_made: what is sent again, the
+	 * queues of sockets whose messages carry fds in flight of any kind.
+	 */
+	int (*queues)(struct restore_files *rf, const struct files_pid_map *map);
+	/*
+	 * crest's fd of an object in flight, to send again (from queues), for
+	 * a kind whose service_fd is FD_MADE_LATER; NULL: its service_fd.
+	 */
+	int (*in_flight_fd)(const struct restore_files *rf, const FdEntry *e);
 	/* The service fd to dup at e->fd, FD_MADE_LATER, or -1: not there. */
 	int (*service_fd)(const struct restore_files *rf, const FdEntry *e);
 	/* In a task, once all its fds are in place: fix-ups, late fds. */
@@ -135,6 +146,8 @@ bool files_link_deleted(const char *link);
 bool files_link_tty(const char *link);
 /* Is fd of pid a unix socket? (sk-unix.c; a copy of it is asked) */
 bool sk_unix_fd(pid_t pid, int fd);
+/* crest's fd of e's object, in flight: to send again; -1 not there. */
+int files_in_flight_fd(const struct restore_files *rf, const FdEntry *e);
 /* The fd's object for messages, through its kind's show. */
 void files_show_fd(const struct restore_files *rf, const FdEntry *e,
 		   char *buf, size_t len);

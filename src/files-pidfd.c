@@ -13,7 +13,8 @@
  * process, or of a child of crest's that it reaps at once for a dead one,
  * placed at a service fd number kept for it when the objects were opened.
  * Each task holding it then takes crest's fd with pidfd_getfd(): the
- * same description, wherever it is held.
+ * same description, wherever it is held; one in flight (SCM_RIGHTS not
+ * received) is crest's fd sent again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -254,6 +255,15 @@ static int pidfd_service_fd(const struct restore_files *rf, const FdEntry *e)
 	return pidfd_index(s, e->file_id) < 0 || !s->fd ? -1 : FD_MADE_LATER;
 }
 
+/* A pidfd in flight: crest's, sent again as it is. */
+static int pidfd_in_flight_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct pidfd_restore *s = restore_state_ro(rf);
+	int k = pidfd_index(s, e->file_id);
+
+	return k < 0 || !s->fd ? -1 : s->fd[k];
+}
+
 /* In a task: its pidfds, each the one crest holds (pidfd_getfd). */
 static int pidfd_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 {
@@ -298,6 +308,7 @@ const struct fd_kind_ops pidfd_fd_ops = {
 	.read		= pidfd_read,
 	.open		= pidfd_open_all,
 	.tasks_made	= pidfd_tasks_made,
+	.in_flight_fd	= pidfd_in_flight_fd,
 	.service_fd	= pidfd_service_fd,
 	.post_open	= pidfd_post_open,
 	.show		= pidfd_show,

@@ -257,9 +257,11 @@ out:
  * (MSG_PEEK, SCM_RIGHTS) from the queue of a socket of it, where it is in
  * flight. Dumped as a task's fd, by the kind that recognises it: its
  * object is the one of the tree's fds on it (kcmp, inode), or a new one
- * if it is only in flight. What a restore can't give a message refused
- * (the caller's refuse_context() says where it was): an fd made per task
- * (an epoll, a pidfd, crest's own stdio), an owner or a lock on it.
+ * if it is only in flight. Kinds made late or in each task give crest's
+ * own copy to send again at restore (in_flight_fd: a pidfd, an epoll made
+ * once by crest). What a restore can't give a message is refused (the
+ * caller's refuse_context() says where it was): crest's own stdio, an
+ * owner or a lock on it.
  */
 int files_dump_own_fd(struct dump_files *df, struct pstree_item *it, int fd,
 		      FdEntry **out)
@@ -294,9 +296,8 @@ int files_dump_own_fd(struct dump_files *df, struct pstree_item *it, int fd,
 		       fd_kind_name(&st, link), link);
 		goto out;
 	}
-	if (k->kind == FD_KIND__FD_PIDFD || k->kind == FD_KIND__FD_EXTERNAL ||
-	    !strcmp(link, "anon_inode:[eventpoll]")) {
-		refuse(it->pid, "fd %d is '%s', which crest makes in each task that holds it and can't send again; not supported yet",
+	if (k->kind == FD_KIND__FD_EXTERNAL) {
+		refuse(it->pid, "fd %d is '%s', which leads outside the tree (crest's own fd at restore) and can't be sent again; not supported yet",
 		       fd, link);
 		goto out;
 	}
@@ -317,6 +318,9 @@ int files_dump_own_fd(struct dump_files *df, struct pstree_item *it, int fd,
 		fd_entry__free_unpacked(e, NULL);
 		goto out;
 	}
+	/* Owned by the message it is in; listed for what watches it (epoll). */
+	df->flying = xrealloc(df->flying, (df->nr_flying + 1) * sizeof(*df->flying));
+	df->flying[df->nr_flying++] = e;
 	*out = e;
 out:
 	free(info);
@@ -801,6 +805,10 @@ int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
 	for_each_kind(k)
 		if ((*k)->tasks_made && (*k)->tasks_made(rf, map))
 			return -1;
+	/* Every kind's objects are there now, those made late too. */
+	for_each_kind(k)
+		if ((*k)->queues && (*k)->queues(rf, map))
+			return -1;
 	return 0;
 }
 
@@ -825,6 +833,15 @@ int files_service_fd(const struct restore_files *rf, const FdEntry *e)
 int files_is_service(const struct restore_files *rf, int fd)
 {
 	return fd >= rf->base;
+}
+
+int files_in_flight_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct fd_kind_ops *k = kind_of(e->kind);
+
+	if (!k)
+		return -1;
+	return k->in_flight_fd ? k->in_flight_fd(rf, e) : k->service_fd(rf, e);
 }
 
 void files_show_fd(const struct restore_files *rf, const FdEntry *e,

@@ -33,6 +33,8 @@ struct file_owner {
 	pid_t pid;		/* a task holding it... */
 	int fd;			/* ...at this fd (-1: only mapped) */
 	char *src;		/* saved files: where to read the contents */
+	pid_t holder;		/* crest's copy of one in flight: the task
+				 * holding the socket it is queued on */
 };
 
 struct pipe_state {
@@ -60,6 +62,9 @@ struct dump_files {
 	struct file_owner *anons_own;
 	int nr_anons;
 	void *priv[FD_KINDS_MAX];	/* a kind's own, files_dump_priv() */
+	FdEntry **flying;		/* fds only in flight, at crest's fd
+					 * numbers (files_dump_own_fd) */
+	int nr_flying;
 	const struct options *opts;	/* what the kinds may save (--ext-unix-sk) */
 	struct dump_locks *locks;	/* files-lock.c: of every fd kind */
 };

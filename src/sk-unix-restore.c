@@ -20,7 +20,7 @@
  *   or a descendant's connected (connect_by) are connected there too, and
  *   accept_later, in tasks_made, accepts them, then connects and accepts
  *   the other accepted ones, then connects the waiting ones)
- *   6. (steps 6-9 in tasks_made: every kind has made its objects, every
+ *   6. (steps 6-9 in queues: every kind has made its objects, every
  *      task exists) queues: stream bytes and records written by the
  *      other end; datagrams sent to each socket by a socket with the
  *      sender's name (the sender of the tree, or one made for it); each
@@ -714,9 +714,8 @@ static int anc_cmsgs(const struct restore_files *rf, const struct files_pid_map 
 			const FdEntry *fe = a->rights[i];
 			char what[160];
 
-			/* A unix socket: crest's own, made later or not. */
-			fds[i] = fe->kind == FD_KIND__FD_UNIX_SK && ux_index(u, fe->file_id) >= 0 ?
-				 u->fd[ux_index(u, fe->file_id)] : files_service_fd(rf, fe);
+			/* crest's own copy, whatever the kind (made later or not). */
+			fds[i] = files_in_flight_fd(rf, fe);
 			if (fds[i] < 0) {
 				files_show_fd(rf, fe, what, sizeof(what));
 				pr_err("socket:[%llu]: fd %zu in flight with message %u (%s, %s) can't be made again",
@@ -1170,18 +1169,36 @@ int ux_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 }
 
 /*
- * Steps 6-9. The tasks were forked with crest's service fds, the ghosts
- * too: each task closes the ones it does not hold before it runs on.
+ * The sockets the tasks made are crest's too, and the connections
+ * accepted, before any kind's tasks_made that may use them (an epoll in
+ * flight watching one).
  */
 int ux_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
+{
+	struct uxsk_restore *u = restore_state(rf);
+
+	if (!u->fd)
+		return 0;
+	if (take_later(u, map) || accept_later(u)) {
+		close_ghosts(u);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Steps 6-9, once every kind has made its objects (queues: pidfds and
+ * epolls in flight are made in tasks_made). The tasks were forked with
+ * crest's service fds, the ghosts too: each task closes the ones it does
+ * not hold before it runs on.
+ */
+int ux_queues(struct restore_files *rf, const struct files_pid_map *map)
 {
 	struct uxsk_restore *u = restore_state(rf);
 	int ret = -1;
 
 	if (!u->fd)
 		return 0;
-	if (take_later(u, map) || accept_later(u))
-		goto out;
 	for (int i = 0; i < u->nr; i++)
 		if (refill(rf, map, u, i, u->ghost[i]))
 			goto out;
@@ -1192,6 +1209,15 @@ int ux_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
 out:
 	close_ghosts(u);
 	return ret;
+}
+
+/* A socket in flight: crest's, made later (taken in tasks_made) or not. */
+int ux_in_flight_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct uxsk_restore *u = restore_state_ro(rf);
+	int i = ux_index(u, e->file_id);
+
+	return i < 0 || !u->fd ? -1 : u->fd[i];
 }
 
 int ux_service_fd(const struct restore_files *rf, const FdEntry *e)
