@@ -22,6 +22,7 @@
  *
  * Restore: sk-unix-restore.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -643,6 +644,43 @@ static void set_pair(struct uxsk_dump *u, struct uxsk *s, struct uxsk *p)
 }
 
 /* s leads to socket:[peer], outside the tree. */
+/*
+ * Does any process hold socket:[ino] at an fd? An end of a pair that no
+ * process holds lives only in flight, in a queue (its own, sent over its
+ * peer: a cycle) that no fd of the tree reaches.
+ */
+static bool ino_held(uint32_t ino)
+{
+	char want[40], path[600], link[64];
+	DIR *proc = opendir("/proc");
+	struct dirent *p;
+	bool held = false;
+
+	if (!proc)
+		return true;	/* can't tell: as if held, outside */
+	snprintf(want, sizeof(want), "socket:[%u]", ino);
+	while (!held && (p = readdir(proc))) {
+		DIR *fds;
+		struct dirent *f;
+
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		while (fds && !held && (f = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name, f->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			held = n > 0 && (link[n] = 0, !strcmp(link, want));
+		}
+		if (fds)
+			closedir(fds);
+	}
+	closedir(proc);
+	return held;
+}
+
 static void set_external(struct dump_files *df, struct uxsk *s)
 {
 	struct ux_diag pd;
@@ -661,6 +699,13 @@ static void set_external(struct dump_files *df, struct uxsk *s)
 		if (r < 0) {
 			s->why = xsprintf("a unix %s socket connected to socket:[%u], which sock_diag can't tell about",
 					   ux_type_name(s->e->type), s->d.peer);
+			return;
+		}
+		if (pd.has_peer && pd.peer == s->e->ino && !pd.name_len &&
+		    !ino_held(s->d.peer)) {
+			s->why = xsprintf("a unix %s socket whose other end (socket:[%u], %u byte%s queued for it) no process holds: it is only in flight (sent with SCM_RIGHTS, not received) in its own queue, sent over this very end, or in the queue of another socket no process holds, where crest can't read it (receive it, or close this end, before the dump)",
+					   ux_type_name(s->e->type), s->d.peer, pd.rqlen,
+					   pd.rqlen == 1 ? "" : "s");
 			return;
 		}
 		snprintf(what, sizeof(what), "socket:[%u]", s->d.peer);

@@ -8,11 +8,15 @@
  * has been closed since, its file left there (nothing of the tree can
  * send it again with that name, nor crest without taking the path), fds 12-13 a pair with "abc" queued, and fd 14 a listener with a
  * connection waiting whose client has closed since (what it sent waits
- * where crest can't read it). The errors mode expects one refusal naming
- * fds 10, 11 and 14, the process left running; after go the fds in flight
+ * where crest can't read it), and fd 15 one end of a stream pair whose
+ * other end was sent over fd 15 to itself and closed (only in flight, in
+ * its own queue: a cycle crest can't read). The errors mode expects one
+ * refusal naming fds 10, 11, 14 and 15, the process left running; after go the fds in flight
  * are received and work, the datagram and "abc" are still queued, once
  * (the failed dump's peeking took nothing), and the waiting connection is
- * accepted and at its end. */
+ * accepted and at its end (fd 15's other end is not checked: the kernel's
+ * garbage collector of fds in flight may take it at any time, as no fd
+ * reaches it). */
 #include "caselib.h"
 
 #include <errno.h>
@@ -91,6 +95,20 @@ int main(void)
 			case_fail("listener: %s", strerror(errno));
 		close(c);
 		move(l, 14);
+	}
+	{
+		int cy[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, cy))
+			case_fail("socketpair: %s", strerror(errno));
+		move(cy[0], 15);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &cy[1], sizeof(int));
+		mh.msg_controllen = CMSG_SPACE(sizeof(int));
+		if (sendmsg(15, &mh, 0) != 1)
+			case_fail("sendmsg of the other end to itself: %s", strerror(errno));
+		close(cy[1]);
 	}
 
 	case_ready();

@@ -13,7 +13,9 @@
  *  - a timerfd armed for 1 ms, every 1 ms, on CLOCK_MONOTONIC;
  *  - an inotify watching the case's directory for IN_CREATE;
  *  - a memfd holding "memfd-data", at offset 3;
- * and closes them all. Nothing is received before the dump. After the
+ * and closes them all; and over the socketpair it holds at sv[0], sv[1]
+ * itself (in flight in its own queue, and held). Nothing is received
+ * before the dump. After the
  * restore it receives them: the epoll reports both pipes readable with
  * their data, the second pipe's end received gives its byte, and the fd
  * number the first was added at is still its key (EPOLL_CTL_MOD of that
@@ -22,7 +24,7 @@
  * reads 41, then would block; the signalfd reads SIGUSR1 once raised,
  * the timerfd expires and keeps its interval, the inotify reports a file
  * made in the directory by name, the memfd reads "fd-data" from where it
- * was.
+ * was; the socket received last is sv[1] itself (one inode).
  */
 #include "caselib.h"
 
@@ -41,6 +43,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,7 +161,8 @@ static void check_epoll(int ep, int rd, int rd2)
 int main(void)
 {
 	struct itimerspec its = { { 0, 1000000 }, { 0, 1000000 } };
-	int sv[2], p[2], q[2], hold[2], fds[4], more[4], status;
+	int sv[2], p[2], q[2], hold[2], fds[4], more[4], status, self;
+	struct stat st1, st2;
 	char buf[16];
 	sigset_t set;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EP_DATA };
@@ -210,14 +214,18 @@ int main(void)
 	send_fds(sv[0], more, 4);
 	for (int i = 0; i < 4; i++)
 		close(more[i]);
+	send_fds(sv[0], &sv[1], 1);
 
 	case_ready();
 	case_wait_go();
 
 	recv_fds(sv[1], fds, 4);
 	recv_fds(sv[1], more, 4);
+	recv_fds(sv[1], &self, 1);
 	if (recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno != EAGAIN)
-		case_fail("more than two messages queued");
+		case_fail("more than three messages queued");
+	if (fstat(self, &st1) || fstat(sv[1], &st2) || st1.st_ino != st2.st_ino)
+		case_fail("the socket sent in its own queue came back as another");
 	check_more(more);
 	check_epoll(fds[0], p[0], fds[3]);
 	if (syscall(SYS_pidfd_send_signal, fds[1], SIGTERM, NULL, 0))
