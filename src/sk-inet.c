@@ -2,7 +2,7 @@
  * TCP, UDP, UDP-Lite and raw IP sockets, IPv4 and IPv6 (v4-mapped
  * included): not connected (bound or not), TCP listening, UDP and raw
  * connected to a peer, with the datagrams in a UDP queue (a raw socket's
- * packets queued are refused). One
+ * packets queued are refused: raw_queue_problem). One
  * inet_sk_entry per socket, however many fds in however many processes
  * hold it. Every other socket at fds above 2 that is not a unix, netlink
  * or packet one (ping, SCTP, MPTCP...) is this kind's
@@ -339,7 +339,14 @@ static int raw_peer(pid_t pid, InetSkEntry *e)
 	return 0;
 }
 
-/* A raw IP socket: its packets queued are not saved yet. */
+/*
+ * A raw IP socket: its packets queued can't be saved. Only the head of
+ * its queue can be peeked: raw sockets have no SO_PEEK_OFF (setsockopt
+ * fails, a peek always gives the first packet), so the rest can't be
+ * read without taking it, and putting packets back through lo would hand
+ * a copy to every raw socket of that protocol on the machine (and to the
+ * kernel's own handler: an ICMP error reaches the socket it names).
+ */
 static char *raw_queue_problem(int cfd, const char *what)
 {
 	uint32_t mi[16];
@@ -349,7 +356,8 @@ static char *raw_queue_problem(int cfd, const char *what)
 	if (getsockopt(cfd, SOL_SOCKET, SO_MEMINFO, mi, &len))
 		return xsprintf("%s whose queue crest could not read (%s)", what, strerror(errno));
 	if (mi[0])	/* SK_MEMINFO_RMEM_ALLOC */
-		return xsprintf("%s with packets queued (%u bytes with overhead)", what, mi[0]);
+		return xsprintf("%s with packets queued (%u bytes with overhead), which crest can't read without taking them (the kernel peeks only the first packet of a raw socket's queue: no SO_PEEK_OFF); let the program read them before the dump",
+				what, mi[0]);
 	return NULL;
 }
 
