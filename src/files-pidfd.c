@@ -42,6 +42,7 @@ struct pidfd_dump {
 	PidfdEntry **ps;
 	struct file_owner *own;
 	pid_t *holder;			/* the process holding it first */
+	bool *flying;			/* only in flight: own is crest's copy */
 	int nr;
 };
 
@@ -107,6 +108,8 @@ static int pidfd_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e
 	s->ps = xrealloc(s->ps, (s->nr + 1) * sizeof(pe));
 	s->own = xrealloc(s->own, (s->nr + 1) * sizeof(*s->own));
 	s->holder = xrealloc(s->holder, (s->nr + 1) * sizeof(*s->holder));
+	s->flying = xrealloc(s->flying, (s->nr + 1) * sizeof(*s->flying));
+	s->flying[s->nr] = f->pid == getpid();
 	s->ps[s->nr] = pe;
 	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
 	s->holder[s->nr] = f->it->pid;
@@ -136,7 +139,10 @@ static int pidfd_collected(struct dump_files *df, struct pstree *t)
 					if (t->items[j]->threads[k] == pid)
 						why = "a thread other than a main thread";
 		}
-		if (why)
+		if (why && s->flying[i])
+			refuse(s->holder[i], "a pidfd in flight (sent with SCM_RIGHTS, not received; crest's copy is fd %d) is of process %d, %s; not supported yet",
+			       s->own[i].fd, pid, why);
+		else if (why)
 			refuse(s->holder[i], "fd %d is a pidfd of process %d, %s; not supported yet",
 			       s->own[i].fd, pid, why);
 	}

@@ -646,8 +646,10 @@ static void set_pair(struct uxsk_dump *u, struct uxsk *s, struct uxsk *p)
 /* s leads to socket:[peer], outside the tree. */
 /*
  * Does any process hold socket:[ino] at an fd? An end of a pair that no
- * process holds lives only in flight, in a queue (its own, sent over its
- * peer: a cycle) that no fd of the tree reaches.
+ * process holds lives only in flight, in a queue no fd of the tree
+ * reaches: its own, sent over its peer and closed (a cycle: the kernel's
+ * garbage collector of fds in flight frees it soon, and then this end's
+ * peer reads as closed), or one outside the tree.
  */
 static bool ino_held(uint32_t ino)
 {
@@ -703,7 +705,7 @@ static void set_external(struct dump_files *df, struct uxsk *s)
 		}
 		if (pd.has_peer && pd.peer == s->e->ino && !pd.name_len &&
 		    !ino_held(s->d.peer)) {
-			s->why = xsprintf("a unix %s socket whose other end (socket:[%u], %u byte%s queued for it) no process holds: it is only in flight (sent with SCM_RIGHTS, not received) in its own queue, sent over this very end, or in the queue of another socket no process holds, where crest can't read it (receive it, or close this end, before the dump)",
+			s->why = xsprintf("a unix %s socket whose other end (socket:[%u], %u byte%s queued for it) no process holds: it is only in flight (sent with SCM_RIGHTS, not received), in a queue crest can't reach from the tree (its own, sent over this very end and closed: garbage the kernel frees soon; or that of a socket outside the tree) (receive it, or close this end, before the dump)",
 					   ux_type_name(s->e->type), s->d.peer, pd.rqlen,
 					   pd.rqlen == 1 ? "" : "s");
 			return;

@@ -1,22 +1,20 @@
 /* Not a checkpoint/restore case: unix sockets crest can't save yet, next
- * to a socketpair it could: fd 10 is a socketpair end with two fds in flight
- * (SCM_RIGHTS sent, not received): a pipe end, which crest saves, and an
- * epoll instance the process holds too, which it can't send again (made in
- * each task that holds it, the one in flight would be another), fd 11 a
- * datagram socket bound to an
- * abstract name with a datagram queued from a socket bound to a path that
- * has been closed since, its file left there (nothing of the tree can
- * send it again with that name, nor crest without taking the path), fds 12-13 a pair with "abc" queued, and fd 14 a listener with a
- * connection waiting whose client has closed since (what it sent waits
- * where crest can't read it), and fd 15 one end of a stream pair whose
- * other end was sent over fd 15 to itself and closed (only in flight, in
- * its own queue: a cycle crest can't read). The errors mode expects one
- * refusal naming fds 10, 11, 14 and 15, the process left running; after go the fds in flight
- * are received and work, the datagram and "abc" are still queued, once
- * (the failed dump's peeking took nothing), and the waiting connection is
- * accepted and at its end (fd 15's other end is not checked: the kernel's
- * garbage collector of fds in flight may take it at any time, as no fd
- * reaches it). */
+ * to a socketpair it could: fd 10 is a socketpair end with two fds in
+ * flight (SCM_RIGHTS sent, not received): a pipe end, which crest saves,
+ * and an epoll instance the process holds too, which it can't send again
+ * (made in each task that holds it, the one in flight would be another);
+ * a second message to fd 10 carries a pidfd of the parent, outside the
+ * tree; fd 11 is a datagram socket bound to an abstract name with a
+ * datagram queued from a socket bound to a path that has been closed
+ * since, its file left there (nothing of the tree can send it again with
+ * that name, nor crest without taking the path), fds 12-13 a pair with
+ * "abc" queued, and fd 14 a listener with a connection waiting whose
+ * client has closed since (what it sent waits where crest can't read it).
+ * The errors mode expects one refusal naming fds 10, 11 and 14 and the
+ * pidfd, the process left running; after go the fds in flight are
+ * received and work, the datagram and "abc" are still queued, once (the
+ * failed dump's peeking took nothing), and the waiting connection is
+ * accepted and at its end. */
 #include "caselib.h"
 
 #include <errno.h>
@@ -25,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -84,6 +83,20 @@ int main(void)
 	if (write(13, "abc", 3) != 3)
 		case_fail("write: %s", strerror(errno));
 	{
+		int pfd = syscall(SYS_pidfd_open, getppid(), 0);
+
+		if (pfd < 0)
+			case_fail("pidfd_open: %s", strerror(errno));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pfd, sizeof(int));
+		mh.msg_controllen = CMSG_SPACE(sizeof(int));
+		if (sendmsg(p[0], &mh, 0) != 1)
+			case_fail("sendmsg of a pidfd: %s", strerror(errno));
+		close(pfd);
+		mh.msg_controllen = sizeof(cm.buf);
+	}
+	{
 		struct sockaddr_un la = { .sun_family = AF_UNIX };
 		socklen_t llen;
 		int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -95,20 +108,6 @@ int main(void)
 			case_fail("listener: %s", strerror(errno));
 		close(c);
 		move(l, 14);
-	}
-	{
-		int cy[2];
-
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, cy))
-			case_fail("socketpair: %s", strerror(errno));
-		move(cy[0], 15);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &cy[1], sizeof(int));
-		mh.msg_controllen = CMSG_SPACE(sizeof(int));
-		if (sendmsg(15, &mh, 0) != 1)
-			case_fail("sendmsg of the other end to itself: %s", strerror(errno));
-		close(cy[1]);
 	}
 
 	case_ready();
