@@ -819,6 +819,21 @@ static int repair_all(struct dump_files *df)
 	return 0;
 }
 
+/* Repair mode's end reset SO_REUSEADDR (sk_reuse): as it was. */
+static int reuse_back(int fd, const InetSkEntry *e, const char *what)
+{
+	for (size_t i = 0; i < e->n_opts; i++) {
+		const SkOptEntry *o = e->opts[i];
+
+		if (o->level == SOL_SOCKET && o->name == SO_REUSEADDR &&
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, o->val.data, o->val.len)) {
+			pr_perror("can't give %s its SO_REUSEADDR back", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void in_dump_done(struct dump_files *df, bool kill)
 {
 	struct insk_dump *u = dump_state(df);
@@ -829,10 +844,13 @@ static void in_dump_done(struct dump_files *df, bool kill)
 
 		if (s->rfd < 0)
 			continue;
+		/* The tree runs on with it: as it was, SO_REUSEADDR too. */
 		if (!kill && (setsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &none, sizeof(none)) ||
 			      setsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off))))
 			pr_perror("can't take fd %d of process %d out of repair mode", s->fd,
 				  s->tpid);
+		else if (!kill)
+			reuse_back(s->rfd, s->e, "a connection left running");
 		close(s->rfd);
 		s->rfd = -1;
 	}
@@ -1289,17 +1307,7 @@ static int finish_conn(int fd, const InetSkEntry *e)
 	}
 	if (set_shutdown(fd, e, what))
 		return -1;
-	/* Repair mode's end reset SO_REUSEADDR (sk_reuse): as it was. */
-	for (size_t i = 0; i < e->n_opts; i++) {
-		const SkOptEntry *o = e->opts[i];
-
-		if (o->level == SOL_SOCKET && o->name == SO_REUSEADDR &&
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, o->val.data, o->val.len)) {
-			pr_perror("can't give %s its SO_REUSEADDR back", what);
-			return -1;
-		}
-	}
-	return 0;
+	return reuse_back(fd, e, what);
 }
 
 /*
