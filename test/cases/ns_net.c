@@ -8,7 +8,10 @@
  * taking a connection; its pid is the same.
  *
  * With "down" it leaves loopback down with an address on it, and no
- * listener (nothing can bind an address of a down interface).
+ * listener (nothing can bind an address of a down interface). With
+ * "established" (dumped with --tcp-established) it also holds both ends
+ * of a TCP connection to its IPv4 listener, bytes queued each way; after
+ * the restore they arrive and the connection carries more.
  * The namespace itself is checked by the /proc audit too.
  */
 #include "caselib.h"
@@ -226,9 +229,37 @@ static void check_route(void)
 		case_fail("no route to %s/24 on lo", ROUTE_DST);
 }
 
+/* Both ends of a connection in the namespace, a message queued each way. */
+static void connect_pair(int l, int *c, int *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sa_of(AF_INET, &ss);
+
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	if (*c < 0 || connect(*c, (struct sockaddr *)&ss, len))
+		case_fail("connect: %s", strerror(errno));
+	*s = accept(l, NULL, NULL);
+	if (*s < 0 || write(*c, "to-server", 9) != 9 || write(*s, "to-client", 9) != 9)
+		case_fail("accept/write: %s", strerror(errno));
+}
+
+static void check_pair(int c, int s)
+{
+	char buf[16] = "";
+
+	if (read(s, buf, 9) != 9 || memcmp(buf, "to-server", 9))
+		case_fail("the server end read '%.9s', want to-server", buf);
+	if (read(c, buf, 9) != 9 || memcmp(buf, "to-client", 9))
+		case_fail("the client end read '%.9s', want to-client", buf);
+	if (write(c, "x", 1) != 1 || read(s, buf, 1) != 1 || buf[0] != 'x')
+		case_fail("the connection carries nothing more: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	bool up = !(argc > 1 && !strcmp(argv[1], "down"));
+	bool established = argc > 1 && !strcmp(argv[1], "established");
+	int pc = -1, ps = -1;
 	struct ifreq ifr = { .ifr_name = "lo" };
 	pid_t pid = getpid();
 	int fd, l4 = -1, l6 = -1;
@@ -249,6 +280,8 @@ int main(int argc, char **argv)
 		add_route(fd);
 		l4 = listener(AF_INET);
 		l6 = listener(AF_INET6);
+		if (established)
+			connect_pair(l4, &pc, &ps);
 	}
 	close(fd);
 	case_ready();
@@ -269,6 +302,8 @@ int main(int argc, char **argv)
 	if (up) {
 		check_sys("/proc/sys/net/ipv4/ip_forward", "1");
 		check_route();
+		if (established)
+			check_pair(pc, ps);
 		check_listener(l4, AF_INET);
 		check_listener(l6, AF_INET6);
 	}
