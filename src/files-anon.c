@@ -7,7 +7,8 @@
  * shared like files; an epoll is made in each task that holds it, after
  * its fds are in place, since it names them by number. An epoll only in
  * flight (SCM_RIGHTS, not received) is made once by crest, to be sent
- * again, in a helper that puts what it watches at those numbers.
+ * again, in a helper that puts what it watches at those numbers; the
+ * tasks that hold it too take crest's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -291,15 +292,11 @@ static int anon_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	a = df->anons[e->file_id - 1];
 	/* crest's own copy: one received from a queue, where it is in flight. */
 	if (f->pid == getpid() && a->kind == ANON_KIND__ANON_EPOLL) {
-		const struct file_owner *o = &df->anons_own[e->file_id - 1];
+		struct file_owner *o = &df->anons_own[e->file_id - 1];
 
-		if (o->pid != f->pid) {
-			refuse(f->it->pid, "fd %d is '%s', which crest makes in each task that holds it, and fd %d of process %d holds it too: the one in flight would be another epoll; not supported yet",
-			       f->fd, f->link, o->fd, o->pid);
-			return 0;
-		}
 		a->has_in_flight = a->in_flight = 1;
-		df->anons_own[e->file_id - 1].holder = f->it->pid;
+		if (!o->holder)
+			o->holder = o->pid == f->pid ? f->it->pid : o->pid;
 	}
 	return 0;
 }
@@ -364,8 +361,8 @@ static FdEntry *copy_fd_entry(const FdEntry *e)
  * among the tree's fds (kcmp
  * KCMP_EPOLL_TFD), or among those only in flight (an epoll in flight
  * too is made first, by in_flight_fd). One watching what the tree does
- * not hold, or an epoll a task holds, is refused by name; one held by a
- * task too, in anon_dump.
+ * not hold, or an epoll a task holds, is refused by name. One held by
+ * tasks too is that same epoll in each of them (post_open takes crest's).
  */
 static int anon_collected(struct dump_files *df, struct pstree *t)
 {
@@ -417,13 +414,18 @@ static int anon_open(struct restore_files *rf, struct img_dir *d,
 	int base = rf->base;
 
 	rf->anon_fd = xzalloc((rf->nr_anons + 1) * sizeof(int));
+	rf->anon_crest = getpid();
 	for (int i = 0; i < rf->nr_anons; i++) {
 		int fd;
 
 		rf->anon_fd[i] = -1;
-		if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL)
+		/* In flight: made in queues, at a number kept for it now. */
+		if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL && rf->anons[i]->in_flight)
+			fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		else if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL)
 			continue;
-		fd = make_one(rf->anons[i]);
+		else
+			fd = make_one(rf->anons[i]);
 		if (fd < 0) {
 			pr_perror("can't recreate anon file %u (kind %d)",
 				  rf->anons[i]->id, rf->anons[i]->kind);
@@ -542,25 +544,68 @@ static int make_in_flight_epoll(const struct restore_files *rf, const AnonFileEn
 	return files_to_service(got, rf->base);
 }
 
+/* Is crest's fd an epoll yet, or still the number kept for one? */
+static bool is_epoll(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	return n > 0 && (link[n] = 0, !strcmp(link, "anon_inode:[eventpoll]"));
+}
+
 /*
- * An object in flight, to send again: an epoll is made once by crest, the
+ * An epoll in flight, made once by crest at the number kept for it, the
  * first time it is asked for (every kind has made its objects then).
  */
+static int made_in_flight(const struct restore_files *rf, int i)
+{
+	int ep;
+
+	if (!rf->anons[i]->in_flight || rf->anon_fd[i] < 0) {
+		pr_err("anon file %u, an epoll, is in flight but not marked so",
+		       rf->anons[i]->id);
+		return -1;
+	}
+	if (is_epoll(rf->anon_fd[i]))
+		return rf->anon_fd[i];
+	ep = make_in_flight_epoll(rf, rf->anons[i]);
+	if (ep < 0)
+		return -1;
+	if (dup3(ep, rf->anon_fd[i], O_CLOEXEC) < 0) {
+		pr_perror("can't put an epoll in flight at fd %d", rf->anon_fd[i]);
+		close(ep);
+		return -1;
+	}
+	close(ep);
+	return rf->anon_fd[i];
+}
+
+/* An object in flight, to send again. */
 static int anon_in_flight_fd(const struct restore_files *rf, const FdEntry *e)
 {
 	int i = anon_index(rf, e->file_id);
 
 	if (i < 0 || !rf->anon_fd)
 		return -1;
-	if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL && rf->anon_fd[i] < 0) {
-		if (!rf->anons[i]->in_flight) {
-			pr_err("anon file %u, an epoll, is in flight but not marked so", e->file_id);
-			return -1;
-		}
-		/* rf->anon_fd is crest's own table; it keeps what it makes. */
-		rf->anon_fd[i] = make_in_flight_epoll(rf, rf->anons[i]);
-	}
+	if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL)
+		return made_in_flight(rf, i);
 	return rf->anon_fd[i];
+}
+
+/*
+ * After the unix kind's queues: every epoll in flight is made, also one
+ * no queue asked for, before its holders take it (post_open).
+ */
+static int anon_queues(struct restore_files *rf, const struct files_pid_map *map)
+{
+	(void)map;
+	for (int i = 0; rf->anon_fd && i < rf->nr_anons; i++)
+		if (rf->anons[i]->kind == ANON_KIND__ANON_EPOLL && rf->anons[i]->in_flight &&
+		    made_in_flight(rf, i) < 0)
+			return -1;
+	return 0;
 }
 
 /* The task's epolls: they name its fds by number, so they come last. */
@@ -577,6 +622,12 @@ static int anon_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 		if (k < 0 || rf->anons[k]->kind != ANON_KIND__ANON_EPOLL)
 			continue;
 		a = rf->anons[k];
+		/* Held and in flight too: the one crest made, shared. */
+		if (a->in_flight) {
+			if (files_take_into(rf->anon_crest, rf->anon_fd[k], e))
+				return -1;
+			continue;
+		}
 		ep = epoll_create1(EPOLL_CLOEXEC);
 		if (ep < 0) {
 			pr_perror("can't create an epoll for fd %u", e->fd);
@@ -650,6 +701,7 @@ const struct fd_kind_ops anon_fd_ops = {
 	.write		= anon_write,
 	.read		= anon_read,
 	.open		= anon_open,
+	.queues		= anon_queues,
 	.in_flight_fd	= anon_in_flight_fd,
 	.service_fd	= anon_service_fd,
 	.post_open	= anon_post_open,

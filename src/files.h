@@ -163,6 +163,7 @@ struct restore_files {
 	int *memfd_fd;
 	int *shmem_fd;
 	int *anon_fd;
+	pid_t anon_crest;	/* whose anon_fd they are (epolls in flight) */
 	int ext_fd[3];		/* crest's own 0-2, for fds leading outside */
 	int base;		/* service fds live at and above this */
 	void *priv[FD_KINDS_MAX];	/* a kind's own, files_restore_priv() */

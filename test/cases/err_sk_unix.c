@@ -1,10 +1,9 @@
 /* Not a checkpoint/restore case: unix sockets crest can't save yet, next
  * to a socketpair it could: fd 10 is a socketpair end with two fds in
- * flight (SCM_RIGHTS sent, not received): a pipe end, which crest saves,
- * and an epoll instance the process holds too, which it can't send again
- * (made in each task that holds it, the one in flight would be another);
- * a second message to fd 10 carries a pidfd of the parent, outside the
- * tree; fd 11 is a datagram socket bound to an abstract name with a
+ * flight (SCM_RIGHTS sent, not received): a pipe end and an epoll
+ * instance the process holds too, which crest saves, and a second message
+ * to fd 10 carries a pidfd of the parent, outside the tree, which it
+ * can't; fd 11 is a datagram socket bound to an abstract name with a
  * datagram queued from a socket bound to a path that has been closed
  * since, its file left there (nothing of the tree can send it again with
  * that name, nor crest without taking the path), fds 12-13 a pair with

@@ -13,8 +13,9 @@
  *  - a timerfd armed for 1 ms, every 1 ms, on CLOCK_MONOTONIC;
  *  - an inotify watching the case's directory for IN_CREATE;
  *  - a memfd holding "memfd-data", at offset 3;
- * and closes them all; and over the socketpair it holds at sv[0], sv[1]
- * itself (in flight in its own queue, and held). Nothing is received
+ * and closes them all; over the socketpair it holds at sv[0], sv[1]
+ * itself (in flight in its own queue, and held); and an epoll it keeps
+ * (watching the first pipe, data 0x5eee), in flight too. Nothing is received
  * before the dump. After the
  * restore it receives them: the epoll reports both pipes readable with
  * their data, the second pipe's end received gives its byte, and the fd
@@ -24,10 +25,13 @@
  * reads 41, then would block; the signalfd reads SIGUSR1 once raised,
  * the timerfd expires and keeps its interval, the inotify reports a file
  * made in the directory by name, the memfd reads "fd-data" from where it
- * was; the socket received last is sv[1] itself (one inode).
+ * was; the socket received is sv[1] itself (one inode); the epoll
+ * received is the one held (one description, kcmp), which reports the
+ * pipe with its data.
  */
 #include "caselib.h"
 
+#include <linux/kcmp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -161,7 +165,7 @@ static void check_epoll(int ep, int rd, int rd2)
 int main(void)
 {
 	struct itimerspec its = { { 0, 1000000 }, { 0, 1000000 } };
-	int sv[2], p[2], q[2], hold[2], fds[4], more[4], status, self;
+	int sv[2], p[2], q[2], hold[2], fds[4], more[4], status, self, held, held2;
 	struct stat st1, st2;
 	char buf[16];
 	sigset_t set;
@@ -215,6 +219,11 @@ int main(void)
 	for (int i = 0; i < 4; i++)
 		close(more[i]);
 	send_fds(sv[0], &sv[1], 1);
+	held = epoll_create1(0);
+	ev.data.u64 = EP_DATA + 3;
+	if (held < 0 || epoll_ctl(held, EPOLL_CTL_ADD, p[0], &ev))
+		case_fail("epoll: %s", strerror(errno));
+	send_fds(sv[0], &held, 1);
 
 	case_ready();
 	case_wait_go();
@@ -222,10 +231,15 @@ int main(void)
 	recv_fds(sv[1], fds, 4);
 	recv_fds(sv[1], more, 4);
 	recv_fds(sv[1], &self, 1);
+	recv_fds(sv[1], &held2, 1);
 	if (recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno != EAGAIN)
 		case_fail("more than three messages queued");
 	if (fstat(self, &st1) || fstat(sv[1], &st2) || st1.st_ino != st2.st_ino)
 		case_fail("the socket sent in its own queue came back as another");
+	if (syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, held, held2))
+		case_fail("the epoll in flight and the one held are not one description");
+	if (epoll_wait(held2, &ev, 1, 30000) != 1 || ev.data.u64 != EP_DATA + 3)
+		case_fail("the epoll in flight and held does not report the pipe");
 	check_more(more);
 	check_epoll(fds[0], p[0], fds[3]);
 	if (syscall(SYS_pidfd_send_signal, fds[1], SIGTERM, NULL, 0))
