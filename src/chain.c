@@ -169,13 +169,29 @@ int chain_take_uffd(struct chain_prev *p, pid_t pid)
 
 /* ---- restore ---- */
 
+/* Was inv folded (crest dedup) for the set ids[0] or a link ids[1..nr-1]? */
+static bool folded_for_newer(const InventoryEntry *inv, uint8_t ids[][IMG_ID_SIZE], int nr,
+			     bool have_set_id)
+{
+	if (inv->deduped_for.len != IMG_ID_SIZE)
+		return false;
+	for (int k = have_set_id ? 0 : 1; k < nr; k++)
+		if (!memcmp(inv->deduped_for.data, ids[k], IMG_ID_SIZE))
+			return true;
+	return false;
+}
+
 int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *inv,
 	       const struct sign_key *key)
 {
 	const InventoryEntry *cur = inv;
 	const char *base = d->fs_path ? d->fs_path : d->path;
+	/* The ids of the set and of each link opened: newer than the next. */
+	uint8_t ids[CHAIN_MAX][IMG_ID_SIZE];
 
 	memset(c, 0, sizeof(*c));
+	if (d->have_id)
+		memcpy(ids[0], d->id, IMG_ID_SIZE);
 	c->nr = 1;
 	while (cur->prev_dir) {
 		struct chain_link *l;
@@ -205,10 +221,13 @@ int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *i
 			img_close(img);
 			goto bad;
 		}
-		/* Deduplicated, it holds only what the dump it was folded for reads. */
-		if (l->inv->has_deduped_for &&
-		    (l->inv->deduped_for.len != IMG_ID_SIZE || !d->have_id ||
-		     memcmp(l->inv->deduped_for.data, d->id, IMG_ID_SIZE))) {
+		/*
+		 * Deduplicated, it holds only what the dump it was folded for
+		 * reads: that dump must be a newer link of this very chain (or
+		 * the set). What a newer one reads through it is no more (each
+		 * link's in_parent pages are pages the one before it holds).
+		 */
+		if (l->inv->has_deduped_for && !folded_for_newer(l->inv, ids, c->nr, d->have_id)) {
 			pr_err("'%s' was deduplicated (crest dedup) for another dump of its chain than '%s': pages this one needs may be gone",
 			       l->path, d->path);
 			img_close(img);
@@ -222,6 +241,7 @@ int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *i
 		l->pids = xzalloc((l->inv->n_pids + 1) * sizeof(*l->pids));
 		for (size_t i = 0; i < l->inv->n_pids; i++)
 			l->pids[l->nr_pids++].pid = l->inv->pids[i];
+		memcpy(ids[c->nr], l->dir.id, IMG_ID_SIZE);
 		c->nr++;
 		base = l->path;
 		cur = l->inv;
