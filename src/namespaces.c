@@ -497,6 +497,24 @@ IpcVar **ns_read_vars(const char *const *names, size_t nr, size_t *n_vars)
 	return vars;
 }
 
+static bool same_sys(const char *name, const char *value)
+{
+	char path[128], *v;
+	size_t n;
+	bool same;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	v = read_file(path, NULL);
+	if (!v)
+		return false;
+	n = strlen(v);
+	while (n && (v[n - 1] == '\n' || v[n - 1] == ' '))
+		v[--n] = 0;
+	same = !strcmp(v, value);
+	free(v);
+	return same;
+}
+
 int ns_write_vars(IpcVar *const *vars, size_t n_vars, const char *const *names,
 		  size_t nr, const char *what, uint32_t id)
 {
@@ -510,6 +528,12 @@ int ns_write_vars(IpcVar *const *vars, size_t n_vars, const char *const *names,
 			       vars[i]->name);
 			return -1;
 		}
+		/*
+		 * As a new namespace has it already: not written (a value of
+		 * ids, ping_group_range, may not be one the writer can name).
+		 */
+		if (same_sys(vars[i]->name, vars[i]->value))
+			continue;
 		if (ns_write_sys(vars[i]->name, vars[i]->value))
 			return -1;
 	}
@@ -887,6 +911,35 @@ static int pid_for_children(const struct ns_dump *nd, struct pstree *t)
 }
 
 /*
+ * A network namespace owned by a user namespace of the tree (unshare
+ * --user --net) is made in it at restore; one owned by another is refused.
+ */
+static void net_owners(struct ns_dump *nd)
+{
+	uint64_t crest = ns_inode(getpid(), "user");
+
+	for (int k = 0; k < nd->nr; k++) {
+		NsEntry *e = nd->ns[k];
+		uint64_t owner;
+		int u;
+
+		if (e->kind != NS_KIND__NS_NET)
+			continue;
+		owner = userns_owner_ino(e->entered_by, "net");
+		if (!owner || owner == crest)
+			continue;
+		u = ns_find(nd, NS_KIND__NS_USER, owner);
+		if (u < 0) {
+			refuse(e->entered_by, "its network namespace is owned by user namespace user:[%llu], neither crest's nor the tree's, not supported",
+			       (unsigned long long)owner);
+			continue;
+		}
+		e->has_owner = 1;
+		e->owner = nd->ns[u]->id;
+	}
+}
+
+/*
  * crest makes every socket of the tree in the network namespace of the
  * tree's first process (netns_enter_objects()): a socket of a process in
  * another would be made in the wrong one.
@@ -1006,6 +1059,7 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 		if (t->items[k]->ns_id[NSI_USER] && !t->items[k]->zombie &&
 		    userns_check_task(nd, t->items[k]->ns_id[NSI_USER] - 1, t->items[k]))
 			return -1;
+	net_owners(nd);
 	sockets_in_root_netns(t);
 	if (time_for_children(nd, t))
 		return -1;
@@ -1513,11 +1567,22 @@ int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe)
  */
 int ns_prepare(struct ns_restore *nr, int base)
 {
+	/* User namespaces first: a network one may be made in one. */
+	for (int pass = 0; pass < 2; pass++)
 	for (int k = 0; k < nr->nr; k++) {
 		const NsEntry *e = nr->ns[k];
-		int fd;
+		int fd, u = -1;
 
-		if (e->kind == NS_KIND__NS_NET)
+		if ((e->kind == NS_KIND__NS_USER) != !pass)
+			continue;
+		if (e->has_owner && e->owner && !ns_by_id(nr, e->owner, &u)) {
+			pr_err("%s: namespace %u is owned by namespace %u, not in the images",
+			       img_descs[IMG_NAMESPACES].name, e->id, e->owner);
+			return -1;
+		}
+		if (e->kind == NS_KIND__NS_NET && u >= 0)
+			fd = netns_make_in(nr->net[k], e->id, nr->fd[u]);
+		else if (e->kind == NS_KIND__NS_NET)
 			fd = netns_make(nr->net[k], e->id);
 		else if (e->kind == NS_KIND__NS_TIME)
 			fd = timens_make(nr->time[k], e->id);

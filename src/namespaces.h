@@ -131,6 +131,7 @@ int ns_make_in_crest(int i, const char *made, int (*make)(const void *e, uint32_
 /* ns-net.c: the helper that reads a network namespace; one made again (its fd). */
 int netns_helper(int out);
 int netns_make(const NetNsEntry *e, uint32_t id);
+int netns_make_in(const NetNsEntry *e, uint32_t id, int userns_fd);
 /* ns-time.c: a time namespace's offsets, ns k entered by pid; one made again. */
 int timens_collect(struct ns_dump *nd, int k, pid_t pid);
 int timens_make(const TimeNsEntry *e, uint32_t id);
@@ -139,6 +140,8 @@ int timens_unshare(const TimeNsEntry *e, uint32_t id);
 /* ns-user.c: a user namespace, ns k, entered by pid; each process in it. */
 struct restore_args;
 int userns_collect(struct ns_dump *nd, int k, pid_t pid);
+/* The inode of the user namespace owning ns/NAME of pid (0: can't tell). */
+uint64_t userns_owner_ino(pid_t pid, const char *name);
 int userns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *it);
 int userns_make(const UserNsEntry *e, uint32_t id);
 /* ra's ids in the namespace's terms and its fd (-1: none), joined in the restorer. */

@@ -28,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -674,4 +677,82 @@ static int netns_new(const void *e, uint32_t id)
 int netns_make(const NetNsEntry *e, uint32_t id)
 {
 	return ns_make_in_crest(NSI_NET, "net", netns_new, e, id);
+}
+
+struct made_netns {
+	int fd;
+	const NetNsEntry *e;
+};
+
+static int fill_fd(const void *arg, uint32_t id)
+{
+	const struct made_netns *m = arg;
+
+	if (setns(m->fd, CLONE_NEWNET)) {
+		pr_perror("can't join network namespace %u", id);
+		return -1;
+	}
+	return netns_fill(m->e, id);
+}
+
+/*
+ * One owned by a user namespace of the tree: made by a helper that joined
+ * it, opened and filled by crest (which has every privilege over it):
+ * the sysctls it writes name ids as crest's namespace does.
+ */
+int netns_make_in(const NetNsEntry *e, uint32_t id, int userns_fd)
+{
+	char path[64], c = 'e';
+	int p[2], q[2], fd = -1, status;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) || pipe2(q, O_CLOEXEC)) {
+		pr_perror("can't make a pipe");
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("can't fork for network namespace %u", id);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		close(q[1]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (setns(userns_fd, CLONE_NEWUSER))
+			pr_perror("can't join the user namespace that owns network namespace %u", id);
+		else if (unshare(CLONE_NEWNET))
+			pr_perror("can't make network namespace %u", id);
+		else
+			c = 'k';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		while (read(q[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(p[1]);
+	close(q[0]);
+	if (read(p[0], &c, 1) == 1 && c == 'k') {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			pr_perror("can't open '%s'", path);
+	}
+	close(p[0]);
+	close(q[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (fd >= 0) {
+		struct made_netns m = { fd, e };
+		int made = ns_make_in_crest(NSI_NET, "net", fill_fd, &m, id);
+
+		if (made >= 0) {
+			close(made);
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
 }

@@ -12,8 +12,9 @@
  * namespace's: set as the process saw them) and capabilities are set.
  * setns() of a user namespace takes a single-threaded process whose fs
  * is not shared, so a multi-threaded one is refused, as are a namespace
- * owned by it (a UTS, network... one made after it: they would come back
- * owned by crest's), one nested in another, and ids it does not map.
+ * owned by it (a UTS, PID... one made after it: they would come back
+ * owned by crest's) but a network one (made in it again, ns-net.c), one
+ * nested in another, and ids it does not map.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,9 +84,15 @@ static uint64_t owner_of(pid_t pid, const char *name, unsigned long req)
 	return ino;
 }
 
+uint64_t userns_owner_ino(pid_t pid, const char *name)
+{
+	return owner_of(pid, name, NS_GET_USERNS);
+}
+
 int userns_collect(struct ns_dump *nd, int k, pid_t pid)
 {
-	static const char *const others[] = { "uts", "ipc", "mnt", "pid", "net", "time", "cgroup" };
+	/* A network namespace it owns is made in it (ns_owner()). */
+	static const char *const others[] = { "uts", "ipc", "mnt", "pid", "time", "cgroup" };
 	char path[64], *uid, *gid, *sg;
 	struct stat own, mine;
 	UserNsEntry *e;

@@ -11,7 +11,9 @@
  * listener (nothing can bind an address of a down interface). With
  * "established" (dumped with --tcp-established) it also holds both ends
  * of a TCP connection to its IPv4 listener, bytes queued each way; after
- * the restore they arrive and the connection carries more.
+ * the restore they arrive and the connection carries more. Under
+ * unshare --user --net its network namespace stays owned by its user
+ * namespace.
  * The namespace itself is checked by the /proc audit too.
  */
 #include "caselib.h"
@@ -20,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/nsfs.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <net/route.h>
@@ -229,6 +232,22 @@ static void check_route(void)
 		case_fail("no route to %s/24 on lo", ROUTE_DST);
 }
 
+/* Is our network namespace owned by our user namespace (NS_GET_USERNS)? */
+static int net_owned_by_own_user(void)
+{
+	int fd = open("/proc/self/ns/net", O_RDONLY), u;
+	struct stat a, b;
+
+	if (fd < 0)
+		case_fail("can't open /proc/self/ns/net: %s", strerror(errno));
+	u = ioctl(fd, NS_GET_USERNS);
+	close(fd);
+	if (u < 0 || fstat(u, &a) || stat("/proc/self/ns/user", &b))
+		case_fail("NS_GET_USERNS: %s", strerror(errno));
+	close(u);
+	return a.st_ino == b.st_ino;
+}
+
 /* Both ends of a connection in the namespace, a message queued each way. */
 static void connect_pair(int l, int *c, int *s)
 {
@@ -259,7 +278,7 @@ int main(int argc, char **argv)
 {
 	bool up = !(argc > 1 && !strcmp(argv[1], "down"));
 	bool established = argc > 1 && !strcmp(argv[1], "established");
-	int pc = -1, ps = -1;
+	int pc = -1, ps = -1, owned = net_owned_by_own_user();
 	struct ifreq ifr = { .ifr_name = "lo" };
 	pid_t pid = getpid();
 	int fd, l4 = -1, l6 = -1;
@@ -290,6 +309,9 @@ int main(int argc, char **argv)
 		case_fail("getpid() %d, was %d", getpid(), pid);
 	if (!case_own_ns("net"))
 		case_fail("back in the machine's network namespace");
+	if (net_owned_by_own_user() != owned)
+		case_fail("its network namespace is %sowned by its user namespace, was %s",
+			  owned ? "not " : "", owned ? "" : "not");
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
 		case_fail("SIOCGIFFLAGS: %s", strerror(errno));
