@@ -911,27 +911,35 @@ static int pid_for_children(const struct ns_dump *nd, struct pstree *t)
 }
 
 /*
- * A network namespace owned by a user namespace of the tree (unshare
- * --user --net) is made in it at restore; one owned by another is refused.
+ * A network, UTS or IPC namespace owned by a user namespace of the tree
+ * (unshare --user --net) is made in it at restore; one of another kind
+ * owned by one, or one owned by another, is refused.
  */
-static void net_owners(struct ns_dump *nd)
+static void ns_owners(struct ns_dump *nd)
 {
 	uint64_t crest = ns_inode(getpid(), "user");
 
 	for (int k = 0; k < nd->nr; k++) {
 		NsEntry *e = nd->ns[k];
 		uint64_t owner;
-		int u;
+		int u, i;
 
-		if (e->kind != NS_KIND__NS_NET)
+		for (i = 0; i < NSI_NR && kinds[i].kind != e->kind; i++)
+			;
+		if (i == NSI_NR || i == NSI_USER)
 			continue;
-		owner = userns_owner_ino(e->entered_by, "net");
+		owner = userns_owner_ino(e->entered_by, kinds[i].name);
 		if (!owner || owner == crest)
 			continue;
 		u = ns_find(nd, NS_KIND__NS_USER, owner);
+		if (u >= 0 && i != NSI_NET && i != NSI_UTS && i != NSI_IPC) {
+			refuse(e->entered_by, "its %s is owned by the user namespace of process %u (made in it), not supported yet: crest would make it owned by its own",
+			       kinds[i].what, nd->ns[u]->entered_by);
+			continue;
+		}
 		if (u < 0) {
-			refuse(e->entered_by, "its network namespace is owned by user namespace user:[%llu], neither crest's nor the tree's, not supported",
-			       (unsigned long long)owner);
+			refuse(e->entered_by, "its %s is owned by user namespace user:[%llu], neither crest's nor the tree's, not supported",
+			       kinds[i].what, (unsigned long long)owner);
 			continue;
 		}
 		e->has_owner = 1;
@@ -1059,7 +1067,7 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 		if (t->items[k]->ns_id[NSI_USER] && !t->items[k]->zombie &&
 		    userns_check_task(nd, t->items[k]->ns_id[NSI_USER] - 1, t->items[k]))
 			return -1;
-	net_owners(nd);
+	ns_owners(nd);
 	sockets_in_root_netns(t);
 	if (time_for_children(nd, t))
 		return -1;
@@ -1321,6 +1329,14 @@ static bool enters(const struct ns_restore *nr, const PstreeEntry *pe, int i)
 	return e && e->entered_by == pe->pid;
 }
 
+/* Owned by a user namespace of the tree: made by ns_prepare(), joined. */
+static bool owned(const struct ns_restore *nr, const PstreeEntry *pe, int i)
+{
+	const NsEntry *e = ns_by_id(nr, pe_ns(pe, i), NULL);
+
+	return e && e->has_owner && e->owner;
+}
+
 int ns_thread_set_tid(const PstreeEntry *pe, pid_t tid, bool with_pid, int32_t *set_tid)
 {
 	size_t m = pe->n_ns_pids, n = 0;
@@ -1358,7 +1374,7 @@ void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
 
 	memset(nc, 0, sizeof(*nc));
 	for (int i = 0; i < NSI_NR; i++)
-		if (enters(nr, pe, i) && !kinds[i].by_setns)
+		if (enters(nr, pe, i) && !kinds[i].by_setns && !owned(nr, pe, i))
 			nc->flags |= kinds[i].flag;
 	/* Its parent unshare()d for it: it is born in pid_for_children. */
 	if (parent && parent->pid_unshared && enters(nr, pe, NSI_PID))
@@ -1582,6 +1598,10 @@ int ns_prepare(struct ns_restore *nr, int base)
 		}
 		if (e->kind == NS_KIND__NS_NET && u >= 0)
 			fd = netns_make_in(nr->net[k], e->id, nr->fd[u]);
+		else if (e->kind == NS_KIND__NS_UTS && u >= 0)
+			fd = ns_make_in_user(nr->fd[u], CLONE_NEWUTS, "uts", e->id);
+		else if (e->kind == NS_KIND__NS_IPC && u >= 0)
+			fd = ns_make_in_user(nr->fd[u], CLONE_NEWIPC, "ipc", e->id);
 		else if (e->kind == NS_KIND__NS_NET)
 			fd = netns_make(nr->net[k], e->id);
 		else if (e->kind == NS_KIND__NS_TIME)
@@ -1597,6 +1617,75 @@ int ns_prepare(struct ns_restore *nr, int base)
 			return -1;
 	}
 	return 0;
+}
+
+int ns_helper_start(struct ns_helper *h, int userns_fd, int flag, uint32_t id)
+{
+	int p[2], q[2];
+	char c = 'e';
+
+	if (pipe2(p, O_CLOEXEC) || pipe2(q, O_CLOEXEC)) {
+		pr_perror("can't make a pipe");
+		return -1;
+	}
+	fflush(NULL);
+	h->pid = fork();
+	if (h->pid < 0) {
+		pr_perror("can't fork for namespace %u", id);
+		return -1;
+	}
+	if (h->pid == 0) {
+		close(p[0]);
+		close(q[1]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER))
+			pr_perror("can't join the user namespace that owns namespace %u", id);
+		else if (unshare(flag))
+			pr_perror("can't make namespace %u", id);
+		else
+			c = 'k';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		/* Until crest is done with it: EOF. */
+		while (read(q[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(p[1]);
+	close(q[0]);
+	h->rfd = p[0];
+	h->wfd = q[1];
+	if (read(h->rfd, &c, 1) != 1 || c != 'k') {
+		ns_helper_end(h);
+		return -1;
+	}
+	return 0;
+}
+
+void ns_helper_end(struct ns_helper *h)
+{
+	int status;
+
+	close(h->rfd);
+	close(h->wfd);
+	while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
+int ns_make_in_user(int userns_fd, int flag, const char *name, uint32_t id)
+{
+	struct ns_helper h;
+	char path[64];
+	int fd;
+
+	if (ns_helper_start(&h, userns_fd, flag, id))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", h.pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't open '%s'", path);
+	ns_helper_end(&h);
+	return fd;
 }
 
 int ns_make_in_crest(int i, const char *made, int (*make)(const void *e, uint32_t id),
@@ -1721,7 +1810,9 @@ int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe,
 
 	/* Born in the time namespace its parent unshare()d for it. */
 	if (join_made(nr, pe, NSI_NET) ||
-	    (!(parent && parent->time_unshared) && join_made(nr, pe, NSI_TIME)))
+	    (!(parent && parent->time_unshared) && join_made(nr, pe, NSI_TIME)) ||
+	    (owned(nr, pe, NSI_UTS) && join_made(nr, pe, NSI_UTS)) ||
+	    (owned(nr, pe, NSI_IPC) && join_made(nr, pe, NSI_IPC)))
 		return -1;
 
 	/* A copy of crest's: private as the dump saw it; mounts at the end. */

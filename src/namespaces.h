@@ -127,6 +127,19 @@ int ns_write_vars(IpcVar *const *vars, size_t n_vars, const char *const *names,
  */
 int ns_make_in_crest(int i, const char *made, int (*make)(const void *e, uint32_t id),
 		     const void *e, uint32_t id);
+/* One of kind flag (ns/NAME) owned by the user namespace userns_fd, or -1. */
+int ns_make_in_user(int userns_fd, int flag, const char *name, uint32_t id);
+/*
+ * A helper, a child of crest, that joined userns_fd (-1: crest's) and
+ * unshare()d flag, waiting while crest looks at it (its /proc), until
+ * ns_helper_end(); -1 reported.
+ */
+struct ns_helper {
+	pid_t pid;
+	int rfd, wfd;
+};
+int ns_helper_start(struct ns_helper *h, int userns_fd, int flag, uint32_t id);
+void ns_helper_end(struct ns_helper *h);
 
 /* ns-net.c: the helper that reads a network namespace; one made again (its fd). */
 int netns_helper(int out);

@@ -702,48 +702,8 @@ static int fill_fd(const void *arg, uint32_t id)
  */
 int netns_make_in(const NetNsEntry *e, uint32_t id, int userns_fd)
 {
-	char path[64], c = 'e';
-	int p[2], q[2], fd = -1, status;
-	pid_t pid;
+	int fd = ns_make_in_user(userns_fd, CLONE_NEWNET, "net", id);
 
-	if (pipe2(p, O_CLOEXEC) || pipe2(q, O_CLOEXEC)) {
-		pr_perror("can't make a pipe");
-		return -1;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		pr_perror("can't fork for network namespace %u", id);
-		return -1;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		close(q[1]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		if (setns(userns_fd, CLONE_NEWUSER))
-			pr_perror("can't join the user namespace that owns network namespace %u", id);
-		else if (unshare(CLONE_NEWNET))
-			pr_perror("can't make network namespace %u", id);
-		else
-			c = 'k';
-		if (write(p[1], &c, 1) != 1)
-			_exit(1);
-		while (read(q[0], &c, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(p[1]);
-	close(q[0]);
-	if (read(p[0], &c, 1) == 1 && c == 'k') {
-		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			pr_perror("can't open '%s'", path);
-	}
-	close(p[0]);
-	close(q[1]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	if (fd >= 0) {
 		struct made_netns m = { fd, e };
 		int made = ns_make_in_crest(NSI_NET, "net", fill_fd, &m, id);

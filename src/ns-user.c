@@ -12,9 +12,9 @@
  * namespace's: set as the process saw them) and capabilities are set.
  * setns() of a user namespace takes a single-threaded process whose fs
  * is not shared, so a multi-threaded one is refused, as are a namespace
- * owned by it (a UTS, PID... one made after it: they would come back
- * owned by crest's) but a network one (made in it again, ns-net.c), one
- * nested in another, and ids it does not map.
+ * owned by it (a PID, mount... one made after it: they would come back
+ * owned by crest's) but a network, UTS or IPC one (made in it again by a
+ * helper that joined it), one nested in another, and ids it does not map.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,8 +91,6 @@ uint64_t userns_owner_ino(pid_t pid, const char *name)
 
 int userns_collect(struct ns_dump *nd, int k, pid_t pid)
 {
-	/* A network namespace it owns is made in it (ns_owner()). */
-	static const char *const others[] = { "uts", "ipc", "mnt", "pid", "time", "cgroup" };
 	char path[64], *uid, *gid, *sg;
 	struct stat own, mine;
 	UserNsEntry *e;
@@ -116,10 +114,7 @@ int userns_collect(struct ns_dump *nd, int k, pid_t pid)
 			       owner, geteuid());
 		close(fd);
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(others); i++)
-		if (owner_of(pid, others[i], NS_GET_USERNS) == (uint64_t)own.st_ino)
-			refuse(pid, "its %s namespace is owned by its user namespace (made in it), not supported yet: crest would make it owned by its own",
-			       others[i]);
+	/* What else it owns: ns_owners() (namespaces.c). */
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
 	uid = read_file(path, NULL);
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
@@ -194,8 +189,9 @@ int userns_check_task(const struct ns_dump *nd, int k, const struct pstree_item 
  */
 int userns_make(const UserNsEntry *e, uint32_t id)
 {
-	char path[64], buf[4096], c;
-	int p[2], q[2], fd = -1, off = 0, status;
+	char path[64], buf[4096];
+	int fd = -1, off = 0;
+	struct ns_helper h;
 	pid_t pid;
 	const struct {
 		const char *name;
@@ -203,34 +199,9 @@ int userns_make(const UserNsEntry *e, uint32_t id)
 		size_t n;
 	} maps[] = { { "uid_map", e->uid_map, e->n_uid_map }, { "gid_map", e->gid_map, e->n_gid_map } };
 
-	if (pipe2(p, O_CLOEXEC) || pipe2(q, O_CLOEXEC)) {
-		pr_perror("can't make a pipe");
+	if (ns_helper_start(&h, -1, CLONE_NEWUSER, id))
 		return -1;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		pr_perror("can't fork for user namespace %u", id);
-		return -1;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		close(q[1]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		c = unshare(CLONE_NEWUSER) ? 'e' : 'k';
-		if (write(p[1], &c, 1) != 1)
-			_exit(1);
-		/* Until crest has what it wants: EOF. */
-		while (read(q[0], &c, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(p[1]);
-	close(q[0]);
-	if (read(p[0], &c, 1) != 1 || c != 'k') {
-		pr_err("the helper could not make user namespace %u", id);
-		goto out;
-	}
+	pid = h.pid;
 	snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
 	if (!e->setgroups) {
 		int sfd = open(path, O_WRONLY | O_CLOEXEC);
@@ -268,10 +239,7 @@ int userns_make(const UserNsEntry *e, uint32_t id)
 	if (fd < 0)
 		pr_perror("can't open '%s'", path);
 out:
-	close(p[0]);
-	close(q[1]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	ns_helper_end(&h);
 	return fd;
 }
 

@@ -1,8 +1,8 @@
 /*
  * A user namespace crest does not restore yet, refused by name (test/run's
- * errors mode starts it under unshare --user --map-root-user --uts): its
- * UTS namespace is owned by its user namespace (made in it), and it has a
- * second thread (only a single-threaded process can join a user
+ * errors mode starts it under unshare --user --map-root-user --pid --fork):
+ * its PID namespace is owned by its user namespace (made in it), and it
+ * has a second thread (only a single-threaded process can join a user
  * namespace).
  */
 #include "caselib.h"

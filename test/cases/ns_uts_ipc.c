@@ -43,26 +43,6 @@ static unsigned char pattern(size_t i, int seed)
 	return (unsigned char)(i * 31 + seed + (i >> 12));
 }
 
-static int own_ns(const char *kind)
-{
-	char a[64], b[64], pa[64], pb[64];
-	ssize_t n, m;
-
-	/* The runner's (CREST_HOST_PID) are the machine's. */
-	const char *host = getenv("CREST_HOST_PID");
-
-	if (!host)
-		return 0;
-	snprintf(pa, sizeof(pa), "/proc/self/ns/%s", kind);
-	snprintf(pb, sizeof(pb), "/proc/%s/ns/%s", host, kind);
-	n = readlink(pa, a, sizeof(a) - 1);
-	m = readlink(pb, b, sizeof(b) - 1);
-	if (n <= 0 || m <= 0)
-		return 0;
-	a[n] = b[m] = 0;
-	return strcmp(a, b) != 0;
-}
-
 static void write_sys(const char *path, const char *v)
 {
 	FILE *f = fopen(path, "w");
@@ -92,7 +72,7 @@ int main(void)
 	unsigned char *p;
 
 	case_init();
-	if (!own_ns("uts") || !own_ns("ipc"))
+	if (!case_own_ns("uts") || !case_own_ns("ipc"))
 		case_fail("not in UTS and IPC namespaces of its own (run it under unshare --uts --ipc through test/run)");
 	if (sethostname(HOST, strlen(HOST)) || setdomainname(DOMAIN, strlen(DOMAIN)))
 		case_fail("sethostname: %s", strerror(errno));
@@ -140,6 +120,9 @@ int main(void)
 		case_fail("hostname '%s', want '%s'", buf, HOST);
 	if (getdomainname(buf, sizeof(buf)) || strcmp(buf, DOMAIN))
 		case_fail("domainname '%s', want '%s'", buf, DOMAIN);
+	/* Its UTS namespace's owner is its user namespace's, as it was. */
+	if (sethostname(HOST, strlen(HOST)))
+		case_fail("sethostname after the restore: %s", strerror(errno));
 	read_sys("/proc/sys/kernel/msgmnb", buf, sizeof(buf));
 	if (strcmp(buf, MSGMNB))
 		case_fail("kernel.msgmnb %s, want %s", buf, MSGMNB);
