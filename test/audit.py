@@ -17,6 +17,7 @@ pure, so test/unit/test_audit.py can check the comparison itself.
 """
 
 import ctypes
+import fcntl
 import os
 import re
 import shutil
@@ -736,22 +737,53 @@ def _ns_contents(pid, kind):
     return out
 
 
+NS_GET_USERNS = 0xb701     # _IO(0xb7, 0x1), linux/nsfs.h
+
+
+def _ns_owner(path):
+    """The user namespace owning the namespace at path, as a link."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        u = fcntl.ioctl(fd, NS_GET_USERNS)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        return os.readlink("/proc/self/fd/%d" % u)
+    finally:
+        os.close(u)
+
+
+def _ns_class(pid, kind, v, namespaces):
+    if v == _link("/proc/self/ns/" + kind):
+        return "crest's own"
+    seen = namespaces.setdefault(kind, {})
+    if v not in seen:
+        seen[v] = (len(seen) + 1,
+                   _ns_contents(pid, kind) if kind in NS_KINDS else {})
+    return "the tree's %s namespace #%d" % (kind, seen[v][0])
+
+
 def _snap_ns(pid, proc, namespaces):
-    """link:ns/KIND as a class; the contents of the tree's own ones."""
+    """link:ns/KIND as a class; the contents of the tree's own ones; the
+    user namespace owning each of the tree's own (a class too)."""
     for f in PROC_LINKS:
         if not f.startswith("ns/") or "link:" + f not in proc:
             continue
         kind, v = f[3:].split("_")[0], proc["link:" + f]
-        if v == _link("/proc/self/" + f):
-            proc["link:" + f] = "crest's own"
+        proc["link:" + f] = _ns_class(pid, kind, v, namespaces)
+        if proc["link:" + f] == "crest's own":
             continue
-        seen = namespaces.setdefault(kind, {})
-        if v not in seen:
-            seen[v] = (len(seen) + 1,
-                       _ns_contents(pid, kind) if kind in NS_KINDS else {})
-        n, contents = seen[v]
-        proc["link:" + f] = "the tree's %s namespace #%d" % (kind, n)
-        proc.update(contents)
+        proc.update(namespaces[kind][v][1])
+        if kind != "user":
+            owner = _ns_owner("/proc/%d/%s" % (pid, f))
+            if owner is not None:
+                proc["ns:%s:owner" % f[3:]] = _ns_class(pid, "user", owner,
+                                                       namespaces)
 
 
 def snapshot(pids):
