@@ -290,13 +290,20 @@ static int anon_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	if (anon_add(df, f->pid, f->fd, f->link, f->fdinfo, &e->file_id) <= 0)
 		return -1;
 	a = df->anons[e->file_id - 1];
-	/* crest's own copy: one received from a queue, where it is in flight. */
-	if (f->pid == getpid() && a->kind == ANON_KIND__ANON_EPOLL) {
+	if (a->kind != ANON_KIND__ANON_EPOLL)
+		return 0;
+	/*
+	 * Made once by crest, and taken by every holder: crest's own copy
+	 * (one received from a queue, where it is in flight), or an epoll
+	 * two processes share (forked with it): one made in each would be
+	 * two interest lists.
+	 */
+	if (f->pid == getpid() || f->pid != df->anons_own[e->file_id - 1].pid) {
 		struct file_owner *o = &df->anons_own[e->file_id - 1];
 
 		a->has_in_flight = a->in_flight = 1;
 		if (!o->holder)
-			o->holder = o->pid == f->pid ? f->it->pid : o->pid;
+			o->holder = o->pid == getpid() ? f->it->pid : o->pid;
 	}
 	return 0;
 }
@@ -385,8 +392,16 @@ static int anon_collected(struct dump_files *df, struct pstree *t)
 				   df->anons[w->file_id - 1]->kind == ANON_KIND__ANON_EPOLL &&
 				   !df->anons[w->file_id - 1]->in_flight) ||
 			    w->kind == FD_KIND__FD_EXTERNAL) {
-				refuse(holder, "an epoll in flight (sent with SCM_RIGHTS, not received; crest's copy is fd %d) watches the file it was given as fd %u, %s; not supported yet",
-				       o->fd, tg->fd,
+				char what[128];
+
+				if (o->pid == getpid())
+					snprintf(what, sizeof(what), "in flight (sent with SCM_RIGHTS, not received; crest's copy is fd %d)",
+						 o->fd);
+				else
+					snprintf(what, sizeof(what), "shared with other processes (process %d's fd %d)",
+						 o->pid, o->fd);
+				refuse(holder, "an epoll %s watches the file it was given as fd %u, %s; not supported yet",
+				       what, tg->fd,
 				       !w ? "which neither a process of the tree nor a queue of it holds" :
 				       w->kind == FD_KIND__FD_EXTERNAL ? "which leads outside the tree" :
 				       "an epoll that a task holds (made in each task that holds it)");
