@@ -706,9 +706,12 @@ static int resume_leader(pid_t pid)
 	return 0;
 }
 
-/* The restorer has stopped at its int3: did it make it? */
+/*
+ * The restorer has stopped at its int3: did it make it? A zombie leader,
+ * which exits instead, is waited for to finish unless it stopped (failed).
+ */
 static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
-			  struct restore_args *ra)
+			  struct restore_args *ra, bool leader_stopped)
 {
 	long deadline = now_ms() + RESTORE_TIMEOUT_MS;
 
@@ -721,8 +724,8 @@ static int check_restorer(struct restore_ctx *ctx, struct restore_task *t,
 		 * A zombie leader does not stop for us: it may still be on its
 		 * way to the end when its threads have all stopped.
 		 */
-		if (!t->pe->zombie_leader || ra->stage == RST_STAGE_DONE || ra->ret ||
-		    now_ms() > deadline)
+		if (!t->pe->zombie_leader || leader_stopped || ra->stage == RST_STAGE_DONE ||
+		    ra->ret || now_ms() > deadline)
 			break;
 		if (resume_leader(t->new_pid))
 			return -1;
@@ -1074,7 +1077,7 @@ static int check_main_trap(struct restore_ctx *ctx, struct restore_task *t)
 	}
 	if (ra.stage == RST_STAGE_DONE && !ra.ret)
 		return 0;
-	return check_restorer(ctx, t, &ra);
+	return check_restorer(ctx, t, &ra, true);
 }
 
 /* The watchdog fired: name every task that is not done, and where it is. */
@@ -1212,7 +1215,7 @@ static int run_restorers(struct restore_ctx *ctx)
 
 				t->live = pid;
 				report_crash(ctx, t, pid, 0);
-				if (!check_restorer(ctx, t, &ra))
+				if (!check_restorer(ctx, t, &ra, true))
 					pr_err("the main thread of %d stopped instead of exiting", t->pe->pid);
 				goto out;
 			}
@@ -1307,7 +1310,7 @@ static int finish_all(struct restore_ctx *ctx)
 
 		if (t->pe->zombie)
 			continue;
-		if (check_restorer(ctx, t, &ras[i]))
+		if (check_restorer(ctx, t, &ras[i], false))
 			goto out;
 		if (fault("restore-finish")) {
 			pr_err("fault injected: restore-finish");
