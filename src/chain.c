@@ -210,6 +210,7 @@ int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *i
 		if (img_dir_open(&l->dir, l->path, false))
 			goto bad;
 		l->dir.check_owner = d->check_owner;
+		l->dir.owner_writes = d->owner_writes;
 		img = img_open(&l->dir, IMG_INVENTORY, 0);
 		ret = img ? img_read_msg(img, &msg) : -1;
 		l->inv = ret > 0 ? msg : NULL;

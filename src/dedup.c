@@ -148,9 +148,33 @@ static int dedup_link(struct chain_link *l, struct used *u, size_t nr_u, pid_t *
 		for (size_t k = 0; k < nr_u; k++)
 			if (pids[k] == pid)
 				x = &u[k];
-		fd = openat(l->dir.dirfd, f->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		/*
+		 * Through the link's own fd, never a symlink (checked as the
+		 * chain was opened: checked again, it is this open that writes).
+		 */
+		fd = openat(l->dir.dirfd, f->name,
+			    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0) {
-			pr_perror("can't open '%s/%s'", l->path, f->name);
+			if (errno == ELOOP)
+				pr_err("image '%s/%s' is a symlink: images are never written through one",
+				       l->path, f->name);
+			else
+				pr_perror("can't open '%s/%s'", l->path, f->name);
+			return -1;
+		}
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			pr_err("image '%s/%s' is not a regular file: not written", l->path, f->name);
+			close(fd);
+			return -1;
+		}
+		if (st.st_nlink != 1) {
+			pr_err("image '%s/%s' has %lu names (hard links): its holes would be theirs too; copy it, or the chain, with cp without -l",
+			       l->path, f->name, (unsigned long)st.st_nlink);
+			close(fd);
+			return -1;
+		}
+		if (img_check_owner(&l->dir, "image", f->name, &st)) {
+			close(fd);
 			return -1;
 		}
 		z = zpages_is(fd);
@@ -179,7 +203,7 @@ static int dedup_link(struct chain_link *l, struct used *u, size_t nr_u, pid_t *
 	return rewrite_inventory(l, id);
 }
 
-int dedup_dir(const char *path)
+int dedup_dir(const char *path, bool trust)
 {
 	struct img_dir d;
 	struct chain c = {};
@@ -194,6 +218,9 @@ int dedup_dir(const char *path)
 
 	if (img_dir_open(&d, path, false))
 		return -1;
+	/* As root, what dedup writes into is root's alone (as restore's). */
+	d.check_owner = geteuid() == 0 && !trust;
+	d.owner_writes = true;
 	inv_img = img_open(&d, IMG_INVENTORY, 0);
 	if (inv_img && img_read_msg(inv_img, &msg) > 0)
 		inv = msg;
@@ -251,5 +278,5 @@ out:
 
 int cr_dedup(const struct options *opts)
 {
-	return dedup_dir(opts->dir) ? EXIT_FAIL : EXIT_OK;
+	return dedup_dir(opts->dir, opts->trust_images) ? EXIT_FAIL : EXIT_OK;
 }

@@ -786,7 +786,7 @@ static int do_dump(const struct options *opts)
 	/* A dump ends the tracking it took over (a pre-dump took it already). */
 	chain_prev_close(&ctx.prev);
 	/* The checkpoint is safe whatever this does: a failure only costs room. */
-	if (opts->auto_dedup && dedup_dir(opts->dir))
+	if (opts->auto_dedup && dedup_dir(opts->dir, opts->trust_images))
 		pr_warn("--auto-dedup failed (see above): the chain is whole, only not folded");
 	pr_info("%d process%s checkpointed into '%s'", ctx.tree.nr,
 		ctx.tree.nr > 1 ? "es" : "", where);

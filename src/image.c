@@ -685,25 +685,29 @@ static bool is_image_name(const char *name)
 
 /*
  * As root, images someone else owns or could have written are another
- * user's code and credentials: refused unless --trust-images.
+ * user's code and credentials (restore runs them), or another user's
+ * choice of what root writes to (dedup): refused unless --trust-images.
  */
-static int check_owner(struct img_dir *d, const char *what, const char *name,
-		       const struct stat *st)
+int img_check_owner(const struct img_dir *d, const char *what, const char *name,
+		    const struct stat *st)
 {
+	const char *why = d->owner_writes ?
+		"a dedup as root punches and rewrites images" :
+		"a restore as root runs what images hold";
+
 	if (!d->check_owner)
 		return 0;
 	if (st->st_uid != geteuid()) {
-		pr_err("%s '%s%s%s' is owned by uid %u: a restore as root runs what images hold; "
-		       "restore only images root owns, or give --trust-images",
+		pr_err("%s '%s%s%s' is owned by uid %u: %s; %s only images root owns, or give --trust-images",
 		       what, d->path, name ? "/" : "", name ? name : "",
-		       (unsigned)st->st_uid);
+		       (unsigned)st->st_uid, why,
+		       d->owner_writes ? "deduplicate" : "restore");
 		return -1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		pr_err("%s '%s%s%s' is writable by %s: a restore as root runs what images hold; "
-		       "make it writable by root only, or give --trust-images",
+		pr_err("%s '%s%s%s' is writable by %s: %s; make it writable by root only, or give --trust-images",
 		       what, d->path, name ? "/" : "", name ? name : "",
-		       st->st_mode & S_IWOTH ? "others" : "its group");
+		       st->st_mode & S_IWOTH ? "others" : "its group", why);
 		return -1;
 	}
 	return 0;
@@ -751,7 +755,7 @@ static int verify_file(struct img_dir *d, const ImageFile *f)
 		pr_err("image '%s/%s' is not a regular file", d->path, f->name);
 		goto out;
 	}
-	if (check_owner(d, "image", f->name, &st))
+	if (img_check_owner(d, "image", f->name, &st))
 		goto out;
 	n = pread(fd, hdr, sizeof(hdr), 0);
 	if (n < 0) {
@@ -810,13 +814,13 @@ int img_verify_set(struct img_dir *d, struct image *inv_img,
 			pr_perror("can't stat '%s'", d->path);
 			return -1;
 		}
-		if (check_owner(d, "image directory", NULL, &st))
+		if (img_check_owner(d, "image directory", NULL, &st))
 			return -1;
 		if (fstatat(d->dirfd, "inventory.img", &st, AT_SYMLINK_NOFOLLOW)) {
 			pr_perror("can't stat '%s/inventory.img'", d->path);
 			return -1;
 		}
-		if (check_owner(d, "image", "inventory.img", &st))
+		if (img_check_owner(d, "image", "inventory.img", &st))
 			return -1;
 	}
 	memcpy(d->id, inv_img->id, IMG_ID_SIZE);

@@ -22,6 +22,8 @@
 
 #include "inventory.pb-c.h"
 
+struct stat;
+
 struct ps_conn;
 
 #define IMG_COMMON_MAGIC	0x54535243u	/* "CRST" */
@@ -107,7 +109,8 @@ struct img_dir {
 	bool nosync;		/* --nosync: no fsync on commit */
 	uint8_t id[IMG_ID_SIZE];	/* the set's: new when writing, the inventory's when reading */
 	bool have_id;
-	bool check_owner;	/* restore as root: only root's, only root-writable */
+	bool check_owner;	/* as root: only root's, only root-writable */
+	bool owner_writes;	/* check_owner for crest dedup, which writes into them */
 	/*
 	 * restore --lazy-pages: the SHA-256 of pages-*.img is the lazy-pages
 	 * server's to check, in the background (its size, header and id are
@@ -132,6 +135,13 @@ struct img_dir {
 };
 
 int img_dir_open(struct img_dir *d, const char *path, bool create);
+/*
+ * With d->check_owner: st (of d itself, name NULL, or of its file name)
+ * another uid owns or its group or others can write is refused, naming
+ * the owner and --trust-images. -1 reported.
+ */
+int img_check_owner(const struct img_dir *d, const char *what, const char *name,
+		    const struct stat *st);
 void img_dir_close(struct img_dir *d);
 
 struct image *img_create(struct img_dir *d, enum img_kind kind, pid_t pid);

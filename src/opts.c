@@ -158,15 +158,16 @@ static const struct option long_opts[] = {
  */
 static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
-	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_AUTO_DEDUP, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT,
-	OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j', OPT_EXTERNAL, OPT_CHECK_ONLY,
+	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_AUTO_DEDUP, OPT_TRUST_IMAGES, OPT_PAGE_SERVER,
+	OPT_ADDRESS, OPT_PORT, OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j', OPT_EXTERNAL, OPT_CHECK_ONLY,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
 	OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int pre_dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, OPT_PREV_DIR, OPT_TRACK_MEM,
-	OPT_AUTO_DEDUP, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_AUTO_DEDUP, OPT_TRUST_IMAGES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS,
+	OPT_NO_PROGRESS, 0 };
 static const int page_server_opts[] = { 'D', OPT_ADDRESS, OPT_PORT, OPT_LAZY_PAGES,
 	OPT_STATUS_FD, OPT_NOSYNC, 0 };
 static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VERIFY_KEY,
@@ -175,7 +176,7 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
 	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_CGROUP_ROOT, OPT_LAZY_PAGES,
 	OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
-static const int dedup_opts[] = { 'D', 0 };
+static const int dedup_opts[] = { 'D', OPT_TRUST_IMAGES, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
 static const int no_opts[] = { 0 };
@@ -370,8 +371,9 @@ static const struct opt_help {
 	  "is in: a server (crest-lazy) puts each page in on\n"
 	  "its first touch (userfaultfd) and copies the rest\n"
 	  "in the background, then exits" },
-	{ C(RESTORE), OPT_TRUST_IMAGES, NULL,
-	  "as root, restore images another user owns or\n"
+	{ C(RESTORE) | C(DEDUP) | C(DUMP) | C(PRE_DUMP), OPT_TRUST_IMAGES, NULL,
+	  "as root, restore, or deduplicate (dedup,\n"
+	  "--auto-dedup), images another user owns or\n"
 	  "could have written (refused by default)" },
 	{ C(RESTORE), OPT_RESTORE_PID, NULL, "the same PIDs (the default)" },
 	{ C(RESTORE), OPT_NO_RESTORE_PID, NULL, "give the processes new PIDs" },
