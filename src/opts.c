@@ -815,6 +815,10 @@ int opts_parse(int argc, char **argv, struct options *o)
 		pr_err("--auto-dedup folds the dump's chain: give --prev-images-dir PREV");
 		return -1;
 	}
+	if (o->cmd == CMD_DUMP && o->trust_images && !o->auto_dedup) {
+		pr_err("--trust-images at a dump is for --auto-dedup (folding a chain another user owns): give --auto-dedup, or drop it");
+		return -1;
+	}
 	if (o->auto_dedup && o->page_server) {
 		pr_err("--auto-dedup and --page-server: the chain's pages are on the page server; deduplicate there");
 		return -1;
