@@ -15,13 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "opts.h"
+#include "restore-task.h"
 #include "swrk.h"
 #include "util.h"
 
@@ -223,14 +227,23 @@ static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 			 o->base.unknown_fields[0].tag);
 		return -1;
 	}
-	/* A page server by address (dump, pre-dump); an fd or a pid of one is not crest's. */
-	if (o->ps && (req->type == CRIU_REQ_TYPE__RESTORE || o->ps->has_fd || o->ps->has_pid ||
-		      !o->ps->address || !o->ps->has_port)) {
-		snprintf(why, len, "a page server (criu_opts.ps) is supported by crest for DUMP and PRE_DUMP, by address and port only");
+	/*
+	 * A page server by address: where a dump sends its pages, or where a
+	 * lazy restore reads them (restore --lazy-pages --page-server); an
+	 * fd or a pid of one is not crest's.
+	 */
+	if (o->ps && ((req->type == CRIU_REQ_TYPE__RESTORE && !o->lazy_pages) ||
+		      o->ps->has_fd || o->ps->has_pid || !o->ps->address || !o->ps->has_port)) {
+		snprintf(why, len, "a page server (criu_opts.ps) is supported by crest by address and port only, for DUMP and PRE_DUMP, and for a RESTORE with lazy_pages");
 		return -1;
 	}
-	if (o->lazy_pages) {
-		snprintf(why, len, "criu_opts.lazy_pages: crest serves no lazy pages over the RPC (FEATURE_CHECK says so); checkpoint without --lazy-pages");
+	if (o->lazy_pages && req->type != CRIU_REQ_TYPE__RESTORE) {
+		snprintf(why, len, "criu_opts.lazy_pages at a dump: crest dumps every page into the images (or to the page server, criu_opts.ps); ask for lazy_pages at the RESTORE");
+		return -1;
+	}
+	/* CRIU would punch the restored pages out of the images: crest keeps them. */
+	if (o->auto_dedup && req->type == CRIU_REQ_TYPE__RESTORE) {
+		snprintf(why, len, "criu_opts.auto_dedup at a RESTORE: crest leaves the images whole (it punches no restored pages out of them); restore without auto_dedup");
 		return -1;
 	}
 	/* CRIU ignores a configuration file that does not exist; runc names one always. */
@@ -305,6 +318,37 @@ static int check_dump_root(const CriuOpts *o, pid_t pid, char *why, size_t len)
 	return 0;
 }
 
+/* criu_opts.ps: --page-server at its address and port. */
+static void add_page_server(struct argv_buf *a, const CriuOpts *o)
+{
+	static char portbuf[16];
+
+	if (!o->ps)
+		return;
+	snprintf(portbuf, sizeof(portbuf), "%d", o->ps->port);
+	add(a, "--page-server");
+	add(a, "--address");
+	add(a, o->ps->address);
+	add(a, "--port");
+	add(a, portbuf);
+}
+
+/*
+ * FEATURE_CHECK's lazy_pages: a userfaultfd with the events the restorer
+ * asks for at restore --lazy-pages (restore-task.h).
+ */
+static int lazy_pages_work(void)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = LAZY_UFFD_FEATURES };
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = !ioctl(fd, UFFDIO_API, &api);
+	close(fd);
+	return ok;
+}
+
 /* Options of the request into crest's; -1 with the reason in why. */
 static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		      char *pidfile, const char *log, char *why, size_t len)
@@ -341,16 +385,7 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 			add(a, "--track-mem");
 		if (o->auto_dedup && o->parent_img)
 			add(a, "--auto-dedup");
-		if (o->ps) {
-			static char portbuf[16];
-
-			snprintf(portbuf, sizeof(portbuf), "%d", o->ps->port);
-			add(a, "--page-server");
-			add(a, "--address");
-			add(a, o->ps->address);
-			add(a, "--port");
-			add(a, portbuf);
-		}
+		add_page_server(a, o);
 		if (o->freeze_cgroup) {
 			add(a, "--freeze-cgroup");
 			add(a, o->freeze_cgroup);
@@ -375,6 +410,9 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 			}
 		}
 		add(a, "-d");
+		if (o->lazy_pages)
+			add(a, "--lazy-pages");
+		add_page_server(a, o);	/* lazy_pages only (check_fields) */
 		if (o->evasive_devices)
 			add(a, "--evasive-devices");
 		add(a, "--pidfile");
@@ -593,7 +631,7 @@ int cr_swrk(const struct options *opts)
 		case CRIU_REQ_TYPE__FEATURE_CHECK:
 			f.has_mem_track = f.mem_track = 1;	/* pre-dump tracks writes */
 			f.has_lazy_pages = 1;
-			f.lazy_pages = 0;
+			f.lazy_pages = lazy_pages_work();	/* restore --lazy-pages */
 			r.type = type;
 			r.success = 1;
 			r.features = &f;

@@ -5,7 +5,7 @@
  *
  *   rpc_client CREST version|check|features
  *   rpc_client CREST dump PID DIR [leave-running] [notify] [ps=ADDR:PORT]
- *   rpc_client CREST restore DIR [notify]
+ *   rpc_client CREST restore DIR [notify] [lazy] [auto-dedup] [ps=ADDR:PORT]
  *   rpc_client CREST unknown-option DIR PID
  *
  * Prints the answers ("notify SCRIPT", "ok", "pid N", "version M.m NAME",
@@ -47,6 +47,10 @@ int main(int argc, char **argv)
 		char *colon;
 
 		notifies |= !strcmp(argv[i], "notify");
+		if (!strcmp(argv[i], "lazy"))		/* criu_opts.lazy_pages */
+			o.has_lazy_pages = o.lazy_pages = 1;
+		if (!strcmp(argv[i], "auto-dedup"))	/* criu_opts.auto_dedup */
+			o.has_auto_dedup = o.auto_dedup = 1;
 		/* ps=ADDR:PORT: criu_opts.ps, a page server by address */
 		if (!strncmp(argv[i], "ps=", 3) && (colon = strrchr(argv[i], ':'))) {
 			*colon = 0;
