@@ -13,17 +13,23 @@
  * pidfd, the process left running; after go the fds in flight are
  * received and work, the datagram and "abc" are still queued, once (the
  * failed dump's peeking took nothing), and the waiting connection is
- * accepted and at its end. */
+ * accepted and at its end. Two more epolls are in flight to fd 10, each
+ * sent alone and closed: one watches, as fd 20, a pipe end only a process
+ * outside the tree holds (a grandchild reparented away, waiting for this
+ * process to end), one watches, as fd 21, an epoll the process holds; the
+ * refusal names both. */
 #include "caselib.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void move(int fd, int to)
@@ -107,6 +113,51 @@ int main(void)
 			case_fail("listener: %s", strerror(errno));
 		close(c);
 		move(l, 14);
+	}
+
+	{
+		/* Epolls in flight crest refuses: each sent alone, then closed. */
+		struct epoll_event ev = { .events = EPOLLIN };
+		int w[2], e1 = epoll_create1(0), e2 = epoll_create1(0), e3 = epoll_create1(0);
+		pid_t me = getpid(), mid;
+
+		if (e1 < 0 || e2 < 0 || e3 < 0 || pipe(w))
+			case_fail("epolls: %s", strerror(errno));
+		move(w[0], 20);
+		close(w[1]);
+		move(e3, 21);
+		mid = fork();
+		if (mid < 0)
+			case_fail("fork: %s", strerror(errno));
+		if (mid == 0) {
+			/* The grandchild, out of the tree, holds fd 20 till we end. */
+			if (fork() == 0) {
+				for (int fd = 0; fd < 1024; fd++)
+					if (fd != 20)
+						close(fd);
+				while (kill(me, 0) == 0)
+					usleep(20000);
+				_exit(0);
+			}
+			_exit(0);
+		}
+		if (waitpid(mid, NULL, 0) != mid)
+			case_fail("waitpid: %s", strerror(errno));
+		if (epoll_ctl(e1, EPOLL_CTL_ADD, 20, &ev) || epoll_ctl(e2, EPOLL_CTL_ADD, 21, &ev))
+			case_fail("epoll_ctl: %s", strerror(errno));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		mh.msg_controllen = CMSG_SPACE(sizeof(int));
+		memcpy(CMSG_DATA(c), &e1, sizeof(int));
+		if (sendmsg(p[0], &mh, 0) != 1)
+			case_fail("sendmsg of an epoll: %s", strerror(errno));
+		memcpy(CMSG_DATA(c), &e2, sizeof(int));
+		if (sendmsg(p[0], &mh, 0) != 1)
+			case_fail("sendmsg of an epoll: %s", strerror(errno));
+		close(e1);
+		close(e2);
+		close(20);
+		mh.msg_controllen = sizeof(cm.buf);
 	}
 
 	case_ready();
