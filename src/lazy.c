@@ -1135,6 +1135,21 @@ static void __attribute__((noreturn)) server_main(struct lazy_server *s,
 
 	setsid();
 	prctl(PR_SET_NAME, "crest-lazy", 0, 0, 0);
+	/*
+	 * Not crest's stdin and stdout: a pipeline reading them ends when
+	 * crest does, not when the last page is in. stderr stays, for a page
+	 * that can't be had.
+	 */
+	{
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0) {
+			pr_perror("lazy-pages: can't put its stdin and stdout on /dev/null");
+			_exit(1);
+		}
+		if (null > 2)
+			close(null);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGINT, SIG_IGN);
