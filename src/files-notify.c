@@ -108,13 +108,7 @@ static void set_add(struct notify_set *s, void *obj, const struct fd_dump *f)
 static int set_open(struct notify_set *s, struct restore_files *rf,
 		    int (*make)(const void *obj))
 {
-	s->fd = xzalloc((s->nr + 1) * sizeof(int));
-	for (int i = 0; i < s->nr; i++) {
-		s->fd[i] = files_to_service(make(s->objs[i]), rf->base);
-		if (s->fd[i] < 0)
-			return -1;
-	}
-	return 0;
+	return files_make_services(rf, s->objs, s->nr, make, &s->fd);
 }
 
 /* Record id is the (i + 1)th of its set: the dump numbers them so, the

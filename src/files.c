@@ -782,6 +782,20 @@ int files_to_service(int fd, int base)
 	return nfd;
 }
 
+int files_make_services(struct restore_files *rf, void *const *objs, int nr,
+			int (*make)(const void *obj), int **fds)
+{
+	*fds = xzalloc((nr + 1) * sizeof(int));
+	for (int i = 0; i < nr; i++)
+		(*fds)[i] = -1;
+	for (int i = 0; i < nr; i++) {
+		(*fds)[i] = files_to_service(make(objs[i]), rf->base);
+		if ((*fds)[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 		   MmEntry **mms, int nr_mms)
 {

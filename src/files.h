@@ -216,6 +216,12 @@ int files_is_service(const struct restore_files *rf, int fd);
 /* Move fd to the service range (closing it); the new fd or -1 (reported). */
 int files_to_service(int fd, int base);
 /*
+ * A kind's objects each made by make() and kept as a service fd: *fds,
+ * by index, -1 where not made (yet). -1 if one could not be made.
+ */
+int files_make_services(struct restore_files *rf, void *const *objs, int nr,
+			int (*make)(const void *obj), int **fds);
+/*
  * In a task: crest's fd sfd (crest: a pidfd of crest) taken with
  * pidfd_getfd and put at e->fd with e's close-on-exec. -1 reported.
  */

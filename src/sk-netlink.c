@@ -291,8 +291,9 @@ static int set_buf(int fd, int force, uint32_t val, const char *what)
 	return 0;
 }
 
-static int make_netlink(const NetlinkSkEntry *e)
+static int make_netlink(const void *obj)
 {
+	const NetlinkSkEntry *e = obj;
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	char what[160];
 	int fd, one = 1;
@@ -352,15 +353,7 @@ static int nl_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 {
 	struct nlsk_restore *u = restore_state(rf);
 
-	u->fd = xzalloc((u->nr + 1) * sizeof(int));
-	for (int i = 0; i < u->nr; i++)
-		u->fd[i] = -1;
-	for (int i = 0; i < u->nr; i++) {
-		u->fd[i] = files_to_service(make_netlink(u->sks[i]), rf->base);
-		if (u->fd[i] < 0)
-			return -1;
-	}
-	return 0;
+	return files_make_services(rf, (void *const *)u->sks, u->nr, make_netlink, &u->fd);
 }
 
 static int nl_service_fd(const struct restore_files *rf, const FdEntry *e)

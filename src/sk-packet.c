@@ -526,8 +526,9 @@ static int pk_check(const struct restore_files *rf)
 	return ret;
 }
 
-static int make_packet(const PacketSkEntry *e)
+static int make_packet(const void *obj)
 {
+	const PacketSkEntry *e = obj;
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 	char what[200];
 	int fd;
@@ -592,15 +593,7 @@ static int pk_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 	(void)d;
 	(void)mms;
 	(void)nr_mms;
-	u->fd = xzalloc((u->nr + 1) * sizeof(int));
-	for (int i = 0; i < u->nr; i++)
-		u->fd[i] = -1;
-	for (int i = 0; i < u->nr; i++) {
-		u->fd[i] = files_to_service(make_packet(u->sks[i]), rf->base);
-		if (u->fd[i] < 0)
-			return -1;
-	}
-	return 0;
+	return files_make_services(rf, (void *const *)u->sks, u->nr, make_packet, &u->fd);
 }
 
 static int pk_service_fd(const struct restore_files *rf, const FdEntry *e)
