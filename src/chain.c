@@ -182,10 +182,12 @@ static bool folded_for_newer(const InventoryEntry *inv, uint8_t ids[][IMG_ID_SIZ
 }
 
 int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *inv,
-	       const struct sign_key *key)
+	       const struct sign_key *key, const char *base, bool check_owner)
 {
 	const InventoryEntry *cur = inv;
-	const char *base = d->fs_path ? d->fs_path : d->path;
+
+	if (!base)
+		base = d->fs_path ? d->fs_path : d->path;
 	/* The ids of the set and of each link opened: newer than the next. */
 	uint8_t ids[CHAIN_MAX][IMG_ID_SIZE];
 
@@ -209,7 +211,7 @@ int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *i
 		l->path = chain_path(base, cur->prev_dir);
 		if (img_dir_open(&l->dir, l->path, false))
 			goto bad;
-		l->dir.check_owner = d->check_owner;
+		l->dir.check_owner = check_owner;
 		l->dir.owner_writes = d->owner_writes;
 		img = img_open(&l->dir, IMG_INVENTORY, 0);
 		ret = img ? img_read_msg(img, &msg) : -1;
@@ -218,7 +220,7 @@ int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *i
 		    memcmp(img->id, cur->prev_id.data, IMG_ID_SIZE)) {
 			if (l->inv)
 				pr_err("'%s' is not the dump '%s' follows (another checkpoint's id)",
-				       l->path, base);
+				       l->path, c->nr == 1 ? d->path : base);
 			img_close(img);
 			goto bad;
 		}

@@ -88,11 +88,12 @@ struct chain_piece {
 
 /*
  * The previous dumps of the set in dir whose inventory is inv: each opened
- * and checked whole (id, hashes, ownership as d's, key's signature if
- * key->len) before anything is made.
+ * and checked whole (id, hashes, ownership if check_owner, key's signature
+ * if key->len) before anything is made. The first link's prev_dir is
+ * relative to base (NULL: d's directory; a stream's set: the restore's -D).
  */
 int chain_open(struct chain *c, const struct img_dir *d, const InventoryEntry *inv,
-	       const struct sign_key *key);
+	       const struct sign_key *key, const char *base, bool check_owner);
 /* Where the pages [start, end) of pid, in_parent in link-1, lie. -1 reported. */
 int chain_resolve(struct chain *c, int link, pid_t pid, uint64_t start, uint64_t end,
 		  struct chain_piece **out, size_t *nr);

@@ -237,7 +237,7 @@ int dedup_dir(const char *path, bool trust)
 		ret = 0;
 		goto out;
 	}
-	if (chain_open(&c, &d, inv, NULL))
+	if (chain_open(&c, &d, inv, NULL, NULL, d.check_owner))
 		goto out;
 	for (int k = 1; k < c.nr; k++)
 		if (!faccessat(c.link[k].dir.dirfd, "sign.img", F_OK, AT_SYMLINK_NOFOLLOW)) {

@@ -226,7 +226,8 @@ static const struct opt_help {
 	  "a tree that never settles is frozen by its own\n"
 	  "cgroup if that holds nothing else" },
 	{ C(DUMP) | C(PRE_DUMP), 'D', "DIR", "where the images go (default .)" },
-	{ C(RESTORE) | C(VERIFY), 'D', "DIR", "where the images are (default .)" },
+	{ C(RESTORE) | C(VERIFY), 'D', "DIR", "where the images are (default .); with --file,\n"
+	  "where the stream's --prev-images-dir is" },
 	{ C(PAGE_SERVER), 'D', "DIR", "where the pages images go (default .)" },
 	{ C(DEDUP), 'D', "DIR", "the last dump of the chain (default .)" },
 	{ C(DUMP) | C(PRE_DUMP), OPT_AUTO_DEDUP, NULL,
@@ -850,8 +851,13 @@ int opts_parse(int argc, char **argv, struct options *o)
 		pr_err("--compress and --page-server: the pages go to the page server as they are; give one of them");
 		return -1;
 	}
-	if (o->prev_dir && (o->file || o->fd >= 0)) {
-		pr_err("--prev-images-dir chains image directories: it can't be used with --file");
+	/*
+	 * A stream's chain is read where the restore's -D says (the copies of
+	 * the pre-dumps there), but a fold would punch the links here, not
+	 * the ones that restore reads.
+	 */
+	if (o->auto_dedup && (o->file || o->fd >= 0)) {
+		pr_err("--auto-dedup folds the chain here, and a restore of the --file stream reads the copies under its own -D: drop it");
 		return -1;
 	}
 	return 0;

@@ -339,6 +339,7 @@ static int check_context_owner(const char *file)
 
 static int read_images(struct restore_ctx *ctx)
 {
+	bool stream = ctx->opts->file || ctx->opts->fd >= 0;
 	struct image *img;
 	struct stat st;
 	void *msg;
@@ -373,7 +374,14 @@ static int read_images(struct restore_ctx *ctx)
 		return -1;
 	}
 	/* The earlier dumps of a chain are read and checked as this one. */
-	if (chain_open(&ctx->chain, &ctx->dir, ctx->inv, &ctx->key))
+	/*
+	 * A stream's chain: the copies of its earlier dumps, named as the
+	 * dump named them, under the restore's -D (the staging is crest's
+	 * own, the copies are not).
+	 */
+	if (chain_open(&ctx->chain, &ctx->dir, ctx->inv, &ctx->key,
+		       stream ? ctx->opts->dir : NULL,
+		       stream ? geteuid() == 0 && !ctx->opts->trust_images : ctx->dir.check_owner))
 		return -1;
 	img = img_open(&ctx->dir, IMG_PSTREE, 0);
 	if (!img)
