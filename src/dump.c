@@ -338,6 +338,9 @@ static int write_task(struct dump_ctx *ctx, struct pstree_item *it)
 	img = img_create(&ctx->dir, IMG_CORE, it->pid);
 	if (!img || img_write_msg(img, &it->core->base))
 		return -1;
+	/* Last, the tree still frozen: what completed during the dump. */
+	if (aio_reread(it->live, &it->mem))
+		return -1;
 	it->mm.n_vmas = it->mem.nr_vmas;
 	it->mm.vmas = it->mem.vmas;
 	img = img_create(&ctx->dir, IMG_MM, it->pid);

@@ -15,9 +15,21 @@
  * the saved events over and mremap()s the ring to its old address (the
  * kernel follows a moved ring: the context id is the address again).
  *
- * Requests still in flight (submitted, not completed) are not seen: the
- * kernel shows no count of them. Buffered file I/O completes within
- * io_submit(), so only O_DIRECT and IOCB_CMD_POLL requests can be.
+ * Requests in flight (submitted, not completed) hold a slot each of the
+ * context's reqs_available, a kernel counter kept partly per CPU
+ * (fs/aio.c) that nothing shows user space: an io_submit() probe that
+ * fails early (a bad fd) says only that one slot is free, and one that
+ * gets as far as a request adds an event to the ring; io_cancel() of a
+ * request it finds cancels it. So they can't be counted. What can be
+ * done: each ring is read a second time, last, just before
+ * mm-PID.img is written with the tree still frozen (aio_reread()), so a
+ * request that completes during the dump (an O_DIRECT read or write, an
+ * fsync run by a kernel worker, a poll whose file became ready) is saved
+ * as its event. Buffered file, pipe and socket I/O completes within
+ * io_submit(); only a request still in flight at that second read (a
+ * poll of a file that is not ready, I/O a device has not answered yet)
+ * is lost (crest(8), LIMITATIONS; CRIU does no better: "XXX: wait aio
+ * completion").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,6 +110,69 @@ int aio_dump_ring(pid_t pid, VmaEntry *v)
 	pr_debug("AIO ring at %llx of process %d: %u events, head %u, tail %u",
 		 (unsigned long long)v->start, pid, h.nr, h.head, h.tail);
 	return 0;
+}
+
+/*
+ * Each ring of process pid read again, just before its mm-PID.img is
+ * written (see the top): the tree is still frozen, so no task of it
+ * reaps (its head and the bytes before the first read's tail stay), but
+ * the kernel may have added events at the tail since the first read.
+ */
+int aio_reread(pid_t pid, const struct mem_layout *ml)
+{
+	int fd = -1, ret = -1;
+	char path[64];
+
+	for (int i = 0; i < ml->nr_vmas; i++) {
+		VmaEntry *v = ml->vmas[i];
+		struct aio_hdr was, now;
+		void *buf;
+
+		if (v->kind != VMA_KIND__VMA_AIO_RING || !v->has_aio_ring)
+			continue;
+		if (fd < 0) {
+			snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				pr_perror("can't open '%s'", path);
+				return -1;
+			}
+		}
+		buf = xzalloc(v->aio_ring.len);
+		/* Tests: hold the dump (10 s at most) till an event is added. */
+		for (int k = 0; k < 1000 && fault("aio-wait-completion") &&
+		     pread(fd, &now, sizeof(now), v->start) == sizeof(now) &&
+		     now.tail == ((struct aio_hdr *)v->aio_ring.data)->tail; k++)
+			usleep(10000);
+		if (pread(fd, buf, v->aio_ring.len, v->start) != (ssize_t)v->aio_ring.len) {
+			pr_perror("can't read the AIO ring at %llx of process %d again",
+				  (unsigned long long)v->start, pid);
+			free(buf);
+			goto out;
+		}
+		memcpy(&was, v->aio_ring.data, sizeof(was));
+		memcpy(&now, buf, sizeof(now));
+		if (now.magic != was.magic || now.nr != was.nr || now.head != was.head ||
+		    now.tail >= now.nr) {
+			pr_err("the AIO ring at %llx of process %d changed while it was frozen (head %u, tail %u; %u, %u before)",
+			       (unsigned long long)v->start, pid, now.head, now.tail,
+			       was.head, was.tail);
+			free(buf);
+			goto out;
+		}
+		if (now.tail != was.tail)
+			pr_info("AIO ring at %llx of process %d: %u request%s in flight at the freeze completed during the dump, saved with it",
+				(unsigned long long)v->start, pid,
+				(now.tail + now.nr - was.tail) % now.nr,
+				(now.tail + now.nr - was.tail) % now.nr == 1 ? "" : "s");
+		free(v->aio_ring.data);
+		v->aio_ring.data = buf;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 size_t aio_args_size(const MmEntry *mm)

@@ -71,6 +71,7 @@ int mem_vma_kind(const char *path, int shared, VmaKind *kind);
 struct rst_aio;
 /* Its bytes and the io_setup() size into v; refuses one it can't save. */
 int aio_dump_ring(pid_t pid, VmaEntry *v);
+int aio_reread(pid_t pid, const struct mem_layout *ml);
 int aio_nr_rings(const MmEntry *mm);
 /* Room the restorer's arguments need for mm's rings. */
 size_t aio_args_size(const MmEntry *mm);
