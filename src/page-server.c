@@ -23,7 +23,7 @@
 
 #define PS_MAGIC	0x31565350u	/* "PSV1" */
 #define PS_CONNECT_MS	10000
-#define PS_REPLY_SEC	120		/* a CLOSE hashes the whole file */
+#define PS_REPLY_MS	120000		/* a CLOSE hashes the whole file */
 #define PS_MAX_MSG	4096
 #define PS_CHUNK	(1 << 20)
 
@@ -607,12 +607,38 @@ out:
 
 /* ---- the client (crest dump --page-server) ---- */
 
+/*
+ * How long the client waits for any answer (SO_RCVTIMEO): a server that
+ * stopped or whose host went away without a reset fails the dump, or the
+ * lazy restore (whose tree is then killed), instead of hanging it.
+ * CREST_PS_TIMEOUT_MS: a shorter one, for the test suite.
+ */
+static int ps_reply_ms(void)
+{
+	const char *env = getenv("CREST_PS_TIMEOUT_MS");
+	int ms = env ? atoi(env) : 0;
+
+	return ms > 0 ? ms : PS_REPLY_MS;
+}
+
 struct ps_conn {
 	int sk;
 	char where[96];
 	uint32_t nr_open;
 	bool broken;		/* a message failed: the server says no more */
 };
+
+/* What a failed read of an answer says. */
+static void conn_read_failed(struct ps_conn *c, const char *what)
+{
+	if (errno == ENODATA)
+		pr_err("the page server %s closed the connection (%s)", c->where, what);
+	else if (errno == EAGAIN || errno == EWOULDBLOCK)
+		pr_err("the page server %s did not answer in %.1f s (%s): is it stopped, or its host gone?",
+		       c->where, ps_reply_ms() / 1000.0, what);
+	else
+		pr_perror("can't read from the page server %s (%s)", c->where, what);
+}
 
 const char *ps_where(const struct ps_conn *c)
 {
@@ -660,12 +686,7 @@ static int conn_reply(struct ps_conn *c, uint32_t want, void *buf, size_t len)
 
 	if (read_all(c->sk, &h, sizeof(h))) {
 		c->broken = true;
-		if (errno == ENODATA)
-			pr_err("the page server %s closed the connection", c->where);
-		else if (errno == EAGAIN)
-			pr_err("the page server %s did not answer in %d s", c->where, PS_REPLY_SEC);
-		else
-			pr_perror("can't read from the page server %s", c->where);
+		conn_read_failed(c, "waiting for its answer");
 		return -1;
 	}
 	if (h.cmd == PS_ERR) {
@@ -714,7 +735,7 @@ struct ps_conn *ps_connect(const char *address, int port, const uint8_t id[IMG_I
 	struct ps_conn *c = xzalloc(sizeof(*c));
 	struct ps_hello hi = { PS_MAGIC, IMG_VERSION, {},
 			       (nosync ? PS_NOSYNC : 0) | (lazy ? PS_LAZY : 0), 0 };
-	struct timeval tv = { PS_REPLY_SEC, 0 };
+	struct timeval tv = { ps_reply_ms() / 1000, ps_reply_ms() % 1000 * 1000 };
 	struct addrinfo *res, *ai;
 	char serv[16];
 	int err, one = 1;
@@ -842,11 +863,16 @@ int ps_get(struct ps_conn *c, const char *name, uint64_t size,
 int ps_read(struct ps_conn *c, uint32_t handle, uint64_t off, void *buf, size_t len)
 {
 	struct { struct ps_hdr h; uint64_t off; } m = { { PS_READ, handle, len }, off };
-	struct ps_hdr h;
+	struct ps_hdr h = { 0, 0, 0 };
 
 	if (conn_raw(c, &m, sizeof(m), 0, "ask for pages from"))
 		return -1;
-	if (read_all(c->sk, &h, sizeof(h)) || h.cmd != PS_DATA || h.len != len) {
+	if (read_all(c->sk, &h, sizeof(h))) {
+		c->broken = true;
+		conn_read_failed(c, "asked for pages");
+		return -1;
+	}
+	if (h.cmd != PS_DATA || h.len != len) {
 		char msg[PS_MAX_MSG + 1] = "";
 
 		c->broken = true;
@@ -859,7 +885,7 @@ int ps_read(struct ps_conn *c, uint32_t handle, uint64_t off, void *buf, size_t 
 	}
 	if (read_all(c->sk, buf, len)) {
 		c->broken = true;
-		pr_perror("can't read pages from the page server %s", c->where);
+		conn_read_failed(c, "sending pages");
 		return -1;
 	}
 	return 0;
