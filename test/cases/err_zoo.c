@@ -2,7 +2,7 @@
  * Kernel objects crest does not restore, each of which must make the dump
  * refuse by name (and leave the process running): a pidfd of a process
  * outside the tree (its parent, the test runner), an io_uring, a
- * userfaultfd, a perf event and a BPF map (a Linux AIO context is saved;
+ * userfaultfd, a perf event, a BPF map and a BPF program (a Linux AIO context is saved;
  * one a child maps since a fork is err_aio_fork's). What this kernel or its configuration
  * does not offer is left out; the runner reads which fds are which from
  * /proc.
@@ -53,6 +53,17 @@ int main(void)
 	ba.value_size = 4;
 	ba.max_entries = 1;
 	syscall(SYS_bpf, BPF_MAP_CREATE, &ba, sizeof(ba));
+	/* A socket filter that returns 0: r0 = 0; exit. */
+	struct bpf_insn prog[2] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	memset(&ba, 0, sizeof(ba));
+	ba.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	ba.insn_cnt = 2;
+	ba.insns = (unsigned long)prog;
+	ba.license = (unsigned long)"GPL";
+	syscall(SYS_bpf, BPF_PROG_LOAD, &ba, sizeof(ba));
 	case_ready();
 	case_wait_go();
 	case_pass();
