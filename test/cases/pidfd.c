@@ -92,6 +92,32 @@ static pid_t child(void)
 	return pid;
 }
 
+/*
+ * The children's PIDs now (another PID each after a restore with
+ * --no-restore-pid): the one that holds fd pkid is the heir, the other
+ * the kid.
+ */
+static void children_now(pid_t *kid, pid_t *heir, int pkid)
+{
+	char path[64], link[64];
+	int n = 0, pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", getpid());
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%d", &pid) == 1) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, pkid);
+		ssize_t l = readlink(path, link, sizeof(link) - 1);
+
+		*(l > 0 ? heir : kid) = pid;
+		n++;
+	}
+	if (f)
+		fclose(f);
+	if (n != 2)
+		case_fail("%d children, want 2", n);
+}
+
 int main(void)
 {
 	pid_t kid, heir, gone;
@@ -119,6 +145,7 @@ int main(void)
 	case_ready();
 	case_wait_go();
 
+	children_now(&kid, &heir, pkid);
 	if (fdinfo_pid(pkid) != kid || fdinfo_pid(pself) != getpid() ||
 	    fdinfo_pid(pthread) != getpid() || fdinfo_pid(pgone) != -1)
 		case_fail("fdinfo shows Pid %d %d %d %d, want %d %d %d -1",

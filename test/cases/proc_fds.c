@@ -76,6 +76,7 @@ int main(void)
 	if (kid == 0) {
 		st = open_proc(parent, "stat", O_RDONLY);
 		case_wait_go();
+		parent = getppid();	/* another after --no-restore-pid */
 		check_link(st, parent, "stat", "after, in the child");
 		check_stat(st, parent, "after, in the child");
 		_exit(0);
@@ -96,6 +97,14 @@ int main(void)
 
 	case_ready();
 	case_wait_go();
+	/* The PIDs now: others after a restore with --no-restore-pid. */
+	parent = getpid();
+	snprintf(buf, sizeof(buf), "/proc/self/task/%d/children", parent);
+	FILE *kids = fopen(buf, "r");
+
+	if (!kids || fscanf(kids, "%d", &kid) != 1)
+		case_fail("no child in %s", buf);
+	fclose(kids);
 
 	check_link(status_fd, kid, "status", "after");
 	check_link(dir_fd, kid, "", "after");
