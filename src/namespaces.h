@@ -150,6 +150,14 @@ int timens_collect(struct ns_dump *nd, int k, pid_t pid);
 int timens_make(const TimeNsEntry *e, uint32_t id);
 /* unshare(CLONE_NEWTIME) with e's offsets, staying: for the caller's children. */
 int timens_unshare(const TimeNsEntry *e, uint32_t id);
+/*
+ * The offsets (ns) for e's namespace made now, the host's clocks reading
+ * mono_now/boot_now ns in boot boot_id: e's own in the boot it was dumped
+ * in (1 is not returned), else moved so its clocks go on from their values
+ * at the dump (returns 1); -1 for an image with values out of range.
+ */
+int timens_offsets_now(const TimeNsEntry *e, const char *boot_id, long long mono_now,
+		       long long boot_now, long long *mono_off, long long *boot_off);
 /* ns-user.c: a user namespace, ns k, entered by pid; each process in it. */
 struct restore_args;
 int userns_collect(struct ns_dump *nd, int k, pid_t pid);
