@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		17
+#define PIE_ABI_VERSION		18
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -186,6 +186,15 @@ struct parasite_args {
  * none of it (no run of it is in runs[]).
  */
 #define RST_VMA_LAZY	2
+/*
+ * RST_VMA_SYSV: a System V segment's mapping: fd is the segment's id in
+ * the process's IPC namespace (made again by crest, bytes and all), pgoff
+ * the offset in it, sysv_pages its size. shmat() it whole, move the part
+ * this mapping is into place and unmap the rest.
+ */
+#define RST_VMA_SYSV	4
+#define RST_VMA_SYSV_RDONLY	8	/* shmat(SHM_RDONLY): no "mw" at the dump */
+#define RST_VMA_SYSV_DONE	16	/* the restorer's: mapped with its attach */
 
 struct rst_vma {
 	uint64_t start;
@@ -213,7 +222,7 @@ struct rst_vma {
 	 * and protected (RST_ADV_*): madvise() advice, then mlock.
 	 */
 	uint32_t advice;
-	uint32_t pad_advice;
+	uint32_t sysv_pages;	/* RST_VMA_SYSV: the segment's size in pages */
 };
 
 /*

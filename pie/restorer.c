@@ -165,6 +165,75 @@ static long move_premapped(struct restore_args *a)
 	return 0;
 }
 
+/* Two mappings of one attach of a System V segment. */
+static int same_attach(const struct rst_vma *x, const struct rst_vma *y)
+{
+	return (y->how & RST_VMA_SYSV) && !(y->how & RST_VMA_SYSV_DONE) && x->fd == y->fd &&
+	       x->start - x->pgoff == y->start - y->pgoff &&
+	       (x->how & RST_VMA_SYSV_RDONLY) == (y->how & RST_VMA_SYSV_RDONLY);
+}
+
+/*
+ * One attach of a System V segment (RST_VMA_SYSV), whose mappings are
+ * the pieces of it still mapped (mprotect() splits one, munmap() takes
+ * pieces away): a placeholder where each goes, so that the kernel puts
+ * the attach elsewhere; shmat() of the whole segment; each piece moved
+ * over its placeholder; the rest of the attach unmapped. The pieces are
+ * of one attach again, at its address: the kernel counts one attach per
+ * piece, as at the dump, and shmdt() there detaches them all.
+ */
+static long map_sysv(struct restore_args *a, uint32_t first)
+{
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+	const struct rst_vma *f = &v[first];
+	uint64_t size = (uint64_t)f->sysv_pages * PIE_PAGE_SIZE;
+	uint32_t attached = PROT_READ | ((f->how & RST_VMA_SYSV_RDONLY) ? 0 : PROT_WRITE);
+	long ret, base;
+	uint32_t i;
+
+	for (i = first; i < a->nr_vmas; i++) {
+		if (!same_attach(f, &v[i]))
+			continue;
+		ret = sys_mmap(v[i].start, v[i].end - v[i].start, 0 /* PROT_NONE */,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if ((uint64_t)ret != v[i].start)
+			fail(a, RST_STAGE_MAP, ret < 0 ? ret : -17, v[i].start);
+	}
+	base = sys_shmat(f->fd, 0, (f->how & RST_VMA_SYSV_RDONLY) ? 010000 /* SHM_RDONLY */ : 0);
+	if ((unsigned long)base >= -4095UL)
+		fail(a, RST_STAGE_MAP, base, f->start);
+	for (i = first; i < a->nr_vmas; i++) {
+		uint64_t len = v[i].end - v[i].start;
+
+		if (!same_attach(f, &v[i]) || i == first)
+			continue;
+		ret = sys_mremap(base + v[i].pgoff, len, len, MREMAP_FIXED | MREMAP_MAYMOVE,
+				 v[i].start);
+		if ((uint64_t)ret != v[i].start)
+			fail(a, RST_STAGE_MAP, ret < 0 ? ret : -22, v[i].start);
+		v[i].how |= RST_VMA_SYSV_DONE;
+	}
+	/* The first last: same_attach() compares with it until here. */
+	ret = sys_mremap(base + f->pgoff, f->end - f->start, f->end - f->start,
+			 MREMAP_FIXED | MREMAP_MAYMOVE, f->start);
+	if ((uint64_t)ret != f->start)
+		fail(a, RST_STAGE_MAP, ret < 0 ? ret : -22, f->start);
+	v[first].how |= RST_VMA_SYSV_DONE;
+	/* What is left at base is the attach's and nothing else's. */
+	ret = sys_munmap(base, size);
+	if (ret)
+		fail(a, RST_STAGE_MAP, ret, f->start);
+	for (i = first; i < a->nr_vmas; i++) {
+		if (!(v[i].how & RST_VMA_SYSV) || v[i].fd != f->fd || v[i].prot == attached ||
+		    v[i].start - v[i].pgoff != f->start - f->pgoff)
+			continue;
+		ret = sys_mprotect(v[i].start, v[i].end - v[i].start, v[i].prot);
+		if (ret)
+			fail(a, RST_STAGE_MAP, ret, v[i].start);
+	}
+	return 0;
+}
+
 static long map_vmas(struct restore_args *a)
 {
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
@@ -177,6 +246,11 @@ static long map_vmas(struct restore_args *a)
 
 		if (v[i].premapped)
 			continue;
+		if (v[i].how & RST_VMA_SYSV) {
+			if (!(v[i].how & RST_VMA_SYSV_DONE) && map_sysv(a, i))
+				return a->ret;
+			continue;
+		}
 
 		/*
 		 * Private mappings get written below; shared ones keep theirs,

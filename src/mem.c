@@ -15,14 +15,17 @@
  * one) is not saved again; the pagemap says "inherited" and the restore
  * lets the child inherit it from its parent, as fork did.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "arch-crc.h"
@@ -52,6 +55,18 @@
 #define PIPE_BYTES	(1 << 20)
 #define ZBATCH_BYTES	(16 << 20)	/* --compress: pages held per batch */
 
+/* shmat()'s mapping: "/SYSV" and the key in 8 hex digits, "(deleted)". */
+static bool is_sysv_shm(const char *path)
+{
+	if (strncmp(path, "/SYSV", 5) || strlen(path) != 5 + 8 + 10 ||
+	    strcmp(path + 13, " (deleted)"))
+		return false;
+	for (int i = 5; i < 13; i++)
+		if (!isxdigit((unsigned char)path[i]))
+			return false;
+	return true;
+}
+
 int mem_vma_kind(const char *path, int shared, VmaKind *kind)
 {
 	if (!strcmp(path, "[vdso]"))
@@ -67,6 +82,8 @@ int mem_vma_kind(const char *path, int shared, VmaKind *kind)
 		*kind = VMA_KIND__VMA_ANON_SHARED;
 	else if (shared && !strcmp(path, "/[aio] (deleted)"))
 		*kind = VMA_KIND__VMA_AIO_RING;
+	else if (shared && is_sysv_shm(path))
+		*kind = VMA_KIND__VMA_SYSV_SHM;
 	else if (path[0] == '/')
 		*kind = shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
 	else
@@ -189,6 +206,17 @@ static int add_vma(pid_t pid, struct mem_layout *ml, struct dump_files *df,
 		}
 		break;
 	}
+	case VMA_KIND__VMA_SYSV_SHM:
+		/*
+		 * The segment, its bytes included, is its IPC namespace's
+		 * (namespaces.c, which also checks it is one crest saves and
+		 * that every attach is the tree's); the inode is its id.
+		 */
+		v->has_sysv_shm_id = 1;
+		v->sysv_shm_id = (int32_t)pv->ino;
+		v->has_sysv_shm_dev = 1;
+		v->sysv_shm_dev = makedev(pv->dev_major, pv->dev_minor);
+		break;
 	case VMA_KIND__VMA_AIO_RING:
 		/* io_setup()'s ring: made again by io_setup (mem-aio.c). */
 		if (aio_dump_ring(pid, v)) {

@@ -46,6 +46,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,6 +265,25 @@ static void obj_perm(IpcObjEntry *o, IpcObjKind kind, int id,
 	o->mode = p->mode & 0777;
 }
 
+/* The device maps shows for our attach at at: the namespace's shm mount. */
+static int shm_dev_of(const void *at, uint32_t *dev)
+{
+	char *maps = read_file("/proc/self/maps", NULL), *l;
+	unsigned long start;
+	unsigned int ma, mi;
+	int ret = -1;
+
+	for (l = maps; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (sscanf(l, "%lx-%*x %*s %*x %x:%x", &start, &ma, &mi) == 3 &&
+		    start == (unsigned long)at) {
+			*dev = makedev(ma, mi);
+			ret = 0;
+			break;
+		}
+	free(maps);
+	return ret;
+}
+
 /* Every id of one kind: *_STAT_ANY by index up to what *_INFO says. */
 static int ipc_shm(int out)
 {
@@ -290,12 +310,6 @@ static int ipc_shm(int out)
 				  ds.shm_perm.mode & SHM_LOCKED ? "SHM_LOCK" : "flags");
 			continue;
 		}
-		if (ds.shm_nattch) {
-			send_text(out, 'r', "System V shared memory segment %d (key %#x) is attached by %lu process%s: crest does not save System V shared memory mappings yet",
-				  id, ds.shm_perm.__key, (unsigned long)ds.shm_nattch,
-				  ds.shm_nattch > 1 ? "es" : "");
-			continue;
-		}
 		if (ds.shm_perm.cuid != ds.shm_perm.uid || ds.shm_perm.cgid != ds.shm_perm.gid) {
 			send_text(out, 'r', "System V shared memory segment %d (key %#x) was made by uid %u gid %u and given to uid %u gid %u: its creator is not saved yet",
 				  id, ds.shm_perm.__key, ds.shm_perm.cuid, ds.shm_perm.cgid,
@@ -305,6 +319,9 @@ static int ipc_shm(int out)
 		obj_perm(&o, IPC_OBJ_KIND__IPC_SHM, id, &ds.shm_perm);
 		o.has_size = 1;
 		o.size = ds.shm_segsz;
+		/* Before our own attach below: the tree's (sysv_shm_check()). */
+		o.has_nattch = 1;
+		o.nattch = ds.shm_nattch;
 		at = shmat(id, NULL, SHM_RDONLY);
 		if (at == (void *)-1) {
 			send_text(out, 'e', "can't attach System V shared memory segment %d: %s",
@@ -323,6 +340,7 @@ static int ipc_shm(int out)
 		o.has_data = 1;
 		o.data.data = at;
 		o.data.len = n;
+		o.has_shm_dev = !shm_dev_of(at, &o.shm_dev);
 		if (send_msg(out, &o.base))
 			return -1;
 		shmdt(at);
@@ -1002,6 +1020,67 @@ static int time_for_children(const struct ns_dump *nd, struct pstree *t)
 	return 0;
 }
 
+/*
+ * Every shmat()'ed segment (VMA_SYSV_SHM) is one of an IPC namespace
+ * crest saves, and all its attaches are the tree's: the kernel counts
+ * one in shm_nattch per mapping (a split one counts twice, as it shows
+ * twice in maps), so the tree's mappings must make the count up. Each
+ * mapping learns the segment's size, for the restorer.
+ */
+static void sysv_shm_check(struct ns_dump *nd, struct pstree *t)
+{
+	uint32_t **seen = xzalloc((nd->nr + 1) * sizeof(*seen));
+
+	for (int k = 0; k < nd->nr; k++)
+		seen[k] = xzalloc((nd->nr_objs[k] + 1) * sizeof(**seen));
+	for (int i = 0; i < t->nr; i++) {
+		struct pstree_item *it = t->items[i];
+		uint32_t ns = it->ns_id[NSI_IPC];
+
+		for (int m = 0; !it->zombie && m < it->mem.nr_vmas; m++) {
+			VmaEntry *v = it->mem.vmas[m];
+			int o;
+
+			if (v->kind != VMA_KIND__VMA_SYSV_SHM)
+				continue;
+			if (!ns) {
+				refuse(it->pid, "mapping %llx-%llx is System V shared memory segment %d of crest's own IPC namespace, the machine's, whose objects crest does not save: run the tree in an IPC namespace of its own (unshare --ipc)",
+				       (unsigned long long)v->start, (unsigned long long)v->end,
+				       v->sysv_shm_id);
+				continue;
+			}
+			for (o = 0; o < nd->nr_objs[ns - 1]; o++)
+				if (nd->objs[ns - 1][o]->kind == IPC_OBJ_KIND__IPC_SHM &&
+				    nd->objs[ns - 1][o]->id == v->sysv_shm_id &&
+				    nd->objs[ns - 1][o]->has_shm_dev &&
+				    nd->objs[ns - 1][o]->shm_dev == v->sysv_shm_dev)
+					break;
+			if (o == nd->nr_objs[ns - 1]) {
+				refuse(it->pid, "mapping %llx-%llx is System V shared memory segment %d (shm device %u:%u), which crest does not save: not one of its IPC namespace's (attached in another before an unshare()?), refused above, or removed with IPC_RMID while attached",
+				       (unsigned long long)v->start, (unsigned long long)v->end,
+				       v->sysv_shm_id, major(v->sysv_shm_dev), minor(v->sysv_shm_dev));
+				continue;
+			}
+			v->has_sysv_shm_size = 1;
+			v->sysv_shm_size = nd->objs[ns - 1][o]->size;
+			seen[ns - 1][o]++;
+		}
+	}
+	for (int k = 0; k < nd->nr; k++) {
+		for (int o = 0; o < nd->nr_objs[k]; o++) {
+			const IpcObjEntry *e = nd->objs[k][o];
+
+			if (e->kind == IPC_OBJ_KIND__IPC_SHM && e->has_nattch &&
+			    e->nattch != seen[k][o])
+				refuse(nd->ns[k]->entered_by, "System V shared memory segment %d (key %#x) of its IPC namespace is attached %u time%s, %u of them by the tree's mappings: a process outside the tree attaches it, not supported",
+				       e->id, (unsigned)e->key, e->nattch, e->nattch == 1 ? "" : "s",
+				       seen[k][o]);
+		}
+		free(seen[k]);
+	}
+	free(seen);
+}
+
 int ns_collect(struct ns_dump *nd, struct pstree *t)
 {
 	for (int k = 0; k < t->nr; k++)
@@ -1068,6 +1147,7 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 		    userns_check_task(nd, t->items[k]->ns_id[NSI_USER] - 1, t->items[k]))
 			return -1;
 	ns_owners(nd);
+	sysv_shm_check(nd, t);
 	sockets_in_root_netns(t);
 	if (time_for_children(nd, t))
 		return -1;
@@ -1277,6 +1357,24 @@ static uint32_t pe_ns(const PstreeEntry *pe, int i)
 	case NSI_USER: return pe->user_ns;
 	}
 	return 0;
+}
+
+int ns_sysv_shm_size(const struct ns_restore *nr, uint32_t ipc_ns, int32_t id, uint64_t *size)
+{
+	int k;
+	const NsEntry *e = ns_by_id(nr, ipc_ns, &k);
+
+	if (!e || e->kind != NS_KIND__NS_IPC)
+		return -1;
+	for (int i = 0; i < nr->nr_objs[k]; i++) {
+		const IpcObjEntry *o = nr->objs[k][i];
+
+		if (o->kind == IPC_OBJ_KIND__IPC_SHM && o->id == id && o->has_size) {
+			*size = o->size;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 int ns_check(const struct ns_restore *nr, PstreeEntry **pes, int nr_pes)

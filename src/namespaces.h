@@ -38,6 +38,9 @@ struct ns_dump {
  * -1 only when /proc or a helper fails.
  */
 int ns_collect(struct ns_dump *nd, struct pstree *t);
+/* The size of System V segment id of IPC namespace ipc_ns in the images: 0, or -1. */
+struct ns_restore;
+int ns_sysv_shm_size(const struct ns_restore *nr, uint32_t ipc_ns, int32_t id, uint64_t *size);
 /* namespaces.img and one image per namespace; pe's fields from it. */
 int ns_write(const struct ns_dump *nd, struct img_dir *d);
 /* crest's PID as pid sees it, for the parasite's wait: a watch's inside. */

@@ -129,6 +129,39 @@ int busy_own_layout(struct busy *b, struct restore_args *ra)
  * good, so the restorer maps it with its own prot and fills it through
  * /proc/self/mem. Old images do not say: as before.
  */
+/*
+ * A System V segment's mapping: the segment is its IPC namespace's, made
+ * again by crest before the process runs (namespaces.c); the restorer
+ * shmat()s it and unmaps what this mapping is not of it, by the size
+ * checked here against the segment crest made (no image is trusted).
+ */
+static int sysv_vma(const struct restore_task *t, const struct ns_restore *ns,
+		    const VmaEntry *v, struct rst_vma *r)
+{
+	uint64_t size = 0, pages;
+
+	if (!v->has_sysv_shm_id || !v->has_sysv_shm_size || !t->pe->has_ipc_ns ||
+	    ns_sysv_shm_size(ns, t->pe->ipc_ns, v->sysv_shm_id, &size) ||
+	    size != v->sysv_shm_size) {
+		pr_err("image mm-%d.img is corrupt: mapping %#llx-%#llx is of System V segment %d of %llu bytes, which its IPC namespace's image does not hold (%llu bytes)",
+		       t->pe->pid, (unsigned long long)v->start, (unsigned long long)v->end,
+		       v->sysv_shm_id, (unsigned long long)v->sysv_shm_size,
+		       (unsigned long long)size);
+		return -1;
+	}
+	pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+	if (!pages || pages > UINT32_MAX || !(v->flags & MAP_SHARED) || v->pgoff % PAGE_SIZE ||
+	    v->pgoff / PAGE_SIZE + (v->end - v->start) / PAGE_SIZE > pages) {
+		pr_err("image mm-%d.img is corrupt: mapping %#llx-%#llx at offset %#llx does not fit System V segment %d of %llu bytes",
+		       t->pe->pid, (unsigned long long)v->start, (unsigned long long)v->end,
+		       (unsigned long long)v->pgoff, v->sysv_shm_id, (unsigned long long)size);
+		return -1;
+	}
+	r->fd = v->sysv_shm_id;
+	r->sysv_pages = (uint32_t)pages;
+	return 0;
+}
+
 static int vma_forced(const VmaEntry *v, uint64_t premapped)
 {
 	return !premapped && v->has_accounted && !v->accounted &&
@@ -253,6 +286,7 @@ static int thread_fowns(const struct restore_task *t, struct rst_fown *out)
 /* Lay out blob | args | arrays | stack in one private mapping. */
 static struct restore_args *build_args(struct restore_task *t,
 				       const struct restore_files *rf,
+				       const struct ns_restore *ns,
 				       const int *keep, int nr_keep,
 				       const int *chain_fds, int mem_fd, int lazy_fd,
 				       uint64_t *entry, uint64_t *stack_top)
@@ -383,9 +417,19 @@ static struct restore_args *build_args(struct restore_task *t,
 		vmas[nv].pgoff = v->pgoff;
 		vmas[nv].prot = v->prot;
 		vmas[nv].flags = v->flags;
-		vmas[nv].fd = task_fd(t, files_vma_fd(rf, v));
+		if (v->kind == VMA_KIND__VMA_SYSV_SHM) {
+			if (sysv_vma(t, ns, v, &vmas[nv]))
+				return NULL;
+		} else {
+			vmas[nv].fd = task_fd(t, files_vma_fd(rf, v));
+			vmas[nv].sysv_pages = 0;
+		}
 		vmas[nv].premapped = t->vma_cur ? t->vma_cur[i] : 0;
 		vmas[nv].how = vma_forced(v, vmas[nv].premapped) ? RST_VMA_FORCE : 0;
+		if (v->kind == VMA_KIND__VMA_SYSV_SHM)
+			vmas[nv].how = RST_VMA_SYSV |
+				       ((v->has_maywrite ? !v->maywrite : !(v->prot & PROT_WRITE)) ?
+					RST_VMA_SYSV_RDONLY : 0);
 		if (restore_vma_lazy(t, i))
 			vmas[nv].how |= RST_VMA_LAZY;
 		vmas[nv].advice = v->has_advice ? v->advice : 0;
@@ -1387,7 +1431,7 @@ table_in_place:
 		_exit(EXIT_FAILURE);
 	if (aio_null(t, t->pe->shares_files ? sh->top : rf->base, &keep, &nr_keep))
 		_exit(EXIT_FAILURE);
-	ra = build_args(t, rf, keep, nr_keep, chain_fds, mem_fd, sh->lazy_fd, &entry,
+	ra = build_args(t, rf, sh->ns, keep, nr_keep, chain_fds, mem_fd, sh->lazy_fd, &entry,
 			&stack_top);
 	if (!ra || set_task_dirs(t, rf))
 		_exit(EXIT_FAILURE);

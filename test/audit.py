@@ -651,9 +651,10 @@ IPC_LIMITS = ["kernel/sem", "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni",
               "kernel/shm_rmid_forced", "fs/mqueue/queues_max",
               "fs/mqueue/msg_max", "fs/mqueue/msgsize_max",
               "fs/mqueue/msg_default", "fs/mqueue/msgsize_default"]
-# /proc/sysvipc columns kept: the object, not who used it last or when.
+# /proc/sysvipc columns kept: the object and how many mappings attach a
+# segment, not who used it last or when.
 SYSVIPC_COLUMNS = {
-    "shm": ["key", "shmid", "perms", "size", "uid", "gid", "cuid", "cgid"],
+    "shm": ["key", "shmid", "perms", "size", "nattch", "uid", "gid", "cuid", "cgid"],
     "sem": ["key", "semid", "perms", "nsems", "uid", "gid", "cuid", "cgid"],
     "msg": ["key", "msqid", "perms", "cbytes", "qnum", "uid", "gid", "cuid",
             "cgid"],

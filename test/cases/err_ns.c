@@ -4,7 +4,7 @@
  * --time --ipc --mount): its cgroup namespace, a veth pair in its network
  * namespace (made by ip(8)), a time namespace for its children it
  * unshare()s, a POSIX message queue and a System V segment it keeps
- * attached; in its mount namespace a shared tmpfs with a file it holds
+ * attached, removed (IPC_RMID); in its mount namespace a shared tmpfs with a file it holds
  * open, and a bind mount.
  */
 #include "caselib.h"
@@ -39,6 +39,9 @@ int main(void)
 	if (p == (void *)-1)
 		case_fail("shmget/shmat: %s", strerror(errno));
 	strcpy(p, "attached");
+	/* Removed while attached (SHM_DEST): not saved yet. */
+	if (shmctl(shm, IPC_RMID, NULL))
+		case_fail("shmctl(IPC_RMID): %s", strerror(errno));
 	{
 		const char *tmp = getenv("CREST_TMP");
 		char t1[4096], t2[4096], f[4200];
