@@ -465,43 +465,65 @@ static bool hierarchy_of(const char *controllers, const char *ctrl)
 	return in;
 }
 
+/*
+ * The root for this hierarchy: the first entry naming one of its
+ * controllers, else the last without a controller (CRIU's rule: that one
+ * applies only to hierarchies no other entry names), else none.
+ */
+static const struct cg_root *root_for(const char *controllers, const struct cg_root *r, int nr_r)
+{
+	const struct cg_root *any = NULL;
+
+	for (int k = 0; k < nr_r; k++) {
+		if (!*r[k].ctrl)
+			any = &r[k];
+		else if (hierarchy_of(controllers, r[k].ctrl))
+			return &r[k];
+	}
+	return any;
+}
+
 int attrs_cgroup_root(CoreEntry **cores, const pid_t *pids, int nr, const struct cg_root *r,
 		      int nr_r)
 {
 	const TaskAttrsEntry *first = nr && cores[0] ? cores[0]->attrs : NULL;
 
-	for (int k = 0; first && k < nr_r; k++) {
-		for (size_t h = 0; h < first->n_cgroups; h++) {
-			const char *old = first->cgroups[h]->path, *ctl = first->cgroups[h]->controllers;
-			size_t len = strcmp(old, "/") ? strlen(old) : 0;
+	for (size_t h = 0; first && h < first->n_cgroups; h++) {
+		const char *ctl = first->cgroups[h]->controllers;
+		const struct cg_root *to = root_for(ctl, r, nr_r);
+		char *old;
+		size_t len;
 
-			if (!hierarchy_of(ctl, r[k].ctrl))
-				continue;
-			for (int i = 0; i < nr; i++) {
-				TaskAttrsEntry *ta = cores[i] ? cores[i]->attrs : NULL;
+		if (!to)
+			continue;
+		/* Its own copy: the first root's entry is moved too. */
+		old = xstrdup(first->cgroups[h]->path);
+		len = strcmp(old, "/") ? strlen(old) : 0;
+		for (int i = 0; i < nr; i++) {
+			TaskAttrsEntry *ta = cores[i] ? cores[i]->attrs : NULL;
 
-				for (size_t j = 0; ta && j < ta->n_cgroups; j++) {
-					CgroupEntry *e = ta->cgroups[j];
-					const char *rest;
-					char *moved;
+			for (size_t j = 0; ta && j < ta->n_cgroups; j++) {
+				CgroupEntry *e = ta->cgroups[j];
+				const char *rest;
+				char *moved;
 
-					if (strcmp(e->controllers, ctl))
-						continue;
-					if (strncmp(e->path, old, len) ||
-					    (e->path[len] && e->path[len] != '/')) {
-						pr_err("process %d was in cgroup '%s' (%s), not below '%s' of the first root: --cgroup-root can't place it",
-						       pids[i], e->path, ctl[0] ? ctl : "v2", old);
-						return -1;
-					}
-					rest = strcmp(e->path + len, "/") ? e->path + len : "";
-					moved = strcmp(r[k].path, "/") ? xsprintf("%s%s", r[k].path, rest) :
-						xstrdup(*rest ? rest : "/");
-					if (e->path != old)
-						free(e->path);
-					e->path = moved;
+				if (strcmp(e->controllers, ctl))
+					continue;
+				if (strncmp(e->path, old, len) ||
+				    (e->path[len] && e->path[len] != '/')) {
+					pr_err("process %d was in cgroup '%s' (%s), not below '%s' of the first root: --cgroup-root can't place it",
+					       pids[i], e->path, ctl[0] ? ctl : "v2", old);
+					free(old);
+					return -1;
 				}
+				rest = strcmp(e->path + len, "/") ? e->path + len : "";
+				moved = strcmp(to->path, "/") ? xsprintf("%s%s", to->path, rest) :
+					xstrdup(*rest ? rest : "/");
+				free(e->path);
+				e->path = moved;
 			}
 		}
+		free(old);
 	}
 	return 0;
 }

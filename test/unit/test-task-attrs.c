@@ -113,6 +113,49 @@ static void test_cgroup_dirs(void **state)
 	assert_null(dir_of(5, "devices", "/"));
 }
 
+/* One process in cpu:/old/a, freezer:/old, name=systemd:/old. */
+static CoreEntry *cg_core(void)
+{
+	static const char *const lines[] = { "2:cpu:/old/a", "5:freezer:/old",
+					     "1:name=systemd:/old" };
+	CoreEntry *c = calloc(1, sizeof(*c));
+	TaskAttrsEntry *ta = calloc(1, sizeof(*ta));
+
+	core_entry__init(c);
+	task_attrs_entry__init(ta);
+	c->attrs = ta;
+	ta->n_cgroups = 3;
+	ta->cgroups = calloc(3, sizeof(*ta->cgroups));
+	for (int i = 0; i < 3; i++) {
+		ta->cgroups[i] = calloc(1, sizeof(CgroupEntry));
+		cgroup_entry__init(ta->cgroups[i]);
+		assert_int_equal(attrs_parse_cgroup_line(lines[i], ta->cgroups[i]), 0);
+	}
+	return c;
+}
+
+static void test_cgroup_root(void **state)
+{
+	/* As runc sends them: per controller, and one without (CRIU's rule). */
+	const struct cg_root r[] = { { "", "/new" }, { "cpu", "/cpu-new" } };
+	pid_t pid = 7;
+	CoreEntry *c = cg_core();
+
+	assert_int_equal(attrs_cgroup_root(&c, &pid, 1, r, 2), 0);
+	/* Named: its own root only, moved once. */
+	assert_string_equal(c->attrs->cgroups[0]->path, "/cpu-new");
+	/* Named by no entry: the one without a controller. */
+	assert_string_equal(c->attrs->cgroups[1]->path, "/new");
+	assert_string_equal(c->attrs->cgroups[2]->path, "/new");
+	core_entry__free_unpacked(c, NULL);
+
+	c = cg_core();
+	assert_int_equal(attrs_cgroup_root(&c, &pid, 1, r + 1, 1), 0);
+	assert_string_equal(c->attrs->cgroups[0]->path, "/cpu-new");
+	assert_string_equal(c->attrs->cgroups[1]->path, "/old");
+	core_entry__free_unpacked(c, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_status_missing),
 		cmocka_unit_test(test_cgroup_lines),
 		cmocka_unit_test(test_cgroup_dirs),
+		cmocka_unit_test(test_cgroup_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
