@@ -303,11 +303,9 @@ static int ipc_shm(int out)
 
 		if (id < 0)
 			continue;
-		if (ds.shm_perm.mode & (SHM_DEST | SHM_LOCKED | ~07777u)) {
-			send_text(out, 'r', "System V shared memory segment %d (key %#x) has mode %#o (%s), not supported yet",
-				  id, ds.shm_perm.__key, ds.shm_perm.mode,
-				  ds.shm_perm.mode & SHM_DEST ? "removed, still attached" :
-				  ds.shm_perm.mode & SHM_LOCKED ? "SHM_LOCK" : "flags");
+		if (ds.shm_perm.mode & ~(07777u | SHM_DEST | SHM_LOCKED)) {
+			send_text(out, 'r', "System V shared memory segment %d (key %#x) has mode %#o (flags crest does not know), not supported",
+				  id, ds.shm_perm.__key, ds.shm_perm.mode);
 			continue;
 		}
 		if (ds.shm_perm.cuid != ds.shm_perm.uid || ds.shm_perm.cgid != ds.shm_perm.gid) {
@@ -322,6 +320,9 @@ static int ipc_shm(int out)
 		/* Before our own attach below: the tree's (sysv_shm_check()). */
 		o.has_nattch = 1;
 		o.nattch = ds.shm_nattch;
+		/* Removed: it goes when the last attach does (again at restore). */
+		o.has_removed = o.removed = !!(ds.shm_perm.mode & SHM_DEST);
+		o.has_locked = o.locked = !!(ds.shm_perm.mode & SHM_LOCKED);
 		at = shmat(id, NULL, SHM_RDONLY);
 		if (at == (void *)-1) {
 			send_text(out, 'e', "can't attach System V shared memory segment %d: %s",
@@ -1377,6 +1378,55 @@ int ns_sysv_shm_size(const struct ns_restore *nr, uint32_t ipc_ns, int32_t id, u
 	return -1;
 }
 
+int ns_sysv_remove(const struct ns_restore *nr, const PstreeEntry *pe, pid_t pid)
+{
+	const NsEntry *e = ns_by_id(nr, pe->has_ipc_ns ? pe->ipc_ns : 0, NULL);
+	int k = e ? (int)e->id - 1 : -1, n = 0, fd, status;
+	char path[64];
+	pid_t h;
+
+	if (!e || e->kind != NS_KIND__NS_IPC || e->entered_by != pe->pid)
+		return 0;
+	for (int i = 0; i < nr->nr_objs[k]; i++)
+		n += nr->objs[k][i]->kind == IPC_OBJ_KIND__IPC_SHM && nr->objs[k][i]->removed;
+	if (!n)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open %s", path);
+		return -1;
+	}
+	/* A child of ours does it there: crest stays in its own namespace. */
+	h = fork();
+	if (h < 0) {
+		pr_perror("can't fork");
+		close(fd);
+		return -1;
+	}
+	if (!h) {
+		int bad = setns(fd, CLONE_NEWIPC) ? 1 : 0;
+
+		for (int i = 0; !bad && i < nr->nr_objs[k]; i++) {
+			const IpcObjEntry *o = nr->objs[k][i];
+
+			if (o->kind == IPC_OBJ_KIND__IPC_SHM && o->removed &&
+			    shmctl(o->id, IPC_RMID, NULL) < 0)
+				bad = 2 + i;
+		}
+		_exit(bad ? 1 : 0);
+	}
+	close(fd);
+	if (waitpid(h, &status, 0) != h || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_err("can't remove again the System V segments of IPC namespace %u that were removed while attached (IPC_RMID)",
+		       e->id);
+		return -1;
+	}
+	pr_debug("IPC namespace %u: %d segment%s removed again, still attached", e->id, n,
+		 n == 1 ? "" : "s");
+	return 0;
+}
+
 int ns_check(const struct ns_restore *nr, PstreeEntry **pes, int nr_pes)
 {
 	for (int i = 0; i < nr_pes; i++)
@@ -1549,6 +1599,10 @@ static int restore_shm(const IpcObjEntry *o)
 	ds.shm_perm.mode = o->mode;
 	if (shmctl(id, IPC_SET, &ds) < 0) {
 		pr_perror("can't give System V shared memory segment %d its owner", id);
+		return -1;
+	}
+	if (o->locked && shmctl(id, SHM_LOCK, NULL) < 0) {
+		pr_perror("can't lock System V shared memory segment %d (SHM_LOCK)", id);
 		return -1;
 	}
 	return 0;

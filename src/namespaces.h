@@ -41,6 +41,12 @@ int ns_collect(struct ns_dump *nd, struct pstree *t);
 /* The size of System V segment id of IPC namespace ipc_ns in the images: 0, or -1. */
 struct ns_restore;
 int ns_sysv_shm_size(const struct ns_restore *nr, uint32_t ipc_ns, int32_t id, uint64_t *size);
+/*
+ * Once every process is restored, the segments of the IPC namespace pe
+ * entered (now pid) that were removed while attached are removed again
+ * (they go with their last attach); 0 if there are none.
+ */
+int ns_sysv_remove(const struct ns_restore *nr, const PstreeEntry *pe, pid_t pid);
 /* namespaces.img and one image per namespace; pe's fields from it. */
 int ns_write(const struct ns_dump *nd, struct img_dir *d);
 /* crest's PID as pid sees it, for the parasite's wait: a watch's inside. */

@@ -1328,6 +1328,11 @@ static int finish_all(struct restore_ctx *ctx)
 		if (t->pe->zombie_leader && wait_leader_gone(t->new_pid))
 			goto out;
 	}
+	/* Every attach is made again: segments removed then go again. */
+	for (int i = 0; i < ctx->nr; i++)
+		if (!ctx->tasks[i].pe->zombie &&
+		    ns_sysv_remove(&ctx->ns, ctx->tasks[i].pe, ctx->tasks[i].new_pid))
+			goto out;
 	/*
 	 * Stopped ones stop now, while ours, continued ones stop and go on
 	 * again; then their parents' reports.

@@ -3,11 +3,14 @@
  * tree (test/run starts it under unshare --ipc): a private segment the
  * parent attached read-write, then split (one page made read-only, one
  * unmapped) and shared with its child by fork; a keyed one attached
- * SHM_RDONLY. After the restore each mapping is where it was, with its
- * bytes and protection, the kernel counts as many attaches as before,
+ * SHM_RDONLY and locked (SHM_LOCK); one removed (IPC_RMID) while
+ * attached by both. After the restore each mapping is where it was, with
+ * its bytes and protection, the kernel counts as many attaches as before,
  * parent and child still share the segment (a write by one is read by
- * the other), the read-only attach can't be made writable, and shmdt()
- * at the attach's address detaches every piece of it.
+ * the other), the read-only attach can't be made writable, the locked
+ * one is locked, the removed one is still removed (no key, SHM_DEST) and
+ * goes with its last detach, and shmdt() at the attach's address
+ * detaches every piece of it.
  */
 #include "caselib.h"
 
@@ -47,9 +50,10 @@ static void check_bytes(const unsigned char *p, size_t from, size_t to, int seed
 
 int main(void)
 {
-	int a, b, go[2], back[2], status;
+	int a, b, r, go[2], back[2], status;
 	unsigned long na, nb;
-	unsigned char *pa, *pb;
+	unsigned char *pa, *pb, *pr;
+	struct shmid_ds sd;
 	pid_t child, pid = getpid();
 	char c;
 
@@ -64,6 +68,13 @@ int main(void)
 	pb = shmat(b, NULL, 0);
 	if (pa == (void *)-1 || pb == (void *)-1)
 		case_fail("shmat: %s", strerror(errno));
+	r = shmget(IPC_PRIVATE, PAGE, 0644);
+	pr = r < 0 ? (void *)-1 : shmat(r, NULL, 0);
+	if (pr == (void *)-1)
+		case_fail("shmget/shmat of the removed one: %s", strerror(errno));
+	strcpy((char *)pr, "removed, still here");
+	if (shmctl(r, IPC_RMID, NULL) || shmctl(b, SHM_LOCK, NULL))
+		case_fail("IPC_RMID/SHM_LOCK: %s", strerror(errno));
 	for (size_t i = 0; i < A_SIZE; i++)
 		pa[i] = pattern(i, 1);
 	for (size_t i = 0; i < B_SIZE; i++)
@@ -88,6 +99,8 @@ int main(void)
 		if (memcmp(pa + 2 * PAGE + 10, "parent after", 12))
 			_exit(3);
 		memcpy(pa + 4 * PAGE + 20, "child after", 11);
+		if (strcmp((char *)pr, "removed, still here"))
+			_exit(4);
 		_exit(0);
 	}
 	if (read(back[0], &c, 1) != 1)
@@ -107,6 +120,15 @@ int main(void)
 	check_bytes(pa, 0, 3 * PAGE, 1, "segment a");
 	check_bytes(pa, 4 * PAGE, A_SIZE, 1, "segment a");
 	check_bytes(pb, 0, B_SIZE, 2, "segment b");
+	if (shmctl(b, IPC_STAT, &sd) || !(sd.shm_perm.mode & SHM_LOCKED))
+		case_fail("segment b is no longer locked (mode %#o)", sd.shm_perm.mode);
+	if (shmctl(r, IPC_STAT, &sd) || !(sd.shm_perm.mode & SHM_DEST) ||
+	    sd.shm_perm.__key != IPC_PRIVATE || sd.shm_nattch != 2)
+		case_fail("the removed segment: %s, mode %#o, key %#x, %lu attaches",
+			  strerror(errno), sd.shm_perm.mode, sd.shm_perm.__key,
+			  (unsigned long)sd.shm_nattch);
+	if (strcmp((char *)pr, "removed, still here"))
+		case_fail("the removed segment holds '%s'", pr);
 	if (shmget(B_KEY, 0, 0) != b)
 		case_fail("key %#x is segment %d, want %d", B_KEY, shmget(B_KEY, 0, 0), b);
 	/* The read-only attach stays one: no write permission to take. */
@@ -129,5 +151,9 @@ int main(void)
 		case_fail("%lu attaches of a after the child exited, want %lu", nattch(a), na / 2);
 	if (shmdt(pa) || nattch(a) != 0)
 		case_fail("shmdt at a's address: %s, %lu attaches left", strerror(errno), nattch(a));
+	/* The removed one goes with its last attach, ours. */
+	if (shmdt(pr) || shmctl(r, IPC_STAT, &sd) == 0 || (errno != EINVAL && errno != EIDRM))
+		case_fail("the removed segment is still there after its last shmdt (%s)",
+			  strerror(errno));
 	case_pass();
 }
