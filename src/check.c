@@ -26,6 +26,7 @@
 #include "arch.h"
 #include "check.h"
 #include "log.h"
+#include "net-lock.h"
 #include "opts.h"
 #include "timers.h"
 
@@ -124,8 +125,8 @@ static int probe_map_files(void)
 }
 
 /*
- * --tcp-established: TCP_REPAIR (CAP_NET_ADMIN). There is no network lock
- * to probe: crest uses none (crest(8), --tcp-established).
+ * --tcp-established: TCP_REPAIR (CAP_NET_ADMIN). The network lock its
+ * connections take (net-lock.c) is probed apart: net_lock_probe.
  */
 static int probe_tcp_repair(void)
 {
@@ -217,6 +218,7 @@ static int time_offsets(void)
 int cr_check(const struct options *opts)
 {
 	int seize = probe_seize();
+	const char *netlock_why = net_lock_probe();
 	struct {
 		const char *name;
 		int ok;
@@ -233,6 +235,7 @@ int cr_check(const struct options *opts)
 		{ "timerfd TFD_IOC_SET_TICKS", probe_timerfd_ticks(), 0 },
 		{ "pagemap PAGEMAP_SCAN ioctl", probe_pagemap_scan(), 0 },
 		{ "TCP_REPAIR (--tcp-established)", probe_tcp_repair(), 0 },
+		{ "network lock: BPF on tcx", !netlock_why, 0 },
 		{ "UTS namespaces", probe_ns(CLONE_NEWUTS, NULL), 0 },
 		{ "IPC namespaces, System V ids", probe_ns(CLONE_NEWIPC, ipc_next_ids), 0 },
 		{ "System V messages read (MSG_COPY)", probe_ns(CLONE_NEWIPC, msg_copy), 0 },
@@ -257,6 +260,7 @@ int cr_check(const struct options *opts)
 			       f[i].required ? "true" : "false", i + 1 < n ? "," : "");
 		printf("  ],\n  \"namespaces_restored\": \"%s\",\n"
 		       "  \"namespaces_refused\": \"%s\",\n", NS_RESTORED, NS_REFUSED);
+		printf("  \"network_lock\": \"%s\",\n", netlock_why ? "none" : "bpf");
 		printf("  \"xstate_size\": %zu,\n  \"missing_required\": %d,\n"
 		       "  \"ok\": %s\n}\n", arch_xstate_size(), missing,
 		       missing ? "false" : "true");
@@ -265,6 +269,11 @@ int cr_check(const struct options *opts)
 	for (size_t i = 0; i < n; i++)
 		printf("%-34s %s%s\n", f[i].name, f[i].ok ? "yes" : "NO",
 		       !f[i].ok && !f[i].required ? " (optional)" : "");
+	if (netlock_why)
+		printf("network lock: none (%s): a dump of TCP connections needs --network-lock skip\n",
+		       netlock_why);
+	else
+		printf("network lock: bpf (a BPF program on tcx, ingress and egress of every interface, drops a dumped connection's packets)\n");
 	printf("xstate size: %zu bytes\n", arch_xstate_size());
 	printf("namespaces: %s restored; %s refused\n", NS_RESTORED, NS_REFUSED);
 	if (missing) {

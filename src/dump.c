@@ -488,6 +488,7 @@ static int write_images(struct dump_ctx *ctx)
 	inv.kernel = u.release;
 	inv.n_pids = ctx->tree.nr;
 	inv.pids = pids;
+	inv.netlock = ctx->files.netlock;
 	if (ctx->chained) {
 		inv.prev_dir = (char *)ctx->prev.arg;
 		inv.has_prev_id = 1;

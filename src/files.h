@@ -67,6 +67,8 @@ struct dump_files {
 	int nr_flying;
 	const struct options *opts;	/* what the kinds may save (--ext-unix-sk) */
 	struct dump_locks *locks;	/* files-lock.c: of every fd kind */
+	char *netlock;			/* sk-inet.c: the network lock's keeper, for
+					 * the inventory; NULL: none */
 };
 
 /*

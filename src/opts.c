@@ -306,10 +306,14 @@ static const struct opt_help {
 	{ C(RESTORE), OPT_TCP_ESTABLISHED, NULL,
 	  "accepted for CRIU's callers: the images hold\n"
 	  "the connections" },
-	{ C(DUMP) | C(RESTORE), OPT_NETWORK_LOCK, "skip",
-	  "as CRIU's: crest locks no connection (it has no\n"
-	  "iptables or nftables lock; iptables and nftables\n"
-	  "are refused)" },
+	{ C(DUMP), OPT_NETWORK_LOCK, "bpf|skip",
+	  "bpf (the default): a dumped TCP connection's\n"
+	  "packets are dropped from its read till the\n"
+	  "restore (a BPF program on tcx); skip: no lock\n"
+	  "(CRIU's iptables and nftables are refused)" },
+	{ C(RESTORE), OPT_NETWORK_LOCK, "bpf|skip",
+	  "accepted for CRIU's callers: the restore lets\n"
+	  "the dump's lock go once the tree is made" },
 	{ C(DUMP), OPT_EXTERNAL, "mnt[MP]:NAME",
 	  "the bind mount at MP of the tree's mount\n"
 	  "namespace is the caller's: saved as NAME, not\n"
@@ -715,19 +719,21 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_NETWORK_LOCK:
 			/*
 			 * CRIU's methods: iptables (its default), nftables,
-			 * skip. crest has no lock: it always does what skip
-			 * says, and a lock asked for by name is not there.
+			 * skip. crest's lock is a BPF program on tcx
+			 * (net-lock.c): the machines it runs on may have
+			 * neither iptables nor nftables.
 			 */
 			if (!strcmp(optarg, "iptables") || !strcmp(optarg, "nftables")) {
-				pr_err("--network-lock %s: crest has no %s lock (nor any other): the connections are not locked between the dump and the restore, as with CRIU's --network-lock skip, which crest takes",
+				pr_err("--network-lock %s: crest locks connections with a BPF program on tcx, not with %s: give --network-lock bpf (the default) or skip",
 				       optarg, optarg);
 				return -1;
 			}
-			if (strcmp(optarg, "skip")) {
-				pr_err("--network-lock takes iptables, nftables or skip, not '%s'",
+			if (strcmp(optarg, "bpf") && strcmp(optarg, "skip")) {
+				pr_err("--network-lock takes bpf (the default) or skip, not '%s'",
 				       optarg);
 				return -1;
 			}
+			o->network_lock_skip = !strcmp(optarg, "skip");
 			break;
 		case OPT_SIGN_KEY:	o->sign_key = optarg; break;
 		case OPT_VERIFY_KEY:	o->verify_key = optarg; break;

@@ -38,6 +38,7 @@
 #include "image.h"
 #include "lazy.h"
 #include "log.h"
+#include "net-lock.h"
 #include "mem-premap.h"
 #include "mem-zpages.h"
 #include "namespaces.h"
@@ -1345,6 +1346,12 @@ static int finish_all(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr; i++)
 		if (!ctx->tasks[i].pe->zombie && finish_task(&ctx->tasks[i], &ras[i]))
 			goto out;
+	/*
+	 * The connections are repaired and the tree is about to go on: the
+	 * dump's network lock goes (a peer sends again what was dropped).
+	 */
+	if (ctx->inv->netlock && net_lock_unlock(ctx->inv->netlock) < 0)
+		goto out;
 	/* All rebuilt: let them go together (a stopped group stays stopped). */
 	for (int i = 0; i < ctx->nr; i++) {
 		struct restore_task *t = &ctx->tasks[i];
@@ -2043,5 +2050,12 @@ err:
 		log_msg(LOG_ERROR, "'%s' can't be restored here; nothing was created\n", where);
 	else
 		log_msg(LOG_ERROR, "restore from '%s' failed; nothing was left running\n", where);
+	if (!opts->check_only && ctx.inv && ctx.inv->netlock) {
+		pid_t keeper = net_lock_keeper_pid(ctx.inv->netlock);
+
+		if (keeper > 0)
+			log_msg(LOG_ERROR, "the dump's network lock still holds its TCP connections (keeper '@%s', crest-netlock, pid %d): a restore again carries them on; kill the keeper to let them go\n",
+				ctx.inv->netlock, keeper);
+	}
 	return ctx.exit_code;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "net-lock.h"
 #include "sk-inet.h"
 #include "util.h"
 
@@ -30,9 +31,19 @@ static int raw_socket(bool v4)
 	int *fd = &raw_fd[v4 ? 0 : 1];
 
 	if (*fd < 0) {
+		int mark = NET_LOCK_MARK;
+
 		*fd = socket(v4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-		if (*fd < 0)
+		if (*fd < 0) {
 			pr_perror("can't open a raw IPv%c socket", v4 ? '4' : '6');
+			return -1;
+		}
+		/* crest's own packets pass the network lock (net-lock.c). */
+		if (setsockopt(*fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
+			pr_perror("can't mark crest's raw IPv%c socket (SO_MARK)", v4 ? '4' : '6');
+			close(*fd);
+			*fd = -1;
+		}
 	}
 	return *fd;
 }

@@ -66,6 +66,8 @@
 #include "files-kind.h"
 #include "image.h"
 #include "log.h"
+#include "net-lock.h"
+#include "opts.h"
 #include "pstree.h"
 #include "refuse.h"
 #include "sk-inet.h"
@@ -79,6 +81,8 @@ enum {
 	ST_FIN_WAIT2, ST_TIME_WAIT, ST_CLOSE, ST_CLOSE_WAIT, ST_LAST_ACK,
 	ST_LISTEN, ST_CLOSING,
 };
+
+static socklen_t conn_addr(const InetSkEntry *e, bool peer, struct sockaddr_storage *ss);
 
 /* A connection crest repairs: established or half closed. */
 static bool tcp_conn_state(unsigned int st)
@@ -118,12 +122,14 @@ struct insk {
 	pid_t tpid;		/* a task holding it, for messages */
 	pid_t pid;		/* a live thread of it... */
 	int fd;			/* ...at this fd */
-	int rfd;		/* a connection: a copy of it in repair mode, or -1 */
+	int rfd;		/* a connection: a copy of it (in repair mode), or -1 */
+	bool repairing;		/* TCP_REPAIR set on rfd */
 };
 
 struct insk_dump {
 	struct insk *sk;
 	int nr;
+	struct net_lock *lock;	/* net-lock.c's, from repair_all to dump_done */
 };
 
 static struct insk_dump *dump_state(struct dump_files *df)
@@ -713,9 +719,11 @@ static int read_conn(struct insk *s)
  * sends nothing to the peer (no FIN, no RST), so that the restored one
  * goes on with it; otherwise repair mode ends, without a window probe.
  * Done as the records are written, the last thing before the tree is let
- * go (its pages are saved, nothing was refused): what a peer outside
- * sends after the read and the kernel acknowledges is lost, so the
- * moments between are as few as can be (there is no network lock).
+ * go (its pages are saved, nothing was refused). Before the first is put
+ * in repair mode, the network lock (net-lock.c, unless --network-lock
+ * skip) drops their segments both ways: what a peer outside sends after
+ * the read is neither acknowledged (and lost) nor, once the tree is
+ * killed, answered with a reset; it sends it again after the restore.
  */
 /* Is SO_REUSEPORT among e's saved options (set, as a new socket has it not)? */
 static bool has_reuseport(const InetSkEntry *e)
@@ -791,10 +799,116 @@ static int in_collected(struct dump_files *df, struct pstree *t)
 	return 0;
 }
 
-static int repair_all(struct dump_files *df)
+/* The 4-tuple of a connection as its socket sends (v4-mapped: IPv4). */
+static int lock_conn(const InetSkEntry *e, struct net_lock_conn *c)
+{
+	struct sockaddr_storage a, b;
+
+	if (!conn_addr(e, false, &a) || !conn_addr(e, true, &b))
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->family = a.ss_family;
+	if (a.ss_family == AF_INET) {
+		memcpy(c->src, &((struct sockaddr_in *)&a)->sin_addr, 4);
+		memcpy(c->dst, &((struct sockaddr_in *)&b)->sin_addr, 4);
+		c->sport = ((struct sockaddr_in *)&a)->sin_port;
+		c->dport = ((struct sockaddr_in *)&b)->sin_port;
+	} else {
+		memcpy(c->src, &((struct sockaddr_in6 *)&a)->sin6_addr, 16);
+		memcpy(c->dst, &((struct sockaddr_in6 *)&b)->sin6_addr, 16);
+		c->sport = ((struct sockaddr_in6 *)&a)->sin6_port;
+		c->dport = ((struct sockaddr_in6 *)&b)->sin6_port;
+	}
+	return 0;
+}
+
+static bool same_conn(const struct net_lock_conn *a, const struct net_lock_conn *b, bool back)
+{
+	return a->family == b->family && a->sport == (back ? b->dport : b->sport) &&
+	       a->dport == (back ? b->sport : b->dport) &&
+	       !memcmp(a->src, back ? b->dst : b->src, 16) &&
+	       !memcmp(a->dst, back ? b->src : b->dst, 16);
+}
+
+/*
+ * The lock on the connections (each s->rfd a copy of it): in every
+ * network namespace they are in. A tree that is killed hands it to a
+ * keeper, till the restore, when a peer of one is outside the tree (two
+ * ends both dumped and dead send nothing).
+ */
+static int lock_all(struct dump_files *df, struct insk_dump *u, struct img_dir *d)
+{
+	const struct options *o = df->opts;
+	struct net_lock_conn *c = xzalloc((u->nr + 1) * sizeof(*c));
+	int *ns = xzalloc((u->nr + 1) * sizeof(int));
+	ino_t *ns_ino = xzalloc((u->nr + 1) * sizeof(ino_t));
+	int nr = 0, nr_ns = 0, ret = -1;
+	bool outside = false;
+	char *keeper = NULL;
+
+	for (int i = 0; i < u->nr; i++) {
+		struct insk *s = &u->sk[i];
+		struct stat st;
+		int fd;
+
+		if (s->rfd < 0)
+			continue;
+		if (lock_conn(s->e, &c[nr])) {
+			pr_err("fd %d of process %d has an address crest can't lock", s->fd, s->tpid);
+			goto out;
+		}
+		nr++;
+		fd = ioctl(s->rfd, SIOCGSKNS);
+		if (fd < 0 || fstat(fd, &st)) {
+			pr_perror("can't tell the network namespace of fd %d of process %d (SIOCGSKNS) to lock it",
+				  s->fd, s->tpid);
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		for (int k = 0; k < nr_ns && fd >= 0; k++)
+			if (ns_ino[k] == st.st_ino) {
+				close(fd);
+				fd = -1;
+			}
+		if (fd >= 0) {
+			ns_ino[nr_ns] = st.st_ino;
+			ns[nr_ns++] = fd;
+		}
+	}
+	for (int i = 0; i < nr && !outside; i++) {
+		bool peer = false;
+
+		for (int k = 0; k < nr && !peer; k++)
+			peer = same_conn(&c[i], &c[k], true);
+		outside = !peer;
+	}
+	if (o->after_dump == AFTER_KILL && outside) {
+		char id[2 * IMG_ID_SIZE + 1];
+
+		img_id_str(d->id, id);
+		keeper = xsprintf("crest-netlock-%s", id);
+	}
+	u->lock = net_lock_take(ns, nr_ns, c, nr, keeper);
+	if (u->lock) {
+		ret = 0;
+		df->netlock = keeper;	/* for the inventory */
+		keeper = NULL;
+	}
+out:
+	for (int k = 0; k < nr_ns; k++)
+		close(ns[k]);
+	free(keeper);
+	free(ns);
+	free(ns_ino);
+	free(c);
+	return ret;
+}
+
+static int repair_all(struct dump_files *df, struct img_dir *d)
 {
 	struct insk_dump *u = dump_state(df);
-	int on = TCP_REPAIR_ON;
+	int on = TCP_REPAIR_ON, nr = 0;
 
 	if (refusals_nr())
 		return 0;	/* the dump stops: leave the connections alone */
@@ -806,6 +920,20 @@ static int repair_all(struct dump_files *df)
 		s->rfd = pidfd_take(s->pid, s->fd);
 		if (s->rfd < 0)
 			return -1;
+		nr++;
+	}
+	/* Locked first: nothing they hear after the read is acknowledged. */
+	if (nr && df->opts && !df->opts->network_lock_skip && lock_all(df, u, d))
+		return -1;
+	if (nr && fault("net-locked")) {
+		pr_err("fault injected: net-locked");
+		return -1;
+	}
+	for (int i = 0; i < u->nr; i++) {
+		struct insk *s = &u->sk[i];
+
+		if (s->rfd < 0)
+			continue;
 		if (setsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on))) {
 			pr_perror("can't put fd %d of process %d in repair mode (TCP_REPAIR)",
 				  s->fd, s->tpid);
@@ -813,6 +941,7 @@ static int repair_all(struct dump_files *df)
 			s->rfd = -1;
 			return -1;
 		}
+		s->repairing = true;
 		if (read_conn(s))
 			return -1;
 	}
@@ -844,6 +973,8 @@ static void in_dump_done(struct dump_files *df, bool kill)
 
 		if (s->rfd < 0)
 			continue;
+		if (!s->repairing)
+			goto next;
 		/* The tree runs on with it: as it was, SO_REUSEADDR too. */
 		if (!kill && (setsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &none, sizeof(none)) ||
 			      setsockopt(s->rfd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off))))
@@ -851,9 +982,18 @@ static void in_dump_done(struct dump_files *df, bool kill)
 				  s->tpid);
 		else if (!kill)
 			reuse_back(s->rfd, s->e, "a connection left running");
+next:
 		close(s->rfd);
 		s->rfd = -1;
+		s->repairing = false;
 	}
+	/*
+	 * Out of repair mode, the lock goes; a killed tree's sockets are
+	 * closed in repair mode by now, its keeper holds the lock on.
+	 */
+	if (kill ? net_lock_keep(u->lock) : (net_lock_release(u->lock), 0))
+		pr_warn("the network lock is let go: a peer outside the tree that sends before the restore is answered with a reset");
+	u->lock = NULL;
 }
 
 static int in_write(struct dump_files *df, struct img_dir *d)
@@ -862,7 +1002,7 @@ static int in_write(struct dump_files *df, struct img_dir *d)
 	void **msgs;
 	int ret;
 
-	if (repair_all(df))
+	if (repair_all(df, d))
 		return -1;
 	msgs = xzalloc((u->nr + 1) * sizeof(*msgs));
 	for (int i = 0; i < u->nr; i++)

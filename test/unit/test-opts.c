@@ -448,12 +448,16 @@ static void test_tcp_established(void **state)
 	assert_int_equal(PARSE(&o, "crest", "restore", "--tcp-established"), 0);
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--tcp-established=1"), -1);
 	assert_int_equal(PARSE(&o, "crest", "show", "--tcp-established", "x"), -1);
-	/* CRIU's --network-lock: skip is what crest does; a lock crest lacks is refused. */
+	/* --network-lock: bpf (the default) or skip; CRIU's iptables and nftables refused. */
+	assert_false(o.network_lock_skip);
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--network-lock", "skip"), 0);
+	assert_true(o.network_lock_skip);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--network-lock", "bpf"), 0);
+	assert_false(o.network_lock_skip);
 	assert_int_equal(PARSE(&o, "crest", "restore", "--network-lock=skip"), 0);
 	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--network-lock", "iptables"), -1);
 	assert_int_equal(PARSE(&o, "crest", "restore", "--network-lock", "nftables"), -1);
-	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--network-lock", "bpf"), -1);
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--network-lock", "tc"), -1);
 	assert_int_equal(PARSE(&o, "crest", "verify", "--network-lock", "skip"), -1);
 	/* --tcp-close: the restore's (connections come back closed). */
 	assert_int_equal(PARSE(&o, "crest", "restore", "--tcp-close"), 0);
