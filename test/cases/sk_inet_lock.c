@@ -12,6 +12,10 @@
  * "stop" and the peer answers "end N" with N its last number, proving it
  * never saw an error and that this is the same connection (the peer of a
  * read line reset or said nothing more exits: the line after is EOF).
+ * A third, half closed (its peer outside sent "x" and its FIN: CLOSE_WAIT),
+ * is restored while the lock holds: the peer's FIN crest sends it again by
+ * hand passes the lock (marked); after the restore the case reads "x" and
+ * end of file, and its "bye" reaches the peer ($CREST_TMP/half.ok).
  */
 #include "caselib.h"
 
@@ -20,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,8 +129,49 @@ static void read_numbers(int fd, long *last, long want_past, char *buf, size_t s
 	}
 }
 
+/*
+ * The half-closed one: "x" and its FIN at once (the case's end is
+ * CLOSE_WAIT at the dump, and its restore sends it that FIN again, made
+ * by hand: it passes the lock by its mark); then it waits for the case's
+ * "bye", which can come only once the lock is gone, and says it got it
+ * in $CREST_TMP/half.ok.
+ */
+static void half_peer(int l, int ready)
+{
+	char buf[8], path[4096];
+	size_t got = 0;
+	int a;
+	FILE *f;
+
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	close(ready);
+	a = accept(l, NULL, NULL);
+	if (a < 0 || send(a, "x\n", 2, 0) != 2 || shutdown(a, SHUT_WR))
+		_exit(1);
+	close(l);
+	while (got < 4) {
+		struct pollfd p = { a, POLLIN, 0 };
+		ssize_t r;
+
+		if (poll(&p, 1, 120000) != 1)
+			_exit(1);
+		r = recv(a, buf + got, sizeof(buf) - got, 0);
+		if (r <= 0)
+			_exit(2);
+		got += r;
+	}
+	if (memcmp(buf, "bye\n", 4))
+		_exit(3);
+	snprintf(path, sizeof(path), "%s/half.ok", case_tmpdir());
+	f = fopen(path, "w");
+	_exit(!f || fclose(f));
+}
+
 /* A peer on loopback of fam, and the case's connection to it; -1 if no such loopback. */
-static int connect_peer(int fam)
+static void half_peer(int l, int ready);
+
+static int connect_peer(int fam, bool half)
 {
 	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	struct sockaddr_in sa4 = { .sin_family = AF_INET,
@@ -163,6 +209,8 @@ static int connect_peer(int fam)
 		f = fopen(path, "a");
 		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
 			_exit(1);
+		if (half)
+			half_peer(l, ready[1]);
 		peer(l, ready[1]);
 	}
 	close(ready[1]);
@@ -181,20 +229,45 @@ int main(void)
 	const char *names[2] = { "IPv4", "IPv6" };
 	int c[2];
 	long last[2] = { 0, 0 };
-	char buf[64], want[64];
+	char buf[64], want[64], path[4096];
 	struct tcp_info ti;
 	socklen_t len;
+	int half;
 
 	case_init();
 	for (int i = 0; i < 2; i++) {
-		c[i] = connect_peer(fams[i]);
+		c[i] = connect_peer(fams[i], false);
 		/* The stream runs: a few lines read, the rest queue while we wait. */
 		if (c[i] >= 0)
 			read_numbers(c[i], &last[i], 3, buf, sizeof(buf));
 	}
 
+	half = connect_peer(AF_INET, true);
+	for (int n = 0;; n++) {
+		len = sizeof(ti);
+		must(!getsockopt(half, IPPROTO_TCP, TCP_INFO, &ti, &len), "TCP_INFO");
+		if (ti.tcpi_state == 8)
+			break;
+		if (n > 30000)
+			case_fail("the half-closed connection is in state %u, not CLOSE_WAIT",
+				  ti.tcpi_state);
+		usleep(1000);
+	}
+
 	case_ready();
 	case_wait_go();
+
+	len = sizeof(ti);
+	must(!getsockopt(half, IPPROTO_TCP, TCP_INFO, &ti, &len), "TCP_INFO");
+	if (ti.tcpi_state != 8)
+		case_fail("the half-closed connection: TCP state %u, want CLOSE_WAIT (8)",
+			  ti.tcpi_state);
+	read_line(half, buf, sizeof(buf), "the half-closed connection");
+	if (strcmp(buf, "x"))
+		case_fail("the half-closed connection: read '%s', want 'x'", buf);
+	if (recv(half, buf, 1, MSG_DONTWAIT) != 0)
+		case_fail("the half-closed connection: no end of file after 'x'");
+	must(send(half, "bye\n", 4, 0) == 4, "send bye on the half-closed connection");
 
 	for (int i = 0; i < 2; i++) {
 		if (c[i] < 0)
@@ -211,6 +284,13 @@ int main(void)
 		if (strcmp(buf, want))
 			case_fail("%s: the peer said '%s' after line %ld, want '%s'", names[i], buf,
 				  last[i], want);
+	}
+	/* Its peer got "bye": the restored connection's bytes pass. */
+	snprintf(path, sizeof(path), "%s/half.ok", case_tmpdir());
+	for (int n = 0; access(path, F_OK); n++) {
+		if (n > 30000)
+			case_fail("the half-closed connection's peer did not get 'bye' in 30 s");
+		usleep(1000);
 	}
 	case_pass();
 }
