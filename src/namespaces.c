@@ -1022,6 +1022,73 @@ static int time_for_children(const struct ns_dump *nd, struct pstree *t)
 }
 
 /*
+ * A segment of crest's own IPC namespace that process pid attaches,
+ * read here (crest is in that namespace): NULL and a refusal for what
+ * can't be saved, as ipc_shm() says it for a namespace of the tree.
+ */
+static IpcObjEntry *host_shm_read(pid_t pid, const VmaEntry *v)
+{
+	IpcObjEntry *o = xzalloc(sizeof(*o));
+	struct shmid_ds ds;
+	uint32_t dev = 0;
+	unsigned char *at;
+	size_t n;
+
+	if (shmctl(v->sysv_shm_id, IPC_STAT, &ds) < 0) {
+		refuse(pid, "mapping %llx-%llx is System V shared memory segment %d, which crest can't see in its IPC namespace (%s)",
+		       (unsigned long long)v->start, (unsigned long long)v->end, v->sysv_shm_id,
+		       strerror(errno));
+		goto no;
+	}
+	if (ds.shm_perm.mode & ~(07777u | SHM_DEST | SHM_LOCKED) ||
+	    ds.shm_perm.cuid != ds.shm_perm.uid || ds.shm_perm.cgid != ds.shm_perm.gid) {
+		refuse(pid, "System V shared memory segment %d (key %#x) has mode %#o, creator %u:%u and owner %u:%u: flags crest does not know, or a creator not its owner, not supported yet",
+		       v->sysv_shm_id, ds.shm_perm.__key, ds.shm_perm.mode, ds.shm_perm.cuid,
+		       ds.shm_perm.cgid, ds.shm_perm.uid, ds.shm_perm.gid);
+		goto no;
+	}
+	obj_perm(o, IPC_OBJ_KIND__IPC_SHM, v->sysv_shm_id, &ds.shm_perm);
+	o->has_size = 1;
+	o->size = ds.shm_segsz;
+	o->has_nattch = 1;
+	o->nattch = ds.shm_nattch;	/* before our own attach */
+	o->has_removed = o->removed = !!(ds.shm_perm.mode & SHM_DEST);
+	o->has_locked = o->locked = !!(ds.shm_perm.mode & SHM_LOCKED);
+	at = shmat(v->sysv_shm_id, NULL, SHM_RDONLY);
+	if (at == (void *)-1) {
+		refuse(pid, "mapping %llx-%llx is System V shared memory segment %d, which crest can't attach to read (%s)",
+		       (unsigned long long)v->start, (unsigned long long)v->end, v->sysv_shm_id,
+		       strerror(errno));
+		goto no;
+	}
+	if (shm_dev_of(at, &dev) || dev != v->sysv_shm_dev) {
+		refuse(pid, "mapping %llx-%llx is System V shared memory segment %d of another IPC namespace than its own, crest's (attached before a setns()?), not supported",
+		       (unsigned long long)v->start, (unsigned long long)v->end, v->sysv_shm_id);
+		shmdt(at);
+		goto no;
+	}
+	for (n = ds.shm_segsz; n && !at[n - 1]; n--)
+		;
+	if (n > SHM_MAX_DATA) {
+		refuse(pid, "System V shared memory segment %d (key %#x) holds %zu bytes: crest saves at most %u yet",
+		       v->sysv_shm_id, ds.shm_perm.__key, n, SHM_MAX_DATA);
+		shmdt(at);
+		goto no;
+	}
+	o->has_shm_dev = 1;
+	o->shm_dev = dev;
+	o->has_data = 1;
+	o->data.len = n;
+	o->data.data = xzalloc(n + 1);
+	memcpy(o->data.data, at, n);
+	shmdt(at);
+	return o;
+no:
+	free(o);
+	return NULL;
+}
+
+/*
  * Every shmat()'ed segment (VMA_SYSV_SHM) is one of an IPC namespace
  * crest saves, and all its attaches are the tree's: the kernel counts
  * one in shm_nattch per mapping (a split one counts twice, as it shows
@@ -1030,7 +1097,8 @@ static int time_for_children(const struct ns_dump *nd, struct pstree *t)
  */
 static void sysv_shm_check(struct ns_dump *nd, struct pstree *t)
 {
-	uint32_t **seen = xzalloc((nd->nr + 1) * sizeof(*seen));
+	uint32_t **seen = xzalloc((nd->nr + 1) * sizeof(*seen)), *host_seen = NULL;
+	pid_t *host_pid = NULL;
 
 	for (int k = 0; k < nd->nr; k++)
 		seen[k] = xzalloc((nd->nr_objs[k] + 1) * sizeof(**seen));
@@ -1045,9 +1113,27 @@ static void sysv_shm_check(struct ns_dump *nd, struct pstree *t)
 			if (v->kind != VMA_KIND__VMA_SYSV_SHM)
 				continue;
 			if (!ns) {
-				refuse(it->pid, "mapping %llx-%llx is System V shared memory segment %d of crest's own IPC namespace, the machine's, whose objects crest does not save: run the tree in an IPC namespace of its own (unshare --ipc)",
-				       (unsigned long long)v->start, (unsigned long long)v->end,
-				       v->sysv_shm_id);
+				/* Of the machine's namespace: read here, once. */
+				for (o = 0; o < nd->nr_host_shm; o++)
+					if (nd->host_shm[o]->id == v->sysv_shm_id &&
+					    nd->host_shm[o]->shm_dev == v->sysv_shm_dev)
+						break;
+				if (o == nd->nr_host_shm) {
+					IpcObjEntry *e = host_shm_read(it->pid, v);
+
+					if (!e)
+						continue;
+					nd->host_shm = xrealloc(nd->host_shm,
+								(o + 1) * sizeof(*nd->host_shm));
+					nd->host_shm[nd->nr_host_shm++] = e;
+					host_seen = xrealloc(host_seen, (o + 1) * sizeof(*host_seen));
+					host_seen[o] = 0;
+					host_pid = xrealloc(host_pid, (o + 1) * sizeof(*host_pid));
+					host_pid[o] = it->pid;
+				}
+				v->has_sysv_shm_size = 1;
+				v->sysv_shm_size = nd->host_shm[o]->size;
+				host_seen[o]++;
 				continue;
 			}
 			for (o = 0; o < nd->nr_objs[ns - 1]; o++)
@@ -1080,6 +1166,16 @@ static void sysv_shm_check(struct ns_dump *nd, struct pstree *t)
 		free(seen[k]);
 	}
 	free(seen);
+	for (int o = 0; o < nd->nr_host_shm; o++) {
+		const IpcObjEntry *e = nd->host_shm[o];
+
+		if (e->nattch != host_seen[o])
+			refuse(host_pid[o], "System V shared memory segment %d (key %#x) of crest's IPC namespace, the machine's, is attached %u time%s, %u of them by the tree's mappings: a process outside the tree attaches it, not supported",
+			       e->id, (unsigned)e->key, e->nattch, e->nattch == 1 ? "" : "s",
+			       host_seen[o]);
+	}
+	free(host_seen);
+	free(host_pid);
 }
 
 int ns_collect(struct ns_dump *nd, struct pstree *t)
@@ -1188,6 +1284,15 @@ int ns_write(const struct ns_dump *nd, struct img_dir *d)
 	for (int k = 0; k < nd->nr; k++)
 		if (img_write_msg(img, &nd->ns[k]->base))
 			return -1;
+	if (nd->nr_host_shm) {
+		/* Id 0: crest's own namespace (those of the tree are 1...). */
+		img = img_create(d, IMG_IPCOBJS, 0);
+		if (!img)
+			return -1;
+		for (int o = 0; o < nd->nr_host_shm; o++)
+			if (img_write_msg(img, &nd->host_shm[o]->base))
+				return -1;
+	}
 	for (int k = 0; k < nd->nr; k++) {
 		const NsEntry *e = nd->ns[k];
 
@@ -1252,6 +1357,27 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 	nr->ext = ext;
 	nr->nr_ext = nr_ext;
 	nr->evasive = evasive;
+	if (!faccessat(d->dirfd, "ipcobjs-0.img", F_OK, AT_SYMLINK_NOFOLLOW)) {
+		img = img_open(d, IMG_IPCOBJS, 0);
+		if (!img)
+			return -1;
+		while ((ret = img_read_msg(img, &msg)) > 0) {
+			IpcObjEntry *o = msg;
+
+			if (o->kind != IPC_OBJ_KIND__IPC_SHM || !o->has_size) {
+				pr_err("%s: an object of crest's IPC namespace is not a System V segment",
+				       img->path);
+				img_close(img);
+				return -1;
+			}
+			nr->host_shm = xrealloc(nr->host_shm, (nr->nr_host_shm + 1) * sizeof(o));
+			nr->host_shm[nr->nr_host_shm++] = o;
+		}
+		img_close(img);
+		if (ret < 0)
+			return -1;
+		nr->host_made = xzalloc((nr->nr_host_shm + 1) * sizeof(*nr->host_made));
+	}
 	/* Images of a crest before namespaces: none but crest's own. */
 	if (faccessat(d->dirfd, img_descs[IMG_NAMESPACES].name, F_OK, 0))
 		return 0;
@@ -1365,6 +1491,11 @@ int ns_sysv_shm_size(const struct ns_restore *nr, uint32_t ipc_ns, int32_t id, u
 	int k;
 	const NsEntry *e = ns_by_id(nr, ipc_ns, &k);
 
+	for (int i = 0; !ipc_ns && i < nr->nr_host_shm; i++)
+		if (nr->host_shm[i]->id == id) {
+			*size = nr->host_shm[i]->size;
+			return 0;
+		}
 	if (!e || e->kind != NS_KIND__NS_IPC)
 		return -1;
 	for (int i = 0; i < nr->nr_objs[k]; i++) {
@@ -1424,6 +1555,121 @@ int ns_sysv_remove(const struct ns_restore *nr, const PstreeEntry *pe, pid_t pid
 	}
 	pr_debug("IPC namespace %u: %d segment%s removed again, still attached", e->id, n,
 		 n == 1 ? "" : "s");
+	return 0;
+}
+
+static int next_id(const char *kind, int id);
+
+/* Its bytes, the rest zeros: as at the dump. */
+static int shm_fill(const IpcObjEntry *o)
+{
+	unsigned char *at;
+
+	if (o->has_data && o->data.len > o->size) {
+		pr_err("System V shared memory segment %d: %zu bytes saved for %llu", o->id,
+		       o->data.len, (unsigned long long)o->size);
+		return -1;
+	}
+	at = shmat(o->id, NULL, 0);
+	if (at == (void *)-1) {
+		pr_perror("can't attach System V shared memory segment %d", o->id);
+		return -1;
+	}
+	if (o->has_data)
+		memcpy(at, o->data.data, o->data.len);
+	memset(at + (o->has_data ? o->data.len : 0), 0,
+	       o->size - (o->has_data ? o->data.len : 0));
+	shmdt(at);
+	return 0;
+}
+
+int ns_host_shm_prepare(const struct ns_restore *nr)
+{
+	for (int i = 0; i < nr->nr_host_shm; i++) {
+		const IpcObjEntry *o = nr->host_shm[i];
+		struct shmid_ds ds;
+		int id;
+
+		if (shmctl(o->id, IPC_STAT, &ds) == 0) {
+			if (ds.shm_perm.__key != o->key || ds.shm_segsz != o->size ||
+			    ds.shm_perm.uid != o->uid || ds.shm_perm.gid != o->gid ||
+			    (ds.shm_perm.mode & 0777) != o->mode || (ds.shm_perm.mode & SHM_DEST)) {
+				pr_err("System V shared memory segment %d of this machine is not the one dumped (key %#x, %llu bytes, owner %u:%u, mode %#o; now key %#x, %zu bytes, owner %u:%u, mode %#o): remove it (ipcrm -m %d) or restore where it is free",
+				       o->id, o->key, (unsigned long long)o->size, o->uid, o->gid,
+				       o->mode, ds.shm_perm.__key, (size_t)ds.shm_segsz,
+				       ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.mode, o->id);
+				return -1;
+			}
+			if (ds.shm_nattch) {
+				pr_err("System V shared memory segment %d (key %#x) is attached by %lu process%s now: the restored tree would share it with them; end them first",
+				       o->id, o->key, (unsigned long)ds.shm_nattch,
+				       ds.shm_nattch == 1 ? "" : "es");
+				return -1;
+			}
+			pr_debug("System V shared memory segment %d (key %#x) is still there: refilled",
+				 o->id, o->key);
+		} else {
+			if (o->key != IPC_PRIVATE && (id = shmget(o->key, 0, 0)) >= 0) {
+				pr_err("System V shared memory key %#x is segment %d on this machine, not %d as dumped: remove it (ipcrm -m %d) or restore where it is free",
+				       o->key, id, o->id, id);
+				return -1;
+			}
+			if (next_id("shm", o->id))
+				return -1;
+			id = shmget(o->key, o->size, IPC_CREAT | IPC_EXCL | (o->mode & 0777));
+			if (id < 0) {
+				pr_perror("can't make System V shared memory segment %d (key %#x, %llu bytes)",
+					  o->id, o->key, (unsigned long long)o->size);
+				return -1;
+			}
+			nr->host_made[i] = true;
+			if (id != o->id) {
+				pr_err("System V shared memory segment %d came back as %d (another made one meanwhile?)",
+				       o->id, id);
+				shmctl(id, IPC_RMID, NULL);
+				nr->host_made[i] = false;
+				return -1;
+			}
+			if (shmctl(id, IPC_STAT, &ds) < 0)
+				return -1;
+			ds.shm_perm.uid = o->uid;
+			ds.shm_perm.gid = o->gid;
+			ds.shm_perm.mode = o->mode;
+			if (shmctl(id, IPC_SET, &ds) < 0) {
+				pr_perror("can't give System V shared memory segment %d its owner", id);
+				return -1;
+			}
+		}
+		if (shm_fill(o))
+			return -1;
+		if (shmctl(o->id, o->locked ? SHM_LOCK : SHM_UNLOCK, NULL) < 0) {
+			pr_perror("can't %s System V shared memory segment %d",
+				  o->locked ? "lock" : "unlock", o->id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void ns_host_shm_undo(const struct ns_restore *nr)
+{
+	for (int i = 0; nr->host_made && i < nr->nr_host_shm; i++)
+		if (nr->host_made[i] && shmctl(nr->host_shm[i]->id, IPC_RMID, NULL) < 0)
+			pr_perror("can't remove System V shared memory segment %d, made for the restore",
+				  nr->host_shm[i]->id);
+}
+
+int ns_host_shm_finish(const struct ns_restore *nr)
+{
+	for (int i = 0; i < nr->nr_host_shm; i++) {
+		if (nr->host_shm[i]->removed && shmctl(nr->host_shm[i]->id, IPC_RMID, NULL) < 0) {
+			pr_perror("can't remove System V shared memory segment %d again",
+				  nr->host_shm[i]->id);
+			return -1;
+		}
+		/* Attached by the tree now: theirs, whatever happens next. */
+		nr->host_made[i] = false;
+	}
 	return 0;
 }
 

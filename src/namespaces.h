@@ -29,6 +29,8 @@ struct ns_dump {
 	int nr;
 	const struct ext_mnt *ext;	/* --external mnt[MP]:NAME */
 	int nr_ext;
+	IpcObjEntry **host_shm;		/* segments of crest's IPC namespace the tree attaches */
+	int nr_host_shm;
 };
 
 /*
@@ -47,6 +49,16 @@ int ns_sysv_shm_size(const struct ns_restore *nr, uint32_t ipc_ns, int32_t id, u
  * (they go with their last attach); 0 if there are none.
  */
 int ns_sysv_remove(const struct ns_restore *nr, const PstreeEntry *pe, pid_t pid);
+/*
+ * The segments of crest's own IPC namespace (the machine's) the tree
+ * attaches: found as they were (same key, size and owner, attached by
+ * nobody: refilled with their bytes) or made again under their id. Done
+ * before the tree is made; undone (what was made removed) if the restore
+ * fails; finished (those removed while attached removed again) at its end.
+ */
+int ns_host_shm_prepare(const struct ns_restore *nr);
+void ns_host_shm_undo(const struct ns_restore *nr);
+int ns_host_shm_finish(const struct ns_restore *nr);
 /* namespaces.img and one image per namespace; pe's fields from it. */
 int ns_write(const struct ns_dump *nd, struct img_dir *d);
 /* crest's PID as pid sees it, for the parasite's wait: a watch's inside. */
@@ -68,6 +80,9 @@ struct ns_restore {
 	UserNsEntry **user;
 	int *fd;			/* per ns: made by ns_prepare() (net, time), or -1 */
 	int nr;
+	IpcObjEntry **host_shm;		/* ipcobjs-0.img: of crest's IPC namespace */
+	int nr_host_shm;
+	bool *host_made;		/* made by ns_host_shm_prepare(): undone on failure */
 	const struct ext_mnt *ext;	/* --external mnt[NAME]:PATH */
 	int nr_ext;
 	bool evasive;			/* --evasive-devices */

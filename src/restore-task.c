@@ -140,10 +140,10 @@ static int sysv_vma(const struct restore_task *t, const struct ns_restore *ns,
 {
 	uint64_t size = 0, pages;
 
-	if (!v->has_sysv_shm_id || !v->has_sysv_shm_size || !t->pe->has_ipc_ns ||
-	    ns_sysv_shm_size(ns, t->pe->ipc_ns, v->sysv_shm_id, &size) ||
+	if (!v->has_sysv_shm_id || !v->has_sysv_shm_size ||
+	    ns_sysv_shm_size(ns, t->pe->has_ipc_ns ? t->pe->ipc_ns : 0, v->sysv_shm_id, &size) ||
 	    size != v->sysv_shm_size) {
-		pr_err("image mm-%d.img is corrupt: mapping %#llx-%#llx is of System V segment %d of %llu bytes, which its IPC namespace's image does not hold (%llu bytes)",
+		pr_err("image mm-%d.img is corrupt: mapping %#llx-%#llx is of System V segment %d of %llu bytes, which the image of its IPC namespace does not hold (%llu bytes)",
 		       t->pe->pid, (unsigned long long)v->start, (unsigned long long)v->end,
 		       v->sysv_shm_id, (unsigned long long)v->sysv_shm_size,
 		       (unsigned long long)size);

@@ -1334,6 +1334,8 @@ static int finish_all(struct restore_ctx *ctx)
 		if (!ctx->tasks[i].pe->zombie &&
 		    ns_sysv_remove(&ctx->ns, ctx->tasks[i].pe, ctx->tasks[i].new_pid))
 			goto out;
+	if (ns_host_shm_finish(&ctx->ns))
+		goto out;
 	/*
 	 * Stopped ones stop now, while ours, continued ones stop and go on
 	 * again; then their parents' reports.
@@ -1692,7 +1694,7 @@ static int prepare_objects(struct restore_ctx *ctx)
 	if (log_move_fd(base))
 		goto err;
 	/* The tree's sockets are made in its network namespace. */
-	if (ns_prepare(&ctx->ns, base) ||
+	if (ns_prepare(&ctx->ns, base) || ns_host_shm_prepare(&ctx->ns) ||
 	    ns_enter_objects(&ctx->ns, ctx->tasks[0].pe, &own_net))
 		goto err;
 	ret = files_open_all(&ctx->files, &ctx->dir, base, mms, nr_mms);
@@ -2041,6 +2043,8 @@ int cr_restore(const struct options *opts)
 err_modes:
 	tty_restore_done(&ctx.files);
 err:
+	/* Segments of the machine's IPC namespace made for the tree go too. */
+	ns_host_shm_undo(&ctx.ns);
 	sign_key_wipe(&ctx.key);
 	img_dir_close(&ctx.dir);
 	context_remove_dir(staging);

@@ -1,14 +1,14 @@
 /*
  * Not a checkpoint/restore case: System V shared memory crest can't save,
  * so the errors mode expects each dump to refuse, naming it, and to leave
- * the processes running:
- *   the process (dumped with its tree): a segment attached in crest's own
- *   IPC namespace (the machine's: crest saves the objects of IPC
- *   namespaces of the tree only);
- *   its grandchild (dumped alone): a segment of the IPC namespace its
- *   parent made (unshare) and that its parent, outside the dumped tree,
- *   attaches too; and the first segment, of the machine's namespace,
- *   which it inherited attached.
+ * the processes running. The process attaches a segment of crest's (the
+ * machine's) IPC namespace and has two children that inherit the attach:
+ *   the first (dumped alone): stays in that namespace; its parent,
+ *   outside the dumped tree, attaches the segment too;
+ *   the second makes an IPC namespace (unshare) with a segment of its
+ *   own, attached by it and by its child, the grandchild (dumped alone):
+ *   its parent, outside the dumped tree, attaches its segment too, and it
+ *   holds the first segment, of another namespace than its own.
  * After go, the segments still hold what was written, attached as before.
  */
 #include "caselib.h"
@@ -43,7 +43,7 @@ static unsigned long nattch(int id)
 int main(void)
 {
 	int id, sync[2], go2[2], status;
-	pid_t child;
+	pid_t child, first;
 	char *p, c;
 
 	case_init();
@@ -52,6 +52,13 @@ int main(void)
 		case_fail("shmget/shmat: %s", strerror(errno));
 	if (pipe(sync) || pipe(go2))
 		case_fail("pipe: %s", strerror(errno));
+	first = fork();
+	if (first < 0)
+		case_fail("fork: %s", strerror(errno));
+	if (first == 0) {
+		for (;;)
+			pause();
+	}
 	child = fork();
 	if (child < 0)
 		case_fail("fork: %s", strerror(errno));
@@ -77,9 +84,9 @@ int main(void)
 	case_wait_go();
 	if (strcmp(p + 4096, "still attached"))
 		case_fail("the segment holds '%s'", p + 4096);
-	/* Ours, and the child's and grandchild's, inherited. */
-	if (nattch(id) != 3)
-		case_fail("segment %d: %lu attaches, want 3", id, nattch(id));
+	/* Ours, and the children's and grandchild's, inherited. */
+	if (nattch(id) != 4)
+		case_fail("segment %d: %lu attaches, want 4", id, nattch(id));
 	if (shmdt(p) || shmctl(id, IPC_RMID, NULL))
 		case_fail("shmdt/IPC_RMID: %s", strerror(errno));
 	/* The grandchild checks its segment: still two attaches. */
@@ -87,5 +94,7 @@ int main(void)
 		case_fail("the grandchild's segment is not as it was (%c)", c);
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
+	kill(first, SIGKILL);
+	waitpid(first, &status, 0);
 	case_pass();
 }
