@@ -72,6 +72,7 @@
 #include "refuse.h"
 #include "sk-inet.h"
 #include "sk-opts.h"
+#include "swrk.h"
 #include "util.h"
 
 
@@ -1002,6 +1003,9 @@ static int in_write(struct dump_files *df, struct img_dir *d)
 	void **msgs;
 	int ret;
 
+	/* The tree is frozen and read: the moment CRIU locks, and calls this hook. */
+	if (df->opts && !df->opts->pre_dump && swrk_hook("network-lock"))
+		return -1;
 	if (repair_all(df, d))
 		return -1;
 	msgs = xzalloc((u->nr + 1) * sizeof(*msgs));

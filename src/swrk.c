@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -148,18 +149,44 @@ static int notify(int sk, const char *script, int pid)
 }
 
 /*
+ * A hook crest calls at its real moment (swrk_hook: the dump's
+ * network-lock), through hook: its name, then our 'y' once the caller
+ * answered it, 'n' if its hook failed. false: hook's end is closed.
+ */
+static bool serve_hook(int sk, int hook)
+{
+	char name[64];
+	ssize_t n = recv(hook, name, sizeof(name) - 1, MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0)
+		return false;	/* every holder of crest's end is gone */
+	name[n] = 0;
+	if (send(hook, notify(sk, name, 0) ? "n" : "y", 1, MSG_NOSIGNAL) != 1)
+		pr_perror("can't answer crest's '%s' hook", name);
+	return true;
+}
+
+/*
  * Run crest with argv, on our own stdio (a restored job's stdin, stdout
  * and stderr that lead outside are these), its messages also in log; the
- * first error it logged in errmsg. Its exit status.
+ * first error it logged in errmsg. Its exit status. sk >= 0: the caller's
+ * hooks crest calls while it runs go to it (CREST_SWRK_HOOK_FD).
  */
 static int run_crest(struct argv_buf *a, const char *log, bool no_stdout, char *errmsg,
-		     size_t len)
+		     size_t len, int sk)
 {
-	int status = 0;
+	int status = 0, hook[2] = { -1, -1 }, pidfd;
+	bool live = true;
 	char *buf, *line;
 	pid_t pid;
 
 	errmsg[0] = 0;
+	if (sk >= 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hook)) {
+		pr_perror("can't make a socketpair");
+		return -1;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -169,9 +196,42 @@ static int run_crest(struct argv_buf *a, const char *log, bool no_stdout, char *
 
 		if (null >= 0)
 			dup2(null, 1);
+		if (hook[1] >= 0) {
+			char v[16];
+
+			/* Kept across the exec: crest's end. */
+			fcntl(hook[1], F_SETFD, 0);
+			snprintf(v, sizeof(v), "%d", hook[1]);
+			setenv("CREST_SWRK_HOOK_FD", v, 1);
+		}
 		execv("/proc/self/exe", a->v);
 		_exit(127);
 	}
+	if (hook[1] >= 0)
+		close(hook[1]);
+	/* Its hooks till it exits (a server it left may hold its end on). */
+	pidfd = hook[0] >= 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	while (pidfd >= 0) {
+		struct pollfd p[2] = { { pidfd, POLLIN, 0 }, { hook[0], POLLIN, 0 } };
+
+		if (poll(p, live ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (live && (p[1].revents & POLLIN)) {
+			live = serve_hook(sk, hook[0]);
+			continue;
+		}
+		if (live && p[1].revents)
+			live = false;
+		if (p[0].revents)
+			break;		/* crest exited */
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	if (hook[0] >= 0)
+		close(hook[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	buf = log ? read_file(log, NULL) : NULL;
@@ -180,6 +240,27 @@ static int run_crest(struct argv_buf *a, const char *log, bool no_stdout, char *
 		snprintf(errmsg, len, "%.*s", (int)strcspn(line + 7, "\n"), line + 7);
 	free(buf);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int swrk_hook(const char *name)
+{
+	const char *env = getenv("CREST_SWRK_HOOK_FD");
+	size_t len = strlen(name);
+	struct pollfd p;
+	char c = 0;
+	int fd;
+
+	if (!env)
+		return 0;
+	fd = atoi(env);
+	p.fd = fd;
+	p.events = POLLIN;
+	if (send(fd, name, len, MSG_NOSIGNAL) != (ssize_t)len || poll(&p, 1, -1) != 1 ||
+	    read(fd, &c, 1) != 1 || c != 'y') {
+		pr_err("the caller's '%s' hook failed", name);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -470,10 +551,11 @@ static int refuse_req(int sk, const CriuReq *req, const char *log, int err, cons
 
 /*
  * The caller's hooks, in CRIU's order. crest's dump and restore run
- * whole in a child, so a restore's hooks all come once the tree runs.
+ * whole in a child, so a restore's hooks all come once the tree runs;
+ * a dump's network-lock comes from crest as it locks (swrk_hook), its
+ * network-unlock (the tree left running) after post-dump, as CRIU's.
  */
-static const char *const dump_before[] = { "pre-dump", "network-lock", NULL };
-static const char *const pre_dump_before[] = { "pre-dump", NULL };
+static const char *const dump_before[] = { "pre-dump", NULL };
 static const char *const restore_after[] = { "setup-namespaces", "post-setup-namespaces",
 	"post-restore", "network-unlock", "pre-resume", "post-resume", NULL };
 
@@ -519,12 +601,14 @@ static int serve_cr(int sk, const CriuReq *req)
 		goto out;
 	}
 	if (notifies && notify_all(sk, restore ? pre_restore :
-				   req->type == CRIU_REQ_TYPE__PRE_DUMP ? pre_dump_before : dump_before, 0)) {
+				   dump_before, 0)) {
 		ret = refuse_req(sk, req, log, ECANCELED, "the caller's hook failed");
 		goto out;
 	}
 	unlink(pidfile);
-	rc = run_crest(&a, log, false, why, sizeof(why));
+	/* A dump's network-lock comes from crest, when it locks (swrk_hook). */
+	rc = run_crest(&a, log, false, why, sizeof(why),
+		       notifies && req->type == CRIU_REQ_TYPE__DUMP ? sk : -1);
 	if (rc) {
 		unlink(pidfile);
 		ret = fail_resp(sk, req->type, EIO, why[0] ? why : "crest failed");
@@ -572,7 +656,7 @@ static int serve_check(int sk, const CriuReq *req)
 
 	add(&a, "crest");
 	add(&a, "check");
-	if (run_crest(&a, NULL, true, why, sizeof(why)))
+	if (run_crest(&a, NULL, true, why, sizeof(why), -1))
 		return fail_resp(sk, req->type, ENOSYS,
 				 "this kernel lacks a feature crest needs (see crest check)");
 	r.type = req->type;

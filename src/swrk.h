@@ -5,5 +5,11 @@
 
 /* crest swrk FD: serve CRIU's RPC on the socket FD until it closes. */
 int cr_swrk(const struct options *opts);
+/*
+ * A crest run by swrk for a request with notify_scripts: the caller's
+ * hook name, called now through swrk (CREST_SWRK_HOOK_FD); 0 without
+ * one, -1 (said) if the caller's hook failed.
+ */
+int swrk_hook(const char *name);
 
 #endif

@@ -4,10 +4,11 @@
  * hooks answered when notify_scripts is set -- for test/run.
  *
  *   rpc_client CREST version|check|features
- *   rpc_client CREST dump PID DIR [leave-running] [notify] [ps=ADDR:PORT]
+ *   rpc_client CREST dump PID DIR [leave-running] [notify] [fail=HOOK] [ps=ADDR:PORT]
  *   rpc_client CREST restore DIR [notify] [lazy] [auto-dedup] [ps=ADDR:PORT]
  *   rpc_client CREST unknown-option DIR PID
  *
+ * fail=HOOK: that hook's answer says it failed.
  * Prints the answers ("notify SCRIPT", "ok", "pid N", "version M.m NAME",
  * "error ERRNO: MESSAGE"); exits 0 if the request succeeded.
  */
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
 	uint8_t buf[65536], extra[8];
 	int sv[2], ok = 0, notifies = 0;
 	pid_t crest;
+	const char *fail = NULL;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: rpc_client CREST REQUEST ...\n");
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
 		char *colon;
 
 		notifies |= !strcmp(argv[i], "notify");
+		if (!strncmp(argv[i], "fail=", 5))
+			fail = argv[i] + 5;
 		if (!strcmp(argv[i], "lazy"))		/* criu_opts.lazy_pages */
 			o.has_lazy_pages = o.lazy_pages = 1;
 		if (!strcmp(argv[i], "auto-dedup"))	/* criu_opts.auto_dedup */
@@ -129,7 +133,9 @@ int main(int argc, char **argv)
 			printf("notify %s%s\n", r->notify && r->notify->script ? r->notify->script : "?",
 			       r->notify && r->notify->has_pid ? " (with pid)" : "");
 			ack.type = CRIU_REQ_TYPE__NOTIFY;
-			ack.has_notify_success = ack.notify_success = 1;
+			ack.has_notify_success = 1;
+			ack.notify_success = !(fail && r->notify && r->notify->script &&
+					       !strcmp(r->notify->script, fail));
 			criu_resp__free_unpacked(r, NULL);
 			if (send_req(sv[0], &ack))
 				break;
