@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -34,6 +35,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mem-zpages.h"
+#include "page-server.h"
 #include "track.h"
 #include "parasite.h"
 #include "proc.h"
@@ -307,15 +309,20 @@ struct dump_pages {
  * (a full disk) does not stop the draining: the parasite must finish its
  * command normally, so the rest goes to /dev/null and the error is
  * reported once the parasite is back, ready to be cured.
+ * ps: out_fd is that page server's socket, whose SO_SNDTIMEO ends a splice
+ * that found no room in its buffer for that long with EAGAIN, as an empty
+ * pipe does at once: the pipe's bytes before the splice tell them apart.
  */
 static int drain_pipe(struct parasite_ctl *ctl, int rfd, int out_fd,
-		      uint64_t bytes, const char *img_path, uint64_t written)
+		      uint64_t bytes, const char *img_path, uint64_t written,
+		      struct ps_conn *ps)
 {
 	int done = 0, err = 0, null_fd = -1;
 
 	while (bytes) {
 		size_t len = bytes < PIPE_BYTES ? bytes : PIPE_BYTES;
 		uint64_t limit;
+		int queued = 0;
 		ssize_t n;
 
 		if (!err && fault_arg("pages-enospc", &limit) && written >= limit) {
@@ -330,12 +337,22 @@ static int drain_pipe(struct parasite_ctl *ctl, int rfd, int out_fd,
 				return -1;
 			}
 		}
+		if (ps && !err && ioctl(rfd, FIONREAD, &queued))
+			queued = 0;
 		n = splice(rfd, NULL, err ? null_fd : out_fd, NULL, len,
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			bytes -= n;
 			written += n;
 			progress_add(n);
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN && queued > 0) {
+			/* Nothing the pipe held went: the server stopped reading. */
+			err = ETIMEDOUT;
+			ps_set_broken(ps);
+			pr_err("can't write pages to '%s': the page server took nothing in %.1f s: is it stopped, or its host gone?",
+			       img_path, ps_reply_ms() / 1000.0);
 			continue;
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -399,7 +416,7 @@ static int drain_compressed(struct dump_pages *d)
 		return -1;
 	}
 	if (drain_pipe(d->ctl, d->rfd, d->zfd, b->bytes, d->pages->path,
-		       d->pages->off - IMG_PAGES_OFF))
+		       d->pages->off - IMG_PAGES_OFF, NULL))
 		return -1;
 	map = mmap(NULL, b->bytes, PROT_READ, MAP_SHARED, d->zfd, 0);
 	if (map == MAP_FAILED) {
@@ -438,7 +455,7 @@ static int flush_batch(struct dump_pages *d)
 		return -1;
 	if (d->zfd >= 0 ? drain_compressed(d) :
 	    drain_pipe(ctl, d->rfd, d->pages->fd, b->bytes, d->pages->path,
-		       d->pages->off - IMG_PAGES_OFF))
+		       d->pages->off - IMG_PAGES_OFF, d->pages->ps))
 		return -1;
 	for (uint32_t i = 0; i < b->nr; i++) {
 		pe.vaddr = b->iovs[i].base;
@@ -532,7 +549,13 @@ static int write_forced(struct dump_pages *d)
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
-			pr_perror("can't write pages to '%s'", d->pages->path);
+			if (n < 0 && errno == EAGAIN && d->pages->ps) {
+				ps_set_broken(d->pages->ps);
+				pr_err("can't write pages to '%s': the page server took nothing in %.1f s: is it stopped, or its host gone?",
+				       d->pages->path, ps_reply_ms() / 1000.0);
+			} else {
+				pr_perror("can't write pages to '%s'", d->pages->path);
+			}
 			goto err;
 		}
 		done += n;

@@ -59,15 +59,23 @@ struct ps_sum {
 };
 _Static_assert(sizeof(struct ps_sum) == 40, "ps_sum is 40 bytes on the wire");
 
+/* A send that goes out in part timed out (SO_SNDTIMEO) for the rest. */
+static int send_all(int sk, const void *buf, size_t len, int flags)
+{
+	ssize_t n = send(sk, buf, len, MSG_NOSIGNAL | flags);
+
+	if (n >= 0 && n != (ssize_t)len)
+		errno = EAGAIN;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
 static int send_msg(int sk, uint32_t cmd, uint32_t handle, const void *buf, size_t len)
 {
 	struct ps_hdr h = { cmd, handle, len };
 
-	if (send(sk, &h, sizeof(h), MSG_NOSIGNAL | (len ? MSG_MORE : 0)) != sizeof(h))
+	if (send_all(sk, &h, sizeof(h), len ? MSG_MORE : 0))
 		return -1;
-	if (len && send(sk, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return -1;
-	return 0;
+	return len ? send_all(sk, buf, len, 0) : 0;
 }
 
 /* ---- the server ---- */
@@ -84,6 +92,7 @@ struct ps_server {
 	int sk;
 	int pipe[2];
 	bool hello, nosync, committed;
+	bool stopped;			/* CREST_FAULT=page-server-stop did */
 	struct image **files;		/* by handle - 1 */
 	uint32_t nr_files;
 	uint64_t received;	/* bytes of pages */
@@ -191,6 +200,11 @@ static int serve_data(struct ps_server *s, const struct ps_hdr *h)
 		/* Tests of a server that dies mid-dump: after N bytes of pages. */
 		if (fault_arg("page-server-die", &die) && s->received >= die)
 			kill(getpid(), SIGKILL);
+		/* ... and of one that stops (its socket fills): once, after N bytes. */
+		if (fault_arg("page-server-stop", &die) && s->received >= die && !s->stopped) {
+			s->stopped = true;
+			kill(getpid(), SIGSTOP);
+		}
 		while (n) {
 			ssize_t m = splice(s->pipe[0], NULL, img->fd, NULL, n, SPLICE_F_MOVE);
 
@@ -608,12 +622,14 @@ out:
 /* ---- the client (crest dump --page-server) ---- */
 
 /*
- * How long the client waits for any answer (SO_RCVTIMEO): a server that
+ * How long the client waits for any answer (SO_RCVTIMEO), and for room
+ * to send in (SO_SNDTIMEO: a send, or a splice of pages into the socket,
+ * whose buffer a server that stopped reading has let fill): a server that
  * stopped or whose host went away without a reset fails the dump, or the
  * lazy restore (whose tree is then killed), instead of hanging it.
  * CREST_PS_TIMEOUT_MS: a shorter one, for the test suite.
  */
-static int ps_reply_ms(void)
+int ps_reply_ms(void)
 {
 	const char *env = getenv("CREST_PS_TIMEOUT_MS");
 	int ms = env ? atoi(env) : 0;
@@ -638,6 +654,24 @@ static void conn_read_failed(struct ps_conn *c, const char *what)
 		       c->where, ps_reply_ms() / 1000.0, what);
 	else
 		pr_perror("can't read from the page server %s (%s)", c->where, what);
+}
+
+/*
+ * What a failed send says: a send that timed out (or went out in part:
+ * the rest timed out) is a server that stopped reading.
+ */
+static void conn_send_failed(struct ps_conn *c, const char *what)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		pr_err("can't %s the page server %s: it took nothing in %.1f s: is it stopped, or its host gone?",
+		       what, c->where, ps_reply_ms() / 1000.0);
+	else
+		pr_perror("can't %s the page server %s", what, c->where);
+}
+
+void ps_set_broken(struct ps_conn *c)
+{
+	c->broken = true;
 }
 
 const char *ps_where(const struct ps_conn *c)
@@ -672,7 +706,7 @@ static int conn_send(struct ps_conn *c, uint32_t cmd, uint32_t handle, const voi
 	}
 	if (send_msg(c->sk, cmd, handle, buf, len)) {
 		c->broken = true;
-		pr_perror("can't send to the page server %s", c->where);
+		conn_send_failed(c, "send to");
 		return -1;
 	}
 	return 0;
@@ -771,6 +805,7 @@ struct ps_conn *ps_connect(const char *address, int port, const uint8_t id[IMG_I
 		return NULL;
 	}
 	setsockopt(c->sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(c->sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memcpy(hi.id, id, IMG_ID_SIZE);
 	if (conn_send(c, PS_HELLO, 0, &hi, sizeof(hi)) || conn_reply(c, PS_OK, NULL, 0)) {
@@ -797,9 +832,9 @@ static int conn_raw(struct ps_conn *c, const void *m, size_t len, int flags, con
 		pr_err("page server %s: the connection failed already", c->where);
 		return -1;
 	}
-	if (send(c->sk, m, len, MSG_NOSIGNAL | flags) != (ssize_t)len) {
+	if (send_all(c->sk, m, len, flags)) {
 		c->broken = true;
-		pr_perror("can't %s the page server %s", what, c->where);
+		conn_send_failed(c, what);
 		return -1;
 	}
 	return 0;

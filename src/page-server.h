@@ -55,6 +55,14 @@ struct ps_conn *ps_connect(const char *address, int port, const uint8_t id[IMG_I
 			   bool nosync, bool lazy);
 const char *ps_where(const struct ps_conn *c);
 int ps_sock(const struct ps_conn *c);
+/*
+ * How long a client waits for an answer, or for room to send in (the
+ * socket's SO_RCVTIMEO and SO_SNDTIMEO), in ms: 120 s, or
+ * CREST_PS_TIMEOUT_MS.
+ */
+int ps_reply_ms(void);
+/* A splice into ps_sock() failed: send nothing more (not even an ABORT). */
+void ps_set_broken(struct ps_conn *c);
 /* Move the socket to an fd at or above base (a restore's service fds). */
 int ps_move_sock(struct ps_conn *c, int base);
 int ps_open(struct ps_conn *c, const char *name, uint32_t *handle);
