@@ -166,13 +166,21 @@ static void unescape(char *s)
 	*o = 0;
 }
 
+/* A watched regular file with no name left: crest's fd on it, to save it by. */
+struct deleted_inode {
+	int fd;			/* O_PATH, kept until the dump ends; -1 */
+	struct stat st;
+	char *path;		/* "PATH (deleted)" */
+};
+
 /*
  * The inode behind a file handle as a path that leads to it now: tried
  * through every mount of its device, since a bind mount may not reach
- * it. NULL if none does; *deleted if the inode has no name left.
+ * it. NULL if none does; *deleted if the inode has no name left, and
+ * then, for a regular file and where gone is given, crest's fd on it.
  */
 static char *handle_path(unsigned int sdev, uint64_t ino, struct file_handle *fh,
-			 bool *link, bool *deleted)
+			 bool *link, bool *deleted, struct deleted_inode *gone)
 {
 	char *mi = read_file("/proc/self/mountinfo", NULL), *line, *save = NULL, *found = NULL;
 
@@ -204,11 +212,17 @@ static char *handle_path(unsigned int sdev, uint64_t ino, struct file_handle *fh
 			free(path);
 			continue;
 		}
-		close(fd);
-		if (files_link_deleted(path))
+		if (files_link_deleted(path)) {
 			*deleted = true;
-		else if (path[0] == '/' && !lstat(path, &lst) &&
-			 lst.st_dev == st.st_dev && lst.st_ino == st.st_ino) {
+			if (gone && gone->fd < 0 && S_ISREG(st.st_mode)) {
+				gone->fd = fd;	/* kept until the dump ends: its source */
+				gone->st = st;
+				gone->path = path;
+				continue;
+			}
+			close(fd);
+		} else if (close(fd), path[0] == '/' && !lstat(path, &lst) &&
+			   lst.st_dev == st.st_dev && lst.st_ino == st.st_ino) {
 			*link = S_ISLNK(st.st_mode);
 			found = path;
 			continue;
@@ -225,8 +239,11 @@ static unsigned char hex_val(char c)
 }
 
 /* One "inotify wd:..." line; 1 refused, 0 added, -1 not parsed. */
-static int parse_watch(const struct fd_dump *f, const char *p, InotifyEntry *in)
+static int parse_watch(struct dump_files *df, const struct fd_dump *f, const char *p,
+		       InotifyEntry *in)
 {
+	struct deleted_inode gone = { .fd = -1 };
+	uint32_t file_id = 0;
 	unsigned int wd, sdev, mask, ign, bytes, type;
 	unsigned long long ino;
 	char hex[2 * MAX_HANDLE_SZ + 1];
@@ -257,8 +274,19 @@ static int parse_watch(const struct fd_dump *f, const char *p, InotifyEntry *in)
 	fh->handle_type = type;
 	for (unsigned int i = 0; i < bytes; i++)
 		fh->f_handle[i] = hex_val(hex[2 * i]) << 4 | hex_val(hex[2 * i + 1]);
-	path = handle_path(sdev, ino, fh, &link, &deleted);
+	path = handle_path(sdev, ino, fh, &link, &deleted, &gone);
 	free(fh);
+	if (!path && gone.fd >= 0) {
+		char src[64];
+
+		/* Saved as a deleted file is (files-ghost.c), watched through its fd. */
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", gone.fd);
+		if (files_add_mapped_src(df, gone.path, &gone.st, src, &file_id)) {
+			free(gone.path);
+			return -1;
+		}
+		path = gone.path;
+	}
 	if (!path) {
 		refuse(f->it->pid, "fd %d is an inotify watching inode %llu of device %u:%u%s; not supported yet",
 		       f->fd, ino, sdev >> 20, sdev & 0xfffff,
@@ -273,6 +301,8 @@ static int parse_watch(const struct fd_dump *f, const char *p, InotifyEntry *in)
 	w->has_ino = w->has_dev = 1;
 	w->ino = ino;
 	w->dev = sdev;
+	w->has_file_id = !!file_id;
+	w->file_id = file_id;
 	in->watches = xrealloc(in->watches, (in->n_watches + 1) * sizeof(w));
 	in->watches[in->n_watches++] = w;
 	return 0;
@@ -304,7 +334,7 @@ static int inotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry 
 
 		if (strncmp(p, "inotify ", 8))
 			continue;
-		r = parse_watch(f, p, in);
+		r = parse_watch(df, f, p, in);
 		if (r < 0) {
 			pr_err("can't parse the fdinfo of fd %d of process %d (inotify)",
 			       f->fd, f->it->pid);
@@ -364,8 +394,18 @@ static int inotify_check(const struct restore_files *rf)
 		for (size_t j = 0; j < INS(s)[i]->n_watches; j++) {
 			const InotifyWatch *w = INS(s)[i]->watches[j];
 			struct stat st;
-			int r = w->mask & IN_DONT_FOLLOW ? lstat(w->path, &st) :
-				stat(w->path, &st);
+			int r;
+
+			if (w->has_file_id) {
+				/* A deleted file, made again from the images. */
+				if (!files_by_id(rf, w->file_id)) {
+					pr_err("image inotify.img is corrupt: inotify %u watches file %u, not in the images",
+					       INS(s)[i]->id, w->file_id);
+					ret = -1;
+				}
+				continue;
+			}
+			r = w->mask & IN_DONT_FOLLOW ? lstat(w->path, &st) : stat(w->path, &st);
 
 			if (r) {
 				pr_perror("restore needs '%s' (watched by an inotify)", w->path);
@@ -375,14 +415,31 @@ static int inotify_check(const struct restore_files *rf)
 	return ret;
 }
 
+/* make_inotify()'s: the files of the restore, for watches of deleted ones. */
+static const struct restore_files *inotify_rf;
+
 /*
  * Add w at its own watch descriptor: the kernel's next one is at most
  * it (the watches come in order), and each add-and-remove moves it one on.
  */
 static int add_watch(int fd, const InotifyWatch *w)
 {
+	char self[64];
+	const char *path = w->path;
+
+	if (w->has_file_id) {
+		/* The deleted file crest made again: its inode, through its fd. */
+		int ffd = files_exe_fd(inotify_rf, w->file_id);
+
+		if (ffd < 0 || (w->mask & IN_DONT_FOLLOW)) {
+			pr_err("no file %u for the inotify watch of '%s'", w->file_id, w->path);
+			return -1;
+		}
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", ffd);
+		path = self;
+	}
 	for (unsigned int tries = 0; tries <= w->wd; tries++) {
-		int wd = inotify_add_watch(fd, w->path, w->mask);
+		int wd = inotify_add_watch(fd, path, w->mask);
 
 		if (wd < 0) {
 			pr_perror("can't watch '%s' with an inotify (mask %#x)", w->path, w->mask);
@@ -430,6 +487,7 @@ static int make_inotify(const void *obj)
 static int inotify_open(struct restore_files *rf, struct img_dir *d,
 			MmEntry **mms, int nr_mms)
 {
+	inotify_rf = rf;
 	return set_open(restore_set(rf, &inotify_fd_ops), rf, make_inotify);
 }
 
@@ -544,7 +602,7 @@ static int parse_fan_mark(const struct fd_dump *f, const char *p, FanotifyEntry 
 		fh->handle_type = type;
 		for (unsigned int i = 0; i < bytes; i++)
 			fh->f_handle[i] = hex_val(hex[2 * i]) << 4 | hex_val(hex[2 * i + 1]);
-		path = handle_path(sdev, ino, fh, &link, &deleted);
+		path = handle_path(sdev, ino, fh, &link, &deleted, NULL);
 		free(fh);
 		if (!path) {
 			refuse(f->it->pid, "fd %d is a fanotify group marking inode %llu of device %u:%u%s; not supported yet",

@@ -281,7 +281,10 @@ def parse_smaps(text, classes=None):
     return out
 
 
-def parse_fdinfo(text, classes):
+def parse_fdinfo(text, classes, deleted=None):
+    """deleted: {(major, minor, ino): dev name} of the deleted files the
+    table holds, which crest recreates: an inotify watch of one names it
+    by its class (the same inode as that fd), not its inode number."""
     out = {}
     locks = 0
     for line in text.splitlines():
@@ -302,6 +305,15 @@ def parse_fdinfo(text, classes):
             # sdev:D ..." per mark
             v = " ".join(line.split()[1:])
             k = line.split()[0] + ":" + v.split()[0]
+            w = re.search(r"ino:([0-9a-f]+) sdev:([0-9a-f]+)", v)
+            if w and deleted and classes is not None:
+                sdev = int(w.group(2), 16)
+                name = deleted.get((sdev >> 20, sdev & 0xfffff, int(w.group(1), 16)))
+                if name:
+                    v = v.replace(w.group(0), "ino:%s sdev:%s" % (
+                        classes("deleted", "%s:%d" % (name, int(w.group(1), 16))),
+                        w.group(2)))
+                    v = re.sub(r"f_handle:\S+", "f_handle:(recreated)", v)
         elif k in ("eventfd-id", "ino"):
             continue
         out[k] = v
@@ -581,6 +593,16 @@ def _snap_fds(base, tid, thread, classes, out):
     except OSError:
         fds = []
     gone = set()    # inodes of deleted files: recreated at restore
+    deleted = {}    # the same, for watches of them (parse_fdinfo)
+    for fd in fds:
+        link = _link("%s/fd/%s" % (base, fd))
+        if link is not None and link.endswith(" (deleted)"):
+            try:
+                st = os.stat("%s/fd/%s" % (base, fd))
+            except OSError:
+                continue
+            deleted[(os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)] = \
+                _dev_name(st.st_dev)
     net_unix = None
     net_inet = None
     net_netlink = None
@@ -627,7 +649,7 @@ def _snap_fds(base, tid, thread, classes, out):
             for k, v in _sock_state(tid, int(fd), thread).items():
                 out["fd:%s:sock:%s" % (fd, k)] = v
         info = _read("%s/fdinfo/%s" % (base, fd))
-        for k, v in parse_fdinfo(info or "", classes).items():
+        for k, v in parse_fdinfo(info or "", classes, deleted).items():
             out["fd:%s:%s" % (fd, k)] = v
     return gone
 

@@ -1,9 +1,9 @@
 /*
- * An inotify watch and a fanotify inode mark on a file deleted while the
- * process holds it open: crest does not add them again on the saved
- * file, so the dump must refuse each by name (and leave the process
- * running): "fd N is an inotify watching inode ..., a deleted file",
- * "fd N is a fanotify group marking inode ..., a deleted file".
+ * A fanotify inode mark on a file deleted while the process holds it
+ * open: crest does not add it again on the saved file, so the dump must
+ * refuse it by name (and leave the process running): "fd N is a fanotify
+ * group marking inode ..., a deleted file". Its inotify watch on the same
+ * file is saved (as in inotify_deleted), not refused.
  */
 #include "caselib.h"
 
