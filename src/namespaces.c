@@ -1350,6 +1350,7 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 	const struct ext_mnt *ext = nr->ext;	/* the caller's, set before */
 	int nr_ext = nr->nr_ext;
 	bool evasive = nr->evasive;
+	const char *root = nr->root;
 	void *msg;
 	int ret;
 
@@ -1357,6 +1358,7 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 	nr->ext = ext;
 	nr->nr_ext = nr_ext;
 	nr->evasive = evasive;
+	nr->root = root;
 	if (!faccessat(d->dirfd, "ipcobjs-0.img", F_OK, AT_SYMLINK_NOFOLLOW)) {
 		img = img_open(d, IMG_IPCOBJS, 0);
 		if (!img)
@@ -1770,6 +1772,9 @@ void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
 	for (int i = 0; i < NSI_NR; i++)
 		if (enters(nr, pe, i) && !kinds[i].by_setns && !owned(nr, pe, i))
 			nc->flags |= kinds[i].flag;
+	/* A rooted mount namespace is crest's holder's: joined at last. */
+	if (enters(nr, pe, NSI_MNT) && ns_mnt_fd(nr, pe) >= 0)
+		nc->flags &= ~(uint64_t)CLONE_NEWNS;
 	/* Its parent unshare()d for it: it is born in pid_for_children. */
 	if (parent && parent->pid_unshared && enters(nr, pe, NSI_PID))
 		nc->flags &= ~(uint64_t)CLONE_NEWPID;
@@ -2006,6 +2011,8 @@ int ns_prepare(struct ns_restore *nr, int base)
 			fd = timens_make(nr->time[k], e->id);
 		else if (e->kind == NS_KIND__NS_USER)
 			fd = userns_make(nr->user[k], e->id);
+		else if (e->kind == NS_KIND__NS_MNT && mntns_rooted(nr, k))
+			fd = mntns_root_fd(nr, k);
 		else
 			continue;
 		if (fd < 0)
@@ -2146,6 +2153,29 @@ int ns_leave_objects(int own)
 	return ret;
 }
 
+int ns_mnt_fd(const struct ns_restore *nr, const PstreeEntry *pe)
+{
+	int k;
+
+	if (!pe->has_mnt_ns || !ns_by_id(nr, pe->mnt_ns, &k) || !mntns_rooted(nr, k))
+		return -1;
+	return nr->fd[k];
+}
+
+int ns_mnt_join(const struct ns_restore *nr, const PstreeEntry *pe)
+{
+	int fd = ns_mnt_fd(nr, pe);
+
+	if (fd < 0)
+		return 0;
+	/* Its root and cwd become the namespace's root. */
+	if (setns(fd, CLONE_NEWNS)) {
+		pr_perror("process %u can't join its mount namespace", pe->pid);
+		return -1;
+	}
+	return 1;
+}
+
 int ns_user_fd(const struct ns_restore *nr, const PstreeEntry *pe)
 {
 	int k;
@@ -2214,7 +2244,8 @@ int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe,
 		return -1;
 
 	/* A copy of crest's: private as the dump saw it; mounts at the end. */
-	if (enters(nr, pe, NSI_MNT) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+	if (enters(nr, pe, NSI_MNT) && ns_mnt_fd(nr, pe) < 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		pr_perror("can't make the new mount namespace of %u private", pe->pid);
 		return -1;
 	}

@@ -86,6 +86,7 @@ struct ns_restore {
 	const struct ext_mnt *ext;	/* --external mnt[NAME]:PATH */
 	int nr_ext;
 	bool evasive;			/* --evasive-devices */
+	const char *root;		/* --root: a container's root filesystem */
 };
 
 /* How a task is made: clone3 flags and set_tid (innermost first). */
@@ -205,5 +206,30 @@ int mntns_read(struct ns_restore *nr, int k, struct img_dir *d);
  * a helper in it; host[k]: the host PID of the task that entered ns k.
  */
 int mntns_restore_mounts(const struct ns_restore *nr, const pid_t *host);
+/*
+ * A mount namespace whose root was pivot_root'ed into (MNT_ROOT), made up
+ * front by a holder process of crest's: --root bound as its root, the
+ * caller's mounts on it bound too, so that the tree's files are opened
+ * through it (mntns_root_prefix()) and its tasks join it (mntns_join()).
+ */
+bool mntns_rooted(const struct ns_restore *nr, int k);
+int mntns_make_roots(struct ns_restore *nr);
+/* "/proc/HOLDER/root" of ns k, or NULL when it is not rooted. */
+const char *mntns_root_prefix(const struct ns_restore *nr, int k);
+/* The holder's namespace, opened for the tasks (ns_prepare()). */
+int mntns_root_fd(const struct ns_restore *nr, int k);
+/* Was "PID:FD" an fd reopened as crest's node (--evasive-devices)? */
+bool mntns_evasive_fd(const struct ns_restore *nr, int k, uint32_t pid, uint32_t fd);
+/*
+ * A file of ns k at path, on an external mount of it (--external
+ * mnt[NAME]:PATH): where it is below PATH (malloc'd), or NULL.
+ */
+char *mntns_ext_file(const struct ns_restore *nr, int k, const char *path);
+/* The holders go, once the tasks are in their namespaces. */
+void mntns_end_roots(struct ns_restore *nr);
+/* The task joins its rooted mount namespace: 1 if so, 0 not rooted, -1. */
+int ns_mnt_join(const struct ns_restore *nr, const PstreeEntry *pe);
+/* The fd of pe's rooted mount namespace, to keep till set_task_dirs(), or -1. */
+int ns_mnt_fd(const struct ns_restore *nr, const PstreeEntry *pe);
 
 #endif

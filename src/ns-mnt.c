@@ -32,12 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "files-kind.h"
@@ -64,6 +66,8 @@ struct mnt_dump {
 	int *ext_ids;		/* the caller's mounts (--external): ids... */
 	char **ext_mps;		/* ...and mount points, unescaped */
 	int nr_ext;
+	int *ids;		/* the namespace's mount ids */
+	int nr_ids;
 	/* per tmpfs: its files */
 	uint32_t *tmpfs_ids;
 	TmpfsFile ***files;
@@ -553,6 +557,46 @@ static int kind_of(const struct mnt_dump *md, const struct mi *t, MntEntry *e, p
 	return -1;
 }
 
+/*
+ * Parents before their children: mountinfo lists a namespace's mounts in
+ * the order they joined it, and a mount moved in (move_mount(), as a
+ * restore binds the caller's) may come before the mount it sits on.
+ * Stable otherwise.
+ */
+static void parents_first(struct mi *m, int nr)
+{
+	struct mi *out = xzalloc((nr + 1) * sizeof(*out));
+	bool *done = xzalloc((nr + 1) * sizeof(*done));
+	int n = 0;
+
+	while (n < nr) {
+		int before = n;
+
+		for (int i = 0; i < nr; i++) {
+			bool ready = true;
+
+			if (done[i])
+				continue;
+			for (int j = 0; j < nr; j++)
+				if (!done[j] && j != i && m[j].id == m[i].parent)
+					ready = false;
+			if (ready) {
+				out[n++] = m[i];
+				done[i] = true;
+			}
+		}
+		if (n == before)	/* a loop: as it was */
+			for (int i = 0; i < nr; i++)
+				if (!done[i]) {
+					out[n++] = m[i];
+					done[i] = true;
+				}
+	}
+	memcpy(m, out, nr * sizeof(*m));
+	free(out);
+	free(done);
+}
+
 int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
 {
 	struct mnt_dump *md = xzalloc(sizeof(*md));
@@ -574,6 +618,10 @@ int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
 		mi_free(own, nr_own);
 		return -1;
 	}
+	parents_first(tgt, nr_tgt);
+	md->ids = xzalloc((nr_tgt + 1) * sizeof(int));
+	for (int j = 0; j < nr_tgt; j++)
+		md->ids[md->nr_ids++] = tgt[j].id;
 	/*
 	 * A mount of crest's the namespace lacks (unmounted there, or made
 	 * on the host since) is simply not in the images: the restore
@@ -622,12 +670,16 @@ int mntns_collect(struct ns_dump *nd, int k, pid_t pid)
 		    (!strcmp(t->fstype, "sysfs") || !strcmp(t->fstype, "mqueue")))
 			new_fs = true;
 		if (!host && !new_fs && !strcmp(t->mp, "/")) {
+			/* A container's root filesystem: bound from restore --root. */
 			char *where = host_path(own, nr_own, t);
 
-			refuse(pid, "its mount namespace's root is %s of crest's (%s %s) bound there and pivot_root'ed into, as a container's root filesystem: not supported yet",
-			       where ? where : t->root, t->fstype, t->source);
-			free(where);
-			continue;
+			e = xzalloc(sizeof(*e));
+			mnt_entry__init(e);
+			e->kind = MNT_KIND__MNT_ROOT;
+			e->host_path = where ? where : xstrdup(t->root);
+			pr_info("process %d: its mount namespace's root is %s of crest's (%s %s) bound there and pivot_root'ed into; a restore binds it from --root",
+				pid, e->host_path, t->fstype, t->source);
+			goto add;
 		}
 		if (!host && !new_fs) {
 			refuse(pid, "mount %d at %s of its mount namespace (%s %s, root %s) binds a filesystem crest has mounted, not as crest has it, not supported yet",
@@ -696,19 +748,38 @@ static const char *under_external(const struct mnt_dump *md, const char *link)
 	return mp;
 }
 
-/* The external mount an fd is on (fdinfo's mnt_id), or NULL. */
-static const char *on_external(const struct mnt_dump *md, pid_t pid, int fd)
+static int fd_mnt_id(pid_t pid, int fd)
 {
 	char path[64], *info, *p;
 	int id;
 
-	if (!md->nr_ext)
-		return NULL;
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
 	info = read_file(path, NULL);
 	p = info ? strstr(info, "mnt_id:") : NULL;
 	id = p ? atoi(p + 7) : -1;
 	free(info);
+	return id;
+}
+
+/* Is the fd on a mount outside the namespace (crest's, as a restore opened it)? */
+static bool outside(const struct mnt_dump *md, pid_t pid, int fd)
+{
+	int id = fd_mnt_id(pid, fd);
+
+	for (int i = 0; i < md->nr_ids; i++)
+		if (md->ids[i] == id)
+			return false;
+	return id >= 0;
+}
+
+/* The external mount an fd is on (fdinfo's mnt_id), or NULL. */
+static const char *on_external(const struct mnt_dump *md, pid_t pid, int fd)
+{
+	int id;
+
+	if (!md->nr_ext)
+		return NULL;
+	id = fd_mnt_id(pid, fd);
 	for (int i = 0; i < md->nr_ext; i++)
 		if (md->ext_ids[i] == id)
 			return md->ext_mps[i];
@@ -738,6 +809,12 @@ static bool same_device_here(const char *fd_link, const struct stat *st)
  * (the mount comes once every fd is open) and refuses it unless a node of
  * the same device will do (--evasive-devices).
  */
+static void note_evasive(MntEntry *e, const struct pstree_item *it, int fd)
+{
+	e->evasive_fds = xrealloc(e->evasive_fds, (e->n_evasive_fds + 1) * sizeof(char *));
+	e->evasive_fds[e->n_evasive_fds++] = xsprintf("%d:%d", it->pid, fd);
+}
+
 static void evasive_fd(const struct mnt_dump *md, const struct pstree_item *it, int fd,
 		       dev_t dev)
 {
@@ -780,9 +857,22 @@ int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *
 			else
 				refuse(it->pid, "fd %u is on the mount at %s made in its mount namespace, not supported yet",
 				       it->fds[j]->fd, mp);
-		} else if ((mp = on_external(md, it->live, it->fds[j]->fd)))
-			refuse(it->pid, "fd %u is on the external mount at %s of its mount namespace (crest would reopen it by its path outside), not supported yet",
-			       it->fds[j]->fd, mp);
+		} else if (md->nr && md->m[0]->kind == MNT_KIND__MNT_ROOT && !stat(path, &st) &&
+			   outside(md, it->live, it->fds[j]->fd)) {
+			/*
+			 * A node of crest's, as a restore with --evasive-devices
+			 * opened it (the namespace has its own root): again so.
+			 */
+			if (same_device_here(path, &st))
+				note_evasive(md->m[0], it, it->fds[j]->fd);
+			else
+				refuse(it->pid, "fd %u is on a mount of crest's outside its mount namespace, not supported yet",
+				       it->fds[j]->fd);
+		} else if ((mp = on_external(md, it->live, it->fds[j]->fd))) {
+			/* Reopened below the path the restore's caller gives for it. */
+			pr_info("process %d: fd %u is on the external mount at %s of its mount namespace",
+				it->pid, it->fds[j]->fd, mp);
+		}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		snprintf(path, sizeof(path), "/proc/%d/%s", it->live, links[i]);
@@ -839,6 +929,10 @@ struct mnt_restore {
 	int nr;
 	TmpfsFile ***files;	/* per m[]: a tmpfs's */
 	int *nr_files;
+	bool rooted;		/* m[0] is its MNT_ROOT */
+	bool *early;		/* per m[]: made by the holder (the root, binds on it) */
+	pid_t holder;		/* rooted: the process of crest's holding it */
+	char *prefix;		/* "/proc/HOLDER/root" */
 };
 
 /*
@@ -869,6 +963,33 @@ static const char *ext_path(const struct ns_restore *nr, const MntEntry *e)
 	return NULL;
 }
 
+static bool below(const char *path, const char *mp)
+{
+	size_t len = strcmp(mp, "/") ? strlen(mp) : 0;
+
+	return !strncmp(path, mp, len) && (path[len] == '/' || !path[len]);
+}
+
+/*
+ * The root, and the caller's mounts sitting on it (the deepest earlier
+ * mount their path is below is the root): the holder makes them, so the
+ * tree's files on them are opened through them.
+ */
+static bool early_mount(const struct mnt_restore *mr, int j)
+{
+	const MntEntry *e = mr->m[j];
+	int on = 0;
+
+	if (e->kind == MNT_KIND__MNT_ROOT)
+		return true;
+	if (e->kind != MNT_KIND__MNT_EXTERNAL)
+		return false;
+	for (int i = 1; i < j; i++)
+		if (below(e->mountpoint, mr->m[i]->mountpoint))
+			on = i;
+	return on == 0;
+}
+
 int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
 {
 	struct mnt_restore *mr = xzalloc(sizeof(*mr));
@@ -888,11 +1009,34 @@ int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
 		return -1;
 	mr->files = xzalloc((mr->nr + 1) * sizeof(*mr->files));
 	mr->nr_files = xzalloc((mr->nr + 1) * sizeof(*mr->nr_files));
+	mr->early = xzalloc((mr->nr + 1) * sizeof(*mr->early));
 	for (int i = 0; i < mr->nr; i++) {
 		const MntEntry *e = mr->m[i];
 
 		if (e->mountpoint[0] != '/' || strstr(e->mountpoint, "/../")) {
 			pr_err("%s: a mount at '%s'", img_descs[IMG_MNTNS].name, e->mountpoint);
+			return -1;
+		}
+		if (e->kind == MNT_KIND__MNT_ROOT && (i || strcmp(e->mountpoint, "/"))) {
+			pr_err("%s: a root mount at '%s', record %d", img_descs[IMG_MNTNS].name,
+			       e->mountpoint, i + 1);
+			return -1;
+		}
+		if (e->kind == MNT_KIND__MNT_ROOT && !nr->root) {
+			pr_err("the mount namespace's root was %s (%s %s), bound there and pivot_root'ed into (a container's root filesystem): give the directory to bind as its root with --root DIR",
+			       e->host_path ? e->host_path : e->root, e->fstype, e->source);
+			return -1;
+		}
+		if (e->kind == MNT_KIND__MNT_ROOT)
+			mr->rooted = true;
+		if (mr->rooted && e->kind == MNT_KIND__MNT_HOST) {
+			pr_err("%s: mount %d at %s is one of crest's, in a namespace with a root of its own",
+			       img_descs[IMG_MNTNS].name, i + 1, e->mountpoint);
+			return -1;
+		}
+		if (e->n_evasive_fds && !nr->evasive && e->kind == MNT_KIND__MNT_ROOT) {
+			pr_err("process %s held a device node of crest's outside its mount namespace (as a restore with --evasive-devices opened it): restore with --evasive-devices again",
+			       e->evasive_fds[0]);
 			return -1;
 		}
 		if (e->n_evasive_fds && !nr->evasive) {
@@ -911,6 +1055,8 @@ int mntns_read(struct ns_restore *nr, int k, struct img_dir *d)
 			       e->mountpoint, e->bind_of);
 			return -1;
 		}
+		if (mr->rooted)
+			mr->early[i] = early_mount(mr, i);
 		if (e->kind != MNT_KIND__MNT_TMPFS)
 			continue;
 		img = img_open(d, IMG_TMPFS, e->tmpfs_id);
@@ -1050,35 +1196,36 @@ static int mount_one(const struct mnt_restore *mr, int i)
 	return ret;
 }
 
-/* A proc of a PID namespace of the tree: mounted by a child born there. */
+/*
+ * A proc of a PID namespace of the tree: mounted by a child born there
+ * (pidns, own: that namespace and the helper's, opened before it joined
+ * the mount namespace, which may have no /proc yet).
+ */
 static int mount_proc_in(const struct ns_restore *nr, const struct mnt_restore *mr,
-			 int j, pid_t init)
+			 int j, int pidns, int own)
 {
-	char path[64];
-	int fd, own, status;
 	const NsEntry *e = NULL;
+	int status;
 	pid_t pid;
 
 	for (int k = 0; k < nr->nr; k++)
 		if (nr->ns[k]->id == mr->m[j]->pid_ns)
 			e = nr->ns[k];
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", init);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	if (!e || fd < 0 || own < 0 || setns(fd, CLONE_NEWPID)) {
-		pr_perror("can't join the PID namespace of %d to mount its proc", init);
+	if (!e || pidns < 0 || own < 0 || setns(pidns, CLONE_NEWPID)) {
+		pr_perror("can't join the PID namespace of the proc at %s", mr->m[j]->mountpoint);
 		return -1;
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
 		int ret = mount_one(mr, j);
-		char v[16];
+		char *mp = unescape(mr->m[j]->mountpoint), *sys, v[16];
 		int l;
 
 		/* Our birth took a PID: the namespace's last one goes back. */
+		sys = xsprintf("%s/sys/kernel/ns_last_pid", strcmp(mp, "/") ? mp : "");
 		if (!ret && e->has_last_pid) {
-			int sfd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+			int sfd = open(sys, O_WRONLY);
 
 			l = snprintf(v, sizeof(v), "%u", e->last_pid);
 			if (sfd < 0 || write(sfd, v, l) != l)
@@ -1089,8 +1236,6 @@ static int mount_proc_in(const struct ns_restore *nr, const struct mnt_restore *
 		_exit(ret ? 1 : 0);
 	}
 	setns(own, CLONE_NEWPID);
-	close(fd);
-	close(own);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
 		pr_err("can't mount the proc at %s", mr->m[j]->mountpoint);
@@ -1103,7 +1248,7 @@ static int mount_proc_in(const struct ns_restore *nr, const struct mnt_restore *
  * A bind of part of an earlier mount: from where that one is mounted, the
  * path below its root; then this mount's own flags.
  */
-static int bind_one(const struct mnt_restore *mr, int j, const char *ext)
+static int bind_one(const struct mnt_restore *mr, int j, const char *ext, int tree)
 {
 	const MntEntry *e = mr->m[j], *s = ext ? NULL : mr->m[e->bind_of - 1];
 	size_t len = s && strcmp(s->root, "/") ? strlen(s->root) : 0;
@@ -1120,7 +1265,8 @@ static int bind_one(const struct mnt_restore *mr, int j, const char *ext)
 			src = xstrdup("/");
 		}
 	}
-	if (mount(src, mp, NULL, MS_BIND, NULL)) {
+	if (tree >= 0 ? syscall(SYS_move_mount, tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH) :
+	    mount(src, mp, NULL, MS_BIND, NULL)) {
 		pr_perror("can't bind '%s' on '%s'", src, mp);
 		ret = -1;
 	} else if (mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | mount_flags(e->options), NULL)) {
@@ -1160,10 +1306,69 @@ static int mount_mqueue_in(const struct mnt_restore *mr, int j, int ipc)
 	return 0;
 }
 
-/* In the helper, in mount namespace k: make it what the images say. */
-static int apply(const struct ns_restore *nr, int k, const pid_t *host, int ipc)
+/* What the helper opens before it joins: a rooted namespace has no /proc yet. */
+struct pre_open {
+	int *pidns;		/* per m[]: a proc's PID namespace */
+	int *tree;		/* per m[]: a clone of an external mount's path */
+	int own;		/* the helper's PID namespace */
+};
+
+static void pre_close(struct pre_open *po, int n)
+{
+	for (int j = 0; j < n; j++) {
+		if (po->pidns[j] >= 0)
+			close(po->pidns[j]);
+		if (po->tree[j] >= 0)
+			close(po->tree[j]);
+	}
+	free(po->pidns);
+	free(po->tree);
+	if (po->own >= 0)
+		close(po->own);
+}
+
+static int pre_open(const struct ns_restore *nr, int k, const pid_t *host, struct pre_open *po)
 {
 	const struct mnt_restore *mr = nr->mnt[k];
+	int ret = 0;
+
+	po->pidns = xzalloc((mr->nr + 1) * sizeof(int));
+	po->tree = xzalloc((mr->nr + 1) * sizeof(int));
+	po->own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	for (int j = 0; j < mr->nr; j++) {
+		const MntEntry *e = mr->m[j];
+		char path[64];
+
+		po->pidns[j] = po->tree[j] = -1;
+		if (e->kind == MNT_KIND__MNT_PROC && e->pid_ns) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/pid", host[e->pid_ns - 1]);
+			po->pidns[j] = open(path, O_RDONLY | O_CLOEXEC);
+			if (po->pidns[j] < 0) {
+				pr_perror("can't open '%s'", path);
+				ret = -1;
+			}
+		} else if (e->kind == MNT_KIND__MNT_EXTERNAL && mr->rooted && !mr->early[j]) {
+			const char *src = ext_path(nr, e);
+
+			po->tree[j] = (int)syscall(SYS_open_tree, AT_FDCWD, src,
+						   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+			if (po->tree[j] < 0) {
+				pr_perror("can't clone the mount at '%s' for %s", src, e->mountpoint);
+				ret = -1;
+			}
+		}
+	}
+	if (po->own < 0)
+		ret = -1;
+	return ret;
+}
+
+/*
+ * A copy of crest's: every mount of crest's the images name must be
+ * there, what they do not name is detached.
+ */
+static int trim_copy(const struct mnt_restore *mr)
+{
 	struct mi *own;
 	int nr_own;
 
@@ -1197,18 +1402,29 @@ static int apply(const struct ns_restore *nr, int k, const pid_t *host, int ipc)
 		}
 	}
 	mi_free(own, nr_own);
+	return 0;
+}
+
+/* In the helper, in mount namespace k: make it what the images say. */
+static int apply(const struct ns_restore *nr, int k, const struct pre_open *po, int ipc)
+{
+	const struct mnt_restore *mr = nr->mnt[k];
+
+	/* A rooted one is the holder's, made from nothing: no copy to trim. */
+	if (!mr->rooted && trim_copy(mr))
+		return -1;
 	for (int j = 0; j < mr->nr; j++) {
 		const MntEntry *e = mr->m[j];
 		int ret = 0;
 
-		if (e->kind == MNT_KIND__MNT_HOST)
+		if (e->kind == MNT_KIND__MNT_HOST || mr->early[j])
 			continue;
 		if (e->kind == MNT_KIND__MNT_PROC && e->pid_ns)
-			ret = mount_proc_in(nr, mr, j, host[e->pid_ns - 1]);
+			ret = mount_proc_in(nr, mr, j, po->pidns[j], po->own);
 		else if (e->kind == MNT_KIND__MNT_BIND)
-			ret = bind_one(mr, j, NULL);
+			ret = bind_one(mr, j, NULL, -1);
 		else if (e->kind == MNT_KIND__MNT_EXTERNAL)
-			ret = bind_one(mr, j, ext_path(nr, e));
+			ret = bind_one(mr, j, ext_path(nr, e), po->tree[j]);
 		else if (e->kind == MNT_KIND__MNT_MQUEUE)
 			ret = mount_mqueue_in(mr, j, ipc);
 		else
@@ -1243,11 +1459,18 @@ int mntns_restore_mounts(const struct ns_restore *nr, const pid_t *host)
 		fflush(NULL);
 		pid = fork();
 		if (pid == 0) {
+			struct pre_open po;
+
+			if (pre_open(nr, k, host, &po))
+				_exit(1);
 			if (setns(fd, CLONE_NEWNS)) {
 				pr_perror("can't join the new mount namespace of %d", host[k]);
 				_exit(1);
 			}
-			_exit(apply(nr, k, host, ipc) ? 1 : 0);
+			if (apply(nr, k, &po, ipc))
+				_exit(1);
+			pre_close(&po, nr->mnt[k]->nr);
+			_exit(0);
 		}
 		close(fd);
 		close(ipc);
@@ -1258,4 +1481,163 @@ int mntns_restore_mounts(const struct ns_restore *nr, const pid_t *host)
 		}
 	}
 	return 0;
+}
+
+bool mntns_rooted(const struct ns_restore *nr, int k)
+{
+	return nr->mnt && nr->mnt[k] && nr->mnt[k]->rooted;
+}
+
+const char *mntns_root_prefix(const struct ns_restore *nr, int k)
+{
+	return mntns_rooted(nr, k) ? nr->mnt[k]->prefix : NULL;
+}
+
+int mntns_root_fd(const struct ns_restore *nr, int k)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", nr->mnt[k]->holder);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't open '%s'", path);
+	return fd;
+}
+
+bool mntns_evasive_fd(const struct ns_restore *nr, int k, uint32_t pid, uint32_t fd)
+{
+	const struct mnt_restore *mr = nr->mnt ? nr->mnt[k] : NULL;
+	char want[32];
+
+	snprintf(want, sizeof(want), "%u:%u", pid, fd);
+	for (int j = 0; mr && j < mr->nr; j++)
+		for (size_t i = 0; i < mr->m[j]->n_evasive_fds; i++)
+			if (!strcmp(mr->m[j]->evasive_fds[i], want))
+				return true;
+	return false;
+}
+
+/*
+ * The holder, in a mount namespace of its own: the root bound from
+ * --root, the caller's mounts on it bound from their paths, then
+ * pivot_root'ed into (as runc does: the old root goes below the new and
+ * is detached), the root's own flags last.
+ */
+static int make_root(const struct ns_restore *nr, const struct mnt_restore *mr)
+{
+	const MntEntry *r = mr->m[0];
+	char *dir = realpath(nr->root, NULL);
+
+	if (!dir) {
+		pr_perror("--root '%s'", nr->root);
+		return -1;
+	}
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		pr_perror("can't make a mount namespace for the root '%s'", dir);
+		return -1;
+	}
+	if (mount(dir, dir, NULL, MS_BIND, NULL)) {
+		pr_perror("can't bind --root '%s' as the mount namespace's root", dir);
+		return -1;
+	}
+	for (int j = 1; j < mr->nr; j++) {
+		const MntEntry *e = mr->m[j];
+		char *mp, *at;
+		int ret;
+
+		if (!mr->early[j])
+			continue;
+		mp = unescape(e->mountpoint);
+		at = xsprintf("%s%s", dir, mp);
+		ret = mount(ext_path(nr, e), at, NULL, MS_BIND, NULL) ||
+		      mount(NULL, at, NULL, MS_REMOUNT | MS_BIND | mount_flags(e->options), NULL);
+		if (ret)
+			pr_perror("can't bind '%s' at %s (%s) of the root '%s'", ext_path(nr, e),
+				  mp, e->ext_name, dir);
+		free(mp);
+		free(at);
+		if (ret)
+			return -1;
+	}
+	if (chdir(dir) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) ||
+	    chdir("/")) {
+		pr_perror("can't pivot_root into '%s'", dir);
+		return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | mount_flags(r->options), NULL)) {
+		pr_perror("can't give the root '%s' its flags (%s)", dir, r->options);
+		return -1;
+	}
+	free(dir);
+	return 0;
+}
+
+int mntns_make_roots(struct ns_restore *nr)
+{
+	for (int k = 0; k < nr->nr; k++) {
+		struct mnt_restore *mr = nr->mnt ? nr->mnt[k] : NULL;
+		int p[2];
+		char c = 0;
+
+		if (!mr || !mr->rooted || mr->holder)
+			continue;
+		if (pipe2(p, O_CLOEXEC)) {
+			pr_perror("can't make a pipe");
+			return -1;
+		}
+		fflush(NULL);
+		mr->holder = fork();
+		if (mr->holder < 0) {
+			pr_perror("can't fork the holder of mount namespace %u", nr->ns[k]->id);
+			return -1;
+		}
+		if (mr->holder == 0) {
+			close(p[0]);
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+			if (make_root(nr, mr) || write(p[1], "r", 1) != 1)
+				_exit(1);
+			for (;;)
+				pause();
+		}
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1 || c != 'r') {
+			close(p[0]);
+			pr_err("can't make mount namespace %u with its root '%s'", nr->ns[k]->id,
+			       nr->root);
+			mntns_end_roots(nr);
+			return -1;
+		}
+		close(p[0]);
+		mr->prefix = xsprintf("/proc/%d/root", mr->holder);
+		pr_info("mount namespace %u: its root '%s' bound and pivot_root'ed into by process %d",
+			nr->ns[k]->id, nr->root, mr->holder);
+	}
+	return 0;
+}
+
+void mntns_end_roots(struct ns_restore *nr)
+{
+	for (int k = 0; nr->mnt && k < nr->nr; k++) {
+		struct mnt_restore *mr = nr->mnt[k];
+
+		if (!mr || mr->holder <= 0)
+			continue;
+		kill(mr->holder, SIGKILL);
+		waitpid(mr->holder, NULL, 0);
+		mr->holder = -1;
+	}
+}
+
+char *mntns_ext_file(const struct ns_restore *nr, int k, const char *path)
+{
+	const struct mnt_restore *mr = nr->mnt ? nr->mnt[k] : NULL;
+	const MntEntry *on = NULL;
+
+	for (int j = 0; mr && j < mr->nr; j++)
+		if (below(path, mr->m[j]->mountpoint))
+			on = mr->m[j];
+	if (!on || on->kind != MNT_KIND__MNT_EXTERNAL || !ext_path(nr, on))
+		return NULL;
+	return xsprintf("%s%s", ext_path(nr, on), path + strlen(on->mountpoint));
 }

@@ -85,7 +85,7 @@ enum {
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
 	OPT_EVASIVE_DEVICES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_AUTO_DEDUP,
-	OPT_CGROUP_ROOT,
+	OPT_CGROUP_ROOT, OPT_ROOT,
 };
 
 static const struct option long_opts[] = {
@@ -125,6 +125,7 @@ static const struct option long_opts[] = {
 	{ "external",		required_argument, NULL, OPT_EXTERNAL },
 	{ "evasive-devices",	no_argument,	   NULL, OPT_EVASIVE_DEVICES },
 	{ "cgroup-root",	required_argument, NULL, OPT_CGROUP_ROOT },
+	{ "root",		required_argument, NULL, OPT_ROOT },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
 	{ "verbosity",		optional_argument, NULL, 'v' },
@@ -174,8 +175,8 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_CGROUP_ROOT, OPT_LAZY_PAGES,
-	OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_CGROUP_ROOT, OPT_ROOT,
+	OPT_LAZY_PAGES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int dedup_opts[] = { 'D', OPT_TRUST_IMAGES, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
@@ -325,6 +326,11 @@ static const struct opt_help {
 	  "put the tree where the first root's cgroup of\n"
 	  "CTRL's hierarchy (all, without CTRL) was, at PATH;\n"
 	  "the others below it likewise (CRIU's)" },
+	{ C(RESTORE), OPT_ROOT, "DIR",
+	  "the root filesystem of a container: a mount\n"
+	  "namespace whose root was a directory bound there\n"
+	  "and pivot_root'ed into gets DIR bound as its root\n"
+	  "(CRIU's; needed for such images, refused else)" },
 	{ C(RESTORE), OPT_EVASIVE_DEVICES, NULL,
 	  "an fd the tree held of a device node on a mount\n"
 	  "made in its mount namespace (a container's\n"
@@ -682,6 +688,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case OPT_TCP_CLOSE:	o->tcp_close = true; break;
 		case OPT_EVASIVE_DEVICES: o->evasive_devices = true; break;
+		case OPT_ROOT: o->root = optarg; break;
 		case OPT_CGROUP_ROOT: {
 			char *colon = optarg[0] == '/' ? NULL : strchr(optarg, ':');
 

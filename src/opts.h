@@ -122,6 +122,7 @@ struct options {
 	int after_restore;	/* enum after_dump's signals, applied to the restored tree */
 	int after_restore_signal;
 	bool lazy_pages;	/* --lazy-pages: anonymous memory on demand (lazy.c) */
+	const char *root;	/* restore --root: the container's root filesystem */
 	bool evasive_devices;	/* --evasive-devices: a node of the same device will do */
 	struct cg_root cg_root[MAX_CG_ROOT];
 	int nr_cg_root;

@@ -619,13 +619,18 @@ static int dir_fd(const struct restore_files *rf, bool has, uint32_t id)
  * entered and the cwd taken by fd, which holds wherever it is. A deleted
  * one is the directory crest made again (its service fd).
  */
-static int set_task_dirs(struct restore_task *t, const struct restore_files *rf)
+static int set_task_dirs(struct restore_task *t, const struct restore_files *rf,
+			 const struct ns_restore *ns)
 {
 	const CoreEntry *c = t->core;
 	int cwd = dir_fd(rf, c->has_cwd_file_id, c->cwd_file_id);
 	int root = dir_fd(rf, c->has_root_file_id, c->root_file_id);
 	bool own_cwd = cwd < 0, own_root = root < 0;
 	int ret = -1;
+
+	/* A rooted mount namespace: its paths are the namespace's, from here. */
+	if (ns_mnt_join(ns, t->pe) < 0)
+		return -1;
 
 	cwd = own_cwd ? open(c->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC) : task_fd(t, cwd);
 	if (cwd < 0) {
@@ -1423,6 +1428,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		_exit(EXIT_FAILURE);
 	/* Its user namespace's: the restorer joins it at last. */
 	add_keep(&keep, &nr_keep, ns_user_fd(sh->ns, t->pe));
+	/* Its rooted mount namespace's: joined by set_task_dirs(). */
+	add_keep(&keep, &nr_keep, ns_mnt_fd(sh->ns, t->pe));
 	if (close_service_fds(rf, keep, nr_keep, spare, nr_spare) ||
 	    (installer && table_done(t)))
 		_exit(EXIT_FAILURE);
@@ -1433,7 +1440,7 @@ table_in_place:
 		_exit(EXIT_FAILURE);
 	ra = build_args(t, rf, sh->ns, keep, nr_keep, chain_fds, mem_fd, sh->lazy_fd, &entry,
 			&stack_top);
-	if (!ra || set_task_dirs(t, rf))
+	if (!ra || set_task_dirs(t, rf, sh->ns))
 		_exit(EXIT_FAILURE);
 	ns_user_args(sh->ns, t->pe, ra);
 	/* The report fd is the restorer's to close; crest learns where to look. */

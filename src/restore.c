@@ -412,6 +412,7 @@ static int read_images(struct restore_ctx *ctx)
 	ctx->ns.ext = ctx->opts->ext_mnt;
 	ctx->ns.nr_ext = ctx->opts->nr_ext_mnt;
 	ctx->ns.evasive = ctx->opts->evasive_devices;
+	ctx->ns.root = ctx->opts->root;
 	if (files_read(&ctx->files, &ctx->dir) || ns_read(&ctx->ns, &ctx->dir))
 		return -1;
 	ctx->files.opts = ctx->opts;
@@ -1862,8 +1863,116 @@ static int check_ns(struct restore_ctx *ctx)
 	return ret;
 }
 
+/* Is path the directory crest's root is? */
+static bool own_root(const char *path)
+{
+	struct stat a, b;
+
+	return !stat(path, &a) && !stat("/", &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * An fd of a task of a mount namespace (a copy of crest's) on a mount of
+ * the caller's (--external): opened below the path given for it, as
+ * crest sees it -- the namespace's own bind comes after the files.
+ */
+static void ext_files(struct restore_ctx *ctx)
+{
+	bool *done = xzalloc((ctx->files.nr_files + 1) * sizeof(*done));
+
+	for (int i = 0; i < ctx->nr; i++) {
+		const PstreeEntry *pe = ctx->tasks[i].pe;
+		int k = -1;
+
+		for (int j = 0; pe->has_mnt_ns && j < ctx->ns.nr; j++)
+			if (ctx->ns.ns[j]->id == pe->mnt_ns)
+				k = j;
+		for (int j = 0; k >= 0 && j < ctx->tasks[i].nr_fds; j++)
+			for (int f = 0; f < ctx->files.nr_files; f++) {
+				RegFileEntry *e = ctx->files.files[f];
+				char *p;
+
+				if (done[f] || e->id != ctx->tasks[i].fds[j]->file_id ||
+				    e->has_proc_pid || !(p = mntns_ext_file(&ctx->ns, k, e->path)))
+					continue;
+				pr_info("'%s', on an external mount, is opened as '%s'", e->path, p);
+				e->path = p;
+				done[f] = true;
+			}
+	}
+	free(done);
+}
+
+/*
+ * A mount namespace whose root was pivot_root'ed into (a container's):
+ * made now by a holder, with --root as its root, and the tree's files
+ * are opened through it, on the mounts the tree will see -- but for the
+ * device nodes reopened as crest's (--evasive-devices).
+ */
+static int root_files(struct restore_ctx *ctx)
+{
+	const struct options *o = ctx->opts;
+	bool *evasive;
+	const char *prefix;
+	int k = -1;
+
+	for (int j = 0; j < ctx->ns.nr; j++) {
+		if (!mntns_rooted(&ctx->ns, j))
+			continue;
+		if (k >= 0) {
+			pr_err("mount namespaces %u and %u have a root of their own each: only one is supported yet",
+			       ctx->ns.ns[k]->id, ctx->ns.ns[j]->id);
+			return -1;
+		}
+		k = j;
+	}
+	if (k < 0) {
+		if (o->root && !own_root(o->root)) {
+			pr_err("--root '%s': the images have no mount namespace whose root was bound there and pivot_root'ed into; crest restores this tree only under its own root",
+			       o->root);
+			return -1;
+		}
+		ext_files(ctx);
+		return 0;
+	}
+	for (int i = 0; i < ctx->nr; i++) {
+		const PstreeEntry *pe = ctx->tasks[i].pe;
+
+		if (!pe->has_mnt_ns || pe->mnt_ns != ctx->ns.ns[k]->id) {
+			pr_err("process %u is outside mount namespace %u, which has a root of its own (--root): a tree spread over it and others is not supported yet",
+			       pe->pid, ctx->ns.ns[k]->id);
+			return -1;
+		}
+	}
+	if (mntns_make_roots(&ctx->ns))
+		return -1;
+	prefix = mntns_root_prefix(&ctx->ns, k);
+	evasive = xzalloc((ctx->files.nr_files + 1) * sizeof(*evasive));
+	for (int i = 0; i < ctx->nr; i++)
+		for (int j = 0; j < ctx->tasks[i].nr_fds; j++) {
+			const FdEntry *fd = ctx->tasks[i].fds[j];
+
+			if (!mntns_evasive_fd(&ctx->ns, k, ctx->tasks[i].pe->pid, fd->fd))
+				continue;
+			for (int f = 0; f < ctx->files.nr_files; f++)
+				if (ctx->files.files[f]->id == fd->file_id)
+					evasive[f] = true;
+		}
+	for (int f = 0; f < ctx->files.nr_files; f++) {
+		RegFileEntry *e = ctx->files.files[f];
+
+		if (evasive[f] || e->has_proc_pid || e->path[0] != '/')
+			continue;
+		e->path = xsprintf("%s%s", prefix, e->path);
+	}
+	free(evasive);
+	return 0;
+}
+
 static int checks(struct restore_ctx *ctx)
 {
+	if (root_files(ctx) && failed(ctx, EXIT_IMAGE))
+		return -1;
 	relocate_all(ctx);
 	if (check_cpu(ctx) && failed(ctx, EXIT_IMAGE))
 		return -1;
@@ -2020,8 +2129,10 @@ int cr_restore(const struct options *opts)
 	    finish_all(&ctx)) {
 		progress_end();
 		kill_all(&ctx);
+		mntns_end_roots(&ctx.ns);
 		goto err_modes;
 	}
+	mntns_end_roots(&ctx.ns);
 	progress_end();
 	pr_info("%d process%s restored", ctx.nr, ctx.nr > 1 ? "es" : "");
 	/* Everything is in the processes' memory now: the staging can go. */
@@ -2045,6 +2156,7 @@ err_modes:
 err:
 	/* Segments of the machine's IPC namespace made for the tree go too. */
 	ns_host_shm_undo(&ctx.ns);
+	mntns_end_roots(&ctx.ns);
 	sign_key_wipe(&ctx.key);
 	img_dir_close(&ctx.dir);
 	context_remove_dir(staging);

@@ -480,15 +480,10 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		if (o->tcp_established)
 			add(a, "--tcp-established");
 	} else {
+		/* A container's root filesystem (crest restore --root decides). */
 		if (o->root) {
-			struct stat st, top;
-
-			if (stat(o->root, &st) || stat("/", &top) || st.st_dev != top.st_dev ||
-			    st.st_ino != top.st_ino) {
-				snprintf(why, len, "criu_opts.root '%s': crest restores a tree only under its own root directory (a container's root filesystem is not supported yet)",
-					 o->root);
-				return -1;
-			}
+			add(a, "--root");
+			add(a, xstrdup(o->root));
 		}
 		add(a, "-d");
 		if (o->lazy_pages)

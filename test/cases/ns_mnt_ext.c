@@ -4,7 +4,9 @@
  * dumps it with --external mnt[MP]:NAME, restores it with --external
  * mnt[NAME]:DIR). The case binds DIR read-only at MP; after the restore
  * MP is that bind again, read-only, with the file DIR holds. With the
- * argument "hold" it keeps an fd of that file open: refused by name.
+ * argument "hold" it keeps an fd of that file open (as runc's container
+ * may hold one on its volume): after the restore that fd is the file of
+ * the DIR the restore named, at its offset.
  */
 #include "caselib.h"
 
@@ -24,7 +26,7 @@ int main(int argc, char **argv)
 	const char *tmp = getenv("CREST_TMP");
 	char host[4096], mp[4096], f[4200], buf[64];
 	struct stat a, b;
-	int fd;
+	int fd, held = -1;
 	ssize_t n;
 
 	case_init();
@@ -43,7 +45,8 @@ int main(int argc, char **argv)
 		case_fail("bind %s on %s: %s", host, mp, strerror(errno));
 	if (argc > 1 && !strcmp(argv[1], "hold")) {
 		snprintf(f, sizeof(f), "%s/file", mp);
-		if (open(f, O_RDONLY) < 0)
+		held = open(f, O_RDONLY);
+		if (held < 0 || read(held, buf, 6) != 6)
 			case_fail("open %s: %s", f, strerror(errno));
 	}
 
@@ -59,6 +62,15 @@ int main(int argc, char **argv)
 	close(fd);
 	if (stat(mp, &a) || stat(host, &b) || a.st_ino != b.st_ino)
 		case_fail("%s is not the host's directory after the restore", mp);
+	if (held >= 0) {
+		snprintf(f, sizeof(f), "%s/file", host);
+		n = read(held, buf, sizeof(buf) - 1);
+		if (n != (ssize_t)strlen(BYTES) - 6 || memcmp(buf, BYTES + 6, n))
+			case_fail("the fd held on the external mount does not read on from offset 6 after the restore (%zd bytes)",
+				  n);
+		if (fstat(held, &a) || stat(f, &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+			case_fail("the fd held on the external mount is not %s after the restore", f);
+	}
 	snprintf(f, sizeof(f), "%s/new", mp);
 	if (open(f, O_WRONLY | O_CREAT, 0600) >= 0 || errno != EROFS)
 		case_fail("%s: the bind is not read-only after the restore (%s)", mp,
