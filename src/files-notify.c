@@ -415,7 +415,7 @@ static int inotify_check(const struct restore_files *rf)
 	return ret;
 }
 
-/* make_inotify()'s: the files of the restore, for watches of deleted ones. */
+/* make_inotify()'s and make_fanotify()'s: the files of the restore, for deleted ones. */
 static const struct restore_files *inotify_rf;
 
 /*
@@ -579,8 +579,11 @@ char *files_mount_path(int id, unsigned int sdev)
 }
 
 /* One "fanotify ..." mark line; 1 refused, 0 added, -1 not parsed. */
-static int parse_fan_mark(const struct fd_dump *f, const char *p, FanotifyEntry *g)
+static int parse_fan_mark(struct dump_files *df, const struct fd_dump *f, const char *p,
+			  FanotifyEntry *g)
 {
+	struct deleted_inode gone = { .fd = -1 };
+	uint32_t file_id = 0;
 	unsigned int sdev = 0, mflags, bytes, type, mnt_id;
 	unsigned long long ino = 0, mask, ign;
 	char hex[2 * MAX_HANDLE_SZ + 1];
@@ -602,8 +605,19 @@ static int parse_fan_mark(const struct fd_dump *f, const char *p, FanotifyEntry 
 		fh->handle_type = type;
 		for (unsigned int i = 0; i < bytes; i++)
 			fh->f_handle[i] = hex_val(hex[2 * i]) << 4 | hex_val(hex[2 * i + 1]);
-		path = handle_path(sdev, ino, fh, &link, &deleted, NULL);
+		path = handle_path(sdev, ino, fh, &link, &deleted, &gone);
 		free(fh);
+		if (!path && gone.fd >= 0) {
+			char src[64];
+
+			/* Saved as a deleted file is, marked through its fd (as inotify's). */
+			snprintf(src, sizeof(src), "/proc/self/fd/%d", gone.fd);
+			if (files_add_mapped_src(df, gone.path, &gone.st, src, &file_id)) {
+				free(gone.path);
+				return -1;
+			}
+			path = gone.path;
+		}
 		if (!path) {
 			refuse(f->it->pid, "fd %d is a fanotify group marking inode %llu of device %u:%u%s; not supported yet",
 			       f->fd, ino, sdev >> 20, sdev & 0xfffff,
@@ -656,6 +670,8 @@ static int parse_fan_mark(const struct fd_dump *f, const char *p, FanotifyEntry 
 		m->has_ino = m->has_dev = 1;
 		m->ino = ino;
 		m->dev = sdev;
+		m->has_file_id = !!file_id;
+		m->file_id = file_id;
 	}
 	g->marks = xrealloc(g->marks, (g->n_marks + 1) * sizeof(m));
 	g->marks[g->n_marks++] = m;
@@ -688,7 +704,7 @@ static int fanotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry
 	for (p = f->fdinfo; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (strncmp(p, "fanotify ", 9) || !strncmp(p, "fanotify flags:", 15))
 			continue;
-		if (parse_fan_mark(f, p, g) < 0) {
+		if (parse_fan_mark(df, f, p, g) < 0) {
 			pr_err("can't parse the fdinfo of fd %d of process %d (fanotify)",
 			       f->fd, f->it->pid);
 			fanotify_entry__free_unpacked(g, NULL);
@@ -741,8 +757,18 @@ static int fanotify_check(const struct restore_files *rf)
 		for (size_t j = 0; j < GROUPS(s)[i]->n_marks; j++) {
 			const FanotifyMark *m = GROUPS(s)[i]->marks[j];
 			struct stat st;
-			int r = m->mflags & FAN_MARK_DONT_FOLLOW ? lstat(m->path, &st) :
-				stat(m->path, &st);
+			int r;
+
+			if (m->has_file_id) {
+				/* A deleted file, made again from the images. */
+				if (!files_by_id(rf, m->file_id) || m->type != FANOTIFY_MARK_TYPE__FAN_INODE) {
+					pr_err("image fanotify.img is corrupt: fanotify group %u marks file %u, not in the images",
+					       GROUPS(s)[i]->id, m->file_id);
+					ret = -1;
+				}
+				continue;
+			}
+			r = m->mflags & FAN_MARK_DONT_FOLLOW ? lstat(m->path, &st) : stat(m->path, &st);
 
 			if (r) {
 				pr_perror("restore needs '%s' (marked by a fanotify group)", m->path);
@@ -778,8 +804,22 @@ static int make_fanotify(const void *obj)
 		const FanotifyMark *m = g->marks[j];
 		unsigned int how = FAN_MARK_ADD | types[m->type] |
 				   (m->mflags & (FAN_MARK_DONT_FOLLOW | FAN_MARK_EVICTABLE));
+		const char *path = m->path;
+		char self[64];
 
-		if (m->mask && fanotify_mark(fd, how, m->mask, AT_FDCWD, m->path)) {
+		if (m->has_file_id) {
+			/* The deleted file crest made again: its inode, through its fd. */
+			int ffd = files_exe_fd(inotify_rf, m->file_id);
+
+			if (ffd < 0 || (m->mflags & FAN_MARK_DONT_FOLLOW)) {
+				pr_err("no file %u for the fanotify mark of '%s'", m->file_id, m->path);
+				goto err;
+			}
+			snprintf(self, sizeof(self), "/proc/self/fd/%d", ffd);
+			path = self;
+		}
+
+		if (m->mask && fanotify_mark(fd, how, m->mask, AT_FDCWD, path)) {
 			pr_perror("can't mark '%s' with a fanotify group (mask %#llx)",
 				  m->path, (unsigned long long)m->mask);
 			goto err;
@@ -787,7 +827,7 @@ static int make_fanotify(const void *obj)
 		how |= m->mflags & FAN_MARK_IGNORED_SURV_MODIFY;
 		how |= m->mflags & FAN_MARK_IGNORE ? FAN_MARK_IGNORE : FAN_MARK_IGNORED_MASK;
 		if (m->ignored_mask &&
-		    fanotify_mark(fd, how, m->ignored_mask, AT_FDCWD, m->path)) {
+		    fanotify_mark(fd, how, m->ignored_mask, AT_FDCWD, path)) {
 			pr_perror("can't give the fanotify mark of '%s' its ignored mask %#llx",
 				  m->path, (unsigned long long)m->ignored_mask);
 			goto err;
@@ -802,6 +842,7 @@ err:
 static int fanotify_open(struct restore_files *rf, struct img_dir *d,
 			 MmEntry **mms, int nr_mms)
 {
+	inotify_rf = rf;
 	return set_open(restore_set(rf, &fanotify_fd_ops), rf, make_fanotify);
 }
 

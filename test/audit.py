@@ -304,7 +304,6 @@ def parse_fdinfo(text, classes, deleted=None):
             # "fanotify flags:F ..." and one "fanotify ino:I|mnt_id:N|
             # sdev:D ..." per mark
             v = " ".join(line.split()[1:])
-            k = line.split()[0] + ":" + v.split()[0]
             w = re.search(r"ino:([0-9a-f]+) sdev:([0-9a-f]+)", v)
             if w and deleted and classes is not None:
                 sdev = int(w.group(2), 16)
@@ -314,6 +313,7 @@ def parse_fdinfo(text, classes, deleted=None):
                         classes("deleted", "%s:%d" % (name, int(w.group(1), 16))),
                         w.group(2)))
                     v = re.sub(r"f_handle:\S+", "f_handle:(recreated)", v)
+            k = line.split()[0] + ":" + v.split()[0]
         elif k in ("eventfd-id", "ino"):
             continue
         out[k] = v

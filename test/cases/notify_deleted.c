@@ -1,9 +1,10 @@
 /*
- * An inotify watch on a file deleted while the process holds it open
- * comes back on the file crest makes again from the images (as deleted
- * files are): its fd and the watch are on one inode again, a write
- * through the fd is reported with the old watch descriptor, the watch
- * keeps its mask (fdinfo), and no event is queued by the restore itself.
+ * An inotify watch and a fanotify inode mark on a file deleted while the
+ * process holds it open come back on the file crest makes again from the
+ * images (as deleted files are): its fd, the watch and the mark are on
+ * one inode again, a write through the fd is reported by both (inotify
+ * with the old watch descriptor, fanotify with an fd of that inode), the
+ * watch keeps its mask (fdinfo), and no event is queued by the restore.
  * (A watch is all that holds a deleted file no fd holds: the kernel ends
  * it, IN_DELETE_SELF, IN_IGNORED, at the unlink; the case checks that.)
  */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,7 +56,7 @@ int main(void)
 	char a[4096], b[4096], link[4096], self[64], buf[4096];
 	unsigned long long ino;
 	unsigned int mask;
-	int fd, bfd, in, wa, wb;
+	int fd, bfd, in, fan, wa, wb;
 	struct stat st;
 	struct pollfd pfd;
 	ssize_t n;
@@ -72,6 +74,9 @@ int main(void)
 	wb = in < 0 ? -1 : inotify_add_watch(in, b, IN_ATTRIB | IN_MODIFY);
 	if (wa < 0 || wb < 0)
 		case_fail("inotify_add_watch: %s", strerror(errno));
+	fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY);
+	if (fan < 0 || fanotify_mark(fan, FAN_MARK_ADD, FAN_MODIFY, AT_FDCWD, a))
+		case_fail("fanotify mark of %s: %s", a, strerror(errno));
 	if (unlink(a) || unlink(b))
 		case_fail("unlink: %s", strerror(errno));
 	drain(in);
@@ -96,6 +101,8 @@ int main(void)
 		case_fail("the open file lost its bytes");
 	if (read(in, buf, sizeof(buf)) >= 0 || errno != EAGAIN)
 		case_fail("the restore queued an event (or read failed: %s)", strerror(errno));
+	if (read(fan, buf, sizeof(buf)) >= 0 || errno != EAGAIN)
+		case_fail("the restore queued a fanotify event (or read failed: %s)", strerror(errno));
 	if (pwrite(fd, "!", 1, 9) != 1)
 		case_fail("pwrite: %s", strerror(errno));
 	pfd.fd = in;
@@ -109,5 +116,19 @@ int main(void)
 		case_fail("the event is wd %d mask %#x, want wd %d IN_MODIFY",
 			  n > 0 ? ((struct inotify_event *)buf)->wd : -1,
 			  n > 0 ? ((struct inotify_event *)buf)->mask : 0, wa);
+	pfd.fd = fan;
+	if (poll(&pfd, 1, 30000) != 1)
+		case_fail("no fanotify event for a write to the marked deleted file");
+	n = read(fan, buf, sizeof(buf));
+	{
+		struct fanotify_event_metadata *m = (struct fanotify_event_metadata *)buf;
+		struct stat est;
+
+		if (n < (ssize_t)sizeof(*m) || !(m->mask & FAN_MODIFY) || m->fd < 0 ||
+		    fstat(m->fd, &est) || est.st_ino != st.st_ino)
+			case_fail("the fanotify event is mask %#llx fd %d, not FAN_MODIFY of the file",
+				  n > 0 ? (unsigned long long)m->mask : 0ULL, n > 0 ? m->fd : -1);
+		close(m->fd);
+	}
 	case_pass();
 }
