@@ -6,7 +6,7 @@
 set -e
 pkgs="gcc make binutils pkg-config protobuf-c-compiler libprotobuf-c-dev
 libnl-3-dev libnl-genl-3-dev libcap-dev libbsd-dev libcmocka-dev libzstd-dev python3
-procps xz-utils util-linux sqlite3 libssl-dev inotify-tools redis-server
+procps xz-utils util-linux sqlite3 libssl-dev inotify-tools redis-server socat
 tmux vim less nginx-light man-db groff-base
 runc busybox-static"
 missing=
