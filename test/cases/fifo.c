@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,7 +39,16 @@ int main(void)
 		_exit(0);
 	}
 	close(wfd);
-	usleep(100000);
+	/* Ready once the child's first bytes are in the FIFO. */
+	for (int n = 0, i = 0; n < 6; i++) {
+		if (ioctl(rfd, FIONREAD, &n))
+			case_fail("FIONREAD: %s", strerror(errno));
+		if (n < 6) {
+			if (i > 60000)
+				case_fail("the child wrote nothing");
+			usleep(1000);
+		}
+	}
 	case_ready();
 	case_wait_go();
 

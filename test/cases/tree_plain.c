@@ -22,6 +22,7 @@
 
 static uint64_t *pattern;
 static volatile unsigned long counter;
+static int up[2];	/* each member says it is there, then closes it */
 
 static void fill(uint64_t seed)
 {
@@ -71,6 +72,10 @@ static pid_t member(int fd, uint64_t seed, int with_child)
 	fill(seed);
 	if (with_child && member(fd, seed + 100, 0) < 0)
 		_exit(31);
+	if (write(up[1], "u", 1) != 1)
+		_exit(34);
+	close(up[0]);
+	close(up[1]);
 	count_until_go(fd, 0);
 	if (!pattern_ok(seed)) {
 		fprintf(stderr, "FAIL: member %d: memory changed\n", getpid());
@@ -89,15 +94,27 @@ static pid_t member(int fd, uint64_t seed, int with_child)
 int main(void)
 {
 	int p[2], st, n = 0;
+	char buf[3];
+	size_t got = 0;
 	pid_t pid;
 
 	case_init();
-	if (pipe2(p, O_NONBLOCK))
+	if (pipe2(p, O_NONBLOCK) || pipe(up))
 		case_fail("pipe: %s", strerror(errno));
 	fill(1);
 	if (member(p[0], 2, 1) < 0 || member(p[0], 3, 0) < 0)
 		case_fail("fork: %s", strerror(errno));
-	usleep(50000);
+	/* Ready once the two children and the grandchild exist. */
+	close(up[1]);
+	while (got < sizeof(buf)) {
+		ssize_t r = read(up[0], buf + got, sizeof(buf) - got);
+
+		if (r <= 0)
+			case_fail("a member did not start (%zd: %s)", r,
+				  r ? strerror(errno) : "EOF");
+		got += r;
+	}
+	close(up[0]);
 	case_ready();
 	count_until_go(p[0], 1);
 	/* One go byte for each of the three other members. */

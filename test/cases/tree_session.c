@@ -12,11 +12,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static int up[2];	/* each parked process says it is there */
+
 /* Park until told (a byte on the pipe), then check ids; exit 0 if right. */
 static void park_and_check(int rd, pid_t sid, pid_t pgid, pid_t ppid)
 {
 	char c;
 
+	if (write(up[1], "u", 1) != 1)
+		_exit(14);
+	close(up[0]);
+	close(up[1]);
 	if (read(rd, &c, 1) != 1)
 		_exit(10);
 	if (getsid(0) != sid) {
@@ -50,6 +56,8 @@ static pid_t spawn_pair(int rd, int session)
 		/* The parent checks itself, then waits for its child. */
 		if (fork() == 0)
 			park_and_check(rd, session ? me : getsid(0), me, me);
+		close(up[0]);
+		close(up[1]);
 		while (wait(&st) > 0)
 			if (!WIFEXITED(st) || WEXITSTATUS(st))
 				_exit(21);
@@ -61,14 +69,25 @@ static pid_t spawn_pair(int rd, int session)
 int main(void)
 {
 	int p[2], status;
+	char buf[4];
+	size_t got = 0;
 	pid_t a, c;
 
 	case_init();
-	if (pipe(p))
+	if (pipe(p) || pipe(up))
 		case_fail("pipe: %s", strerror(errno));
 	a = spawn_pair(p[0], 1);
 	c = spawn_pair(p[0], 0);
-	usleep(100000);
+	/* Ready once the four grandchildren are parked in their groups. */
+	close(up[1]);
+	while (got < sizeof(buf)) {
+		ssize_t r = read(up[0], buf + got, sizeof(buf) - got);
+
+		if (r <= 0)
+			case_fail("a grandchild did not start (%zd)", r);
+		got += r;
+	}
+	close(up[0]);
 	case_ready();
 	case_wait_go();
 	if (write(p[1], "gggg", 4) != 4)
