@@ -10,8 +10,13 @@
  * handle (open_by_handle_at, through a mount of device D in crest's
  * mount table), takes its path from /proc/self/fd and checks that the
  * path leads to that inode still: the restore adds the watch by path. A
- * watched inode without a path (deleted, or on a filesystem without file
- * handles) is refused by name.
+ * watched inode that was deleted (which only something holding it keeps:
+ * an fd, a cwd, a mapping) is saved or made again as the deleted files
+ * are (files-ghost.c: a regular file by content; a directory, FIFO or
+ * device node as a node) and watched through /proc/self/fd of crest's fd
+ * on it at restore; a deleted FIFO the tree holds open through the read
+ * end of that pipe, one inode with it. One without a path on a filesystem
+ * without file handles is refused by name.
  *
  * Watch descriptors: the kernel gives each new watch of an instance the
  * next number after the last one it gave (idr_alloc_cyclic), and a watch
@@ -55,11 +60,22 @@
  * a holder of each description, at the restore with the service fd made
  * for each. Both kinds keep one, in their own slot.
  */
+/* A watched deleted FIFO, tied to its pipe once every fd is known. */
+struct fifo_watch {
+	int fd;				/* crest's O_PATH fd on it */
+	struct stat st;
+	char *path;
+	protobuf_c_boolean *has_file_id, *has_pipe_id;
+	uint32_t *file_id, *pipe_id;
+};
+
 struct notify_set {
 	void **objs;			/* InotifyEntry / FanotifyEntry */
 	int nr;
 	struct file_owner *own;		/* dump: a holder of each */
 	int *fd;			/* restore: service fds, by index */
+	struct fifo_watch *fifos;	/* dump: for collected */
+	int nr_fifos;
 };
 
 static struct notify_set *dump_set(struct dump_files *df, const struct fd_kind_ops *k)
@@ -166,7 +182,7 @@ static void unescape(char *s)
 	*o = 0;
 }
 
-/* A watched regular file with no name left: crest's fd on it, to save it by. */
+/* A watched inode with no name left: crest's fd on it, to save it by. */
 struct deleted_inode {
 	int fd;			/* O_PATH, kept until the dump ends; -1 */
 	struct stat st;
@@ -177,7 +193,8 @@ struct deleted_inode {
  * The inode behind a file handle as a path that leads to it now: tried
  * through every mount of its device, since a bind mount may not reach
  * it. NULL if none does; *deleted if the inode has no name left, and
- * then, for a regular file and where gone is given, crest's fd on it.
+ * then, for a regular file, directory, FIFO or device node and where
+ * gone is given, crest's fd on it.
  */
 static char *handle_path(unsigned int sdev, uint64_t ino, struct file_handle *fh,
 			 bool *link, bool *deleted, struct deleted_inode *gone)
@@ -214,7 +231,10 @@ static char *handle_path(unsigned int sdev, uint64_t ino, struct file_handle *fh
 		}
 		if (files_link_deleted(path)) {
 			*deleted = true;
-			if (gone && gone->fd < 0 && S_ISREG(st.st_mode)) {
+			if (gone && gone->fd < 0 &&
+			    (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
+			     S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) ||
+			     S_ISBLK(st.st_mode))) {
 				gone->fd = fd;	/* kept until the dump ends: its source */
 				gone->st = st;
 				gone->path = path;
@@ -238,12 +258,71 @@ static unsigned char hex_val(char c)
 	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
+/*
+ * A watch or mark of gone, a deleted inode: a regular file saved as
+ * deleted files are, a directory or device node made again as a node
+ * (its file_id), a FIFO tied to its pipe in collected (set_fifos()).
+ */
+static int watch_deleted(struct dump_files *df, struct notify_set *s,
+			 struct deleted_inode *gone, protobuf_c_boolean *has_file_id,
+			 uint32_t *file_id, protobuf_c_boolean *has_pipe_id,
+			 uint32_t *pipe_id)
+{
+	char src[64];
+
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", gone->fd);
+	if (S_ISFIFO(gone->st.st_mode)) {
+		s->fifos = xrealloc(s->fifos, (s->nr_fifos + 1) * sizeof(*s->fifos));
+		s->fifos[s->nr_fifos++] = (struct fifo_watch){
+			gone->fd, gone->st, gone->path, has_file_id, has_pipe_id,
+			file_id, pipe_id };
+		return 0;
+	}
+	if (S_ISREG(gone->st.st_mode) ?
+	    files_add_mapped_src(df, gone->path, &gone->st, src, file_id) :
+	    files_add_node(df, gone->path, &gone->st, file_id))
+		return -1;
+	*has_file_id = 1;
+	return 0;
+}
+
+/*
+ * Every fd is known: a watched deleted FIFO the tree holds open is that
+ * pipe (the same inode: device and inode of a holder's fd); one held only
+ * with O_PATH (files-reg.c) is a node of its own.
+ */
+static int set_fifos(struct dump_files *df, struct notify_set *s)
+{
+	for (int i = 0; i < s->nr_fifos; i++) {
+		struct fifo_watch *w = &s->fifos[i];
+
+		for (int k = 0; k < df->nr_pipes && !*w->has_pipe_id; k++) {
+			char path[64];
+			struct stat st;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", df->pipes_st[k].pid,
+				 df->pipes_st[k].fd);
+			if (df->pipes[k]->deleted && df->pipes[k]->ino == w->st.st_ino &&
+			    !stat(path, &st) && st.st_dev == w->st.st_dev &&
+			    st.st_ino == w->st.st_ino) {
+				*w->has_pipe_id = 1;
+				*w->pipe_id = df->pipes[k]->id;
+			}
+		}
+		if (!*w->has_pipe_id) {
+			if (files_add_node(df, w->path, &w->st, w->file_id))
+				return -1;
+			*w->has_file_id = 1;
+		}
+	}
+	return 0;
+}
+
 /* One "inotify wd:..." line; 1 refused, 0 added, -1 not parsed. */
-static int parse_watch(struct dump_files *df, const struct fd_dump *f, const char *p,
-		       InotifyEntry *in)
+static int parse_watch(struct dump_files *df, struct notify_set *s,
+		       const struct fd_dump *f, const char *p, InotifyEntry *in)
 {
 	struct deleted_inode gone = { .fd = -1 };
-	uint32_t file_id = 0;
 	unsigned int wd, sdev, mask, ign, bytes, type;
 	unsigned long long ino;
 	char hex[2 * MAX_HANDLE_SZ + 1];
@@ -276,17 +355,8 @@ static int parse_watch(struct dump_files *df, const struct fd_dump *f, const cha
 		fh->f_handle[i] = hex_val(hex[2 * i]) << 4 | hex_val(hex[2 * i + 1]);
 	path = handle_path(sdev, ino, fh, &link, &deleted, &gone);
 	free(fh);
-	if (!path && gone.fd >= 0) {
-		char src[64];
-
-		/* Saved as a deleted file is (files-ghost.c), watched through its fd. */
-		snprintf(src, sizeof(src), "/proc/self/fd/%d", gone.fd);
-		if (files_add_mapped_src(df, gone.path, &gone.st, src, &file_id)) {
-			free(gone.path);
-			return -1;
-		}
-		path = gone.path;
-	}
+	if (!path && gone.fd >= 0)
+		path = gone.path;	/* made again: watch_deleted() below */
 	if (!path) {
 		refuse(f->it->pid, "fd %d is an inotify watching inode %llu of device %u:%u%s; not supported yet",
 		       f->fd, ino, sdev >> 20, sdev & 0xfffff,
@@ -301,8 +371,12 @@ static int parse_watch(struct dump_files *df, const struct fd_dump *f, const cha
 	w->has_ino = w->has_dev = 1;
 	w->ino = ino;
 	w->dev = sdev;
-	w->has_file_id = !!file_id;
-	w->file_id = file_id;
+	if (path == gone.path &&
+	    watch_deleted(df, s, &gone, &w->has_file_id, &w->file_id,
+			  &w->has_pipe_id, &w->pipe_id)) {
+		inotify_watch__free_unpacked(w, NULL);
+		return -1;
+	}
 	in->watches = xrealloc(in->watches, (in->n_watches + 1) * sizeof(w));
 	in->watches[in->n_watches++] = w;
 	return 0;
@@ -334,7 +408,7 @@ static int inotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry 
 
 		if (strncmp(p, "inotify ", 8))
 			continue;
-		r = parse_watch(df, f, p, in);
+		r = parse_watch(df, s, f, p, in);
 		if (r < 0) {
 			pr_err("can't parse the fdinfo of fd %d of process %d (inotify)",
 			       f->fd, f->it->pid);
@@ -350,6 +424,11 @@ static int inotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry 
 		pr_debug("fd %d of process %d: inotify with %zu watches", f->fd,
 			 f->it->pid, in->n_watches);
 	return 0;
+}
+
+static int inotify_collected(struct dump_files *df, struct pstree *t)
+{
+	return set_fifos(df, dump_set(df, &inotify_fd_ops));
 }
 
 static int inotify_write(struct dump_files *df, struct img_dir *d)
@@ -384,6 +463,15 @@ static int inotify_read(struct restore_files *rf, struct img_dir *d)
 	return 0;
 }
 
+/* Is pipe id a FIFO deleted while open, in the images? */
+static bool deleted_fifo_in(const struct restore_files *rf, uint32_t id)
+{
+	for (int i = 0; i < rf->nr_pipes; i++)
+		if (rf->pipes[i]->id == id)
+			return rf->pipes[i]->deleted && rf->pipes[i]->path;
+	return false;
+}
+
 /* Every watched path is there, the same kind of file. */
 static int inotify_check(const struct restore_files *rf)
 {
@@ -396,6 +484,15 @@ static int inotify_check(const struct restore_files *rf)
 			struct stat st;
 			int r;
 
+			if (w->has_pipe_id) {
+				/* A deleted FIFO, made again by files-pipe.c. */
+				if (w->has_file_id || !deleted_fifo_in(rf, w->pipe_id)) {
+					pr_err("image inotify.img is corrupt: inotify %u watches pipe %u, not a deleted FIFO of the images",
+					       INS(s)[i]->id, w->pipe_id);
+					ret = -1;
+				}
+				continue;
+			}
 			if (w->has_file_id) {
 				/* A deleted file, made again from the images. */
 				if (!files_by_id(rf, w->file_id)) {
@@ -427,12 +524,14 @@ static int add_watch(int fd, const InotifyWatch *w)
 	char self[64];
 	const char *path = w->path;
 
-	if (w->has_file_id) {
+	if (w->has_file_id || w->has_pipe_id) {
 		/* The deleted file crest made again: its inode, through its fd. */
-		int ffd = files_exe_fd(inotify_rf, w->file_id);
+		int ffd = w->has_pipe_id ? files_deleted_fifo_fd(inotify_rf, w->pipe_id) :
+			  files_exe_fd(inotify_rf, w->file_id);
 
 		if (ffd < 0 || (w->mask & IN_DONT_FOLLOW)) {
-			pr_err("no file %u for the inotify watch of '%s'", w->file_id, w->path);
+			pr_err("no file %u for the inotify watch of '%s'",
+			       w->has_pipe_id ? w->pipe_id : w->file_id, w->path);
 			return -1;
 		}
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", ffd);
@@ -515,6 +614,7 @@ const struct fd_kind_ops inotify_fd_ops = {
 	.kind		= FD_KIND__FD_INOTIFY,
 	.recognise	= inotify_recognise,
 	.dump		= inotify_dump,
+	.collected	= inotify_collected,
 	.write		= inotify_write,
 	.read		= inotify_read,
 	.check		= inotify_check,
@@ -579,11 +679,10 @@ char *files_mount_path(int id, unsigned int sdev)
 }
 
 /* One "fanotify ..." mark line; 1 refused, 0 added, -1 not parsed. */
-static int parse_fan_mark(struct dump_files *df, const struct fd_dump *f, const char *p,
-			  FanotifyEntry *g)
+static int parse_fan_mark(struct dump_files *df, struct notify_set *s,
+			  const struct fd_dump *f, const char *p, FanotifyEntry *g)
 {
 	struct deleted_inode gone = { .fd = -1 };
-	uint32_t file_id = 0;
 	unsigned int sdev = 0, mflags, bytes, type, mnt_id;
 	unsigned long long ino = 0, mask, ign;
 	char hex[2 * MAX_HANDLE_SZ + 1];
@@ -607,17 +706,8 @@ static int parse_fan_mark(struct dump_files *df, const struct fd_dump *f, const 
 			fh->f_handle[i] = hex_val(hex[2 * i]) << 4 | hex_val(hex[2 * i + 1]);
 		path = handle_path(sdev, ino, fh, &link, &deleted, &gone);
 		free(fh);
-		if (!path && gone.fd >= 0) {
-			char src[64];
-
-			/* Saved as a deleted file is, marked through its fd (as inotify's). */
-			snprintf(src, sizeof(src), "/proc/self/fd/%d", gone.fd);
-			if (files_add_mapped_src(df, gone.path, &gone.st, src, &file_id)) {
-				free(gone.path);
-				return -1;
-			}
-			path = gone.path;
-		}
+		if (!path && gone.fd >= 0)
+			path = gone.path;	/* made again: watch_deleted() below */
 		if (!path) {
 			refuse(f->it->pid, "fd %d is a fanotify group marking inode %llu of device %u:%u%s; not supported yet",
 			       f->fd, ino, sdev >> 20, sdev & 0xfffff,
@@ -670,8 +760,12 @@ static int parse_fan_mark(struct dump_files *df, const struct fd_dump *f, const 
 		m->has_ino = m->has_dev = 1;
 		m->ino = ino;
 		m->dev = sdev;
-		m->has_file_id = !!file_id;
-		m->file_id = file_id;
+		if (path == gone.path &&
+		    watch_deleted(df, s, &gone, &m->has_file_id, &m->file_id,
+				  &m->has_pipe_id, &m->pipe_id)) {
+			fanotify_mark__free_unpacked(m, NULL);
+			return -1;
+		}
 	}
 	g->marks = xrealloc(g->marks, (g->n_marks + 1) * sizeof(m));
 	g->marks[g->n_marks++] = m;
@@ -704,7 +798,7 @@ static int fanotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry
 	for (p = f->fdinfo; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (strncmp(p, "fanotify ", 9) || !strncmp(p, "fanotify flags:", 15))
 			continue;
-		if (parse_fan_mark(df, f, p, g) < 0) {
+		if (parse_fan_mark(df, s, f, p, g) < 0) {
 			pr_err("can't parse the fdinfo of fd %d of process %d (fanotify)",
 			       f->fd, f->it->pid);
 			fanotify_entry__free_unpacked(g, NULL);
@@ -714,6 +808,11 @@ static int fanotify_dump(struct dump_files *df, const struct fd_dump *f, FdEntry
 	set_add(s, g, f);
 	e->file_id = g->id;
 	return 0;
+}
+
+static int fanotify_collected(struct dump_files *df, struct pstree *t)
+{
+	return set_fifos(df, dump_set(df, &fanotify_fd_ops));
 }
 
 static int fanotify_write(struct dump_files *df, struct img_dir *d)
@@ -759,6 +858,16 @@ static int fanotify_check(const struct restore_files *rf)
 			struct stat st;
 			int r;
 
+			if (m->has_pipe_id) {
+				/* A deleted FIFO, made again by files-pipe.c. */
+				if (m->has_file_id || m->type != FANOTIFY_MARK_TYPE__FAN_INODE ||
+				    !deleted_fifo_in(rf, m->pipe_id)) {
+					pr_err("image fanotify.img is corrupt: fanotify group %u marks pipe %u, not a deleted FIFO of the images",
+					       GROUPS(s)[i]->id, m->pipe_id);
+					ret = -1;
+				}
+				continue;
+			}
 			if (m->has_file_id) {
 				/* A deleted file, made again from the images. */
 				if (!files_by_id(rf, m->file_id) || m->type != FANOTIFY_MARK_TYPE__FAN_INODE) {
@@ -807,12 +916,15 @@ static int make_fanotify(const void *obj)
 		const char *path = m->path;
 		char self[64];
 
-		if (m->has_file_id) {
+		if (m->has_file_id || m->has_pipe_id) {
 			/* The deleted file crest made again: its inode, through its fd. */
-			int ffd = files_exe_fd(inotify_rf, m->file_id);
+			int ffd = m->has_pipe_id ?
+				  files_deleted_fifo_fd(inotify_rf, m->pipe_id) :
+				  files_exe_fd(inotify_rf, m->file_id);
 
 			if (ffd < 0 || (m->mflags & FAN_MARK_DONT_FOLLOW)) {
-				pr_err("no file %u for the fanotify mark of '%s'", m->file_id, m->path);
+				pr_err("no file %u for the fanotify mark of '%s'",
+				       m->has_pipe_id ? m->pipe_id : m->file_id, m->path);
 				goto err;
 			}
 			snprintf(self, sizeof(self), "/proc/self/fd/%d", ffd);
@@ -868,6 +980,7 @@ const struct fd_kind_ops fanotify_fd_ops = {
 	.kind		= FD_KIND__FD_FANOTIFY,
 	.recognise	= fanotify_recognise,
 	.dump		= fanotify_dump,
+	.collected	= fanotify_collected,
 	.write		= fanotify_write,
 	.read		= fanotify_read,
 	.check		= fanotify_check,

@@ -550,6 +550,15 @@ static int pipe_index(const struct restore_files *rf, uint32_t id)
 	return -1;
 }
 
+int files_deleted_fifo_fd(const struct restore_files *rf, uint32_t id)
+{
+	int i = pipe_index(rf, id);
+
+	if (i < 0 || !rf->pipe_fd || !rf->pipes[i]->deleted)
+		return -1;
+	return rf->pipe_fd[i][0];
+}
+
 static int pipe_service_fd(const struct restore_files *rf, const FdEntry *e)
 {
 	int i = pipe_index(rf, e->file_id);

@@ -204,6 +204,30 @@ int files_add_mapped_src(struct dump_files *df, const char *path,
 	return 0;
 }
 
+/*
+ * A deleted directory, FIFO or device node an inotify watch or fanotify
+ * mark is on (crest's O_PATH fd at src keeps it until the dump ends): an
+ * O_PATH entry of its own, made again at restore as the node, one inode
+ * with any fd, cwd or root of the tree on it (ghost_id).
+ */
+int files_add_node(struct dump_files *df, const char *path, const struct stat *st,
+		   uint32_t *id)
+{
+	if (!node_kind(st->st_mode) || !files_link_deleted(path)) {
+		pr_err("'%s' is not a deleted directory, FIFO or device node", path);
+		return -1;
+	}
+	for (int i = 0; i < df->nr_files; i++)
+		if (df->files_own[i].fd < 0 && df->files_own[i].dev == st->st_dev &&
+		    df->files_own[i].ino == st->st_ino) {
+			*id = df->files[i]->id;	/* a deleted cwd or root */
+			return 0;
+		}
+	*id = add_file(df, path, st, O_PATH, 0, 0, -1);
+	mark_node(df, *id, st);
+	return 0;
+}
+
 int files_add_mapped(struct dump_files *df, const char *path,
 		     const struct stat *st, uint32_t *id)
 {

@@ -79,6 +79,9 @@ int files_add_mapped(struct dump_files *df, const char *path,
 		     const struct stat *st, uint32_t *id);
 int files_add_mapped_src(struct dump_files *df, const char *path,
 			 const struct stat *st, const char *src, uint32_t *id);
+/* A deleted directory, FIFO or device node a watch is on: its entry. */
+int files_add_node(struct dump_files *df, const char *path, const struct stat *st,
+		   uint32_t *id);
 /* Save this file's contents in the image (--save-*). */
 void files_save(struct dump_files *df, uint32_t id);
 /*
@@ -184,6 +187,8 @@ int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 /* The service fd of the object a VMA maps, -1 for anonymous memory. */
 int files_vma_fd(const struct restore_files *rf, const VmaEntry *v);
 int files_exe_fd(const struct restore_files *rf, uint32_t id);
+/* The read end of pipe id, a deleted FIFO made again; -1 if not one. */
+int files_deleted_fifo_fd(const struct restore_files *rf, uint32_t id);
 /* Owners of fds (F_SETOWN_EX) by their new pid: 0 if not restored. */
 struct files_pid_map {
 	pid_t (*new_pid)(const void *arg, pid_t orig);	/* NULL: pids kept */
