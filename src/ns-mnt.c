@@ -832,6 +832,15 @@ static void evasive_fd(const struct mnt_dump *md, const struct pstree_item *it, 
 	}
 }
 
+/*
+ * A pipe (not a FIFO) is on the kernel's pipefs, a mount of no namespace:
+ * it has no path to be outside of (a container's stdio, runc -d's pipes).
+ */
+static bool anon_pipe(const FdEntry *e, const struct stat *st)
+{
+	return S_ISFIFO(st->st_mode) && e->desc && !strncmp(e->desc, "pipe:[", 6);
+}
+
 /* Its fds, cwd, exe and mappings must be on crest's mounts. */
 int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *it)
 {
@@ -858,7 +867,7 @@ int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *
 				refuse(it->pid, "fd %u is on the mount at %s made in its mount namespace, not supported yet",
 				       it->fds[j]->fd, mp);
 		} else if (md->nr && md->m[0]->kind == MNT_KIND__MNT_ROOT && !stat(path, &st) &&
-			   outside(md, it->live, it->fds[j]->fd)) {
+			   !anon_pipe(it->fds[j], &st) && outside(md, it->live, it->fds[j]->fd)) {
 			/*
 			 * A node of crest's, as a restore with --evasive-devices
 			 * opened it (the namespace has its own root): again so.
