@@ -1,6 +1,7 @@
 /* crest's command line: one option table per subcommand. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,7 @@ enum {
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
 	OPT_EVASIVE_DEVICES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_AUTO_DEDUP,
-	OPT_CGROUP_ROOT, OPT_ROOT,
+	OPT_CGROUP_ROOT, OPT_ROOT, OPT_INHERIT_FD,
 };
 
 static const struct option long_opts[] = {
@@ -125,6 +126,7 @@ static const struct option long_opts[] = {
 	{ "external",		required_argument, NULL, OPT_EXTERNAL },
 	{ "evasive-devices",	no_argument,	   NULL, OPT_EVASIVE_DEVICES },
 	{ "cgroup-root",	required_argument, NULL, OPT_CGROUP_ROOT },
+	{ "inherit-fd",		required_argument, NULL, OPT_INHERIT_FD },
 	{ "root",		required_argument, NULL, OPT_ROOT },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
@@ -176,7 +178,7 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
 	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_CGROUP_ROOT, OPT_ROOT,
-	OPT_LAZY_PAGES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_INHERIT_FD, OPT_LAZY_PAGES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int dedup_opts[] = { 'D', OPT_TRUST_IMAGES, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
@@ -322,6 +324,11 @@ static const struct opt_help {
 	{ C(RESTORE), OPT_EXTERNAL, "mnt[NAME]:PATH",
 	  "bind PATH where the mount saved as NAME was\n"
 	  "(CRIU's; repeatable)" },
+	{ C(RESTORE), OPT_INHERIT_FD, "fd[N]:KEY",
+	  "crest's fd N is the restored tree's file that\n"
+	  "led outside whose key was KEY ('pipe:[INO]',\n"
+	  "the fd's link at the dump); a KEY matching no\n"
+	  "such file is ignored (CRIU's; repeatable)" },
 	{ C(RESTORE), OPT_CGROUP_ROOT, "[CTRL:]PATH",
 	  "put the tree where the first root's cgroup of\n"
 	  "CTRL's hierarchy (all, without CTRL) was, at PATH;\n"
@@ -702,6 +709,25 @@ int opts_parse(int argc, char **argv, struct options *o)
 				*colon = 0;
 			o->cg_root[o->nr_cg_root].ctrl = colon ? optarg : "";
 			o->cg_root[o->nr_cg_root++].path = colon ? colon + 1 : optarg;
+			break;
+		}
+		case OPT_INHERIT_FD: {
+			char *close = strstr(optarg, "]:"), *end;
+			long n;
+
+			n = strncmp(optarg, "fd[", 3) || !close ? -1 :
+			    strtol(optarg + 3, &end, 10);
+			if (n < 0 || n > INT_MAX || end != close || close == optarg + 3 ||
+			    !close[2]) {
+				pr_err("--inherit-fd takes fd[N]:KEY, not '%s'", optarg);
+				return -1;
+			}
+			if (o->nr_inherit_fd == MAX_INHERIT_FD) {
+				pr_err("more than %d --inherit-fd", MAX_INHERIT_FD);
+				return -1;
+			}
+			o->inherit_fd[o->nr_inherit_fd].fd = (int)n;
+			o->inherit_fd[o->nr_inherit_fd++].key = close + 2;
 			break;
 		}
 		case OPT_EXTERNAL: {

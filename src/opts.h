@@ -49,6 +49,15 @@ struct ext_mnt {
 	const char *key, *val;
 };
 
+#define MAX_INHERIT_FD	64
+
+/* restore --inherit-fd fd[N]:KEY (CRIU's): the caller's fd N is the file
+ * whose key ("pipe:[INO]", a path: the fd's link at the dump) is KEY. */
+struct inherit_fd {
+	int fd;
+	const char *key;
+};
+
 #define MAX_CG_ROOT	16
 
 /* --cgroup-root [CTRL:]PATH (CRIU's): the hierarchy of CTRL ("": every one). */
@@ -124,6 +133,8 @@ struct options {
 	bool lazy_pages;	/* --lazy-pages: anonymous memory on demand (lazy.c) */
 	const char *root;	/* restore --root: the container's root filesystem */
 	bool evasive_devices;	/* --evasive-devices: a node of the same device will do */
+	struct inherit_fd inherit_fd[MAX_INHERIT_FD];
+	int nr_inherit_fd;
 	struct cg_root cg_root[MAX_CG_ROOT];
 	int nr_cg_root;
 };

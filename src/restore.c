@@ -1969,6 +1969,48 @@ static int root_files(struct restore_ctx *ctx)
 	return 0;
 }
 
+/*
+ * --inherit-fd: the caller's fd must be open, and a key naming an fd of
+ * the tree that did not lead outside is refused (crest replaces only
+ * those); a key naming nothing is ignored, as CRIU does.
+ */
+static int check_inherit(struct restore_ctx *ctx)
+{
+	const struct options *o = ctx->opts;
+	int ret = 0;
+
+	for (int n = 0; n < o->nr_inherit_fd; n++) {
+		const struct inherit_fd *in = &o->inherit_fd[n];
+		bool used = false;
+
+		if (fcntl(in->fd, F_GETFD) < 0) {
+			pr_perror("--inherit-fd fd[%d]:%s: fd %d is not open", in->fd,
+				  in->key, in->fd);
+			ret = -1;
+			continue;
+		}
+		for (int i = 0; i < ctx->nr; i++)
+			for (int j = 0; j < ctx->tasks[i].nr_fds; j++) {
+				const FdEntry *e = ctx->tasks[i].fds[j];
+
+				if (!e->desc || strcmp(e->desc, in->key))
+					continue;
+				if (e->kind == FD_KIND__FD_EXTERNAL) {
+					used = true;
+					continue;
+				}
+				pr_err("--inherit-fd fd[%d]:%s names fd %u of process %u, which is saved in the checkpoint: crest gives the caller's fd only to a file that led outside it",
+				       in->fd, in->key, e->fd, ctx->tasks[i].pe->pid);
+				used = true;
+				ret = -1;
+			}
+		if (!used)
+			pr_info("--inherit-fd fd[%d]:%s: no fd of the tree led outside to '%s'; ignored",
+				in->fd, in->key, in->key);
+	}
+	return ret;
+}
+
 static int checks(struct restore_ctx *ctx)
 {
 	if (root_files(ctx) && failed(ctx, EXIT_IMAGE))
@@ -1995,6 +2037,8 @@ static int checks(struct restore_ctx *ctx)
 				return -1;
 	}
 	if (files_check(&ctx->files) && failed(ctx, EXIT_FILES))
+		return -1;
+	if (check_inherit(ctx) && failed(ctx, EXIT_USAGE))
 		return -1;
 	for (int i = 0; i < ctx->nr; i++)
 		if (ctx->tasks[i].core && attrs_check(ctx->tasks[i].core, ctx->tasks[i].pe->pid) &&

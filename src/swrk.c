@@ -354,11 +354,13 @@ static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 			 o->empty_ns);
 		return -1;
 	}
-	if (o->n_inherit_fd) {
-		snprintf(why, len, "criu_opts.inherit_fd '%s' (fd %d): crest gives restored processes no fd of the caller's; not supported yet",
-			 o->inherit_fd[0]->key, o->inherit_fd[0]->fd);
-		return -1;
-	}
+	/* inherit_fd: fds of ours, as CRIU's (runc passes its stdio as ours). */
+	for (size_t i = 0; i < o->n_inherit_fd; i++)
+		if (req->type != CRIU_REQ_TYPE__RESTORE || o->inherit_fd[i]->fd < 0) {
+			snprintf(why, len, "criu_opts.inherit_fd '%s' (fd %d): only a RESTORE takes an fd of the caller's",
+				 o->inherit_fd[i]->key, o->inherit_fd[i]->fd);
+			return -1;
+		}
 	/*
 	 * crest puts every restored process back in the cgroups it was
 	 * dumped in, which must exist (CRIU's soft mode, with nothing to
@@ -515,6 +517,10 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		add(a, "--cgroup-root");
 		add(a, *ctrl ? xsprintf("%s:%s", ctrl, o->cg_root[i]->path) :
 			 xstrdup(o->cg_root[i]->path));
+	}
+	for (size_t i = 0; req->type == CRIU_REQ_TYPE__RESTORE && i < o->n_inherit_fd; i++) {
+		add(a, "--inherit-fd");
+		add(a, xsprintf("fd[%d]:%s", o->inherit_fd[i]->fd, o->inherit_fd[i]->key));
 	}
 	/* ext_mnt: at a dump a mount point and its name, at a restore the name and a path. */
 	for (size_t i = 0; i < o->n_ext_mnt; i++) {

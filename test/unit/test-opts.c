@@ -118,6 +118,26 @@ static void test_restore(void **state)
 	assert_string_equal(o.dir, "/z");
 }
 
+/* CRIU's --inherit-fd fd[N]:KEY, restore only; the key may hold ']:'. */
+static void test_inherit_fd(void **state)
+{
+	struct options o;
+
+	assert_int_equal(PARSE(&o, "crest", "restore", "--inherit-fd", "fd[7]:pipe:[123]",
+			       "--inherit-fd", "fd[0]:/a]:b"), 0);
+	assert_int_equal(o.nr_inherit_fd, 2);
+	assert_int_equal(o.inherit_fd[0].fd, 7);
+	assert_string_equal(o.inherit_fd[0].key, "pipe:[123]");
+	assert_int_equal(o.inherit_fd[1].fd, 0);
+	assert_string_equal(o.inherit_fd[1].key, "/a]:b");
+	assert_int_not_equal(PARSE(&o, "crest", "restore", "--inherit-fd", "fd[]:k"), 0);
+	assert_int_not_equal(PARSE(&o, "crest", "restore", "--inherit-fd", "fd[x]:k"), 0);
+	assert_int_not_equal(PARSE(&o, "crest", "restore", "--inherit-fd", "fd[-1]:k"), 0);
+	assert_int_not_equal(PARSE(&o, "crest", "restore", "--inherit-fd", "fd[3]:"), 0);
+	assert_int_not_equal(PARSE(&o, "crest", "restore", "--inherit-fd", "7:k"), 0);
+	assert_int_not_equal(PARSE(&o, "crest", "dump", "-t", "1", "--inherit-fd", "fd[3]:k"), 0);
+}
+
 /* CRIU's --file-locks (-l): accepted by dump and restore, changes nothing. */
 static void test_file_locks(void **state)
 {
@@ -492,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_verbosity),
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_file_locks),
+		cmocka_unit_test(test_inherit_fd),
 		cmocka_unit_test(test_ext_unix_sk),
 		cmocka_unit_test(test_tcp_established),
 		cmocka_unit_test(test_progress),
