@@ -29,8 +29,8 @@
  * connection without --tcp-established, one being opened; a listener with
  * connections waiting to be accepted (crest can't make their peers
  * connect again, and CRIU can't either); a UDP queue sk-udp-queue.c
- * can't save; a TLS (TCP_ULP) socket. Multicast memberships can't be read
- * back from a socket: crest(8), LIMITATIONS.
+ * can't save; a TLS (TCP_ULP) socket. Multicast memberships of datagram
+ * and raw sockets are sk-mcast.c's.
  *
  * Restore, in crest, each socket once as a service fd: socket, its owner
  * (fchown: the socket's inode and sk_uid, which SO_REUSEPORT compares and
@@ -71,6 +71,7 @@
 #include "pstree.h"
 #include "refuse.h"
 #include "sk-inet.h"
+#include "sk-mcast.h"
 #include "sk-opts.h"
 #include "swrk.h"
 #include "util.h"
@@ -552,6 +553,8 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		if (!why)
 			why = type == SOCK_RAW ? raw_queue_problem(cfd, what) :
 			      udp_queue_dump(e, cfd, what);
+		if (!why)
+			why = mcast_dump(e, f->pid, cfd, what);
 		if (why) {
 			refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
 			free(why);
@@ -1095,6 +1098,8 @@ static int check_entry(const InetSkEntry *e)
 		return bad_image(e, "has a peer and is not connected");
 	if (sk_opts_check(e->opts, e->n_opts))
 		return bad_image(e, "has an option that can't be");
+	if (mcast_check(e) || (e->n_mcast && e->type == SOCK_STREAM))
+		return bad_image(e, "has a multicast membership that can't be");
 	if (e->has_filter && sk_filter_bad(&e->filter))
 		return bad_image(e, "has a socket filter that can't be");
 	return 0;
@@ -1158,6 +1163,9 @@ static int make_socket(const InetSkEntry *e)
 	}
 	/* A queue to fill gets its filter after: each datagram passed it once. */
 	if (set_opts(fd, e) || (!e->n_dgrams && set_filter(fd, e, what)))
+		goto err;
+	/* Not bound yet: nothing comes between a join and its filter. */
+	if (mcast_restore(fd, e, what))
 		goto err;
 	if (e->src_addr) {
 		len = inet_sa_make(e->family, e->src_addr, e->src_port, e->scope_id, &ss);

@@ -510,6 +510,9 @@ def _sock_state(pid, fd, thread=False):
             if libc.getsockopt(cfd, _SOL_SOCKET, 17, val, ctypes.byref(ln)) == 0:
                 _, uid, gid = struct.unpack("iII", val.raw)
                 out["peercred"] = "%d:%d" % (uid, gid)
+        if out.get("domain") in (str(socket.AF_INET), str(socket.AF_INET6)) \
+                and out.get("type") != str(socket.SOCK_STREAM):
+            out["mcast"] = _mcast(pid, libc, cfd, int(out["domain"]))
         # What a read would take next: the bytes queued (unix), the next
         # datagram's length (UDP, UDP-Lite); a TCP connection's queues move
         # on their own (fd:N:inet:queues).
@@ -523,6 +526,68 @@ def _sock_state(pid, fd, thread=False):
     finally:
         os.close(cfd)
     return out
+
+
+# Multicast memberships: every group of /proc/PID/net/igmp{,6} (on every
+# interface) asked of the socket with getsockopt(MCAST_MSFILTER), which
+# gives its filter mode and sources if it is a member (EADDRNOTAVAIL if not).
+_MCAST_MSFILTER = 48
+_GF_HEAD = 144          # struct group_filter up to gf_slist
+_SS = 128               # struct sockaddr_storage
+
+
+def _mcast_groups(pid):
+    """[(family, ifindex, ifname, packed address)] the namespace has joined."""
+    import socket
+    import struct
+    out = []
+    idx = name = None
+    for line in (_read("/proc/%d/net/igmp" % pid) or "").splitlines()[1:]:
+        if line[:1].isdigit():
+            f = line.split(None, 1)
+            idx, name = int(f[0]), f[1].split(":")[0].strip()
+        elif line.startswith("\t") and idx is not None:
+            out.append((socket.AF_INET, idx, name,
+                        struct.pack("=I", int(line.split()[0], 16))))
+    for line in (_read("/proc/%d/net/igmp6" % pid) or "").splitlines():
+        f = line.split()
+        if len(f) >= 3 and len(f[2]) == 32:
+            out.append((socket.AF_INET6, int(f[0]), f[1], bytes.fromhex(f[2])))
+    return out
+
+
+def _mcast(pid, libc, cfd, family):
+    """"ifname group mode sources..." of each membership, sorted, ";"-joined."""
+    import socket
+    import struct
+    found = []
+    for fam, idx, name, addr in _mcast_groups(pid):
+        if fam == socket.AF_INET6 and family != socket.AF_INET6:
+            continue
+        level = socket.IPPROTO_IP if fam == socket.AF_INET else socket.IPPROTO_IPV6
+        room = 64
+        buf = bytearray(_GF_HEAD + room * _SS)
+        struct.pack_into("=I", buf, 0, idx)
+        if fam == socket.AF_INET:
+            struct.pack_into("=H2x4s", buf, 8, fam, addr)
+        else:
+            struct.pack_into("=H6x16s", buf, 8, fam, addr)
+        struct.pack_into("=II", buf, 136, 0, room)
+        cbuf = (ctypes.c_char * len(buf)).from_buffer(buf)
+        ln = ctypes.c_uint32(len(buf))
+        if libc.getsockopt(cfd, level, _MCAST_MSFILTER, cbuf, ctypes.byref(ln)) < 0:
+            continue
+        mode, n = struct.unpack_from("=II", buf, 136)
+        srcs = []
+        for i in range(min(n, room)):
+            off = _GF_HEAD + i * _SS
+            if fam == socket.AF_INET:
+                srcs.append(socket.inet_ntop(fam, bytes(buf[off + 4:off + 8])))
+            else:
+                srcs.append(socket.inet_ntop(fam, bytes(buf[off + 8:off + 24])))
+        found.append(" ".join([name, socket.inet_ntop(fam, addr),
+                               "include" if mode == 1 else "exclude"] + sorted(srcs)))
+    return ";".join(sorted(found))
 
 
 def _getsockopt(libc, fd, opt, level=_SOL_SOCKET):
