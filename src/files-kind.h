@@ -142,6 +142,8 @@ int files_read_msgs(struct img_dir *d, enum img_kind kind, pid_t pid,
 int files_recognise(const struct fd_dump *f, const struct fd_kind_ops **first);
 /* Does /proc's name for the object end in " (deleted)"? */
 bool files_link_deleted(const char *link);
+/* Is the fd an mqd_t (mq_open)? files-reg.c */
+bool files_is_mqueue(pid_t pid, int fd);
 /* A terminal by its path: /dev/pts/N, /dev/tty*, /dev/console, /dev/ptmx. */
 bool files_link_tty(const char *link);
 /* Is fd of pid a unix socket? (sk-unix.c; a copy of it is asked) */

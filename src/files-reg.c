@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -22,6 +23,10 @@
 #include "pstree.h"
 #include "refuse.h"
 #include "util.h"
+
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC	0x19800202	/* linux/magic.h, not in these headers */
+#endif
 
 static uint32_t add_file(struct dump_files *df, const char *path,
 			 const struct stat *st, uint32_t flags, uint64_t pos,
@@ -257,9 +262,26 @@ static uint32_t file_description(struct dump_files *df, const struct fd_dump *f)
 
 /* ---- regular files and directories ---- */
 
+/*
+ * A POSIX message queue (mq_open) is a regular file whose link reads
+ * "/NAME" as if it were a path, on the mqueue filesystem: not ours
+ * (files.c refuses it by name).
+ */
+bool files_is_mqueue(pid_t pid, int fd)
+{
+	char path[64];
+	struct statfs sf;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	return !statfs(path, &sf) && sf.f_type == MQUEUE_MAGIC;
+}
+
 static bool reg_recognise(const struct fd_dump *f)
 {
 	mode_t m = f->st->st_mode;
+
+	if (S_ISREG(m) && files_is_mqueue(f->pid, f->fd))
+		return false;
 
 	/*
 	 * O_PATH: only a path, whatever it leads to -- a symlink itself

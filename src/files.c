@@ -151,7 +151,8 @@ static const struct { const char *link, *name; } anon_names[] = {
 };
 
 /* Name what an fd no kind took is, for the error message. */
-static const char *fd_kind_name(const struct stat *st, const char *link)
+static const char *fd_kind_name(pid_t pid, int fd, const struct stat *st,
+				const char *link)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(anon_names); i++)
 		if (!strcmp(link, anon_names[i].link))
@@ -167,6 +168,8 @@ static const char *fd_kind_name(const struct stat *st, const char *link)
 	if (S_ISDIR(st->st_mode) && link[0] == '/')
 		return "a deleted directory";
 	/* files-reg.c takes every other deleted file, and memfds shmem.c. */
+	if (S_ISREG(st->st_mode) && files_is_mqueue(pid, fd))
+		return "a POSIX message queue (mq_open)";
 	if (S_ISREG(st->st_mode) && files_link_deleted(link))
 		return "a deleted file held with O_PATH";
 	if (!strncmp(link, "anon_inode:", 11))
@@ -220,7 +223,7 @@ static int dump_one_fd(struct dump_files *df, struct pstree_item *it, pid_t pid,
 	f = (struct fd_dump){ it, pid, fd, link, &st, &fi, info };
 	if (!files_recognise(&f, &k)) {
 		refuse(it->pid, "fd %d is %s ('%s'), not supported yet",
-		       fd, fd_kind_name(&st, link), link);
+		       fd, fd_kind_name(pid, fd, &st, link), link);
 		ret = 0;
 		goto out;
 	}
@@ -293,7 +296,7 @@ int files_dump_own_fd(struct dump_files *df, struct pstree_item *it, int fd,
 	ret = 0;
 	if (!files_recognise(&f, &k)) {
 		refuse(it->pid, "fd %d is %s ('%s'), not supported yet", fd,
-		       fd_kind_name(&st, link), link);
+		       fd_kind_name(self, fd, &st, link), link);
 		goto out;
 	}
 	if (k->kind == FD_KIND__FD_EXTERNAL) {

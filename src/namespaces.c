@@ -17,8 +17,9 @@
  *        System V shared memory segments with their bytes, semaphore sets
  *        with their values, message queues with their messages (read
  *        with MSG_COPY, nothing taken out), each under its old id (the
- *        kernel's {shm,sem,msg}_next_id) and key, owner and mode. POSIX
- *        message queues are refused by name.
+ *        kernel's {shm,sem,msg}_next_id) and key, owner and mode; POSIX
+ *        message queues with their name, owner, mode, mq_maxmsg,
+ *        mq_msgsize and messages with their priorities (ipc_posix_mq()).
  *
  * The contents are read by a helper: a child of crest that setns()es into
  * the namespace (the /proc/sys files and /proc/sysvipc, shmctl() and the
@@ -33,6 +34,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <mqueue.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +52,7 @@
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -465,14 +469,151 @@ next:
 
 /*
  * POSIX message queues live in the namespace's mqueue filesystem: a
- * mount of it in a private mount namespace of the helper's lists them.
+ * mount of it in a private mount namespace of the helper's lists them,
+ * each file shows QSIZE, NOTIFY, SIGNO and NOTIFY_PID; mq_getattr() of
+ * an mq_open() (of the namespace the helper joined) gives the rest.
+ *
+ * A queue can't be read without taking its messages: each is received
+ * and, once all are, sent back in the same order, which makes the queue
+ * again exactly (mq_receive gives the highest priority first, the oldest
+ * first within one, and mq_send puts a message after those of its
+ * priority). The tree is frozen, and this is the tree's own namespace.
+ * All of it happens here before anything is written to crest, with
+ * every signal that can be blocked blocked: a crest killed meanwhile
+ * (even by SIGKILL: a child does not die with its parent) leaves this
+ * helper to put them back; only a SIGKILL of the helper itself between
+ * the two loops would lose them (crest(8), LIMITATIONS).
+ *
+ * Refused by name: a queue with a notification registered (mq_notify):
+ * sending the first message back into the emptied queue would fire it;
+ * and one whose messages can't go in one record.
  */
+static int mq_put_back(mqd_t q, IpcMsg **msgs, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		const IpcMsg *m = msgs[k];
+		struct timespec t;
+
+		if (!mq_send(q, (char *)m->text.data, m->text.len, m->prio))
+			continue;
+		/* Full again: a sender outside the tree, woken by a receive. */
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += 30;
+		if (errno == EAGAIN) {
+			struct mq_attr a;
+
+			mq_getattr(q, &a);
+			a.mq_flags = 0;
+			mq_setattr(q, &a, NULL);
+			if (!mq_timedsend(q, (char *)m->text.data, m->text.len, m->prio, &t))
+				continue;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static int mq_read_one(int out, int dir, const char *dname)
+{
+	char name[NAME_MAX + 2], info[256] = "", *buf;
+	unsigned long qsize = 0;
+	int notify = 0, signo = 0, npid = 0, fd, ret = 0;
+	IpcObjEntry o;
+	struct mq_attr a;
+	struct stat st;
+	ssize_t len;
+	mqd_t q;
+
+	snprintf(name, sizeof(name), "/%s", dname);
+	fd = openat(dir, dname, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || (len = read(fd, info, sizeof(info) - 1)) < 0) {
+		send_text(out, 'e', "can't read POSIX message queue '%s': %s", name,
+			  strerror(errno));
+		return -1;
+	}
+	close(fd);
+	info[len] = 0;
+	if (sscanf(info, "QSIZE:%lu NOTIFY:%d SIGNO:%d NOTIFY_PID:%d",
+		   &qsize, &notify, &signo, &npid) != 4) {
+		send_text(out, 'e', "POSIX message queue '%s' shows '%s', which crest can't parse",
+			  name, info);
+		return -1;
+	}
+	if (npid) {
+		send_text(out, 'r', "POSIX message queue '%s' (in an IPC namespace of its own) has a notification registered by process %d (mq_notify, signal %d): not supported yet",
+			  name, npid, signo);
+		return 0;
+	}
+	q = mq_open(name, O_RDWR | O_NONBLOCK);
+	if (q == (mqd_t)-1 || mq_getattr(q, &a)) {
+		send_text(out, 'e', "can't open POSIX message queue '%s': %s", name,
+			  strerror(errno));
+		return -1;
+	}
+	if ((unsigned long long)a.mq_curmsgs * (a.mq_msgsize + 16) > SHM_MAX_DATA) {
+		send_text(out, 'r', "POSIX message queue '%s' holds %ld messages of up to %ld bytes: crest saves at most %u bytes of one yet",
+			  name, a.mq_curmsgs, a.mq_msgsize, SHM_MAX_DATA);
+		mq_close(q);
+		return 0;
+	}
+	ipc_obj_entry__init(&o);
+	o.kind = IPC_OBJ_KIND__IPC_POSIX_MQ;
+	o.uid = st.st_uid;
+	o.gid = st.st_gid;
+	o.mode = st.st_mode & 0777;
+	o.name = name;
+	o.has_maxmsg = o.has_msgsize = 1;
+	o.maxmsg = a.mq_maxmsg;
+	o.msgsize = a.mq_msgsize;
+	o.msgs = xzalloc((a.mq_curmsgs + 1) * sizeof(*o.msgs));
+	buf = xzalloc(a.mq_msgsize + 1);
+	for (long k = 0; k < a.mq_curmsgs; k++) {
+		unsigned int prio;
+		ssize_t n = mq_receive(q, buf, a.mq_msgsize, &prio);
+		IpcMsg *m;
+
+		if (n < 0)
+			break;	/* EAGAIN: taken by someone else; the rest goes back */
+		m = xzalloc(sizeof(*m));
+		ipc_msg__init(m);
+		m->has_prio = 1;
+		m->prio = prio;
+		m->text.len = n;
+		m->text.data = xzalloc(n + 1);
+		memcpy(m->text.data, buf, n);
+		o.msgs[o.n_msgs++] = m;
+	}
+	if (mq_put_back(q, o.msgs, o.n_msgs)) {
+		send_text(out, 'e', "can't put the messages of POSIX message queue '%s' back: %s",
+			  name, strerror(errno));
+		ret = -1;
+	} else if (o.n_msgs != (size_t)a.mq_curmsgs) {
+		send_text(out, 'e', "POSIX message queue '%s' held %ld messages, %zu could be read: something outside the tree takes them",
+			  name, a.mq_curmsgs, o.n_msgs);
+		ret = -1;
+	}
+	mq_close(q);
+	if (!ret)
+		ret = send_msg(out, &o.base);
+	for (size_t k = 0; k < o.n_msgs; k++) {
+		free(o.msgs[k]->text.data);
+		free(o.msgs[k]);
+	}
+	free(o.msgs);
+	free(buf);
+	return ret;
+}
+
 static int ipc_posix_mq(int out)
 {
 	const char *at = "/tmp";
+	sigset_t all;
 	DIR *d;
 	struct dirent *de;
+	int ret = 0;
 
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 	    mount("mqueue", at, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
 		send_text(out, 'e', "can't mount the mqueue filesystem of an IPC namespace: %s",
@@ -484,12 +625,11 @@ static int ipc_posix_mq(int out)
 		send_text(out, 'e', "can't list the mqueue filesystem: %s", strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(d)))
+	while (!ret && (de = readdir(d)))
 		if (de->d_name[0] != '.')
-			send_text(out, 'r', "POSIX message queue '/%s' (in an IPC namespace of its own), not supported yet",
-				  de->d_name);
+			ret = mq_read_one(out, dirfd(d), de->d_name);
 	closedir(d);
-	return 0;
+	return ret;
 }
 
 IpcVar **ns_read_vars(const char *const *names, size_t nr, size_t *n_vars)
@@ -1943,6 +2083,53 @@ static int restore_msq(const IpcObjEntry *o)
 	return 0;
 }
 
+/*
+ * In the task entering the namespace: mq_open() makes the queue in its
+ * IPC namespace's mqueue filesystem (no mount needed) within the
+ * limits restored just before; the messages go in the order they came
+ * out, which puts each after the earlier ones of its priority.
+ */
+static int restore_posix_mq(const IpcObjEntry *o)
+{
+	struct mq_attr a = { 0 };
+	mqd_t q;
+
+	if (!o->name || o->name[0] != '/' || strchr(o->name + 1, '/') ||
+	    !o->has_maxmsg || !o->has_msgsize) {
+		pr_err("a POSIX message queue of an IPC namespace has no name, size or length");
+		return -1;
+	}
+	a.mq_maxmsg = o->maxmsg;
+	a.mq_msgsize = o->msgsize;
+	q = mq_open(o->name, O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC,
+		    0600, &a);
+	if (q == (mqd_t)-1) {
+		pr_perror("can't make POSIX message queue '%s' (mq_maxmsg %llu, mq_msgsize %llu)",
+			  o->name, (unsigned long long)o->maxmsg,
+			  (unsigned long long)o->msgsize);
+		return -1;
+	}
+	for (size_t k = 0; k < o->n_msgs; k++) {
+		const IpcMsg *m = o->msgs[k];
+
+		if (mq_send(q, (const char *)m->text.data, m->text.len,
+			    m->has_prio ? m->prio : 0)) {
+			pr_perror("can't put message %zu back into POSIX message queue '%s'",
+				  k, o->name);
+			mq_close(q);
+			return -1;
+		}
+	}
+	/* An mqd_t is an fd: its owner and mode as they were, not the umask's. */
+	if (fchown(q, o->uid, o->gid) || fchmod(q, o->mode & 0777)) {
+		pr_perror("can't give POSIX message queue '%s' its owner and mode", o->name);
+		mq_close(q);
+		return -1;
+	}
+	mq_close(q);
+	return 0;
+}
+
 static int restore_ipc(const struct ns_restore *nr, int k)
 {
 	const IpcNsEntry *e = nr->ipc[k];
@@ -1958,6 +2145,7 @@ static int restore_ipc(const struct ns_restore *nr, int k)
 		case IPC_OBJ_KIND__IPC_SHM: ret = restore_shm(o); break;
 		case IPC_OBJ_KIND__IPC_SEM: ret = restore_sem(o); break;
 		case IPC_OBJ_KIND__IPC_MSQ: ret = restore_msq(o); break;
+		case IPC_OBJ_KIND__IPC_POSIX_MQ: ret = restore_posix_mq(o); break;
 		default:
 			pr_err("IPC namespace %u: an object of unknown kind %d",
 			       nr->ns[k]->id, o->kind);

@@ -724,7 +724,10 @@ def _snap_fds(base, tid, thread, classes, out):
 # tree's n-th namespace of its kind, in the order first met, and what is
 # inside it is compared instead: a UTS namespace's names, an IPC
 # namespace's limits and objects (/proc/sysvipc, without the pids and
-# times of their last use), read in it with nsenter(1).
+# times of their last use) and its POSIX message queues (each file of
+# its mqueue filesystem, mounted in a mount namespace of the reader's:
+# name, mode, owner, and QSIZE, NOTIFY, SIGNO, NOTIFY_PID), read in it
+# with nsenter(1).
 NS_KINDS = {"uts": "-u", "ipc": "-i", "mnt": None, "net": "-n", "time": None,
             "user": None}
 # What a network namespace holds, read in it: interfaces, addresses,
@@ -738,6 +741,10 @@ IPC_LIMITS = ["kernel/sem", "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni",
               "kernel/shm_rmid_forced", "fs/mqueue/queues_max",
               "fs/mqueue/msg_max", "fs/mqueue/msgsize_max",
               "fs/mqueue/msg_default", "fs/mqueue/msgsize_default"]
+MQ_SCRIPT = ("unshare -m --propagation private sh -c 'd=$(mktemp -d) && "
+             "mount -t mqueue mqueue $d && cd $d && for f in *; do "
+             "[ -e \"$f\" ] && echo \"$f $(stat -c \"%a %u %g\" \"$f\") "
+             "$(cat \"$f\")\"; done; cd / && umount $d; rmdir $d'")
 # /proc/sysvipc columns kept: the object and how many mappings attach a
 # segment, not who used it last or when.
 SYSVIPC_COLUMNS = {
@@ -814,7 +821,8 @@ def _ns_contents(pid, kind):
         script = "; ".join(["cat /proc/sys/%s; echo %s" % (v, sep)
                             for v in IPC_LIMITS] +
                            ["cat /proc/sysvipc/%s; echo %s" % (k, sep)
-                            for k in SYSVIPC_COLUMNS])
+                            for k in SYSVIPC_COLUMNS] +
+                           [MQ_SCRIPT + "; echo " + sep])
         t = _in_ns(pid, "-i", script)
         if t is not None:
             parts = t.split(sep + "\n")
@@ -822,6 +830,9 @@ def _ns_contents(pid, kind):
                 out["ns:ipc:" + name] = " ".join(v.split())
             for k, v in zip(SYSVIPC_COLUMNS, parts[len(IPC_LIMITS):]):
                 out["ns:ipc:sysvipc/" + k] = parse_sysvipc(v, k)
+            mq = parts[len(IPC_LIMITS) + len(SYSVIPC_COLUMNS):]
+            out["ns:ipc:posix_mq"] = "; ".join(
+                " ".join(l.split()) for l in sorted((mq[0] if mq else "").splitlines()))
     return out
 
 

@@ -3,7 +3,8 @@
  * by name (test/run's errors mode starts it under unshare --net --cgroup
  * --time --ipc --mount): its cgroup namespace, a veth pair in its network
  * namespace (made by ip(8)), a time namespace for its children it
- * unshare()s, a POSIX message queue; in its mount namespace a shared
+ * unshare()s, an fd of a POSIX message queue (mq_open) and a queue with
+ * a notification registered (mq_notify); in its mount namespace a shared
  * tmpfs with a file it holds open, and a bind mount.
  */
 #include "caselib.h"
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,8 @@
 
 int main(void)
 {
-	mqd_t q;
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2 };
+	mqd_t q, n;
 
 	case_init();
 	if (system("ip link add crest-v0 type veth peer name crest-v1"))
@@ -30,6 +33,10 @@ int main(void)
 	q = mq_open("/crest-err-ns", O_CREAT | O_RDWR, 0600, NULL);
 	if (q == (mqd_t)-1)
 		case_fail("mq_open: %s", strerror(errno));
+	n = mq_open("/crest-err-notify", O_CREAT | O_RDWR, 0600, NULL);
+	/* Held open: closing it would take the registration away. */
+	if (n == (mqd_t)-1 || mq_notify(n, &sev))
+		case_fail("mq_open/mq_notify: %s", strerror(errno));
 	{
 		const char *tmp = getenv("CREST_TMP");
 		char t1[4096], t2[4096], f[4200];
