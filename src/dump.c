@@ -36,6 +36,7 @@
 #include "progress.h"
 #include "pstree.h"
 #include "refuse.h"
+#include "cgroup.h"
 #include "seize.h"
 #include "task.h"
 #include "timers.h"
@@ -92,6 +93,7 @@ struct dump_ctx {
 	int nr_trk;
 	char *tracker;			/* the keeper's name, for the inventory */
 	struct ns_dump ns;		/* the tree's namespaces */
+	struct cgroup_dump cg;		/* the tree's cgroups (cgroup.c) */
 };
 
 static int add_exe(struct dump_ctx *ctx, struct pstree_item *it)
@@ -193,6 +195,8 @@ static int collect(struct dump_ctx *ctx)
 	ctx->ns.ext = ctx->opts->ext_mnt;
 	ctx->ns.nr_ext = ctx->opts->nr_ext_mnt;
 	if (ns_collect(&ctx->ns, &ctx->tree))
+		return -1;
+	if (!bad && cgroup_collect(&ctx->cg, &ctx->tree, ctx->opts->manage_cgroups))
 		return -1;
 	if (refused(ctx) || bad)
 		return -1;
@@ -478,7 +482,8 @@ static int write_images(struct dump_ctx *ctx)
 		if (!it->zombie && write_task(ctx, it))
 			goto out;
 	}
-	if (files_write(&ctx->files, &ctx->dir) || ns_write(&ctx->ns, &ctx->dir))
+	if (files_write(&ctx->files, &ctx->dir) || ns_write(&ctx->ns, &ctx->dir) ||
+	    cgroup_write(&ctx->cg, &ctx->dir))
 		goto out;
 
 	uname(&u);

@@ -32,6 +32,7 @@
 #include "sk-netlink.pb-c.h"
 #include "sk-packet.pb-c.h"
 #include "ns.pb-c.h"
+#include "cgroup.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
@@ -69,6 +70,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_NETNS]	= { "netns-%d.img", 0x4e455431, &net_ns_entry__descriptor },
 	[IMG_TIMENS]	= { "timens-%d.img", 0x54494d31, &time_ns_entry__descriptor },
 	[IMG_USERNS]	= { "userns-%d.img", 0x55534e31, &user_ns_entry__descriptor },
+	[IMG_CGROUPS]	= { "cgroups.img", 0x43475231, &cgroup_dir_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

@@ -70,6 +70,7 @@ enum img_kind {
 	IMG_NETNS,
 	IMG_TIMENS,
 	IMG_USERNS,
+	IMG_CGROUPS,
 	IMG_NR_KINDS,
 };
 

@@ -86,7 +86,7 @@ enum {
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
 	OPT_EVASIVE_DEVICES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_AUTO_DEDUP,
-	OPT_CGROUP_ROOT, OPT_ROOT, OPT_INHERIT_FD,
+	OPT_CGROUP_ROOT, OPT_ROOT, OPT_INHERIT_FD, OPT_MANAGE_CGROUPS,
 };
 
 static const struct option long_opts[] = {
@@ -127,6 +127,7 @@ static const struct option long_opts[] = {
 	{ "evasive-devices",	no_argument,	   NULL, OPT_EVASIVE_DEVICES },
 	{ "cgroup-root",	required_argument, NULL, OPT_CGROUP_ROOT },
 	{ "inherit-fd",		required_argument, NULL, OPT_INHERIT_FD },
+	{ "manage-cgroups",	optional_argument, NULL, OPT_MANAGE_CGROUPS },
 	{ "root",		required_argument, NULL, OPT_ROOT },
 	{ "sign-key",		required_argument, NULL, OPT_SIGN_KEY },
 	{ "verify-key",		required_argument, NULL, OPT_VERIFY_KEY },
@@ -162,7 +163,7 @@ static const struct option long_opts[] = {
 static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_AUTO_DEDUP, OPT_TRUST_IMAGES, OPT_PAGE_SERVER,
-	OPT_ADDRESS, OPT_PORT, OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j', OPT_EXTERNAL, OPT_CHECK_ONLY,
+	OPT_ADDRESS, OPT_PORT, OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j', OPT_EXTERNAL, OPT_CHECK_ONLY, OPT_MANAGE_CGROUPS,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
@@ -177,8 +178,8 @@ static const int restore_opts[] = { 'D', OPT_FILE, 'd', OPT_TRUST_IMAGES, OPT_VE
 	OPT_RESTORE_PID, OPT_NO_RESTORE_PID, OPT_RESTORE_SID, OPT_NO_RESTORE_SID,
 	OPT_RESTORE_PGID, OPT_NO_RESTORE_PGID, 'j', OPT_PIDFILE, OPT_STATUS_FD, 'l',
 	OPT_CHECK_ONLY, OPT_EXT_UNIX_SK, OPT_TCP_ESTABLISHED, OPT_TCP_CLOSE,
-	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_CGROUP_ROOT, OPT_ROOT,
-	OPT_INHERIT_FD, OPT_LAZY_PAGES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
+	OPT_NETWORK_LOCK, OPT_EXTERNAL, OPT_EVASIVE_DEVICES, OPT_CGROUP_ROOT, OPT_MANAGE_CGROUPS,
+	OPT_ROOT, OPT_INHERIT_FD, OPT_LAZY_PAGES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_PROGRESS, OPT_NO_PROGRESS, 0 };
 static const int dedup_opts[] = { 'D', OPT_TRUST_IMAGES, 0 };
 static const int verify_opts[] = { 'D', OPT_FILE, OPT_VERIFY_KEY, 0 };
 static const int check_opts[] = { OPT_JSON, 0 };
@@ -333,6 +334,15 @@ static const struct opt_help {
 	  "put the tree where the first root's cgroup of\n"
 	  "CTRL's hierarchy (all, without CTRL) was, at PATH;\n"
 	  "the others below it likewise (CRIU's)" },
+	{ C(DUMP), OPT_MANAGE_CGROUPS, "[MODE]",
+	  "ignore: save no cgroup properties; any other\n"
+	  "mode saves them (CRIU's)" },
+	{ C(RESTORE), OPT_MANAGE_CGROUPS, "[MODE]",
+	  "the tree's cgroups (CRIU's): soft (the default)\n"
+	  "makes the missing ones with their properties,\n"
+	  "full sets them on all, strict makes them all,\n"
+	  "none and props need them there (props sets\n"
+	  "them), ignore leaves the tree in crest's" },
 	{ C(RESTORE), OPT_ROOT, "DIR",
 	  "the root filesystem of a container: a mount\n"
 	  "namespace whose root was a directory bound there\n"
@@ -696,6 +706,32 @@ int opts_parse(int argc, char **argv, struct options *o)
 		case OPT_TCP_CLOSE:	o->tcp_close = true; break;
 		case OPT_EVASIVE_DEVICES: o->evasive_devices = true; break;
 		case OPT_ROOT: o->root = optarg; break;
+		case OPT_MANAGE_CGROUPS: {
+			static const char *const modes[] = {
+				[CG_MODE_SOFT] = "soft", [CG_MODE_IGNORE] = "ignore",
+				[CG_MODE_NONE] = "none", [CG_MODE_PROPS] = "props",
+				[CG_MODE_FULL] = "full", [CG_MODE_STRICT] = "strict",
+			};
+			int m = -1;
+
+			/* CRIU's "--manage-cgroups MODE" too: a mode word next. */
+			for (int k = 0; !optarg && optind < argc &&
+			     k < (int)(sizeof(modes) / sizeof(*modes)); k++)
+				if (!strcmp(argv[optind], modes[k]))
+					optarg = argv[optind++];
+			for (int k = 0; optarg && k < (int)(sizeof(modes) / sizeof(*modes)); k++)
+				if (!strcmp(optarg, modes[k]))
+					m = k;
+			if (!optarg)
+				m = CG_MODE_SOFT;
+			if (m < 0) {
+				pr_err("--manage-cgroups takes none, props, soft, full, strict or ignore, not '%s'",
+				       optarg);
+				return -1;
+			}
+			o->manage_cgroups = m;
+			break;
+		}
 		case OPT_CGROUP_ROOT: {
 			char *colon = optarg[0] == '/' ? NULL : strchr(optarg, ':');
 

@@ -65,6 +65,16 @@ struct cg_root {
 	const char *ctrl, *path;
 };
 
+/* --manage-cgroups MODE (CRIU's modes; soft, the default, is 0). */
+enum cg_mode {
+	CG_MODE_SOFT = 0,	/* make what is missing, with its properties */
+	CG_MODE_IGNORE,		/* leave cgroups alone: crest's are the tree's */
+	CG_MODE_NONE,		/* join them; they must exist; no properties */
+	CG_MODE_PROPS,		/* they must exist; properties set */
+	CG_MODE_FULL,		/* make what is missing; properties set on all */
+	CG_MODE_STRICT,		/* make them all; none may exist */
+};
+
 struct options {
 	enum crest_cmd cmd;
 	pid_t pid;
@@ -137,6 +147,7 @@ struct options {
 	int nr_inherit_fd;
 	struct cg_root cg_root[MAX_CG_ROOT];
 	int nr_cg_root;
+	int manage_cgroups;	/* enum cg_mode, dump (ignore: no properties) and restore */
 };
 
 /* Exit codes: distinct per class of failure, documented in crest(8). */

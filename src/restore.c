@@ -49,6 +49,7 @@
 #include "progress.h"
 #include "reloc.h"
 #include "restore.h"
+#include "cgroup.h"
 #include "restore-task.h"
 #include "restore-stop.h"
 #include "seize.h"
@@ -98,6 +99,7 @@ struct restore_ctx {
 	struct ns_restore ns;		/* the tree's namespaces */
 	pid_t lazy_pid;			/* --lazy-pages: the server (lazy.c); 0: none */
 	struct ps_conn *ps;		/* --page-server: where pages images are */
+	struct cgroup_restore cg;	/* the tree's cgroups (cgroup.c) */
 };
 
 static struct restore_task *task_by_pid(struct restore_ctx *ctx, pid_t pid)
@@ -260,11 +262,28 @@ static int cgroup_root(struct restore_ctx *ctx)
 	pid_t *pids = xzalloc(ctx->nr * sizeof(*pids));
 	int ret;
 
+	TaskAttrsEntry *first;
+	char **old = NULL;
+
 	for (int i = 0; i < ctx->nr; i++) {
 		cores[i] = ctx->tasks[i].core;
 		pids[i] = ctx->tasks[i].pe->pid;
 	}
+	/* The saved cgroups move as the first root's do. */
+	first = ctx->nr && cores[0] ? cores[0]->attrs : NULL;
+	if (first) {
+		old = xzalloc((first->n_cgroups + 1) * sizeof(*old));
+		for (size_t h = 0; h < first->n_cgroups; h++)
+			old[h] = xstrdup(first->cgroups[h]->path);
+	}
 	ret = attrs_cgroup_root(cores, pids, ctx->nr, ctx->opts->cg_root, ctx->opts->nr_cg_root);
+	for (size_t h = 0; first && h < first->n_cgroups; h++) {
+		if (!ret && strcmp(old[h], first->cgroups[h]->path))
+			cgroup_move_root(&ctx->cg, first->cgroups[h]->controllers, old[h],
+					 first->cgroups[h]->path);
+		free(old[h]);
+	}
+	free(old);
 	free(cores);
 	free(pids);
 	return ret;
@@ -407,6 +426,8 @@ static int read_images(struct restore_ctx *ctx)
 	for (i = 0; i < ctx->nr; i++)
 		if (read_task(ctx, &ctx->tasks[i]))
 			return -1;
+	if (cgroup_read(&ctx->cg, &ctx->dir, ctx->opts->manage_cgroups))
+		return -1;
 	if (ctx->opts->nr_cg_root && cgroup_root(ctx))
 		return -1;
 	ctx->ns.ext = ctx->opts->ext_mnt;
@@ -2011,6 +2032,36 @@ static int check_inherit(struct restore_ctx *ctx)
 	return ret;
 }
 
+/* The tree's cgroups are there, or may be made (--manage-cgroups). */
+static int check_cgroups(struct restore_ctx *ctx)
+{
+	CoreEntry **cores = xzalloc((ctx->nr + 1) * sizeof(*cores));
+	pid_t *pids = xzalloc((ctx->nr + 1) * sizeof(*pids));
+	int ret;
+
+	for (int i = 0; i < ctx->nr; i++) {
+		cores[i] = ctx->tasks[i].core;
+		pids[i] = ctx->tasks[i].pe->pid;
+	}
+	ret = cgroup_check(&ctx->cg, cores, pids, ctx->nr);
+	free(pids);
+	free(cores);
+	return ret;
+}
+
+/* ... made and set before the first process exists. */
+static int make_cgroups(struct restore_ctx *ctx)
+{
+	CoreEntry **cores = xzalloc((ctx->nr + 1) * sizeof(*cores));
+	int ret;
+
+	for (int i = 0; i < ctx->nr; i++)
+		cores[i] = ctx->tasks[i].core;
+	ret = cgroup_make(&ctx->cg, cores, ctx->nr);
+	free(cores);
+	return ret;
+}
+
 static int checks(struct restore_ctx *ctx)
 {
 	if (root_files(ctx) && failed(ctx, EXIT_IMAGE))
@@ -2040,10 +2091,8 @@ static int checks(struct restore_ctx *ctx)
 		return -1;
 	if (check_inherit(ctx) && failed(ctx, EXIT_USAGE))
 		return -1;
-	for (int i = 0; i < ctx->nr; i++)
-		if (ctx->tasks[i].core && attrs_check(ctx->tasks[i].core, ctx->tasks[i].pe->pid) &&
-		    failed(ctx, EXIT_FILES))
-			return -1;
+	if (check_cgroups(ctx) && failed(ctx, EXIT_FILES))
+		return -1;
 	if (plan_tree(ctx) && failed(ctx, EXIT_FAIL))
 		return -1;
 	if (check_ns(ctx) && failed(ctx, EXIT_IMAGE))
@@ -2165,7 +2214,7 @@ int cr_restore(const struct options *opts)
 		ctx.exit_code = EXIT_USAGE;
 		goto err;
 	}
-	if (prepare_objects(&ctx) || check_locks(&ctx))
+	if (make_cgroups(&ctx) || prepare_objects(&ctx) || check_locks(&ctx))
 		goto err_modes;
 	start_progress(&ctx);
 	if (create_tree(&ctx) || run_restorers(&ctx) || restore_mounts(&ctx) ||
@@ -2198,7 +2247,8 @@ int cr_restore(const struct options *opts)
 err_modes:
 	tty_restore_done(&ctx.files);
 err:
-	/* Segments of the machine's IPC namespace made for the tree go too. */
+	/* Cgroups made for the tree go, as do segments of the machine's IPC namespace. */
+	cgroup_undo(&ctx.cg);
 	ns_host_shm_undo(&ctx.ns);
 	mntns_end_roots(&ctx.ns);
 	sign_key_wipe(&ctx.key);

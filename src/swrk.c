@@ -361,17 +361,6 @@ static int check_fields(int sk, const CriuReq *req, char *why, size_t len)
 				 o->inherit_fd[i]->key, o->inherit_fd[i]->fd);
 			return -1;
 		}
-	/*
-	 * crest puts every restored process back in the cgroups it was
-	 * dumped in, which must exist (CRIU's soft mode, with nothing to
-	 * create): manage_cgroups and the soft and default modes are that.
-	 */
-	if (o->has_manage_cgroups_mode && o->manage_cgroups_mode != CRIU_CG_MODE__SOFT &&
-	    o->manage_cgroups_mode != CRIU_CG_MODE__DEFAULT) {
-		snprintf(why, len, "criu_opts.manage_cgroups_mode %d: crest only joins the cgroups the processes were dumped in (soft); not supported yet",
-			 o->manage_cgroups_mode);
-		return -1;
-	}
 	(void)sk;
 	return 0;
 }
@@ -509,6 +498,28 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 			add(a, "--status-fd");
 			add(a, fdbuf);
 		}
+	}
+	/*
+	 * manage_cgroups: soft if true, ignore if false; manage_cgroups_mode
+	 * overrides it (CRIU's rule; DEFAULT is soft). A pre-dump saves none.
+	 */
+	if (req->type != CRIU_REQ_TYPE__PRE_DUMP &&
+	    (o->has_manage_cgroups || o->has_manage_cgroups_mode)) {
+		static const char *const modes[] = {
+			[CRIU_CG_MODE__IGNORE] = "ignore", [CRIU_CG_MODE__CG_NONE] = "none",
+			[CRIU_CG_MODE__PROPS] = "props", [CRIU_CG_MODE__SOFT] = "soft",
+			[CRIU_CG_MODE__FULL] = "full", [CRIU_CG_MODE__STRICT] = "strict",
+			[CRIU_CG_MODE__DEFAULT] = "soft",
+		};
+		unsigned m = o->manage_cgroups ? CRIU_CG_MODE__SOFT : CRIU_CG_MODE__IGNORE;
+
+		if (o->has_manage_cgroups_mode)
+			m = o->manage_cgroups_mode;
+		if (m >= sizeof(modes) / sizeof(*modes) || !modes[m]) {
+			snprintf(why, len, "criu_opts.manage_cgroups_mode %u is no mode CRIU knows", m);
+			return -1;
+		}
+		add(a, xsprintf("--manage-cgroups=%s", modes[m]));
 	}
 	/* cg_root: where the caller wants the tree (runc: the cgroups it made). */
 	for (size_t i = 0; req->type == CRIU_REQ_TYPE__RESTORE && i < o->n_cg_root; i++) {

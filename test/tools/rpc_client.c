@@ -55,6 +55,12 @@ int main(int argc, char **argv)
 			o.has_lazy_pages = o.lazy_pages = 1;
 		if (!strcmp(argv[i], "auto-dedup"))	/* criu_opts.auto_dedup */
 			o.has_auto_dedup = o.auto_dedup = 1;
+		/* cg-mode=N: manage_cgroups (as runc: true) and its mode N */
+		if (!strncmp(argv[i], "cg-mode=", 8)) {
+			o.has_manage_cgroups = o.manage_cgroups = 1;
+			o.has_manage_cgroups_mode = 1;
+			o.manage_cgroups_mode = atoi(argv[i] + 8);
+		}
 		/* ps=ADDR:PORT: criu_opts.ps, a page server by address */
 		if (!strncmp(argv[i], "ps=", 3) && (colon = strrchr(argv[i], ':'))) {
 			*colon = 0;

@@ -1,0 +1,671 @@
+/*
+ * The tree's cgroups as directories with properties, dump and restore.
+ *
+ * A dump saves, for every hierarchy, each cgroup a process of the tree is
+ * in, but the root of the hierarchy and crest's own there (the context a
+ * tree inherits, as CRIU does), and every cgroup below it (empty ones too:
+ * a container's), parents first, with its owner, mode and the properties
+ * of its controllers that a table names (CRIU's list, cgroup-props.c
+ * there, plus the v2 ones). A restore makes and sets them per
+ * --manage-cgroups, CRIU's modes:
+ *
+ *	ignore	nothing: the processes stay in crest's cgroups
+ *	none	they must exist; joined, nothing set
+ *	props	they must exist; their properties set
+ *	soft	the missing ones made with their properties (the default)
+ *	full	the missing ones made; the properties set on all
+ *	strict	none of the saved ones may exist: all made with theirs
+ *
+ * Everything is made and set by crest before the first process exists
+ * (cpuset.cpus and .mems must be set before a task can join, and some
+ * properties can't change once a cgroup has tasks); each process joins
+ * its own (task-attrs.c). A failed restore removes what it made.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "log.h"
+#include "opts.h"
+#include "pstree.h"
+#include "refuse.h"
+#include "task-attrs.h"
+#include "util.h"
+
+#define CG_MAX_DIRS	4096	/* below the tree's cgroups, all told */
+#define CG_MAX_DEPTH	64
+#define CG_MAX_VALUE	(64 << 10)
+
+/*
+ * What is saved of each controller, in the order it is set back (a
+ * period before its quota, cpus and mems before anything joins).
+ */
+static const struct {
+	const char *ctrl;
+	const char *props[16];
+} cg_props[] = {
+	{ "cpu", { "cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us",
+		   "cpu.cfs_burst_us", "cpu.rt_period_us", "cpu.rt_runtime_us",
+		   "cpu.idle" } },
+	{ "memory", { "memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
+		      "memory.soft_limit_in_bytes", "memory.swappiness",
+		      "memory.oom_control", "memory.use_hierarchy",
+		      "memory.move_charge_at_immigrate" } },
+	{ "cpuset", { "cpuset.cpus", "cpuset.mems", "cpuset.cpu_exclusive",
+		      "cpuset.mem_exclusive", "cpuset.mem_hardwall",
+		      "cpuset.memory_migrate", "cpuset.memory_spread_page",
+		      "cpuset.memory_spread_slab", "cpuset.sched_load_balance",
+		      "cpuset.sched_relax_domain_level" } },
+	{ "blkio", { "blkio.weight" } },
+	{ "pids", { "pids.max" } },
+	{ "devices", { "devices.list" } },
+	{ "net_cls", { "net_cls.classid" } },
+	/* v2: the files of the controllers its parent enabled, if any. */
+	{ "", { "cgroup.subtree_control", "cgroup.max.depth", "cgroup.max.descendants",
+		"cpuset.cpus", "cpuset.mems", "cpu.weight", "cpu.max", "memory.min",
+		"memory.low", "memory.high", "memory.max", "memory.swap.max",
+		"pids.max", "io.weight" } },
+};
+/* Every v1 hierarchy's, named ones (name=systemd) too. */
+static const char *const cg_v1_props[] = { "notify_on_release", "cgroup.clone_children" };
+
+/* ---- both ---- */
+
+/* The value as saved: the file less its newline; oom_control its switch. */
+static char *read_prop(const char *dir, const char *name, bool *missing)
+{
+	char *path = xsprintf("%s/%s", dir, name), *buf = xzalloc(CG_MAX_VALUE + 1);
+	ssize_t n = 0, r;
+	int fd;
+
+	*missing = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*missing = errno == ENOENT;
+		if (!*missing)
+			pr_perror("can't open '%s'", path);
+		goto err;
+	}
+	while (n < CG_MAX_VALUE && (r = read(fd, buf + n, CG_MAX_VALUE - n)) > 0)
+		n += r;
+	if (r < 0 || n == CG_MAX_VALUE) {
+		pr_err("can't read '%s'%s", path, n == CG_MAX_VALUE ? ": too long" : "");
+		close(fd);
+		goto err;
+	}
+	close(fd);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	if (!strcmp(name, "memory.oom_control")) {
+		int off;
+
+		if (sscanf(buf, "oom_kill_disable %d", &off) != 1) {
+			pr_err("'%s' says '%s', not oom_kill_disable", path, buf);
+			goto err;
+		}
+		snprintf(buf, CG_MAX_VALUE, "%d", off);
+	}
+	free(path);
+	return buf;
+err:
+	free(path);
+	free(buf);
+	return NULL;
+}
+
+static bool same_hierarchy(const CgroupDirEntry *d, const char *ctl)
+{
+	return !strcmp(d->controllers, ctl);
+}
+
+/* ---- dump ---- */
+
+static bool saved(const struct cgroup_dump *cg, const char *ctl, const char *path)
+{
+	for (size_t i = 0; i < cg->nr; i++)
+		if (same_hierarchy(cg->dirs[i], ctl) && !strcmp(cg->dirs[i]->path, path))
+			return true;
+	return false;
+}
+
+static int add_props(CgroupDirEntry *d, const char *dir, const char *const *names, size_t n)
+{
+	for (size_t k = 0; k < n && names[k]; k++) {
+		CgroupPropEntry *p;
+		bool missing;
+		char *v = read_prop(dir, names[k], &missing);
+
+		if (!v) {
+			if (missing)
+				continue;
+			return -1;
+		}
+		p = xzalloc(sizeof(*p));
+		cgroup_prop_entry__init(p);
+		p->name = xstrdup(names[k]);
+		p->value = v;
+		d->props = xrealloc(d->props, (d->n_props + 1) * sizeof(p));
+		d->props[d->n_props++] = p;
+	}
+	return 0;
+}
+
+static int add_dir(struct cgroup_dump *cg, const CgroupEntry *e, const char *path,
+		   const char *dir)
+{
+	CgroupDirEntry *d;
+	struct stat st;
+	char *ctl, *tok, *save = NULL;
+
+	if (stat(dir, &st)) {
+		pr_perror("can't look at cgroup '%s'", dir);
+		return -1;
+	}
+	d = xzalloc(sizeof(*d));
+	cgroup_dir_entry__init(d);
+	d->id = e->id;
+	d->controllers = xstrdup(e->controllers);
+	d->path = xstrdup(path);
+	d->mode = st.st_mode & 07777;
+	d->uid = st.st_uid;
+	d->gid = st.st_gid;
+	cg->dirs = xrealloc(cg->dirs, (cg->nr + 1) * sizeof(d));
+	cg->dirs[cg->nr++] = d;
+	if (!e->controllers[0])
+		return add_props(d, dir, cg_props[sizeof(cg_props) / sizeof(*cg_props) - 1].props, 16);
+	ctl = xstrdup(e->controllers);
+	for (tok = strtok_r(ctl, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		for (size_t i = 0; i < sizeof(cg_props) / sizeof(*cg_props); i++)
+			if (cg_props[i].ctrl[0] && !strcmp(cg_props[i].ctrl, tok) &&
+			    add_props(d, dir, cg_props[i].props, 16)) {
+				free(ctl);
+				return -1;
+			}
+	free(ctl);
+	return add_props(d, dir, cg_v1_props, sizeof(cg_v1_props) / sizeof(*cg_v1_props));
+}
+
+/* dir (path in its hierarchy) and every cgroup below it, parents first. */
+static int walk(struct cgroup_dump *cg, const CgroupEntry *e, const char *path,
+		const char *dir, int depth)
+{
+	struct dirent *de;
+	DIR *dp;
+	int ret = 0;
+
+	if (!saved(cg, e->controllers, path) && add_dir(cg, e, path, dir))
+		return -1;
+	if (depth == CG_MAX_DEPTH || cg->nr > CG_MAX_DIRS) {
+		pr_err("cgroup '%s' has more than %d cgroups below it, or deeper than %d: crest saves no more",
+		       dir, CG_MAX_DIRS, CG_MAX_DEPTH);
+		return -1;
+	}
+	dp = opendir(dir);
+	if (!dp) {
+		pr_perror("can't list cgroup '%s'", dir);
+		return -1;
+	}
+	while (!ret && (de = readdir(dp))) {
+		char *sub, *subdir;
+
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		sub = strcmp(path, "/") ? xsprintf("%s/%s", path, de->d_name) :
+		      xsprintf("/%s", de->d_name);
+		subdir = xsprintf("%s/%s", dir, de->d_name);
+		ret = walk(cg, e, sub, subdir, depth + 1);
+		free(sub);
+		free(subdir);
+	}
+	closedir(dp);
+	return ret;
+}
+
+/* Is e's cgroup crest's own (self: /proc/self/cgroup)? */
+static bool crests_own(const char *self, const CgroupEntry *e)
+{
+	char *buf = xstrdup(self), *save = NULL, *line;
+	bool own = false;
+
+	for (line = strtok_r(buf, "\n", &save); line && !own; line = strtok_r(NULL, "\n", &save)) {
+		CgroupEntry m;
+
+		if (attrs_parse_cgroup_line(line, &m))
+			continue;
+		own = !strcmp(m.controllers, e->controllers) && !strcmp(m.path, e->path);
+		free(m.controllers);
+		free(m.path);
+	}
+	free(buf);
+	return own;
+}
+
+int cgroup_collect(struct cgroup_dump *cg, const struct pstree *tree, int mode)
+{
+	char *mi = NULL, *self = NULL;
+	int ret = -1;
+
+	memset(cg, 0, sizeof(*cg));
+	if (mode == CG_MODE_IGNORE)
+		return 0;
+	mi = read_file("/proc/self/mountinfo", NULL);
+	self = read_file("/proc/self/cgroup", NULL);
+	if (!mi || !self) {
+		pr_perror("can't read /proc/self/mountinfo or cgroup");
+		goto out;
+	}
+	for (int i = 0; i < tree->nr; i++) {
+		const struct pstree_item *it = tree->items[i];
+		const TaskAttrsEntry *ta = it->attrs;
+
+		for (size_t j = 0; ta && !it->zombie && j < ta->n_cgroups; j++) {
+			const CgroupEntry *e = ta->cgroups[j];
+			char *dir;
+
+			if (!strcmp(e->path, "/") || crests_own(self, e) ||
+			    saved(cg, e->controllers, e->path))
+				continue;
+			dir = attrs_cgroup_dir(mi, e);
+			if (!dir) {
+				refuse(it->pid, "its cgroup '%s' of hierarchy %u (%s) is not mounted where crest can read its properties: mount it, or dump with --manage-cgroups=ignore",
+				       e->path, e->id, e->controllers[0] ? e->controllers : "v2");
+				continue;
+			}
+			if (walk(cg, e, e->path, dir, 0)) {
+				free(dir);
+				goto out;
+			}
+			free(dir);
+		}
+	}
+	ret = 0;
+out:
+	free(mi);
+	free(self);
+	return ret;
+}
+
+int cgroup_write(const struct cgroup_dump *cg, struct img_dir *d)
+{
+	struct image *img = img_create(d, IMG_CGROUPS, 0);
+
+	if (!img)
+		return -1;
+	for (size_t i = 0; i < cg->nr; i++)
+		if (img_write_msg(img, &cg->dirs[i]->base))
+			return -1;
+	return 0;
+}
+
+/* ---- restore ---- */
+
+static int depth(const char *path)
+{
+	int n = 0;
+
+	for (; *path; path++)
+		n += *path == '/';
+	return n;
+}
+
+static int by_depth(const void *a, const void *b)
+{
+	return depth((*(CgroupDirEntry *const *)a)->path) -
+	       depth((*(CgroupDirEntry *const *)b)->path);
+}
+
+int cgroup_read(struct cgroup_restore *cg, struct img_dir *d, int mode)
+{
+	struct image *img;
+	void *msg;
+	int ret;
+
+	memset(cg, 0, sizeof(*cg));
+	cg->mode = mode;
+	img = img_open(d, IMG_CGROUPS, 0);
+	if (!img)
+		return -1;
+	while ((ret = img_read_msg(img, &msg)) > 0) {
+		CgroupDirEntry *e = msg;
+
+		if (e->path[0] != '/' || strstr(e->path, "/../") ||
+		    (strlen(e->path) >= 3 && !strcmp(e->path + strlen(e->path) - 3, "/.."))) {
+			pr_err("image '%s': cgroup path '%s' is not a path below its hierarchy",
+			       img->path, e->path);
+			ret = -1;
+			break;
+		}
+		cg->dirs = xrealloc(cg->dirs, (cg->nr + 1) * sizeof(e));
+		cg->dirs[cg->nr++] = e;
+	}
+	img_close(img);
+	/* Parents first, whichever process's cgroup each was saved for. */
+	if (cg->nr)
+		qsort(cg->dirs, cg->nr, sizeof(*cg->dirs), by_depth);
+	return ret < 0 ? -1 : 0;
+}
+
+void cgroup_move_root(struct cgroup_restore *cg, const char *controllers, const char *old,
+		      const char *new)
+{
+	size_t len = strcmp(old, "/") ? strlen(old) : 0;
+
+	for (int i = 0; i < cg->nr; i++) {
+		CgroupDirEntry *d = cg->dirs[i];
+		const char *rest;
+		char *moved;
+
+		if (!same_hierarchy(d, controllers) || strncmp(d->path, old, len) ||
+		    (d->path[len] && d->path[len] != '/'))
+			continue;
+		rest = strcmp(d->path + len, "/") ? d->path + len : "";
+		moved = strcmp(new, "/") ? xsprintf("%s%s", new, rest) :
+			xstrdup(*rest ? rest : "/");
+		free(d->path);
+		d->path = moved;
+	}
+}
+
+static const char *mode_name(int mode)
+{
+	static const char *const names[] = {
+		[CG_MODE_SOFT] = "soft", [CG_MODE_IGNORE] = "ignore", [CG_MODE_NONE] = "none",
+		[CG_MODE_PROPS] = "props", [CG_MODE_FULL] = "full", [CG_MODE_STRICT] = "strict",
+	};
+
+	return names[mode];
+}
+
+static bool makes(int mode)
+{
+	return mode == CG_MODE_SOFT || mode == CG_MODE_FULL || mode == CG_MODE_STRICT;
+}
+
+static char *dir_of(const char *mi, const CgroupDirEntry *d)
+{
+	CgroupEntry e = CGROUP_ENTRY__INIT;
+
+	e.id = d->id;
+	e.controllers = d->controllers;
+	e.path = d->path;
+	return attrs_cgroup_dir(mi, &e);
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+int cgroup_check(const struct cgroup_restore *cg, CoreEntry **cores, const pid_t *pids,
+		 int nr)
+{
+	char *mi;
+	int ret = -1;
+
+	/* ignore: nobody joins anything; the tree stays in crest's. */
+	if (cg->mode == CG_MODE_IGNORE) {
+		for (int i = 0; i < nr; i++)
+			if (cores[i] && cores[i]->attrs)
+				cores[i]->attrs->n_cgroups = 0;
+		return 0;
+	}
+	mi = read_file("/proc/self/mountinfo", NULL);
+	if (!mi) {
+		pr_perror("can't read /proc/self/mountinfo");
+		return -1;
+	}
+	for (int i = 0; i < nr; i++) {
+		const TaskAttrsEntry *ta = cores[i] ? cores[i]->attrs : NULL;
+
+		for (size_t j = 0; ta && j < ta->n_cgroups; j++) {
+			const CgroupEntry *e = ta->cgroups[j];
+			char *dir = attrs_cgroup_dir(mi, e);
+
+			if (!dir) {
+				pr_err("process %d was in cgroup '%s' of hierarchy %u (%s), which is not mounted here: mount it",
+				       pids[i], e->path, e->id, e->controllers[0] ? e->controllers : "v2");
+				goto out;
+			}
+			if (!makes(cg->mode) && !is_dir(dir)) {
+				pr_err("process %d was in cgroup '%s' (%s), which no longer exists: create it, or restore with --manage-cgroups=soft to have crest make it",
+				       pids[i], e->path, dir);
+				free(dir);
+				goto out;
+			}
+			free(dir);
+		}
+	}
+	for (int i = 0; i < cg->nr; i++) {
+		const CgroupDirEntry *d = cg->dirs[i];
+		char *dir = dir_of(mi, d);
+		bool there = dir && is_dir(dir);
+		const char *ctl = d->controllers[0] ? d->controllers : "v2";
+
+		if (!dir) {
+			pr_err("cgroup '%s' of hierarchy %s is not mounted here: mount it", d->path, ctl);
+			goto out;
+		}
+		if (cg->mode == CG_MODE_STRICT && there) {
+			pr_err("cgroup '%s' (%s) exists, and --manage-cgroups=strict makes every cgroup of the tree anew: remove it, or restore in another mode",
+			       d->path, dir);
+			free(dir);
+			goto out;
+		}
+		if (!makes(cg->mode) && !there) {
+			pr_err("cgroup '%s' (%s) of the tree no longer exists, and --manage-cgroups=%s does not make it: create it, or restore with --manage-cgroups=soft",
+			       d->path, dir, mode_name(cg->mode));
+			free(dir);
+			goto out;
+		}
+		free(dir);
+	}
+	ret = 0;
+out:
+	free(mi);
+	return ret;
+}
+
+static int write_val(const char *dir, const char *name, const char *val, size_t len)
+{
+	char *path = xsprintf("%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || write(fd, val, len) != (ssize_t)len) {
+		if (errno == EOPNOTSUPP) {
+			pr_warn("'%s' can't be set to '%.*s' on this kernel (deprecated): left as it is",
+				path, (int)len, val);
+		} else {
+			pr_perror("can't set '%s' to '%.*s'", path, (int)len, val);
+			ret = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ret;
+}
+
+/* One line per write: the kernel takes the first line of each only. */
+static int write_lines(const char *dir, const char *name, const char *val, const char *pre)
+{
+	while (*val) {
+		size_t n = strcspn(val, "\n");
+		char *line = xsprintf("%s%.*s", pre, (int)n, val);
+
+		if (n && write_val(dir, name, line, strlen(line))) {
+			free(line);
+			return -1;
+		}
+		free(line);
+		val += n + !!val[n];
+	}
+	return 0;
+}
+
+static int set_prop(const char *dir, const CgroupPropEntry *p)
+{
+	bool missing;
+	char *cur = read_prop(dir, p->name, &missing);
+	int ret;
+
+	if (!cur) {
+		if (missing)
+			pr_err("cgroup '%s' has no '%s' here (the dump's was '%s'): its controller is not enabled or not this kernel's",
+			       dir, p->name, p->value);
+		return -1;
+	}
+	if (!strcmp(cur, p->value)) {
+		free(cur);
+		return 0;
+	}
+	free(cur);
+	/* An allow list is made from nothing: deny all, allow each line. */
+	if (!strcmp(p->name, "devices.list"))
+		return write_val(dir, "devices.deny", "a", 1) ||
+		       write_lines(dir, "devices.allow", p->value, "");
+	/* "cpu memory" is read, "+cpu +memory" written (a word at a time). */
+	if (!strcmp(p->name, "cgroup.subtree_control")) {
+		char *words = xstrdup(p->value);
+
+		for (char *s = words; *s; s++)
+			if (*s == ' ')
+				*s = '\n';
+		ret = write_lines(dir, p->name, words, "+");
+		free(words);
+		return ret;
+	}
+	/* oom_control's saved value is the oom_kill_disable switch. */
+	return write_val(dir, p->name, p->value, strlen(p->value));
+}
+
+/* mkdir -p of dir, each directory made noted (its parents exist). */
+static int make_dir(struct cgroup_restore *cg, const char *dir)
+{
+	char *p = xstrdup(dir);
+
+	for (char *s = p + 1;; s++) {
+		if (*s && *s != '/')
+			continue;
+		char c = *s;
+
+		*s = 0;
+		if (mkdir(p, 0755) == 0) {
+			cg->made = xrealloc(cg->made, (cg->nr_made + 1) * sizeof(char *));
+			cg->made[cg->nr_made++] = xstrdup(p);
+		} else if (errno != EEXIST) {
+			pr_perror("can't make cgroup '%s'", p);
+			free(p);
+			return -1;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return 0;
+}
+
+static bool made_here(const struct cgroup_restore *cg, const char *dir)
+{
+	for (int i = 0; i < cg->nr_made; i++)
+		if (!strcmp(cg->made[i], dir))
+			return true;
+	return false;
+}
+
+static int make_saved(struct cgroup_restore *cg, const char *mi, const CgroupDirEntry *d)
+{
+	char *dir = dir_of(mi, d);
+	bool set;
+	int ret = -1;
+
+	if (!dir) {
+		pr_err("cgroup '%s' (%s) is not mounted here: mount it", d->path,
+		       d->controllers[0] ? d->controllers : "v2");
+		return -1;
+	}
+	if (!is_dir(dir)) {
+		if (!makes(cg->mode)) {
+			pr_err("cgroup '%s' is gone", dir);
+			goto out;
+		}
+		if (make_dir(cg, dir))
+			goto out;
+	}
+	/* soft sets only what it made; strict made all; none sets nothing. */
+	set = cg->mode == CG_MODE_PROPS || cg->mode == CG_MODE_FULL || made_here(cg, dir);
+	if (!set) {
+		ret = 0;
+		goto out;
+	}
+	if (made_here(cg, dir) && (chmod(dir, d->mode) || chown(dir, d->uid, d->gid))) {
+		pr_perror("can't give cgroup '%s' its mode %o and owner %u:%u", dir, d->mode,
+			  d->uid, d->gid);
+		goto out;
+	}
+	for (size_t k = 0; k < d->n_props; k++)
+		if (set_prop(dir, d->props[k]))
+			goto out;
+	pr_debug("cgroup '%s': %zu properties set", dir, d->n_props);
+	ret = 0;
+out:
+	free(dir);
+	return ret;
+}
+
+int cgroup_make(struct cgroup_restore *cg, CoreEntry **cores, int nr)
+{
+	char *mi;
+	int ret = -1;
+
+	if (cg->mode == CG_MODE_IGNORE)
+		return 0;
+	mi = read_file("/proc/self/mountinfo", NULL);
+	if (!mi) {
+		pr_perror("can't read /proc/self/mountinfo");
+		return -1;
+	}
+	for (int i = 0; i < cg->nr; i++)
+		if (make_saved(cg, mi, cg->dirs[i]))
+			goto out;
+	/* A process's cgroup not saved (crest's own at the dump), made bare. */
+	for (int i = 0; makes(cg->mode) && i < nr; i++) {
+		const TaskAttrsEntry *ta = cores[i] ? cores[i]->attrs : NULL;
+
+		for (size_t j = 0; ta && j < ta->n_cgroups; j++) {
+			char *dir = attrs_cgroup_dir(mi, ta->cgroups[j]);
+
+			if (dir && !is_dir(dir) && make_dir(cg, dir)) {
+				free(dir);
+				goto out;
+			}
+			free(dir);
+		}
+	}
+	ret = 0;
+out:
+	free(mi);
+	return ret;
+}
+
+void cgroup_undo(struct cgroup_restore *cg)
+{
+	/* The tree is dead by now; a cgroup still busy is said and left. */
+	for (int i = cg->nr_made - 1; i >= 0; i--) {
+		if (rmdir(cg->made[i]) && errno != ENOENT)
+			pr_warn("can't remove cgroup '%s' the restore made: %s", cg->made[i],
+				strerror(errno));
+		free(cg->made[i]);
+	}
+	free(cg->made);
+	cg->made = NULL;
+	cg->nr_made = 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * The tree's cgroups as directories with properties (cgroups.img): saved
+ * at a dump, made and set at a restore per --manage-cgroups (CRIU's
+ * modes). Which cgroup each process is in is task-attrs.c's.
+ */
+#ifndef CREST_CGROUP_H
+#define CREST_CGROUP_H
+
+#include <stddef.h>
+
+#include "cgroup.pb-c.h"
+#include "core.pb-c.h"
+#include "image.h"
+
+struct pstree;
+
+struct cgroup_dump {
+	CgroupDirEntry **dirs;
+	size_t nr;
+};
+
+/* Dump: the processes' cgroups but crest's own and each root, and below. */
+int cgroup_collect(struct cgroup_dump *cg, const struct pstree *tree, int mode);
+int cgroup_write(const struct cgroup_dump *cg, struct img_dir *d);
+
+struct cgroup_restore {
+	CgroupDirEntry **dirs;
+	int nr;
+	int mode;		/* enum cg_mode */
+	char **made;		/* directories this restore made, in order */
+	int nr_made;
+};
+
+int cgroup_read(struct cgroup_restore *cg, struct img_dir *d, int mode);
+/* --cgroup-root: the saved directories moved as the processes' cgroups. */
+void cgroup_move_root(struct cgroup_restore *cg, const char *controllers, const char *old,
+		      const char *new);
+/*
+ * Restore, before anything is made: each process's cgroup is there or
+ * may be made in this mode (attrs: every process's), strict finds none.
+ */
+int cgroup_check(const struct cgroup_restore *cg, CoreEntry **cores, const pid_t *pids,
+		 int nr);
+/* Make what the mode makes, set what it sets; undone by cgroup_undo(). */
+int cgroup_make(struct cgroup_restore *cg, CoreEntry **cores, int nr);
+void cgroup_undo(struct cgroup_restore *cg);
+
+#endif
