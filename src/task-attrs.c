@@ -528,11 +528,6 @@ int attrs_cgroup_root(CoreEntry **cores, const pid_t *pids, int nr, const struct
 	return 0;
 }
 
-int attrs_check(const CoreEntry *c, pid_t orig_pid)
-{
-	return c->attrs ? cgroups_walk(c->attrs, orig_pid, false) : 0;
-}
-
 bool attrs_has_seccomp(const CoreEntry *c)
 {
 	for (size_t i = 0; i < c->n_threads; i++)

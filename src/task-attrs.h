@@ -40,8 +40,6 @@ void attrs_finish(const struct pstree_item *it, CoreEntry *c);
 
 /* Restore, in crest's child that becomes the process, with libc. */
 int attrs_restore_self(const CoreEntry *c, pid_t orig_pid);
-/* Restore: does every cgroup still exist? (before anything is made) */
-int attrs_check(const CoreEntry *c, pid_t orig_pid);
 /*
  * --cgroup-root: every process's cgroup at or below the first root's, of
  * each hierarchy named, moved below its new root; -1 (said why) for one

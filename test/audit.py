@@ -885,11 +885,73 @@ def _snap_ns(pid, proc, namespaces):
                                                        namespaces)
 
 
+# The properties of every cgroup a process is in (crest's cgroup.c saves
+# them): per hierarchy, the files of its controllers, as read.
+CGROUP_PROPS = {
+    "cpu": ["cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us",
+            "cpu.cfs_burst_us", "cpu.rt_period_us", "cpu.rt_runtime_us", "cpu.idle"],
+    "memory": ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
+               "memory.soft_limit_in_bytes", "memory.swappiness",
+               "memory.use_hierarchy"],
+    "cpuset": ["cpuset.cpus", "cpuset.mems", "cpuset.cpu_exclusive",
+               "cpuset.mem_exclusive", "cpuset.mem_hardwall",
+               "cpuset.memory_migrate", "cpuset.sched_load_balance"],
+    "blkio": ["blkio.weight"],
+    "pids": ["pids.max"],
+    "devices": ["devices.list"],
+    "net_cls": ["net_cls.classid"],
+    "": ["cgroup.subtree_control", "cgroup.max.depth", "cgroup.max.descendants",
+         "cgroup.type", "cpu.weight", "cpu.max", "memory.min", "memory.low",
+         "memory.high", "memory.max", "memory.swap.max", "pids.max", "io.weight"],
+}
+
+
+def _cgroup_mounts():
+    """{controllers: (mount root, mount point)} of the cgroup hierarchies."""
+    out = {}
+    for l in (_read("/proc/self/mountinfo") or "").splitlines():
+        pre, _, post = l.partition(" - ")
+        f, g = pre.split(), post.split()
+        if len(f) < 5 or len(g) < 3:
+            continue
+        if g[0] == "cgroup2":
+            out.setdefault("", (f[3], f[4]))
+        elif g[0] == "cgroup":
+            ctl = [o for o in g[2].split(",") if o not in ("rw", "ro") and
+                   not o.startswith(("relatime", "nosuid", "nodev", "noexec"))]
+            out.setdefault(",".join(ctl), (f[3], f[4]))
+    return out
+
+
+def _cgroup_props(text, mounts):
+    out = {}
+    for line in (text or "").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        ctl, path = parts[1], parts[2]
+        m = next((v for k, v in mounts.items()
+                  if k == ctl or (ctl and set(ctl.split(",")) <= set(k.split(",")))), None)
+        if m is None:
+            continue
+        root, mp = m
+        if root != "/" and not (path == root or path.startswith(root + "/")):
+            continue
+        d = mp + path[len(root) if root != "/" else 0:]
+        for c in (ctl.split(",") if ctl else [""]):
+            for f in CGROUP_PROPS.get(c, []):
+                v = _read(os.path.join(d, f))
+                if v is not None:
+                    out["cgroup:%s:%s" % (ctl or "v2", f)] = " ".join(v.split())
+    return out
+
+
 def snapshot(pids):
     """What /proc shows of every task of these processes (zombies too)."""
     snap = {}
     classes = _Classes()
     namespaces = {}
+    cg_mounts = _cgroup_mounts()
     locks = _read("/proc/locks") or ""
     for pid in sorted(pids):
         base = "/proc/%d" % pid
@@ -921,6 +983,7 @@ def snapshot(pids):
                 except OSError:
                     pass
         _snap_ns(pid, proc, namespaces)
+        proc.update(_cgroup_props(proc.get("cgroup"), cg_mounts))
         # KSM: the process-wide switch (PR_SET_MEMORY_MERGE), not counts.
         for line in (_read(base + "/ksm_stat") or "").splitlines():
             k, _, v = line.partition(":")

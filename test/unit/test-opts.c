@@ -456,6 +456,28 @@ static void test_ext_unix_sk(void **state)
 	assert_int_equal(PARSE(&o, "crest", "show", "--ext-unix-sk", "x"), -1);
 }
 
+/* CRIU's --manage-cgroups: soft by default and without a mode; MODE or =MODE. */
+static void test_manage_cgroups(void **state)
+{
+	struct options o;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, "crest", "restore", "-D", "d"), 0);
+	assert_int_equal(o.manage_cgroups, CG_MODE_SOFT);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--manage-cgroups=strict", "-D", "d"), 0);
+	assert_int_equal(o.manage_cgroups, CG_MODE_STRICT);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--manage-cgroups", "none", "-D", "d"), 0);
+	assert_int_equal(o.manage_cgroups, CG_MODE_NONE);
+	assert_string_equal(o.dir, "d");
+	assert_int_equal(PARSE(&o, "crest", "restore", "--manage-cgroups", "-D", "d"), 0);
+	assert_int_equal(o.manage_cgroups, CG_MODE_SOFT);
+	assert_string_equal(o.dir, "d");
+	assert_int_equal(PARSE(&o, "crest", "dump", "-t", "5", "--manage-cgroups=ignore"), 0);
+	assert_int_equal(o.manage_cgroups, CG_MODE_IGNORE);
+	assert_int_equal(PARSE(&o, "crest", "restore", "--manage-cgroups=hard"), -1);
+	assert_int_equal(PARSE(&o, "crest", "pre-dump", "-t", "5", "--manage-cgroups"), -1);
+}
+
 /* CRIU's --tcp-established: dump saves connections, restore accepts it. */
 static void test_tcp_established(void **state)
 {
@@ -514,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_file_locks),
 		cmocka_unit_test(test_inherit_fd),
 		cmocka_unit_test(test_ext_unix_sk),
+		cmocka_unit_test(test_manage_cgroups),
 		cmocka_unit_test(test_tcp_established),
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_keys),
