@@ -61,6 +61,7 @@
 
 #include "creds.h"
 #include "sign.h"
+#include "swrk.h"
 #include "inventory.pb-c.h"
 #include "restorer-blob.h"
 
@@ -1193,6 +1194,10 @@ static int run_restorers(struct restore_ctx *ctx)
 	sigprocmask(SIG_BLOCK, &chld, &old);
 	if (files_tasks_made(&ctx->files, &pid_map))
 		goto out;
+	/* CRIU's RPC caller's hooks: every process exists, in its namespaces. */
+	if (swrk_hook_pid("setup-namespaces", ctx->tasks[0].new_pid) ||
+	    swrk_hook("post-setup-namespaces"))
+		goto out;
 	for (int i = 0; i < ctx->nr; i++) {
 		if (send_go(&ctx->tasks[i]))
 			goto out;
@@ -1373,8 +1378,16 @@ static int finish_all(struct restore_ctx *ctx)
 	/*
 	 * The connections are repaired and the tree is about to go on: the
 	 * dump's network lock goes (a peer sends again what was dropped).
+	 * An RPC caller hears of it first (CRIU's post-restore and
+	 * network-unlock), and of the release (pre-resume), the tree still
+	 * stopped under crest.
 	 */
+	if (swrk_hook_pid("post-restore", ctx->tasks[0].new_pid) ||
+	    swrk_hook("network-unlock"))
+		goto out;
 	if (ctx->inv->netlock && net_lock_unlock(ctx->inv->netlock) < 0)
+		goto out;
+	if (swrk_hook("pre-resume"))
 		goto out;
 	/* All rebuilt: let them go together (a stopped group stays stopped). */
 	for (int i = 0; i < ctx->nr; i++) {

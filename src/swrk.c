@@ -150,20 +150,28 @@ static int notify(int sk, const char *script, int pid)
 
 /*
  * A hook crest calls at its real moment (swrk_hook: the dump's
- * network-lock), through hook: its name, then our 'y' once the caller
- * answered it, 'n' if its hook failed. false: hook's end is closed.
+ * network-lock, the restore's hooks but pre-restore and post-resume),
+ * through hook: its name (and the pid it names), then our 'y' once the
+ * caller answered it, 'n' if its hook failed. false: hook's end is closed.
  */
 static bool serve_hook(int sk, int hook)
 {
-	char name[64];
+	char name[64], *sp;
 	ssize_t n = recv(hook, name, sizeof(name) - 1, MSG_DONTWAIT);
+	int pid = 0;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
 	if (n <= 0)
 		return false;	/* every holder of crest's end is gone */
 	name[n] = 0;
-	if (send(hook, notify(sk, name, 0) ? "n" : "y", 1, MSG_NOSIGNAL) != 1)
+	/* "NAME PID": a restore's hook that names the restored root. */
+	sp = strchr(name, ' ');
+	if (sp) {
+		*sp = 0;
+		pid = atoi(sp + 1);
+	}
+	if (send(hook, notify(sk, name, pid) ? "n" : "y", 1, MSG_NOSIGNAL) != 1)
 		pr_perror("can't answer crest's '%s' hook", name);
 	return true;
 }
@@ -244,9 +252,15 @@ static int run_crest(struct argv_buf *a, const char *log, bool no_stdout, char *
 
 int swrk_hook(const char *name)
 {
+	return swrk_hook_pid(name, 0);
+}
+
+int swrk_hook_pid(const char *name, int pid)
+{
 	const char *env = getenv("CREST_SWRK_HOOK_FD");
-	size_t len = strlen(name);
+	char msg[64];
 	struct pollfd p;
+	size_t len;
 	char c = 0;
 	int fd;
 
@@ -255,7 +269,12 @@ int swrk_hook(const char *name)
 	fd = atoi(env);
 	p.fd = fd;
 	p.events = POLLIN;
-	if (send(fd, name, len, MSG_NOSIGNAL) != (ssize_t)len || poll(&p, 1, -1) != 1 ||
+	if (pid > 0)
+		snprintf(msg, sizeof(msg), "%s %d", name, pid);
+	else
+		snprintf(msg, sizeof(msg), "%s", name);
+	len = strlen(msg);
+	if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len || poll(&p, 1, -1) != 1 ||
 	    read(fd, &c, 1) != 1 || c != 'y') {
 		pr_err("the caller's '%s' hook failed", name);
 		return -1;
@@ -563,13 +582,17 @@ static int refuse_req(int sk, const CriuReq *req, const char *log, int err, cons
 
 /*
  * The caller's hooks, in CRIU's order. crest's dump and restore run
- * whole in a child, so a restore's hooks all come once the tree runs;
- * a dump's network-lock comes from crest as it locks (swrk_hook), its
- * network-unlock (the tree left running) after post-dump, as CRIU's.
+ * whole in a child, which calls those of their real moments itself
+ * (swrk_hook): a dump's network-lock as it locks, a restore's
+ * setup-namespaces and post-setup-namespaces once every process exists,
+ * post-restore and network-unlock once every one is rebuilt, before the
+ * dump's network lock goes, pre-resume before they are let go; this
+ * process the rest: pre-restore and pre-dump before the child,
+ * post-resume and post-dump after it, and a dump's network-unlock (the
+ * tree left running) after post-dump, as CRIU's.
  */
 static const char *const dump_before[] = { "pre-dump", NULL };
-static const char *const restore_after[] = { "setup-namespaces", "post-setup-namespaces",
-	"post-restore", "network-unlock", "pre-resume", "post-resume", NULL };
+static const char *const restore_after[] = { "post-resume", NULL };
 
 static int notify_all(int sk, const char *const *scripts, int pid)
 {
@@ -618,9 +641,9 @@ static int serve_cr(int sk, const CriuReq *req)
 		goto out;
 	}
 	unlink(pidfile);
-	/* A dump's network-lock comes from crest, when it locks (swrk_hook). */
+	/* Hooks of their real moments come from crest (swrk_hook). */
 	rc = run_crest(&a, log, false, why, sizeof(why),
-		       notifies && req->type == CRIU_REQ_TYPE__DUMP ? sk : -1);
+		       notifies && (req->type == CRIU_REQ_TYPE__DUMP || restore) ? sk : -1);
 	if (rc) {
 		unlink(pidfile);
 		ret = fail_resp(sk, req->type, EIO, why[0] ? why : "crest failed");

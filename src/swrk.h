@@ -11,5 +11,7 @@ int cr_swrk(const struct options *opts);
  * one, -1 (said) if the caller's hook failed.
  */
 int swrk_hook(const char *name);
+/* The same for a restore's hook that names the restored root (pid > 0). */
+int swrk_hook_pid(const char *name, int pid);
 
 #endif

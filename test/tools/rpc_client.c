@@ -9,7 +9,7 @@
  *   rpc_client CREST unknown-option DIR PID
  *
  * fail=HOOK: that hook's answer says it failed.
- * Prints the answers ("notify SCRIPT", "ok", "pid N", "version M.m NAME",
+ * Prints the answers ("notify SCRIPT [(with pid)] [traced|running]": the state of the pid a restore hook named, "ok", "pid N", "version M.m NAME",
  * "error ERRNO: MESSAGE"); exits 0 if the request succeeded.
  */
 #include <fcntl.h>
@@ -29,6 +29,28 @@ static int send_req(int sk, CriuReq *req)
 
 	criu_req__pack(req, buf);
 	return send(sk, buf, len, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * " traced" or " running": whether the process a restore's hook named is
+ * still under its restorer (TracerPid) at this hook; "" before any did.
+ */
+static const char *tracer_state(int pid)
+{
+	char path[64], line[256];
+	const char *st = " gone";
+	FILE *f;
+
+	if (pid <= 0)
+		return "";
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "TracerPid:", 10))
+			st = atoi(line + 10) ? " traced" : " running";
+	if (f)
+		fclose(f);
+	return st;
 }
 
 int main(int argc, char **argv)
@@ -125,6 +147,8 @@ int main(int argc, char **argv)
 	close(sv[1]);
 	if (send_req(sv[0], &req))
 		return 1;
+	int hook_pid = 0;	/* the restored root, once a hook named it */
+
 	for (;;) {
 		ssize_t n = recv(sv[0], buf, sizeof(buf), 0);
 		CriuResp *r = n > 0 ? criu_resp__unpack(NULL, n, buf) : NULL;
@@ -136,8 +160,11 @@ int main(int argc, char **argv)
 		if (r->type == CRIU_REQ_TYPE__NOTIFY) {
 			CriuReq ack = CRIU_REQ__INIT;
 
-			printf("notify %s%s\n", r->notify && r->notify->script ? r->notify->script : "?",
-			       r->notify && r->notify->has_pid ? " (with pid)" : "");
+			if (r->notify && r->notify->has_pid)
+				hook_pid = r->notify->pid;
+			printf("notify %s%s%s\n", r->notify && r->notify->script ? r->notify->script : "?",
+			       r->notify && r->notify->has_pid ? " (with pid)" : "",
+			       tracer_state(hook_pid));
 			ack.type = CRIU_REQ_TYPE__NOTIFY;
 			ack.has_notify_success = 1;
 			ack.notify_success = !(fail && r->notify && r->notify->script &&
