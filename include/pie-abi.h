@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		18
+#define PIE_ABI_VERSION		19
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -354,6 +354,21 @@ struct rst_fown {
 	int32_t thread;		/* index in threads[] */
 };
 
+/*
+ * A pidfd of a thread other than the main one (PIDFD_THREAD): made once
+ * the threads exist, over the placeholder crest put at fd (a pidfd of
+ * the process with the same flags). same >= 0: another fd of the same
+ * description, pidfds[same], made before it: a dup of that one.
+ */
+struct rst_pidfd {
+	int32_t fd;
+	int32_t thread;		/* index in threads[] */
+	uint32_t flags;		/* PIDFD_NONBLOCK | PIDFD_THREAD */
+	uint32_t cloexec;
+	int32_t same;
+	uint32_t pad;
+};
+
 /* A seccomp filter to install: SECCOMP_SET_MODE_FILTER with flags. */
 struct rst_filter {
 	uint64_t prog;		/* struct sock_filter[len] */
@@ -523,6 +538,9 @@ struct restore_args {
 	 */
 	int32_t userns_fd;
 	uint32_t pad_userns;
+	uint32_t nr_pidfds;
+	uint32_t pad_pidfds;
+	uint64_t pidfds;	/* struct rst_pidfd[]: after the threads */
 };
 
 _Static_assert(sizeof(struct pie_sigaction) == 32, "pie_sigaction layout");
@@ -532,6 +550,7 @@ _Static_assert(sizeof(struct rst_aio) == 32, "rst_aio layout");
 _Static_assert(sizeof(struct rst_lock) == 24, "rst_lock layout");
 _Static_assert(sizeof(struct rst_fd) == 16, "rst_fd layout");
 _Static_assert(sizeof(struct rst_fown) == 8, "rst_fown layout");
+_Static_assert(sizeof(struct rst_pidfd) == 24, "rst_pidfd layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
 _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
 _Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");

@@ -1093,6 +1093,34 @@ static long set_fowns(struct restore_args *a)
 }
 
 /*
+ * pidfds of threads other than the main one: they exist now. Each over
+ * crest's placeholder at its number, before crest's fds are closed.
+ */
+static long make_thread_pidfds(struct restore_args *a)
+{
+	struct rst_pidfd *p = (struct rst_pidfd *)a->pidfds;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_pidfds; i++) {
+		long fd;
+
+		if (p[i].same >= 0 && (uint32_t)p[i].same < i) {
+			fd = p[p[i].same].fd;
+		} else {
+			fd = sys_pidfd_open(thread_tid(a, p[i].thread), p[i].flags);
+			if (fd < 0)
+				fail(a, RST_STAGE_FILES, fd, i);
+		}
+		ret = sys_dup3(fd, p[i].fd, p[i].cloexec ? 02000000 /* O_CLOEXEC */ : 0);
+		if (fd != p[i].fd && !(p[i].same >= 0 && (uint32_t)p[i].same < i))
+			sys_close(fd);
+		if (ret < 0)
+			fail(a, RST_STAGE_FILES, ret, i);
+	}
+	return 0;
+}
+
+/*
  * POSIX locks belong to the fd table and any close of the file drops
  * them: taken when no fd of crest's is left to close. F_SETLK, never
  * F_SETLKW: a lock held by somebody else now is a failed restore.
@@ -1341,6 +1369,8 @@ static long restore_task(struct restore_args *a)
 		return a->ret;
 	a->stage = RST_STAGE_FILES;
 	if (set_fowns(a))
+		return a->ret;
+	if (make_thread_pidfds(a))
 		return a->ret;
 	a->stage = RST_STAGE_TIMERS;
 	if (create_posix_timers(a))

@@ -3,8 +3,9 @@
  * the holder itself, or of a process that is dead and reaped. fdinfo
  * shows the process as "Pid: N" (-1 once reaped; 0 in another pid
  * namespace) and PIDFD_NONBLOCK / PIDFD_THREAD as O_NONBLOCK / O_EXCL in
- * its flags. A pidfd of a process outside the tree, or of a thread other
- * than a main thread, is refused by name.
+ * its flags. A pidfd of a process outside the tree is refused by name;
+ * one of a thread other than a main thread (PIDFD_THREAD) is saved when
+ * only that thread's own process holds it (below).
  *
  * A pidfd can only be made once the process it refers to exists, and
  * one open file description may be held by several processes (fds are
@@ -15,6 +16,14 @@
  * Each task holding it then takes crest's fd with pidfd_getfd(): the
  * same description, wherever it is held; one in flight (SCM_RIGHTS not
  * received) is crest's fd sent again.
+ *
+ * A thread other than the main one exists only once the restorer made
+ * it, after the fds: its pidfd is made by that restorer (rst_pidfd), over
+ * a placeholder the process puts at its number in post_open (a pidfd of
+ * itself with the same flags, so the flags are checked as any fd's). So
+ * it may be held by that process only, in the table its threads share;
+ * held by another process, a thread's own table or in flight, it is
+ * refused by name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +127,44 @@ static int pidfd_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e
 	return 0;
 }
 
+/* The process of thread tid of the tree, other than a main thread; NULL. */
+static struct pstree_item *thread_of(struct pstree *t, pid_t tid)
+{
+	for (int j = 0; j < t->nr; j++)
+		for (int k = 1; k < t->items[j]->nr_threads; k++)
+			if (t->items[j]->threads[k] == tid)
+				return t->items[j];
+	return NULL;
+}
+
+/*
+ * Why a pidfd of a thread of process it can't be saved, NULL if it can:
+ * only it holds it, in the table its threads share, and it is not only
+ * in flight.
+ */
+static const char *thread_pidfd_problem(struct pstree *t, const struct pidfd_dump *s,
+					int i, const struct pstree_item *it)
+{
+	if (!(s->ps[i]->flags & PIDFD_THREAD_FLAG))
+		return "a thread other than a main thread, without PIDFD_THREAD";
+	if (s->flying[i])
+		return "a thread other than a main thread, only in flight";
+	for (int j = 0; j < t->nr; j++) {
+		const struct pstree_item *o = t->items[j];
+
+		for (int k = 0; k < o->nr_fds; k++)
+			if (o->fds[k]->kind == FD_KIND__FD_PIDFD &&
+			    o->fds[k]->file_id == s->ps[i]->id && o != it)
+				return "a thread other than a main thread, held by another process than the thread's (only its own process may hold it)";
+		for (int m = 0; m < o->nr_tfds; m++)
+			for (int k = 0; k < o->tfds[m].nr_fds; k++)
+				if (o->tfds[m].fds[k]->kind == FD_KIND__FD_PIDFD &&
+				    o->tfds[m].fds[k]->file_id == s->ps[i]->id)
+					return "a thread other than a main thread, held in a thread's own fd table";
+	}
+	return NULL;
+}
+
 /* The process each pidfd refers to is one of the tree (or dead). */
 static int pidfd_collected(struct dump_files *df, struct pstree *t)
 {
@@ -131,13 +178,15 @@ static int pidfd_collected(struct dump_files *df, struct pstree *t)
 		if (pid < 0)
 			continue;	/* dead and reaped: made dead again */
 		if (pid == 0) {
-			why = "in another pid namespace";
+			why = "in a pid namespace crest does not see";
 		} else if (!pstree_find(t, pid)) {
-			why = "which is not in the tree";
-			for (int j = 0; j < t->nr; j++)
-				for (int k = 1; k < t->items[j]->nr_threads; k++)
-					if (t->items[j]->threads[k] == pid)
-						why = "a thread other than a main thread";
+			struct pstree_item *it = thread_of(t, pid);
+
+			why = it ? thread_pidfd_problem(t, s, i, it) : "which is not in the tree";
+			if (!why) {
+				s->ps[i]->has_tgid = 1;
+				s->ps[i]->tgid = it->pid;
+			}
 		}
 		if (why && s->flying[i])
 			refuse(s->holder[i], "a pidfd in flight (sent with SCM_RIGHTS, not received; crest's copy is fd %d) is of process %d, %s; not supported yet",
@@ -164,7 +213,8 @@ static int pidfd_read(struct restore_files *rf, struct img_dir *d)
 		return -1;
 	for (int i = 0; i < s->nr; i++)
 		if ((s->ps[i]->flags & ~(PIDFD_FLAGS | O_ACCMODE)) || !s->ps[i]->pid ||
-		    s->ps[i]->pid < -1) {
+		    s->ps[i]->pid < -1 || (s->ps[i]->has_tgid &&
+		    (s->ps[i]->pid < 0 || !(s->ps[i]->flags & PIDFD_THREAD_FLAG)))) {
 			pr_err("image pidfds.img is corrupt: pidfd %u of process %d, flags 0%o",
 			       s->ps[i]->id, s->ps[i]->pid, s->ps[i]->flags);
 			return -1;
@@ -223,6 +273,8 @@ static int pidfd_tasks_made(struct restore_files *rf, const struct files_pid_map
 		pid_t pid = pe->pid;
 		int fd;
 
+		if (pe->has_tgid)
+			continue;	/* its thread's restorer makes it (rst_pidfd) */
 		if (pid > 0 && map && map->new_pid)
 			pid = map->new_pid(map->arg, pid);
 		if (!pid) {
@@ -284,10 +336,46 @@ static int pidfd_post_open(const struct restore_files *rf, FdEntry **fds, int nr
 		k = pidfd_index(s, e->file_id);
 		if (k < 0)
 			return -1;
+		if (s->ps[k]->has_tgid) {
+			/* The restorer puts its thread's pidfd here (rst_pidfd). */
+			int fd = syscall(SYS_pidfd_open, getpid(), s->ps[k]->flags & PIDFD_FLAGS);
+
+			/* dup3() onto itself is EINVAL: the number may have been free. */
+			if (fd < 0 || ((unsigned int)fd == e->fd ?
+				       fcntl(fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) :
+				       dup3(fd, e->fd, e->cloexec ? O_CLOEXEC : 0)) < 0) {
+				pr_perror("can't put a placeholder for the pidfd of thread %d at fd %u",
+					  s->ps[k]->pid, e->fd);
+				if (fd >= 0 && (unsigned int)fd != e->fd)
+					close(fd);
+				return -1;
+			}
+			if ((unsigned int)fd != e->fd)
+				close(fd);
+			continue;
+		}
 		if (files_take_into(s->crest, s->fd[k], e))
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * Is e a pidfd of a thread other than the main one, made by the
+ * restorer? Then its TID at the dump, flags and id.
+ */
+bool files_pidfd_thread(const struct restore_files *rf, const FdEntry *e, pid_t *tid,
+			unsigned int *flags, uint32_t *id)
+{
+	const struct pidfd_restore *s = restore_state_ro(rf);
+	int k = e->kind == FD_KIND__FD_PIDFD ? pidfd_index(s, e->file_id) : -1;
+
+	if (k < 0 || !s->ps[k]->has_tgid)
+		return false;
+	*tid = s->ps[k]->pid;
+	*flags = s->ps[k]->flags & PIDFD_FLAGS;
+	*id = s->ps[k]->id;
+	return true;
 }
 
 static void pidfd_show(const struct restore_files *rf, const FdEntry *e,
@@ -300,6 +388,9 @@ static void pidfd_show(const struct restore_files *rf, const FdEntry *e,
 		snprintf(buf, len, "pidfd %u, not in the images", e->file_id);
 	else if (s->ps[i]->pid < 0)
 		snprintf(buf, len, "pidfd of a dead process");
+	else if (s->ps[i]->has_tgid)
+		snprintf(buf, len, "pidfd of thread %d of process %u", s->ps[i]->pid,
+			 s->ps[i]->tgid);
 	else
 		snprintf(buf, len, "pidfd of process %d", s->ps[i]->pid);
 }

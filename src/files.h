@@ -233,6 +233,9 @@ int files_make_services(struct restore_files *rf, void *const *objs, int nr,
  * pidfd_getfd and put at e->fd with e's close-on-exec. -1 reported.
  */
 int files_take_into(pid_t crest, int sfd, const FdEntry *e);
+/* A pidfd of a thread other than the main one (files-pidfd.c): its restorer's. */
+bool files_pidfd_thread(const struct restore_files *rf, const FdEntry *e, pid_t *tid,
+			unsigned int *flags, uint32_t *id);
 /* Do (p1, fd1) and (p2, fd2) share one open file description? */
 int files_same_description(pid_t p1, int fd1, pid_t p2, int fd2);
 

@@ -283,6 +283,44 @@ static int thread_fowns(const struct restore_task *t, struct rst_fown *out)
 	return n;
 }
 
+/*
+ * pidfds of threads other than the main one (files_pidfd_thread()), by
+ * their number in the process's table: made by the restorer once the
+ * threads exist. How many; into out if not NULL; -1 if one names a
+ * thread of another process (the dump refuses that).
+ */
+static int thread_pidfds(const struct restore_task *t, const struct restore_files *rf,
+			 struct rst_pidfd *out)
+{
+	uint32_t ids[t->nr_fds + 1];
+	int n = 0;
+
+	for (int k = 0; k < t->nr_fds; k++) {
+		const FdEntry *e = t->fds[k];
+		unsigned int flags;
+		pid_t tid;
+		uint32_t id;
+		int idx, same = -1;
+
+		if (!files_pidfd_thread(rf, e, &tid, &flags, &id))
+			continue;
+		idx = thread_index(t, tid);
+		if (idx < 0) {
+			pr_err("fd %u of %d is a pidfd of thread %d, not one of its threads",
+			       e->fd, t->pe->pid, tid);
+			return -1;
+		}
+		for (int j = 0; j < n; j++)
+			if (ids[j] == id)
+				same = j;
+		ids[n] = id;
+		if (out)
+			out[n] = (struct rst_pidfd){ e->fd, idx, flags, e->cloexec, same, 0 };
+		n++;
+	}
+	return n;
+}
+
 /* Lay out blob | args | arrays | stack in one private mapping. */
 static struct restore_args *build_args(struct restore_task *t,
 				       const struct restore_files *rf,
@@ -316,6 +354,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	int32_t *close_fds;
 	struct rst_fown *fowns;
 	int n_fowns = thread_fowns(t, NULL), n_tfd = 0;
+	int n_pidfds = thread_pidfds(t, rf, NULL);
+	struct rst_pidfd *pidfds;
 	struct rst_fd *tfd;
 	void *attrs_area;
 	struct rst_aio *aios;
@@ -324,6 +364,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	unsigned char *p;
 	size_t i, k, nv = 0;
 
+	if (n_pidfds < 0)
+		return NULL;
 	for (i = !zl; i < c->n_threads; i++)
 		n_tsig += c->threads[i]->n_pending;
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -339,6 +381,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	       nr_locks * sizeof(struct rst_lock) + n_guards * sizeof(struct rst_range) +
 	       64 * 10 + attrs_args_size(c) +
 	       n_fowns * sizeof(struct rst_fown) + n_tfd * sizeof(struct rst_fd) +
+	       n_pidfds * sizeof(struct rst_pidfd) +
 	       aio_args_size(t->mm);
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
@@ -382,6 +425,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(attrs_area, attrs_args_size(c));
 	TAKE(fowns, n_fowns * sizeof(*fowns));
 	TAKE(tfd, n_tfd * sizeof(*tfd));
+	TAKE(pidfds, n_pidfds * sizeof(*pidfds));
 	TAKE(aios, n_aios * sizeof(*aios));
 	TAKE(aio_rings, aio_args_size(t->mm) - n_aios * sizeof(*aios));
 	off = (off + 63) & ~63UL;
@@ -571,6 +615,8 @@ static struct restore_args *build_args(struct restore_task *t,
 	ra->close_fds = (uint64_t)close_fds;
 	ra->nr_fowns = thread_fowns(t, fowns);
 	ra->fowns = (uint64_t)fowns;
+	ra->nr_pidfds = thread_pidfds(t, rf, pidfds);
+	ra->pidfds = (uint64_t)pidfds;
 	ra->nr_locks = locks_fill_posix(rf, t->pe->pid, locks);
 	ra->locks = (uint64_t)locks;
 	task_fill_restore_args(c, ra);
