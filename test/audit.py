@@ -368,11 +368,21 @@ _SOCK_OPTS = [("type", 3), ("sndbuf", 7), ("rcvbuf", 8), ("passcred", 16),
               ("select_err_queue", 45), ("zerocopy", 60)]
 # Options of other levels, asked where the socket has them: (name, level,
 # option). IP_RECVERR, IPV6_RECVERR, UDP_GRO, UDP_SEGMENT, PACKET_VERSION,
-# PACKET_AUXDATA, PACKET_FANOUT.
+# PACKET_AUXDATA, PACKET_FANOUT; and TCP's that crest saves (sk-opts.c):
+# TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+# TCP_SYNCNT, TCP_LINGER2, TCP_DEFER_ACCEPT, TCP_USER_TIMEOUT,
+# TCP_NOTSENT_LOWAT (TCP_CONGESTION, a name: _TCP_CONGESTION).
 _SOCK_LEVEL_OPTS = [("ip_recverr", 0, 11), ("ipv6_recverr", 41, 25),
                     ("udp_gro", 17, 104), ("udp_segment", 17, 103),
                     ("packet_version", 263, 10), ("packet_auxdata", 263, 8),
-                    ("packet_fanout", 263, 18)]
+                    ("packet_fanout", 263, 18),
+                    ("tcp_nodelay", 6, 1), ("tcp_cork", 6, 3),
+                    ("tcp_keepidle", 6, 4), ("tcp_keepintvl", 6, 5),
+                    ("tcp_keepcnt", 6, 6), ("tcp_syncnt", 6, 7),
+                    ("tcp_linger2", 6, 8), ("tcp_defer_accept", 6, 9),
+                    ("tcp_user_timeout", 6, 18),
+                    ("tcp_notsent_lowat", 6, 25)]
+_TCP_CONGESTION = 13
 
 
 def parse_net_unix(text):
@@ -503,6 +513,12 @@ def _sock_state(pid, fd, thread=False):
                 except OSError:
                     continue
                 out[name] = str(v)
+            if out.get("type") == str(socket.SOCK_STREAM):
+                try:
+                    v = _getsockopt(libc, cfd, _TCP_CONGESTION, 6, 16)
+                    out["tcp_congestion"] = v.split(b"\0")[0].decode()
+                except OSError:
+                    pass
         if out.get("domain") == str(socket.AF_UNIX):
             # SO_PEERCRED's uid and gid (its pid is crest's after a restore).
             val = ctypes.create_string_buffer(12)
@@ -590,12 +606,12 @@ def _mcast(pid, libc, cfd, family):
     return ";".join(sorted(found))
 
 
-def _getsockopt(libc, fd, opt, level=_SOL_SOCKET):
-    val = ctypes.create_string_buffer(4)
-    ln = ctypes.c_uint32(4)
+def _getsockopt(libc, fd, opt, level=_SOL_SOCKET, size=4):
+    val = ctypes.create_string_buffer(size)
+    ln = ctypes.c_uint32(size)
     if libc.getsockopt(fd, level, opt, val, ctypes.byref(ln)) < 0:
         raise OSError(ctypes.get_errno(), "getsockopt")
-    return val.raw
+    return val.raw[:ln.value] if size != 4 else val.raw
 
 
 def _data_ranges(path, limit=16):
