@@ -1,11 +1,12 @@
 /*
- * TCP, UDP, UDP-Lite and raw IP sockets, IPv4 and IPv6 (v4-mapped
- * included): not connected (bound or not), TCP listening, UDP and raw
- * connected to a peer, with the datagrams in a UDP queue (a raw socket's
- * packets queued are refused: raw_queue_problem). One
+ * TCP, UDP, UDP-Lite, ICMP echo (ping) and raw IP sockets, IPv4 and IPv6
+ * (v4-mapped included): not connected (bound or not: a ping socket's
+ * port is its echo identifier), TCP listening, UDP, ping and raw
+ * connected to a peer, with the datagrams in a UDP queue (a raw or ping
+ * socket's packets queued are refused: raw_queue_problem). One
  * inet_sk_entry per socket, however many fds in however many processes
  * hold it. Every other socket at fds above 2 that is not a unix, netlink
- * or packet one (ping, SCTP, MPTCP...) is this kind's
+ * or packet one (SCTP, MPTCP...) is this kind's
  * too, to be refused by name with its protocol and address; at fds 0-2 a
  * socket leading outside stays files-ext.c's (crest's own stdio).
  *
@@ -44,6 +45,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
 #include <net/if.h>
@@ -226,9 +229,16 @@ static bool sa_unspecified(const struct sockaddr_storage *ss)
 	       !((const struct sockaddr_in6 *)ss)->sin6_port;
 }
 
+/* An ICMP echo (ping) socket: SOCK_DGRAM of IPPROTO_ICMP or IPPROTO_ICMPV6. */
+static bool is_ping(unsigned int type, unsigned int proto)
+{
+	return type == SOCK_DGRAM && (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6);
+}
+
 static const char *proto_name(const InetSkEntry *e)
 {
-	return e->type == SOCK_RAW ? "raw IP" : e->protocol == IPPROTO_TCP ? "TCP" :
+	return e->type == SOCK_RAW ? "raw IP" :
+	       is_ping(e->type, e->protocol) ? "ping ICMP" : e->protocol == IPPROTO_TCP ? "TCP" :
 	       e->protocol == IPPROTO_UDPLITE ? "UDP-Lite" : "UDP";
 }
 
@@ -319,13 +329,16 @@ static int proc_addr(const char *hex, unsigned int family, char **addr, uint32_t
 
 /*
  * A raw socket connected to a peer with port 0 (a raw socket's usual
- * connect) has no name getpeername gives (ENOTCONN): /proc/net/raw{,6}
- * has its remote address and state, hex words in the kernel's order.
+ * connect), or a ping socket connected (a peer has no port: the kernel's
+ * inet_dport stays 0), has no name getpeername gives (ENOTCONN):
+ * /proc/net/raw{,6} or icmp{,6} has its remote address and state, hex
+ * words in the kernel's order.
  */
 static int raw_peer(pid_t pid, InetSkEntry *e)
 {
-	bool v6 = e->family == AF_INET6;
-	char *text = read_proc(pid, v6 ? "net/raw6" : "net/raw", NULL), *line;
+	bool v6 = e->family == AF_INET6, ping = is_ping(e->type, e->protocol);
+	char *text = read_proc(pid, ping ? (v6 ? "net/icmp6" : "net/icmp") :
+				    (v6 ? "net/raw6" : "net/raw"), NULL), *line;
 
 	if (!text)
 		return -1;
@@ -354,8 +367,10 @@ static int raw_peer(pid_t pid, InetSkEntry *e)
  * read without taking it, and putting packets back through lo would hand
  * a copy to every raw socket of that protocol on the machine (and to the
  * kernel's own handler: an ICMP error reaches the socket it names).
+ * A ping socket's queue likewise: no SO_PEEK_OFF either, and its echo
+ * replies would have to be forged.
  */
-static char *raw_queue_problem(int cfd, const char *what)
+static char *raw_queue_problem(int cfd, const char *what, bool ping)
 {
 	uint32_t mi[16];
 	socklen_t len = sizeof(mi);
@@ -363,6 +378,9 @@ static char *raw_queue_problem(int cfd, const char *what)
 	memset(mi, 0, sizeof(mi));
 	if (getsockopt(cfd, SOL_SOCKET, SO_MEMINFO, mi, &len))
 		return xsprintf("%s whose queue crest could not read (%s)", what, strerror(errno));
+	if (mi[0] && ping)
+		return xsprintf("%s with echo replies queued (%u bytes with overhead), which crest can't read without taking them (no SO_PEEK_OFF for a ping socket); let the program read them before the dump",
+				what, mi[0]);
 	if (mi[0])	/* SK_MEMINFO_RMEM_ALLOC */
 		return xsprintf("%s with packets queued (%u bytes with overhead), which crest can't read without taking them (the kernel peeks only the first packet of a raw socket's queue: no SO_PEEK_OFF); let the program read them before the dump",
 				what, mi[0]);
@@ -441,6 +459,41 @@ static bool same_netns(int sk, pid_t pid)
 	return same;
 }
 
+/*
+ * A socket of cfd's kind to compare its options with. A ping socket is
+ * made in cfd's network namespace: net.ipv4.ping_group_range, which says
+ * who may make one, is the namespace's.
+ */
+static int fresh_socket(int cfd, int dom, int type, int proto)
+{
+	int ns, own, fd, err;
+
+	if (!is_ping(type, proto))
+		return socket(dom, type | SOCK_CLOEXEC, proto);
+	ns = ioctl(cfd, SIOCGSKNS);
+	if (ns < 0)
+		return socket(dom, type | SOCK_CLOEXEC, proto);
+	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own < 0 || setns(ns, CLONE_NEWNET)) {
+		err = errno;
+		close(ns);
+		if (own >= 0)
+			close(own);
+		errno = err;
+		return -1;
+	}
+	fd = socket(dom, type | SOCK_CLOEXEC, proto);
+	err = errno;
+	if (setns(own, CLONE_NEWNET)) {
+		pr_perror("can't go back to crest's own network namespace");
+		BUG_ON(1);	/* all crest makes from here would be there */
+	}
+	close(own);
+	close(ns);
+	errno = err;
+	return fd;
+}
+
 static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 {
 	struct insk_dump *u = dump_state(df);
@@ -464,6 +517,7 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	if ((dom != AF_INET && dom != AF_INET6) ||
 	    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
 	      (type == SOCK_DGRAM && (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)) ||
+	      is_ping(type, proto) ||
 	      (type == SOCK_RAW && proto > 0 && proto < 256))) {
 		why = other_words(cfd, dom, type, proto);
 		refuse(f->it->pid, "fd %d is %s ('%s'), not supported yet", f->fd, why,
@@ -544,14 +598,16 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 			why = NULL;
 		}
 	} else {
-		if (type == SOCK_RAW && !e->dst_addr && raw_peer(f->pid, e))
+		if ((type == SOCK_RAW || is_ping(type, proto)) && !e->dst_addr &&
+		    raw_peer(f->pid, e))
 			goto err;
 		e->state = e->dst_addr ? ST_ESTABLISHED : ST_CLOSE;
 		sk_words(e, what, sizeof(what));
 		/* First: a peek of a UDP queue would take a pending error. */
 		why = sk_pending_problem(cfd, what);
 		if (!why)
-			why = type == SOCK_RAW ? raw_queue_problem(cfd, what) :
+			why = type == SOCK_RAW || is_ping(type, proto) ?
+			      raw_queue_problem(cfd, what, type != SOCK_RAW) :
 			      udp_queue_dump(e, cfd, what);
 		if (!why)
 			why = mcast_dump(e, f->pid, cfd, what);
@@ -567,7 +623,15 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
 		free(why);
 	}
-	fresh = socket(dom, type | SOCK_CLOEXEC, proto);
+	fresh = fresh_socket(cfd, dom, type, proto);
+	if (fresh < 0 && is_ping(type, proto) && errno == EACCES) {
+		sk_words(e, what, sizeof(what));
+		refuse(f->it->pid, "fd %d is %s, and its network namespace's net.ipv4.ping_group_range does not let crest (group %d) make ping sockets there, which it does to compare options and at restore; widen the range",
+		       f->fd, what, (int)getegid());
+		inet_sk_entry__free_unpacked(e, NULL);
+		close(cfd);
+		return 0;
+	}
 	if (fresh < 0) {
 		pr_perror("can't make a socket to compare fd %d of process %d with",
 			  f->fd, f->it->pid);
@@ -1064,6 +1128,7 @@ static int check_entry(const InetSkEntry *e)
 	if (!(e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) &&
 	    !(e->type == SOCK_DGRAM && (e->protocol == IPPROTO_UDP ||
 					e->protocol == IPPROTO_UDPLITE)) &&
+	    !is_ping(e->type, e->protocol) &&
 	    !(e->type == SOCK_RAW && e->protocol > 0 && e->protocol < 256))
 		return bad_image(e, "is neither TCP nor UDP");
 	if (udp_queue_check(e))

@@ -400,7 +400,8 @@ def parse_net_unix(text):
 # by inode: local and remote address, state, the owner; and apart, the
 # queues (a listener's accept queue), which a restored connection moves
 # on its own (the sender sends on).
-NET_INET = ["tcp", "tcp6", "udp", "udp6", "udplite", "udplite6", "raw", "raw6"]
+NET_INET = ["tcp", "tcp6", "udp", "udp6", "udplite", "udplite6", "raw", "raw6",
+            "icmp", "icmp6"]
 
 
 def parse_net_inet(text, proto):
