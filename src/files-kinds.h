@@ -17,5 +17,6 @@ FD_KIND(packetsk)	/* sk-packet.c: packet sockets */
 FD_KIND(memfd)		/* shmem.c: memfds (and shared memory behind mappings) */
 FD_KIND(inotify)	/* files-notify.c: inotify instances and their watches */
 FD_KIND(fanotify)	/* files-notify.c: fanotify groups and their marks */
+FD_KIND(mqueue)		/* files-mqueue.c: POSIX message queues (mq_open) */
 FD_KIND(pidfd)		/* files-pidfd.c: pidfds, made once every task exists */
 FD_KIND(ext)		/* files-ext.c: a tty or socket at 0-2 leading outside */

@@ -33,6 +33,7 @@
 #include "sk-packet.pb-c.h"
 #include "ns.pb-c.h"
 #include "cgroup.pb-c.h"
+#include "mqueue.pb-c.h"
 
 const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_INVENTORY]	= { "inventory.img", 0x49564e31, &inventory_entry__descriptor },
@@ -71,6 +72,7 @@ const struct img_desc img_descs[IMG_NR_KINDS] = {
 	[IMG_TIMENS]	= { "timens-%d.img", 0x54494d31, &time_ns_entry__descriptor },
 	[IMG_USERNS]	= { "userns-%d.img", 0x55534e31, &user_ns_entry__descriptor },
 	[IMG_CGROUPS]	= { "cgroups.img", 0x43475231, &cgroup_dir_entry__descriptor },
+	[IMG_MQUEUES]	= { "mqueues.img", 0x4d514631, &mq_fd_entry__descriptor },
 };
 
 const struct img_desc *img_desc_by_magic(uint32_t magic)

@@ -71,6 +71,7 @@ enum img_kind {
 	IMG_TIMENS,
 	IMG_USERNS,
 	IMG_CGROUPS,
+	IMG_MQUEUES,
 	IMG_NR_KINDS,
 };
 

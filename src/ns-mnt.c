@@ -395,7 +395,7 @@ static int mqueue_mount(const char *unused)
 }
 
 /* The device of the mqueue of pid's IPC namespace; 0 if unknown. */
-static dev_t ipc_mqueue_dev(pid_t pid)
+dev_t ipc_mqueue_dev(pid_t pid)
 {
 	int fd = fd_from_ns(pid, "ipc", mqueue_mount, NULL);
 	struct stat st;
@@ -859,6 +859,9 @@ int mntns_check_task(const struct ns_dump *nd, int k, const struct pstree_item *
 			       links[i], mp);
 	}
 	for (int j = 0; j < it->nr_fds; j++) {
+		/* On its IPC namespace's own mqueue, whatever is mounted (files-mqueue.c). */
+		if (it->fds[j]->kind == FD_KIND__FD_MQUEUE)
+			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fd/%u", it->live, it->fds[j]->fd);
 		if (!stat(path, &st) && (mp = on_new_mount(md, st.st_dev))) {
 			if (same_device_here(path, &st))

@@ -731,9 +731,26 @@ def _snap_fds(base, tid, thread, classes, out):
             for k, v in _sock_state(tid, int(fd), thread).items():
                 out["fd:%s:sock:%s" % (fd, k)] = v
         info = _read("%s/fdinfo/%s" % (base, fd))
+        mq = _fs_type("%s/fd/%s" % (base, fd)) == MQUEUE_MAGIC
         for k, v in parse_fdinfo(info or "", classes, deleted).items():
+            if mq and k == "mnt_id":
+                # The IPC namespace's own mqueue mount, in no mountinfo:
+                # a new one with the namespace (its queue is in ns:ipc).
+                v = "the mqueue of its IPC namespace"
             out["fd:%s:%s" % (fd, k)] = v
     return gone
+
+
+MQUEUE_MAGIC = 0x19800202
+
+
+def _fs_type(path):
+    """statfs(2)'s f_type of path, None if it fails."""
+    buf = ctypes.create_string_buffer(256)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.statfs(path.encode(), buf):
+        return None
+    return ctypes.c_long.from_buffer(buf).value
 
 
 # Namespaces: a restore makes the tree's namespaces anew (new inodes), so

@@ -3,8 +3,9 @@
  * by name (test/run's errors mode starts it under unshare --net --cgroup
  * --time --ipc --mount): its cgroup namespace, a veth pair in its network
  * namespace (made by ip(8)), a time namespace for its children it
- * unshare()s, an fd of a POSIX message queue (mq_open) and a queue with
- * a notification registered (mq_notify); in its mount namespace a shared
+ * unshare()s, an fd of a POSIX message queue removed while open
+ * (mq_unlink) and a queue with a notification registered (mq_notify) and
+ * two fds of it (dup); in its mount namespace a shared
  * tmpfs with a file it holds open, and a bind mount.
  */
 #include "caselib.h"
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int main(void)
 {
@@ -31,11 +33,11 @@ int main(void)
 	if (unshare(CLONE_NEWTIME))
 		case_fail("unshare(CLONE_NEWTIME): %s", strerror(errno));
 	q = mq_open("/crest-err-ns", O_CREAT | O_RDWR, 0600, NULL);
-	if (q == (mqd_t)-1)
-		case_fail("mq_open: %s", strerror(errno));
+	if (q == (mqd_t)-1 || mq_unlink("/crest-err-ns"))
+		case_fail("mq_open/mq_unlink: %s", strerror(errno));
 	n = mq_open("/crest-err-notify", O_CREAT | O_RDWR, 0600, NULL);
 	/* Held open: closing it would take the registration away. */
-	if (n == (mqd_t)-1 || mq_notify(n, &sev))
+	if (n == (mqd_t)-1 || mq_notify(n, &sev) || dup(n) < 0)
 		case_fail("mq_open/mq_notify: %s", strerror(errno));
 	{
 		const char *tmp = getenv("CREST_TMP");

@@ -4,7 +4,10 @@
  * messages of several priorities, some of the same priority, one of
  * them empty, and a full one, each with its own mq_maxmsg, mq_msgsize,
  * mode and owner, and a namespace limit of its own (fs.mqueue.msg_max).
- * The case holds no fd on them at the dump (crest refuses an mqd_t yet).
+ * It holds fds on them (mqd_t) at the dump: one O_RDWR | O_NONBLOCK on the
+ * first, one write-only on the empty one, and one O_RDONLY, blocking, on
+ * the full one; after the restore each is at its number with its flags
+ * and reads (or refuses to) as before.
  * In a mount namespace of its own too (test/run's ns_ipc_mq_pid) it
  * mounts its mqueue under CREST_TMP, where the queues show as files.
  * After the restore every queue is there by name with its attributes,
@@ -91,13 +94,12 @@ static void make(const struct queue *q)
 	mq_close(m);
 }
 
-static void check(const struct queue *q)
+static void check(const struct queue *q, mqd_t m)
 {
 	struct mq_attr a;
 	struct stat st;
 	char buf[256];
 	unsigned int prio;
-	mqd_t m = mq_open(q->name, O_RDONLY | O_NONBLOCK);
 	long want = q->nr < 0 ? q->maxmsg : q->nr;
 
 	if (m == (mqd_t)-1)
@@ -134,12 +136,25 @@ static void check(const struct queue *q)
 	}
 	if (mq_receive(m, buf, sizeof(buf), &prio) >= 0 || errno != EAGAIN)
 		case_fail("%s: a message more than there were", q->name);
-	mq_close(m);
+}
+
+static int flags_of(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		case_fail("fd %d is gone: %s", fd, strerror(errno));
+	return fl & (O_ACCMODE | O_NONBLOCK);
 }
 
 int main(void)
 {
 	char buf[64], mnt[4096] = "";
+	mqd_t held[NR_QUEUES];
+	static const int held_flags[NR_QUEUES] = {
+		O_RDWR | O_NONBLOCK, O_WRONLY, O_RDONLY,
+	};
+	struct mq_attr a;
 	struct stat st;
 	FILE *f;
 
@@ -158,8 +173,12 @@ int main(void)
 	}
 	write_sys("/proc/sys/fs/mqueue/msg_max", MSG_MAX);
 	umask(077);
-	for (int i = 0; i < NR_QUEUES; i++)
+	for (int i = 0; i < NR_QUEUES; i++) {
 		make(&queues[i]);
+		held[i] = mq_open(queues[i].name, held_flags[i]);
+		if (held[i] == (mqd_t)-1)
+			case_fail("mq_open(%s): %s", queues[i].name, strerror(errno));
+	}
 
 	case_ready();
 	case_wait_go();
@@ -174,8 +193,37 @@ int main(void)
 		snprintf(path, sizeof(path), "%s%s", mnt, queues[i].name);
 		if (mnt[0] && (stat(path, &st) || st.st_uid != queues[i].uid))
 			case_fail("%s: %s", path, strerror(errno));
-		check(&queues[i]);
+		if (flags_of(held[i]) != held_flags[i])
+			case_fail("fd %d on %s has the flags 0%o, want 0%o", held[i],
+				  queues[i].name, flags_of(held[i]), held_flags[i]);
+		if (mq_getattr(held[i], &a) || a.mq_msgsize != queues[i].msgsize ||
+		    a.mq_flags != (held_flags[i] & O_NONBLOCK))
+			case_fail("fd %d on %s: mq_getattr: %s, mq_msgsize %ld, mq_flags 0%lo",
+				  held[i], queues[i].name, strerror(errno), a.mq_msgsize,
+				  a.mq_flags);
+		if (i != 2) {
+			mqd_t m = (held_flags[i] & O_ACCMODE) == O_WRONLY ?
+				  mq_open(queues[i].name, O_RDONLY | O_NONBLOCK) : held[i];
+
+			check(&queues[i], m);
+			if (m != held[i])
+				mq_close(m);
+		} else {
+			/* Blocking: the full one is read through it, then would wait. */
+			mqd_t m = mq_open(queues[i].name, O_RDONLY | O_NONBLOCK);
+
+			check(&queues[i], m);
+			mq_close(m);
+		}
 	}
+	/* The write-only fd can't read; it sends into the empty queue. */
+	if (mq_receive(held[1], buf, sizeof(buf), NULL) >= 0 || errno != EBADF)
+		case_fail("a write-only fd on %s reads: %s", queues[1].name, strerror(errno));
+	if (mq_send(held[1], "x", 1, 2))
+		case_fail("mq_send on %s after the restore: %s", queues[1].name, strerror(errno));
+	if (mq_receive(held[2], buf, 4, NULL) >= 0 || errno != EMSGSIZE)
+		case_fail("fd %d on %s: mq_receive with a short buffer: %s", held[2],
+			  queues[2].name, strerror(errno));
 	/* A new one still can be made, as before. */
 	if (mq_open("/crest-mq-new", O_CREAT | O_EXCL | O_RDWR, 0600, NULL) == (mqd_t)-1)
 		case_fail("mq_open of a new queue after the restore: %s", strerror(errno));
