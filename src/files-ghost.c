@@ -636,7 +636,8 @@ static int make_node_at(const char *path, const RegFileEntry *f)
 	/* Private until it has its owner and mode. */
 	if (S_ISDIR(f->mode))
 		return mkdir(path, 0700);
-	return mknod(path, (f->mode & S_IFMT) | 0600, f->rdev);
+	/* mknod() makes a socket file too: one no socket is bound to. */
+	return mknod(path, (f->mode & S_IFMT) | 0600, S_ISSOCK(f->mode) ? 0 : f->rdev);
 }
 
 /* A name nobody holds: at the node's own path, else beside it, else in /tmp. */
@@ -689,7 +690,7 @@ int ghost_node_make(const RegFileEntry *f, char **made)
 
 	*made = NULL;
 	if (!S_ISDIR(f->mode) && !S_ISFIFO(f->mode) && !S_ISCHR(f->mode) &&
-	    !S_ISBLK(f->mode)) {
+	    !S_ISBLK(f->mode) && !S_ISSOCK(f->mode)) {
 		pr_err("the deleted file '%s' is of mode %o, not one crest makes again",
 		       f->path, f->mode);
 		return -1;
@@ -702,7 +703,7 @@ int ghost_node_make(const RegFileEntry *f, char **made)
 	}
 	fd = open(name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || (st.st_mode & S_IFMT) != (f->mode & S_IFMT) ||
-	    (!S_ISDIR(st.st_mode) && !S_ISFIFO(st.st_mode) && st.st_rdev != f->rdev)) {
+	    ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && st.st_rdev != f->rdev)) {
 		pr_err("'%s', just made for the deleted '%s', is another file now",
 		       name, f->path);
 		goto err;

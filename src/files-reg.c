@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "pstree.h"
 #include "refuse.h"
+#include "sk-unix.h"
 #include "util.h"
 
 #ifndef MQUEUE_MAGIC
@@ -287,11 +288,11 @@ static bool reg_recognise(const struct fd_dump *f)
 	 * O_PATH: only a path, whatever it leads to -- a symlink itself
 	 * (O_PATH | O_NOFOLLOW), a FIFO, a socket, a device -- reopened
 	 * with the same flags. A deleted one is made again: a file by
-	 * content, a directory, FIFO or device node (not a socket file).
+	 * content, a directory, FIFO, device node or socket file as a node.
 	 */
 	if (f->fi->flags & O_PATH)
 		return f->link[0] == '/' && (!files_link_deleted(f->link) ||
-					     S_ISREG(m) || node_kind(m)) &&
+					     S_ISREG(m) || node_kind(m) || S_ISSOCK(m)) &&
 		       strncmp(f->link, "/memfd:", 7);
 	if (f->link[0] != '/' || (S_ISREG(m) && !strncmp(f->link, "/memfd:", 7)))
 		return false;
@@ -308,6 +309,22 @@ static int reg_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
 	if (files_refuse_linked(f->pid, what, f->link, f->st, path))
 		return 0;
+	if (files_link_deleted(f->link) && S_ISSOCK(f->st->st_mode)) {
+		/*
+		 * A socket file: made again as a node, bound to nothing. One a
+		 * socket is bound to still would lead to it (connect() through
+		 * /proc/PID/fd/N) and the node made again would not.
+		 */
+		int bound = ux_vfs_in_use(f->st->st_ino);
+
+		if (bound < 0)
+			return -1;
+		if (bound) {
+			refuse(f->pid, "fd %d is '%s', a deleted socket file held with O_PATH that a unix socket is still bound to: the socket file made again would not lead to it; not supported yet",
+			       f->fd, f->link);
+			return 0;
+		}
+	}
 	e->file_id = file_description(df, f);
 	if (linked(f->link, f->st)) {
 		/* Linked elsewhere still: the same inode, by its handle. */
@@ -316,7 +333,7 @@ static int reg_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 		/* Deleted while open: saved by content, back deleted. */
 		mark_saved(df, e->file_id, path, 1);
 	} else if (files_link_deleted(f->link)) {
-		mark_node(df, e->file_id, f->st);
+		mark_node(df, e->file_id, f->st);	/* a socket file too */
 	}
 	return 0;
 }

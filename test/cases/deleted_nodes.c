@@ -6,6 +6,8 @@
  *  - a FIFO held read-write, with the bytes that were in it;
  *  - a character device node (1:5, a /dev/zero), that reads zeros;
  *  - a regular file held with O_PATH only, that can be reopened;
+ *  - a socket file (its socket closed) held with O_PATH: a socket file
+ *    still, to which a connect() through it is refused as before;
  *  - the process's working directory. */
 #include "caselib.h"
 
@@ -15,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,10 +68,26 @@ static void set_attrs(const char *path, mode_t mode, uid_t uid, gid_t gid, time_
 		case_fail("attributes of %s: %s", path, strerror(errno));
 }
 
+/* connect() through /proc/self/fd/N of the O_PATH fd on the socket file. */
+static int connect_through(int fd)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM, 0), r;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d", fd);
+	r = s < 0 ? -1 : connect(s, (struct sockaddr *)&a, sizeof(a));
+	r = r ? errno : 0;
+	if (s >= 0)
+		close(s);
+	return r;
+}
+
 int main(void)
 {
 	char dir[PATH_MAX], fifo[PATH_MAX], dev[PATH_MAX], file[PATH_MAX], cwd[PATH_MAX];
-	int dfd, dfd2, ffd, cfd, ofd, rfd, status;
+	char sock[PATH_MAX];
+	int dfd, dfd2, ffd, cfd, ofd, rfd, sfd, status;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[16];
 	struct stat a, b;
 	pid_t pid;
@@ -81,6 +101,14 @@ int main(void)
 	mk(dev, "zero");
 	mk(file, "file");
 	mk(cwd, "cwd");
+	mk(sock, "sock");
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		case_fail("%s is too long for a socket's name", sock);
+	strcpy(sa.sun_path, sock);
+	sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (sfd < 0 || bind(sfd, (struct sockaddr *)&sa, sizeof(sa)))
+		case_fail("bind %s: %s", sock, strerror(errno));
+	close(sfd);
 	if (mkdir(dir, 0700) || mkfifo(fifo, 0600) || mknod(dev, S_IFCHR | 0600, makedev(1, 5)) ||
 	    mkdir(cwd, 0700))
 		case_fail("make the nodes in %s: %s", base, strerror(errno));
@@ -92,20 +120,25 @@ int main(void)
 	set_attrs(fifo, 0640, 1235, 4322, 1000000001);
 	set_attrs(dev, 0604, 1236, 4323, 1000000002);
 	set_attrs(cwd, 0750, 1237, 4324, 1000000003);
+	set_attrs(sock, 0751, 1238, 4325, 1000000004);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	dfd2 = open(dir, O_PATH | O_DIRECTORY);
 	ffd = open(fifo, O_RDWR | O_NONBLOCK);
 	cfd = open(dev, O_RDONLY);
 	ofd = open(file, O_PATH);
-	if (dfd < 0 || dfd2 < 0 || ffd < 0 || cfd < 0 || ofd < 0)
+	sfd = open(sock, O_PATH);
+	if (dfd < 0 || dfd2 < 0 || ffd < 0 || cfd < 0 || ofd < 0 || sfd < 0)
 		case_fail("open the nodes: %s", strerror(errno));
 	if (write(ffd, "fifo!", 5) != 5)
 		case_fail("fill the FIFO: %s", strerror(errno));
 	/* Writing moved the FIFO's mtime: set it again. */
 	set_attrs(fifo, 0640, 1235, 4322, 1000000001);
 	if (chdir(cwd) || rmdir(dir) || unlink(fifo) || unlink(dev) || unlink(file) ||
-	    rmdir(cwd))
+	    rmdir(cwd) || unlink(sock))
 		case_fail("delete the nodes: %s", strerror(errno));
+	if (connect_through(sfd) != ECONNREFUSED)
+		case_fail("before: connect() through the socket file: %s",
+			  strerror(connect_through(sfd)));
 
 	case_ready();
 	case_wait_go();
@@ -154,6 +187,14 @@ int main(void)
 	memset(buf, 0, sizeof(buf));
 	if (rfd < 0 || read(rfd, buf, sizeof(buf)) != 5 || memcmp(buf, "opath", 5))
 		case_fail("the O_PATH file reopened reads '%s'", buf);
+
+	want_stat("the socket file", sfd, S_IFSOCK | 0751, 1238, 4325, 1000000004);
+	want_link(sfd, sock);
+	if ((fcntl(sfd, F_GETFL) & O_PATH) == 0)
+		case_fail("the socket file lost O_PATH");
+	if (connect_through(sfd) != ECONNREFUSED)
+		case_fail("connect() through the socket file: %s, want ECONNREFUSED",
+			  strerror(connect_through(sfd)));
 
 	want_stat("the working directory", AT_FDCWD, S_IFDIR | 0750, 1237, 4324, 1000000003);
 	want_link(-1, cwd);

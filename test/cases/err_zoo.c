@@ -2,7 +2,8 @@
  * Kernel objects crest does not restore, each of which must make the dump
  * refuse by name (and leave the process running): a pidfd of a process
  * outside the tree (its parent, the test runner), an io_uring, a
- * userfaultfd, a perf event, a BPF map and a BPF program (a Linux AIO context is saved;
+ * userfaultfd, a perf event, a BPF map and a BPF program, a deleted socket
+ * file held with O_PATH that a socket of its own is still bound to (a Linux AIO context is saved;
  * one a child maps since a fork is err_aio_fork's). What this kernel or its configuration
  * does not offer is left out; the runner reads which fds are which from
  * /proc.
@@ -15,7 +16,9 @@
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #ifndef SYS_io_uring_setup
@@ -64,6 +67,16 @@ int main(void)
 	ba.insns = (unsigned long)prog;
 	ba.license = (unsigned long)"GPL";
 	syscall(SYS_bpf, BPF_PROG_LOAD, &ba, sizeof(ba));
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int sk = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/zoo-sock", case_tmpdir());
+		unlink(sa.sun_path);
+		if (sk < 0 || bind(sk, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    open(sa.sun_path, O_PATH) < 0 || unlink(sa.sun_path))
+			case_fail("a bound socket file held with O_PATH: %s", strerror(errno));
+	}
 	case_ready();
 	case_wait_go();
 	case_pass();

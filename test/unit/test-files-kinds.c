@@ -76,7 +76,7 @@ static const struct sample samples[] = {
 	{ "anon_inode:[io_uring]", S_IFREG, 3, 0 },
 	{ "/dev/sda", S_IFBLK, 3, 0 },
 	/* O_PATH: a path to reopen, whatever it leads to; deleted, made again
-	 * (not a socket file, not a memfd). */
+	 * (a socket file too; not a memfd). */
 	{ "/tmp/link", S_IFLNK, 3, FD_KIND__FD_REG, 0, O_PATH | O_NOFOLLOW },
 	{ "/tmp/fifo", S_IFIFO, 3, FD_KIND__FD_REG, 0, O_PATH },
 	{ "/tmp/sock", S_IFSOCK, 1, FD_KIND__FD_REG, 0, O_PATH },
@@ -87,7 +87,7 @@ static const struct sample samples[] = {
 	{ "/tmp/gone (deleted)", S_IFREG, 3, FD_KIND__FD_REG, 0, O_PATH },
 	{ "/tmp/dir (deleted)", S_IFDIR, 3, FD_KIND__FD_REG, 0, O_PATH },
 	{ "/tmp/fifo (deleted)", S_IFIFO, 3, FD_KIND__FD_REG, 0, O_PATH },
-	{ "/tmp/sock (deleted)", S_IFSOCK, 3, 0, 0, O_PATH },
+	{ "/tmp/sock (deleted)", S_IFSOCK, 3, FD_KIND__FD_REG, 0, O_PATH },
 };
 
 static void test_one_kind_each(void **state)
