@@ -30,7 +30,9 @@
  * or of anybody else is in the way, and a sender that is not an address of
  * this machine is no problem. Where it was sent: its own destination if
  * that is still an address of the machine, else the socket's address, or
- * loopback for a socket bound to a wildcard (a program that asked for the
+ * loopback for a socket bound to a wildcard (so too one sent to a
+ * multicast group: sent there again, it would leave by the routing
+ * table's interface, not the membership's; a program that asked for the
  * destination -- IP_PKTINFO, IP_RECVORIGDSTADDR and the IPv6 ones -- must
  * have it: then the restore fails). crest waits until each datagram is in
  * the queue (SO_MEMINFO's receive memory grows) before the next, and
@@ -314,6 +316,17 @@ static bool is_local(int family, const char *addr)
 	return ok;
 }
 
+/* A multicast group (a v4-mapped one too, for an IPv6 socket's IPv4 datagram). */
+static bool is_group(int family, const char *addr)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (family == AF_INET)
+		return inet_pton(AF_INET, addr, &a4) == 1 && IN_MULTICAST(ntohl(a4.s_addr));
+	return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_MULTICAST(&a6);
+}
+
 static bool asks_for_dst(const InetSkEntry *e)
 {
 	for (size_t i = 0; i < e->n_opts; i++) {
@@ -340,14 +353,16 @@ static int dgram_dst(const InetSkEntry *e, const UdpDgramEntry *d, bool v4,
 		     char *dst, size_t size, const char *what)
 {
 	const char *own = e->src_addr;
+	bool group = d->dst_addr && is_group(v4 ? AF_INET : AF_INET6, d->dst_addr);
 
-	if (d->dst_addr && is_local(v4 ? AF_INET : AF_INET6, d->dst_addr)) {
+	if (d->dst_addr && !group && is_local(v4 ? AF_INET : AF_INET6, d->dst_addr)) {
 		snprintf(dst, size, "%s", d->dst_addr);
 		return 0;
 	}
 	if (d->dst_addr && asks_for_dst(e)) {
-		pr_err("a datagram queued in %s was sent to %s, which is not an address of this machine now (and the program asks where each datagram was sent)",
-		       what, d->dst_addr);
+		pr_err("a datagram queued in %s was sent to %s, which is %s (and the program asks where each datagram was sent)",
+		       what, d->dst_addr, group ? "a multicast group (sent again there, it would go out where the routing table says, not through the interface of the membership)" :
+		       "not an address of this machine now");
 		return -1;
 	}
 	if (v4 && e->family == AF_INET6 && !strncmp(own, "::ffff:", 7))

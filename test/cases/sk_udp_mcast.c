@@ -13,7 +13,9 @@
  *    IPV6_MULTICAST_HOPS 6, IPV6_MULTICAST_IF lo, IPV6_MULTICAST_LOOP 0;
  * After the restore, from inside: MCAST_MSFILTER gives every membership
  * with its mode and sources, and nothing of a group not joined; the
- * options read as set. Datagrams sent to a's groups from a socket of the
+ * options read as set; a datagram sent to a group that waited in a's
+ * queue at the dump is read first (queued again as sent to a's own
+ * address: crest(8)). Datagrams sent to a's groups from a socket of the
  * case arrive, those of a source filtered out don't (each sent before one
  * that passes: lo keeps the order); a datagram a sends to its own group
  * comes back to it with TTL 5 (its IP_MULTICAST_TTL and IF: without it
@@ -260,6 +262,16 @@ int main(void)
 	set_int(b, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0, "IPV6_MULTICAST_LOOP");
 
 	check_all("before", a, b);
+	/* One datagram to a group waits in a's queue at the dump. */
+	s = sender("127.0.0.1");
+	send_to(s, "239.77.1.1", pa, "queued");
+	close(s);
+	{
+		struct pollfd p = { a, POLLIN, 0 };
+
+		if (poll(&p, 1, 30000) != 1)
+			case_fail("'queued' did not come in 30 s");
+	}
 	case_ready();
 	case_wait_go();
 
@@ -279,6 +291,7 @@ int main(void)
 			case_fail("a: IP_MULTICAST_IF is %s, want 127.0.0.1", inet_ntoa(ifa));
 	}
 
+	expect(a, "queued", NULL);
 	/* Each filtered-out datagram first: the one after it shows it never came. */
 	s = sender("127.0.0.1");
 	send_to(s, "239.77.1.1", pa, "any");
