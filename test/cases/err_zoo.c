@@ -3,7 +3,8 @@
  * refuse by name (and leave the process running): a pidfd of a process
  * outside the tree (its parent, the test runner), an io_uring, a
  * userfaultfd, a perf event, a BPF map and a BPF program, a deleted socket
- * file held with O_PATH that a socket of its own is still bound to (a Linux AIO context is saved;
+ * file held with O_PATH that a socket of its own is still bound to, a POSIX
+ * message queue of the machine's IPC namespace (removed when it ends; a Linux AIO context is saved;
  * one a child maps since a fork is err_aio_fork's). What this kernel or its configuration
  * does not offer is left out; the runner reads which fds are which from
  * /proc.
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
+#include <mqueue.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,10 +38,14 @@ int main(void)
 	struct perf_event_attr pe;
 	struct io_uring_params_min up;
 	union bpf_attr ba;
+	char mq[64];
 
 	case_init();
 	if (syscall(SYS_pidfd_open, getppid(), 0) < 0)
 		case_fail("pidfd_open(parent): %s", strerror(errno));
+	snprintf(mq, sizeof(mq), "/crest-err-zoo-%d", getpid());
+	if (mq_open(mq, O_CREAT | O_RDWR, 0600, NULL) == (mqd_t)-1)
+		case_fail("mq_open(%s): %s", mq, strerror(errno));
 	memset(&up, 0, sizeof(up));
 	syscall(SYS_io_uring_setup, 4, &up);
 	/* Root may: vm.unprivileged_userfaultfd only limits the others. */
@@ -79,5 +85,6 @@ int main(void)
 	}
 	case_ready();
 	case_wait_go();
+	mq_unlink(mq);
 	case_pass();
 }
