@@ -741,7 +741,7 @@ static void add_guard(VmaEntry *v, uint64_t start)
  * process_vm_readv: its read pin unshares a copy-on-write page.
  */
 static int find_zeros(struct dump_pages *d, uint64_t addr, const uint64_t *pme,
-		      uint64_t nr, uint8_t *zero)
+		      const uint8_t *in_parent, uint64_t nr, uint8_t *zero)
 {
 	struct page_batch *b = &d->b;
 	struct parasite_ctl *ctl = d->ctl;
@@ -755,7 +755,8 @@ static int find_zeros(struct dump_pages *d, uint64_t addr, const uint64_t *pme,
 		uint32_t n = 0;
 
 		for (; i < nr && n < b->max && n < 4096; i++) {
-			if (!(pme[i] & PME_PRESENT) || zero_page(pme[i]))
+			if (!(pme[i] & PME_PRESENT) || zero_page(pme[i]) ||
+			    (in_parent && in_parent[i]))
 				continue;
 			cand[n] = i;
 			b->iovs[n].base = addr + i * PAGE_SIZE;
@@ -780,7 +781,7 @@ static int dump_vma_pages(struct dump_pages *d, const struct mem_layout *ml,
 {
 	enum { CHUNK = 4096 };
 	static uint64_t pme[CHUNK], pp1[CHUNK], pp2[CHUNK];
-	static uint8_t written[CHUNK], zero[CHUNK];
+	static uint8_t written[CHUNK], zero[CHUNK], parent[CHUNK];
 	uint64_t addr = v->start;
 	int zeros = v->kind == VMA_KIND__VMA_ANON_PRIVATE && (v->prot & PROT_READ);
 	int cow = d->ppm_fd >= 0 &&
@@ -803,7 +804,16 @@ static int dump_vma_pages(struct dump_pages *d, const struct mem_layout *ml,
 		}
 		if (share && read_pme(d->ppm_fd, pp2, addr, nr))
 			share = 0;
-		if (zeros && find_zeros(d, addr, pme, nr, zero))
+		/*
+		 * Left in the previous dump: not written since and held there.
+		 * Known before the zero search, which then skips those pages:
+		 * after a pre-dump that is nearly all of them, and reading each
+		 * one would make the frozen time follow the size of the memory
+		 * rather than what was written.
+		 */
+		for (uint64_t i = 0; chained && i < nr; i++)
+			parent[i] = !written[i] && prev_has(ml, addr + i * PAGE_SIZE);
+		if (zeros && find_zeros(d, addr, pme, chained ? parent : NULL, nr, zero))
 			return -1;
 		for (uint64_t i = 0; i < nr; i++) {
 			uint64_t e = pme[i];
@@ -831,7 +841,7 @@ static int dump_vma_pages(struct dump_pages *d, const struct mem_layout *ml,
 				take = v->kind != VMA_KIND__VMA_FILE_PRIVATE || !(e & PME_FILE);
 			if (!take)
 				continue;
-			if (chained && !written[i] && prev_has(ml, addr + i * PAGE_SIZE)) {
+			if (chained && parent[i]) {
 				add_in_parent(d, v, addr + i * PAGE_SIZE);
 				continue;
 			}
