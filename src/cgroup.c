@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -246,12 +248,162 @@ static bool crests_own(const char *self, const CgroupEntry *e)
 	return own;
 }
 
+/*
+ * /proc/PID/cgroup as a process of its cgroup namespace reads it: paths
+ * from the namespace's root (the kernel shows them relative to the
+ * reader's), read by a child of crest that setns()es there.
+ */
+static char *inside_view(pid_t pid)
+{
+	char path[64], *buf = xzalloc(CG_MAX_VALUE + 1);
+	int pfd[2], st;
+	ssize_t n = 0, r;
+	pid_t child;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", pid);
+	if (pipe2(pfd, O_CLOEXEC)) {
+		pr_perror("can't make a pipe");
+		free(buf);
+		return NULL;
+	}
+	child = fork();
+	if (child < 0) {
+		pr_perror("can't fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		free(buf);
+		return NULL;
+	}
+	if (!child) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		char *v;
+
+		close(pfd[0]);
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+		if (fd < 0 || setns(fd, CLONE_NEWCGROUP) || !(v = read_file(path, NULL)))
+			_exit(1);
+		_exit(write(pfd[1], v, strlen(v)) == (ssize_t)strlen(v) ? 0 : 1);
+	}
+	close(pfd[1]);
+	while (n < CG_MAX_VALUE && (r = read(pfd[0], buf + n, CG_MAX_VALUE - n)) > 0)
+		n += r;
+	close(pfd[0]);
+	if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		pr_err("can't read /proc/%d/cgroup in its cgroup namespace", pid);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Each cgroup's root in the namespace pid entered: its path less inside. */
+static int ns_roots(const struct pstree_item *it)
+{
+	char *in = inside_view(it->live), *save = NULL, *line;
+	TaskAttrsEntry *ta = it->attrs;
+	int ret = 0;
+
+	if (!in)
+		return -1;
+	for (line = strtok_r(in, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		CgroupEntry m;
+
+		if (attrs_parse_cgroup_line(line, &m))
+			continue;
+		for (size_t j = 0; j < ta->n_cgroups; j++) {
+			CgroupEntry *e = ta->cgroups[j];
+			size_t lo = strlen(e->path), li = strcmp(m.path, "/") ? strlen(m.path) : 0;
+
+			if (strcmp(e->controllers, m.controllers))
+				continue;
+			if (!strncmp(m.path, "/..", 3) || li > lo ||
+			    strcmp(e->path + lo - li, m.path + (li ? 0 : 1))) {
+				refuse(it->pid, "its cgroup '%s' (%s) is outside the root of its cgroup namespace ('%s' inside): crest can't make that namespace again",
+				       e->path, e->controllers[0] ? e->controllers : "v2", m.path);
+				continue;
+			}
+			e->ns_root = lo == li ? xstrdup("/") :
+				     xsprintf("%.*s", (int)(lo - li), e->path);
+		}
+		free(m.controllers);
+		free(m.path);
+	}
+	free(in);
+	return ret;
+}
+
+/*
+ * Cgroup namespaces: each is entered by one process (whose parent is in
+ * another), the others of it its descendants; the entering one keeps its
+ * root per hierarchy. A process back in its parent's parent's
+ * namespace (setns) is refused.
+ */
+static int cgroup_ns(const struct pstree *tree)
+{
+	char own[64] = "", **seen = NULL, **link = xzalloc((tree->nr + 1) * sizeof(*link));
+	int nr_seen = 0, ret = 0;
+	ssize_t n = readlink("/proc/self/ns/cgroup", own, sizeof(own) - 1);
+
+	if (n < 0) {
+		pr_perror("can't read /proc/self/ns/cgroup");
+		free(link);
+		return -1;
+	}
+	for (int i = 0; i < tree->nr && !ret; i++) {
+		const struct pstree_item *it = tree->items[i];
+		char path[64], buf[64] = "";
+		int k, parent_ns = 0;
+
+		if (it->zombie || !it->attrs)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", it->live);
+		if (readlink(path, buf, sizeof(buf) - 1) < 0) {
+			pr_perror("can't read %s", path);
+			ret = -1;
+			break;
+		}
+		link[i] = xstrdup(buf);
+		if (it->parent)
+			for (int j = 0; j < i; j++)
+				if (tree->items[j] == it->parent && tree->items[j]->attrs)
+					parent_ns = tree->items[j]->attrs->cgroup_ns;
+		if (!strcmp(buf, own)) {
+			if (parent_ns)
+				refuse(it->pid, "it is in crest's cgroup namespace, its parent in the tree's: crest can't put it back there");
+			continue;
+		}
+		for (k = 0; k < nr_seen && strcmp(seen[k], buf); k++)
+			;
+		it->attrs->has_cgroup_ns = 1;
+		it->attrs->cgroup_ns = k + 1;
+		if ((int)it->attrs->cgroup_ns == parent_ns)
+			continue;
+		if (k < nr_seen) {
+			refuse(it->pid, "ns/cgroup is '%s', which another process of the tree entered too (setns): crest makes each cgroup namespace once, in the process that entered it",
+			       buf);
+			continue;
+		}
+		seen = xrealloc(seen, (nr_seen + 1) * sizeof(*seen));
+		seen[nr_seen++] = xstrdup(buf);
+		ret = ns_roots(it);
+	}
+	for (int i = 0; i < tree->nr; i++)
+		free(link[i]);
+	free(link);
+	for (int k = 0; k < nr_seen; k++)
+		free(seen[k]);
+	free(seen);
+	return ret;
+}
+
 int cgroup_collect(struct cgroup_dump *cg, const struct pstree *tree, int mode)
 {
 	char *mi = NULL, *self = NULL;
 	int ret = -1;
 
 	memset(cg, 0, sizeof(*cg));
+	if (cgroup_ns(tree))
+		return -1;
 	if (mode == CG_MODE_IGNORE)
 		return 0;
 	mi = read_file("/proc/self/mountinfo", NULL);
@@ -668,4 +820,66 @@ void cgroup_undo(struct cgroup_restore *cg)
 	free(cg->made);
 	cg->made = NULL;
 	cg->nr_made = 0;
+}
+
+char **cgroup_task_dirs(const CoreEntry *c, bool ns)
+{
+	const TaskAttrsEntry *ta = c ? c->attrs : NULL;
+	char *mi, **dirs;
+
+	if (!ta)
+		return NULL;
+	mi = read_file("/proc/self/mountinfo", NULL);
+	if (!mi) {
+		pr_perror("can't read /proc/self/mountinfo");
+		return NULL;
+	}
+	dirs = xzalloc((ta->n_cgroups + 1) * sizeof(*dirs));
+	for (size_t i = 0; i < ta->n_cgroups; i++) {
+		CgroupEntry e = *ta->cgroups[i];
+
+		if (ns && !e.ns_root)
+			continue;
+		if (ns)
+			e.path = e.ns_root;
+		dirs[i] = attrs_cgroup_dir(mi, &e);
+	}
+	free(mi);
+	return dirs;
+}
+
+int cgroup_ns_enter(const CoreEntry *c, const CoreEntry *parent, char *const *ns_dirs,
+		    pid_t orig_pid)
+{
+	const TaskAttrsEntry *ta = c ? c->attrs : NULL;
+	uint32_t mine = ta ? ta->cgroup_ns : 0;
+	uint32_t theirs = parent && parent->attrs ? parent->attrs->cgroup_ns : 0;
+
+	if (!mine || mine == theirs)
+		return 0;
+	/* unshare() roots the namespace where the process is: there first. */
+	for (size_t i = 0; ns_dirs && i < ta->n_cgroups; i++) {
+		char *procs;
+		int fd;
+
+		if (!ns_dirs[i])
+			continue;
+		procs = xsprintf("%s/cgroup.procs", ns_dirs[i]);
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			pr_perror("can't put process %d into '%s', the root of its cgroup namespace",
+				  orig_pid, ns_dirs[i]);
+			if (fd >= 0)
+				close(fd);
+			free(procs);
+			return -1;
+		}
+		close(fd);
+		free(procs);
+	}
+	if (unshare(CLONE_NEWCGROUP)) {
+		pr_perror("can't make process %d its cgroup namespace", orig_pid);
+		return -1;
+	}
+	return 0;
 }

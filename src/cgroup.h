@@ -6,7 +6,9 @@
 #ifndef CREST_CGROUP_H
 #define CREST_CGROUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "cgroup.pb-c.h"
 #include "core.pb-c.h"
@@ -44,5 +46,13 @@ int cgroup_check(const struct cgroup_restore *cg, CoreEntry **cores, const pid_t
 /* Make what the mode makes, set what it sets; undone by cgroup_undo(). */
 int cgroup_make(struct cgroup_restore *cg, CoreEntry **cores, int nr);
 void cgroup_undo(struct cgroup_restore *cg);
+/*
+ * Restore, in crest: each of c's cgroups' directories (ns: the roots of
+ * the cgroup namespace it enters, NULL where it enters none).
+ */
+char **cgroup_task_dirs(const CoreEntry *c, bool ns);
+/* In the process: join its namespace's roots, unshare(CLONE_NEWCGROUP). */
+int cgroup_ns_enter(const CoreEntry *c, const CoreEntry *parent, char *const *ns_dirs,
+		    pid_t orig_pid);
 
 #endif

@@ -37,8 +37,8 @@
 #define CAP_CHECKPOINT_RESTORE	40
 #endif
 /* The namespace kinds a tree may have of its own (namespaces.c). */
-#define NS_RESTORED	"uts ipc pid mnt net time user"
-#define NS_REFUSED	"cgroup"
+#define NS_RESTORED	"uts ipc pid mnt net time user cgroup"
+#define NS_REFUSED	""
 #define PAGEMAP_SCAN_IOCTL	_IOWR('f', 16, char[96])
 
 static int probe_seize(void)
@@ -275,7 +275,8 @@ int cr_check(const struct options *opts)
 	else
 		printf("network lock: bpf (a BPF program on tcx, ingress and egress of every interface, drops a dumped connection's packets)\n");
 	printf("xstate size: %zu bytes\n", arch_xstate_size());
-	printf("namespaces: %s restored; %s refused\n", NS_RESTORED, NS_REFUSED);
+	printf("namespaces: %s restored; %s refused\n", NS_RESTORED,
+	       *NS_REFUSED ? NS_REFUSED : "none");
 	if (missing) {
 		printf("%d required feature%s missing: crest can't work on this system\n",
 		       missing, missing > 1 ? "s" : "");

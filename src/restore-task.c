@@ -31,6 +31,7 @@
 #include "pie-abi.h"
 #include "proc.h"
 #include "restore-task.h"
+#include "cgroup.h"
 #include "task.h"
 #include "timers.h"
 #include "tty.h"
@@ -1389,6 +1390,10 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	/* Made in the namespaces it enters: filled before anything runs there. */
 	if (ns_restore_entered(sh->ns, t->pe, t->parent ? t->parent->pe : NULL))
 		_exit(EXIT_FAILURE);
+	/* Its cgroup namespace, before its children are born in it. */
+	if (cgroup_ns_enter(t->core, t->parent ? t->parent->core : NULL, t->cg_ns_dirs,
+			    t->pe->pid))
+		_exit(EXIT_FAILURE);
 	if (take_session(t) || (t->setsid && tty_restore_ctty(rf, t->pe->pid)))
 		_exit(EXIT_FAILURE);
 	/* Before the fork: the children inherit these pages copy-on-write. */
@@ -1480,7 +1485,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	    (installer && table_done(t)))
 		_exit(EXIT_FAILURE);
 table_in_place:
-	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid))
+	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid, t->cg_dirs))
 		_exit(EXIT_FAILURE);
 	if (aio_null(t, t->pe->shares_files ? sh->top : rf->base, &keep, &nr_keep))
 		_exit(EXIT_FAILURE);

@@ -59,6 +59,9 @@ struct restore_task {
 	int *early_chain_fds;		/* its pages images, opened then; NULL: none */
 	int table_wait_fd;		/* the installer says "done" here */
 	int table_pipe[2];		/* an installer's: one byte per sharer */
+	/* per core->attrs->cgroups[]: its directory, and its namespace root's */
+	char **cg_dirs;
+	char **cg_ns_dirs;		/* NULL entries: it enters no cgroup namespace */
 	struct restore_task *parent;
 	struct restore_task **children;	/* created by this task, in order */
 	int nr_children;

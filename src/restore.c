@@ -2072,6 +2072,17 @@ static int make_cgroups(struct restore_ctx *ctx)
 		cores[i] = ctx->tasks[i].core;
 	ret = cgroup_make(&ctx->cg, cores, ctx->nr);
 	free(cores);
+	/* Where each process joins, found now: inside a cgroup namespace it can't. */
+	for (int i = 0; !ret && i < ctx->nr; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+
+		if (!t->core || !t->core->attrs)
+			continue;
+		t->cg_dirs = cgroup_task_dirs(t->core, false);
+		t->cg_ns_dirs = cgroup_task_dirs(t->core, true);
+		if (!t->cg_dirs || !t->cg_ns_dirs)
+			ret = -1;
+	}
 	return ret;
 }
 

@@ -380,77 +380,31 @@ static int write_self(const char *what, const char *val)
 	return write_str(path, val);
 }
 
-/* Our own line for e's hierarchy in /proc/self/cgroup: equal? */
-static bool in_cgroup(const char *self, const CgroupEntry *e)
+/*
+ * Join each cgroup: dirs[i] is ta->cgroups[i]'s directory, as crest found
+ * it before the process existed (a process in a cgroup namespace sees
+ * paths and mount roots from the namespace's root).
+ */
+static int cgroups_join(const TaskAttrsEntry *ta, pid_t orig_pid, char *const *dirs)
 {
-	char *buf = xstrdup(self), *save = NULL, *line;
-	bool same = false;
-
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		CgroupEntry m;
-
-		if (attrs_parse_cgroup_line(line, &m))
-			continue;
-		if (!strcmp(m.controllers, e->controllers))
-			same = !strcmp(m.path, e->path);
-		free(m.controllers);
-		free(m.path);
-	}
-	free(buf);
-	return same;
-}
-
-static int cgroups_walk(const TaskAttrsEntry *ta, pid_t orig_pid, bool join)
-{
-	char *mi, *self = NULL;
-	int ret = -1;
-
-	if (!ta->n_cgroups)
-		return 0;
-	mi = read_file("/proc/self/mountinfo", NULL);
-	self = read_file("/proc/self/cgroup", NULL);
-	if (!mi || !self) {
-		pr_perror("can't read /proc/self/mountinfo or cgroup");
-		goto out;
-	}
 	for (size_t i = 0; i < ta->n_cgroups; i++) {
-		const CgroupEntry *e = ta->cgroups[i];
-		char *dir, *procs, pid[16];
-		struct stat st;
+		char *procs;
 
-		if (in_cgroup(self, e))
-			continue;
-		dir = attrs_cgroup_dir(mi, e);
-		if (!dir) {
-			pr_err("process %d was in cgroup '%s' of hierarchy %u (%s), which is not mounted here: mount it",
-			       orig_pid, e->path, e->id, e->controllers[0] ? e->controllers : "v2");
-			goto out;
+		if (!dirs || !dirs[i]) {
+			pr_err("process %d: no directory for its cgroup '%s'", orig_pid,
+			       ta->cgroups[i]->path);
+			return -1;
 		}
-		if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-			pr_err("process %d was in cgroup '%s' (%s), which no longer exists: create it",
-			       orig_pid, e->path, dir);
-			free(dir);
-			goto out;
-		}
-		if (join) {
-			if (asprintf(&procs, "%s/cgroup.procs", dir) < 0)
-				procs = NULL;
-			snprintf(pid, sizeof(pid), "%d", getpid());
-			if (!procs || write_str(procs, pid)) {
-				pr_perror("can't put process %d into cgroup '%s'", orig_pid, dir);
-				free(procs);
-				free(dir);
-				goto out;
-			}
+		procs = xsprintf("%s/cgroup.procs", dirs[i]);
+		/* 0: the writer itself, whichever PID namespace it is in. */
+		if (write_str(procs, "0")) {
+			pr_perror("can't put process %d into cgroup '%s'", orig_pid, dirs[i]);
 			free(procs);
+			return -1;
 		}
-		free(dir);
+		free(procs);
 	}
-	ret = 0;
-out:
-	free(mi);
-	free(self);
-	return ret;
+	return 0;
 }
 
 /* Does the hierarchy of these controllers hold ctrl ("": any)? */
@@ -536,14 +490,14 @@ bool attrs_has_seccomp(const CoreEntry *c)
 	return false;
 }
 
-int attrs_restore_self(const CoreEntry *c, pid_t orig_pid)
+int attrs_restore_self(const CoreEntry *c, pid_t orig_pid, char *const *cg_dirs)
 {
 	const TaskAttrsEntry *ta = c->attrs;
 	char val[32], *cur;
 
 	if (!ta)
 		return 0;
-	if (cgroups_walk(ta, orig_pid, true))
+	if (cgroups_join(ta, orig_pid, cg_dirs))
 		return -1;
 	if (ta->has_oom_score_adj) {
 		snprintf(val, sizeof(val), "%d", ta->oom_score_adj);

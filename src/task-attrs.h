@@ -39,7 +39,7 @@ int attrs_collect(struct pstree_item *it);
 void attrs_finish(const struct pstree_item *it, CoreEntry *c);
 
 /* Restore, in crest's child that becomes the process, with libc. */
-int attrs_restore_self(const CoreEntry *c, pid_t orig_pid);
+int attrs_restore_self(const CoreEntry *c, pid_t orig_pid, char *const *cg_dirs);
 /*
  * --cgroup-root: every process's cgroup at or below the first root's, of
  * each hierarchy named, moved below its new root; -1 (said why) for one

@@ -60,7 +60,6 @@ static const struct unsaved_row rows[] = {
 	{ "status", "Mems_allowed_list", PER_THREAD, DEF_CREST, NULL,
 	  "a memory node set (cpuset or mempolicy)" },
 	{ "coredump_filter", NULL, PER_PROCESS, DEF_CREST, NULL, "a coredump_filter" },
-	{ "ns/cgroup", NULL, PER_PROCESS, DEF_LINK, NULL, "a cgroup namespace" },
 };
 
 int unsaved_field(const char *text, const char *key, char *out, size_t len)

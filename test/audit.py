@@ -763,7 +763,7 @@ def _fs_type(path):
 # name, mode, owner, and QSIZE, NOTIFY, SIGNO, NOTIFY_PID), read in it
 # with nsenter(1).
 NS_KINDS = {"uts": "-u", "ipc": "-i", "mnt": None, "net": "-n", "time": None,
-            "user": None}
+            "user": None, "cgroup": "-C"}
 # What a network namespace holds, read in it: interfaces, addresses,
 # routes (every table) and the sysctls crest saves.
 NET_SCRIPT = ("ip -o link show | sed 's/^[0-9]*: //'; ip -o addr show; "
@@ -844,6 +844,11 @@ def _ns_contents(pid, kind):
         t = _in_ns(pid, "-n", NET_SCRIPT) if shutil.which("ip") else None
         if t is not None:
             out["ns:net"] = "; ".join(l.strip() for l in t.splitlines())
+    elif kind == "cgroup":
+        # The process's cgroups as its namespace shows them: from its root.
+        t = _in_ns(pid, "-C", "cat /proc/%d/cgroup" % pid)
+        if t is not None:
+            out["ns:cgroup:view"] = "; ".join(t.split())
     elif kind == "uts":
         t = _in_ns(pid, "-u", "cat /proc/sys/kernel/hostname "
                    "/proc/sys/kernel/domainname")

@@ -1,7 +1,7 @@
 /*
  * Namespaces and IPC objects crest does not save yet, each to be refused
  * by name (test/run's errors mode starts it under unshare --net --cgroup
- * --time --ipc --mount): its cgroup namespace, a veth pair in its network
+ * --time --ipc --mount; its cgroup namespace is saved): a veth pair in its network
  * namespace (made by ip(8)), a time namespace for its children it
  * unshare()s, an fd of a POSIX message queue removed while open
  * (mq_unlink) and a queue with a notification registered (mq_notify) and
