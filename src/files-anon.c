@@ -639,7 +639,7 @@ static int anon_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 		a = rf->anons[k];
 		/* Held and in flight too: the one crest made, shared. */
 		if (a->in_flight) {
-			if (files_take_into(rf->anon_crest, rf->anon_fd[k], e))
+			if (files_take_into(rf, rf->anon_crest, rf->anon_fd[k], e))
 				return -1;
 			continue;
 		}

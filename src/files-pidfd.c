@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,8 @@ static int pidfd_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e
 	pe->id = s->nr + 1;
 	pe->flags = f->fi->flags & ~O_CLOEXEC;
 	pe->pid = atoi(p + 5);
+	pe->has_holder = 1;
+	pe->holder = f->it->pid;
 	if (pe->flags & ~(PIDFD_FLAGS | O_ACCMODE))
 		refuse(f->it->pid, "fd %d is a pidfd of process %d with the flags 0%o, unknown to crest",
 		       f->fd, pe->pid, pe->flags);
@@ -238,11 +241,39 @@ static int pidfd_open_all(struct restore_files *rf, struct img_dir *d,
 	return 0;
 }
 
-/* A pidfd of a process that is dead and reaped: a child of crest's. */
-static int dead_pidfd(unsigned int flags)
+/*
+ * A pidfd of a process that is dead and reaped: a child of crest's, made
+ * in the PID namespace of holder (its PID now; 0: crest's own).
+ */
+static int dead_pidfd(unsigned int flags, pid_t holder)
 {
-	pid_t pid = fork();
-	int fd, status;
+	int fd, status, own = -1;
+	pid_t pid;
+
+	if (holder > 0) {
+		char path[64];
+		int ns;
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", holder);
+		own = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+		ns = open(path, O_RDONLY | O_CLOEXEC);
+		if (own < 0 || ns < 0 || setns(ns, CLONE_NEWPID)) {
+			pr_perror("can't enter the PID namespace of process %d for a pidfd of a dead process",
+				  holder);
+			if (ns >= 0)
+				close(ns);
+			if (own >= 0)
+				close(own);
+			return -1;
+		}
+		close(ns);
+	}
+	pid = fork();
+	if (own >= 0) {
+		if (pid && setns(own, CLONE_NEWPID))
+			pr_perror("can't go back to crest's PID namespace for its children");
+		close(own);
+	}
 
 	if (pid < 0) {
 		pr_perror("can't fork for a pidfd of a dead process");
@@ -281,7 +312,15 @@ static int pidfd_tasks_made(struct restore_files *rf, const struct files_pid_map
 			pr_err("pidfd %u: its process %d is not restored", pe->id, pe->pid);
 			return -1;
 		}
-		fd = pid < 0 ? dead_pidfd(flags) : syscall(SYS_pidfd_open, pid, flags);
+		if (pid < 0) {
+			pid_t holder = pe->has_holder && map && map->new_pid ?
+				       map->new_pid(map->arg, pe->holder) :
+				       pe->has_holder ? (pid_t)pe->holder : 0;
+
+			fd = dead_pidfd(flags, holder);
+		} else {
+			fd = syscall(SYS_pidfd_open, pid, flags);
+		}
 		if (fd < 0) {
 			if (pid > 0)
 				pr_perror("can't open a pidfd of restored process %d (flags 0%o)",
@@ -354,7 +393,7 @@ static int pidfd_post_open(const struct restore_files *rf, FdEntry **fds, int nr
 				close(fd);
 			continue;
 		}
-		if (files_take_into(s->crest, s->fd[k], e))
+		if (files_take_into(rf, s->crest, s->fd[k], e))
 			return -1;
 	}
 	return 0;

@@ -816,7 +816,7 @@ static int reg_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 
 		if (k < 0 || !rf->files[k]->has_proc_pid || !crest)
 			continue;
-		if (files_take_into(*crest, rf->file_fd[k], e))
+		if (files_take_into(rf, *crest, rf->file_fd[k], e))
 			return -1;
 	}
 	return 0;

@@ -749,10 +749,18 @@ int files_check(const struct restore_files *rf)
 	return ret;
 }
 
-int files_take_into(pid_t crest, int sfd, const FdEntry *e)
+int files_take_into(const struct restore_files *rf, pid_t crest, int sfd,
+		    const FdEntry *e)
 {
-	int fd = pidfd_take(crest, sfd);
+	int fd;
 
+	if (rf->crest_pidfd > 0 && crest == rf->crest) {
+		fd = syscall(SYS_pidfd_getfd, rf->crest_pidfd, sfd, 0);
+		if (fd < 0)
+			pr_perror("can't take fd %d of crest (%d)", sfd, crest);
+	} else {
+		fd = pidfd_take(crest, sfd);
+	}
 	if (fd < 0)
 		return -1;
 	if (fd == (int)e->fd) {
@@ -803,6 +811,15 @@ int files_open_all(struct restore_files *rf, struct img_dir *d, int base,
 		   MmEntry **mms, int nr_mms)
 {
 	rf->base = base;
+	rf->crest = getpid();
+	rf->crest_pidfd = syscall(SYS_pidfd_open, rf->crest, 0);
+	if (rf->crest_pidfd < 0) {
+		pr_perror("can't open a pidfd of crest itself");
+		return -1;
+	}
+	rf->crest_pidfd = files_to_service(rf->crest_pidfd, base);
+	if (rf->crest_pidfd < 0)
+		return -1;
 	for_each_kind(k)
 		if ((*k)->open && (*k)->open(rf, d, mms, nr_mms))
 			return -1;

@@ -149,6 +149,13 @@ int files_write_fdinfo(struct pstree_item *it, struct img_dir *d);
 
 struct restore_files {
 	const struct options *opts;	/* the restore's (set after files_read) */
+	/*
+	 * A pidfd of crest, a service fd every task inherits: a task in a
+	 * PID namespace of the tree can't pidfd_open() crest, whose PID is
+	 * not in it (files_take_into()). 0: none.
+	 */
+	int crest_pidfd;
+	pid_t crest;			/* whose pidfd that is */
 	RegFileEntry **files;
 	int nr_files;
 	PipeEntry **pipes;
@@ -232,7 +239,8 @@ int files_make_services(struct restore_files *rf, void *const *objs, int nr,
  * In a task: crest's fd sfd (crest: a pidfd of crest) taken with
  * pidfd_getfd and put at e->fd with e's close-on-exec. -1 reported.
  */
-int files_take_into(pid_t crest, int sfd, const FdEntry *e);
+int files_take_into(const struct restore_files *rf, pid_t crest, int sfd,
+		    const FdEntry *e);
 /* A pidfd of a thread other than the main one (files-pidfd.c): its restorer's. */
 bool files_pidfd_thread(const struct restore_files *rf, const FdEntry *e, pid_t *tid,
 			unsigned int *flags, uint32_t *id);

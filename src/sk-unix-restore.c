@@ -1162,7 +1162,7 @@ int ux_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 		if (fds[i]->kind != FD_KIND__FD_UNIX_SK)
 			continue;
 		k = ux_index(u, fds[i]->file_id);
-		if (k >= 0 && u->later[k] && files_take_into(u->crest, u->fd[k], fds[i]))
+		if (k >= 0 && u->later[k] && files_take_into(rf, u->crest, u->fd[k], fds[i]))
 			return -1;
 	}
 	return 0;
