@@ -181,6 +181,12 @@ struct restore_files {
 	void *priv[FD_KINDS_MAX];	/* a kind's own, files_restore_priv() */
 	FileLockEntry **locks;		/* filelocks.img (files-lock.c) */
 	int nr_locks;
+	/*
+	 * The sockets are made in a network namespace the restore makes
+	 * (ns_enter_objects()): its interfaces are not there to check
+	 * before, only as each socket is made.
+	 */
+	bool own_netns;
 };
 
 int files_read(struct restore_files *rf, struct img_dir *d);

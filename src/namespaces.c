@@ -2327,6 +2327,11 @@ int ns_enter_objects(const struct ns_restore *nr, const PstreeEntry *root, int *
 	return 0;
 }
 
+bool ns_objects_netns(const struct ns_restore *nr, const PstreeEntry *root)
+{
+	return root->has_net_ns && ns_by_id(nr, root->net_ns, NULL);
+}
+
 int ns_leave_objects(int own)
 {
 	int ret = 0;
@@ -2419,14 +2424,18 @@ static int join_made(const struct ns_restore *nr, const PstreeEntry *pe, int i)
 	return 0;
 }
 
+int ns_restore_net(const struct ns_restore *nr, const PstreeEntry *pe)
+{
+	return join_made(nr, pe, NSI_NET);
+}
+
 int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe,
 		       const PstreeEntry *parent)
 {
 	int k;
 
 	/* Born in the time namespace its parent unshare()d for it. */
-	if (join_made(nr, pe, NSI_NET) ||
-	    (!(parent && parent->time_unshared) && join_made(nr, pe, NSI_TIME)) ||
+	if ((!(parent && parent->time_unshared) && join_made(nr, pe, NSI_TIME)) ||
 	    (owned(nr, pe, NSI_UTS) && join_made(nr, pe, NSI_UTS)) ||
 	    (owned(nr, pe, NSI_IPC) && join_made(nr, pe, NSI_IPC)))
 		return -1;

@@ -115,6 +115,11 @@ int ns_thread_set_tid(const PstreeEntry *pe, pid_t tid, bool with_pid, int32_t *
 bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe);
 /* Phase 2, every task made: what a namespace's entering task sets last. */
 int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe);
+/*
+ * In the new task first: join the network namespace it entered (made by
+ * crest), so the sockets it makes itself are made in it.
+ */
+int ns_restore_net(const struct ns_restore *nr, const PstreeEntry *pe);
 /* In the new task, made in the namespaces it entered: fill them. */
 int ns_restore_entered(const struct ns_restore *nr, const PstreeEntry *pe,
 		       const PstreeEntry *parent);
@@ -134,6 +139,8 @@ int ns_prepare(struct ns_restore *nr, int base);
  */
 int ns_enter_objects(const struct ns_restore *nr, const PstreeEntry *root, int *own);
 int ns_leave_objects(int own);
+/* Are the sockets made in a network namespace the restore makes? */
+bool ns_objects_netns(const struct ns_restore *nr, const PstreeEntry *root);
 
 /* For the ns-*.c helpers that run in a namespace (in_ns()). */
 int send_msg(int fd, const ProtobufCMessage *m);

@@ -1384,6 +1384,9 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (t->pe->shares_files &&
 	    sharer_copies(t, sh, &keep, &nr_keep, chain_fds, &mem_fd))
 		_exit(EXIT_FAILURE);
+	/* The sockets it makes itself (a socketpair, a listener) are made there. */
+	if (ns_restore_net(sh->ns, t->pe))
+		_exit(EXIT_FAILURE);
 	if (files_task_early(rf, t->pe->pid) ||
 	    report(sh, REPORT_CREATED, t->pe->pid, t->new_pid) || wait_go(t))
 		_exit(EXIT_FAILURE);

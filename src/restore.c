@@ -438,6 +438,7 @@ static int read_images(struct restore_ctx *ctx)
 	if (files_read(&ctx->files, &ctx->dir) || ns_read(&ctx->ns, &ctx->dir))
 		return -1;
 	ctx->files.opts = ctx->opts;
+	ctx->files.own_netns = ns_objects_netns(&ctx->ns, ctx->tasks[0].pe);
 	return 0;
 }
 
@@ -1185,6 +1186,7 @@ static int run_restorers(struct restore_ctx *ctx)
 {
 	const struct files_pid_map pid_map = { map_pid, &ctx->sh };
 	int live = 0, threads = 0, trapped = 0, reported = 0, ret = -1;
+	int own_net, made;
 	int *done = xzalloc((ctx->nr + 1) * sizeof(int));
 	long deadline = now_ms() + restore_timeout_ms();
 	sigset_t chld, old;
@@ -1192,7 +1194,15 @@ static int run_restorers(struct restore_ctx *ctx)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
-	if (files_tasks_made(&ctx->files, &pid_map))
+	/*
+	 * What crest makes there (a socket to send a queued datagram from,
+	 * one connected to an abstract name, sock_diag's) is made in the
+	 * tree's network namespace too, as at the open.
+	 */
+	if (ns_enter_objects(&ctx->ns, ctx->tasks[0].pe, &own_net))
+		goto out;
+	made = files_tasks_made(&ctx->files, &pid_map);
+	if (ns_leave_objects(own_net) || made)
 		goto out;
 	/* CRIU's RPC caller's hooks: every process exists, in its namespaces. */
 	if (swrk_hook_pid("setup-namespaces", ctx->tasks[0].new_pid) ||

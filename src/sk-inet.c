@@ -75,6 +75,7 @@
 #include "refuse.h"
 #include "sk-inet.h"
 #include "sk-mcast.h"
+#include "sk-netns.h"
 #include "sk-opts.h"
 #include "swrk.h"
 #include "util.h"
@@ -441,57 +442,14 @@ static char *own_problem(InetSkEntry *e, int cfd, bool tcp_established)
 }
 
 /*
- * crest makes a socket in the network namespace of the process holding
- * it (namespaces.c): one of another namespace can't be made so.
- */
-static bool same_netns(int sk, pid_t pid)
-{
-	char path[64];
-	struct stat a, b;
-	int ns = ioctl(sk, SIOCGSKNS);
-	bool same;
-
-	if (ns < 0)
-		return true;	/* a kernel without SIOCGSKNS: can't tell */
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	same = !fstat(ns, &a) && !stat(path, &b) && a.st_ino == b.st_ino;
-	close(ns);
-	return same;
-}
-
-/*
- * A socket of cfd's kind to compare its options with. A ping socket is
- * made in cfd's network namespace: net.ipv4.ping_group_range, which says
- * who may make one, is the namespace's.
+ * A socket of cfd's kind to compare its options with, made in cfd's
+ * network namespace (sk_socket_at()): its defaults (net.ipv4.tcp_rmem...)
+ * are the namespace's, and so is net.ipv4.ping_group_range, which says
+ * who may make a ping socket.
  */
 static int fresh_socket(int cfd, int dom, int type, int proto)
 {
-	int ns, own, fd, err;
-
-	if (!is_ping(type, proto))
-		return socket(dom, type | SOCK_CLOEXEC, proto);
-	ns = ioctl(cfd, SIOCGSKNS);
-	if (ns < 0)
-		return socket(dom, type | SOCK_CLOEXEC, proto);
-	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (own < 0 || setns(ns, CLONE_NEWNET)) {
-		err = errno;
-		close(ns);
-		if (own >= 0)
-			close(own);
-		errno = err;
-		return -1;
-	}
-	fd = socket(dom, type | SOCK_CLOEXEC, proto);
-	err = errno;
-	if (setns(own, CLONE_NEWNET)) {
-		pr_perror("can't go back to crest's own network namespace");
-		BUG_ON(1);	/* all crest makes from here would be there */
-	}
-	close(own);
-	close(ns);
-	errno = err;
-	return fd;
+	return sk_socket_at(cfd, dom, type | SOCK_CLOEXEC, proto);
 }
 
 static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
@@ -526,7 +484,8 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		close(cfd);
 		return 0;
 	}
-	if (!same_netns(cfd, f->pid)) {
+	/* crest makes a socket in the network namespace of its process. */
+	if (!sk_netns_is_pid(cfd, f->pid)) {
 		refuse(f->it->pid, "fd %d ('%s') is a socket of another network namespace than the process's (made before a setns() or unshare(), or passed to it), not supported yet",
 		       f->fd, f->link);
 		close(cfd);

@@ -6,7 +6,8 @@
  * SOL_NETLINK options; one netlink_sk_entry per socket, however many fds
  * hold it. Refused by name: another protocol (audit, netfilter, xfrm,
  * connector...: state in the kernel crest can't read), messages queued or
- * a dump being answered (/proc/net/netlink's Rmem and Dump).
+ * a dump being answered (/proc/net/netlink's Rmem and Dump), a socket
+ * of another network namespace than its process's.
  *
  * Restore, in crest, each socket once as a service fd: socket, owner,
  * buffers, options, bind to its port id and groups (the first 32 with the
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "pstree.h"
 #include "refuse.h"
+#include "sk-netns.h"
 #include "util.h"
 
 #include "sk-netlink.pb-c.h"
@@ -188,7 +190,7 @@ static int nl_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		e->opt_names[e->n_opt_names++] = nl_flags[i];
 	}
 	/* Buffers: only if they differ from a new socket's (set by hand). */
-	fresh = socket(AF_NETLINK, e->type | SOCK_CLOEXEC, e->protocol);
+	fresh = sk_socket_at(cfd, AF_NETLINK, e->type | SOCK_CLOEXEC, e->protocol);
 	if (fresh >= 0) {
 		v = sock_int(cfd, SOL_SOCKET, SO_SNDBUF);
 		if (v != sock_int(fresh, SOL_SOCKET, SO_SNDBUF)) {
@@ -206,9 +208,13 @@ static int nl_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	if (!nl_proto_ok(e->protocol))
 		refuse(f->it->pid, "fd %d is %s (its protocol's state in the kernel can't be read), not supported yet",
 		       f->fd, what);
+	/* Its port id and groups are its namespace's: made again in its process's. */
+	else if (!sk_netns_is_pid(cfd, f->pid))
+		refuse(f->it->pid, "fd %d is %s of another network namespace than the process's (made before a setns() or unshare(), or passed to it), not supported yet",
+		       f->fd, what);
 	/* Not bound, it is in no table (nor /proc/net/netlink): nothing comes to it. */
 	else if (e->portid && proc_line(f->pid, e->ino, &rmem, &dump))
-		refuse(f->it->pid, "fd %d is %s that /proc/net/netlink does not show (another network namespace?), not supported yet",
+		refuse(f->it->pid, "fd %d is %s that /proc/net/netlink of its network namespace does not show, not supported yet",
 		       f->fd, what);
 	else if (rmem || dump)
 		refuse(f->it->pid, "fd %d is %s with %s, not supported yet", f->fd, what,

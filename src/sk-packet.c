@@ -10,8 +10,9 @@
  *
  * Dump: from a copy of the fd (pidfd_getfd): SO_TYPE, getsockname (the
  * protocol and interface), PACKET_FANOUT (id, mode and flags), the option
- * table; from sock_diag (packet_diag, every packet socket of crest's
- * network namespace, asked once per dump): whether it is hooked to
+ * table; from sock_diag (packet_diag, every packet socket of its
+ * network namespace, asked once per namespace and dump, from a netlink
+ * socket made in it: sk-netns.c): whether it is hooked to
  * receive (PDI_RUNNING), the copy threshold, the multicast list, the
  * rings, what is queued (SK_MEMINFO_RMEM_ALLOC) and every socket's fanout
  * group. Refused by name: an obsolete SOCK_PACKET socket, a mapped ring
@@ -20,7 +21,7 @@
  * packet socket can't be peeked past its first frame), a fanout group
  * with a BPF program (PACKET_FANOUT_CBPF, _EBPF: PACKET_FANOUT_DATA can't
  * be read back) or with members outside the tree, an eBPF socket filter,
- * a socket sock_diag does not show (another network namespace).
+ * a socket of another network namespace than its process's.
  *
  * Not visible, so not saved (crest(8), LIMITATIONS): PACKET_STATISTICS
  * (reading it resets it: it starts from zero again), a fanout group's
@@ -29,7 +30,8 @@
  * Restore, in crest, each socket once as a service fd: made with protocol
  * 0 (so it receives nothing yet), its owner, options, copy threshold,
  * filter; then bound to its protocol and interface (the interface of the
- * same name must have the same index: a program keeps ifindexes), its
+ * same name must have the same index: a program keeps ifindexes; in a
+ * network namespace the restore makes, checked there as it is made), its
  * memberships added, its fanout group joined (after the bind: only a
  * socket hooked to receive may join).
  */
@@ -44,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,6 +57,7 @@
 #include "log.h"
 #include "pstree.h"
 #include "refuse.h"
+#include "sk-netns.h"
 #include "sk-opts.h"
 #include "util.h"
 
@@ -85,13 +89,21 @@ struct pksk {
 	PacketSkEntry *e;
 	pid_t tpid;		/* a task holding it, for messages */
 	int fd;			/* ...at this fd */
+	uint64_t netns;		/* the inode of its network namespace */
+};
+
+/* Every packet socket of one network namespace. */
+struct pk_netns {
+	uint64_t ino;
+	struct pk_diag *diag;
+	int nr_diag;		/* -1: sock_diag could not be asked */
 };
 
 struct pksk_dump {
 	struct pksk *sk;
 	int nr;
-	struct pk_diag *diag;	/* every packet socket of the namespace */
-	int nr_diag;		/* -1: sock_diag could not be asked */
+	struct pk_netns *ns;
+	int nr_ns;
 };
 
 static struct pksk_dump *dump_state(struct dump_files *df)
@@ -176,8 +188,8 @@ static void diag_attr(struct pk_diag *d, const struct rtattr *a)
 	}
 }
 
-/* Every packet socket of crest's network namespace, from packet_diag. */
-static int diag_all(struct pksk_dump *u)
+/* Every packet socket of the network namespace of socket near. */
+static int diag_all(struct pk_netns *u, int near)
 {
 	static char buf[65536] __attribute__((aligned(4)));
 	struct {
@@ -187,7 +199,7 @@ static int diag_all(struct pksk_dump *u)
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	int nl, ret = -1;
 
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	nl = sk_socket_at(near, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0) {
 		pr_perror("can't open a sock_diag netlink socket");
 		return -1;
@@ -241,13 +253,28 @@ out:
 	return ret;
 }
 
-static const struct pk_diag *diag_of(struct pksk_dump *u, uint64_t ino)
+/* The packet sockets of network namespace netns, asked of sock_diag once. */
+static struct pk_netns *netns_of(struct pksk_dump *u, uint64_t netns, int near)
 {
-	if (!u->diag && !u->nr_diag && diag_all(u))
-		u->nr_diag = -1;
-	for (int i = 0; i < u->nr_diag; i++)
-		if (u->diag[i].ino == ino)
-			return &u->diag[i];
+	struct pk_netns *n;
+
+	for (int i = 0; i < u->nr_ns; i++)
+		if (u->ns[i].ino == netns)
+			return &u->ns[i];
+	u->ns = xrealloc(u->ns, (u->nr_ns + 1) * sizeof(*u->ns));
+	n = &u->ns[u->nr_ns++];
+	memset(n, 0, sizeof(*n));
+	n->ino = netns;
+	if (diag_all(n, near))
+		n->nr_diag = -1;
+	return n;
+}
+
+static const struct pk_diag *diag_of(struct pk_netns *n, uint64_t ino)
+{
+	for (int i = 0; i < n->nr_diag; i++)
+		if (n->diag[i].ino == ino)
+			return &n->diag[i];
 	return NULL;
 }
 
@@ -287,7 +314,9 @@ static int pk_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	struct sockaddr_ll sll;
 	socklen_t len = sizeof(sll);
 	PacketSkEntry *e;
-	char what[200], ifn[IF_NAMESIZE], *why;
+	struct ifreq ifr;
+	char what[200], *why;
+	uint64_t netns;
 	int cfd, fresh;
 
 	for (int i = 0; i < u->nr; i++)
@@ -298,6 +327,7 @@ static int pk_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	cfd = pidfd_take(f->pid, f->fd);
 	if (cfd < 0)
 		return -1;
+	netns = sk_netns_ino(cfd);
 	e = xzalloc(sizeof(*e));
 	packet_sk_entry__init(e);
 	e->id = u->nr + 1;
@@ -314,10 +344,15 @@ static int pk_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	/* sll_protocol: what it was made or bound for (SO_PROTOCOL says 0). */
 	e->protocol = ntohs(sll.sll_protocol);
 	if (sll.sll_ifindex) {
+		/* Its name in the socket's own namespace (SIOCGIFNAME on it). */
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_ifindex = sll.sll_ifindex;
 		e->has_ifindex = 1;
 		e->ifindex = sll.sll_ifindex;
-		if (if_indextoname(sll.sll_ifindex, ifn))
-			e->ifname = xstrdup(ifn);
+		if (!ioctl(cfd, SIOCGIFNAME, &ifr)) {
+			ifr.ifr_name[IF_NAMESIZE - 1] = '\0';
+			e->ifname = xstrdup(ifr.ifr_name);
+		}
 	}
 	pk_words(e, what, sizeof(what));
 	if (e->type != SOCK_RAW && e->type != SOCK_DGRAM) {
@@ -331,9 +366,15 @@ static int pk_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		       f->fd, e->ifindex);
 		goto skip;
 	}
-	d = diag_of(u, e->ino);
+	/* Made again in its process's namespace at restore. */
+	if (!sk_netns_is_pid(cfd, f->pid)) {
+		refuse(f->it->pid, "fd %d is %s of another network namespace than the process's (made before a setns() or unshare(), or passed to it), not supported yet",
+		       f->fd, what);
+		goto skip;
+	}
+	d = diag_of(netns_of(u, netns, cfd), e->ino);
 	if (!d) {
-		refuse(f->it->pid, "fd %d is %s that sock_diag does not show (another network namespace?), not supported yet",
+		refuse(f->it->pid, "fd %d is %s that sock_diag of its network namespace does not show, not supported yet",
 		       f->fd, what);
 		goto skip;
 	}
@@ -366,7 +407,7 @@ static int pk_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		refuse(f->it->pid, "fd %d is %s, not supported yet", f->fd, why);
 		free(why);
 	}
-	fresh = socket(AF_PACKET, e->type | SOCK_CLOEXEC, 0);
+	fresh = sk_socket_at(cfd, AF_PACKET, e->type | SOCK_CLOEXEC, 0);
 	if (fresh < 0) {
 		pr_perror("can't make a socket to compare fd %d of process %d with",
 			  f->fd, f->it->pid);
@@ -380,6 +421,7 @@ skip:
 	u->sk[u->nr].e = e;
 	u->sk[u->nr].tpid = f->it->pid;
 	u->sk[u->nr].fd = f->fd;
+	u->sk[u->nr].netns = netns;
 	u->nr++;
 	fe->file_id = e->id;
 	return 0;
@@ -389,7 +431,10 @@ err:
 	return -1;
 }
 
-/* A fanout group is the namespace's: every member must be one of ours. */
+/*
+ * A fanout group is its network namespace's (the ids are per namespace):
+ * every member must be one of ours.
+ */
 static int pk_collected(struct dump_files *df, struct pstree *t)
 {
 	struct pksk_dump *u = dump_state(df);
@@ -397,17 +442,21 @@ static int pk_collected(struct dump_files *df, struct pstree *t)
 	(void)t;
 	for (int i = 0; i < u->nr; i++) {
 		const PacketSkEntry *e = u->sk[i].e;
+		const struct pk_netns *n = NULL;
 		int ours = 0, all = 0;
 		char what[200];
 
 		if (!e->has_fanout)
 			continue;
+		for (int j = 0; j < u->nr_ns; j++)
+			if (u->ns[j].ino == u->sk[i].netns)
+				n = &u->ns[j];
 		for (int j = 0; j < u->nr; j++)
-			ours += u->sk[j].e->has_fanout &&
+			ours += u->sk[j].e->has_fanout && u->sk[j].netns == u->sk[i].netns &&
 				(u->sk[j].e->fanout & 0xffff) == (e->fanout & 0xffff);
-		for (int j = 0; j < u->nr_diag; j++)
-			all += u->diag[j].has_fanout &&
-			       (u->diag[j].fanout & 0xffff) == (e->fanout & 0xffff);
+		for (int j = 0; n && j < n->nr_diag; j++)
+			all += n->diag[j].has_fanout &&
+			       (n->diag[j].fanout & 0xffff) == (e->fanout & 0xffff);
 		if (all <= ours)
 			continue;
 		pk_words(e, what, sizeof(what));
@@ -493,36 +542,45 @@ static int pk_read(struct restore_files *rf, struct img_dir *d)
 	return 0;
 }
 
-/* The interfaces the sockets are bound to are there, at their indexes. */
+/* The interfaces socket e is bound to are there, at their indexes. */
+static int check_ifs(const PacketSkEntry *e)
+{
+	char ifn[IF_NAMESIZE];
+	unsigned int now;
+	int ret = 0;
+
+	for (size_t j = 0; j < e->n_mclist; j++)
+		if (!if_indextoname(e->mclist[j]->ifindex, ifn)) {
+			pr_err("restore needs the interface of index %u, which a packet socket (socket:[%llu]) has a membership of",
+			       e->mclist[j]->ifindex, (unsigned long long)e->ino);
+			ret = -1;
+		}
+	if (!e->has_ifindex || !e->ifindex)
+		return ret;
+	now = if_nametoindex(e->ifname);
+	if (now == e->ifindex)
+		return ret;
+	if (!now)
+		pr_err("restore needs the interface '%s' (index %u), which a packet socket (socket:[%llu]) is bound to",
+		       e->ifname, e->ifindex, (unsigned long long)e->ino);
+	else
+		pr_err("restore needs the interface '%s' at index %u (it is %u now), which a packet socket (socket:[%llu]) is bound to",
+		       e->ifname, e->ifindex, now, (unsigned long long)e->ino);
+	return -1;
+}
+
+/*
+ * Before anything is made, in crest's network namespace; in one the
+ * restore makes, that namespace's interfaces as each socket is made.
+ */
 static int pk_check(const struct restore_files *rf)
 {
 	const struct pksk_restore *u = restore_state_ro(rf);
 	int ret = 0;
 
-	for (int i = 0; u && i < u->nr; i++) {
-		const PacketSkEntry *e = u->sks[i];
-		char ifn[IF_NAMESIZE];
-		unsigned int now;
-
-		for (size_t j = 0; j < e->n_mclist; j++)
-			if (!if_indextoname(e->mclist[j]->ifindex, ifn)) {
-				pr_err("restore needs the interface of index %u, which a packet socket (socket:[%llu]) has a membership of",
-				       e->mclist[j]->ifindex, (unsigned long long)e->ino);
-				ret = -1;
-			}
-		if (!e->has_ifindex || !e->ifindex)
-			continue;
-		now = if_nametoindex(e->ifname);
-		if (now == e->ifindex)
-			continue;
-		if (!now)
-			pr_err("restore needs the interface '%s' (index %u), which a packet socket (socket:[%llu]) is bound to",
-			       e->ifname, e->ifindex, (unsigned long long)e->ino);
-		else
-			pr_err("restore needs the interface '%s' at index %u (it is %u now), which a packet socket (socket:[%llu]) is bound to",
-			       e->ifname, e->ifindex, now, (unsigned long long)e->ino);
-		ret = -1;
-	}
+	for (int i = 0; u && !rf->own_netns && i < u->nr; i++)
+		if (check_ifs(u->sks[i]))
+			ret = -1;
 	return ret;
 }
 
@@ -534,6 +592,8 @@ static int make_packet(const void *obj)
 	int fd;
 
 	pk_words(e, what, sizeof(what));
+	if (check_ifs(e))
+		return -1;
 	/* Protocol 0: nothing comes in before the bind says what. */
 	fd = socket(AF_PACKET, e->type | SOCK_CLOEXEC, 0);
 	if (fd < 0) {

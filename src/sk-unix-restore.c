@@ -1059,7 +1059,8 @@ static int accepted_of(struct uxsk_restore *u, int l, int s)
 	struct stat st, cst;
 	int ret = -1;
 
-	if (fstat(s, &st) || ux_diag(st.st_ino, &d)) {
+	/* In s's namespace, the tree's: crest may be back in its own. */
+	if (fstat(s, &st) || ux_diag(s, st.st_ino, &d)) {
 		pr_err("can't tell which client an accept of socket:[%llu] took",
 		       (unsigned long long)u->sks[l]->ino);
 		return -1;

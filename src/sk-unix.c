@@ -45,6 +45,7 @@
 #include "opts.h"
 #include "pstree.h"
 #include "refuse.h"
+#include "sk-netns.h"
 #include "sk-opts.h"
 #include "sk-unix.h"
 #include "util.h"
@@ -118,9 +119,11 @@ socklen_t ux_addr(const ProtobufCBinaryData *name, struct sockaddr_un *sa)
 	       (name->data[0] ? 1 : 0);
 }
 
-static int diag_socket(void)
+/* sock_diag of the network namespace of socket near (-1: crest's). */
+static int diag_socket(int near)
 {
-	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int nl = sk_socket_at(near, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+			      NETLINK_SOCK_DIAG);
 
 	if (nl < 0)
 		pr_perror("can't open a sock_diag netlink socket");
@@ -200,7 +203,7 @@ void ux_diag_free(struct ux_diag *d)
 	d->nr_icons = 0;
 }
 
-int ux_diag(uint32_t ino, struct ux_diag *d)
+int ux_diag(int near, uint32_t ino, struct ux_diag *d)
 {
 	/* Room for the answer with a few thousand pending connections. */
 	static char buf[65536] __attribute__((aligned(4)));
@@ -210,7 +213,7 @@ int ux_diag(uint32_t ino, struct ux_diag *d)
 	int nl, ret = -1;
 
 	memset(d, 0, sizeof(*d));
-	nl = diag_socket();
+	nl = diag_socket(near);
 	if (nl < 0)
 		return -1;
 	if (diag_send(nl, ino, UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER |
@@ -250,7 +253,7 @@ int ux_vfs_in_use(uint64_t ino)
 	static char buf[32768] __attribute__((aligned(4)));
 	int nl, ret = -1, found = 0;
 
-	nl = diag_socket();
+	nl = diag_socket(-1);
 	if (nl < 0)
 		return -1;
 	if (diag_send(nl, 0, UDIAG_SHOW_VFS, true))
@@ -368,17 +371,28 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	u->sk = xrealloc(u->sk, (u->nr + 1) * sizeof(*u->sk));
 	s = &u->sk[u->nr];
 	memset(s, 0, sizeof(*s));
-	switch (ux_diag(f->st->st_ino, &s->d)) {
-	case 1:
-		refuse(f->it->pid, "fd %d is a unix socket sock_diag does not know ('%s': in another network namespace?), not supported yet",
-		       f->fd, f->link);
-		return 0;
-	case -1:
-		return -1;
-	}
 	cfd = pidfd_take(f->pid, f->fd);
 	if (cfd < 0)
 		return -1;
+	/* Asked in the socket's own network namespace, wherever it is. */
+	switch (ux_diag(cfd, f->st->st_ino, &s->d)) {
+	case 1:
+		refuse(f->it->pid, "fd %d is a unix socket sock_diag of its network namespace does not know ('%s'), not supported yet",
+		       f->fd, f->link);
+		close(cfd);
+		return 0;
+	case -1:
+		close(cfd);
+		return -1;
+	}
+	/* Made again in its process's namespace: abstract names are per namespace. */
+	if (!sk_netns_is_pid(cfd, f->pid)) {
+		refuse(f->it->pid, "fd %d ('%s') is a unix socket of another network namespace than the process's (made before a setns() or unshare(), or passed to it), not supported yet",
+		       f->fd, f->link);
+		ux_diag_free(&s->d);
+		close(cfd);
+		return 0;
+	}
 	if (getopt_int(cfd, SO_TYPE, &type, f->it->pid, f->fd) ||
 	    getopt_int(cfd, SO_SNDBUF, &snd, f->it->pid, f->fd) ||
 	    getopt_int(cfd, SO_RCVBUF, &rcv, f->it->pid, f->fd) ||
@@ -392,7 +406,7 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	/* Whose credentials the peer sees: none if never connected. */
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &pc, &pclen))
 		pc.pid = 0, pc.uid = (uid_t)-1;
-	fresh = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	fresh = sk_socket_at(cfd, AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fresh < 0) {
 		pr_perror("can't make a socket to compare fd %d of process %d with",
 			  f->fd, f->it->pid);
@@ -690,10 +704,28 @@ static void set_external(struct dump_files *df, struct uxsk *s)
 	socklen_t salen = sizeof(sa);
 	char name[240], what[64];
 	int r, cfd, len;
+	bool elsewhere = false;	/* the peer is in crest's namespace, not the socket's */
 
 	if (s->d.peer) {
-		r = ux_diag(s->d.peer, &pd);
+		cfd = pidfd_take(s->pid, s->fd);
+		if (cfd < 0) {
+			s->why = xsprintf("a unix %s socket crest could not take a copy of",
+					   ux_type_name(s->e->type));
+			return;
+		}
+		r = ux_diag(cfd, s->d.peer, &pd);
+		close(cfd);
 		ux_diag_free(&pd);
+		if (r == 1) {
+			/*
+			 * Not in the socket's namespace: connected by path to a
+			 * socket of another (a socket file is seen from every
+			 * namespace), crest's, or closed.
+			 */
+			r = ux_diag(-1, s->d.peer, &pd);
+			ux_diag_free(&pd);
+			elsewhere = !r;
+		}
 		if (r == 1) {	/* gone: closed, only this end is left */
 			s->e->has_peer_closed = s->e->peer_closed = 1;
 			return;
@@ -735,6 +767,11 @@ static void set_external(struct dump_files *df, struct uxsk *s)
 	if (len <= 0) {
 		s->why = xsprintf("a unix %s socket connected outside the tree (to %s, bound to no name)",
 				   ux_type_name(s->e->type), what);
+		return;
+	}
+	if (elsewhere && !sa.sun_path[0]) {
+		s->why = xsprintf("a unix %s socket connected outside the tree (to %s bound to %s in another network namespace than its own: an abstract name is its namespace's), not supported",
+				   ux_type_name(s->e->type), what, name);
 		return;
 	}
 	if (sa.sun_path[0] && sa.sun_path[0] != '/') {

@@ -43,10 +43,17 @@ struct ux_diag {
 	uint64_t vfs_ino;	/* the socket file bound to a path */
 };
 
-/* 0: found, 1: no such socket (closed, another namespace), -1: error. */
-int ux_diag(uint32_t ino, struct ux_diag *d);
+/*
+ * sock_diag of the network namespace of socket near (crest's own: -1)
+ * about socket ino. 0: found, 1: no such socket (closed, another
+ * namespace), -1: error.
+ */
+int ux_diag(int near, uint32_t ino, struct ux_diag *d);
 void ux_diag_free(struct ux_diag *d);
-/* Is the socket file of inode ino bound by a live socket? 1/0, -1: error. */
+/*
+ * Is the socket file of inode ino bound by a live socket of crest's
+ * network namespace? 1/0, -1: error.
+ */
 int ux_vfs_in_use(uint64_t ino);
 const char *ux_type_name(unsigned int type);
 

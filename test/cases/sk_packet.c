@@ -175,6 +175,7 @@ int main(void)
 	int lo = if_nametoindex("lo"), p[7], fanout, got4 = 0, got5 = 0;
 
 	case_init();
+	case_netns_lo_up();
 	must(lo > 0, "lo");
 	p[1] = packet(SOCK_RAW, P1, lo);
 	set(p[1], SOL_PACKET, PACKET_VERSION, TPACKET_V2, "PACKET_VERSION");

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 volatile sig_atomic_t case_go;
@@ -96,4 +99,21 @@ int case_own_ns(const char *kind)
 		return 0;
 	link[n] = 0;
 	return !strstr(host, link);
+}
+
+void case_netns_lo_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd;
+
+	if (!case_own_ns("net"))
+		return;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
+		case_fail("can't read the flags of lo: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+		case_fail("can't bring lo up in the case's network namespace: %s",
+			  strerror(errno));
+	close(fd);
 }

@@ -24,5 +24,11 @@ const char *case_tmpdir(void);
  * the runner's? test/run's NsCase says those in $CREST_HOST_NS.
  */
 int case_own_ns(const char *kind);
+/*
+ * In a network namespace of its own (test/run's unshare --net variants of
+ * a case), bring loopback up: the case's addresses are there as in the
+ * machine's. Elsewhere nothing.
+ */
+void case_netns_lo_up(void);
 
 #endif
