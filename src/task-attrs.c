@@ -380,10 +380,25 @@ static int write_self(const char *what, const char *val)
 	return write_str(path, val);
 }
 
+/* Is this process already in the cgroup whose cgroup.procs is procs? */
+static bool in_cgroup(const char *procs)
+{
+	char *list = read_file(procs, NULL), *tok, *save = NULL;
+	bool in = false;
+
+	for (tok = list ? strtok_r(list, "\n", &save) : NULL; tok && !in;
+	     tok = strtok_r(NULL, "\n", &save))
+		in = atoi(tok) == getpid();
+	free(list);
+	return in;
+}
+
 /*
  * Join each cgroup: dirs[i] is ta->cgroups[i]'s directory, as crest found
  * it before the process existed (a process in a cgroup namespace sees
- * paths and mount roots from the namespace's root).
+ * paths and mount roots from the namespace's root). One it is in already
+ * (crest restore's own, which it inherited) needs no write, which a user
+ * without write access to cgroup.procs could not make.
  */
 static int cgroups_join(const TaskAttrsEntry *ta, pid_t orig_pid, char *const *dirs)
 {
@@ -398,6 +413,13 @@ static int cgroups_join(const TaskAttrsEntry *ta, pid_t orig_pid, char *const *d
 		procs = xsprintf("%s/cgroup.procs", dirs[i]);
 		/* 0: the writer itself, whichever PID namespace it is in. */
 		if (write_str(procs, "0")) {
+			int err = errno;
+
+			if (in_cgroup(procs)) {
+				free(procs);
+				continue;
+			}
+			errno = err;
 			pr_perror("can't put process %d into cgroup '%s'", orig_pid, dirs[i]);
 			free(procs);
 			return -1;
