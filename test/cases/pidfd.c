@@ -10,6 +10,7 @@
  *  - of a child that exited and was reaped: it polls readable at once,
  *    signals fail with ESRCH, fdinfo shows Pid -1. */
 #include "caselib.h"
+#include "pidfd_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,38 +46,6 @@ static int pidfd_open(pid_t pid, unsigned int flags)
 static int send_sig(int pfd, int sig)
 {
 	return syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
-}
-
-/* The "Pid:" fdinfo shows for fd. */
-static int fdinfo_pid(int fd)
-{
-	char path[64], buf[4096], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		case_fail("open %s: %s", path, strerror(errno));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strstr(buf, "\nPid:");
-	if (!p)
-		case_fail("%s has no Pid: line", path);
-	return atoi(p + 5);
-}
-
-static int readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int n;
-
-	while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		case_fail("poll: %s", strerror(errno));
-	return n == 1 && (p.revents & POLLIN);
 }
 
 static pid_t child(void)

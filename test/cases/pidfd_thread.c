@@ -11,6 +11,7 @@
  *  - of a thread that had exited before the dump: fdinfo shows Pid -1.
  */
 #include "caselib.h"
+#include "pidfd_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,37 +89,6 @@ static int pidfd_open(pid_t pid, unsigned int flags)
 	if (fd < 0)
 		case_fail("pidfd_open(%d, %#x): %s", pid, flags, strerror(errno));
 	return fd;
-}
-
-static int fdinfo_pid(int fd)
-{
-	char path[64], buf[4096], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		case_fail("open %s: %s", path, strerror(errno));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strstr(buf, "\nPid:");
-	if (!p)
-		case_fail("%s has no Pid: line", path);
-	return atoi(p + 5);
-}
-
-static int readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int n;
-
-	while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		case_fail("poll: %s", strerror(errno));
-	return n == 1 && (p.revents & POLLIN);
 }
 
 static void want_flags(int fd, int want, int cloexec, const char *what)

@@ -1,0 +1,44 @@
+/*
+ * For the pidfd cases (pidfd, pidfd_thread): what a pidfd's fdinfo says,
+ * and whether it polls readable (its task exited).
+ */
+#include "caselib.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The "Pid:" fdinfo shows for fd. */
+static inline int fdinfo_pid(int fd)
+{
+	char path[64], buf[4096], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		case_fail("open %s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		case_fail("%s has no Pid: line", path);
+	return atoi(p + 5);
+}
+
+/* Does fd poll readable within ms? */
+static inline int readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n;
+
+	while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		case_fail("poll: %s", strerror(errno));
+	return n == 1 && (p.revents & POLLIN);
+}
