@@ -9,6 +9,7 @@
  * it, IN_DELETE_SELF, IN_IGNORED, at the unlink; the case checks that.)
  */
 #include "caselib.h"
+#include "notify_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,28 +21,6 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* fdinfo's watch of wd: its inode and mask; 0 if there is none. */
-static int watch_of(int in, int wd, unsigned long long *ino, unsigned int *mask)
-{
-	char path[64], line[512];
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", in);
-	f = fopen(path, "r");
-	if (!f)
-		case_fail("can't open %s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		unsigned int w;
-
-		if (sscanf(line, "inotify wd:%x ino:%llx sdev:%*x mask:%x", &w, ino, mask) == 3 &&
-		    (int)w == wd)
-			found = 1;
-	}
-	fclose(f);
-	return found;
-}
 
 static void drain(int in)
 {

@@ -13,6 +13,7 @@
  * the rmdir/unlink: the fds hold the inodes.)
  */
 #include "caselib.h"
+#include "notify_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,32 +27,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-/* fdinfo's watch of wd: its inode and mask; 0 if there is none. */
-static int watch_of(int in, int wd, unsigned long long *ino, unsigned int *mask)
-{
-	char path[64], line[512];
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", in);
-	f = fopen(path, "r");
-	if (!f)
-		case_fail("can't open %s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long i;
-		unsigned int w, m;
-
-		if (sscanf(line, "inotify wd:%x ino:%llx sdev:%*x mask:%x", &w, &i, &m) == 3 &&
-		    (int)w == wd) {
-			*ino = i;
-			*mask = m;
-			found = 1;
-		}
-	}
-	fclose(f);
-	return found;
-}
 
 /* fdinfo's fanotify inode marks: how many are on inode ino. */
 static int marks_on(int fan, unsigned long long ino)
