@@ -155,6 +155,42 @@ static int pipe_check(const struct restore_files *rf)
 	return ret;
 }
 
+/*
+ * A deleted FIFO the tree also holds with O_PATH (or a watch keeps as a
+ * node): that node is an entry of files-reg.c, made again there; the
+ * FIFO is opened through it at restore (node_id), one inode for both.
+ * The first entry of the inode: any later one is tied to it (ghost_id).
+ */
+static int tie_nodes(struct dump_files *df)
+{
+	for (int k = 0; k < df->nr_pipes; k++) {
+		PipeEntry *p = df->pipes[k];
+		char path[64];
+		struct stat st;
+
+		if (!p->deleted)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", df->pipes_st[k].pid,
+			 df->pipes_st[k].fd);
+		if (stat(path, &st)) {
+			pr_perror("can't stat the deleted FIFO '%s' (%s)", p->path, path);
+			return -1;
+		}
+		for (int i = 0; i < df->nr_files; i++) {
+			const RegFileEntry *f = df->files[i];
+
+			if (f->deleted && !f->saved && S_ISFIFO(f->mode) &&
+			    df->files_own[i].dev == st.st_dev &&
+			    df->files_own[i].ino == st.st_ino) {
+				p->has_node_id = 1;
+				p->node_id = f->id;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
 static int pipe_collected(struct dump_files *df, struct pstree *t)
 {
 	for (int k = 0; k < t->nr; k++) {
@@ -181,7 +217,7 @@ static int pipe_collected(struct dump_files *df, struct pstree *t)
 				 e->fd, it->pid, e->desc, e->ext_fd);
 		}
 	}
-	return 0;
+	return tie_nodes(df);
 }
 
 /*
@@ -502,7 +538,19 @@ static int pipe_open(struct restore_files *rf, struct img_dir *d,
 
 		if (!buf)
 			goto out;
-		if (p->deleted && (node = deleted_fifo(p, &made)) < 0) {
+		if (p->deleted && p->has_node_id) {
+			/* Its node, made by files-reg.c: opened through it. */
+			int nfd = files_exe_fd(rf, p->node_id);
+
+			if (nfd < 0) {
+				pr_err("image pipes.img is corrupt: the deleted FIFO %u names file %u, not in files.img",
+				       p->id, p->node_id);
+				free(buf);
+				goto out;
+			}
+			snprintf(self, sizeof(self), "/proc/self/fd/%d", nfd);
+			fifo = self;
+		} else if (p->deleted && (node = deleted_fifo(p, &made)) < 0) {
 			free(buf);
 			goto out;
 		}
@@ -512,7 +560,7 @@ static int pipe_open(struct restore_files *rf, struct img_dir *d,
 		}
 		if (made)
 			fifo = made;
-		else if (p->has_handle)
+		else if (p->has_handle || p->has_node_id)
 			fifo = self;
 		err = fifo ? make_fifo(p, fifo, buf, fds, rf->base) : make_pipe(p, buf, fds);
 		free(buf);

@@ -158,5 +158,54 @@ class Parse(unittest.TestCase):
                           "fanotify:mnt_id:1e", "fanotify:sdev:1b"])
 
 
+class DeletedInodes(unittest.TestCase):
+    """Two fds on one deleted inode that come back on two (a FIFO held
+    open and with O_PATH made twice) differ, though their links agree."""
+
+    FDS = (200, 201)
+
+    def _snap(self, kind, one):
+        import tempfile
+        d = tempfile.mkdtemp(prefix="crest-audit-")
+        path = os.path.join(d, "node")
+        try:
+            fds = []
+            for flags in (os.O_RDWR | os.O_NONBLOCK, os.O_PATH):
+                if not fds or not one:
+                    if kind == "fifo":
+                        os.mkfifo(path, 0o600)
+                    else:
+                        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                fd = os.open(path, flags)
+                os.dup2(fd, self.FDS[len(fds)])
+                os.close(fd)
+                fds.append(self.FDS[len(fds)])
+                if not one:
+                    os.unlink(path)
+            if one:
+                os.unlink(path)
+            snap = audit.snapshot([os.getpid()])[str(os.getpid())]
+            return {k: v for k, v in snap.items()
+                    if k.split(":")[:2] in (["fd", "200"], ["fd", "201"])}
+        finally:
+            for fd in self.FDS:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            os.rmdir(d)
+
+    def test_two_inodes_differ(self):
+        for kind in ("fifo", "file"):
+            one, two = self._snap(kind, True), self._snap(kind, False)
+            self.assertEqual(one["fd:200:inode"], one["fd:201:inode"])
+            self.assertNotEqual(two["fd:200:inode"], two["fd:201:inode"])
+            # The links name one path either way: the inode tells them apart.
+            self.assertEqual(one["fd:201"].split("/")[-1], two["fd:201"].split("/")[-1])
+            probs, _ = audit.compare({"1": one}, {"1": two}, extra_ignored=[
+                (r"fd:\d+$", "another temporary directory")])
+            self.assertTrue(any("fd:201:inode" in p for p in probs), probs)
+
+
 if __name__ == "__main__":
     unittest.main()
