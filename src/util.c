@@ -254,6 +254,14 @@ int fork_keeper(const char *what, const int *keep, int nr)
 		return -1;
 	}
 	if (pid == 0) {
+		/*
+		 * Its session first: made by the time the caller goes on. A
+		 * keeper that called setsid() itself could still be in the
+		 * caller's group when that is killed (CI saw a cgroup's
+		 * watcher die so, the cgroup left frozen).
+		 */
+		if (setsid() < 0)
+			_exit(1);
 		k = fork();
 		if (k == 0) {
 			int max = 2;

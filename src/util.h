@@ -28,9 +28,11 @@ long now_ms(void);		/* CLOCK_MONOTONIC, in ms */
 int pidfd_take(pid_t pid, int fd);
 /*
  * A process that outlives the caller: a grandchild (nobody's child here,
- * so no kill of the caller's descendants finds it) holding only the fds
- * in keep[] (and 0-2). 0 in it, 1 in the caller once it exists, -1 if
- * it could not be made (said why).
+ * so no kill of the caller's descendants finds it) in a session of its
+ * own from the start (so no kill of the caller's process group or
+ * session does, even one that comes the moment this returns) holding only
+ * the fds in keep[] (and 0-2). 0 in it, 1 in the caller once it exists,
+ * -1 if it could not be made (said why).
  */
 int fork_keeper(const char *what, const int *keep, int nr);
 /* An int socket option of fd; -1 if it can't be read. */
