@@ -87,6 +87,7 @@ enum {
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP, OPT_NETWORK_LOCK, OPT_EXTERNAL,
 	OPT_EVASIVE_DEVICES, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_AUTO_DEDUP,
 	OPT_CGROUP_ROOT, OPT_ROOT, OPT_INHERIT_FD, OPT_MANAGE_CGROUPS,
+	OPT_SKIP_IN_FLIGHT,
 };
 
 static const struct option long_opts[] = {
@@ -122,6 +123,7 @@ static const struct option long_opts[] = {
 	{ "ext-unix-sk",	optional_argument, NULL, OPT_EXT_UNIX_SK },
 	{ "tcp-established",	no_argument,	   NULL, OPT_TCP_ESTABLISHED },
 	{ "tcp-close",		no_argument,	   NULL, OPT_TCP_CLOSE },
+	{ "skip-in-flight",	no_argument,	   NULL, OPT_SKIP_IN_FLIGHT },
 	{ "network-lock",	required_argument, NULL, OPT_NETWORK_LOCK },
 	{ "external",		required_argument, NULL, OPT_EXTERNAL },
 	{ "evasive-devices",	no_argument,	   NULL, OPT_EVASIVE_DEVICES },
@@ -163,7 +165,7 @@ static const struct option long_opts[] = {
 static const int dump_opts[] = { 't', OPT_PID, OPT_PGID, OPT_SID, OPT_FREEZE_CGROUP,
 	'D', OPT_FILE, OPT_COMPRESS, OPT_NOSYNC, OPT_SIGN_KEY, 'l', OPT_EXT_UNIX_SK,
 	OPT_PREV_DIR, OPT_TRACK_MEM, OPT_AUTO_DEDUP, OPT_TRUST_IMAGES, OPT_PAGE_SERVER,
-	OPT_ADDRESS, OPT_PORT, OPT_TCP_ESTABLISHED, OPT_NETWORK_LOCK, 'j', OPT_EXTERNAL, OPT_CHECK_ONLY, OPT_MANAGE_CGROUPS,
+	OPT_ADDRESS, OPT_PORT, OPT_TCP_ESTABLISHED, OPT_SKIP_IN_FLIGHT, OPT_NETWORK_LOCK, 'j', OPT_EXTERNAL, OPT_CHECK_ONLY, OPT_MANAGE_CGROUPS,
 	OPT_PTRACED_ERROR, OPT_PTRACED_SKIP, OPT_PTRACED_ALLOW,
 	OPT_PTRACER_ERROR, OPT_PTRACER_SKIP,
 	OPT_KILL, 'R', OPT_STOP, OPT_TERM, OPT_ABORT, OPT_CONT, 'S',
@@ -310,6 +312,11 @@ static const struct opt_help {
 	{ C(RESTORE), OPT_TCP_ESTABLISHED, NULL,
 	  "accepted for CRIU's callers: the images hold\n"
 	  "the connections" },
+	{ C(DUMP), OPT_SKIP_IN_FLIGHT, NULL,
+	  "a listening TCP socket's connections not yet\n"
+	  "accepted are dropped, not refused: the restored\n"
+	  "listener's queue is empty, their clients get a\n"
+	  "reset and connect again (CRIU's)" },
 	{ C(DUMP), OPT_NETWORK_LOCK, "bpf|skip",
 	  "bpf (the default): a dumped TCP connection's\n"
 	  "packets are dropped from its read till the\n"
@@ -704,6 +711,7 @@ int opts_parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case OPT_TCP_CLOSE:	o->tcp_close = true; break;
+		case OPT_SKIP_IN_FLIGHT: o->skip_in_flight = true; break;
 		case OPT_EVASIVE_DEVICES: o->evasive_devices = true; break;
 		case OPT_ROOT: o->root = optarg; break;
 		case OPT_MANAGE_CGROUPS: {

@@ -126,6 +126,7 @@ struct options {
 	bool ext_unix_sk;	/* --ext-unix-sk: unix sockets connected outside */
 	bool tcp_established;	/* --tcp-established: TCP connections, repaired */
 	bool tcp_close;		/* --tcp-close: TCP connections come back closed */
+	bool skip_in_flight;	/* --skip-in-flight: a listener's unaccepted ones dropped */
 	bool network_lock_skip;	/* --network-lock skip: no lock (bpf: net-lock.c) */
 	const char *ext_unix_sk_inos;	/* ...=INO,...: only these (NULL: all) */
 	bool page_server;	/* dump --page-server: pages to the server at ps_address */

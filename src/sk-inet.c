@@ -543,8 +543,13 @@ static int in_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 			/* Listening, tcpi_unacked and tcpi_sacked are the queue and backlog. */
 			e->has_backlog = 1;
 			e->backlog = ti.tcpi_sacked;
-			if (ti.tcpi_unacked)
-				refuse(f->it->pid, "fd %d is a listening TCP%s socket on %s:%u with %u connection%s waiting to be accepted, not supported yet",
+			if (ti.tcpi_unacked && df->opts && df->opts->skip_in_flight)
+				pr_warn("fd %d of process %d: a listening TCP%s socket on %s:%u: %u connection%s waiting to be accepted dropped (--skip-in-flight): the restored one's queue is empty",
+					f->fd, f->it->pid, dom == AF_INET6 ? "v6" : "",
+					e->src_addr, e->src_port, ti.tcpi_unacked,
+					ti.tcpi_unacked > 1 ? "s" : "");
+			else if (ti.tcpi_unacked)
+				refuse(f->it->pid, "fd %d is a listening TCP%s socket on %s:%u with %u connection%s waiting to be accepted (--skip-in-flight drops them)",
 				       f->fd, dom == AF_INET6 ? "v6" : "", e->src_addr,
 				       e->src_port, ti.tcpi_unacked,
 				       ti.tcpi_unacked > 1 ? "s" : "");

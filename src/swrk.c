@@ -242,10 +242,25 @@ static int run_crest(struct argv_buf *a, const char *log, bool no_stdout, char *
 		close(hook[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	/*
+	 * The first error and the lines of errors right after it: a refusal
+	 * is a heading and a line per thing in the way, and the caller wants
+	 * them all.
+	 */
 	buf = log ? read_file(log, NULL) : NULL;
 	line = buf ? strstr(buf, "error: ") : NULL;
-	if (line)
-		snprintf(errmsg, len, "%.*s", (int)strcspn(line + 7, "\n"), line + 7);
+	for (size_t n = 0; line && n < len;) {
+		char *e = line + 7, *end = e + strcspn(e, "\n"), *next;
+
+		e += strspn(e, " ");
+		n += snprintf(errmsg + n, len - n, "%s%.*s", n ? "\n" : "", (int)(end - e), e);
+		if (!*end)
+			break;
+		next = end + 1;
+		line = strstr(next, "error: ");
+		if (!line || memchr(next, '\n', line - next))
+			break;		/* not the next line's */
+	}
 	free(buf);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -489,6 +504,12 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 			add(a, "--ext-unix-sk");
 		if (o->tcp_established)
 			add(a, "--tcp-established");
+		if (o->tcp_skip_in_flight && req->type == CRIU_REQ_TYPE__DUMP)
+			add(a, "--skip-in-flight");
+		if (o->tcp_close) {
+			snprintf(why, len, "criu_opts.tcp_close at a dump: crest saves the connections (tcp_established) and closes them at the RESTORE that asks for tcp_close");
+			return -1;
+		}
 	} else {
 		/* A container's root filesystem (crest restore --root decides). */
 		if (o->root) {
@@ -501,6 +522,8 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		add_page_server(a, o);	/* lazy_pages only (check_fields) */
 		if (o->evasive_devices)
 			add(a, "--evasive-devices");
+		if (o->tcp_close)
+			add(a, "--tcp-close");
 		add(a, "--pidfile");
 		add(a, pidfile);
 		if (o->has_status_fd) {
@@ -557,6 +580,12 @@ static int build_args(int sk, const CriuReq *req, struct argv_buf *a, char *dir,
 		add(a, "--external");
 		add(a, xsprintf("mnt[%s]:%s", o->ext_mnt[i]->key, o->ext_mnt[i]->val));
 	}
+	/* IPTABLES (CRIU's default) and NFTABLES: the lock crest has, BPF's. */
+	if (o->has_network_lock && o->network_lock == CRIU_NETWORK_LOCK_METHOD__SKIP &&
+	    req->type != CRIU_REQ_TYPE__PRE_DUMP) {
+		add(a, "--network-lock");
+		add(a, "skip");
+	}
 	if (o->shell_job)
 		add(a, "--shell-job");
 	if (o->file_locks)
@@ -612,7 +641,7 @@ static int serve_cr(int sk, const CriuReq *req)
 	CriuDumpResp dr = CRIU_DUMP_RESP__INIT;
 	CriuRestoreResp rr = CRIU_RESTORE_RESP__INIT;
 	struct argv_buf a = { .n = 0 };
-	char why[512] = "", pidfile[64], log[PATH_MAX] = "", *dir, *buf;
+	char why[4096] = "", pidfile[64], log[PATH_MAX] = "", *dir, *buf;
 	bool restore = req->type == CRIU_REQ_TYPE__RESTORE;
 	bool leave = req->type == CRIU_REQ_TYPE__PRE_DUMP || req->opts->leave_running;
 	int rc, ret, pid = 0, notifies = req->opts && req->opts->notify_scripts;

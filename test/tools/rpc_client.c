@@ -77,6 +77,17 @@ int main(int argc, char **argv)
 			o.has_lazy_pages = o.lazy_pages = 1;
 		if (!strcmp(argv[i], "auto-dedup"))	/* criu_opts.auto_dedup */
 			o.has_auto_dedup = o.auto_dedup = 1;
+		if (!strcmp(argv[i], "tcp-established"))	/* criu_opts.tcp_established */
+			o.has_tcp_established = o.tcp_established = 1;
+		if (!strcmp(argv[i], "skip-in-flight"))	/* criu_opts.tcp_skip_in_flight */
+			o.has_tcp_skip_in_flight = o.tcp_skip_in_flight = 1;
+		if (!strcmp(argv[i], "tcp-close"))	/* criu_opts.tcp_close */
+			o.has_tcp_close = o.tcp_close = 1;
+		/* netlock=N: criu_opts.network_lock (1 IPTABLES, 2 NFTABLES, 3 SKIP) */
+		if (!strncmp(argv[i], "netlock=", 8)) {
+			o.has_network_lock = 1;
+			o.network_lock = atoi(argv[i] + 8);
+		}
 		/* cg-mode=N: manage_cgroups (as runc: true) and its mode N */
 		if (!strncmp(argv[i], "cg-mode=", 8)) {
 			o.has_manage_cgroups = o.manage_cgroups = 1;
