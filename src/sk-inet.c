@@ -1516,12 +1516,63 @@ static int make_closed(const InetSkEntry *e)
 	return fd;
 }
 
+/*
+ * The connections to repair, locked while they are made: a killed tree
+ * with both ends inside has no keeper, and an end made first answers
+ * crest's segments (a delayed ACK, a window probe) towards an end not
+ * made yet; the kernel would reset it (a LAST_ACK end closed at once).
+ * NULL and 0 when there is nothing to lock or --network-lock skip.
+ */
+static int lock_made(struct restore_files *rf, struct insk_restore *u, struct net_lock **l)
+{
+	struct net_lock_conn *c = xzalloc((u->nr + 1) * sizeof(*c));
+	int nr = 0, ns;
+
+	*l = NULL;
+	for (int i = 0; i < u->nr; i++)
+		if (u->sks[i]->tcp && lock_conn(u->sks[i], &c[nr]) == 0)
+			nr++;
+	if (!nr || (rf->opts && rf->opts->network_lock_skip)) {
+		free(c);
+		return 0;
+	}
+	ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		pr_perror("can't open the network namespace to lock the connections made again");
+	else
+		*l = net_lock_take(&ns, 1, c, nr, NULL);
+	if (ns >= 0)
+		close(ns);
+	free(c);
+	if (!*l)
+		pr_err("can't lock the connections while they are made again; --network-lock skip restores without");
+	return *l ? 0 : -1;
+}
+
+static int in_open_locked(struct restore_files *rf);
+
 /* Connections last: bound to a listener's port, they would stop its bind. */
 static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 		   int nr_mms)
 {
 	struct insk_restore *u = restore_state(rf);
 	bool tcp_close = rf->opts && rf->opts->tcp_close;
+	struct net_lock *l = NULL;
+	int ret;
+
+	if (!tcp_close && lock_made(rf, u, &l))
+		return -1;
+	ret = in_open_locked(rf);
+	/* Every end is made: what one sends now reaches the other. */
+	net_lock_release(l);
+	return ret;
+}
+
+static int in_open_locked(struct restore_files *rf)
+{
+	struct insk_restore *u = restore_state(rf);
+	bool tcp_close = rf->opts && rf->opts->tcp_close;
+	uint64_t slow;
 
 	u->fd = xzalloc((u->nr + 1) * sizeof(int));
 	for (int i = 0; i < u->nr; i++)
@@ -1535,6 +1586,9 @@ static int in_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 			u->fd[i] = files_to_service(e->tcp && !tcp_close ? make_conn(e) :
 						    e->tcp ? make_closed(e) : make_socket(e),
 						    rf->base);
+			/* The tests: a busy machine, an end made long after another. */
+			if (e->tcp && fault_arg("restore-slow-conns", &slow))
+				usleep(slow * 1000);
 			if (u->fd[i] < 0) {
 				inet_raw_done();
 				return -1;
