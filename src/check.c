@@ -270,7 +270,7 @@ int cr_check(const struct options *opts)
 		printf("%-34s %s%s\n", f[i].name, f[i].ok ? "yes" : "NO",
 		       !f[i].ok && !f[i].required ? " (optional)" : "");
 	if (netlock_why)
-		printf("network lock: none (%s): a dump of TCP connections needs --network-lock skip\n",
+		printf("network lock: none (%s): a dump or restore of TCP connections needs --network-lock skip\n",
 		       netlock_why);
 	else
 		printf("network lock: bpf (a BPF program on tcx, ingress and egress of every interface, drops a dumped connection's packets)\n");

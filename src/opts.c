@@ -323,8 +323,9 @@ static const struct opt_help {
 	  "restore (a BPF program on tcx); skip: no lock\n"
 	  "(CRIU's iptables and nftables are refused)" },
 	{ C(RESTORE), OPT_NETWORK_LOCK, "bpf|skip",
-	  "accepted for CRIU's callers: the restore lets\n"
-	  "the dump's lock go once the tree is made" },
+	  "bpf (the default): the connections are locked\n"
+	  "while they are made again; skip: not; either\n"
+	  "way the dump's lock goes once the tree is made" },
 	{ C(DUMP), OPT_EXTERNAL, "mnt[MP]:NAME",
 	  "the bind mount at MP of the tree's mount\n"
 	  "namespace is the caller's: saved as NAME, not\n"
