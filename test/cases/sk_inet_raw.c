@@ -4,10 +4,15 @@
  *    no ICMP of anybody else's comes into its queue before the dump);
  *  - ICMPv6 with an ICMPV6_FILTER that blocks every type;
  *  - protocol 253 (for experiments: nobody sends it) with IP_HDRINCL,
- *    connected to 127.0.0.1.
+ *    bound and connected to a loopback address of its own, 127.1.X.Y from
+ *    its pid: another run of this case at the same time sends its packet
+ *    to its own address, which this socket does not take (one to
+ *    127.0.0.1 came into every such socket's queue, before the dump or
+ *    the audit of the restore).
  * After the restore each has its family, protocol, name, peer and options;
- * the ICMP socket, its filter opened to echo replies, still pings
- * 127.0.0.1: it sends an echo request and gets the kernel's reply.
+ * rx sends a packet to itself and gets it; the ICMP socket, its filter
+ * opened to echo replies, still pings 127.0.0.1: it sends an echo request
+ * and gets the kernel's reply.
  */
 #include "caselib.h"
 
@@ -54,6 +59,7 @@ static uint16_t csum(const void *p, size_t len)
 int main(void)
 {
 	struct sockaddr_in lo = { .sin_family = AF_INET };
+	struct sockaddr_in own = { .sin_family = AF_INET };
 	struct sockaddr_in name;
 	struct icmp_filter f = { ~0u }, got;
 	struct icmp6_filter f6, got6;
@@ -62,6 +68,7 @@ int main(void)
 
 	case_init();
 	inet_pton(AF_INET, "127.0.0.1", &lo.sin_addr);
+	own.sin_addr.s_addr = htonl(0x7f010000 | (getpid() & 0xffff));
 	r4 = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
 	must(r4 >= 0, "raw ICMP socket");
 	must(!setsockopt(r4, SOL_RAW, ICMP_FILTER, &f, sizeof(f)), "ICMP_FILTER");
@@ -73,7 +80,8 @@ int main(void)
 	rx = socket(AF_INET, SOCK_RAW, 253);
 	must(rx >= 0, "raw socket of protocol 253");
 	must(!setsockopt(rx, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)), "IP_HDRINCL");
-	must(!connect(rx, (struct sockaddr *)&lo, sizeof(lo)), "connect");
+	must(!bind(rx, (struct sockaddr *)&own, sizeof(own)), "bind rx");
+	must(!connect(rx, (struct sockaddr *)&own, sizeof(own)), "connect");
 
 	case_ready();
 	case_wait_go();
@@ -99,15 +107,33 @@ int main(void)
 	must(!getsockname(r4, (struct sockaddr *)&name, &len), "getsockname");
 	if (name.sin_addr.s_addr != lo.sin_addr.s_addr)
 		case_fail("r4: bound to another address after the restore");
+	len = sizeof(name);
+	must(!getsockname(rx, (struct sockaddr *)&name, &len), "getsockname");
+	if (name.sin_addr.s_addr != own.sin_addr.s_addr)
+		case_fail("rx: bound to another address after the restore");
 	/* Connected (port 0: getpeername says ENOTCONN): a send needs no address. */
 	{
 		uint8_t pkt[24] = { 0x45, 0, 0, 24, 0, 0, 0, 0, 64, 253 };
 
-		memcpy(pkt + 12, &lo.sin_addr, 4);
-		memcpy(pkt + 16, &lo.sin_addr, 4);
+		memcpy(pkt + 12, &own.sin_addr, 4);
+		memcpy(pkt + 16, &own.sin_addr, 4);
 		if (send(rx, pkt, sizeof(pkt), 0) != sizeof(pkt))
 			case_fail("rx: a send without an address failed: %s (not connected?)",
 				  strerror(errno));
+	}
+	/* It comes back to rx itself: from the address it is connected to, to its own. */
+	{
+		struct pollfd p = { rx, POLLIN, 0 };
+		uint8_t buf[64];
+		ssize_t n;
+
+		if (poll(&p, 1, 30000) != 1)
+			case_fail("rx: its own packet did not come back in 30 s");
+		n = recv(rx, buf, sizeof(buf), 0);
+		must(n >= 0, "recv rx");
+		if (n != 24 || buf[9] != 253 || memcmp(buf + 12, &own.sin_addr, 4) ||
+		    memcmp(buf + 16, &own.sin_addr, 4))
+			case_fail("rx: got %zd bytes that are not its own packet", n);
 	}
 
 	/* A ping: echo replies through, the request out, the reply back. */
