@@ -600,6 +600,9 @@ int net_lock_keep(struct net_lock *l)
 	if (write(l->ctl, "k", 1) != 1) {
 		pr_perror("can't hand the network lock to its keeper %d", l->keeper);
 		ret = -1;
+	} else {
+		pr_info("the network lock stays, held by its keeper crest-netlock (pid %d) till a restore of the images lets it go; if they are never restored, kill it",
+			l->keeper);
 	}
 	close(l->ctl);
 	free(l);
