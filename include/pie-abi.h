@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define PIE_ABI_VERSION		19
+#define PIE_ABI_VERSION		20
 #define PIE_STACK_SIZE		(64 * 1024)
 #define CREST_NSIG		64
 
@@ -336,12 +336,17 @@ struct rst_thread {
 	uint32_t nr_set_tid;
 };
 
-/* A thread's own fd: dst made from src, a copy in the process's table. */
+/*
+ * A thread's own fd: dst made from src, a copy in the process's table.
+ * sock >= 0: a pidfd of a thread, src its placeholder: the pidfd is
+ * taken from that socket (of the thread's process's restorer, which
+ * sends it once it made the thread: rst_pidfd) and put over dst.
+ */
 struct rst_fd {
 	int32_t src;
 	int32_t dst;		/* sorted, ascending */
 	uint32_t cloexec;
-	uint32_t pad;
+	int32_t sock;
 };
 
 /*
@@ -355,10 +360,14 @@ struct rst_fown {
 };
 
 /*
- * A pidfd of a thread other than the main one (PIDFD_THREAD): made once
- * the threads exist, over the placeholder crest put at fd (a pidfd of
- * the process with the same flags). same >= 0: another fd of the same
- * description, pidfds[same], made before it: a dup of that one.
+ * A pidfd of a thread other than the main one (PIDFD_THREAD), over the
+ * placeholder crest put at fd (a pidfd of the process with the same
+ * flags). Made (take 0: of threads[thread], once the threads exist;
+ * same >= 0: another fd of the same description, pidfds[same], made
+ * before it: a dup of that one; fd -1: held only elsewhere), then sends
+ * copies of it written to sock (SCM_RIGHTS, a byte each), for the other
+ * holders. Taken (take 1, after every one made): a copy read from sock,
+ * which another process's restorer sends. The made ones come first.
  */
 struct rst_pidfd {
 	int32_t fd;
@@ -366,7 +375,9 @@ struct rst_pidfd {
 	uint32_t flags;		/* PIDFD_NONBLOCK | PIDFD_THREAD */
 	uint32_t cloexec;
 	int32_t same;
-	uint32_t pad;
+	int32_t sock;
+	uint32_t sends;
+	uint32_t take;
 };
 
 /* A seccomp filter to install: SECCOMP_SET_MODE_FILTER with flags. */
@@ -550,7 +561,7 @@ _Static_assert(sizeof(struct rst_aio) == 32, "rst_aio layout");
 _Static_assert(sizeof(struct rst_lock) == 24, "rst_lock layout");
 _Static_assert(sizeof(struct rst_fd) == 16, "rst_fd layout");
 _Static_assert(sizeof(struct rst_fown) == 8, "rst_fown layout");
-_Static_assert(sizeof(struct rst_pidfd) == 24, "rst_pidfd layout");
+_Static_assert(sizeof(struct rst_pidfd) == 32, "rst_pidfd layout");
 _Static_assert(sizeof(struct rst_mm_map) == 104, "prctl_mm_map layout");
 _Static_assert(sizeof(struct rst_siginfo) == 136, "rst_siginfo layout");
 _Static_assert(sizeof(struct pie_posix_timer) == 40, "pie_posix_timer layout");

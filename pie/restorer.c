@@ -857,6 +857,62 @@ static long thread_setup(struct restore_args *a, struct rst_thread *t)
 }
 
 /*
+ * A pidfd of a thread to another holder: a byte and the fd (SCM_RIGHTS)
+ * on a stream socket crest made for it, with room for every copy.
+ */
+static long send_fd(int32_t sock, long fd)
+{
+	char byte = 'p';
+	struct k_iovec iov = { (uint64_t)&byte, 1 };
+	struct k_cmsg_fd cm = { 20 /* CMSG_LEN(4) */, SOL_SOCKET, SCM_RIGHTS, (int32_t)fd, 0 };
+	struct k_msghdr mh = { 0, 0, 0, (uint64_t)&iov, 1, (uint64_t)&cm, sizeof(cm), 0, 0 };
+	long ret;
+	int tries = 0;
+
+	do
+		ret = sys_sendmsg(sock, (unsigned long)&mh, 0x4000 /* MSG_NOSIGNAL */);
+	while (ret == -4 /* EINTR */ && ++tries < 1000);
+	return ret == 1 ? 0 : ret < 0 ? ret : -5;
+}
+
+/*
+ * A copy the maker sends (send_fd): waits until it comes; the maker
+ * sends before it takes anything itself, so it always does, or its
+ * restorer failed and crest kills us all. The new fd, or -errno.
+ */
+static long recv_fd(int32_t sock)
+{
+	char byte;
+	struct k_iovec iov = { (uint64_t)&byte, 1 };
+	struct k_cmsg_fd cm = { 0, 0, 0, -1, 0 };
+	struct k_msghdr mh = { 0, 0, 0, (uint64_t)&iov, 1, (uint64_t)&cm, sizeof(cm), 0, 0 };
+	long ret;
+	int tries = 0;
+
+	do
+		ret = sys_recvmsg(sock, (unsigned long)&mh, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+	while (ret == -4 /* EINTR */ && ++tries < 1000);
+	if (ret < 0)
+		return ret;
+	if (ret != 1 || mh.controllen < 20 || cm.len != 20 || cm.level != SOL_SOCKET ||
+	    cm.type != SCM_RIGHTS || cm.fd < 0)
+		return -5;	/* EIO: not what a maker sends */
+	return cm.fd;
+}
+
+/* A pidfd of a thread taken from sock, over the placeholder at dst. */
+static long take_pidfd(int32_t sock, int32_t dst, uint32_t cloexec)
+{
+	long fd = recv_fd(sock), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = sys_dup3(fd, dst, cloexec ? 02000000 /* O_CLOEXEC */ : 0);
+	sys_close(fd);
+	return ret < 0 ? ret : 0;
+}
+
+/*
  * A thread with an fd table of its own was made without CLONE_FILES: its
  * table is a copy of the process's. Each of its fds comes from the copy
  * the process holds for it; every other fd of the copy goes (close_range
@@ -870,6 +926,14 @@ static long own_fd_table(struct rst_thread *t)
 
 	for (uint32_t i = 0; i < t->nr_fds; i++) {
 		ret = sys_dup3(f[i].src, f[i].dst, f[i].cloexec ? 02000000 /* O_CLOEXEC */ : 0);
+		if (ret < 0)
+			return ret;
+	}
+	/* Its pidfds of threads, while the sockets are still in the copy. */
+	for (uint32_t i = 0; i < t->nr_fds; i++) {
+		if (f[i].sock < 0)
+			continue;
+		ret = take_pidfd(f[i].sock, f[i].dst, f[i].cloexec);
 		if (ret < 0)
 			return ret;
 	}
@@ -1102,18 +1166,38 @@ static long make_thread_pidfds(struct restore_args *a)
 	long ret;
 
 	for (uint32_t i = 0; i < a->nr_pidfds; i++) {
+		int dup = p[i].same >= 0 && (uint32_t)p[i].same < i;
 		long fd;
 
-		if (p[i].same >= 0 && (uint32_t)p[i].same < i) {
+		if (p[i].take)
+			continue;
+		if (dup) {
 			fd = p[p[i].same].fd;
 		} else {
 			fd = sys_pidfd_open(thread_tid(a, p[i].thread), p[i].flags);
 			if (fd < 0)
 				fail(a, RST_STAGE_FILES, fd, i);
 		}
-		ret = sys_dup3(fd, p[i].fd, p[i].cloexec ? 02000000 /* O_CLOEXEC */ : 0);
-		if (fd != p[i].fd && !(p[i].same >= 0 && (uint32_t)p[i].same < i))
+		/* Sent first: the other holders wait for it. */
+		for (uint32_t k = 0; k < p[i].sends; k++) {
+			ret = send_fd(p[i].sock, fd);
+			if (ret < 0) {
+				if (!dup)
+					sys_close(fd);
+				fail(a, RST_STAGE_FILES, ret, i);
+			}
+		}
+		ret = p[i].fd < 0 ? 0 :
+		      sys_dup3(fd, p[i].fd, p[i].cloexec ? 02000000 /* O_CLOEXEC */ : 0);
+		if (!dup)
 			sys_close(fd);
+		if (ret < 0)
+			fail(a, RST_STAGE_FILES, ret, i);
+	}
+	for (uint32_t i = 0; i < a->nr_pidfds; i++) {
+		if (!p[i].take)
+			continue;
+		ret = take_pidfd(p[i].sock, p[i].fd, p[i].cloexec);
 		if (ret < 0)
 			fail(a, RST_STAGE_FILES, ret, i);
 	}

@@ -106,6 +106,12 @@ struct fd_kind_ops {
 	 */
 	int (*queues)(struct restore_files *rf, const struct files_pid_map *map);
 	/*
+	 * In crest, once every restorer is done (every thread exists), the
+	 * tree not let go yet: what needs threads (queues carrying a pidfd
+	 * of a thread in flight, put off from queues).
+	 */
+	int (*threads_made)(struct restore_files *rf, const struct files_pid_map *map);
+	/*
 	 * crest's fd of an object in flight, to send again (from queues), for
 	 * a kind whose service_fd is FD_MADE_LATER; NULL: its service_fd.
 	 */

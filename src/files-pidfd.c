@@ -18,12 +18,20 @@
  * received) is crest's fd sent again.
  *
  * A thread other than the main one exists only once the restorer made
- * it, after the fds: its pidfd is made by that restorer (rst_pidfd), over
- * a placeholder the process puts at its number in post_open (a pidfd of
- * itself with the same flags, so the flags are checked as any fd's). So
- * it may be held by that process only, in the table its threads share;
- * held by another process, a thread's own table or in flight, it is
- * refused by name.
+ * it, after the fds: its pidfd is made by the restorer of its process
+ * (rst_pidfd), over a placeholder each holder puts at its number in
+ * post_open (a pidfd of itself with the same flags, so the flags are
+ * checked as any fd's). Every other holder gets it from there: crest
+ * makes a socketpair for each such pidfd in open, and the maker's
+ * restorer sends one copy (SCM_RIGHTS) per fd of it outside its own
+ * table ("takes", counted at the dump); the restorer of another process
+ * holding it, or a thread with a table of its own (rst_fd.sock), takes
+ * one and dup3()s it over its placeholder, blocking until it is there.
+ * Every maker sends before it takes, so nobody waits on a taker. One in
+ * flight is one more copy, which crest takes once every restorer is done
+ * (threads_made): the queues carrying one are refilled only then
+ * (sk-unix-restore.c). The thread's process must have a table of its
+ * own (not its parent's, CLONE_FILES): that is refused by name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,6 +69,7 @@ struct pidfd_restore {
 	PidfdEntry **ps;
 	int nr;
 	int *fd;			/* crest's fd numbers kept for them */
+	int (*sk)[2];			/* of a thread's: its maker sends on 0 */
 	pid_t crest;			/* whose fds those are */
 };
 
@@ -100,6 +110,8 @@ static int pidfd_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e
 	for (int i = 0; i < s->nr; i++)
 		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd)) {
 			e->file_id = s->ps[i]->id;
+			if (f->pid == getpid())
+				s->ps[i]->has_in_flight = s->ps[i]->in_flight = 1;
 			return 0;
 		}
 	if (!p) {
@@ -122,6 +134,8 @@ static int pidfd_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e
 	s->holder = xrealloc(s->holder, (s->nr + 1) * sizeof(*s->holder));
 	s->flying = xrealloc(s->flying, (s->nr + 1) * sizeof(*s->flying));
 	s->flying[s->nr] = f->pid == getpid();
+	if (s->flying[s->nr])
+		pe->has_in_flight = pe->in_flight = 1;
 	s->ps[s->nr] = pe;
 	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
 	s->holder[s->nr] = f->it->pid;
@@ -142,28 +156,30 @@ static struct pstree_item *thread_of(struct pstree *t, pid_t tid)
 
 /*
  * Why a pidfd of a thread of process it can't be saved, NULL if it can:
- * only it holds it, in the table its threads share, and it is not only
- * in flight.
+ * with PIDFD_THREAD, of a process with a table of its own (its restorer
+ * makes it, and sends it to the other holders: their count into *takes).
  */
 static const char *thread_pidfd_problem(struct pstree *t, const struct pidfd_dump *s,
-					int i, const struct pstree_item *it)
+					int i, const struct pstree_item *it,
+					uint32_t *takes)
 {
 	if (!(s->ps[i]->flags & PIDFD_THREAD_FLAG))
 		return "a thread other than a main thread, without PIDFD_THREAD";
-	if (s->flying[i])
-		return "a thread other than a main thread, only in flight";
+	if (it->shares_files)
+		return "a thread other than a main thread of a process sharing its parent's fd table (CLONE_FILES)";
+	*takes = s->ps[i]->in_flight ? 1 : 0;
 	for (int j = 0; j < t->nr; j++) {
 		const struct pstree_item *o = t->items[j];
 
 		for (int k = 0; k < o->nr_fds; k++)
 			if (o->fds[k]->kind == FD_KIND__FD_PIDFD &&
 			    o->fds[k]->file_id == s->ps[i]->id && o != it)
-				return "a thread other than a main thread, held by another process than the thread's (only its own process may hold it)";
+				(*takes)++;
 		for (int m = 0; m < o->nr_tfds; m++)
 			for (int k = 0; k < o->tfds[m].nr_fds; k++)
 				if (o->tfds[m].fds[k]->kind == FD_KIND__FD_PIDFD &&
 				    o->tfds[m].fds[k]->file_id == s->ps[i]->id)
-					return "a thread other than a main thread, held in a thread's own fd table";
+					(*takes)++;
 	}
 	return NULL;
 }
@@ -184,11 +200,14 @@ static int pidfd_collected(struct dump_files *df, struct pstree *t)
 			why = "in a pid namespace crest does not see";
 		} else if (!pstree_find(t, pid)) {
 			struct pstree_item *it = thread_of(t, pid);
+			uint32_t takes = 0;
 
-			why = it ? thread_pidfd_problem(t, s, i, it) : "which is not in the tree";
+			why = it ? thread_pidfd_problem(t, s, i, it, &takes) : "which is not in the tree";
 			if (!why) {
 				s->ps[i]->has_tgid = 1;
 				s->ps[i]->tgid = it->pid;
+				s->ps[i]->has_takes = 1;
+				s->ps[i]->takes = takes;
 			}
 		}
 		if (why && s->flying[i])
@@ -217,12 +236,39 @@ static int pidfd_read(struct restore_files *rf, struct img_dir *d)
 	for (int i = 0; i < s->nr; i++)
 		if ((s->ps[i]->flags & ~(PIDFD_FLAGS | O_ACCMODE)) || !s->ps[i]->pid ||
 		    s->ps[i]->pid < -1 || (s->ps[i]->has_tgid &&
-		    (s->ps[i]->pid < 0 || !(s->ps[i]->flags & PIDFD_THREAD_FLAG)))) {
+		    (s->ps[i]->pid < 0 || !(s->ps[i]->flags & PIDFD_THREAD_FLAG))) ||
+		    (s->ps[i]->has_takes && (!s->ps[i]->has_tgid || s->ps[i]->takes > 65536))) {
 			pr_err("image pidfds.img is corrupt: pidfd %u of process %d, flags 0%o",
 			       s->ps[i]->id, s->ps[i]->pid, s->ps[i]->flags);
 			return -1;
 		}
 	return 0;
+}
+
+/*
+ * The socketpair a thread's pidfd goes to its other holders by: a stream
+ * (a datagram socket takes no more than max_dgram_qlen unread), a byte
+ * and the fd per copy, room enough for every copy unread.
+ */
+static int thread_socket(struct pidfd_restore *s, int i, int base)
+{
+	int sv[2], room = 65536 + 4096 * (int)s->ps[i]->takes;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		pr_perror("can't create a socketpair for the pidfd of thread %d", s->ps[i]->pid);
+		return -1;
+	}
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof(room)) &&
+	    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &room, sizeof(room))) {
+		pr_perror("can't make room for %u copies of the pidfd of thread %d",
+			  s->ps[i]->takes, s->ps[i]->pid);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	s->sk[i][0] = files_to_service(sv[0], base);
+	s->sk[i][1] = files_to_service(sv[1], base);
+	return s->sk[i][0] < 0 || s->sk[i][1] < 0 ? -1 : 0;
 }
 
 /* Keep an fd number of crest's for each; tasks_made puts the pidfd there. */
@@ -233,9 +279,11 @@ static int pidfd_open_all(struct restore_files *rf, struct img_dir *d,
 
 	s->crest = getpid();
 	s->fd = xzalloc((s->nr + 1) * sizeof(int));
+	s->sk = xzalloc((s->nr + 1) * sizeof(*s->sk));
 	for (int i = 0; i < s->nr; i++) {
+		s->sk[i][0] = s->sk[i][1] = -1;
 		s->fd[i] = files_to_service(open("/dev/null", O_RDONLY | O_CLOEXEC), rf->base);
-		if (s->fd[i] < 0)
+		if (s->fd[i] < 0 || (s->ps[i]->has_tgid && thread_socket(s, i, rf->base)))
 			return -1;
 	}
 	return 0;
@@ -352,13 +400,69 @@ static int pidfd_service_fd(const struct restore_files *rf, const FdEntry *e)
 	return pidfd_index(s, e->file_id) < 0 || !s->fd ? -1 : FD_MADE_LATER;
 }
 
+/* Is crest's fd a pidfd yet, or still the number kept for one? */
+static bool is_pidfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	return n > 0 && (link[n] = 0, !strcmp(link, PIDFD_LINK));
+}
+
+/*
+ * crest's copy of a thread's pidfd, which its process's restorer sent
+ * (all are done: it is there or never comes), at the number kept for it.
+ */
+static int take_thread_pidfd(const struct pidfd_restore *s, int k)
+{
+	char byte, ctl[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c;
+	int fd;
+
+	if (is_pidfd(s->fd[k]))
+		return s->fd[k];
+	if (recvmsg(s->sk[k][1], &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1 ||
+	    !(c = CMSG_FIRSTHDR(&mh)) || c->cmsg_level != SOL_SOCKET ||
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+		pr_err("the pidfd of thread %d did not come from the restorer of process %u",
+		       s->ps[k]->pid, s->ps[k]->tgid);
+		return -1;
+	}
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	if (dup3(fd, s->fd[k], O_CLOEXEC) < 0) {
+		pr_perror("can't put the pidfd of thread %d at fd %d", s->ps[k]->pid, s->fd[k]);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return s->fd[k];
+}
+
 /* A pidfd in flight: crest's, sent again as it is. */
 static int pidfd_in_flight_fd(const struct restore_files *rf, const FdEntry *e)
 {
 	const struct pidfd_restore *s = restore_state_ro(rf);
 	int k = pidfd_index(s, e->file_id);
 
-	return k < 0 || !s->fd ? -1 : s->fd[k];
+	if (k < 0 || !s->fd)
+		return -1;
+	return s->ps[k]->has_tgid ? take_thread_pidfd(s, k) : s->fd[k];
+}
+
+/* A pidfd of a thread in flight: its queue waits for the threads. */
+bool files_pidfd_threads_in_flight(const struct restore_files *rf)
+{
+	const struct pidfd_restore *s = restore_state_ro(rf);
+
+	for (int i = 0; s && i < s->nr; i++)
+		if (s->ps[i]->has_tgid && s->ps[i]->in_flight)
+			return true;
+	return false;
 }
 
 /* In a task: its pidfds, each the one crest holds (pidfd_getfd). */
@@ -399,22 +503,37 @@ static int pidfd_post_open(const struct restore_files *rf, FdEntry **fds, int nr
 	return 0;
 }
 
-/*
- * Is e a pidfd of a thread other than the main one, made by the
- * restorer? Then its TID at the dump, flags and id.
- */
-bool files_pidfd_thread(const struct restore_files *rf, const FdEntry *e, pid_t *tid,
-			unsigned int *flags, uint32_t *id)
+static void thread_info(const struct pidfd_restore *s, int k,
+			struct pidfd_thread_info *out)
+{
+	*out = (struct pidfd_thread_info){
+		s->ps[k]->id, s->ps[k]->pid, s->ps[k]->tgid, s->ps[k]->flags & PIDFD_FLAGS,
+		s->ps[k]->takes, s->sk ? s->sk[k][0] : -1, s->sk ? s->sk[k][1] : -1 };
+}
+
+bool files_pidfd_thread(const struct restore_files *rf, const FdEntry *e,
+			struct pidfd_thread_info *out)
 {
 	const struct pidfd_restore *s = restore_state_ro(rf);
 	int k = e->kind == FD_KIND__FD_PIDFD ? pidfd_index(s, e->file_id) : -1;
 
 	if (k < 0 || !s->ps[k]->has_tgid)
 		return false;
-	*tid = s->ps[k]->pid;
-	*flags = s->ps[k]->flags & PIDFD_FLAGS;
-	*id = s->ps[k]->id;
+	thread_info(s, k, out);
 	return true;
+}
+
+bool files_pidfd_thread_nth(const struct restore_files *rf, int n,
+			    struct pidfd_thread_info *out)
+{
+	const struct pidfd_restore *s = restore_state_ro(rf);
+
+	for (int k = 0; s && k < s->nr; k++)
+		if (s->ps[k]->has_tgid && n-- == 0) {
+			thread_info(s, k, out);
+			return true;
+		}
+	return false;
 }
 
 static void pidfd_show(const struct restore_files *rf, const FdEntry *e,

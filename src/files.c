@@ -846,6 +846,14 @@ int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
 	return 0;
 }
 
+int files_threads_made(struct restore_files *rf, const struct files_pid_map *map)
+{
+	for_each_kind(k)
+		if ((*k)->threads_made && (*k)->threads_made(rf, map))
+			return -1;
+	return 0;
+}
+
 int files_vma_fd(const struct restore_files *rf, const VmaEntry *v)
 {
 	for_each_kind(k) {

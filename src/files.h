@@ -221,6 +221,8 @@ bool files_owner_later(const FdEntry *e, const struct files_pid_map *map);
 int files_task_early(const struct restore_files *rf, pid_t pid);
 /* In crest, once every task exists: the kinds' objects that name tasks. */
 int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map);
+/* In crest, every restorer done: the kinds' threads_made. */
+int files_threads_made(struct restore_files *rf, const struct files_pid_map *map);
 /*
  * In a new task: put every fd in place from the service fds, then the
  * kinds' fix-ups that need them all there, then the status flags, owner
@@ -247,9 +249,27 @@ int files_make_services(struct restore_files *rf, void *const *objs, int nr,
  */
 int files_take_into(const struct restore_files *rf, pid_t crest, int sfd,
 		    const FdEntry *e);
-/* A pidfd of a thread other than the main one (files-pidfd.c): its restorer's. */
-bool files_pidfd_thread(const struct restore_files *rf, const FdEntry *e, pid_t *tid,
-			unsigned int *flags, uint32_t *id);
+/*
+ * A pidfd of a thread other than the main one (files-pidfd.c): made by
+ * the restorer of its process (tgid), which sends takes copies of it on
+ * the socket send, each other holder's restorer taking one from recv
+ * (service fds: one socketpair per pidfd).
+ */
+struct pidfd_thread_info {
+	uint32_t id;
+	pid_t tid, tgid;	/* at the dump */
+	unsigned int flags;	/* PIDFD_NONBLOCK | PIDFD_THREAD */
+	uint32_t takes;
+	int send, recv;
+};
+/* Is e such a pidfd? Then what it is, into *out. */
+bool files_pidfd_thread(const struct restore_files *rf, const FdEntry *e,
+			struct pidfd_thread_info *out);
+/* The n-th such pidfd, false past the last. */
+bool files_pidfd_thread_nth(const struct restore_files *rf, int n,
+			    struct pidfd_thread_info *out);
+/* Is one in flight? Its queues are refilled once the threads exist. */
+bool files_pidfd_threads_in_flight(const struct restore_files *rf);
 /* Do (p1, fd1) and (p2, fd2) share one open file description? */
 int files_same_description(pid_t p1, int fd1, pid_t p2, int fd2);
 

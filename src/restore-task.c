@@ -284,42 +284,107 @@ static int thread_fowns(const struct restore_task *t, struct rst_fown *out)
 	return n;
 }
 
+static int add_keep(int **keep, int *nr, int fd);
+
 /*
  * pidfds of threads other than the main one (files_pidfd_thread()), by
- * their number in the process's table: made by the restorer once the
- * threads exist. How many; into out if not NULL; -1 if one names a
- * thread of another process (the dump refuses that).
+ * their number in the process's table: those of its own threads made by
+ * the restorer once the threads exist, the first fd of each sending the
+ * copies the other holders take (one held only by them has no fd here),
+ * then those of other processes' threads, taken. How many; into out if
+ * not NULL; -1 if one of its own names no thread of it.
  */
 static int thread_pidfds(const struct restore_task *t, const struct restore_files *rf,
 			 struct rst_pidfd *out)
 {
 	uint32_t ids[t->nr_fds + 1];
-	int n = 0;
+	struct pidfd_thread_info pi;
+	int n = 0, made;
 
 	for (int k = 0; k < t->nr_fds; k++) {
 		const FdEntry *e = t->fds[k];
-		unsigned int flags;
-		pid_t tid;
-		uint32_t id;
 		int idx, same = -1;
 
-		if (!files_pidfd_thread(rf, e, &tid, &flags, &id))
+		if (!files_pidfd_thread(rf, e, &pi) || pi.tgid != (pid_t)t->pe->pid)
 			continue;
-		idx = thread_index(t, tid);
+		idx = thread_index(t, pi.tid);
 		if (idx < 0) {
 			pr_err("fd %u of %d is a pidfd of thread %d, not one of its threads",
-			       e->fd, t->pe->pid, tid);
+			       e->fd, t->pe->pid, pi.tid);
 			return -1;
 		}
 		for (int j = 0; j < n; j++)
-			if (ids[j] == id)
+			if (ids[j] == pi.id)
 				same = j;
-		ids[n] = id;
+		ids[n] = pi.id;
 		if (out)
-			out[n] = (struct rst_pidfd){ e->fd, idx, flags, e->cloexec, same, 0 };
+			out[n] = (struct rst_pidfd){ e->fd, idx, pi.flags, e->cloexec, same,
+						     pi.send, same < 0 ? pi.takes : 0, 0 };
+		n++;
+	}
+	made = n;
+	for (int m = 0; files_pidfd_thread_nth(rf, m, &pi); m++) {
+		bool held = false;
+		int idx;
+
+		for (int j = 0; j < made; j++)
+			held |= ids[j] == pi.id;
+		if (held || pi.tgid != (pid_t)t->pe->pid || !pi.takes)
+			continue;
+		idx = thread_index(t, pi.tid);
+		if (idx < 0) {
+			pr_err("pidfd %u of process %d names thread %d, not one of its threads",
+			       pi.id, t->pe->pid, pi.tid);
+			return -1;
+		}
+		if (out)
+			out[n] = (struct rst_pidfd){ -1, idx, pi.flags, 0, -1, pi.send,
+						     pi.takes, 0 };
+		n++;
+	}
+	for (int k = 0; k < t->nr_fds; k++) {
+		const FdEntry *e = t->fds[k];
+
+		if (!files_pidfd_thread(rf, e, &pi) || pi.tgid == (pid_t)t->pe->pid)
+			continue;
+		if (out)
+			out[n] = (struct rst_pidfd){ e->fd, -1, pi.flags, e->cloexec, -1,
+						     pi.recv, 0, 1 };
 		n++;
 	}
 	return n;
+}
+
+/* How many rst_pidfd thread_pidfds() may give at most. */
+static int max_thread_pidfds(const struct restore_task *t, const struct restore_files *rf)
+{
+	struct pidfd_thread_info pi;
+	int n = t->nr_fds;
+
+	while (files_pidfd_thread_nth(rf, n - t->nr_fds, &pi))
+		n++;
+	return n;
+}
+
+/*
+ * The sockets its pidfds of threads come and go by (thread_pidfds(), a
+ * thread's own table): the restorer's until its threads are done.
+ */
+static void keep_pidfd_socks(const struct restore_task *t, const struct restore_files *rf,
+			     int **keep, int *nr_keep)
+{
+	struct pidfd_thread_info pi;
+
+	for (int k = 0; k < t->nr_fds; k++)
+		if (files_pidfd_thread(rf, t->fds[k], &pi))
+			add_keep(keep, nr_keep, pi.tgid == (pid_t)t->pe->pid ? pi.send : pi.recv);
+	for (int j = 0; j < t->nr_tfds; j++)
+		for (int k = 0; k < t->tfds[j].nr_fds; k++)
+			if (files_pidfd_thread(rf, t->tfds[j].fds[k], &pi))
+				add_keep(keep, nr_keep, pi.recv);
+	for (int m = 0; files_pidfd_thread_nth(rf, m, &pi); m++)
+		if (pi.tgid == (pid_t)t->pe->pid && pi.takes)
+			add_keep(keep, nr_keep, pi.send);
 }
 
 /* Lay out blob | args | arrays | stack in one private mapping. */
@@ -356,6 +421,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	struct rst_fown *fowns;
 	int n_fowns = thread_fowns(t, NULL), n_tfd = 0;
 	int n_pidfds = thread_pidfds(t, rf, NULL);
+	int max_pidfds = max_thread_pidfds(t, rf);
 	struct rst_pidfd *pidfds;
 	struct rst_fd *tfd;
 	void *attrs_area;
@@ -382,7 +448,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	       nr_locks * sizeof(struct rst_lock) + n_guards * sizeof(struct rst_range) +
 	       64 * 10 + attrs_args_size(c) +
 	       n_fowns * sizeof(struct rst_fown) + n_tfd * sizeof(struct rst_fd) +
-	       n_pidfds * sizeof(struct rst_pidfd) +
+	       max_pidfds * sizeof(struct rst_pidfd) +
 	       aio_args_size(t->mm);
 	size = (size + PIE_STACK_SIZE + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
@@ -426,7 +492,7 @@ static struct restore_args *build_args(struct restore_task *t,
 	TAKE(attrs_area, attrs_args_size(c));
 	TAKE(fowns, n_fowns * sizeof(*fowns));
 	TAKE(tfd, n_tfd * sizeof(*tfd));
-	TAKE(pidfds, n_pidfds * sizeof(*pidfds));
+	TAKE(pidfds, max_pidfds * sizeof(*pidfds));
 	TAKE(aios, n_aios * sizeof(*aios));
 	TAKE(aio_rings, aio_args_size(t->mm) - n_aios * sizeof(*aios));
 	off = (off + 63) & ~63UL;
@@ -1307,8 +1373,12 @@ static int stage_thread_tables(struct restore_task *t, const struct restore_file
 		if (files_restore_fds(rf, tf->fds, tf->nr_fds, map))
 			return -1;
 		for (int k = 0; k < tf->nr_fds; k++) {
+			struct pidfd_thread_info pi;
+
 			c[k].dst = tf->fds[k]->fd;
 			c[k].cloexec = tf->fds[k]->cloexec;
+			/* A pidfd of a thread: taken by the thread (rst_fd.sock). */
+			c[k].sock = files_pidfd_thread(rf, tf->fds[k], &pi) ? pi.recv : -1;
 			c[k].src = fcntl(c[k].dst, F_DUPFD_CLOEXEC, rf->base);
 			if (c[k].src < 0) {
 				pr_perror("can't keep fd %d of thread %d", c[k].dst, tf->tid);
@@ -1475,6 +1545,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 
 	if (stage_thread_tables(t, rf, pid_map, &keep, &nr_keep))
 		_exit(EXIT_FAILURE);
+	keep_pidfd_socks(t, rf, &keep, &nr_keep);
 	close_low_fds(rf, t->fds, t->nr_fds);
 	if (files_restore_fds(rf, t->fds, t->nr_fds, pid_map) ||
 	    locks_restore_task(rf, t->pe->pid) ||

@@ -1313,6 +1313,12 @@ static int run_restorers(struct restore_ctx *ctx)
 			reported++;
 		t->args_addr = r.val;
 	}
+	/* Every thread exists: what names them (a thread's pidfd in flight). */
+	if (ns_enter_objects(&ctx->ns, ctx->tasks[0].pe, &own_net))
+		goto out;
+	made = files_threads_made(&ctx->files, &pid_map);
+	if (ns_leave_objects(own_net) || made)
+		goto out;
 	ret = 0;
 out:
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -1193,7 +1193,7 @@ int ux_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
  * crest's service fds, the ghosts too: each task closes the ones it does
  * not hold before it runs on.
  */
-int ux_queues(struct restore_files *rf, const struct files_pid_map *map)
+static int queues_now(struct restore_files *rf, const struct files_pid_map *map)
 {
 	struct uxsk_restore *u = restore_state(rf);
 	int ret = -1;
@@ -1210,6 +1210,21 @@ int ux_queues(struct restore_files *rf, const struct files_pid_map *map)
 out:
 	close_ghosts(u);
 	return ret;
+}
+
+/*
+ * A pidfd of a thread in flight exists only once its process's restorer
+ * made the thread: then every queue is refilled once every restorer is
+ * done (ux_threads_made), before the tree is let go.
+ */
+int ux_queues(struct restore_files *rf, const struct files_pid_map *map)
+{
+	return files_pidfd_threads_in_flight(rf) ? 0 : queues_now(rf, map);
+}
+
+int ux_threads_made(struct restore_files *rf, const struct files_pid_map *map)
+{
+	return files_pidfd_threads_in_flight(rf) ? queues_now(rf, map) : 0;
 }
 
 /* A socket in flight: crest's, made later (taken in tasks_made) or not. */

@@ -1494,6 +1494,7 @@ const struct fd_kind_ops unixsk_fd_ops = {
 	.task_early	= ux_task_early,
 	.tasks_made	= ux_tasks_made,
 	.queues		= ux_queues,
+	.threads_made	= ux_threads_made,
 	.in_flight_fd	= ux_in_flight_fd,
 	.service_fd	= ux_service_fd,
 	.post_open	= ux_post_open,

@@ -68,6 +68,7 @@ int ux_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 int ux_task_early(const struct restore_files *rf, pid_t pid);
 int ux_tasks_made(struct restore_files *rf, const struct files_pid_map *map);
 int ux_queues(struct restore_files *rf, const struct files_pid_map *map);
+int ux_threads_made(struct restore_files *rf, const struct files_pid_map *map);
 int ux_in_flight_fd(const struct restore_files *rf, const FdEntry *e);
 int ux_post_open(const struct restore_files *rf, FdEntry **fds, int nr);
 int ux_service_fd(const struct restore_files *rf, const FdEntry *e);

@@ -129,6 +129,7 @@ int main(void)
 	case_ready();
 	case_wait_go();
 
+	pid = getpid();		/* another with --no-restore-pid */
 	ta = tid_of(&a);
 	tb = tid_of(&b);
 	if (fdinfo_pid(pa) != ta || fdinfo_pid(pa2) != ta || fdinfo_pid(pb) != tb)
