@@ -30,8 +30,10 @@
  * Every maker sends before it takes, so nobody waits on a taker. One in
  * flight is one more copy, which crest takes once every restorer is done
  * (threads_made): the queues carrying one are refilled only then
- * (sk-unix-restore.c). The thread's process must have a table of its
- * own (not its parent's, CLONE_FILES): that is refused by name.
+ * (sk-unix-restore.c). A thread of a process sharing its parent's table
+ * (CLONE_FILES) is no different: the process holding the table (its
+ * installer) takes it, the sharer's restorer sends it from a copy of the
+ * socket it made before the table was put in place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,8 +158,8 @@ static struct pstree_item *thread_of(struct pstree *t, pid_t tid)
 
 /*
  * Why a pidfd of a thread of process it can't be saved, NULL if it can:
- * with PIDFD_THREAD, of a process with a table of its own (its restorer
- * makes it, and sends it to the other holders: their count into *takes).
+ * with PIDFD_THREAD (its restorer makes it, and sends it to the other
+ * holders: their count into *takes).
  */
 static const char *thread_pidfd_problem(struct pstree *t, const struct pidfd_dump *s,
 					int i, const struct pstree_item *it,
@@ -165,8 +167,6 @@ static const char *thread_pidfd_problem(struct pstree *t, const struct pidfd_dum
 {
 	if (!(s->ps[i]->flags & PIDFD_THREAD_FLAG))
 		return "a thread other than a main thread, without PIDFD_THREAD";
-	if (it->shares_files)
-		return "a thread other than a main thread of a process sharing its parent's fd table (CLONE_FILES)";
 	*takes = s->ps[i]->in_flight ? 1 : 0;
 	for (int j = 0; j < t->nr; j++) {
 		const struct pstree_item *o = t->items[j];

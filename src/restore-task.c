@@ -285,6 +285,7 @@ static int thread_fowns(const struct restore_task *t, struct rst_fown *out)
 }
 
 static int add_keep(int **keep, int *nr, int fd);
+static int task_fd(const struct restore_task *t, int orig);
 
 /*
  * pidfds of threads other than the main one (files_pidfd_thread()), by
@@ -319,7 +320,7 @@ static int thread_pidfds(const struct restore_task *t, const struct restore_file
 		ids[n] = pi.id;
 		if (out)
 			out[n] = (struct rst_pidfd){ e->fd, idx, pi.flags, e->cloexec, same,
-						     pi.send, same < 0 ? pi.takes : 0, 0 };
+						     task_fd(t, pi.send), same < 0 ? pi.takes : 0, 0 };
 		n++;
 	}
 	made = n;
@@ -338,8 +339,8 @@ static int thread_pidfds(const struct restore_task *t, const struct restore_file
 			return -1;
 		}
 		if (out)
-			out[n] = (struct rst_pidfd){ -1, idx, pi.flags, 0, -1, pi.send,
-						     pi.takes, 0 };
+			out[n] = (struct rst_pidfd){ -1, idx, pi.flags, 0, -1,
+						     task_fd(t, pi.send), pi.takes, 0 };
 		n++;
 	}
 	for (int k = 0; k < t->nr_fds; k++) {
@@ -1193,6 +1194,7 @@ static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
 {
 	const struct restore_files *rf = sh->files;
 	const struct restore_task *inst;
+	struct pidfd_thread_info pi;
 	int fd;
 
 	if (log_copy_fd(sh->top)) {
@@ -1241,6 +1243,14 @@ static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
 		add_keep(keep, nr_keep, chain_fds[i]);
 	}
 	t->early_chain_fds = chain_fds;
+	/* Where it sends the pidfds of its threads the table holds (thread_pidfds()). */
+	for (int m = 0; files_pidfd_thread_nth(rf, m, &pi); m++) {
+		if (pi.tgid != (pid_t)t->pe->pid || !pi.takes)
+			continue;
+		if ((fd = copy_fd(t, sh, pi.send)) < 0)
+			return -1;
+		add_keep(keep, nr_keep, fd);
+	}
 	for (inst = t; inst->pe->shares_files; inst = inst->parent)
 		;
 	if ((t->table_wait_fd = copy_fd(t, sh, inst->table_pipe[0])) < 0)
