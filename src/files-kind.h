@@ -10,7 +10,8 @@
  *   dump:     recognise -> dump (per fd) -> inflight -> collected (the whole tree)
  *             -> contents -> write -> dump_done
  *   restore:  read -> check -> open (crest, service fds) -> task_early
- *             (in each task as it is made) -> tasks_made
+ *             (in each task as it is made) -> ipc_entered (in a task that
+ *             entered an IPC namespace, once it is filled) -> tasks_made
  *             (crest, every task exists) -> queues (crest: sent again,
  *             fds in flight through in_flight_fd) -> in each task: service_fd,
  *             dup3 into place, then post_open once every fd of the task
@@ -95,6 +96,14 @@ struct fd_kind_ops {
 	 * fd numbers open reserved; crest takes them in tasks_made.
 	 */
 	int (*task_early)(const struct restore_files *rf, pid_t pid);
+	/*
+	 * In the task that entered IPC namespace ipc_ns (its id in the
+	 * images) once the namespace's objects are made there, before it
+	 * forks: objects only a process in it can open (a POSIX message
+	 * queue's description), at service fd numbers open reserved. Its
+	 * children, the namespace's other processes, inherit them.
+	 */
+	int (*ipc_entered)(const struct restore_files *rf, uint32_t ipc_ns);
 	/*
 	 * In crest, once every task of the tree exists and before any puts
 	 * its fds in place: objects that name tasks (pidfds).

@@ -6,13 +6,23 @@
  * ipc_posix_mq()); an fd is its name and flags (the access mode, and
  * O_NONBLOCK, which files.c sets again as for any fd).
  *
- * At restore each task opens its own with mq_open() in post_open: it is
- * in its IPC namespace by then, and the queue was made there when the
- * task that entered it started (ns_restore_entered()). So a description
- * is one fd's: one held by two fds (dup, or inherited across fork) is
- * refused by name, as are a queue of crest's own IPC namespace (the
- * machine's: not saved), one mq_unlink'ed while open, one of another
- * IPC namespace than its holder's, and one in flight (SCM_RIGHTS).
+ * One record per open file description, however many fds of however
+ * many processes hold it (dup, or inherited across fork: kcmp tells),
+ * with the IPC namespace of its holders. At restore crest can't open it:
+ * the queue is made in its namespace by the process that enters it, once
+ * the tree is made (ns_restore_entered()). So crest reserves a service fd
+ * for each (mq_open), that process opens the description there by name
+ * as soon as its namespace's queues are made (mq_ipc_entered), before it
+ * forks, and every holder, its descendant as every process of the
+ * namespace is (namespaces.c), inherits it and dups it into place like
+ * any shared object: one description again, its O_NONBLOCK once.
+ *
+ * Refused by name: a queue of crest's own IPC namespace (the machine's:
+ * not saved), one mq_unlink'ed while open, one of another IPC namespace
+ * than its holder's, and one in flight (SCM_RIGHTS).
+ *
+ * Images of a crest that saved one description per fd (no ipc_ns) are
+ * still restored as then: each fd opened by its task in post_open.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,12 +48,14 @@ dev_t ipc_mqueue_dev(pid_t pid);	/* ns-mnt.c */
 
 struct mq_dump {
 	MqFdEntry **ms;
-	struct file_owner *own;
+	struct file_owner *own;		/* a holder of each (pid, fd)... */
+	struct pstree_item **its;	/* ...and its process: its IPC namespace */
 	int nr;
 };
 
 struct mq_restore {
 	MqFdEntry **ms;
+	int *fd;			/* the service fd of each with an ipc_ns */
 	int nr;
 };
 
@@ -93,12 +105,6 @@ static int mq_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	MqFdEntry *m;
 
 	e->file_id = 0;
-	for (int i = 0; i < s->nr; i++)
-		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd)) {
-			refuse(pid, "fd %d is POSIX message queue '%s', the same open file description as fd %d of process %d (dup, or inherited across fork): not supported yet",
-			       f->fd, f->link, s->own[i].fd, s->own[i].pid);
-			return 0;
-		}
 	if (f->pid == getpid()) {
 		refuse(pid, "a POSIX message queue '%s' in flight (sent with SCM_RIGHTS, not received): not supported yet",
 		       f->link);
@@ -124,6 +130,12 @@ static int mq_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 		       f->fd, f->link, f->fi->flags);
 		return 0;
 	}
+	/* Each holder passed the checks above, in its own namespace: the same one. */
+	for (int i = 0; i < s->nr; i++)
+		if (files_same_description(f->pid, f->fd, s->own[i].pid, s->own[i].fd)) {
+			e->file_id = s->ms[i]->id;
+			return 0;
+		}
 	m = xzalloc(sizeof(*m));
 	mq_fd_entry__init(m);
 	m->id = s->nr + 1;
@@ -131,8 +143,10 @@ static int mq_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 	m->flags = f->fi->flags & MQ_FLAGS;
 	s->ms = xrealloc(s->ms, (s->nr + 1) * sizeof(m));
 	s->own = xrealloc(s->own, (s->nr + 1) * sizeof(*s->own));
+	s->its = xrealloc(s->its, (s->nr + 1) * sizeof(*s->its));
 	s->ms[s->nr] = m;
 	s->own[s->nr] = (struct file_owner){ 0, 0, f->pid, f->fd, NULL };
+	s->its[s->nr] = f->it;
 	s->nr++;
 	e->file_id = m->id;
 	return 0;
@@ -142,6 +156,11 @@ static int mq_write(struct dump_files *df, struct img_dir *d)
 {
 	struct mq_dump *s = dump_state(df);
 
+	/* Known by now (ns_collect() came after the fds): never crest's own. */
+	for (int i = 0; i < s->nr; i++) {
+		s->ms[i]->has_ipc_ns = 1;
+		s->ms[i]->ipc_ns = s->its[i]->ns_id[NSI_IPC];
+	}
 	return files_write_msgs(d, IMG_MQUEUES, 0, (void **)s->ms, s->nr);
 }
 
@@ -155,7 +174,8 @@ static int mq_read(struct restore_files *rf, struct img_dir *d)
 		return -1;
 	for (int i = 0; i < s->nr; i++)
 		if ((s->ms[i]->flags & ~MQ_FLAGS) || s->ms[i]->name[0] != '/' ||
-		    strchr(s->ms[i]->name + 1, '/')) {
+		    strchr(s->ms[i]->name + 1, '/') ||
+		    (s->ms[i]->has_ipc_ns && !s->ms[i]->ipc_ns)) {
 			pr_err("image %s is corrupt: queue fd %u '%s', flags 0%o",
 			       img_descs[IMG_MQUEUES].name, s->ms[i]->id,
 			       s->ms[i]->name, s->ms[i]->flags);
@@ -172,12 +192,77 @@ static int mq_index(const struct mq_restore *s, uint32_t id)
 	return -1;
 }
 
-static int mq_service_fd(const struct restore_files *rf, const FdEntry *e)
+/* In crest: a number for each description, which mq_ipc_entered fills. */
+static int mq_open_all(struct restore_files *rf, struct img_dir *d,
+		       MmEntry **mms, int nr_mms)
 {
-	return mq_index(restore_state_ro(rf), e->file_id) < 0 ? -1 : FD_MADE_LATER;
+	struct mq_restore *s = restore_state(rf);
+
+	s->fd = xzalloc((s->nr + 1) * sizeof(int));
+	for (int i = 0; i < s->nr; i++) {
+		s->fd[i] = -1;
+		if (!s->ms[i]->has_ipc_ns)
+			continue;
+		s->fd[i] = files_to_service(open("/dev/null", O_RDONLY | O_CLOEXEC), rf->base);
+		if (s->fd[i] < 0)
+			return -1;
+	}
+	return 0;
 }
 
-/* In a task, in its IPC namespace: each of its queue fds, opened by name. */
+/*
+ * In the process that entered IPC namespace ipc_ns, its queues just
+ * made: each description of one of them, at its number, for the
+ * namespace's processes (its children, forked after) to inherit.
+ */
+static int mq_ipc_entered(const struct restore_files *rf, uint32_t ipc_ns)
+{
+	const struct mq_restore *s = restore_state_ro(rf);
+
+	for (int i = 0; s && i < s->nr; i++) {
+		const MqFdEntry *m = s->ms[i];
+		int q;
+
+		if (!m->has_ipc_ns || m->ipc_ns != ipc_ns)
+			continue;
+		/*
+		 * No O_CLOEXEC: the kernel gives every mqd_t close-on-exec,
+		 * and one asked for stays in the description's flags (fdinfo
+		 * shows it on each fd, a dup without it too) as glibc's
+		 * mq_open() does not leave it.
+		 */
+		q = mq_open(m->name, m->flags & MQ_FLAGS);
+		if (q < 0) {
+			pr_perror("can't open POSIX message queue '%s' of IPC namespace %u",
+				  m->name, ipc_ns);
+			return -1;
+		}
+		if (dup3(q, s->fd[i], O_CLOEXEC) < 0) {
+			pr_perror("can't put POSIX message queue '%s' at fd %d", m->name, s->fd[i]);
+			close(q);
+			return -1;
+		}
+		close(q);
+	}
+	return 0;
+}
+
+static int mq_service_fd(const struct restore_files *rf, const FdEntry *e)
+{
+	const struct mq_restore *s = restore_state_ro(rf);
+	int k = mq_index(s, e->file_id);
+
+	if (k < 0)
+		return -1;
+	return s->ms[k]->has_ipc_ns ? s->fd[k] : FD_MADE_LATER;
+}
+
+/*
+ * In a task, in its IPC namespace, every fd in place: that each is its
+ * queue (inherited from the process that entered the namespace, not
+ * crest's placeholder: a holder not below it), and each of old images,
+ * opened by name.
+ */
 static int mq_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 {
 	const struct mq_restore *s = restore_state_ro(rf);
@@ -185,6 +270,7 @@ static int mq_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 	for (int i = 0; i < nr; i++) {
 		const FdEntry *e = fds[i];
 		const MqFdEntry *m;
+		struct mq_attr a;
 		int k, q;
 
 		if (e->kind != FD_KIND__FD_MQUEUE)
@@ -193,7 +279,15 @@ static int mq_post_open(const struct restore_files *rf, FdEntry **fds, int nr)
 		if (k < 0)
 			return -1;
 		m = s->ms[k];
-		q = mq_open(m->name, (m->flags & MQ_FLAGS) | O_CLOEXEC);
+		if (m->has_ipc_ns) {
+			if (mq_getattr(e->fd, &a)) {
+				pr_perror("fd %u is not POSIX message queue '%s': not opened in IPC namespace %u above its process",
+					  e->fd, m->name, m->ipc_ns);
+				return -1;
+			}
+			continue;
+		}
+		q = mq_open(m->name, m->flags & MQ_FLAGS);	/* as above */
 		if (q < 0) {
 			pr_perror("can't open POSIX message queue '%s' for fd %u", m->name, e->fd);
 			return -1;
@@ -232,6 +326,8 @@ const struct fd_kind_ops mqueue_fd_ops = {
 	.dump		= mq_dump,
 	.write		= mq_write,
 	.read		= mq_read,
+	.open		= mq_open_all,
+	.ipc_entered	= mq_ipc_entered,
 	.service_fd	= mq_service_fd,
 	.post_open	= mq_post_open,
 	.show		= mq_show,

@@ -834,6 +834,14 @@ int files_task_early(const struct restore_files *rf, pid_t pid)
 	return 0;
 }
 
+int files_ipc_entered(const struct restore_files *rf, uint32_t ipc_ns)
+{
+	for_each_kind(k)
+		if ((*k)->ipc_entered && (*k)->ipc_entered(rf, ipc_ns))
+			return -1;
+	return 0;
+}
+
 int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map)
 {
 	for_each_kind(k)

@@ -219,6 +219,8 @@ bool files_owner_later(const FdEntry *e, const struct files_pid_map *map);
 
 /* In a new task (its pid at the dump), before it reports: what it makes. */
 int files_task_early(const struct restore_files *rf, pid_t pid);
+/* In the task that entered IPC namespace ipc_ns, once it is filled. */
+int files_ipc_entered(const struct restore_files *rf, uint32_t ipc_ns);
 /* In crest, once every task exists: the kinds' objects that name tasks. */
 int files_tasks_made(struct restore_files *rf, const struct files_pid_map *map);
 /* In crest, every restorer done: the kinds' threads_made. */

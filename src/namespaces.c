@@ -1896,6 +1896,11 @@ bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe)
 	return enters(nr, pe, NSI_PID);
 }
 
+bool ns_enters_ipc(const struct ns_restore *nr, const PstreeEntry *pe)
+{
+	return enters(nr, pe, NSI_IPC);
+}
+
 /*
  * set_tid names a PID at each level from the child's own (set_tid[0])
  * up: every level below crest's always (each namespace there is new,

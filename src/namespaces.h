@@ -113,6 +113,8 @@ void ns_clone_for(const struct ns_restore *nr, const PstreeEntry *pe,
 int ns_thread_set_tid(const PstreeEntry *pe, pid_t tid, bool with_pid, int32_t *set_tid);
 /* pe is the init of a PID namespace of its own. */
 bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe);
+/* Does pe enter an IPC namespace of the tree (made by or for it)? */
+bool ns_enters_ipc(const struct ns_restore *nr, const PstreeEntry *pe);
 /* Phase 2, every task made: what a namespace's entering task sets last. */
 int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe);
 /*

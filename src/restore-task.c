@@ -1473,6 +1473,9 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	/* Made in the namespaces it enters: filled before anything runs there. */
 	if (ns_restore_entered(sh->ns, t->pe, t->parent ? t->parent->pe : NULL))
 		_exit(EXIT_FAILURE);
+	/* What is opened there, for its children to inherit: before they are born. */
+	if (ns_enters_ipc(sh->ns, t->pe) && files_ipc_entered(rf, t->pe->ipc_ns))
+		_exit(EXIT_FAILURE);
 	/* Its cgroup namespace, before its children are born in it. */
 	if (cgroup_ns_enter(t->core, t->parent ? t->parent->core : NULL, t->cg_ns_dirs,
 			    t->pe->pid))
