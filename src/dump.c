@@ -253,6 +253,9 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 	it->info = ctl->args->info;
 	if (timers_dump(ctl, &it->ptimers))
 		goto cure;
+	/* Before the pages: it uses the area's data too, and fires a signal. */
+	if (mq_notify_dump(&ctx->ns, it, ctl))
+		goto cure;
 	/* What only each thread can tell: its altstack, its clear_tid. */
 	it->tinfo = xzalloc(it->nr_threads * sizeof(*it->tinfo));
 	it->tinfo[0] = it->info;

@@ -484,9 +484,11 @@ next:
  * helper to put them back; only a SIGKILL of the helper itself between
  * the two loops would lose them (crest(8), LIMITATIONS).
  *
- * Refused by name: a queue with a notification registered (mq_notify):
- * sending the first message back into the emptied queue would fire it;
- * and one whose messages can't go in one record.
+ * A notification registered (mq_notify) is saved on an empty queue, which
+ * nothing is sent back into (ns-mqueue-notify.c). Refused by name: one on
+ * a queue holding messages (sending the first back into the emptied queue
+ * would fire it), one by SIGEV_THREAD (a netlink socket's), and a queue
+ * whose messages can't go in one record.
  */
 static int mq_put_back(mqd_t q, IpcMsg **msgs, size_t n)
 {
@@ -539,9 +541,14 @@ static int mq_read_one(int out, int dir, const char *dname)
 			  name, info);
 		return -1;
 	}
-	if (npid) {
-		send_text(out, 'r', "POSIX message queue '%s' (in an IPC namespace of its own) has a notification registered by process %d (mq_notify, signal %d): not supported yet",
-			  name, npid, signo);
+	if (npid && notify == SIGEV_THREAD) {
+		send_text(out, 'r', "POSIX message queue '%s' (in an IPC namespace of its own) has a notification registered by process %d with SIGEV_THREAD (mq_notify through a netlink socket): not supported",
+			  name, npid);
+		return 0;
+	}
+	if (npid && notify != SIGEV_SIGNAL && notify != SIGEV_NONE) {
+		send_text(out, 'r', "POSIX message queue '%s' has a notification registered by process %d of a kind crest does not know (NOTIFY:%d)",
+			  name, npid, notify);
 		return 0;
 	}
 	q = mq_open(name, O_RDWR | O_NONBLOCK);
@@ -549,6 +556,12 @@ static int mq_read_one(int out, int dir, const char *dname)
 		send_text(out, 'e', "can't open POSIX message queue '%s': %s", name,
 			  strerror(errno));
 		return -1;
+	}
+	if (npid && a.mq_curmsgs) {
+		send_text(out, 'r', "POSIX message queue '%s' (in an IPC namespace of its own) holds %ld messages and has a notification registered by process %d (mq_notify, signal %d): sending them back would fire it, not supported yet",
+			  name, a.mq_curmsgs, npid, signo);
+		mq_close(q);
+		return 0;
 	}
 	if ((unsigned long long)a.mq_curmsgs * (a.mq_msgsize + 16) > SHM_MAX_DATA) {
 		send_text(out, 'r', "POSIX message queue '%s' holds %ld messages of up to %ld bytes: crest saves at most %u bytes of one yet",
@@ -565,6 +578,13 @@ static int mq_read_one(int out, int dir, const char *dname)
 	o.has_maxmsg = o.has_msgsize = 1;
 	o.maxmsg = a.mq_maxmsg;
 	o.msgsize = a.mq_msgsize;
+	/* Empty: nothing is sent back, the registration stays (ns-mqueue-notify.c). */
+	if (npid) {
+		o.has_notify = o.has_notify_signo = o.has_notify_pid = 1;
+		o.notify = notify;
+		o.notify_signo = signo;
+		o.notify_pid = npid;
+	}
 	o.msgs = xzalloc((a.mq_curmsgs + 1) * sizeof(*o.msgs));
 	buf = xzalloc(a.mq_msgsize + 1);
 	for (long k = 0; k < a.mq_curmsgs; k++) {
@@ -1384,6 +1404,7 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 		    userns_check_task(nd, t->items[k]->ns_id[NSI_USER] - 1, t->items[k]))
 			return -1;
 	ns_owners(nd);
+	mq_notify_collect(nd, t);
 	sysv_shm_check(nd, t);
 	sockets_in_root_netns(t);
 	if (time_for_children(nd, t))

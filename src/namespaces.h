@@ -67,6 +67,22 @@ pid_t ns_tracer_pid(pid_t pid);
 void ns_dump_done(bool keep_counters);
 void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe);
 
+/*
+ * ns-mqueue-notify.c: the mq_notify registrations of the tree's POSIX
+ * message queues. At the end of ns_collect(): each is refused unless
+ * its process is one of the tree's, holds an fd of the queue, has its
+ * own fd table and no instance of the signal pending.
+ */
+void mq_notify_collect(struct ns_dump *nd, struct pstree *t);
+/*
+ * While it is infected (ctl): the registrations process it made, a
+ * signal's sigev_value learned by firing it (a message sent into the
+ * empty queue and taken back, the signal taken by it) and each made
+ * again by it as it was. -1 reported.
+ */
+struct parasite_ctl;
+int mq_notify_dump(struct ns_dump *nd, struct pstree_item *it, struct parasite_ctl *ctl);
+
 /* The restore's side. */
 struct ns_restore {
 	NsEntry **ns;
@@ -115,6 +131,13 @@ int ns_thread_set_tid(const PstreeEntry *pe, pid_t tid, bool with_pid, int32_t *
 bool ns_enters_pid(const struct ns_restore *nr, const PstreeEntry *pe);
 /* Does pe enter an IPC namespace of the tree (made by or for it)? */
 bool ns_enters_ipc(const struct ns_restore *nr, const PstreeEntry *pe);
+/*
+ * In the new task, its fds in place and crest's service fds closed (an
+ * owner's close of any fd of a queue drops its registration): the
+ * registrations it made, again, through its fds fds of its queues.
+ */
+int ns_mq_notify_restore(const struct ns_restore *nr, const PstreeEntry *pe,
+			 FdEntry *const *fds, int nr_fds);
 /* Phase 2, every task made: what a namespace's entering task sets last. */
 int ns_restore_late(const struct ns_restore *nr, const PstreeEntry *pe);
 /*

@@ -1571,6 +1571,9 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 	if (close_service_fds(rf, keep, nr_keep, spare, nr_spare) ||
 	    (installer && table_done(t)))
 		_exit(EXIT_FAILURE);
+	/* Its fds of queues in place, crest's closed: its mq_notify registrations. */
+	if (ns_mq_notify_restore(sh->ns, t->pe, t->fds, t->nr_fds))
+		_exit(EXIT_FAILURE);
 table_in_place:
 	if (set_task_basics(t->core) || attrs_restore_self(t->core, t->pe->pid, t->cg_dirs))
 		_exit(EXIT_FAILURE);

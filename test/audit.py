@@ -760,7 +760,8 @@ def _fs_type(path):
 # namespace's limits and objects (/proc/sysvipc, without the pids and
 # times of their last use) and its POSIX message queues (each file of
 # its mqueue filesystem, mounted in a mount namespace of the reader's:
-# name, mode, owner, and QSIZE, NOTIFY, SIGNO, NOTIFY_PID), read in it
+# name, mode, owner, and QSIZE, NOTIFY, SIGNO, NOTIFY_PID: its mq_notify
+# registration, which the fdinfo of an mqd_t does not show), read in it
 # with nsenter(1).
 NS_KINDS = {"uts": "-u", "ipc": "-i", "mnt": None, "net": "-n", "time": None,
             "user": None, "cgroup": "-C"}

@@ -4,7 +4,8 @@
  * --time --ipc --mount; its cgroup namespace is saved): a veth pair in its network
  * namespace (made by ip(8)), a time namespace for its children it
  * unshare()s, an fd of a POSIX message queue removed while open
- * (mq_unlink) and a queue with a notification registered (mq_notify);
+ * (mq_unlink), and notifications registered (mq_notify) on a queue
+ * holding a message, by SIGEV_THREAD, and with a signal pending already;
  * in its mount namespace a shared
  * tmpfs with a file it holds open, and a bind mount.
  */
@@ -22,9 +23,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static void on_thread(union sigval v)
+{
+	(void)v;
+}
+
 int main(void)
 {
 	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2 };
+	struct sigevent pend = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1 };
+	struct sigevent thr = { .sigev_notify = SIGEV_THREAD,
+				.sigev_notify_function = on_thread };
+	sigset_t usr1;
 	mqd_t q, n;
 
 	case_init();
@@ -37,8 +47,17 @@ int main(void)
 		case_fail("mq_open/mq_unlink: %s", strerror(errno));
 	n = mq_open("/crest-err-notify", O_CREAT | O_RDWR, 0600, NULL);
 	/* Held open: closing it would take the registration away. */
-	if (n == (mqd_t)-1 || mq_notify(n, &sev))
+	if (n == (mqd_t)-1 || mq_send(n, "m", 1, 0) || mq_notify(n, &sev))
 		case_fail("mq_open/mq_notify: %s", strerror(errno));
+	n = mq_open("/crest-err-thread", O_CREAT | O_RDWR, 0600, NULL);
+	if (n == (mqd_t)-1 || mq_notify(n, &thr))
+		case_fail("mq_open/mq_notify(SIGEV_THREAD): %s", strerror(errno));
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	n = mq_open("/crest-err-pending", O_CREAT | O_RDWR, 0600, NULL);
+	if (n == (mqd_t)-1 || mq_notify(n, &pend) || sigprocmask(SIG_BLOCK, &usr1, NULL) ||
+	    raise(SIGUSR1))
+		case_fail("mq_open/mq_notify(SIGUSR1): %s", strerror(errno));
 	{
 		const char *tmp = getenv("CREST_TMP");
 		char t1[4096], t2[4096], f[4200];
