@@ -19,6 +19,20 @@
  * leave, logged.
  */
 int sk_socket_at(int sk, int domain, int type, int protocol);
+/*
+ * socket() and socketpair() made in network namespace ns (an fd of it;
+ * -1: the calling thread's), the thread back where it was; -1 as
+ * sk_socket_at().
+ */
+int sk_socket_in(int ns, int domain, int type, int protocol);
+int sk_socketpair_in(int ns, int domain, int type, int protocol, int sv[2]);
+/*
+ * fn(ns, its inode, arg) for every network namespace crest can reach:
+ * those of the machine's processes (their main threads) and those kept
+ * under /run/netns, each once, until fn returns non-zero: that (0: all
+ * done); -1 reported if /proc can't be listed.
+ */
+int sk_netns_each(int (*fn)(int ns, uint64_t ino, void *arg), void *arg);
 /* The inode of socket sk's network namespace; 0: can't be told. */
 uint64_t sk_netns_ino(int sk);
 /*

@@ -203,17 +203,17 @@ void ux_diag_free(struct ux_diag *d)
 	d->nr_icons = 0;
 }
 
-int ux_diag(int near, uint32_t ino, struct ux_diag *d)
+/* ux_diag() on sock_diag socket nl, closed after. */
+static int diag_on(int nl, uint32_t ino, struct ux_diag *d)
 {
 	/* Room for the answer with a few thousand pending connections. */
 	static char buf[65536] __attribute__((aligned(4)));
 	struct nlmsghdr *h = (struct nlmsghdr *)buf;
 	struct unix_diag_msg *m;
 	ssize_t n;
-	int nl, ret = -1;
+	int ret = -1;
 
 	memset(d, 0, sizeof(*d));
-	nl = diag_socket(near);
 	if (nl < 0)
 		return -1;
 	if (diag_send(nl, ino, UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER |
@@ -248,14 +248,34 @@ out:
 	return ret;
 }
 
-int ux_vfs_in_use(uint64_t ino)
+int ux_diag(int near, uint32_t ino, struct ux_diag *d)
+{
+	return diag_on(diag_socket(near), ino, d);
+}
+
+/* ux_diag() in network namespace ns (an fd of it). */
+static int ux_diag_in(int ns, uint32_t ino, struct ux_diag *d)
+{
+	int nl = sk_socket_in(ns, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (nl < 0)
+		pr_perror("can't open a sock_diag netlink socket");
+	return diag_on(nl, ino, d);
+}
+
+/* Is the socket file of inode *arg bound in network namespace ns? 1/0, -1. */
+static int vfs_in(int ns, uint64_t ns_ino, void *arg)
 {
 	static char buf[32768] __attribute__((aligned(4)));
+	uint64_t ino = *(uint64_t *)arg;
 	int nl, ret = -1, found = 0;
 
-	nl = diag_socket(-1);
-	if (nl < 0)
+	(void)ns_ino;
+	nl = sk_socket_in(ns, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0) {
+		pr_perror("can't open a sock_diag netlink socket");
 		return -1;
+	}
 	if (diag_send(nl, 0, UDIAG_SHOW_VFS, true))
 		goto out;
 	for (;;) {
@@ -291,6 +311,18 @@ int ux_vfs_in_use(uint64_t ino)
 out:
 	close(nl);
 	return ret;
+}
+
+/*
+ * A socket file is seen from every namespace, its socket listed by the
+ * sock_diag of its own only: every one crest can reach is asked, crest's
+ * first.
+ */
+int ux_vfs_in_use(uint64_t ino)
+{
+	int r = vfs_in(-1, 0, &ino);
+
+	return r ? r : sk_netns_each(vfs_in, &ino);
 }
 
 static struct uxsk_dump *dump_state(struct dump_files *df)
@@ -697,14 +729,58 @@ static bool ino_held(uint32_t ino)
 	return held;
 }
 
+/* Where a peer is looked for: every namespace but skip (asked already). */
+struct peer_search {
+	uint32_t ino;
+	uint64_t skip;
+	struct ux_diag *d;
+	uint64_t at;		/* found: in this one */
+};
+
+static int peer_in(int ns, uint64_t ino, void *arg)
+{
+	struct peer_search *p = arg;
+	int r;
+
+	if (ino == p->skip)
+		return 0;
+	r = ux_diag_in(ns, p->ino, p->d);
+	ux_diag_free(p->d);
+	if (!r)
+		p->at = ino;
+	return r == 1 ? 0 : !r ? 1 : -1;
+}
+
+/*
+ * sock_diag about peer ino of a socket of network namespace own, asked
+ * there first: 0 found (*at: another namespace's inode, or 0), 1 nowhere,
+ * -1 error. A socket file is seen from every namespace: a socket
+ * connected by path may lead to one of any namespace (crest's, one of
+ * the tree's, or a third), and sock_diag answers about its own only.
+ */
+static int peer_diag(int cfd, uint32_t ino, struct ux_diag *d, uint64_t *at)
+{
+	struct peer_search ps = { ino, sk_netns_ino(cfd), d, 0 };
+	int r = ux_diag(cfd, ino, d);
+
+	*at = 0;
+	ux_diag_free(d);
+	if (r != 1)
+		return r;
+	r = sk_netns_each(peer_in, &ps);
+	*at = ps.at;
+	return r == 1 ? 0 : !r ? 1 : -1;
+}
+
 static void set_external(struct dump_files *df, struct uxsk *s)
 {
 	struct ux_diag pd;
 	struct sockaddr_un sa;
 	socklen_t salen = sizeof(sa);
-	char name[240], what[64];
+	char name[240], what[64], where[96] = "";
 	int r, cfd, len;
-	bool elsewhere = false;	/* the peer is in crest's namespace, not the socket's */
+	uint64_t at = 0;	/* the peer is in that namespace, not the socket's */
+	bool elsewhere = false;
 
 	if (s->d.peer) {
 		cfd = pidfd_take(s->pid, s->fd);
@@ -713,21 +789,21 @@ static void set_external(struct dump_files *df, struct uxsk *s)
 					   ux_type_name(s->e->type));
 			return;
 		}
-		r = ux_diag(cfd, s->d.peer, &pd);
+		r = peer_diag(cfd, s->d.peer, &pd, &at);
 		close(cfd);
-		ux_diag_free(&pd);
+		elsewhere = at;
+		if (elsewhere)
+			snprintf(where, sizeof(where), " in network namespace net:[%llu], not its own",
+				 (unsigned long long)at);
 		if (r == 1) {
 			/*
-			 * Not in the socket's namespace: connected by path to a
-			 * socket of another (a socket file is seen from every
-			 * namespace), crest's, or closed.
+			 * A closed peer reads as inode 0 (link_socket()): this one
+			 * is a live socket of a namespace crest can't reach (one
+			 * only sockets or a mount keep), or it closed as crest
+			 * looked. Never taken as closed: its data would be lost.
 			 */
-			r = ux_diag(-1, s->d.peer, &pd);
-			ux_diag_free(&pd);
-			elsewhere = !r;
-		}
-		if (r == 1) {	/* gone: closed, only this end is left */
-			s->e->has_peer_closed = s->e->peer_closed = 1;
+			s->why = xsprintf("a unix %s socket connected to socket:[%u], which sock_diag finds in none of the network namespaces crest can reach (the socket's, those of the machine's processes and /run/netns: it is in one only sockets or a mount keep, or it closed as crest looked; dump again), not supported",
+					   ux_type_name(s->e->type), s->d.peer);
 			return;
 		}
 		if (r < 0) {
@@ -760,18 +836,18 @@ static void set_external(struct dump_files *df, struct uxsk *s)
 		char own[240];
 
 		name_words(s->d.name, s->d.name_len, own, sizeof(own));
-		s->why = xsprintf("a unix %s connection accepted on %s from a client outside the tree (%s)",
-				   ux_type_name(s->e->type), own, what);
+		s->why = xsprintf("a unix %s connection accepted on %s from a client outside the tree (%s%s)",
+				   ux_type_name(s->e->type), own, what, where);
 		return;
 	}
 	if (len <= 0) {
-		s->why = xsprintf("a unix %s socket connected outside the tree (to %s, bound to no name)",
-				   ux_type_name(s->e->type), what);
+		s->why = xsprintf("a unix %s socket connected outside the tree (to %s%s, bound to no name)",
+				   ux_type_name(s->e->type), what, where);
 		return;
 	}
 	if (elsewhere && !sa.sun_path[0]) {
-		s->why = xsprintf("a unix %s socket connected outside the tree (to %s bound to %s in another network namespace than its own: an abstract name is its namespace's), not supported",
-				   ux_type_name(s->e->type), what, name);
+		s->why = xsprintf("a unix %s socket connected outside the tree (to %s bound to %s%s: an abstract name is its namespace's), not supported",
+				   ux_type_name(s->e->type), what, name, where);
 		return;
 	}
 	if (sa.sun_path[0] && sa.sun_path[0] != '/') {
@@ -780,8 +856,8 @@ static void set_external(struct dump_files *df, struct uxsk *s)
 		return;
 	}
 	if (!ext_allowed(df->opts, s)) {
-		s->why = xsprintf("a unix %s socket connected outside the tree (to %s bound to %s; --ext-unix-sk connects it to that name again at restore)",
-				   ux_type_name(s->e->type), what, name);
+		s->why = xsprintf("a unix %s socket connected outside the tree (to %s bound to %s%s; --ext-unix-sk connects it to that name again at restore)",
+				   ux_type_name(s->e->type), what, name, where);
 		return;
 	}
 	s->e->has_ext_peer = 1;

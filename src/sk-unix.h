@@ -51,8 +51,9 @@ struct ux_diag {
 int ux_diag(int near, uint32_t ino, struct ux_diag *d);
 void ux_diag_free(struct ux_diag *d);
 /*
- * Is the socket file of inode ino bound by a live socket of crest's
- * network namespace? 1/0, -1: error.
+ * Is the socket file of inode ino bound by a live socket of any network
+ * namespace crest can reach (its thread's, those of the machine's
+ * processes, /run/netns)? 1/0, -1: error.
  */
 int ux_vfs_in_use(uint64_t ino);
 const char *ux_type_name(unsigned int type);

@@ -11,22 +11,43 @@
  * is over (its pid is in $CREST_TMP/outside.pids), the runner is gone
  * (its parent changes) or 10 minutes pass, so "twice" and "redump" find
  * it too.
+ *
+ * With the argument "netns" (test/run's ns_net_sk_unix_ext, the case in a
+ * network namespace of its own) the server makes a third one for itself
+ * (neither the runner's nor the case's) and binds its listener to a path
+ * too (an abstract name is its namespace's). The log socket's peer is a
+ * socket of that third namespace, which the sock_diag of the case's and
+ * of crest's know nothing of: crest finds it in the server's and
+ * connects the socket to the path again; a stream connection's server
+ * end is in its client's namespace (the kernel makes it there), found in
+ * the case's. Checked after the restore: both sockets are in the case's
+ * namespace, the server in its own, and both lead to it.
  */
 #include "caselib.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef SIOCGSKNS
+#define SIOCGSKNS	0x894C
+#endif
+
 static struct sockaddr_un log_sa, srv_sa;
 static socklen_t log_len, srv_len;
+static int third_netns;		/* "netns": the server in a namespace of its own */
+static pid_t server;
 
 #define MAX_CONNS	16
 
@@ -86,7 +107,6 @@ static void start_server(void)
 {
 	int ready[2], status;
 	pid_t pid;
-	char c;
 
 	if (pipe(ready))
 		case_fail("pipe: %s", strerror(errno));
@@ -111,18 +131,23 @@ static void start_server(void)
 			if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
 				_exit(1);
 		}
+		if (third_netns && unshare(CLONE_NEWNET))
+			_exit(1);
 		logfd = socket(AF_UNIX, SOCK_DGRAM, 0);
 		l = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (logfd < 0 || l < 0 ||
 		    bind(logfd, (struct sockaddr *)&log_sa, log_len) ||
-		    bind(l, (struct sockaddr *)&srv_sa, srv_len) || listen(l, 8) ||
-		    write(ready[1], "r", 1) != 1)
+		    bind(l, (struct sockaddr *)&srv_sa, srv_len) || listen(l, 8))
+			_exit(1);
+		server = getpid();
+		if (write(ready[1], &server, sizeof(server)) != sizeof(server))
 			_exit(1);
 		close(ready[1]);
 		serve(logfd, l);
 	}
 	close(ready[1]);
-	if (waitpid(pid, &status, 0) != pid || read(ready[0], &c, 1) != 1)
+	if (waitpid(pid, &status, 0) != pid ||
+	    read(ready[0], &server, sizeof(server)) != sizeof(server))
 		case_fail("the server outside the tree did not start");
 	close(ready[0]);
 }
@@ -153,11 +178,44 @@ static void peer_is(const char *what, int fd, const struct sockaddr_un *want,
 			  strerror(errno));
 }
 
-int main(void)
+static unsigned long ino_at(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		case_fail("stat %s: %s", path, strerror(errno));
+	return st.st_ino;
+}
+
+/* fd is a socket of the case's network namespace; the server in a third. */
+static void netns_right(const char *what, int fd)
+{
+	char path[64];
+	unsigned long own = ino_at("/proc/self/ns/net"), srv;
+	struct stat st;
+	int ns = ioctl(fd, SIOCGSKNS);
+
+	if (ns < 0 || fstat(ns, &st))
+		case_fail("%s: SIOCGSKNS: %s", what, strerror(errno));
+	close(ns);
+	if (st.st_ino != own)
+		case_fail("%s is a socket of net:[%lu], the case is in net:[%lu]", what,
+			  (unsigned long)st.st_ino, own);
+	if (!third_netns)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", server);
+	srv = ino_at(path);
+	if (srv == own || !case_own_ns("net"))
+		case_fail("the server (net:[%lu]) and the case (net:[%lu]) are not each in a network namespace of their own",
+			  srv, own);
+}
+
+int main(int argc, char **argv)
 {
 	int d, s;
 
 	case_init();
+	third_netns = argc > 1 && !strcmp(argv[1], "netns");
 	memset(&log_sa, 0, sizeof(log_sa));
 	log_sa.sun_family = AF_UNIX;
 	snprintf(log_sa.sun_path, sizeof(log_sa.sun_path), "%s/sk_unix_ext-log-%d.sock",
@@ -166,8 +224,15 @@ int main(void)
 	log_len = offsetof(struct sockaddr_un, sun_path) + strlen(log_sa.sun_path) + 1;
 	memset(&srv_sa, 0, sizeof(srv_sa));
 	srv_sa.sun_family = AF_UNIX;
-	snprintf(srv_sa.sun_path + 1, sizeof(srv_sa.sun_path) - 1, "crest-ext-%d", getpid());
-	srv_len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(srv_sa.sun_path + 1);
+	if (third_netns) {
+		snprintf(srv_sa.sun_path, sizeof(srv_sa.sun_path), "%s/sk_unix_ext-srv-%d.sock",
+			 case_tmpdir(), getpid());
+		unlink(srv_sa.sun_path);
+		srv_len = offsetof(struct sockaddr_un, sun_path) + strlen(srv_sa.sun_path) + 1;
+	} else {
+		snprintf(srv_sa.sun_path + 1, sizeof(srv_sa.sun_path) - 1, "crest-ext-%d", getpid());
+		srv_len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(srv_sa.sun_path + 1);
+	}
 	start_server();
 
 	d = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -181,12 +246,16 @@ int main(void)
 	if (send(s, "log?", 4, 0) != 4)
 		case_fail("send: %s", strerror(errno));
 	expect("log before the dump", s, "log:before");
+	netns_right("the log socket", d);
+	netns_right("the stream", s);
 
 	case_ready();
 	case_wait_go();
 
 	peer_is("log socket", d, &log_sa, log_len);
 	peer_is("stream", s, &srv_sa, srv_len);
+	netns_right("the log socket", d);
+	netns_right("the stream", s);
 	if (send(d, "after", 5, 0) != 5 || send(s, "log?", 4, 0) != 4)
 		case_fail("send after the restore: %s", strerror(errno));
 	expect("log after the restore", s, "log:after");
