@@ -501,6 +501,16 @@ def _sock_state(pid, fd, thread=False):
         return {}
     out = {}
     try:
+        # The network namespace it was made in (SIOCGSKNS), whoever holds
+        # it: a class of snapshot()'s, as the processes' ns/net.
+        try:
+            ns = fcntl.ioctl(cfd, 0x894C)
+            try:
+                out["netns"] = os.readlink("/proc/self/fd/%d" % ns)
+            finally:
+                os.close(ns)
+        except OSError:
+            pass
         for name, opt in _SOCK_OPTS:
             try:
                 v = struct.unpack("i", _getsockopt(libc, cfd, opt))[0]
@@ -1094,7 +1104,28 @@ def snapshot(pids):
         fds, lambda x, y: _kcmp_file(kpid[x[0]], x[1], kpid[y[0]], y[1]) == 0)
     for (task, fd), first in shared.items():
         snap[task]["fd:%d:shares" % fd] = first
+    _sock_netns(snap, namespaces)
     return snap
+
+
+def _sock_netns(snap, namespaces):
+    """Each socket's network namespace (fd:N:sock:netns) as a class, once
+    every process's are known: crest's own, the tree's n-th (a socket is
+    of the namespace it was made in, maybe not its holder's), or one no
+    process of the tree is in."""
+    own = _link("/proc/self/ns/net")
+    seen = namespaces.get("net", {})
+    other = {}
+    for task in sorted(snap, key=lambda k: [int(x) for x in k.split("/")]):
+        for k in sorted(k for k in snap[task] if re.match(r"fd:\d+:sock:netns$", k)):
+            v = snap[task][k]
+            if v == own:
+                snap[task][k] = "crest's own"
+            elif v in seen:
+                snap[task][k] = "the tree's net namespace #%d" % seen[v][0]
+            else:
+                other.setdefault(v, len(other) + 1)
+                snap[task][k] = "network namespace #%d of no process of the tree" % other[v]
 
 
 # ---------------------------------------------------------------- comparing
