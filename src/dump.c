@@ -705,6 +705,7 @@ static int do_dump(const struct options *opts)
 
 	ctx.dir.dirfd = -1;
 	ctx.files.opts = opts;
+	ctx.files.ns = &ctx.ns;
 	ctx.prev.dir.dirfd = -1;
 	/* What is there before: a failed dump leaves it so, and says so. */
 	had_dir = !stream && !stat(opts->dir, &st);

@@ -16,6 +16,8 @@ struct img_dir;
 struct pstree;
 struct pstree_item;
 struct dump_locks;
+struct ns_dump;
+struct ns_restore;
 
 /*
  * Everything fds and mappings of the whole tree point at, each once:
@@ -69,6 +71,8 @@ struct dump_files {
 	struct dump_locks *locks;	/* files-lock.c: of every fd kind */
 	char *netlock;			/* sk-inet.c: the network lock's keeper, for
 					 * the inventory; NULL: none */
+	const struct ns_dump *ns;	/* the tree's namespaces, known from
+					 * ns_collect() on (for write) */
 };
 
 /*
@@ -187,6 +191,8 @@ struct restore_files {
 	 * before, only as each socket is made.
 	 */
 	bool own_netns;
+	/* The network namespaces a unix socket is made in (ns_net_fd()). */
+	const struct ns_restore *ns;
 };
 
 int files_read(struct restore_files *rf, struct img_dir *d);

@@ -1127,9 +1127,11 @@ static void ns_owners(struct ns_dump *nd)
 }
 
 /*
- * crest makes every socket of the tree in the network namespace of the
- * tree's first process (netns_enter_objects()): a socket of a process in
- * another would be made in the wrong one.
+ * crest makes the inet and packet sockets of the tree in the network
+ * namespace of the tree's first process (ns_enter_objects()): one of a
+ * process in another would be made in the wrong one. A unix or netlink
+ * socket is made in the namespace it was made in (net_ns of its entry),
+ * whoever holds it.
  */
 static void sockets_in_root_netns(const struct pstree *t)
 {
@@ -1143,10 +1145,11 @@ static void sockets_in_root_netns(const struct pstree *t)
 		for (int j = 0; j < it->nr_fds; j++) {
 			FdKind kind = it->fds[j]->kind;
 
-			if (kind == FD_KIND__FD_INET_SK || kind == FD_KIND__FD_UNIX_SK ||
-			    kind == FD_KIND__FD_NETLINK_SK || kind == FD_KIND__FD_PACKET_SK)
-				refuse(it->pid, "fd %u is a socket of a process in another network namespace than process %d's, the tree's first, not supported yet: dump the tree from inside its network namespace",
-				       it->fds[j]->fd, t->items[0]->pid);
+			if (kind == FD_KIND__FD_INET_SK || kind == FD_KIND__FD_PACKET_SK)
+				refuse(it->pid, "fd %u is %s socket of a process in another network namespace than process %d's, the tree's first, not supported yet (only unix and netlink sockets are made again in several network namespaces of a tree)",
+				       it->fds[j]->fd,
+				       kind == FD_KIND__FD_INET_SK ? "an inet" : "a packet",
+				       t->items[0]->pid);
 		}
 	}
 }
@@ -1412,6 +1415,23 @@ int ns_collect(struct ns_dump *nd, struct pstree *t)
 	return pid_for_children(nd, t);
 }
 
+int ns_net_id(const struct ns_dump *nd, uint64_t ino, uint32_t *id)
+{
+	int k = ns_find(nd, NS_KIND__NS_NET, ino);
+
+	if (k >= 0) {
+		*id = nd->ns[k]->id;
+		return 0;
+	}
+	if (ino == ns_inode(getpid(), "net")) {
+		*id = 0;
+		return 0;
+	}
+	pr_err("net:[%llu] is neither a network namespace of the tree nor crest's",
+	       (unsigned long long)ino);
+	return -1;
+}
+
 void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe)
 {
 	pe->has_uts_ns = !!it->ns_id[NSI_UTS];
@@ -1516,6 +1536,7 @@ int ns_read(struct ns_restore *nr, struct img_dir *d)
 	int ret;
 
 	memset(nr, 0, sizeof(*nr));
+	nr->own_net = -1;
 	nr->ext = ext;
 	nr->nr_ext = nr_ext;
 	nr->evasive = evasive;
@@ -2235,6 +2256,17 @@ int ns_prepare(struct ns_restore *nr, int base)
 		if (nr->fd[k] < 0)
 			return -1;
 	}
+	/* A socket of crest's own is made there, crest being in another then. */
+	for (int k = 0; k < nr->nr && nr->own_net < 0; k++) {
+		if (nr->ns[k]->kind != NS_KIND__NS_NET)
+			continue;
+		nr->own_net = files_to_service(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC),
+					       base);
+		if (nr->own_net < 0) {
+			pr_err("can't keep crest's own network namespace");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -2351,6 +2383,24 @@ int ns_enter_objects(const struct ns_restore *nr, const PstreeEntry *root, int *
 		return -1;
 	}
 	return 0;
+}
+
+int ns_net_fd(const struct ns_restore *nr, bool has, uint32_t id)
+{
+	int k;
+
+	if (!has)
+		return -1;
+	if (!id)
+		return nr->own_net;
+	return ns_by_id(nr, id, &k) && nr->ns[k]->kind == NS_KIND__NS_NET ? nr->fd[k] : -1;
+}
+
+bool ns_net_known(const struct ns_restore *nr, uint32_t id)
+{
+	int k;
+
+	return !id || (ns_by_id(nr, id, &k) && nr->ns[k]->kind == NS_KIND__NS_NET);
 }
 
 bool ns_objects_netns(const struct ns_restore *nr, const PstreeEntry *root)

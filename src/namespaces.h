@@ -66,6 +66,11 @@ pid_t ns_tracer_pid(pid_t pid);
 /* The dump is over: the watches go; keep_counters: the tree runs on. */
 void ns_dump_done(bool keep_counters);
 void ns_fill_pstree(const struct pstree_item *it, PstreeEntry *pe);
+/*
+ * The id a socket's network namespace (inode ino) has in the images: one
+ * of the tree's, or 0 for crest's own; -1 if neither (reported).
+ */
+int ns_net_id(const struct ns_dump *nd, uint64_t ino, uint32_t *id);
 
 /*
  * ns-mqueue-notify.c: the mq_notify registrations of the tree's POSIX
@@ -95,6 +100,8 @@ struct ns_restore {
 	TimeNsEntry **time;
 	UserNsEntry **user;
 	int *fd;			/* per ns: made by ns_prepare() (net, time), or -1 */
+	int own_net;			/* crest's own network namespace, when it makes
+					 * others (a service fd), or -1 */
 	int nr;
 	IpcObjEntry **host_shm;		/* ipcobjs-0.img: of crest's IPC namespace */
 	int nr_host_shm;
@@ -164,6 +171,14 @@ int ns_prepare(struct ns_restore *nr, int base);
  */
 int ns_enter_objects(const struct ns_restore *nr, const PstreeEntry *root, int *own);
 int ns_leave_objects(int own);
+/*
+ * The network namespace a socket saved in namespace id (0: crest's own)
+ * is made in, an fd of it; -1: the calling thread's (has false: an image
+ * from before sockets named theirs; crest's own while crest makes none).
+ */
+int ns_net_fd(const struct ns_restore *nr, bool has, uint32_t id);
+/* Is id 0 or a network namespace of the images? */
+bool ns_net_known(const struct ns_restore *nr, uint32_t id);
 /* Are the sockets made in a network namespace the restore makes? */
 bool ns_objects_netns(const struct ns_restore *nr, const PstreeEntry *root);
 

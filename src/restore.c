@@ -439,6 +439,7 @@ static int read_images(struct restore_ctx *ctx)
 		return -1;
 	ctx->files.opts = ctx->opts;
 	ctx->files.own_netns = ns_objects_netns(&ctx->ns, ctx->tasks[0].pe);
+	ctx->files.ns = &ctx->ns;
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "files-kind.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
 #include "pstree.h"
 #include "refuse.h"
 #include "sk-netns.h"
@@ -70,6 +71,7 @@ static bool nl_proto_ok(unsigned int p)
 
 struct nlsk_dump {
 	NetlinkSkEntry **sks;
+	uint64_t *netns;	/* per socket: its network namespace (0: can't tell) */
 	int nr;
 };
 
@@ -208,7 +210,11 @@ static int nl_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 	if (!nl_proto_ok(e->protocol))
 		refuse(f->it->pid, "fd %d is %s (its protocol's state in the kernel can't be read), not supported yet",
 		       f->fd, what);
-	/* Its port id and groups are its namespace's: made again in its process's. */
+	/*
+	 * Its port id and groups are its namespace's: made again in that
+	 * one (net_ns), its process's (crest can't tell a socket held by a
+	 * process of another from one made there by it).
+	 */
 	else if (!sk_netns_is_pid(cfd, f->pid))
 		refuse(f->it->pid, "fd %d is %s of another network namespace than the process's (made before a setns() or unshare(), or passed to it), not supported yet",
 		       f->fd, what);
@@ -220,6 +226,8 @@ static int nl_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *fe)
 		refuse(f->it->pid, "fd %d is %s with %s, not supported yet", f->fd, what,
 		       rmem && dump ? "messages queued and a dump being answered" :
 		       dump ? "a dump being answered" : "messages queued");
+	u->netns = xrealloc(u->netns, (u->nr + 1) * sizeof(*u->netns));
+	u->netns[u->nr] = sk_netns_ino(cfd);
 	close(cfd);
 	u->sks = xrealloc(u->sks, (u->nr + 1) * sizeof(*u->sks));
 	u->sks[u->nr++] = e;
@@ -235,6 +243,14 @@ static int nl_write(struct dump_files *df, struct img_dir *d)
 {
 	struct nlsk_dump *u = dump_state(df);
 
+	/* Made again in its namespace, which may not be the tree's first process's. */
+	for (int i = 0; i < u->nr; i++) {
+		if (!u->netns[i])
+			continue;
+		if (ns_net_id(df->ns, u->netns[i], &u->sks[i]->net_ns))
+			return -1;
+		u->sks[i]->has_net_ns = 1;
+	}
 	return files_write_msgs(d, IMG_NETLINKSK, 0, (void **)u->sks, u->nr);
 }
 
@@ -359,7 +375,35 @@ static int nl_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms,
 {
 	struct nlsk_restore *u = restore_state(rf);
 
-	return files_make_services(rf, (void *const *)u->sks, u->nr, make_netlink, &u->fd);
+	(void)d;
+	(void)mms;
+	(void)nr_mms;
+	u->fd = xzalloc((u->nr + 1) * sizeof(int));
+	for (int i = 0; i < u->nr; i++)
+		u->fd[i] = -1;
+	for (int i = 0; i < u->nr; i++) {
+		const NetlinkSkEntry *e = u->sks[i];
+		int own, fd;
+
+		if (e->has_net_ns && (!rf->ns || !ns_net_known(rf->ns, e->net_ns))) {
+			pr_err("image netlinksk.img is corrupt: socket %u is of network namespace %u, which namespaces.img does not hold",
+			       e->id, e->net_ns);
+			return -1;
+		}
+		/* In its network namespace: port ids and groups are a namespace's. */
+		if (sk_netns_enter(rf->ns ? ns_net_fd(rf->ns, e->has_net_ns, e->net_ns) : -1, &own))
+			return -1;
+		fd = make_netlink(e);
+		if (sk_netns_leave(own)) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		u->fd[i] = files_to_service(fd, rf->base);
+		if (u->fd[i] < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int nl_service_fd(const struct restore_files *rf, const FdEntry *e)

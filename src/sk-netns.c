@@ -63,7 +63,7 @@ bool sk_netns_is_pid(int sk, pid_t pid)
  * The calling thread into network namespace ns (inode ino) for a while:
  * *own is where it was (-1: it was there already); -1 reported.
  */
-static int enter(int ns, uint64_t ino, int *own)
+static int enter_ino(int ns, uint64_t ino, int *own)
 {
 	struct stat st;
 
@@ -82,8 +82,7 @@ static int enter(int ns, uint64_t ino, int *own)
 	return 0;
 }
 
-/* Back where enter() found the thread; errno kept. -1 reported. */
-static int leave(int own)
+int sk_netns_leave(int own)
 {
 	int err = errno;
 
@@ -106,14 +105,19 @@ static uint64_t fd_ino(int fd)
 	return fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
 }
 
+int sk_netns_enter(int ns, int *own)
+{
+	return enter_ino(ns, fd_ino(ns), own);
+}
+
 int sk_socket_in(int ns, int domain, int type, int protocol)
 {
 	int own, fd;
 
-	if (enter(ns, fd_ino(ns), &own))
+	if (sk_netns_enter(ns, &own))
 		return -1;
 	fd = socket(domain, type, protocol);
-	if (leave(own)) {
+	if (sk_netns_leave(own)) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -125,10 +129,10 @@ int sk_socketpair_in(int ns, int domain, int type, int protocol, int sv[2])
 {
 	int own, r;
 
-	if (enter(ns, fd_ino(ns), &own))
+	if (sk_netns_enter(ns, &own))
 		return -1;
 	r = socketpair(domain, type, protocol, sv);
-	if (leave(own)) {
+	if (sk_netns_leave(own)) {
 		if (!r) {
 			close(sv[0]);
 			close(sv[1]);

@@ -27,6 +27,14 @@ int sk_socket_at(int sk, int domain, int type, int protocol);
 int sk_socket_in(int ns, int domain, int type, int protocol);
 int sk_socketpair_in(int ns, int domain, int type, int protocol, int sv[2]);
 /*
+ * The calling thread into network namespace ns (-1: stays) until
+ * sk_netns_leave(*own), which keeps errno: for what must be done between
+ * (taking other ids: a thread that is not root can't setns()). -1
+ * reported, the thread where it was.
+ */
+int sk_netns_enter(int ns, int *own);
+int sk_netns_leave(int own);
+/*
  * fn(ns, its inode, arg) for every network namespace crest can reach:
  * those of the machine's processes (their main threads) and those kept
  * under /run/netns, each once, until fn returns non-zero: that (0: all

@@ -1,6 +1,9 @@
 /*
  * Unix sockets at restore: every socket of unixsk.img is made once in
- * crest, as a service fd every task that holds it inherits. In order:
+ * crest, as a service fd every task that holds it inherits, in the
+ * network namespace it was made in (ns_of(): crest's thread enters it for
+ * the socket() or socketpair(), whatever namespace the holders are in;
+ * an accepted end is made in its client's by the kernel). In order:
  *
  *   1. make them: a socketpair for each pair of unnamed ends (and for an
  *      end whose peer was closed: the other end is closed after the
@@ -60,6 +63,8 @@
 #include "files-kind.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
+#include "sk-netns.h"
 #include "sk-opts.h"
 #include "sk-unix.h"
 #include "util.h"
@@ -74,6 +79,7 @@ struct uxsk_restore {
 				 * u->fd[i] (and ghost[i]) reserved until
 				 * tasks_made takes it from that task */
 	pid_t crest;		/* whose fds the holders take then */
+	const struct ns_restore *ns;	/* where each is made (ns_of()) */
 };
 
 static struct uxsk_restore *restore_state(struct restore_files *rf)
@@ -168,6 +174,9 @@ static int check_entry(const struct uxsk_restore *u, int i)
 	if (p < 0 || p == i || u->sks[p]->peer_id != e->id ||
 	    u->sks[p]->type != e->type || (e->accepted && u->sks[p]->accepted))
 		return bad_image(e, "names another socket as its other end that can't be");
+	/* Both ends are made in one namespace (an accepted one in its client's). */
+	if (u->sks[p]->has_net_ns != e->has_net_ns || u->sks[p]->net_ns != e->net_ns)
+		return bad_image(e, "is of another network namespace than its other end");
 	return 0;
 }
 
@@ -298,6 +307,12 @@ int ux_check(const struct restore_files *rf)
 		struct sockaddr_un sa;
 		struct stat st;
 
+		if (e->has_net_ns && (!rf->ns || !ns_net_known(rf->ns, e->net_ns))) {
+			pr_err("image unixsk.img is corrupt: socket %u is of network namespace %u, which namespaces.img does not hold",
+			       e->id, e->net_ns);
+			ret = -1;
+			continue;
+		}
 		if (e->has_name && (!e->accepted || !e->has_listener_id) &&
 		    ux_addr(&e->name, &sa) && sa.sun_path[0] &&
 		    free_path(sa.sun_path, e, false))
@@ -451,13 +466,53 @@ static int connect_as(int fd, const ProtobufCBinaryData *name, const UnixSkEntry
 	return r;
 }
 
-static int new_socket(unsigned int type)
+/*
+ * The network namespace e is made in, whoever holds it, an fd of it: the
+ * one it was made in at the dump (-1: the calling thread's, for an image
+ * that does not say; crest is in the tree's first process's then).
+ */
+static int ns_of(const struct ns_restore *ns, const UnixSkEntry *e)
 {
-	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	return ns ? ns_net_fd(ns, e->has_net_ns, e->net_ns) : -1;
+}
+
+/* A unix socket of type made in e's network namespace. */
+static int new_socket(const struct uxsk_restore *u, const UnixSkEntry *e, unsigned int type)
+{
+	int fd = sk_socket_in(ns_of(u->ns, e), AF_UNIX, type | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		pr_perror("can't create a unix %s socket", ux_type_name(type));
 	return fd;
+}
+
+/*
+ * A socketpair for e, in its network namespace, made with the ids its
+ * peer saw (creds_as(): taken once the thread is in the namespace, which
+ * a thread that is not root can't enter). -1 reported.
+ */
+static int make_pair(const struct ns_restore *ns, const UnixSkEntry *e, int sv[2])
+{
+	int own, as, r;
+
+	if (sk_netns_enter(ns_of(ns, e), &own))
+		return -1;
+	as = creds_as(e);
+	if (as < 0) {
+		sk_netns_leave(own);
+		return -1;
+	}
+	r = socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv);
+	if (creds_back(as) | sk_netns_leave(own)) {
+		if (!r) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		return -1;
+	}
+	if (r)
+		pr_perror("can't create a unix %s socketpair", ux_type_name(e->type));
+	return r;
 }
 
 /*
@@ -476,7 +531,7 @@ static int make_accepted(struct uxsk_restore *u, int i, int base)
 	if (e->has_listener_id) {
 		l = u->fd[ux_index(u, e->listener_id)];
 	} else {
-		l = new_socket(e->type);
+		l = new_socket(u, e, e->type);
 		if (l < 0)
 			return -1;
 		/* The client sees the listener's creds: its own SO_PEERCRED. */
@@ -545,8 +600,6 @@ static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
 		if (u->fd[i] >= 0 || e->accepted)
 			continue;
 		if ((p && !p->accepted) || e->peer_closed) {
-			int as, r;
-
 			if (e->has_made_by && !e->has_name && (!p || !p->has_name)) {
 				/* Its maker makes it (ux_task_early): numbers for now. */
 				u->later[i] = true;
@@ -557,17 +610,8 @@ static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
 					return -1;
 				continue;
 			}
-			as = creds_as(e);
-			if (as < 0)
+			if (make_pair(u->ns, e, sv))
 				return -1;
-			r = socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv);
-			if (creds_back(as))
-				return -1;
-			if (r) {
-				pr_perror("can't create a unix %s socketpair",
-					  ux_type_name(e->type));
-				return -1;
-			}
 			u->fd[i] = files_to_service(sv[0], base);
 			if (p)
 				u->fd[ux_index(u, e->peer_id)] = files_to_service(sv[1], base);
@@ -578,7 +622,7 @@ static int make_sockets(struct uxsk_restore *u, int *ghost, int base)
 				return -1;
 			continue;
 		}
-		u->fd[i] = files_to_service(new_socket(e->type), base);
+		u->fd[i] = files_to_service(new_socket(u, e, e->type), base);
 		if (u->fd[i] < 0)
 			return -1;
 	}
@@ -651,7 +695,8 @@ static int sender(const struct uxsk_restore *u, const UnixSkEntry *e, int ghost,
 		return ghost;
 	if (f && f->len && tree_sender(u, f) >= 0)
 		return u->fd[tree_sender(u, f)];
-	*tmp = new_socket(SOCK_DGRAM);
+	/* In e's namespace: an abstract name is found in the sender's. */
+	*tmp = new_socket(u, e, SOCK_DGRAM);
 	if (*tmp >= 0 && f && f->len && bind_name(*tmp, e, f, false)) {
 		close(*tmp);
 		*tmp = -1;
@@ -911,6 +956,7 @@ int ux_open(struct restore_files *rf, struct img_dir *d, MmEntry **mms, int nr_m
 	u->ghost = xzalloc((u->nr + 1) * sizeof(int));
 	u->later = xzalloc((u->nr + 1) * sizeof(bool));
 	u->crest = getpid();
+	u->ns = rf->ns;
 	for (int i = 0; i < u->nr; i++)
 		u->fd[i] = u->ghost[i] = -1;
 	return make_sockets(u, u->ghost, rf->base);
@@ -946,21 +992,14 @@ int ux_task_early(const struct restore_files *rf, pid_t pid)
 
 	for (int i = 0; u && i < u->nr; i++) {
 		const UnixSkEntry *e = u->sks[i];
-		int sv[2], as, r, other;
+		int sv[2], other;
 
 		if (!later_first(u, i) || e->made_by != pid)
 			continue;
 		other = e->has_peer_id ? u->fd[ux_index(u, e->peer_id)] : u->ghost[i];
-		as = creds_as(e);
-		if (as < 0)
+		/* In its namespace, which may not be the task's own now. */
+		if (make_pair(rf->ns, e, sv))
 			return -1;
-		r = socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv);
-		if (creds_back(as))
-			return -1;
-		if (r) {
-			pr_perror("can't create a unix %s socketpair", ux_type_name(e->type));
-			return -1;
-		}
 		if (dup3(sv[0], u->fd[i], O_CLOEXEC) < 0 || dup3(sv[1], other, O_CLOEXEC) < 0) {
 			pr_perror("can't put the socketpair of socket:[%llu] in place",
 				  (unsigned long long)e->ino);

@@ -20,6 +20,10 @@
  * in collected (refuse.h); at fds 0-2 a socket leading outside is crest's
  * own stdio at restore, as before.
  *
+ * Each is of the network namespace it was made in (SIOCGSKNS), whichever
+ * process holds it now, and is made again in that one (net_ns): one of a
+ * process of the tree, or crest's own (netns_problems()).
+ *
  * Restore: sk-unix-restore.c.
  */
 #include <dirent.h>
@@ -42,6 +46,7 @@
 #include "files-kind.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
 #include "opts.h"
 #include "pstree.h"
 #include "refuse.h"
@@ -68,6 +73,7 @@ struct uxsk {
 	char *qwhy;		/* its queue can't be saved: why (refused
 				 * if the socket itself is saved) */
 	bool peeked;
+	uint64_t netns;		/* the network namespace it was made in (0: can't tell) */
 };
 
 /* An fd received from a queue, where it is in flight: crest's copy. */
@@ -417,14 +423,12 @@ static int ux_dump(struct dump_files *df, const struct fd_dump *f, FdEntry *e)
 		close(cfd);
 		return -1;
 	}
-	/* Made again in its process's namespace: abstract names are per namespace. */
-	if (!sk_netns_is_pid(cfd, f->pid)) {
-		refuse(f->it->pid, "fd %d ('%s') is a unix socket of another network namespace than the process's (made before a setns() or unshare(), or passed to it), not supported yet",
-		       f->fd, f->link);
-		ux_diag_free(&s->d);
-		close(cfd);
-		return 0;
-	}
+	/*
+	 * Made again in the namespace it was made in, whoever holds it
+	 * (abstract names are a namespace's): one of the tree's or crest's
+	 * (netns_problem()).
+	 */
+	s->netns = sk_netns_ino(cfd);
 	if (getopt_int(cfd, SO_TYPE, &type, f->it->pid, f->fd) ||
 	    getopt_int(cfd, SO_SNDBUF, &snd, f->it->pid, f->fd) ||
 	    getopt_int(cfd, SO_RCVBUF, &rcv, f->it->pid, f->fd) ||
@@ -621,6 +625,40 @@ static char *own_problem(struct uxsk *s)
 	return NULL;
 }
 
+static uint64_t path_ino(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+/*
+ * Each socket is made again in the network namespace it was made in,
+ * whichever process of the tree holds it: one a process of the tree is
+ * in (the restore makes it), or crest's own.
+ */
+static void netns_problems(struct uxsk_dump *u, struct pstree *t)
+{
+	uint64_t crest = path_ino("/proc/self/ns/net");
+
+	for (int i = 0; i < u->nr; i++) {
+		struct uxsk *s = &u->sk[i];
+		bool found = !s->netns || s->netns == crest;
+
+		for (int k = 0; !found && k < t->nr; k++) {
+			char path[64];
+
+			if (t->items[k]->zombie)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/ns/net", t->items[k]->live);
+			found = path_ino(path) == s->netns;
+		}
+		if (!s->why && !found)
+			s->why = xsprintf("a unix %s socket of network namespace net:[%llu], which neither crest nor any process of the tree is in (made there by a process that left it, or passed in from outside the tree)",
+					   ux_type_name(s->e->type), (unsigned long long)s->netns);
+	}
+}
+
 /* Is s, leading outside, one --ext-unix-sk lets crest connect again? */
 static bool ext_allowed(const struct options *o, const struct uxsk *s)
 {
@@ -668,6 +706,17 @@ static void set_pair(struct uxsk_dump *u, struct uxsk *s, struct uxsk *p)
 	bool ambiguous;
 
 	srv = server_end(u, s, p, &ambiguous);
+	/*
+	 * A socketpair's ends are made in one namespace, and so is an
+	 * accepted end: in its client's (unix_stream_connect() makes it
+	 * there), whatever namespace the listener is in. crest makes them so.
+	 */
+	if (s->netns && p->netns && s->netns != p->netns) {
+		s->why = xsprintf("a unix %s socket of network namespace net:[%llu] connected to socket:[%u] of net:[%llu] (both ends of a connection are made in one namespace)",
+				   ux_type_name(s->e->type), (unsigned long long)s->netns,
+				   s->d.peer, (unsigned long long)p->netns);
+		return;
+	}
 	if (ambiguous) {
 		char n1[240], n2[240];
 
@@ -1475,6 +1524,7 @@ static int ux_collected(struct dump_files *df, struct pstree *t)
 
 	for (int i = 0; i < u->nr; i++)
 		u->sk[i].why = own_problem(&u->sk[i]);
+	netns_problems(u, t);
 	for (int i = 0; i < u->nr; i++)
 		if (!u->sk[i].why)
 			link_socket(df, u, &u->sk[i]);
@@ -1536,9 +1586,20 @@ static int ux_write(struct dump_files *df, struct img_dir *d)
 	void **msgs = xzalloc((u->nr + 1) * sizeof(*msgs));
 	int n = 0, ret;
 
-	for (int i = 0; i < u->nr; i++)
-		if (!u->sk[i].why)
-			msgs[n++] = u->sk[i].e;
+	for (int i = 0; i < u->nr; i++) {
+		UnixSkEntry *e = u->sk[i].e;
+
+		if (u->sk[i].why)
+			continue;
+		if (u->sk[i].netns) {
+			if (ns_net_id(df->ns, u->sk[i].netns, &e->net_ns)) {
+				free(msgs);
+				return -1;
+			}
+			e->has_net_ns = 1;
+		}
+		msgs[n++] = e;
+	}
 	ret = files_write_msgs(d, IMG_UNIXSK, 0, msgs, n);
 	free(msgs);
 	return ret;
