@@ -5,8 +5,9 @@
  * in, but the root of the hierarchy and crest's own there (the context a
  * tree inherits, as CRIU does), and every cgroup below it (empty ones too:
  * a container's), parents first, with its owner, mode and the properties
- * of its controllers that a table names (CRIU's list, cgroup-props.c
- * there, plus the v2 ones). A restore makes and sets them per
+ * of every writable file of its directory that cgroup-props.c knows
+ * (one it does not, or can't set back, is refused). A restore makes and
+ * sets them per
  * --manage-cgroups, CRIU's modes:
  *
  *	ignore	nothing: the processes stay in crest's cgroups
@@ -44,82 +45,7 @@
 #define CG_MAX_DEPTH	64
 #define CG_MAX_VALUE	(64 << 10)
 
-/*
- * What is saved of each controller, in the order it is set back (a
- * period before its quota, cpus and mems before anything joins).
- */
-static const struct {
-	const char *ctrl;
-	const char *props[16];
-} cg_props[] = {
-	{ "cpu", { "cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us",
-		   "cpu.cfs_burst_us", "cpu.rt_period_us", "cpu.rt_runtime_us",
-		   "cpu.idle" } },
-	{ "memory", { "memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
-		      "memory.soft_limit_in_bytes", "memory.swappiness",
-		      "memory.oom_control", "memory.use_hierarchy",
-		      "memory.move_charge_at_immigrate" } },
-	{ "cpuset", { "cpuset.cpus", "cpuset.mems", "cpuset.cpu_exclusive",
-		      "cpuset.mem_exclusive", "cpuset.mem_hardwall",
-		      "cpuset.memory_migrate", "cpuset.memory_spread_page",
-		      "cpuset.memory_spread_slab", "cpuset.sched_load_balance",
-		      "cpuset.sched_relax_domain_level" } },
-	{ "blkio", { "blkio.weight" } },
-	{ "pids", { "pids.max" } },
-	{ "devices", { "devices.list" } },
-	{ "net_cls", { "net_cls.classid" } },
-	/* v2: the files of the controllers its parent enabled, if any. */
-	{ "", { "cgroup.subtree_control", "cgroup.max.depth", "cgroup.max.descendants",
-		"cpuset.cpus", "cpuset.mems", "cpu.weight", "cpu.max", "memory.min",
-		"memory.low", "memory.high", "memory.max", "memory.swap.max",
-		"pids.max", "io.weight" } },
-};
-/* Every v1 hierarchy's, named ones (name=systemd) too. */
-static const char *const cg_v1_props[] = { "notify_on_release", "cgroup.clone_children" };
-
 /* ---- both ---- */
-
-/* The value as saved: the file less its newline; oom_control its switch. */
-static char *read_prop(const char *dir, const char *name, bool *missing)
-{
-	char *path = xsprintf("%s/%s", dir, name), *buf = xzalloc(CG_MAX_VALUE + 1);
-	ssize_t n = 0, r;
-	int fd;
-
-	*missing = false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*missing = errno == ENOENT;
-		if (!*missing)
-			pr_perror("can't open '%s'", path);
-		goto err;
-	}
-	while (n < CG_MAX_VALUE && (r = read(fd, buf + n, CG_MAX_VALUE - n)) > 0)
-		n += r;
-	if (r < 0 || n == CG_MAX_VALUE) {
-		pr_err("can't read '%s'%s", path, n == CG_MAX_VALUE ? ": too long" : "");
-		close(fd);
-		goto err;
-	}
-	close(fd);
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	if (!strcmp(name, "memory.oom_control")) {
-		int off;
-
-		if (sscanf(buf, "oom_kill_disable %d", &off) != 1) {
-			pr_err("'%s' says '%s', not oom_kill_disable", path, buf);
-			goto err;
-		}
-		snprintf(buf, CG_MAX_VALUE, "%d", off);
-	}
-	free(path);
-	return buf;
-err:
-	free(path);
-	free(buf);
-	return NULL;
-}
 
 static bool same_hierarchy(const CgroupDirEntry *d, const char *ctl)
 {
@@ -136,34 +62,11 @@ static bool saved(const struct cgroup_dump *cg, const char *ctl, const char *pat
 	return false;
 }
 
-static int add_props(CgroupDirEntry *d, const char *dir, const char *const *names, size_t n)
-{
-	for (size_t k = 0; k < n && names[k]; k++) {
-		CgroupPropEntry *p;
-		bool missing;
-		char *v = read_prop(dir, names[k], &missing);
-
-		if (!v) {
-			if (missing)
-				continue;
-			return -1;
-		}
-		p = xzalloc(sizeof(*p));
-		cgroup_prop_entry__init(p);
-		p->name = xstrdup(names[k]);
-		p->value = v;
-		d->props = xrealloc(d->props, (d->n_props + 1) * sizeof(p));
-		d->props[d->n_props++] = p;
-	}
-	return 0;
-}
-
 static int add_dir(struct cgroup_dump *cg, const CgroupEntry *e, const char *path,
-		   const char *dir)
+		   const char *dir, pid_t pid)
 {
 	CgroupDirEntry *d;
 	struct stat st;
-	char *ctl, *tok, *save = NULL;
 
 	if (stat(dir, &st)) {
 		pr_perror("can't look at cgroup '%s'", dir);
@@ -179,29 +82,18 @@ static int add_dir(struct cgroup_dump *cg, const CgroupEntry *e, const char *pat
 	d->gid = st.st_gid;
 	cg->dirs = xrealloc(cg->dirs, (cg->nr + 1) * sizeof(d));
 	cg->dirs[cg->nr++] = d;
-	if (!e->controllers[0])
-		return add_props(d, dir, cg_props[sizeof(cg_props) / sizeof(*cg_props) - 1].props, 16);
-	ctl = xstrdup(e->controllers);
-	for (tok = strtok_r(ctl, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		for (size_t i = 0; i < sizeof(cg_props) / sizeof(*cg_props); i++)
-			if (cg_props[i].ctrl[0] && !strcmp(cg_props[i].ctrl, tok) &&
-			    add_props(d, dir, cg_props[i].props, 16)) {
-				free(ctl);
-				return -1;
-			}
-	free(ctl);
-	return add_props(d, dir, cg_v1_props, sizeof(cg_v1_props) / sizeof(*cg_v1_props));
+	return cgroup_props_collect(d, dir, pid);
 }
 
 /* dir (path in its hierarchy) and every cgroup below it, parents first. */
 static int walk(struct cgroup_dump *cg, const CgroupEntry *e, const char *path,
-		const char *dir, int depth)
+		const char *dir, int depth, pid_t pid)
 {
 	struct dirent *de;
 	DIR *dp;
 	int ret = 0;
 
-	if (!saved(cg, e->controllers, path) && add_dir(cg, e, path, dir))
+	if (!saved(cg, e->controllers, path) && add_dir(cg, e, path, dir, pid))
 		return -1;
 	if (depth == CG_MAX_DEPTH || cg->nr > CG_MAX_DIRS) {
 		pr_err("cgroup '%s' has more than %d cgroups below it, or deeper than %d: crest saves no more",
@@ -221,7 +113,7 @@ static int walk(struct cgroup_dump *cg, const CgroupEntry *e, const char *path,
 		sub = strcmp(path, "/") ? xsprintf("%s/%s", path, de->d_name) :
 		      xsprintf("/%s", de->d_name);
 		subdir = xsprintf("%s/%s", dir, de->d_name);
-		ret = walk(cg, e, sub, subdir, depth + 1);
+		ret = walk(cg, e, sub, subdir, depth + 1, pid);
 		free(sub);
 		free(subdir);
 	}
@@ -429,7 +321,7 @@ int cgroup_collect(struct cgroup_dump *cg, const struct pstree *tree, int mode)
 				       e->path, e->id, e->controllers[0] ? e->controllers : "v2");
 				continue;
 			}
-			if (walk(cg, e, e->path, dir, 0)) {
+			if (walk(cg, e, e->path, dir, 0, it->pid)) {
 				free(dir);
 				goto out;
 			}
@@ -625,79 +517,6 @@ out:
 	return ret;
 }
 
-static int write_val(const char *dir, const char *name, const char *val, size_t len)
-{
-	char *path = xsprintf("%s/%s", dir, name);
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0 || write(fd, val, len) != (ssize_t)len) {
-		if (errno == EOPNOTSUPP) {
-			pr_warn("'%s' can't be set to '%.*s' on this kernel (deprecated): left as it is",
-				path, (int)len, val);
-		} else {
-			pr_perror("can't set '%s' to '%.*s'", path, (int)len, val);
-			ret = -1;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	free(path);
-	return ret;
-}
-
-/* One line per write: the kernel takes the first line of each only. */
-static int write_lines(const char *dir, const char *name, const char *val, const char *pre)
-{
-	while (*val) {
-		size_t n = strcspn(val, "\n");
-		char *line = xsprintf("%s%.*s", pre, (int)n, val);
-
-		if (n && write_val(dir, name, line, strlen(line))) {
-			free(line);
-			return -1;
-		}
-		free(line);
-		val += n + !!val[n];
-	}
-	return 0;
-}
-
-static int set_prop(const char *dir, const CgroupPropEntry *p)
-{
-	bool missing;
-	char *cur = read_prop(dir, p->name, &missing);
-	int ret;
-
-	if (!cur) {
-		if (missing)
-			pr_err("cgroup '%s' has no '%s' here (the dump's was '%s'): its controller is not enabled or not this kernel's",
-			       dir, p->name, p->value);
-		return -1;
-	}
-	if (!strcmp(cur, p->value)) {
-		free(cur);
-		return 0;
-	}
-	free(cur);
-	/* An allow list is made from nothing: deny all, allow each line. */
-	if (!strcmp(p->name, "devices.list"))
-		return write_val(dir, "devices.deny", "a", 1) ||
-		       write_lines(dir, "devices.allow", p->value, "");
-	/* "cpu memory" is read, "+cpu +memory" written (a word at a time). */
-	if (!strcmp(p->name, "cgroup.subtree_control")) {
-		char *words = xstrdup(p->value);
-
-		for (char *s = words; *s; s++)
-			if (*s == ' ')
-				*s = '\n';
-		ret = write_lines(dir, p->name, words, "+");
-		free(words);
-		return ret;
-	}
-	/* oom_control's saved value is the oom_kill_disable switch. */
-	return write_val(dir, p->name, p->value, strlen(p->value));
-}
-
 /* mkdir -p of dir, each directory made noted (its parents exist). */
 static int make_dir(struct cgroup_restore *cg, const char *dir)
 {
@@ -764,7 +583,7 @@ static int make_saved(struct cgroup_restore *cg, const char *mi, const CgroupDir
 		goto out;
 	}
 	for (size_t k = 0; k < d->n_props; k++)
-		if (set_prop(dir, d->props[k]))
+		if (cgroup_set_prop(dir, d->props[k]))
 			goto out;
 	pr_debug("cgroup '%s': %zu properties set", dir, d->n_props);
 	ret = 0;

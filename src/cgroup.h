@@ -25,6 +25,16 @@ struct cgroup_dump {
 int cgroup_collect(struct cgroup_dump *cg, const struct pstree *tree, int mode);
 int cgroup_write(const struct cgroup_dump *cg, struct img_dir *d);
 
+/*
+ * cgroup-props.c: every writable file of dir saved into d (in the order
+ * a restore writes them), or refused for pid; 0 also when refused.
+ */
+int cgroup_props_collect(CgroupDirEntry *d, const char *dir, pid_t pid);
+/* The value as saved (less its newline; memory.oom_control's switch). */
+char *cgroup_read_prop(const char *dir, const char *name, bool *missing);
+/* p written into dir unless it says so already, then read back. */
+int cgroup_set_prop(const char *dir, const CgroupPropEntry *p);
+
 struct cgroup_restore {
 	CgroupDirEntry **dirs;
 	int nr;

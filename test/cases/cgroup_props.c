@@ -33,6 +33,11 @@ static const struct prop props[] = {
 	{ "cpu", "cpu.shares", "512" },
 	{ "cpu", "cpu.cfs_period_us", "200000" },
 	{ "cpu", "cpu.cfs_quota_us", "50000" },
+	/* Saved since every writable file is (issue 13). */
+	{ "cpu", "cpu.cfs_burst_us", "10000" },
+	{ "cpuset", "cpuset.memory_spread_page", "1" },
+	{ "pids", "notify_on_release", "1" },
+	{ "memory", "memory.kmem.tcp.limit_in_bytes", "4096000" },
 	{ "memory", "memory.limit_in_bytes", "1073741824" },
 	{ "memory", "memory.soft_limit_in_bytes", "536870912" },
 	{ "memory", "memory.swappiness", "30" },
