@@ -15,6 +15,7 @@
 
 #include "context.h"
 #include "log.h"
+#include "mem-zpages.h"
 #include "opts.h"
 #include "util.h"
 
@@ -235,7 +236,8 @@ static int pack_into(int fd, const char *dir, bool compress)
 		goto out;
 	for (int i = 0; i < nr; i++) {
 		uint16_t len = strlen(names[i]);
-		uint8_t enc = CTX_ENC_ZSTD;
+		uint8_t enc;
+		bool zpages;
 		struct stat st;
 		uint64_t size;
 		int in = openat(dirfd(d), names[i], O_RDONLY | O_CLOEXEC), err;
@@ -247,13 +249,16 @@ static int pack_into(int fd, const char *dir, bool compress)
 			goto out;
 		}
 		size = st.st_size;
+		/* A pages image of zstd frames (mem-zpages.h) goes as it is. */
+		zpages = compress && !strncmp(names[i], "pages-", 6) && zpages_is(in) == 1;
+		enc = zpages ? CTX_ENC_RAW : CTX_ENC_ZSTD;
 		if (put(fd, &len, 2, &total) || put(fd, names[i], len, &total) ||
 		    put(fd, &size, 8, &total) ||
 		    (compress && put(fd, &enc, 1, &total))) {
 			close(in);
 			goto out;
 		}
-		if (compress) {
+		if (compress && !zpages) {
 			err = pack_zstd(fd, in, size, names[i], &pk, &total);
 		} else {
 			err = pack_raw(fd, in, size, names[i]);

@@ -12,6 +12,8 @@
  * content size and XXH64 checksum) follows, in chunks
  * { u32 len, len bytes }* u32 0, so a reader never reads past it.  The
  * total counts the bytes of the entries as they are in the stream.
+ * Pages images are compressed as they are dumped (mem-zpages.h, a frame
+ * per run) and go with encoding 0.
  *
  * A dump is written to a staging directory first and packed into the
  * destination with its replacement policy; a restore unpacks into a

@@ -271,8 +271,11 @@ static int dump_with_parasite(struct dump_ctx *ctx, struct pstree_item *it)
 	pages = img_create(&ctx->dir, IMG_PAGES, it->pid);
 	if (!pagemap || !pages)
 		goto cure;
-	/* --compress into a directory: the pages as zstd frames, run by run. */
-	if (ctx->opts->compress && !ctx->opts->file && ctx->opts->fd < 0) {
+	/*
+	 * --compress: the pages as zstd frames, run by run, compressed as
+	 * they leave the target (a stream then carries this image as it is).
+	 */
+	if (ctx->opts->compress) {
 		if (zpages_mark(pages))
 			goto cure;
 		pages->zpages = true;

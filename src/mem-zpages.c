@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -27,62 +28,164 @@ int zpages_mark(struct image *pages)
 	return 0;
 }
 
-struct zjob {
-	const unsigned char *src;
-	const uint32_t *lens;
-	uint64_t *offs;
-	unsigned char **outs;
-	uint32_t *zlens;
-	uint32_t nr, first;
+/*
+ * One thread's share of a batch: every ZPAGES_THREADS-th run from first,
+ * its frames back to back in out, kept (with its zstd context) from batch
+ * to batch: a fresh buffer per run, zeroed by calloc, cost more than the
+ * compression of text.
+ */
+struct zshare {
+	ZSTD_CCtx *cc;
+	unsigned char *out;
+	size_t cap;
 	const char *err;
 };
 
-/* Every ZPAGES_THREADS-th run from first. */
+struct zpages {
+	struct zshare share[ZPAGES_THREADS];
+	uint64_t *offs, *zoffs;	/* each run's bytes in src, its frame in out */
+	uint32_t cap;
+};
+
+struct zjob {
+	struct zshare *sh;
+	const unsigned char *src;
+	const uint32_t *lens;
+	const uint64_t *offs;
+	uint64_t *zoffs;
+	uint32_t *zlens;
+	uint32_t nr, first;
+};
+
+struct zpages *zpages_new(void)
+{
+	return xzalloc(sizeof(struct zpages));
+}
+
+void zpages_free(struct zpages *z)
+{
+	if (!z)
+		return;
+	for (int t = 0; t < ZPAGES_THREADS; t++) {
+		ZSTD_freeCCtx(z->share[t].cc);
+		free(z->share[t].out);
+	}
+	free(z->offs);
+	free(z->zoffs);
+	free(z);
+}
+
 static void *compress_runs(void *arg)
 {
 	struct zjob *j = arg;
-	ZSTD_CCtx *c = ZSTD_createCCtx();
+	struct zshare *sh = j->sh;
+	size_t need = 0, at = 0;
 
-	if (!c) {
-		j->err = "out of memory";
+	sh->err = NULL;
+	if (!sh->cc)
+		sh->cc = ZSTD_createCCtx();
+	if (!sh->cc) {
+		sh->err = "out of memory";
 		return NULL;
+	}
+	for (uint32_t i = j->first; i < j->nr; i += ZPAGES_THREADS)
+		need += ZSTD_compressBound(j->lens[i]);
+	if (need > sh->cap) {
+		/* Not zeroed: zstd writes every byte it says it wrote. */
+		free(sh->out);
+		sh->out = malloc(need);
+		sh->cap = sh->out ? need : 0;
+		if (!sh->out) {
+			sh->err = "out of memory";
+			return NULL;
+		}
 	}
 	for (uint32_t i = j->first; i < j->nr; i += ZPAGES_THREADS) {
 		size_t bound = ZSTD_compressBound(j->lens[i]);
-		size_t n;
+		size_t n = ZSTD_compressCCtx(sh->cc, sh->out + at, bound, j->src + j->offs[i],
+					     j->lens[i], ZPAGES_LEVEL);
 
-		j->outs[i] = xzalloc(bound);
-		n = ZSTD_compressCCtx(c, j->outs[i], bound, j->src + j->offs[i], j->lens[i],
-				      ZPAGES_LEVEL);
 		if (ZSTD_isError(n)) {
-			j->err = ZSTD_getErrorName(n);
+			sh->err = ZSTD_getErrorName(n);
 			break;
 		}
-		/* A run that does not shrink is stored as it is: zlen == its length. */
+		/*
+		 * A run that does not shrink is stored as it is: zlen == its
+		 * length, written from src (its frame's room is used again).
+		 */
 		if (n >= j->lens[i]) {
-			memcpy(j->outs[i], j->src + j->offs[i], j->lens[i]);
-			n = j->lens[i];
+			j->zlens[i] = j->lens[i];
+			continue;
 		}
+		j->zoffs[i] = at;
 		j->zlens[i] = n;
+		at += n;
 	}
-	ZSTD_freeCCtx(c);
 	return NULL;
 }
 
-int zpages_write(int fd, const char *path, const unsigned char *src, const uint32_t *lens,
-		 uint32_t nr, uint32_t *zlens)
+/* The frames in the order of their runs, each from its thread's buffer. */
+static int write_frames(struct zpages *z, int fd, const char *path, const unsigned char *src,
+			const uint32_t *lens, const uint32_t *zlens, uint32_t nr)
+{
+	struct iovec iov[64];
+	uint32_t i = 0;
+
+	while (i < nr) {
+		int n = 0;
+		size_t want = 0;
+		ssize_t done;
+
+		for (; i < nr && n < 64; i++, n++) {
+			iov[n].iov_base = zlens[i] == lens[i] ? (void *)(src + z->offs[i]) :
+					  z->share[i % ZPAGES_THREADS].out + z->zoffs[i];
+			iov[n].iov_len = zlens[i];
+			want += zlens[i];
+		}
+		done = writev(fd, iov, n);
+		if (done == (ssize_t)want)
+			continue;
+		if (done < 0 && errno != EINTR) {
+			pr_perror("can't write pages to '%s'", path);
+			return -1;
+		}
+		/* Short (or interrupted): the rest of these frames one by one. */
+		for (int k = 0; k < n; k++) {
+			size_t l = iov[k].iov_len;
+
+			if (done >= (ssize_t)l) {
+				done -= l;
+				continue;
+			}
+			if (write_all(fd, (char *)iov[k].iov_base + (done > 0 ? done : 0),
+				      l - (done > 0 ? done : 0))) {
+				pr_perror("can't write pages to '%s'", path);
+				return -1;
+			}
+			done = 0;
+		}
+	}
+	return 0;
+}
+
+int zpages_write(struct zpages *z, int fd, const char *path, const unsigned char *src,
+		 const uint32_t *lens, uint32_t nr, uint32_t *zlens)
 {
 	struct zjob jobs[ZPAGES_THREADS];
 	pthread_t th[ZPAGES_THREADS];
 	bool started[ZPAGES_THREADS] = {};
-	unsigned char **outs = xzalloc((nr + 1) * sizeof(*outs));
-	uint64_t *offs = xzalloc((nr + 1) * sizeof(*offs));
-	int ret = -1;
 
-	for (uint32_t i = 1; i < nr; i++)
-		offs[i] = offs[i - 1] + lens[i - 1];
+	if (nr > z->cap) {
+		z->cap = nr;
+		z->offs = xrealloc(z->offs, nr * sizeof(*z->offs));
+		z->zoffs = xrealloc(z->zoffs, nr * sizeof(*z->zoffs));
+	}
+	for (uint32_t i = 0; i < nr; i++)
+		z->offs[i] = i ? z->offs[i - 1] + lens[i - 1] : 0;
 	for (int t = 0; t < ZPAGES_THREADS; t++) {
-		jobs[t] = (struct zjob){ src, lens, offs, outs, zlens, nr, (uint32_t)t, NULL };
+		jobs[t] = (struct zjob){ &z->share[t], src, lens, z->offs, z->zoffs, zlens, nr,
+					 (uint32_t)t };
+		z->share[t].err = NULL;
 		/* The first share is this thread's own. */
 		if (t && nr > (uint32_t)t)
 			started[t] = !pthread_create(&th[t], NULL, compress_runs, &jobs[t]);
@@ -94,22 +197,11 @@ int zpages_write(int fd, const char *path, const unsigned char *src, const uint3
 		if (started[t])
 			pthread_join(th[t], NULL);
 	for (int t = 0; t < ZPAGES_THREADS; t++)
-		if (jobs[t].err) {
-			pr_err("can't compress pages for '%s': %s", path, jobs[t].err);
-			goto out;
+		if (z->share[t].err) {
+			pr_err("can't compress pages for '%s': %s", path, z->share[t].err);
+			return -1;
 		}
-	for (uint32_t i = 0; i < nr; i++)
-		if (write_all(fd, outs[i], zlens[i])) {
-			pr_perror("can't write pages to '%s'", path);
-			goto out;
-		}
-	ret = 0;
-out:
-	for (uint32_t i = 0; i < nr; i++)
-		free(outs[i]);
-	free(outs);
-	free(offs);
-	return ret;
+	return write_frames(z, fd, path, src, lens, zlens, nr);
 }
 
 int zpages_is(int fd)

@@ -21,12 +21,16 @@
 
 /* Mark a new pages image compressed (its header is written). */
 int zpages_mark(struct image *pages);
+/* The compressor of one pages image: zstd contexts and buffers it keeps. */
+struct zpages;
+struct zpages *zpages_new(void);
+void zpages_free(struct zpages *z);
 /*
  * Compress nr runs of lens[i] bytes, back to back at src, into one frame
  * each at the end of fd, on two threads; zlens[i]: each frame's length.
  */
-int zpages_write(int fd, const char *path, const unsigned char *src, const uint32_t *lens,
-		 uint32_t nr, uint32_t *zlens);
+int zpages_write(struct zpages *z, int fd, const char *path, const unsigned char *src,
+		 const uint32_t *lens, uint32_t nr, uint32_t *zlens);
 /* 1: the pages image at fd is compressed, 0: it is not, -1: can't read it. */
 int zpages_is(int fd);
 /*

@@ -56,6 +56,8 @@
 #define MAX_RUN_PAGES	256		/* 1 MiB per crc'd run */
 #define PIPE_BYTES	(1 << 20)
 #define ZBATCH_BYTES	(16 << 20)	/* --compress: pages held per batch */
+/* ... which a run may pass by at most its own length */
+#define ZMAP_BYTES	(ZBATCH_BYTES + MAX_RUN_PAGES * PAGE_SIZE)
 
 /* shmat()'s mapping: "/SYSV" and the key in 8 hex digits, "(deleted)". */
 static bool is_sysv_shm(const char *path)
@@ -301,6 +303,8 @@ struct dump_pages {
 	uint64_t zeroed;	/* present pages full of zeros, not saved */
 	/* --compress: a batch is drained here, then compressed into pages */
 	int zfd;
+	unsigned char *zmap;	/* zfd's ZMAP_BYTES, mapped */
+	struct zpages *zp;
 	uint32_t *zlens;
 };
 
@@ -401,33 +405,34 @@ fail:
 /*
  * --compress: the batch is spliced into a memfd as it would be into the
  * image (the parasite's command ends the same way), then each run goes
- * into the image as a zstd frame, on both cores.
+ * into the image as a zstd frame, on both cores. The memfd, its mapping
+ * and the compressor's buffers last the whole process: each batch writes
+ * over the pages of the last one, none is allocated (and faulted in)
+ * again.
  */
 static int drain_compressed(struct dump_pages *d)
 {
 	struct page_batch *b = &d->b;
 	uint32_t lens[b->nr];
 	uint64_t zbytes = 0;
-	void *map;
 	int ret;
 
-	if (ftruncate(d->zfd, 0) || lseek(d->zfd, 0, SEEK_SET)) {
-		pr_perror("can't empty the compression buffer");
+	if (b->bytes > ZMAP_BYTES) {
+		pr_err("a batch of %llu bytes of pages does not fit the compression buffer",
+		       (unsigned long long)b->bytes);
+		return -1;
+	}
+	if (lseek(d->zfd, 0, SEEK_SET)) {
+		pr_perror("can't rewind the compression buffer");
 		return -1;
 	}
 	if (drain_pipe(d->ctl, d->rfd, d->zfd, b->bytes, d->pages->path,
 		       d->pages->off - IMG_PAGES_OFF, NULL))
 		return -1;
-	map = mmap(NULL, b->bytes, PROT_READ, MAP_SHARED, d->zfd, 0);
-	if (map == MAP_FAILED) {
-		pr_perror("can't map the compression buffer");
-		return -1;
-	}
 	for (uint32_t i = 0; i < b->nr; i++)
 		lens[i] = b->iovs[i].len;
 	d->zlens = xrealloc(d->zlens, b->nr * sizeof(*d->zlens));
-	ret = zpages_write(d->pages->fd, d->pages->path, map, lens, b->nr, d->zlens);
-	munmap(map, b->bytes);
+	ret = zpages_write(d->zp, d->pages->fd, d->pages->path, d->zmap, lens, b->nr, d->zlens);
 	for (uint32_t i = 0; !ret && i < b->nr; i++)
 		zbytes += d->zlens[i];
 	d->pages->off += zbytes;
@@ -534,7 +539,8 @@ static int write_forced(struct dump_pages *d)
 	if (d->zfd >= 0) {
 		uint32_t l = len, z;
 
-		if (zpages_write(d->pages->fd, d->pages->path, (unsigned char *)buf, &l, 1, &z))
+		if (zpages_write(d->zp, d->pages->fd, d->pages->path, (unsigned char *)buf, &l, 1,
+				 &z))
 			goto err;
 		pe.has_zlen = 1;
 		pe.zlen = z;
@@ -901,16 +907,23 @@ int mem_dump_pages(struct parasite_ctl *ctl, const struct mem_layout *ml,
 	probe_zero_pfns();
 	if (pages->zpages) {
 		d.zfd = memfd_create("crest-zpages", MFD_CLOEXEC);
-		if (d.zfd < 0) {
+		if (d.zfd < 0 || ftruncate(d.zfd, ZMAP_BYTES)) {
 			pr_perror("can't make a memfd to compress pages in");
-			return -1;
+			goto out_z;
 		}
+		d.zmap = mmap(NULL, ZMAP_BYTES, PROT_READ, MAP_SHARED, d.zfd, 0);
+		if (d.zmap == MAP_FAILED) {
+			d.zmap = NULL;
+			pr_perror("can't map the compression buffer");
+			goto out_z;
+		}
+		d.zp = zpages_new();
 	}
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctl->pid);
 	d.pm_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (d.pm_fd < 0) {
 		pr_perror("can't open '%s'", path);
-		return -1;
+		goto out_z;
 	}
 	if (par) {
 		/* Without it the child's pages are simply saved in full. */
@@ -962,8 +975,12 @@ out_pm:
 	if (d.ppm_fd >= 0)
 		close(d.ppm_fd);
 	close(d.pm_fd);
+out_z:
+	if (d.zmap)
+		munmap(d.zmap, ZMAP_BYTES);
 	if (d.zfd >= 0)
 		close(d.zfd);
+	zpages_free(d.zp);
 	free(d.zlens);
 	return ret;
 }

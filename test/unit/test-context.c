@@ -994,6 +994,45 @@ static void test_compressed_roundtrip(void **state)
 	free(dir);
 }
 
+/*
+ * A pages image compressed as it was dumped (ZPG1 in its header's padding,
+ * mem-zpages.h) goes into a compressed stream as it is (encoding 0), the
+ * others as zstd frames; both come out byte for byte.
+ */
+static void test_compressed_zpages_raw(void **state)
+{
+	struct fixture *f = *state;
+	struct options o = opts_file(f->ctx, REPLACE_ATOMIC);
+	unsigned char *img, *buf, *out;
+	size_t ilen, len, olen;
+	char path[160], *dir;
+
+	snprintf(path, sizeof(path), "%s/pages-1.img", f->src);
+	img = slurp(path, &ilen);
+	assert_non_null(img);
+	memcpy(img + 32, "ZPG1\1\0\0\0", 8);
+	write_file(path, img, ilen, 0600);
+	o.compress = true;
+	pack_ok(f, &o);
+	buf = slurp(f->ctx, &len);
+	assert_non_null(buf);
+	assert_int_equal(buf[v2_entry(buf, len, "pages-1.img")], 0);
+	assert_int_equal(buf[v2_entry(buf, len, "core-1.img")], 1);
+	assert_int_equal(buf[v2_entry(buf, len, "inventory.img")], 1);
+	free(buf);
+	dir = context_unpack(&o);
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/pages-1.img", dir);
+	out = slurp(path, &olen);
+	assert_non_null(out);
+	assert_int_equal(olen, ilen);
+	assert_memory_equal(out, img, ilen);
+	free(out);
+	free(img);
+	context_remove_dir(dir);
+	free(dir);
+}
+
 /* A compressed context damaged or cut short is refused, never unpacked. */
 static void test_compressed_damaged(void **state)
 {
@@ -1076,6 +1115,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_total, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compressed_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compressed_zpages_raw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compressed_damaged, setup, teardown),
 	};
 
