@@ -404,6 +404,8 @@ static int cgroups_join(const TaskAttrsEntry *ta, pid_t orig_pid, char *const *d
 {
 	for (size_t i = 0; i < ta->n_cgroups; i++) {
 		char *procs;
+		uint64_t who;
+		bool forced;
 
 		if (!dirs || !dirs[i]) {
 			pr_err("process %d: no directory for its cgroup '%s'", orig_pid,
@@ -411,11 +413,17 @@ static int cgroups_join(const TaskAttrsEntry *ta, pid_t orig_pid, char *const *d
 			return -1;
 		}
 		procs = xsprintf("%s/cgroup.procs", dirs[i]);
-		/* 0: the writer itself, whichever PID namespace it is in. */
-		if (write_str(procs, "0")) {
-			int err = errno;
+		/*
+		 * 0: the writer itself, whichever PID namespace it is in.
+		 * CREST_FAULT=cgroup-join[=PID]: refused, as to one without
+		 * write access, to every process or to the one of that PID
+		 * (tests of what a restoring task says this late).
+		 */
+		forced = fault_arg("cgroup-join", &who) && (!who || who == (uint64_t)orig_pid);
+		if (forced || write_str(procs, "0")) {
+			int err = forced ? EACCES : errno;
 
-			if (in_cgroup(procs)) {
+			if (!forced && in_cgroup(procs)) {
 				free(procs);
 				continue;
 			}
