@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "opts.h"
 #include "progress.h"
 
@@ -84,7 +85,7 @@ static void draw(long now)
 		len += n;
 		for (int i = n; i < pg.shown; i++)
 			buf[len++] = ' ';
-		if (write(2, buf, len) < 0)
+		if (write(log_err_fd(), buf, len) < 0)
 			return;
 	}
 	pg.shown = n;
@@ -149,7 +150,7 @@ void progress_clear(void)
 		buf[len++] = ' ';
 	buf[len++] = '\r';
 	pg.shown = 0;
-	if (write(2, buf, len) < 0)
+	if (write(log_err_fd(), buf, len) < 0)
 		return;
 }
 

@@ -1102,6 +1102,19 @@ static int add_keep(int **keep, int *nr, int fd)
 	return 0;
 }
 
+/*
+ * The log's fds (the -o file, a copy of crest's stderr), kept to the
+ * end: the restorer closes them with crest's other fds, so what a task
+ * says up to its restorer reaches the log and the terminal.
+ */
+static void keep_log(int **keep, int *nr)
+{
+	int fds[2], n = log_fds(fds);
+
+	for (int i = 0; i < n; i++)
+		add_keep(keep, nr, fds[i]);
+}
+
 /* Our fds now; -1 (reported) if /proc fails us. */
 static int list_fds(int **out)
 {
@@ -1201,7 +1214,7 @@ static int sharer_copies(struct restore_task *t, struct restore_shared *sh,
 		pr_perror("can't copy the log fd");
 		return -1;
 	}
-	add_keep(keep, nr_keep, log_get_fd() > 2 ? log_get_fd() : -1);
+	keep_log(keep, nr_keep);
 	if ((sh->report_fd = copy_fd(t, sh, sh->report_fd)) < 0 ||
 	    (t->sync_fd = copy_fd(t, sh, t->sync_fd)) < 0)
 		return -1;
@@ -1455,6 +1468,8 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 
 	/* If crest dies before the restorer is done, so do we. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Our fd 2 becomes the program's: our words go through crest's copies. */
+	log_use_copies();
 	t->new_pid = host_pid(t);
 	for (int i = 0; i < sh->nr; i++)
 		if (sh->map[i].orig == (pid_t)t->pe->pid)
@@ -1547,6 +1562,7 @@ void restore_task_child(struct restore_task *t, struct restore_shared *sh)
 		add_keep(&keep, &nr_keep, mem_fd);
 	}
 	add_keep(&keep, &nr_keep, sh->report_fd);
+	keep_log(&keep, &nr_keep);
 	if (sh->lazy_fd >= 0)
 		add_keep(&keep, &nr_keep, sh->lazy_fd);
 	for (size_t i = 0; i < t->mm->n_vmas; i++)

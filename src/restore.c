@@ -1514,8 +1514,11 @@ static int *open_fds(int *nr)
  */
 static void release_objects(struct restore_ctx *ctx)
 {
-	int nr, *fds = open_fds(&nr);
+	int nr, *fds;
 
+	/* Its copy of stderr, the tasks' to write to, goes with the rest. */
+	log_drop_copies();
+	fds = open_fds(&nr);
 	for (int i = 0; i < nr; i++) {
 		if (fds[i] == log_get_fd() ||
 		    bsearch(&fds[i], ctx->own_fds, ctx->nr_own_fds, sizeof(int), cmp_int))
