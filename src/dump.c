@@ -563,7 +563,7 @@ static int after_dump(struct dump_ctx *ctx)
 		}
 		return ret;
 	}
-	pstree_release(&ctx->tree);
+	pstree_let_go(&ctx->tree);
 	if (dump_aborted)
 		return 0;
 	switch (o->after_dump) {
@@ -674,7 +674,7 @@ static int check_only(struct dump_ctx *ctx)
 	ret = collect(ctx) || check_abort();
 	nr = ctx->tree.nr;
 	ns_dump_done(true);
-	pstree_release(&ctx->tree);
+	pstree_let_go(&ctx->tree);
 	if (refusals_nr()) {
 		printf("crest can't save %d thing%s of the %d process%s of %d:\n",
 		       refusals_nr(), refusals_nr() > 1 ? "s" : "", nr,
@@ -816,7 +816,7 @@ err_release:
 	progress_end();
 	files_dump_done(&ctx.files, false);
 	ns_dump_done(true);
-	pstree_release(&ctx.tree);
+	pstree_let_go(&ctx.tree);
 err:
 	sign_key_wipe(&ctx.key);
 	track_free(ctx.trk, ctx.nr_trk);

@@ -702,6 +702,20 @@ int pstree_cont_pending(const struct pstree_item *it)
 	return 1;
 }
 
+void pstree_let_go(struct pstree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct pstree_item *it = t->items[i];
+
+		if (!it->seized)
+			continue;
+		for (int k = it->nr_threads - 1; k >= 0; k--)
+			let_go_task(it->threads[k],
+				    it->stopped || (k == 0 && it->zombie_leader));
+		it->seized = false;
+	}
+}
+
 void pstree_release(struct pstree *t)
 {
 	for (int i = 0; i < t->nr; i++) {

@@ -90,6 +90,12 @@ int pstree_seize_frozen(struct pstree *t, const char *cg, enum pstree_scope scop
 			pid_t id, const struct pstree_policy *pol);
 /* Detach every seized task (tasks go on as they were). */
 void pstree_release(struct pstree *t);
+/*
+ * The same for good, at the end of a dump (seize.c, let_go_task()): a
+ * thread crest found in a syscall is left in it, still traced until
+ * crest's worker exits.
+ */
+void pstree_let_go(struct pstree *t);
 /* Continued, and its parent (in the tree) not told yet: 1, 0, -1 on error. */
 int pstree_cont_pending(const struct pstree_item *it);
 struct pstree_item *pstree_find(const struct pstree *t, pid_t pid);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "log.h"
 #include "proc.h"
 #include "pstree.h"
@@ -265,6 +266,115 @@ int release_task(pid_t pid)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A signal the thread ignores (SIG_IGN, or a default of "ignore" and no
+ * handler): without a tracer the kernel would have dropped it unqueued.
+ */
+static bool sig_ignored(pid_t tid, int sig)
+{
+	char *buf = read_proc(tid, "status", NULL);
+	const char *f;
+	unsigned long long ign = 0, cgt = 0, bit = 1ULL << (sig - 1);
+	bool dfl_ign = sig == SIGCHLD || sig == SIGCONT || sig == SIGURG ||
+		       sig == SIGWINCH;
+
+	if (!buf)
+		return false;
+	if ((f = proc_field(buf, "SigIgn")))
+		ign = strtoull(f, NULL, 16);
+	if ((f = proc_field(buf, "SigCgt")))
+		cgt = strtoull(f, NULL, 16);
+	free(buf);
+	return (ign & bit) || (dfl_ign && !(cgt & bit));
+}
+
+/*
+ * Let a thread go that crest stopped inside a syscall (pause, a sleep, a
+ * read...: -ERESTART* in its registers, as crest found them).
+ *
+ * PTRACE_DETACH always leaves a thread TIF_SIGPENDING (the kernel wakes a
+ * detached tracee as for a signal): on its way out of the stop it finds no
+ * signal, restarts the syscall by the kernel's rules (ax and ip moved
+ * back onto the syscall instruction) and only then returns to user space.
+ * That road can take milliseconds on a loaded machine, long after crest
+ * has returned; a signal that comes in between runs its handler with the
+ * restart already made, and the handler returns into a new pause() instead
+ * of making the first one fail with EINTR: the program never sees it.
+ *
+ * So the thread goes that road while crest still traces it: a
+ * PTRACE_INTERRUPT makes it take the kernel's own signal path (a trap
+ * stop there, then the restart, or the delivery of a signal that came),
+ * and PTRACE_SYSCALL stops it at the entry of the syscall it restarts: it
+ * is back in its own code, in its syscall, as before. From there it runs
+ * on with PTRACE_CONT, which sets nothing pending; crest's exit detaches
+ * a running tracee without waking it (exit_ptrace()), and a signal that
+ * comes before that is delivered then, as it would have been. A signal
+ * met on the way is delivered by PTRACE_DETACH with the thread's registers
+ * as crest found them, so the kernel decides EINTR or a restart as if
+ * the signal had come while it slept (SA_RESTART included); one it
+ * ignores is dropped, as the kernel would have. A thread of a stopped
+ * process stays stopped: detached at once.
+ */
+int let_go_task(pid_t tid, bool stopped)
+{
+	arch_regs_t orig;
+	int status;
+
+	if (stopped || ptrace(PTRACE_GETREGS, tid, NULL, &orig) ||
+	    !arch_syscall_interrupted(&orig))
+		return release_task(tid);
+	/* It runs its own syscalls from here: its seccomp filter applies. */
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)SEIZE_OPTS) ||
+	    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) ||
+	    ptrace(PTRACE_SYSCALL, tid, NULL, NULL)) {
+		pr_perror("can't resume thread %d into its syscall", tid);
+		return release_task(tid);
+	}
+	for (;;) {
+		int sig;
+
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("can't wait for thread %d", tid);
+			return -1;
+		}
+		if (!WIFSTOPPED(status))
+			return 0;	/* killed on the way: gone */
+		sig = WSTOPSIG(status);
+		if (status >> 16 == PTRACE_EVENT_STOP) {
+			if (sig != SIGTRAP)
+				break;	/* a group stop: stopped, as without us */
+			if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL))
+				break;
+			continue;
+		}
+		if (sig == (SIGTRAP | 0x80)) {
+			/* At the entry of its syscall again. */
+			if (ptrace(PTRACE_CONT, tid, NULL, NULL)) {
+				pr_perror("can't resume thread %d", tid);
+				return -1;
+			}
+			return 0;
+		}
+		/* Into the syscall as it was: the kernel's rules decide. */
+		if (ptrace(PTRACE_SETREGS, tid, NULL, &orig)) {
+			pr_perror("can't set the registers of thread %d", tid);
+			return -1;
+		}
+		if (!sig_ignored(tid, sig)) {
+			if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig)) {
+				pr_perror("can't detach from thread %d", tid);
+				return -1;
+			}
+			return 0;
+		}
+		if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL))
+			break;
+	}
+	return release_task(tid);
 }
 
 int kill_task(pid_t pid, const pid_t *tids, int nr)

@@ -23,6 +23,11 @@ int wait_stop(pid_t tid, int *status);
 int wait_stop_resume(pid_t tid, int *status, int req);
 /* Let it go: detach, or kill it and wait until it is dead. */
 int release_task(pid_t pid);
+/*
+ * Let it go for good, back in a syscall crest found it in (the worker's
+ * exit detaches such a thread): the tracer must exit soon after.
+ */
+int let_go_task(pid_t tid, bool stopped);
 int kill_task(pid_t pid, const pid_t *tids, int nr);
 
 #endif

@@ -167,6 +167,16 @@ eintr:
 	return "interrupted (EINTR)";
 }
 
+bool arch_syscall_interrupted(const arch_regs_t *regs)
+{
+	long ax = (long)regs->rax;
+
+	if ((long)regs->orig_rax < 0)
+		return false;
+	return ax == -ERESTARTSYS || ax == -ERESTARTNOINTR ||
+	       ax == -ERESTARTNOHAND || ax == -ERESTART_RESTARTBLOCK;
+}
+
 uint32_t arch_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;

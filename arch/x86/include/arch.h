@@ -5,6 +5,7 @@
 #ifndef CREST_ARCH_H
 #define CREST_ARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -41,6 +42,11 @@ extern const unsigned char arch_syscall_insn[3];
  * could not restart it). Returns a short description for the log.
  */
 const char *arch_fixup_restart(arch_regs_t *regs);
+/*
+ * Is the task stopped inside a syscall the kernel will restart (or end
+ * with EINTR) on its way back to user space: -ERESTART* in ax?
+ */
+bool arch_syscall_interrupted(const arch_regs_t *regs);
 
 uint32_t arch_crc32c(uint32_t crc, const void *buf, size_t len);
 int arch_cpu_has_crc32c(void);
