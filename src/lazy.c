@@ -22,7 +22,10 @@
  *   REMOVE,    (MADV_DONTNEED, munmap) those pages are gone: never
  *   UNMAP      copied, a fault there gets zeros, as without us
  *
- * A page present already (EEXIST) is the process's own: it stays. A
+ * EAGAIN (an event unread, or its process not yet on past it) is
+ * retried after the events; one message is read at a time (faults come
+ * before events in a read). A page present already (EEXIST) is the
+ * process's own: it stays. A
  * page that can't be read or whose run fails its crc kills the whole
  * restored tree (and what it forked) before any userfaultfd closes:
  * closing one would let the faults in as zeros. When every page of every
@@ -117,6 +120,7 @@ struct lazy_server {
 	long pace_ms;		/* CREST_LAZY_PACE_MS: a pause before each background run */
 	size_t rr;
 	uint64_t copied, zeroed, faults;
+	uint64_t events;	/* messages read from the userfaultfds */
 	int guard;		/* socket to crest-lazy-guard; -1: none */
 	struct ps_conn *ps;	/* restore --lazy-pages --page-server */
 	/* The hasher thread: a byte on hash_pipe[0] when it is done. */
@@ -581,15 +585,38 @@ static void mm_drop(struct lazy_server *s, struct lazy_mm *m)
 }
 
 /*
+ * UFFDIO_COPY or UFFDIO_ZEROPAGE said EAGAIN: the kernel's mmap_changing
+ * is up from a fork, mremap, munmap or MADV_DONTNEED of m's process until
+ * we have read its event and the process has gone on past it. The events
+ * first (they may move, cut or drop pieces); none to read: the event was
+ * read, its process has yet to run on, so wait for it (or for its next
+ * event) a moment before the caller tries again.
+ */
+static int changing(struct lazy_server *s, struct lazy_mm *m)
+{
+	uint64_t before = s->events;
+	struct pollfd p = { m->uffd, POLLIN, 0 };
+
+	if (mm_events(s, m))
+		return -1;
+	if (s->events == before && m->uffd >= 0)
+		poll(&p, 1, 1);
+	return 0;
+}
+
+/*
  * Every piece left of run r goes in, wherever it is now. EEXIST: the
  * page is the process's own already, it stays. EAGAIN: the address
- * space is changing (fork, mremap, munmap, madvise under way): its
- * events first, which may move, cut or drop the pieces, then on with
- * what is left of the run. ESRCH: it exited or exec'd.
+ * space is changing (see changing()), then on with what is left of the
+ * run. ENOENT: the range is not one mapping (an mprotect() or mlock()
+ * of a part split it, without an event): halves, down to a page; a page
+ * of a piece that no mapping holds is an event we missed, an error.
+ * ESRCH: it exited or exec'd.
  */
 static int copy_run(struct lazy_server *s, struct lazy_mm *m, uint32_t r, uint32_t page)
 {
 	const char *buf = read_run(s, m, &m->src->runs[r]);
+	uint32_t span = UINT32_MAX;	/* pages at most per UFFDIO_COPY */
 	int ret = 0;
 	long i;
 
@@ -598,15 +625,19 @@ static int copy_run(struct lazy_server *s, struct lazy_mm *m, uint32_t r, uint32
 	s->depth++;
 	while (m->uffd >= 0 && (i = piece_of_run(m, r, page)) >= 0) {
 		struct lazy_piece *p = &m->p[i];
+		uint32_t n = p->count < span ? p->count : span, done;
 		struct uffdio_copy c = {
 			.dst = p->addr, .src = (uint64_t)(buf + (size_t)p->first * PAGE_SIZE),
-			.len = (uint64_t)p->count * PAGE_SIZE, .mode = 0, .copy = 0,
+			.len = (uint64_t)n * PAGE_SIZE, .mode = 0, .copy = 0,
 		};
-		uint32_t done;
 
 		if (!ioctl(m->uffd, UFFDIO_COPY, &c)) {
 			s->copied += c.len;
-			piece_del(m, i);
+			p->addr += c.len;
+			p->first += n;
+			p->count -= n;
+			if (!p->count)
+				piece_del(m, i);
 			continue;
 		}
 		done = c.copy > 0 ? c.copy / PAGE_SIZE : 0;
@@ -619,7 +650,7 @@ static int copy_run(struct lazy_server *s, struct lazy_mm *m, uint32_t r, uint32
 		if (!p->count)
 			piece_del(m, i);
 		if (errno == EAGAIN) {
-			if (mm_events(s, m)) {
+			if (changing(s, m)) {
 				ret = -1;
 				break;
 			}
@@ -627,6 +658,11 @@ static int copy_run(struct lazy_server *s, struct lazy_mm *m, uint32_t r, uint32
 		}
 		if (errno == EEXIST)
 			continue;
+		if (errno == ENOENT && (done || n > 1)) {
+			if (!done)
+				span = n / 2;
+			continue;
+		}
 		if (errno == ESRCH) {
 			mm_drop(s, m);
 			break;
@@ -640,23 +676,33 @@ static int copy_run(struct lazy_server *s, struct lazy_mm *m, uint32_t r, uint32
 	return ret;
 }
 
+/*
+ * A zero page for a fault at addr that no piece holds (never written
+ * before the dump, or dropped since). ENOENT: addr is in no mapping any
+ * more, unmapped or moved since the fault: the fault is only woken, to be
+ * taken again (at its new place, or as the SIGSEGV it is). 1: a piece
+ * came to addr meanwhile (an mremap read at EAGAIN).
+ */
 static int zero_page(struct lazy_server *s, struct lazy_mm *m, uint64_t addr)
 {
 	while (m->uffd >= 0) {
+		size_t i = piece_at(m, addr);
 		struct uffdio_zeropage z = { { addr, PAGE_SIZE }, 0, 0 };
 		struct uffdio_range w = { addr, PAGE_SIZE };
 
+		if (i < m->nr && m->p[i].addr <= addr)
+			return 1;
 		if (!ioctl(m->uffd, UFFDIO_ZEROPAGE, &z)) {
 			s->zeroed += PAGE_SIZE;
 			return 0;
 		}
 		if (errno == EAGAIN) {
-			if (mm_events(s, m))
+			if (changing(s, m))
 				return -1;
 			continue;
 		}
-		if (errno == EEXIST) {
-			/* In already (we raced the fault): just wake it. */
+		if (errno == EEXIST || errno == ENOENT) {
+			/* In already (we raced the fault), or gone: just wake it. */
 			if (ioctl(m->uffd, UFFDIO_WAKE, &w) && errno != ESRCH)
 				break;
 			return 0;
@@ -676,25 +722,28 @@ static int zero_page(struct lazy_server *s, struct lazy_mm *m, uint64_t addr)
 
 static int on_fault(struct lazy_server *s, struct lazy_mm *m, uint64_t addr)
 {
-	size_t i;
-
 	addr &= ~(PAGE_SIZE - 1);
 	s->faults++;
-	i = piece_at(m, addr);
-	if (i < m->nr && m->p[i].addr <= addr) {
-		struct uffdio_range w = { addr, PAGE_SIZE };
-		struct lazy_piece p = m->p[i];
+	for (;;) {
+		size_t i = piece_at(m, addr);
+		int ret;
 
-		if (copy_run(s, m, p.run, p.first))
-			return -1;
-		m->hint = piece_end(&p);
-		/* A page of it that was in already (EEXIST) wakes nobody. */
-		if (m->uffd >= 0)
-			ioctl(m->uffd, UFFDIO_WAKE, &w);
-		return 0;
+		if (i < m->nr && m->p[i].addr <= addr) {
+			struct uffdio_range w = { addr, PAGE_SIZE };
+			struct lazy_piece p = m->p[i];
+
+			if (copy_run(s, m, p.run, p.first))
+				return -1;
+			m->hint = piece_end(&p);
+			/* A page of it that was in already (EEXIST) wakes nobody. */
+			if (m->uffd >= 0)
+				ioctl(m->uffd, UFFDIO_WAKE, &w);
+			return 0;
+		}
+		ret = zero_page(s, m, addr);
+		if (ret <= 0)
+			return ret;
 	}
-	/* Never written before the dump, or dropped since: zeros. */
-	return zero_page(s, m, addr);
 }
 
 static struct lazy_mm *mm_new(struct lazy_server *s, struct lazy_src *src, int uffd,
@@ -756,24 +805,33 @@ static int on_msg(struct lazy_server *s, struct lazy_mm *m, const struct uffd_ms
 	return -1;
 }
 
-/* Every message waiting on m's userfaultfd. */
+/*
+ * Every message waiting on m's userfaultfd, one read each: the kernel
+ * hands out the faults before the events, so a batch may hold a fault
+ * and then an event that came before it. Served from a batch, the fault
+ * would be served from a map that the event has already changed (a copy
+ * into a range that moved or went, ENOENT; or a page copied into the
+ * parent after a fork and before our copy of its map for the child,
+ * which the child would then lack for good). One at a time, serving the
+ * fault meets EAGAIN and reads the event (changing()) first.
+ */
 static int mm_events(struct lazy_server *s, struct lazy_mm *m)
 {
 	while (m->uffd >= 0) {
-		struct uffd_msg msg[16];
-		ssize_t n = read(m->uffd, msg, sizeof(msg));
+		struct uffd_msg msg;
+		ssize_t n = read(m->uffd, &msg, sizeof(msg));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return 0;
-		if (n <= 0 || n % sizeof(msg[0])) {
+		if (n != sizeof(msg)) {
 			pr_perror("lazy-pages: can't read the userfaultfd of %d", m->src->orig);
 			return -1;
 		}
-		for (size_t i = 0; i < n / sizeof(msg[0]); i++)
-			if (on_msg(s, m, &msg[i]))
-				return -1;
+		s->events++;
+		if (on_msg(s, m, &msg))
+			return -1;
 	}
 	return 0;
 }
