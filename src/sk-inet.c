@@ -1251,7 +1251,7 @@ static int tcp_set_int(int fd, int name, int val, const char *opt, const char *w
  */
 static int fill(int fd, const uint8_t *buf, size_t len, const char *q, const char *what)
 {
-	int grown = 0;
+	int grown = 0, orig = sock_int(fd, SOL_SOCKET, SO_SNDBUF);
 
 	while (len) {
 		ssize_t n = send(fd, buf, len > 65536 ? 65536 : len,
@@ -1274,6 +1274,17 @@ static int fill(int fd, const uint8_t *buf, size_t len, const char *q, const cha
 		}
 		buf += n;
 		len -= n;
+	}
+	/*
+	 * Back to the program's buffer size: the queue stays whole, the
+	 * program's next send waits for room as the original's would have
+	 * (the bytes took more room here, their buffers laid out anew).
+	 */
+	if (grown && (orig <= 0 || setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE,
+					      &(int){ orig / 2 }, sizeof(int)) ||
+		      sock_int(fd, SOL_SOCKET, SO_SNDBUF) != orig)) {
+		pr_perror("can't give %s its send buffer of %d bytes back", what, orig);
+		return -1;
 	}
 	return 0;
 }
