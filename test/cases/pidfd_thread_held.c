@@ -148,28 +148,6 @@ static void recv_fds(int sk, int fds[2])
 	memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
 }
 
-/* The Pid: and flags: of fd in /proc/PATH/fdinfo. */
-static int fdinfo_of(const char *proc, int fd, int *flags)
-{
-	char path[96], buf[4096], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%s/fdinfo/%d", proc, fd);
-	f = fopen(path, "r");
-	if (!f)
-		case_fail("open %s: %s", path, strerror(errno));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strstr(buf, "flags:");
-	*flags = p ? (int)strtol(p + 6, NULL, 8) : -1;
-	p = strstr(buf, "\nPid:");
-	if (!p)
-		case_fail("%s has no Pid: line", path);
-	return atoi(p + 5);
-}
-
 static pid_t child(int hold_pidfd_of)
 {
 	pid_t pid = fork();
